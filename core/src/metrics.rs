@@ -1,0 +1,1 @@
+//! Metrics engine. (being written)

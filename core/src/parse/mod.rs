@@ -1,0 +1,1 @@
+//! Source parsers: bytes in, rows and problems out. (being written)

@@ -1,0 +1,1 @@
+//! Model price table. (being written)
