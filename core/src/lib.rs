@@ -16,6 +16,7 @@ pub mod table;
 pub mod week;
 
 
+pub use metrics::{compute, Report, ReportOptions, WindowSpec};
 pub use model::{DayRow, Measures, MicroUsd, ModelUsage, PeriodRow, PersonKey, Problem, Source, ToolDecisions};
 pub use roster::{Roster, RosterEntry};
 pub use table::UsageTable;
