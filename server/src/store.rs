@@ -1,0 +1,627 @@
+//! The server's SQLite file: normalised person-day rows per source, what has
+//! been synced, the state of each sync, the Admin API's user directory and
+//! the access tokens.
+//!
+//! One file (`data/scoreboard.db`), WAL mode so the telemetry receiver (which
+//! opens the same file and keeps its own `otlp_` tables) and the HTTP
+//! handlers read while a sync writes. The schema is versioned in
+//! `server_schema_version`; each migration runs once, in a transaction.
+//! Money is stored as integer micro-dollars, as everywhere.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use scoreboard_core::{DayRow, Measures, PersonKey, RosterEntry, Source};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the data directory {path}: {reason}")]
+    CreateDir { path: String, reason: String },
+    #[error("database {path}: {source}")]
+    Open { path: String, source: rusqlite::Error },
+    #[error("database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("database: stored value could not be read back: {0}")]
+    Corrupt(String),
+    #[error("the database was written by a newer Scoreboard (schema {found}, this one knows {known}); upgrade Scoreboard")]
+    TooNew { found: i64, known: i64 },
+}
+
+/// Each entry is one migration; the index + 1 is the version it brings the file to.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "CREATE TABLE day_rows (
+        source TEXT NOT NULL,
+        person TEXT NOT NULL,
+        day TEXT NOT NULL,
+        sessions INTEGER NOT NULL DEFAULT 0,
+        lines_added INTEGER NOT NULL DEFAULT 0,
+        lines_removed INTEGER NOT NULL DEFAULT 0,
+        commits INTEGER NOT NULL DEFAULT 0,
+        pull_requests INTEGER NOT NULL DEFAULT 0,
+        edits_accepted INTEGER NOT NULL DEFAULT 0,
+        edits_rejected INTEGER NOT NULL DEFAULT 0,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_creation_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_micros INTEGER NOT NULL DEFAULT 0,
+        cost_is_estimated INTEGER NOT NULL DEFAULT 0,
+        models TEXT NOT NULL DEFAULT '[]',
+        tools TEXT NOT NULL DEFAULT '[]',
+        fetched_at TEXT NOT NULL,
+        PRIMARY KEY (source, person, day)
+    );
+    CREATE INDEX day_rows_by_day ON day_rows (day, source);
+    CREATE TABLE synced_days (
+        source TEXT NOT NULL,
+        day TEXT NOT NULL,
+        synced_at TEXT NOT NULL,
+        records INTEGER NOT NULL DEFAULT 0,
+        user_actor_records INTEGER NOT NULL DEFAULT 0,
+        subscription_records INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (source, day)
+    );
+    CREATE TABLE sync_state (
+        source TEXT PRIMARY KEY,
+        last_success TEXT,
+        last_attempt TEXT,
+        last_error TEXT,
+        org_id TEXT,
+        org_name TEXT,
+        warnings TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE TABLE directory (
+        source TEXT PRIMARY KEY,
+        fetched_at TEXT NOT NULL,
+        entries TEXT NOT NULL
+    );
+    CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL CHECK (kind IN ('ingest', 'viewer')),
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        hint TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    );",
+];
+
+/// What the API said about one fetched day, kept so that coverage warnings
+/// can be computed over the whole stored history, not just the last sync.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayStats {
+    /// Records the API returned for the day.
+    pub records: u64,
+    /// Of which identified a person by e-mail (`user_actor`).
+    pub user_actor_records: u64,
+    /// Of which were `customer_type: "subscription"` (claude.ai seats).
+    pub subscription_records: u64,
+}
+
+impl DayStats {
+    pub fn add(&mut self, o: &DayStats) {
+        self.records += o.records;
+        self.user_actor_records += o.user_actor_records;
+        self.subscription_records += o.subscription_records;
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncedDay {
+    pub day: NaiveDate,
+    pub synced_at: DateTime<Utc>,
+    pub stats: DayStats,
+}
+
+/// The persisted state of one source's syncs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncState {
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_attempt: Option<DateTime<Utc>>,
+    /// The error of the last attempt when it failed (redacted); `None` after a success.
+    pub last_error: Option<String>,
+    pub org_id: Option<String>,
+    pub org_name: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenKind {
+    /// May only send telemetry (`POST /v1/*`).
+    Ingest,
+    /// May only read the page API (`GET /api/*`).
+    Viewer,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Ingest => "ingest",
+            TokenKind::Viewer => "viewer",
+        }
+    }
+    fn parse(s: &str) -> Option<TokenKind> {
+        match s {
+            "ingest" => Some(TokenKind::Ingest),
+            "viewer" => Some(TokenKind::Viewer),
+            _ => None,
+        }
+    }
+}
+
+/// A stored token: never the token itself, only its SHA-256 and a short hint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenRecord {
+    pub id: i64,
+    pub kind: TokenKind,
+    pub name: String,
+    /// The first characters of the token, to tell tokens apart in a list.
+    pub hint: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::CreateDir { path: dir.display().to_string(), reason: e.to_string() })?;
+            }
+        }
+        let open_err = |source| StoreError::Open { path: path.display().to_string(), source };
+        let conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
+        let store = Store { conn: Mutex::new(conn), path: path.to_path_buf() };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite itself consistent
+        // (transactions roll back), so a poisoned lock is safe to reuse.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        conn.execute_batch("CREATE TABLE IF NOT EXISTS server_schema_version (version INTEGER NOT NULL)")?;
+        let current: i64 =
+            conn.query_row("SELECT COALESCE(MAX(version), 0) FROM server_schema_version", [], |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if current > known {
+            return Err(StoreError::TooNew { found: current, known });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.execute("DELETE FROM server_schema_version", [])?;
+            tx.execute("INSERT INTO server_schema_version (version) VALUES (?1)", [i as i64 + 1])?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self.conn().query_row("SELECT MAX(version) FROM server_schema_version", [], |r| r.get(0))?)
+    }
+
+    // ---- rows -------------------------------------------------------------
+
+    /// Replaces everything stored for one source and day with `rows` (a
+    /// re-fetch supersedes; a person who vanished from the day goes too) and
+    /// marks the day synced. One transaction: a failed write leaves the old day.
+    pub fn replace_day(
+        &self,
+        source: Source,
+        day: NaiveDate,
+        rows: &[DayRow],
+        stats: &DayStats,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let day_s = day.to_string();
+        let now_s = now.to_rfc3339();
+        tx.execute("DELETE FROM day_rows WHERE source = ?1 AND day = ?2", params![source.as_str(), day_s])?;
+        {
+            let mut ins = tx.prepare(
+                "INSERT INTO day_rows (source, person, day, sessions, lines_added, lines_removed, commits,
+                    pull_requests, edits_accepted, edits_rejected, input_tokens, output_tokens,
+                    cache_read_tokens, cache_creation_tokens, cost_micros, cost_is_estimated, models, tools, fetched_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+                 ON CONFLICT (source, person, day) DO UPDATE SET
+                    sessions = excluded.sessions, lines_added = excluded.lines_added,
+                    lines_removed = excluded.lines_removed, commits = excluded.commits,
+                    pull_requests = excluded.pull_requests, edits_accepted = excluded.edits_accepted,
+                    edits_rejected = excluded.edits_rejected, input_tokens = excluded.input_tokens,
+                    output_tokens = excluded.output_tokens, cache_read_tokens = excluded.cache_read_tokens,
+                    cache_creation_tokens = excluded.cache_creation_tokens, cost_micros = excluded.cost_micros,
+                    cost_is_estimated = excluded.cost_is_estimated, models = excluded.models,
+                    tools = excluded.tools, fetched_at = excluded.fetched_at",
+            )?;
+            for r in rows {
+                if r.source != source || r.day != day {
+                    return Err(StoreError::Corrupt(format!(
+                        "row for {} {} given while replacing {} {}",
+                        r.source, r.day, source, day
+                    )));
+                }
+                let m = &r.measures;
+                let models = serde_json::to_string(&r.models).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let tools = serde_json::to_string(&r.tools).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                ins.execute(params![
+                    source.as_str(),
+                    r.person.as_str(),
+                    day_s,
+                    to_i64(m.sessions),
+                    to_i64(m.lines_added),
+                    to_i64(m.lines_removed),
+                    to_i64(m.commits),
+                    to_i64(m.pull_requests),
+                    to_i64(m.edits_accepted),
+                    to_i64(m.edits_rejected),
+                    to_i64(m.input_tokens),
+                    to_i64(m.output_tokens),
+                    to_i64(m.cache_read_tokens),
+                    to_i64(m.cache_creation_tokens),
+                    m.cost_micros,
+                    m.cost_is_estimated,
+                    models,
+                    tools,
+                    now_s,
+                ])?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO synced_days (source, day, synced_at, records, user_actor_records, subscription_records)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (source, day) DO UPDATE SET synced_at = excluded.synced_at, records = excluded.records,
+                user_actor_records = excluded.user_actor_records, subscription_records = excluded.subscription_records",
+            params![
+                source.as_str(),
+                day_s,
+                now_s,
+                to_i64(stats.records),
+                to_i64(stats.user_actor_records),
+                to_i64(stats.subscription_records)
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stored rows of the given sources with `from <= day <= to`, ordered by day, source, person.
+    pub fn rows(&self, from: NaiveDate, to: NaiveDate, sources: &[Source]) -> Result<Vec<DayRow>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare(
+            "SELECT source, person, day, sessions, lines_added, lines_removed, commits, pull_requests,
+                    edits_accepted, edits_rejected, input_tokens, output_tokens, cache_read_tokens,
+                    cache_creation_tokens, cost_micros, cost_is_estimated, models, tools
+             FROM day_rows WHERE day >= ?1 AND day <= ?2 ORDER BY day, source, person",
+        )?;
+        let mut out = Vec::new();
+        let mut rs = q.query(params![from.to_string(), to.to_string()])?;
+        while let Some(r) = rs.next()? {
+            let source_s: String = r.get(0)?;
+            let Some(source) = Source::parse(&source_s) else {
+                return Err(StoreError::Corrupt(format!("unknown source {source_s:?}")));
+            };
+            if !sources.contains(&source) {
+                continue;
+            }
+            let person_s: String = r.get(1)?;
+            let person = PersonKey::parse(&person_s).ok_or_else(|| StoreError::Corrupt("empty person key".into()))?;
+            let day_s: String = r.get(2)?;
+            let day = parse_day(&day_s)?;
+            let measures = Measures {
+                sessions: to_u64(r.get(3)?),
+                lines_added: to_u64(r.get(4)?),
+                lines_removed: to_u64(r.get(5)?),
+                commits: to_u64(r.get(6)?),
+                pull_requests: to_u64(r.get(7)?),
+                edits_accepted: to_u64(r.get(8)?),
+                edits_rejected: to_u64(r.get(9)?),
+                input_tokens: to_u64(r.get(10)?),
+                output_tokens: to_u64(r.get(11)?),
+                cache_read_tokens: to_u64(r.get(12)?),
+                cache_creation_tokens: to_u64(r.get(13)?),
+                cost_micros: r.get(14)?,
+                cost_is_estimated: r.get(15)?,
+            };
+            let models: String = r.get(16)?;
+            let tools: String = r.get(17)?;
+            out.push(DayRow {
+                day,
+                person,
+                source,
+                measures,
+                models: serde_json::from_str(&models).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                tools: serde_json::from_str(&tools).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Days of a source already synced, with when and what the API said.
+    pub fn synced_days(
+        &self,
+        source: Source,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<BTreeMap<NaiveDate, SyncedDay>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare(
+            "SELECT day, synced_at, records, user_actor_records, subscription_records FROM synced_days
+             WHERE source = ?1 AND day >= ?2 AND day <= ?3",
+        )?;
+        let mut rs = q.query(params![source.as_str(), from.to_string(), to.to_string()])?;
+        let mut out = BTreeMap::new();
+        while let Some(r) = rs.next()? {
+            let day = parse_day(&r.get::<_, String>(0)?)?;
+            let synced_at = parse_time(&r.get::<_, String>(1)?)?;
+            let stats = DayStats {
+                records: to_u64(r.get(2)?),
+                user_actor_records: to_u64(r.get(3)?),
+                subscription_records: to_u64(r.get(4)?),
+            };
+            out.insert(day, SyncedDay { day, synced_at, stats });
+        }
+        Ok(out)
+    }
+
+    /// Number of stored rows and the first and last day with a row, per source.
+    pub fn row_summary(&self, source: Source) -> Result<(u64, Option<NaiveDate>, Option<NaiveDate>), StoreError> {
+        let conn = self.conn();
+        let (n, first, last): (i64, Option<String>, Option<String>) = conn.query_row(
+            "SELECT COUNT(*), MIN(day), MAX(day) FROM day_rows WHERE source = ?1",
+            [source.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let first = first.map(|d| parse_day(&d)).transpose()?;
+        let last = last.map(|d| parse_day(&d)).transpose()?;
+        Ok((to_u64(n), first, last))
+    }
+
+    // ---- sync state ---------------------------------------------------------
+
+    pub fn sync_state(&self, source: Source) -> Result<SyncState, StoreError> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                "SELECT last_success, last_attempt, last_error, org_id, org_name, warnings FROM sync_state WHERE source = ?1",
+                [source.as_str()],
+                |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, String>(5)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((ls, la, le, oid, oname, w)) = row else {
+            return Ok(SyncState::default());
+        };
+        Ok(SyncState {
+            last_success: ls.map(|t| parse_time(&t)).transpose()?,
+            last_attempt: la.map(|t| parse_time(&t)).transpose()?,
+            last_error: le,
+            org_id: oid,
+            org_name: oname,
+            warnings: serde_json::from_str(&w).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        })
+    }
+
+    pub fn put_sync_state(&self, source: Source, s: &SyncState) -> Result<(), StoreError> {
+        let warnings = serde_json::to_string(&s.warnings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.conn().execute(
+            "INSERT INTO sync_state (source, last_success, last_attempt, last_error, org_id, org_name, warnings)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (source) DO UPDATE SET last_success = excluded.last_success,
+                last_attempt = excluded.last_attempt, last_error = excluded.last_error,
+                org_id = excluded.org_id, org_name = excluded.org_name, warnings = excluded.warnings",
+            params![
+                source.as_str(),
+                s.last_success.map(|t| t.to_rfc3339()),
+                s.last_attempt.map(|t| t.to_rfc3339()),
+                s.last_error,
+                s.org_id,
+                s.org_name,
+                warnings
+            ],
+        )?;
+        Ok(())
+    }
+
+    // ---- directory (people known to an upstream) ---------------------------
+
+    pub fn put_directory(&self, name: &str, entries: &[RosterEntry], now: DateTime<Utc>) -> Result<(), StoreError> {
+        let json = serde_json::to_string(entries).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.conn().execute(
+            "INSERT INTO directory (source, fetched_at, entries) VALUES (?1, ?2, ?3)
+             ON CONFLICT (source) DO UPDATE SET fetched_at = excluded.fetched_at, entries = excluded.entries",
+            params![name, now.to_rfc3339(), json],
+        )?;
+        Ok(())
+    }
+
+    pub fn directory(&self, name: &str) -> Result<Option<(DateTime<Utc>, Vec<RosterEntry>)>, StoreError> {
+        let row: Option<(String, String)> = self
+            .conn()
+            .query_row("SELECT fetched_at, entries FROM directory WHERE source = ?1", [name], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        match row {
+            None => Ok(None),
+            Some((t, e)) => Ok(Some((
+                parse_time(&t)?,
+                serde_json::from_str(&e).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            ))),
+        }
+    }
+
+    // ---- tokens ---------------------------------------------------------------
+
+    pub fn insert_token(
+        &self,
+        kind: TokenKind,
+        name: &str,
+        hash: &str,
+        hint: &str,
+        now: DateTime<Utc>,
+    ) -> Result<TokenRecord, StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO tokens (kind, name, hash, hint, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![kind.as_str(), name, hash, hint, now.to_rfc3339()],
+        )?;
+        let id = conn.last_insert_rowid();
+        Ok(TokenRecord { id, kind, name: name.to_string(), hint: hint.to_string(), created_at: now, revoked_at: None })
+    }
+
+    /// The active (not revoked) token with this hash.
+    pub fn active_token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(
+            "SELECT id, kind, name, hint, created_at, revoked_at FROM tokens WHERE hash = ?1 AND revoked_at IS NULL",
+        )?;
+        let mut rs = q.query([hash])?;
+        match rs.next()? {
+            Some(r) => Ok(Some(token_from_row(r)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn token(&self, id: i64) -> Result<Option<TokenRecord>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare("SELECT id, kind, name, hint, created_at, revoked_at FROM tokens WHERE id = ?1")?;
+        let mut rs = q.query([id])?;
+        match rs.next()? {
+            Some(r) => Ok(Some(token_from_row(r)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare("SELECT id, kind, name, hint, created_at, revoked_at FROM tokens ORDER BY id")?;
+        let mut rs = q.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rs.next()? {
+            out.push(token_from_row(r)?);
+        }
+        Ok(out)
+    }
+
+    /// Marks a token revoked. Returns false when there is no such active token.
+    pub fn revoke_token(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let n = self.conn().execute(
+            "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            params![id, now.to_rfc3339()],
+        )?;
+        Ok(n == 1)
+    }
+
+    pub fn active_token_count(&self, kind: TokenKind) -> Result<u64, StoreError> {
+        let n: i64 = self.conn().query_row(
+            "SELECT COUNT(*) FROM tokens WHERE kind = ?1 AND revoked_at IS NULL",
+            [kind.as_str()],
+            |r| r.get(0),
+        )?;
+        Ok(to_u64(n))
+    }
+}
+
+fn token_from_row(r: &rusqlite::Row<'_>) -> Result<TokenRecord, StoreError> {
+    let kind_s: String = r.get(1)?;
+    Ok(TokenRecord {
+        id: r.get(0)?,
+        kind: TokenKind::parse(&kind_s).ok_or_else(|| StoreError::Corrupt(format!("token kind {kind_s:?}")))?,
+        name: r.get(2)?,
+        hint: r.get(3)?,
+        created_at: parse_time(&r.get::<_, String>(4)?)?,
+        revoked_at: r.get::<_, Option<String>>(5)?.map(|t| parse_time(&t)).transpose()?,
+    })
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn parse_day(s: &str) -> Result<NaiveDate, StoreError> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(format!("day {s:?}: {e}")))
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("time {s:?}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn replacing_a_day_replaces_rather_than_adds() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("x/scoreboard.db")).unwrap();
+        let now = Utc::now();
+        let d = day("2026-11-02");
+        let mut a = DayRow::new(d, PersonKey::email("a@x.com"), Source::AdminApi);
+        a.measures.sessions = 3;
+        a.measures.cost_micros = 1_250_000;
+        let mut b = DayRow::new(d, PersonKey::email("b@x.com"), Source::AdminApi);
+        b.measures.sessions = 1;
+        store.replace_day(Source::AdminApi, d, &[a.clone(), b], &DayStats::default(), now).unwrap();
+        a.measures.sessions = 5;
+        store.replace_day(Source::AdminApi, d, &[a.clone()], &DayStats { records: 1, ..Default::default() }, now).unwrap();
+        let rows = store.rows(d, d, &Source::ALL).unwrap();
+        assert_eq!(rows, vec![a]);
+        assert_eq!(store.synced_days(Source::AdminApi, d, d).unwrap()[&d].stats.records, 1);
+        assert!(store.rows(d, d, &[Source::Otlp]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn migrations_run_once_and_reopen_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("scoreboard.db");
+        let s = Store::open(&p).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        drop(s);
+        let s = Store::open(&p).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    }
+}
