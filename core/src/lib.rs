@@ -12,6 +12,7 @@ pub mod model;
 pub mod parse;
 pub mod prices;
 pub mod roster;
+pub mod share;
 pub mod table;
 pub mod week;
 

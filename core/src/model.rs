@@ -81,6 +81,10 @@ impl PersonKey {
     pub fn device(id: &str) -> PersonKey {
         PersonKey(format!("device:{}", id.trim()))
     }
+    /// A share pseudonym ("Engineer 7KQ2XM"): stands for a person whose key is hidden.
+    pub fn pseudonym(label: &str) -> PersonKey {
+        PersonKey(label.to_string())
+    }
     /// Reads a key as written in a roster alias or a stored row: a typed key
     /// (`api-key:`, `account:`, `device:`) is kept as typed, anything else is
     /// taken as an e-mail. An empty string gives `None`.

@@ -1,0 +1,325 @@
+//! Share snapshots: an already computed [`Report`] with a privacy choice
+//! applied, encoded compactly for a URL fragment or a file.
+//!
+//! Privacy is applied **after** aggregation (lessons.md: filters applied
+//! before aggregation made totals lie): every total of the snapshot equals
+//! the total of the report it was made from, whatever the choice.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use base64::Engine as _;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::{Report, WindowSpec};
+use crate::model::{PersonKey, Source};
+
+/// The current snapshot format. Older versions must keep opening: see
+/// [`decode_link`] and the fixtures in `core/tests/data/share/`.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// A link longer than this is hard to paste into chat tools and mail; the
+/// page offers a snapshot file instead.
+pub const MAX_LINK_FRAGMENT_BYTES: usize = 16 * 1024;
+
+/// The default smallest group shown when names are hidden.
+pub const DEFAULT_MIN_GROUP: u64 = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Privacy {
+    /// Names and e-mails shown.
+    Names,
+    /// Every person replaced by a stable pseudonym ("Engineer 7KQ2XM").
+    Pseudonyms,
+    /// No per-person rows at all; lists are shown as counts.
+    AggregatesOnly,
+}
+
+impl Privacy {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Privacy::Names => "with names",
+            Privacy::Pseudonyms => "with names replaced by pseudonyms",
+            Privacy::AggregatesOnly => "as aggregates only (no per-person rows)",
+        }
+    }
+}
+
+/// What the viewer had selected: the shared view opens on the same selection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct View {
+    pub window: WindowSpec,
+    pub team: Option<String>,
+}
+
+/// Sizes of the per-person lists, kept when the lists themselves are hidden.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListCounts {
+    pub people: u64,
+    pub non_starters: u64,
+    pub power_users: u64,
+    pub not_on_roster: u64,
+    pub new_this_week: u64,
+    pub roster_never_seen: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub version: u32,
+    /// The day the snapshot was made (UTC).
+    pub created_on: NaiveDate,
+    pub sources: Vec<Source>,
+    pub privacy: Privacy,
+    pub view: View,
+    pub counts: ListCounts,
+    pub report: Report,
+}
+
+impl Snapshot {
+    /// "Snapshot of 2026-11-22, csv + otlp, shared with names hidden".
+    pub fn caption(&self) -> String {
+        let sources: Vec<&str> = self.sources.iter().map(|s| s.as_str()).collect();
+        let sources = if sources.is_empty() { "no sources".to_string() } else { sources.join(" + ") };
+        let who = match self.privacy {
+            Privacy::Names => "shared with names".to_string(),
+            Privacy::Pseudonyms => "shared with names hidden (pseudonyms)".to_string(),
+            Privacy::AggregatesOnly => "shared with names hidden (aggregates only)".to_string(),
+        };
+        format!("Snapshot of {}, {sources}, {who}", self.created_on)
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ShareError {
+    #[error("this link is not a Scoreboard snapshot (it should start with \"v<number>.\"); ask for a new link")]
+    NotASnapshot,
+    #[error("this snapshot was made by a newer Scoreboard (format {0}); open it with an up-to-date page")]
+    TooNew(u32),
+    #[error("this link is damaged or cut short ({0}); copy the whole link again or ask for a snapshot file")]
+    Damaged(String),
+    #[error("the team \"{team}\" has {size} people, fewer than {min}: with names hidden it would single people out. Share it with names, or share a larger group")]
+    GroupTooSmall { team: String, size: u64, min: u64 },
+}
+
+/// Builds a snapshot of `report` with `privacy` applied. `salt` keeps the
+/// pseudonyms stable for one sharer (the same person gets the same pseudonym
+/// in every snapshot made with the same salt) without being reversible by
+/// hashing a list of e-mails.
+pub fn make_snapshot(
+    report: &Report,
+    privacy: Privacy,
+    min_group: u64,
+    salt: &str,
+    created_on: NaiveDate,
+    view: View,
+) -> Result<Snapshot, ShareError> {
+    let mut sources: Vec<Source> = report.health.sources.iter().map(|s| s.source).collect();
+    sources.sort();
+    sources.dedup();
+    let counts = ListCounts {
+        people: report.people.len() as u64,
+        non_starters: report.non_starters.len() as u64,
+        power_users: report.power_users.len() as u64,
+        not_on_roster: report.not_on_roster.len() as u64,
+        new_this_week: report.new_this_week.len() as u64,
+        roster_never_seen: report.health.roster_never_seen.len() as u64,
+    };
+    if privacy != Privacy::Names {
+        if let Some(team) = &view.team {
+            let size = report.roster_size.unwrap_or(report.people.len() as u64);
+            if size < min_group {
+                return Err(ShareError::GroupTooSmall { team: team.clone(), size, min: min_group });
+            }
+        }
+    }
+    let mut shared = report.clone();
+    match privacy {
+        Privacy::Names => {}
+        Privacy::Pseudonyms => pseudonymise(&mut shared, salt),
+        Privacy::AggregatesOnly => strip_people(&mut shared),
+    }
+    Ok(Snapshot { version: SNAPSHOT_VERSION, created_on, sources, privacy, view, counts, report: shared })
+}
+
+fn pseudonym(salt: &str, key: &PersonKey, len: usize) -> String {
+    // FNV-1a over salt and key; 30 bits in Crockford base32 keep collisions
+    // rare for thousands of people, and a clash is resolved by lengthening.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in salt.bytes().chain([0u8]).chain(key.as_str().bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let code: String = (0..len).map(|i| ALPHABET[((h >> (5 * i)) & 31) as usize] as char).collect();
+    format!("Engineer {code}")
+}
+
+/// Every text that could name a person: keys, roster names, e-mails.
+fn hidden_terms(report: &Report) -> Vec<String> {
+    let mut terms: Vec<String> = Vec::new();
+    for p in &report.people {
+        terms.push(p.person.as_str().to_string());
+        if let Some(name) = &p.name {
+            if !name.trim().is_empty() {
+                terms.push(name.clone());
+            }
+        }
+    }
+    for k in report.not_on_roster.iter().chain(&report.health.not_on_roster).chain(&report.health.roster_never_seen) {
+        terms.push(k.as_str().to_string());
+    }
+    // Longest first, so that "ann@x.com" is replaced before "ann".
+    terms.sort_by_key(|t| std::cmp::Reverse(t.len()));
+    terms.dedup();
+    terms
+}
+
+/// Replaces known terms, then any remaining e-mail-looking word.
+fn scrub(text: &str, terms: &[(String, String)]) -> String {
+    let mut out = text.to_string();
+    for (term, replacement) in terms {
+        if out.contains(term.as_str()) {
+            out = out.replace(term.as_str(), replacement);
+        }
+    }
+    out.split_inclusive(char::is_whitespace)
+        .map(|piece| {
+            let word = piece.trim_end();
+            if word.contains('@') {
+                format!("[hidden]{}", &piece[word.len()..])
+            } else {
+                piece.to_string()
+            }
+        })
+        .collect()
+}
+
+fn scrub_texts(report: &mut Report, terms: &[(String, String)]) {
+    for w in &mut report.warnings {
+        *w = scrub(w, terms);
+    }
+    for p in &mut report.problems {
+        p.message = scrub(&p.message, terms);
+        p.file = scrub(&p.file, terms);
+    }
+    report.summary = scrub(&report.summary, terms);
+}
+
+fn pseudonymise(report: &mut Report, salt: &str) {
+    let mut names: HashMap<PersonKey, String> = HashMap::new();
+    let mut used: HashMap<String, PersonKey> = HashMap::new();
+    let mut all: Vec<PersonKey> = report.people.iter().map(|p| p.person.clone()).collect();
+    all.extend(report.not_on_roster.iter().cloned());
+    all.extend(report.health.roster_never_seen.iter().cloned());
+    all.sort();
+    all.dedup();
+    for key in all {
+        let mut len = 6;
+        let mut alias = pseudonym(salt, &key, len);
+        while used.get(&alias).is_some_and(|k| *k != key) {
+            len += 1;
+            alias = pseudonym(salt, &key, len);
+        }
+        used.insert(alias.clone(), key.clone());
+        names.insert(key, alias);
+    }
+    let mut terms: Vec<(String, String)> = Vec::new();
+    for t in hidden_terms(report) {
+        let replacement = names.get(&PersonKey::parse(&t).unwrap_or_else(|| PersonKey::email(&t))).cloned();
+        terms.push((t, replacement.unwrap_or_else(|| "[hidden]".to_string())));
+    }
+    // Roster names map to their person's pseudonym.
+    for p in &report.people {
+        if let (Some(name), Some(alias)) = (&p.name, names.get(&p.person)) {
+            if let Some(t) = terms.iter_mut().find(|(t, _)| t == name) {
+                t.1 = alias.clone();
+            }
+        }
+    }
+    let map = |k: &PersonKey| PersonKey::pseudonym(names.get(k).map_or("[hidden]", String::as_str));
+    for p in &mut report.people {
+        p.person = map(&p.person);
+        p.name = None;
+    }
+    for list in [
+        &mut report.non_starters,
+        &mut report.not_on_roster,
+        &mut report.power_users,
+        &mut report.new_this_week,
+        &mut report.health.not_on_roster,
+        &mut report.health.roster_never_seen,
+    ] {
+        for k in list.iter_mut() {
+            *k = map(k);
+        }
+    }
+    scrub_texts(report, &terms);
+}
+
+fn strip_people(report: &mut Report) {
+    let terms: Vec<(String, String)> = hidden_terms(report).into_iter().map(|t| (t, "[hidden]".to_string())).collect();
+    report.people.clear();
+    report.non_starters.clear();
+    report.not_on_roster.clear();
+    report.power_users.clear();
+    report.new_this_week.clear();
+    report.health.not_on_roster.clear();
+    report.health.roster_never_seen.clear();
+    scrub_texts(report, &terms);
+}
+
+/// Encodes a snapshot for a URL fragment: `v1.` + base64url(zlib(JSON)).
+/// zlib's Adler-32 checksum makes a damaged or truncated link fail loudly.
+pub fn encode_link(snapshot: &Snapshot) -> String {
+    let json = serde_json::to_vec(snapshot).unwrap_or_default();
+    let packed = miniz_oxide::deflate::compress_to_vec_zlib(&json, 9);
+    format!("v{}.{}", snapshot.version, base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(packed))
+}
+
+/// Reads a link made by [`encode_link`], of this or any older version.
+pub fn decode_link(text: &str) -> Result<Snapshot, ShareError> {
+    let text = text.trim().trim_start_matches('#').trim_start_matches("s=");
+    let (version, body) = text.split_once('.').ok_or(ShareError::NotASnapshot)?;
+    let version: u32 = version.strip_prefix('v').and_then(|v| v.parse().ok()).ok_or(ShareError::NotASnapshot)?;
+    if version > SNAPSHOT_VERSION {
+        return Err(ShareError::TooNew(version));
+    }
+    let packed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(body.trim_end_matches('='))
+        .map_err(|e| ShareError::Damaged(format!("not valid base64: {e}")))?;
+    let json = miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(&packed, 64 * 1024 * 1024)
+        .map_err(|e| ShareError::Damaged(format!("cannot be unpacked: {:?}", e.status)))?;
+    decode_json(&json, version)
+}
+
+/// Reads a snapshot file (the JSON the page offers to download).
+pub fn decode_file(bytes: &[u8]) -> Result<Snapshot, ShareError> {
+    let mut text = Vec::new();
+    let mut reader = bytes;
+    reader.read_to_end(&mut text).map_err(|e| ShareError::Damaged(e.to_string()))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| ShareError::Damaged(format!("not a snapshot file: {e}")))?;
+    let version = value.get("version").and_then(|v| v.as_u64()).ok_or(ShareError::NotASnapshot)? as u32;
+    if version > SNAPSHOT_VERSION {
+        return Err(ShareError::TooNew(version));
+    }
+    decode_json(&text, version)
+}
+
+/// The file form: pretty JSON, same structure as the link.
+pub fn encode_file(snapshot: &Snapshot) -> String {
+    serde_json::to_string_pretty(snapshot).unwrap_or_default()
+}
+
+fn decode_json(json: &[u8], version: u32) -> Result<Snapshot, ShareError> {
+    // One version exists so far; a v2 would upgrade a v1 value here before
+    // deserialising, so that links already sent keep opening. Fields added
+    // to `Report` later need `#[serde(default)]`: the v1 fixture test fails
+    // otherwise.
+    match version {
+        1 => serde_json::from_slice(json).map_err(|e| ShareError::Damaged(format!("unreadable content: {e}"))),
+        _ => Err(ShareError::NotASnapshot),
+    }
+}
