@@ -1,1 +1,188 @@
-//! placeholder: being written
+//! The OTLP/HTTP receiver of Scoreboard.
+//!
+//! # Bird's-eye view
+//! Each engineer's Claude Code pushes OpenTelemetry (`CLAUDE_CODE_ENABLE_TELEMETRY=1`)
+//! to `POST /v1/metrics` and `POST /v1/logs` (and `/v1/traces`, accepted and
+//! discarded). [`router`] answers those paths; [`Receiver`] turns each request
+//! into person-day aggregates in SQLite, committed before the request is
+//! acknowledged, and hands them to the rest of Scoreboard as
+//! [`scoreboard_core::DayRow`]s with `Source::Otlp` ([`Receiver::day_rows`]),
+//! plus a data-health summary ([`Receiver::status`]).
+//!
+//! # Code map
+//! - `http`: the axum handlers: auth, content type, size limit (on the
+//!   decompressed size, gzip bombs included), reply encoding, load shedding.
+//! - `extract`: decoded OTLP message → allow-listed facts (pure, no I/O).
+//! - `store`: SQLite tables (`otlp_*`), dedupe, cumulative state, reading rows.
+//!
+//! # Invariants
+//! - Nothing but allow-listed counters, identity, session id, model and tool
+//!   names is ever written; prompt text, responses and tool parameters are
+//!   dropped with the decoded message and never logged.
+//! - A request is answered 200 only after its transaction committed.
+//! - A body received twice (a client retry) counts once; so does a delta
+//!   point seen twice (same series, start and end) and an `api_request`
+//!   record seen twice. Cumulative series are differenced against state kept
+//!   in SQLite, so a restart does not count them again.
+//! - Bad input never gets a retryable status (429/502/503/504): those are kept
+//!   for load shedding, because clients retry them.
+//! - Money is integer micro-dollars: each point's (or cumulative increment's)
+//!   USD value is rounded once and summed as integers.
+
+mod extract;
+mod http;
+mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use scoreboard_core::{DayRow, PersonKey};
+use serde::{Deserialize, Serialize};
+
+pub use crate::http::router;
+
+/// Settings of the receiver. `OtlpConfig::default()` suits a team server.
+#[derive(Debug, Clone)]
+pub struct OtlpConfig {
+    /// Largest request body after gzip decompression; past it the answer is 413.
+    /// Default 16 MiB (a Claude Code batch is a few kB).
+    pub max_decompressed_bytes: usize,
+    /// An attribute (on the data point or the resource) naming the person
+    /// when the client sends no `user.email` or account id, e.g. `enduser.id`
+    /// set through `OTEL_RESOURCE_ATTRIBUTES`. Its value is taken as written:
+    /// an e-mail, or a typed key such as `account:…`.
+    pub identity_attribute: Option<String>,
+    /// How long one request waits for SQLite's write lock before the
+    /// receiver sheds it with 503 + Retry-After.
+    pub busy_timeout: Duration,
+    /// Requests read, decoded and stored at the same time; this bounds memory
+    /// to about this many times `max_decompressed_bytes`.
+    pub max_concurrent_requests: usize,
+    /// How long a request may wait for one of those slots before 503 + Retry-After.
+    pub queue_timeout: Duration,
+    /// The Retry-After value (seconds) sent with 503.
+    pub retry_after_seconds: u32,
+}
+
+impl Default for OtlpConfig {
+    fn default() -> Self {
+        OtlpConfig {
+            max_decompressed_bytes: 16 * 1024 * 1024,
+            identity_attribute: None,
+            busy_timeout: Duration::from_secs(5),
+            max_concurrent_requests: 8,
+            queue_timeout: Duration::from_secs(10),
+            retry_after_seconds: 5,
+        }
+    }
+}
+
+/// Decides whether a request may write telemetry. The server implements it
+/// over its hashed token table. It is asked on every request (nothing is
+/// cached here), so a revoked token stops working at once.
+pub trait IngestAuth: Send + Sync + 'static {
+    /// `bearer_token` is the token of an `Authorization: Bearer …` header,
+    /// `None` when the header is missing or not a bearer token.
+    fn authorize(&self, bearer_token: Option<&str>) -> bool;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OtlpError {
+    #[error("cannot open the telemetry tables in {path}: {source}")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("the telemetry database stayed locked by another writer for more than {0:?}; try again")]
+    Busy(Duration),
+    #[error("the telemetry tables are at schema version {found}, newer than this program understands ({supported}); upgrade scoreboard")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("telemetry database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// When one person (or device) was first and last heard from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonSeen {
+    pub person: PersonKey,
+    /// True for an installation id (`device:…`) that no e-mail or account named.
+    pub device_only: bool,
+    pub first_received_at: DateTime<Utc>,
+    pub last_received_at: DateTime<Utc>,
+}
+
+/// Freshness and data health of the telemetry source.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TelemetryStatus {
+    /// When the last metrics or logs batch was stored (server clock).
+    pub last_received_at: Option<DateTime<Utc>>,
+    /// Persons and devices that sent anything in the 24 hours before `now`.
+    pub people_last_24h: Vec<PersonKey>,
+    /// … in the 7 days before `now`.
+    pub people_last_7d: Vec<PersonKey>,
+    /// Everyone ever heard from: compare with the roster to find who never reported.
+    pub persons_seen: Vec<PersonSeen>,
+    /// Stored data points and api_request events that could only be tied to
+    /// an installation id (no e-mail, account or configured identity attribute).
+    pub unattributed_points: u64,
+    /// Installation ids heard from without any person identity.
+    pub unattributed_devices: u64,
+    /// Data points and events refused (reported to clients as partialSuccess).
+    pub rejected_points: u64,
+    /// Metrics and logs requests stored (not counting re-sent duplicates).
+    pub batches_received: u64,
+    /// Requests whose body had been stored before (client retries), acknowledged without counting.
+    pub duplicate_batches: u64,
+    /// Set when the status could not be read; the other fields are then empty.
+    pub error: Option<String>,
+}
+
+/// Active time per person-day (`claude_code.active_time.total`), which has no
+/// place in `Measures`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveTime {
+    pub day: NaiveDate,
+    pub person: PersonKey,
+    /// `type=cli`: time with operations running.
+    pub cli_ms: u64,
+    /// `type=user`: keyboard activity (interactive sessions only).
+    pub user_ms: u64,
+}
+
+pub struct Receiver {
+    cfg: OtlpConfig,
+    auth: Arc<dyn IngestAuth>,
+    store: store::Store,
+    slots: Arc<tokio::sync::Semaphore>,
+}
+
+impl Receiver {
+    /// Opens (creating if needed) the `otlp_*` tables in the SQLite file the
+    /// server shares, in WAL mode with a busy timeout.
+    pub fn open(db_path: &Path, cfg: OtlpConfig, auth: Arc<dyn IngestAuth>) -> Result<Receiver, OtlpError> {
+        let store = store::Store::open(db_path, cfg.busy_timeout)?;
+        let slots = Arc::new(tokio::sync::Semaphore::new(cfg.max_concurrent_requests.max(1)));
+        Ok(Receiver { cfg, auth, store, slots })
+    }
+
+    /// Person-day rows (source `otlp`) for the UTC days `from..=to`.
+    pub fn day_rows(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<DayRow>, OtlpError> {
+        self.store.day_rows(from, to)
+    }
+
+    /// Active time per person-day for `from..=to`.
+    pub fn active_time(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<ActiveTime>, OtlpError> {
+        self.store.active_time(from, to)
+    }
+
+    /// Freshness and data health as of `now`. A database error is reported in
+    /// `error` rather than hiding the whole page.
+    pub fn status(&self, now: DateTime<Utc>) -> TelemetryStatus {
+        self.store
+            .status(now)
+            .unwrap_or_else(|e| TelemetryStatus { error: Some(e.to_string()), ..TelemetryStatus::default() })
+    }
+
+    pub fn config(&self) -> &OtlpConfig {
+        &self.cfg
+    }
+}

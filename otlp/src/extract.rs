@@ -1,0 +1,644 @@
+//! From decoded OTLP messages to the few facts Scoreboard keeps.
+//!
+//! This is the allow-list: a fact is built only from the attributes named
+//! here (identity, session, model, tool, type, decision, start_type and the
+//! api_request counters). Everything else in a request — prompt text,
+//! responses, tool parameters, repository names, custom attributes — is
+//! never copied out of the decoded message and goes away with it. Metric
+//! series identity does look at every attribute, but only through a one-way
+//! hash.
+//!
+//! No I/O here: the store decides, with its persisted state, how much of each
+//! point is new (delta dedupe, cumulative differencing).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use opentelemetry_proto::tonic::metrics::v1::number_data_point;
+use scoreboard_core::PersonKey;
+use sha2::{Digest, Sha256};
+
+/// Longest identity, session, model or tool value we store. Real values are
+/// e-mails, UUIDs, 64-hex ids and short names; anything longer is not one of
+/// those and is rejected rather than written to disk.
+pub const MAX_LABEL_CHARS: usize = 256;
+
+/// Points before this instant (2000-01-01T00:00:00Z) carry no real timestamp.
+const MIN_TIME_NS: u64 = 946_684_800_000_000_000;
+
+pub const METRIC_SESSIONS: &str = "claude_code.session.count";
+pub const METRIC_LINES: &str = "claude_code.lines_of_code.count";
+pub const METRIC_COMMITS: &str = "claude_code.commit.count";
+pub const METRIC_PULL_REQUESTS: &str = "claude_code.pull_request.count";
+pub const METRIC_EDIT_DECISIONS: &str = "claude_code.code_edit_tool.decision";
+pub const METRIC_TOKENS: &str = "claude_code.token.usage";
+pub const METRIC_COST: &str = "claude_code.cost.usage";
+pub const METRIC_ACTIVE_TIME: &str = "claude_code.active_time.total";
+
+const KNOWN_METRICS: [&str; 8] = [
+    METRIC_SESSIONS,
+    METRIC_LINES,
+    METRIC_COMMITS,
+    METRIC_PULL_REQUESTS,
+    METRIC_EDIT_DECISIONS,
+    METRIC_TOKENS,
+    METRIC_COST,
+    METRIC_ACTIVE_TIME,
+];
+
+/// Who a point belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Who {
+    pub key: PersonKey,
+    /// Only an installation id (`user.id`) was there: a device, not a person.
+    pub device_only: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TokenKind {
+    Input,
+    Output,
+    CacheRead,
+    CacheCreation,
+}
+
+/// What a counted metric point adds to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Measure {
+    Sessions,
+    LinesAdded,
+    LinesRemoved,
+    Commits,
+    PullRequests,
+    Edit { tool: String, accepted: bool },
+    Tokens { model: String, kind: TokenKind },
+    /// USD; turned into micro-dollars per increment.
+    Cost { model: String },
+    /// Seconds; stored as milliseconds.
+    ActiveTime { user: bool },
+}
+
+/// One data point of a metric we count.
+#[derive(Debug, Clone)]
+pub struct MetricPoint {
+    /// Hash of scope, metric name, every point attribute and every resource attribute.
+    pub series: [u8; 32],
+    pub cumulative: bool,
+    pub start_ns: u64,
+    pub time_ns: u64,
+    pub day: NaiveDate,
+    pub value: f64,
+    pub who: Who,
+    /// `session.id`, or "" when the client does not send it.
+    pub session: String,
+    pub measure: Measure,
+}
+
+/// One `api_request` event: the fallback for tokens and cost.
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    /// Hash of the whole record and its resource: equal only for a re-sent record.
+    pub key: [u8; 32],
+    pub day: NaiveDate,
+    pub who: Who,
+    pub session: String,
+    pub model: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_creation_tokens: u64,
+    pub cost_micros: i64,
+}
+
+/// Why points were not used. Messages name the problem, never a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reason {
+    NoTimestamp,
+    BadValue,
+    NotASum,
+    UnreadableData,
+    NoTemporality,
+    NoIdentity,
+    TooLong,
+    BadEventNumber,
+}
+
+impl Reason {
+    fn describe(self) -> &'static str {
+        match self {
+            Reason::NoTimestamp => "without a timestamp (timeUnixNano missing, before 2000 or out of range)",
+            Reason::BadValue => "with a value that is missing, negative or not a number",
+            Reason::NotASum => "of a Claude Code counter sent as something other than a Sum",
+            Reason::UnreadableData => "whose metric data could not be read (wrong JSON types inside the metric)",
+            Reason::NoTemporality => "with aggregationTemporality neither 1 (delta) nor 2 (cumulative)",
+            Reason::NoIdentity => "with no user.email, user.account_id, user.account_uuid, configured identity attribute or user.id",
+            Reason::TooLong => "with an identity, session.id, model or tool_name value longer than 256 characters",
+            Reason::BadEventNumber => "api_request events whose token or cost attributes are not non-negative numbers",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rejections(BTreeMap<Reason, u64>);
+
+impl Rejections {
+    pub fn add(&mut self, r: Reason) {
+        *self.0.entry(r).or_insert(0) += 1;
+    }
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
+    /// The `errorMessage` of a partial success: counts and reasons only.
+    pub fn message(&self) -> String {
+        if self.0.is_empty() {
+            return String::new();
+        }
+        let parts: Vec<String> = self.0.iter().map(|(r, n)| format!("{n} {}", r.describe())).collect();
+        format!("rejected {}: {}", self.total(), parts.join("; "))
+    }
+}
+
+/// Everything one request contributes.
+#[derive(Debug, Default)]
+pub struct Extracted {
+    pub points: Vec<MetricPoint>,
+    pub api_requests: Vec<ApiRequest>,
+    /// Everyone who sent anything identifiable in this request (for "reporting").
+    pub seen: Vec<Who>,
+    pub rejected: Rejections,
+}
+
+impl Extracted {
+    fn saw(&mut self, who: &Who) {
+        if !self.seen.contains(who) {
+            self.seen.push(who.clone());
+        }
+    }
+}
+
+/// Attributes of a point or record, looked up in the point first, then the resource.
+struct Attrs<'a> {
+    point: &'a [KeyValue],
+    resource: &'a [KeyValue],
+}
+
+impl<'a> Attrs<'a> {
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        find(self.point, key).or_else(|| find(self.resource, key))
+    }
+    fn string(&self, key: &str) -> Option<String> {
+        self.get(key).and_then(as_text).map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+    }
+}
+
+fn find<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+    attrs.iter().find(|kv| kv.key == key).and_then(|kv| kv.value.as_ref()).and_then(|v| v.value.as_ref())
+}
+
+/// A label-like value as text: strings as they are, numbers and booleans written out.
+fn as_text(v: &Value) -> Option<String> {
+    match v {
+        Value::StringValue(s) => Some(s.clone()),
+        Value::IntValue(i) => Some(i.to_string()),
+        Value::DoubleValue(d) if d.is_finite() => Some(d.to_string()),
+        Value::BoolValue(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A number however it came: intValue (number or string on the wire),
+/// doubleValue, or a string holding a number. `None` when absent.
+/// `Some(Err)` when present but not a non-negative finite number.
+fn as_count(v: Option<&Value>) -> Option<Result<f64, ()>> {
+    let n = match v? {
+        Value::IntValue(i) => Some(*i as f64),
+        Value::DoubleValue(d) => Some(*d),
+        Value::StringValue(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    Some(match n {
+        Some(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(()),
+    })
+}
+
+fn day_of(time_ns: u64) -> Option<NaiveDate> {
+    if time_ns < MIN_TIME_NS {
+        return None;
+    }
+    let ns = i64::try_from(time_ns).ok()?;
+    Some(DateTime::from_timestamp_nanos(ns).date_naive())
+}
+
+fn label(s: Option<String>, default: &str) -> Result<String, Reason> {
+    let s = s.unwrap_or_else(|| default.to_string());
+    if s.chars().count() > MAX_LABEL_CHARS {
+        Err(Reason::TooLong)
+    } else {
+        Ok(s)
+    }
+}
+
+/// Identity rule: `user.email`, else `user.account_id` / `user.account_uuid`,
+/// else the configured attribute, else the installation `user.id` (a device).
+/// Each key is looked up on the point first, then on the resource.
+fn identify(a: &Attrs<'_>, identity_attribute: Option<&str>) -> Result<Who, Reason> {
+    let checked = |s: String| if s.chars().count() > MAX_LABEL_CHARS { Err(Reason::TooLong) } else { Ok(s) };
+    if let Some(email) = a.string("user.email") {
+        return Ok(Who { key: PersonKey::email(&checked(email)?), device_only: false });
+    }
+    for k in ["user.account_id", "user.account_uuid"] {
+        if let Some(id) = a.string(k) {
+            return Ok(Who { key: PersonKey::account(&checked(id)?), device_only: false });
+        }
+    }
+    if let Some(attr) = identity_attribute {
+        if let Some(v) = a.string(attr) {
+            if let Some(key) = PersonKey::parse(&checked(v)?) {
+                let device_only = key.as_str().starts_with("device:");
+                return Ok(Who { key, device_only });
+            }
+        }
+    }
+    if let Some(id) = a.string("user.id") {
+        return Ok(Who { key: PersonKey::device(&checked(id)?), device_only: true });
+    }
+    Err(Reason::NoIdentity)
+}
+
+fn session_of(a: &Attrs<'_>) -> Result<String, Reason> {
+    label(a.string("session.id"), "")
+}
+
+// ---------------------------------------------------------------------------
+// One-way hashing of attribute sets (series identity, event identity).
+
+fn hash_bytes(h: &mut Sha256, b: &[u8]) {
+    h.update((b.len() as u64).to_le_bytes());
+    h.update(b);
+}
+
+fn hash_value(h: &mut Sha256, v: Option<&AnyValue>) {
+    match v.and_then(|v| v.value.as_ref()) {
+        None => h.update([0u8]),
+        Some(Value::StringValue(s)) => {
+            h.update([1u8]);
+            hash_bytes(h, s.as_bytes());
+        }
+        Some(Value::BoolValue(b)) => h.update([2u8, u8::from(*b)]),
+        Some(Value::IntValue(i)) => {
+            h.update([3u8]);
+            h.update(i.to_le_bytes());
+        }
+        Some(Value::DoubleValue(d)) => {
+            h.update([4u8]);
+            h.update(d.to_bits().to_le_bytes());
+        }
+        Some(Value::ArrayValue(a)) => {
+            h.update([5u8]);
+            h.update((a.values.len() as u64).to_le_bytes());
+            for x in &a.values {
+                hash_value(h, Some(x));
+            }
+        }
+        Some(Value::KvlistValue(kv)) => {
+            h.update([6u8]);
+            hash_attrs(h, &kv.values);
+        }
+        Some(Value::BytesValue(b)) => {
+            h.update([7u8]);
+            hash_bytes(h, b);
+        }
+        Some(Value::StringValueStrindex(i)) => {
+            h.update([8u8]);
+            h.update(i.to_le_bytes());
+        }
+    }
+}
+
+/// Order-independent: attributes are hashed sorted by key.
+fn hash_attrs(h: &mut Sha256, attrs: &[KeyValue]) {
+    let mut sorted: Vec<&KeyValue> = attrs.iter().collect();
+    sorted.sort_by(|a, b| a.key.cmp(&b.key));
+    h.update((sorted.len() as u64).to_le_bytes());
+    for kv in sorted {
+        hash_bytes(h, kv.key.as_bytes());
+        hash_value(h, kv.value.as_ref());
+    }
+}
+
+fn series_hash(scope: &str, metric: &str, point: &[KeyValue], resource: &[KeyValue]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    hash_bytes(&mut h, b"metric-series-v1");
+    hash_bytes(&mut h, scope.as_bytes());
+    hash_bytes(&mut h, metric.as_bytes());
+    hash_attrs(&mut h, point);
+    hash_attrs(&mut h, resource);
+    h.finalize().into()
+}
+
+fn record_hash(rec: &LogRecord, resource: &[KeyValue]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    hash_bytes(&mut h, b"log-record-v1");
+    h.update(rec.time_unix_nano.to_le_bytes());
+    h.update(rec.observed_time_unix_nano.to_le_bytes());
+    hash_value(&mut h, rec.body.as_ref());
+    hash_attrs(&mut h, &rec.attributes);
+    hash_attrs(&mut h, resource);
+    h.finalize().into()
+}
+
+// ---------------------------------------------------------------------------
+// Metrics.
+
+/// Which measure a point of a known metric feeds, from its allow-listed
+/// attributes. `Ok(None)`: a valid point we do not count (e.g. a session
+/// started by `claude agents`, or an attribute value we do not know).
+fn measure_of(metric: &str, a: &Attrs<'_>) -> Result<Option<Measure>, Reason> {
+    let ty = a.string("type");
+    Ok(match metric {
+        METRIC_SESSIONS => match a.string("start_type").as_deref() {
+            // The `claude agents` UI process, not a working session (sources.md §5.4).
+            Some("agents_view") => None,
+            _ => Some(Measure::Sessions),
+        },
+        METRIC_LINES => match ty.as_deref() {
+            Some("added") => Some(Measure::LinesAdded),
+            Some("removed") => Some(Measure::LinesRemoved),
+            _ => None,
+        },
+        METRIC_COMMITS => Some(Measure::Commits),
+        METRIC_PULL_REQUESTS => Some(Measure::PullRequests),
+        METRIC_EDIT_DECISIONS => {
+            let accepted = match a.string("decision").as_deref() {
+                Some("accept") => true,
+                Some("reject") => false,
+                _ => return Ok(None),
+            };
+            Some(Measure::Edit { tool: label(a.string("tool_name"), "unknown")?, accepted })
+        }
+        METRIC_TOKENS => {
+            let kind = match ty.as_deref() {
+                Some("input") => TokenKind::Input,
+                Some("output") => TokenKind::Output,
+                Some("cacheRead") => TokenKind::CacheRead,
+                Some("cacheCreation") => TokenKind::CacheCreation,
+                _ => return Ok(None),
+            };
+            Some(Measure::Tokens { model: label(a.string("model"), "unknown")?, kind })
+        }
+        METRIC_COST => Some(Measure::Cost { model: label(a.string("model"), "unknown")? }),
+        METRIC_ACTIVE_TIME => match ty.as_deref() {
+            Some("cli") => Some(Measure::ActiveTime { user: false }),
+            Some("user") => Some(Measure::ActiveTime { user: true }),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+pub fn metrics(req: &ExportMetricsServiceRequest, identity_attribute: Option<&str>) -> Extracted {
+    let mut out = Extracted::default();
+    for rm in &req.resource_metrics {
+        let resource: &[KeyValue] = rm.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or(&[]);
+        for sm in &rm.scope_metrics {
+            let scope = sm.scope.as_ref().map(|s| s.name.as_str()).unwrap_or("");
+            for m in &sm.metrics {
+                if !KNOWN_METRICS.contains(&m.name.as_str()) {
+                    // Someone else's metric: valid OTLP, just not ours to count.
+                    continue;
+                }
+                let sum = match &m.data {
+                    Some(Data::Sum(s)) => s,
+                    Some(Data::Gauge(g)) => {
+                        g.data_points.iter().for_each(|_| out.rejected.add(Reason::NotASum));
+                        continue;
+                    }
+                    Some(Data::Histogram(x)) => {
+                        x.data_points.iter().for_each(|_| out.rejected.add(Reason::NotASum));
+                        continue;
+                    }
+                    Some(Data::ExponentialHistogram(x)) => {
+                        x.data_points.iter().for_each(|_| out.rejected.add(Reason::NotASum));
+                        continue;
+                    }
+                    Some(Data::Summary(x)) => {
+                        x.data_points.iter().for_each(|_| out.rejected.add(Reason::NotASum));
+                        continue;
+                    }
+                    None => {
+                        // The JSON decoder leaves the data empty when a value inside
+                        // it has the wrong type; the points are lost, say so.
+                        out.rejected.add(Reason::UnreadableData);
+                        continue;
+                    }
+                };
+                let cumulative = match sum.aggregation_temporality {
+                    1 => false,
+                    2 => true,
+                    _ => {
+                        sum.data_points.iter().for_each(|_| out.rejected.add(Reason::NoTemporality));
+                        continue;
+                    }
+                };
+                for p in &sum.data_points {
+                    let a = Attrs { point: &p.attributes, resource };
+                    match metric_point(&m.name, scope, cumulative, p, &a, resource, identity_attribute) {
+                        Ok((who, point)) => {
+                            out.saw(&who);
+                            if let Some(point) = point {
+                                out.points.push(point);
+                            }
+                        }
+                        Err(r) => out.rejected.add(r),
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn metric_point(
+    name: &str,
+    scope: &str,
+    cumulative: bool,
+    p: &opentelemetry_proto::tonic::metrics::v1::NumberDataPoint,
+    a: &Attrs<'_>,
+    resource: &[KeyValue],
+    identity_attribute: Option<&str>,
+) -> Result<(Who, Option<MetricPoint>), Reason> {
+    let who = identify(a, identity_attribute)?;
+    let day = day_of(p.time_unix_nano).ok_or(Reason::NoTimestamp)?;
+    let value = match p.value {
+        Some(number_data_point::Value::AsDouble(d)) => d,
+        Some(number_data_point::Value::AsInt(i)) => i as f64,
+        None => return Err(Reason::BadValue),
+    };
+    if !value.is_finite() || value < 0.0 {
+        return Err(Reason::BadValue);
+    }
+    let session = session_of(a)?;
+    let Some(measure) = measure_of(name, a)? else {
+        return Ok((who, None));
+    };
+    let point = MetricPoint {
+        series: series_hash(scope, name, &p.attributes, resource),
+        cumulative,
+        start_ns: p.start_time_unix_nano,
+        time_ns: p.time_unix_nano,
+        day,
+        value,
+        who: who.clone(),
+        session,
+        measure,
+    };
+    Ok((who, Some(point)))
+}
+
+// ---------------------------------------------------------------------------
+// Events (logs).
+
+fn event_name(rec: &LogRecord) -> Option<String> {
+    let strip = |s: &str| s.strip_prefix("claude_code.").unwrap_or(s).to_string();
+    if let Some(n) = find(&rec.attributes, "event.name").and_then(as_text) {
+        return Some(strip(&n));
+    }
+    if !rec.event_name.is_empty() {
+        return Some(strip(&rec.event_name));
+    }
+    match rec.body.as_ref().and_then(|b| b.value.as_ref()) {
+        Some(Value::StringValue(s)) if s.starts_with("claude_code.") && s.len() < 128 => Some(strip(s)),
+        _ => None,
+    }
+}
+
+pub fn logs(req: &ExportLogsServiceRequest, identity_attribute: Option<&str>) -> Extracted {
+    let mut out = Extracted::default();
+    for rl in &req.resource_logs {
+        let resource: &[KeyValue] = rl.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or(&[]);
+        for sl in &rl.scope_logs {
+            for rec in &sl.log_records {
+                let a = Attrs { point: &rec.attributes, resource };
+                let is_api_request = event_name(rec).as_deref() == Some("api_request");
+                match identify(&a, identity_attribute) {
+                    Ok(who) => {
+                        out.saw(&who);
+                        if is_api_request {
+                            match api_request(rec, &a, resource, who) {
+                                Ok(e) => out.api_requests.push(e),
+                                Err(r) => out.rejected.add(r),
+                            }
+                        }
+                    }
+                    // Only the events we count can be rejected; the rest are dropped anyway.
+                    Err(r) if is_api_request => out.rejected.add(r),
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+    out
+}
+
+fn api_request(rec: &LogRecord, a: &Attrs<'_>, resource: &[KeyValue], who: Who) -> Result<ApiRequest, Reason> {
+    let time = if rec.time_unix_nano != 0 { rec.time_unix_nano } else { rec.observed_time_unix_nano };
+    let day = day_of(time).ok_or(Reason::NoTimestamp)?;
+    let count = |k: &str| -> Result<u64, Reason> {
+        match as_count(a.get(k)) {
+            None => Ok(0),
+            Some(Ok(x)) => Ok(x.round() as u64),
+            Some(Err(())) => Err(Reason::BadEventNumber),
+        }
+    };
+    let input_tokens = count("input_tokens")?;
+    let output_tokens = count("output_tokens")?;
+    let cache_read_tokens = count("cache_read_tokens")?;
+    let cache_creation_tokens = count("cache_creation_tokens")?;
+    // The CLI sends the rounded integer too; it is exact where cost_usd carries float noise.
+    let cost_micros = match as_count(a.get("cost_usd_micros")) {
+        Some(Ok(m)) => m.round() as i64,
+        Some(Err(())) => return Err(Reason::BadEventNumber),
+        None => match as_count(a.get("cost_usd")) {
+            Some(Ok(usd)) => scoreboard_core::model::usd_to_micros(usd),
+            Some(Err(())) => return Err(Reason::BadEventNumber),
+            None => 0,
+        },
+    };
+    Ok(ApiRequest {
+        key: record_hash(rec, resource),
+        day,
+        session: session_of(a)?,
+        model: label(a.string("model"), "unknown")?,
+        who,
+        input_tokens,
+        output_tokens,
+        cache_read_tokens,
+        cache_creation_tokens,
+        cost_micros,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv(k: &str, v: Value) -> KeyValue {
+        KeyValue { key: k.into(), value: Some(AnyValue { value: Some(v) }), ..Default::default() }
+    }
+
+    #[test]
+    fn identity_prefers_email_then_account_then_configured_then_device() {
+        let s = |x: &str| Value::StringValue(x.into());
+        let res = vec![kv("user.email", s("Dev@Example.com "))];
+        let point = vec![kv("user.id", s("abc")), kv("user.account_id", s("user_01X"))];
+        let who = identify(&Attrs { point: &point, resource: &res }, None).unwrap();
+        assert_eq!(who.key.as_str(), "dev@example.com");
+        let who = identify(&Attrs { point: &point, resource: &[] }, None).unwrap();
+        assert_eq!(who.key.as_str(), "account:user_01X");
+        let point = vec![kv("user.id", s("abc")), kv("enduser.id", s("alice@corp.example"))];
+        let who = identify(&Attrs { point: &point, resource: &[] }, Some("enduser.id")).unwrap();
+        assert_eq!((who.key.as_str(), who.device_only), ("alice@corp.example", false));
+        let who = identify(&Attrs { point: &point, resource: &[] }, None).unwrap();
+        assert_eq!((who.key.as_str(), who.device_only), ("device:abc", true));
+        assert_eq!(identify(&Attrs { point: &[], resource: &[] }, None), Err(Reason::NoIdentity));
+    }
+
+    #[test]
+    fn numbers_are_coerced_from_int_double_and_string() {
+        assert_eq!(as_count(Some(&Value::IntValue(120))), Some(Ok(120.0)));
+        assert_eq!(as_count(Some(&Value::DoubleValue(0.5))), Some(Ok(0.5)));
+        assert_eq!(as_count(Some(&Value::StringValue(" 337 ".into()))), Some(Ok(337.0)));
+        assert_eq!(as_count(Some(&Value::StringValue("many".into()))), Some(Err(())));
+        assert_eq!(as_count(Some(&Value::IntValue(-1))), Some(Err(())));
+        assert_eq!(as_count(Some(&Value::BoolValue(true))), Some(Err(())));
+        assert_eq!(as_count(None), None);
+    }
+
+    #[test]
+    fn series_hash_ignores_attribute_order_but_not_values() {
+        let a = vec![kv("a", Value::IntValue(1)), kv("b", Value::StringValue("x".into()))];
+        let b = vec![kv("b", Value::StringValue("x".into())), kv("a", Value::IntValue(1))];
+        let c = vec![kv("b", Value::StringValue("y".into())), kv("a", Value::IntValue(1))];
+        assert_eq!(series_hash("s", "m", &a, &[]), series_hash("s", "m", &b, &[]));
+        assert_ne!(series_hash("s", "m", &a, &[]), series_hash("s", "m", &c, &[]));
+        assert_ne!(series_hash("s", "m", &a, &[]), series_hash("s", "m", &[], &a));
+    }
+
+    #[test]
+    fn rejection_message_counts_reasons_without_values() {
+        let mut r = Rejections::default();
+        r.add(Reason::NoTimestamp);
+        r.add(Reason::NoTimestamp);
+        r.add(Reason::BadValue);
+        assert_eq!(r.total(), 3);
+        let m = r.message();
+        assert!(m.starts_with("rejected 3: 2 without a timestamp"), "{m}");
+    }
+}

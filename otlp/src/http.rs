@@ -1,0 +1,382 @@
+//! OTLP/HTTP endpoints (sources.md §6): `POST /v1/metrics`, `/v1/logs`, `/v1/traces`.
+//!
+//! Status codes follow what OTel clients do with them: 429, 502, 503 and
+//! 504 are retried, everything else drops the batch. So bad input gets
+//! 400/401/413/415 (never retried, the client's data is bad), and 503 with
+//! Retry-After is kept for when the receiver sheds load (no free slot in
+//! time, or SQLite stayed locked past the busy timeout).
+
+use std::io::Read;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use chrono::Utc;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+use sha2::{Digest, Sha256};
+
+use crate::store::Outcome;
+use crate::{extract, OtlpError, Receiver};
+
+/// The OTLP/HTTP routes, state included. The server merges this into its
+/// app, or serves it alone on a second listener (conventionally port 4318).
+pub fn router(receiver: Arc<Receiver>) -> Router {
+    Router::new()
+        .route("/v1/metrics", post(metrics))
+        .route("/v1/logs", post(logs))
+        .route("/v1/traces", post(traces))
+        .with_state(receiver)
+}
+
+async fn metrics(State(rx): State<Arc<Receiver>>, headers: HeaderMap, body: Body) -> Response {
+    handle(rx, Signal::Metrics, headers, body).await
+}
+
+async fn logs(State(rx): State<Arc<Receiver>>, headers: HeaderMap, body: Body) -> Response {
+    handle(rx, Signal::Logs, headers, body).await
+}
+
+async fn traces(State(rx): State<Arc<Receiver>>, headers: HeaderMap, body: Body) -> Response {
+    handle(rx, Signal::Traces, headers, body).await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    Metrics,
+    Logs,
+    Traces,
+}
+
+impl Signal {
+    fn name(self) -> &'static str {
+        match self {
+            Signal::Metrics => "metrics",
+            Signal::Logs => "logs",
+            Signal::Traces => "traces",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Json,
+    Protobuf,
+}
+
+impl Encoding {
+    fn content_type(self) -> &'static str {
+        match self {
+            Encoding::Json => "application/json",
+            Encoding::Protobuf => "application/x-protobuf",
+        }
+    }
+}
+
+/// Why a request was refused. Messages are ours: they never quote the body.
+enum Refusal {
+    Unauthorized,
+    UnsupportedMediaType(&'static str),
+    TooLarge(usize),
+    BadRequest(String),
+    Shed(&'static str),
+    Internal(String),
+}
+
+impl Refusal {
+    fn status(&self) -> StatusCode {
+        match self {
+            Refusal::Unauthorized => StatusCode::UNAUTHORIZED,
+            Refusal::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Refusal::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Refusal::Shed(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// google.rpc.Code of the Status body.
+    fn rpc_code(&self) -> i32 {
+        match self {
+            Refusal::Unauthorized => 16,                                     // UNAUTHENTICATED
+            Refusal::UnsupportedMediaType(_) | Refusal::BadRequest(_) => 3, // INVALID_ARGUMENT
+            Refusal::TooLarge(_) => 8,                                       // RESOURCE_EXHAUSTED
+            Refusal::Shed(_) => 14,                                          // UNAVAILABLE
+            Refusal::Internal(_) => 13,                                      // INTERNAL
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Refusal::Unauthorized => "missing or invalid ingestion token: send `Authorization: Bearer <token>` \
+                 (OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer <token>)"
+                .to_string(),
+            Refusal::UnsupportedMediaType(m) => (*m).to_string(),
+            Refusal::TooLarge(max) => format!("request body is larger than {max} bytes after decompression"),
+            Refusal::BadRequest(m) | Refusal::Internal(m) => m.clone(),
+            Refusal::Shed(m) => (*m).to_string(),
+        }
+    }
+}
+
+/// google.rpc.Status, the body of OTLP error replies (details left empty).
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+fn reply(enc: Encoding, status: StatusCode, body: Vec<u8>) -> Response {
+    let mut resp = (status, body).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(enc.content_type()));
+    resp
+}
+
+fn refuse(rx: &Receiver, signal: Signal, enc: Encoding, r: Refusal) -> Response {
+    let message = r.message();
+    let status = r.status();
+    if matches!(r, Refusal::Internal(_)) {
+        tracing::error!(signal = signal.name(), status = status.as_u16(), "OTLP request failed: {message}");
+    } else {
+        tracing::warn!(signal = signal.name(), status = status.as_u16(), "OTLP request refused: {message}");
+    }
+    let body = match enc {
+        Encoding::Json => serde_json::json!({ "code": r.rpc_code(), "message": message }).to_string().into_bytes(),
+        Encoding::Protobuf => RpcStatus { code: r.rpc_code(), message }.encode_to_vec(),
+    };
+    let mut resp = reply(enc, status, body);
+    match r {
+        Refusal::Unauthorized => {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        Refusal::Shed(_) => {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(rx.cfg.retry_after_seconds));
+        }
+        _ => {}
+    }
+    resp
+}
+
+fn success(signal: Signal, enc: Encoding, o: &Outcome) -> Response {
+    let partial = o.rejected > 0 || !o.message.is_empty();
+    let rejected = i64::try_from(o.rejected).unwrap_or(i64::MAX);
+    let body = match enc {
+        Encoding::Json => {
+            if partial {
+                let count_key = match signal {
+                    Signal::Metrics => "rejectedDataPoints",
+                    Signal::Logs => "rejectedLogRecords",
+                    Signal::Traces => "rejectedSpans",
+                };
+                // proto3 JSON writes int64 as a string.
+                serde_json::json!({ "partialSuccess": { count_key: rejected.to_string(), "errorMessage": o.message } })
+                    .to_string()
+                    .into_bytes()
+            } else {
+                b"{}".to_vec()
+            }
+        }
+        Encoding::Protobuf => {
+            let error_message = o.message.clone();
+            match signal {
+                Signal::Metrics => ExportMetricsServiceResponse {
+                    partial_success: partial
+                        .then_some(ExportMetricsPartialSuccess { rejected_data_points: rejected, error_message }),
+                }
+                .encode_to_vec(),
+                Signal::Logs => ExportLogsServiceResponse {
+                    partial_success: partial
+                        .then_some(ExportLogsPartialSuccess { rejected_log_records: rejected, error_message }),
+                }
+                .encode_to_vec(),
+                Signal::Traces => ExportTraceServiceResponse {
+                    partial_success: partial
+                        .then_some(ExportTracePartialSuccess { rejected_spans: rejected, error_message }),
+                }
+                .encode_to_vec(),
+            }
+        }
+    };
+    if partial {
+        tracing::warn!(signal = signal.name(), rejected = o.rejected, "OTLP partial success: {}", o.message);
+    }
+    reply(enc, StatusCode::OK, body)
+}
+
+fn media_type(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    let v = headers.get(name)?.to_str().ok()?;
+    Some(v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = v.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_string())
+}
+
+async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Body) -> Response {
+    let enc = match media_type(&headers, header::CONTENT_TYPE).as_deref() {
+        Some("application/json") => Some(Encoding::Json),
+        Some("application/x-protobuf") => Some(Encoding::Protobuf),
+        _ => None,
+    };
+    let reply_enc = enc.unwrap_or(Encoding::Json);
+
+    // Asked on every request, so a revoked token stops working at once. The
+    // server's check may touch SQLite: keep it off the async workers.
+    let token = bearer(&headers);
+    let auth = rx.auth.clone();
+    let authorized = tokio::task::spawn_blocking(move || auth.authorize(token.as_deref())).await.unwrap_or(false);
+    if !authorized {
+        return refuse(&rx, signal, reply_enc, Refusal::Unauthorized);
+    }
+    let Some(enc) = enc else {
+        return refuse(
+            &rx,
+            signal,
+            reply_enc,
+            Refusal::UnsupportedMediaType(
+                "Content-Type must be application/json or application/x-protobuf \
+                 (set OTEL_EXPORTER_OTLP_PROTOCOL=http/json or http/protobuf)",
+            ),
+        );
+    };
+    let gzip = match media_type(&headers, header::CONTENT_ENCODING).as_deref() {
+        None | Some("") | Some("identity") => false,
+        Some("gzip") | Some("x-gzip") => true,
+        Some(_) => {
+            return refuse(
+                &rx,
+                signal,
+                enc,
+                Refusal::UnsupportedMediaType("Content-Encoding must be gzip or absent"),
+            )
+        }
+    };
+    let max = rx.cfg.max_decompressed_bytes;
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return refuse(&rx, signal, enc, Refusal::TooLarge(max));
+    }
+
+    // A slot bounds memory (body, decompressed copy, decoded message) and the
+    // queue in front of SQLite's single writer.
+    let permit = match tokio::time::timeout(rx.cfg.queue_timeout, rx.slots.clone().acquire_owned()).await {
+        Ok(Ok(p)) => p,
+        _ => return refuse(&rx, signal, enc, Refusal::Shed("the receiver is busy; retry after the Retry-After delay")),
+    };
+
+    // The wire size is capped too: a gzip body never legitimately exceeds
+    // the decompressed limit by more than a header.
+    let wire = match Limited::new(body, max).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            return refuse(&rx, signal, enc, Refusal::TooLarge(max))
+        }
+        Err(_) => {
+            return refuse(&rx, signal, enc, Refusal::BadRequest("the request body could not be read".to_string()))
+        }
+    };
+
+    let worker = rx.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        ingest(&worker, signal, enc, gzip, wire)
+    })
+    .await;
+    match done {
+        Ok(Ok(outcome)) => success(signal, enc, &outcome),
+        Ok(Err(r)) => refuse(&rx, signal, enc, r),
+        Err(_) => refuse(&rx, signal, enc, Refusal::Internal("the request could not be processed".to_string())),
+    }
+}
+
+/// Decompresses with a hard cap: a gzip bomb stops at `max + 1` bytes.
+fn gunzip_capped(wire: &[u8], max: usize) -> Result<Vec<u8>, Refusal> {
+    let mut out = Vec::with_capacity(wire.len().saturating_mul(4).min(max));
+    let mut dec = flate2::read::MultiGzDecoder::new(wire).take(max as u64 + 1);
+    dec.read_to_end(&mut out)
+        .map_err(|_| Refusal::BadRequest("Content-Encoding is gzip but the body is not valid gzip".to_string()))?;
+    if out.len() > max {
+        return Err(Refusal::TooLarge(max));
+    }
+    Ok(out)
+}
+
+/// Describes a JSON error by position and kind only: serde's own message can
+/// quote the offending value, which may be prompt text.
+fn json_error(kind: &str, e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Io => "could not be read",
+        serde_json::error::Category::Syntax => "is not valid JSON",
+        serde_json::error::Category::Data => "has a field of the wrong type or value",
+        serde_json::error::Category::Eof => "ends before the JSON is complete",
+    };
+    format!("the body {what} (line {}, column {}); expected an OTLP/JSON {kind}", e.line(), e.column())
+}
+
+fn decode<T>(enc: Encoding, body: &[u8], kind: &str) -> Result<T, Refusal>
+where
+    T: Message + Default + serde::de::DeserializeOwned,
+{
+    match enc {
+        Encoding::Json => serde_json::from_slice(body).map_err(|e| Refusal::BadRequest(json_error(kind, &e))),
+        Encoding::Protobuf => T::decode(body).map_err(|e| {
+            // prost's message names fields and wire types, never data.
+            Refusal::BadRequest(format!("the body is not a valid protobuf {kind}: {e}"))
+        }),
+    }
+}
+
+fn ingest(rx: &Receiver, signal: Signal, enc: Encoding, gzip: bool, wire: Bytes) -> Result<Outcome, Refusal> {
+    let max = rx.cfg.max_decompressed_bytes;
+    let unzipped;
+    let body: &[u8] = if gzip {
+        unzipped = gunzip_capped(&wire, max)?;
+        &unzipped
+    } else {
+        &wire
+    };
+    let id_attr = rx.cfg.identity_attribute.as_deref();
+    let extracted = match signal {
+        Signal::Metrics => {
+            let req: ExportMetricsServiceRequest = decode(enc, body, "ExportMetricsServiceRequest")?;
+            extract::metrics(&req, id_attr)
+        }
+        Signal::Logs => {
+            let req: ExportLogsServiceRequest = decode(enc, body, "ExportLogsServiceRequest")?;
+            extract::logs(&req, id_attr)
+        }
+        Signal::Traces => {
+            // Checked so a broken exporter hears about it, then discarded.
+            let _req: ExportTraceServiceRequest = decode(enc, body, "ExportTraceServiceRequest")?;
+            return Ok(Outcome { rejected: 0, message: String::new(), duplicate: false });
+        }
+    };
+    let mut h = Sha256::new();
+    h.update(signal.name().as_bytes());
+    h.update([0u8]);
+    h.update(body);
+    let digest: [u8; 32] = h.finalize().into();
+
+    rx.store.apply(&digest, &extracted, Utc::now()).map_err(|e| match e {
+        OtlpError::Busy(_) => Refusal::Shed("the telemetry database is busy; retry after the Retry-After delay"),
+        other => Refusal::Internal(format!("could not store the telemetry: {other}")),
+    })
+}

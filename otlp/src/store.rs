@@ -1,0 +1,653 @@
+//! The receiver's SQLite tables (all prefixed `otlp_`, in the file the server shares).
+//!
+//! One request = one IMMEDIATE transaction: the body's digest, the dedupe
+//! keys, the cumulative state and the aggregates are committed together, and
+//! only then is the request acknowledged. A crash before the commit loses
+//! nothing the client was told was stored; a crash after it cannot make a
+//! re-sent body count twice, because the digest and dedupe keys are in the
+//! same commit.
+//!
+//! Tables:
+//! - `otlp_days` (day, person): sessions, lines, commits, pull requests,
+//!   active time (cli / user, in ms: not part of `Measures`, kept for later use);
+//! - `otlp_day_tools` (day, person, tool): accepted / rejected edit decisions;
+//! - `otlp_usage` (day, person, session, origin, model): tokens and cost,
+//!   once from metrics (`origin = 'metric'`) and once from `api_request`
+//!   events (`origin = 'event'`); which one counts is decided when reading
+//!   (see [`Store::day_rows`]), so the answer does not depend on arrival order;
+//! - `otlp_cumulative` (series hash, start): last value of each cumulative series;
+//! - `otlp_batches`, `otlp_delta_seen`, `otlp_events_seen`: dedupe keys (hashes only);
+//! - `otlp_persons`: when each person or device was first and last heard from;
+//! - `otlp_meta`: schema version and counters for the status.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use scoreboard_core::{DayRow, ModelUsage, PersonKey, Source, ToolDecisions};
+use sha2::{Digest, Sha256};
+
+use crate::extract::{Extracted, Measure, MetricPoint, TokenKind};
+use crate::{ActiveTime, OtlpError, PersonSeen, TelemetryStatus};
+
+const SCHEMA_VERSION: i64 = 1;
+
+/// Retried batches arrive within seconds or minutes; a week is ample.
+const DEDUPE_RETENTION: TimeDelta = TimeDelta::days(7);
+/// A cumulative series is re-sent for as long as its process lives.
+const CUMULATIVE_RETENTION: TimeDelta = TimeDelta::days(35);
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS otlp_meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS otlp_days (
+    day            TEXT NOT NULL,
+    person         TEXT NOT NULL,
+    sessions       INTEGER NOT NULL DEFAULT 0,
+    lines_added    INTEGER NOT NULL DEFAULT 0,
+    lines_removed  INTEGER NOT NULL DEFAULT 0,
+    commits        INTEGER NOT NULL DEFAULT 0,
+    pull_requests  INTEGER NOT NULL DEFAULT 0,
+    active_cli_ms  INTEGER NOT NULL DEFAULT 0,
+    active_user_ms INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, person)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS otlp_day_tools (
+    day      TEXT NOT NULL,
+    person   TEXT NOT NULL,
+    tool     TEXT NOT NULL,
+    accepted INTEGER NOT NULL DEFAULT 0,
+    rejected INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, person, tool)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS otlp_usage (
+    day                   TEXT NOT NULL,
+    person                TEXT NOT NULL,
+    session               TEXT NOT NULL,
+    origin                TEXT NOT NULL CHECK (origin IN ('metric', 'event')),
+    model                 TEXT NOT NULL,
+    input_tokens          INTEGER NOT NULL DEFAULT 0,
+    output_tokens         INTEGER NOT NULL DEFAULT 0,
+    cache_read_tokens     INTEGER NOT NULL DEFAULT 0,
+    cache_creation_tokens INTEGER NOT NULL DEFAULT 0,
+    cost_micros           INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, person, session, origin, model)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS otlp_usage_by_session ON otlp_usage (session, origin);
+CREATE TABLE IF NOT EXISTS otlp_cumulative (
+    series     BLOB NOT NULL,
+    start_ns   INTEGER NOT NULL,
+    time_ns    INTEGER NOT NULL,
+    value      REAL NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (series, start_ns)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS otlp_batches (
+    digest      BLOB PRIMARY KEY,
+    received_at INTEGER NOT NULL,
+    rejected    INTEGER NOT NULL,
+    message     TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS otlp_delta_seen (
+    key         BLOB PRIMARY KEY,
+    received_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS otlp_events_seen (
+    key         BLOB PRIMARY KEY,
+    received_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS otlp_persons (
+    person      TEXT PRIMARY KEY,
+    device_only INTEGER NOT NULL,
+    first_seen  INTEGER NOT NULL,
+    last_seen   INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
+/// What became of one acknowledged request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub rejected: u64,
+    pub message: String,
+    /// The same body was already stored: nothing was added this time.
+    pub duplicate: bool,
+}
+
+pub struct Store {
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+    busy_timeout: Duration,
+    last_prune: Mutex<Option<Instant>>,
+}
+
+fn connect(path: &Path, busy_timeout: Duration) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(busy_timeout)?;
+    let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    // FULL: an acknowledged batch survives a power cut, not only a crash.
+    conn.execute_batch("PRAGMA synchronous=FULL;")?;
+    Ok(conn)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave SQLite half-written (the
+    // transaction rolls back on drop), so the connection stays usable.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_ms(v: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(v)
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+#[derive(Default)]
+struct DayAdd {
+    sessions: i64,
+    lines_added: i64,
+    lines_removed: i64,
+    commits: i64,
+    pull_requests: i64,
+    active_cli_ms: i64,
+    active_user_ms: i64,
+}
+
+#[derive(Default)]
+struct UsageAdd {
+    input: i64,
+    output: i64,
+    cache_read: i64,
+    cache_creation: i64,
+    cost_micros: i64,
+}
+
+#[derive(Default)]
+struct Agg {
+    days: HashMap<(NaiveDate, String), DayAdd>,
+    tools: HashMap<(NaiveDate, String, String), (i64, i64)>,
+    usage: HashMap<(NaiveDate, String, String, &'static str, String), UsageAdd>,
+}
+
+fn count(inc: f64) -> i64 {
+    // Float → integer `as` saturates; values are already checked non-negative and finite.
+    inc.round() as i64
+}
+
+impl Agg {
+    fn add_metric(&mut self, p: &MetricPoint, inc: f64) {
+        let person = p.who.key.as_str().to_string();
+        match &p.measure {
+            Measure::Edit { tool, accepted } => {
+                let e = self.tools.entry((p.day, person, tool.clone())).or_default();
+                if *accepted {
+                    e.0 += count(inc);
+                } else {
+                    e.1 += count(inc);
+                }
+            }
+            Measure::Tokens { model, kind } => {
+                let u = self.usage.entry((p.day, person, p.session.clone(), "metric", model.clone())).or_default();
+                let n = count(inc);
+                match kind {
+                    TokenKind::Input => u.input += n,
+                    TokenKind::Output => u.output += n,
+                    TokenKind::CacheRead => u.cache_read += n,
+                    TokenKind::CacheCreation => u.cache_creation += n,
+                }
+            }
+            Measure::Cost { model } => {
+                let u = self.usage.entry((p.day, person, p.session.clone(), "metric", model.clone())).or_default();
+                // Rounded per point (per increment for cumulative series), summed as integers.
+                u.cost_micros += scoreboard_core::model::usd_to_micros(inc);
+            }
+            other => {
+                let d = self.days.entry((p.day, person)).or_default();
+                match other {
+                    Measure::Sessions => d.sessions += count(inc),
+                    Measure::LinesAdded => d.lines_added += count(inc),
+                    Measure::LinesRemoved => d.lines_removed += count(inc),
+                    Measure::Commits => d.commits += count(inc),
+                    Measure::PullRequests => d.pull_requests += count(inc),
+                    Measure::ActiveTime { user: false } => d.active_cli_ms += (inc * 1000.0).round() as i64,
+                    Measure::ActiveTime { user: true } => d.active_user_ms += (inc * 1000.0).round() as i64,
+                    Measure::Edit { .. } | Measure::Tokens { .. } | Measure::Cost { .. } => {}
+                }
+            }
+        }
+    }
+}
+
+fn delta_key(p: &MetricPoint) -> [u8; 16] {
+    let mut h = Sha256::new();
+    h.update(b"delta-v1");
+    h.update(p.series);
+    h.update(p.start_ns.to_le_bytes());
+    h.update(p.time_ns.to_le_bytes());
+    let full: [u8; 32] = h.finalize().into();
+    let mut k = [0u8; 16];
+    k.copy_from_slice(&full[..16]);
+    k
+}
+
+impl Store {
+    pub fn open(path: &Path, busy_timeout: Duration) -> Result<Store, OtlpError> {
+        let open_err = |source| OtlpError::Open { path: path.to_path_buf(), source };
+        let writer = connect(path, busy_timeout).map_err(open_err)?;
+        writer.execute_batch(SCHEMA).map_err(open_err)?;
+        let found: Option<i64> = writer
+            .query_row("SELECT value FROM otlp_meta WHERE key = 'schema_version'", [], |r| r.get(0))
+            .optional()
+            .map_err(open_err)?;
+        match found {
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(OtlpError::SchemaTooNew { found: v, supported: SCHEMA_VERSION });
+            }
+            Some(_) => {}
+            None => {
+                writer
+                    .execute("INSERT INTO otlp_meta (key, value) VALUES ('schema_version', ?1)", [SCHEMA_VERSION])
+                    .map_err(open_err)?;
+            }
+        }
+        let reader = connect(path, busy_timeout).map_err(open_err)?;
+        Ok(Store { writer: Mutex::new(writer), reader: Mutex::new(reader), busy_timeout, last_prune: Mutex::new(None) })
+    }
+
+    fn map_err(&self, e: rusqlite::Error) -> OtlpError {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                OtlpError::Busy(self.busy_timeout)
+            }
+            _ => OtlpError::Sqlite(e),
+        }
+    }
+
+    /// Stores one decoded request, or recognises a body stored before.
+    pub fn apply(&self, digest: &[u8; 32], ex: &Extracted, now: DateTime<Utc>) -> Result<Outcome, OtlpError> {
+        let mut conn = lock(&self.writer);
+        self.apply_locked(&mut conn, digest, ex, now).map_err(|e| self.map_err(e))
+    }
+
+    fn apply_locked(
+        &self,
+        conn: &mut Connection,
+        digest: &[u8; 32],
+        ex: &Extracted,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, rusqlite::Error> {
+        let now_ms = ms(now);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+
+        let earlier: Option<(i64, String)> = tx
+            .query_row("SELECT rejected, message FROM otlp_batches WHERE digest = ?1", [&digest[..]], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        if let Some((rejected, message)) = earlier {
+            bump(&tx, "duplicate_batches", 1)?;
+            tx.commit()?;
+            return Ok(Outcome { rejected: to_u64(rejected), message, duplicate: true });
+        }
+
+        let mut agg = Agg::default();
+        let mut unattributed: i64 = 0;
+        {
+            let mut seen_delta = tx.prepare_cached("INSERT OR IGNORE INTO otlp_delta_seen (key, received_at) VALUES (?1, ?2)")?;
+            let mut get_cum =
+                tx.prepare_cached("SELECT time_ns, value FROM otlp_cumulative WHERE series = ?1 AND start_ns = ?2")?;
+            let mut put_cum = tx.prepare_cached(
+                "INSERT INTO otlp_cumulative (series, start_ns, time_ns, value, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (series, start_ns) DO UPDATE SET time_ns = excluded.time_ns, value = excluded.value,
+                 updated_at = excluded.updated_at",
+            )?;
+            for p in &ex.points {
+                let inc = if p.cumulative {
+                    // State per (series, start): a new start time is a new series
+                    // (reset); an older time is a late or repeated export (nothing new).
+                    let start = p.start_ns as i64;
+                    let prev: Option<(i64, f64)> =
+                        get_cum.query_row(params![&p.series[..], start], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+                    let inc = match prev {
+                        Some((t, _)) if to_i64(p.time_ns) <= t => None,
+                        Some((_, v)) if p.value >= v => Some(p.value - v),
+                        // Smaller value under the same start: the counter was reset.
+                        Some(_) | None => Some(p.value),
+                    };
+                    if inc.is_some() {
+                        put_cum.execute(params![&p.series[..], start, to_i64(p.time_ns), p.value, now_ms])?;
+                    }
+                    inc
+                } else if seen_delta.execute(params![&delta_key(p)[..], now_ms])? == 1 {
+                    Some(p.value)
+                } else {
+                    // The same (series, start, end) window was stored already: a re-sent point.
+                    None
+                };
+                if let Some(inc) = inc {
+                    agg.add_metric(p, inc);
+                    if p.who.device_only {
+                        unattributed += 1;
+                    }
+                }
+            }
+
+            let mut seen_event =
+                tx.prepare_cached("INSERT OR IGNORE INTO otlp_events_seen (key, received_at) VALUES (?1, ?2)")?;
+            for e in &ex.api_requests {
+                if seen_event.execute(params![&e.key[..16], now_ms])? == 0 {
+                    continue;
+                }
+                let u = agg
+                    .usage
+                    .entry((e.day, e.who.key.as_str().to_string(), e.session.clone(), "event", e.model.clone()))
+                    .or_default();
+                u.input += to_i64(e.input_tokens);
+                u.output += to_i64(e.output_tokens);
+                u.cache_read += to_i64(e.cache_read_tokens);
+                u.cache_creation += to_i64(e.cache_creation_tokens);
+                u.cost_micros += e.cost_micros;
+                if e.who.device_only {
+                    unattributed += 1;
+                }
+            }
+        }
+
+        write_agg(&tx, &agg)?;
+
+        {
+            let mut person = tx.prepare_cached(
+                "INSERT INTO otlp_persons (person, device_only, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
+                 ON CONFLICT (person) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
+            )?;
+            for who in &ex.seen {
+                person.execute(params![who.key.as_str(), who.device_only, now_ms])?;
+            }
+        }
+
+        let rejected = ex.rejected.total();
+        let message = ex.rejected.message();
+        bump(&tx, "batches_received", 1)?;
+        bump(&tx, "rejected_points", to_i64(rejected))?;
+        bump(&tx, "unattributed_points", unattributed)?;
+        tx.execute(
+            "INSERT INTO otlp_meta (key, value) VALUES ('last_received_at_ms', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+            [now_ms],
+        )?;
+        tx.execute(
+            "INSERT INTO otlp_batches (digest, received_at, rejected, message) VALUES (?1, ?2, ?3, ?4)",
+            params![&digest[..], now_ms, to_i64(rejected), message],
+        )?;
+        self.prune_if_due(&tx, now)?;
+        tx.commit()?;
+        Ok(Outcome { rejected, message, duplicate: false })
+    }
+
+    fn prune_if_due(&self, tx: &rusqlite::Transaction<'_>, now: DateTime<Utc>) -> Result<(), rusqlite::Error> {
+        let mut last = lock(&self.last_prune);
+        if last.is_some_and(|t| t.elapsed() < PRUNE_EVERY) {
+            return Ok(());
+        }
+        let dedupe_cut = ms(now - DEDUPE_RETENTION);
+        tx.execute("DELETE FROM otlp_batches WHERE received_at < ?1", [dedupe_cut])?;
+        tx.execute("DELETE FROM otlp_delta_seen WHERE received_at < ?1", [dedupe_cut])?;
+        tx.execute("DELETE FROM otlp_events_seen WHERE received_at < ?1", [dedupe_cut])?;
+        tx.execute("DELETE FROM otlp_cumulative WHERE updated_at < ?1", [ms(now - CUMULATIVE_RETENTION)])?;
+        *last = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Person-day rows for `from..=to`.
+    ///
+    /// Tokens and cost: metrics when the session has any token or cost metric
+    /// (on any day), else its `api_request` events — and never events for a
+    /// person-day that has session-less metrics (a client with
+    /// `OTEL_METRICS_INCLUDE_SESSION_ID=false`), since those may cover the
+    /// same calls. Events without a session id count only where the
+    /// person-day has no token or cost metrics at all.
+    pub fn day_rows(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<DayRow>, OtlpError> {
+        let conn = lock(&self.reader);
+        self.read_rows(&conn, from, to).map_err(|e| self.map_err(e))
+    }
+
+    fn read_rows(&self, conn: &Connection, from: NaiveDate, to: NaiveDate) -> Result<Vec<DayRow>, rusqlite::Error> {
+        let (f, t) = (from.to_string(), to.to_string());
+        let mut rows: BTreeMap<(NaiveDate, String), DayRow> = BTreeMap::new();
+
+        let mut q = conn.prepare_cached(
+            "SELECT day, person, sessions, lines_added, lines_removed, commits, pull_requests
+             FROM otlp_days WHERE day BETWEEN ?1 AND ?2",
+        )?;
+        let mut it = q.query(params![f, t])?;
+        while let Some(r) = it.next()? {
+            let row = entry(&mut rows, r.get(0)?, r.get(1)?)?;
+            row.measures.sessions += to_u64(r.get(2)?);
+            row.measures.lines_added += to_u64(r.get(3)?);
+            row.measures.lines_removed += to_u64(r.get(4)?);
+            row.measures.commits += to_u64(r.get(5)?);
+            row.measures.pull_requests += to_u64(r.get(6)?);
+        }
+
+        let mut q = conn.prepare_cached(
+            "SELECT day, person, tool, accepted, rejected FROM otlp_day_tools
+             WHERE day BETWEEN ?1 AND ?2 ORDER BY day, person, tool",
+        )?;
+        let mut it = q.query(params![f, t])?;
+        while let Some(r) = it.next()? {
+            let row = entry(&mut rows, r.get(0)?, r.get(1)?)?;
+            let (accepted, rejected) = (to_u64(r.get(3)?), to_u64(r.get(4)?));
+            row.measures.edits_accepted += accepted;
+            row.measures.edits_rejected += rejected;
+            row.tools.push(ToolDecisions { tool: r.get(2)?, accepted, rejected });
+        }
+
+        let mut q = conn.prepare_cached(
+            "SELECT u.day, u.person, u.model, SUM(u.input_tokens), SUM(u.output_tokens),
+                    SUM(u.cache_read_tokens), SUM(u.cache_creation_tokens), SUM(u.cost_micros)
+             FROM otlp_usage u
+             WHERE u.day BETWEEN ?1 AND ?2
+               AND (u.origin = 'metric' OR (
+                    NOT EXISTS (SELECT 1 FROM otlp_usage m WHERE m.origin = 'metric'
+                                AND m.day = u.day AND m.person = u.person AND m.session = '')
+                    AND CASE WHEN u.session = ''
+                        THEN NOT EXISTS (SELECT 1 FROM otlp_usage m WHERE m.origin = 'metric'
+                                         AND m.day = u.day AND m.person = u.person)
+                        ELSE NOT EXISTS (SELECT 1 FROM otlp_usage m WHERE m.origin = 'metric'
+                                         AND m.session = u.session)
+                    END))
+             GROUP BY u.day, u.person, u.model
+             ORDER BY u.day, u.person, u.model",
+        )?;
+        let mut it = q.query(params![f, t])?;
+        while let Some(r) = it.next()? {
+            let row = entry(&mut rows, r.get(0)?, r.get(1)?)?;
+            let m = ModelUsage {
+                model: r.get(2)?,
+                input_tokens: to_u64(r.get(3)?),
+                output_tokens: to_u64(r.get(4)?),
+                cache_read_tokens: to_u64(r.get(5)?),
+                cache_creation_tokens: to_u64(r.get(6)?),
+                cost_micros: r.get(7)?,
+                cost_is_estimated: false,
+            };
+            row.measures.input_tokens += m.input_tokens;
+            row.measures.output_tokens += m.output_tokens;
+            row.measures.cache_read_tokens += m.cache_read_tokens;
+            row.measures.cache_creation_tokens += m.cache_creation_tokens;
+            row.measures.cost_micros += m.cost_micros;
+            row.models.push(m);
+        }
+        Ok(rows.into_values().collect())
+    }
+
+    pub fn active_time(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<ActiveTime>, OtlpError> {
+        let conn = lock(&self.reader);
+        let read = || -> Result<Vec<ActiveTime>, rusqlite::Error> {
+            let mut q = conn.prepare_cached(
+                "SELECT day, person, active_cli_ms, active_user_ms FROM otlp_days
+                 WHERE day BETWEEN ?1 AND ?2 ORDER BY day, person",
+            )?;
+            let mut out = Vec::new();
+            let mut it = q.query(params![from.to_string(), to.to_string()])?;
+            while let Some(r) = it.next()? {
+                let day: String = r.get(0)?;
+                let person: String = r.get(1)?;
+                out.push(ActiveTime {
+                    day: parse_day(&day)?,
+                    person: parse_person(&person),
+                    cli_ms: to_u64(r.get(2)?),
+                    user_ms: to_u64(r.get(3)?),
+                });
+            }
+            Ok(out)
+        };
+        read().map_err(|e| self.map_err(e))
+    }
+
+    pub fn status(&self, now: DateTime<Utc>) -> Result<TelemetryStatus, OtlpError> {
+        let conn = lock(&self.reader);
+        let read = || -> Result<TelemetryStatus, rusqlite::Error> {
+            let meta = |k: &str| -> Result<i64, rusqlite::Error> {
+                Ok(conn
+                    .query_row("SELECT value FROM otlp_meta WHERE key = ?1", [k], |r| r.get(0))
+                    .optional()?
+                    .unwrap_or(0))
+            };
+            let last = meta("last_received_at_ms")?;
+            let mut persons = Vec::new();
+            let mut q = conn.prepare_cached(
+                "SELECT person, device_only, first_seen, last_seen FROM otlp_persons ORDER BY person",
+            )?;
+            let mut it = q.query([])?;
+            while let Some(r) = it.next()? {
+                let person: String = r.get(0)?;
+                let (first, last): (i64, i64) = (r.get(2)?, r.get(3)?);
+                persons.push(PersonSeen {
+                    person: parse_person(&person),
+                    device_only: r.get(1)?,
+                    first_received_at: from_ms(first).unwrap_or_default(),
+                    last_received_at: from_ms(last).unwrap_or_default(),
+                });
+            }
+            let within = |d: TimeDelta| -> Vec<PersonKey> {
+                persons.iter().filter(|p| p.last_received_at >= now - d).map(|p| p.person.clone()).collect()
+            };
+            Ok(TelemetryStatus {
+                last_received_at: if last > 0 { from_ms(last) } else { None },
+                people_last_24h: within(TimeDelta::hours(24)),
+                people_last_7d: within(TimeDelta::days(7)),
+                unattributed_devices: persons.iter().filter(|p| p.device_only).count() as u64,
+                unattributed_points: to_u64(meta("unattributed_points")?),
+                rejected_points: to_u64(meta("rejected_points")?),
+                batches_received: to_u64(meta("batches_received")?),
+                duplicate_batches: to_u64(meta("duplicate_batches")?),
+                persons_seen: persons,
+                error: None,
+            })
+        };
+        read().map_err(|e| self.map_err(e))
+    }
+}
+
+fn parse_day(s: &str) -> Result<NaiveDate, rusqlite::Error> {
+    s.parse::<NaiveDate>().map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn parse_person(s: &str) -> PersonKey {
+    // Keys are written by this crate from PersonKey::as_str, so parse gives them back as typed.
+    PersonKey::parse(s).unwrap_or_else(|| PersonKey::device("unknown"))
+}
+
+fn entry(
+    rows: &mut BTreeMap<(NaiveDate, String), DayRow>,
+    day: String,
+    person: String,
+) -> Result<&mut DayRow, rusqlite::Error> {
+    let d = parse_day(&day)?;
+    Ok(rows.entry((d, person.clone())).or_insert_with(|| DayRow::new(d, parse_person(&person), Source::Otlp)))
+}
+
+fn bump(tx: &rusqlite::Transaction<'_>, key: &str, by: i64) -> Result<(), rusqlite::Error> {
+    tx.execute(
+        "INSERT INTO otlp_meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = value + excluded.value",
+        params![key, by],
+    )?;
+    Ok(())
+}
+
+fn write_agg(tx: &rusqlite::Transaction<'_>, agg: &Agg) -> Result<(), rusqlite::Error> {
+    let mut days = tx.prepare_cached(
+        "INSERT INTO otlp_days (day, person, sessions, lines_added, lines_removed, commits, pull_requests,
+                                active_cli_ms, active_user_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (day, person) DO UPDATE SET
+           sessions = sessions + excluded.sessions, lines_added = lines_added + excluded.lines_added,
+           lines_removed = lines_removed + excluded.lines_removed, commits = commits + excluded.commits,
+           pull_requests = pull_requests + excluded.pull_requests,
+           active_cli_ms = active_cli_ms + excluded.active_cli_ms,
+           active_user_ms = active_user_ms + excluded.active_user_ms",
+    )?;
+    for ((day, person), d) in &agg.days {
+        days.execute(params![
+            day.to_string(),
+            person,
+            d.sessions,
+            d.lines_added,
+            d.lines_removed,
+            d.commits,
+            d.pull_requests,
+            d.active_cli_ms,
+            d.active_user_ms
+        ])?;
+    }
+    let mut tools = tx.prepare_cached(
+        "INSERT INTO otlp_day_tools (day, person, tool, accepted, rejected) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (day, person, tool) DO UPDATE SET
+           accepted = accepted + excluded.accepted, rejected = rejected + excluded.rejected",
+    )?;
+    for ((day, person, tool), (a, r)) in &agg.tools {
+        tools.execute(params![day.to_string(), person, tool, a, r])?;
+    }
+    let mut usage = tx.prepare_cached(
+        "INSERT INTO otlp_usage (day, person, session, origin, model, input_tokens, output_tokens,
+                                 cache_read_tokens, cache_creation_tokens, cost_micros)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (day, person, session, origin, model) DO UPDATE SET
+           input_tokens = input_tokens + excluded.input_tokens,
+           output_tokens = output_tokens + excluded.output_tokens,
+           cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+           cache_creation_tokens = cache_creation_tokens + excluded.cache_creation_tokens,
+           cost_micros = cost_micros + excluded.cost_micros",
+    )?;
+    for ((day, person, session, origin, model), u) in &agg.usage {
+        usage.execute(params![
+            day.to_string(),
+            person,
+            session,
+            origin,
+            model,
+            u.input,
+            u.output,
+            u.cache_read,
+            u.cache_creation,
+            u.cost_micros
+        ])?;
+    }
+    Ok(())
+}
