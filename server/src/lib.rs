@@ -1,8 +1,33 @@
 //! The `scoreboard` command's library: configuration, the SQLite store, the
 //! Anthropic API clients and their sync, the HTTP API the page reads, access
 //! tokens, and the `report` command.
+//!
+//! Code map:
+//! - [`config`]: settings (TOML + flags + `SCOREBOARD_*`), secrets from the environment only.
+//! - [`store`]: the SQLite file (rows per source, sync state, directory, tokens).
+//! - [`upstream`]: HTTP client for Anthropic's APIs (retries, breaker) and the
+//!   Admin / Enterprise endpoints.
+//! - [`sync`]: the background backfill and periodic syncs; source status.
+//! - [`api`]: `fn app(state) -> Router`: `/api/*`, the page, telemetry routes.
+//! - [`auth`]: who may read (`ReadAccess`) and who may send telemetry.
+//! - [`tokens`]: hashed ingest/viewer tokens and the telemetry snippets.
+//! - [`report`]: `scoreboard report`.
+//! - [`serve`], [`cli`]: start-up and the command line.
+//!
+//! Invariants: keys live in [`config::Secret`] (no Display, redacted Debug)
+//! and reach only the `x-api-key` header; a request is never blocked on a
+//! sync; a failed sync leaves stored rows untouched and says so in the status.
 
+// Tests may unwrap: a panic there is a failed test, not a crash on input.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod api;
+pub mod auth;
+pub mod cli;
 pub mod config;
+pub mod report;
+pub mod serve;
 pub mod store;
+pub mod sync;
 pub mod tokens;
 pub mod upstream;

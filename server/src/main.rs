@@ -1,1 +1,5 @@
-fn main() {}
+//! `scoreboard`: see `scoreboard --help`. Everything lives in the library.
+
+fn main() -> std::process::ExitCode {
+    scoreboard_server::cli::main()
+}

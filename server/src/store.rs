@@ -64,7 +64,7 @@ const MIGRATIONS: &[&str] = &[
         synced_at TEXT NOT NULL,
         records INTEGER NOT NULL DEFAULT 0,
         user_actor_records INTEGER NOT NULL DEFAULT 0,
-        subscription_records INTEGER NOT NULL DEFAULT 0,
+        non_api_records INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (source, day)
     );
     CREATE TABLE sync_state (
@@ -100,15 +100,15 @@ pub struct DayStats {
     pub records: u64,
     /// Of which identified a person by e-mail (`user_actor`).
     pub user_actor_records: u64,
-    /// Of which were `customer_type: "subscription"` (claude.ai seats).
-    pub subscription_records: u64,
+    /// Of which were not `customer_type: "api"` (e.g. `subscription`: claude.ai seats).
+    pub non_api_records: u64,
 }
 
 impl DayStats {
     pub fn add(&mut self, o: &DayStats) {
         self.records += o.records;
         self.user_actor_records += o.user_actor_records;
-        self.subscription_records += o.subscription_records;
+        self.non_api_records += o.non_api_records;
     }
 }
 
@@ -167,6 +167,9 @@ pub struct TokenRecord {
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
+
+/// People an upstream knows, and when they were fetched.
+pub type Directory = (DateTime<Utc>, Vec<RosterEntry>);
 
 pub struct Store {
     conn: Mutex<Connection>,
@@ -293,17 +296,17 @@ impl Store {
             }
         }
         tx.execute(
-            "INSERT INTO synced_days (source, day, synced_at, records, user_actor_records, subscription_records)
+            "INSERT INTO synced_days (source, day, synced_at, records, user_actor_records, non_api_records)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (source, day) DO UPDATE SET synced_at = excluded.synced_at, records = excluded.records,
-                user_actor_records = excluded.user_actor_records, subscription_records = excluded.subscription_records",
+                user_actor_records = excluded.user_actor_records, non_api_records = excluded.non_api_records",
             params![
                 source.as_str(),
                 day_s,
                 now_s,
                 to_i64(stats.records),
                 to_i64(stats.user_actor_records),
-                to_i64(stats.subscription_records)
+                to_i64(stats.non_api_records)
             ],
         )?;
         tx.commit()?;
@@ -371,7 +374,7 @@ impl Store {
     ) -> Result<BTreeMap<NaiveDate, SyncedDay>, StoreError> {
         let conn = self.conn();
         let mut q = conn.prepare(
-            "SELECT day, synced_at, records, user_actor_records, subscription_records FROM synced_days
+            "SELECT day, synced_at, records, user_actor_records, non_api_records FROM synced_days
              WHERE source = ?1 AND day >= ?2 AND day <= ?3",
         )?;
         let mut rs = q.query(params![source.as_str(), from.to_string(), to.to_string()])?;
@@ -382,7 +385,7 @@ impl Store {
             let stats = DayStats {
                 records: to_u64(r.get(2)?),
                 user_actor_records: to_u64(r.get(3)?),
-                subscription_records: to_u64(r.get(4)?),
+                non_api_records: to_u64(r.get(4)?),
             };
             out.insert(day, SyncedDay { day, synced_at, stats });
         }
@@ -468,7 +471,7 @@ impl Store {
         Ok(())
     }
 
-    pub fn directory(&self, name: &str) -> Result<Option<(DateTime<Utc>, Vec<RosterEntry>)>, StoreError> {
+    pub fn directory(&self, name: &str) -> Result<Option<Directory>, StoreError> {
         let row: Option<(String, String)> = self
             .conn()
             .query_row("SELECT fetched_at, entries FROM directory WHERE source = ?1", [name], |r| {

@@ -212,7 +212,7 @@ pub fn viewer_instructions(new: &NewToken) -> String {
     format!(
         "Created viewer token #{} \"{}\". It can only read this server's dashboard data.\n\n    {}\n\n\
          This is the only time it is shown; only its hash is stored.\n\
-         Send it as the header `Authorization: Bearer <token>` (the page asks for it once and keeps it in the browser).\n\
+         Send it as the header `Authorization: Bearer <token>`.\n\
          Revoke with `scoreboard token revoke {}`.\n",
         new.record.id, new.record.name, new.token, new.record.id
     )

@@ -4,7 +4,9 @@
 //! rejected on its merits (other 4xx).
 
 
+pub mod admin;
 pub mod breaker;
+pub mod enterprise;
 
 
 use std::sync::Arc;

@@ -1,0 +1,353 @@
+//! The HTTP API the page reads (JSON), the built page itself, and the
+//! telemetry receiver's routes, all on one origin.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /api/health` | `{ok, version, demo, auth_required, sources: {admin_api, enterprise_api, telemetry, roster_file}}` |
+//! | `GET /api/rows?from=YYYY-MM-DD&to=YYYY-MM-DD` | `{from, to, rows: [DayRow…], counts: {source: n}}` |
+//! | `GET /api/roster` | `{entries: [RosterEntry…], problems, conflicts, sources: [{name, entries, fetched_at}]}` |
+//! | `GET /api/sources` | `{generated_at, sources: [SourceStatus…], telemetry: {configured, status}}` |
+//! | `POST /v1/metrics`, `/v1/logs`, `/v1/traces` | the OTLP receiver (ingest token) |
+//! | anything else | the page (`--dist`), `index.html` for unknown paths |
+//!
+//! Everything is answered from the store at once; syncs happen in the
+//! background ([`crate::sync`]). Errors are `{"error": {"status", "message"}}`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::{middleware, Json, Router};
+use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
+use scoreboard_core::parse::{roster as roster_parse, ImportOptions};
+use scoreboard_core::{DayRow, Problem, Roster, RosterEntry, Source};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::{self, ReadAccess};
+use crate::config::Config;
+use crate::store::Store;
+use crate::sync::{Syncer, ADMIN_DIRECTORY};
+
+/// The longest range `/api/rows` answers in one call.
+pub const MAX_RANGE_DAYS: i64 = 800;
+
+/// What the server needs from the telemetry receiver.
+///
+/// INTEGRATION POINT (otlp): implemented for `scoreboard_otlp::Receiver` in
+/// [`crate::serve`] once that crate lands; until then `/api/rows` holds no
+/// telemetry rows and `/api/sources` reports telemetry as not running.
+pub trait Telemetry: Send + Sync {
+    /// Person-day rows (source `otlp`) with `from <= day <= to`.
+    fn day_rows(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<DayRow>, String>;
+    /// The receiver's status, as JSON for the source bar.
+    fn status(&self, now: DateTime<Utc>) -> serde_json::Value;
+    /// The routes that take telemetry (`POST /v1/metrics|logs|traces`).
+    fn router(&self) -> Router;
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<Store>,
+    syncer: Arc<Syncer>,
+    access: ReadAccess,
+    demo: bool,
+    roster_path: Option<PathBuf>,
+    dist: Option<PathBuf>,
+    backfill_days: u32,
+    telemetry: Option<Arc<dyn Telemetry>>,
+}
+
+impl AppState {
+    pub fn new(
+        config: &Config,
+        store: Arc<Store>,
+        syncer: Arc<Syncer>,
+        telemetry: Option<Arc<dyn Telemetry>>,
+    ) -> AppState {
+        AppState {
+            inner: Arc::new(Inner {
+                store,
+                syncer,
+                access: ReadAccess::for_config(config),
+                demo: config.demo,
+                roster_path: config.roster.clone(),
+                dist: config.dist.clone(),
+                backfill_days: config.anthropic.backfill_days,
+                telemetry,
+            }),
+        }
+    }
+    pub fn store(&self) -> &Arc<Store> {
+        &self.inner.store
+    }
+    pub fn syncer(&self) -> &Arc<Syncer> {
+        &self.inner.syncer
+    }
+    pub fn read_access(&self) -> &ReadAccess {
+        &self.inner.access
+    }
+}
+
+/// The whole service. Tests call it with `tower::ServiceExt::oneshot`.
+pub fn app(state: AppState) -> Router {
+    let reads = Router::new()
+        .route("/api/rows", get(rows))
+        .route("/api/roster", get(roster))
+        .route("/api/sources", get(sources))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_reader));
+    let api = Router::new()
+        .route("/api/health", get(health))
+        .merge(reads)
+        .route("/api", any(api_not_found))
+        .route("/api/{*rest}", any(api_not_found))
+        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .with_state(state.clone());
+    let telemetry = match &state.inner.telemetry {
+        Some(t) => t.router(),
+        None => Router::new().route("/v1/{*rest}", any(telemetry_not_running)),
+    };
+    let mut app = api.merge(telemetry);
+    app = match &state.inner.dist {
+        Some(dist) => {
+            let index = dist.join("index.html");
+            app.fallback_service(ServeDir::new(dist).fallback(ServeFile::new(index)))
+        }
+        None => app.fallback(no_page),
+    };
+    app.layer(TraceLayer::new_for_http())
+}
+
+/// An error answer: `{"error": {"status": 400, "message": "…"}}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError { status, message: message.into() }
+    }
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+    /// Internal details go to the log, not to the client.
+    pub fn internal(detail: impl Into<String>) -> ApiError {
+        let detail = detail.into();
+        tracing::error!(error = %detail, "request failed");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the server could not read its database; see the server log")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": { "status": self.status.as_u16(), "message": self.message } })))
+            .into_response()
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(ApiError::internal(e.to_string())),
+        Err(e) => Err(ApiError::internal(e.to_string())),
+    }
+}
+
+#[derive(Serialize)]
+struct Health {
+    ok: bool,
+    version: &'static str,
+    demo: bool,
+    /// Whether `/api/rows`, `/api/roster` and `/api/sources` need a credential.
+    auth_required: bool,
+    sources: HealthSources,
+}
+
+#[derive(Serialize)]
+struct HealthSources {
+    admin_api: bool,
+    enterprise_api: bool,
+    telemetry: bool,
+    roster_file: bool,
+}
+
+/// Open to everyone: it says what kind of server this is, never any data.
+async fn health(State(state): State<AppState>) -> Json<Health> {
+    let s = &state.inner;
+    Json(Health {
+        ok: true,
+        version: env!("CARGO_PKG_VERSION"),
+        demo: s.demo,
+        auth_required: !s.access.is_open(),
+        sources: HealthSources {
+            admin_api: s.syncer.configured(Source::AdminApi),
+            enterprise_api: s.syncer.configured(Source::EnterpriseApi),
+            telemetry: s.telemetry.is_some(),
+            roster_file: s.roster_path.is_some(),
+        },
+    })
+}
+
+#[derive(Deserialize)]
+struct RangeQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn parse_day(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
+    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
+        .map_err(|_| ApiError::bad_request(format!("`{name}` must be a date written YYYY-MM-DD, got {value:?}")))
+}
+
+#[derive(Serialize)]
+struct RowsAnswer {
+    from: NaiveDate,
+    to: NaiveDate,
+    /// Rows per source in this answer.
+    counts: BTreeMap<Source, usize>,
+    rows: Vec<DayRow>,
+}
+
+async fn rows(State(state): State<AppState>, Query(q): Query<RangeQuery>) -> Result<Json<RowsAnswer>, ApiError> {
+    let now = Utc::now();
+    let to = match &q.to {
+        Some(t) => parse_day("to", t)?,
+        None => now.date_naive(),
+    };
+    let from = match &q.from {
+        Some(f) => parse_day("from", f)?,
+        None => to - Days::days(i64::from(state.inner.backfill_days.max(1)) - 1),
+    };
+    if from > to {
+        return Err(ApiError::bad_request(format!("`from` ({from}) is after `to` ({to})")));
+    }
+    if (to - from).num_days() >= MAX_RANGE_DAYS {
+        return Err(ApiError::bad_request(format!("the range {from}..{to} is longer than {MAX_RANGE_DAYS} days; ask in parts")));
+    }
+    // Stale-while-revalidate: answer from the store now; wake the sync if it is due.
+    state.inner.syncer.nudge(now);
+    let store = state.inner.store.clone();
+    let mut rows = blocking(move || store.rows(from, to, &[Source::AdminApi, Source::EnterpriseApi])).await?;
+    if let Some(t) = state.inner.telemetry.clone() {
+        let otlp = tokio::task::spawn_blocking(move || t.day_rows(from, to))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(ApiError::internal)?;
+        rows.extend(otlp);
+    }
+    let mut counts = BTreeMap::new();
+    for r in &rows {
+        *counts.entry(r.source).or_insert(0) += 1;
+    }
+    Ok(Json(RowsAnswer { from, to, counts, rows }))
+}
+
+#[derive(Serialize)]
+struct RosterSource {
+    /// `file` or `admin-api`.
+    name: String,
+    /// The roster file's name (never its full path), for `file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
+    entries: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fetched_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize)]
+struct RosterAnswer {
+    entries: Vec<RosterEntry>,
+    /// Lines of the roster file that could not be read.
+    problems: Vec<Problem>,
+    /// Aliases claimed by two people.
+    conflicts: Vec<String>,
+    sources: Vec<RosterSource>,
+}
+
+/// The roster file (read on every call, so edits show without a restart)
+/// merged with the Admin API's users list.
+async fn roster(State(state): State<AppState>) -> Result<Json<RosterAnswer>, ApiError> {
+    let path = state.inner.roster_path.clone();
+    let store = state.inner.store.clone();
+    let (file_part, dir) = tokio::task::spawn_blocking(move || {
+        let file_part = path.map(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "roster".into());
+            match std::fs::read(&p) {
+                Err(e) => (name.clone(), Vec::new(), vec![Problem::new(&name, None, format!("cannot read the roster file: {e}"))]),
+                Ok(bytes) => match roster_parse::parse(&name, &bytes, &ImportOptions::default()) {
+                    Ok(import) => (name, import.roster, import.problems),
+                    Err(e) => (name.clone(), Vec::new(), vec![Problem::new(&name, None, e.to_string())]),
+                },
+            }
+        });
+        (file_part, store.directory(ADMIN_DIRECTORY))
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    let dir = dir.map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut sources = Vec::new();
+    let mut problems = Vec::new();
+    let mut all = Vec::new();
+    if let Some((name, entries, p)) = file_part {
+        sources.push(RosterSource { name: "file".into(), file: Some(name), entries: entries.len(), fetched_at: None });
+        all.extend(entries);
+        problems.extend(p);
+    }
+    if let Some((fetched_at, entries)) = dir {
+        sources.push(RosterSource { name: ADMIN_DIRECTORY.into(), file: None, entries: entries.len(), fetched_at: Some(fetched_at) });
+        all.extend(entries);
+    }
+    let roster = Roster::new(all);
+    Ok(Json(RosterAnswer {
+        entries: roster.entries().to_vec(),
+        problems,
+        conflicts: roster.conflicts().to_vec(),
+        sources,
+    }))
+}
+
+async fn sources(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let now = Utc::now();
+    state.inner.syncer.nudge(now);
+    let syncer = state.inner.syncer.clone();
+    let list = blocking(move || syncer.status(now)).await?;
+    let telemetry = match state.inner.telemetry.clone() {
+        Some(t) => json!({ "configured": true, "status": t.status(now) }),
+        None => json!({
+            "configured": false,
+            "status": null,
+            "status_text": "The telemetry receiver is not part of this build."
+        }),
+    };
+    Ok(Json(json!({ "generated_at": now, "sources": list, "telemetry": telemetry })))
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no such API route; see /api/health, /api/rows, /api/roster, /api/sources")
+}
+
+async fn telemetry_not_running() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "this server does not receive telemetry")
+}
+
+async fn no_page() -> (StatusCode, &'static str) {
+    (
+        StatusCode::NOT_FOUND,
+        "Scoreboard's API is running, but no page is served: start it with --dist DIR (the built app, e.g. `make run`).",
+    )
+}

@@ -1,0 +1,318 @@
+//! The `scoreboard` command line.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{NaiveDate, Utc};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, Overrides, Secrets};
+use crate::report::{self, Format, ReportRequest};
+use crate::store::{Store, TokenKind};
+use crate::tokens;
+
+const SERVE_HELP: &str = "\
+SETTINGS
+  Settings come from the config file (--config), overridden by flags and their
+  SCOREBOARD_* variables. The file is TOML; every key is optional:
+
+    listen = \"127.0.0.1:8080\"      # where the page and the API are served
+    data_dir = \"./data\"            # SQLite file: <data_dir>/scoreboard.db
+    dist = \"dist\"                  # the built app (index.html for unknown paths)
+    roster = \"roster.csv\"          # who should be using Claude Code (re-read on every request)
+    public = false                   # true: no credential needed on a non-loopback address
+    public_url = \"https://scoreboard.example.com\"  # the address engineers' machines use (telemetry snippet)
+    trusted_identity_header = \"X-Forwarded-Email\" # set by your reverse proxy; grants read access
+    otlp_listen = \"0.0.0.0:4318\"   # optional second listener for telemetry only (default: off)
+    demo = false                     # the page offers the demo files
+
+    [anthropic]
+    base_url = \"https://api.anthropic.com\"
+    sync_interval = \"15m\"          # durations: \"250ms\", \"30s\", \"15m\", \"2h\"
+    backfill_days = 90               # history fetched on first start, counting today
+    concurrency = 4                  # days fetched at the same time
+    request_timeout = \"30s\"
+    max_retries = 5                  # on 429 (retry-after honoured), 5xx, 529, timeouts
+    retry_min_delay = \"1s\"         # exponential backoff with jitter between these
+    retry_max_delay = \"60s\"
+    retry_after_max = \"5m\"         # a longer retry-after fails the request instead
+    breaker_threshold = 5            # consecutive failures that pause calls
+    breaker_cooldown = \"2m\"        # pause before one probe call is let through
+    page_limit = 1000
+
+SECRETS (environment only, never in the file, never logged or shown)
+  ANTHROPIC_ADMIN_API_KEY       Admin API key (sk-ant-admin01-…): syncs the Claude Code
+                                usage report, the organisation name and its users.
+  ANTHROPIC_ANALYTICS_API_KEY   Enterprise Analytics API key (read:analytics): syncs
+                                claude.ai seat users on Enterprise plans.
+
+WHO MAY READ
+  On a loopback address the page needs no credential. On any other address reading
+  /api/* needs a viewer token (`scoreboard token create --viewer`) sent as
+  `Authorization: Bearer <token>`, or the trusted identity header; start-up refuses
+  a non-loopback address with neither unless `public = true`. Telemetry (POST /v1/*)
+  always needs an ingest token (`scoreboard token create`).
+
+LOGGING
+  RUST_LOG (e.g. info, debug, scoreboard_server=debug) sets what is logged to stderr.";
+
+#[derive(Debug, Parser)]
+#[command(name = "scoreboard", version, about = "Measure your team's adoption of Claude Code.", propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the dashboard and its API, sync Anthropic's APIs, receive telemetry.
+    #[command(after_long_help = SERVE_HELP)]
+    Serve(ServeArgs),
+    /// Print the adoption report for exports, API reports and a roster.
+    #[command(after_long_help = REPORT_HELP)]
+    Report(ReportArgs),
+    /// Manage ingest (telemetry) and viewer (read) tokens.
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// The TOML config file (see `scoreboard serve --help` for its keys).
+    #[arg(long, value_name = "FILE", env = "SCOREBOARD_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Directory of the SQLite file scoreboard.db [default: ./data].
+    #[arg(long, value_name = "DIR", env = "SCOREBOARD_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub common: ConfigArgs,
+    /// Address for the page and the API [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR", env = "SCOREBOARD_LISTEN")]
+    pub listen: Option<String>,
+    /// The built app to serve (the directory with index.html).
+    #[arg(long, value_name = "DIR", env = "SCOREBOARD_DIST")]
+    pub dist: Option<PathBuf>,
+    /// Roster file (CSV or a list of e-mails), merged with the Admin API's users.
+    #[arg(long, value_name = "FILE", env = "SCOREBOARD_ROSTER")]
+    pub roster: Option<PathBuf>,
+    /// Let the page offer the demo files it ships (nothing fake is stored).
+    #[arg(long, env = "SCOREBOARD_DEMO")]
+    pub demo: bool,
+    /// A second listener for telemetry only (OTLP/HTTP), e.g. 127.0.0.1:4318 [default: off].
+    #[arg(long, value_name = "ADDR", env = "SCOREBOARD_OTLP_LISTEN")]
+    pub otlp_listen: Option<String>,
+    /// Base URL of Anthropic's API [default: https://api.anthropic.com].
+    #[arg(long, value_name = "URL", env = "SCOREBOARD_ANTHROPIC_BASE_URL")]
+    pub anthropic_base_url: Option<String>,
+    /// The URL engineers' machines reach this server at (used in telemetry snippets).
+    #[arg(long, value_name = "URL", env = "SCOREBOARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+}
+
+const REPORT_HELP: &str = "\
+Each file's kind is detected from its contents: a Claude Code usage export (CSV), an
+Admin API Claude Code report (JSON), an Enterprise Analytics users report (JSON), or
+a roster (CSV with an e-mail column, or a list of e-mails).
+
+Exit status: 0 with a report, 2 when the input cannot give one (the reason is on stderr).
+The JSON keys (window, weeks, people, non_starters, not_on_roster, problems, warnings, …)
+are a stable interface: keys may be added, none renamed.";
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// A roster: who should be using Claude Code.
+    #[arg(long, value_name = "FILE")]
+    pub roster: Option<PathBuf>,
+    /// Today, for the report (UTC) [default: today].
+    #[arg(long, value_name = "DATE", value_parser = report::parse_date)]
+    pub as_of: Option<NaiveDate>,
+    /// Complete weeks to show (plus the current partial week).
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=260))]
+    pub weeks: u32,
+    /// The days an export without a date column covers, e.g. 2026-11-01..2026-11-30.
+    #[arg(long, value_name = "START..END", value_parser = report::parse_period)]
+    pub period: Option<(NaiveDate, NaiveDate)>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Exports, API reports and rosters.
+    #[arg(required = true, value_name = "FILES")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub common: ConfigArgs,
+    #[command(subcommand)]
+    pub command: TokenCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token. Ingest (default): sends telemetry; prints the settings to install.
+    Create {
+        /// Who or what the token is for (a team, a machine pool, a person).
+        #[arg(long)]
+        name: String,
+        /// A viewer token: may read the dashboard API, nothing else.
+        #[arg(long)]
+        viewer: bool,
+        /// The server URL to put in the telemetry snippet [default: public_url, else the listen address].
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+    },
+    /// List tokens (never their values).
+    List,
+    /// Revoke a token at once.
+    Revoke { id: i64 },
+    /// Replace a token by a new one of the same kind and name, revoking the old.
+    Rotate {
+        id: i64,
+        /// As for `create`.
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+    },
+}
+
+fn serve_config(args: &ServeArgs) -> Result<Config, crate::config::ConfigError> {
+    let overrides = Overrides {
+        listen: args.listen.clone(),
+        data_dir: args.common.data_dir.clone(),
+        dist: args.dist.clone(),
+        roster: args.roster.clone(),
+        otlp_listen: args.otlp_listen.clone(),
+        base_url: args.anthropic_base_url.clone(),
+        demo: args.demo,
+        public_url: args.public_url.clone(),
+    };
+    Config::load(args.common.config.as_deref(), &overrides, Secrets::from_env())
+}
+
+fn common_config(args: &ConfigArgs) -> Result<Config, crate::config::ConfigError> {
+    let overrides = Overrides { data_dir: args.data_dir.clone(), ..Overrides::default() };
+    // Token commands never talk to Anthropic: no secrets needed.
+    Config::load(args.config.as_deref(), &overrides, Secrets::default())
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Runs the command line; the exit code follows each command's contract.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            init_logging();
+            let cfg = match serve_config(&args) {
+                Ok(c) => c,
+                Err(e) => return fail(&e.to_string(), 2),
+            };
+            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => return fail(&format!("cannot start the runtime: {e}"), 1),
+            };
+            let result = rt.block_on(async move { crate::serve::start(cfg).await?.until_signal().await });
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e.to_string(), 1),
+            }
+        }
+        Command::Report(args) => {
+            let req = ReportRequest {
+                roster: args.roster,
+                as_of: args.as_of.unwrap_or_else(|| Utc::now().date_naive()),
+                weeks: args.weeks,
+                period: args.period,
+                format: args.format,
+                files: args.files,
+            };
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            match report::run(&req, &mut out) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(report::ReportError::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => fail(&e.to_string(), 2),
+            }
+        }
+        Command::Token(args) => {
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            match token_command(&args, &mut out) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e, 1),
+            }
+        }
+    }
+}
+
+fn fail(message: &str, code: u8) -> ExitCode {
+    eprintln!("scoreboard: {message}");
+    ExitCode::from(code)
+}
+
+/// The `token` subcommands, writing to `out`.
+pub fn token_command(args: &TokenArgs, out: &mut dyn Write) -> Result<(), String> {
+    let cfg = common_config(&args.common).map_err(|e| e.to_string())?;
+    let store = Store::open(&cfg.db_path()).map_err(|e| e.to_string())?;
+    let now = Utc::now();
+    let endpoint_for = |given: &Option<String>| -> Result<String, String> {
+        match given {
+            Some(u) => {
+                let url = reqwest::Url::parse(u.trim()).map_err(|e| format!("--endpoint {u:?} is not a URL ({e})"))?;
+                Ok(url.as_str().trim_end_matches('/').to_string())
+            }
+            None => Ok(cfg.telemetry_endpoint()),
+        }
+    };
+    let write = |out: &mut dyn Write, text: &str| out.write_all(text.as_bytes()).map_err(|e| e.to_string());
+    match &args.command {
+        TokenCommand::Create { name, viewer, endpoint } => {
+            let kind = if *viewer { TokenKind::Viewer } else { TokenKind::Ingest };
+            let new = tokens::create(&store, kind, name, now).map_err(|e| e.to_string())?;
+            let text = match kind {
+                TokenKind::Viewer => tokens::viewer_instructions(&new),
+                TokenKind::Ingest => tokens::ingest_instructions(&endpoint_for(endpoint)?, &new),
+            };
+            write(out, &text)
+        }
+        TokenCommand::Rotate { id, endpoint } => {
+            let new = tokens::rotate(&store, *id, now).map_err(|e| e.to_string())?;
+            let text = match new.record.kind {
+                TokenKind::Viewer => tokens::viewer_instructions(&new),
+                TokenKind::Ingest => tokens::ingest_instructions(&endpoint_for(endpoint)?, &new),
+            };
+            write(out, &format!("Token #{id} is revoked; this one replaces it.\n\n{text}"))
+        }
+        TokenCommand::Revoke { id } => {
+            let t = tokens::revoke(&store, *id, now).map_err(|e| e.to_string())?;
+            write(out, &format!("Revoked {} token #{} \"{}\".\n", t.kind.as_str(), t.id, t.name))
+        }
+        TokenCommand::List => {
+            let list = store.tokens().map_err(|e| e.to_string())?;
+            if list.is_empty() {
+                return write(out, "No tokens yet. Create one with `scoreboard token create --name NAME` (telemetry) or `--viewer` (reading).\n");
+            }
+            let mut t = comfy_table::Table::new();
+            t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
+                .set_header(vec!["ID", "Kind", "Name", "Token starts", "Created", "Revoked"]);
+            for r in list {
+                t.add_row(vec![
+                    r.id.to_string(),
+                    r.kind.as_str().to_string(),
+                    r.name,
+                    r.hint,
+                    r.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                    r.revoked_at.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default(),
+                ]);
+            }
+            write(out, &format!("{t}\n"))
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! `scoreboard serve`: checks the settings, opens the store, starts the sync
+//! loop and the listeners.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use scoreboard_core::parse::{self, FileKind, ImportOptions};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::api::{app, AppState, Telemetry};
+use crate::auth::{self, ReadAccess, StartupRefused};
+use crate::config::{Config, ConfigError};
+use crate::store::{Store, StoreError};
+use crate::sync::Syncer;
+use crate::upstream::UpstreamError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Refused(#[from] StartupRefused),
+    #[error("cannot listen on {addr} (setting `{setting}`): {reason}")]
+    Bind { setting: &'static str, addr: SocketAddr, reason: String },
+    #[error("cannot set up the Anthropic API client: {0}")]
+    Client(#[from] UpstreamError),
+    #[error("the server stopped: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Checks the files the settings name, so a typo stops start-up instead of
+/// showing up later as an empty page or an empty roster.
+pub fn check_files(cfg: &Config) -> Result<(), ConfigError> {
+    if let Some(dist) = &cfg.dist {
+        if !dist.join("index.html").is_file() {
+            return Err(ConfigError::invalid(
+                "dist",
+                format!("{} has no index.html; build the app first (`make build`) or point --dist at the built site", dist.display()),
+            ));
+        }
+    }
+    if let Some(path) = &cfg.roster {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| ConfigError::invalid("roster", format!("cannot read {name}: {e}")))?;
+        let import = parse::roster::parse(&name, &bytes, &ImportOptions::default())
+            .map_err(|e| ConfigError::invalid("roster", e.to_string()))?;
+        if import.kind != FileKind::Roster {
+            return Err(ConfigError::invalid("roster", format!("{name} is a {}, not a roster", import.kind.label())));
+        }
+        for p in &import.problems {
+            tracing::warn!(problem = %p, "roster line skipped");
+        }
+    }
+    Ok(())
+}
+
+/// A started server. Dropping it does not stop it; call [`Running::stop`].
+pub struct Running {
+    pub addr: SocketAddr,
+    pub otlp_addr: Option<SocketAddr>,
+    pub state: AppState,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<Result<(), std::io::Error>>>,
+}
+
+impl Running {
+    /// Stops the listeners and the sync loop and waits for them.
+    pub async fn stop(self) -> Result<(), ServeError> {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            t.await.map_err(std::io::Error::other)??;
+        }
+        Ok(())
+    }
+
+    /// Waits until the process is asked to stop (Ctrl-C / SIGTERM), then stops.
+    pub async fn until_signal(self) -> Result<(), ServeError> {
+        shutdown_signal().await;
+        tracing::info!("stopping");
+        self.stop().await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+/// Builds the telemetry receiver on the shared database.
+///
+/// INTEGRATION POINT (otlp): open `scoreboard_otlp::Receiver` on
+/// `store.path()` with `auth::IngestTokens` and wrap it as [`Telemetry`].
+fn telemetry(_cfg: &Config, _store: &Arc<Store>) -> Option<Arc<dyn Telemetry>> {
+    None
+}
+
+/// Starts everything; returns once the listeners are bound.
+pub async fn start(cfg: Config) -> Result<Running, ServeError> {
+    check_files(&cfg)?;
+    let store = Arc::new(Store::open(&cfg.db_path())?);
+    auth::check_startup(&cfg, &store)?;
+    match ReadAccess::for_config(&cfg) {
+        ReadAccess::Open if !cfg.listen.ip().is_loopback() => tracing::warn!(
+            listen = %cfg.listen,
+            "public = true: anyone who can reach this address can read the dashboard data"
+        ),
+        ReadAccess::Open => {}
+        ReadAccess::Gated { trusted_header } => tracing::info!(
+            identity_header = trusted_header.as_ref().map(|h| h.as_str()).unwrap_or("(none)"),
+            "reading the API needs a viewer token or the trusted identity header"
+        ),
+    }
+    let syncer = Arc::new(Syncer::new(&cfg, store.clone())?);
+    let telemetry = telemetry(&cfg, &store);
+    if cfg.otlp_listen.is_some() && telemetry.is_none() {
+        return Err(ConfigError::invalid("otlp_listen", "this build has no telemetry receiver").into());
+    }
+    let state = AppState::new(&cfg, store, syncer.clone(), telemetry.clone());
+
+    let bind = |setting: &'static str, addr: SocketAddr| async move {
+        TcpListener::bind(addr).await.map_err(|e| ServeError::Bind { setting, addr, reason: e.to_string() })
+    };
+    let listener = bind("listen", cfg.listen).await?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+
+    let wait = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let router = app(state.clone());
+    tasks.push(tokio::spawn({
+        let rx = rx.clone();
+        async move { axum::serve(listener, router).with_graceful_shutdown(wait(rx)).await }
+    }));
+    let mut otlp_addr = None;
+    if let (Some(otlp), Some(t)) = (cfg.otlp_listen, &telemetry) {
+        let l = bind("otlp_listen", otlp).await?;
+        otlp_addr = Some(l.local_addr()?);
+        let router = t.router();
+        let rx = rx.clone();
+        tasks.push(tokio::spawn(async move { axum::serve(l, router).with_graceful_shutdown(wait(rx)).await }));
+    }
+    let loop_rx = rx.clone();
+    tasks.push(tokio::spawn(async move {
+        syncer.run(loop_rx).await;
+        Ok(())
+    }));
+
+    let configured: Vec<&str> = [
+        cfg.secrets.admin_api_key.is_some().then_some("admin-api"),
+        cfg.secrets.analytics_api_key.is_some().then_some("enterprise-api"),
+        telemetry.is_some().then_some("otlp"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    tracing::info!(
+        url = %format!("http://{addr}"),
+        otlp = otlp_addr.map(|a| a.to_string()).unwrap_or_else(|| "on the main listener only".into()),
+        sources = %if configured.is_empty() { "none (set ANTHROPIC_ADMIN_API_KEY to sync the Admin API)".to_string() } else { configured.join(", ") },
+        demo = cfg.demo,
+        data = %cfg.db_path().display(),
+        "scoreboard serve is running"
+    );
+    Ok(Running { addr, otlp_addr, state, shutdown: tx, tasks })
+}
