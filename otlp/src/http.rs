@@ -6,7 +6,7 @@
 //! Retry-After is kept for when the receiver sheds load (no free slot in
 //! time, or SQLite stayed locked past the busy timeout).
 
-use std::io::Read;
+use std::io::Read as _;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -307,16 +307,30 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
     }
 }
 
-/// Decompresses with a hard cap: a gzip bomb stops at `max + 1` bytes.
+/// Decompresses with a hard cap: a gzip bomb is abandoned as soon as it
+/// passes `max` bytes, and the output buffer never grows beyond `max`.
 fn gunzip_capped(wire: &[u8], max: usize) -> Result<Vec<u8>, Refusal> {
-    let mut out = Vec::with_capacity(wire.len().saturating_mul(4).min(max));
-    let mut dec = flate2::read::MultiGzDecoder::new(wire).take(max as u64 + 1);
-    dec.read_to_end(&mut out)
-        .map_err(|_| Refusal::BadRequest("Content-Encoding is gzip but the body is not valid gzip".to_string()))?;
-    if out.len() > max {
-        return Err(Refusal::TooLarge(max));
+    let corrupt = || Refusal::BadRequest("Content-Encoding is gzip but the body is not valid gzip".to_string());
+    let mut dec = flate2::read::MultiGzDecoder::new(wire);
+    let mut out: Vec<u8> = Vec::with_capacity(wire.len().saturating_mul(4).min(max));
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = match dec.read(&mut chunk) {
+            Ok(0) => return Ok(out),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return Err(corrupt()),
+        };
+        if out.len() + n > max {
+            return Err(Refusal::TooLarge(max));
+        }
+        if out.len() + n > out.capacity() {
+            // Grow geometrically, but never past the limit.
+            let target = (out.capacity().saturating_mul(2)).max(out.len() + n).min(max);
+            out.reserve_exact(target - out.len());
+        }
+        out.extend_from_slice(&chunk[..n]);
     }
-    Ok(out)
 }
 
 /// Describes a JSON error by position and kind only: serde's own message can
