@@ -1,6 +1,23 @@
-use leptos::prelude::*;
+//! Scoreboard's page: drop Claude Code exports and a roster, see the adoption
+//! trend. Every figure is computed in the browser by `scoreboard-core`;
+//! nothing is uploaded.
+//!
+//! Code map:
+//! - `state`: the loaded data, the view (filters), the report memo, dialogs.
+//! - `loader`: files → core's parsers → the table (streamed for large files).
+//! - `storage`: IndexedDB / localStorage persistence.
+//! - `components`: the page, one module per panel; `charts` draws the SVG charts.
+//! - `util`: formatting, the UTC clock, yielding, benchmark marks.
+
+mod app;
+mod charts;
+mod components;
+mod loader;
+mod state;
+mod storage;
+mod util;
 
 fn main() {
     console_error_panic_hook::set_once();
-    leptos::mount::mount_to_body(|| view! { <h1>"Scoreboard"</h1> });
+    leptos::mount::mount_to_body(app::App);
 }

@@ -1,0 +1,132 @@
+//! The page: header, loading panel, filters, dashboard, data health.
+
+use leptos::prelude::*;
+
+use crate::components::{
+    dashboard::Dashboard, definitions::DefinitionList, dialogs::Dialogs, filters::Filters, health::Health,
+    load::LoadPanel, people::PeopleSection,
+};
+use crate::loader;
+use crate::state::{Ctx, Data};
+use crate::storage;
+use crate::util;
+
+#[component]
+pub fn App() -> impl IntoView {
+    let ctx = Ctx::new();
+    provide_context(ctx);
+
+    // Read back what was stored; with nothing stored, show the demo when the
+    // server runs with --demo (or the URL asks for it).
+    leptos::task::spawn_local(async move {
+        match storage::load().await {
+            Ok(Some(data)) => {
+                ctx.data.set(data);
+                util::mark("scoreboard:restored");
+            }
+            Ok(None) => {}
+            Err(e) => ctx.notice.set(Some(format!("The data kept in this browser could not be read back: {e}"))),
+        }
+        ctx.restored.set(true);
+        let empty = ctx.data.with_untracked(Data::is_empty);
+        if empty && (util::url_param("demo").is_some() || loader::server_demo_mode().await) {
+            if ctx.data.with_untracked(Data::is_empty) {
+                loader::load_demo(ctx);
+            }
+        } else if !empty {
+            util::next_paint().await;
+            util::mark("scoreboard:rendered");
+        }
+    });
+
+    // The view survives a reload.
+    Effect::new(move |_| ctx.view.with(storage::save_view));
+
+    let has_data = move || ctx.data.with(|d| !d.is_empty());
+    view! {
+        <a class="skip" href="#dashboard">"Skip to the dashboard"</a>
+        <Header/>
+        <main>
+            <Notice/>
+            <LoadPanel/>
+            <Dialogs/>
+            <Show
+                when=has_data
+                fallback=move || view! { <Show when=move || !ctx.restored.get()><p class="loading">"Opening the data kept in this browser…"</p></Show> }
+            >
+                <div id="dashboard" class="dashboard">
+                    <Filters/>
+                    <Dashboard/>
+                    <PeopleSection/>
+                    <Health/>
+                    <DefinitionList/>
+                </div>
+            </Show>
+        </main>
+        <footer class="foot">
+            <p>
+                "Scoreboard computes every figure in this browser from the files you load; nothing is uploaded. "
+                "Dates are UTC days; weeks run Monday to Sunday (ISO weeks)."
+            </p>
+        </footer>
+    }
+}
+
+#[component]
+fn Header() -> impl IntoView {
+    let ctx = crate::state::ctx();
+    let confirming = RwSignal::new(false);
+    let clear = move |_| {
+        confirming.set(false);
+        leptos::task::spawn_local(async move {
+            let result = storage::clear_all().await;
+            ctx.data.set(Data::default());
+            ctx.last_batch.set(Vec::new());
+            ctx.view.set(Default::default());
+            ctx.notice.set(Some(match result {
+                Ok(()) => "All data was removed from this browser.".to_string(),
+                Err(e) => format!("The page was cleared, but the browser's storage could not be emptied: {e}"),
+            }));
+        });
+    };
+    let has_data = move || ctx.data.with(|d| !d.is_empty() || !d.files.is_empty());
+    view! {
+        <header class="top">
+            <div class="brand">
+                <h1>"Scoreboard"</h1>
+                <p class="tagline">"Claude Code adoption across your engineering team, week by week."</p>
+            </div>
+            <div class="top-actions">
+                <Show when=has_data>
+                    <button id="clear-data" class="btn quiet" on:click=move |_| confirming.set(true)
+                        aria-expanded=move || confirming.get().to_string()>
+                        "Clear all data"
+                    </button>
+                </Show>
+            </div>
+        </header>
+        <Show when=move || confirming.get()>
+            <div class="confirm" role="alertdialog" aria-labelledby="clear-title">
+                <p id="clear-title">
+                    "Remove everything Scoreboard keeps in this browser: the loaded usage data, the roster, "
+                    "the import reports and the remembered column mappings? Your original files are not touched."
+                </p>
+                <button id="clear-data-confirm" class="btn danger" on:click=clear>"Yes, remove everything"</button>
+                <button class="btn quiet" on:click=move |_| confirming.set(false)>"Cancel"</button>
+            </div>
+        </Show>
+    }
+}
+
+#[component]
+fn Notice() -> impl IntoView {
+    let ctx = crate::state::ctx();
+    view! {
+        <Show when=move || ctx.notice.with(Option::is_some)>
+            <div class="notice" role="status">
+                <p>{move || ctx.notice.get().unwrap_or_default()}</p>
+                <button class="btn quiet small" on:click=move |_| ctx.notice.set(None) aria-label="Dismiss this message">"Dismiss"</button>
+            </div>
+        </Show>
+    }
+}

@@ -1,0 +1,419 @@
+//! The summary sentence, the KPI cards of the latest complete week, and the
+//! weekly charts. Values come from core's Report; the page only formats them
+//! and takes week-over-week differences of two core figures.
+
+use chrono::Duration;
+use leptos::prelude::*;
+use scoreboard_core::metrics::{definition, why_undefined, Figure, Report, WeekFigures};
+use scoreboard_core::week;
+
+use crate::charts::{Chart, ChartData, Fmt, Mark, Series};
+use crate::components::definitions::Info;
+use crate::state::ctx;
+use crate::util::{self, int, DASH};
+
+#[component]
+pub fn Dashboard() -> impl IntoView {
+    let ctx = ctx();
+    let report = ctx.report;
+    view! {
+        <section class="summary-block" aria-labelledby="summary">
+            <p id="summary" class="summary">{move || report.with(|r| r.summary.clone())}</p>
+        </section>
+        <Kpis/>
+        <Charts/>
+    }
+}
+
+/// Where a card's figures come from: the reference week and the one before.
+fn week_title(w: &WeekFigures) -> String {
+    let sun = week::sunday_of(w.week);
+    format!("{} ({} {} – {} {})", w.label, w.week.format("%-d"), w.week.format("%b"), sun.format("%-d"), sun.format("%b %Y"))
+}
+
+#[derive(Clone, PartialEq)]
+struct Card {
+    value: String,
+    /// The raw figure for tests and tools (`data-value`), empty when undefined.
+    raw: String,
+    delta: String,
+    delta_raw: String,
+    direction: &'static str,
+    note: String,
+}
+
+fn undefined(reason: &str) -> Card {
+    Card {
+        value: DASH.into(),
+        raw: String::new(),
+        delta: String::new(),
+        delta_raw: String::new(),
+        direction: "none",
+        note: reason.to_string(),
+    }
+}
+
+fn direction(d: f64) -> &'static str {
+    if d > 1e-9 {
+        "up"
+    } else if d < -1e-9 {
+        "down"
+    } else {
+        "flat"
+    }
+}
+
+fn arrow(dir: &str) -> &'static str {
+    match dir {
+        "up" => "▲ ",
+        "down" => "▼ ",
+        "flat" => "= ",
+        _ => "",
+    }
+}
+
+fn count_delta(now: u64, before: Option<u64>, prev_label: &str) -> (String, String, &'static str) {
+    match before {
+        Some(b) => {
+            let d = now as i64 - b as i64;
+            let dir = direction(d as f64);
+            (format!("{}{} vs {prev_label}", arrow(dir), util::signed_int(d)), d.to_string(), dir)
+        }
+        None => ("no earlier week to compare with".into(), String::new(), "none"),
+    }
+}
+
+fn rate_delta(now: Option<f64>, before: Option<Option<f64>>, prev_label: &str) -> (String, String, &'static str) {
+    match (now, before) {
+        (Some(a), Some(Some(b))) => {
+            let pts = (a - b) * 100.0;
+            let dir = direction((pts * 10.0).round());
+            let sign = if pts < 0.0 { "−" } else { "+" };
+            (format!("{}{sign}{:.1} pts vs {prev_label}", arrow(dir), pts.abs()), format!("{:.4}", a - b), dir)
+        }
+        (_, Some(None)) => (format!("{prev_label} has no rate to compare with"), String::new(), "none"),
+        (_, None) => ("no earlier week to compare with".into(), String::new(), "none"),
+        (None, _) => (String::new(), String::new(), "none"),
+    }
+}
+
+fn usd_delta(now: Option<f64>, before: Option<Option<f64>>, prev_label: &str) -> (String, String, &'static str) {
+    match (now, before) {
+        (Some(a), Some(Some(b))) => {
+            let d = a - b;
+            let dir = direction((d * 100.0).round());
+            let sign = if d >= 0.0 { "+" } else { "−" };
+            (format!("{}{sign}{} vs {prev_label}", arrow(dir), util::usd(d.abs())), format!("{d:.2}"), dir)
+        }
+        (_, Some(None)) => (format!("{prev_label} had nobody active"), String::new(), "none"),
+        (_, None) => ("no earlier week to compare with".into(), String::new(), "none"),
+        (None, _) => (String::new(), String::new(), "none"),
+    }
+}
+
+fn cards(r: &Report) -> [(Figure, &'static str, &'static str, Card); 6] {
+    let no_week = "no complete week (Monday to Sunday, UTC) in this window yet";
+    let Some(k) = &r.kpis else {
+        return [
+            (Figure::ActiveEngineers, "kpi-wae", "Weekly active engineers", undefined(no_week)),
+            (Figure::Sessions, "kpi-sessions", "Sessions", undefined(no_week)),
+            (Figure::LinesAccepted, "kpi-lines", "Lines accepted", undefined(no_week)),
+            (Figure::AcceptanceRate, "kpi-acceptance", "Tool acceptance rate", undefined(no_week)),
+            (Figure::CostPerActiveEngineer, "kpi-cost", "Cost per active engineer", undefined(no_week)),
+            (Figure::NonStarters, "kpi-nonstarters", "Not started yet", nonstarters(r)),
+        ];
+    };
+    let w = &k.week;
+    let p = k.previous.as_ref();
+    let prev_label = p.map_or_else(String::new, |p| p.label.clone());
+
+    let (delta, delta_raw, dir) = count_delta(w.active_engineers, p.map(|p| p.active_engineers), &prev_label);
+    let adoption = match (w.adoption_rate, why_undefined(Figure::AdoptionRate, w)) {
+        (Some(a), _) => format!(
+            "Adoption {}: {} of the {} people on the roster were active.",
+            util::pct(a),
+            int(w.active_roster_members),
+            int(w.roster_size.unwrap_or(0))
+        ),
+        (None, Some(why)) => format!("Adoption rate: {DASH} ({why})."),
+        (None, None) => format!("Adoption rate: {DASH}."),
+    };
+    let wae = Card {
+        value: int(w.active_engineers),
+        raw: w.active_engineers.to_string(),
+        delta,
+        delta_raw,
+        direction: dir,
+        note: adoption,
+    };
+
+    let (delta, delta_raw, dir) = count_delta(w.sessions, p.map(|p| p.sessions), &prev_label);
+    let sessions = Card {
+        value: int(w.sessions),
+        raw: w.sessions.to_string(),
+        delta,
+        delta_raw,
+        direction: dir,
+        note: "Claude Code sessions started in the week.".into(),
+    };
+
+    let (delta, delta_raw, dir) = count_delta(w.lines_accepted, p.map(|p| p.lines_accepted), &prev_label);
+    let lines = Card {
+        value: int(w.lines_accepted),
+        raw: w.lines_accepted.to_string(),
+        delta,
+        delta_raw,
+        direction: dir,
+        note: format!("Lines written by Claude Code and kept; {} removed.", int(w.lines_removed)),
+    };
+
+    let acceptance = match w.acceptance_rate {
+        Some(a) => {
+            let (delta, delta_raw, dir) = rate_delta(Some(a), p.map(|p| p.acceptance_rate), &prev_label);
+            Card {
+                value: util::pct(a),
+                raw: format!("{a:.6}"),
+                delta,
+                delta_raw,
+                direction: dir,
+                note: format!(
+                    "{} of {} edit suggestions accepted.",
+                    int(w.edits_accepted),
+                    int(w.edits_accepted + w.edits_rejected)
+                ),
+            }
+        }
+        None => undefined(why_undefined(Figure::AcceptanceRate, w).unwrap_or("no edit decisions in this week")),
+    };
+
+    let estimate = if w.cost_is_estimated {
+        "An estimate at API list prices, partly from token counts × the price table; on a seat plan it is not what you pay."
+    } else {
+        "An estimate at API list prices; on a seat plan it is not what you pay."
+    };
+    let cost = match w.cost_per_active_engineer_usd {
+        Some(c) => {
+            let (delta, delta_raw, dir) = usd_delta(Some(c), p.map(|p| p.cost_per_active_engineer_usd), &prev_label);
+            Card {
+                value: util::usd(c),
+                raw: format!("{c:.6}"),
+                delta,
+                delta_raw,
+                direction: dir,
+                note: format!("Total {} in the week. {estimate}", util::usd(w.cost_usd)),
+            }
+        }
+        None => undefined(why_undefined(Figure::CostPerActiveEngineer, w).unwrap_or("nobody was active")),
+    };
+
+    [
+        (Figure::ActiveEngineers, "kpi-wae", "Weekly active engineers", wae),
+        (Figure::Sessions, "kpi-sessions", "Sessions", sessions),
+        (Figure::LinesAccepted, "kpi-lines", "Lines accepted", lines),
+        (Figure::AcceptanceRate, "kpi-acceptance", "Tool acceptance rate", acceptance),
+        (Figure::CostPerActiveEngineer, "kpi-cost", "Cost per active engineer", cost),
+        (Figure::NonStarters, "kpi-nonstarters", "Not started yet", nonstarters(r)),
+    ]
+}
+
+fn nonstarters(r: &Report) -> Card {
+    let Some(size) = r.roster_size else {
+        return undefined(definition(Figure::NonStarters).undefined_when.unwrap_or("no roster is loaded"));
+    };
+    let n = r.non_starters.len() as u64;
+    // The change: roster members not yet active at the reference week vs the week before (core's tier counts).
+    let t = &r.tiers_by_week;
+    let (delta, delta_raw, dir) = match (t.len().checked_sub(2).and_then(|i| t.get(i)), t.last()) {
+        (Some(a), Some(b)) => {
+            let d = b.non_starter as i64 - a.non_starter as i64;
+            let dir = direction(d as f64);
+            let words = match d {
+                0 => "no change vs the week before".to_string(),
+                d if d < 0 => format!("{} fewer than the week before", -d),
+                d => format!("{d} more than the week before"),
+            };
+            (format!("{}{words}", arrow(dir)), d.to_string(), dir)
+        }
+        _ => ("no earlier week to compare with".into(), String::new(), "none"),
+    };
+    Card {
+        value: int(n),
+        raw: n.to_string(),
+        delta,
+        delta_raw,
+        direction: dir,
+        note: format!("Of {} on the roster, never active in the loaded data.", util::plural(size, "person", "people")),
+    }
+}
+
+#[component]
+fn Kpis() -> impl IntoView {
+    let ctx = ctx();
+    let report = ctx.report;
+    let heading = move || {
+        report.with(|r| match &r.kpis {
+            Some(k) => format!(
+                "Week {}{}",
+                week_title(&k.week),
+                k.previous.as_ref().map_or_else(String::new, |p| format!(", compared with {}", p.label))
+            ),
+            None => "No complete week in this window yet".to_string(),
+        })
+    };
+    view! {
+        <section class="kpis-block" aria-labelledby="kpis-title">
+            <div class="section-head">
+                <h2 id="kpis-title">"Latest complete week"</h2>
+                <p class="explain">{heading}" · UTC"</p>
+            </div>
+            <div class="kpis">
+                {move || report.with(|r| cards(r).into_iter().map(|(figure, id, label, c)| view! {
+                    <article class="kpi" id=id data-direction=c.direction>
+                        <header>
+                            <h3>{label}</h3>
+                            <Info figure/>
+                        </header>
+                        <p class="value" data-value=c.raw.clone()>{c.value.clone()}</p>
+                        <p class=format!("delta {}", c.direction) data-value=c.delta_raw.clone()>{c.delta.clone()}</p>
+                        <p class="note">{c.note.clone()}</p>
+                    </article>
+                }).collect_view())}
+            </div>
+        </section>
+    }
+}
+
+fn week_axis(r: &Report) -> (Vec<String>, Vec<String>, Vec<bool>) {
+    let labels = r.weeks.iter().map(|w| util::short_week(&w.label)).collect();
+    let titles = r
+        .weeks
+        .iter()
+        .map(|w| {
+            if w.complete {
+                week_title(w)
+            } else {
+                let to = r.window.as_of;
+                format!("{} (in progress: {} to {})", w.label, w.week.format("%-d %b"), to.format("%-d %b %Y"))
+            }
+        })
+        .collect();
+    let partial = r.weeks.iter().map(|w| !w.complete).collect();
+    (labels, titles, partial)
+}
+
+fn weekly(r: &Report, name: &str, class: &'static str, mark: Mark, f: impl Fn(&WeekFigures) -> Option<f64>) -> Series {
+    Series { name: name.to_string(), class, mark, values: r.weeks.iter().map(f).collect() }
+}
+
+fn chart(r: &Report, series: Vec<Series>, fmt: Fmt, zero_based: bool) -> ChartData {
+    let (labels, titles, partial) = week_axis(r);
+    ChartData { labels, titles, partial, series, stacked: false, fmt, zero_based }
+}
+
+fn active_chart(r: &Report) -> ChartData {
+    let mut s = vec![weekly(r, "Active engineers", "s-blue", Mark::Line, |w| Some(w.active_engineers as f64))];
+    if r.roster_size.is_some() {
+        s.push(weekly(r, "Roster size", "s-grey", Mark::Reference, |w| w.roster_size.map(|n| n as f64)));
+    }
+    chart(r, s, Fmt::Count, true)
+}
+
+fn tiers_chart(r: &Report) -> ChartData {
+    let t = &r.tiers_by_week;
+    let labels = t.iter().map(|c| util::short_week(&week::iso_label(c.week))).collect();
+    let titles = t
+        .iter()
+        .map(|c| format!("{} (tiers from the 4 weeks to Sunday {})", week::iso_label(c.week), c.week + Duration::days(6)))
+        .collect();
+    let mut series = vec![
+        Series { name: "Power users".into(), class: "t-power", mark: Mark::Bar, values: t.iter().map(|c| Some(c.power as f64)).collect() },
+        Series { name: "Regular".into(), class: "t-regular", mark: Mark::Bar, values: t.iter().map(|c| Some(c.regular as f64)).collect() },
+        Series {
+            name: "Occasional".into(),
+            class: "t-occasional",
+            mark: Mark::Bar,
+            values: t.iter().map(|c| Some(c.occasional as f64)).collect(),
+        },
+        Series { name: "Lapsed".into(), class: "t-lapsed", mark: Mark::Bar, values: t.iter().map(|c| Some(c.lapsed as f64)).collect() },
+    ];
+    if r.roster_size.is_some() {
+        series.push(Series {
+            name: "Not started".into(),
+            class: "t-non_starter",
+            mark: Mark::Bar,
+            values: t.iter().map(|c| Some(c.non_starter as f64)).collect(),
+        });
+    }
+    ChartData { labels, titles, partial: vec![false; t.len()], series, stacked: true, fmt: Fmt::Count, zero_based: true }
+}
+
+#[component]
+fn ChartCard(
+    uid: &'static str,
+    title: &'static str,
+    figure: Figure,
+    explain: &'static str,
+    data: Signal<ChartData>,
+) -> impl IntoView {
+    view! {
+        <article class="chart-card" id=uid>
+            <header>
+                <h3>{title}</h3>
+                <Info figure/>
+            </header>
+            <p class="explain">{explain}</p>
+            <Chart uid label=title.to_string() data/>
+        </article>
+    }
+}
+
+#[component]
+fn Charts() -> impl IntoView {
+    let ctx = ctx();
+    let r = ctx.report;
+    let active = Signal::derive(move || r.with(|r| active_chart(r)));
+    let sessions = Signal::derive(move || {
+        r.with(|r| chart(r, vec![weekly(r, "Sessions", "s-teal", Mark::Bar, |w| Some(w.sessions as f64))], Fmt::Count, true))
+    });
+    let lines = Signal::derive(move || {
+        r.with(|r| {
+            chart(r, vec![weekly(r, "Lines accepted", "s-purple", Mark::Bar, |w| Some(w.lines_accepted as f64))], Fmt::Count, true)
+        })
+    });
+    let acceptance = Signal::derive(move || {
+        r.with(|r| chart(r, vec![weekly(r, "Acceptance rate", "s-green", Mark::Line, |w| w.acceptance_rate)], Fmt::Percent, false))
+    });
+    let cost = Signal::derive(move || {
+        r.with(|r| {
+            chart(
+                r,
+                vec![weekly(r, "Cost per active engineer", "s-orange", Mark::Line, |w| w.cost_per_active_engineer_usd)],
+                Fmt::Usd,
+                true,
+            )
+        })
+    });
+    let tiers = Signal::derive(move || r.with(|r| tiers_chart(r)));
+    view! {
+        <section class="charts-block" aria-labelledby="charts-title">
+            <div class="section-head">
+                <h2 id="charts-title">"Week by week"</h2>
+                <p class="explain">"Each point is one ISO week (Monday to Sunday, UTC). The current week is still in progress: it is drawn dashed and pale over a hatched band, and it is never used for the week-over-week changes."</p>
+            </div>
+            <div class="charts">
+                <ChartCard uid="chart-active" title="Weekly active engineers" figure=Figure::ActiveEngineers
+                    explain="People who used Claude Code on at least one day of the week, with the roster size for scale." data=active/>
+                <ChartCard uid="chart-sessions" title="Sessions" figure=Figure::Sessions
+                    explain="Claude Code sessions started per week." data=sessions/>
+                <ChartCard uid="chart-lines" title="Lines accepted" figure=Figure::LinesAccepted
+                    explain="Lines written by Claude Code and accepted, per week." data=lines/>
+                <ChartCard uid="chart-acceptance" title="Tool acceptance rate" figure=Figure::AcceptanceRate
+                    explain="Share of edit suggestions accepted. A week without any edit decision has no rate (a gap, not 0 %)." data=acceptance/>
+                <ChartCard uid="chart-cost" title="Cost per active engineer" figure=Figure::CostPerActiveEngineer
+                    explain="Estimated cost at API list prices divided by the week's active engineers; on a seat plan it is not what you pay." data=cost/>
+                <ChartCard uid="chart-tiers" title="Engagement tiers" figure=Figure::Tiers
+                    explain="How many people were power users, regulars, occasional or lapsed at the end of each complete week, judged on the four weeks up to it." data=tiers/>
+            </div>
+        </section>
+    }
+}

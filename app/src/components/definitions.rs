@@ -1,0 +1,60 @@
+//! Every figure's definition one click (or hover) away, from core's
+//! `DEFINITIONS`: formula, numerator, denominator, when it is undefined.
+
+use leptos::prelude::*;
+use scoreboard_core::metrics::{definition, Definition, Figure, DEFINITIONS};
+
+fn anchor(f: Figure) -> String {
+    format!("def-{}", serde_json::to_value(f).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
+}
+
+fn body(d: &'static Definition) -> impl IntoView {
+    view! {
+        <dl class="def-body">
+            <div><dt>"Formula"</dt><dd>{d.formula}</dd></div>
+            <div><dt>"Counts"</dt><dd>{d.numerator}</dd></div>
+            {d.denominator.map(|x| view! { <div><dt>"Divided by"</dt><dd>{x}</dd></div> })}
+            {d.undefined_when.map(|x| view! { <div><dt>"Shown as “—” when"</dt><dd>{x}</dd></div> })}
+        </dl>
+    }
+}
+
+/// A small "i" that opens the definition of a figure (hover shows the formula).
+#[component]
+pub fn Info(figure: Figure) -> impl IntoView {
+    let d = definition(figure);
+    view! {
+        <details class="info">
+            <summary title=d.formula aria-label=format!("How is “{}” counted?", d.label)>
+                <span aria-hidden="true">"i"</span>
+            </summary>
+            <div class="popover" role="note">
+                <p class="def-title">{d.label}</p>
+                {body(d)}
+            </div>
+        </details>
+    }
+}
+
+/// All definitions, at the foot of the dashboard.
+#[component]
+pub fn DefinitionList() -> impl IntoView {
+    view! {
+        <section id="definitions" class="panel definitions" aria-labelledby="definitions-title">
+            <h2 id="definitions-title">"How every figure is counted"</h2>
+            <p class="explain">
+                "All figures follow one set of rules, the same in this page and in the `scoreboard report` command. "
+                "Weeks are ISO weeks (Monday to Sunday, UTC). Rates are ratios of sums over the period, never averages "
+                "of daily rates. A figure that cannot be computed shows “—” and says why, instead of 0."
+            </p>
+            <div class="def-grid">
+                {DEFINITIONS.iter().map(|d| view! {
+                    <article class="def" id=anchor(d.figure)>
+                        <h3>{d.label}</h3>
+                        {body(d)}
+                    </article>
+                }).collect_view()}
+            </div>
+        </section>
+    }
+}

@@ -1,0 +1,145 @@
+//! The questions the importer asks: which field each column holds, and which
+//! days an export without dates covers.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use leptos::prelude::*;
+use scoreboard_core::parse::{CsvPreview, Field};
+
+use crate::state::{ctx, Answer, Question};
+use crate::util;
+
+fn answer(a: Answer) {
+    let ctx = ctx();
+    if let Some(tx) = ctx.answer.try_update_value(Option::take).flatten() {
+        let _ = tx.send(a);
+    }
+    ctx.question.set(None);
+}
+
+#[component]
+pub fn Dialogs() -> impl IntoView {
+    let ctx = ctx();
+    move || {
+        ctx.question.get().map(|q| match q {
+            Question::Mapping { file, message, preview, choice } => {
+                view! { <MappingDialog file message preview choice/> }.into_any()
+            }
+            Question::Period { file, message, from, to } => view! { <PeriodDialog file message from to/> }.into_any(),
+        })
+    }
+}
+
+fn field_key(f: Option<Field>) -> &'static str {
+    f.map_or("", Field::key)
+}
+
+#[component]
+fn MappingDialog(
+    file: String,
+    message: String,
+    preview: CsvPreview,
+    choice: BTreeMap<String, Option<Field>>,
+) -> impl IntoView {
+    let choice = RwSignal::new(choice);
+    let headers = preview.headers.clone();
+    let has_person = move || choice.with(|c| c.values().any(|f| matches!(f, Some(Field::Email) | Some(Field::AccountId))));
+    let rows = preview.rows.clone();
+    let sample = move |col: usize| -> String {
+        rows.iter().filter_map(|r| r.get(col)).filter(|c| !c.is_empty()).take(3).cloned().collect::<Vec<_>>().join(" · ")
+    };
+    let apply = move |_| answer(Answer::Mapping(choice.get_untracked()));
+    view! {
+        <div class="backdrop">
+            <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="mapping-title" id="mapping-dialog"
+                on:keydown=move |ev: web_sys::KeyboardEvent| if ev.key() == "Escape" { answer(Answer::Skip) }>
+                <h2 id="mapping-title">{format!("Which column is which in {file}?")}</h2>
+                <p class="explain">
+                    "Scoreboard could not place all of this file's columns by their names. Say what each column holds; "
+                    "columns set to “Ignore” are not read. Your choice is remembered for the next file with the same headers."
+                </p>
+                <p class="error">{message}</p>
+                <div class="table-wrap">
+                    <table class="mapping">
+                        <thead><tr><th scope="col">"Column in the file"</th><th scope="col">"First values"</th><th scope="col">"Read as"</th></tr></thead>
+                        <tbody>
+                            {headers.iter().enumerate().map(|(i, h)| {
+                                let h2 = h.clone();
+                                let h3 = h.clone();
+                                let id = format!("map-col-{i}");
+                                view! {
+                                    <tr data-header=h.clone()>
+                                        <th scope="row"><label for=id.clone()>{h.clone()}</label></th>
+                                        <td class="sample">{sample(i)}</td>
+                                        <td>
+                                            <select id=id
+                                                on:change=move |ev| {
+                                                    let v = event_target_value(&ev);
+                                                    choice.update(|c| { c.insert(h2.clone(), Field::from_key(&v)); });
+                                                }
+                                                prop:value=move || field_key(choice.with(|c| c.get(&h3).copied().flatten()))
+                                            >
+                                                <option value="">"Ignore this column"</option>
+                                                {Field::ALL.iter().map(|f| view! { <option value=f.key()>{f.label()}</option> }).collect_view()}
+                                            </select>
+                                        </td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+                <Show when=move || !has_person()>
+                    <p class="hint" role="alert">"Choose the column that says who the person is (“E-mail (person)” or “Account id”)."</p>
+                </Show>
+                <div class="dialog-actions">
+                    <button id="mapping-apply" class="btn primary" on:click=apply disabled=move || !has_person()>"Read the file with these columns"</button>
+                    <button id="mapping-skip" class="btn quiet" on:click=move |_| answer(Answer::Skip)>"Skip this file"</button>
+                </div>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn PeriodDialog(file: String, message: String, from: NaiveDate, to: NaiveDate) -> impl IntoView {
+    let from_s = RwSignal::new(from.to_string());
+    let to_s = RwSignal::new(to.to_string());
+    let parsed = move || match (util::parse_day(&from_s.get()), util::parse_day(&to_s.get())) {
+        (Some(a), Some(b)) if a <= b => Some((a, b)),
+        _ => None,
+    };
+    let apply = move |_| {
+        if let Some((a, b)) = parsed() {
+            answer(Answer::Period(a, b));
+        }
+    };
+    view! {
+        <div class="backdrop">
+            <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="period-title" id="period-dialog"
+                on:keydown=move |ev: web_sys::KeyboardEvent| if ev.key() == "Escape" { answer(Answer::Skip) }>
+                <h2 id="period-title">{format!("Which days does {file} cover?")}</h2>
+                <p class="explain">
+                    "This export has no date column: each row is a person's total over the period the export was made for. "
+                    "Give that period (UTC days, both included). The suggestion is this month to date. "
+                    "Totals over more than one week count for the whole window, never spread over days by guesswork."
+                </p>
+                <p class="hint">{message}</p>
+                <div class="period-fields">
+                    <label>"From " <input id="period-from" type="date" prop:value=move || from_s.get()
+                        on:input=move |ev| from_s.set(event_target_value(&ev))/></label>
+                    <label>"To " <input id="period-to" type="date" prop:value=move || to_s.get()
+                        on:input=move |ev| to_s.set(event_target_value(&ev))/></label>
+                </div>
+                <Show when=move || parsed().is_none()>
+                    <p class="hint" role="alert">"Give two dates, the first on or before the second."</p>
+                </Show>
+                <div class="dialog-actions">
+                    <button id="period-apply" class="btn primary" on:click=apply disabled=move || parsed().is_none()>"Read the file for this period"</button>
+                    <button id="period-skip" class="btn quiet" on:click=move |_| answer(Answer::Skip)>"Skip this file"</button>
+                </div>
+            </div>
+        </div>
+    }
+}

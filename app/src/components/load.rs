@@ -1,0 +1,284 @@
+//! Loading data: the drop zone and file picker, the pasted roster, the demo,
+//! progress, and the import report of the latest files.
+
+use leptos::prelude::*;
+use scoreboard_core::parse::FileKind;
+
+use crate::loader::{self, Input, Origin};
+use crate::state::{ctx, FileReport};
+use crate::util::{self, int, plural};
+
+fn files_of(list: Option<web_sys::FileList>) -> Vec<Input> {
+    let Some(list) = list else { return Vec::new() };
+    (0..list.length()).filter_map(|i| list.get(i)).map(Input::File).collect()
+}
+
+#[component]
+pub fn LoadPanel() -> impl IntoView {
+    let ctx = ctx();
+    let dragging = RwSignal::new(false);
+    let input_ref = NodeRef::<leptos::html::Input>::new();
+    let on_change = move |_| {
+        if let Some(input) = input_ref.get() {
+            let files = files_of(input.files());
+            // Picking the same file again must fire `change` again.
+            input.set_value("");
+            loader::start(ctx, files, Origin::Files);
+        }
+    };
+    let on_drop = move |ev: web_sys::DragEvent| {
+        ev.prevent_default();
+        dragging.set(false);
+        let files = files_of(ev.data_transfer().and_then(|dt| dt.files()));
+        loader::start(ctx, files, Origin::Files);
+    };
+    let on_dragover = move |ev: web_sys::DragEvent| {
+        ev.prevent_default();
+        dragging.set(true);
+    };
+    let empty = move || ctx.data.with(|d| d.is_empty());
+    let demo = move || ctx.data.with(|d| d.demo.clone());
+
+    view! {
+        <section id="load" class="load" class:empty=empty aria-labelledby="load-title">
+            <Show
+                when=empty
+                fallback=|| view! { <h2 id="load-title" class="sr-only">"Add data"</h2> }
+            >
+                <div class="intro">
+                    <h2 id="load-title">"See how your engineers are taking up Claude Code"</h2>
+                    <p>
+                        "Export the Claude Code usage CSV from the claude.ai admin pages (or the Console), add a roster "
+                        "of who should be using it, and drop both here. Scoreboard shows the weekly trend, who uses it "
+                        "most and who has not started. Everything is computed in this browser; your files are not uploaded."
+                    </p>
+                </div>
+            </Show>
+            {move || demo().map(|d| view! {
+                <p class="demo-banner" role="note">
+                    <strong>"Demo data. "</strong>
+                    {format!("These are invented people at example.com, shown as of {} (UTC). Drop your own exports to replace them.", d.as_of)}
+                </p>
+            })}
+            <div
+                class="dropzone"
+                class:dragging=move || dragging.get()
+                on:dragover=on_dragover
+                on:dragleave=move |_| dragging.set(false)
+                on:drop=on_drop
+            >
+                <label for="file-input" class="drop-label">
+                    <span class="drop-title">
+                        {move || if empty() { "Drop files here, or choose them" } else { "Add files: drop them here, or choose them" }}
+                    </span>
+                    <span class="drop-help">
+                        "Claude Code usage exports (CSV), a roster (CSV with e-mail, name, team), Admin API JSON. "
+                        "Several at once is fine; a later export updates the same days instead of counting them twice."
+                    </span>
+                    <span class="btn primary" aria-hidden="true">"Choose files…"</span>
+                </label>
+                <input
+                    id="file-input"
+                    class="file-input"
+                    type="file"
+                    multiple=true
+                    accept=".csv,.tsv,.txt,.json,text/csv,application/json"
+                    node_ref=input_ref
+                    on:change=on_change
+                />
+            </div>
+            <div class="load-more">
+                <Show when=empty>
+                    <div class="demo">
+                        <button id="demo-button" class="btn" on:click=move |_| loader::load_demo(ctx)>
+                            "Try with demo data"
+                        </button>
+                        <span class="hint">"40 invented engineers in 4 teams over 16 weeks."</span>
+                    </div>
+                </Show>
+                <PasteRoster/>
+            </div>
+            <ProgressView/>
+            <ImportReport/>
+        </section>
+    }
+}
+
+#[component]
+fn PasteRoster() -> impl IntoView {
+    let ctx = ctx();
+    let text = RwSignal::new(String::new());
+    let add = move |_| {
+        let t = text.get_untracked();
+        if t.trim().is_empty() {
+            return;
+        }
+        text.set(String::new());
+        loader::start(ctx, vec![Input::Bytes { name: "Pasted roster".into(), bytes: t.into_bytes() }], Origin::PastedRoster);
+    };
+    view! {
+        <details class="paste">
+            <summary>"Or paste the roster as a list of e-mails"</summary>
+            <p class="hint">
+                "One e-mail per line (or separated by commas). They are added to the roster; "
+                "a roster file with names and teams gives more (team filter, names in the tables)."
+            </p>
+            <label for="roster-paste" class="sr-only">"Roster e-mails"</label>
+            <textarea
+                id="roster-paste"
+                rows="4"
+                placeholder="ada@example.com\nben@example.com"
+                prop:value=move || text.get()
+                on:input=move |ev| text.set(event_target_value(&ev))
+            ></textarea>
+            <button id="roster-paste-add" class="btn" on:click=add disabled=move || text.with(|t| t.trim().is_empty())>
+                "Add to roster"
+            </button>
+        </details>
+    }
+}
+
+#[component]
+fn ProgressView() -> impl IntoView {
+    let ctx = ctx();
+    view! {
+        <div class="progress" role="status" aria-live="polite">
+            {move || ctx.progress.get().map(|p| {
+                let pct = if p.total > 0.0 { (p.done / p.total * 100.0).clamp(0.0, 100.0) } else { 0.0 };
+                view! {
+                    <p>
+                        <strong>{p.stage}</strong>": "{p.file.clone()}
+                        {(p.count > 1).then(|| format!(" (file {} of {})", p.index, p.count))}
+                        {(p.total > 1.0).then(|| format!(" · {} of {}", util::bytes(p.done), util::bytes(p.total)))}
+                    </p>
+                    <progress id="import-progress" max="100" value=format!("{pct:.0}")>{format!("{pct:.0} %")}</progress>
+                }
+            })}
+        </div>
+    }
+}
+
+/// The import report of the latest batch (all loads are listed in data health).
+#[component]
+fn ImportReport() -> impl IntoView {
+    let ctx = ctx();
+    let reports = move || {
+        let idx = ctx.last_batch.get();
+        ctx.data.with(|d| idx.iter().filter_map(|&i| d.files.get(i).cloned()).collect::<Vec<_>>())
+    };
+    let summary = move || {
+        let r = reports();
+        let failed = r.iter().filter(|f| f.error.is_some()).count() as u64;
+        let read: u64 = r.iter().map(|f| f.rows_read).sum();
+        let rejected: u64 = r.iter().map(|f| f.rows_rejected).sum();
+        let mut s = format!(
+            "{} read: {} read, {} rejected.",
+            plural(r.len() as u64, "file", "files"),
+            plural(read, "row", "rows"),
+            int(rejected)
+        );
+        if failed > 0 {
+            s.push_str(&format!(" {} could not be loaded.", plural(failed, "file", "files")));
+        }
+        s
+    };
+    // Open by default only when something needs the reader's attention.
+    let attention = move || {
+        reports().iter().any(|f| f.error.is_some() || f.problems_total > 0 || !f.ignored_columns.is_empty())
+    };
+    view! {
+        <Show when=move || !ctx.last_batch.with(Vec::is_empty)>
+            <section id="import-report" class="import-report" aria-labelledby="import-title">
+                <div class="section-head">
+                    <h3 id="import-title">"Import report"</h3>
+                    <button class="btn quiet small" on:click=move |_| ctx.last_batch.set(Vec::new())>"Hide"</button>
+                </div>
+                <p class="import-summary">{summary}</p>
+                <details class="import-details" open=attention>
+                    <summary>"Per file: rows read, rows rejected and why, columns not used"</summary>
+                    {move || reports().into_iter().map(|r| view! { <FileReportView report=r open=true/> }).collect_view()}
+                </details>
+            </section>
+        </Show>
+    }
+}
+
+fn kind_label(k: Option<FileKind>) -> &'static str {
+    k.map_or("not read", FileKind::label)
+}
+
+/// One file's import report.
+#[component]
+pub fn FileReportView(report: FileReport, #[prop(optional)] open: bool) -> impl IntoView {
+    let r = report;
+    let failed = r.error.is_some();
+    let status = if failed {
+        "not loaded"
+    } else if r.rows_rejected > 0 {
+        "loaded, some rows rejected"
+    } else {
+        "loaded"
+    };
+    let more_problems = r.problems_total.saturating_sub(r.problems.len() as u64);
+    let used: Vec<String> = r
+        .columns
+        .iter()
+        .filter_map(|c| c.field.map(|f| format!("{} → {}", c.header, f.label())))
+        .collect();
+    let covers = match (r.first_day, r.last_day) {
+        (Some(a), Some(b)) => Some(format!("{a} to {b} (UTC)")),
+        _ => None,
+    };
+    let is_roster = r.kind == Some(FileKind::Roster);
+    view! {
+        <article class="file-report" class:failed=failed data-file=r.file.clone()>
+            <h4>
+                <span class="file-name">{r.file.clone()}</span>
+                <span class="badge" class:bad=failed>{status}</span>
+            </h4>
+            <p class="file-kind">{kind_label(r.kind)}{format!(" · {} · {:.1} s", util::bytes(r.bytes as f64), r.millis / 1000.0)}</p>
+            {r.error.clone().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            <Show when=move || !failed>
+                <dl class="facts">
+                    <div><dt>"Rows read"</dt><dd data-field="rows-read">{int(r.rows_read)}</dd></div>
+                    <div><dt>"Rows rejected"</dt><dd data-field="rows-rejected">{int(r.rows_rejected)}</dd></div>
+                    {(!is_roster).then(|| view! {
+                        <div><dt>"Person-days"</dt><dd data-field="day-rows">{format!("{} ({} new, {} replaced earlier ones)", int(r.day_rows + r.period_rows), int(r.added), int(r.replaced))}</dd></div>
+                    })}
+                    {is_roster.then(|| view! { <div><dt>"People"</dt><dd data-field="roster-entries">{int(r.roster_entries)}</dd></div> })}
+                    {covers.clone().map(|c| view! { <div><dt>"Days covered"</dt><dd>{c}</dd></div> })}
+                    {r.period.map(|(a, b)| view! { <div><dt>"Period given"</dt><dd>{format!("{a} to {b} (UTC)")}</dd></div> })}
+                </dl>
+            </Show>
+            {(!r.ignored_columns.is_empty()).then(|| view! {
+                <p class="ignored" data-field="columns-ignored">
+                    <strong>"Columns ignored: "</strong>{r.ignored_columns.join(", ")}
+                </p>
+            })}
+            {(!used.is_empty()).then(|| view! {
+                <details class="columns"><summary>{format!("Columns used ({})", used.len())}</summary>
+                    <ul>{used.into_iter().map(|u| view! { <li>{u}</li> }).collect_view()}</ul>
+                </details>
+            })}
+            {(!r.problems.is_empty()).then(|| view! {
+                <details class="problems" open=open>
+                    <summary>{format!("Rejected or problem rows ({})", int(r.problems_total))}</summary>
+                    <ol class="problem-list">
+                        {r.problems.iter().map(|p| {
+                            let line = p.line.map(|l| l.to_string()).unwrap_or_default();
+                            let where_ = p.line.map_or_else(|| "File".to_string(), |l| format!("Line {l}"));
+                            view! { <li data-line=line><strong>{where_}</strong>": "{p.message.clone()}</li> }
+                        }).collect_view()}
+                    </ol>
+                    {(more_problems > 0).then(|| view! { <p class="hint">{format!("… and {} more.", plural(more_problems, "problem", "problems"))}</p> })}
+                </details>
+            })}
+            {(!r.warnings.is_empty()).then(|| view! {
+                <ul class="warnings">{r.warnings.iter().map(|w| view! { <li>{w.clone()}</li> }).collect_view()}</ul>
+            })}
+            {(!r.notes.is_empty()).then(|| view! {
+                <ul class="notes">{r.notes.iter().map(|w| view! { <li>{w.clone()}</li> }).collect_view()}</ul>
+            })}
+        </article>
+    }
+}

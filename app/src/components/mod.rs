@@ -1,0 +1,9 @@
+//! The page's panels. Each reads the shared [`crate::state::Ctx`].
+
+pub mod dashboard;
+pub mod definitions;
+pub mod dialogs;
+pub mod filters;
+pub mod health;
+pub mod load;
+pub mod people;

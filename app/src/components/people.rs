@@ -1,0 +1,344 @@
+//! People: the power users (to celebrate), who has not started (with their
+//! e-mails to copy), who started this week, and the sortable, searchable table.
+
+use std::cmp::Ordering;
+
+use leptos::prelude::*;
+use scoreboard_core::metrics::{Figure, PersonFigures, Report, Tier};
+use scoreboard_core::PersonKey;
+
+use crate::components::definitions::Info;
+use crate::state::ctx;
+use crate::util::{self, int, opt_day, opt_pct, DASH};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Person,
+    Team,
+    Tier,
+    FirstActive,
+    LastActive,
+    ActiveWeeks,
+    Sessions,
+    Lines,
+    Acceptance,
+    Cost,
+}
+
+/// (column, `data-col`, heading, numeric)
+const COLS: [(Col, &str, &str, bool); 10] = [
+    (Col::Person, "person", "Person", false),
+    (Col::Team, "team", "Team", false),
+    (Col::Tier, "tier", "Tier", false),
+    (Col::FirstActive, "first_active", "First active", false),
+    (Col::LastActive, "last_active", "Last active", false),
+    (Col::ActiveWeeks, "active_weeks", "Active weeks", true),
+    (Col::Sessions, "sessions", "Sessions", true),
+    (Col::Lines, "lines_accepted", "Lines accepted", true),
+    (Col::Acceptance, "acceptance_rate", "Acceptance", true),
+    (Col::Cost, "cost", "Cost", true),
+];
+
+fn tier_rank(t: Tier) -> usize {
+    Tier::ALL.iter().position(|x| *x == t).unwrap_or(0)
+}
+
+/// Missing values sort last in both directions.
+fn opt_cmp<T: PartialOrd>(a: Option<T>, b: Option<T>, desc: bool) -> Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            let o = a.partial_cmp(&b).unwrap_or(Ordering::Equal);
+            if desc {
+                o.reverse()
+            } else {
+                o
+            }
+        }
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+fn compare(a: &PersonFigures, b: &PersonFigures, col: Col, desc: bool) -> Ordering {
+    let by = match col {
+        Col::Person => opt_cmp(Some(display_name(a).to_lowercase()), Some(display_name(b).to_lowercase()), desc),
+        Col::Team => opt_cmp(a.team.clone(), b.team.clone(), desc),
+        Col::Tier => opt_cmp(Some(tier_rank(a.tier)), Some(tier_rank(b.tier)), desc),
+        Col::FirstActive => opt_cmp(a.first_active, b.first_active, desc),
+        Col::LastActive => opt_cmp(a.last_active, b.last_active, desc),
+        Col::ActiveWeeks => opt_cmp(Some(a.active_weeks), Some(b.active_weeks), desc),
+        Col::Sessions => opt_cmp(Some(a.sessions), Some(b.sessions), desc),
+        Col::Lines => opt_cmp(Some(a.lines_accepted), Some(b.lines_accepted), desc),
+        Col::Acceptance => opt_cmp(a.acceptance_rate, b.acceptance_rate, desc),
+        Col::Cost => opt_cmp(Some(a.cost_micros), Some(b.cost_micros), desc),
+    };
+    by.then_with(|| a.person.cmp(&b.person))
+}
+
+fn display_name(p: &PersonFigures) -> String {
+    p.name.clone().unwrap_or_else(|| p.person.to_string())
+}
+
+fn person_of<'a>(r: &'a Report, k: &PersonKey) -> Option<&'a PersonFigures> {
+    r.people.iter().find(|p| &p.person == k)
+}
+
+fn tier_badge(t: Tier) -> impl IntoView {
+    view! { <span class=format!("tier t-{}", t.as_str())>{t.label()}</span> }
+}
+
+#[component]
+pub fn PeopleSection() -> impl IntoView {
+    view! {
+        <section class="people-block" aria-labelledby="people-title">
+            <div class="section-head">
+                <h2 id="people-title">"People"</h2>
+                <p class="explain">
+                    "Who uses Claude Code and how much, in the selected weeks and team. Tiers are judged on the four "
+                    "complete weeks up to the latest one."
+                </p>
+            </div>
+            <div class="lists">
+                <PowerUsers/>
+                <NonStarters/>
+                <NewThisWeek/>
+            </div>
+            <PeopleTable/>
+        </section>
+    }
+}
+
+#[component]
+fn PowerUsers() -> impl IntoView {
+    let ctx = ctx();
+    let r = ctx.report;
+    view! {
+        <article class="list-card celebrate" aria-labelledby="power-title">
+            <header><h3 id="power-title">"Power users"</h3><Info figure=Figure::Tiers/></header>
+            <p class="explain">"Active in each of the last 4 weeks and in the top quarter by lines accepted. Thank them, and ask them to show others how they work."</p>
+            <ul id="power-users" class="people-list">
+                {move || r.with(|r| {
+                    if r.power_users.is_empty() {
+                        return view! { <li class="empty">"Nobody yet: it takes 4 complete weeks of steady use."</li> }.into_any();
+                    }
+                    r.power_users.iter().filter_map(|k| person_of(r, k)).map(|p| view! {
+                        <li data-person=p.person.to_string()>
+                            <span class="who">{display_name(p)}</span>
+                            {p.team.clone().map(|t| view! { <span class="team">{t}</span> })}
+                            <span class="what">{format!("{} lines accepted in the last 4 weeks", int(p.lines_accepted_last_4))}</span>
+                        </li>
+                    }).collect_view().into_any()
+                })}
+            </ul>
+        </article>
+    }
+}
+
+#[component]
+fn NonStarters() -> impl IntoView {
+    let ctx = ctx();
+    let r = ctx.report;
+    let emails = move || r.with(|r| r.non_starters.iter().filter(|k| k.is_email()).map(|k| k.to_string()).collect::<Vec<_>>());
+    let fallback = RwSignal::new(false);
+    let copy = move |_| {
+        let list = emails().join(", ");
+        let n = emails().len() as u64;
+        leptos::task::spawn_local(async move {
+            let result = match web_sys::window() {
+                Some(w) => wasm_bindgen_futures::JsFuture::from(w.navigator().clipboard().write_text(&list)).await.map(|_| ()),
+                None => Err(wasm_bindgen::JsValue::NULL),
+            };
+            match result {
+                Ok(()) => {
+                    fallback.set(false);
+                    ctx.notice.set(Some(format!("Copied {} to the clipboard.", util::plural(n, "e-mail address", "e-mail addresses"))));
+                }
+                Err(_) => fallback.set(true),
+            }
+        });
+    };
+    view! {
+        <article class="list-card" aria-labelledby="nonstarters-title">
+            <header><h3 id="nonstarters-title">"Not started yet"</h3><Info figure=Figure::NonStarters/></header>
+            {move || r.with(|r| match r.roster_size {
+                None => view! { <p class="explain">"Load a roster (a CSV of e-mails, or paste them above) to see who has not started."</p> }.into_any(),
+                Some(_) => view! { <p class="explain">"On the roster, and never active in the loaded data. A friendly note or a pairing session often helps."</p> }.into_any(),
+            })}
+            <ul id="non-starters" class="people-list">
+                {move || r.with(|r| {
+                    if r.roster_size.is_some() && r.non_starters.is_empty() {
+                        return view! { <li class="empty">"Everyone on the roster has started."</li> }.into_any();
+                    }
+                    r.non_starters.iter().map(|k| {
+                        let p = person_of(r, k);
+                        view! {
+                            <li data-person=k.to_string()>
+                                <span class="who">{p.and_then(|p| p.name.clone()).unwrap_or_else(|| k.to_string())}</span>
+                                {p.and_then(|p| p.team.clone()).map(|t| view! { <span class="team">{t}</span> })}
+                                {p.and_then(|p| p.name.as_ref()).map(|_| view! { <span class="what">{k.to_string()}</span> })}
+                            </li>
+                        }
+                    }).collect_view().into_any()
+                })}
+            </ul>
+            <Show when=move || !emails().is_empty()>
+                <button id="copy-non-starters" class="btn" on:click=copy>
+                    {move || format!("Copy their e-mails ({})", emails().len())}
+                </button>
+            </Show>
+            <Show when=move || fallback.get()>
+                <label class="hint" for="non-starters-emails">"The browser did not allow copying; select the addresses here:"</label>
+                <textarea id="non-starters-emails" readonly rows="3" prop:value=move || emails().join(", ")></textarea>
+            </Show>
+        </article>
+    }
+}
+
+#[component]
+fn NewThisWeek() -> impl IntoView {
+    let ctx = ctx();
+    let r = ctx.report;
+    view! {
+        <article class="list-card" aria-labelledby="new-title">
+            <header><h3 id="new-title">"Started in the latest week"</h3></header>
+            <p class="explain">"First active day in the latest complete week. Welcome them."</p>
+            <ul id="new-this-week" class="people-list">
+                {move || r.with(|r| {
+                    if r.new_this_week.is_empty() {
+                        return view! { <li class="empty">"Nobody new in the latest complete week."</li> }.into_any();
+                    }
+                    r.new_this_week.iter().filter_map(|k| person_of(r, k)).map(|p| view! {
+                        <li data-person=p.person.to_string()>
+                            <span class="who">{display_name(p)}</span>
+                            {p.team.clone().map(|t| view! { <span class="team">{t}</span> })}
+                            <span class="what">{format!("first active {}", opt_day(p.first_active))}
+                                {p.days_to_first_use.map(|d| format!(", {} after their start date", util::plural(d.max(0) as u64, "day", "days")))}</span>
+                        </li>
+                    }).collect_view().into_any()
+                })}
+            </ul>
+        </article>
+    }
+}
+
+const PAGE: usize = 100;
+
+#[component]
+fn PeopleTable() -> impl IntoView {
+    let ctx = ctx();
+    let r = ctx.report;
+    let sort = RwSignal::new((Col::Lines, true));
+    let search = RwSignal::new(String::new());
+    let limit = RwSignal::new(PAGE);
+    let rows = Memo::new(move |_| {
+        let q = search.get().trim().to_lowercase();
+        let (col, desc) = sort.get();
+        r.with(|r| {
+            let mut list: Vec<PersonFigures> = r
+                .people
+                .iter()
+                .filter(|p| {
+                    q.is_empty()
+                        || p.person.as_str().contains(&q)
+                        || p.name.as_deref().is_some_and(|n| n.to_lowercase().contains(&q))
+                        || p.team.as_deref().is_some_and(|t| t.to_lowercase().contains(&q))
+                        || p.tier.label().to_lowercase().contains(&q)
+                })
+                .cloned()
+                .collect();
+            list.sort_by(|a, b| compare(a, b, col, desc));
+            list
+        })
+    });
+    let total = move || r.with(|r| r.people.len());
+    let more = move || rows.with(Vec::len) > limit.get();
+    let estimated = move || r.with(|r| r.people.iter().any(|p| p.cost_is_estimated));
+    view! {
+        <article class="table-card" aria-labelledby="table-title">
+            <header class="table-head">
+                <h3 id="table-title">"Everyone in the data"</h3>
+                <div class="search">
+                    <label for="people-search">"Search"</label>
+                    <input id="people-search" type="search" placeholder="name, e-mail, team or tier"
+                        prop:value=move || search.get()
+                        on:input=move |ev| { search.set(event_target_value(&ev)); limit.set(PAGE); }/>
+                </div>
+            </header>
+            <p class="explain">
+                "Sums cover the selected weeks; first and last active cover all loaded data. Select a column heading to sort. "
+                {move || if estimated() { "Costs marked * are partly estimated from tokens × the price table." } else { "" }}
+            </p>
+            <div class="table-wrap">
+                <table id="people-table" class="people">
+                    <thead>
+                        <tr>
+                            {COLS.iter().map(|&(col, key, label, numeric)| {
+                                let aria = move || match sort.get() {
+                                    (c, true) if c == col => "descending",
+                                    (c, false) if c == col => "ascending",
+                                    _ => "none",
+                                };
+                                view! {
+                                    <th scope="col" class:num=numeric data-col=key aria-sort=aria>
+                                        <button class="sort" on:click=move |_| sort.update(|s| {
+                                            *s = if s.0 == col { (col, !s.1) } else { (col, numeric) };
+                                        })>
+                                            {label}
+                                            <span class="sort-mark" aria-hidden="true">{move || match aria() {
+                                                "descending" => " ▼",
+                                                "ascending" => " ▲",
+                                                _ => "",
+                                            }}</span>
+                                        </button>
+                                    </th>
+                                }
+                            }).collect_view()}
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {move || rows.with(|rows| rows.iter().take(limit.get()).map(person_row).collect_view())}
+                    </tbody>
+                </table>
+            </div>
+            <p class="table-count">
+                {move || {
+                    let shown = rows.with(Vec::len).min(limit.get());
+                    let matching = rows.with(Vec::len);
+                    if matching == total() {
+                        format!("{} of {}.", int(shown as u64), util::plural(total() as u64, "person", "people"))
+                    } else {
+                        format!("{} of {} matching (of {}).", int(shown as u64), int(matching as u64), int(total() as u64))
+                    }
+                }}
+                <Show when=more>
+                    <button id="people-more" class="btn quiet small" on:click=move |_| limit.set(usize::MAX)>"Show everyone"</button>
+                </Show>
+            </p>
+        </article>
+    }
+}
+
+fn person_row(p: &PersonFigures) -> impl IntoView {
+    let cost = if p.cost_is_estimated { format!("{} *", util::usd(p.cost_usd)) } else { util::usd(p.cost_usd) };
+    let not_on_roster = !p.on_roster;
+    view! {
+        <tr data-person=p.person.to_string() data-tier=p.tier.as_str()>
+            <td data-col="person">
+                <span class="who">{display_name(p)}</span>
+                {p.name.as_ref().map(|_| view! { <span class="email">{p.person.to_string()}</span> })}
+                {not_on_roster.then(|| view! { <span class="flag">"not on roster"</span> })}
+            </td>
+            <td data-col="team">{p.team.clone().unwrap_or_else(|| DASH.to_string())}</td>
+            <td data-col="tier">{tier_badge(p.tier)}</td>
+            <td data-col="first_active">{opt_day(p.first_active)}</td>
+            <td data-col="last_active">{opt_day(p.last_active)}</td>
+            <td data-col="active_weeks" class="num">{p.active_weeks}</td>
+            <td data-col="sessions" class="num">{int(p.sessions)}</td>
+            <td data-col="lines_accepted" class="num">{int(p.lines_accepted)}</td>
+            <td data-col="acceptance_rate" class="num"
+                title=p.acceptance_rate.is_none().then_some("no edit decisions in these weeks")>{opt_pct(p.acceptance_rate)}</td>
+            <td data-col="cost" class="num" data-value=p.cost_micros.to_string()>{cost}</td>
+        </tr>
+    }
+}

@@ -1,0 +1,790 @@
+//! Loading files: read bytes, let core's parsers read them, ask the user what
+//! a file does not say (column mapping, period), merge into the table.
+//!
+//! Every way in goes through [`import_batch`]: dropped or picked files, the
+//! pasted roster and the demo data (fetched, then imported like a dropped file).
+//!
+//! Large CSV exports are streamed: the file is read in slices
+//! (`Blob.slice().arrayBuffer()`), cut at record boundaries, and each part is
+//! given to `parse::import` with the file's header line in front; between
+//! parts the page yields to the event loop, so a 100 MB export shows progress
+//! and the tab stays responsive. Line numbers in problems are mapped back to
+//! the file's own lines. The part size adapts to keep each step short.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use futures::channel::oneshot;
+use js_sys::Uint8Array;
+use leptos::prelude::*;
+use scoreboard_core::model::{DayRow, PeriodRow, PersonKey, Source};
+use scoreboard_core::parse::{self, FileKind, Import, ImportError, ImportOptions};
+use scoreboard_core::Roster;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::state::{default_period, Answer, Ctx, Data, DemoInfo, FileReport, Progress, Question, MAX_PROBLEMS_KEPT};
+use crate::storage;
+use crate::util::{self, js_error, now_ms, yield_now};
+
+/// Files up to this size are read and parsed in one step.
+const WHOLE_FILE_LIMIT: f64 = 2.0 * 1024.0 * 1024.0;
+/// The head read to recognise a large file and find its header.
+const HEAD_BYTES: f64 = 256.0 * 1024.0;
+/// Each parsing step aims at this many milliseconds before yielding.
+const STEP_TARGET_MS: f64 = 40.0;
+const MIN_SLICE: f64 = 64.0 * 1024.0;
+const MAX_SLICE: f64 = 8.0 * 1024.0 * 1024.0;
+/// Problems kept in memory for one file while streaming (all are counted).
+const MAX_PROBLEMS_IN_MEMORY: usize = 5_000;
+/// Rows merged into the table per step.
+const MERGE_STEP: usize = 100_000;
+
+/// One thing to import.
+pub enum Input {
+    File(web_sys::File),
+    Bytes { name: String, bytes: Vec<u8> },
+}
+
+impl Input {
+    fn name(&self) -> String {
+        match self {
+            Input::File(f) => f.name(),
+            Input::Bytes { name, .. } => name.clone(),
+        }
+    }
+    fn size(&self) -> f64 {
+        match self {
+            Input::File(f) => f.size(),
+            Input::Bytes { bytes, .. } => bytes.len() as f64,
+        }
+    }
+}
+
+/// Where a batch comes from: it decides how the roster is combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Dropped or picked files: a roster file replaces the roster loaded before.
+    Files,
+    /// E-mails pasted into the page: added to the roster.
+    PastedRoster,
+    /// The bundled demo: replaces everything, with its own "today".
+    Demo(NaiveDate),
+}
+
+/// Starts importing in the background (one batch at a time).
+pub fn start(ctx: Ctx, inputs: Vec<Input>, origin: Origin) {
+    if inputs.is_empty() {
+        return;
+    }
+    if ctx.progress.get_untracked().is_some() {
+        ctx.notice.set(Some("Files are still being loaded; add more once this load has finished.".into()));
+        return;
+    }
+    leptos::task::spawn_local(import_batch(ctx, inputs, origin));
+}
+
+/// A file's import and the count of all its problems (only some are kept).
+struct Imported {
+    import: Import,
+    problems_total: u64,
+}
+
+pub async fn import_batch(ctx: Ctx, inputs: Vec<Input>, origin: Origin) {
+    util::mark("scoreboard:import-start");
+    ctx.notice.set(None);
+    let count = inputs.len();
+    let mut results: Vec<(FileReport, Option<Import>)> = Vec::new();
+    for (i, input) in inputs.into_iter().enumerate() {
+        let t0 = now_ms();
+        ctx.progress.set(Some(Progress {
+            file: input.name(),
+            index: i + 1,
+            count,
+            done: 0.0,
+            total: input.size(),
+            stage: "Reading",
+        }));
+        yield_now().await;
+        let (mut report, import) = import_one(ctx, input, i + 1, count).await;
+        report.millis = now_ms() - t0;
+        results.push((report, import));
+    }
+    util::mark("scoreboard:parsed");
+    ctx.progress.update(|p| {
+        if let Some(p) = p {
+            p.stage = "Adding to the dashboard";
+        }
+    });
+    yield_now().await;
+    let indexes = merge_into_data(ctx, results, origin).await;
+    ctx.last_batch.set(indexes);
+    ctx.progress.set(None);
+    util::mark("scoreboard:import-end");
+    util::next_paint().await;
+    util::mark("scoreboard:rendered");
+    storage::schedule_save(ctx);
+}
+
+/// Adds a batch to the stored data: rows into the table (same person-day of
+/// the same source replaces the earlier row), rosters combined by origin.
+async fn merge_into_data(ctx: Ctx, results: Vec<(FileReport, Option<Import>)>, origin: Origin) -> Vec<usize> {
+    let mut first_note: Vec<String> = Vec::new();
+    let had_demo = ctx.data.with_untracked(|d| d.demo.is_some());
+    match origin {
+        Origin::Demo(as_of) => {
+            ctx.data.update_untracked(|d| {
+                *d = Data { demo: Some(DemoInfo { as_of }), ..Data::default() };
+            });
+        }
+        _ if had_demo => {
+            ctx.data.update_untracked(|d| *d = Data::default());
+            first_note.push("The demo data was removed first, so your files are not mixed with invented people.".into());
+        }
+        _ => {}
+    }
+    let mut roster_entries = Vec::new();
+    let mut roster_loaded = false;
+    let mut indexes = Vec::new();
+    for (n, (mut report, import)) in results.into_iter().enumerate() {
+        if n == 0 {
+            report.notes.append(&mut first_note);
+        }
+        if let Some(import) = import {
+            if import.kind == FileKind::Roster {
+                roster_loaded = true;
+                roster_entries.extend(import.roster);
+            }
+            let mut rows = import.rows;
+            while !rows.is_empty() {
+                let rest = if rows.len() > MERGE_STEP { rows.split_off(MERGE_STEP) } else { Vec::new() };
+                let c = ctx.data.try_update_untracked(|d| d.table.insert_days(rows)).unwrap_or_default();
+                report.added += c.added as u64;
+                report.replaced += c.replaced as u64;
+                rows = rest;
+                if !rows.is_empty() {
+                    yield_now().await;
+                }
+            }
+            let c = ctx.data.try_update_untracked(|d| d.table.insert_periods(import.periods)).unwrap_or_default();
+            report.added += c.added as u64;
+            report.replaced += c.replaced as u64;
+        }
+        ctx.data.update_untracked(|d| {
+            indexes.push(d.files.len());
+            d.files.push(report);
+        });
+    }
+    if roster_loaded {
+        let new = Roster::new(roster_entries);
+        ctx.data.update_untracked(|d| {
+            let note = match (&d.roster, origin) {
+                (Some(old), Origin::PastedRoster) => {
+                    let merged = old.merged_with(&new);
+                    let note = format!(
+                        "Added to the roster: it now lists {} (it listed {}).",
+                        util::plural(merged.len() as u64, "person", "people"),
+                        old.len()
+                    );
+                    d.roster = Some(merged);
+                    note
+                }
+                (Some(old), _) => {
+                    let note = format!(
+                        "This roster replaces the one loaded before ({} then, {} now).",
+                        util::plural(old.len() as u64, "person", "people"),
+                        new.len()
+                    );
+                    d.roster = Some(new);
+                    note
+                }
+                (None, _) => {
+                    let note = format!("Roster of {}.", util::plural(new.len() as u64, "person", "people"));
+                    d.roster = Some(new);
+                    note
+                }
+            };
+            if let Some(i) = indexes.iter().rev().find(|&&i| d.files[i].kind == Some(FileKind::Roster)) {
+                d.files[*i].notes.push(note);
+            }
+        });
+    }
+    // One notification for the whole batch: the report is computed once.
+    ctx.data.notify();
+    indexes
+}
+
+async fn import_one(ctx: Ctx, input: Input, index: usize, count: usize) -> (FileReport, Option<Import>) {
+    let name = input.name();
+    let size = input.size();
+    let mut report = FileReport::new(&name, size as u64);
+    let progress = |stage: &'static str, done: f64| {
+        ctx.progress.set(Some(Progress { file: name.clone(), index, count, done, total: size, stage }));
+    };
+
+    // Decide how to read: small files and JSON at once, large CSV streamed.
+    let (whole, head): (Option<Vec<u8>>, Vec<u8>) = match &input {
+        Input::Bytes { bytes, .. } => (Some(bytes.clone()), Vec::new()),
+        Input::File(file) if size <= WHOLE_FILE_LIMIT => match read_slice(file, 0.0, size).await {
+            Ok(b) => (Some(b), Vec::new()),
+            Err(e) => return failed(report, format!("{name}: the browser could not read the file ({e})")),
+        },
+        Input::File(file) => {
+            let head = match read_slice(file, 0.0, HEAD_BYTES.min(size)).await {
+                Ok(b) => cut_at_last_newline(b),
+                Err(e) => return failed(report, format!("{name}: the browser could not read the file ({e})")),
+            };
+            if streamable(&name, &head) {
+                (None, head)
+            } else {
+                progress("Reading", 0.0);
+                match read_slice(file, 0.0, size).await {
+                    Ok(b) => (Some(b), Vec::new()),
+                    Err(e) => return failed(report, format!("{name}: the browser could not read the file ({e})")),
+                }
+            }
+        }
+    };
+    let head_ref: &[u8] = whole.as_deref().unwrap_or(&head);
+
+    let mut opts = ImportOptions::default();
+    let headers = csv_headers(head_ref);
+    if let Some(h) = &headers {
+        if let Some(m) = storage::remembered_mapping(h) {
+            opts.column_overrides = m;
+            report.notes.push("Columns read with the mapping you chose before for a file with the same headers.".into());
+        }
+    }
+
+    loop {
+        progress("Reading", 0.0);
+        let attempt = match (&whole, &input) {
+            (Some(bytes), _) => {
+                progress("Reading rows", size * 0.5);
+                yield_now().await;
+                parse::import(&name, bytes, &opts).map(|import| {
+                    let problems_total = import.problems.len() as u64;
+                    Imported { import, problems_total }
+                })
+            }
+            (None, Input::File(file)) => stream_csv(ctx, &name, file, size, &head, &opts, index, count).await,
+            (None, Input::Bytes { .. }) => Err(ImportError::Empty { file: name.clone() }),
+        };
+        match attempt {
+            Ok(imported) => {
+                fill_report(&mut report, &imported);
+                return (report, Some(imported.import));
+            }
+            Err(err) => {
+                let Some(question) = question_for(&err, &name, head_ref, &opts) else {
+                    return failed(report, err.to_string());
+                };
+                ctx.progress.update(|p| {
+                    if let Some(p) = p {
+                        p.stage = "Waiting for your answer";
+                    }
+                });
+                match ask(ctx, question).await {
+                    Answer::Mapping(choice) => {
+                        if let Some(h) = &headers {
+                            storage::remember_mapping(h, &choice);
+                        }
+                        opts.column_overrides = choice;
+                        if !report.notes.iter().any(|n| n.starts_with("Columns mapped")) {
+                            report.notes.push("Columns mapped by hand (remembered for files with the same headers).".into());
+                        }
+                    }
+                    Answer::Period(from, to) => {
+                        opts.period = Some((from, to));
+                        report.period = Some((from, to));
+                    }
+                    Answer::Skip => return failed(report, format!("Skipped. {err}")),
+                }
+            }
+        }
+    }
+}
+
+fn failed(mut report: FileReport, message: String) -> (FileReport, Option<Import>) {
+    report.error = Some(message);
+    (report, None)
+}
+
+fn fill_report(r: &mut FileReport, imported: &Imported) {
+    let i = &imported.import;
+    r.kind = Some(i.kind);
+    r.rows_read = i.rows_read;
+    r.rows_rejected = i.rows_rejected;
+    r.problems = i.problems.iter().take(MAX_PROBLEMS_KEPT).cloned().collect();
+    r.problems_total = imported.problems_total;
+    r.columns = i.columns.clone();
+    r.ignored_columns = i.ignored_columns.clone();
+    r.warnings = i.warnings.clone();
+    r.day_rows = i.rows.len() as u64;
+    r.period_rows = i.periods.len() as u64;
+    r.roster_entries = i.roster.len() as u64;
+    let days = i.rows.iter().map(|x| (x.day, x.day)).chain(i.periods.iter().map(|p| (p.start, p.end)));
+    for (a, b) in days {
+        r.first_day = Some(r.first_day.map_or(a, |d| d.min(a)));
+        r.last_day = Some(r.last_day.map_or(b, |d| d.max(b)));
+    }
+}
+
+/// Asks the user (the dialog answers through a one-shot channel).
+async fn ask(ctx: Ctx, q: Question) -> Answer {
+    let (tx, rx) = oneshot::channel();
+    ctx.answer.set_value(Some(tx));
+    ctx.question.set(Some(q));
+    let answer = rx.await.unwrap_or(Answer::Skip);
+    ctx.question.set(None);
+    answer
+}
+
+/// What to ask for an import error, if the user can fix it from the page.
+fn question_for(err: &ImportError, name: &str, head: &[u8], opts: &ImportOptions) -> Option<Question> {
+    match err {
+        ImportError::MissingIdentityColumn { .. } | ImportError::UnknownFormat { .. } => {
+            if !looks_like_csv(head) {
+                return None;
+            }
+            let preview = parse::csv_preview(head, 6).ok()?;
+            // A first line of e-mails is data, not headers: mapping cannot help.
+            if preview.headers.len() < 2 || preview.headers.iter().any(|h| h.contains('@')) {
+                return None;
+            }
+            let choice = if opts.column_overrides.is_empty() {
+                preview.columns.iter().map(|c| (c.header.clone(), c.field)).collect()
+            } else {
+                parse::column_uses(&preview.headers, &opts.column_overrides)
+                    .into_iter()
+                    .map(|c| (c.header, c.field))
+                    .collect()
+            };
+            Some(Question::Mapping { file: name.to_string(), message: err.to_string(), preview, choice })
+        }
+        ImportError::NeedsPeriod { .. } | ImportError::InvalidPeriod { .. } => {
+            let (from, to) = opts.period.unwrap_or_else(|| default_period(util::today_utc()));
+            Some(Question::Period { file: name.to_string(), message: err.to_string(), from, to })
+        }
+        _ => None,
+    }
+}
+
+fn looks_like_csv(head: &[u8]) -> bool {
+    let magic: [&[u8]; 4] = [b"PK\x03\x04", &[0x1F, 0x8B], b"%PDF", &[0xD0, 0xCF, 0x11, 0xE0]];
+    if magic.iter().any(|m| head.starts_with(m)) {
+        return false;
+    }
+    let t = head.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(head);
+    let first = t.iter().find(|b| !b.is_ascii_whitespace());
+    !matches!(first, Some(b'{') | Some(b'['))
+}
+
+/// The header row of a CSV file (to remember a mapping by), if it is one.
+fn csv_headers(head: &[u8]) -> Option<Vec<String>> {
+    if !looks_like_csv(head) {
+        return None;
+    }
+    let cut = cut_at_last_newline(head.get(..head.len().min(64 * 1024)).unwrap_or(head).to_vec());
+    parse::csv_preview(if cut.is_empty() { head } else { &cut }, 0).ok().map(|p| p.headers)
+}
+
+/// Large files that can be streamed: UTF-8 CSV with a header line (usage
+/// exports, including ones whose columns still need mapping).
+fn streamable(name: &str, head: &[u8]) -> bool {
+    if !looks_like_csv(head) || head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
+        return false;
+    }
+    match parse::detect_kind(name, head) {
+        Ok(FileKind::UsageCsv) => true,
+        Ok(_) => false,
+        Err(ImportError::MissingIdentityColumn { .. } | ImportError::UnknownFormat { .. }) => true,
+        Err(_) => false,
+    }
+}
+
+fn cut_at_last_newline(mut b: Vec<u8>) -> Vec<u8> {
+    if let Some(i) = b.iter().rposition(|&c| c == b'\n') {
+        b.truncate(i + 1);
+    }
+    b
+}
+
+async fn read_slice(file: &web_sys::File, start: f64, end: f64) -> Result<Vec<u8>, String> {
+    let blob = file.slice_with_f64_and_f64(start, end).map_err(|e| js_error(&e))?;
+    let buf = JsFuture::from(blob.array_buffer()).await.map_err(|e| js_error(&e))?;
+    Ok(Uint8Array::new(&buf).to_vec())
+}
+
+/// The end (exclusive) of the last complete record: just after the last
+/// newline outside quotes. `buf` starts at a record boundary.
+fn last_record_boundary(buf: &[u8]) -> usize {
+    let mut in_quotes = false;
+    let mut last = 0;
+    for (i, &b) in buf.iter().enumerate() {
+        match b {
+            b'"' => in_quotes = !in_quotes,
+            b'\n' if !in_quotes => last = i + 1,
+            _ => {}
+        }
+    }
+    last
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn stream_csv(
+    ctx: Ctx,
+    name: &str,
+    file: &web_sys::File,
+    size: f64,
+    head: &[u8],
+    opts: &ImportOptions,
+    index: usize,
+    count: usize,
+) -> Result<Imported, ImportError> {
+    let preview = parse::csv_preview(head, 0).map_err(|e| rename(e, name))?;
+    let header_line = preview.header_line.max(1);
+    // The prefix every part is parsed with: everything up to the end of the header line.
+    let mut newlines = 0u64;
+    let mut prefix_end = None;
+    for (i, &b) in head.iter().enumerate() {
+        if b == b'\n' {
+            newlines += 1;
+            if newlines == header_line {
+                prefix_end = Some(i + 1);
+                break;
+            }
+        }
+    }
+    let Some(prefix_end) = prefix_end else {
+        return Err(ImportError::UnknownFormat {
+            file: name.to_string(),
+            reason: "its header line is longer than 256 KB".to_string(),
+        });
+    };
+    let prefix = &head[..prefix_end];
+    let mut merger = Merger::new(header_line);
+    let mut next_line = header_line + 1;
+    let mut offset = prefix_end as f64;
+    let mut carry: Vec<u8> = Vec::new();
+    let mut slice = 512.0 * 1024.0;
+    loop {
+        let end = (offset + slice).min(size);
+        let bytes = read_slice(file, offset, end).await.map_err(|e| ImportError::UnknownFormat {
+            file: name.to_string(),
+            reason: format!("the browser could not read it ({e})"),
+        })?;
+        offset = end;
+        carry.extend_from_slice(&bytes);
+        let eof = offset >= size;
+        let split = if eof { carry.len() } else { last_record_boundary(&carry) };
+        if split > 0 {
+            let t0 = now_ms();
+            let mut text = Vec::with_capacity(prefix.len() + split);
+            text.extend_from_slice(prefix);
+            text.extend(carry.drain(..split));
+            let part_lines = text[prefix.len()..].iter().filter(|&&b| b == b'\n').count() as u64;
+            match parse::import(name, &text, opts) {
+                Ok(import) => merger.add(import, next_line),
+                // A part of blank lines after the first one.
+                Err(ImportError::Empty { .. }) if merger.parts > 0 => {}
+                Err(ImportError::NotUtf8 { file, line }) => {
+                    return Err(ImportError::NotUtf8 { file, line: merger.file_line(line, next_line) })
+                }
+                Err(e) => return Err(e),
+            }
+            drop(text);
+            next_line += part_lines;
+            let ms = now_ms() - t0;
+            slice = (slice * STEP_TARGET_MS / ms.max(1.0)).clamp(MIN_SLICE, MAX_SLICE);
+        } else if !eof {
+            // One record longer than the slice: read more before parsing.
+            slice = (slice * 2.0).min(MAX_SLICE);
+        }
+        ctx.progress.set(Some(Progress {
+            file: name.to_string(),
+            index,
+            count,
+            done: offset,
+            total: size,
+            stage: "Reading rows",
+        }));
+        yield_now().await;
+        if eof {
+            break;
+        }
+    }
+    Ok(merger.finish())
+}
+
+fn rename(e: ImportError, name: &str) -> ImportError {
+    match e {
+        ImportError::Empty { .. } => ImportError::Empty { file: name.to_string() },
+        ImportError::NotUtf8 { line, .. } => ImportError::NotUtf8 { file: name.to_string(), line },
+        other => other,
+    }
+}
+
+/// Combines the imports of a file's parts into one, as if read at once.
+struct Merger {
+    out: Option<Import>,
+    parts: usize,
+    prefix_lines: u64,
+    days: HashMap<(Source, PersonKey, NaiveDate), usize>,
+    periods: HashMap<(Source, PersonKey, NaiveDate, NaiveDate), usize>,
+    warnings: Vec<String>,
+    problems_total: u64,
+}
+
+impl Merger {
+    fn new(prefix_lines: u64) -> Merger {
+        Merger {
+            out: None,
+            parts: 0,
+            prefix_lines,
+            days: HashMap::new(),
+            periods: HashMap::new(),
+            warnings: Vec::new(),
+            problems_total: 0,
+        }
+    }
+
+    /// A line of a part (prefix + part) as a line of the file.
+    fn file_line(&self, part_line: u64, first_line_of_part: u64) -> u64 {
+        if part_line <= self.prefix_lines {
+            part_line
+        } else {
+            first_line_of_part + (part_line - self.prefix_lines - 1)
+        }
+    }
+
+    fn add(&mut self, mut import: Import, first_line_of_part: u64) {
+        self.parts += 1;
+        self.problems_total += import.problems.len() as u64;
+        for p in &mut import.problems {
+            if let Some(l) = p.line {
+                p.line = Some(self.file_line(l, first_line_of_part));
+            }
+        }
+        self.warnings.append(&mut import.warnings);
+        let rows = std::mem::take(&mut import.rows);
+        let periods = std::mem::take(&mut import.periods);
+        let problems = std::mem::take(&mut import.problems);
+        let out = self.out.get_or_insert_with(|| Import { ..import.clone() });
+        if self.parts > 1 {
+            out.rows_read += import.rows_read;
+            out.rows_rejected += import.rows_rejected;
+            out.roster.extend(import.roster);
+        }
+        let room = MAX_PROBLEMS_IN_MEMORY.saturating_sub(out.problems.len());
+        out.problems.extend(problems.into_iter().take(room));
+        for r in rows {
+            add_day(out, &mut self.days, r);
+        }
+        for p in periods {
+            add_period(out, &mut self.periods, p);
+        }
+    }
+
+    fn finish(self) -> Imported {
+        let mut import = self.out.unwrap_or_else(|| Import {
+            file: String::new(),
+            kind: FileKind::UsageCsv,
+            rows: Vec::new(),
+            periods: Vec::new(),
+            roster: Vec::new(),
+            problems: Vec::new(),
+            warnings: Vec::new(),
+            columns: Vec::new(),
+            ignored_columns: Vec::new(),
+            rows_read: 0,
+            rows_rejected: 0,
+        });
+        import.warnings = merge_warnings(&self.warnings, import.rows.is_empty() && import.periods.is_empty());
+        Imported { import, problems_total: self.problems_total }
+    }
+}
+
+fn add_day(out: &mut Import, index: &mut HashMap<(Source, PersonKey, NaiveDate), usize>, r: DayRow) {
+    let key = (r.source, r.person.clone(), r.day);
+    match index.get(&key) {
+        Some(&i) => out.rows[i].absorb(&r),
+        None => {
+            index.insert(key, out.rows.len());
+            out.rows.push(r);
+        }
+    }
+}
+
+fn add_period(out: &mut Import, index: &mut HashMap<(Source, PersonKey, NaiveDate, NaiveDate), usize>, p: PeriodRow) {
+    let key = (p.source, p.person.clone(), p.start, p.end);
+    match index.get(&key) {
+        Some(&i) => out.periods[i].absorb(&p),
+        None => {
+            index.insert(key, out.periods.len());
+            out.periods.push(p);
+        }
+    }
+}
+
+const NOTHING_USED: &str = "no row of this file could be used";
+
+/// The warnings of all parts, once each: the same warning with different
+/// counts (e.g. "skipped 12 rows …" in two parts) becomes one with the counts
+/// added up. Only whole-word numbers count; dates and model names stay.
+fn merge_warnings(all: &[String], nothing_used: bool) -> Vec<String> {
+    let mut order: Vec<String> = Vec::new();
+    let mut groups: HashMap<String, (Vec<String>, Vec<u64>)> = HashMap::new();
+    for w in all {
+        if w.starts_with(NOTHING_USED) {
+            continue;
+        }
+        let tokens: Vec<String> = w.split(' ').map(str::to_string).collect();
+        let mut counts = Vec::new();
+        let sig: Vec<String> = tokens
+            .iter()
+            .map(|t| match count_token(t) {
+                Some((pre, n, post)) => {
+                    counts.push(n);
+                    format!("{pre}#{post}")
+                }
+                None => t.clone(),
+            })
+            .collect();
+        let sig = sig.join(" ");
+        match groups.get_mut(&sig) {
+            Some((_, sums)) => {
+                for (s, n) in sums.iter_mut().zip(counts) {
+                    *s += n;
+                }
+            }
+            None => {
+                order.push(sig.clone());
+                groups.insert(sig, (tokens, counts));
+            }
+        }
+    }
+    let mut out: Vec<String> = order
+        .iter()
+        .filter_map(|sig| groups.get(sig))
+        .map(|(tokens, sums)| {
+            let mut sums = sums.iter();
+            tokens
+                .iter()
+                .map(|t| match count_token(t) {
+                    Some((pre, _, post)) => sums.next().map_or_else(|| t.clone(), |n| format!("{pre}{n}{post}")),
+                    None => t.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    if nothing_used {
+        out.push(format!("{NOTHING_USED}; see the problems and warnings above"));
+    }
+    out
+}
+
+/// A whole-word count, possibly in brackets or before punctuation: `12`, `(3`, `4),`.
+fn count_token(t: &str) -> Option<(&str, u64, &str)> {
+    let punct = |c: char| "()[],;:.".contains(c);
+    let start = t.find(|c: char| !punct(c))?;
+    let end = t.char_indices().rev().find(|(_, c)| !punct(*c)).map_or(t.len(), |(i, c)| i + c.len_utf8());
+    let (pre, mid, post) = (&t[..start], &t[start..end], &t[end..]);
+    if !mid.is_empty() && mid.bytes().all(|b| b.is_ascii_digit()) {
+        Some((pre, mid.parse().ok()?, post))
+    } else {
+        None
+    }
+}
+
+// ---- the demo and the server's health --------------------------------------------
+
+async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+    let w = web_sys::window().ok_or("no window")?;
+    let resp = JsFuture::from(w.fetch_with_str(url)).await.map_err(|e| js_error(&e))?;
+    let resp: web_sys::Response = resp.dyn_into().map_err(|_| "not a response".to_string())?;
+    if !resp.ok() {
+        return Err(format!("{url}: HTTP {}", resp.status()));
+    }
+    let buf = JsFuture::from(resp.array_buffer().map_err(|e| js_error(&e))?).await.map_err(|e| js_error(&e))?;
+    Ok(Uint8Array::new(&buf).to_vec())
+}
+
+#[derive(serde::Deserialize)]
+struct Manifest {
+    as_of: NaiveDate,
+    files: Vec<ManifestFile>,
+}
+
+#[derive(serde::Deserialize)]
+struct ManifestFile {
+    path: String,
+}
+
+/// Fetches the bundled demo files and imports them like dropped files.
+pub fn load_demo(ctx: Ctx) {
+    if ctx.progress.get_untracked().is_some() {
+        return;
+    }
+    leptos::task::spawn_local(async move {
+        ctx.progress.set(Some(Progress {
+            file: "demo data".into(),
+            index: 1,
+            count: 1,
+            done: 0.0,
+            total: 1.0,
+            stage: "Fetching",
+        }));
+        let result: Result<(Manifest, Vec<Input>), String> = async {
+            let manifest: Manifest = serde_json::from_slice(&fetch_bytes("demo/manifest.json").await?)
+                .map_err(|e| format!("demo/manifest.json: {e}"))?;
+            let mut inputs = Vec::new();
+            for f in &manifest.files {
+                let bytes = fetch_bytes(&format!("demo/{}", f.path)).await?;
+                inputs.push(Input::Bytes { name: f.path.clone(), bytes });
+            }
+            Ok((manifest, inputs))
+        }
+        .await;
+        ctx.progress.set(None);
+        match result {
+            Ok((manifest, inputs)) => import_batch(ctx, inputs, Origin::Demo(manifest.as_of)).await,
+            Err(e) => ctx.notice.set(Some(format!("The demo data could not be loaded: {e}"))),
+        }
+    });
+}
+
+/// Asks `scoreboard serve` (when it serves the page) whether it runs with
+/// `--demo`. A static host has no `api/health`: that is not an error.
+pub async fn server_demo_mode() -> bool {
+    let Ok(bytes) = fetch_bytes("api/health").await else { return false };
+    serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("demo").and_then(serde_json::Value::as_bool))
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_boundary_ignores_newlines_inside_quotes() {
+        assert_eq!(last_record_boundary(b"a,b\nc,\"x\ny\"\nd"), 13);
+        assert_eq!(last_record_boundary(b"a,\"b\nc"), 0);
+        assert_eq!(last_record_boundary(b"a,\"b\"\"\"\n"), 8);
+    }
+
+    #[test]
+    fn warnings_of_parts_are_merged_with_counts_added() {
+        let w = vec![
+            "skipped 3 rows for products other than Claude Code (Chat: 3)".to_string(),
+            "skipped 4 rows for products other than Claude Code (Chat: 4)".to_string(),
+            "column `x` ignored".to_string(),
+            "column `x` ignored".to_string(),
+        ];
+        let m = merge_warnings(&w, false);
+        assert_eq!(m, vec!["skipped 7 rows for products other than Claude Code (Chat: 7)", "column `x` ignored"]);
+    }
+}

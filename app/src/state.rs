@@ -1,0 +1,259 @@
+//! The page's state: the data loaded so far (kept in the browser), the view
+//! (window and team), and the report core computes from both.
+//!
+//! The dashboard components read only the [`Report`] and the import reports,
+//! never the raw table: a shared snapshot (issue 6) or the live server rows
+//! (issues 4 and 5) can drive the same components.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{Datelike, NaiveDate};
+use futures::channel::oneshot;
+use leptos::prelude::*;
+use scoreboard_core::parse::{ColumnUse, CsvPreview, Field, FileKind};
+use scoreboard_core::{compute, Problem, Report, ReportOptions, Roster, UsageTable, WindowSpec};
+use serde::{Deserialize, Serialize};
+
+use crate::util;
+
+/// Everything loaded so far. Persisted in IndexedDB (see `storage`).
+#[derive(Debug, Clone, Default)]
+pub struct Data {
+    pub table: UsageTable,
+    pub roster: Option<Roster>,
+    /// One import report per file ever loaded (newest last).
+    pub files: Vec<FileReport>,
+    /// Set while the data is the bundled demo: its fixed "today".
+    pub demo: Option<DemoInfo>,
+}
+
+impl Data {
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty() && self.roster.is_none()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoInfo {
+    /// The date the demo data was generated for (`public/demo/manifest.json`).
+    pub as_of: NaiveDate,
+}
+
+/// What happened to one file: the import report the user sees.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileReport {
+    pub file: String,
+    /// What the file was recognised as; `None` when it could not be read at all.
+    pub kind: Option<FileKind>,
+    /// Wall-clock time of the load (UTC, ISO 8601).
+    pub loaded_at: String,
+    pub bytes: u64,
+    /// Set when the file could not be used at all (the message says why).
+    pub error: Option<String>,
+    pub rows_read: u64,
+    pub rows_rejected: u64,
+    /// The first problems (line and reason); `problems_total` counts them all.
+    pub problems: Vec<Problem>,
+    pub problems_total: u64,
+    pub columns: Vec<ColumnUse>,
+    pub ignored_columns: Vec<String>,
+    pub warnings: Vec<String>,
+    /// Person-day rows the file gave, and how many of them were new or replaced earlier ones.
+    pub day_rows: u64,
+    pub period_rows: u64,
+    pub added: u64,
+    pub replaced: u64,
+    pub roster_entries: u64,
+    pub first_day: Option<NaiveDate>,
+    pub last_day: Option<NaiveDate>,
+    /// The period the user said an undated export covers.
+    pub period: Option<(NaiveDate, NaiveDate)>,
+    /// Notes from the page itself (mapping reused, roster replaced, demo removed…).
+    pub notes: Vec<String>,
+    pub millis: f64,
+}
+
+/// How many problems of one file are kept for display and storage.
+pub const MAX_PROBLEMS_KEPT: usize = 200;
+
+impl FileReport {
+    pub fn new(file: &str, bytes: u64) -> FileReport {
+        FileReport {
+            file: file.to_string(),
+            kind: None,
+            loaded_at: String::from(js_sys::Date::new_0().to_iso_string()),
+            bytes,
+            error: None,
+            rows_read: 0,
+            rows_rejected: 0,
+            problems: Vec::new(),
+            problems_total: 0,
+            columns: Vec::new(),
+            ignored_columns: Vec::new(),
+            warnings: Vec::new(),
+            day_rows: 0,
+            period_rows: 0,
+            added: 0,
+            replaced: 0,
+            roster_entries: 0,
+            first_day: None,
+            last_day: None,
+            period: None,
+            notes: Vec::new(),
+            millis: 0.0,
+        }
+    }
+}
+
+/// The weeks the dashboard covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WindowChoice {
+    Last { weeks: u32 },
+    All,
+    Custom,
+}
+
+pub const WINDOW_CHOICES: [(WindowChoice, &str, &str); 7] = [
+    (WindowChoice::Last { weeks: 4 }, "4", "Last 4 weeks"),
+    (WindowChoice::Last { weeks: 8 }, "8", "Last 8 weeks"),
+    (WindowChoice::Last { weeks: 12 }, "12", "Last 12 weeks"),
+    (WindowChoice::Last { weeks: 26 }, "26", "Last 26 weeks"),
+    (WindowChoice::Last { weeks: 52 }, "52", "Last 52 weeks"),
+    (WindowChoice::All, "all", "All data"),
+    (WindowChoice::Custom, "custom", "Custom dates…"),
+];
+
+impl WindowChoice {
+    pub fn key(self) -> &'static str {
+        WINDOW_CHOICES.iter().find(|(c, _, _)| *c == self).map_or("12", |(_, k, _)| k)
+    }
+    pub fn from_key(k: &str) -> Option<WindowChoice> {
+        WINDOW_CHOICES.iter().find(|(_, key, _)| *key == k).map(|(c, _, _)| *c)
+    }
+}
+
+/// The view: what the filters say. Kept in localStorage, and (issue 6) the
+/// part of a share link that says what to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewState {
+    pub window: WindowChoice,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub team: Option<String>,
+}
+
+impl Default for ViewState {
+    fn default() -> ViewState {
+        ViewState { window: WindowChoice::Last { weeks: 12 }, from: None, to: None, team: None }
+    }
+}
+
+impl ViewState {
+    pub fn options(&self, as_of: NaiveDate) -> ReportOptions {
+        let window = match self.window {
+            WindowChoice::Last { weeks } => WindowSpec::LastWeeks { weeks },
+            WindowChoice::All => WindowSpec::All,
+            WindowChoice::Custom => match (self.from, self.to) {
+                (Some(from), Some(to)) => WindowSpec::Custom { from, to },
+                (Some(from), None) => WindowSpec::Custom { from, to: as_of },
+                (None, Some(to)) => WindowSpec::Custom { from: to, to },
+                (None, None) => WindowSpec::LastWeeks { weeks: 12 },
+            },
+        };
+        ReportOptions { as_of, window, team: self.team.clone() }
+    }
+}
+
+/// Something the importer needs to ask the user before it can read a file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Question {
+    /// The columns could not all be placed: which field is each header?
+    Mapping {
+        file: String,
+        message: String,
+        preview: CsvPreview,
+        choice: BTreeMap<String, Option<Field>>,
+    },
+    /// An export without dates: which days does it cover?
+    Period { file: String, message: String, from: NaiveDate, to: NaiveDate },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Mapping(BTreeMap<String, Option<Field>>),
+    Period(NaiveDate, NaiveDate),
+    Skip,
+}
+
+/// Import progress, shown while files are read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    pub file: String,
+    /// 1-based index of the file in the batch, and the batch size.
+    pub index: usize,
+    pub count: usize,
+    pub done: f64,
+    pub total: f64,
+    pub stage: &'static str,
+}
+
+/// The page's signals, shared through context. All `Copy`.
+#[derive(Clone, Copy)]
+pub struct Ctx {
+    pub data: RwSignal<Data>,
+    pub view: RwSignal<ViewState>,
+    pub report: Memo<Arc<Report>>,
+    pub progress: RwSignal<Option<Progress>>,
+    pub question: RwSignal<Option<Question>>,
+    pub answer: StoredValue<Option<oneshot::Sender<Answer>>>,
+    /// Indexes into `data.files` of the latest batch (the import report shows them first).
+    pub last_batch: RwSignal<Vec<usize>>,
+    /// A one-line message for the user (storage trouble, demo removed, copied…).
+    pub notice: RwSignal<Option<String>>,
+    /// True once stored data has been read back (or found missing).
+    pub restored: RwSignal<bool>,
+}
+
+impl Ctx {
+    pub fn new() -> Ctx {
+        let data = RwSignal::new(Data::default());
+        let view = RwSignal::new(crate::storage::load_view().unwrap_or_default());
+        let pinned = util::as_of_param();
+        let as_of = Memo::new(move |_| {
+            pinned.or_else(|| data.with(|d| d.demo.as_ref().map(|x| x.as_of))).unwrap_or_else(util::today_utc)
+        });
+        let report = Memo::new(move |_| {
+            let opts = view.with(|v| v.options(as_of.get()));
+            data.with(|d| {
+                let mut r = compute(&d.table, d.roster.as_ref(), &opts);
+                for f in &d.files {
+                    r.problems.extend(f.problems.iter().cloned());
+                }
+                Arc::new(r)
+            })
+        });
+        Ctx {
+            data,
+            view,
+            report,
+            progress: RwSignal::new(None),
+            question: RwSignal::new(None),
+            answer: StoredValue::new(None),
+            last_batch: RwSignal::new(Vec::new()),
+            notice: RwSignal::new(None),
+            restored: RwSignal::new(false),
+        }
+    }
+}
+
+/// The page's state (provided by `App` before any component runs).
+pub fn ctx() -> Ctx {
+    expect_context::<Ctx>()
+}
+
+/// The default period for an export without dates: this month to date (UTC).
+pub fn default_period(today: NaiveDate) -> (NaiveDate, NaiveDate) {
+    (today.with_day(1).unwrap_or(today), today)
+}

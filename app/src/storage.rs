@@ -1,0 +1,376 @@
+//! Keeping what was loaded in the browser, so reopening the page shows the
+//! same dashboard.
+//!
+//! The merged table, the roster and the import reports go to IndexedDB
+//! (localStorage is limited to a few MB; a year of a large organisation is
+//! ~10⁶ rows). Rows are stored compactly (person names interned, measures as
+//! a tuple) in chunks, serialised between yields so a large table never
+//! freezes the page, and written in one transaction so a reload never sees
+//! half a save. Small things (the view, remembered column mappings) live in
+//! localStorage under `scoreboard:`.
+
+use std::cell::Cell;
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+use js_sys::{Array, Promise, Uint8Array};
+use leptos::prelude::*;
+use scoreboard_core::model::{DayRow, Measures, ModelUsage, PeriodRow, PersonKey, Source, ToolDecisions};
+use scoreboard_core::parse::Field;
+use scoreboard_core::table::TableRows;
+use scoreboard_core::{Roster, UsageTable};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{IdbDatabase, IdbRequest, IdbTransaction, IdbTransactionMode};
+
+use crate::state::{Ctx, Data, DemoInfo, FileReport, ViewState};
+use crate::util::{self, js_error, yield_now};
+
+const DB_NAME: &str = "scoreboard";
+const DB_VERSION: u32 = 1;
+const META: &str = "meta";
+const DAYS: &str = "days";
+const META_KEY: &str = "meta";
+/// Rows per stored chunk (and per serialisation step between yields).
+const CHUNK_ROWS: usize = 50_000;
+const FORMAT_VERSION: u32 = 1;
+const PREFIX: &str = "scoreboard:";
+
+/// One day row, compactly: (day as days from CE, person index, source index,
+/// the eleven counters, cost in micro-dollars, cost estimated, models, tools).
+#[derive(Serialize, Deserialize)]
+struct Row(i32, u32, u8, [u64; 11], i64, bool, Vec<ModelUsage>, Vec<ToolDecisions>);
+
+#[derive(Serialize, Deserialize)]
+struct Meta {
+    version: u32,
+    saved_at: String,
+    persons: Vec<PersonKey>,
+    periods: Vec<PeriodRow>,
+    roster: Option<Roster>,
+    files: Vec<FileReport>,
+    demo: Option<DemoInfo>,
+    chunks: u32,
+    day_rows: u64,
+}
+
+fn source_index(s: Source) -> u8 {
+    Source::ALL.iter().position(|x| *x == s).unwrap_or(0) as u8
+}
+
+fn encode(r: &DayRow, person: u32) -> Row {
+    use chrono::Datelike;
+    let m = &r.measures;
+    Row(
+        r.day.num_days_from_ce(),
+        person,
+        source_index(r.source),
+        [
+            m.sessions,
+            m.lines_added,
+            m.lines_removed,
+            m.commits,
+            m.pull_requests,
+            m.edits_accepted,
+            m.edits_rejected,
+            m.input_tokens,
+            m.output_tokens,
+            m.cache_read_tokens,
+            m.cache_creation_tokens,
+        ],
+        m.cost_micros,
+        m.cost_is_estimated,
+        r.models.clone(),
+        r.tools.clone(),
+    )
+}
+
+fn decode(r: Row, persons: &[PersonKey]) -> Option<DayRow> {
+    let Row(day, person, source, c, cost, est, models, tools) = r;
+    let day = NaiveDate::from_num_days_from_ce_opt(day)?;
+    let person = persons.get(person as usize)?.clone();
+    let source = *Source::ALL.get(usize::from(source))?;
+    let measures = Measures {
+        sessions: c[0],
+        lines_added: c[1],
+        lines_removed: c[2],
+        commits: c[3],
+        pull_requests: c[4],
+        edits_accepted: c[5],
+        edits_rejected: c[6],
+        input_tokens: c[7],
+        output_tokens: c[8],
+        cache_read_tokens: c[9],
+        cache_creation_tokens: c[10],
+        cost_micros: cost,
+        cost_is_estimated: est,
+    };
+    Some(DayRow { day, person, source, measures, models, tools })
+}
+
+// ---- IndexedDB plumbing ------------------------------------------------------
+
+fn request_promise(req: &IdbRequest) -> Promise {
+    let req = req.clone();
+    Promise::new(&mut |resolve, reject| {
+        let r2 = req.clone();
+        let ok = Closure::once_into_js(move || {
+            let v = r2.result().unwrap_or(JsValue::UNDEFINED);
+            let _ = resolve.call1(&JsValue::NULL, &v);
+        });
+        let r3 = req.clone();
+        let fail = Closure::once_into_js(move || {
+            let msg = r3.error().ok().flatten().map_or_else(|| "IndexedDB request failed".to_string(), |e| e.message());
+            let _ = reject.call1(&JsValue::NULL, &JsValue::from_str(&msg));
+        });
+        req.set_onsuccess(Some(ok.unchecked_ref()));
+        req.set_onerror(Some(fail.unchecked_ref()));
+    })
+}
+
+fn transaction_done(tx: &IdbTransaction) -> Promise {
+    let tx = tx.clone();
+    Promise::new(&mut |resolve, reject| {
+        let ok = Closure::once_into_js(move || {
+            let _ = resolve.call0(&JsValue::NULL);
+        });
+        let t2 = tx.clone();
+        let reject2 = reject.clone();
+        let fail = Closure::once_into_js(move || {
+            let msg = t2.error().map_or_else(|| "the browser refused to store the data".to_string(), |e| e.message());
+            let _ = reject2.call1(&JsValue::NULL, &JsValue::from_str(&msg));
+        });
+        let t3 = tx.clone();
+        let abort = Closure::once_into_js(move || {
+            let msg = t3.error().map_or_else(|| "storing the data was aborted".to_string(), |e| e.message());
+            let _ = reject.call1(&JsValue::NULL, &JsValue::from_str(&msg));
+        });
+        tx.set_oncomplete(Some(ok.unchecked_ref()));
+        tx.set_onerror(Some(fail.unchecked_ref()));
+        tx.set_onabort(Some(abort.unchecked_ref()));
+    })
+}
+
+async fn open_db() -> Result<IdbDatabase, String> {
+    let factory = web_sys::window()
+        .and_then(|w| w.indexed_db().ok().flatten())
+        .ok_or_else(|| "this browser offers no IndexedDB (a private window may disable it)".to_string())?;
+    let req = factory.open_with_u32(DB_NAME, DB_VERSION).map_err(|e| js_error(&e))?;
+    let upgrade_req = req.clone();
+    let on_upgrade = Closure::once_into_js(move |_e: web_sys::IdbVersionChangeEvent| {
+        if let Ok(db) = upgrade_req.result().and_then(|v| v.dyn_into::<IdbDatabase>().map_err(JsValue::from)) {
+            let _ = db.create_object_store(META);
+            let _ = db.create_object_store(DAYS);
+        }
+    });
+    req.set_onupgradeneeded(Some(on_upgrade.unchecked_ref()));
+    let db = JsFuture::from(request_promise(&req)).await.map_err(|e| js_error(&e))?;
+    db.dyn_into::<IdbDatabase>().map_err(|_| "IndexedDB returned no database".to_string())
+}
+
+fn stores_tx(db: &IdbDatabase, mode: IdbTransactionMode) -> Result<IdbTransaction, String> {
+    let names = Array::of2(&JsValue::from_str(META), &JsValue::from_str(DAYS));
+    db.transaction_with_str_sequence_and_mode(&names, mode).map_err(|e| js_error(&e))
+}
+
+// ---- save -----------------------------------------------------------------------
+
+thread_local! {
+    static SAVING: Cell<bool> = const { Cell::new(false) };
+    static PENDING: Cell<bool> = const { Cell::new(false) };
+    static REVISION: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Marks the data as changed and saves it in the background (one save at a
+/// time; a change during a save triggers another one after it).
+pub fn schedule_save(ctx: Ctx) {
+    REVISION.with(|r| r.set(r.get() + 1));
+    if SAVING.with(Cell::get) {
+        PENDING.with(|p| p.set(true));
+        return;
+    }
+    SAVING.with(|s| s.set(true));
+    leptos::task::spawn_local(async move {
+        loop {
+            PENDING.with(|p| p.set(false));
+            if let Err(e) = save(ctx).await {
+                if e != STALE {
+                    ctx.notice.set(Some(format!(
+                        "The browser did not keep the data ({e}). The dashboard works, but reopening the page will not show it."
+                    )));
+                }
+            }
+            if !PENDING.with(Cell::get) {
+                break;
+            }
+        }
+        SAVING.with(|s| s.set(false));
+    });
+}
+
+const STALE: &str = "stale";
+
+async fn save(ctx: Ctx) -> Result<(), String> {
+    let rev = REVISION.with(Cell::get);
+    let stale = || REVISION.with(Cell::get) != rev;
+    // Intern the persons once; then serialise chunk by chunk between yields.
+    let (persons, index, total) = ctx.data.with_untracked(|d| {
+        let mut persons: Vec<PersonKey> = Vec::new();
+        let mut index: HashMap<PersonKey, u32> = HashMap::new();
+        for r in d.table.days() {
+            if !index.contains_key(&r.person) {
+                index.insert(r.person.clone(), persons.len() as u32);
+                persons.push(r.person.clone());
+            }
+        }
+        (persons, index, d.table.days().len())
+    });
+    let mut chunks: Vec<Uint8Array> = Vec::new();
+    let mut start = 0;
+    while start < total {
+        let end = (start + CHUNK_ROWS).min(total);
+        let bytes = ctx.data.with_untracked(|d| {
+            let rows: Vec<Row> = d
+                .table
+                .days()
+                .get(start..end)
+                .unwrap_or_default()
+                .iter()
+                .map(|r| encode(r, index.get(&r.person).copied().unwrap_or(0)))
+                .collect();
+            serde_json::to_vec(&rows)
+        });
+        let bytes = bytes.map_err(|e| e.to_string())?;
+        chunks.push(Uint8Array::from(bytes.as_slice()));
+        start = end;
+        yield_now().await;
+        if stale() {
+            return Err(STALE.into());
+        }
+    }
+    let meta = ctx.data.with_untracked(|d| {
+        let meta = Meta {
+            version: FORMAT_VERSION,
+            saved_at: String::from(js_sys::Date::new_0().to_iso_string()),
+            persons,
+            periods: d.table.periods().to_vec(),
+            roster: d.roster.clone(),
+            files: d.files.clone(),
+            demo: d.demo.clone(),
+            chunks: chunks.len() as u32,
+            day_rows: total as u64,
+        };
+        serde_json::to_vec(&meta)
+    });
+    let meta = meta.map_err(|e| e.to_string())?;
+
+    let db = open_db().await?;
+    let tx = stores_tx(&db, IdbTransactionMode::Readwrite)?;
+    let done = transaction_done(&tx);
+    let meta_store = tx.object_store(META).map_err(|e| js_error(&e))?;
+    let days_store = tx.object_store(DAYS).map_err(|e| js_error(&e))?;
+    days_store.clear().map_err(|e| js_error(&e))?;
+    meta_store
+        .put_with_key(&Uint8Array::from(meta.as_slice()), &JsValue::from_str(META_KEY))
+        .map_err(|e| js_error(&e))?;
+    for (i, c) in chunks.iter().enumerate() {
+        days_store.put_with_key(c, &JsValue::from_f64(i as f64)).map_err(|e| js_error(&e))?;
+    }
+    JsFuture::from(done).await.map_err(|e| js_error(&e))?;
+    db.close();
+    Ok(())
+}
+
+// ---- load ---------------------------------------------------------------------
+
+/// Reads the stored data back; `Ok(None)` when nothing is stored.
+pub async fn load() -> Result<Option<Data>, String> {
+    let db = open_db().await?;
+    let tx = stores_tx(&db, IdbTransactionMode::Readonly)?;
+    let meta_req = tx.object_store(META).and_then(|s| s.get(&JsValue::from_str(META_KEY))).map_err(|e| js_error(&e))?;
+    let days_req = tx.object_store(DAYS).and_then(|s| s.get_all()).map_err(|e| js_error(&e))?;
+    let meta_p = request_promise(&meta_req);
+    let days_p = request_promise(&days_req);
+    let meta = JsFuture::from(meta_p).await.map_err(|e| js_error(&e))?;
+    let days = JsFuture::from(days_p).await.map_err(|e| js_error(&e))?;
+    db.close();
+    if meta.is_undefined() || meta.is_null() {
+        return Ok(None);
+    }
+    let meta: Meta = serde_json::from_slice(&Uint8Array::new(&meta).to_vec())
+        .map_err(|e| format!("the stored data cannot be read ({e}); use \"Clear all data\" and load the files again"))?;
+    if meta.version != FORMAT_VERSION {
+        return Err(format!("the stored data has format {} (this page reads {FORMAT_VERSION})", meta.version));
+    }
+    let chunks: Array = days.dyn_into().unwrap_or_default();
+    let mut rows: Vec<DayRow> = Vec::with_capacity(meta.day_rows as usize);
+    for c in chunks.iter() {
+        let bytes = Uint8Array::new(&c).to_vec();
+        let part: Vec<Row> = serde_json::from_slice(&bytes).map_err(|e| format!("a stored chunk cannot be read ({e})"))?;
+        rows.extend(part.into_iter().filter_map(|r| decode(r, &meta.persons)));
+        yield_now().await;
+    }
+    if rows.len() as u64 != meta.day_rows {
+        return Err(format!(
+            "the stored data is incomplete ({} of {} rows); load the files again",
+            rows.len(),
+            meta.day_rows
+        ));
+    }
+    let table = UsageTable::from(TableRows { days: rows, periods: meta.periods });
+    Ok(Some(Data { table, roster: meta.roster, files: meta.files, demo: meta.demo }))
+}
+
+/// Removes everything Scoreboard stored in this browser: the data, the
+/// remembered column mappings and the view.
+pub async fn clear_all() -> Result<(), String> {
+    REVISION.with(|r| r.set(r.get() + 1));
+    if let Some(ls) = util::local_storage() {
+        let n = ls.length().unwrap_or(0);
+        let keys: Vec<String> = (0..n).filter_map(|i| ls.key(i).ok().flatten()).filter(|k| k.starts_with(PREFIX)).collect();
+        for k in keys {
+            let _ = ls.remove_item(&k);
+        }
+    }
+    let db = open_db().await?;
+    let tx = stores_tx(&db, IdbTransactionMode::Readwrite)?;
+    let done = transaction_done(&tx);
+    tx.object_store(META).and_then(|s| s.clear()).map_err(|e| js_error(&e))?;
+    tx.object_store(DAYS).and_then(|s| s.clear()).map_err(|e| js_error(&e))?;
+    JsFuture::from(done).await.map_err(|e| js_error(&e))?;
+    db.close();
+    Ok(())
+}
+
+// ---- localStorage: the view and remembered column mappings ---------------------
+
+pub fn load_view() -> Option<ViewState> {
+    let s = util::local_storage()?.get_item(&format!("{PREFIX}view")).ok()??;
+    serde_json::from_str(&s).ok()
+}
+
+pub fn save_view(v: &ViewState) {
+    if let (Some(ls), Ok(s)) = (util::local_storage(), serde_json::to_string(v)) {
+        let _ = ls.set_item(&format!("{PREFIX}view"), &s);
+    }
+}
+
+/// The key a mapping is remembered under: the file's headers, normalised.
+fn mapping_key(headers: &[String]) -> String {
+    let sig: Vec<String> = headers.iter().map(|h| scoreboard_core::parse::normalise_header(h)).collect();
+    format!("{PREFIX}mapping:{}", sig.join(","))
+}
+
+/// The column mapping the user chose for a file with these headers before.
+pub fn remembered_mapping(headers: &[String]) -> Option<BTreeMap<String, Option<Field>>> {
+    let s = util::local_storage()?.get_item(&mapping_key(headers)).ok()??;
+    serde_json::from_str(&s).ok()
+}
+
+pub fn remember_mapping(headers: &[String], choice: &BTreeMap<String, Option<Field>>) {
+    if let (Some(ls), Ok(s)) = (util::local_storage(), serde_json::to_string(choice)) {
+        let _ = ls.set_item(&mapping_key(headers), &s);
+    }
+}

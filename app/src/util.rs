@@ -1,0 +1,195 @@
+//! Small helpers: number and date formatting (display only: every figure
+//! comes from `scoreboard-core`), the UTC clock, URL parameters, yielding to
+//! the event loop, and the performance marks benchmarks read.
+
+use chrono::NaiveDate;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// The placeholder of a figure that cannot be computed (metrics.md §6).
+pub const DASH: &str = "—";
+
+/// Today's UTC date from the browser clock (the app may read the clock; core never does).
+pub fn today_utc() -> NaiveDate {
+    let d = js_sys::Date::new_0();
+    NaiveDate::from_ymd_opt(d.get_utc_full_year() as i32, d.get_utc_month() + 1, d.get_utc_date())
+        .unwrap_or_default()
+}
+
+/// `?name=value` from the page URL.
+pub fn url_param(name: &str) -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&search).ok()?.get(name)
+}
+
+/// An `as_of=YYYY-MM-DD` URL parameter: pins "today" for tests, benchmarks and reproducible views.
+pub fn as_of_param() -> Option<NaiveDate> {
+    url_param("as_of").and_then(|s| parse_day(&s))
+}
+
+pub fn parse_day(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
+}
+
+/// 12345 → "12,345".
+pub fn int(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub fn signed_int(n: i64) -> String {
+    let abs = int(n.unsigned_abs());
+    match n.signum() {
+        1 => format!("+{abs}"),
+        -1 => format!("−{abs}"),
+        _ => "±0".to_string(),
+    }
+}
+
+/// 1234.5 → "$1,234.50"; large amounts drop the cents.
+pub fn usd(v: f64) -> String {
+    let neg = v < 0.0;
+    let a = v.abs();
+    let s = if a >= 10_000.0 {
+        int(a.round() as u64)
+    } else {
+        let cents = (a * 100.0).round() as u64;
+        format!("{}.{:02}", int(cents / 100), cents % 100)
+    };
+    if neg {
+        format!("−${s}")
+    } else {
+        format!("${s}")
+    }
+}
+
+/// A fraction as a whole percentage, the way core writes it (`92 %`).
+pub fn pct(r: f64) -> String {
+    scoreboard_core::metrics::percent(r)
+}
+
+pub fn opt_pct(r: Option<f64>) -> String {
+    r.map_or_else(|| DASH.to_string(), pct)
+}
+
+pub fn opt_day(d: Option<NaiveDate>) -> String {
+    d.map_or_else(|| DASH.to_string(), |d| d.to_string())
+}
+
+/// "2026-W46" → "W46" for narrow axis labels.
+pub fn short_week(label: &str) -> String {
+    label.split_once('-').map_or_else(|| label.to_string(), |(_, w)| w.to_string())
+}
+
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{} {many}", int(n))
+    }
+}
+
+pub fn bytes(n: f64) -> String {
+    if n >= 1_048_576.0 {
+        format!("{:.1} MB", n / 1_048_576.0)
+    } else if n >= 1024.0 {
+        format!("{:.0} KB", n / 1024.0)
+    } else {
+        format!("{n:.0} bytes")
+    }
+}
+
+pub fn now_ms() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
+}
+
+/// Records a benchmark mark: `performance.mark(name)` and an entry in
+/// `window.__scoreboard_marks` (`{name, t}` with `t` in ms since navigation).
+pub fn mark(name: &str) {
+    let Some(w) = web_sys::window() else { return };
+    if let Some(p) = w.performance() {
+        let _ = p.mark(name);
+    }
+    let key = JsValue::from_str("__scoreboard_marks");
+    let list = match js_sys::Reflect::get(&w, &key) {
+        Ok(v) if v.is_instance_of::<js_sys::Array>() => v.unchecked_into::<js_sys::Array>(),
+        _ => {
+            let a = js_sys::Array::new();
+            let _ = js_sys::Reflect::set(&w, &key, &a);
+            a
+        }
+    };
+    let entry = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&entry, &"name".into(), &name.into());
+    let _ = js_sys::Reflect::set(&entry, &"t".into(), &now_ms().into());
+    list.push(&entry);
+}
+
+/// Lets the browser handle input and paint before the next piece of work
+/// (a macrotask, so rendering and events run in between).
+pub async fn yield_now() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+        } else {
+            let _ = resolve.call0(&JsValue::NULL);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// Waits for two animation frames: the DOM of the last update has been painted.
+pub async fn next_paint() {
+    for _ in 0..2 {
+        let promise = js_sys::Promise::new(&mut |resolve, _| {
+            if let Some(w) = web_sys::window() {
+                let _ = w.request_animation_frame(&resolve);
+            } else {
+                let _ = resolve.call0(&JsValue::NULL);
+            }
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    }
+}
+
+/// A JS exception or rejection as text a person can read.
+pub fn js_error(e: &JsValue) -> String {
+    if let Some(s) = e.as_string() {
+        return s;
+    }
+    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
+        return String::from(err.message());
+    }
+    if let Some(ex) = e.dyn_ref::<web_sys::DomException>() {
+        return ex.message();
+    }
+    format!("{e:?}")
+}
+
+pub fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(int(0), "0");
+        assert_eq!(int(999), "999");
+        assert_eq!(int(1000), "1,000");
+        assert_eq!(int(1234567), "1,234,567");
+        assert_eq!(usd(1234.5), "$1,234.50");
+        assert_eq!(usd(12345.4), "$12,345");
+        assert_eq!(signed_int(-3), "−3");
+        assert_eq!(short_week("2026-W46"), "W46");
+    }
+}
