@@ -1,0 +1,525 @@
+//! Claude Code usage and spend exports from claude.ai / the Console (CSV).
+//!
+//! Columns are mapped by alias ([`Field`]). With a date column the file gives
+//! daily rows; without one, per-person totals over a period: the period comes
+//! from start/end columns when the file has both, else from
+//! [`ImportOptions::period`], else the import stops with
+//! [`ImportError::NeedsPeriod`]. Several rows for the same person and day (or
+//! period) are summed, keeping the per-model split (a spend report has one row
+//! per person × model).
+//!
+//! Identity: a cell with an `@` is an e-mail; a typed key (`api-key:…`,
+//! `account:…`, `device:…`) is kept as typed; any other text is taken as an
+//! API key name (`api-key:<text>`): the Console lists API-key users by their
+//! key, and the roster's aliases use the same rule, so a roster alias `ci-bot`
+//! maps that key onto a person. An empty e-mail cell falls back to an account
+//! id column when the file has one.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+use super::columns::{map_headers, Mapping};
+use super::text::{is_blank, parse_count, parse_day, parse_usd, shown};
+use super::{
+    normalise_header, read_csv, sum, text, Field, FileKind, Import, ImportError, ImportOptions,
+};
+use crate::model::{
+    usd_to_micros, DayRow, Measures, ModelUsage, PeriodRow, PersonKey, Problem, Source,
+};
+
+/// Reads a usage export from bytes (see the module documentation).
+pub fn parse(file_name: &str, bytes: &[u8], opts: &ImportOptions) -> Result<Import, ImportError> {
+    let text = text::decode(file_name, bytes)?;
+    parse_text(file_name, &text, opts)
+}
+
+enum Dating {
+    /// A date column: one day per row.
+    Daily,
+    /// Start and end columns: each row's own period.
+    RowPeriod,
+    /// The period given for the whole file.
+    Fixed(NaiveDate, NaiveDate),
+}
+
+/// Counters behind the file-level warnings.
+#[derive(Default)]
+struct Tally {
+    other_products: BTreeMap<String, u64>,
+    non_email: u64,
+    non_email_example: Option<(String, PersonKey)>,
+    estimated: u64,
+    unknown_model: BTreeMap<String, u64>,
+    tokens_without_model: u64,
+}
+
+pub(crate) fn parse_text(
+    file: &str,
+    text: &str,
+    opts: &ImportOptions,
+) -> Result<Import, ImportError> {
+    if let Some((start, end)) = opts.period {
+        if start > end {
+            return Err(ImportError::InvalidPeriod {
+                file: file.to_string(),
+                start,
+                end,
+            });
+        }
+    }
+    let csv = read_csv(text, None);
+    if csv.headers.is_empty() {
+        return Err(ImportError::Empty {
+            file: file.to_string(),
+        });
+    }
+    let mut m = map_headers(&csv.headers, &opts.column_overrides);
+    if !m.has(Field::Email) && !m.has(Field::AccountId) {
+        return Err(ImportError::MissingIdentityColumn {
+            file: file.to_string(),
+            seen: csv.headers.clone(),
+        });
+    }
+    // Before asking for a period: a header without rows has nothing to date.
+    if csv.records.is_empty() && csv.errors.is_empty() {
+        return Err(ImportError::Empty {
+            file: file.to_string(),
+        });
+    }
+    let dating = match (
+        m.col(Field::Day),
+        m.col(Field::StartDate),
+        m.col(Field::EndDate),
+        opts.period,
+    ) {
+        (Some(_), ..) => {
+            for f in [Field::StartDate, Field::EndDate] {
+                m.drop_field(f, "the date column gives each row's day");
+            }
+            Dating::Daily
+        }
+        (None, Some(_), Some(_), _) => Dating::RowPeriod,
+        (None, _, _, Some((start, end))) => {
+            for f in [Field::StartDate, Field::EndDate] {
+                m.drop_field(
+                    f,
+                    "a period needs both a start and an end column; the period given for the file is used",
+                );
+            }
+            Dating::Fixed(start, end)
+        }
+        (None, ..) => {
+            return Err(ImportError::NeedsPeriod {
+                file: file.to_string(),
+                columns: m.columns.clone(),
+            })
+        }
+    };
+    for f in [Field::Name, Field::Team, Field::Aliases] {
+        m.drop_field(
+            f,
+            "names, teams and aliases are read from a roster file, not from usage exports",
+        );
+    }
+    let use_edits = edit_columns(&mut m);
+
+    let mut import = Import::new(file, FileKind::UsageCsv);
+    let mut days: BTreeMap<(NaiveDate, PersonKey), DayRow> = BTreeMap::new();
+    let mut periods: BTreeMap<(NaiveDate, NaiveDate, PersonKey), PeriodRow> = BTreeMap::new();
+    let mut tally = Tally::default();
+    let width = csv.headers.len();
+
+    for (line, err) in &csv.errors {
+        import.rows_read += 1;
+        import.rows_rejected += 1;
+        import.problems.push(Problem::new(
+            file,
+            Some(*line),
+            format!("cannot read this row: {err}"),
+        ));
+    }
+    for (line, record) in &csv.records {
+        import.rows_read += 1;
+        let line = *line;
+        let n = record.len();
+        if n < width || record.iter().skip(width).any(|c| !c.trim().is_empty()) {
+            import.rows_rejected += 1;
+            import.problems.push(Problem::new(
+                file,
+                Some(line),
+                format!(
+                    "this row has {n} fields but the header (line {}) has {width}; a delimiter is missing or extra \
+                     (a value containing `{}` must be in double quotes)",
+                    csv.header_line,
+                    char::from(csv.delimiter).escape_default()
+                ),
+            ));
+            continue;
+        }
+        let cell = |f: Field| m.col(f).and_then(|i| record.get(i)).map(str::trim);
+        if let Some(product) = cell(Field::Product) {
+            if !product.is_empty() && !is_claude_code(product) {
+                *tally.other_products.entry(shown(product)).or_default() += 1;
+                continue;
+            }
+        }
+        match read_row(&m, &cell, &dating, use_edits, opts, &mut tally) {
+            Ok(row) => match row.when {
+                When::Day(day) => {
+                    let mut new = DayRow::new(day, row.person.clone(), Source::Csv);
+                    new.measures = row.measures;
+                    new.models.extend(row.model);
+                    match days.get_mut(&(day, row.person.clone())) {
+                        Some(have) => sum::add_day(have, &new),
+                        None => {
+                            days.insert((day, row.person), new);
+                        }
+                    }
+                }
+                When::Period(start, end) => {
+                    let new = PeriodRow {
+                        start,
+                        end,
+                        person: row.person.clone(),
+                        source: Source::Csv,
+                        measures: row.measures,
+                        models: row.model.into_iter().collect(),
+                        tools: Vec::new(),
+                    };
+                    match periods.get_mut(&(start, end, row.person.clone())) {
+                        Some(have) => sum::add_period(have, &new),
+                        None => {
+                            periods.insert((start, end, row.person), new);
+                        }
+                    }
+                }
+            },
+            Err(reasons) => {
+                import.rows_rejected += 1;
+                import
+                    .problems
+                    .push(Problem::new(file, Some(line), reasons.join("; ")));
+            }
+        }
+    }
+    import.problems.sort_by_key(|p| p.line);
+    import.rows = days.into_values().collect();
+    import.periods = periods.into_values().collect();
+    import.warnings = m.warnings.clone();
+    import.warnings.extend(tally_warnings(&tally, &m));
+    if import.rows_read > 0 && import.rows.is_empty() && import.periods.is_empty() {
+        import.warnings.push(
+            "no row of this file could be used; see the problems and warnings above".to_string(),
+        );
+    }
+    import.columns = m.columns;
+    import.ignored_columns = m.ignored;
+    Ok(import)
+}
+
+/// Decides whether edit counts are used; warns when the file gives only a
+/// rate or only one of the two counts (the engine needs both counts).
+fn edit_columns(m: &mut Mapping) -> bool {
+    let (acc, rej) = (m.has(Field::EditsAccepted), m.has(Field::EditsRejected));
+    if acc && rej {
+        return true;
+    }
+    if acc || rej {
+        let (have, missing) = if acc {
+            ("accepted", "rejected")
+        } else {
+            ("rejected", "accepted")
+        };
+        for f in [Field::EditsAccepted, Field::EditsRejected] {
+            m.drop_field(
+                f,
+                &format!(
+                    "the file gives {have} edits but no {missing} edits; the tool acceptance rate needs both counts, \
+                     so this file's edits are not counted rather than making its rate read 0 % or 100 %"
+                ),
+            );
+        }
+    }
+    if m.has(Field::AcceptRate) {
+        let header = m.header(Field::AcceptRate).to_string();
+        m.warnings.push(format!(
+            "column `{header}` gives an acceptance rate, not counts of accepted and rejected edits. The tool \
+             acceptance rate is a ratio of sums over counts, so this file's rate cannot be used and its edits \
+             count as 0; the rate comes from the Admin API, the Enterprise Analytics API or telemetry"
+        ));
+    }
+    false
+}
+
+enum When {
+    Day(NaiveDate),
+    Period(NaiveDate, NaiveDate),
+}
+
+struct Row {
+    person: PersonKey,
+    when: When,
+    measures: Measures,
+    model: Option<ModelUsage>,
+}
+
+/// Reads one data row; every unreadable cell is named in the error list.
+fn read_row<'a>(
+    m: &Mapping,
+    cell: &dyn Fn(Field) -> Option<&'a str>,
+    dating: &Dating,
+    use_edits: bool,
+    opts: &ImportOptions,
+    tally: &mut Tally,
+) -> Result<Row, Vec<String>> {
+    let mut errors: Vec<String> = Vec::new();
+    let person = match identity(m, cell) {
+        Ok((key, raw)) => {
+            // Only the API-key fallback is a guess worth a warning; typed keys and
+            // account ids are what the file said.
+            if key.as_str().starts_with("api-key:") && !raw.starts_with("api-key:") {
+                tally.non_email += 1;
+                if tally.non_email_example.is_none() {
+                    tally.non_email_example = Some((shown(raw), key.clone()));
+                }
+            }
+            Some(key)
+        }
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
+    let date_at = |f: Field, errors: &mut Vec<String>| -> Option<NaiveDate> {
+        let v = cell(f).unwrap_or("");
+        if v.is_empty() {
+            errors.push(format!("the date in column `{}` is empty", m.header(f)));
+            return None;
+        }
+        match parse_day(v) {
+            Ok(d) => Some(d),
+            Err(why) => {
+                errors.push(format!(
+                    "date `{}` in column `{}` {why}",
+                    shown(v),
+                    m.header(f)
+                ));
+                None
+            }
+        }
+    };
+    let when = match *dating {
+        Dating::Daily => date_at(Field::Day, &mut errors).map(When::Day),
+        Dating::Fixed(s, e) => Some(When::Period(s, e)),
+        Dating::RowPeriod => {
+            match (
+                date_at(Field::StartDate, &mut errors),
+                date_at(Field::EndDate, &mut errors),
+            ) {
+                (Some(s), Some(e)) if s <= e => Some(When::Period(s, e)),
+                (Some(s), Some(e)) => {
+                    errors.push(format!(
+                        "the period {s}..{e} (columns `{}` and `{}`) ends before it starts",
+                        m.header(Field::StartDate),
+                        m.header(Field::EndDate)
+                    ));
+                    None
+                }
+                _ => None,
+            }
+        }
+    };
+    let mut count = |f: Field| -> u64 {
+        let Some(v) = cell(f) else { return 0 };
+        match parse_count(v) {
+            Ok(n) => n,
+            Err(why) => {
+                errors.push(format!("`{}` in column `{}` {why}", shown(v), m.header(f)));
+                0
+            }
+        }
+    };
+    let mut ms = Measures {
+        sessions: count(Field::Sessions),
+        lines_added: count(Field::LinesAdded),
+        lines_removed: count(Field::LinesRemoved),
+        commits: count(Field::Commits),
+        pull_requests: count(Field::PullRequests),
+        input_tokens: count(Field::InputTokens),
+        output_tokens: count(Field::OutputTokens),
+        cache_read_tokens: count(Field::CacheReadTokens),
+        cache_creation_tokens: count(Field::CacheCreationTokens),
+        ..Measures::default()
+    };
+    if use_edits {
+        ms.edits_accepted = count(Field::EditsAccepted);
+        ms.edits_rejected = count(Field::EditsRejected);
+    }
+    let given_cost = match cell(Field::CostUsd) {
+        None => None,
+        Some(v) => match parse_usd(v) {
+            Ok(usd) => usd.map(usd_to_micros),
+            Err(why) => {
+                errors.push(format!(
+                    "`{}` in column `{}` {why}",
+                    shown(v),
+                    m.header(Field::CostUsd)
+                ));
+                None
+            }
+        },
+    };
+    let (Some(person), Some(when), true) = (person, when, errors.is_empty()) else {
+        return Err(errors);
+    };
+    let model = cell(Field::Model)
+        .filter(|v| !is_blank(v))
+        .map(str::to_string);
+    let has_tokens = ms.input_tokens != 0
+        || ms.output_tokens != 0
+        || ms.cache_read_tokens != 0
+        || ms.cache_creation_tokens != 0;
+    match given_cost {
+        Some(micros) => ms.cost_micros = micros,
+        None if has_tokens => match &model {
+            Some(name) => match opts.prices.estimate_micros(
+                name,
+                ms.input_tokens,
+                ms.output_tokens,
+                ms.cache_read_tokens,
+                ms.cache_creation_tokens,
+            ) {
+                Some(micros) => {
+                    ms.cost_micros = micros;
+                    ms.cost_is_estimated = true;
+                    tally.estimated += 1;
+                }
+                None => *tally.unknown_model.entry(shown(name)).or_default() += 1,
+            },
+            None => tally.tokens_without_model += 1,
+        },
+        None => {}
+    }
+    let model = model
+        .filter(|_| has_tokens || ms.cost_micros != 0)
+        .map(|name| ModelUsage {
+            model: name,
+            input_tokens: ms.input_tokens,
+            output_tokens: ms.output_tokens,
+            cache_read_tokens: ms.cache_read_tokens,
+            cache_creation_tokens: ms.cache_creation_tokens,
+            cost_micros: ms.cost_micros,
+            cost_is_estimated: ms.cost_is_estimated,
+        });
+    Ok(Row {
+        person,
+        when,
+        measures: ms,
+        model,
+    })
+}
+
+/// The row's person and the raw cell it came from.
+fn identity<'a>(
+    m: &Mapping,
+    cell: &dyn Fn(Field) -> Option<&'a str>,
+) -> Result<(PersonKey, &'a str), String> {
+    if let Some(v) = cell(Field::Email).filter(|v| !is_blank(v)) {
+        return Ok((person_key(v), v));
+    }
+    if let Some(v) = cell(Field::AccountId).filter(|v| !is_blank(v)) {
+        return Ok((PersonKey::account(v), v));
+    }
+    Err(if m.has(Field::Email) {
+        format!("the e-mail in column `{}` is empty", m.header(Field::Email))
+    } else {
+        format!(
+            "the account id in column `{}` is empty",
+            m.header(Field::AccountId)
+        )
+    })
+}
+
+/// The identity rule of this module: `@` → e-mail, typed key kept, else API key name.
+pub(crate) fn person_key(v: &str) -> PersonKey {
+    let t = v.trim();
+    if let Some(address) = text::email_in(t) {
+        return PersonKey::email(address);
+    }
+    if t.contains('@') {
+        return PersonKey::email(t);
+    }
+    if ["api-key:", "account:", "device:"]
+        .iter()
+        .any(|p| t.starts_with(p))
+    {
+        if let Some(k) = PersonKey::parse(t) {
+            return k;
+        }
+    }
+    PersonKey::api_key(t)
+}
+
+/// `Claude Code`, `claude_code`, `Claude Code (web)`; a bare `Code` or `CC` too.
+fn is_claude_code(product: &str) -> bool {
+    let n = normalise_header(product);
+    n.contains("claudecode") || n == "code" || n == "cc"
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn tally_warnings(t: &Tally, m: &Mapping) -> Vec<String> {
+    let mut out = Vec::new();
+    if !t.other_products.is_empty() {
+        let total: u64 = t.other_products.values().sum();
+        let list = t
+            .other_products
+            .iter()
+            .map(|(p, n)| format!("{p}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        out.push(format!(
+            "skipped {} for products other than Claude Code ({list}); Scoreboard counts Claude Code only",
+            plural(total, "row", "rows")
+        ));
+    }
+    if let Some((raw, key)) = &t.non_email_example {
+        out.push(format!(
+            "{} name the person in column `{}` by something other than an e-mail (e.g. `{raw}`); they are read as \
+             API key names (`{key}`). Add them as aliases in the roster to count them for a person.",
+            plural(t.non_email, "row", "rows"),
+            m.header(Field::Email)
+        ));
+    }
+    if t.estimated > 0 {
+        out.push(format!(
+            "the cost of {} is estimated from tokens × the price table, because the file gives tokens and a model \
+             but no cost; these costs are marked as estimated",
+            plural(t.estimated, "row", "rows")
+        ));
+    }
+    if !t.unknown_model.is_empty() {
+        let total: u64 = t.unknown_model.values().sum();
+        let list = t
+            .unknown_model
+            .keys()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        out.push(format!(
+            "{} give tokens but no cost, for models the price table does not know ({list}); their cost is left out \
+             (add the models to the price table to estimate it)",
+            plural(total, "row", "rows")
+        ));
+    }
+    if t.tokens_without_model > 0 {
+        out.push(format!(
+            "{} give tokens but neither a cost nor a model; their cost is left out",
+            plural(t.tokens_without_model, "row", "rows")
+        ));
+    }
+    out
+}
