@@ -6,7 +6,7 @@
 //! | `GET /api/health` | `{ok, version, demo, auth_required, sources: {admin_api, enterprise_api, telemetry, roster_file}}` |
 //! | `GET /api/rows?from=YYYY-MM-DD&to=YYYY-MM-DD` | `{from, to, rows: [DayRow…], counts: {source: n}}` |
 //! | `GET /api/roster` | `{entries: [RosterEntry…], problems, conflicts, sources: [{name, entries, fetched_at}]}` |
-//! | `GET /api/sources` | `{generated_at, sources: [SourceStatus…], telemetry: {configured, status}}` |
+//! | `GET /api/sources` | `{generated_at, sources: [SourceStatus…], telemetry: {configured, status_text, status}}` |
 //! | `POST /v1/metrics`, `/v1/logs`, `/v1/traces` | the OTLP receiver (ingest token) |
 //! | anything else | the page (`--dist`), `index.html` for unknown paths |
 //!
@@ -35,23 +35,13 @@ use crate::auth::{self, ReadAccess};
 use crate::config::Config;
 use crate::store::Store;
 use crate::sync::{Syncer, ADMIN_DIRECTORY};
+use scoreboard_otlp::{Receiver, TelemetryStatus};
 
 /// The longest range `/api/rows` answers in one call.
 pub const MAX_RANGE_DAYS: i64 = 800;
 
-/// What the server needs from the telemetry receiver.
-///
-/// INTEGRATION POINT (otlp): implemented for `scoreboard_otlp::Receiver` in
-/// [`crate::serve`] once that crate lands; until then `/api/rows` holds no
-/// telemetry rows and `/api/sources` reports telemetry as not running.
-pub trait Telemetry: Send + Sync {
-    /// Person-day rows (source `otlp`) with `from <= day <= to`.
-    fn day_rows(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<DayRow>, String>;
-    /// The receiver's status, as JSON for the source bar.
-    fn status(&self, now: DateTime<Utc>) -> serde_json::Value;
-    /// The routes that take telemetry (`POST /v1/metrics|logs|traces`).
-    fn router(&self) -> Router;
-}
+/// Where handlers get "now" (tests pin it; the server uses the system clock).
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -66,7 +56,8 @@ struct Inner {
     roster_path: Option<PathBuf>,
     dist: Option<PathBuf>,
     backfill_days: u32,
-    telemetry: Option<Arc<dyn Telemetry>>,
+    telemetry: Option<Arc<Receiver>>,
+    clock: Clock,
 }
 
 impl AppState {
@@ -74,7 +65,17 @@ impl AppState {
         config: &Config,
         store: Arc<Store>,
         syncer: Arc<Syncer>,
-        telemetry: Option<Arc<dyn Telemetry>>,
+        telemetry: Option<Arc<Receiver>>,
+    ) -> AppState {
+        AppState::with_clock(config, store, syncer, telemetry, Arc::new(Utc::now))
+    }
+
+    pub fn with_clock(
+        config: &Config,
+        store: Arc<Store>,
+        syncer: Arc<Syncer>,
+        telemetry: Option<Arc<Receiver>>,
+        clock: Clock,
     ) -> AppState {
         AppState {
             inner: Arc::new(Inner {
@@ -86,6 +87,7 @@ impl AppState {
                 dist: config.dist.clone(),
                 backfill_days: config.anthropic.backfill_days,
                 telemetry,
+                clock,
             }),
         }
     }
@@ -114,10 +116,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/{*rest}", any(api_not_found))
         .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .with_state(state.clone());
-    let telemetry = match &state.inner.telemetry {
-        Some(t) => t.router(),
-        None => Router::new().route("/v1/{*rest}", any(telemetry_not_running)),
-    };
+    // Unknown /v1/* paths answer 404 here rather than falling through to the page.
+    let mut telemetry = Router::new().route("/v1", any(telemetry_not_found)).route("/v1/{*rest}", any(telemetry_not_found));
+    if let Some(t) = &state.inner.telemetry {
+        telemetry = telemetry.merge(scoreboard_otlp::router(t.clone()));
+    }
     let mut app = api.merge(telemetry);
     app = match &state.inner.dist {
         Some(dist) => {
@@ -224,7 +227,7 @@ struct RowsAnswer {
 }
 
 async fn rows(State(state): State<AppState>, Query(q): Query<RangeQuery>) -> Result<Json<RowsAnswer>, ApiError> {
-    let now = Utc::now();
+    let now = (state.inner.clock)();
     let to = match &q.to {
         Some(t) => parse_day("to", t)?,
         None => now.date_naive(),
@@ -247,7 +250,7 @@ async fn rows(State(state): State<AppState>, Query(q): Query<RangeQuery>) -> Res
         let otlp = tokio::task::spawn_blocking(move || t.day_rows(from, to))
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?
-            .map_err(ApiError::internal)?;
+            .map_err(|e| ApiError::internal(e.to_string()))?;
         rows.extend(otlp);
     }
     let mut counts = BTreeMap::new();
@@ -322,27 +325,58 @@ async fn roster(State(state): State<AppState>) -> Result<Json<RosterAnswer>, Api
 }
 
 async fn sources(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    let now = Utc::now();
+    let now = (state.inner.clock)();
     state.inner.syncer.nudge(now);
     let syncer = state.inner.syncer.clone();
     let list = blocking(move || syncer.status(now)).await?;
     let telemetry = match state.inner.telemetry.clone() {
-        Some(t) => json!({ "configured": true, "status": t.status(now) }),
+        Some(t) => {
+            let status = tokio::task::spawn_blocking(move || t.status(now))
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            let text = telemetry_text(&status);
+            json!({ "configured": true, "status_text": text, "status": status })
+        }
         None => json!({
             "configured": false,
             "status": null,
-            "status_text": "The telemetry receiver is not part of this build."
+            "status_text": "Telemetry is not received by this server."
         }),
     };
     Ok(Json(json!({ "generated_at": now, "sources": list, "telemetry": telemetry })))
+}
+
+/// One or two sentences about telemetry for the source bar.
+pub fn telemetry_text(s: &TelemetryStatus) -> String {
+    if let Some(e) = &s.error {
+        return format!("The telemetry store could not be read: {e}");
+    }
+    let Some(last) = s.last_received_at else {
+        return "No telemetry received yet. Create an ingest token (`scoreboard token create --name NAME`) and \
+                install the settings it prints on the engineers' machines."
+            .to_string();
+    };
+    let mut text = format!(
+        "Last telemetry received at {}; {} people or devices reported in the last 24 hours, {} in the last 7 days.",
+        last.format("%Y-%m-%d %H:%M UTC"),
+        s.people_last_24h.len(),
+        s.people_last_7d.len()
+    );
+    if s.unattributed_devices > 0 {
+        text.push_str(&format!(
+            " {} installations send telemetry without an e-mail or account id; their usage cannot be tied to a person.",
+            s.unattributed_devices
+        ));
+    }
+    text
 }
 
 async fn api_not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no such API route; see /api/health, /api/rows, /api/roster, /api/sources")
 }
 
-async fn telemetry_not_running() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "this server does not receive telemetry")
+async fn telemetry_not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "telemetry is received on POST /v1/metrics, /v1/logs and /v1/traces")
 }
 
 async fn no_page() -> (StatusCode, &'static str) {

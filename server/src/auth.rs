@@ -142,8 +142,11 @@ impl IngestTokens {
     }
 }
 
-// INTEGRATION POINT (otlp): `impl scoreboard_otlp::IngestAuth for IngestTokens`
-// once that crate publishes the trait.
+impl scoreboard_otlp::IngestAuth for IngestTokens {
+    fn authorize(&self, bearer_token: Option<&str>) -> bool {
+        IngestTokens::authorize(self, bearer_token)
+    }
+}
 
 #[cfg(test)]
 mod tests {

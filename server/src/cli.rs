@@ -41,6 +41,9 @@ SETTINGS
     breaker_cooldown = \"2m\"        # pause before one probe call is let through
     page_limit = 1000
 
+    [telemetry]
+    identity_attribute = \"enduser.id\"  # names the person when Claude Code sends no e-mail/account
+
 SECRETS (environment only, never in the file, never logged or shown)
   ANTHROPIC_ADMIN_API_KEY       Admin API key (sk-ant-admin01-…): syncs the Claude Code
                                 usage report, the organisation name and its users.
@@ -52,7 +55,8 @@ WHO MAY READ
   /api/* needs a viewer token (`scoreboard token create --viewer`) sent as
   `Authorization: Bearer <token>`, or the trusted identity header; start-up refuses
   a non-loopback address with neither unless `public = true`. Telemetry (POST /v1/*)
-  always needs an ingest token (`scoreboard token create`).
+  always needs an ingest token (`scoreboard token create`); it is received on the main
+  listener (same origin as the page) and, if set, on otlp_listen.
 
 LOGGING
   RUST_LOG (e.g. info, debug, scoreboard_server=debug) sets what is logged to stderr.";

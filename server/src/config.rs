@@ -147,6 +147,9 @@ pub struct Config {
     /// Second listener for OTLP/HTTP only (the main listener also takes `/v1/*`).
     pub otlp_listen: Option<SocketAddr>,
     pub demo: bool,
+    /// Telemetry attribute naming the person when Claude Code sends no e-mail
+    /// or account id (e.g. `enduser.id` set through `OTEL_RESOURCE_ATTRIBUTES`).
+    pub telemetry_identity_attribute: Option<String>,
     pub anthropic: AnthropicConfig,
     pub secrets: Secrets,
 }
@@ -163,6 +166,7 @@ impl Default for Config {
             trusted_identity_header: None,
             otlp_listen: None,
             demo: false,
+            telemetry_identity_attribute: None,
             anthropic: AnthropicConfig::default(),
             secrets: Secrets::default(),
         }
@@ -274,6 +278,13 @@ pub struct FileConfig {
     pub otlp_listen: Option<String>,
     pub demo: Option<bool>,
     pub anthropic: Option<FileAnthropic>,
+    pub telemetry: Option<FileTelemetry>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileTelemetry {
+    pub identity_attribute: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -350,6 +361,15 @@ impl FileConfig {
             c.otlp_listen = Some(parse_addr("otlp_listen", &l)?);
         }
         c.demo = self.demo.unwrap_or(false);
+        if let Some(t) = self.telemetry {
+            if let Some(a) = t.identity_attribute {
+                let a = a.trim();
+                if a.is_empty() || a.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+                    return Err(ConfigError::invalid("telemetry.identity_attribute", format!("{a:?} is not an attribute name such as enduser.id")));
+                }
+                c.telemetry_identity_attribute = Some(a.to_string());
+            }
+        }
         if let Some(a) = self.anthropic {
             let d = &mut c.anthropic;
             if let Some(u) = a.base_url {

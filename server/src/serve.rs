@@ -9,7 +9,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::api::{app, AppState, Telemetry};
+use crate::api::{app, AppState};
+use scoreboard_otlp::{OtlpConfig, Receiver};
 use crate::auth::{self, ReadAccess, StartupRefused};
 use crate::config::{Config, ConfigError};
 use crate::store::{Store, StoreError};
@@ -28,6 +29,8 @@ pub enum ServeError {
     Bind { setting: &'static str, addr: SocketAddr, reason: String },
     #[error("cannot set up the Anthropic API client: {0}")]
     Client(#[from] UpstreamError),
+    #[error(transparent)]
+    Telemetry(#[from] scoreboard_otlp::OtlpError),
     #[error("the server stopped: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -106,12 +109,11 @@ async fn shutdown_signal() {
     }
 }
 
-/// Builds the telemetry receiver on the shared database.
-///
-/// INTEGRATION POINT (otlp): open `scoreboard_otlp::Receiver` on
-/// `store.path()` with `auth::IngestTokens` and wrap it as [`Telemetry`].
-fn telemetry(_cfg: &Config, _store: &Arc<Store>) -> Option<Arc<dyn Telemetry>> {
-    None
+/// The telemetry receiver, on the same database file (its own `otlp_` tables).
+fn telemetry(cfg: &Config, store: &Arc<Store>) -> Result<Arc<Receiver>, ServeError> {
+    let otlp = OtlpConfig { identity_attribute: cfg.telemetry_identity_attribute.clone(), ..OtlpConfig::default() };
+    let auth = Arc::new(auth::IngestTokens::new(store.clone()));
+    Ok(Arc::new(Receiver::open(store.path(), otlp, auth)?))
 }
 
 /// Starts everything; returns once the listeners are bound.
@@ -131,11 +133,8 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
         ),
     }
     let syncer = Arc::new(Syncer::new(&cfg, store.clone())?);
-    let telemetry = telemetry(&cfg, &store);
-    if cfg.otlp_listen.is_some() && telemetry.is_none() {
-        return Err(ConfigError::invalid("otlp_listen", "this build has no telemetry receiver").into());
-    }
-    let state = AppState::new(&cfg, store, syncer.clone(), telemetry.clone());
+    let telemetry = telemetry(&cfg, &store)?;
+    let state = AppState::new(&cfg, store, syncer.clone(), Some(telemetry.clone()));
 
     let bind = |setting: &'static str, addr: SocketAddr| async move {
         TcpListener::bind(addr).await.map_err(|e| ServeError::Bind { setting, addr, reason: e.to_string() })
@@ -154,10 +153,10 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
         async move { axum::serve(listener, router).with_graceful_shutdown(wait(rx)).await }
     }));
     let mut otlp_addr = None;
-    if let (Some(otlp), Some(t)) = (cfg.otlp_listen, &telemetry) {
+    if let Some(otlp) = cfg.otlp_listen {
         let l = bind("otlp_listen", otlp).await?;
         otlp_addr = Some(l.local_addr()?);
-        let router = t.router();
+        let router = scoreboard_otlp::router(telemetry.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
         let rx = rx.clone();
         tasks.push(tokio::spawn(async move { axum::serve(l, router).with_graceful_shutdown(wait(rx)).await }));
     }
@@ -170,7 +169,7 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
     let configured: Vec<&str> = [
         cfg.secrets.admin_api_key.is_some().then_some("admin-api"),
         cfg.secrets.analytics_api_key.is_some().then_some("enterprise-api"),
-        telemetry.is_some().then_some("otlp"),
+        Some("otlp"),
     ]
     .into_iter()
     .flatten()
@@ -178,7 +177,7 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
     tracing::info!(
         url = %format!("http://{addr}"),
         otlp = otlp_addr.map(|a| a.to_string()).unwrap_or_else(|| "on the main listener only".into()),
-        sources = %if configured.is_empty() { "none (set ANTHROPIC_ADMIN_API_KEY to sync the Admin API)".to_string() } else { configured.join(", ") },
+        sources = %configured.join(", "),
         demo = cfg.demo,
         data = %cfg.db_path().display(),
         "scoreboard serve is running"

@@ -2,11 +2,11 @@
 //!
 //! First start: every day of the configured history that is not yet stored
 //! is fetched (newest first, a few days at a time). Then every
-//! `sync_interval`: any day not settled yet is fetched again. A day is
-//! settled once it was fetched long enough after it ended (Admin API: data
-//! arrives up to an hour late, so two hours; Enterprise: revised for a few
-//! days, so four days). Today and yesterday are therefore always re-fetched,
-//! and a server that was down for a week catches up by itself.
+//! `sync_interval`: the two newest days are fetched again (Admin API data
+//! arrives up to an hour late), and so is any older day not settled yet. A
+//! day is settled once it was fetched long enough after it ended (Admin API:
+//! two hours; Enterprise, whose figures are revised for a few days: four
+//! days), so a server that was down for a week catches up by itself.
 //!
 //! A request to the HTTP API never waits for a sync: it is answered from the
 //! store, and may nudge the loop when a sync is due.
@@ -194,7 +194,9 @@ impl Syncer {
         let mut due = Vec::new();
         let mut d = last;
         while d >= first {
-            let settled = synced.get(&d).is_some_and(|sd| {
+            // The two newest days are always fetched again; older ones until settled.
+            let newest_two = d >= last.pred_opt().unwrap_or(last);
+            let settled = !newest_two && synced.get(&d).is_some_and(|sd| {
                 let day_end = d.succ_opt().unwrap_or(d).and_hms_opt(0, 0, 0).map(|t| t.and_utc());
                 day_end.is_some_and(|end| sd.synced_at >= end + settle)
             });
