@@ -490,12 +490,16 @@ impl Harness {
 
     /// GET `uri` through the service (no socket); status and body text.
     pub async fn get(&self, uri: &str, headers: &[(&str, &str)]) -> (StatusCode, String) {
+        self.request("GET", uri, headers, Vec::new()).await
+    }
+
+    pub async fn request(&self, method: &str, uri: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (StatusCode, String) {
         use tower::ServiceExt;
-        let mut req = axum::http::Request::builder().uri(uri);
+        let mut req = axum::http::Request::builder().method(method).uri(uri);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = app(self.state.clone()).oneshot(req.body(axum::body::Body::empty()).unwrap()).await.unwrap();
+        let resp = app(self.state.clone()).oneshot(req.body(axum::body::Body::from(body)).unwrap()).await.unwrap();
         let status = resp.status();
         let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
         (status, String::from_utf8_lossy(&bytes).to_string())
