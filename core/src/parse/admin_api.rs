@@ -17,7 +17,9 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{json_records, lenient, sum, text, FileKind, Import, ImportError, ImportOptions};
+use super::{
+    json_records, lenient, read_records, sum, text, FileKind, Import, ImportError, ImportOptions,
+};
 use crate::model::{
     cents_to_micros, DayRow, ModelUsage, PersonKey, Problem, Source, ToolDecisions,
 };
@@ -328,21 +330,7 @@ pub(crate) fn import_value(
 ) -> Result<Import, ImportError> {
     let (items, more) = json_records(value);
     let mut import = Import::new(file, FileKind::AdminApiJson);
-    let mut records = Vec::with_capacity(items.len());
-    for (i, item) in items.into_iter().enumerate() {
-        import.rows_read += 1;
-        match UsageRecord::deserialize(item) {
-            Ok(r) => records.push(r),
-            Err(e) => {
-                import.rows_rejected += 1;
-                import.problems.push(Problem::new(
-                    file,
-                    None,
-                    format!("record {}: cannot be read: {e}", i + 1),
-                ));
-            }
-        }
-    }
+    let records: Vec<UsageRecord> = read_records(file, items, &mut import);
     let (rows, problems) = records_to_rows_with_prices(file, &records, &opts.prices);
     // Records skipped by `records_to_rows` (bad date, no actor) are rejected rows too.
     import.rows_rejected += records
@@ -373,11 +361,12 @@ pub(crate) fn import_value(
     Ok(import)
 }
 
-/// `GET /v1/organizations/users`: Console (platform) members, id cursors.
+/// A page of the Admin API lists that page by id (`after_id=last_id`),
+/// unlike the usage report's `next_page` cursor.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct UsersPage {
-    #[serde(default)]
-    pub data: Vec<User>,
+pub struct IdPage<T> {
+    #[serde(default = "Vec::new")]
+    pub data: Vec<T>,
     #[serde(default)]
     pub first_id: Option<String>,
     #[serde(default)]
@@ -385,6 +374,12 @@ pub struct UsersPage {
     #[serde(default)]
     pub has_more: bool,
 }
+
+/// `GET /v1/organizations/users`: Console (platform) members.
+pub type UsersPage = IdPage<User>;
+
+/// `GET /v1/organizations/api_keys`.
+pub type ApiKeysPage = IdPage<ApiKey>;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct User {
@@ -424,19 +419,6 @@ impl User {
         }
         Some(e)
     }
-}
-
-/// `GET /v1/organizations/api_keys`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct ApiKeysPage {
-    #[serde(default)]
-    pub data: Vec<ApiKey>,
-    #[serde(default)]
-    pub first_id: Option<String>,
-    #[serde(default)]
-    pub last_id: Option<String>,
-    #[serde(default)]
-    pub has_more: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -720,6 +720,7 @@ pub(crate) fn map_headers(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests state their expectations by unwrapping
 mod tests {
     use super::*;
 

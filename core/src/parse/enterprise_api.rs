@@ -15,7 +15,9 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{json_records, lenient, sum, text, FileKind, Import, ImportError, ImportOptions};
+use super::{
+    json_records, lenient, read_records, sum, text, FileKind, Import, ImportError, ImportOptions,
+};
 use crate::model::DayRow;
 use crate::model::{Measures, PeriodRow, PersonKey, Problem, Source, ToolDecisions};
 
@@ -256,21 +258,7 @@ pub(crate) fn import_value(
 ) -> Result<Import, ImportError> {
     let (items, _) = json_records(value);
     let mut import = Import::new(file, FileKind::EnterpriseApiJson);
-    let mut records = Vec::with_capacity(items.len());
-    for (i, item) in items.into_iter().enumerate() {
-        import.rows_read += 1;
-        match UserRecord::deserialize(item) {
-            Ok(r) => records.push(r),
-            Err(e) => {
-                import.rows_rejected += 1;
-                import.problems.push(Problem::new(
-                    file,
-                    None,
-                    format!("record {}: cannot be read: {e}", i + 1),
-                ));
-            }
-        }
-    }
+    let records: Vec<UserRecord> = read_records(file, items, &mut import);
     let envelope_date = value
         .get("date")
         .and_then(Value::as_str)
@@ -330,6 +318,7 @@ pub(crate) fn import_value(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests state their expectations by unwrapping
 mod tests {
     use super::*;
 

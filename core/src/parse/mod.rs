@@ -122,7 +122,8 @@ pub struct Import {
 }
 
 impl Import {
-    fn new(file: &str, kind: FileKind) -> Import {
+    /// An import of `file` with nothing read yet.
+    pub fn new(file: &str, kind: FileKind) -> Import {
         Import {
             file: file.to_string(),
             kind,
@@ -215,15 +216,7 @@ pub fn detect_kind(file_name: &str, bytes: &[u8]) -> Result<FileKind, ImportErro
 
 /// Detects the kind of a file and reads it.
 pub fn import(file_name: &str, bytes: &[u8], opts: &ImportOptions) -> Result<Import, ImportError> {
-    if let Some((start, end)) = opts.period {
-        if start > end {
-            return Err(ImportError::InvalidPeriod {
-                file: file_name.to_string(),
-                start,
-                end,
-            });
-        }
-    }
+    check_period(file_name, opts)?;
     let text = text::decode(file_name, bytes)?;
     match sniff(file_name, &text, &opts.column_overrides)? {
         Sniffed::Json(FileKind::EnterpriseApiJson, value) => {
@@ -567,4 +560,85 @@ pub(crate) fn read_csv(text: &str, limit: Option<usize>) -> CsvText {
         }
     }
     out
+}
+
+/// A period that ends before it starts is refused before anything is read.
+pub(crate) fn check_period(file: &str, opts: &ImportOptions) -> Result<(), ImportError> {
+    match opts.period {
+        Some((start, end)) if start > end => Err(ImportError::InvalidPeriod {
+            file: file.to_string(),
+            start,
+            end,
+        }),
+        _ => Ok(()),
+    }
+}
+
+impl CsvText {
+    /// The data rows that have as many fields as the header (extra empty
+    /// fields are tolerated), with their lines. Every row counts as read; a
+    /// row the reader could not read or with the wrong number of fields is a
+    /// rejected row with a problem in `import`.
+    pub(crate) fn rows_to_use(
+        &self,
+        file: &str,
+        import: &mut Import,
+    ) -> Vec<(u64, &csv::StringRecord)> {
+        let width = self.headers.len();
+        for (line, err) in &self.errors {
+            import.rows_read += 1;
+            import.rows_rejected += 1;
+            import.problems.push(Problem::new(
+                file,
+                Some(*line),
+                format!("cannot read this row: {err}"),
+            ));
+        }
+        let mut good = Vec::with_capacity(self.records.len());
+        for (line, record) in &self.records {
+            import.rows_read += 1;
+            let n = record.len();
+            if n < width || record.iter().skip(width).any(|c| !c.trim().is_empty()) {
+                import.rows_rejected += 1;
+                import.problems.push(Problem::new(
+                    file,
+                    Some(*line),
+                    format!(
+                        "this row has {n} fields but the header (line {}) has {width}; a delimiter is missing or \
+                         extra (a value containing `{}` must be in double quotes)",
+                        self.header_line,
+                        char::from(self.delimiter).escape_default()
+                    ),
+                ));
+                continue;
+            }
+            good.push((*line, record));
+        }
+        good
+    }
+}
+
+/// Deserialises API records one by one, so one unreadable record is a
+/// problem and the others are kept. Counts them in `import`.
+pub(crate) fn read_records<T: serde::de::DeserializeOwned>(
+    file: &str,
+    items: Vec<&Value>,
+    import: &mut Import,
+) -> Vec<T> {
+    let mut records = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        import.rows_read += 1;
+        match T::deserialize(item) {
+            Ok(r) => records.push(r),
+            Err(e) => {
+                import.rows_rejected += 1;
+                import.problems.push(Problem::new(
+                    file,
+                    None,
+                    format!("record {}: cannot be read: {e}", i + 1),
+                ));
+            }
+        }
+    }
+    records
 }

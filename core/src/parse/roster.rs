@@ -163,32 +163,7 @@ pub(crate) fn parse_csv_text(
         });
     }
     let mut import = Import::new(file, FileKind::Roster);
-    let width = csv.headers.len();
-    for (line, err) in &csv.errors {
-        import.rows_read += 1;
-        import.rows_rejected += 1;
-        import.problems.push(Problem::new(
-            file,
-            Some(*line),
-            format!("cannot read this row: {err}"),
-        ));
-    }
-    for (line, record) in &csv.records {
-        import.rows_read += 1;
-        let line = *line;
-        let n = record.len();
-        if n < width || record.iter().skip(width).any(|c| !c.trim().is_empty()) {
-            import.rows_rejected += 1;
-            import.problems.push(Problem::new(
-                file,
-                Some(line),
-                format!(
-                    "this row has {n} fields but the header (line {}) has {width}; a delimiter is missing or extra",
-                    csv.header_line
-                ),
-            ));
-            continue;
-        }
+    for (line, record) in csv.rows_to_use(file, &mut import) {
         let cell = |f: Field| {
             m.col(f)
                 .and_then(|i| record.get(i))
@@ -274,6 +249,7 @@ fn duplicate_warning(entries: &[RosterEntry]) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests state their expectations by unwrapping
 mod tests {
     use super::*;
 

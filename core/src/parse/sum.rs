@@ -47,14 +47,26 @@ pub(crate) fn add_tool(into: &mut Vec<ToolDecisions>, t: &ToolDecisions) {
     }
 }
 
+/// Adds one row's measures, models and tools to another's.
+fn add_parts(
+    into: (&mut Measures, &mut Vec<ModelUsage>, &mut Vec<ToolDecisions>),
+    from: (&Measures, &[ModelUsage], &[ToolDecisions]),
+) {
+    add_measures(into.0, from.0);
+    from.1.iter().for_each(|m| add_model(into.1, m));
+    from.2.iter().for_each(|t| add_tool(into.2, t));
+}
+
 pub(crate) fn add_day(into: &mut DayRow, o: &DayRow) {
-    add_measures(&mut into.measures, &o.measures);
-    o.models.iter().for_each(|m| add_model(&mut into.models, m));
-    o.tools.iter().for_each(|t| add_tool(&mut into.tools, t));
+    add_parts(
+        (&mut into.measures, &mut into.models, &mut into.tools),
+        (&o.measures, &o.models, &o.tools),
+    );
 }
 
 pub(crate) fn add_period(into: &mut PeriodRow, o: &PeriodRow) {
-    add_measures(&mut into.measures, &o.measures);
-    o.models.iter().for_each(|m| add_model(&mut into.models, m));
-    o.tools.iter().for_each(|t| add_tool(&mut into.tools, t));
+    add_parts(
+        (&mut into.measures, &mut into.models, &mut into.tools),
+        (&o.measures, &o.models, &o.tools),
+    );
 }

@@ -338,6 +338,7 @@ pub(crate) fn shown(cell: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests state their expectations by unwrapping
 mod tests {
     use super::*;
 
@@ -468,6 +469,7 @@ impl<'a> LineCounter<'a> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests state their expectations by unwrapping
 mod line_tests {
     use super::LineCounter;
 

@@ -22,7 +22,8 @@ use chrono::NaiveDate;
 use super::columns::{map_headers, Mapping};
 use super::text::{is_blank, parse_count, parse_day, parse_usd, shown};
 use super::{
-    normalise_header, read_csv, sum, text, Field, FileKind, Import, ImportError, ImportOptions,
+    check_period, normalise_header, read_csv, sum, text, Field, FileKind, Import, ImportError,
+    ImportOptions,
 };
 use crate::model::{
     usd_to_micros, DayRow, Measures, ModelUsage, PeriodRow, PersonKey, Problem, Source,
@@ -59,15 +60,7 @@ pub(crate) fn parse_text(
     text: &str,
     opts: &ImportOptions,
 ) -> Result<Import, ImportError> {
-    if let Some((start, end)) = opts.period {
-        if start > end {
-            return Err(ImportError::InvalidPeriod {
-                file: file.to_string(),
-                start,
-                end,
-            });
-        }
-    }
+    check_period(file, opts)?;
     let csv = read_csv(text, None);
     if csv.headers.is_empty() {
         return Err(ImportError::Empty {
@@ -128,35 +121,8 @@ pub(crate) fn parse_text(
     let mut days: BTreeMap<(NaiveDate, PersonKey), DayRow> = BTreeMap::new();
     let mut periods: BTreeMap<(NaiveDate, NaiveDate, PersonKey), PeriodRow> = BTreeMap::new();
     let mut tally = Tally::default();
-    let width = csv.headers.len();
 
-    for (line, err) in &csv.errors {
-        import.rows_read += 1;
-        import.rows_rejected += 1;
-        import.problems.push(Problem::new(
-            file,
-            Some(*line),
-            format!("cannot read this row: {err}"),
-        ));
-    }
-    for (line, record) in &csv.records {
-        import.rows_read += 1;
-        let line = *line;
-        let n = record.len();
-        if n < width || record.iter().skip(width).any(|c| !c.trim().is_empty()) {
-            import.rows_rejected += 1;
-            import.problems.push(Problem::new(
-                file,
-                Some(line),
-                format!(
-                    "this row has {n} fields but the header (line {}) has {width}; a delimiter is missing or extra \
-                     (a value containing `{}` must be in double quotes)",
-                    csv.header_line,
-                    char::from(csv.delimiter).escape_default()
-                ),
-            ));
-            continue;
-        }
+    for (line, record) in csv.rows_to_use(file, &mut import) {
         let cell = |f: Field| m.col(f).and_then(|i| record.get(i)).map(str::trim);
         if let Some(product) = cell(Field::Product) {
             if !product.is_empty() && !is_claude_code(product) {
