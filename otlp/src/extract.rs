@@ -21,6 +21,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::number_data_point;
+use opentelemetry_proto::tonic::resource::v1::Resource;
 use scoreboard_core::PersonKey;
 use sha2::{Digest, Sha256};
 
@@ -76,12 +77,22 @@ pub enum Measure {
     LinesRemoved,
     Commits,
     PullRequests,
-    Edit { tool: String, accepted: bool },
-    Tokens { model: String, kind: TokenKind },
+    Edit {
+        tool: String,
+        accepted: bool,
+    },
+    Tokens {
+        model: String,
+        kind: TokenKind,
+    },
     /// USD; turned into micro-dollars per increment.
-    Cost { model: String },
+    Cost {
+        model: String,
+    },
     /// Seconds; stored as milliseconds.
-    ActiveTime { user: bool },
+    ActiveTime {
+        user: bool,
+    },
 }
 
 /// One data point of a metric we count.
@@ -149,7 +160,12 @@ pub struct Rejections(BTreeMap<Reason, u64>);
 
 impl Rejections {
     pub fn add(&mut self, r: Reason) {
-        *self.0.entry(r).or_insert(0) += 1;
+        self.add_n(r, 1);
+    }
+    pub fn add_n(&mut self, r: Reason, n: u64) {
+        if n > 0 {
+            *self.0.entry(r).or_insert(0) += n;
+        }
     }
     pub fn total(&self) -> u64 {
         self.0.values().sum()
@@ -159,7 +175,11 @@ impl Rejections {
         if self.0.is_empty() {
             return String::new();
         }
-        let parts: Vec<String> = self.0.iter().map(|(r, n)| format!("{n} {}", r.describe())).collect();
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(r, n)| format!("{n} {}", r.describe()))
+            .collect();
         format!("rejected {}: {}", self.total(), parts.join("; "))
     }
 }
@@ -193,12 +213,23 @@ impl<'a> Attrs<'a> {
         find(self.point, key).or_else(|| find(self.resource, key))
     }
     fn string(&self, key: &str) -> Option<String> {
-        self.get(key).and_then(as_text).map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+        self.get(key)
+            .and_then(as_text)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
     }
 }
 
+fn resource_attrs(r: Option<&Resource>) -> &[KeyValue] {
+    r.map(|r| r.attributes.as_slice()).unwrap_or(&[])
+}
+
 fn find<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
-    attrs.iter().find(|kv| kv.key == key).and_then(|kv| kv.value.as_ref()).and_then(|v| v.value.as_ref())
+    attrs
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|v| v.value.as_ref())
 }
 
 /// A label-like value as text: strings as they are, numbers and booleans written out.
@@ -249,13 +280,25 @@ fn label(s: Option<String>, default: &str) -> Result<String, Reason> {
 /// else the configured attribute, else the installation `user.id` (a device).
 /// Each key is looked up on the point first, then on the resource.
 fn identify(a: &Attrs<'_>, identity_attribute: Option<&str>) -> Result<Who, Reason> {
-    let checked = |s: String| if s.chars().count() > MAX_LABEL_CHARS { Err(Reason::TooLong) } else { Ok(s) };
+    let checked = |s: String| {
+        if s.chars().count() > MAX_LABEL_CHARS {
+            Err(Reason::TooLong)
+        } else {
+            Ok(s)
+        }
+    };
     if let Some(email) = a.string("user.email") {
-        return Ok(Who { key: PersonKey::email(&checked(email)?), device_only: false });
+        return Ok(Who {
+            key: PersonKey::email(&checked(email)?),
+            device_only: false,
+        });
     }
     for k in ["user.account_id", "user.account_uuid"] {
         if let Some(id) = a.string(k) {
-            return Ok(Who { key: PersonKey::account(&checked(id)?), device_only: false });
+            return Ok(Who {
+                key: PersonKey::account(&checked(id)?),
+                device_only: false,
+            });
         }
     }
     if let Some(attr) = identity_attribute {
@@ -267,7 +310,10 @@ fn identify(a: &Attrs<'_>, identity_attribute: Option<&str>) -> Result<Who, Reas
         }
     }
     if let Some(id) = a.string("user.id") {
-        return Ok(Who { key: PersonKey::device(&checked(id)?), device_only: true });
+        return Ok(Who {
+            key: PersonKey::device(&checked(id)?),
+            device_only: true,
+        });
     }
     Err(Reason::NoIdentity)
 }
@@ -381,7 +427,10 @@ fn measure_of(metric: &str, a: &Attrs<'_>) -> Result<Option<Measure>, Reason> {
                 Some("reject") => false,
                 _ => return Ok(None),
             };
-            Some(Measure::Edit { tool: label(a.string("tool_name"), "unknown")?, accepted })
+            Some(Measure::Edit {
+                tool: label(a.string("tool_name"), "unknown")?,
+                accepted,
+            })
         }
         METRIC_TOKENS => {
             let kind = match ty.as_deref() {
@@ -391,9 +440,14 @@ fn measure_of(metric: &str, a: &Attrs<'_>) -> Result<Option<Measure>, Reason> {
                 Some("cacheCreation") => TokenKind::CacheCreation,
                 _ => return Ok(None),
             };
-            Some(Measure::Tokens { model: label(a.string("model"), "unknown")?, kind })
+            Some(Measure::Tokens {
+                model: label(a.string("model"), "unknown")?,
+                kind,
+            })
         }
-        METRIC_COST => Some(Measure::Cost { model: label(a.string("model"), "unknown")? }),
+        METRIC_COST => Some(Measure::Cost {
+            model: label(a.string("model"), "unknown")?,
+        }),
         METRIC_ACTIVE_TIME => match ty.as_deref() {
             Some("cli") => Some(Measure::ActiveTime { user: false }),
             Some("user") => Some(Measure::ActiveTime { user: true }),
@@ -406,7 +460,7 @@ fn measure_of(metric: &str, a: &Attrs<'_>) -> Result<Option<Measure>, Reason> {
 pub fn metrics(req: &ExportMetricsServiceRequest, identity_attribute: Option<&str>) -> Extracted {
     let mut out = Extracted::default();
     for rm in &req.resource_metrics {
-        let resource: &[KeyValue] = rm.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or(&[]);
+        let resource = resource_attrs(rm.resource.as_ref());
         for sm in &rm.scope_metrics {
             let scope = sm.scope.as_ref().map(|s| s.name.as_str()).unwrap_or("");
             for m in &sm.metrics {
@@ -416,26 +470,19 @@ pub fn metrics(req: &ExportMetricsServiceRequest, identity_attribute: Option<&st
                 }
                 let sum = match &m.data {
                     Some(Data::Sum(s)) => s,
-                    Some(Data::Gauge(g)) => {
-                        g.data_points.iter().for_each(|_| out.rejected.add(Reason::NotASum));
-                        continue;
-                    }
-                    Some(Data::Histogram(x)) => {
-                        x.data_points.iter().for_each(|_| out.rejected.add(Reason::NotASum));
-                        continue;
-                    }
-                    Some(Data::ExponentialHistogram(x)) => {
-                        x.data_points.iter().for_each(|_| out.rejected.add(Reason::NotASum));
-                        continue;
-                    }
-                    Some(Data::Summary(x)) => {
-                        x.data_points.iter().for_each(|_| out.rejected.add(Reason::NotASum));
-                        continue;
-                    }
-                    None => {
-                        // The JSON decoder leaves the data empty when a value inside
-                        // it has the wrong type; the points are lost, say so.
-                        out.rejected.add(Reason::UnreadableData);
+                    other => {
+                        let (reason, n) = match other {
+                            Some(Data::Gauge(x)) => (Reason::NotASum, x.data_points.len()),
+                            Some(Data::Histogram(x)) => (Reason::NotASum, x.data_points.len()),
+                            Some(Data::ExponentialHistogram(x)) => {
+                                (Reason::NotASum, x.data_points.len())
+                            }
+                            Some(Data::Summary(x)) => (Reason::NotASum, x.data_points.len()),
+                            // The JSON decoder leaves the data empty when a value inside
+                            // it has the wrong type; its points are lost, say so.
+                            Some(Data::Sum(_)) | None => (Reason::UnreadableData, 1),
+                        };
+                        out.rejected.add_n(reason, n as u64);
                         continue;
                     }
                 };
@@ -443,13 +490,25 @@ pub fn metrics(req: &ExportMetricsServiceRequest, identity_attribute: Option<&st
                     1 => false,
                     2 => true,
                     _ => {
-                        sum.data_points.iter().for_each(|_| out.rejected.add(Reason::NoTemporality));
+                        out.rejected
+                            .add_n(Reason::NoTemporality, sum.data_points.len() as u64);
                         continue;
                     }
                 };
                 for p in &sum.data_points {
-                    let a = Attrs { point: &p.attributes, resource };
-                    match metric_point(&m.name, scope, cumulative, p, &a, resource, identity_attribute) {
+                    let a = Attrs {
+                        point: &p.attributes,
+                        resource,
+                    };
+                    match metric_point(
+                        &m.name,
+                        scope,
+                        cumulative,
+                        p,
+                        &a,
+                        resource,
+                        identity_attribute,
+                    ) {
                         Ok((who, point)) => {
                             out.saw(&who);
                             if let Some(point) = point {
@@ -514,7 +573,9 @@ fn event_name(rec: &LogRecord) -> Option<String> {
         return Some(strip(&rec.event_name));
     }
     match rec.body.as_ref().and_then(|b| b.value.as_ref()) {
-        Some(Value::StringValue(s)) if s.starts_with("claude_code.") && s.len() < 128 => Some(strip(s)),
+        Some(Value::StringValue(s)) if s.starts_with("claude_code.") && s.len() < 128 => {
+            Some(strip(s))
+        }
         _ => None,
     }
 }
@@ -522,10 +583,13 @@ fn event_name(rec: &LogRecord) -> Option<String> {
 pub fn logs(req: &ExportLogsServiceRequest, identity_attribute: Option<&str>) -> Extracted {
     let mut out = Extracted::default();
     for rl in &req.resource_logs {
-        let resource: &[KeyValue] = rl.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or(&[]);
+        let resource = resource_attrs(rl.resource.as_ref());
         for sl in &rl.scope_logs {
             for rec in &sl.log_records {
-                let a = Attrs { point: &rec.attributes, resource };
+                let a = Attrs {
+                    point: &rec.attributes,
+                    resource,
+                };
                 let is_api_request = event_name(rec).as_deref() == Some("api_request");
                 match identify(&a, identity_attribute) {
                     Ok(who) => {
@@ -547,8 +611,17 @@ pub fn logs(req: &ExportLogsServiceRequest, identity_attribute: Option<&str>) ->
     out
 }
 
-fn api_request(rec: &LogRecord, a: &Attrs<'_>, resource: &[KeyValue], who: Who) -> Result<ApiRequest, Reason> {
-    let time = if rec.time_unix_nano != 0 { rec.time_unix_nano } else { rec.observed_time_unix_nano };
+fn api_request(
+    rec: &LogRecord,
+    a: &Attrs<'_>,
+    resource: &[KeyValue],
+    who: Who,
+) -> Result<ApiRequest, Reason> {
+    let time = if rec.time_unix_nano != 0 {
+        rec.time_unix_nano
+    } else {
+        rec.observed_time_unix_nano
+    };
     let day = day_of(time).ok_or(Reason::NoTimestamp)?;
     let count = |k: &str| -> Result<u64, Reason> {
         match as_count(a.get(k)) {
@@ -586,36 +659,93 @@ fn api_request(rec: &LogRecord, a: &Attrs<'_>, resource: &[KeyValue], who: Who) 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     fn kv(k: &str, v: Value) -> KeyValue {
-        KeyValue { key: k.into(), value: Some(AnyValue { value: Some(v) }), ..Default::default() }
+        KeyValue {
+            key: k.into(),
+            value: Some(AnyValue { value: Some(v) }),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn identity_prefers_email_then_account_then_configured_then_device() {
         let s = |x: &str| Value::StringValue(x.into());
         let res = vec![kv("user.email", s("Dev@Example.com "))];
-        let point = vec![kv("user.id", s("abc")), kv("user.account_id", s("user_01X"))];
-        let who = identify(&Attrs { point: &point, resource: &res }, None).unwrap();
+        let point = vec![
+            kv("user.id", s("abc")),
+            kv("user.account_id", s("user_01X")),
+        ];
+        let who = identify(
+            &Attrs {
+                point: &point,
+                resource: &res,
+            },
+            None,
+        )
+        .unwrap();
         assert_eq!(who.key.as_str(), "dev@example.com");
-        let who = identify(&Attrs { point: &point, resource: &[] }, None).unwrap();
+        let who = identify(
+            &Attrs {
+                point: &point,
+                resource: &[],
+            },
+            None,
+        )
+        .unwrap();
         assert_eq!(who.key.as_str(), "account:user_01X");
-        let point = vec![kv("user.id", s("abc")), kv("enduser.id", s("alice@corp.example"))];
-        let who = identify(&Attrs { point: &point, resource: &[] }, Some("enduser.id")).unwrap();
-        assert_eq!((who.key.as_str(), who.device_only), ("alice@corp.example", false));
-        let who = identify(&Attrs { point: &point, resource: &[] }, None).unwrap();
+        let point = vec![
+            kv("user.id", s("abc")),
+            kv("enduser.id", s("alice@corp.example")),
+        ];
+        let who = identify(
+            &Attrs {
+                point: &point,
+                resource: &[],
+            },
+            Some("enduser.id"),
+        )
+        .unwrap();
+        assert_eq!(
+            (who.key.as_str(), who.device_only),
+            ("alice@corp.example", false)
+        );
+        let who = identify(
+            &Attrs {
+                point: &point,
+                resource: &[],
+            },
+            None,
+        )
+        .unwrap();
         assert_eq!((who.key.as_str(), who.device_only), ("device:abc", true));
-        assert_eq!(identify(&Attrs { point: &[], resource: &[] }, None), Err(Reason::NoIdentity));
+        assert_eq!(
+            identify(
+                &Attrs {
+                    point: &[],
+                    resource: &[]
+                },
+                None
+            ),
+            Err(Reason::NoIdentity)
+        );
     }
 
     #[test]
     fn numbers_are_coerced_from_int_double_and_string() {
         assert_eq!(as_count(Some(&Value::IntValue(120))), Some(Ok(120.0)));
         assert_eq!(as_count(Some(&Value::DoubleValue(0.5))), Some(Ok(0.5)));
-        assert_eq!(as_count(Some(&Value::StringValue(" 337 ".into()))), Some(Ok(337.0)));
-        assert_eq!(as_count(Some(&Value::StringValue("many".into()))), Some(Err(())));
+        assert_eq!(
+            as_count(Some(&Value::StringValue(" 337 ".into()))),
+            Some(Ok(337.0))
+        );
+        assert_eq!(
+            as_count(Some(&Value::StringValue("many".into()))),
+            Some(Err(()))
+        );
         assert_eq!(as_count(Some(&Value::IntValue(-1))), Some(Err(())));
         assert_eq!(as_count(Some(&Value::BoolValue(true))), Some(Err(())));
         assert_eq!(as_count(None), None);
@@ -623,12 +753,30 @@ mod tests {
 
     #[test]
     fn series_hash_ignores_attribute_order_but_not_values() {
-        let a = vec![kv("a", Value::IntValue(1)), kv("b", Value::StringValue("x".into()))];
-        let b = vec![kv("b", Value::StringValue("x".into())), kv("a", Value::IntValue(1))];
-        let c = vec![kv("b", Value::StringValue("y".into())), kv("a", Value::IntValue(1))];
-        assert_eq!(series_hash("s", "m", &a, &[]), series_hash("s", "m", &b, &[]));
-        assert_ne!(series_hash("s", "m", &a, &[]), series_hash("s", "m", &c, &[]));
-        assert_ne!(series_hash("s", "m", &a, &[]), series_hash("s", "m", &[], &a));
+        let a = vec![
+            kv("a", Value::IntValue(1)),
+            kv("b", Value::StringValue("x".into())),
+        ];
+        let b = vec![
+            kv("b", Value::StringValue("x".into())),
+            kv("a", Value::IntValue(1)),
+        ];
+        let c = vec![
+            kv("b", Value::StringValue("y".into())),
+            kv("a", Value::IntValue(1)),
+        ];
+        assert_eq!(
+            series_hash("s", "m", &a, &[]),
+            series_hash("s", "m", &b, &[])
+        );
+        assert_ne!(
+            series_hash("s", "m", &a, &[]),
+            series_hash("s", "m", &c, &[])
+        );
+        assert_ne!(
+            series_hash("s", "m", &a, &[]),
+            series_hash("s", "m", &[], &a)
+        );
     }
 
     #[test]

@@ -111,21 +111,25 @@ impl Refusal {
     /// google.rpc.Code of the Status body.
     fn rpc_code(&self) -> i32 {
         match self {
-            Refusal::Unauthorized => 16,                                     // UNAUTHENTICATED
+            Refusal::Unauthorized => 16, // UNAUTHENTICATED
             Refusal::UnsupportedMediaType(_) | Refusal::BadRequest(_) => 3, // INVALID_ARGUMENT
-            Refusal::TooLarge(_) => 8,                                       // RESOURCE_EXHAUSTED
-            Refusal::Shed(_) => 14,                                          // UNAVAILABLE
-            Refusal::Internal(_) => 13,                                      // INTERNAL
+            Refusal::TooLarge(_) => 8,   // RESOURCE_EXHAUSTED
+            Refusal::Shed(_) => 14,      // UNAVAILABLE
+            Refusal::Internal(_) => 13,  // INTERNAL
         }
     }
 
     fn message(&self) -> String {
         match self {
-            Refusal::Unauthorized => "missing or invalid ingestion token: send `Authorization: Bearer <token>` \
+            Refusal::Unauthorized => {
+                "missing or invalid ingestion token: send `Authorization: Bearer <token>` \
                  (OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer <token>)"
-                .to_string(),
+                    .to_string()
+            }
             Refusal::UnsupportedMediaType(m) => (*m).to_string(),
-            Refusal::TooLarge(max) => format!("request body is larger than {max} bytes after decompression"),
+            Refusal::TooLarge(max) => {
+                format!("request body is larger than {max} bytes after decompression")
+            }
             Refusal::BadRequest(m) | Refusal::Internal(m) => m.clone(),
             Refusal::Shed(m) => (*m).to_string(),
         }
@@ -143,7 +147,10 @@ struct RpcStatus {
 
 fn reply(enc: Encoding, status: StatusCode, body: Vec<u8>) -> Response {
     let mut resp = (status, body).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(enc.content_type()));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(enc.content_type()),
+    );
     resp
 }
 
@@ -151,21 +158,39 @@ fn refuse(rx: &Receiver, signal: Signal, enc: Encoding, r: Refusal) -> Response 
     let message = r.message();
     let status = r.status();
     if matches!(r, Refusal::Internal(_)) {
-        tracing::error!(signal = signal.name(), status = status.as_u16(), "OTLP request failed: {message}");
+        tracing::error!(
+            signal = signal.name(),
+            status = status.as_u16(),
+            "OTLP request failed: {message}"
+        );
     } else {
-        tracing::warn!(signal = signal.name(), status = status.as_u16(), "OTLP request refused: {message}");
+        tracing::warn!(
+            signal = signal.name(),
+            status = status.as_u16(),
+            "OTLP request refused: {message}"
+        );
     }
     let body = match enc {
-        Encoding::Json => serde_json::json!({ "code": r.rpc_code(), "message": message }).to_string().into_bytes(),
-        Encoding::Protobuf => RpcStatus { code: r.rpc_code(), message }.encode_to_vec(),
+        Encoding::Json => serde_json::json!({ "code": r.rpc_code(), "message": message })
+            .to_string()
+            .into_bytes(),
+        Encoding::Protobuf => RpcStatus {
+            code: r.rpc_code(),
+            message,
+        }
+        .encode_to_vec(),
     };
     let mut resp = reply(enc, status, body);
     match r {
         Refusal::Unauthorized => {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         Refusal::Shed(_) => {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(rx.cfg.retry_after_seconds));
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(rx.cfg.retry_after_seconds),
+            );
         }
         _ => {}
     }
@@ -195,32 +220,49 @@ fn success(signal: Signal, enc: Encoding, o: &Outcome) -> Response {
             let error_message = o.message.clone();
             match signal {
                 Signal::Metrics => ExportMetricsServiceResponse {
-                    partial_success: partial
-                        .then_some(ExportMetricsPartialSuccess { rejected_data_points: rejected, error_message }),
+                    partial_success: partial.then_some(ExportMetricsPartialSuccess {
+                        rejected_data_points: rejected,
+                        error_message,
+                    }),
                 }
                 .encode_to_vec(),
                 Signal::Logs => ExportLogsServiceResponse {
-                    partial_success: partial
-                        .then_some(ExportLogsPartialSuccess { rejected_log_records: rejected, error_message }),
+                    partial_success: partial.then_some(ExportLogsPartialSuccess {
+                        rejected_log_records: rejected,
+                        error_message,
+                    }),
                 }
                 .encode_to_vec(),
                 Signal::Traces => ExportTraceServiceResponse {
-                    partial_success: partial
-                        .then_some(ExportTracePartialSuccess { rejected_spans: rejected, error_message }),
+                    partial_success: partial.then_some(ExportTracePartialSuccess {
+                        rejected_spans: rejected,
+                        error_message,
+                    }),
                 }
                 .encode_to_vec(),
             }
         }
     };
     if partial {
-        tracing::warn!(signal = signal.name(), rejected = o.rejected, "OTLP partial success: {}", o.message);
+        tracing::warn!(
+            signal = signal.name(),
+            rejected = o.rejected,
+            "OTLP partial success: {}",
+            o.message
+        );
     }
     reply(enc, StatusCode::OK, body)
 }
 
 fn media_type(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
     let v = headers.get(name)?.to_str().ok()?;
-    Some(v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+    Some(
+        v.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase(),
+    )
 }
 
 fn bearer(headers: &HeaderMap) -> Option<String> {
@@ -242,7 +284,9 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
     // server's check may touch SQLite: keep it off the async workers.
     let token = bearer(&headers);
     let auth = rx.auth.clone();
-    let authorized = tokio::task::spawn_blocking(move || auth.authorize(token.as_deref())).await.unwrap_or(false);
+    let authorized = tokio::task::spawn_blocking(move || auth.authorize(token.as_deref()))
+        .await
+        .unwrap_or(false);
     if !authorized {
         return refuse(&rx, signal, reply_enc, Refusal::Unauthorized);
     }
@@ -270,17 +314,28 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
         }
     };
     let max = rx.cfg.max_decompressed_bytes;
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
         return refuse(&rx, signal, enc, Refusal::TooLarge(max));
     }
 
     // A slot bounds memory (body, decompressed copy, decoded message) and the
     // queue in front of SQLite's single writer.
-    let permit = match tokio::time::timeout(rx.cfg.queue_timeout, rx.slots.clone().acquire_owned()).await {
-        Ok(Ok(p)) => p,
-        _ => return refuse(&rx, signal, enc, Refusal::Shed("the receiver is busy; retry after the Retry-After delay")),
-    };
+    let permit =
+        match tokio::time::timeout(rx.cfg.queue_timeout, rx.slots.clone().acquire_owned()).await {
+            Ok(Ok(p)) => p,
+            _ => {
+                return refuse(
+                    &rx,
+                    signal,
+                    enc,
+                    Refusal::Shed("the receiver is busy; retry after the Retry-After delay"),
+                )
+            }
+        };
 
     // The wire size is capped too: a gzip body never legitimately exceeds
     // the decompressed limit by more than a header.
@@ -290,7 +345,12 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
             return refuse(&rx, signal, enc, Refusal::TooLarge(max))
         }
         Err(_) => {
-            return refuse(&rx, signal, enc, Refusal::BadRequest("the request body could not be read".to_string()))
+            return refuse(
+                &rx,
+                signal,
+                enc,
+                Refusal::BadRequest("the request body could not be read".to_string()),
+            )
         }
     };
 
@@ -303,14 +363,21 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
     match done {
         Ok(Ok(outcome)) => success(signal, enc, &outcome),
         Ok(Err(r)) => refuse(&rx, signal, enc, r),
-        Err(_) => refuse(&rx, signal, enc, Refusal::Internal("the request could not be processed".to_string())),
+        Err(_) => refuse(
+            &rx,
+            signal,
+            enc,
+            Refusal::Internal("the request could not be processed".to_string()),
+        ),
     }
 }
 
 /// Decompresses with a hard cap: a gzip bomb is abandoned as soon as it
 /// passes `max` bytes, and the output buffer never grows beyond `max`.
 fn gunzip_capped(wire: &[u8], max: usize) -> Result<Vec<u8>, Refusal> {
-    let corrupt = || Refusal::BadRequest("Content-Encoding is gzip but the body is not valid gzip".to_string());
+    let corrupt = || {
+        Refusal::BadRequest("Content-Encoding is gzip but the body is not valid gzip".to_string())
+    };
     let mut dec = flate2::read::MultiGzDecoder::new(wire);
     let mut out: Vec<u8> = Vec::with_capacity(wire.len().saturating_mul(4).min(max));
     let mut chunk = vec![0u8; 64 * 1024];
@@ -326,7 +393,9 @@ fn gunzip_capped(wire: &[u8], max: usize) -> Result<Vec<u8>, Refusal> {
         }
         if out.len() + n > out.capacity() {
             // Grow geometrically, but never past the limit.
-            let target = (out.capacity().saturating_mul(2)).max(out.len() + n).min(max);
+            let target = (out.capacity().saturating_mul(2))
+                .max(out.len() + n)
+                .min(max);
             out.reserve_exact(target - out.len());
         }
         out.extend_from_slice(&chunk[..n]);
@@ -342,7 +411,11 @@ fn json_error(kind: &str, e: &serde_json::Error) -> String {
         serde_json::error::Category::Data => "has a field of the wrong type or value",
         serde_json::error::Category::Eof => "ends before the JSON is complete",
     };
-    format!("the body {what} (line {}, column {}); expected an OTLP/JSON {kind}", e.line(), e.column())
+    format!(
+        "the body {what} (line {}, column {}); expected an OTLP/JSON {kind}",
+        e.line(),
+        e.column()
+    )
 }
 
 fn decode<T>(enc: Encoding, body: &[u8], kind: &str) -> Result<T, Refusal>
@@ -350,7 +423,9 @@ where
     T: Message + Default + serde::de::DeserializeOwned,
 {
     match enc {
-        Encoding::Json => serde_json::from_slice(body).map_err(|e| Refusal::BadRequest(json_error(kind, &e))),
+        Encoding::Json => {
+            serde_json::from_slice(body).map_err(|e| Refusal::BadRequest(json_error(kind, &e)))
+        }
         Encoding::Protobuf => T::decode(body).map_err(|e| {
             // prost's message names fields and wire types, never data.
             Refusal::BadRequest(format!("the body is not a valid protobuf {kind}: {e}"))
@@ -358,7 +433,13 @@ where
     }
 }
 
-fn ingest(rx: &Receiver, signal: Signal, enc: Encoding, gzip: bool, wire: Bytes) -> Result<Outcome, Refusal> {
+fn ingest(
+    rx: &Receiver,
+    signal: Signal,
+    enc: Encoding,
+    gzip: bool,
+    wire: Bytes,
+) -> Result<Outcome, Refusal> {
     let max = rx.cfg.max_decompressed_bytes;
     let unzipped;
     let body: &[u8] = if gzip {
@@ -370,7 +451,8 @@ fn ingest(rx: &Receiver, signal: Signal, enc: Encoding, gzip: bool, wire: Bytes)
     let id_attr = rx.cfg.identity_attribute.as_deref();
     let extracted = match signal {
         Signal::Metrics => {
-            let req: ExportMetricsServiceRequest = decode(enc, body, "ExportMetricsServiceRequest")?;
+            let req: ExportMetricsServiceRequest =
+                decode(enc, body, "ExportMetricsServiceRequest")?;
             extract::metrics(&req, id_attr)
         }
         Signal::Logs => {
@@ -380,7 +462,11 @@ fn ingest(rx: &Receiver, signal: Signal, enc: Encoding, gzip: bool, wire: Bytes)
         Signal::Traces => {
             // Checked so a broken exporter hears about it, then discarded.
             let _req: ExportTraceServiceRequest = decode(enc, body, "ExportTraceServiceRequest")?;
-            return Ok(Outcome { rejected: 0, message: String::new(), duplicate: false });
+            return Ok(Outcome {
+                rejected: 0,
+                message: String::new(),
+                duplicate: false,
+            });
         }
     };
     let mut h = Sha256::new();
@@ -389,8 +475,12 @@ fn ingest(rx: &Receiver, signal: Signal, enc: Encoding, gzip: bool, wire: Bytes)
     h.update(body);
     let digest: [u8; 32] = h.finalize().into();
 
-    rx.store.apply(&digest, &extracted, Utc::now()).map_err(|e| match e {
-        OtlpError::Busy(_) => Refusal::Shed("the telemetry database is busy; retry after the Retry-After delay"),
-        other => Refusal::Internal(format!("could not store the telemetry: {other}")),
-    })
+    rx.store
+        .apply(&digest, &extracted, Utc::now())
+        .map_err(|e| match e {
+            OtlpError::Busy(_) => {
+                Refusal::Shed("the telemetry database is busy; retry after the Retry-After delay")
+            }
+            other => Refusal::Internal(format!("could not store the telemetry: {other}")),
+        })
 }

@@ -91,8 +91,13 @@ pub trait IngestAuth: Send + Sync + 'static {
 #[derive(Debug, thiserror::Error)]
 pub enum OtlpError {
     #[error("cannot open the telemetry tables in {path}: {source}")]
-    Open { path: PathBuf, source: rusqlite::Error },
-    #[error("the telemetry database stayed locked by another writer for more than {0:?}; try again")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "the telemetry database stayed locked by another writer for more than {0:?}; try again"
+    )]
     Busy(Duration),
     #[error("the telemetry tables are at schema version {found}, newer than this program understands ({supported}); upgrade scoreboard")]
     SchemaTooNew { found: i64, supported: i64 },
@@ -158,10 +163,21 @@ pub struct Receiver {
 impl Receiver {
     /// Opens (creating if needed) the `otlp_*` tables in the SQLite file the
     /// server shares, in WAL mode with a busy timeout.
-    pub fn open(db_path: &Path, cfg: OtlpConfig, auth: Arc<dyn IngestAuth>) -> Result<Receiver, OtlpError> {
+    pub fn open(
+        db_path: &Path,
+        cfg: OtlpConfig,
+        auth: Arc<dyn IngestAuth>,
+    ) -> Result<Receiver, OtlpError> {
         let store = store::Store::open(db_path, cfg.busy_timeout)?;
-        let slots = Arc::new(tokio::sync::Semaphore::new(cfg.max_concurrent_requests.max(1)));
-        Ok(Receiver { cfg, auth, store, slots })
+        let slots = Arc::new(tokio::sync::Semaphore::new(
+            cfg.max_concurrent_requests.max(1),
+        ));
+        Ok(Receiver {
+            cfg,
+            auth,
+            store,
+            slots,
+        })
     }
 
     /// Person-day rows (source `otlp`) for the UTC days `from..=to`.
@@ -170,16 +186,21 @@ impl Receiver {
     }
 
     /// Active time per person-day for `from..=to`.
-    pub fn active_time(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<ActiveTime>, OtlpError> {
+    pub fn active_time(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<ActiveTime>, OtlpError> {
         self.store.active_time(from, to)
     }
 
     /// Freshness and data health as of `now`. A database error is reported in
     /// `error` rather than hiding the whole page.
     pub fn status(&self, now: DateTime<Utc>) -> TelemetryStatus {
-        self.store
-            .status(now)
-            .unwrap_or_else(|e| TelemetryStatus { error: Some(e.to_string()), ..TelemetryStatus::default() })
+        self.store.status(now).unwrap_or_else(|e| TelemetryStatus {
+            error: Some(e.to_string()),
+            ..TelemetryStatus::default()
+        })
     }
 
     pub fn config(&self) -> &OtlpConfig {

@@ -202,7 +202,10 @@ impl Agg {
                 }
             }
             Measure::Tokens { model, kind } => {
-                let u = self.usage.entry((p.day, person, p.session.clone(), "metric", model.clone())).or_default();
+                let u = self
+                    .usage
+                    .entry((p.day, person, p.session.clone(), "metric", model.clone()))
+                    .or_default();
                 let n = count(inc);
                 match kind {
                     TokenKind::Input => u.input += n,
@@ -212,7 +215,10 @@ impl Agg {
                 }
             }
             Measure::Cost { model } => {
-                let u = self.usage.entry((p.day, person, p.session.clone(), "metric", model.clone())).or_default();
+                let u = self
+                    .usage
+                    .entry((p.day, person, p.session.clone(), "metric", model.clone()))
+                    .or_default();
                 // Rounded per point (per increment for cumulative series), summed as integers.
                 u.cost_micros += scoreboard_core::model::usd_to_micros(inc);
             }
@@ -224,8 +230,12 @@ impl Agg {
                     Measure::LinesRemoved => d.lines_removed += count(inc),
                     Measure::Commits => d.commits += count(inc),
                     Measure::PullRequests => d.pull_requests += count(inc),
-                    Measure::ActiveTime { user: false } => d.active_cli_ms += (inc * 1000.0).round() as i64,
-                    Measure::ActiveTime { user: true } => d.active_user_ms += (inc * 1000.0).round() as i64,
+                    Measure::ActiveTime { user: false } => {
+                        d.active_cli_ms += (inc * 1000.0).round() as i64
+                    }
+                    Measure::ActiveTime { user: true } => {
+                        d.active_user_ms += (inc * 1000.0).round() as i64
+                    }
                     Measure::Edit { .. } | Measure::Tokens { .. } | Measure::Cost { .. } => {}
                 }
             }
@@ -247,26 +257,44 @@ fn delta_key(p: &MetricPoint) -> [u8; 16] {
 
 impl Store {
     pub fn open(path: &Path, busy_timeout: Duration) -> Result<Store, OtlpError> {
-        let open_err = |source| OtlpError::Open { path: path.to_path_buf(), source };
+        let open_err = |source| OtlpError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
         let writer = connect(path, busy_timeout).map_err(open_err)?;
         writer.execute_batch(SCHEMA).map_err(open_err)?;
         let found: Option<i64> = writer
-            .query_row("SELECT value FROM otlp_meta WHERE key = 'schema_version'", [], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM otlp_meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(open_err)?;
         match found {
             Some(v) if v > SCHEMA_VERSION => {
-                return Err(OtlpError::SchemaTooNew { found: v, supported: SCHEMA_VERSION });
+                return Err(OtlpError::SchemaTooNew {
+                    found: v,
+                    supported: SCHEMA_VERSION,
+                });
             }
             Some(_) => {}
             None => {
                 writer
-                    .execute("INSERT INTO otlp_meta (key, value) VALUES ('schema_version', ?1)", [SCHEMA_VERSION])
+                    .execute(
+                        "INSERT INTO otlp_meta (key, value) VALUES ('schema_version', ?1)",
+                        [SCHEMA_VERSION],
+                    )
                     .map_err(open_err)?;
             }
         }
         let reader = connect(path, busy_timeout).map_err(open_err)?;
-        Ok(Store { writer: Mutex::new(writer), reader: Mutex::new(reader), busy_timeout, last_prune: Mutex::new(None) })
+        Ok(Store {
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+            busy_timeout,
+            last_prune: Mutex::new(None),
+        })
     }
 
     fn map_err(&self, e: rusqlite::Error) -> OtlpError {
@@ -279,9 +307,15 @@ impl Store {
     }
 
     /// Stores one decoded request, or recognises a body stored before.
-    pub fn apply(&self, digest: &[u8; 32], ex: &Extracted, now: DateTime<Utc>) -> Result<Outcome, OtlpError> {
+    pub fn apply(
+        &self,
+        digest: &[u8; 32],
+        ex: &Extracted,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, OtlpError> {
         let mut conn = lock(&self.writer);
-        self.apply_locked(&mut conn, digest, ex, now).map_err(|e| self.map_err(e))
+        self.apply_locked(&mut conn, digest, ex, now)
+            .map_err(|e| self.map_err(e))
     }
 
     fn apply_locked(
@@ -295,22 +329,31 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
 
         let earlier: Option<(i64, String)> = tx
-            .query_row("SELECT rejected, message FROM otlp_batches WHERE digest = ?1", [&digest[..]], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT rejected, message FROM otlp_batches WHERE digest = ?1",
+                [&digest[..]],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
         if let Some((rejected, message)) = earlier {
             bump(&tx, "duplicate_batches", 1)?;
             tx.commit()?;
-            return Ok(Outcome { rejected: to_u64(rejected), message, duplicate: true });
+            return Ok(Outcome {
+                rejected: to_u64(rejected),
+                message,
+                duplicate: true,
+            });
         }
 
         let mut agg = Agg::default();
         let mut unattributed: i64 = 0;
         {
-            let mut seen_delta = tx.prepare_cached("INSERT OR IGNORE INTO otlp_delta_seen (key, received_at) VALUES (?1, ?2)")?;
-            let mut get_cum =
-                tx.prepare_cached("SELECT time_ns, value FROM otlp_cumulative WHERE series = ?1 AND start_ns = ?2")?;
+            let mut seen_delta = tx.prepare_cached(
+                "INSERT OR IGNORE INTO otlp_delta_seen (key, received_at) VALUES (?1, ?2)",
+            )?;
+            let mut get_cum = tx.prepare_cached(
+                "SELECT time_ns, value FROM otlp_cumulative WHERE series = ?1 AND start_ns = ?2",
+            )?;
             let mut put_cum = tx.prepare_cached(
                 "INSERT INTO otlp_cumulative (series, start_ns, time_ns, value, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (series, start_ns) DO UPDATE SET time_ns = excluded.time_ns, value = excluded.value,
@@ -321,8 +364,11 @@ impl Store {
                     // State per (series, start): a new start time is a new series
                     // (reset); an older time is a late or repeated export (nothing new).
                     let start = p.start_ns as i64;
-                    let prev: Option<(i64, f64)> =
-                        get_cum.query_row(params![&p.series[..], start], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+                    let prev: Option<(i64, f64)> = get_cum
+                        .query_row(params![&p.series[..], start], |r| {
+                            Ok((r.get(0)?, r.get(1)?))
+                        })
+                        .optional()?;
                     let inc = match prev {
                         Some((t, _)) if to_i64(p.time_ns) <= t => None,
                         Some((_, v)) if p.value >= v => Some(p.value - v),
@@ -330,7 +376,13 @@ impl Store {
                         Some(_) | None => Some(p.value),
                     };
                     if inc.is_some() {
-                        put_cum.execute(params![&p.series[..], start, to_i64(p.time_ns), p.value, now_ms])?;
+                        put_cum.execute(params![
+                            &p.series[..],
+                            start,
+                            to_i64(p.time_ns),
+                            p.value,
+                            now_ms
+                        ])?;
                     }
                     inc
                 } else if seen_delta.execute(params![&delta_key(p)[..], now_ms])? == 1 {
@@ -347,15 +399,22 @@ impl Store {
                 }
             }
 
-            let mut seen_event =
-                tx.prepare_cached("INSERT OR IGNORE INTO otlp_events_seen (key, received_at) VALUES (?1, ?2)")?;
+            let mut seen_event = tx.prepare_cached(
+                "INSERT OR IGNORE INTO otlp_events_seen (key, received_at) VALUES (?1, ?2)",
+            )?;
             for e in &ex.api_requests {
                 if seen_event.execute(params![&e.key[..16], now_ms])? == 0 {
                     continue;
                 }
                 let u = agg
                     .usage
-                    .entry((e.day, e.who.key.as_str().to_string(), e.session.clone(), "event", e.model.clone()))
+                    .entry((
+                        e.day,
+                        e.who.key.as_str().to_string(),
+                        e.session.clone(),
+                        "event",
+                        e.model.clone(),
+                    ))
                     .or_default();
                 u.input += to_i64(e.input_tokens);
                 u.output += to_i64(e.output_tokens);
@@ -396,19 +455,39 @@ impl Store {
         )?;
         self.prune_if_due(&tx, now)?;
         tx.commit()?;
-        Ok(Outcome { rejected, message, duplicate: false })
+        Ok(Outcome {
+            rejected,
+            message,
+            duplicate: false,
+        })
     }
 
-    fn prune_if_due(&self, tx: &rusqlite::Transaction<'_>, now: DateTime<Utc>) -> Result<(), rusqlite::Error> {
+    fn prune_if_due(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(), rusqlite::Error> {
         let mut last = lock(&self.last_prune);
         if last.is_some_and(|t| t.elapsed() < PRUNE_EVERY) {
             return Ok(());
         }
         let dedupe_cut = ms(now - DEDUPE_RETENTION);
-        tx.execute("DELETE FROM otlp_batches WHERE received_at < ?1", [dedupe_cut])?;
-        tx.execute("DELETE FROM otlp_delta_seen WHERE received_at < ?1", [dedupe_cut])?;
-        tx.execute("DELETE FROM otlp_events_seen WHERE received_at < ?1", [dedupe_cut])?;
-        tx.execute("DELETE FROM otlp_cumulative WHERE updated_at < ?1", [ms(now - CUMULATIVE_RETENTION)])?;
+        tx.execute(
+            "DELETE FROM otlp_batches WHERE received_at < ?1",
+            [dedupe_cut],
+        )?;
+        tx.execute(
+            "DELETE FROM otlp_delta_seen WHERE received_at < ?1",
+            [dedupe_cut],
+        )?;
+        tx.execute(
+            "DELETE FROM otlp_events_seen WHERE received_at < ?1",
+            [dedupe_cut],
+        )?;
+        tx.execute(
+            "DELETE FROM otlp_cumulative WHERE updated_at < ?1",
+            [ms(now - CUMULATIVE_RETENTION)],
+        )?;
         *last = Some(Instant::now());
         Ok(())
     }
@@ -426,7 +505,12 @@ impl Store {
         self.read_rows(&conn, from, to).map_err(|e| self.map_err(e))
     }
 
-    fn read_rows(&self, conn: &Connection, from: NaiveDate, to: NaiveDate) -> Result<Vec<DayRow>, rusqlite::Error> {
+    fn read_rows(
+        &self,
+        conn: &Connection,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DayRow>, rusqlite::Error> {
         let (f, t) = (from.to_string(), to.to_string());
         let mut rows: BTreeMap<(NaiveDate, String), DayRow> = BTreeMap::new();
 
@@ -454,7 +538,11 @@ impl Store {
             let (accepted, rejected) = (to_u64(r.get(3)?), to_u64(r.get(4)?));
             row.measures.edits_accepted += accepted;
             row.measures.edits_rejected += rejected;
-            row.tools.push(ToolDecisions { tool: r.get(2)?, accepted, rejected });
+            row.tools.push(ToolDecisions {
+                tool: r.get(2)?,
+                accepted,
+                rejected,
+            });
         }
 
         let mut q = conn.prepare_cached(
@@ -496,7 +584,11 @@ impl Store {
         Ok(rows.into_values().collect())
     }
 
-    pub fn active_time(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<ActiveTime>, OtlpError> {
+    pub fn active_time(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<ActiveTime>, OtlpError> {
         let conn = lock(&self.reader);
         let read = || -> Result<Vec<ActiveTime>, rusqlite::Error> {
             let mut q = conn.prepare_cached(
@@ -525,7 +617,9 @@ impl Store {
         let read = || -> Result<TelemetryStatus, rusqlite::Error> {
             let meta = |k: &str| -> Result<i64, rusqlite::Error> {
                 Ok(conn
-                    .query_row("SELECT value FROM otlp_meta WHERE key = ?1", [k], |r| r.get(0))
+                    .query_row("SELECT value FROM otlp_meta WHERE key = ?1", [k], |r| {
+                        r.get(0)
+                    })
                     .optional()?
                     .unwrap_or(0))
             };
@@ -546,7 +640,11 @@ impl Store {
                 });
             }
             let within = |d: TimeDelta| -> Vec<PersonKey> {
-                persons.iter().filter(|p| p.last_received_at >= now - d).map(|p| p.person.clone()).collect()
+                persons
+                    .iter()
+                    .filter(|p| p.last_received_at >= now - d)
+                    .map(|p| p.person.clone())
+                    .collect()
             };
             Ok(TelemetryStatus {
                 last_received_at: if last > 0 { from_ms(last) } else { None },
@@ -566,7 +664,9 @@ impl Store {
 }
 
 fn parse_day(s: &str) -> Result<NaiveDate, rusqlite::Error> {
-    s.parse::<NaiveDate>().map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    s.parse::<NaiveDate>().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 fn parse_person(s: &str) -> PersonKey {
@@ -580,7 +680,9 @@ fn entry(
     person: String,
 ) -> Result<&mut DayRow, rusqlite::Error> {
     let d = parse_day(&day)?;
-    Ok(rows.entry((d, person.clone())).or_insert_with(|| DayRow::new(d, parse_person(&person), Source::Otlp)))
+    Ok(rows
+        .entry((d, person.clone()))
+        .or_insert_with(|| DayRow::new(d, parse_person(&person), Source::Otlp)))
 }
 
 fn bump(tx: &rusqlite::Transaction<'_>, key: &str, by: i64) -> Result<(), rusqlite::Error> {

@@ -13,7 +13,10 @@ use scoreboard_core::{DayRow, ModelUsage};
 use serde_json::Value;
 
 fn only(version: &str, scenario: &str, path: &str) -> Vec<Captured> {
-    capture(version, scenario).into_iter().filter(|c| c.path == path).collect()
+    capture(version, scenario)
+        .into_iter()
+        .filter(|c| c.path == path)
+        .collect()
 }
 
 async fn send_all(s: &Server, reqs: &[Captured]) {
@@ -28,7 +31,11 @@ fn json_body(c: &Captured) -> Value {
 }
 
 fn with_body(c: &Captured, v: &Value) -> Captured {
-    Captured { body: serde_json::to_vec(v).unwrap(), chunked: false, ..c.clone() }
+    Captured {
+        body: serde_json::to_vec(v).unwrap(),
+        chunked: false,
+        ..c.clone()
+    }
 }
 
 /// Applies `f` to every attribute list of every data point or log record.
@@ -53,9 +60,10 @@ fn edit_attrs(v: &mut Value, f: &dyn Fn(&mut Vec<Value>)) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_request_events_give_tokens_and_cost_when_no_metrics_arrived() {
-    for (version, model, micros) in
-        [("claude-code-2.1.330", "claude-opus-5-5", 1376), ("claude-code-2.1.197", "claude-opus-4-8", 1728)]
-    {
+    for (version, model, micros) in [
+        ("claude-code-2.1.330", "claude-opus-5-5", 1376),
+        ("claude-code-2.1.197", "claude-opus-4-8", 1728),
+    ] {
         let s = Server::start().await;
         send_all(&s, &only(version, "hello-json-delta", "/v1/logs")).await;
         let rows = s.rows();
@@ -76,7 +84,10 @@ async fn api_request_events_give_tokens_and_cost_when_no_metrics_arrived() {
             }]
         );
         assert_eq!(r.measures.cost_micros, micros);
-        assert_eq!(r.measures.sessions, 0, "sessions only come from session.count");
+        assert_eq!(
+            r.measures.sessions, 0,
+            "sessions only come from session.count"
+        );
         s.stop().await;
     }
 }
@@ -85,7 +96,8 @@ async fn api_request_events_give_tokens_and_cost_when_no_metrics_arrived() {
 async fn metrics_and_events_never_double_count_whichever_arrives_first() {
     for version in VERSIONS {
         for scenario in ["hello-json-delta", "write-json-delta", "edit-json-delta"] {
-            let want = vec![expected(version, scenario).row(capture_day(), person_of(version, scenario))];
+            let want =
+                vec![expected(version, scenario).row(capture_day(), person_of(version, scenario))];
             let logs = only(version, scenario, "/v1/logs");
             let metrics = only(version, scenario, "/v1/metrics");
 
@@ -121,7 +133,10 @@ async fn events_are_not_used_beside_metrics_sent_without_session_id() {
     let s = Server::start().await;
     send_all(&s, &only(version, scenario, "/v1/logs")).await;
     send_all(&s, &metrics).await;
-    assert_eq!(s.rows(), vec![expected(version, scenario).row(capture_day(), person_of(version, scenario))]);
+    assert_eq!(
+        s.rows(),
+        vec![expected(version, scenario).row(capture_day(), person_of(version, scenario))]
+    );
     s.stop().await;
 }
 
@@ -155,7 +170,15 @@ async fn event_numbers_are_coerced_and_cost_usd_is_the_fallback() {
     send_all(&s, &logs).await;
     let rows = s.rows();
     let m = rows[0].measures;
-    assert_eq!((m.input_tokens, m.output_tokens, m.cache_read_tokens, m.cache_creation_tokens), (120, 42, 30, 10));
+    assert_eq!(
+        (
+            m.input_tokens,
+            m.output_tokens,
+            m.cache_read_tokens,
+            m.cache_creation_tokens
+        ),
+        (120, 42, 30, 10)
+    );
     // cost_usd = 0.0013759999999999998 → 1376 micro-dollars.
     assert_eq!(m.cost_micros, 1376);
     s.stop().await;
@@ -163,9 +186,13 @@ async fn event_numbers_are_coerced_and_cost_usd_is_the_fallback() {
 
 fn to_protobuf(c: &Captured) -> Captured {
     let body = if c.path == "/v1/logs" {
-        serde_json::from_slice::<ExportLogsServiceRequest>(&c.body).unwrap().encode_to_vec()
+        serde_json::from_slice::<ExportLogsServiceRequest>(&c.body)
+            .unwrap()
+            .encode_to_vec()
     } else {
-        serde_json::from_slice::<ExportMetricsServiceRequest>(&c.body).unwrap().encode_to_vec()
+        serde_json::from_slice::<ExportMetricsServiceRequest>(&c.body)
+            .unwrap()
+            .encode_to_vec()
     };
     let headers = c
         .headers
@@ -178,7 +205,12 @@ fn to_protobuf(c: &Captured) -> Captured {
             }
         })
         .collect();
-    Captured { body, headers, chunked: false, ..c.clone() }
+    Captured {
+        body,
+        headers,
+        chunked: false,
+        ..c.clone()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -186,8 +218,10 @@ async fn the_same_points_and_events_re_encoded_count_once() {
     // A proxy or a client re-encoding a retried batch gives different bytes
     // for the same points: the body digest misses it, the per-point keys
     // (series, start, end) and per-record keys do not.
-    for (version, scenario) in [("claude-code-2.1.330", "write-json-delta"), ("claude-code-2.1.330", "write-json-cumulative")]
-    {
+    for (version, scenario) in [
+        ("claude-code-2.1.330", "write-json-delta"),
+        ("claude-code-2.1.330", "write-json-cumulative"),
+    ] {
         let capture = capture(version, scenario);
         let s = Server::start().await;
         send_all(&s, &capture).await;

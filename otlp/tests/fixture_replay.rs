@@ -28,12 +28,17 @@ async fn every_capture_replays_to_exactly_the_expected_rows() {
     for version in VERSIONS {
         for scenario in scenarios(version) {
             let rows = replayed(version, &scenario).await;
-            let want = expected(version, &scenario).row(capture_day(), person_of(version, &scenario));
+            let want =
+                expected(version, &scenario).row(capture_day(), person_of(version, &scenario));
             assert_eq!(rows, vec![want], "{version}/{scenario}");
             n += 1;
         }
     }
-    assert_eq!(n, 21 + 8, "the fixture set has 21 scenarios for 2.1.330 and 8 for 2.1.197");
+    assert_eq!(
+        n,
+        21 + 8,
+        "the fixture set has 21 scenarios for 2.1.330 and 8 for 2.1.197"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,7 +48,8 @@ async fn all_captures_in_one_database_add_up_per_person() {
     for version in VERSIONS {
         for scenario in scenarios(version) {
             replay(&s, version, &scenario).await;
-            let row = expected(version, &scenario).row(capture_day(), person_of(version, &scenario));
+            let row =
+                expected(version, &scenario).row(capture_day(), person_of(version, &scenario));
             match want.iter_mut().find(|r| r.person == row.person) {
                 Some(r) => r.absorb(&row),
                 None => want.push(row),
@@ -58,7 +64,16 @@ async fn all_captures_in_one_database_add_up_per_person() {
 async fn write_scenario_gives_six_lines_added_and_one_accepted_edit() {
     for version in VERSIONS {
         let m = measures(&replayed(version, "write-json-delta").await);
-        assert_eq!((m.lines_added, m.lines_removed, m.edits_accepted, m.edits_rejected), (6, 0, 1, 0), "{version}");
+        assert_eq!(
+            (
+                m.lines_added,
+                m.lines_removed,
+                m.edits_accepted,
+                m.edits_rejected
+            ),
+            (6, 0, 1, 0),
+            "{version}"
+        );
         assert_eq!(m.sessions, 1);
     }
 }
@@ -68,7 +83,11 @@ async fn edit_scenario_gives_two_lines_added_and_one_removed() {
     for version in VERSIONS {
         let rows = replayed(version, "edit-json-delta").await;
         let m = measures(&rows);
-        assert_eq!((m.lines_added, m.lines_removed, m.edits_accepted), (2, 1, 1), "{version}");
+        assert_eq!(
+            (m.lines_added, m.lines_removed, m.edits_accepted),
+            (2, 1, 1),
+            "{version}"
+        );
         assert_eq!(rows[0].tools[0].tool, "Edit");
     }
 }
@@ -82,27 +101,40 @@ async fn bash_commit_scenario_gives_one_commit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn write_denied_scenario_gives_one_rejected_edit() {
     let m = measures(&replayed("claude-code-2.1.330", "write-denied-json-delta").await);
-    assert_eq!((m.edits_accepted, m.edits_rejected, m.lines_added), (0, 1, 0));
+    assert_eq!(
+        (m.edits_accepted, m.edits_rejected, m.lines_added),
+        (0, 1, 0)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hello_gives_one_session_its_tokens_and_the_metric_cost() {
     // The metric says 0.0013759999999999998 USD (2.1.330) and 0.0017275 USD
     // (2.1.197): 1376 and 1728 micro-dollars once rounded.
-    for (version, model, micros) in
-        [("claude-code-2.1.330", V330_MODEL, 1376), ("claude-code-2.1.197", V197_MODEL, 1728)]
-    {
+    for (version, model, micros) in [
+        ("claude-code-2.1.330", V330_MODEL, 1376),
+        ("claude-code-2.1.197", V197_MODEL, 1728),
+    ] {
         for scenario in ["hello-json-delta", "hello-protobuf-delta"] {
             let rows = replayed(version, scenario).await;
             let m = measures(&rows);
             assert_eq!(m.sessions, 1);
             assert_eq!(
-                (m.input_tokens, m.output_tokens, m.cache_read_tokens, m.cache_creation_tokens),
+                (
+                    m.input_tokens,
+                    m.output_tokens,
+                    m.cache_read_tokens,
+                    m.cache_creation_tokens
+                ),
                 (120, 42, 30, 10),
                 "{version}/{scenario}"
             );
             assert_eq!(m.cost_micros, micros, "{version}/{scenario}");
-            assert_eq!(rows[0].models.len(), 1, "tokens come from the metrics only, not metrics + events");
+            assert_eq!(
+                rows[0].models.len(),
+                1,
+                "tokens come from the metrics only, not metrics + events"
+            );
             assert_eq!(rows[0].models[0].model, model);
         }
     }
@@ -111,14 +143,34 @@ async fn hello_gives_one_session_its_tokens_and_the_metric_cost() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cumulative_runs_give_the_same_totals_as_delta_runs() {
     for (version, cumulative, delta) in [
-        ("claude-code-2.1.330", "write-json-cumulative", "write-json-delta"),
-        ("claude-code-2.1.330", "write-protobuf-cumulative", "write-protobuf-delta"),
-        ("claude-code-2.1.330", "idle-json-cumulative", "idle-json-delta"),
-        ("claude-code-2.1.197", "write-json-cumulative", "write-json-delta"),
+        (
+            "claude-code-2.1.330",
+            "write-json-cumulative",
+            "write-json-delta",
+        ),
+        (
+            "claude-code-2.1.330",
+            "write-protobuf-cumulative",
+            "write-protobuf-delta",
+        ),
+        (
+            "claude-code-2.1.330",
+            "idle-json-cumulative",
+            "idle-json-delta",
+        ),
+        (
+            "claude-code-2.1.197",
+            "write-json-cumulative",
+            "write-json-delta",
+        ),
     ] {
         let c = replayed(version, cumulative).await;
         let d = replayed(version, delta).await;
-        assert_eq!(measures(&c), measures(&d), "{version}: {cumulative} vs {delta}");
+        assert_eq!(
+            measures(&c),
+            measures(&d),
+            "{version}: {cumulative} vs {delta}"
+        );
         assert_eq!(c[0].models, d[0].models);
         assert_eq!(c[0].tools, d[0].tools);
     }
@@ -133,8 +185,14 @@ async fn retried_503_batches_count_once() {
     let version = "claude-code-2.1.330";
     let scenario = "write-json-delta-retry503";
     let capture = capture(version, scenario);
-    assert_eq!(capture.iter().filter(|c| c.captured_status == 503).count(), 3);
-    assert_eq!(capture[7].body, capture[2].body, "the late retry is byte-identical to batch 3");
+    assert_eq!(
+        capture.iter().filter(|c| c.captured_status == 503).count(),
+        3
+    );
+    assert_eq!(
+        capture[7].body, capture[2].body,
+        "the late retry is byte-identical to batch 3"
+    );
 
     let s = Server::start().await;
     replay(&s, version, scenario).await;
@@ -153,14 +211,26 @@ async fn retried_503_batches_count_once() {
 async fn replies_are_empty_export_responses_in_the_request_encoding() {
     let s = Server::start().await;
     let c = client();
-    for (version, scenario) in [("claude-code-2.1.330", "write-json-delta-traces"), ("claude-code-2.1.330", "write-protobuf-delta-traces")] {
+    for (version, scenario) in [
+        ("claude-code-2.1.330", "write-json-delta-traces"),
+        ("claude-code-2.1.330", "write-protobuf-delta-traces"),
+    ] {
         for req in capture(version, scenario) {
             let r = send_captured(&c, &s, &req).await;
             assert_eq!(r.status, 200);
-            let ct = r.headers.get("content-type").unwrap().to_str().unwrap().to_string();
+            let ct = r
+                .headers
+                .get("content-type")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string();
             if scenario.contains("protobuf") {
                 assert_eq!(ct, "application/x-protobuf");
-                assert!(r.body.is_empty(), "an empty Export*ServiceResponse encodes to no bytes");
+                assert!(
+                    r.body.is_empty(),
+                    "an empty Export*ServiceResponse encodes to no bytes"
+                );
             } else {
                 assert_eq!(ct, "application/json");
                 assert_eq!(r.body, b"{}");

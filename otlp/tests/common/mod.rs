@@ -77,7 +77,15 @@ impl Server {
                 .await
                 .unwrap();
         });
-        Server { addr, rx, db: db.to_path_buf(), tokens, stop: Some(stop), task: Some(task), _dir: None }
+        Server {
+            addr,
+            rx,
+            db: db.to_path_buf(),
+            tokens,
+            stop: Some(stop),
+            task: Some(task),
+            _dir: None,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -96,7 +104,12 @@ impl Server {
     }
 
     pub fn rows(&self) -> Vec<DayRow> {
-        self.rx.day_rows(NaiveDate::from_ymd_opt(2000, 1, 1).unwrap(), NaiveDate::from_ymd_opt(2100, 1, 1).unwrap()).unwrap()
+        self.rx
+            .day_rows(
+                NaiveDate::from_ymd_opt(2000, 1, 1).unwrap(),
+                NaiveDate::from_ymd_opt(2100, 1, 1).unwrap(),
+            )
+            .unwrap()
     }
 }
 
@@ -131,16 +144,24 @@ pub fn scenarios(version: &str) -> Vec<String> {
 
 pub fn capture(version: &str, scenario: &str) -> Vec<Captured> {
     let dir = fixtures().join(version).join(scenario);
-    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
     let mut out = Vec::new();
     for r in index.as_array().unwrap() {
         let headers: Vec<(String, String)> = r["headers"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|h| (h[0].as_str().unwrap().to_string(), h[1].as_str().unwrap().to_string()))
+            .map(|h| {
+                (
+                    h[0].as_str().unwrap().to_string(),
+                    h[1].as_str().unwrap().to_string(),
+                )
+            })
             .collect();
-        let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+        let chunked = headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
         let body = std::fs::read(dir.join(r["files"]["raw"].as_str().unwrap())).unwrap();
         out.push(Captured {
             seq: r["seq"].as_u64().unwrap(),
@@ -167,19 +188,29 @@ pub async fn send_captured(c: &reqwest::Client, server: &Server, req: &Captured)
     let mut b = c.post(server.url(&req.path));
     for (k, v) in &req.headers {
         let lk = k.to_ascii_lowercase();
-        if matches!(lk.as_str(), "host" | "content-length" | "transfer-encoding" | "connection") {
+        if matches!(
+            lk.as_str(),
+            "host" | "content-length" | "transfer-encoding" | "connection"
+        ) {
             continue;
         }
         b = b.header(k.as_str(), v.as_str());
     }
     let b = if req.chunked {
-        let chunks: Vec<Result<Vec<u8>, std::io::Error>> = req.body.chunks(4096).map(|c| Ok(c.to_vec())).collect();
-        b.body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+            req.body.chunks(4096).map(|c| Ok(c.to_vec())).collect();
+        b.body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
     } else {
         b.body(req.body.clone())
     };
     let resp = b.send().await.unwrap();
-    Reply { status: resp.status().as_u16(), headers: resp.headers().clone(), body: resp.bytes().await.unwrap().to_vec() }
+    Reply {
+        status: resp.status().as_u16(),
+        headers: resp.headers().clone(),
+        body: resp.bytes().await.unwrap().to_vec(),
+    }
 }
 
 /// Replays a whole capture in arrival order; every request must be accepted.
@@ -187,7 +218,11 @@ pub async fn replay(server: &Server, version: &str, scenario: &str) {
     let c = client();
     for req in capture(version, scenario) {
         let r = send_captured(&c, server, &req).await;
-        assert_eq!(r.status, 200, "{version}/{scenario} request {} ({}) answered {}", req.seq, req.path, r.status);
+        assert_eq!(
+            r.status, 200,
+            "{version}/{scenario} request {} ({}) answered {}",
+            req.seq, req.path, r.status
+        );
     }
 }
 
@@ -199,7 +234,9 @@ pub async fn post(
     token: Option<&str>,
     body: Vec<u8>,
 ) -> Reply {
-    let mut b = client().post(server.url(path)).header("Content-Type", content_type);
+    let mut b = client()
+        .post(server.url(path))
+        .header("Content-Type", content_type);
     if let Some(e) = content_encoding {
         b = b.header("Content-Encoding", e);
     }
@@ -207,7 +244,16 @@ pub async fn post(
         b = b.header("Authorization", format!("Bearer {t}"));
     }
     let resp = b.body(body).send().await.unwrap();
-    Reply { status: resp.status().as_u16(), headers: resp.headers().clone(), body: resp.bytes().await.unwrap().to_vec() }
+    Reply {
+        status: resp.status().as_u16(),
+        headers: resp.headers().clone(),
+        body: resp.bytes().await.unwrap().to_vec(),
+    }
+}
+
+/// A JSON body with the valid token.
+pub async fn post_json(server: &Server, path: &str, body: Vec<u8>) -> Reply {
+    post(server, path, "application/json", None, Some(TOKEN), body).await
 }
 
 /// The installation id of a capture, read straight from its fixture files.
@@ -232,7 +278,11 @@ fn find_attr(v: &serde_json::Value, key: &str) -> Option<String> {
     match v {
         serde_json::Value::Object(m) => {
             if m.get("key").and_then(|k| k.as_str()) == Some(key) {
-                if let Some(s) = m.get("value").and_then(|v| v.get("stringValue")).and_then(|s| s.as_str()) {
+                if let Some(s) = m
+                    .get("value")
+                    .and_then(|v| v.get("stringValue"))
+                    .and_then(|s| s.as_str())
+                {
                     return Some(s.to_string());
                 }
             }
@@ -270,7 +320,11 @@ impl Expect {
         for (tool, a, rj) in &self.tools {
             r.measures.edits_accepted += a;
             r.measures.edits_rejected += rj;
-            r.tools.push(ToolDecisions { tool: tool.to_string(), accepted: *a, rejected: *rj });
+            r.tools.push(ToolDecisions {
+                tool: tool.to_string(),
+                accepted: *a,
+                rejected: *rj,
+            });
         }
         if let Some((model, calls, per_call)) = self.model {
             let m = ModelUsage {
@@ -303,9 +357,15 @@ pub const V197_CALL_MICROS: i64 = 1728;
 /// The figures each capture must come to, written from the capture report
 /// (otlp-capture.md) and the fixture README, not from the receiver.
 pub fn expected(version: &str, scenario: &str) -> Expect {
-    let (model, per_call) =
-        if version == "claude-code-2.1.330" { (V330_MODEL, V330_CALL_MICROS) } else { (V197_MODEL, V197_CALL_MICROS) };
-    let base = Expect { sessions: 1, ..Expect::default() };
+    let (model, per_call) = if version == "claude-code-2.1.330" {
+        (V330_MODEL, V330_CALL_MICROS)
+    } else {
+        (V197_MODEL, V197_CALL_MICROS)
+    };
+    let base = Expect {
+        sessions: 1,
+        ..Expect::default()
+    };
     // A Write of a new 5-line file: 6 added, 0 removed, one accepted Write, two model calls.
     let write = Expect {
         lines_added: 6,
