@@ -257,6 +257,9 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
+/// The longest window a report covers (ten years of weeks).
+pub const MAX_WINDOW_WEEKS: u32 = 530;
+
 /// Σ num ÷ Σ den, `None` when the denominator is zero (never 0 % or 100 %).
 pub fn ratio(num: u64, den: u64) -> Option<f64> {
     if den == 0 {
@@ -395,9 +398,24 @@ fn fold(table: &UsageTable, roster: Option<&Roster>) -> Folded {
             (id, p)
         })
         .collect();
-    periods.sort_by(|a, b| (a.0, a.1.start, a.1.end, a.1.source).cmp(&(b.0, b.1.start, b.1.end, b.1.source)));
-    let mut kept_periods: Vec<(u32, &crate::model::PeriodRow)> = Vec::new();
+    // Sorted by person key (not by interning order) so that warnings come out
+    // in the same order whatever order the rows were loaded in.
+    periods.sort_by(|a, b| {
+        (&persons[a.0 as usize], a.1.start, a.1.end, a.1.source).cmp(&(&persons[b.0 as usize], b.1.start, b.1.end, b.1.source))
+    });
+    // Rows of one source over the same span for one person (two aliases of
+    // the same person) add up, as day rows of one source do.
+    let mut merged: Vec<(u32, crate::model::PeriodRow)> = Vec::new();
     for (id, p) in periods {
+        match merged.last_mut() {
+            Some((lid, last)) if *lid == id && last.start == p.start && last.end == p.end && last.source == p.source => {
+                last.absorb(p);
+            }
+            _ => merged.push((id, p.clone())),
+        }
+    }
+    let mut kept_periods: Vec<(u32, crate::model::PeriodRow)> = Vec::new();
+    for (id, p) in merged {
         if p.end < p.start {
             warnings.push(format!(
                 "Period totals for {} run from {} to {}, which ends before it starts; they were not used.",
@@ -519,8 +537,8 @@ fn fold(table: &UsageTable, roster: Option<&Roster>) -> Folded {
         last_data_day = Some(last_data_day.map_or(*d, |l| l.max(*d)));
     }
 
-    for (id, p) in kept_periods {
-        let a = &mut acc[id as usize];
+    for (id, p) in &kept_periods {
+        let a = &mut acc[*id as usize];
         a.sources.insert(p.source);
         first_data_day = Some(first_data_day.map_or(p.start, |f| f.min(p.start)));
         last_data_day = Some(last_data_day.map_or(p.end, |l| l.max(p.end)));
@@ -628,12 +646,20 @@ pub fn compute(table: &UsageTable, roster: Option<&Roster>, opts: &ReportOptions
     let current_week = week_index(opts.as_of);
     let latest_complete = current_week - 1;
     let (first_week, last_week) = match opts.window {
-        WindowSpec::LastWeeks { weeks } => (latest_complete - weeks.max(1) as i32 + 1, current_week),
+        WindowSpec::LastWeeks { weeks } => (latest_complete - weeks.clamp(1, MAX_WINDOW_WEEKS) as i32 + 1, current_week),
         WindowSpec::All => (first_data_day.map_or(latest_complete, week_index).min(current_week), current_week),
         WindowSpec::Custom { from, to } => {
             let (from, to) = if from <= to { (from, to) } else { (to, from) };
             (week_index(from).min(current_week), week_index(to).min(current_week))
         }
+    };
+    // An absurd range (a typo in --weeks or a custom date in year 1) is cut to
+    // the newest MAX_WINDOW_WEEKS weeks, and said so.
+    let first_week = if last_week - first_week >= MAX_WINDOW_WEEKS as i32 {
+        warnings.push(format!("The window was cut to the newest {MAX_WINDOW_WEEKS} weeks."));
+        last_week - MAX_WINDOW_WEEKS as i32 + 1
+    } else {
+        first_week
     };
     let reference = last_week.min(latest_complete);
     let reference_week = (reference >= first_week).then(|| week_monday(reference));

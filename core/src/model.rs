@@ -170,19 +170,21 @@ impl Measures {
             || self.cost_micros != 0
     }
 
+    /// Adds another row's measures. Sums saturate: a parser caps absurd
+    /// counts, and two capped rows must not overflow (nothing panics on input).
     pub fn add(&mut self, o: &Measures) {
-        self.sessions += o.sessions;
-        self.lines_added += o.lines_added;
-        self.lines_removed += o.lines_removed;
-        self.commits += o.commits;
-        self.pull_requests += o.pull_requests;
-        self.edits_accepted += o.edits_accepted;
-        self.edits_rejected += o.edits_rejected;
-        self.input_tokens += o.input_tokens;
-        self.output_tokens += o.output_tokens;
-        self.cache_read_tokens += o.cache_read_tokens;
-        self.cache_creation_tokens += o.cache_creation_tokens;
-        self.cost_micros += o.cost_micros;
+        self.sessions = self.sessions.saturating_add(o.sessions);
+        self.lines_added = self.lines_added.saturating_add(o.lines_added);
+        self.lines_removed = self.lines_removed.saturating_add(o.lines_removed);
+        self.commits = self.commits.saturating_add(o.commits);
+        self.pull_requests = self.pull_requests.saturating_add(o.pull_requests);
+        self.edits_accepted = self.edits_accepted.saturating_add(o.edits_accepted);
+        self.edits_rejected = self.edits_rejected.saturating_add(o.edits_rejected);
+        self.input_tokens = self.input_tokens.saturating_add(o.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(o.output_tokens);
+        self.cache_read_tokens = self.cache_read_tokens.saturating_add(o.cache_read_tokens);
+        self.cache_creation_tokens = self.cache_creation_tokens.saturating_add(o.cache_creation_tokens);
+        self.cost_micros = self.cost_micros.saturating_add(o.cost_micros);
         self.cost_is_estimated |= o.cost_is_estimated;
     }
 }
@@ -265,11 +267,11 @@ pub(crate) fn merge_models(into: &mut Vec<ModelUsage>, from: &[ModelUsage]) {
     for m in from {
         match into.iter_mut().find(|x| x.model == m.model) {
             Some(x) => {
-                x.input_tokens += m.input_tokens;
-                x.output_tokens += m.output_tokens;
-                x.cache_read_tokens += m.cache_read_tokens;
-                x.cache_creation_tokens += m.cache_creation_tokens;
-                x.cost_micros += m.cost_micros;
+                x.input_tokens = x.input_tokens.saturating_add(m.input_tokens);
+                x.output_tokens = x.output_tokens.saturating_add(m.output_tokens);
+                x.cache_read_tokens = x.cache_read_tokens.saturating_add(m.cache_read_tokens);
+                x.cache_creation_tokens = x.cache_creation_tokens.saturating_add(m.cache_creation_tokens);
+                x.cost_micros = x.cost_micros.saturating_add(m.cost_micros);
                 x.cost_is_estimated |= m.cost_is_estimated;
             }
             None => into.push(m.clone()),
@@ -281,8 +283,8 @@ pub(crate) fn merge_tools(into: &mut Vec<ToolDecisions>, from: &[ToolDecisions])
     for t in from {
         match into.iter_mut().find(|x| x.tool == t.tool) {
             Some(x) => {
-                x.accepted += t.accepted;
-                x.rejected += t.rejected;
+                x.accepted = x.accepted.saturating_add(t.accepted);
+                x.rejected = x.rejected.saturating_add(t.rejected);
             }
             None => into.push(t.clone()),
         }
