@@ -108,16 +108,24 @@ pub fn app(state: AppState) -> Router {
         .route("/api/rows", get(rows))
         .route("/api/roster", get(roster))
         .route("/api/sources", get(sources))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_reader));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_reader,
+        ));
     let api = Router::new()
         .route("/api/health", get(health))
         .merge(reads)
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
-        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .with_state(state.clone());
     // Unknown /v1/* paths answer 404 here rather than falling through to the page.
-    let mut telemetry = Router::new().route("/v1", any(telemetry_not_found)).route("/v1/{*rest}", any(telemetry_not_found));
+    let mut telemetry = Router::new()
+        .route("/v1", any(telemetry_not_found))
+        .route("/v1/{*rest}", any(telemetry_not_found));
     if let Some(t) = &state.inner.telemetry {
         telemetry = telemetry.merge(scoreboard_otlp::router(t.clone()));
     }
@@ -141,7 +149,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError { status, message: message.into() }
+        ApiError {
+            status,
+            message: message.into(),
+        }
     }
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, message)
@@ -150,13 +161,19 @@ impl ApiError {
     pub fn internal(detail: impl Into<String>) -> ApiError {
         let detail = detail.into();
         tracing::error!(error = %detail, "request failed");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the server could not read its database; see the server log")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the server could not read its database; see the server log",
+        )
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": { "status": self.status.as_u16(), "message": self.message } })))
+        (
+            self.status,
+            Json(json!({ "error": { "status": self.status.as_u16(), "message": self.message } })),
+        )
             .into_response()
     }
 }
@@ -213,8 +230,11 @@ struct RangeQuery {
 }
 
 fn parse_day(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
-    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
-        .map_err(|_| ApiError::bad_request(format!("`{name}` must be a date written YYYY-MM-DD, got {value:?}")))
+    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").map_err(|_| {
+        ApiError::bad_request(format!(
+            "`{name}` must be a date written YYYY-MM-DD, got {value:?}"
+        ))
+    })
 }
 
 #[derive(Serialize)]
@@ -226,7 +246,10 @@ struct RowsAnswer {
     rows: Vec<DayRow>,
 }
 
-async fn rows(State(state): State<AppState>, Query(q): Query<RangeQuery>) -> Result<Json<RowsAnswer>, ApiError> {
+async fn rows(
+    State(state): State<AppState>,
+    Query(q): Query<RangeQuery>,
+) -> Result<Json<RowsAnswer>, ApiError> {
     let now = (state.inner.clock)();
     let to = match &q.to {
         Some(t) => parse_day("to", t)?,
@@ -237,15 +260,20 @@ async fn rows(State(state): State<AppState>, Query(q): Query<RangeQuery>) -> Res
         None => to - Days::days(i64::from(state.inner.backfill_days.max(1)) - 1),
     };
     if from > to {
-        return Err(ApiError::bad_request(format!("`from` ({from}) is after `to` ({to})")));
+        return Err(ApiError::bad_request(format!(
+            "`from` ({from}) is after `to` ({to})"
+        )));
     }
     if (to - from).num_days() >= MAX_RANGE_DAYS {
-        return Err(ApiError::bad_request(format!("the range {from}..{to} is longer than {MAX_RANGE_DAYS} days; ask in parts")));
+        return Err(ApiError::bad_request(format!(
+            "the range {from}..{to} is longer than {MAX_RANGE_DAYS} days; ask in parts"
+        )));
     }
     // Stale-while-revalidate: answer from the store now; wake the sync if it is due.
     state.inner.syncer.nudge(now);
     let store = state.inner.store.clone();
-    let mut rows = blocking(move || store.rows(from, to, &[Source::AdminApi, Source::EnterpriseApi])).await?;
+    let mut rows =
+        blocking(move || store.rows(from, to, &[Source::AdminApi, Source::EnterpriseApi])).await?;
     if let Some(t) = state.inner.telemetry.clone() {
         let otlp = tokio::task::spawn_blocking(move || t.day_rows(from, to))
             .await
@@ -257,7 +285,12 @@ async fn rows(State(state): State<AppState>, Query(q): Query<RangeQuery>) -> Res
     for r in &rows {
         *counts.entry(r.source).or_insert(0) += 1;
     }
-    Ok(Json(RowsAnswer { from, to, counts, rows }))
+    Ok(Json(RowsAnswer {
+        from,
+        to,
+        counts,
+        rows,
+    }))
 }
 
 #[derive(Serialize)]
@@ -289,12 +322,27 @@ async fn roster(State(state): State<AppState>) -> Result<Json<RosterAnswer>, Api
     let store = state.inner.store.clone();
     let (file_part, dir) = tokio::task::spawn_blocking(move || {
         let file_part = path.map(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "roster".into());
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_else(|| "roster".into());
             match std::fs::read(&p) {
-                Err(e) => (name.clone(), Vec::new(), vec![Problem::new(&name, None, format!("cannot read the roster file: {e}"))]),
+                Err(e) => (
+                    name.clone(),
+                    Vec::new(),
+                    vec![Problem::new(
+                        &name,
+                        None,
+                        format!("cannot read the roster file: {e}"),
+                    )],
+                ),
                 Ok(bytes) => match roster_parse::parse(&name, &bytes, &ImportOptions::default()) {
                     Ok(import) => (name, import.roster, import.problems),
-                    Err(e) => (name.clone(), Vec::new(), vec![Problem::new(&name, None, e.to_string())]),
+                    Err(e) => (
+                        name.clone(),
+                        Vec::new(),
+                        vec![Problem::new(&name, None, e.to_string())],
+                    ),
                 },
             }
         });
@@ -307,12 +355,22 @@ async fn roster(State(state): State<AppState>) -> Result<Json<RosterAnswer>, Api
     let mut problems = Vec::new();
     let mut all = Vec::new();
     if let Some((name, entries, p)) = file_part {
-        sources.push(RosterSource { name: "file".into(), file: Some(name), entries: entries.len(), fetched_at: None });
+        sources.push(RosterSource {
+            name: "file".into(),
+            file: Some(name),
+            entries: entries.len(),
+            fetched_at: None,
+        });
         all.extend(entries);
         problems.extend(p);
     }
     if let Some((fetched_at, entries)) = dir {
-        sources.push(RosterSource { name: ADMIN_DIRECTORY.into(), file: None, entries: entries.len(), fetched_at: Some(fetched_at) });
+        sources.push(RosterSource {
+            name: ADMIN_DIRECTORY.into(),
+            file: None,
+            entries: entries.len(),
+            fetched_at: Some(fetched_at),
+        });
         all.extend(entries);
     }
     let roster = Roster::new(all);
@@ -343,7 +401,9 @@ async fn sources(State(state): State<AppState>) -> Result<Json<serde_json::Value
             "status_text": "Telemetry is not received by this server."
         }),
     };
-    Ok(Json(json!({ "generated_at": now, "sources": list, "telemetry": telemetry })))
+    Ok(Json(
+        json!({ "generated_at": now, "sources": list, "telemetry": telemetry }),
+    ))
 }
 
 /// One or two sentences about telemetry for the source bar.
@@ -372,11 +432,17 @@ pub fn telemetry_text(s: &TelemetryStatus) -> String {
 }
 
 async fn api_not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "no such API route; see /api/health, /api/rows, /api/roster, /api/sources")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no such API route; see /api/health, /api/rows, /api/roster, /api/sources",
+    )
 }
 
 async fn telemetry_not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "telemetry is received on POST /v1/metrics, /v1/logs and /v1/traces")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "telemetry is received on POST /v1/metrics, /v1/logs and /v1/traces",
+    )
 }
 
 async fn no_page() -> (StatusCode, &'static str) {

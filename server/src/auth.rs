@@ -42,7 +42,9 @@ impl ReadAccess {
         if cfg.listen.ip().is_loopback() && cfg.trusted_identity_header.is_none() {
             return ReadAccess::Open;
         }
-        ReadAccess::Gated { trusted_header: cfg.trusted_identity_header.clone() }
+        ReadAccess::Gated {
+            trusted_header: cfg.trusted_identity_header.clone(),
+        }
     }
 
     pub fn is_open(&self) -> bool {
@@ -68,8 +70,12 @@ pub enum StartupRefused {
 pub fn check_startup(cfg: &Config, store: &Store) -> Result<(), StartupRefused> {
     match ReadAccess::for_config(cfg) {
         ReadAccess::Open => Ok(()),
-        ReadAccess::Gated { trusted_header: Some(_) } => Ok(()),
-        ReadAccess::Gated { trusted_header: None } => {
+        ReadAccess::Gated {
+            trusted_header: Some(_),
+        } => Ok(()),
+        ReadAccess::Gated {
+            trusted_header: None,
+        } => {
             if store.active_token_count(TokenKind::Viewer)? > 0 {
                 Ok(())
             } else {
@@ -83,7 +89,10 @@ pub fn check_startup(cfg: &Config, store: &Store) -> Result<(), StartupRefused> 
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, rest) = v.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| rest.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// Middleware on the read routes.
@@ -92,7 +101,12 @@ pub async fn require_reader(State(state): State<AppState>, req: Request, next: N
         ReadAccess::Open => next.run(req).await,
         ReadAccess::Gated { trusted_header } => {
             if let Some(h) = trusted_header {
-                if req.headers().get(h).and_then(|v| v.to_str().ok()).is_some_and(|v| !v.trim().is_empty()) {
+                if req
+                    .headers()
+                    .get(h)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| !v.trim().is_empty())
+                {
                     return next.run(req).await;
                 }
             }
@@ -100,7 +114,10 @@ pub async fn require_reader(State(state): State<AppState>, req: Request, next: N
                 return unauthorized("reading this server's data needs a viewer token: send `Authorization: Bearer <token>` (create one with `scoreboard token create --viewer --name NAME`)");
             };
             let store = state.store().clone();
-            let found = tokio::task::spawn_blocking(move || tokens::check(&store, TokenKind::Viewer, &token)).await;
+            let found = tokio::task::spawn_blocking(move || {
+                tokens::check(&store, TokenKind::Viewer, &token)
+            })
+            .await;
             match found {
                 Ok(Ok(Some(t))) => {
                     tracing::debug!(token_id = t.id, "read authorised by viewer token");
@@ -116,7 +133,10 @@ pub async fn require_reader(State(state): State<AppState>, req: Request, next: N
 
 fn unauthorized(message: &str) -> Response {
     let mut resp = ApiError::new(StatusCode::UNAUTHORIZED, message).into_response();
-    resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"scoreboard\""));
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"scoreboard\""),
+    );
     resp
 }
 
@@ -156,7 +176,10 @@ mod tests {
     fn bearer_is_read_from_the_header_only() {
         let mut h = HeaderMap::new();
         assert_eq!(bearer(&h), None);
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer sbv_abc"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer sbv_abc"),
+        );
         assert_eq!(bearer(&h), Some("sbv_abc"));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic xyz"));
         assert_eq!(bearer(&h), None);

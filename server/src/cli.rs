@@ -62,7 +62,12 @@ LOGGING
   RUST_LOG (e.g. info, debug, scoreboard_server=debug) sets what is logged to stderr.";
 
 #[derive(Debug, Parser)]
-#[command(name = "scoreboard", version, about = "Measure your team's adoption of Claude Code.", propagate_version = true)]
+#[command(
+    name = "scoreboard",
+    version,
+    about = "Measure your team's adoption of Claude Code.",
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -193,11 +198,18 @@ fn serve_config(args: &ServeArgs) -> Result<Config, crate::config::ConfigError> 
         demo: args.demo,
         public_url: args.public_url.clone(),
     };
-    Config::load(args.common.config.as_deref(), &overrides, Secrets::from_env())
+    Config::load(
+        args.common.config.as_deref(),
+        &overrides,
+        Secrets::from_env(),
+    )
 }
 
 fn common_config(args: &ConfigArgs) -> Result<Config, crate::config::ConfigError> {
-    let overrides = Overrides { data_dir: args.data_dir.clone(), ..Overrides::default() };
+    let overrides = Overrides {
+        data_dir: args.data_dir.clone(),
+        ..Overrides::default()
+    };
     // Token commands never talk to Anthropic: no secrets needed.
     Config::load(args.config.as_deref(), &overrides, Secrets::default())
 }
@@ -205,7 +217,10 @@ fn common_config(args: &ConfigArgs) -> Result<Config, crate::config::ConfigError
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Runs the command line; the exit code follows each command's contract.
@@ -218,11 +233,15 @@ pub fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(e) => return fail(&e.to_string(), 2),
             };
-            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => return fail(&format!("cannot start the runtime: {e}"), 1),
             };
-            let result = rt.block_on(async move { crate::serve::start(cfg).await?.until_signal().await });
+            let result =
+                rt.block_on(async move { crate::serve::start(cfg).await?.until_signal().await });
             match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(&e.to_string(), 1),
@@ -241,7 +260,11 @@ pub fn main() -> ExitCode {
             let mut out = stdout.lock();
             match report::run(&req, &mut out) {
                 Ok(_) => ExitCode::SUCCESS,
-                Err(report::ReportError::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(report::ReportError::Write(e))
+                    if e.kind() == std::io::ErrorKind::BrokenPipe =>
+                {
+                    ExitCode::SUCCESS
+                }
                 Err(e) => fail(&e.to_string(), 2),
             }
         }
@@ -269,16 +292,26 @@ pub fn token_command(args: &TokenArgs, out: &mut dyn Write) -> Result<(), String
     let endpoint_for = |given: &Option<String>| -> Result<String, String> {
         match given {
             Some(u) => {
-                let url = reqwest::Url::parse(u.trim()).map_err(|e| format!("--endpoint {u:?} is not a URL ({e})"))?;
+                let url = reqwest::Url::parse(u.trim())
+                    .map_err(|e| format!("--endpoint {u:?} is not a URL ({e})"))?;
                 Ok(url.as_str().trim_end_matches('/').to_string())
             }
             None => Ok(cfg.telemetry_endpoint()),
         }
     };
-    let write = |out: &mut dyn Write, text: &str| out.write_all(text.as_bytes()).map_err(|e| e.to_string());
+    let write =
+        |out: &mut dyn Write, text: &str| out.write_all(text.as_bytes()).map_err(|e| e.to_string());
     match &args.command {
-        TokenCommand::Create { name, viewer, endpoint } => {
-            let kind = if *viewer { TokenKind::Viewer } else { TokenKind::Ingest };
+        TokenCommand::Create {
+            name,
+            viewer,
+            endpoint,
+        } => {
+            let kind = if *viewer {
+                TokenKind::Viewer
+            } else {
+                TokenKind::Ingest
+            };
             let new = tokens::create(&store, kind, name, now).map_err(|e| e.to_string())?;
             let text = match kind {
                 TokenKind::Viewer => tokens::viewer_instructions(&new),
@@ -292,11 +325,22 @@ pub fn token_command(args: &TokenArgs, out: &mut dyn Write) -> Result<(), String
                 TokenKind::Viewer => tokens::viewer_instructions(&new),
                 TokenKind::Ingest => tokens::ingest_instructions(&endpoint_for(endpoint)?, &new),
             };
-            write(out, &format!("Token #{id} is revoked; this one replaces it.\n\n{text}"))
+            write(
+                out,
+                &format!("Token #{id} is revoked; this one replaces it.\n\n{text}"),
+            )
         }
         TokenCommand::Revoke { id } => {
             let t = tokens::revoke(&store, *id, now).map_err(|e| e.to_string())?;
-            write(out, &format!("Revoked {} token #{} \"{}\".\n", t.kind.as_str(), t.id, t.name))
+            write(
+                out,
+                &format!(
+                    "Revoked {} token #{} \"{}\".\n",
+                    t.kind.as_str(),
+                    t.id,
+                    t.name
+                ),
+            )
         }
         TokenCommand::List => {
             let list = store.tokens().map_err(|e| e.to_string())?;
@@ -305,7 +349,14 @@ pub fn token_command(args: &TokenArgs, out: &mut dyn Write) -> Result<(), String
             }
             let mut t = comfy_table::Table::new();
             t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
-                .set_header(vec!["ID", "Kind", "Name", "Token starts", "Created", "Revoked"]);
+                .set_header(vec![
+                    "ID",
+                    "Kind",
+                    "Name",
+                    "Token starts",
+                    "Created",
+                    "Revoked",
+                ]);
             for r in list {
                 t.add_row(vec![
                     r.id.to_string(),
@@ -313,7 +364,9 @@ pub fn token_command(args: &TokenArgs, out: &mut dyn Write) -> Result<(), String
                     r.name,
                     r.hint,
                     r.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-                    r.revoked_at.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default(),
+                    r.revoked_at
+                        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+                        .unwrap_or_default(),
                 ]);
             }
             write(out, &format!("{t}\n"))

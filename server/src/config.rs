@@ -76,7 +76,10 @@ impl Secrets {
     /// messages are stored and shown; an upstream could echo a key back).
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
-        for s in [&self.admin_api_key, &self.analytics_api_key].into_iter().flatten() {
+        for s in [&self.admin_api_key, &self.analytics_api_key]
+            .into_iter()
+            .flatten()
+        {
             if !s.0.is_empty() {
                 out = out.replace(&s.0, "[redacted]");
             }
@@ -188,7 +191,11 @@ impl Config {
 
     /// Loads the file (if any), then applies overrides (flags and `SCOREBOARD_*`
     /// variables, already merged by clap), then validates everything.
-    pub fn load(file: Option<&Path>, overrides: &Overrides, secrets: Secrets) -> Result<Config, ConfigError> {
+    pub fn load(
+        file: Option<&Path>,
+        overrides: &Overrides,
+        secrets: Secrets,
+    ) -> Result<Config, ConfigError> {
         let file_cfg = match file {
             Some(path) => FileConfig::read(path)?,
             None => FileConfig::default(),
@@ -239,7 +246,10 @@ impl Overrides {
         }
         cfg.demo |= self.demo;
         if cfg.otlp_listen == Some(cfg.listen) {
-            return Err(ConfigError::invalid("otlp_listen", "must differ from listen (the main listener already accepts telemetry on /v1/*)"));
+            return Err(ConfigError::invalid(
+                "otlp_listen",
+                "must differ from listen (the main listener already accepts telemetry on /v1/*)",
+            ));
         }
         Ok(())
     }
@@ -252,14 +262,21 @@ pub enum ConfigError {
     #[error("cannot read the config file {path}: {reason}")]
     Read { path: String, reason: String },
     #[error("config file {path}, line {line}: {message}")]
-    Syntax { path: String, line: usize, message: String },
+    Syntax {
+        path: String,
+        line: usize,
+        message: String,
+    },
     #[error("setting `{setting}`: {reason}")]
     Invalid { setting: String, reason: String },
 }
 
 impl ConfigError {
     pub fn invalid(setting: &str, reason: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid { setting: setting.to_string(), reason: reason.into() }
+        ConfigError::Invalid {
+            setting: setting.to_string(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -309,17 +326,26 @@ const SECRETISH: [&str; 5] = ["key", "token", "secret", "password", "credential"
 
 impl FileConfig {
     pub fn read(path: &Path) -> Result<FileConfig, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::Read { path: path.display().to_string(), reason: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
         FileConfig::parse(&text, &path.display().to_string())
     }
 
     pub fn parse(text: &str, path: &str) -> Result<FileConfig, ConfigError> {
         let syntax = |e: toml::de::Error| {
-            let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1)).unwrap_or(0);
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].lines().count().max(1))
+                .unwrap_or(0);
             // `message()` is the reason alone; `Display` would quote the source line,
             // which could hold a key someone pasted into the file.
-            ConfigError::Syntax { path: path.to_string(), line, message: e.message().to_string() }
+            ConfigError::Syntax {
+                path: path.to_string(),
+                line,
+                message: e.message().to_string(),
+            }
         };
         let table: toml::Table = toml::from_str(text).map_err(syntax)?;
         if let Some(name) = find_secretish(&table, "") {
@@ -350,9 +376,16 @@ impl FileConfig {
             c.public_url = Some(parse_base_url("public_url", &u)?);
         }
         if let Some(h) = self.trusted_identity_header {
-            let name = HeaderName::from_bytes(h.trim().as_bytes())
-                .map_err(|_| ConfigError::invalid("trusted_identity_header", format!("{h:?} is not a valid HTTP header name")))?;
-            if name == axum::http::header::AUTHORIZATION || name == axum::http::header::COOKIE || name == axum::http::header::HOST {
+            let name = HeaderName::from_bytes(h.trim().as_bytes()).map_err(|_| {
+                ConfigError::invalid(
+                    "trusted_identity_header",
+                    format!("{h:?} is not a valid HTTP header name"),
+                )
+            })?;
+            if name == axum::http::header::AUTHORIZATION
+                || name == axum::http::header::COOKIE
+                || name == axum::http::header::HOST
+            {
                 return Err(ConfigError::invalid("trusted_identity_header", format!("{name} cannot be the identity header; use the header your reverse proxy sets, e.g. X-Forwarded-Email")));
             }
             c.trusted_identity_header = Some(name);
@@ -365,7 +398,10 @@ impl FileConfig {
             if let Some(a) = t.identity_attribute {
                 let a = a.trim();
                 if a.is_empty() || a.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
-                    return Err(ConfigError::invalid("telemetry.identity_attribute", format!("{a:?} is not an attribute name such as enduser.id")));
+                    return Err(ConfigError::invalid(
+                        "telemetry.identity_attribute",
+                        format!("{a:?} is not an attribute name such as enduser.id"),
+                    ));
                 }
                 c.telemetry_identity_attribute = Some(a.to_string());
             }
@@ -376,53 +412,77 @@ impl FileConfig {
                 d.base_url = parse_base_url("anthropic.base_url", &u)?;
             }
             if let Some(s) = a.sync_interval {
-                d.sync_interval = parse_duration("anthropic.sync_interval", &s, Duration::from_secs(60))?;
+                d.sync_interval =
+                    parse_duration("anthropic.sync_interval", &s, Duration::from_secs(60))?;
             }
             if let Some(n) = a.backfill_days {
                 if n == 0 || n > 3660 {
-                    return Err(ConfigError::invalid("anthropic.backfill_days", format!("{n} is out of range (1 to 3660 days)")));
+                    return Err(ConfigError::invalid(
+                        "anthropic.backfill_days",
+                        format!("{n} is out of range (1 to 3660 days)"),
+                    ));
                 }
                 d.backfill_days = n;
             }
             if let Some(n) = a.concurrency {
                 if n == 0 || n > 32 {
-                    return Err(ConfigError::invalid("anthropic.concurrency", format!("{n} is out of range (1 to 32)")));
+                    return Err(ConfigError::invalid(
+                        "anthropic.concurrency",
+                        format!("{n} is out of range (1 to 32)"),
+                    ));
                 }
                 d.concurrency = n;
             }
             if let Some(s) = a.request_timeout {
-                d.request_timeout = parse_duration("anthropic.request_timeout", &s, Duration::from_millis(1))?;
+                d.request_timeout =
+                    parse_duration("anthropic.request_timeout", &s, Duration::from_millis(1))?;
             }
             if let Some(n) = a.max_retries {
                 if n > 20 {
-                    return Err(ConfigError::invalid("anthropic.max_retries", format!("{n} is out of range (0 to 20)")));
+                    return Err(ConfigError::invalid(
+                        "anthropic.max_retries",
+                        format!("{n} is out of range (0 to 20)"),
+                    ));
                 }
                 d.max_retries = n;
             }
             if let Some(s) = a.retry_min_delay {
-                d.retry_min_delay = parse_duration("anthropic.retry_min_delay", &s, Duration::ZERO)?;
+                d.retry_min_delay =
+                    parse_duration("anthropic.retry_min_delay", &s, Duration::ZERO)?;
             }
             if let Some(s) = a.retry_max_delay {
-                d.retry_max_delay = parse_duration("anthropic.retry_max_delay", &s, Duration::ZERO)?;
+                d.retry_max_delay =
+                    parse_duration("anthropic.retry_max_delay", &s, Duration::ZERO)?;
             }
             if let Some(s) = a.retry_after_max {
-                d.retry_after_max = parse_duration("anthropic.retry_after_max", &s, Duration::ZERO)?;
+                d.retry_after_max =
+                    parse_duration("anthropic.retry_after_max", &s, Duration::ZERO)?;
             }
             if d.retry_max_delay < d.retry_min_delay {
-                return Err(ConfigError::invalid("anthropic.retry_max_delay", "must not be shorter than anthropic.retry_min_delay"));
+                return Err(ConfigError::invalid(
+                    "anthropic.retry_max_delay",
+                    "must not be shorter than anthropic.retry_min_delay",
+                ));
             }
             if let Some(n) = a.breaker_threshold {
                 if n == 0 {
-                    return Err(ConfigError::invalid("anthropic.breaker_threshold", "must be at least 1"));
+                    return Err(ConfigError::invalid(
+                        "anthropic.breaker_threshold",
+                        "must be at least 1",
+                    ));
                 }
                 d.breaker_threshold = n;
             }
             if let Some(s) = a.breaker_cooldown {
-                d.breaker_cooldown = parse_duration("anthropic.breaker_cooldown", &s, Duration::from_millis(1))?;
+                d.breaker_cooldown =
+                    parse_duration("anthropic.breaker_cooldown", &s, Duration::from_millis(1))?;
             }
             if let Some(n) = a.page_limit {
                 if !(1..=1000).contains(&n) {
-                    return Err(ConfigError::invalid("anthropic.page_limit", format!("{n} is out of range (1 to 1000)")));
+                    return Err(ConfigError::invalid(
+                        "anthropic.page_limit",
+                        format!("{n} is out of range (1 to 1000)"),
+                    ));
                 }
                 d.page_limit = n;
             }
@@ -433,7 +493,11 @@ impl FileConfig {
 
 fn find_secretish(table: &toml::Table, prefix: &str) -> Option<String> {
     for (k, v) in table {
-        let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let name = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         let lower = k.to_ascii_lowercase();
         if SECRETISH.iter().any(|w| lower.contains(w)) {
             return Some(name);
@@ -449,7 +513,10 @@ fn find_secretish(table: &toml::Table, prefix: &str) -> Option<String> {
 
 fn parse_addr(setting: &str, text: &str) -> Result<SocketAddr, ConfigError> {
     text.trim().parse::<SocketAddr>().map_err(|_| {
-        ConfigError::invalid(setting, format!("{text:?} is not an address with a port, e.g. 127.0.0.1:8080 or [::1]:8080"))
+        ConfigError::invalid(
+            setting,
+            format!("{text:?} is not an address with a port, e.g. 127.0.0.1:8080 or [::1]:8080"),
+        )
     })
 }
 
@@ -462,24 +529,41 @@ fn non_empty_path(setting: &str, p: &Path) -> Result<PathBuf, ConfigError> {
 
 fn parse_base_url(setting: &str, text: &str) -> Result<String, ConfigError> {
     let t = text.trim();
-    let url = reqwest::Url::parse(t).map_err(|e| ConfigError::invalid(setting, format!("{t:?} is not a URL ({e})")))?;
+    let url = reqwest::Url::parse(t)
+        .map_err(|e| ConfigError::invalid(setting, format!("{t:?} is not a URL ({e})")))?;
     if url.scheme() != "http" && url.scheme() != "https" {
-        return Err(ConfigError::invalid(setting, format!("{t:?} must start with https:// (or http:// for a local test server)")));
+        return Err(ConfigError::invalid(
+            setting,
+            format!("{t:?} must start with https:// (or http:// for a local test server)"),
+        ));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(ConfigError::invalid(setting, "must not carry credentials"));
     }
     if url.query().is_some() {
-        return Err(ConfigError::invalid(setting, format!("{t:?} must not have a query string")));
+        return Err(ConfigError::invalid(
+            setting,
+            format!("{t:?} must not have a query string"),
+        ));
     }
     Ok(t.trim_end_matches('/').to_string())
 }
 
 fn parse_duration(setting: &str, text: &str, min: Duration) -> Result<Duration, ConfigError> {
-    let d = humantime::parse_duration(text.trim())
-        .map_err(|e| ConfigError::invalid(setting, format!("{text:?} is not a duration such as \"15m\", \"30s\" or \"250ms\" ({e})")))?;
+    let d = humantime::parse_duration(text.trim()).map_err(|e| {
+        ConfigError::invalid(
+            setting,
+            format!("{text:?} is not a duration such as \"15m\", \"30s\" or \"250ms\" ({e})"),
+        )
+    })?;
     if d < min {
-        return Err(ConfigError::invalid(setting, format!("{text:?} is shorter than the minimum of {}", humantime::format_duration(min))));
+        return Err(ConfigError::invalid(
+            setting,
+            format!(
+                "{text:?} is shorter than the minimum of {}",
+                humantime::format_duration(min)
+            ),
+        ));
     }
     Ok(d)
 }
@@ -501,7 +585,11 @@ mod tests {
 
     #[test]
     fn a_key_in_the_file_is_refused_without_echoing_it() {
-        let err = FileConfig::parse("[anthropic]\nadmin_api_key = \"sk-ant-admin01-SECRET\"\n", "x.toml").unwrap_err();
+        let err = FileConfig::parse(
+            "[anthropic]\nadmin_api_key = \"sk-ant-admin01-SECRET\"\n",
+            "x.toml",
+        )
+        .unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("anthropic.admin_api_key"), "{msg}");
         assert!(!msg.contains("SECRET"), "{msg}");
@@ -513,7 +601,11 @@ mod tests {
         let msg = f.into_config().unwrap_err().to_string();
         assert!(msg.contains("anthropic.sync_interval"), "{msg}");
         let f = FileConfig::parse("listen = \"localhost\"\n", "x.toml").unwrap();
-        assert!(f.into_config().unwrap_err().to_string().contains("`listen`"));
+        assert!(f
+            .into_config()
+            .unwrap_err()
+            .to_string()
+            .contains("`listen`"));
         let err = FileConfig::parse("lisen = \"127.0.0.1:1\"\n", "x.toml").unwrap_err();
         assert!(err.to_string().contains("lisen"), "{err}");
         assert!(err.to_string().contains("line 1"), "{err}");
@@ -521,9 +613,14 @@ mod tests {
 
     #[test]
     fn secrets_never_print() {
-        let s = Secrets::from_lookup(|n| (n == ADMIN_KEY_ENV).then(|| "sk-ant-admin01-abc".to_string()));
+        let s = Secrets::from_lookup(|n| {
+            (n == ADMIN_KEY_ENV).then(|| "sk-ant-admin01-abc".to_string())
+        });
         assert!(!format!("{s:?}").contains("abc"));
-        assert_eq!(s.redact("bad key sk-ant-admin01-abc here"), "bad key [redacted] here");
+        assert_eq!(
+            s.redact("bad key sk-ant-admin01-abc here"),
+            "bad key [redacted] here"
+        );
         assert!(Secret::new("  ").is_none());
     }
 }

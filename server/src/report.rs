@@ -48,7 +48,10 @@ fn display_name(p: &Path) -> String {
 }
 
 fn read(p: &Path) -> Result<Vec<u8>, ReportError> {
-    std::fs::read(p).map_err(|e| ReportError::Read { file: display_name(p), reason: e.to_string() })
+    std::fs::read(p).map_err(|e| ReportError::Read {
+        file: display_name(p),
+        reason: e.to_string(),
+    })
 }
 
 /// Loads, computes and writes the report.
@@ -65,7 +68,10 @@ pub fn run(req: &ReportRequest, out: &mut dyn Write) -> Result<Report, ReportErr
 }
 
 pub fn build(req: &ReportRequest) -> Result<Report, ReportError> {
-    let opts = ImportOptions { period: req.period, ..ImportOptions::default() };
+    let opts = ImportOptions {
+        period: req.period,
+        ..ImportOptions::default()
+    };
     let mut table = UsageTable::new();
     let mut roster_entries: Vec<RosterEntry> = Vec::new();
     let mut have_roster = false;
@@ -77,7 +83,10 @@ pub fn build(req: &ReportRequest) -> Result<Report, ReportError> {
         let name = display_name(path);
         let import = parse::roster::parse(&name, &read(path)?, &opts)?;
         if import.kind != FileKind::Roster {
-            return Err(ReportError::NotARoster { file: name, kind: import.kind.label().to_string() });
+            return Err(ReportError::NotARoster {
+                file: name,
+                kind: import.kind.label().to_string(),
+            });
         }
         have_roster = true;
         roster_entries.extend(import.roster);
@@ -109,13 +118,20 @@ pub fn build(req: &ReportRequest) -> Result<Report, ReportError> {
         } else {
             String::new()
         };
-        return Err(ReportError::NoUsage { files: files.join(", "), why });
+        return Err(ReportError::NoUsage {
+            files: files.join(", "),
+            why,
+        });
     }
     let roster = have_roster.then(|| Roster::new(roster_entries));
     if let Some(r) = &roster {
         warnings.extend(r.conflicts().iter().cloned());
     }
-    let options = ReportOptions { as_of: req.as_of, window: WindowSpec::LastWeeks { weeks: req.weeks }, team: None };
+    let options = ReportOptions {
+        as_of: req.as_of,
+        window: WindowSpec::LastWeeks { weeks: req.weeks },
+        team: None,
+    };
     let mut report = metrics::compute(&table, roster.as_ref(), &options);
     report.problems.extend(problems);
     report.warnings.extend(warnings);
@@ -148,7 +164,9 @@ fn right(s: String) -> Cell {
 
 fn new_table(headers: &[&str]) -> Table {
     let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_header(headers.to_vec());
+    t.load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(headers.to_vec());
     t
 }
 
@@ -160,12 +178,22 @@ pub fn render_table(r: &Report) -> String {
         "Claude Code adoption, {} to {} (UTC, ISO weeks){}",
         w.from,
         w.to,
-        w.reference_week.map(|d| format!("; reference week {}", scoreboard_core::week::iso_label(d))).unwrap_or_default()
+        w.reference_week
+            .map(|d| format!("; reference week {}", scoreboard_core::week::iso_label(d)))
+            .unwrap_or_default()
     );
     let _ = writeln!(s, "{}\n", r.summary);
 
     let mut weeks = new_table(&[
-        "Week", "", "Active engineers", "Adoption", "Sessions", "Lines accepted", "Acceptance", "Cost", "Cost / active engineer",
+        "Week",
+        "",
+        "Active engineers",
+        "Adoption",
+        "Sessions",
+        "Lines accepted",
+        "Acceptance",
+        "Cost",
+        "Cost / active engineer",
     ]);
     let mut reasons: Vec<String> = Vec::new();
     let mut note = |figure: Figure, wf: &metrics::WeekFigures| {
@@ -189,7 +217,11 @@ pub fn render_table(r: &Report) -> String {
             right(num(wf.lines_accepted)),
             right(opt_pct(wf.acceptance_rate)),
             right(usd(wf.cost_usd, wf.cost_is_estimated)),
-            right(wf.cost_per_active_engineer_usd.map(|v| usd(v, wf.cost_is_estimated)).unwrap_or_else(|| "—".into())),
+            right(
+                wf.cost_per_active_engineer_usd
+                    .map(|v| usd(v, wf.cost_is_estimated))
+                    .unwrap_or_else(|| "—".into()),
+            ),
         ]);
     }
     let _ = writeln!(s, "{weeks}");
@@ -199,12 +231,24 @@ pub fn render_table(r: &Report) -> String {
     if r.weeks.iter().any(|w| w.cost_is_estimated) {
         let _ = writeln!(s, "  * cost partly estimated from tokens × the price table");
     }
-    let _ = writeln!(s, "  Cost is an estimate at API list prices, also on seat plans.\n");
+    let _ = writeln!(
+        s,
+        "  Cost is an estimate at API list prices, also on seat plans.\n"
+    );
 
     if !r.people.is_empty() {
         let mut people = new_table(&[
-            "Person", "Name", "Team", "Tier", "First active", "Last active", "Active weeks", "Sessions", "Lines accepted",
-            "Acceptance", "Cost",
+            "Person",
+            "Name",
+            "Team",
+            "Tier",
+            "First active",
+            "Last active",
+            "Active weeks",
+            "Sessions",
+            "Lines accepted",
+            "Acceptance",
+            "Cost",
         ]);
         for p in &r.people {
             people.add_row(vec![
@@ -212,8 +256,16 @@ pub fn render_table(r: &Report) -> String {
                 Cell::new(p.name.clone().unwrap_or_default()),
                 Cell::new(p.team.clone().unwrap_or_default()),
                 Cell::new(p.tier.label()),
-                Cell::new(p.first_active.map(|d| d.to_string()).unwrap_or_else(|| "—".into())),
-                Cell::new(p.last_active.map(|d| d.to_string()).unwrap_or_else(|| "—".into())),
+                Cell::new(
+                    p.first_active
+                        .map(|d| d.to_string())
+                        .unwrap_or_else(|| "—".into()),
+                ),
+                Cell::new(
+                    p.last_active
+                        .map(|d| d.to_string())
+                        .unwrap_or_else(|| "—".into()),
+                ),
                 right(p.active_weeks.to_string()),
                 right(num(p.sessions)),
                 right(num(p.lines_accepted)),
@@ -223,20 +275,41 @@ pub fn render_table(r: &Report) -> String {
         }
         let _ = writeln!(s, "{people}\n");
     }
-    let list = |keys: &[scoreboard_core::PersonKey]| keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ");
+    let list = |keys: &[scoreboard_core::PersonKey]| {
+        keys.iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match r.roster_size {
         None => {
-            let _ = writeln!(s, "Not started: add a roster (--roster FILE) to see who has not started.");
+            let _ = writeln!(
+                s,
+                "Not started: add a roster (--roster FILE) to see who has not started."
+            );
         }
         Some(_) if r.non_starters.is_empty() => {
-            let _ = writeln!(s, "Not started: nobody; everyone on the roster has used Claude Code.");
+            let _ = writeln!(
+                s,
+                "Not started: nobody; everyone on the roster has used Claude Code."
+            );
         }
         Some(_) => {
-            let _ = writeln!(s, "Not started ({}): {}", r.non_starters.len(), list(&r.non_starters));
+            let _ = writeln!(
+                s,
+                "Not started ({}): {}",
+                r.non_starters.len(),
+                list(&r.non_starters)
+            );
         }
     }
     if !r.not_on_roster.is_empty() {
-        let _ = writeln!(s, "Not on the roster ({}): {}", r.not_on_roster.len(), list(&r.not_on_roster));
+        let _ = writeln!(
+            s,
+            "Not on the roster ({}): {}",
+            r.not_on_roster.len(),
+            list(&r.not_on_roster)
+        );
     }
     if !r.problems.is_empty() {
         let _ = writeln!(s, "\nRows that could not be read ({}):", r.problems.len());
@@ -259,7 +332,8 @@ pub fn parse_period(text: &str) -> Result<(NaiveDate, NaiveDate), String> {
         .split_once("..")
         .ok_or_else(|| format!("{text:?} is not START..END, e.g. 2026-11-01..2026-11-30"))?;
     let day = |s: &str| {
-        NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| format!("{s:?} is not a date written YYYY-MM-DD"))
+        NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+            .map_err(|_| format!("{s:?} is not a date written YYYY-MM-DD"))
     };
     let (start, end) = (day(a)?, day(b)?);
     if start > end {
@@ -269,5 +343,6 @@ pub fn parse_period(text: &str) -> Result<(NaiveDate, NaiveDate), String> {
 }
 
 pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| format!("{text:?} is not a date written YYYY-MM-DD"))
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("{text:?} is not a date written YYYY-MM-DD"))
 }

@@ -10,12 +10,12 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::api::{app, AppState};
-use scoreboard_otlp::{OtlpConfig, Receiver};
 use crate::auth::{self, ReadAccess, StartupRefused};
 use crate::config::{Config, ConfigError};
 use crate::store::{Store, StoreError};
 use crate::sync::Syncer;
 use crate::upstream::UpstreamError;
+use scoreboard_otlp::{OtlpConfig, Receiver};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -26,7 +26,11 @@ pub enum ServeError {
     #[error(transparent)]
     Refused(#[from] StartupRefused),
     #[error("cannot listen on {addr} (setting `{setting}`): {reason}")]
-    Bind { setting: &'static str, addr: SocketAddr, reason: String },
+    Bind {
+        setting: &'static str,
+        addr: SocketAddr,
+        reason: String,
+    },
     #[error("cannot set up the Anthropic API client: {0}")]
     Client(#[from] UpstreamError),
     #[error(transparent)]
@@ -48,11 +52,15 @@ pub fn check_files(cfg: &Config) -> Result<(), ConfigError> {
     }
     if let Some(path) = &cfg.roster {
         let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| ConfigError::invalid("roster", format!("cannot read {name}: {e}")))?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| ConfigError::invalid("roster", format!("cannot read {name}: {e}")))?;
         let import = parse::roster::parse(&name, &bytes, &ImportOptions::default())
             .map_err(|e| ConfigError::invalid("roster", e.to_string()))?;
         if import.kind != FileKind::Roster {
-            return Err(ConfigError::invalid("roster", format!("{name} is a {}, not a roster", import.kind.label())));
+            return Err(ConfigError::invalid(
+                "roster",
+                format!("{name} is a {}, not a roster", import.kind.label()),
+            ));
         }
         for p in &import.problems {
             tracing::warn!(problem = %p, "roster line skipped");
@@ -111,7 +119,10 @@ async fn shutdown_signal() {
 
 /// The telemetry receiver, on the same database file (its own `otlp_` tables).
 fn telemetry(cfg: &Config, store: &Arc<Store>) -> Result<Arc<Receiver>, ServeError> {
-    let otlp = OtlpConfig { identity_attribute: cfg.telemetry_identity_attribute.clone(), ..OtlpConfig::default() };
+    let otlp = OtlpConfig {
+        identity_attribute: cfg.telemetry_identity_attribute.clone(),
+        ..OtlpConfig::default()
+    };
     let auth = Arc::new(auth::IngestTokens::new(store.clone()));
     Ok(Arc::new(Receiver::open(store.path(), otlp, auth)?))
 }
@@ -128,7 +139,10 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
         ),
         ReadAccess::Open => {}
         ReadAccess::Gated { trusted_header } => tracing::info!(
-            identity_header = trusted_header.as_ref().map(|h| h.as_str()).unwrap_or("(none)"),
+            identity_header = trusted_header
+                .as_ref()
+                .map(|h| h.as_str())
+                .unwrap_or("(none)"),
             "reading the API needs a viewer token or the trusted identity header"
         ),
     }
@@ -137,7 +151,11 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
     let state = AppState::new(&cfg, store, syncer.clone(), Some(telemetry.clone()));
 
     let bind = |setting: &'static str, addr: SocketAddr| async move {
-        TcpListener::bind(addr).await.map_err(|e| ServeError::Bind { setting, addr, reason: e.to_string() })
+        TcpListener::bind(addr).await.map_err(|e| ServeError::Bind {
+            setting,
+            addr,
+            reason: e.to_string(),
+        })
     };
     let listener = bind("listen", cfg.listen).await?;
     let addr = listener.local_addr()?;
@@ -150,15 +168,24 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
     let router = app(state.clone());
     tasks.push(tokio::spawn({
         let rx = rx.clone();
-        async move { axum::serve(listener, router).with_graceful_shutdown(wait(rx)).await }
+        async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(wait(rx))
+                .await
+        }
     }));
     let mut otlp_addr = None;
     if let Some(otlp) = cfg.otlp_listen {
         let l = bind("otlp_listen", otlp).await?;
         otlp_addr = Some(l.local_addr()?);
-        let router = scoreboard_otlp::router(telemetry.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
+        let router = scoreboard_otlp::router(telemetry.clone())
+            .layer(tower_http::trace::TraceLayer::new_for_http());
         let rx = rx.clone();
-        tasks.push(tokio::spawn(async move { axum::serve(l, router).with_graceful_shutdown(wait(rx)).await }));
+        tasks.push(tokio::spawn(async move {
+            axum::serve(l, router)
+                .with_graceful_shutdown(wait(rx))
+                .await
+        }));
     }
     let loop_rx = rx.clone();
     tasks.push(tokio::spawn(async move {
@@ -168,7 +195,10 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
 
     let configured: Vec<&str> = [
         cfg.secrets.admin_api_key.is_some().then_some("admin-api"),
-        cfg.secrets.analytics_api_key.is_some().then_some("enterprise-api"),
+        cfg.secrets
+            .analytics_api_key
+            .is_some()
+            .then_some("enterprise-api"),
         Some("otlp"),
     ]
     .into_iter()
@@ -182,5 +212,11 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
         data = %cfg.db_path().display(),
         "scoreboard serve is running"
     );
-    Ok(Running { addr, otlp_addr, state, shutdown: tx, tasks })
+    Ok(Running {
+        addr,
+        otlp_addr,
+        state,
+        shutdown: tx,
+        tasks,
+    })
 }

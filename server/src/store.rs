@@ -23,7 +23,10 @@ pub enum StoreError {
     #[error("cannot create the data directory {path}: {reason}")]
     CreateDir { path: String, reason: String },
     #[error("database {path}: {source}")]
-    Open { path: String, source: rusqlite::Error },
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
     #[error("database: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("database: stored value could not be read back: {0}")]
@@ -181,16 +184,27 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| StoreError::CreateDir { path: dir.display().to_string(), reason: e.to_string() })?;
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::CreateDir {
+                    path: dir.display().to_string(),
+                    reason: e.to_string(),
+                })?;
             }
         }
-        let open_err = |source| StoreError::Open { path: path.display().to_string(), source };
+        let open_err = |source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        };
         let conn = Connection::open(path).map_err(open_err)?;
-        conn.busy_timeout(Duration::from_secs(5)).map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
-        let store = Store { conn: Mutex::new(conn), path: path.to_path_buf() };
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        let store = Store {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -207,25 +221,40 @@ impl Store {
 
     fn migrate(&self) -> Result<(), StoreError> {
         let mut conn = self.conn();
-        conn.execute_batch("CREATE TABLE IF NOT EXISTS server_schema_version (version INTEGER NOT NULL)")?;
-        let current: i64 =
-            conn.query_row("SELECT COALESCE(MAX(version), 0) FROM server_schema_version", [], |r| r.get(0))?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS server_schema_version (version INTEGER NOT NULL)",
+        )?;
+        let current: i64 = conn.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM server_schema_version",
+            [],
+            |r| r.get(0),
+        )?;
         let known = MIGRATIONS.len() as i64;
         if current > known {
-            return Err(StoreError::TooNew { found: current, known });
+            return Err(StoreError::TooNew {
+                found: current,
+                known,
+            });
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             let tx = conn.transaction()?;
             tx.execute_batch(sql)?;
             tx.execute("DELETE FROM server_schema_version", [])?;
-            tx.execute("INSERT INTO server_schema_version (version) VALUES (?1)", [i as i64 + 1])?;
+            tx.execute(
+                "INSERT INTO server_schema_version (version) VALUES (?1)",
+                [i as i64 + 1],
+            )?;
             tx.commit()?;
         }
         Ok(())
     }
 
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(self.conn().query_row("SELECT MAX(version) FROM server_schema_version", [], |r| r.get(0))?)
+        Ok(self
+            .conn()
+            .query_row("SELECT MAX(version) FROM server_schema_version", [], |r| {
+                r.get(0)
+            })?)
     }
 
     // ---- rows -------------------------------------------------------------
@@ -245,7 +274,10 @@ impl Store {
         let tx = conn.transaction()?;
         let day_s = day.to_string();
         let now_s = now.to_rfc3339();
-        tx.execute("DELETE FROM day_rows WHERE source = ?1 AND day = ?2", params![source.as_str(), day_s])?;
+        tx.execute(
+            "DELETE FROM day_rows WHERE source = ?1 AND day = ?2",
+            params![source.as_str(), day_s],
+        )?;
         {
             let mut ins = tx.prepare(
                 "INSERT INTO day_rows (source, person, day, sessions, lines_added, lines_removed, commits,
@@ -270,8 +302,10 @@ impl Store {
                     )));
                 }
                 let m = &r.measures;
-                let models = serde_json::to_string(&r.models).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                let tools = serde_json::to_string(&r.tools).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let models = serde_json::to_string(&r.models)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let tools = serde_json::to_string(&r.tools)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 ins.execute(params![
                     source.as_str(),
                     r.person.as_str(),
@@ -314,7 +348,12 @@ impl Store {
     }
 
     /// Stored rows of the given sources with `from <= day <= to`, ordered by day, source, person.
-    pub fn rows(&self, from: NaiveDate, to: NaiveDate, sources: &[Source]) -> Result<Vec<DayRow>, StoreError> {
+    pub fn rows(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        sources: &[Source],
+    ) -> Result<Vec<DayRow>, StoreError> {
         let conn = self.conn();
         let mut q = conn.prepare(
             "SELECT source, person, day, sessions, lines_added, lines_removed, commits, pull_requests,
@@ -333,7 +372,8 @@ impl Store {
                 continue;
             }
             let person_s: String = r.get(1)?;
-            let person = PersonKey::parse(&person_s).ok_or_else(|| StoreError::Corrupt("empty person key".into()))?;
+            let person = PersonKey::parse(&person_s)
+                .ok_or_else(|| StoreError::Corrupt("empty person key".into()))?;
             let day_s: String = r.get(2)?;
             let day = parse_day(&day_s)?;
             let measures = Measures {
@@ -358,8 +398,10 @@ impl Store {
                 person,
                 source,
                 measures,
-                models: serde_json::from_str(&models).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                tools: serde_json::from_str(&tools).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                models: serde_json::from_str(&models)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                tools: serde_json::from_str(&tools)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             });
         }
         Ok(out)
@@ -387,13 +429,23 @@ impl Store {
                 user_actor_records: to_u64(r.get(3)?),
                 non_api_records: to_u64(r.get(4)?),
             };
-            out.insert(day, SyncedDay { day, synced_at, stats });
+            out.insert(
+                day,
+                SyncedDay {
+                    day,
+                    synced_at,
+                    stats,
+                },
+            );
         }
         Ok(out)
     }
 
     /// Number of stored rows and the first and last day with a row, per source.
-    pub fn row_summary(&self, source: Source) -> Result<(u64, Option<NaiveDate>, Option<NaiveDate>), StoreError> {
+    pub fn row_summary(
+        &self,
+        source: Source,
+    ) -> Result<(u64, Option<NaiveDate>, Option<NaiveDate>), StoreError> {
         let conn = self.conn();
         let (n, first, last): (i64, Option<String>, Option<String>) = conn.query_row(
             "SELECT COUNT(*), MIN(day), MAX(day) FROM day_rows WHERE source = ?1",
@@ -439,7 +491,8 @@ impl Store {
     }
 
     pub fn put_sync_state(&self, source: Source, s: &SyncState) -> Result<(), StoreError> {
-        let warnings = serde_json::to_string(&s.warnings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let warnings =
+            serde_json::to_string(&s.warnings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.conn().execute(
             "INSERT INTO sync_state (source, last_success, last_attempt, last_error, org_id, org_name, warnings)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -461,8 +514,14 @@ impl Store {
 
     // ---- directory (people known to an upstream) ---------------------------
 
-    pub fn put_directory(&self, name: &str, entries: &[RosterEntry], now: DateTime<Utc>) -> Result<(), StoreError> {
-        let json = serde_json::to_string(entries).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    pub fn put_directory(
+        &self,
+        name: &str,
+        entries: &[RosterEntry],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let json =
+            serde_json::to_string(entries).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.conn().execute(
             "INSERT INTO directory (source, fetched_at, entries) VALUES (?1, ?2, ?3)
              ON CONFLICT (source) DO UPDATE SET fetched_at = excluded.fetched_at, entries = excluded.entries",
@@ -474,9 +533,11 @@ impl Store {
     pub fn directory(&self, name: &str) -> Result<Option<Directory>, StoreError> {
         let row: Option<(String, String)> = self
             .conn()
-            .query_row("SELECT fetched_at, entries FROM directory WHERE source = ?1", [name], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT fetched_at, entries FROM directory WHERE source = ?1",
+                [name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
         match row {
             None => Ok(None),
@@ -503,7 +564,14 @@ impl Store {
             params![kind.as_str(), name, hash, hint, now.to_rfc3339()],
         )?;
         let id = conn.last_insert_rowid();
-        Ok(TokenRecord { id, kind, name: name.to_string(), hint: hint.to_string(), created_at: now, revoked_at: None })
+        Ok(TokenRecord {
+            id,
+            kind,
+            name: name.to_string(),
+            hint: hint.to_string(),
+            created_at: now,
+            revoked_at: None,
+        })
     }
 
     /// The active (not revoked) token with this hash.
@@ -521,7 +589,9 @@ impl Store {
 
     pub fn token(&self, id: i64) -> Result<Option<TokenRecord>, StoreError> {
         let conn = self.conn();
-        let mut q = conn.prepare("SELECT id, kind, name, hint, created_at, revoked_at FROM tokens WHERE id = ?1")?;
+        let mut q = conn.prepare(
+            "SELECT id, kind, name, hint, created_at, revoked_at FROM tokens WHERE id = ?1",
+        )?;
         let mut rs = q.query([id])?;
         match rs.next()? {
             Some(r) => Ok(Some(token_from_row(r)?)),
@@ -531,7 +601,9 @@ impl Store {
 
     pub fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         let conn = self.conn();
-        let mut q = conn.prepare("SELECT id, kind, name, hint, created_at, revoked_at FROM tokens ORDER BY id")?;
+        let mut q = conn.prepare(
+            "SELECT id, kind, name, hint, created_at, revoked_at FROM tokens ORDER BY id",
+        )?;
         let mut rs = q.query([])?;
         let mut out = Vec::new();
         while let Some(r) = rs.next()? {
@@ -563,11 +635,15 @@ fn token_from_row(r: &rusqlite::Row<'_>) -> Result<TokenRecord, StoreError> {
     let kind_s: String = r.get(1)?;
     Ok(TokenRecord {
         id: r.get(0)?,
-        kind: TokenKind::parse(&kind_s).ok_or_else(|| StoreError::Corrupt(format!("token kind {kind_s:?}")))?,
+        kind: TokenKind::parse(&kind_s)
+            .ok_or_else(|| StoreError::Corrupt(format!("token kind {kind_s:?}")))?,
         name: r.get(2)?,
         hint: r.get(3)?,
         created_at: parse_time(&r.get::<_, String>(4)?)?,
-        revoked_at: r.get::<_, Option<String>>(5)?.map(|t| parse_time(&t)).transpose()?,
+        revoked_at: r
+            .get::<_, Option<String>>(5)?
+            .map(|t| parse_time(&t))
+            .transpose()?,
     })
 }
 
@@ -580,7 +656,8 @@ fn to_u64(v: i64) -> u64 {
 }
 
 fn parse_day(s: &str) -> Result<NaiveDate, StoreError> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(format!("day {s:?}: {e}")))
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|e| StoreError::Corrupt(format!("day {s:?}: {e}")))
 }
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, StoreError> {
@@ -608,12 +685,36 @@ mod tests {
         a.measures.cost_micros = 1_250_000;
         let mut b = DayRow::new(d, PersonKey::email("b@x.com"), Source::AdminApi);
         b.measures.sessions = 1;
-        store.replace_day(Source::AdminApi, d, &[a.clone(), b], &DayStats::default(), now).unwrap();
+        store
+            .replace_day(
+                Source::AdminApi,
+                d,
+                &[a.clone(), b],
+                &DayStats::default(),
+                now,
+            )
+            .unwrap();
         a.measures.sessions = 5;
-        store.replace_day(Source::AdminApi, d, &[a.clone()], &DayStats { records: 1, ..Default::default() }, now).unwrap();
+        store
+            .replace_day(
+                Source::AdminApi,
+                d,
+                &[a.clone()],
+                &DayStats {
+                    records: 1,
+                    ..Default::default()
+                },
+                now,
+            )
+            .unwrap();
         let rows = store.rows(d, d, &Source::ALL).unwrap();
         assert_eq!(rows, vec![a]);
-        assert_eq!(store.synced_days(Source::AdminApi, d, d).unwrap()[&d].stats.records, 1);
+        assert_eq!(
+            store.synced_days(Source::AdminApi, d, d).unwrap()[&d]
+                .stats
+                .records,
+            1
+        );
         assert!(store.rows(d, d, &[Source::Otlp]).unwrap().is_empty());
     }
 

@@ -42,7 +42,12 @@ pub struct SourceSync {
 
 impl SourceSync {
     fn new(source: Source, client: Client) -> SourceSync {
-        SourceSync { source, client, next_sync: Mutex::new(None), running: AtomicBool::new(false) }
+        SourceSync {
+            source,
+            client,
+            next_sync: Mutex::new(None),
+            running: AtomicBool::new(false),
+        }
     }
     fn next(&self) -> Option<DateTime<Utc>> {
         *self.next_sync.lock().unwrap_or_else(|p| p.into_inner())
@@ -76,16 +81,26 @@ impl Syncer {
     pub fn new(config: &Config, store: Arc<Store>) -> Result<Syncer, UpstreamError> {
         let secrets = &config.secrets;
         let admin = match &secrets.admin_api_key {
-            Some(k) => Some(SourceSync::new(Source::AdminApi, Client::new(&config.anthropic, k.clone(), secrets.clone())?)),
+            Some(k) => Some(SourceSync::new(
+                Source::AdminApi,
+                Client::new(&config.anthropic, k.clone(), secrets.clone())?,
+            )),
             None => None,
         };
         let enterprise = match &secrets.analytics_api_key {
-            Some(k) => {
-                Some(SourceSync::new(Source::EnterpriseApi, Client::new(&config.anthropic, k.clone(), secrets.clone())?))
-            }
+            Some(k) => Some(SourceSync::new(
+                Source::EnterpriseApi,
+                Client::new(&config.anthropic, k.clone(), secrets.clone())?,
+            )),
             None => None,
         };
-        Ok(Syncer { store, cfg: config.anthropic.clone(), admin, enterprise, wake: Notify::new() })
+        Ok(Syncer {
+            store,
+            cfg: config.anthropic.clone(),
+            admin,
+            enterprise,
+            wake: Notify::new(),
+        })
     }
 
     pub fn source(&self, source: Source) -> Option<&SourceSync> {
@@ -125,7 +140,11 @@ impl Syncer {
                     let outcome = self.sync_source(s, Utc::now()).await;
                     let wait = if outcome.error.is_some() {
                         // Try again sooner after a failure; the breaker keeps this from hammering.
-                        self.cfg.sync_interval.min(self.cfg.breaker_cooldown.max(std::time::Duration::from_secs(30)))
+                        self.cfg.sync_interval.min(
+                            self.cfg
+                                .breaker_cooldown
+                                .max(std::time::Duration::from_secs(30)),
+                        )
                     } else {
                         self.cfg.sync_interval
                     };
@@ -135,7 +154,11 @@ impl Syncer {
                     return;
                 }
             }
-            let next = [&self.admin, &self.enterprise].into_iter().flatten().filter_map(|s| s.next()).min();
+            let next = [&self.admin, &self.enterprise]
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.next())
+                .min();
             let sleep = match next {
                 Some(t) => (t - Utc::now()).to_std().unwrap_or_default(),
                 None => std::time::Duration::from_secs(3600),
@@ -164,17 +187,27 @@ impl Syncer {
 
     async fn sync_source(&self, s: &SourceSync, now: DateTime<Utc>) -> SyncOutcome {
         if s.running.swap(true, Ordering::AcqRel) {
-            return SyncOutcome { error: Some("a sync of this source is already running".into()), ..Default::default() };
+            return SyncOutcome {
+                error: Some("a sync of this source is already running".into()),
+                ..Default::default()
+            };
         }
         let outcome = match s.source {
             Source::AdminApi => self.sync_admin(s, now).await,
             _ => self.sync_enterprise(s, now).await,
         };
         s.running.store(false, Ordering::Release);
-        let outcome = outcome.unwrap_or_else(|e| SyncOutcome { error: Some(e.to_string()), ..Default::default() });
+        let outcome = outcome.unwrap_or_else(|e| SyncOutcome {
+            error: Some(e.to_string()),
+            ..Default::default()
+        });
         match &outcome.error {
-            None => tracing::info!(source = %s.source, days = outcome.days_fetched, rows = outcome.rows_stored, "sync done"),
-            Some(e) => tracing::warn!(source = %s.source, error = %e, "sync failed; serving stored data"),
+            None => {
+                tracing::info!(source = %s.source, days = outcome.days_fetched, rows = outcome.rows_stored, "sync done")
+            }
+            Some(e) => {
+                tracing::warn!(source = %s.source, error = %e, "sync failed; serving stored data")
+            }
         }
         outcome
     }
@@ -196,10 +229,15 @@ impl Syncer {
         while d >= first {
             // The two newest days are always fetched again; older ones until settled.
             let newest_two = d >= last.pred_opt().unwrap_or(last);
-            let settled = !newest_two && synced.get(&d).is_some_and(|sd| {
-                let day_end = d.succ_opt().unwrap_or(d).and_hms_opt(0, 0, 0).map(|t| t.and_utc());
-                day_end.is_some_and(|end| sd.synced_at >= end + settle)
-            });
+            let settled = !newest_two
+                && synced.get(&d).is_some_and(|sd| {
+                    let day_end = d
+                        .succ_opt()
+                        .unwrap_or(d)
+                        .and_hms_opt(0, 0, 0)
+                        .map(|t| t.and_utc());
+                    day_end.is_some_and(|end| sd.synced_at >= end + settle)
+                });
             if !settled {
                 due.push(d);
             }
@@ -233,7 +271,10 @@ impl Syncer {
                 let fetch = &fetch;
                 async move {
                     if stop.load(Ordering::Relaxed) {
-                        return (day, Err(UpstreamError::BreakerOpen(std::time::Duration::ZERO)));
+                        return (
+                            day,
+                            Err(UpstreamError::BreakerOpen(std::time::Duration::ZERO)),
+                        );
                     }
                     let r = fetch(day).await;
                     if let Err(e) = &r {
@@ -256,7 +297,12 @@ impl Syncer {
                 Ok(Some(f)) => {
                     let store = self.store.clone();
                     let n = f.rows.len();
-                    let saved = tokio::task::spawn_blocking(move || store.replace_day(source, day, &f.rows, &f.stats, now).map(|_| f.problems)).await;
+                    let saved = tokio::task::spawn_blocking(move || {
+                        store
+                            .replace_day(source, day, &f.rows, &f.stats, now)
+                            .map(|_| f.problems)
+                    })
+                    .await;
                     match saved {
                         Ok(Ok(p)) => {
                             outcome.days_fetched += 1;
@@ -265,11 +311,15 @@ impl Syncer {
                         }
                         Ok(Err(e)) => {
                             outcome.days_failed += 1;
-                            outcome.error.get_or_insert_with(|| format!("cannot store {day}: {e}"));
+                            outcome
+                                .error
+                                .get_or_insert_with(|| format!("cannot store {day}: {e}"));
                         }
                         Err(e) => {
                             outcome.days_failed += 1;
-                            outcome.error.get_or_insert_with(|| format!("cannot store {day}: {e}"));
+                            outcome
+                                .error
+                                .get_or_insert_with(|| format!("cannot store {day}: {e}"));
                         }
                     }
                 }
@@ -291,12 +341,17 @@ impl Syncer {
             let what = if outcome.days_failed == total && total > 1 {
                 format!("none of the {total} days could be fetched")
             } else if total > 1 {
-                format!("{} of {total} days could not be fetched", outcome.days_failed)
+                format!(
+                    "{} of {total} days could not be fetched",
+                    outcome.days_failed
+                )
             } else {
                 "the day could not be fetched".to_string()
             };
             let e = match e {
-                UpstreamError::BreakerOpen(d) if d.is_zero() => "the sync stopped early after repeated failures".to_string(),
+                UpstreamError::BreakerOpen(d) if d.is_zero() => {
+                    "the sync stopped early after repeated failures".to_string()
+                }
                 e => e.to_string(),
             };
             outcome.error = Some(format!("{what} (for {day}: {e})"));
@@ -304,7 +359,11 @@ impl Syncer {
         (outcome, problems)
     }
 
-    async fn sync_admin(&self, s: &SourceSync, now: DateTime<Utc>) -> Result<SyncOutcome, StoreError> {
+    async fn sync_admin(
+        &self,
+        s: &SourceSync,
+        now: DateTime<Utc>,
+    ) -> Result<SyncOutcome, StoreError> {
         let source = Source::AdminApi;
         let mut state = self.store.sync_state(source)?;
         state.last_attempt = Some(now);
@@ -316,16 +375,30 @@ impl Syncer {
                 state.org_name = Some(org.name).filter(|n| !n.trim().is_empty());
             }
             Err(e) if e.is_auth() || matches!(e, UpstreamError::BreakerOpen(_)) => {
-                return self.finish(source, state, warnings, SyncOutcome { error: Some(key_hint(&e, ADMIN_KEY_ENV)), ..Default::default() });
+                return self.finish(
+                    source,
+                    state,
+                    warnings,
+                    SyncOutcome {
+                        error: Some(key_hint(&e, ADMIN_KEY_ENV)),
+                        ..Default::default()
+                    },
+                );
             }
-            Err(e) => warnings.push(format!("could not read which organisation the key belongs to: {e}")),
+            Err(e) => warnings.push(format!(
+                "could not read which organisation the key belongs to: {e}"
+            )),
         }
 
         let today = now.date_naive();
         let first = today - Days::days(i64::from(self.cfg.backfill_days.max(1)) - 1);
         let due = self.due_days(source, first, today, Days::hours(2))?;
         let client = &s.client;
-        let (outcome, problems) = self.fetch_days(source, due, now, |day| async move { admin::fetch_day(client, day).await.map(Some) }).await;
+        let (outcome, problems) = self
+            .fetch_days(source, due, now, |day| async move {
+                admin::fetch_day(client, day).await.map(Some)
+            })
+            .await;
         push_problems(&mut warnings, problems);
 
         // The user directory is a roster source, not the data: its failure is a warning.
@@ -347,7 +420,9 @@ impl Syncer {
                         warnings.push(format!("could not store the organisation's users: {e}"));
                     }
                 }
-                Err(e) => warnings.push(format!("could not read the organisation's users (used as roster): {e}")),
+                Err(e) => warnings.push(format!(
+                    "could not read the organisation's users (used as roster): {e}"
+                )),
             }
         }
 
@@ -360,8 +435,12 @@ impl Syncer {
         if !synced.is_empty() {
             if let Some(w) = admin::coverage_warning(&stats) {
                 let org = match (&state.org_name, &state.org_id) {
-                    (Some(n), _) => format!("Organisation \"{n}\" (the one the Admin API key belongs to): "),
-                    (None, Some(id)) => format!("Organisation {id} (the one the Admin API key belongs to): "),
+                    (Some(n), _) => {
+                        format!("Organisation \"{n}\" (the one the Admin API key belongs to): ")
+                    }
+                    (None, Some(id)) => {
+                        format!("Organisation {id} (the one the Admin API key belongs to): ")
+                    }
                     _ => String::new(),
                 };
                 warnings.insert(0, format!("{org}{w}"));
@@ -370,13 +449,18 @@ impl Syncer {
         self.finish(source, state, warnings, outcome)
     }
 
-    async fn sync_enterprise(&self, s: &SourceSync, now: DateTime<Utc>) -> Result<SyncOutcome, StoreError> {
+    async fn sync_enterprise(
+        &self,
+        s: &SourceSync,
+        now: DateTime<Utc>,
+    ) -> Result<SyncOutcome, StoreError> {
         let source = Source::EnterpriseApi;
         let mut state = self.store.sync_state(source)?;
         state.last_attempt = Some(now);
         let mut warnings = Vec::new();
         let today = now.date_naive();
-        let first = (today - Days::days(i64::from(self.cfg.backfill_days.max(1)) - 1)).max(enterprise::earliest_day());
+        let first = (today - Days::days(i64::from(self.cfg.backfill_days.max(1)) - 1))
+            .max(enterprise::earliest_day());
         // Data has at least a day's lag: today is never available.
         let last = today - Days::days(1);
         let due = self.due_days(source, first, last, Days::days(4))?;
@@ -433,24 +517,44 @@ impl Syncer {
 
     /// The status of every Anthropic source, for `/api/sources`.
     pub fn status(&self, now: DateTime<Utc>) -> Result<Vec<SourceStatus>, StoreError> {
-        [Source::AdminApi, Source::EnterpriseApi].into_iter().map(|src| self.source_status(src, now)).collect()
+        [Source::AdminApi, Source::EnterpriseApi]
+            .into_iter()
+            .map(|src| self.source_status(src, now))
+            .collect()
     }
 
-    fn source_status(&self, source: Source, now: DateTime<Utc>) -> Result<SourceStatus, StoreError> {
+    fn source_status(
+        &self,
+        source: Source,
+        now: DateTime<Utc>,
+    ) -> Result<SourceStatus, StoreError> {
         let st = self.store.sync_state(source)?;
         let (rows, first_day, last_day) = self.store.row_summary(source)?;
         let sync = self.source(source);
         let interval = Days::from_std(self.cfg.sync_interval).unwrap_or(Days::minutes(15));
-        let env = if source == Source::AdminApi { ADMIN_KEY_ENV } else { ANALYTICS_KEY_ENV };
-        let label = if source == Source::AdminApi { "Anthropic Admin API" } else { "Enterprise Analytics API" };
+        let env = if source == Source::AdminApi {
+            ADMIN_KEY_ENV
+        } else {
+            ANALYTICS_KEY_ENV
+        };
+        let label = if source == Source::AdminApi {
+            "Anthropic Admin API"
+        } else {
+            "Enterprise Analytics API"
+        };
         let syncing = sync.is_some_and(|s| s.running.load(Ordering::Relaxed));
         let failed_last = st.last_error.is_some();
-        let old = st.last_success.is_some_and(|t| now - t > interval * 2 + Days::minutes(5));
+        let old = st
+            .last_success
+            .is_some_and(|t| now - t > interval * 2 + Days::minutes(5));
         let stale = st.last_success.is_some() && (failed_last || old);
         let when = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
         let (state, text) = if sync.is_none() {
             let text = if rows > 0 {
-                format!("Not configured (set {env}); showing {rows} rows stored earlier, up to {}.", last_day.map(|d| d.to_string()).unwrap_or_default())
+                format!(
+                    "Not configured (set {env}); showing {rows} rows stored earlier, up to {}.",
+                    last_day.map(|d| d.to_string()).unwrap_or_default()
+                )
             } else {
                 format!("Not configured: set {env} in the server's environment to use this source.")
             };
@@ -462,12 +566,17 @@ impl Syncer {
                     SourceState::Stale,
                     format!(
                         "{base} The latest attempt{} failed, so the figures may be out of date: {}",
-                        st.last_attempt.map(|t| format!(" at {}", when(t))).unwrap_or_default(),
+                        st.last_attempt
+                            .map(|t| format!(" at {}", when(t)))
+                            .unwrap_or_default(),
                         st.last_error.clone().unwrap_or_default()
                     ),
                 )
             } else if old {
-                (SourceState::Stale, format!("{base} No sync since then; the figures may be out of date."))
+                (
+                    SourceState::Stale,
+                    format!("{base} No sync since then; the figures may be out of date."),
+                )
             } else {
                 let span = match (first_day, last_day) {
                     (Some(a), Some(b)) => format!(" {rows} person-days stored, {a} to {b}."),
@@ -476,9 +585,15 @@ impl Syncer {
                 (SourceState::Ok, format!("{base}{span}"))
             }
         } else if let Some(e) = &st.last_error {
-            (SourceState::Failing, format!("No successful sync yet. The latest attempt failed: {e}"))
+            (
+                SourceState::Failing,
+                format!("No successful sync yet. The latest attempt failed: {e}"),
+            )
         } else {
-            (SourceState::Pending, "Waiting for the first sync.".to_string())
+            (
+                SourceState::Pending,
+                "Waiting for the first sync.".to_string(),
+            )
         };
         let next_sync = sync.and_then(|s| s.next());
         Ok(SourceStatus {
@@ -489,7 +604,14 @@ impl Syncer {
             stale,
             syncing,
             status_text: text,
-            organization: st.org_name.clone().or(st.org_id.clone()).map(|_| Organization { id: st.org_id.clone(), name: st.org_name.clone() }),
+            organization: st
+                .org_name
+                .clone()
+                .or(st.org_id.clone())
+                .map(|_| Organization {
+                    id: st.org_id.clone(),
+                    name: st.org_name.clone(),
+                }),
             last_success: st.last_success,
             last_attempt: st.last_attempt,
             next_sync: if syncing { None } else { next_sync },
@@ -507,7 +629,10 @@ fn push_problems(warnings: &mut Vec<String>, problems: Vec<String>) {
     let n = problems.len();
     warnings.extend(problems.into_iter().take(MAX_PROBLEM_WARNINGS));
     if n > MAX_PROBLEM_WARNINGS {
-        warnings.push(format!("… and {} more records that could not be read", n - MAX_PROBLEM_WARNINGS));
+        warnings.push(format!(
+            "… and {} more records that could not be read",
+            n - MAX_PROBLEM_WARNINGS
+        ));
     }
 }
 

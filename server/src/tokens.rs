@@ -45,7 +45,12 @@ fn generate(kind: TokenKind) -> Result<String, TokenError> {
     Ok(format!("{}{}", prefix(kind), body))
 }
 
-pub fn create(store: &Store, kind: TokenKind, name: &str, now: DateTime<Utc>) -> Result<NewToken, TokenError> {
+pub fn create(
+    store: &Store,
+    kind: TokenKind,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<NewToken, TokenError> {
     let name = name.trim();
     if name.is_empty() {
         return Err(TokenError::EmptyName);
@@ -76,12 +81,18 @@ pub fn revoke(store: &Store, id: i64, now: DateTime<Utc>) -> Result<TokenRecord,
 }
 
 /// The active token of `kind` whose clear text is `presented`, if any.
-pub fn check(store: &Store, kind: TokenKind, presented: &str) -> Result<Option<TokenRecord>, StoreError> {
+pub fn check(
+    store: &Store,
+    kind: TokenKind,
+    presented: &str,
+) -> Result<Option<TokenRecord>, StoreError> {
     let presented = presented.trim();
     if presented.is_empty() {
         return Ok(None);
     }
-    Ok(store.active_token_by_hash(&hash_token(presented))?.filter(|t| t.kind == kind))
+    Ok(store
+        .active_token_by_hash(&hash_token(presented))?
+        .filter(|t| t.kind == kind))
 }
 
 /// The `env` block Claude Code needs to send its telemetry here.
@@ -92,7 +103,10 @@ pub fn telemetry_env(endpoint: &str, token: &str) -> Vec<(&'static str, String)>
         ("OTEL_LOGS_EXPORTER", "otlp".to_string()),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json".to_string()),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.to_string()),
-        ("OTEL_EXPORTER_OTLP_HEADERS", format!("Authorization=Bearer {token}")),
+        (
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            format!("Authorization=Bearer {token}"),
+        ),
     ]
 }
 
@@ -107,7 +121,10 @@ pub fn settings_json(endpoint: &str, token: &str) -> String {
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// A macOS configuration profile for MDM (Jamf, Kandji, Intune…): managed
@@ -126,7 +143,15 @@ pub fn mobileconfig(endpoint: &str, token: &str, name: &str) -> String {
     let h = hash_token(token);
     let uuid = |salt: &str| {
         let d = hash_token(&format!("{salt}{h}"));
-        format!("{}-{}-{}-{}-{}", &d[0..8], &d[8..12], &d[12..16], &d[16..20], &d[20..32]).to_uppercase()
+        format!(
+            "{}-{}-{}-{}-{}",
+            &d[0..8],
+            &d[8..12],
+            &d[12..16],
+            &d[16..20],
+            &d[20..32]
+        )
+        .to_uppercase()
     };
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -180,7 +205,9 @@ pub fn ingest_instructions(endpoint: &str, new: &NewToken) -> String {
          This is the only time it is shown; only its hash is stored.\n\n",
         new.record.id, new.record.name
     ));
-    let loopback = endpoint.contains("://127.") || endpoint.contains("://localhost") || endpoint.contains("://[::1]");
+    let loopback = endpoint.contains("://127.")
+        || endpoint.contains("://localhost")
+        || endpoint.contains("://[::1]");
     if loopback {
         out.push_str(&format!(
             "Note: {endpoint} is only reachable from this machine. For engineers' machines, set `public_url` \
@@ -229,25 +256,42 @@ mod tests {
         let now = Utc::now();
         let t = create(&store, TokenKind::Ingest, "platform", now).unwrap();
         assert!(t.token.starts_with("sbi_") && t.token.len() == 68);
-        assert!(check(&store, TokenKind::Ingest, &t.token).unwrap().is_some());
-        assert!(check(&store, TokenKind::Viewer, &t.token).unwrap().is_none());
+        assert!(check(&store, TokenKind::Ingest, &t.token)
+            .unwrap()
+            .is_some());
+        assert!(check(&store, TokenKind::Viewer, &t.token)
+            .unwrap()
+            .is_none());
         let raw = std::fs::read(dir.path().join("s.db")).unwrap_or_default();
         let wal = std::fs::read(dir.path().join("s.db-wal")).unwrap_or_default();
         let needle = t.token.as_bytes();
         for bytes in [raw, wal] {
-            assert!(!bytes.windows(needle.len()).any(|w| w == needle), "clear token found in the database");
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "clear token found in the database"
+            );
         }
         let rotated = rotate(&store, t.record.id, now).unwrap();
-        assert!(check(&store, TokenKind::Ingest, &t.token).unwrap().is_none());
-        assert!(check(&store, TokenKind::Ingest, &rotated.token).unwrap().is_some());
-        assert!(matches!(revoke(&store, t.record.id, now), Err(TokenError::NotFound(_))));
+        assert!(check(&store, TokenKind::Ingest, &t.token)
+            .unwrap()
+            .is_none());
+        assert!(check(&store, TokenKind::Ingest, &rotated.token)
+            .unwrap()
+            .is_some());
+        assert!(matches!(
+            revoke(&store, t.record.id, now),
+            Err(TokenError::NotFound(_))
+        ));
     }
 
     #[test]
     fn the_snippet_has_every_variable_claude_code_needs() {
         let s = settings_json("https://sb.example.com", "sbi_x");
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
-        assert_eq!(v["env"]["OTEL_EXPORTER_OTLP_HEADERS"], "Authorization=Bearer sbi_x");
+        assert_eq!(
+            v["env"]["OTEL_EXPORTER_OTLP_HEADERS"],
+            "Authorization=Bearer sbi_x"
+        );
         assert_eq!(v["env"]["OTEL_EXPORTER_OTLP_PROTOCOL"], "http/json");
         assert_eq!(v["env"]["CLAUDE_CODE_ENABLE_TELEMETRY"], "1");
         let m = mobileconfig("https://sb.example.com", "sbi_x", "a&b");

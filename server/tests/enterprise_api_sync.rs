@@ -14,7 +14,9 @@ const USERS: &str = "/v1/organizations/analytics/users";
 fn enterprise_config(fake: &Fake, dir: &std::path::Path) -> scoreboard_server::config::Config {
     let mut cfg = test_config(fake, dir);
     cfg.anthropic.backfill_days = 90;
-    cfg.secrets = Secrets::from_lookup(|n| (n == "ANTHROPIC_ANALYTICS_API_KEY").then(|| ANALYTICS_KEY.to_string()));
+    cfg.secrets = Secrets::from_lookup(|n| {
+        (n == "ANTHROPIC_ANALYTICS_API_KEY").then(|| ANALYTICS_KEY.to_string())
+    });
     cfg
 }
 
@@ -23,28 +25,62 @@ async fn days_are_fetched_from_2026_01_01_on_and_normalised() {
     let mut data = FakeData::default();
     data.analytics.insert(
         day("2026-01-01"),
-        vec![analytics_record("Ann@acme.io", "user_01", 3, 40), analytics_record("bob@acme.io", "user_02", 1, 5)],
+        vec![
+            analytics_record("Ann@acme.io", "user_01", 3, 40),
+            analytics_record("bob@acme.io", "user_02", 1, 5),
+        ],
     );
-    data.analytics.insert(day("2026-01-02"), vec![analytics_record("ann@acme.io", "user_01", 2, 7)]);
+    data.analytics.insert(
+        day("2026-01-02"),
+        vec![analytics_record("ann@acme.io", "user_01", 2, 7)],
+    );
     let fake = Fake::start(data, 1).await;
     let dir = tempfile::tempdir().unwrap();
     let h = Harness::new(enterprise_config(&fake, dir.path()));
     assert!(!h.syncer.configured(Source::AdminApi));
 
-    let outcome = h.syncer.sync(Source::EnterpriseApi, noon("2026-01-03")).await.unwrap();
+    let outcome = h
+        .syncer
+        .sync(Source::EnterpriseApi, noon("2026-01-03"))
+        .await
+        .unwrap();
     assert_eq!(outcome.error, None);
-    let asked: Vec<String> = fake.hits().iter().map(|h| h.q("date").unwrap().to_string()).collect();
-    assert!(asked.iter().all(|d| d.as_str() >= "2026-01-01"), "never before 2026-01-01: {asked:?}");
-    assert!(!asked.contains(&"2026-01-03".to_string()), "today is never available");
-    assert_eq!(fake.count(USERS, Some("2026-01-01")), 2, "two records at one per page");
+    let asked: Vec<String> = fake
+        .hits()
+        .iter()
+        .map(|h| h.q("date").unwrap().to_string())
+        .collect();
+    assert!(
+        asked.iter().all(|d| d.as_str() >= "2026-01-01"),
+        "never before 2026-01-01: {asked:?}"
+    );
+    assert!(
+        !asked.contains(&"2026-01-03".to_string()),
+        "today is never available"
+    );
+    assert_eq!(
+        fake.count(USERS, Some("2026-01-01")),
+        2,
+        "two records at one per page"
+    );
     for hit in fake.hits() {
         assert_eq!(hit.api_key.as_deref(), Some(ANALYTICS_KEY));
         assert_eq!(hit.q("limit"), Some("1000"));
     }
 
-    let rows = h.store.rows(day("2025-12-01"), day("2026-01-03"), &[Source::EnterpriseApi]).unwrap();
+    let rows = h
+        .store
+        .rows(
+            day("2025-12-01"),
+            day("2026-01-03"),
+            &[Source::EnterpriseApi],
+        )
+        .unwrap();
     assert_eq!(rows.len(), 3);
-    let ann = rows.iter().find(|r| r.day == day("2026-01-01") && r.person == PersonKey::email("ann@acme.io")).unwrap();
+    let ann = rows
+        .iter()
+        .find(|r| r.day == day("2026-01-01") && r.person == PersonKey::email("ann@acme.io"))
+        .unwrap();
     assert_eq!(ann.measures.sessions, 3);
     assert_eq!(ann.measures.lines_added, 40);
     assert_eq!(ann.measures.commits, 2);
@@ -57,7 +93,10 @@ async fn days_are_fetched_from_2026_01_01_on_and_normalised() {
     let ent = source_status(&sources, "enterprise-api");
     assert_eq!(ent["configured"], true);
     assert_eq!(ent["state"], "ok", "{ent:#}");
-    assert_eq!(source_status(&sources, "admin-api")["state"], "not_configured");
+    assert_eq!(
+        source_status(&sources, "admin-api")["state"],
+        "not_configured"
+    );
     let health = h.get_json("/api/health").await;
     assert_eq!(health["sources"]["enterprise_api"], true);
     assert_eq!(health["sources"]["admin_api"], false);
@@ -66,19 +105,55 @@ async fn days_are_fetched_from_2026_01_01_on_and_normalised() {
 #[tokio::test]
 async fn the_newest_day_not_being_available_yet_is_lag_not_failure() {
     let mut data = FakeData::default();
-    data.analytics.insert(day("2026-03-08"), vec![analytics_record("ann@acme.io", "user_01", 1, 1)]);
+    data.analytics.insert(
+        day("2026-03-08"),
+        vec![analytics_record("ann@acme.io", "user_01", 1, 1)],
+    );
     let fake = Fake::start(data, 1000).await;
     fake.add_rule(
-        Rule::on(USERS, Fault::Status { status: 400, kind: "invalid_request_error", retry_after: None }).day("2026-03-09"),
+        Rule::on(
+            USERS,
+            Fault::Status {
+                status: 400,
+                kind: "invalid_request_error",
+                retry_after: None,
+            },
+        )
+        .day("2026-03-09"),
     );
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = enterprise_config(&fake, dir.path());
     cfg.anthropic.backfill_days = 3;
     let h = Harness::new(cfg);
-    let outcome = h.syncer.sync(Source::EnterpriseApi, noon("2026-03-10")).await.unwrap();
+    let outcome = h
+        .syncer
+        .sync(Source::EnterpriseApi, noon("2026-03-10"))
+        .await
+        .unwrap();
     assert_eq!(outcome.error, None);
-    assert_eq!(outcome.days_fetched, 1, "08 stored; 09 not available yet: {outcome:?}");
-    assert_eq!(fake.count(USERS, Some("2026-03-09")), 1, "asked once, not retried");
-    assert_eq!(h.store.rows(day("2026-03-08"), day("2026-03-09"), &[Source::EnterpriseApi]).unwrap().len(), 1);
-    assert!(!h.store.synced_days(Source::EnterpriseApi, day("2026-03-09"), day("2026-03-09")).unwrap().contains_key(&day("2026-03-09")));
+    assert_eq!(
+        outcome.days_fetched, 1,
+        "08 stored; 09 not available yet: {outcome:?}"
+    );
+    assert_eq!(
+        fake.count(USERS, Some("2026-03-09")),
+        1,
+        "asked once, not retried"
+    );
+    assert_eq!(
+        h.store
+            .rows(
+                day("2026-03-08"),
+                day("2026-03-09"),
+                &[Source::EnterpriseApi]
+            )
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(!h
+        .store
+        .synced_days(Source::EnterpriseApi, day("2026-03-09"), day("2026-03-09"))
+        .unwrap()
+        .contains_key(&day("2026-03-09")));
 }

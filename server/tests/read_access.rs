@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 use axum::http::{HeaderName, StatusCode};
@@ -18,11 +17,19 @@ use scoreboard_server::store::{Store, TokenKind};
 use scoreboard_server::tokens;
 use serde_json::Value;
 
-const READS: [&str; 3] = ["/api/rows?from=2026-11-01&to=2026-11-20", "/api/roster", "/api/sources"];
+const READS: [&str; 3] = [
+    "/api/rows?from=2026-11-01&to=2026-11-20",
+    "/api/roster",
+    "/api/sources",
+];
 
 fn offline_config(dir: &Path) -> Config {
     // No key: these tests never reach Anthropic.
-    Config { data_dir: dir.to_path_buf(), secrets: Secrets::default(), ..Config::default() }
+    Config {
+        data_dir: dir.to_path_buf(),
+        secrets: Secrets::default(),
+        ..Config::default()
+    }
 }
 
 #[tokio::test]
@@ -37,22 +44,30 @@ async fn a_non_loopback_bind_without_viewer_auth_refuses_to_start() {
     }
 
     // The binary: non-zero exit, the reason on stderr, naming the ways out.
-    let out = Command::new(env!("CARGO_BIN_EXE_scoreboard"))
+    let out = scoreboard_command()
         .args(["serve", "--listen", "0.0.0.0:0", "--data-dir"])
         .arg(dir.path())
-        .env_remove("ANTHROPIC_ADMIN_API_KEY")
-        .env_remove("ANTHROPIC_ANALYTICS_API_KEY")
         .output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("refusing to start") && stderr.contains("viewer token") && stderr.contains("public = true"), "{stderr}");
+    assert!(
+        stderr.contains("refusing to start")
+            && stderr.contains("viewer token")
+            && stderr.contains("public = true"),
+        "{stderr}"
+    );
 
     // A viewer token, a trusted header or `public = true` each make it start.
     let store = Store::open(&cfg.db_path()).unwrap();
     tokens::create(&store, TokenKind::Viewer, "lead", Utc::now()).unwrap();
     drop(store);
-    serve::start(cfg.clone()).await.unwrap().stop().await.unwrap();
+    serve::start(cfg.clone())
+        .await
+        .unwrap()
+        .stop()
+        .await
+        .unwrap();
     let other = tempfile::tempdir().unwrap();
     let mut proxied = offline_config(other.path());
     proxied.listen = "0.0.0.0:0".parse().unwrap();
@@ -94,17 +109,33 @@ async fn viewer_tokens_gate_reads_on_a_non_loopback_address() {
         let (status, body) = h.get(uri, &[]).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri} without a token");
         assert!(body.contains("viewer token"), "{body}");
-        let (status, _) = h.get(uri, &[("authorization", &bearer(&ingest.token))]).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "an ingest token cannot read {uri}");
-        let (status, _) = h.get(uri, &[("authorization", &bearer(&revoked.token))]).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "a revoked token cannot read {uri}");
+        let (status, _) = h
+            .get(uri, &[("authorization", &bearer(&ingest.token))])
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "an ingest token cannot read {uri}"
+        );
+        let (status, _) = h
+            .get(uri, &[("authorization", &bearer(&revoked.token))])
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "a revoked token cannot read {uri}"
+        );
         let (status, _) = h.get(uri, &[("authorization", "Bearer sbv_guess")]).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
-        let (status, body) = h.get(uri, &[("authorization", &bearer(&viewer.token))]).await;
+        let (status, body) = h
+            .get(uri, &[("authorization", &bearer(&viewer.token))])
+            .await;
         assert_eq!(status, StatusCode::OK, "{uri}: {body}");
     }
     // A token in the URL is not accepted: it would end up in logs and shared links.
-    let (status, _) = h.get(&format!("/api/sources?token={}", viewer.token), &[]).await;
+    let (status, _) = h
+        .get(&format!("/api/sources?token={}", viewer.token), &[])
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Health stays open and says a credential is needed.
     let health = h.get_json("/api/health").await;
@@ -121,8 +152,14 @@ async fn the_trusted_identity_header_gates_reads() {
     let (status, _) = h.get("/api/sources", &[]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = h.get("/api/sources", &[("x-forwarded-email", "")]).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "an empty identity is no identity");
-    let (status, _) = h.get("/api/sources", &[("x-forwarded-email", "lead@acme.io")]).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "an empty identity is no identity"
+    );
+    let (status, _) = h
+        .get("/api/sources", &[("x-forwarded-email", "lead@acme.io")])
+        .await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -131,7 +168,11 @@ async fn api_and_telemetry_paths_are_never_swallowed_by_the_page() {
     let dir = tempfile::tempdir().unwrap();
     let dist = dir.path().join("dist");
     std::fs::create_dir_all(&dist).unwrap();
-    std::fs::write(dist.join("index.html"), "<!doctype html><title>Scoreboard</title>").unwrap();
+    std::fs::write(
+        dist.join("index.html"),
+        "<!doctype html><title>Scoreboard</title>",
+    )
+    .unwrap();
     std::fs::write(dist.join("app.js"), "console.log(1)").unwrap();
     let mut cfg = offline_config(&dir.path().join("data"));
     cfg.dist = Some(dist);
@@ -141,13 +182,18 @@ async fn api_and_telemetry_paths_are_never_swallowed_by_the_page() {
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("<title>Scoreboard"));
     let (status, body) = h.get("/people/ann", &[]).await;
-    assert_eq!((status, body.contains("<title>Scoreboard")), (StatusCode::OK, true), "client-side routes get index.html");
+    assert_eq!(
+        (status, body.contains("<title>Scoreboard")),
+        (StatusCode::OK, true),
+        "client-side routes get index.html"
+    );
     let (status, body) = h.get("/app.js", &[]).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "console.log(1)"));
     for uri in ["/api/nope", "/api", "/v1/nope", "/v1"] {
         let (status, body) = h.get(uri, &[]).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
-        let v: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{uri} answered the page: {body}"));
+        let v: Value = serde_json::from_str(&body)
+            .unwrap_or_else(|_| panic!("{uri} answered the page: {body}"));
         assert_eq!(v["error"]["status"], 404);
     }
     let health = h.get_json("/api/health").await;
@@ -175,15 +221,26 @@ async fn bad_ranges_are_refused_with_a_reason() {
 
 /// Posts every request of one captured Claude Code session, as it was sent.
 async fn replay_capture(h: &Harness, token: &str) -> Vec<StatusCode> {
-    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/otlp/claude-code-2.1.330/edit-json-delta");
-    let index: Value = serde_json::from_slice(&std::fs::read(base.join("index.json")).unwrap()).unwrap();
+    let base = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/fixtures/otlp/claude-code-2.1.330/edit-json-delta");
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(base.join("index.json")).unwrap()).unwrap();
     let mut statuses = Vec::new();
     for req in index.as_array().unwrap() {
         let body = std::fs::read(base.join(req["files"]["raw"].as_str().unwrap())).unwrap();
         let path = req["path"].as_str().unwrap();
         let auth = format!("Bearer {token}");
-        let (status, _) =
-            h.request("POST", path, &[("content-type", "application/json"), ("authorization", &auth)], body).await;
+        let (status, _) = h
+            .request(
+                "POST",
+                path,
+                &[
+                    ("content-type", "application/json"),
+                    ("authorization", &auth),
+                ],
+                body,
+            )
+            .await;
         statuses.push(status);
     }
     statuses
@@ -207,22 +264,43 @@ async fn telemetry_needs_an_ingest_token_and_its_rows_are_served() {
     let viewer = tokens::create(&h.store, TokenKind::Viewer, "lead", now).unwrap();
     let ingest = tokens::create(&h.store, TokenKind::Ingest, "laptops", now).unwrap();
 
-    assert!(replay_capture(&h, &viewer.token).await.iter().all(|s| *s == StatusCode::UNAUTHORIZED), "a viewer token cannot write");
-    assert!(replay_capture(&h, "sbi_made_up").await.iter().all(|s| *s == StatusCode::UNAUTHORIZED));
+    assert!(
+        replay_capture(&h, &viewer.token)
+            .await
+            .iter()
+            .all(|s| *s == StatusCode::UNAUTHORIZED),
+        "a viewer token cannot write"
+    );
+    assert!(replay_capture(&h, "sbi_made_up")
+        .await
+        .iter()
+        .all(|s| *s == StatusCode::UNAUTHORIZED));
     let rows = h.get_json("/api/rows?from=2026-11-20&to=2026-11-23").await;
     assert_eq!(rows["rows"], serde_json::json!([]));
 
-    assert!(replay_capture(&h, &ingest.token).await.iter().all(|s| *s == StatusCode::OK));
+    assert!(replay_capture(&h, &ingest.token)
+        .await
+        .iter()
+        .all(|s| *s == StatusCode::OK));
     let rows = h.get_json("/api/rows?from=2026-11-20&to=2026-11-23").await;
     assert_eq!(rows["counts"]["otlp"], 1, "{rows:#}");
     assert_eq!(rows["rows"][0]["source"], "otlp");
     let sources = h.get_json("/api/sources").await;
     assert_eq!(sources["telemetry"]["configured"], true);
-    assert!(sources["telemetry"]["status_text"].as_str().unwrap().starts_with("Last telemetry received at"), "{sources:#}");
+    assert!(
+        sources["telemetry"]["status_text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Last telemetry received at"),
+        "{sources:#}"
+    );
     let health = h.get_json("/api/health").await;
     assert_eq!(health["sources"]["telemetry"], true);
 
     // Revoking the token stops it at once.
     tokens::revoke(&h.store, ingest.record.id, now).unwrap();
-    assert!(replay_capture(&h, &ingest.token).await.iter().all(|s| *s == StatusCode::UNAUTHORIZED));
+    assert!(replay_capture(&h, &ingest.token)
+        .await
+        .iter()
+        .all(|s| *s == StatusCode::UNAUTHORIZED));
 }

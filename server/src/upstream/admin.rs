@@ -6,7 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
-use scoreboard_core::parse::admin_api::{self, Actor, ApiKeysPage, UsagePage, UsageRecord, UsersPage};
+use scoreboard_core::parse::admin_api::{
+    self, Actor, ApiKeysPage, UsagePage, UsageRecord, UsersPage,
+};
 use scoreboard_core::{DayRow, PersonKey, Problem, RosterEntry};
 use serde::Deserialize;
 
@@ -47,7 +49,10 @@ pub struct DayFetch {
 /// false. An expired cursor (410) restarts the day from its first page: the
 /// cursor pins a consistent data boundary, so mixing pages of two sequences
 /// could miss or double records.
-pub async fn usage_day_records(client: &Client, day: NaiveDate) -> Result<Vec<UsageRecord>, UpstreamError> {
+pub async fn usage_day_records(
+    client: &Client,
+    day: NaiveDate,
+) -> Result<Vec<UsageRecord>, UpstreamError> {
     let limit = client.config().page_limit.to_string();
     let mut restarts = 0;
     'sequence: loop {
@@ -60,7 +65,11 @@ pub async fn usage_day_records(client: &Client, day: NaiveDate) -> Result<Vec<Us
             }
             let page: UsagePage = match client.get_json(USAGE_PATH, &query).await {
                 Ok(p) => p,
-                Err(e) if e.status() == Some(410) && cursor.is_some() && restarts < CURSOR_RESTARTS => {
+                Err(e)
+                    if e.status() == Some(410)
+                        && cursor.is_some()
+                        && restarts < CURSOR_RESTARTS =>
+                {
                     restarts += 1;
                     tracing::info!(%day, restarts, "Admin API cursor expired; restarting the day from its first page");
                     continue 'sequence;
@@ -78,7 +87,9 @@ pub async fn usage_day_records(client: &Client, day: NaiveDate) -> Result<Vec<Us
                 (false, _) => return Ok(records),
             }
         }
-        return Err(UpstreamError::Decode(format!("{USAGE_PATH} for {day} did not end after {MAX_PAGES} pages")));
+        return Err(UpstreamError::Decode(format!(
+            "{USAGE_PATH} for {day} did not end after {MAX_PAGES} pages"
+        )));
     }
 }
 
@@ -91,16 +102,33 @@ pub async fn fetch_day(client: &Client, day: NaiveDate) -> Result<DayFetch, Upst
     let (rows, mut problems) = admin_api::records_to_rows(&file, &records);
     let (rows, other): (Vec<DayRow>, Vec<DayRow>) = rows.into_iter().partition(|r| r.day == day);
     for r in other {
-        problems.push(Problem::new(&file, None, format!("a record for {} dated {} was left out: it was asked for {day}", r.person, r.day)));
+        problems.push(Problem::new(
+            &file,
+            None,
+            format!(
+                "a record for {} dated {} was left out: it was asked for {day}",
+                r.person, r.day
+            ),
+        ));
     }
-    Ok(DayFetch { rows, stats: stats_of(&records), problems })
+    Ok(DayFetch {
+        rows,
+        stats: stats_of(&records),
+        problems,
+    })
 }
 
 pub fn stats_of(records: &[UsageRecord]) -> DayStats {
     DayStats {
         records: records.len() as u64,
-        user_actor_records: records.iter().filter(|r| matches!(r.actor, Actor::UserActor { .. })).count() as u64,
-        non_api_records: records.iter().filter(|r| r.customer_type.as_deref() != Some("api")).count() as u64,
+        user_actor_records: records
+            .iter()
+            .filter(|r| matches!(r.actor, Actor::UserActor { .. }))
+            .count() as u64,
+        non_api_records: records
+            .iter()
+            .filter(|r| r.customer_type.as_deref() != Some("api"))
+            .count() as u64,
     }
 }
 
@@ -124,19 +152,38 @@ pub fn coverage_warning(stats: &DayStats) -> Option<String> {
     let mut shapes = Vec::new();
     if stats.records > 0 {
         if stats.user_actor_records > 0 {
-            shapes.push(record(Actor::UserActor { email_address: "x@x".into() }, "api"));
+            shapes.push(record(
+                Actor::UserActor {
+                    email_address: "x@x".into(),
+                },
+                "api",
+            ));
         } else {
-            shapes.push(record(Actor::ApiActor { api_key_name: "x".into() }, "api"));
+            shapes.push(record(
+                Actor::ApiActor {
+                    api_key_name: "x".into(),
+                },
+                "api",
+            ));
         }
         if stats.non_api_records > 0 {
-            shapes.push(record(Actor::ApiActor { api_key_name: "x".into() }, "subscription"));
+            shapes.push(record(
+                Actor::ApiActor {
+                    api_key_name: "x".into(),
+                },
+                "subscription",
+            ));
         }
     }
     admin_api::coverage_warning(&shapes)
 }
 
 /// Follows id-cursor pagination (`after_id` ← `last_id` while `has_more`).
-async fn id_paged<P, T>(client: &Client, path: &str, split: impl Fn(P) -> (Vec<T>, bool, Option<String>)) -> Result<Vec<T>, UpstreamError>
+async fn id_paged<P, T>(
+    client: &Client,
+    path: &str,
+    split: impl Fn(P) -> (Vec<T>, bool, Option<String>),
+) -> Result<Vec<T>, UpstreamError>
 where
     P: serde::de::DeserializeOwned,
 {
@@ -152,19 +199,31 @@ where
         out.extend(data);
         match (has_more, last_id) {
             (true, Some(last)) if Some(&last) != after.as_ref() => after = Some(last),
-            (true, _) => return Err(UpstreamError::Decode(format!("{path} said has_more: true without a new last_id"))),
+            (true, _) => {
+                return Err(UpstreamError::Decode(format!(
+                    "{path} said has_more: true without a new last_id"
+                )))
+            }
             (false, _) => return Ok(out),
         }
     }
-    Err(UpstreamError::Decode(format!("{path} did not end after {MAX_PAGES} pages")))
+    Err(UpstreamError::Decode(format!(
+        "{path} did not end after {MAX_PAGES} pages"
+    )))
 }
 
 pub async fn users(client: &Client) -> Result<Vec<admin_api::User>, UpstreamError> {
-    id_paged(client, USERS_PATH, |p: UsersPage| (p.data, p.has_more, p.last_id)).await
+    id_paged(client, USERS_PATH, |p: UsersPage| {
+        (p.data, p.has_more, p.last_id)
+    })
+    .await
 }
 
 pub async fn api_keys(client: &Client) -> Result<Vec<admin_api::ApiKey>, UpstreamError> {
-    id_paged(client, API_KEYS_PATH, |p: ApiKeysPage| (p.data, p.has_more, p.last_id)).await
+    id_paged(client, API_KEYS_PATH, |p: ApiKeysPage| {
+        (p.data, p.has_more, p.last_id)
+    })
+    .await
 }
 
 /// The organisation's members as roster entries, each with the API keys
@@ -176,13 +235,18 @@ pub fn directory(users: &[admin_api::User], keys: &[admin_api::ApiKey]) -> Vec<R
     for k in keys {
         if let Some(by) = &k.created_by {
             if !k.name.trim().is_empty() && by.kind != "service_account" {
-                owners.entry(k.name.trim()).or_default().insert(by.id.as_str());
+                owners
+                    .entry(k.name.trim())
+                    .or_default()
+                    .insert(by.id.as_str());
             }
         }
     }
     let mut entries = Vec::new();
     for u in users {
-        let Some(mut e) = u.roster_entry() else { continue };
+        let Some(mut e) = u.roster_entry() else {
+            continue;
+        };
         for (name, ids) in &owners {
             if ids.len() == 1 && ids.contains(u.id.as_str()) {
                 let alias = PersonKey::api_key(name);
@@ -202,31 +266,59 @@ mod tests {
 
     #[test]
     fn coverage_from_stats_matches_core_on_the_records() {
-        assert!(coverage_warning(&DayStats::default()).is_some(), "empty org warns");
-        let only_keys = DayStats { records: 3, user_actor_records: 0, non_api_records: 0 };
+        assert!(
+            coverage_warning(&DayStats::default()).is_some(),
+            "empty org warns"
+        );
+        let only_keys = DayStats {
+            records: 3,
+            user_actor_records: 0,
+            non_api_records: 0,
+        };
         assert!(coverage_warning(&only_keys).unwrap().contains("API-key"));
-        let only_api_users = DayStats { records: 3, user_actor_records: 2, non_api_records: 0 };
+        let only_api_users = DayStats {
+            records: 3,
+            user_actor_records: 2,
+            non_api_records: 0,
+        };
         assert!(coverage_warning(&only_api_users).is_some());
-        let seats = DayStats { records: 3, user_actor_records: 2, non_api_records: 1 };
+        let seats = DayStats {
+            records: 3,
+            user_actor_records: 2,
+            non_api_records: 1,
+        };
         assert!(coverage_warning(&seats).is_none());
     }
 
     #[test]
     fn api_keys_become_aliases_of_their_creator() {
-        let user = |id: &str, email: &str| admin_api::User { id: id.into(), email: email.into(), ..Default::default() };
+        let user = |id: &str, email: &str| admin_api::User {
+            id: id.into(),
+            email: email.into(),
+            ..Default::default()
+        };
         let key = |name: &str, by: &str| admin_api::ApiKey {
             id: format!("k-{name}-{by}"),
             name: name.into(),
-            created_by: Some(admin_api::CreatedBy { id: by.into(), kind: "user".into() }),
+            created_by: Some(admin_api::CreatedBy {
+                id: by.into(),
+                kind: "user".into(),
+            }),
             ..Default::default()
         };
         let d = directory(
             &[user("user_1", "Ann@x.com"), user("user_2", "bob@x.com")],
-            &[key("ann-laptop", "user_1"), key("shared", "user_1"), key("shared", "user_2")],
+            &[
+                key("ann-laptop", "user_1"),
+                key("shared", "user_1"),
+                key("shared", "user_2"),
+            ],
         );
         assert_eq!(d[0].person.as_str(), "ann@x.com");
         assert!(d[0].aliases.contains(&PersonKey::api_key("ann-laptop")));
         assert!(d[0].aliases.contains(&PersonKey::account("user_1")));
-        assert!(!d.iter().any(|e| e.aliases.contains(&PersonKey::api_key("shared"))));
+        assert!(!d
+            .iter()
+            .any(|e| e.aliases.contains(&PersonKey::api_key("shared"))));
     }
 }

@@ -18,12 +18,18 @@ pub enum BreakerState {
 
 #[derive(Debug)]
 enum Inner {
-    Closed { failures: u32 },
-    Open { until: Instant },
+    Closed {
+        failures: u32,
+    },
+    Open {
+        until: Instant,
+    },
     /// One probe is in flight; everyone else waits for its verdict. A probe
     /// whose verdict never comes (its task was dropped) is replaced after a
     /// cool-down, so the breaker cannot stay stuck here.
-    HalfOpen { since: Instant },
+    HalfOpen {
+        since: Instant,
+    },
 }
 
 #[derive(Debug)]
@@ -41,7 +47,11 @@ pub struct Refused {
 
 impl Breaker {
     pub fn new(threshold: u32, cooldown: Duration) -> Breaker {
-        Breaker { threshold: threshold.max(1), cooldown, inner: Mutex::new(Inner::Closed { failures: 0 }) }
+        Breaker {
+            threshold: threshold.max(1),
+            cooldown,
+            inner: Mutex::new(Inner::Closed { failures: 0 }),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -59,7 +69,9 @@ impl Breaker {
                     *s = Inner::HalfOpen { since: now };
                     Ok(())
                 } else {
-                    Err(Refused { retry_in: until - now })
+                    Err(Refused {
+                        retry_in: until - now,
+                    })
                 }
             }
             Inner::HalfOpen { since } => {
@@ -68,7 +80,9 @@ impl Breaker {
                     *s = Inner::HalfOpen { since: now };
                     Ok(())
                 } else {
-                    Err(Refused { retry_in: self.cooldown - now.duration_since(since) })
+                    Err(Refused {
+                        retry_in: self.cooldown - now.duration_since(since),
+                    })
                 }
             }
         }
@@ -82,9 +96,13 @@ impl Breaker {
     pub fn on_failure(&self) {
         let mut s = self.lock();
         let next = match *s {
-            Inner::Closed { failures } if failures + 1 < self.threshold => Inner::Closed { failures: failures + 1 },
+            Inner::Closed { failures } if failures + 1 < self.threshold => Inner::Closed {
+                failures: failures + 1,
+            },
             Inner::Open { until } => Inner::Open { until },
-            _ => Inner::Open { until: Instant::now() + self.cooldown },
+            _ => Inner::Open {
+                until: Instant::now() + self.cooldown,
+            },
         };
         *s = next;
     }

@@ -21,7 +21,10 @@ pub fn earliest_day() -> NaiveDate {
 const CURSOR_RESTARTS: usize = 3;
 const MAX_PAGES: usize = 10_000;
 
-pub async fn day_records(client: &Client, day: NaiveDate) -> Result<Vec<UserRecord>, UpstreamError> {
+pub async fn day_records(
+    client: &Client,
+    day: NaiveDate,
+) -> Result<Vec<UserRecord>, UpstreamError> {
     if day < earliest_day() {
         return Ok(Vec::new());
     }
@@ -37,7 +40,11 @@ pub async fn day_records(client: &Client, day: NaiveDate) -> Result<Vec<UserReco
             }
             let page: UsersPage = match client.get_json(USERS_PATH, &query).await {
                 Ok(p) => p,
-                Err(e) if e.status() == Some(410) && cursor.is_some() && restarts < CURSOR_RESTARTS => {
+                Err(e)
+                    if e.status() == Some(410)
+                        && cursor.is_some()
+                        && restarts < CURSOR_RESTARTS =>
+                {
                     restarts += 1;
                     continue 'sequence;
                 }
@@ -45,14 +52,20 @@ pub async fn day_records(client: &Client, day: NaiveDate) -> Result<Vec<UserReco
             };
             records.extend(page.data);
             match page.next_page {
-                Some(next) if !next.is_empty() && Some(&next) != cursor.as_ref() => cursor = Some(next),
+                Some(next) if !next.is_empty() && Some(&next) != cursor.as_ref() => {
+                    cursor = Some(next)
+                }
                 Some(next) if !next.is_empty() => {
-                    return Err(UpstreamError::Decode(format!("{USERS_PATH} for {day} repeated its cursor")))
+                    return Err(UpstreamError::Decode(format!(
+                        "{USERS_PATH} for {day} repeated its cursor"
+                    )))
                 }
                 _ => return Ok(records),
             }
         }
-        return Err(UpstreamError::Decode(format!("{USERS_PATH} for {day} did not end after {MAX_PAGES} pages")));
+        return Err(UpstreamError::Decode(format!(
+            "{USERS_PATH} for {day} did not end after {MAX_PAGES} pages"
+        )));
     }
 }
 
@@ -63,7 +76,12 @@ pub async fn fetch_day(client: &Client, day: NaiveDate) -> Result<DayFetch, Upst
     let (rows, problems): (_, Vec<Problem>) = enterprise_api::records_to_rows(&file, day, &records);
     let with_email = records
         .iter()
-        .filter(|r| r.user.as_ref().and_then(|u| u.email_address.as_deref()).is_some_and(|e| !e.trim().is_empty()))
+        .filter(|r| {
+            r.user
+                .as_ref()
+                .and_then(|u| u.email_address.as_deref())
+                .is_some_and(|e| !e.trim().is_empty())
+        })
         .count() as u64;
     let stats = DayStats {
         records: records.len() as u64,
@@ -71,5 +89,9 @@ pub async fn fetch_day(client: &Client, day: NaiveDate) -> Result<DayFetch, Upst
         // Every user this API reports holds a claude.ai seat.
         non_api_records: records.len() as u64,
     };
-    Ok(DayFetch { rows, stats, problems })
+    Ok(DayFetch {
+        rows,
+        stats,
+        problems,
+    })
 }

@@ -3,11 +3,9 @@
 //! jitter (honouring `retry-after`), never retrying a request the API
 //! rejected on its merits (other 4xx).
 
-
 pub mod admin;
 pub mod breaker;
 pub mod enterprise;
-
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +20,10 @@ use breaker::{Breaker, BreakerState};
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 pub fn user_agent() -> String {
-    format!("Scoreboard/{} (scoreboard-server; Claude Code adoption dashboard)", env!("CARGO_PKG_VERSION"))
+    format!(
+        "Scoreboard/{} (scoreboard-server; Claude Code adoption dashboard)",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// Why a call to Anthropic failed. Messages are written for the person
@@ -88,13 +89,23 @@ pub struct Client {
 
 impl Client {
     /// `secrets` is every secret the server holds, used to scrub upstream messages.
-    pub fn new(cfg: &AnthropicConfig, key: Secret, secrets: Secrets) -> Result<Client, UpstreamError> {
+    pub fn new(
+        cfg: &AnthropicConfig,
+        key: Secret,
+        secrets: Secrets,
+    ) -> Result<Client, UpstreamError> {
         let mut headers = HeaderMap::new();
-        let mut key_value =
-            HeaderValue::from_str(key.expose()).map_err(|_| UpstreamError::Connect("the API key contains characters that cannot be sent in a header".into()))?;
+        let mut key_value = HeaderValue::from_str(key.expose()).map_err(|_| {
+            UpstreamError::Connect(
+                "the API key contains characters that cannot be sent in a header".into(),
+            )
+        })?;
         key_value.set_sensitive(true);
         headers.insert("x-api-key", key_value);
-        headers.insert("anthropic-version", HeaderValue::from_static(ANTHROPIC_VERSION));
+        headers.insert(
+            "anthropic-version",
+            HeaderValue::from_static(ANTHROPIC_VERSION),
+        );
         let http = reqwest::Client::builder()
             .user_agent(user_agent())
             .default_headers(headers)
@@ -121,7 +132,11 @@ impl Client {
     }
 
     /// GET `path` with `query`, retried as configured, decoded as `T`.
-    pub async fn get_json<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, UpstreamError> {
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, UpstreamError> {
         let backoff = ExponentialBuilder::default()
             .with_min_delay(self.cfg.retry_min_delay)
             .with_max_delay(self.cfg.retry_max_delay)
@@ -148,7 +163,11 @@ impl Client {
         serde_json::from_slice(&body).map_err(|e| UpstreamError::Decode(format!("{path}: {e}")))
     }
 
-    async fn attempt(&self, path: &str, query: &[(&str, String)]) -> Result<Vec<u8>, UpstreamError> {
+    async fn attempt(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Vec<u8>, UpstreamError> {
         if let Err(refused) = self.breaker.acquire() {
             return Err(UpstreamError::BreakerOpen(refused.retry_in));
         }
@@ -163,14 +182,23 @@ impl Client {
 
     async fn send(&self, path: &str, query: &[(&str, String)]) -> Result<Vec<u8>, UpstreamError> {
         let url = format!("{}{}", self.base, path);
-        let resp = self.http.get(&url).query(query).send().await.map_err(|e| self.transport_error(e))?;
+        let resp = self
+            .http
+            .get(&url)
+            .query(query)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = resp.bytes().await.map_err(|e| self.transport_error(e))?;
         if status.is_success() {
             return Ok(body.to_vec());
         }
-        let request_id = headers.get("request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let request_id = headers
+            .get("request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let retry_after = headers
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
@@ -219,7 +247,11 @@ fn error_body(body: &[u8]) -> (String, String) {
         .and_then(|t| t.as_str())
         .unwrap_or("unknown")
         .to_string();
-    let message = match v.as_ref().and_then(|v| v.pointer("/error/message")).and_then(|m| m.as_str()) {
+    let message = match v
+        .as_ref()
+        .and_then(|v| v.pointer("/error/message"))
+        .and_then(|m| m.as_str())
+    {
         Some(m) => m.to_string(),
         None => {
             let text = String::from_utf8_lossy(body);

@@ -57,7 +57,11 @@ impl Hit {
 #[derive(Debug, Clone)]
 pub enum Fault {
     /// Answer with this status and Anthropic's error body.
-    Status { status: u16, kind: &'static str, retry_after: Option<&'static str> },
+    Status {
+        status: u16,
+        kind: &'static str,
+        retry_after: Option<&'static str>,
+    },
     /// Wait this long before answering normally.
     Hang(Duration),
     /// 410 for a request that carries a cursor.
@@ -78,7 +82,13 @@ pub struct Rule {
 
 impl Rule {
     pub fn on(path: &'static str, fault: Fault) -> Rule {
-        Rule { path, day: None, only_with_cursor: false, fault, times: 1 }
+        Rule {
+            path,
+            day: None,
+            only_with_cursor: false,
+            fault,
+            times: 1,
+        }
     }
     pub fn day(mut self, d: &str) -> Rule {
         self.day = Some(d.to_string());
@@ -169,7 +179,9 @@ impl Fake {
     pub fn count(&self, path: &str, day: Option<&str>) -> usize {
         self.hits()
             .iter()
-            .filter(|h| h.path == path && day.is_none_or(|d| h.q("starting_at").or(h.q("date")) == Some(d)))
+            .filter(|h| {
+                h.path == path && day.is_none_or(|d| h.q("starting_at").or(h.q("date")) == Some(d))
+            })
             .count()
     }
 
@@ -178,21 +190,37 @@ impl Fake {
     }
 }
 
-fn error(state: &FakeState, status: u16, kind: &str, message: &str, retry_after: Option<&str>) -> Response {
-    let id = format!("req_fake{:06}", state.request_ids.fetch_add(1, Ordering::Relaxed));
-    let body = json!({"type": "error", "error": {"type": kind, "message": message}, "request_id": id});
+fn error(
+    state: &FakeState,
+    status: u16,
+    kind: &str,
+    message: &str,
+    retry_after: Option<&str>,
+) -> Response {
+    let id = format!(
+        "req_fake{:06}",
+        state.request_ids.fetch_add(1, Ordering::Relaxed)
+    );
+    let body =
+        json!({"type": "error", "error": {"type": kind, "message": message}, "request_id": id});
     let mut resp = (StatusCode::from_u16(status).unwrap(), Json(body)).into_response();
-    resp.headers_mut().insert("request-id", HeaderValue::from_str(&id).unwrap());
+    resp.headers_mut()
+        .insert("request-id", HeaderValue::from_str(&id).unwrap());
     if let Some(r) = retry_after {
-        resp.headers_mut().insert("retry-after", HeaderValue::from_str(r).unwrap());
+        resp.headers_mut()
+            .insert("retry-after", HeaderValue::from_str(r).unwrap());
     }
     resp
 }
 
 fn ok(state: &FakeState, body: Value) -> Response {
-    let id = format!("req_fake{:06}", state.request_ids.fetch_add(1, Ordering::Relaxed));
+    let id = format!(
+        "req_fake{:06}",
+        state.request_ids.fetch_add(1, Ordering::Relaxed)
+    );
     let mut resp = Json(body).into_response();
-    resp.headers_mut().insert("request-id", HeaderValue::from_str(&id).unwrap());
+    resp.headers_mut()
+        .insert("request-id", HeaderValue::from_str(&id).unwrap());
     resp
 }
 
@@ -205,7 +233,12 @@ async fn gate(
     query: &BTreeMap<String, String>,
     key: &str,
 ) -> Result<(), Response> {
-    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let h = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     let hit = Hit {
         path: path.to_string(),
         query: query.clone(),
@@ -234,26 +267,66 @@ async fn gate(
         found
     };
     match fault {
-        Some(Fault::Status { status, kind, retry_after }) => {
-            return Err(error(state, status, kind, "scripted failure", retry_after))
-        }
+        Some(Fault::Status {
+            status,
+            kind,
+            retry_after,
+        }) => return Err(error(state, status, kind, "scripted failure", retry_after)),
         Some(Fault::Hang(d)) => tokio::time::sleep(d).await,
         Some(Fault::ExpireCursor) if query.contains_key("page") => {
-            return Err(error(state, 410, "invalid_request_error", "the page cursor has expired", None))
+            return Err(error(
+                state,
+                410,
+                "invalid_request_error",
+                "the page cursor has expired",
+                None,
+            ))
         }
         Some(Fault::EchoKey) => {
-            let msg = format!("invalid x-api-key: {}", hit.api_key.clone().unwrap_or_default());
+            let msg = format!(
+                "invalid x-api-key: {}",
+                hit.api_key.clone().unwrap_or_default()
+            );
             return Err(error(state, 401, "authentication_error", &msg, None));
         }
         _ => {}
     }
     if hit.version.as_deref() != Some("2023-06-01") {
-        return Err(error(state, 400, "invalid_request_error", "anthropic-version header is required", None));
+        return Err(error(
+            state,
+            400,
+            "invalid_request_error",
+            "anthropic-version header is required",
+            None,
+        ));
     }
     if hit.api_key.as_deref() != Some(key) {
-        return Err(error(state, 401, "authentication_error", "invalid x-api-key", None));
+        return Err(error(
+            state,
+            401,
+            "authentication_error",
+            "invalid x-api-key",
+            None,
+        ));
     }
     Ok(())
+}
+
+/// Where the `page` cursor of a request for day `d` points.
+fn page_offset(s: &FakeState, q: &BTreeMap<String, String>, d: &str) -> Result<usize, Response> {
+    match q.get("page") {
+        None => Ok(0),
+        Some(p) => match uncursor(p) {
+            Some((pd, o)) if pd == d => Ok(o),
+            _ => Err(error(
+                s,
+                400,
+                "invalid_request_error",
+                "page: invalid cursor",
+                None,
+            )),
+        },
+    }
 }
 
 /// Cursors are opaque to the client: base64-ish of day and offset.
@@ -267,13 +340,20 @@ fn hex(s: &str) -> String {
 
 fn uncursor(c: &str) -> Option<(String, usize)> {
     let h = c.strip_prefix("page_")?;
-    let bytes: Vec<u8> = (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).ok()).collect::<Option<_>>()?;
+    let bytes: Vec<u8> = (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).ok())
+        .collect::<Option<_>>()?;
     let s = String::from_utf8(bytes).ok()?;
     let (d, o) = s.split_once('|')?;
     Some((d.to_string(), o.parse().ok()?))
 }
 
-async fn me(State(s): State<Arc<FakeState>>, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
+async fn me(
+    State(s): State<Arc<FakeState>>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
     if let Err(r) = gate(&s, "/v1/organizations/me", &headers, &q, ADMIN_KEY).await {
         return r;
     }
@@ -284,41 +364,88 @@ async fn me(State(s): State<Arc<FakeState>>, headers: HeaderMap, Query(q): Query
     }
 }
 
-async fn usage(State(s): State<Arc<FakeState>>, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
-    if let Err(r) = gate(&s, "/v1/organizations/usage_report/claude_code", &headers, &q, ADMIN_KEY).await {
+async fn usage(
+    State(s): State<Arc<FakeState>>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Err(r) = gate(
+        &s,
+        "/v1/organizations/usage_report/claude_code",
+        &headers,
+        &q,
+        ADMIN_KEY,
+    )
+    .await
+    {
         return r;
     }
     let Some(d) = q.get("starting_at").cloned() else {
-        return error(&s, 400, "invalid_request_error", "starting_at: Field required", None);
+        return error(
+            &s,
+            400,
+            "invalid_request_error",
+            "starting_at: Field required",
+            None,
+        );
     };
     let Ok(date) = NaiveDate::parse_from_str(&d, "%Y-%m-%d") else {
-        return error(&s, 400, "invalid_request_error", "starting_at: must match ^\\d{4}-\\d{2}-\\d{2}$", None);
+        return error(
+            &s,
+            400,
+            "invalid_request_error",
+            "starting_at: must match ^\\d{4}-\\d{2}-\\d{2}$",
+            None,
+        );
     };
     let limit: usize = match q.get("limit").map(|l| l.parse::<usize>()) {
         None => 20,
         Some(Ok(l)) if (1..=1000).contains(&l) => l,
-        _ => return error(&s, 400, "invalid_request_error", "limit: must be between 1 and 1000", None),
+        _ => {
+            return error(
+                &s,
+                400,
+                "invalid_request_error",
+                "limit: must be between 1 and 1000",
+                None,
+            )
+        }
     };
-    let offset = match q.get("page") {
-        None => 0,
-        Some(p) => match uncursor(p) {
-            Some((pd, o)) if pd == d => o,
-            _ => return error(&s, 400, "invalid_request_error", "page: invalid cursor", None),
-        },
+    let offset = match page_offset(&s, &q, &d) {
+        Ok(o) => o,
+        Err(r) => return r,
     };
-    let all = s.data.lock().unwrap().usage.get(&date).cloned().unwrap_or_default();
+    let all = s
+        .data
+        .lock()
+        .unwrap()
+        .usage
+        .get(&date)
+        .cloned()
+        .unwrap_or_default();
     let take = limit.min(s.page_size);
     let end = (offset + take).min(all.len());
     let data: Vec<Value> = all[offset.min(all.len())..end].to_vec();
     let has_more = end < all.len();
-    ok(&s, json!({"data": data, "has_more": has_more, "next_page": if has_more { Value::String(cursor(&d, end)) } else { Value::Null }}))
+    ok(
+        &s,
+        json!({"data": data, "has_more": has_more, "next_page": if has_more { Value::String(cursor(&d, end)) } else { Value::Null }}),
+    )
 }
 
 fn id_page(s: &FakeState, all: &[Value], q: &BTreeMap<String, String>) -> Response {
-    let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(20).min(s.page_size);
+    let limit: usize = q
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(20)
+        .min(s.page_size);
     let start = match q.get("after_id") {
         None => 0,
-        Some(a) => all.iter().position(|v| v["id"] == *a).map(|i| i + 1).unwrap_or(all.len()),
+        Some(a) => all
+            .iter()
+            .position(|v| v["id"] == *a)
+            .map(|i| i + 1)
+            .unwrap_or(all.len()),
     };
     let end = (start + limit).min(all.len());
     let data = all[start..end].to_vec();
@@ -333,7 +460,11 @@ fn id_page(s: &FakeState, all: &[Value], q: &BTreeMap<String, String>) -> Respon
     )
 }
 
-async fn users(State(s): State<Arc<FakeState>>, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
+async fn users(
+    State(s): State<Arc<FakeState>>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
     if let Err(r) = gate(&s, "/v1/organizations/users", &headers, &q, ADMIN_KEY).await {
         return r;
     }
@@ -341,7 +472,11 @@ async fn users(State(s): State<Arc<FakeState>>, headers: HeaderMap, Query(q): Qu
     id_page(&s, &all, &q)
 }
 
-async fn api_keys(State(s): State<Arc<FakeState>>, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
+async fn api_keys(
+    State(s): State<Arc<FakeState>>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
     if let Err(r) = gate(&s, "/v1/organizations/api_keys", &headers, &q, ADMIN_KEY).await {
         return r;
     }
@@ -349,45 +484,119 @@ async fn api_keys(State(s): State<Arc<FakeState>>, headers: HeaderMap, Query(q):
     id_page(&s, &all, &q)
 }
 
-async fn analytics(State(s): State<Arc<FakeState>>, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
-    if let Err(r) = gate(&s, "/v1/organizations/analytics/users", &headers, &q, ANALYTICS_KEY).await {
+async fn analytics(
+    State(s): State<Arc<FakeState>>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Err(r) = gate(
+        &s,
+        "/v1/organizations/analytics/users",
+        &headers,
+        &q,
+        ANALYTICS_KEY,
+    )
+    .await
+    {
         return r;
     }
-    let Some(date) = q.get("date").and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()) else {
-        return error(&s, 400, "invalid_request_error", "date: required, YYYY-MM-DD", None);
+    let Some(date) = q
+        .get("date")
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+    else {
+        return error(
+            &s,
+            400,
+            "invalid_request_error",
+            "date: required, YYYY-MM-DD",
+            None,
+        );
     };
     if date < day("2026-01-01") {
-        return error(&s, 400, "invalid_request_error", "date: data is available from 2026-01-01", None);
+        return error(
+            &s,
+            400,
+            "invalid_request_error",
+            "date: data is available from 2026-01-01",
+            None,
+        );
     }
     let d = date.to_string();
-    let offset = match q.get("page") {
-        None => 0,
-        Some(p) => match uncursor(p) {
-            Some((pd, o)) if pd == d => o,
-            _ => return error(&s, 400, "invalid_request_error", "page: invalid cursor", None),
-        },
+    let offset = match page_offset(&s, &q, &d) {
+        Ok(o) => o,
+        Err(r) => return r,
     };
-    let all = s.data.lock().unwrap().analytics.get(&date).cloned().unwrap_or_default();
-    let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(20).min(s.page_size);
+    let all = s
+        .data
+        .lock()
+        .unwrap()
+        .analytics
+        .get(&date)
+        .cloned()
+        .unwrap_or_default();
+    let limit: usize = q
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(20)
+        .min(s.page_size);
     let end = (offset + limit).min(all.len());
     let data = all[offset.min(all.len())..end].to_vec();
-    let next = if end < all.len() { Value::String(cursor(&d, end)) } else { Value::Null };
+    let next = if end < all.len() {
+        Value::String(cursor(&d, end))
+    } else {
+        Value::Null
+    };
     ok(&s, json!({"data": data, "next_page": next}))
 }
 
 // ---- records -------------------------------------------------------------------
 
 /// An Admin API record. `date_form`: "day" → `2026-11-18`, "rfc3339" → `2026-11-18T00:00:00Z`.
-pub fn user_record(d: &str, date_form: &str, email: &str, sessions: u64, lines: u64, cents: f64) -> Value {
-    record(d, date_form, json!({"type": "user_actor", "email_address": email}), "api", sessions, lines, cents)
+pub fn user_record(
+    d: &str,
+    date_form: &str,
+    email: &str,
+    sessions: u64,
+    lines: u64,
+    cents: f64,
+) -> Value {
+    record(
+        d,
+        date_form,
+        json!({"type": "user_actor", "email_address": email}),
+        "api",
+        sessions,
+        lines,
+        cents,
+    )
 }
 
 pub fn key_record(d: &str, key_name: &str, sessions: u64, lines: u64, cents: f64) -> Value {
-    record(d, "rfc3339", json!({"type": "api_actor", "api_key_name": key_name}), "api", sessions, lines, cents)
+    record(
+        d,
+        "rfc3339",
+        json!({"type": "api_actor", "api_key_name": key_name}),
+        "api",
+        sessions,
+        lines,
+        cents,
+    )
 }
 
-pub fn record(d: &str, date_form: &str, actor: Value, customer_type: &str, sessions: u64, lines: u64, cents: f64) -> Value {
-    let date = if date_form == "day" { d.to_string() } else { format!("{d}T00:00:00Z") };
+pub fn record(
+    d: &str,
+    date_form: &str,
+    actor: Value,
+    customer_type: &str,
+    sessions: u64,
+    lines: u64,
+    cents: f64,
+) -> Value {
+    let date = if date_form == "day" {
+        d.to_string()
+    } else {
+        format!("{d}T00:00:00Z")
+    };
     json!({
         "date": date,
         "actor": actor,
@@ -435,11 +644,22 @@ pub fn analytics_record(email: &str, id: &str, sessions: u64, lines: u64) -> Val
 
 // ---- the server side -------------------------------------------------------------
 
+/// The `scoreboard` binary with none of the caller's `SCOREBOARD_*` or
+/// `ANTHROPIC_*` variables (`make test` sets SCOREBOARD_DIST, for one).
+pub fn scoreboard_command() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_scoreboard"));
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().to_string();
+        if k.starts_with("SCOREBOARD_") || k.starts_with("ANTHROPIC_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
 /// Settings for tests: short timeouts and backoffs, so nothing sleeps for seconds.
 pub fn test_config(fake: &Fake, data_dir: &Path) -> Config {
-    let mut cfg = Config::default();
-    cfg.data_dir = data_dir.to_path_buf();
-    cfg.anthropic = AnthropicConfig {
+    let anthropic = AnthropicConfig {
         base_url: fake.url(),
         sync_interval: Duration::from_secs(900),
         backfill_days: 3,
@@ -453,11 +673,16 @@ pub fn test_config(fake: &Fake, data_dir: &Path) -> Config {
         breaker_cooldown: Duration::from_millis(200),
         page_limit: 1000,
     };
-    cfg.secrets = Secrets::from_lookup(|n| match n {
+    let secrets = Secrets::from_lookup(|n| match n {
         "ANTHROPIC_ADMIN_API_KEY" => Some(ADMIN_KEY.to_string()),
         _ => None,
     });
-    cfg
+    Config {
+        data_dir: data_dir.to_path_buf(),
+        anthropic,
+        secrets,
+        ..Config::default()
+    }
 }
 
 pub struct Harness {
@@ -474,14 +699,23 @@ impl Harness {
         Harness::with_telemetry(config, None)
     }
 
-    pub fn with_telemetry(config: Config, telemetry: Option<Arc<scoreboard_otlp::Receiver>>) -> Harness {
+    pub fn with_telemetry(
+        config: Config,
+        telemetry: Option<Arc<scoreboard_otlp::Receiver>>,
+    ) -> Harness {
         let store = Arc::new(Store::open(&config.db_path()).unwrap());
         let syncer = Arc::new(Syncer::new(&config, store.clone()).unwrap());
         let now = Arc::new(Mutex::new(noon("2026-11-20")));
         let clock_now = now.clone();
         let clock: scoreboard_server::api::Clock = Arc::new(move || *clock_now.lock().unwrap());
         let state = AppState::with_clock(&config, store.clone(), syncer.clone(), telemetry, clock);
-        Harness { store, syncer, state, config, now }
+        Harness {
+            store,
+            syncer,
+            state,
+            config,
+            now,
+        }
     }
 
     pub fn set_now(&self, t: DateTime<Utc>) {
@@ -493,15 +727,27 @@ impl Harness {
         self.request("GET", uri, headers, Vec::new()).await
     }
 
-    pub async fn request(&self, method: &str, uri: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (StatusCode, String) {
+    pub async fn request(
+        &self,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> (StatusCode, String) {
         use tower::ServiceExt;
         let mut req = axum::http::Request::builder().method(method).uri(uri);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = app(self.state.clone()).oneshot(req.body(axum::body::Body::from(body)).unwrap()).await.unwrap();
+        let resp = app(self.state.clone())
+            .oneshot(req.body(axum::body::Body::from(body)).unwrap())
+            .await
+            .unwrap();
         let status = resp.status();
-        let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
+        let bytes = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
         (status, String::from_utf8_lossy(&bytes).to_string())
     }
 
@@ -514,5 +760,11 @@ impl Harness {
 
 /// The `/api/sources` entry of one source.
 pub fn source_status(sources: &Value, name: &str) -> Value {
-    sources["sources"].as_array().unwrap().iter().find(|s| s["source"] == name).cloned().unwrap()
+    sources["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"] == name)
+        .cloned()
+        .unwrap()
 }
