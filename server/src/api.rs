@@ -137,7 +137,22 @@ pub fn app(state: AppState) -> Router {
         }
         None => app.fallback(no_page),
     };
-    app.layer(TraceLayer::new_for_http())
+    app.layer(request_trace())
+}
+
+type RequestSpan = fn(&axum::http::Request<axum::body::Body>) -> tracing::Span;
+pub type RequestTrace = TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    RequestSpan,
+>;
+
+/// Request logging with the path only: a query string is the one place a
+/// careless client could put a token, and it stays out of the log.
+pub fn request_trace() -> RequestTrace {
+    fn span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+        tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+    }
+    TraceLayer::new_for_http().make_span_with(span as RequestSpan)
 }
 
 /// An error answer: `{"error": {"status": 400, "message": "…"}}`.

@@ -54,7 +54,10 @@ WHO MAY READ
   On a loopback address the page needs no credential. On any other address reading
   /api/* needs a viewer token (`scoreboard token create --viewer`) sent as
   `Authorization: Bearer <token>`, or the trusted identity header; start-up refuses
-  a non-loopback address with neither unless `public = true`. Telemetry (POST /v1/*)
+  a non-loopback address with neither unless `public = true`. Setting
+  trusted_identity_header gates reads on loopback too (a reverse proxy in front makes
+  a loopback listener reachable). /api/health and the page's static files are always
+  open; they hold no data. Telemetry (POST /v1/*)
   always needs an ingest token (`scoreboard token create`); it is received on the main
   listener (same origin as the page) and, if set, on otlp_listen.
 

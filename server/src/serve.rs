@@ -178,8 +178,7 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
     if let Some(otlp) = cfg.otlp_listen {
         let l = bind("otlp_listen", otlp).await?;
         otlp_addr = Some(l.local_addr()?);
-        let router = scoreboard_otlp::router(telemetry.clone())
-            .layer(tower_http::trace::TraceLayer::new_for_http());
+        let router = scoreboard_otlp::router(telemetry.clone()).layer(crate::api::request_trace());
         let rx = rx.clone();
         tasks.push(tokio::spawn(async move {
             axum::serve(l, router)

@@ -137,7 +137,12 @@ impl Syncer {
             let now = Utc::now();
             for s in [&self.admin, &self.enterprise].into_iter().flatten() {
                 if s.next().is_none_or(|t| t <= now) {
-                    let outcome = self.sync_source(s, Utc::now()).await;
+                    // Shutdown does not wait for a long backfill: every stored day
+                    // is complete (one transaction each), the rest is fetched next time.
+                    let outcome = tokio::select! {
+                        o = self.sync_source(s, Utc::now()) => o,
+                        _ = shutdown.changed() => return,
+                    };
                     let wait = if outcome.error.is_some() {
                         // Try again sooner after a failure; the breaker keeps this from hammering.
                         self.cfg.sync_interval.min(

@@ -687,3 +687,43 @@ async fn a_restart_does_not_fetch_settled_days_again() {
         6
     );
 }
+
+#[tokio::test]
+async fn the_server_syncs_on_start_and_stops_without_waiting_for_a_slow_upstream() {
+    let fake = Fake::start(org_data(), 1000).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = test_config(&fake, dir.path());
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.anthropic.request_timeout = Duration::from_secs(30);
+    // The server runs on the real clock: hang on its today.
+    let today = chrono::Utc::now().date_naive().to_string();
+    fake.add_rule(
+        Rule::on(USAGE, Fault::Hang(Duration::from_secs(20)))
+            .day(&today)
+            .always(),
+    );
+    let running = scoreboard_server::serve::start(cfg).await.unwrap();
+    // The loop starts the backfill by itself, in the background.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fake.count(USAGE, None) < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "no sync started: {:?}",
+            fake.hits()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A request is answered at once while the sync hangs on one day.
+    let url = format!("http://{}/api/sources", running.addr);
+    let started = Instant::now();
+    let body: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(source_status(&body, "admin-api")["syncing"], true);
+    let started = Instant::now();
+    running.stop().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stop waited for the hung request: {:?}",
+        started.elapsed()
+    );
+}
