@@ -9,14 +9,14 @@
 use std::io::Read as _;
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use chrono::Utc;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
@@ -279,6 +279,7 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
         _ => None,
     };
     let reply_enc = enc.unwrap_or(Encoding::Json);
+    let max = rx.cfg.max_decompressed_bytes;
 
     // Asked on every request, so a revoked token stops working at once. The
     // server's check may touch SQLite: keep it off the async workers.
@@ -288,9 +289,11 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
         .await
         .unwrap_or(false);
     if !authorized {
+        discard(body, max).await;
         return refuse(&rx, signal, reply_enc, Refusal::Unauthorized);
     }
     let Some(enc) = enc else {
+        discard(body, max).await;
         return refuse(
             &rx,
             signal,
@@ -305,20 +308,21 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
         None | Some("") | Some("identity") => false,
         Some("gzip") | Some("x-gzip") => true,
         Some(_) => {
-            return refuse(
-                &rx,
-                signal,
-                enc,
-                Refusal::UnsupportedMediaType("Content-Encoding must be gzip or absent"),
-            )
+            discard(body, max).await;
+            let r = Refusal::UnsupportedMediaType("Content-Encoding must be gzip or absent");
+            return refuse(&rx, signal, enc, r);
         }
     };
-    let max = rx.cfg.max_decompressed_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
+        // Read what is reasonable so the client sees the 413 rather than a
+        // reset connection; past twice the limit, just close.
+        if declared.is_some_and(|n| n <= 2 * max as u64) {
+            discard(body, max).await;
+        }
         return refuse(&rx, signal, enc, Refusal::TooLarge(max));
     }
 
@@ -328,30 +332,17 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
         match tokio::time::timeout(rx.cfg.queue_timeout, rx.slots.clone().acquire_owned()).await {
             Ok(Ok(p)) => p,
             _ => {
-                return refuse(
-                    &rx,
-                    signal,
-                    enc,
-                    Refusal::Shed("the receiver is busy; retry after the Retry-After delay"),
-                )
+                discard(body, max).await;
+                let r = Refusal::Shed("the receiver is busy; retry after the Retry-After delay");
+                return refuse(&rx, signal, enc, r);
             }
         };
 
     // The wire size is capped too: a gzip body never legitimately exceeds
     // the decompressed limit by more than a header.
-    let wire = match Limited::new(body, max).collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            return refuse(&rx, signal, enc, Refusal::TooLarge(max))
-        }
-        Err(_) => {
-            return refuse(
-                &rx,
-                signal,
-                enc,
-                Refusal::BadRequest("the request body could not be read".to_string()),
-            )
-        }
+    let wire = match read_capped(body, max, declared).await {
+        Ok(wire) => wire,
+        Err(r) => return refuse(&rx, signal, enc, r),
     };
 
     let worker = rx.clone();
@@ -370,6 +361,50 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
             Refusal::Internal("the request could not be processed".to_string()),
         ),
     }
+}
+
+/// Reads a body (sized or chunked) up to `max` bytes.
+async fn read_capped(
+    mut body: Body,
+    max: usize,
+    declared: Option<u64>,
+) -> Result<Vec<u8>, Refusal> {
+    let hint = declared.map_or(0, |n| usize::try_from(n).unwrap_or(max).min(max));
+    let mut buf: Vec<u8> = Vec::with_capacity(hint);
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(Refusal::BadRequest(
+                "the request body could not be read".to_string(),
+            ));
+        };
+        if let Some(data) = frame.data_ref() {
+            if buf.len() + data.len() > max {
+                discard(body, max).await;
+                return Err(Refusal::TooLarge(max));
+            }
+            buf.extend_from_slice(data);
+        }
+    }
+    Ok(buf)
+}
+
+/// Reads and drops what is left of a refused request's body (at most `cap`
+/// bytes, for at most a few seconds). Answering without reading it makes
+/// the connection close under a client still sending, which then sees a
+/// broken pipe instead of the status that tells it what to do.
+async fn discard(mut body: Body, cap: usize) {
+    let drain = async {
+        let mut seen = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Some(d) = frame.data_ref() {
+                seen = seen.saturating_add(d.len());
+                if seen > cap {
+                    break;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), drain).await;
 }
 
 /// Decompresses with a hard cap: a gzip bomb is abandoned as soon as it
@@ -438,7 +473,7 @@ fn ingest(
     signal: Signal,
     enc: Encoding,
     gzip: bool,
-    wire: Bytes,
+    wire: Vec<u8>,
 ) -> Result<Outcome, Refusal> {
     let max = rx.cfg.max_decompressed_bytes;
     let unzipped;

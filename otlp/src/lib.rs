@@ -28,6 +28,15 @@
 //!   for load shedding, because clients retry them.
 //! - Money is integer micro-dollars: each point's (or cumulative increment's)
 //!   USD value is rounded once and summed as integers.
+//! - Tokens and cost come from one signal per session: the token/cost
+//!   metrics when that `session.id` sent any (on any day), else its
+//!   `api_request` events. Both are stored and the choice is made when
+//!   reading, so it does not depend on which arrived first. Events are also
+//!   left out for a person-day that has metrics without a `session.id`
+//!   (`OTEL_METRICS_INCLUDE_SESSION_ID=false`), since those may cover the
+//!   same calls. Trade-off: a session whose token metrics were partly lost
+//!   (a 400 elsewhere) is not patched from its events, because metrics carry
+//!   no request id to tell which calls are missing.
 
 mod extract;
 mod http;

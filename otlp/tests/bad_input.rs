@@ -243,9 +243,24 @@ async fn huge_attribute_values_are_refused_or_dropped_never_stored() {
     // Past the decompressed limit: 413, nothing stored.
     let huge = "y".repeat(17 * 1024 * 1024);
     let body = one_metric(|p| set_attr(p, "prompt", serde_json::json!({ "stringValue": huge })));
-    let r = post_json(&s, "/v1/metrics", body).await;
+    let r = post_json(&s, "/v1/metrics", body.clone()).await;
     assert_eq!(r.status, 413);
     assert_eq!(json_status(&r).0, 8);
+    assert_eq!(s.rows(), after_one_more_session);
+    // The same, chunked (no Content-Length): found while reading, still a clean 413.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        body.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
+    let r = client()
+        .post(s.url("/v1/metrics"))
+        .header("Content-Type", "application/json")
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
     assert_eq!(s.rows(), after_one_more_session);
     s.stop().await;
 }
