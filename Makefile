@@ -1,0 +1,79 @@
+# Scoreboard: set-up, build and test entry points. `make help` lists them.
+# Everything a target needs is installed by scripts/setup.sh (`make setup`).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+.NOTPARALLEL:
+.DELETE_ON_ERROR:
+
+# The pinned wasm-opt (npm binaryen 132) must win over any other wasm-opt on PATH;
+# cargo-installed trunk and wasm-bindgen live in ~/.cargo/bin.
+export PATH := $(CURDIR)/.tools/npm/node_modules/.bin:$(or $(CARGO_HOME),$(HOME)/.cargo)/bin:$(PATH)
+# Trunk's self-update check needs crates.io's web API, which is unreachable here.
+export TRUNK_SKIP_VERSION_CHECK := true
+
+DIST := $(CURDIR)/dist
+BIN  := $(CURDIR)/target/release/scoreboard
+
+.PHONY: help setup build run test dist fmt lint clean _setup-if-missing _tools-present _app _server
+
+help:
+	@echo "make setup   install the toolchain, browser and dependencies (scripts/setup.sh; idempotent)"
+	@echo "make build   build the site into dist/ (trunk build --release) and the server (target/release/scoreboard)"
+	@echo "make run     set up if needed, build, then serve the demo on http://127.0.0.1:8080"
+	@echo "make test    set up if needed, build, then run every test (unit, integration, browser end-to-end)"
+	@echo "make dist    static build of the site into dist/ with relative URLs, for any static web server"
+	@echo "make fmt     format all code (cargo fmt)"
+	@echo "make lint    check formatting and run clippy on the native crates and the wasm app"
+	@echo "make clean   remove build output (target/, dist/, tests/artifacts/); keeps data/ and .tools/"
+
+setup:
+	scripts/setup.sh
+
+# `run` and `test` install only when something is missing, so they work on a fresh machine.
+_setup-if-missing:
+	@scripts/setup.sh --check >/dev/null || scripts/setup.sh
+
+# `build` and `dist` do not install anything; they say what to run instead.
+_tools-present:
+	@scripts/setup.sh --check >/dev/null || { scripts/setup.sh --check; exit 1; }
+
+# Trunk runs cargo with --offline (Trunk.toml), so fetch any crate added since the last set-up.
+# Two Trunk builds at once in one tree wreck each other's dist/.stage: make's take turns.
+TRUNK := mkdir -p .tools && flock .tools/trunk.lock trunk
+
+_app: _tools-present
+	cargo fetch
+	$(TRUNK) build --release
+
+_server:
+	cargo build --release -p scoreboard-server
+
+build: _app _server
+
+run: _setup-if-missing build
+	mkdir -p data
+	$(BIN) serve --listen 127.0.0.1:8080 --dist dist --data-dir ./data --demo
+
+# The browser tests (tests/e2e) drive the built site through the release server binary;
+# both paths are passed to them, so they never skip here.
+test: _setup-if-missing build
+	SCOREBOARD_DIST=$(DIST) SCOREBOARD_BIN=$(BIN) cargo test --workspace --exclude scoreboard-app --no-fail-fast
+
+# Relative asset URLs: the same dist/ works at a domain root or under any sub-path.
+dist: _tools-present
+	cargo fetch
+	$(TRUNK) build --release --public-url ./
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --exclude scoreboard-app --all-targets -- -D warnings
+	cargo clippy -p scoreboard-app --target wasm32-unknown-unknown --all-targets -- -D warnings
+
+clean:
+	cargo clean
+	rm -rf dist tests/artifacts
