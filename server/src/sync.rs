@@ -83,14 +83,14 @@ impl Syncer {
         let admin = match &secrets.admin_api_key {
             Some(k) => Some(SourceSync::new(
                 Source::AdminApi,
-                Client::new(&config.anthropic, k.clone(), secrets.clone())?,
+                Client::new(&config.anthropic, k, secrets.clone())?,
             )),
             None => None,
         };
         let enterprise = match &secrets.analytics_api_key {
             Some(k) => Some(SourceSync::new(
                 Source::EnterpriseApi,
-                Client::new(&config.anthropic, k.clone(), secrets.clone())?,
+                Client::new(&config.anthropic, k, secrets.clone())?,
             )),
             None => None,
         };
@@ -113,10 +113,6 @@ impl Syncer {
 
     pub fn configured(&self, source: Source) -> bool {
         self.source(source).is_some()
-    }
-
-    pub fn interval(&self) -> std::time::Duration {
-        self.cfg.sync_interval
     }
 
     /// Wakes the loop if some source's sync is due (never waits for it).
@@ -176,15 +172,7 @@ impl Syncer {
         }
     }
 
-    /// Syncs every configured source once, now (tests and `serve` start-up use this).
-    pub async fn sync_all(&self, now: DateTime<Utc>) -> Vec<(Source, SyncOutcome)> {
-        let mut out = Vec::new();
-        for s in [&self.admin, &self.enterprise].into_iter().flatten() {
-            out.push((s.source, self.sync_source(s, now).await));
-        }
-        out
-    }
-
+    /// Syncs one source now (tests; the loop uses the same path).
     pub async fn sync(&self, source: Source, now: DateTime<Utc>) -> Option<SyncOutcome> {
         let s = self.source(source)?;
         Some(self.sync_source(s, now).await)

@@ -81,7 +81,6 @@ impl UpstreamError {
 pub struct Client {
     http: reqwest::Client,
     base: String,
-    key: Secret,
     cfg: AnthropicConfig,
     breaker: Arc<Breaker>,
     secrets: Secrets,
@@ -91,7 +90,7 @@ impl Client {
     /// `secrets` is every secret the server holds, used to scrub upstream messages.
     pub fn new(
         cfg: &AnthropicConfig,
-        key: Secret,
+        key: &Secret,
         secrets: Secrets,
     ) -> Result<Client, UpstreamError> {
         let mut headers = HeaderMap::new();
@@ -116,7 +115,6 @@ impl Client {
         Ok(Client {
             http,
             base: cfg.base_url.trim_end_matches('/').to_string(),
-            key,
             cfg: cfg.clone(),
             breaker: Arc::new(Breaker::new(cfg.breaker_threshold, cfg.breaker_cooldown)),
             secrets,
@@ -230,11 +228,6 @@ impl Client {
         }
         let chain = format!("{}{}", e.without_url(), causes);
         UpstreamError::Connect(self.secrets.redact(&chain))
-    }
-
-    /// Whether this client's key is `key` (used to avoid building a second client).
-    pub fn has_key(&self, key: &Secret) -> bool {
-        &self.key == key
     }
 }
 
