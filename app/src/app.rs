@@ -106,15 +106,28 @@ fn Header() -> impl IntoView {
             </div>
         </header>
         <Show when=move || confirming.get()>
-            <div class="confirm" role="alertdialog" aria-labelledby="clear-title">
-                <p id="clear-title">
-                    "Remove everything Scoreboard keeps in this browser: the loaded usage data, the roster, "
-                    "the import reports and the remembered column mappings? Your original files are not touched."
-                </p>
-                <button id="clear-data-confirm" class="btn danger" on:click=clear>"Yes, remove everything"</button>
-                <button class="btn quiet" on:click=move |_| confirming.set(false)>"Cancel"</button>
-            </div>
+            <ClearConfirm on_yes=clear on_no=move || confirming.set(false)/>
         </Show>
+    }
+}
+
+#[component]
+fn ClearConfirm(on_yes: impl Fn(web_sys::MouseEvent) + 'static, on_no: impl Fn() + 'static) -> impl IntoView {
+    let yes = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        if let Some(b) = yes.get() {
+            let _ = b.focus();
+        }
+    });
+    view! {
+        <div class="confirm" role="alertdialog" aria-labelledby="clear-title">
+            <p id="clear-title">
+                "Remove everything Scoreboard keeps in this browser: the loaded usage data, the roster, "
+                "the import reports and the remembered column mappings? Your original files are not touched."
+            </p>
+            <button id="clear-data-confirm" class="btn danger" node_ref=yes on:click=on_yes>"Yes, remove everything"</button>
+            <button class="btn quiet" on:click=move |_| on_no()>"Cancel"</button>
+        </div>
     }
 }
 

@@ -8,6 +8,9 @@
 
 use leptos::html::Div;
 use leptos::prelude::*;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::ResizeObserver;
 
 use crate::util::{self, DASH};
 
@@ -339,21 +342,35 @@ pub fn Chart(
     let hover: RwSignal<Option<usize>> = RwSignal::new(None);
     let table = RwSignal::new(false);
     let node = NodeRef::<Div>::new();
-    let measure = move || {
-        if let Some(el) = node.get_untracked() {
-            let w = f64::from(el.client_width());
-            if w > 0.0 && (w - width.get_untracked()).abs() > 1.0 {
+    // The width comes from a ResizeObserver: reading clientWidth would force a
+    // layout of the whole page once per chart (measured: the largest cost of
+    // the first render).
+    let observer: StoredValue<Option<(ResizeObserver, Closure<dyn FnMut(js_sys::Array)>)>, LocalStorage> =
+        StoredValue::new_local(None);
+    Effect::new(move |_| {
+        let Some(el) = node.get() else { return };
+        if observer.with_value(Option::is_some) {
+            return;
+        }
+        let on_resize = Closure::<dyn FnMut(js_sys::Array)>::new(move |entries: js_sys::Array| {
+            let Some(entry) = entries.get(0).dyn_into::<web_sys::ResizeObserverEntry>().ok() else { return };
+            let w = entry.content_rect().width().floor();
+            if w > 0.0 && (w - width.get_untracked()).abs() >= 1.0 {
                 width.set(w);
             }
-        }
-    };
-    Effect::new(move |_| {
-        if node.get().is_some() {
-            measure();
+        });
+        if let Ok(ro) = ResizeObserver::new(on_resize.as_ref().unchecked_ref()) {
+            ro.observe(&el);
+            observer.set_value(Some((ro, on_resize)));
         }
     });
-    let handle = window_event_listener(leptos::ev::resize, move |_| measure());
-    on_cleanup(move || handle.remove());
+    on_cleanup(move || {
+        let _ = observer.try_with_value(|o| {
+            if let Some((ro, _)) = o {
+                ro.disconnect();
+            }
+        });
+    });
 
     let n = move || data.with(|d| d.labels.len());
     let on_key = move |ev: web_sys::KeyboardEvent| {

@@ -17,7 +17,7 @@ use chrono::NaiveDate;
 use futures::channel::oneshot;
 use js_sys::Uint8Array;
 use leptos::prelude::*;
-use scoreboard_core::model::{DayRow, PeriodRow, PersonKey, Source};
+use scoreboard_core::model::{DayRow, PersonKey};
 use scoreboard_core::parse::{self, FileKind, Import, ImportError, ImportOptions};
 use scoreboard_core::Roster;
 use wasm_bindgen::JsCast;
@@ -38,7 +38,7 @@ const MAX_SLICE: f64 = 8.0 * 1024.0 * 1024.0;
 /// Problems kept in memory for one file while streaming (all are counted).
 const MAX_PROBLEMS_IN_MEMORY: usize = 5_000;
 /// Rows merged into the table per step.
-const MERGE_STEP: usize = 100_000;
+const MERGE_STEP: usize = 10_000;
 
 /// One thing to import.
 pub enum Input {
@@ -155,13 +155,21 @@ async fn merge_into_data(ctx: Ctx, results: Vec<(FileReport, Option<Import>)>, o
                 roster_loaded = true;
                 roster_entries.extend(import.roster);
             }
+            // In steps, yielding in between. Rows are taken from the end (no
+            // shifting of the rest; the order of one import's rows does not
+            // matter, their keys are distinct), and the vector is shrunk now
+            // and then so the table can reuse the memory as it grows.
             let mut rows = import.rows;
+            let mut steps = 0;
             while !rows.is_empty() {
-                let rest = if rows.len() > MERGE_STEP { rows.split_off(MERGE_STEP) } else { Vec::new() };
-                let c = ctx.data.try_update_untracked(|d| d.table.insert_days(rows)).unwrap_or_default();
+                let step: Vec<DayRow> = rows.drain(rows.len().saturating_sub(MERGE_STEP)..).collect();
+                let c = ctx.data.try_update_untracked(|d| d.table.insert_days(step)).unwrap_or_default();
                 report.added += c.added as u64;
                 report.replaced += c.replaced as u64;
-                rows = rest;
+                steps += 1;
+                if steps % 16 == 0 {
+                    rows.shrink_to_fit();
+                }
                 if !rows.is_empty() {
                     yield_now().await;
                 }
@@ -353,7 +361,7 @@ fn question_for(err: &ImportError, name: &str, head: &[u8], opts: &ImportOptions
                 return None;
             }
             let choice = if opts.column_overrides.is_empty() {
-                preview.columns.iter().map(|c| (c.header.clone(), c.field)).collect()
+                preview.columns.iter().enumerate().map(|(i, c)| (c.header.clone(), c.field.or_else(|| guess(&preview, i)))).collect()
             } else {
                 parse::column_uses(&preview.headers, &opts.column_overrides)
                     .into_iter()
@@ -364,10 +372,28 @@ fn question_for(err: &ImportError, name: &str, head: &[u8], opts: &ImportOptions
         }
         ImportError::NeedsPeriod { .. } | ImportError::InvalidPeriod { .. } => {
             let (from, to) = opts.period.unwrap_or_else(|| default_period(util::today_utc()));
-            Some(Question::Period { file: name.to_string(), message: err.to_string(), from, to })
+            let retry = matches!(err, ImportError::InvalidPeriod { .. });
+            Some(Question::Period { file: name.to_string(), message: err.to_string(), from, to, retry })
         }
         _ => None,
     }
+}
+
+/// A first suggestion for a column no alias placed, from its values: e-mails
+/// are the person, ISO dates the day. The user confirms or changes it.
+fn guess(preview: &parse::CsvPreview, col: usize) -> Option<parse::Field> {
+    let values: Vec<&str> =
+        preview.rows.iter().filter_map(|r| r.get(col)).map(String::as_str).filter(|v| !v.is_empty()).collect();
+    if values.is_empty() {
+        return None;
+    }
+    if values.iter().all(|v| v.contains('@')) {
+        return Some(parse::Field::Email);
+    }
+    if values.iter().all(|v| v.get(..10).is_some_and(|d| util::parse_day(d).is_some())) {
+        return Some(parse::Field::Day);
+    }
+    None
 }
 
 fn looks_like_csv(head: &[u8]) -> bool {
@@ -467,7 +493,7 @@ async fn stream_csv(
     let mut next_line = header_line + 1;
     let mut offset = prefix_end as f64;
     let mut carry: Vec<u8> = Vec::new();
-    let mut slice = 512.0 * 1024.0;
+    let mut slice = 128.0 * 1024.0;
     loop {
         let end = (offset + slice).min(size);
         let bytes = read_slice(file, offset, end).await.map_err(|e| ImportError::UnknownFormat {
@@ -485,7 +511,10 @@ async fn stream_csv(
             text.extend(carry.drain(..split));
             let part_lines = text[prefix.len()..].iter().filter(|&&b| b == b'\n').count() as u64;
             match parse::import(name, &text, opts) {
-                Ok(import) => merger.add(import, next_line),
+                Ok(import) => {
+                    merger.add(import, next_line);
+                    merger.reserve_for(split, size);
+                }
                 // A part of blank lines after the first one.
                 Err(ImportError::Empty { .. }) if merger.parts > 0 => {}
                 Err(ImportError::NotUtf8 { file, line }) => {
@@ -496,7 +525,8 @@ async fn stream_csv(
             drop(text);
             next_line += part_lines;
             let ms = now_ms() - t0;
-            slice = (slice * STEP_TARGET_MS / ms.max(1.0)).clamp(MIN_SLICE, MAX_SLICE);
+            // Adapt towards the target step time, at most doubling per step.
+            slice = (slice * (STEP_TARGET_MS / ms.max(1.0)).min(2.0)).clamp(MIN_SLICE, MAX_SLICE);
         } else if !eof {
             // One record longer than the slice: read more before parsing.
             slice = (slice * 2.0).min(MAX_SLICE);
@@ -526,12 +556,15 @@ fn rename(e: ImportError, name: &str) -> ImportError {
 }
 
 /// Combines the imports of a file's parts into one, as if read at once.
+/// Rows are keyed by small numbers (person index, day, source), not by a
+/// copy of the e-mail: on a 100 MB export that copy alone was ~100 MB.
 struct Merger {
     out: Option<Import>,
     parts: usize,
     prefix_lines: u64,
-    days: HashMap<(Source, PersonKey, NaiveDate), usize>,
-    periods: HashMap<(Source, PersonKey, NaiveDate, NaiveDate), usize>,
+    persons: HashMap<PersonKey, u32>,
+    days: HashMap<(u32, i32, u8), usize>,
+    periods: HashMap<(u32, i32, i32, u8), usize>,
     warnings: Vec<String>,
     problems_total: u64,
 }
@@ -542,6 +575,7 @@ impl Merger {
             out: None,
             parts: 0,
             prefix_lines,
+            persons: HashMap::new(),
             days: HashMap::new(),
             periods: HashMap::new(),
             warnings: Vec::new(),
@@ -555,6 +589,17 @@ impl Merger {
             part_line
         } else {
             first_line_of_part + (part_line - self.prefix_lines - 1)
+        }
+    }
+
+    /// Reserves room for the whole file's rows from the first part's density,
+    /// so the row vector does not double (and briefly hold two copies) as it grows.
+    fn reserve_for(&mut self, part_bytes: usize, file_bytes: f64) {
+        if let Some(out) = &mut self.out {
+            if self.parts == 1 && part_bytes > 0 {
+                let estimate = (out.rows.len() as f64 / part_bytes as f64 * file_bytes * 1.02) as usize;
+                out.rows.reserve(estimate.saturating_sub(out.rows.len()));
+            }
         }
     }
 
@@ -579,10 +624,24 @@ impl Merger {
         let room = MAX_PROBLEMS_IN_MEMORY.saturating_sub(out.problems.len());
         out.problems.extend(problems.into_iter().take(room));
         for r in rows {
-            add_day(out, &mut self.days, r);
+            let key = (person_id(&mut self.persons, &r.person), day_num(r.day), r.source as u8);
+            match self.days.get(&key) {
+                Some(&i) => out.rows[i].absorb(&r),
+                None => {
+                    self.days.insert(key, out.rows.len());
+                    out.rows.push(r);
+                }
+            }
         }
         for p in periods {
-            add_period(out, &mut self.periods, p);
+            let key = (person_id(&mut self.persons, &p.person), day_num(p.start), day_num(p.end), p.source as u8);
+            match self.periods.get(&key) {
+                Some(&i) => out.periods[i].absorb(&p),
+                None => {
+                    self.periods.insert(key, out.periods.len());
+                    out.periods.push(p);
+                }
+            }
         }
     }
 
@@ -605,26 +664,18 @@ impl Merger {
     }
 }
 
-fn add_day(out: &mut Import, index: &mut HashMap<(Source, PersonKey, NaiveDate), usize>, r: DayRow) {
-    let key = (r.source, r.person.clone(), r.day);
-    match index.get(&key) {
-        Some(&i) => out.rows[i].absorb(&r),
-        None => {
-            index.insert(key, out.rows.len());
-            out.rows.push(r);
-        }
+fn person_id(persons: &mut HashMap<PersonKey, u32>, k: &PersonKey) -> u32 {
+    if let Some(&i) = persons.get(k) {
+        return i;
     }
+    let i = persons.len() as u32;
+    persons.insert(k.clone(), i);
+    i
 }
 
-fn add_period(out: &mut Import, index: &mut HashMap<(Source, PersonKey, NaiveDate, NaiveDate), usize>, p: PeriodRow) {
-    let key = (p.source, p.person.clone(), p.start, p.end);
-    match index.get(&key) {
-        Some(&i) => out.periods[i].absorb(&p),
-        None => {
-            index.insert(key, out.periods.len());
-            out.periods.push(p);
-        }
-    }
+fn day_num(d: NaiveDate) -> i32 {
+    use chrono::Datelike;
+    d.num_days_from_ce()
 }
 
 const NOTHING_USED: &str = "no row of this file could be used";

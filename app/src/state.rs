@@ -146,7 +146,7 @@ pub struct ViewState {
 
 impl Default for ViewState {
     fn default() -> ViewState {
-        ViewState { window: WindowChoice::Last { weeks: 12 }, from: None, to: None, team: None }
+        ViewState { window: WindowChoice::Last { weeks: 8 }, from: None, to: None, team: None }
     }
 }
 
@@ -177,7 +177,14 @@ pub enum Question {
         choice: BTreeMap<String, Option<Field>>,
     },
     /// An export without dates: which days does it cover?
-    Period { file: String, message: String, from: NaiveDate, to: NaiveDate },
+    Period {
+        file: String,
+        message: String,
+        from: NaiveDate,
+        to: NaiveDate,
+        /// True when a period was given and rejected (the message says why).
+        retry: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -227,7 +234,9 @@ impl Ctx {
         let report = Memo::new(move |_| {
             let opts = view.with(|v| v.options(as_of.get()));
             data.with(|d| {
+                util::mark("scoreboard:compute-start");
                 let mut r = compute(&d.table, d.roster.as_ref(), &opts);
+                util::mark("scoreboard:compute-end");
                 for f in &d.files {
                     r.problems.extend(f.problems.iter().cloned());
                 }

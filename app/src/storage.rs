@@ -17,7 +17,6 @@ use js_sys::{Array, Promise, Uint8Array};
 use leptos::prelude::*;
 use scoreboard_core::model::{DayRow, Measures, ModelUsage, PeriodRow, PersonKey, Source, ToolDecisions};
 use scoreboard_core::parse::Field;
-use scoreboard_core::table::TableRows;
 use scoreboard_core::{Roster, UsageTable};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
@@ -34,7 +33,7 @@ const META: &str = "meta";
 const DAYS: &str = "days";
 const META_KEY: &str = "meta";
 /// Rows per stored chunk (and per serialisation step between yields).
-const CHUNK_ROWS: usize = 50_000;
+const CHUNK_ROWS: usize = 20_000;
 const FORMAT_VERSION: u32 = 1;
 const PREFIX: &str = "scoreboard:";
 
@@ -43,12 +42,16 @@ const PREFIX: &str = "scoreboard:";
 #[derive(Serialize, Deserialize)]
 struct Row(i32, u32, u8, [u64; 11], i64, bool, Vec<ModelUsage>, Vec<ToolDecisions>);
 
+/// One period row, the same way: (start, end, person, source, counters, cost, estimated, models, tools).
+#[derive(Serialize, Deserialize)]
+struct PRow(i32, i32, u32, u8, [u64; 11], i64, bool, Vec<ModelUsage>, Vec<ToolDecisions>);
+
 #[derive(Serialize, Deserialize)]
 struct Meta {
     version: u32,
     saved_at: String,
     persons: Vec<PersonKey>,
-    periods: Vec<PeriodRow>,
+    periods: Vec<PRow>,
     roster: Option<Roster>,
     files: Vec<FileReport>,
     demo: Option<DemoInfo>,
@@ -60,26 +63,49 @@ fn source_index(s: Source) -> u8 {
     Source::ALL.iter().position(|x| *x == s).unwrap_or(0) as u8
 }
 
-fn encode(r: &DayRow, person: u32) -> Row {
+fn counters(m: &Measures) -> [u64; 11] {
+    [
+        m.sessions,
+        m.lines_added,
+        m.lines_removed,
+        m.commits,
+        m.pull_requests,
+        m.edits_accepted,
+        m.edits_rejected,
+        m.input_tokens,
+        m.output_tokens,
+        m.cache_read_tokens,
+        m.cache_creation_tokens,
+    ]
+}
+
+fn day_number(d: NaiveDate) -> i32 {
     use chrono::Datelike;
+    d.num_days_from_ce()
+}
+
+fn encode(r: &DayRow, person: u32) -> Row {
     let m = &r.measures;
     Row(
-        r.day.num_days_from_ce(),
+        day_number(r.day),
         person,
         source_index(r.source),
-        [
-            m.sessions,
-            m.lines_added,
-            m.lines_removed,
-            m.commits,
-            m.pull_requests,
-            m.edits_accepted,
-            m.edits_rejected,
-            m.input_tokens,
-            m.output_tokens,
-            m.cache_read_tokens,
-            m.cache_creation_tokens,
-        ],
+        counters(m),
+        m.cost_micros,
+        m.cost_is_estimated,
+        r.models.clone(),
+        r.tools.clone(),
+    )
+}
+
+fn encode_period(r: &PeriodRow, person: u32) -> PRow {
+    let m = &r.measures;
+    PRow(
+        day_number(r.start),
+        day_number(r.end),
+        person,
+        source_index(r.source),
+        counters(m),
         m.cost_micros,
         m.cost_is_estimated,
         r.models.clone(),
@@ -92,7 +118,20 @@ fn decode(r: Row, persons: &[PersonKey]) -> Option<DayRow> {
     let day = NaiveDate::from_num_days_from_ce_opt(day)?;
     let person = persons.get(person as usize)?.clone();
     let source = *Source::ALL.get(usize::from(source))?;
-    let measures = Measures {
+    Some(DayRow { day, person, source, measures: measures(c, cost, est), models, tools })
+}
+
+fn decode_period(r: PRow, persons: &[PersonKey]) -> Option<PeriodRow> {
+    let PRow(start, end, person, source, c, cost, est, models, tools) = r;
+    let start = NaiveDate::from_num_days_from_ce_opt(start)?;
+    let end = NaiveDate::from_num_days_from_ce_opt(end)?;
+    let person = persons.get(person as usize)?.clone();
+    let source = *Source::ALL.get(usize::from(source))?;
+    Some(PeriodRow { start, end, person, source, measures: measures(c, cost, est), models, tools })
+}
+
+fn measures(c: [u64; 11], cost: i64, est: bool) -> Measures {
+    Measures {
         sessions: c[0],
         lines_added: c[1],
         lines_removed: c[2],
@@ -106,8 +145,7 @@ fn decode(r: Row, persons: &[PersonKey]) -> Option<DayRow> {
         cache_creation_tokens: c[10],
         cost_micros: cost,
         cost_is_estimated: est,
-    };
-    Some(DayRow { day, person, source, measures, models, tools })
+    }
 }
 
 // ---- IndexedDB plumbing ------------------------------------------------------
@@ -212,34 +250,38 @@ pub fn schedule_save(ctx: Ctx) {
 
 const STALE: &str = "stale";
 
+/// Person keys by number, so each row stores a small index instead of an e-mail.
+#[derive(Default)]
+struct Interner {
+    persons: Vec<PersonKey>,
+    index: HashMap<PersonKey, u32>,
+}
+
+impl Interner {
+    fn get(&mut self, k: &PersonKey) -> u32 {
+        if let Some(&i) = self.index.get(k) {
+            return i;
+        }
+        let i = self.persons.len() as u32;
+        self.index.insert(k.clone(), i);
+        self.persons.push(k.clone());
+        i
+    }
+}
+
 async fn save(ctx: Ctx) -> Result<(), String> {
     let rev = REVISION.with(Cell::get);
     let stale = || REVISION.with(Cell::get) != rev;
-    // Intern the persons once; then serialise chunk by chunk between yields.
-    let (persons, index, total) = ctx.data.with_untracked(|d| {
-        let mut persons: Vec<PersonKey> = Vec::new();
-        let mut index: HashMap<PersonKey, u32> = HashMap::new();
-        for r in d.table.days() {
-            if !index.contains_key(&r.person) {
-                index.insert(r.person.clone(), persons.len() as u32);
-                persons.push(r.person.clone());
-            }
-        }
-        (persons, index, d.table.days().len())
-    });
+    // Serialise chunk by chunk between yields, interning persons as they come.
+    let total = ctx.data.with_untracked(|d| d.table.days().len());
+    let mut interner = Interner::default();
     let mut chunks: Vec<Uint8Array> = Vec::new();
     let mut start = 0;
     while start < total {
         let end = (start + CHUNK_ROWS).min(total);
         let bytes = ctx.data.with_untracked(|d| {
-            let rows: Vec<Row> = d
-                .table
-                .days()
-                .get(start..end)
-                .unwrap_or_default()
-                .iter()
-                .map(|r| encode(r, index.get(&r.person).copied().unwrap_or(0)))
-                .collect();
+            let rows: Vec<Row> =
+                d.table.days().get(start..end).unwrap_or_default().iter().map(|r| encode(r, interner.get(&r.person))).collect();
             serde_json::to_vec(&rows)
         });
         let bytes = bytes.map_err(|e| e.to_string())?;
@@ -251,11 +293,12 @@ async fn save(ctx: Ctx) -> Result<(), String> {
         }
     }
     let meta = ctx.data.with_untracked(|d| {
+        let periods = d.table.periods().iter().map(|p| encode_period(p, interner.get(&p.person))).collect();
         let meta = Meta {
             version: FORMAT_VERSION,
             saved_at: String::from(js_sys::Date::new_0().to_iso_string()),
-            persons,
-            periods: d.table.periods().to_vec(),
+            persons: std::mem::take(&mut interner.persons),
+            periods,
             roster: d.roster.clone(),
             files: d.files.clone(),
             demo: d.demo.clone(),
@@ -275,8 +318,12 @@ async fn save(ctx: Ctx) -> Result<(), String> {
     meta_store
         .put_with_key(&Uint8Array::from(meta.as_slice()), &JsValue::from_str(META_KEY))
         .map_err(|e| js_error(&e))?;
+    // One put at a time, each issued from the previous one's success: the
+    // transaction stays active, and copying the chunks into the store is
+    // spread over many short tasks instead of one long one.
     for (i, c) in chunks.iter().enumerate() {
-        days_store.put_with_key(c, &JsValue::from_f64(i as f64)).map_err(|e| js_error(&e))?;
+        let req = days_store.put_with_key(c, &JsValue::from_f64(i as f64)).map_err(|e| js_error(&e))?;
+        JsFuture::from(request_promise(&req)).await.map_err(|e| js_error(&e))?;
     }
     JsFuture::from(done).await.map_err(|e| js_error(&e))?;
     db.close();
@@ -304,22 +351,22 @@ pub async fn load() -> Result<Option<Data>, String> {
     if meta.version != FORMAT_VERSION {
         return Err(format!("the stored data has format {} (this page reads {FORMAT_VERSION})", meta.version));
     }
+    // Chunk by chunk into the table, yielding in between.
     let chunks: Array = days.dyn_into().unwrap_or_default();
-    let mut rows: Vec<DayRow> = Vec::with_capacity(meta.day_rows as usize);
+    let mut table = UsageTable::new();
+    let mut read = 0u64;
     for c in chunks.iter() {
         let bytes = Uint8Array::new(&c).to_vec();
         let part: Vec<Row> = serde_json::from_slice(&bytes).map_err(|e| format!("a stored chunk cannot be read ({e})"))?;
-        rows.extend(part.into_iter().filter_map(|r| decode(r, &meta.persons)));
+        let rows: Vec<DayRow> = part.into_iter().filter_map(|r| decode(r, &meta.persons)).collect();
+        read += rows.len() as u64;
+        table.insert_days(rows);
         yield_now().await;
     }
-    if rows.len() as u64 != meta.day_rows {
-        return Err(format!(
-            "the stored data is incomplete ({} of {} rows); load the files again",
-            rows.len(),
-            meta.day_rows
-        ));
+    if read != meta.day_rows {
+        return Err(format!("the stored data is incomplete ({read} of {} rows); load the files again", meta.day_rows));
     }
-    let table = UsageTable::from(TableRows { days: rows, periods: meta.periods });
+    table.insert_periods(meta.periods.into_iter().filter_map(|p| decode_period(p, &meta.persons)));
     Ok(Some(Data { table, roster: meta.roster, files: meta.files, demo: meta.demo }))
 }
 

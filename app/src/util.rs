@@ -83,6 +83,20 @@ pub fn opt_day(d: Option<NaiveDate>) -> String {
     d.map_or_else(|| DASH.to_string(), |d| d.to_string())
 }
 
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/// 2026-11-09 → "9 Nov".
+pub fn day_month(d: NaiveDate) -> String {
+    use chrono::Datelike;
+    format!("{} {}", d.day(), MONTHS.get(d.month0() as usize).unwrap_or(&""))
+}
+
+/// 2026-11-09 → "9 Nov 2026".
+pub fn day_month_year(d: NaiveDate) -> String {
+    use chrono::Datelike;
+    format!("{} {}", day_month(d), d.year())
+}
+
 /// "2026-W46" → "W46" for narrow axis labels.
 pub fn short_week(label: &str) -> String {
     label.split_once('-').map_or_else(|| label.to_string(), |(_, w)| w.to_string())
@@ -111,7 +125,8 @@ pub fn now_ms() -> f64 {
 }
 
 /// Records a benchmark mark: `performance.mark(name)` and an entry in
-/// `window.__scoreboard_marks` (`{name, t}` with `t` in ms since navigation).
+/// `window.__scoreboard_marks` (`{name, t, wasm_bytes}`: `t` in ms since
+/// navigation, `wasm_bytes` the size of the WebAssembly memory then).
 pub fn mark(name: &str) {
     let Some(w) = web_sys::window() else { return };
     if let Some(p) = w.performance() {
@@ -129,6 +144,12 @@ pub fn mark(name: &str) {
     let entry = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&entry, &"name".into(), &name.into());
     let _ = js_sys::Reflect::set(&entry, &"t".into(), &now_ms().into());
+    // The WebAssembly heap (the JS heap figures do not include it).
+    if let Ok(mem) = wasm_bindgen::memory().dyn_into::<js_sys::WebAssembly::Memory>() {
+        if let Ok(buf) = mem.buffer().dyn_into::<js_sys::ArrayBuffer>() {
+            let _ = js_sys::Reflect::set(&entry, &"wasm_bytes".into(), &buf.byte_length().into());
+        }
+    }
     list.push(&entry);
 }
 

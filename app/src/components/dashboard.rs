@@ -28,7 +28,7 @@ pub fn Dashboard() -> impl IntoView {
 /// Where a card's figures come from: the reference week and the one before.
 fn week_title(w: &WeekFigures) -> String {
     let sun = week::sunday_of(w.week);
-    format!("{} ({} {} – {} {})", w.label, w.week.format("%-d"), w.week.format("%b"), sun.format("%-d"), sun.format("%b %Y"))
+    format!("{} ({} – {})", w.label, util::day_month(w.week), util::day_month_year(sun))
 }
 
 #[derive(Clone, PartialEq)]
@@ -125,7 +125,7 @@ fn cards(r: &Report) -> [(Figure, &'static str, &'static str, Card); 6] {
     };
     let w = &k.week;
     let p = k.previous.as_ref();
-    let prev_label = p.map_or_else(String::new, |p| p.label.clone());
+    let prev_label = p.map_or_else(String::new, |p| util::short_week(&p.label));
 
     let (delta, delta_raw, dir) = count_delta(w.active_engineers, p.map(|p| p.active_engineers), &prev_label);
     let adoption = match (w.adoption_rate, why_undefined(Figure::AdoptionRate, w)) {
@@ -293,7 +293,7 @@ fn week_axis(r: &Report) -> (Vec<String>, Vec<String>, Vec<bool>) {
                 week_title(w)
             } else {
                 let to = r.window.as_of;
-                format!("{} (in progress: {} to {})", w.label, w.week.format("%-d %b"), to.format("%-d %b %Y"))
+                format!("{} (in progress: {} to {})", w.label, util::day_month(w.week), util::day_month_year(to))
             }
         })
         .collect();

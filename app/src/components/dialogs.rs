@@ -26,9 +26,20 @@ pub fn Dialogs() -> impl IntoView {
             Question::Mapping { file, message, preview, choice } => {
                 view! { <MappingDialog file message preview choice/> }.into_any()
             }
-            Question::Period { file, message, from, to } => view! { <PeriodDialog file message from to/> }.into_any(),
+            Question::Period { file, message, from, to, retry } => {
+                view! { <PeriodDialog file message from to retry/> }.into_any()
+            }
         })
     }
+}
+
+/// Moves the keyboard focus into a dialog when it opens.
+fn focus_on_open(node: NodeRef<leptos::html::Div>) {
+    Effect::new(move |_| {
+        if let Some(el) = node.get() {
+            let _ = el.focus();
+        }
+    });
 }
 
 fn field_key(f: Option<Field>) -> &'static str {
@@ -50,16 +61,18 @@ fn MappingDialog(
         rows.iter().filter_map(|r| r.get(col)).filter(|c| !c.is_empty()).take(3).cloned().collect::<Vec<_>>().join(" · ")
     };
     let apply = move |_| answer(Answer::Mapping(choice.get_untracked()));
+    let node = NodeRef::<leptos::html::Div>::new();
+    focus_on_open(node);
     view! {
         <div class="backdrop">
-            <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="mapping-title" id="mapping-dialog"
+            <div class="dialog" role="dialog" tabindex="-1" node_ref=node aria-modal="true" aria-labelledby="mapping-title" id="mapping-dialog"
                 on:keydown=move |ev: web_sys::KeyboardEvent| if ev.key() == "Escape" { answer(Answer::Skip) }>
                 <h2 id="mapping-title">{format!("Which column is which in {file}?")}</h2>
                 <p class="explain">
                     "Scoreboard could not place all of this file's columns by their names. Say what each column holds; "
                     "columns set to “Ignore” are not read. Your choice is remembered for the next file with the same headers."
                 </p>
-                <p class="error">{message}</p>
+                <p class="hint"><strong>"What the importer said: "</strong>{message}</p>
                 <div class="table-wrap">
                     <table class="mapping">
                         <thead><tr><th scope="col">"Column in the file"</th><th scope="col">"First values"</th><th scope="col">"Read as"</th></tr></thead>
@@ -103,7 +116,10 @@ fn MappingDialog(
 }
 
 #[component]
-fn PeriodDialog(file: String, message: String, from: NaiveDate, to: NaiveDate) -> impl IntoView {
+fn PeriodDialog(file: String, message: String, from: NaiveDate, to: NaiveDate, retry: bool) -> impl IntoView {
+    // The first time, the explanation above says it all; after a rejected
+    // period, the importer's message says what was wrong.
+    let show_message = retry;
     let from_s = RwSignal::new(from.to_string());
     let to_s = RwSignal::new(to.to_string());
     let parsed = move || match (util::parse_day(&from_s.get()), util::parse_day(&to_s.get())) {
@@ -115,9 +131,11 @@ fn PeriodDialog(file: String, message: String, from: NaiveDate, to: NaiveDate) -
             answer(Answer::Period(a, b));
         }
     };
+    let node = NodeRef::<leptos::html::Div>::new();
+    focus_on_open(node);
     view! {
         <div class="backdrop">
-            <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="period-title" id="period-dialog"
+            <div class="dialog" role="dialog" tabindex="-1" node_ref=node aria-modal="true" aria-labelledby="period-title" id="period-dialog"
                 on:keydown=move |ev: web_sys::KeyboardEvent| if ev.key() == "Escape" { answer(Answer::Skip) }>
                 <h2 id="period-title">{format!("Which days does {file} cover?")}</h2>
                 <p class="explain">
@@ -125,7 +143,7 @@ fn PeriodDialog(file: String, message: String, from: NaiveDate, to: NaiveDate) -
                     "Give that period (UTC days, both included). The suggestion is this month to date. "
                     "Totals over more than one week count for the whole window, never spread over days by guesswork."
                 </p>
-                <p class="hint">{message}</p>
+                {show_message.then(|| view! { <p class="error">{message.clone()}</p> })}
                 <div class="period-fields">
                     <label>"From " <input id="period-from" type="date" prop:value=move || from_s.get()
                         on:input=move |ev| from_s.set(event_target_value(&ev))/></label>

@@ -2,6 +2,7 @@
 //! e-mails to copy), who started this week, and the sortable, searchable table.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 
 use leptos::prelude::*;
 use scoreboard_core::metrics::{Figure, PersonFigures, Report, Tier};
@@ -80,8 +81,23 @@ fn display_name(p: &PersonFigures) -> String {
     p.name.clone().unwrap_or_else(|| p.person.to_string())
 }
 
-fn person_of<'a>(r: &'a Report, k: &PersonKey) -> Option<&'a PersonFigures> {
-    r.people.iter().find(|p| &p.person == k)
+/// The people of a list (power users, non-starters…), looked up once.
+fn people_of<'a>(r: &'a Report, keys: &[PersonKey], limit: usize) -> Vec<(PersonKey, Option<&'a PersonFigures>)> {
+    let index: HashMap<&PersonKey, &PersonFigures> = r.people.iter().map(|p| (&p.person, p)).collect();
+    keys.iter().take(limit).map(|k| (k.clone(), index.get(k).copied())).collect()
+}
+
+/// Lists show this many people at first; "Show all" lifts it.
+const LIST_LIMIT: usize = 50;
+
+fn more_button(total: usize, limit: RwSignal<usize>) -> impl IntoView {
+    (total > limit.get()).then(|| {
+        view! {
+            <button class="btn quiet small" on:click=move |_| limit.set(usize::MAX)>
+                {format!("Show all {}", int(total as u64))}
+            </button>
+        }
+    })
 }
 
 fn tier_badge(t: Tier) -> impl IntoView {
@@ -113,6 +129,7 @@ pub fn PeopleSection() -> impl IntoView {
 fn PowerUsers() -> impl IntoView {
     let ctx = ctx();
     let r = ctx.report;
+    let limit = RwSignal::new(LIST_LIMIT);
     view! {
         <article class="list-card celebrate" aria-labelledby="power-title">
             <header><h3 id="power-title">"Power users"</h3><Info figure=Figure::Tiers/></header>
@@ -122,7 +139,7 @@ fn PowerUsers() -> impl IntoView {
                     if r.power_users.is_empty() {
                         return view! { <li class="empty">"Nobody yet: it takes 4 complete weeks of steady use."</li> }.into_any();
                     }
-                    r.power_users.iter().filter_map(|k| person_of(r, k)).map(|p| view! {
+                    people_of(r, &r.power_users, limit.get()).into_iter().filter_map(|(_, p)| p).map(|p| view! {
                         <li data-person=p.person.to_string()>
                             <span class="who">{display_name(p)}</span>
                             {p.team.clone().map(|t| view! { <span class="team">{t}</span> })}
@@ -131,6 +148,7 @@ fn PowerUsers() -> impl IntoView {
                     }).collect_view().into_any()
                 })}
             </ul>
+            {move || r.with(|r| more_button(r.power_users.len(), limit))}
         </article>
     }
 }
@@ -141,6 +159,7 @@ fn NonStarters() -> impl IntoView {
     let r = ctx.report;
     let emails = move || r.with(|r| r.non_starters.iter().filter(|k| k.is_email()).map(|k| k.to_string()).collect::<Vec<_>>());
     let fallback = RwSignal::new(false);
+    let limit = RwSignal::new(LIST_LIMIT);
     let copy = move |_| {
         let list = emails().join(", ");
         let n = emails().len() as u64;
@@ -170,8 +189,7 @@ fn NonStarters() -> impl IntoView {
                     if r.roster_size.is_some() && r.non_starters.is_empty() {
                         return view! { <li class="empty">"Everyone on the roster has started."</li> }.into_any();
                     }
-                    r.non_starters.iter().map(|k| {
-                        let p = person_of(r, k);
+                    people_of(r, &r.non_starters, limit.get()).into_iter().map(|(k, p)| {
                         view! {
                             <li data-person=k.to_string()>
                                 <span class="who">{p.and_then(|p| p.name.clone()).unwrap_or_else(|| k.to_string())}</span>
@@ -182,6 +200,7 @@ fn NonStarters() -> impl IntoView {
                     }).collect_view().into_any()
                 })}
             </ul>
+            {move || r.with(|r| more_button(r.non_starters.len(), limit))}
             <Show when=move || !emails().is_empty()>
                 <button id="copy-non-starters" class="btn" on:click=copy>
                     {move || format!("Copy their e-mails ({})", emails().len())}
@@ -199,6 +218,7 @@ fn NonStarters() -> impl IntoView {
 fn NewThisWeek() -> impl IntoView {
     let ctx = ctx();
     let r = ctx.report;
+    let limit = RwSignal::new(LIST_LIMIT);
     view! {
         <article class="list-card" aria-labelledby="new-title">
             <header><h3 id="new-title">"Started in the latest week"</h3></header>
@@ -208,7 +228,7 @@ fn NewThisWeek() -> impl IntoView {
                     if r.new_this_week.is_empty() {
                         return view! { <li class="empty">"Nobody new in the latest complete week."</li> }.into_any();
                     }
-                    r.new_this_week.iter().filter_map(|k| person_of(r, k)).map(|p| view! {
+                    people_of(r, &r.new_this_week, limit.get()).into_iter().filter_map(|(_, p)| p).map(|p| view! {
                         <li data-person=p.person.to_string()>
                             <span class="who">{display_name(p)}</span>
                             {p.team.clone().map(|t| view! { <span class="team">{t}</span> })}
@@ -218,6 +238,7 @@ fn NewThisWeek() -> impl IntoView {
                     }).collect_view().into_any()
                 })}
             </ul>
+            {move || r.with(|r| more_button(r.new_this_week.len(), limit))}
         </article>
     }
 }
