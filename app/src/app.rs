@@ -3,8 +3,8 @@
 use leptos::prelude::*;
 
 use crate::components::{
-    dashboard::Dashboard, definitions::DefinitionList, dialogs::Dialogs, filters::Filters, health::Health,
-    load::LoadPanel, people::PeopleSection,
+    dashboard::Dashboard, definitions::DefinitionList, dialogs::Dialogs, filters::Filters,
+    health::Health, load::LoadPanel, people::PeopleSection,
 };
 use crate::loader;
 use crate::state::{Ctx, Data};
@@ -25,7 +25,9 @@ pub fn App() -> impl IntoView {
                 util::mark("scoreboard:restored");
             }
             Ok(None) => {}
-            Err(e) => ctx.notice.set(Some(format!("The data kept in this browser could not be read back: {e}"))),
+            Err(e) => ctx.notice.set(Some(format!(
+                "The data kept in this browser could not be read back: {e}"
+            ))),
         }
         ctx.restored.set(true);
         let empty = ctx.data.with_untracked(Data::is_empty);
@@ -85,7 +87,9 @@ fn Header() -> impl IntoView {
             ctx.view.set(Default::default());
             ctx.notice.set(Some(match result {
                 Ok(()) => "All data was removed from this browser.".to_string(),
-                Err(e) => format!("The page was cleared, but the browser's storage could not be emptied: {e}"),
+                Err(e) => format!(
+                    "The page was cleared, but the browser's storage could not be emptied: {e}"
+                ),
             }));
         });
     };
@@ -112,7 +116,10 @@ fn Header() -> impl IntoView {
 }
 
 #[component]
-fn ClearConfirm(on_yes: impl Fn(web_sys::MouseEvent) + 'static, on_no: impl Fn() + 'static) -> impl IntoView {
+fn ClearConfirm(
+    on_yes: impl Fn(web_sys::MouseEvent) + 'static,
+    on_no: impl Fn() + 'static,
+) -> impl IntoView {
     let yes = NodeRef::<leptos::html::Button>::new();
     Effect::new(move |_| {
         if let Some(b) = yes.get() {

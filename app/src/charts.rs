@@ -89,6 +89,9 @@ pub struct ChartData {
     pub zero_based: bool,
 }
 
+/// A chart's size watcher and its callback (kept alive together).
+type Observer = (ResizeObserver, Closure<dyn FnMut(js_sys::Array)>);
+
 const HEIGHT: f64 = 220.0;
 const LEFT: f64 = 46.0;
 const RIGHT: f64 = 14.0;
@@ -111,12 +114,20 @@ impl Geo {
         let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
         if d.stacked {
             for i in 0..d.labels.len() {
-                let s: f64 = d.series.iter().filter_map(|s| s.values.get(i).copied().flatten()).sum();
+                let s: f64 = d
+                    .series
+                    .iter()
+                    .filter_map(|s| s.values.get(i).copied().flatten())
+                    .sum();
                 hi = hi.max(s);
             }
             lo = 0.0;
         } else {
-            for v in d.series.iter().flat_map(|s| s.values.iter().copied().flatten()) {
+            for v in d
+                .series
+                .iter()
+                .flat_map(|s| s.values.iter().copied().flatten())
+            {
                 lo = lo.min(v);
                 hi = hi.max(v);
             }
@@ -126,8 +137,18 @@ impl Geo {
             lo = 0.0;
         }
         let (y0, y1, ticks) = if d.fmt == Fmt::Percent {
-            let y0 = if d.zero_based { 0.0 } else { ((lo - 0.05) * 10.0).floor().clamp(0.0, 9.0) / 10.0 };
-            let step = if 1.0 - y0 > 0.5 { 0.25 } else if 1.0 - y0 > 0.2 { 0.1 } else { 0.05 };
+            let y0 = if d.zero_based {
+                0.0
+            } else {
+                ((lo - 0.05) * 10.0).floor().clamp(0.0, 9.0) / 10.0
+            };
+            let step = if 1.0 - y0 > 0.5 {
+                0.25
+            } else if 1.0 - y0 > 0.2 {
+                0.1
+            } else {
+                0.05
+            };
             let mut ticks = Vec::new();
             let mut t = y0;
             while t <= 1.0 + 1e-9 {
@@ -138,7 +159,11 @@ impl Geo {
         } else {
             let hi = if hi <= 0.0 { 1.0 } else { hi };
             let step = nice_step(hi / 4.0);
-            let step = if d.fmt == Fmt::Count { step.max(1.0) } else { step };
+            let step = if d.fmt == Fmt::Count {
+                step.max(1.0)
+            } else {
+                step
+            };
             let top = (hi / step).ceil() * step;
             let mut ticks = Vec::new();
             let mut t = 0.0;
@@ -148,14 +173,25 @@ impl Geo {
             }
             (0.0, top, ticks)
         };
-        Geo { w, n, band, y0, y1, ticks }
+        Geo {
+            w,
+            n,
+            band,
+            y0,
+            y1,
+            ticks,
+        }
     }
     fn x(&self, i: usize) -> f64 {
         LEFT + self.band * (i as f64 + 0.5)
     }
     fn y(&self, v: f64) -> f64 {
         let h = HEIGHT - TOP - BOTTOM;
-        let span = if self.y1 > self.y0 { self.y1 - self.y0 } else { 1.0 };
+        let span = if self.y1 > self.y0 {
+            self.y1 - self.y0
+        } else {
+            1.0
+        };
         TOP + (1.0 - ((v - self.y0) / span).clamp(0.0, 1.05)) * h
     }
 }
@@ -218,7 +254,7 @@ fn draw(d: &ChartData, g: &Geo, uid: &str) -> impl IntoView {
     }
     // Week axis.
     for (i, l) in d.labels.iter().enumerate() {
-        if (g.n - 1 - i) % every == 0 {
+        if (g.n - 1 - i).is_multiple_of(every) {
             parts.push(
                 view! { <text class="tick" class:partial=d.partial.get(i).copied().unwrap_or(false) x=f1(g.x(i)) y=f1(plot_bottom + 16.0) text-anchor="middle">{l.clone()}</text> }
                     .into_any(),
@@ -235,8 +271,14 @@ fn draw(d: &ChartData, g: &Geo, uid: &str) -> impl IntoView {
             let partial = d.partial.get(i).copied().unwrap_or(false);
             let mut base = 0.0;
             for s in &bar_series {
-                let Some(v) = s.values.get(i).copied().flatten() else { continue };
-                let (from, to) = if d.stacked { (base, base + v) } else { (0.0, v) };
+                let Some(v) = s.values.get(i).copied().flatten() else {
+                    continue;
+                };
+                let (from, to) = if d.stacked {
+                    (base, base + v)
+                } else {
+                    (0.0, v)
+                };
                 base = to;
                 let (y_top, y_bot) = (g.y(to), g.y(from));
                 if y_bot - y_top <= 0.0 {
@@ -251,11 +293,21 @@ fn draw(d: &ChartData, g: &Geo, uid: &str) -> impl IntoView {
             }
         }
         // The value of the last complete week, on its bar.
-        if let Some(i) = (0..d.labels.len()).rev().find(|&i| !d.partial.get(i).copied().unwrap_or(false)) {
+        if let Some(i) = (0..d.labels.len())
+            .rev()
+            .find(|&i| !d.partial.get(i).copied().unwrap_or(false))
+        {
             let total: Option<f64> = if d.stacked {
-                Some(bar_series.iter().filter_map(|s| s.values.get(i).copied().flatten()).sum())
+                Some(
+                    bar_series
+                        .iter()
+                        .filter_map(|s| s.values.get(i).copied().flatten())
+                        .sum(),
+                )
             } else {
-                bar_series.first().and_then(|s| s.values.get(i).copied().flatten())
+                bar_series
+                    .first()
+                    .and_then(|s| s.values.get(i).copied().flatten())
             };
             if let Some(v) = total {
                 parts.push(
@@ -269,8 +321,12 @@ fn draw(d: &ChartData, g: &Geo, uid: &str) -> impl IntoView {
     // Lines: solid between complete weeks, dashed into the partial week; a
     // missing value (undefined figure) breaks the line.
     for s in d.series.iter().filter(|s| s.mark != Mark::Bar) {
-        let pts: Vec<(usize, f64)> =
-            s.values.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i, v))).collect();
+        let pts: Vec<(usize, f64)> = s
+            .values
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.map(|v| (i, v)))
+            .collect();
         let mut solid = String::new();
         let mut dashed = String::new();
         for w in pts.windows(2) {
@@ -278,8 +334,15 @@ fn draw(d: &ChartData, g: &Geo, uid: &str) -> impl IntoView {
             if j != i + 1 {
                 continue;
             }
-            let partial = d.partial.get(i).copied().unwrap_or(false) || d.partial.get(j).copied().unwrap_or(false);
-            let seg = format!("M{} {}L{} {}", f1(g.x(i)), f1(g.y(a)), f1(g.x(j)), f1(g.y(b)));
+            let partial = d.partial.get(i).copied().unwrap_or(false)
+                || d.partial.get(j).copied().unwrap_or(false);
+            let seg = format!(
+                "M{} {}L{} {}",
+                f1(g.x(i)),
+                f1(g.y(a)),
+                f1(g.x(j)),
+                f1(g.y(b))
+            );
             if partial || s.mark == Mark::Reference {
                 dashed.push_str(&seg);
             } else {
@@ -306,7 +369,11 @@ fn draw(d: &ChartData, g: &Geo, uid: &str) -> impl IntoView {
         }
         // Value label at the last complete week (lines only; the reference is in the legend).
         if !is_ref {
-            if let Some((i, v)) = pts.iter().rev().find(|(i, _)| !d.partial.get(*i).copied().unwrap_or(false)) {
+            if let Some((i, v)) = pts
+                .iter()
+                .rev()
+                .find(|(i, _)| !d.partial.get(*i).copied().unwrap_or(false))
+            {
                 parts.push(
                     view! { <text class="value-label" x=f1(g.x(*i)) y=f1(g.y(*v) - 8.0) text-anchor="middle">{d.fmt.full(*v)}</text> }
                         .into_any(),
@@ -345,15 +412,20 @@ pub fn Chart(
     // The width comes from a ResizeObserver: reading clientWidth would force a
     // layout of the whole page once per chart (measured: the largest cost of
     // the first render).
-    let observer: StoredValue<Option<(ResizeObserver, Closure<dyn FnMut(js_sys::Array)>)>, LocalStorage> =
-        StoredValue::new_local(None);
+    let observer: StoredValue<Option<Observer>, LocalStorage> = StoredValue::new_local(None);
     Effect::new(move |_| {
         let Some(el) = node.get() else { return };
         if observer.with_value(Option::is_some) {
             return;
         }
         let on_resize = Closure::<dyn FnMut(js_sys::Array)>::new(move |entries: js_sys::Array| {
-            let Some(entry) = entries.get(0).dyn_into::<web_sys::ResizeObserverEntry>().ok() else { return };
+            let Some(entry) = entries
+                .get(0)
+                .dyn_into::<web_sys::ResizeObserverEntry>()
+                .ok()
+            else {
+                return;
+            };
             let w = entry.content_rect().width().floor();
             if w > 0.0 && (w - width.get_untracked()).abs() >= 1.0 {
                 width.set(w);
@@ -393,7 +465,9 @@ pub fn Chart(
         ev.prevent_default();
         hover.set(Some(next));
     };
-    let aria = format!("{label}. Use the left and right arrow keys for each week's values, or “Show as table”.");
+    let aria = format!(
+        "{label}. Use the left and right arrow keys for each week's values, or “Show as table”."
+    );
     let table_id = format!("{uid}-table");
     view! {
         <div class="chart" node_ref=node>

@@ -23,7 +23,9 @@ use scoreboard_core::Roster;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::state::{default_period, Answer, Ctx, Data, DemoInfo, FileReport, Progress, Question, MAX_PROBLEMS_KEPT};
+use crate::state::{
+    default_period, Answer, Ctx, Data, DemoInfo, FileReport, Progress, Question, MAX_PROBLEMS_KEPT,
+};
 use crate::storage;
 use crate::util::{self, js_error, now_ms, yield_now};
 
@@ -78,7 +80,9 @@ pub fn start(ctx: Ctx, inputs: Vec<Input>, origin: Origin) {
         return;
     }
     if ctx.progress.get_untracked().is_some() {
-        ctx.notice.set(Some("Files are still being loaded; add more once this load has finished.".into()));
+        ctx.notice.set(Some(
+            "Files are still being loaded; add more once this load has finished.".into(),
+        ));
         return;
     }
     leptos::task::spawn_local(import_batch(ctx, inputs, origin));
@@ -128,13 +132,20 @@ pub async fn import_batch(ctx: Ctx, inputs: Vec<Input>, origin: Origin) {
 
 /// Adds a batch to the stored data: rows into the table (same person-day of
 /// the same source replaces the earlier row), rosters combined by origin.
-async fn merge_into_data(ctx: Ctx, results: Vec<(FileReport, Option<Import>)>, origin: Origin) -> Vec<usize> {
+async fn merge_into_data(
+    ctx: Ctx,
+    results: Vec<(FileReport, Option<Import>)>,
+    origin: Origin,
+) -> Vec<usize> {
     let mut first_note: Vec<String> = Vec::new();
     let had_demo = ctx.data.with_untracked(|d| d.demo.is_some());
     match origin {
         Origin::Demo(as_of) => {
             ctx.data.update_untracked(|d| {
-                *d = Data { demo: Some(DemoInfo { as_of }), ..Data::default() };
+                *d = Data {
+                    demo: Some(DemoInfo { as_of }),
+                    ..Data::default()
+                };
             });
         }
         _ if had_demo => {
@@ -160,21 +171,29 @@ async fn merge_into_data(ctx: Ctx, results: Vec<(FileReport, Option<Import>)>, o
             // matter, their keys are distinct), and the vector is shrunk now
             // and then so the table can reuse the memory as it grows.
             let mut rows = import.rows;
-            let mut steps = 0;
+            let mut steps = 0u32;
             while !rows.is_empty() {
-                let step: Vec<DayRow> = rows.drain(rows.len().saturating_sub(MERGE_STEP)..).collect();
-                let c = ctx.data.try_update_untracked(|d| d.table.insert_days(step)).unwrap_or_default();
+                let step: Vec<DayRow> = rows
+                    .drain(rows.len().saturating_sub(MERGE_STEP)..)
+                    .collect();
+                let c = ctx
+                    .data
+                    .try_update_untracked(|d| d.table.insert_days(step))
+                    .unwrap_or_default();
                 report.added += c.added as u64;
                 report.replaced += c.replaced as u64;
                 steps += 1;
-                if steps % 16 == 0 {
+                if steps.is_multiple_of(16) {
                     rows.shrink_to_fit();
                 }
                 if !rows.is_empty() {
                     yield_now().await;
                 }
             }
-            let c = ctx.data.try_update_untracked(|d| d.table.insert_periods(import.periods)).unwrap_or_default();
+            let c = ctx
+                .data
+                .try_update_untracked(|d| d.table.insert_periods(import.periods))
+                .unwrap_or_default();
             report.added += c.added as u64;
             report.replaced += c.replaced as u64;
         }
@@ -207,12 +226,19 @@ async fn merge_into_data(ctx: Ctx, results: Vec<(FileReport, Option<Import>)>, o
                     note
                 }
                 (None, _) => {
-                    let note = format!("Roster of {}.", util::plural(new.len() as u64, "person", "people"));
+                    let note = format!(
+                        "Roster of {}.",
+                        util::plural(new.len() as u64, "person", "people")
+                    );
                     d.roster = Some(new);
                     note
                 }
             };
-            if let Some(i) = indexes.iter().rev().find(|&&i| d.files[i].kind == Some(FileKind::Roster)) {
+            if let Some(i) = indexes
+                .iter()
+                .rev()
+                .find(|&&i| d.files[i].kind == Some(FileKind::Roster))
+            {
                 d.files[*i].notes.push(note);
             }
         });
@@ -222,12 +248,24 @@ async fn merge_into_data(ctx: Ctx, results: Vec<(FileReport, Option<Import>)>, o
     indexes
 }
 
-async fn import_one(ctx: Ctx, input: Input, index: usize, count: usize) -> (FileReport, Option<Import>) {
+async fn import_one(
+    ctx: Ctx,
+    input: Input,
+    index: usize,
+    count: usize,
+) -> (FileReport, Option<Import>) {
     let name = input.name();
     let size = input.size();
     let mut report = FileReport::new(&name, size as u64);
     let progress = |stage: &'static str, done: f64| {
-        ctx.progress.set(Some(Progress { file: name.clone(), index, count, done, total: size, stage }));
+        ctx.progress.set(Some(Progress {
+            file: name.clone(),
+            index,
+            count,
+            done,
+            total: size,
+            stage,
+        }));
     };
 
     // Decide how to read: small files and JSON at once, large CSV streamed.
@@ -235,12 +273,22 @@ async fn import_one(ctx: Ctx, input: Input, index: usize, count: usize) -> (File
         Input::Bytes { bytes, .. } => (Some(bytes.clone()), Vec::new()),
         Input::File(file) if size <= WHOLE_FILE_LIMIT => match read_slice(file, 0.0, size).await {
             Ok(b) => (Some(b), Vec::new()),
-            Err(e) => return failed(report, format!("{name}: the browser could not read the file ({e})")),
+            Err(e) => {
+                return failed(
+                    report,
+                    format!("{name}: the browser could not read the file ({e})"),
+                )
+            }
         },
         Input::File(file) => {
             let head = match read_slice(file, 0.0, HEAD_BYTES.min(size)).await {
                 Ok(b) => cut_at_last_newline(b),
-                Err(e) => return failed(report, format!("{name}: the browser could not read the file ({e})")),
+                Err(e) => {
+                    return failed(
+                        report,
+                        format!("{name}: the browser could not read the file ({e})"),
+                    )
+                }
             };
             if streamable(&name, &head) {
                 (None, head)
@@ -248,7 +296,12 @@ async fn import_one(ctx: Ctx, input: Input, index: usize, count: usize) -> (File
                 progress("Reading", 0.0);
                 match read_slice(file, 0.0, size).await {
                     Ok(b) => (Some(b), Vec::new()),
-                    Err(e) => return failed(report, format!("{name}: the browser could not read the file ({e})")),
+                    Err(e) => {
+                        return failed(
+                            report,
+                            format!("{name}: the browser could not read the file ({e})"),
+                        )
+                    }
                 }
             }
         }
@@ -260,7 +313,10 @@ async fn import_one(ctx: Ctx, input: Input, index: usize, count: usize) -> (File
     if let Some(h) = &headers {
         if let Some(m) = storage::remembered_mapping(h) {
             opts.column_overrides = m;
-            report.notes.push("Columns read with the mapping you chose before for a file with the same headers.".into());
+            report.notes.push(
+                "Columns read with the mapping you chose before for a file with the same headers."
+                    .into(),
+            );
         }
     }
 
@@ -272,10 +328,15 @@ async fn import_one(ctx: Ctx, input: Input, index: usize, count: usize) -> (File
                 yield_now().await;
                 parse::import(&name, bytes, &opts).map(|import| {
                     let problems_total = import.problems.len() as u64;
-                    Imported { import, problems_total }
+                    Imported {
+                        import,
+                        problems_total,
+                    }
                 })
             }
-            (None, Input::File(file)) => stream_csv(ctx, &name, file, size, &head, &opts, index, count).await,
+            (None, Input::File(file)) => {
+                stream_csv(ctx, &name, file, size, &head, &opts, index, count).await
+            }
             (None, Input::Bytes { .. }) => Err(ImportError::Empty { file: name.clone() }),
         };
         match attempt {
@@ -331,7 +392,11 @@ fn fill_report(r: &mut FileReport, imported: &Imported) {
     r.day_rows = i.rows.len() as u64;
     r.period_rows = i.periods.len() as u64;
     r.roster_entries = i.roster.len() as u64;
-    let days = i.rows.iter().map(|x| (x.day, x.day)).chain(i.periods.iter().map(|p| (p.start, p.end)));
+    let days = i
+        .rows
+        .iter()
+        .map(|x| (x.day, x.day))
+        .chain(i.periods.iter().map(|p| (p.start, p.end)));
     for (a, b) in days {
         r.first_day = Some(r.first_day.map_or(a, |d| d.min(a)));
         r.last_day = Some(r.last_day.map_or(b, |d| d.max(b)));
@@ -349,7 +414,12 @@ async fn ask(ctx: Ctx, q: Question) -> Answer {
 }
 
 /// What to ask for an import error, if the user can fix it from the page.
-fn question_for(err: &ImportError, name: &str, head: &[u8], opts: &ImportOptions) -> Option<Question> {
+fn question_for(
+    err: &ImportError,
+    name: &str,
+    head: &[u8],
+    opts: &ImportOptions,
+) -> Option<Question> {
     match err {
         ImportError::MissingIdentityColumn { .. } | ImportError::UnknownFormat { .. } => {
             if !looks_like_csv(head) {
@@ -361,19 +431,37 @@ fn question_for(err: &ImportError, name: &str, head: &[u8], opts: &ImportOptions
                 return None;
             }
             let choice = if opts.column_overrides.is_empty() {
-                preview.columns.iter().enumerate().map(|(i, c)| (c.header.clone(), c.field.or_else(|| guess(&preview, i)))).collect()
+                preview
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (c.header.clone(), c.field.or_else(|| guess(&preview, i))))
+                    .collect()
             } else {
                 parse::column_uses(&preview.headers, &opts.column_overrides)
                     .into_iter()
                     .map(|c| (c.header, c.field))
                     .collect()
             };
-            Some(Question::Mapping { file: name.to_string(), message: err.to_string(), preview, choice })
+            Some(Question::Mapping {
+                file: name.to_string(),
+                message: err.to_string(),
+                preview,
+                choice,
+            })
         }
         ImportError::NeedsPeriod { .. } | ImportError::InvalidPeriod { .. } => {
-            let (from, to) = opts.period.unwrap_or_else(|| default_period(util::today_utc()));
+            let (from, to) = opts
+                .period
+                .unwrap_or_else(|| default_period(util::today_utc()));
             let retry = matches!(err, ImportError::InvalidPeriod { .. });
-            Some(Question::Period { file: name.to_string(), message: err.to_string(), from, to, retry })
+            Some(Question::Period {
+                file: name.to_string(),
+                message: err.to_string(),
+                from,
+                to,
+                retry,
+            })
         }
         _ => None,
     }
@@ -382,22 +470,35 @@ fn question_for(err: &ImportError, name: &str, head: &[u8], opts: &ImportOptions
 /// A first suggestion for a column no alias placed, from its values: e-mails
 /// are the person, ISO dates the day. The user confirms or changes it.
 fn guess(preview: &parse::CsvPreview, col: usize) -> Option<parse::Field> {
-    let values: Vec<&str> =
-        preview.rows.iter().filter_map(|r| r.get(col)).map(String::as_str).filter(|v| !v.is_empty()).collect();
+    let values: Vec<&str> = preview
+        .rows
+        .iter()
+        .filter_map(|r| r.get(col))
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .collect();
     if values.is_empty() {
         return None;
     }
     if values.iter().all(|v| v.contains('@')) {
         return Some(parse::Field::Email);
     }
-    if values.iter().all(|v| v.get(..10).is_some_and(|d| util::parse_day(d).is_some())) {
+    if values
+        .iter()
+        .all(|v| v.get(..10).is_some_and(|d| util::parse_day(d).is_some()))
+    {
         return Some(parse::Field::Day);
     }
     None
 }
 
 fn looks_like_csv(head: &[u8]) -> bool {
-    let magic: [&[u8]; 4] = [b"PK\x03\x04", &[0x1F, 0x8B], b"%PDF", &[0xD0, 0xCF, 0x11, 0xE0]];
+    let magic: [&[u8]; 4] = [
+        b"PK\x03\x04",
+        &[0x1F, 0x8B],
+        b"%PDF",
+        &[0xD0, 0xCF, 0x11, 0xE0],
+    ];
     if magic.iter().any(|m| head.starts_with(m)) {
         return false;
     }
@@ -411,8 +512,14 @@ fn csv_headers(head: &[u8]) -> Option<Vec<String>> {
     if !looks_like_csv(head) {
         return None;
     }
-    let cut = cut_at_last_newline(head.get(..head.len().min(64 * 1024)).unwrap_or(head).to_vec());
-    parse::csv_preview(if cut.is_empty() { head } else { &cut }, 0).ok().map(|p| p.headers)
+    let cut = cut_at_last_newline(
+        head.get(..head.len().min(64 * 1024))
+            .unwrap_or(head)
+            .to_vec(),
+    );
+    parse::csv_preview(if cut.is_empty() { head } else { &cut }, 0)
+        .ok()
+        .map(|p| p.headers)
 }
 
 /// Large files that can be streamed: UTF-8 CSV with a header line (usage
@@ -437,8 +544,12 @@ fn cut_at_last_newline(mut b: Vec<u8>) -> Vec<u8> {
 }
 
 async fn read_slice(file: &web_sys::File, start: f64, end: f64) -> Result<Vec<u8>, String> {
-    let blob = file.slice_with_f64_and_f64(start, end).map_err(|e| js_error(&e))?;
-    let buf = JsFuture::from(blob.array_buffer()).await.map_err(|e| js_error(&e))?;
+    let blob = file
+        .slice_with_f64_and_f64(start, end)
+        .map_err(|e| js_error(&e))?;
+    let buf = JsFuture::from(blob.array_buffer())
+        .await
+        .map_err(|e| js_error(&e))?;
     Ok(Uint8Array::new(&buf).to_vec())
 }
 
@@ -496,14 +607,21 @@ async fn stream_csv(
     let mut slice = 128.0 * 1024.0;
     loop {
         let end = (offset + slice).min(size);
-        let bytes = read_slice(file, offset, end).await.map_err(|e| ImportError::UnknownFormat {
-            file: name.to_string(),
-            reason: format!("the browser could not read it ({e})"),
-        })?;
+        let bytes =
+            read_slice(file, offset, end)
+                .await
+                .map_err(|e| ImportError::UnknownFormat {
+                    file: name.to_string(),
+                    reason: format!("the browser could not read it ({e})"),
+                })?;
         offset = end;
         carry.extend_from_slice(&bytes);
         let eof = offset >= size;
-        let split = if eof { carry.len() } else { last_record_boundary(&carry) };
+        let split = if eof {
+            carry.len()
+        } else {
+            last_record_boundary(&carry)
+        };
         if split > 0 {
             let t0 = now_ms();
             let mut text = Vec::with_capacity(prefix.len() + split);
@@ -518,7 +636,10 @@ async fn stream_csv(
                 // A part of blank lines after the first one.
                 Err(ImportError::Empty { .. }) if merger.parts > 0 => {}
                 Err(ImportError::NotUtf8 { file, line }) => {
-                    return Err(ImportError::NotUtf8 { file, line: merger.file_line(line, next_line) })
+                    return Err(ImportError::NotUtf8 {
+                        file,
+                        line: merger.file_line(line, next_line),
+                    })
                 }
                 Err(e) => return Err(e),
             }
@@ -549,8 +670,13 @@ async fn stream_csv(
 
 fn rename(e: ImportError, name: &str) -> ImportError {
     match e {
-        ImportError::Empty { .. } => ImportError::Empty { file: name.to_string() },
-        ImportError::NotUtf8 { line, .. } => ImportError::NotUtf8 { file: name.to_string(), line },
+        ImportError::Empty { .. } => ImportError::Empty {
+            file: name.to_string(),
+        },
+        ImportError::NotUtf8 { line, .. } => ImportError::NotUtf8 {
+            file: name.to_string(),
+            line,
+        },
         other => other,
     }
 }
@@ -597,7 +723,8 @@ impl Merger {
     fn reserve_for(&mut self, part_bytes: usize, file_bytes: f64) {
         if let Some(out) = &mut self.out {
             if self.parts == 1 && part_bytes > 0 {
-                let estimate = (out.rows.len() as f64 / part_bytes as f64 * file_bytes * 1.02) as usize;
+                let estimate =
+                    (out.rows.len() as f64 / part_bytes as f64 * file_bytes * 1.02) as usize;
                 out.rows.reserve(estimate.saturating_sub(out.rows.len()));
             }
         }
@@ -624,7 +751,11 @@ impl Merger {
         let room = MAX_PROBLEMS_IN_MEMORY.saturating_sub(out.problems.len());
         out.problems.extend(problems.into_iter().take(room));
         for r in rows {
-            let key = (person_id(&mut self.persons, &r.person), day_num(r.day), r.source as u8);
+            let key = (
+                person_id(&mut self.persons, &r.person),
+                day_num(r.day),
+                r.source as u8,
+            );
             match self.days.get(&key) {
                 Some(&i) => out.rows[i].absorb(&r),
                 None => {
@@ -634,7 +765,12 @@ impl Merger {
             }
         }
         for p in periods {
-            let key = (person_id(&mut self.persons, &p.person), day_num(p.start), day_num(p.end), p.source as u8);
+            let key = (
+                person_id(&mut self.persons, &p.person),
+                day_num(p.start),
+                day_num(p.end),
+                p.source as u8,
+            );
             match self.periods.get(&key) {
                 Some(&i) => out.periods[i].absorb(&p),
                 None => {
@@ -659,8 +795,14 @@ impl Merger {
             rows_read: 0,
             rows_rejected: 0,
         });
-        import.warnings = merge_warnings(&self.warnings, import.rows.is_empty() && import.periods.is_empty());
-        Imported { import, problems_total: self.problems_total }
+        import.warnings = merge_warnings(
+            &self.warnings,
+            import.rows.is_empty() && import.periods.is_empty(),
+        );
+        Imported {
+            import,
+            problems_total: self.problems_total,
+        }
     }
 }
 
@@ -723,7 +865,9 @@ fn merge_warnings(all: &[String], nothing_used: bool) -> Vec<String> {
             tokens
                 .iter()
                 .map(|t| match count_token(t) {
-                    Some((pre, _, post)) => sums.next().map_or_else(|| t.clone(), |n| format!("{pre}{n}{post}")),
+                    Some((pre, _, post)) => sums
+                        .next()
+                        .map_or_else(|| t.clone(), |n| format!("{pre}{n}{post}")),
                     None => t.clone(),
                 })
                 .collect::<Vec<_>>()
@@ -731,7 +875,9 @@ fn merge_warnings(all: &[String], nothing_used: bool) -> Vec<String> {
         })
         .collect();
     if nothing_used {
-        out.push(format!("{NOTHING_USED}; see the problems and warnings above"));
+        out.push(format!(
+            "{NOTHING_USED}; see the problems and warnings above"
+        ));
     }
     out
 }
@@ -740,7 +886,11 @@ fn merge_warnings(all: &[String], nothing_used: bool) -> Vec<String> {
 fn count_token(t: &str) -> Option<(&str, u64, &str)> {
     let punct = |c: char| "()[],;:.".contains(c);
     let start = t.find(|c: char| !punct(c))?;
-    let end = t.char_indices().rev().find(|(_, c)| !punct(*c)).map_or(t.len(), |(i, c)| i + c.len_utf8());
+    let end = t
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !punct(*c))
+        .map_or(t.len(), |(i, c)| i + c.len_utf8());
     let (pre, mid, post) = (&t[..start], &t[start..end], &t[end..]);
     if !mid.is_empty() && mid.bytes().all(|b| b.is_ascii_digit()) {
         Some((pre, mid.parse().ok()?, post))
@@ -753,12 +903,16 @@ fn count_token(t: &str) -> Option<(&str, u64, &str)> {
 
 async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
     let w = web_sys::window().ok_or("no window")?;
-    let resp = JsFuture::from(w.fetch_with_str(url)).await.map_err(|e| js_error(&e))?;
+    let resp = JsFuture::from(w.fetch_with_str(url))
+        .await
+        .map_err(|e| js_error(&e))?;
     let resp: web_sys::Response = resp.dyn_into().map_err(|_| "not a response".to_string())?;
     if !resp.ok() {
         return Err(format!("{url}: HTTP {}", resp.status()));
     }
-    let buf = JsFuture::from(resp.array_buffer().map_err(|e| js_error(&e))?).await.map_err(|e| js_error(&e))?;
+    let buf = JsFuture::from(resp.array_buffer().map_err(|e| js_error(&e))?)
+        .await
+        .map_err(|e| js_error(&e))?;
     Ok(Uint8Array::new(&buf).to_vec())
 }
 
@@ -788,12 +942,16 @@ pub fn load_demo(ctx: Ctx) {
             stage: "Fetching",
         }));
         let result: Result<(Manifest, Vec<Input>), String> = async {
-            let manifest: Manifest = serde_json::from_slice(&fetch_bytes("demo/manifest.json").await?)
-                .map_err(|e| format!("demo/manifest.json: {e}"))?;
+            let manifest: Manifest =
+                serde_json::from_slice(&fetch_bytes("demo/manifest.json").await?)
+                    .map_err(|e| format!("demo/manifest.json: {e}"))?;
             let mut inputs = Vec::new();
             for f in &manifest.files {
                 let bytes = fetch_bytes(&format!("demo/{}", f.path)).await?;
-                inputs.push(Input::Bytes { name: f.path.clone(), bytes });
+                inputs.push(Input::Bytes {
+                    name: f.path.clone(),
+                    bytes,
+                });
             }
             Ok((manifest, inputs))
         }
@@ -801,7 +959,9 @@ pub fn load_demo(ctx: Ctx) {
         ctx.progress.set(None);
         match result {
             Ok((manifest, inputs)) => import_batch(ctx, inputs, Origin::Demo(manifest.as_of)).await,
-            Err(e) => ctx.notice.set(Some(format!("The demo data could not be loaded: {e}"))),
+            Err(e) => ctx
+                .notice
+                .set(Some(format!("The demo data could not be loaded: {e}"))),
         }
     });
 }
@@ -809,7 +969,9 @@ pub fn load_demo(ctx: Ctx) {
 /// Asks `scoreboard serve` (when it serves the page) whether it runs with
 /// `--demo`. A static host has no `api/health`: that is not an error.
 pub async fn server_demo_mode() -> bool {
-    let Ok(bytes) = fetch_bytes("api/health").await else { return false };
+    let Ok(bytes) = fetch_bytes("api/health").await else {
+        return false;
+    };
     serde_json::from_slice::<serde_json::Value>(&bytes)
         .ok()
         .and_then(|v| v.get("demo").and_then(serde_json::Value::as_bool))
@@ -822,7 +984,7 @@ mod tests {
 
     #[test]
     fn record_boundary_ignores_newlines_inside_quotes() {
-        assert_eq!(last_record_boundary(b"a,b\nc,\"x\ny\"\nd"), 13);
+        assert_eq!(last_record_boundary(b"a,b\nc,\"x\ny\"\nd"), 12);
         assert_eq!(last_record_boundary(b"a,\"b\nc"), 0);
         assert_eq!(last_record_boundary(b"a,\"b\"\"\"\n"), 8);
     }
@@ -836,6 +998,12 @@ mod tests {
             "column `x` ignored".to_string(),
         ];
         let m = merge_warnings(&w, false);
-        assert_eq!(m, vec!["skipped 7 rows for products other than Claude Code (Chat: 7)", "column `x` ignored"]);
+        assert_eq!(
+            m,
+            vec![
+                "skipped 7 rows for products other than Claude Code (Chat: 7)",
+                "column `x` ignored"
+            ]
+        );
     }
 }

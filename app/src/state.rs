@@ -127,10 +127,16 @@ pub const WINDOW_CHOICES: [(WindowChoice, &str, &str); 7] = [
 
 impl WindowChoice {
     pub fn key(self) -> &'static str {
-        WINDOW_CHOICES.iter().find(|(c, _, _)| *c == self).map_or("12", |(_, k, _)| k)
+        WINDOW_CHOICES
+            .iter()
+            .find(|(c, _, _)| *c == self)
+            .map_or("12", |(_, k, _)| k)
     }
     pub fn from_key(k: &str) -> Option<WindowChoice> {
-        WINDOW_CHOICES.iter().find(|(_, key, _)| *key == k).map(|(c, _, _)| *c)
+        WINDOW_CHOICES
+            .iter()
+            .find(|(_, key, _)| *key == k)
+            .map(|(c, _, _)| *c)
     }
 }
 
@@ -146,7 +152,12 @@ pub struct ViewState {
 
 impl Default for ViewState {
     fn default() -> ViewState {
-        ViewState { window: WindowChoice::Last { weeks: 8 }, from: None, to: None, team: None }
+        ViewState {
+            window: WindowChoice::Last { weeks: 8 },
+            from: None,
+            to: None,
+            team: None,
+        }
     }
 }
 
@@ -162,7 +173,11 @@ impl ViewState {
                 (None, None) => WindowSpec::LastWeeks { weeks: 12 },
             },
         };
-        ReportOptions { as_of, window, team: self.team.clone() }
+        ReportOptions {
+            as_of,
+            window,
+            team: self.team.clone(),
+        }
     }
 }
 
@@ -229,7 +244,9 @@ impl Ctx {
         let view = RwSignal::new(crate::storage::load_view().unwrap_or_default());
         let pinned = util::as_of_param();
         let as_of = Memo::new(move |_| {
-            pinned.or_else(|| data.with(|d| d.demo.as_ref().map(|x| x.as_of))).unwrap_or_else(util::today_utc)
+            pinned
+                .or_else(|| data.with(|d| d.demo.as_ref().map(|x| x.as_of)))
+                .unwrap_or_else(util::today_utc)
         });
         let report = Memo::new(move |_| {
             let opts = view.with(|v| v.options(as_of.get()));

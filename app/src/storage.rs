@@ -15,7 +15,9 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::NaiveDate;
 use js_sys::{Array, Promise, Uint8Array};
 use leptos::prelude::*;
-use scoreboard_core::model::{DayRow, Measures, ModelUsage, PeriodRow, PersonKey, Source, ToolDecisions};
+use scoreboard_core::model::{
+    DayRow, Measures, ModelUsage, PeriodRow, PersonKey, Source, ToolDecisions,
+};
 use scoreboard_core::parse::Field;
 use scoreboard_core::{Roster, UsageTable};
 use serde::{Deserialize, Serialize};
@@ -40,11 +42,30 @@ const PREFIX: &str = "scoreboard:";
 /// One day row, compactly: (day as days from CE, person index, source index,
 /// the eleven counters, cost in micro-dollars, cost estimated, models, tools).
 #[derive(Serialize, Deserialize)]
-struct Row(i32, u32, u8, [u64; 11], i64, bool, Vec<ModelUsage>, Vec<ToolDecisions>);
+struct Row(
+    i32,
+    u32,
+    u8,
+    [u64; 11],
+    i64,
+    bool,
+    Vec<ModelUsage>,
+    Vec<ToolDecisions>,
+);
 
 /// One period row, the same way: (start, end, person, source, counters, cost, estimated, models, tools).
 #[derive(Serialize, Deserialize)]
-struct PRow(i32, i32, u32, u8, [u64; 11], i64, bool, Vec<ModelUsage>, Vec<ToolDecisions>);
+struct PRow(
+    i32,
+    i32,
+    u32,
+    u8,
+    [u64; 11],
+    i64,
+    bool,
+    Vec<ModelUsage>,
+    Vec<ToolDecisions>,
+);
 
 #[derive(Serialize, Deserialize)]
 struct Meta {
@@ -118,7 +139,14 @@ fn decode(r: Row, persons: &[PersonKey]) -> Option<DayRow> {
     let day = NaiveDate::from_num_days_from_ce_opt(day)?;
     let person = persons.get(person as usize)?.clone();
     let source = *Source::ALL.get(usize::from(source))?;
-    Some(DayRow { day, person, source, measures: measures(c, cost, est), models, tools })
+    Some(DayRow {
+        day,
+        person,
+        source,
+        measures: measures(c, cost, est),
+        models,
+        tools,
+    })
 }
 
 fn decode_period(r: PRow, persons: &[PersonKey]) -> Option<PeriodRow> {
@@ -127,7 +155,15 @@ fn decode_period(r: PRow, persons: &[PersonKey]) -> Option<PeriodRow> {
     let end = NaiveDate::from_num_days_from_ce_opt(end)?;
     let person = persons.get(person as usize)?.clone();
     let source = *Source::ALL.get(usize::from(source))?;
-    Some(PeriodRow { start, end, person, source, measures: measures(c, cost, est), models, tools })
+    Some(PeriodRow {
+        start,
+        end,
+        person,
+        source,
+        measures: measures(c, cost, est),
+        models,
+        tools,
+    })
 }
 
 fn measures(c: [u64; 11], cost: i64, est: bool) -> Measures {
@@ -160,7 +196,11 @@ fn request_promise(req: &IdbRequest) -> Promise {
         });
         let r3 = req.clone();
         let fail = Closure::once_into_js(move || {
-            let msg = r3.error().ok().flatten().map_or_else(|| "IndexedDB request failed".to_string(), |e| e.message());
+            let msg = r3
+                .error()
+                .ok()
+                .flatten()
+                .map_or_else(|| "IndexedDB request failed".to_string(), |e| e.message());
             let _ = reject.call1(&JsValue::NULL, &JsValue::from_str(&msg));
         });
         req.set_onsuccess(Some(ok.unchecked_ref()));
@@ -177,12 +217,18 @@ fn transaction_done(tx: &IdbTransaction) -> Promise {
         let t2 = tx.clone();
         let reject2 = reject.clone();
         let fail = Closure::once_into_js(move || {
-            let msg = t2.error().map_or_else(|| "the browser refused to store the data".to_string(), |e| e.message());
+            let msg = t2.error().map_or_else(
+                || "the browser refused to store the data".to_string(),
+                |e| e.message(),
+            );
             let _ = reject2.call1(&JsValue::NULL, &JsValue::from_str(&msg));
         });
         let t3 = tx.clone();
         let abort = Closure::once_into_js(move || {
-            let msg = t3.error().map_or_else(|| "storing the data was aborted".to_string(), |e| e.message());
+            let msg = t3.error().map_or_else(
+                || "storing the data was aborted".to_string(),
+                |e| e.message(),
+            );
             let _ = reject.call1(&JsValue::NULL, &JsValue::from_str(&msg));
         });
         tx.set_oncomplete(Some(ok.unchecked_ref()));
@@ -194,23 +240,34 @@ fn transaction_done(tx: &IdbTransaction) -> Promise {
 async fn open_db() -> Result<IdbDatabase, String> {
     let factory = web_sys::window()
         .and_then(|w| w.indexed_db().ok().flatten())
-        .ok_or_else(|| "this browser offers no IndexedDB (a private window may disable it)".to_string())?;
-    let req = factory.open_with_u32(DB_NAME, DB_VERSION).map_err(|e| js_error(&e))?;
+        .ok_or_else(|| {
+            "this browser offers no IndexedDB (a private window may disable it)".to_string()
+        })?;
+    let req = factory
+        .open_with_u32(DB_NAME, DB_VERSION)
+        .map_err(|e| js_error(&e))?;
     let upgrade_req = req.clone();
     let on_upgrade = Closure::once_into_js(move |_e: web_sys::IdbVersionChangeEvent| {
-        if let Ok(db) = upgrade_req.result().and_then(|v| v.dyn_into::<IdbDatabase>().map_err(JsValue::from)) {
+        if let Ok(db) = upgrade_req
+            .result()
+            .and_then(|v| v.dyn_into::<IdbDatabase>())
+        {
             let _ = db.create_object_store(META);
             let _ = db.create_object_store(DAYS);
         }
     });
     req.set_onupgradeneeded(Some(on_upgrade.unchecked_ref()));
-    let db = JsFuture::from(request_promise(&req)).await.map_err(|e| js_error(&e))?;
-    db.dyn_into::<IdbDatabase>().map_err(|_| "IndexedDB returned no database".to_string())
+    let db = JsFuture::from(request_promise(&req))
+        .await
+        .map_err(|e| js_error(&e))?;
+    db.dyn_into::<IdbDatabase>()
+        .map_err(|_| "IndexedDB returned no database".to_string())
 }
 
 fn stores_tx(db: &IdbDatabase, mode: IdbTransactionMode) -> Result<IdbTransaction, String> {
     let names = Array::of2(&JsValue::from_str(META), &JsValue::from_str(DAYS));
-    db.transaction_with_str_sequence_and_mode(&names, mode).map_err(|e| js_error(&e))
+    db.transaction_with_str_sequence_and_mode(&names, mode)
+        .map_err(|e| js_error(&e))
 }
 
 // ---- save -----------------------------------------------------------------------
@@ -280,8 +337,14 @@ async fn save(ctx: Ctx) -> Result<(), String> {
     while start < total {
         let end = (start + CHUNK_ROWS).min(total);
         let bytes = ctx.data.with_untracked(|d| {
-            let rows: Vec<Row> =
-                d.table.days().get(start..end).unwrap_or_default().iter().map(|r| encode(r, interner.get(&r.person))).collect();
+            let rows: Vec<Row> = d
+                .table
+                .days()
+                .get(start..end)
+                .unwrap_or_default()
+                .iter()
+                .map(|r| encode(r, interner.get(&r.person)))
+                .collect();
             serde_json::to_vec(&rows)
         });
         let bytes = bytes.map_err(|e| e.to_string())?;
@@ -293,7 +356,12 @@ async fn save(ctx: Ctx) -> Result<(), String> {
         }
     }
     let meta = ctx.data.with_untracked(|d| {
-        let periods = d.table.periods().iter().map(|p| encode_period(p, interner.get(&p.person))).collect();
+        let periods = d
+            .table
+            .periods()
+            .iter()
+            .map(|p| encode_period(p, interner.get(&p.person)))
+            .collect();
         let meta = Meta {
             version: FORMAT_VERSION,
             saved_at: String::from(js_sys::Date::new_0().to_iso_string()),
@@ -316,14 +384,21 @@ async fn save(ctx: Ctx) -> Result<(), String> {
     let days_store = tx.object_store(DAYS).map_err(|e| js_error(&e))?;
     days_store.clear().map_err(|e| js_error(&e))?;
     meta_store
-        .put_with_key(&Uint8Array::from(meta.as_slice()), &JsValue::from_str(META_KEY))
+        .put_with_key(
+            &Uint8Array::from(meta.as_slice()),
+            &JsValue::from_str(META_KEY),
+        )
         .map_err(|e| js_error(&e))?;
     // One put at a time, each issued from the previous one's success: the
     // transaction stays active, and copying the chunks into the store is
     // spread over many short tasks instead of one long one.
     for (i, c) in chunks.iter().enumerate() {
-        let req = days_store.put_with_key(c, &JsValue::from_f64(i as f64)).map_err(|e| js_error(&e))?;
-        JsFuture::from(request_promise(&req)).await.map_err(|e| js_error(&e))?;
+        let req = days_store
+            .put_with_key(c, &JsValue::from_f64(i as f64))
+            .map_err(|e| js_error(&e))?;
+        JsFuture::from(request_promise(&req))
+            .await
+            .map_err(|e| js_error(&e))?;
     }
     JsFuture::from(done).await.map_err(|e| js_error(&e))?;
     db.close();
@@ -336,8 +411,14 @@ async fn save(ctx: Ctx) -> Result<(), String> {
 pub async fn load() -> Result<Option<Data>, String> {
     let db = open_db().await?;
     let tx = stores_tx(&db, IdbTransactionMode::Readonly)?;
-    let meta_req = tx.object_store(META).and_then(|s| s.get(&JsValue::from_str(META_KEY))).map_err(|e| js_error(&e))?;
-    let days_req = tx.object_store(DAYS).and_then(|s| s.get_all()).map_err(|e| js_error(&e))?;
+    let meta_req = tx
+        .object_store(META)
+        .and_then(|s| s.get(&JsValue::from_str(META_KEY)))
+        .map_err(|e| js_error(&e))?;
+    let days_req = tx
+        .object_store(DAYS)
+        .and_then(|s| s.get_all())
+        .map_err(|e| js_error(&e))?;
     let meta_p = request_promise(&meta_req);
     let days_p = request_promise(&days_req);
     let meta = JsFuture::from(meta_p).await.map_err(|e| js_error(&e))?;
@@ -346,10 +427,16 @@ pub async fn load() -> Result<Option<Data>, String> {
     if meta.is_undefined() || meta.is_null() {
         return Ok(None);
     }
-    let meta: Meta = serde_json::from_slice(&Uint8Array::new(&meta).to_vec())
-        .map_err(|e| format!("the stored data cannot be read ({e}); use \"Clear all data\" and load the files again"))?;
+    let meta: Meta = serde_json::from_slice(&Uint8Array::new(&meta).to_vec()).map_err(|e| {
+        format!(
+            "the stored data cannot be read ({e}); use \"Clear all data\" and load the files again"
+        )
+    })?;
     if meta.version != FORMAT_VERSION {
-        return Err(format!("the stored data has format {} (this page reads {FORMAT_VERSION})", meta.version));
+        return Err(format!(
+            "the stored data has format {} (this page reads {FORMAT_VERSION})",
+            meta.version
+        ));
     }
     // Chunk by chunk into the table, yielding in between.
     let chunks: Array = days.dyn_into().unwrap_or_default();
@@ -357,17 +444,33 @@ pub async fn load() -> Result<Option<Data>, String> {
     let mut read = 0u64;
     for c in chunks.iter() {
         let bytes = Uint8Array::new(&c).to_vec();
-        let part: Vec<Row> = serde_json::from_slice(&bytes).map_err(|e| format!("a stored chunk cannot be read ({e})"))?;
-        let rows: Vec<DayRow> = part.into_iter().filter_map(|r| decode(r, &meta.persons)).collect();
+        let part: Vec<Row> = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("a stored chunk cannot be read ({e})"))?;
+        let rows: Vec<DayRow> = part
+            .into_iter()
+            .filter_map(|r| decode(r, &meta.persons))
+            .collect();
         read += rows.len() as u64;
         table.insert_days(rows);
         yield_now().await;
     }
     if read != meta.day_rows {
-        return Err(format!("the stored data is incomplete ({read} of {} rows); load the files again", meta.day_rows));
+        return Err(format!(
+            "the stored data is incomplete ({read} of {} rows); load the files again",
+            meta.day_rows
+        ));
     }
-    table.insert_periods(meta.periods.into_iter().filter_map(|p| decode_period(p, &meta.persons)));
-    Ok(Some(Data { table, roster: meta.roster, files: meta.files, demo: meta.demo }))
+    table.insert_periods(
+        meta.periods
+            .into_iter()
+            .filter_map(|p| decode_period(p, &meta.persons)),
+    );
+    Ok(Some(Data {
+        table,
+        roster: meta.roster,
+        files: meta.files,
+        demo: meta.demo,
+    }))
 }
 
 /// Removes everything Scoreboard stored in this browser: the data, the
@@ -376,7 +479,10 @@ pub async fn clear_all() -> Result<(), String> {
     REVISION.with(|r| r.set(r.get() + 1));
     if let Some(ls) = util::local_storage() {
         let n = ls.length().unwrap_or(0);
-        let keys: Vec<String> = (0..n).filter_map(|i| ls.key(i).ok().flatten()).filter(|k| k.starts_with(PREFIX)).collect();
+        let keys: Vec<String> = (0..n)
+            .filter_map(|i| ls.key(i).ok().flatten())
+            .filter(|k| k.starts_with(PREFIX))
+            .collect();
         for k in keys {
             let _ = ls.remove_item(&k);
         }
@@ -384,8 +490,12 @@ pub async fn clear_all() -> Result<(), String> {
     let db = open_db().await?;
     let tx = stores_tx(&db, IdbTransactionMode::Readwrite)?;
     let done = transaction_done(&tx);
-    tx.object_store(META).and_then(|s| s.clear()).map_err(|e| js_error(&e))?;
-    tx.object_store(DAYS).and_then(|s| s.clear()).map_err(|e| js_error(&e))?;
+    tx.object_store(META)
+        .and_then(|s| s.clear())
+        .map_err(|e| js_error(&e))?;
+    tx.object_store(DAYS)
+        .and_then(|s| s.clear())
+        .map_err(|e| js_error(&e))?;
     JsFuture::from(done).await.map_err(|e| js_error(&e))?;
     db.close();
     Ok(())
@@ -394,7 +504,9 @@ pub async fn clear_all() -> Result<(), String> {
 // ---- localStorage: the view and remembered column mappings ---------------------
 
 pub fn load_view() -> Option<ViewState> {
-    let s = util::local_storage()?.get_item(&format!("{PREFIX}view")).ok()??;
+    let s = util::local_storage()?
+        .get_item(&format!("{PREFIX}view"))
+        .ok()??;
     serde_json::from_str(&s).ok()
 }
 
@@ -406,13 +518,18 @@ pub fn save_view(v: &ViewState) {
 
 /// The key a mapping is remembered under: the file's headers, normalised.
 fn mapping_key(headers: &[String]) -> String {
-    let sig: Vec<String> = headers.iter().map(|h| scoreboard_core::parse::normalise_header(h)).collect();
+    let sig: Vec<String> = headers
+        .iter()
+        .map(|h| scoreboard_core::parse::normalise_header(h))
+        .collect();
     format!("{PREFIX}mapping:{}", sig.join(","))
 }
 
 /// The column mapping the user chose for a file with these headers before.
 pub fn remembered_mapping(headers: &[String]) -> Option<BTreeMap<String, Option<Field>>> {
-    let s = util::local_storage()?.get_item(&mapping_key(headers)).ok()??;
+    let s = util::local_storage()?
+        .get_item(&mapping_key(headers))
+        .ok()??;
     serde_json::from_str(&s).ok()
 }
 

@@ -12,14 +12,20 @@ pub const DASH: &str = "—";
 /// Today's UTC date from the browser clock (the app may read the clock; core never does).
 pub fn today_utc() -> NaiveDate {
     let d = js_sys::Date::new_0();
-    NaiveDate::from_ymd_opt(d.get_utc_full_year() as i32, d.get_utc_month() + 1, d.get_utc_date())
-        .unwrap_or_default()
+    NaiveDate::from_ymd_opt(
+        d.get_utc_full_year() as i32,
+        d.get_utc_month() + 1,
+        d.get_utc_date(),
+    )
+    .unwrap_or_default()
 }
 
 /// `?name=value` from the page URL.
 pub fn url_param(name: &str) -> Option<String> {
     let search = web_sys::window()?.location().search().ok()?;
-    web_sys::UrlSearchParams::new_with_str(&search).ok()?.get(name)
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get(name)
 }
 
 /// An `as_of=YYYY-MM-DD` URL parameter: pins "today" for tests, benchmarks and reproducible views.
@@ -36,7 +42,7 @@ pub fn int(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -83,12 +89,18 @@ pub fn opt_day(d: Option<NaiveDate>) -> String {
     d.map_or_else(|| DASH.to_string(), |d| d.to_string())
 }
 
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 /// 2026-11-09 → "9 Nov".
 pub fn day_month(d: NaiveDate) -> String {
     use chrono::Datelike;
-    format!("{} {}", d.day(), MONTHS.get(d.month0() as usize).unwrap_or(&""))
+    format!(
+        "{} {}",
+        d.day(),
+        MONTHS.get(d.month0() as usize).unwrap_or(&"")
+    )
 }
 
 /// 2026-11-09 → "9 Nov 2026".
@@ -99,7 +111,9 @@ pub fn day_month_year(d: NaiveDate) -> String {
 
 /// "2026-W46" → "W46" for narrow axis labels.
 pub fn short_week(label: &str) -> String {
-    label.split_once('-').map_or_else(|| label.to_string(), |(_, w)| w.to_string())
+    label
+        .split_once('-')
+        .map_or_else(|| label.to_string(), |(_, w)| w.to_string())
 }
 
 pub fn plural(n: u64, one: &str, many: &str) -> String {
@@ -121,7 +135,9 @@ pub fn bytes(n: f64) -> String {
 }
 
 pub fn now_ms() -> f64 {
-    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
 }
 
 /// Records a benchmark mark: `performance.mark(name)` and an entry in

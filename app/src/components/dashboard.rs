@@ -28,7 +28,12 @@ pub fn Dashboard() -> impl IntoView {
 /// Where a card's figures come from: the reference week and the one before.
 fn week_title(w: &WeekFigures) -> String {
     let sun = week::sunday_of(w.week);
-    format!("{} ({} – {})", w.label, util::day_month(w.week), util::day_month_year(sun))
+    format!(
+        "{} ({} – {})",
+        w.label,
+        util::day_month(w.week),
+        util::day_month_year(sun)
+    )
 }
 
 #[derive(Clone, PartialEq)]
@@ -77,36 +82,76 @@ fn count_delta(now: u64, before: Option<u64>, prev_label: &str) -> (String, Stri
         Some(b) => {
             let d = now as i64 - b as i64;
             let dir = direction(d as f64);
-            (format!("{}{} vs {prev_label}", arrow(dir), util::signed_int(d)), d.to_string(), dir)
+            (
+                format!("{}{} vs {prev_label}", arrow(dir), util::signed_int(d)),
+                d.to_string(),
+                dir,
+            )
         }
-        None => ("no earlier week to compare with".into(), String::new(), "none"),
+        None => (
+            "no earlier week to compare with".into(),
+            String::new(),
+            "none",
+        ),
     }
 }
 
-fn rate_delta(now: Option<f64>, before: Option<Option<f64>>, prev_label: &str) -> (String, String, &'static str) {
+fn rate_delta(
+    now: Option<f64>,
+    before: Option<Option<f64>>,
+    prev_label: &str,
+) -> (String, String, &'static str) {
     match (now, before) {
         (Some(a), Some(Some(b))) => {
             let pts = (a - b) * 100.0;
             let dir = direction((pts * 10.0).round());
             let sign = if pts < 0.0 { "−" } else { "+" };
-            (format!("{}{sign}{:.1} pts vs {prev_label}", arrow(dir), pts.abs()), format!("{:.4}", a - b), dir)
+            (
+                format!("{}{sign}{:.1} pts vs {prev_label}", arrow(dir), pts.abs()),
+                format!("{:.4}", a - b),
+                dir,
+            )
         }
-        (_, Some(None)) => (format!("{prev_label} has no rate to compare with"), String::new(), "none"),
-        (_, None) => ("no earlier week to compare with".into(), String::new(), "none"),
+        (_, Some(None)) => (
+            format!("{prev_label} has no rate to compare with"),
+            String::new(),
+            "none",
+        ),
+        (_, None) => (
+            "no earlier week to compare with".into(),
+            String::new(),
+            "none",
+        ),
         (None, _) => (String::new(), String::new(), "none"),
     }
 }
 
-fn usd_delta(now: Option<f64>, before: Option<Option<f64>>, prev_label: &str) -> (String, String, &'static str) {
+fn usd_delta(
+    now: Option<f64>,
+    before: Option<Option<f64>>,
+    prev_label: &str,
+) -> (String, String, &'static str) {
     match (now, before) {
         (Some(a), Some(Some(b))) => {
             let d = a - b;
             let dir = direction((d * 100.0).round());
             let sign = if d >= 0.0 { "+" } else { "−" };
-            (format!("{}{sign}{} vs {prev_label}", arrow(dir), util::usd(d.abs())), format!("{d:.2}"), dir)
+            (
+                format!("{}{sign}{} vs {prev_label}", arrow(dir), util::usd(d.abs())),
+                format!("{d:.2}"),
+                dir,
+            )
         }
-        (_, Some(None)) => (format!("{prev_label} had nobody active"), String::new(), "none"),
-        (_, None) => ("no earlier week to compare with".into(), String::new(), "none"),
+        (_, Some(None)) => (
+            format!("{prev_label} had nobody active"),
+            String::new(),
+            "none",
+        ),
+        (_, None) => (
+            "no earlier week to compare with".into(),
+            String::new(),
+            "none",
+        ),
         (None, _) => (String::new(), String::new(), "none"),
     }
 }
@@ -115,19 +160,53 @@ fn cards(r: &Report) -> [(Figure, &'static str, &'static str, Card); 6] {
     let no_week = "no complete week (Monday to Sunday, UTC) in this window yet";
     let Some(k) = &r.kpis else {
         return [
-            (Figure::ActiveEngineers, "kpi-wae", "Weekly active engineers", undefined(no_week)),
-            (Figure::Sessions, "kpi-sessions", "Sessions", undefined(no_week)),
-            (Figure::LinesAccepted, "kpi-lines", "Lines accepted", undefined(no_week)),
-            (Figure::AcceptanceRate, "kpi-acceptance", "Tool acceptance rate", undefined(no_week)),
-            (Figure::CostPerActiveEngineer, "kpi-cost", "Cost per active engineer", undefined(no_week)),
-            (Figure::NonStarters, "kpi-nonstarters", "Not started yet", nonstarters(r)),
+            (
+                Figure::ActiveEngineers,
+                "kpi-wae",
+                "Weekly active engineers",
+                undefined(no_week),
+            ),
+            (
+                Figure::Sessions,
+                "kpi-sessions",
+                "Sessions",
+                undefined(no_week),
+            ),
+            (
+                Figure::LinesAccepted,
+                "kpi-lines",
+                "Lines accepted",
+                undefined(no_week),
+            ),
+            (
+                Figure::AcceptanceRate,
+                "kpi-acceptance",
+                "Tool acceptance rate",
+                undefined(no_week),
+            ),
+            (
+                Figure::CostPerActiveEngineer,
+                "kpi-cost",
+                "Cost per active engineer",
+                undefined(no_week),
+            ),
+            (
+                Figure::NonStarters,
+                "kpi-nonstarters",
+                "Not started yet",
+                nonstarters(r),
+            ),
         ];
     };
     let w = &k.week;
     let p = k.previous.as_ref();
     let prev_label = p.map_or_else(String::new, |p| util::short_week(&p.label));
 
-    let (delta, delta_raw, dir) = count_delta(w.active_engineers, p.map(|p| p.active_engineers), &prev_label);
+    let (delta, delta_raw, dir) = count_delta(
+        w.active_engineers,
+        p.map(|p| p.active_engineers),
+        &prev_label,
+    );
     let adoption = match (w.adoption_rate, why_undefined(Figure::AdoptionRate, w)) {
         (Some(a), _) => format!(
             "Adoption {}: {} of the {} people on the roster were active.",
@@ -157,19 +236,24 @@ fn cards(r: &Report) -> [(Figure, &'static str, &'static str, Card); 6] {
         note: "Claude Code sessions started in the week.".into(),
     };
 
-    let (delta, delta_raw, dir) = count_delta(w.lines_accepted, p.map(|p| p.lines_accepted), &prev_label);
+    let (delta, delta_raw, dir) =
+        count_delta(w.lines_accepted, p.map(|p| p.lines_accepted), &prev_label);
     let lines = Card {
         value: int(w.lines_accepted),
         raw: w.lines_accepted.to_string(),
         delta,
         delta_raw,
         direction: dir,
-        note: format!("Lines written by Claude Code and kept; {} removed.", int(w.lines_removed)),
+        note: format!(
+            "Lines written by Claude Code and kept; {} removed.",
+            int(w.lines_removed)
+        ),
     };
 
     let acceptance = match w.acceptance_rate {
         Some(a) => {
-            let (delta, delta_raw, dir) = rate_delta(Some(a), p.map(|p| p.acceptance_rate), &prev_label);
+            let (delta, delta_raw, dir) =
+                rate_delta(Some(a), p.map(|p| p.acceptance_rate), &prev_label);
             Card {
                 value: util::pct(a),
                 raw: format!("{a:.6}"),
@@ -183,7 +267,9 @@ fn cards(r: &Report) -> [(Figure, &'static str, &'static str, Card); 6] {
                 ),
             }
         }
-        None => undefined(why_undefined(Figure::AcceptanceRate, w).unwrap_or("no edit decisions in this week")),
+        None => undefined(
+            why_undefined(Figure::AcceptanceRate, w).unwrap_or("no edit decisions in this week"),
+        ),
     };
 
     let estimate = if w.cost_is_estimated {
@@ -193,7 +279,11 @@ fn cards(r: &Report) -> [(Figure, &'static str, &'static str, Card); 6] {
     };
     let cost = match w.cost_per_active_engineer_usd {
         Some(c) => {
-            let (delta, delta_raw, dir) = usd_delta(Some(c), p.map(|p| p.cost_per_active_engineer_usd), &prev_label);
+            let (delta, delta_raw, dir) = usd_delta(
+                Some(c),
+                p.map(|p| p.cost_per_active_engineer_usd),
+                &prev_label,
+            );
             Card {
                 value: util::usd(c),
                 raw: format!("{c:.6}"),
@@ -203,22 +293,48 @@ fn cards(r: &Report) -> [(Figure, &'static str, &'static str, Card); 6] {
                 note: format!("Total {} in the week. {estimate}", util::usd(w.cost_usd)),
             }
         }
-        None => undefined(why_undefined(Figure::CostPerActiveEngineer, w).unwrap_or("nobody was active")),
+        None => undefined(
+            why_undefined(Figure::CostPerActiveEngineer, w).unwrap_or("nobody was active"),
+        ),
     };
 
     [
-        (Figure::ActiveEngineers, "kpi-wae", "Weekly active engineers", wae),
+        (
+            Figure::ActiveEngineers,
+            "kpi-wae",
+            "Weekly active engineers",
+            wae,
+        ),
         (Figure::Sessions, "kpi-sessions", "Sessions", sessions),
         (Figure::LinesAccepted, "kpi-lines", "Lines accepted", lines),
-        (Figure::AcceptanceRate, "kpi-acceptance", "Tool acceptance rate", acceptance),
-        (Figure::CostPerActiveEngineer, "kpi-cost", "Cost per active engineer", cost),
-        (Figure::NonStarters, "kpi-nonstarters", "Not started yet", nonstarters(r)),
+        (
+            Figure::AcceptanceRate,
+            "kpi-acceptance",
+            "Tool acceptance rate",
+            acceptance,
+        ),
+        (
+            Figure::CostPerActiveEngineer,
+            "kpi-cost",
+            "Cost per active engineer",
+            cost,
+        ),
+        (
+            Figure::NonStarters,
+            "kpi-nonstarters",
+            "Not started yet",
+            nonstarters(r),
+        ),
     ]
 }
 
 fn nonstarters(r: &Report) -> Card {
     let Some(size) = r.roster_size else {
-        return undefined(definition(Figure::NonStarters).undefined_when.unwrap_or("no roster is loaded"));
+        return undefined(
+            definition(Figure::NonStarters)
+                .undefined_when
+                .unwrap_or("no roster is loaded"),
+        );
     };
     let n = r.non_starters.len() as u64;
     // The change: roster members not yet active at the reference week vs the week before (core's tier counts).
@@ -234,7 +350,11 @@ fn nonstarters(r: &Report) -> Card {
             };
             (format!("{}{words}", arrow(dir)), d.to_string(), dir)
         }
-        _ => ("no earlier week to compare with".into(), String::new(), "none"),
+        _ => (
+            "no earlier week to compare with".into(),
+            String::new(),
+            "none",
+        ),
     };
     Card {
         value: int(n),
@@ -242,7 +362,10 @@ fn nonstarters(r: &Report) -> Card {
         delta,
         delta_raw,
         direction: dir,
-        note: format!("Of {} on the roster, never active in the loaded data.", util::plural(size, "person", "people")),
+        note: format!(
+            "Of {} on the roster, never active in the loaded data.",
+            util::plural(size, "person", "people")
+        ),
     }
 }
 
@@ -255,7 +378,9 @@ fn Kpis() -> impl IntoView {
             Some(k) => format!(
                 "Week {}{}",
                 week_title(&k.week),
-                k.previous.as_ref().map_or_else(String::new, |p| format!(", compared with {}", p.label))
+                k.previous
+                    .as_ref()
+                    .map_or_else(String::new, |p| format!(", compared with {}", p.label))
             ),
             None => "No complete week in this window yet".to_string(),
         })
@@ -293,7 +418,12 @@ fn week_axis(r: &Report) -> (Vec<String>, Vec<String>, Vec<bool>) {
                 week_title(w)
             } else {
                 let to = r.window.as_of;
-                format!("{} (in progress: {} to {})", w.label, util::day_month(w.week), util::day_month_year(to))
+                format!(
+                    "{} (in progress: {} to {})",
+                    w.label,
+                    util::day_month(w.week),
+                    util::day_month_year(to)
+                )
             }
         })
         .collect();
@@ -301,40 +431,87 @@ fn week_axis(r: &Report) -> (Vec<String>, Vec<String>, Vec<bool>) {
     (labels, titles, partial)
 }
 
-fn weekly(r: &Report, name: &str, class: &'static str, mark: Mark, f: impl Fn(&WeekFigures) -> Option<f64>) -> Series {
-    Series { name: name.to_string(), class, mark, values: r.weeks.iter().map(f).collect() }
+fn weekly(
+    r: &Report,
+    name: &str,
+    class: &'static str,
+    mark: Mark,
+    f: impl Fn(&WeekFigures) -> Option<f64>,
+) -> Series {
+    Series {
+        name: name.to_string(),
+        class,
+        mark,
+        values: r.weeks.iter().map(f).collect(),
+    }
 }
 
 fn chart(r: &Report, series: Vec<Series>, fmt: Fmt, zero_based: bool) -> ChartData {
     let (labels, titles, partial) = week_axis(r);
-    ChartData { labels, titles, partial, series, stacked: false, fmt, zero_based }
+    ChartData {
+        labels,
+        titles,
+        partial,
+        series,
+        stacked: false,
+        fmt,
+        zero_based,
+    }
 }
 
 fn active_chart(r: &Report) -> ChartData {
-    let mut s = vec![weekly(r, "Active engineers", "s-blue", Mark::Line, |w| Some(w.active_engineers as f64))];
+    let mut s = vec![weekly(r, "Active engineers", "s-blue", Mark::Line, |w| {
+        Some(w.active_engineers as f64)
+    })];
     if r.roster_size.is_some() {
-        s.push(weekly(r, "Roster size", "s-grey", Mark::Reference, |w| w.roster_size.map(|n| n as f64)));
+        s.push(weekly(r, "Roster size", "s-grey", Mark::Reference, |w| {
+            w.roster_size.map(|n| n as f64)
+        }));
     }
     chart(r, s, Fmt::Count, true)
 }
 
 fn tiers_chart(r: &Report) -> ChartData {
     let t = &r.tiers_by_week;
-    let labels = t.iter().map(|c| util::short_week(&week::iso_label(c.week))).collect();
+    let labels = t
+        .iter()
+        .map(|c| util::short_week(&week::iso_label(c.week)))
+        .collect();
     let titles = t
         .iter()
-        .map(|c| format!("{} (tiers from the 4 weeks to Sunday {})", week::iso_label(c.week), c.week + Duration::days(6)))
+        .map(|c| {
+            format!(
+                "{} (tiers from the 4 weeks to Sunday {})",
+                week::iso_label(c.week),
+                c.week + Duration::days(6)
+            )
+        })
         .collect();
     let mut series = vec![
-        Series { name: "Power users".into(), class: "t-power", mark: Mark::Bar, values: t.iter().map(|c| Some(c.power as f64)).collect() },
-        Series { name: "Regular".into(), class: "t-regular", mark: Mark::Bar, values: t.iter().map(|c| Some(c.regular as f64)).collect() },
+        Series {
+            name: "Power users".into(),
+            class: "t-power",
+            mark: Mark::Bar,
+            values: t.iter().map(|c| Some(c.power as f64)).collect(),
+        },
+        Series {
+            name: "Regular".into(),
+            class: "t-regular",
+            mark: Mark::Bar,
+            values: t.iter().map(|c| Some(c.regular as f64)).collect(),
+        },
         Series {
             name: "Occasional".into(),
             class: "t-occasional",
             mark: Mark::Bar,
             values: t.iter().map(|c| Some(c.occasional as f64)).collect(),
         },
-        Series { name: "Lapsed".into(), class: "t-lapsed", mark: Mark::Bar, values: t.iter().map(|c| Some(c.lapsed as f64)).collect() },
+        Series {
+            name: "Lapsed".into(),
+            class: "t-lapsed",
+            mark: Mark::Bar,
+            values: t.iter().map(|c| Some(c.lapsed as f64)).collect(),
+        },
     ];
     if r.roster_size.is_some() {
         series.push(Series {
@@ -344,7 +521,15 @@ fn tiers_chart(r: &Report) -> ChartData {
             values: t.iter().map(|c| Some(c.non_starter as f64)).collect(),
         });
     }
-    ChartData { labels, titles, partial: vec![false; t.len()], series, stacked: true, fmt: Fmt::Count, zero_based: true }
+    ChartData {
+        labels,
+        titles,
+        partial: vec![false; t.len()],
+        series,
+        stacked: true,
+        fmt: Fmt::Count,
+        zero_based: true,
+    }
 }
 
 #[component]
@@ -373,21 +558,52 @@ fn Charts() -> impl IntoView {
     let r = ctx.report;
     let active = Signal::derive(move || r.with(|r| active_chart(r)));
     let sessions = Signal::derive(move || {
-        r.with(|r| chart(r, vec![weekly(r, "Sessions", "s-teal", Mark::Bar, |w| Some(w.sessions as f64))], Fmt::Count, true))
+        r.with(|r| {
+            chart(
+                r,
+                vec![weekly(r, "Sessions", "s-teal", Mark::Bar, |w| {
+                    Some(w.sessions as f64)
+                })],
+                Fmt::Count,
+                true,
+            )
+        })
     });
     let lines = Signal::derive(move || {
         r.with(|r| {
-            chart(r, vec![weekly(r, "Lines accepted", "s-purple", Mark::Bar, |w| Some(w.lines_accepted as f64))], Fmt::Count, true)
+            chart(
+                r,
+                vec![weekly(r, "Lines accepted", "s-purple", Mark::Bar, |w| {
+                    Some(w.lines_accepted as f64)
+                })],
+                Fmt::Count,
+                true,
+            )
         })
     });
     let acceptance = Signal::derive(move || {
-        r.with(|r| chart(r, vec![weekly(r, "Acceptance rate", "s-green", Mark::Line, |w| w.acceptance_rate)], Fmt::Percent, false))
+        r.with(|r| {
+            chart(
+                r,
+                vec![weekly(r, "Acceptance rate", "s-green", Mark::Line, |w| {
+                    w.acceptance_rate
+                })],
+                Fmt::Percent,
+                false,
+            )
+        })
     });
     let cost = Signal::derive(move || {
         r.with(|r| {
             chart(
                 r,
-                vec![weekly(r, "Cost per active engineer", "s-orange", Mark::Line, |w| w.cost_per_active_engineer_usd)],
+                vec![weekly(
+                    r,
+                    "Cost per active engineer",
+                    "s-orange",
+                    Mark::Line,
+                    |w| w.cost_per_active_engineer_usd,
+                )],
                 Fmt::Usd,
                 true,
             )

@@ -5,7 +5,13 @@ use leptos::prelude::*;
 use scoreboard_core::metrics::{definition, Definition, Figure, DEFINITIONS};
 
 fn anchor(f: Figure) -> String {
-    format!("def-{}", serde_json::to_value(f).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
+    format!(
+        "def-{}",
+        serde_json::to_value(f)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    )
 }
 
 fn body(d: &'static Definition) -> impl IntoView {

@@ -23,12 +23,19 @@ pub fn Dialogs() -> impl IntoView {
     let ctx = ctx();
     move || {
         ctx.question.get().map(|q| match q {
-            Question::Mapping { file, message, preview, choice } => {
-                view! { <MappingDialog file message preview choice/> }.into_any()
-            }
-            Question::Period { file, message, from, to, retry } => {
-                view! { <PeriodDialog file message from to retry/> }.into_any()
-            }
+            Question::Mapping {
+                file,
+                message,
+                preview,
+                choice,
+            } => view! { <MappingDialog file message preview choice/> }.into_any(),
+            Question::Period {
+                file,
+                message,
+                from,
+                to,
+                retry,
+            } => view! { <PeriodDialog file message from to retry/> }.into_any(),
         })
     }
 }
@@ -55,10 +62,21 @@ fn MappingDialog(
 ) -> impl IntoView {
     let choice = RwSignal::new(choice);
     let headers = preview.headers.clone();
-    let has_person = move || choice.with(|c| c.values().any(|f| matches!(f, Some(Field::Email) | Some(Field::AccountId))));
+    let has_person = move || {
+        choice.with(|c| {
+            c.values()
+                .any(|f| matches!(f, Some(Field::Email) | Some(Field::AccountId)))
+        })
+    };
     let rows = preview.rows.clone();
     let sample = move |col: usize| -> String {
-        rows.iter().filter_map(|r| r.get(col)).filter(|c| !c.is_empty()).take(3).cloned().collect::<Vec<_>>().join(" · ")
+        rows.iter()
+            .filter_map(|r| r.get(col))
+            .filter(|c| !c.is_empty())
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" · ")
     };
     let apply = move |_| answer(Answer::Mapping(choice.get_untracked()));
     let node = NodeRef::<leptos::html::Div>::new();
@@ -116,7 +134,13 @@ fn MappingDialog(
 }
 
 #[component]
-fn PeriodDialog(file: String, message: String, from: NaiveDate, to: NaiveDate, retry: bool) -> impl IntoView {
+fn PeriodDialog(
+    file: String,
+    message: String,
+    from: NaiveDate,
+    to: NaiveDate,
+    retry: bool,
+) -> impl IntoView {
     // The first time, the explanation above says it all; after a rejected
     // period, the importer's message says what was wrong.
     let show_message = retry;

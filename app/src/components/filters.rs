@@ -40,10 +40,18 @@ pub fn Filters() -> impl IntoView {
             let partial = r.weeks.last().is_some_and(|x| !x.complete);
             format!(
                 "{} ({} to {}{}), {} to {} UTC",
-                if first == last { first.clone() } else { format!("{first} – {last}") },
+                if first == last {
+                    first.clone()
+                } else {
+                    format!("{first} – {last}")
+                },
                 w.from,
                 w.to,
-                if partial { ", the last week still in progress" } else { "" },
+                if partial {
+                    ", the last week still in progress"
+                } else {
+                    ""
+                },
                 util::plural(r.weeks.len() as u64, "week", "weeks"),
                 w.as_of
             )

@@ -23,9 +23,27 @@ fn gaps_text(s: &SourceHealth) -> String {
     if s.gaps.is_empty() {
         return "none".to_string();
     }
-    let list: Vec<String> =
-        s.gaps.iter().take(6).map(|(a, b)| if a == b { a.to_string() } else { format!("{a} to {b}") }).collect();
-    format!("{}{}", list.join(", "), if s.gaps.len() > 6 { format!(" and {} more", s.gaps.len() - 6) } else { String::new() })
+    let list: Vec<String> = s
+        .gaps
+        .iter()
+        .take(6)
+        .map(|(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a} to {b}")
+            }
+        })
+        .collect();
+    format!(
+        "{}{}",
+        list.join(", "),
+        if s.gaps.len() > 6 {
+            format!(" and {} more", s.gaps.len() - 6)
+        } else {
+            String::new()
+        }
+    )
 }
 
 #[component]

@@ -10,7 +10,10 @@ use crate::util::{self, int, plural};
 
 fn files_of(list: Option<web_sys::FileList>) -> Vec<Input> {
     let Some(list) = list else { return Vec::new() };
-    (0..list.length()).filter_map(|i| list.get(i)).map(Input::File).collect()
+    (0..list.length())
+        .filter_map(|i| list.get(i))
+        .map(Input::File)
+        .collect()
 }
 
 #[component]
@@ -114,7 +117,14 @@ fn PasteRoster() -> impl IntoView {
             return;
         }
         text.set(String::new());
-        loader::start(ctx, vec![Input::Bytes { name: "Pasted roster".into(), bytes: t.into_bytes() }], Origin::PastedRoster);
+        loader::start(
+            ctx,
+            vec![Input::Bytes {
+                name: "Pasted roster".into(),
+                bytes: t.into_bytes(),
+            }],
+            Origin::PastedRoster,
+        );
     };
     view! {
         <details class="paste">
@@ -164,7 +174,11 @@ fn ImportReport() -> impl IntoView {
     let ctx = ctx();
     let reports = move || {
         let idx = ctx.last_batch.get();
-        ctx.data.with(|d| idx.iter().filter_map(|&i| d.files.get(i).cloned()).collect::<Vec<_>>())
+        ctx.data.with(|d| {
+            idx.iter()
+                .filter_map(|&i| d.files.get(i).cloned())
+                .collect::<Vec<_>>()
+        })
     };
     let summary = move || {
         let r = reports();
@@ -178,13 +192,18 @@ fn ImportReport() -> impl IntoView {
             int(rejected)
         );
         if failed > 0 {
-            s.push_str(&format!(" {} could not be loaded.", plural(failed, "file", "files")));
+            s.push_str(&format!(
+                " {} could not be loaded.",
+                plural(failed, "file", "files")
+            ));
         }
         s
     };
     // Open by default only when something needs the reader's attention.
     let attention = move || {
-        reports().iter().any(|f| f.error.is_some() || f.problems_total > 0 || !f.ignored_columns.is_empty())
+        reports()
+            .iter()
+            .any(|f| f.error.is_some() || f.problems_total > 0 || !f.ignored_columns.is_empty())
     };
     view! {
         <Show when=move || !ctx.last_batch.with(Vec::is_empty)>

@@ -63,7 +63,11 @@ fn opt_cmp<T: PartialOrd>(a: Option<T>, b: Option<T>, desc: bool) -> Ordering {
 
 fn compare(a: &PersonFigures, b: &PersonFigures, col: Col, desc: bool) -> Ordering {
     let by = match col {
-        Col::Person => opt_cmp(Some(display_name(a).to_lowercase()), Some(display_name(b).to_lowercase()), desc),
+        Col::Person => opt_cmp(
+            Some(display_name(a).to_lowercase()),
+            Some(display_name(b).to_lowercase()),
+            desc,
+        ),
         Col::Team => opt_cmp(a.team.clone(), b.team.clone(), desc),
         Col::Tier => opt_cmp(Some(tier_rank(a.tier)), Some(tier_rank(b.tier)), desc),
         Col::FirstActive => opt_cmp(a.first_active, b.first_active, desc),
@@ -82,9 +86,17 @@ fn display_name(p: &PersonFigures) -> String {
 }
 
 /// The people of a list (power users, non-starters…), looked up once.
-fn people_of<'a>(r: &'a Report, keys: &[PersonKey], limit: usize) -> Vec<(PersonKey, Option<&'a PersonFigures>)> {
-    let index: HashMap<&PersonKey, &PersonFigures> = r.people.iter().map(|p| (&p.person, p)).collect();
-    keys.iter().take(limit).map(|k| (k.clone(), index.get(k).copied())).collect()
+fn people_of<'a>(
+    r: &'a Report,
+    keys: &[PersonKey],
+    limit: usize,
+) -> Vec<(PersonKey, Option<&'a PersonFigures>)> {
+    let index: HashMap<&PersonKey, &PersonFigures> =
+        r.people.iter().map(|p| (&p.person, p)).collect();
+    keys.iter()
+        .take(limit)
+        .map(|k| (k.clone(), index.get(k).copied()))
+        .collect()
 }
 
 /// Lists show this many people at first; "Show all" lifts it.
@@ -157,7 +169,15 @@ fn PowerUsers() -> impl IntoView {
 fn NonStarters() -> impl IntoView {
     let ctx = ctx();
     let r = ctx.report;
-    let emails = move || r.with(|r| r.non_starters.iter().filter(|k| k.is_email()).map(|k| k.to_string()).collect::<Vec<_>>());
+    let emails = move || {
+        r.with(|r| {
+            r.non_starters
+                .iter()
+                .filter(|k| k.is_email())
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>()
+        })
+    };
     let fallback = RwSignal::new(false);
     let limit = RwSignal::new(LIST_LIMIT);
     let copy = move |_| {
@@ -165,13 +185,20 @@ fn NonStarters() -> impl IntoView {
         let n = emails().len() as u64;
         leptos::task::spawn_local(async move {
             let result = match web_sys::window() {
-                Some(w) => wasm_bindgen_futures::JsFuture::from(w.navigator().clipboard().write_text(&list)).await.map(|_| ()),
+                Some(w) => wasm_bindgen_futures::JsFuture::from(
+                    w.navigator().clipboard().write_text(&list),
+                )
+                .await
+                .map(|_| ()),
                 None => Err(wasm_bindgen::JsValue::NULL),
             };
             match result {
                 Ok(()) => {
                     fallback.set(false);
-                    ctx.notice.set(Some(format!("Copied {} to the clipboard.", util::plural(n, "e-mail address", "e-mail addresses"))));
+                    ctx.notice.set(Some(format!(
+                        "Copied {} to the clipboard.",
+                        util::plural(n, "e-mail address", "e-mail addresses")
+                    )));
                 }
                 Err(_) => fallback.set(true),
             }
@@ -262,8 +289,12 @@ fn PeopleTable() -> impl IntoView {
                 .filter(|p| {
                     q.is_empty()
                         || p.person.as_str().contains(&q)
-                        || p.name.as_deref().is_some_and(|n| n.to_lowercase().contains(&q))
-                        || p.team.as_deref().is_some_and(|t| t.to_lowercase().contains(&q))
+                        || p.name
+                            .as_deref()
+                            .is_some_and(|n| n.to_lowercase().contains(&q))
+                        || p.team
+                            .as_deref()
+                            .is_some_and(|t| t.to_lowercase().contains(&q))
                         || p.tier.label().to_lowercase().contains(&q)
                 })
                 .cloned()
@@ -341,7 +372,11 @@ fn PeopleTable() -> impl IntoView {
 }
 
 fn person_row(p: &PersonFigures) -> impl IntoView {
-    let cost = if p.cost_is_estimated { format!("{} *", util::usd(p.cost_usd)) } else { util::usd(p.cost_usd) };
+    let cost = if p.cost_is_estimated {
+        format!("{} *", util::usd(p.cost_usd))
+    } else {
+        util::usd(p.cost_usd)
+    };
     let not_on_roster = !p.on_roster;
     view! {
         <tr data-person=p.person.to_string() data-tier=p.tier.as_str()>
