@@ -32,9 +32,7 @@ pub fn App() -> impl IntoView {
         ctx.restored.set(true);
         let empty = ctx.data.with_untracked(Data::is_empty);
         if empty && (util::url_param("demo").is_some() || loader::server_demo_mode().await) {
-            if ctx.data.with_untracked(Data::is_empty) {
-                loader::load_demo(ctx);
-            }
+            loader::load_demo(ctx, true);
         } else if !empty {
             util::next_paint().await;
             util::mark("scoreboard:rendered");

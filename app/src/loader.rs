@@ -11,7 +11,8 @@
 //! and the tab stays responsive. Line numbers in problems are mapped back to
 //! the file's own lines. The part size adapts to keep each step short.
 
-use std::collections::HashMap;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
 
 use chrono::NaiveDate;
 use futures::channel::oneshot;
@@ -79,13 +80,32 @@ pub fn start(ctx: Ctx, inputs: Vec<Input>, origin: Origin) {
     if inputs.is_empty() {
         return;
     }
-    if ctx.progress.get_untracked().is_some() {
+    QUEUE.with(|q| q.borrow_mut().push_back((inputs, origin)));
+    if RUNNING.with(Cell::get) {
         ctx.notice.set(Some(
-            "Files are still being loaded; add more once this load has finished.".into(),
+            "These files will be read as soon as the current ones are done.".into(),
         ));
         return;
     }
-    leptos::task::spawn_local(import_batch(ctx, inputs, origin));
+    RUNNING.with(|r| r.set(true));
+    leptos::task::spawn_local(async move {
+        while let Some((inputs, origin)) = QUEUE.with(|q| q.borrow_mut().pop_front()) {
+            import_batch(ctx, inputs, origin).await;
+        }
+        RUNNING.with(|r| r.set(false));
+    });
+}
+
+/// True while files are being imported (or waiting to be).
+pub fn busy() -> bool {
+    RUNNING.with(Cell::get)
+}
+
+thread_local! {
+    /// Batches wait here while another one is read: files dropped during an
+    /// import (or while the demo loads) are read next, never dropped.
+    static QUEUE: RefCell<VecDeque<(Vec<Input>, Origin)>> = const { RefCell::new(VecDeque::new()) };
+    static RUNNING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// A file's import and the count of all its problems (only some are kept).
@@ -137,6 +157,10 @@ async fn merge_into_data(
     results: Vec<(FileReport, Option<Import>)>,
     origin: Origin,
 ) -> Vec<usize> {
+    // Never merge into an empty table while the stored data is still being read back.
+    while !ctx.restored.get_untracked() {
+        util::sleep_ms(50).await;
+    }
     let mut first_note: Vec<String> = Vec::new();
     let had_demo = ctx.data.with_untracked(|d| d.demo.is_some());
     match origin {
@@ -928,19 +952,25 @@ struct ManifestFile {
 }
 
 /// Fetches the bundled demo files and imports them like dropped files.
-pub fn load_demo(ctx: Ctx) {
-    if ctx.progress.get_untracked().is_some() {
+/// `auto` (the server runs with `--demo`, nothing is stored): only if the
+/// user has not loaded anything meanwhile.
+pub fn load_demo(ctx: Ctx, auto: bool) {
+    let untouched = move || !busy() && ctx.data.with_untracked(Data::is_empty);
+    if auto && !untouched() {
         return;
     }
     leptos::task::spawn_local(async move {
-        ctx.progress.set(Some(Progress {
-            file: "demo data".into(),
-            index: 1,
-            count: 1,
-            done: 0.0,
-            total: 1.0,
-            stage: "Fetching",
-        }));
+        let show = !busy();
+        if show {
+            ctx.progress.set(Some(Progress {
+                file: "demo data".into(),
+                index: 1,
+                count: 1,
+                done: 0.0,
+                total: 1.0,
+                stage: "Fetching",
+            }));
+        }
         let result: Result<(Manifest, Vec<Input>), String> = async {
             let manifest: Manifest =
                 serde_json::from_slice(&fetch_bytes("demo/manifest.json").await?)
@@ -956,9 +986,12 @@ pub fn load_demo(ctx: Ctx) {
             Ok((manifest, inputs))
         }
         .await;
-        ctx.progress.set(None);
+        if show && !busy() {
+            ctx.progress.set(None);
+        }
         match result {
-            Ok((manifest, inputs)) => import_batch(ctx, inputs, Origin::Demo(manifest.as_of)).await,
+            Ok(_) if auto && !untouched() => {}
+            Ok((manifest, inputs)) => start(ctx, inputs, Origin::Demo(manifest.as_of)),
             Err(e) => ctx
                 .notice
                 .set(Some(format!("The demo data could not be loaded: {e}"))),

@@ -538,3 +538,78 @@ pub fn remember_mapping(headers: &[String], choice: &BTreeMap<String, Option<Fie
         let _ = ls.set_item(&mapping_key(headers), &s);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
+    }
+
+    #[test]
+    fn stored_rows_read_back_unchanged() {
+        let mut r = DayRow::new(
+            day("2026-11-16"),
+            PersonKey::email("Ada@Example.com"),
+            Source::AdminApi,
+        );
+        r.measures = Measures {
+            sessions: 3,
+            lines_added: 120,
+            lines_removed: 7,
+            commits: 1,
+            pull_requests: 1,
+            edits_accepted: 9,
+            edits_rejected: 2,
+            input_tokens: 1000,
+            output_tokens: 200,
+            cache_read_tokens: 30_000,
+            cache_creation_tokens: 400,
+            cost_micros: 1_250_000,
+            cost_is_estimated: true,
+        };
+        r.models.push(ModelUsage {
+            model: "claude-opus-5".into(),
+            input_tokens: 1000,
+            ..ModelUsage::default()
+        });
+        r.tools.push(ToolDecisions {
+            tool: "edit_tool".into(),
+            accepted: 9,
+            rejected: 2,
+        });
+        let persons = vec![r.person.clone()];
+        let json = serde_json::to_vec(&vec![encode(&r, 0)]).unwrap_or_default();
+        let back: Vec<Row> = serde_json::from_slice(&json).unwrap_or_default();
+        let back: Vec<DayRow> = back
+            .into_iter()
+            .filter_map(|x| decode(x, &persons))
+            .collect();
+        assert_eq!(back, vec![r]);
+    }
+
+    #[test]
+    fn stored_period_rows_read_back_unchanged() {
+        let mut p = PeriodRow {
+            start: day("2026-11-01"),
+            end: day("2026-11-30"),
+            person: PersonKey::api_key("ci-bot"),
+            source: Source::Csv,
+            measures: Measures::default(),
+            models: Vec::new(),
+            tools: Vec::new(),
+        };
+        p.measures.sessions = 40;
+        let persons = vec![p.person.clone()];
+        let json = serde_json::to_vec(&encode_period(&p, 0)).unwrap_or_default();
+        let back: Option<PRow> = serde_json::from_slice(&json).ok();
+        assert_eq!(back.and_then(|x| decode_period(x, &persons)), Some(p));
+    }
+
+    #[test]
+    fn a_row_pointing_at_an_unknown_person_is_dropped_not_invented() {
+        let r = DayRow::new(day("2026-11-16"), PersonKey::email("a@b.c"), Source::Csv);
+        assert_eq!(decode(encode(&r, 5), &[]), None);
+    }
+}

@@ -5,6 +5,7 @@
 use chrono::Duration;
 use leptos::prelude::*;
 use scoreboard_core::metrics::{definition, why_undefined, Figure, Report, WeekFigures};
+use scoreboard_core::parse::FileKind;
 use scoreboard_core::week;
 
 use crate::charts::{Chart, ChartData, Fmt, Mark, Series};
@@ -16,7 +17,28 @@ use crate::util::{self, int, DASH};
 pub fn Dashboard() -> impl IntoView {
     let ctx = ctx();
     let report = ctx.report;
+    // What an API source cannot see (e.g. the Admin API's empty answer for
+    // seat users) is said next to the figures, not only in data health.
+    let api_notes = move || {
+        ctx.data.with(|d| {
+            d.files
+                .iter()
+                .filter(|f| {
+                    matches!(
+                        f.kind,
+                        Some(FileKind::AdminApiJson) | Some(FileKind::EnterpriseApiJson)
+                    )
+                })
+                .flat_map(|f| f.warnings.iter().map(move |w| format!("{}: {w}", f.file)))
+                .collect::<Vec<_>>()
+        })
+    };
     view! {
+        <Show when=move || !api_notes().is_empty()>
+            <aside id="source-notes" class="notice source-notes" role="note">
+                <ul>{move || api_notes().into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}</ul>
+            </aside>
+        </Show>
         <section class="summary-block" aria-labelledby="summary">
             <p id="summary" class="summary">{move || report.with(|r| r.summary.clone())}</p>
         </section>

@@ -123,11 +123,18 @@ pub fn Health() -> impl IntoView {
             </div>
 
             <h3>"Warnings"</h3>
-            {move || r.with(|r| if r.warnings.is_empty() {
-                view! { <p class="hint">"None."</p> }.into_any()
-            } else {
-                view! { <ul id="health-warnings" class="warnings">{r.warnings.iter().map(|w| view! { <li>{w.clone()}</li> }).collect_view()}</ul> }.into_any()
-            })}
+            {move || {
+                // Core's warnings about the data as a whole, then each file's.
+                let mut all: Vec<String> = r.with(|r| r.warnings.clone());
+                for f in files() {
+                    all.extend(f.warnings.iter().map(|w| format!("{}: {w}", f.file)));
+                }
+                if all.is_empty() {
+                    view! { <p class="hint">"None."</p> }.into_any()
+                } else {
+                    view! { <ul id="health-warnings" class="warnings">{all.into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}</ul> }.into_any()
+                }
+            }}
 
             <h3>{move || format!("Files loaded ({}; {} rejected in all)", files().len(), plural(rejected(), "row", "rows"))}</h3>
             <div class="files">

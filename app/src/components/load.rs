@@ -93,7 +93,7 @@ pub fn LoadPanel() -> impl IntoView {
             <div class="load-more">
                 <Show when=empty>
                     <div class="demo">
-                        <button id="demo-button" class="btn" on:click=move |_| loader::load_demo(ctx)>
+                        <button id="demo-button" class="btn" on:click=move |_| loader::load_demo(ctx, false)>
                             "Try with demo data"
                         </button>
                         <span class="hint">"40 invented engineers in 4 teams over 16 weeks."</span>
@@ -201,9 +201,12 @@ fn ImportReport() -> impl IntoView {
     };
     // Open by default only when something needs the reader's attention.
     let attention = move || {
-        reports()
-            .iter()
-            .any(|f| f.error.is_some() || f.problems_total > 0 || !f.ignored_columns.is_empty())
+        reports().iter().any(|f| {
+            f.error.is_some()
+                || f.problems_total > 0
+                || !f.ignored_columns.is_empty()
+                || !f.warnings.is_empty()
+        })
     };
     view! {
         <Show when=move || !ctx.last_batch.with(Vec::is_empty)>
