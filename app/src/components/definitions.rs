@@ -4,14 +4,19 @@
 use leptos::prelude::*;
 use scoreboard_core::metrics::{definition, Definition, Figure, DEFINITIONS};
 
-fn anchor(f: Figure) -> String {
-    format!(
-        "def-{}",
-        serde_json::to_value(f)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default()
-    )
+/// The id of a definition on the page (`def-acceptance_rate`).
+fn anchor(f: Figure) -> &'static str {
+    match f {
+        Figure::ActiveEngineers => "def-active_engineers",
+        Figure::AdoptionRate => "def-adoption_rate",
+        Figure::Sessions => "def-sessions",
+        Figure::LinesAccepted => "def-lines_accepted",
+        Figure::AcceptanceRate => "def-acceptance_rate",
+        Figure::Cost => "def-cost",
+        Figure::CostPerActiveEngineer => "def-cost_per_active_engineer",
+        Figure::NonStarters => "def-non_starters",
+        Figure::Tiers => "def-tiers",
+    }
 }
 
 fn body(d: &'static Definition) -> impl IntoView {

@@ -51,8 +51,8 @@ pub fn LoadPanel() -> impl IntoView {
                 <div class="intro">
                     <h2 id="load-title">"See how your engineers are taking up Claude Code"</h2>
                     <p>
-                        "Export the Claude Code usage CSV from the claude.ai admin pages (or the Console), add a roster "
-                        "of who should be using it, and drop both here. Scoreboard shows the weekly trend, who uses it "
+                        "Export the Claude Code usage CSV (on claude.ai: Analytics › Claude Code › Export; API users: the "
+                        "Console's Claude Code page), add a roster of who should be using it, and drop both here. Scoreboard shows the weekly trend, who uses it "
                         "most and who has not started. Everything is computed in this browser; your files are not uploaded."
                     </p>
                 </div>
