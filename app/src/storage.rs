@@ -410,20 +410,20 @@ async fn save(ctx: Ctx) -> Result<(), String> {
 /// Reads the stored data back; `Ok(None)` when nothing is stored.
 pub async fn load() -> Result<Option<Data>, String> {
     let db = open_db().await?;
-    let tx = stores_tx(&db, IdbTransactionMode::Readonly)?;
+    let result = load_from(&db).await;
+    db.close();
+    result
+}
+
+async fn load_from(db: &IdbDatabase) -> Result<Option<Data>, String> {
+    let tx = stores_tx(db, IdbTransactionMode::Readonly)?;
     let meta_req = tx
         .object_store(META)
         .and_then(|s| s.get(&JsValue::from_str(META_KEY)))
         .map_err(|e| js_error(&e))?;
-    let days_req = tx
-        .object_store(DAYS)
-        .and_then(|s| s.get_all())
+    let meta = JsFuture::from(request_promise(&meta_req))
+        .await
         .map_err(|e| js_error(&e))?;
-    let meta_p = request_promise(&meta_req);
-    let days_p = request_promise(&days_req);
-    let meta = JsFuture::from(meta_p).await.map_err(|e| js_error(&e))?;
-    let days = JsFuture::from(days_p).await.map_err(|e| js_error(&e))?;
-    db.close();
     if meta.is_undefined() || meta.is_null() {
         return Ok(None);
     }
@@ -438,12 +438,25 @@ pub async fn load() -> Result<Option<Data>, String> {
             meta.version
         ));
     }
-    // Chunk by chunk into the table, yielding in between.
-    let chunks: Array = days.dyn_into().unwrap_or_default();
+    // Chunk by chunk into the table, one short read transaction per chunk
+    // (a transaction does not survive a yield), yielding in between.
     let mut table = UsageTable::new();
     let mut read = 0u64;
-    for c in chunks.iter() {
-        let bytes = Uint8Array::new(&c).to_vec();
+    for i in 0..meta.chunks {
+        let tx = db
+            .transaction_with_str_and_mode(DAYS, IdbTransactionMode::Readonly)
+            .map_err(|e| js_error(&e))?;
+        let req = tx
+            .object_store(DAYS)
+            .and_then(|s| s.get(&JsValue::from_f64(f64::from(i))))
+            .map_err(|e| js_error(&e))?;
+        let chunk = JsFuture::from(request_promise(&req))
+            .await
+            .map_err(|e| js_error(&e))?;
+        if chunk.is_undefined() || chunk.is_null() {
+            break;
+        }
+        let bytes = Uint8Array::new(&chunk).to_vec();
         let part: Vec<Row> = serde_json::from_slice(&bytes)
             .map_err(|e| format!("a stored chunk cannot be read ({e})"))?;
         let rows: Vec<DayRow> = part
