@@ -18,7 +18,7 @@ use chrono::NaiveDate;
 use futures::channel::oneshot;
 use js_sys::Uint8Array;
 use leptos::prelude::*;
-use scoreboard_core::model::{DayRow, PersonKey};
+use scoreboard_core::model::{DayRow, PeriodRow, PersonKey};
 use scoreboard_core::parse::{self, FileKind, Import, ImportError, ImportOptions};
 use scoreboard_core::Roster;
 use wasm_bindgen::JsCast;
@@ -713,8 +713,8 @@ struct Merger {
     parts: usize,
     prefix_lines: u64,
     persons: HashMap<PersonKey, u32>,
-    days: HashMap<(u32, i32, u8), usize>,
-    periods: HashMap<(u32, i32, i32, u8), usize>,
+    days: HashMap<RowKey, usize>,
+    periods: HashMap<RowKey, usize>,
     warnings: Vec<String>,
     problems_total: u64,
 }
@@ -778,15 +778,10 @@ impl Merger {
             let key = (
                 person_id(&mut self.persons, &r.person),
                 day_num(r.day),
+                0,
                 r.source as u8,
             );
-            match self.days.get(&key) {
-                Some(&i) => out.rows[i].absorb(&r),
-                None => {
-                    self.days.insert(key, out.rows.len());
-                    out.rows.push(r);
-                }
-            }
+            sum_into(&mut self.days, &mut out.rows, key, r, DayRow::absorb);
         }
         for p in periods {
             let key = (
@@ -795,13 +790,13 @@ impl Merger {
                 day_num(p.end),
                 p.source as u8,
             );
-            match self.periods.get(&key) {
-                Some(&i) => out.periods[i].absorb(&p),
-                None => {
-                    self.periods.insert(key, out.periods.len());
-                    out.periods.push(p);
-                }
-            }
+            sum_into(
+                &mut self.periods,
+                &mut out.periods,
+                key,
+                p,
+                PeriodRow::absorb,
+            );
         }
     }
 
@@ -826,6 +821,26 @@ impl Merger {
         Imported {
             import,
             problems_total: self.problems_total,
+        }
+    }
+}
+
+/// (person index, first day, last day (0 for day rows), source).
+type RowKey = (u32, i32, i32, u8);
+
+/// Adds a row to the one with the same key, or appends it.
+fn sum_into<T>(
+    index: &mut HashMap<RowKey, usize>,
+    list: &mut Vec<T>,
+    key: RowKey,
+    item: T,
+    absorb: fn(&mut T, &T),
+) {
+    match index.get(&key) {
+        Some(&i) => absorb(&mut list[i], &item),
+        None => {
+            index.insert(key, list.len());
+            list.push(item);
         }
     }
 }

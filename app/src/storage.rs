@@ -53,19 +53,9 @@ struct Row(
     Vec<ToolDecisions>,
 );
 
-/// One period row, the same way: (start, end, person, source, counters, cost, estimated, models, tools).
+/// One period row: its last day, then the row (whose day is the first day).
 #[derive(Serialize, Deserialize)]
-struct PRow(
-    i32,
-    i32,
-    u32,
-    u8,
-    [u64; 11],
-    i64,
-    bool,
-    Vec<ModelUsage>,
-    Vec<ToolDecisions>,
-);
+struct PRow(i32, Row);
 
 #[derive(Serialize, Deserialize)]
 struct Meta {
@@ -105,64 +95,60 @@ fn day_number(d: NaiveDate) -> i32 {
     d.num_days_from_ce()
 }
 
-fn encode(r: &DayRow, person: u32) -> Row {
-    let m = &r.measures;
+fn row(
+    day: NaiveDate,
+    person: u32,
+    source: Source,
+    m: &Measures,
+    models: &[ModelUsage],
+    tools: &[ToolDecisions],
+) -> Row {
     Row(
-        day_number(r.day),
+        day_number(day),
         person,
-        source_index(r.source),
+        source_index(source),
         counters(m),
         m.cost_micros,
         m.cost_is_estimated,
-        r.models.clone(),
-        r.tools.clone(),
+        models.to_vec(),
+        tools.to_vec(),
     )
 }
 
-fn encode_period(r: &PeriodRow, person: u32) -> PRow {
-    let m = &r.measures;
+fn encode(r: &DayRow, person: u32) -> Row {
+    row(r.day, person, r.source, &r.measures, &r.models, &r.tools)
+}
+
+fn encode_period(p: &PeriodRow, person: u32) -> PRow {
     PRow(
-        day_number(r.start),
-        day_number(r.end),
-        person,
-        source_index(r.source),
-        counters(m),
-        m.cost_micros,
-        m.cost_is_estimated,
-        r.models.clone(),
-        r.tools.clone(),
+        day_number(p.end),
+        row(p.start, person, p.source, &p.measures, &p.models, &p.tools),
     )
 }
 
 fn decode(r: Row, persons: &[PersonKey]) -> Option<DayRow> {
     let Row(day, person, source, c, cost, est, models, tools) = r;
-    let day = NaiveDate::from_num_days_from_ce_opt(day)?;
-    let person = persons.get(person as usize)?.clone();
-    let source = *Source::ALL.get(usize::from(source))?;
     Some(DayRow {
-        day,
-        person,
-        source,
+        day: NaiveDate::from_num_days_from_ce_opt(day)?,
+        person: persons.get(person as usize)?.clone(),
+        source: *Source::ALL.get(usize::from(source))?,
         measures: measures(c, cost, est),
         models,
         tools,
     })
 }
 
-fn decode_period(r: PRow, persons: &[PersonKey]) -> Option<PeriodRow> {
-    let PRow(start, end, person, source, c, cost, est, models, tools) = r;
-    let start = NaiveDate::from_num_days_from_ce_opt(start)?;
-    let end = NaiveDate::from_num_days_from_ce_opt(end)?;
-    let person = persons.get(person as usize)?.clone();
-    let source = *Source::ALL.get(usize::from(source))?;
+fn decode_period(p: PRow, persons: &[PersonKey]) -> Option<PeriodRow> {
+    let PRow(end, r) = p;
+    let d = decode(r, persons)?;
     Some(PeriodRow {
-        start,
-        end,
-        person,
-        source,
-        measures: measures(c, cost, est),
-        models,
-        tools,
+        start: d.day,
+        end: NaiveDate::from_num_days_from_ce_opt(end)?,
+        person: d.person,
+        source: d.source,
+        measures: d.measures,
+        models: d.models,
+        tools: d.tools,
     })
 }
 

@@ -118,63 +118,37 @@ fn count_delta(now: u64, before: Option<u64>, prev_label: &str) -> (String, Stri
     }
 }
 
-fn rate_delta(
-    now: Option<f64>,
+/// The change of a figure that can be undefined (a rate, a cost) from the
+/// week before; `scale` sets what counts as no change (after rounding).
+fn opt_delta(
+    now: f64,
     before: Option<Option<f64>>,
     prev_label: &str,
+    prev_undefined: &str,
+    scale: f64,
+    show: impl Fn(f64) -> String,
 ) -> (String, String, &'static str) {
-    match (now, before) {
-        (Some(a), Some(Some(b))) => {
-            let pts = (a - b) * 100.0;
-            let dir = direction((pts * 10.0).round());
-            let sign = if pts < 0.0 { "−" } else { "+" };
+    match before {
+        Some(Some(b)) => {
+            let d = now - b;
+            let dir = direction((d * scale).round());
+            let sign = if d < 0.0 { "−" } else { "+" };
             (
-                format!("{}{sign}{:.1} pts vs {prev_label}", arrow(dir), pts.abs()),
-                format!("{:.4}", a - b),
+                format!("{}{sign}{} vs {prev_label}", arrow(dir), show(d.abs())),
+                format!("{d:.4}"),
                 dir,
             )
         }
-        (_, Some(None)) => (
-            format!("{prev_label} has no rate to compare with"),
+        Some(None) => (
+            format!("{prev_label} {prev_undefined}"),
             String::new(),
             "none",
         ),
-        (_, None) => (
+        None => (
             "no earlier week to compare with".into(),
             String::new(),
             "none",
         ),
-        (None, _) => (String::new(), String::new(), "none"),
-    }
-}
-
-fn usd_delta(
-    now: Option<f64>,
-    before: Option<Option<f64>>,
-    prev_label: &str,
-) -> (String, String, &'static str) {
-    match (now, before) {
-        (Some(a), Some(Some(b))) => {
-            let d = a - b;
-            let dir = direction((d * 100.0).round());
-            let sign = if d >= 0.0 { "+" } else { "−" };
-            (
-                format!("{}{sign}{} vs {prev_label}", arrow(dir), util::usd(d.abs())),
-                format!("{d:.2}"),
-                dir,
-            )
-        }
-        (_, Some(None)) => (
-            format!("{prev_label} had nobody active"),
-            String::new(),
-            "none",
-        ),
-        (_, None) => (
-            "no earlier week to compare with".into(),
-            String::new(),
-            "none",
-        ),
-        (None, _) => (String::new(), String::new(), "none"),
     }
 }
 
@@ -274,8 +248,14 @@ fn cards(r: &Report) -> [(Figure, &'static str, &'static str, Card); 6] {
 
     let acceptance = match w.acceptance_rate {
         Some(a) => {
-            let (delta, delta_raw, dir) =
-                rate_delta(Some(a), p.map(|p| p.acceptance_rate), &prev_label);
+            let (delta, delta_raw, dir) = opt_delta(
+                a,
+                p.map(|p| p.acceptance_rate),
+                &prev_label,
+                "has no rate to compare with",
+                1000.0,
+                |d| format!("{:.1} pts", d * 100.0),
+            );
             Card {
                 value: util::pct(a),
                 raw: format!("{a:.6}"),
@@ -301,10 +281,13 @@ fn cards(r: &Report) -> [(Figure, &'static str, &'static str, Card); 6] {
     };
     let cost = match w.cost_per_active_engineer_usd {
         Some(c) => {
-            let (delta, delta_raw, dir) = usd_delta(
-                Some(c),
+            let (delta, delta_raw, dir) = opt_delta(
+                c,
                 p.map(|p| p.cost_per_active_engineer_usd),
                 &prev_label,
+                "had nobody active",
+                100.0,
+                util::usd,
             );
             Card {
                 value: util::usd(c),
@@ -579,58 +562,43 @@ fn Charts() -> impl IntoView {
     let ctx = ctx();
     let r = ctx.report;
     let active = Signal::derive(move || r.with(|r| active_chart(r)));
-    let sessions = Signal::derive(move || {
-        r.with(|r| {
-            chart(
-                r,
-                vec![weekly(r, "Sessions", "s-teal", Mark::Bar, |w| {
-                    Some(w.sessions as f64)
-                })],
-                Fmt::Count,
-                true,
-            )
+    let single = move |name: &'static str,
+                       class,
+                       mark,
+                       fmt,
+                       zero_based,
+                       f: fn(&WeekFigures) -> Option<f64>| {
+        Signal::derive(move || {
+            r.with(|r| chart(r, vec![weekly(r, name, class, mark, f)], fmt, zero_based))
         })
+    };
+    let sessions = single("Sessions", "s-teal", Mark::Bar, Fmt::Count, true, |w| {
+        Some(w.sessions as f64)
     });
-    let lines = Signal::derive(move || {
-        r.with(|r| {
-            chart(
-                r,
-                vec![weekly(r, "Lines accepted", "s-purple", Mark::Bar, |w| {
-                    Some(w.lines_accepted as f64)
-                })],
-                Fmt::Count,
-                true,
-            )
-        })
-    });
-    let acceptance = Signal::derive(move || {
-        r.with(|r| {
-            chart(
-                r,
-                vec![weekly(r, "Acceptance rate", "s-green", Mark::Line, |w| {
-                    w.acceptance_rate
-                })],
-                Fmt::Percent,
-                false,
-            )
-        })
-    });
-    let cost = Signal::derive(move || {
-        r.with(|r| {
-            chart(
-                r,
-                vec![weekly(
-                    r,
-                    "Cost per active engineer",
-                    "s-orange",
-                    Mark::Line,
-                    |w| w.cost_per_active_engineer_usd,
-                )],
-                Fmt::Usd,
-                true,
-            )
-        })
-    });
+    let lines = single(
+        "Lines accepted",
+        "s-purple",
+        Mark::Bar,
+        Fmt::Count,
+        true,
+        |w| Some(w.lines_accepted as f64),
+    );
+    let acceptance = single(
+        "Acceptance rate",
+        "s-green",
+        Mark::Line,
+        Fmt::Percent,
+        false,
+        |w| w.acceptance_rate,
+    );
+    let cost = single(
+        "Cost per active engineer",
+        "s-orange",
+        Mark::Line,
+        Fmt::Usd,
+        true,
+        |w| w.cost_per_active_engineer_usd,
+    );
     let tiers = Signal::derive(move || r.with(|r| tiers_chart(r)));
     view! {
         <section class="charts-block" aria-labelledby="charts-title">

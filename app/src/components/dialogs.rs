@@ -40,13 +40,28 @@ pub fn Dialogs() -> impl IntoView {
     }
 }
 
-/// Moves the keyboard focus into a dialog when it opens.
-fn focus_on_open(node: NodeRef<leptos::html::Div>) {
+/// The modal frame of a question: focus moves into it when it opens, and
+/// Escape answers "skip this file".
+#[component]
+fn Frame(id: &'static str, title: String, children: Children) -> impl IntoView {
+    let node = NodeRef::<leptos::html::Div>::new();
     Effect::new(move |_| {
         if let Some(el) = node.get() {
             let _ = el.focus();
         }
     });
+    let title_id = format!("{id}-title");
+    let labelled_by = title_id.clone();
+    view! {
+        <div class="backdrop">
+            <div class="dialog" role="dialog" tabindex="-1" node_ref=node aria-modal="true"
+                aria-labelledby=labelled_by id=id
+                on:keydown=move |ev: web_sys::KeyboardEvent| if ev.key() == "Escape" { answer(Answer::Skip) }>
+                <h2 id=title_id>{title}</h2>
+                {children()}
+            </div>
+        </div>
+    }
 }
 
 fn field_key(f: Option<Field>) -> &'static str {
@@ -79,13 +94,8 @@ fn MappingDialog(
             .join(" · ")
     };
     let apply = move |_| answer(Answer::Mapping(choice.get_untracked()));
-    let node = NodeRef::<leptos::html::Div>::new();
-    focus_on_open(node);
     view! {
-        <div class="backdrop">
-            <div class="dialog" role="dialog" tabindex="-1" node_ref=node aria-modal="true" aria-labelledby="mapping-title" id="mapping-dialog"
-                on:keydown=move |ev: web_sys::KeyboardEvent| if ev.key() == "Escape" { answer(Answer::Skip) }>
-                <h2 id="mapping-title">{format!("Which column is which in {file}?")}</h2>
+        <Frame id="mapping-dialog" title=format!("Which column is which in {file}?")>
                 <p class="explain">
                     "Scoreboard could not place all of this file's columns by their names. Say what each column holds; "
                     "columns set to “Ignore” are not read. Your choice is remembered for the next file with the same headers."
@@ -128,8 +138,7 @@ fn MappingDialog(
                     <button id="mapping-apply" class="btn primary" on:click=apply disabled=move || !has_person()>"Read the file with these columns"</button>
                     <button id="mapping-skip" class="btn quiet" on:click=move |_| answer(Answer::Skip)>"Skip this file"</button>
                 </div>
-            </div>
-        </div>
+        </Frame>
     }
 }
 
@@ -155,13 +164,8 @@ fn PeriodDialog(
             answer(Answer::Period(a, b));
         }
     };
-    let node = NodeRef::<leptos::html::Div>::new();
-    focus_on_open(node);
     view! {
-        <div class="backdrop">
-            <div class="dialog" role="dialog" tabindex="-1" node_ref=node aria-modal="true" aria-labelledby="period-title" id="period-dialog"
-                on:keydown=move |ev: web_sys::KeyboardEvent| if ev.key() == "Escape" { answer(Answer::Skip) }>
-                <h2 id="period-title">{format!("Which days does {file} cover?")}</h2>
+        <Frame id="period-dialog" title=format!("Which days does {file} cover?")>
                 <p class="explain">
                     "This export has no date column: each row is a person's total over the period the export was made for. "
                     "Give that period (UTC days, both included). The suggestion is this month to date. "
@@ -181,7 +185,6 @@ fn PeriodDialog(
                     <button id="period-apply" class="btn primary" on:click=apply disabled=move || parsed().is_none()>"Read the file for this period"</button>
                     <button id="period-skip" class="btn quiet" on:click=move |_| answer(Answer::Skip)>"Skip this file"</button>
                 </div>
-            </div>
-        </div>
+        </Frame>
     }
 }

@@ -390,9 +390,10 @@ fn person_row(p: &PersonFigures) -> impl IntoView {
             <td data-col="first_active">{opt_day(p.first_active)}</td>
             <td data-col="last_active">{opt_day(p.last_active)}</td>
             <td data-col="active_weeks" class="num">{p.active_weeks}</td>
-            <td data-col="sessions" class="num">{int(p.sessions)}</td>
-            <td data-col="lines_accepted" class="num">{int(p.lines_accepted)}</td>
+            <td data-col="sessions" class="num" data-value=p.sessions.to_string()>{int(p.sessions)}</td>
+            <td data-col="lines_accepted" class="num" data-value=p.lines_accepted.to_string()>{int(p.lines_accepted)}</td>
             <td data-col="acceptance_rate" class="num"
+                data-value=p.acceptance_rate.map(|a| format!("{a:.6}")).unwrap_or_default()
                 title=p.acceptance_rate.is_none().then_some("no edit decisions in these weeks")>{opt_pct(p.acceptance_rate)}</td>
             <td data-col="cost" class="num" data-value=p.cost_micros.to_string()>{cost}</td>
         </tr>
