@@ -79,10 +79,11 @@ fn Header() -> impl IntoView {
     let clear = move |_| {
         confirming.set(false);
         leptos::task::spawn_local(async move {
-            let result = storage::clear_all().await;
+            // The page first, so nothing left in memory can be saved back afterwards.
             ctx.data.set(Data::default());
             ctx.last_batch.set(Vec::new());
             ctx.view.set(Default::default());
+            let result = storage::clear_all().await;
             ctx.notice.set(Some(match result {
                 Ok(()) => "All data was removed from this browser.".to_string(),
                 Err(e) => format!(

@@ -364,6 +364,12 @@ async fn save(ctx: Ctx) -> Result<(), String> {
     let meta = meta.map_err(|e| e.to_string())?;
 
     let db = open_db().await?;
+    // Checked again just before writing: a "Clear all data" (or a newer
+    // change) since the start wins; transactions run in creation order.
+    if stale() {
+        db.close();
+        return Err(STALE.into());
+    }
     let tx = stores_tx(&db, IdbTransactionMode::Readwrite)?;
     let done = transaction_done(&tx);
     let meta_store = tx.object_store(META).map_err(|e| js_error(&e))?;
@@ -509,9 +515,17 @@ pub fn load_view() -> Option<ViewState> {
     serde_json::from_str(&s).ok()
 }
 
+/// Keeps the view for the next visit (the default view is not stored, so a
+/// cleared browser stays empty).
 pub fn save_view(v: &ViewState) {
-    if let (Some(ls), Ok(s)) = (util::local_storage(), serde_json::to_string(v)) {
-        let _ = ls.set_item(&format!("{PREFIX}view"), &s);
+    let Some(ls) = util::local_storage() else {
+        return;
+    };
+    let key = format!("{PREFIX}view");
+    if *v == ViewState::default() {
+        let _ = ls.remove_item(&key);
+    } else if let Ok(s) = serde_json::to_string(v) {
+        let _ = ls.set_item(&key, &s);
     }
 }
 
