@@ -158,7 +158,7 @@ impl Geo {
             (y0, 1.0, ticks)
         } else {
             let hi = if hi <= 0.0 { 1.0 } else { hi };
-            let step = nice_step(hi / 4.0);
+            let step = nice_step(hi / 5.0);
             let step = if d.fmt == Fmt::Count {
                 step.max(1.0)
             } else {

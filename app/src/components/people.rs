@@ -151,7 +151,10 @@ fn PowerUsers() -> impl IntoView {
                     if r.power_users.is_empty() {
                         return view! { <li class="empty">"Nobody yet: it takes 4 complete weeks of steady use."</li> }.into_any();
                     }
-                    people_of(r, &r.power_users, limit.get()).into_iter().filter_map(|(_, p)| p).map(|p| view! {
+                    // Ranked by the figure shown next to each name.
+                    let mut list: Vec<&PersonFigures> = people_of(r, &r.power_users, usize::MAX).into_iter().filter_map(|(_, p)| p).collect();
+                    list.sort_by(|a, b| b.lines_accepted_last_4.cmp(&a.lines_accepted_last_4).then_with(|| a.person.cmp(&b.person)));
+                    list.into_iter().take(limit.get()).map(|p| view! {
                         <li data-person=p.person.to_string()>
                             <span class="who">{display_name(p)}</span>
                             {p.team.clone().map(|t| view! { <span class="team">{t}</span> })}
