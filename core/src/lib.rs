@@ -16,8 +16,9 @@ pub mod share;
 pub mod table;
 pub mod week;
 
-
 pub use metrics::{compute, Report, ReportOptions, WindowSpec};
-pub use model::{DayRow, Measures, MicroUsd, ModelUsage, PeriodRow, PersonKey, Problem, Source, ToolDecisions};
+pub use model::{
+    DayRow, Measures, MicroUsd, ModelUsage, PeriodRow, PersonKey, Problem, Source, ToolDecisions,
+};
 pub use roster::{Roster, RosterEntry};
 pub use table::UsageTable;

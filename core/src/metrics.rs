@@ -39,7 +39,11 @@ pub struct ReportOptions {
 
 impl ReportOptions {
     pub fn last_weeks(as_of: NaiveDate, weeks: u32) -> ReportOptions {
-        ReportOptions { as_of, window: WindowSpec::LastWeeks { weeks }, team: None }
+        ReportOptions {
+            as_of,
+            window: WindowSpec::LastWeeks { weeks },
+            team: None,
+        }
     }
 }
 
@@ -125,7 +129,14 @@ pub enum Tier {
 }
 
 impl Tier {
-    pub const ALL: [Tier; 6] = [Tier::Power, Tier::Regular, Tier::Occasional, Tier::Lapsed, Tier::New, Tier::NonStarter];
+    pub const ALL: [Tier; 6] = [
+        Tier::Power,
+        Tier::Regular,
+        Tier::Occasional,
+        Tier::Lapsed,
+        Tier::New,
+        Tier::NonStarter,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -375,7 +386,13 @@ fn fold(table: &UsageTable, roster: Option<&Roster>) -> Folded {
                 id
             }
         };
-        keys.push((id, day_num(row.day), 3 - row.source.precedence(), row.source, i as u32));
+        keys.push((
+            id,
+            day_num(row.day),
+            3 - row.source.precedence(),
+            row.source,
+            i as u32,
+        ));
     }
     keys.sort_unstable();
 
@@ -401,14 +418,24 @@ fn fold(table: &UsageTable, roster: Option<&Roster>) -> Folded {
     // Sorted by person key (not by interning order) so that warnings come out
     // in the same order whatever order the rows were loaded in.
     periods.sort_by(|a, b| {
-        (&persons[a.0 as usize], a.1.start, a.1.end, a.1.source).cmp(&(&persons[b.0 as usize], b.1.start, b.1.end, b.1.source))
+        (&persons[a.0 as usize], a.1.start, a.1.end, a.1.source).cmp(&(
+            &persons[b.0 as usize],
+            b.1.start,
+            b.1.end,
+            b.1.source,
+        ))
     });
     // Rows of one source over the same span for one person (two aliases of
     // the same person) add up, as day rows of one source do.
     let mut merged: Vec<(u32, crate::model::PeriodRow)> = Vec::new();
     for (id, p) in periods {
         match merged.last_mut() {
-            Some((lid, last)) if *lid == id && last.start == p.start && last.end == p.end && last.source == p.source => {
+            Some((lid, last))
+                if *lid == id
+                    && last.start == p.start
+                    && last.end == p.end
+                    && last.source == p.source =>
+            {
                 last.absorb(p);
             }
             _ => merged.push((id, p.clone())),
@@ -434,7 +461,9 @@ fn fold(table: &UsageTable, roster: Option<&Roster>) -> Folded {
         }
         let lo = keys.partition_point(|k| (k.0, k.1) < (id, day_num(p.start)));
         let hi = keys.partition_point(|k| (k.0, k.1) <= (id, day_num(p.end)));
-        let stronger = keys[lo..hi].iter().find(|k| k.3.precedence() >= p.source.precedence());
+        let stronger = keys[lo..hi]
+            .iter()
+            .find(|k| k.3.precedence() >= p.source.precedence());
         if let Some(k) = stronger {
             warnings.push(format!(
                 "Period totals ({}) for {} over {}..{} overlap daily rows from {}; the daily rows were used.",
@@ -503,31 +532,36 @@ fn fold(table: &UsageTable, roster: Option<&Roster>) -> Folded {
     // Days with data per week (any source, any person) and per-source coverage.
     let mut first_data_day: Option<NaiveDate> = None;
     let mut last_data_day: Option<NaiveDate> = None;
-    let mut per_source: BTreeMap<Source, (BTreeSet<NaiveDate>, u64, BTreeSet<&PersonKey>, u64)> = BTreeMap::new();
+    #[derive(Default)]
+    struct Coverage<'a> {
+        days: BTreeSet<NaiveDate>,
+        day_rows: u64,
+        people: BTreeSet<&'a PersonKey>,
+        period_rows: u64,
+    }
+    let mut per_source: BTreeMap<Source, Coverage> = BTreeMap::new();
     for row in days {
         let e = per_source.entry(row.source).or_default();
-        e.0.insert(row.day);
-        e.1 += 1;
-        e.2.insert(&row.person);
+        e.days.insert(row.day);
+        e.day_rows += 1;
+        e.people.insert(&row.person);
     }
     for p in table.periods() {
         let e = per_source.entry(p.source).or_default();
-        e.3 += 1;
-        e.2.insert(&p.person);
+        e.period_rows += 1;
+        e.people.insert(&p.person);
     }
     let mut all_days: BTreeSet<NaiveDate> = BTreeSet::new();
-    for (source, (days_set, rows, people, period_rows)) in &per_source {
-        all_days.extend(days_set.iter().copied());
-        let first = days_set.first().copied();
-        let last = days_set.last().copied();
+    for (source, cov) in &per_source {
+        all_days.extend(cov.days.iter().copied());
         health.sources.push(SourceHealth {
             source: *source,
-            first_day: first,
-            last_day: last,
-            day_rows: *rows,
-            period_rows: *period_rows,
-            persons: people.len() as u64,
-            gaps: gaps(days_set),
+            first_day: cov.days.first().copied(),
+            last_day: cov.days.last().copied(),
+            day_rows: cov.day_rows,
+            period_rows: cov.period_rows,
+            persons: cov.people.len() as u64,
+            gaps: gaps(&cov.days),
             superseded_person_days: superseded.get(source).copied().unwrap_or(0),
         });
     }
@@ -555,7 +589,15 @@ fn fold(table: &UsageTable, roster: Option<&Roster>) -> Folded {
         }
     }
 
-    Folded { persons, acc, days_by_week, health, warnings, first_data_day, last_data_day }
+    Folded {
+        persons,
+        acc,
+        days_by_week,
+        health,
+        warnings,
+        first_data_day,
+        last_data_day,
+    }
 }
 
 /// Ranges of weekdays with no data between the first and last day of a source.
@@ -591,7 +633,10 @@ fn tier_at(a: &PersonAcc, w: i32, power_threshold: Option<u64>) -> Tier {
     let w_start = week_monday(w - 3);
     let w_end = week::sunday_of(week_monday(w));
     if weeks_active == 4 {
-        let lines: u64 = (w - 3..=w).filter_map(|x| a.weeks.get(&x)).map(|pw| pw.m.lines_added).sum();
+        let lines: u64 = (w - 3..=w)
+            .filter_map(|x| a.weeks.get(&x))
+            .map(|pw| pw.m.lines_added)
+            .sum();
         if power_threshold.is_some_and(|t| lines >= t) {
             return Tier::Power;
         }
@@ -605,12 +650,17 @@ fn tier_at(a: &PersonAcc, w: i32, power_threshold: Option<u64>) -> Tier {
     }
     // Long period rows cannot be placed in a week: active in a period that
     // touches the four weeks counts as occasional, before them as lapsed.
-    let period_touching = a.long_periods.iter().any(|(s, e, m)| m.is_active() && *s <= w_end && *e >= w_start);
+    let period_touching = a
+        .long_periods
+        .iter()
+        .any(|(s, e, m)| m.is_active() && *s <= w_end && *e >= w_start);
     if period_touching {
         return Tier::Occasional;
     }
     let before = a.first_active.is_some_and(|d| d < w_start)
-        || a.long_periods.iter().any(|(s, _, m)| m.is_active() && *s < w_start);
+        || a.long_periods
+            .iter()
+            .any(|(s, _, m)| m.is_active() && *s < w_start);
     if before {
         return Tier::Lapsed;
     }
@@ -627,7 +677,12 @@ fn power_threshold(accs: &[&PersonAcc], w: i32) -> Option<u64> {
     let mut lines: Vec<u64> = accs
         .iter()
         .filter(|a| (w - 3..=w).any(|x| a.active_in(x)))
-        .map(|a| (w - 3..=w).filter_map(|x| a.weeks.get(&x)).map(|pw| pw.m.lines_added).sum())
+        .map(|a| {
+            (w - 3..=w)
+                .filter_map(|x| a.weeks.get(&x))
+                .map(|pw| pw.m.lines_added)
+                .sum()
+        })
         .collect();
     if lines.is_empty() {
         return None;
@@ -641,22 +696,43 @@ fn power_threshold(accs: &[&PersonAcc], w: i32) -> Option<u64> {
 /// always give the same report.
 pub fn compute(table: &UsageTable, roster: Option<&Roster>, opts: &ReportOptions) -> Report {
     let folded = fold(table, roster);
-    let Folded { persons, acc, days_by_week, mut health, mut warnings, first_data_day, last_data_day } = folded;
+    let Folded {
+        persons,
+        acc,
+        days_by_week,
+        mut health,
+        mut warnings,
+        first_data_day,
+        last_data_day,
+    } = folded;
 
     let current_week = week_index(opts.as_of);
     let latest_complete = current_week - 1;
     let (first_week, last_week) = match opts.window {
-        WindowSpec::LastWeeks { weeks } => (latest_complete - weeks.clamp(1, MAX_WINDOW_WEEKS) as i32 + 1, current_week),
-        WindowSpec::All => (first_data_day.map_or(latest_complete, week_index).min(current_week), current_week),
+        WindowSpec::LastWeeks { weeks } => (
+            latest_complete - weeks.clamp(1, MAX_WINDOW_WEEKS) as i32 + 1,
+            current_week,
+        ),
+        WindowSpec::All => (
+            first_data_day
+                .map_or(latest_complete, week_index)
+                .min(current_week),
+            current_week,
+        ),
         WindowSpec::Custom { from, to } => {
             let (from, to) = if from <= to { (from, to) } else { (to, from) };
-            (week_index(from).min(current_week), week_index(to).min(current_week))
+            (
+                week_index(from).min(current_week),
+                week_index(to).min(current_week),
+            )
         }
     };
     // An absurd range (a typo in --weeks or a custom date in year 1) is cut to
     // the newest MAX_WINDOW_WEEKS weeks, and said so.
     let first_week = if last_week - first_week >= MAX_WINDOW_WEEKS as i32 {
-        warnings.push(format!("The window was cut to the newest {MAX_WINDOW_WEEKS} weeks."));
+        warnings.push(format!(
+            "The window was cut to the newest {MAX_WINDOW_WEEKS} weeks."
+        ));
         last_week - MAX_WINDOW_WEEKS as i32 + 1
     } else {
         first_week
@@ -664,7 +740,11 @@ pub fn compute(table: &UsageTable, roster: Option<&Roster>, opts: &ReportOptions
     let reference = last_week.min(latest_complete);
     let reference_week = (reference >= first_week).then(|| week_monday(reference));
     let window_from = week_monday(first_week);
-    let window_to = if last_week == current_week { opts.as_of } else { week::sunday_of(week_monday(last_week)) };
+    let window_to = if last_week == current_week {
+        opts.as_of
+    } else {
+        week::sunday_of(week_monday(last_week))
+    };
 
     // The people in scope: the team filter applies to roster teams.
     let team = opts.team.as_deref();
@@ -678,7 +758,9 @@ pub fn compute(table: &UsageTable, roster: Option<&Roster>, opts: &ReportOptions
         .unwrap_or_default();
     let roster_size = roster.map(|_| roster_members.len() as u64);
 
-    let scoped: Vec<usize> = (0..persons.len()).filter(|&i| in_scope(&persons[i])).collect();
+    let scoped: Vec<usize> = (0..persons.len())
+        .filter(|&i| in_scope(&persons[i]))
+        .collect();
     let on_roster = |i: usize| roster_entry(&persons[i]).is_some();
 
     // Weekly figures.
@@ -768,7 +850,10 @@ pub fn compute(table: &UsageTable, roster: Option<&Roster>, opts: &ReportOptions
         totals_m.add(&m);
         let entry = roster_entry(&persons[i]);
         let tier = tier_at(a, reference, threshold);
-        let last4: u64 = (reference - 3..=reference).filter_map(|x| a.weeks.get(&x)).map(|pw| pw.m.lines_added).sum();
+        let last4: u64 = (reference - 3..=reference)
+            .filter_map(|x| a.weeks.get(&x))
+            .map(|pw| pw.m.lines_added)
+            .sum();
         people.push(PersonFigures {
             person: persons[i].clone(),
             name: entry.and_then(|e| e.name.clone()),
@@ -778,7 +863,9 @@ pub fn compute(table: &UsageTable, roster: Option<&Roster>, opts: &ReportOptions
             first_active: a.first_active,
             last_active: a.last_active,
             active_weeks,
-            active_weeks_of_last_4: (reference - 3..=reference).filter(|x| a.active_in(*x)).count() as u32,
+            active_weeks_of_last_4: (reference - 3..=reference)
+                .filter(|x| a.active_in(*x))
+                .count() as u32,
             sessions: m.sessions,
             lines_accepted: m.lines_added,
             lines_removed: m.lines_removed,
@@ -844,20 +931,33 @@ pub fn compute(table: &UsageTable, roster: Option<&Roster>, opts: &ReportOptions
             .then(a.person.cmp(&b.person))
     });
 
-    let non_starters: Vec<PersonKey> =
-        people.iter().filter(|p| p.on_roster && p.tier == Tier::NonStarter).map(|p| p.person.clone()).collect();
+    let non_starters: Vec<PersonKey> = people
+        .iter()
+        .filter(|p| p.on_roster && p.tier == Tier::NonStarter)
+        .map(|p| p.person.clone())
+        .collect();
     let mut not_on_roster: Vec<PersonKey> = if roster.is_some() {
-        people.iter().filter(|p| !p.on_roster).map(|p| p.person.clone()).collect()
+        people
+            .iter()
+            .filter(|p| !p.on_roster)
+            .map(|p| p.person.clone())
+            .collect()
     } else {
         Vec::new()
     };
     not_on_roster.sort();
-    let power_users: Vec<PersonKey> =
-        people.iter().filter(|p| p.tier == Tier::Power).map(|p| p.person.clone()).collect();
+    let power_users: Vec<PersonKey> = people
+        .iter()
+        .filter(|p| p.tier == Tier::Power)
+        .map(|p| p.person.clone())
+        .collect();
     let reference_monday = week_monday(reference);
     let new_this_week: Vec<PersonKey> = people
         .iter()
-        .filter(|p| p.first_active.is_some_and(|d| week::monday_of(d) == reference_monday))
+        .filter(|p| {
+            p.first_active
+                .is_some_and(|d| week::monday_of(d) == reference_monday)
+        })
         .map(|p| p.person.clone())
         .collect();
 
@@ -865,19 +965,19 @@ pub fn compute(table: &UsageTable, roster: Option<&Roster>, opts: &ReportOptions
     let mut tiers_by_week = Vec::new();
     for w in first_week..=last_week.min(latest_complete) {
         let t = power_threshold(&scoped_accs, w);
-        let mut c = TierCounts { week: week_monday(w), ..TierCounts::default() };
+        let mut c = TierCounts {
+            week: week_monday(w),
+            ..TierCounts::default()
+        };
         for &i in &scoped {
             match tier_at(&acc[i], w, t) {
                 Tier::Power => c.power += 1,
                 Tier::Regular => c.regular += 1,
                 Tier::Occasional => c.occasional += 1,
                 Tier::Lapsed => c.lapsed += 1,
-                // Persons not yet active at w are either new later or never active.
-                Tier::New => {
-                    if on_roster(i) {
-                        c.non_starter += 1
-                    }
-                }
+                // First active after w: "new" at w (metrics.md §tiers), roster or not,
+                // exactly as the people list tiers them at the reference week.
+                Tier::New => c.new += 1,
                 Tier::NonStarter => {
                     if on_roster(i) {
                         c.non_starter += 1
@@ -907,11 +1007,14 @@ pub fn compute(table: &UsageTable, roster: Option<&Roster>, opts: &ReportOptions
         active_in_period_only: period_only,
     };
 
-    let kpis = weeks.iter().position(|w| w.week == reference_monday).map(|pos| Kpis {
-        week: weeks[pos].clone(),
-        previous: pos.checked_sub(1).map(|p| weeks[p].clone()),
-        non_starters: non_starters.len() as u64,
-    });
+    let kpis = weeks
+        .iter()
+        .position(|w| w.week == reference_monday)
+        .map(|pos| Kpis {
+            week: weeks[pos].clone(),
+            previous: pos.checked_sub(1).map(|p| weeks[p].clone()),
+            non_starters: non_starters.len() as u64,
+        });
 
     // Data health and warnings (§6).
     health.not_on_roster = not_on_roster.clone();
@@ -949,7 +1052,18 @@ pub fn compute(table: &UsageTable, roster: Option<&Roster>, opts: &ReportOptions
     }
     for s in &health.sources {
         if !s.gaps.is_empty() {
-            let list: Vec<String> = s.gaps.iter().take(5).map(|(a, b)| if a == b { a.to_string() } else { format!("{a}..{b}") }).collect();
+            let list: Vec<String> = s
+                .gaps
+                .iter()
+                .take(5)
+                .map(|(a, b)| {
+                    if a == b {
+                        a.to_string()
+                    } else {
+                        format!("{a}..{b}")
+                    }
+                })
+                .collect();
             warnings.push(format!(
                 "{} has no rows on {} weekday gap(s) inside its range: {}{}",
                 s.source,
@@ -960,12 +1074,21 @@ pub fn compute(table: &UsageTable, roster: Option<&Roster>, opts: &ReportOptions
         }
     }
     if team.is_some() && roster.is_none() {
-        warnings.push("A team filter needs a roster with a team column; without one, nobody is in the team.".into());
+        warnings.push(
+            "A team filter needs a roster with a team column; without one, nobody is in the team."
+                .into(),
+        );
     }
 
     let teams = roster.map(|r| r.teams()).unwrap_or_default();
     let mut report = Report {
-        window: Window { from: window_from, to: window_to, reference_week, as_of: opts.as_of, team: opts.team.clone() },
+        window: Window {
+            from: window_from,
+            to: window_to,
+            reference_week,
+            as_of: opts.as_of,
+            team: opts.team.clone(),
+        },
         weeks,
         totals,
         kpis,
@@ -1000,15 +1123,27 @@ pub fn summary_sentence(r: &Report) -> String {
         return "No complete week in this window yet: figures appear once a full week (Monday to Sunday, UTC) has data.".into();
     };
     let n = complete.len();
-    let over = if n == 1 { "in the last complete week".to_string() } else { format!("over the last {n} weeks") };
-    let wae = if n == 1 || first.active_engineers == last.active_engineers {
-        format!("Weekly active engineers held at {} {over}", last.active_engineers)
+    let over = if n == 1 {
+        "in the last complete week".to_string()
     } else {
-        format!("Weekly active engineers went from {} to {} {over}", first.active_engineers, last.active_engineers)
+        format!("over the last {n} weeks")
+    };
+    let wae = if n == 1 || first.active_engineers == last.active_engineers {
+        format!(
+            "Weekly active engineers held at {} {over}",
+            last.active_engineers
+        )
+    } else {
+        format!(
+            "Weekly active engineers went from {} to {} {over}",
+            first.active_engineers, last.active_engineers
+        )
     };
     let prev = complete.len().checked_sub(2).map(|i| complete[i]);
     let acc = match (last.acceptance_rate, prev.and_then(|p| p.acceptance_rate)) {
-        (None, _) => "tool acceptance cannot be computed (no edit decisions in the latest week)".to_string(),
+        (None, _) => {
+            "tool acceptance cannot be computed (no edit decisions in the latest week)".to_string()
+        }
         (Some(a), None) => format!("tool acceptance is {}", percent(a)),
         (Some(a), Some(b)) => {
             let diff = (a - b) * 100.0;
@@ -1035,10 +1170,18 @@ pub fn summary_sentence(r: &Report) -> String {
 /// Why a figure shows "—" instead of a number (§6), for the UI and the CLI.
 pub fn why_undefined(figure: Figure, w: &WeekFigures) -> Option<&'static str> {
     match figure {
-        Figure::AdoptionRate if w.roster_size.is_none() => Some("add a roster: adoption needs to know who should be using Claude Code"),
-        Figure::AdoptionRate if w.roster_size == Some(0) => Some("nobody on the roster in this selection"),
-        Figure::AcceptanceRate if w.acceptance_rate.is_none() => Some("no edit decisions (accepted or rejected) in this week"),
-        Figure::CostPerActiveEngineer if w.cost_per_active_engineer_usd.is_none() => Some("nobody was active in this week"),
+        Figure::AdoptionRate if w.roster_size.is_none() => {
+            Some("add a roster: adoption needs to know who should be using Claude Code")
+        }
+        Figure::AdoptionRate if w.roster_size == Some(0) => {
+            Some("nobody on the roster in this selection")
+        }
+        Figure::AcceptanceRate if w.acceptance_rate.is_none() => {
+            Some("no edit decisions (accepted or rejected) in this week")
+        }
+        Figure::CostPerActiveEngineer if w.cost_per_active_engineer_usd.is_none() => {
+            Some("nobody was active in this week")
+        }
         _ => None,
     }
 }
@@ -1144,5 +1287,8 @@ pub const DEFINITIONS: [Definition; 9] = [
 ];
 
 pub fn definition(figure: Figure) -> &'static Definition {
-    DEFINITIONS.iter().find(|d| d.figure == figure).unwrap_or(&DEFINITIONS[0])
+    DEFINITIONS
+        .iter()
+        .find(|d| d.figure == figure)
+        .unwrap_or(&DEFINITIONS[0])
 }

@@ -25,7 +25,12 @@ pub enum Source {
 }
 
 impl Source {
-    pub const ALL: [Source; 4] = [Source::AdminApi, Source::EnterpriseApi, Source::Csv, Source::Otlp];
+    pub const ALL: [Source; 4] = [
+        Source::AdminApi,
+        Source::EnterpriseApi,
+        Source::Csv,
+        Source::Otlp,
+    ];
 
     /// Higher wins: server-side daily totals beat client-reported telemetry
     /// (admin-api = enterprise-api > csv > otlp).
@@ -108,7 +113,9 @@ impl PersonKey {
         &self.0
     }
     pub fn is_email(&self) -> bool {
-        !self.0.starts_with("api-key:") && !self.0.starts_with("account:") && !self.0.starts_with("device:")
+        !self.0.starts_with("api-key:")
+            && !self.0.starts_with("account:")
+            && !self.0.starts_with("device:")
     }
 }
 
@@ -183,7 +190,9 @@ impl Measures {
         self.input_tokens = self.input_tokens.saturating_add(o.input_tokens);
         self.output_tokens = self.output_tokens.saturating_add(o.output_tokens);
         self.cache_read_tokens = self.cache_read_tokens.saturating_add(o.cache_read_tokens);
-        self.cache_creation_tokens = self.cache_creation_tokens.saturating_add(o.cache_creation_tokens);
+        self.cache_creation_tokens = self
+            .cache_creation_tokens
+            .saturating_add(o.cache_creation_tokens);
         self.cost_micros = self.cost_micros.saturating_add(o.cost_micros);
         self.cost_is_estimated |= o.cost_is_estimated;
     }
@@ -228,7 +237,14 @@ pub struct DayRow {
 
 impl DayRow {
     pub fn new(day: NaiveDate, person: PersonKey, source: Source) -> DayRow {
-        DayRow { day, person, source, measures: Measures::default(), models: Vec::new(), tools: Vec::new() }
+        DayRow {
+            day,
+            person,
+            source,
+            measures: Measures::default(),
+            models: Vec::new(),
+            tools: Vec::new(),
+        }
     }
 
     /// Adds another row's measures and breakdowns (same person, day, source).
@@ -270,7 +286,9 @@ pub(crate) fn merge_models(into: &mut Vec<ModelUsage>, from: &[ModelUsage]) {
                 x.input_tokens = x.input_tokens.saturating_add(m.input_tokens);
                 x.output_tokens = x.output_tokens.saturating_add(m.output_tokens);
                 x.cache_read_tokens = x.cache_read_tokens.saturating_add(m.cache_read_tokens);
-                x.cache_creation_tokens = x.cache_creation_tokens.saturating_add(m.cache_creation_tokens);
+                x.cache_creation_tokens = x
+                    .cache_creation_tokens
+                    .saturating_add(m.cache_creation_tokens);
                 x.cost_micros = x.cost_micros.saturating_add(m.cost_micros);
                 x.cost_is_estimated |= m.cost_is_estimated;
             }
@@ -304,7 +322,11 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(file: &str, line: Option<u64>, message: impl Into<String>) -> Problem {
-        Problem { file: file.to_string(), line, message: message.into() }
+        Problem {
+            file: file.to_string(),
+            line,
+            message: message.into(),
+        }
     }
 }
 

@@ -26,7 +26,13 @@ pub struct RosterEntry {
 
 impl RosterEntry {
     pub fn new(person: PersonKey) -> RosterEntry {
-        RosterEntry { person, name: None, team: None, start: None, aliases: Vec::new() }
+        RosterEntry {
+            person,
+            name: None,
+            team: None,
+            start: None,
+            aliases: Vec::new(),
+        }
     }
 }
 
@@ -100,7 +106,11 @@ impl Roster {
                 index.insert(a.clone(), i);
             }
         }
-        Roster { entries, index, conflicts }
+        Roster {
+            entries,
+            index,
+            conflicts,
+        }
     }
 
     /// Merges another roster into this one (a second roster file, or the
@@ -139,7 +149,11 @@ impl Roster {
 
     /// Teams named in the roster, sorted.
     pub fn teams(&self) -> Vec<String> {
-        let set: BTreeSet<&str> = self.entries.iter().filter_map(|e| e.team.as_deref()).collect();
+        let set: BTreeSet<&str> = self
+            .entries
+            .iter()
+            .filter_map(|e| e.team.as_deref())
+            .collect();
         set.into_iter().map(str::to_string).collect()
     }
 }

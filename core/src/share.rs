@@ -81,7 +81,11 @@ impl Snapshot {
     /// "Snapshot of 2026-11-22, csv + otlp, shared with names hidden".
     pub fn caption(&self) -> String {
         let sources: Vec<&str> = self.sources.iter().map(|s| s.as_str()).collect();
-        let sources = if sources.is_empty() { "no sources".to_string() } else { sources.join(" + ") };
+        let sources = if sources.is_empty() {
+            "no sources".to_string()
+        } else {
+            sources.join(" + ")
+        };
         let who = match self.privacy {
             Privacy::Names => "shared with names".to_string(),
             Privacy::Pseudonyms => "shared with names hidden (pseudonyms)".to_string(),
@@ -130,7 +134,11 @@ pub fn make_snapshot(
         if let Some(team) = &view.team {
             let size = report.roster_size.unwrap_or(report.people.len() as u64);
             if size < min_group {
-                return Err(ShareError::GroupTooSmall { team: team.clone(), size, min: min_group });
+                return Err(ShareError::GroupTooSmall {
+                    team: team.clone(),
+                    size,
+                    min: min_group,
+                });
             }
         }
     }
@@ -140,7 +148,15 @@ pub fn make_snapshot(
         Privacy::Pseudonyms => pseudonymise(&mut shared, salt),
         Privacy::AggregatesOnly => strip_people(&mut shared),
     }
-    Ok(Snapshot { version: SNAPSHOT_VERSION, created_on, sources, privacy, view, counts, report: shared })
+    Ok(Snapshot {
+        version: SNAPSHOT_VERSION,
+        created_on,
+        sources,
+        privacy,
+        view,
+        counts,
+        report: shared,
+    })
 }
 
 fn pseudonym(salt: &str, key: &PersonKey, len: usize) -> String {
@@ -152,7 +168,9 @@ fn pseudonym(salt: &str, key: &PersonKey, len: usize) -> String {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    let code: String = (0..len).map(|i| ALPHABET[((h >> (5 * i)) & 31) as usize] as char).collect();
+    let code: String = (0..len)
+        .map(|i| ALPHABET[((h >> (5 * i)) & 31) as usize] as char)
+        .collect();
     format!("Engineer {code}")
 }
 
@@ -167,7 +185,12 @@ fn hidden_terms(report: &Report) -> Vec<String> {
             }
         }
     }
-    for k in report.not_on_roster.iter().chain(&report.health.not_on_roster).chain(&report.health.roster_never_seen) {
+    for k in report
+        .not_on_roster
+        .iter()
+        .chain(&report.health.not_on_roster)
+        .chain(&report.health.roster_never_seen)
+    {
         terms.push(k.as_str().to_string());
     }
     // Longest first, so that "ann@x.com" is replaced before "ann".
@@ -227,7 +250,9 @@ fn pseudonymise(report: &mut Report, salt: &str) {
     }
     let mut terms: Vec<(String, String)> = Vec::new();
     for t in hidden_terms(report) {
-        let replacement = names.get(&PersonKey::parse(&t).unwrap_or_else(|| PersonKey::email(&t))).cloned();
+        let replacement = names
+            .get(&PersonKey::parse(&t).unwrap_or_else(|| PersonKey::email(&t)))
+            .cloned();
         terms.push((t, replacement.unwrap_or_else(|| "[hidden]".to_string())));
     }
     // Roster names map to their person's pseudonym.
@@ -259,7 +284,10 @@ fn pseudonymise(report: &mut Report, salt: &str) {
 }
 
 fn strip_people(report: &mut Report) {
-    let terms: Vec<(String, String)> = hidden_terms(report).into_iter().map(|t| (t, "[hidden]".to_string())).collect();
+    let terms: Vec<(String, String)> = hidden_terms(report)
+        .into_iter()
+        .map(|t| (t, "[hidden]".to_string()))
+        .collect();
     report.people.clear();
     report.non_starters.clear();
     report.not_on_roster.clear();
@@ -275,14 +303,21 @@ fn strip_people(report: &mut Report) {
 pub fn encode_link(snapshot: &Snapshot) -> String {
     let json = serde_json::to_vec(snapshot).unwrap_or_default();
     let packed = miniz_oxide::deflate::compress_to_vec_zlib(&json, 9);
-    format!("v{}.{}", snapshot.version, base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(packed))
+    format!(
+        "v{}.{}",
+        snapshot.version,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(packed)
+    )
 }
 
 /// Reads a link made by [`encode_link`], of this or any older version.
 pub fn decode_link(text: &str) -> Result<Snapshot, ShareError> {
     let text = text.trim().trim_start_matches('#').trim_start_matches("s=");
     let (version, body) = text.split_once('.').ok_or(ShareError::NotASnapshot)?;
-    let version: u32 = version.strip_prefix('v').and_then(|v| v.parse().ok()).ok_or(ShareError::NotASnapshot)?;
+    let version: u32 = version
+        .strip_prefix('v')
+        .and_then(|v| v.parse().ok())
+        .ok_or(ShareError::NotASnapshot)?;
     if version > SNAPSHOT_VERSION {
         return Err(ShareError::TooNew(version));
     }
@@ -298,10 +333,15 @@ pub fn decode_link(text: &str) -> Result<Snapshot, ShareError> {
 pub fn decode_file(bytes: &[u8]) -> Result<Snapshot, ShareError> {
     let mut text = Vec::new();
     let mut reader = bytes;
-    reader.read_to_end(&mut text).map_err(|e| ShareError::Damaged(e.to_string()))?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&text).map_err(|e| ShareError::Damaged(format!("not a snapshot file: {e}")))?;
-    let version = value.get("version").and_then(|v| v.as_u64()).ok_or(ShareError::NotASnapshot)? as u32;
+    reader
+        .read_to_end(&mut text)
+        .map_err(|e| ShareError::Damaged(e.to_string()))?;
+    let value: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| ShareError::Damaged(format!("not a snapshot file: {e}")))?;
+    let version = value
+        .get("version")
+        .and_then(|v| v.as_u64())
+        .ok_or(ShareError::NotASnapshot)? as u32;
     if version > SNAPSHOT_VERSION {
         return Err(ShareError::TooNew(version));
     }
@@ -319,7 +359,8 @@ fn decode_json(json: &[u8], version: u32) -> Result<Snapshot, ShareError> {
     // to `Report` later need `#[serde(default)]`: the v1 fixture test fails
     // otherwise.
     match version {
-        1 => serde_json::from_slice(json).map_err(|e| ShareError::Damaged(format!("unreadable content: {e}"))),
+        1 => serde_json::from_slice(json)
+            .map_err(|e| ShareError::Damaged(format!("unreadable content: {e}"))),
         _ => Err(ShareError::NotASnapshot),
     }
 }

@@ -44,7 +44,10 @@ impl From<TableRows> for UsageTable {
 
 impl From<UsageTable> for TableRows {
     fn from(t: UsageTable) -> TableRows {
-        TableRows { days: t.days, periods: t.periods }
+        TableRows {
+            days: t.days,
+            periods: t.periods,
+        }
     }
 }
 
@@ -114,7 +117,11 @@ impl UsageTable {
     pub fn remove_source(&mut self, source: Source) {
         let rows = TableRows {
             days: self.days.drain(..).filter(|r| r.source != source).collect(),
-            periods: self.periods.drain(..).filter(|r| r.source != source).collect(),
+            periods: self
+                .periods
+                .drain(..)
+                .filter(|r| r.source != source)
+                .collect(),
         };
         *self = UsageTable::from(rows);
     }

@@ -31,7 +31,11 @@ pub fn latest_complete_week(as_of: NaiveDate) -> NaiveDate {
 
 /// Mondays from `first` to `last` inclusive (both must be Mondays).
 pub fn mondays(first: NaiveDate, last: NaiveDate) -> impl Iterator<Item = NaiveDate> {
-    let n = if last < first { 0 } else { (last - first).num_days() / 7 + 1 };
+    let n = if last < first {
+        0
+    } else {
+        (last - first).num_days() / 7 + 1
+    };
     (0..n).map(move |i| first + Duration::days(7 * i))
 }
 
@@ -40,6 +44,7 @@ pub fn is_monday(day: NaiveDate) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -66,7 +71,10 @@ mod tests {
     #[test]
     fn a_week_is_complete_only_after_its_sunday() {
         let mon = d("2026-11-16");
-        assert!(!is_complete(mon, d("2026-11-22")), "Sunday itself is still in progress");
+        assert!(
+            !is_complete(mon, d("2026-11-22")),
+            "Sunday itself is still in progress"
+        );
         assert!(is_complete(mon, d("2026-11-23")));
         assert_eq!(latest_complete_week(d("2026-11-22")), d("2026-11-09"));
         assert_eq!(latest_complete_week(d("2026-11-23")), d("2026-11-16"));

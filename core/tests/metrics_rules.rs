@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a panic is a failed assertion
 //! One test per rule of reference/metrics.md, with numbers worked out by hand.
 //!
 //! Calendar used throughout: as of Sunday 2026-11-22 (UTC) the current,
@@ -6,7 +7,10 @@
 
 use chrono::NaiveDate;
 use scoreboard_core::metrics::{self, Figure, Tier, WindowSpec};
-use scoreboard_core::{compute, DayRow, Measures, PeriodRow, PersonKey, ReportOptions, Roster, RosterEntry, Source, UsageTable};
+use scoreboard_core::{
+    compute, DayRow, Measures, PeriodRow, PersonKey, ReportOptions, Roster, RosterEntry, Source,
+    UsageTable,
+};
 
 fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -21,15 +25,27 @@ fn row(day: &str, who: &str, source: Source, m: Measures) -> DayRow {
 }
 
 fn sessions(n: u64) -> Measures {
-    Measures { sessions: n, ..Measures::default() }
+    Measures {
+        sessions: n,
+        ..Measures::default()
+    }
 }
 
 fn lines(n: u64) -> Measures {
-    Measures { sessions: 1, lines_added: n, ..Measures::default() }
+    Measures {
+        sessions: 1,
+        lines_added: n,
+        ..Measures::default()
+    }
 }
 
 fn edits(accepted: u64, rejected: u64) -> Measures {
-    Measures { sessions: 1, edits_accepted: accepted, edits_rejected: rejected, ..Measures::default() }
+    Measures {
+        sessions: 1,
+        edits_accepted: accepted,
+        edits_rejected: rejected,
+        ..Measures::default()
+    }
 }
 
 fn table(rows: Vec<DayRow>) -> UsageTable {
@@ -59,7 +75,11 @@ fn week<'a>(r: &'a scoreboard_core::Report, monday: &str) -> &'a metrics::WeekFi
 }
 
 fn tier(r: &scoreboard_core::Report, who: &str) -> Tier {
-    r.people.iter().find(|p| p.person.as_str() == who).unwrap().tier
+    r.people
+        .iter()
+        .find(|p| p.person.as_str() == who)
+        .unwrap()
+        .tier
 }
 
 #[test]
@@ -79,10 +99,22 @@ fn weekly_active_engineers_count_distinct_people_not_days() {
 fn a_row_of_zeros_is_not_activity() {
     let t = table(vec![
         row("2026-11-09", "a@x.com", Source::Csv, Measures::default()),
-        row("2026-11-10", "b@x.com", Source::Csv, Measures { cost_micros: 1, ..Measures::default() }),
+        row(
+            "2026-11-10",
+            "b@x.com",
+            Source::Csv,
+            Measures {
+                cost_micros: 1,
+                ..Measures::default()
+            },
+        ),
     ]);
     let r = compute(&t, None, &opts(4));
-    assert_eq!(week(&r, "2026-11-09").active_engineers, 1, "only b, whose cost is non-zero");
+    assert_eq!(
+        week(&r, "2026-11-09").active_engineers,
+        1,
+        "only b, whose cost is non-zero"
+    );
 }
 
 #[test]
@@ -103,12 +135,23 @@ fn undefined_ratios_are_none_never_zero() {
     let t = table(vec![row("2026-11-09", "a@x.com", Source::Csv, sessions(1))]);
     let r = compute(&t, None, &opts(4));
     let w = week(&r, "2026-11-09");
-    assert_eq!(w.acceptance_rate, None, "no edit decisions: undefined, not 0 % or 100 %");
-    assert_eq!(w.adoption_rate, None, "no roster: add a roster, not a number");
+    assert_eq!(
+        w.acceptance_rate, None,
+        "no edit decisions: undefined, not 0 % or 100 %"
+    );
+    assert_eq!(
+        w.adoption_rate, None,
+        "no roster: add a roster, not a number"
+    );
     let quiet = week(&r, "2026-11-02");
     assert_eq!(quiet.active_engineers, 0, "0 is a value for WAE");
-    assert_eq!(quiet.cost_per_active_engineer_usd, None, "WAE = 0: cost per active engineer is undefined");
-    assert!(metrics::why_undefined(Figure::AdoptionRate, w).unwrap().contains("roster"));
+    assert_eq!(
+        quiet.cost_per_active_engineer_usd, None,
+        "WAE = 0: cost per active engineer is undefined"
+    );
+    assert!(metrics::why_undefined(Figure::AdoptionRate, w)
+        .unwrap()
+        .contains("roster"));
     assert!(metrics::why_undefined(Figure::CostPerActiveEngineer, quiet).is_some());
     assert_eq!(metrics::why_undefined(Figure::Sessions, w), None);
 }
@@ -119,21 +162,50 @@ fn adoption_counts_only_roster_members_in_the_numerator() {
         row("2026-11-09", "a@x.com", Source::Csv, sessions(1)),
         row("2026-11-09", "stranger@x.com", Source::Csv, sessions(1)),
     ]);
-    let ro = roster(&[("a@x.com", "T"), ("b@x.com", "T"), ("c@x.com", "T"), ("d@x.com", "T")]);
+    let ro = roster(&[
+        ("a@x.com", "T"),
+        ("b@x.com", "T"),
+        ("c@x.com", "T"),
+        ("d@x.com", "T"),
+    ]);
     let r = compute(&t, Some(&ro), &opts(4));
     let w = week(&r, "2026-11-09");
     assert_eq!(w.active_engineers, 2);
     assert_eq!(w.active_roster_members, 1);
     assert_eq!(w.adoption_rate, Some(0.25));
-    assert_eq!(r.not_on_roster, vec![PersonKey::email("stranger@x.com")], "listed, never dropped");
-    assert_eq!(r.roster_size, Some(4), "never silently added to the denominator");
+    assert_eq!(
+        r.not_on_roster,
+        vec![PersonKey::email("stranger@x.com")],
+        "listed, never dropped"
+    );
+    assert_eq!(
+        r.roster_size,
+        Some(4),
+        "never silently added to the denominator"
+    );
 }
 
 #[test]
 fn cost_per_active_engineer_divides_the_week_cost_by_wae() {
     let t = table(vec![
-        row("2026-11-09", "a@x.com", Source::Csv, Measures { cost_micros: 3_000_000, ..Measures::default() }),
-        row("2026-11-10", "b@x.com", Source::Csv, Measures { cost_micros: 1_500_000, ..Measures::default() }),
+        row(
+            "2026-11-09",
+            "a@x.com",
+            Source::Csv,
+            Measures {
+                cost_micros: 3_000_000,
+                ..Measures::default()
+            },
+        ),
+        row(
+            "2026-11-10",
+            "b@x.com",
+            Source::Csv,
+            Measures {
+                cost_micros: 1_500_000,
+                ..Measures::default()
+            },
+        ),
     ]);
     let r = compute(&t, None, &opts(4));
     let w = week(&r, "2026-11-09");
@@ -189,19 +261,34 @@ fn sources_for_the_same_person_day_are_never_added_and_the_most_authoritative_wi
     ]);
     let r = compute(&t, None, &opts(4));
     let w = week(&r, "2026-11-09");
-    assert_eq!(w.lines_accepted, 12 + 3, "admin-api wins on the 9th, csv on the 10th");
+    assert_eq!(
+        w.lines_accepted,
+        12 + 3,
+        "admin-api wins on the 9th, csv on the 10th"
+    );
     assert_eq!(w.sessions, 2);
     assert_eq!(r.health.multi_source_person_days, 2);
-    assert_eq!(r.health.agreeing_person_days, 1, "the 10th agrees, the 9th does not");
+    assert_eq!(
+        r.health.agreeing_person_days, 1,
+        "the 10th agrees, the 9th does not"
+    );
 }
 
 #[test]
 fn roster_aliases_map_api_keys_onto_the_person_and_same_source_keys_are_summed() {
     let mut e = RosterEntry::new(PersonKey::email("alice@x.com"));
-    e.aliases = vec![PersonKey::api_key("alice-laptop"), PersonKey::email("alice@old.example")];
+    e.aliases = vec![
+        PersonKey::api_key("alice-laptop"),
+        PersonKey::email("alice@old.example"),
+    ];
     let ro = Roster::new(vec![e]);
     let t = table(vec![
-        row("2026-11-09", "api-key:alice-laptop", Source::AdminApi, lines(5)),
+        row(
+            "2026-11-09",
+            "api-key:alice-laptop",
+            Source::AdminApi,
+            lines(5),
+        ),
         row("2026-11-09", "alice@x.com", Source::AdminApi, lines(4)),
         row("2026-11-09", "alice@old.example", Source::Csv, lines(100)),
     ]);
@@ -209,7 +296,10 @@ fn roster_aliases_map_api_keys_onto_the_person_and_same_source_keys_are_summed()
     assert_eq!(r.people.len(), 1);
     let p = &r.people[0];
     assert_eq!(p.person.as_str(), "alice@x.com");
-    assert_eq!(p.lines_accepted, 9, "two admin-api keys of one person add up; the csv row loses to them");
+    assert_eq!(
+        p.lines_accepted, 9,
+        "two admin-api keys of one person add up; the csv row loses to them"
+    );
     assert!(r.not_on_roster.is_empty());
 }
 
@@ -245,7 +335,11 @@ fn power_users_are_the_top_quarter_by_lines_with_ties_included() {
     // Ranking: e 500, a 100, b 50, c 50, d 10 → k-th (2nd) highest = 100.
     assert_eq!(tier(&r, "a@x.com"), Tier::Power);
     assert_eq!(tier(&r, "b@x.com"), Tier::Regular);
-    assert_eq!(tier(&r, "e@x.com"), Tier::Occasional, "top lines but not active all 4 weeks");
+    assert_eq!(
+        tier(&r, "e@x.com"),
+        Tier::Occasional,
+        "top lines but not active all 4 weeks"
+    );
 
     let mut rows = Vec::new();
     rows.extend(steady("a@x.com", 100));
@@ -283,10 +377,17 @@ fn tiers_follow_the_four_reference_weeks() {
     assert_eq!(tier(&r, "regular@x.com"), Tier::Regular, "3 of 4 weeks");
     assert_eq!(tier(&r, "occasional@x.com"), Tier::Occasional);
     assert_eq!(tier(&r, "lapsed@x.com"), Tier::Lapsed);
-    assert_eq!(tier(&r, "new@x.com"), Tier::New, "first active after W: new, not a non-starter");
+    assert_eq!(
+        tier(&r, "new@x.com"),
+        Tier::New,
+        "first active after W: new, not a non-starter"
+    );
     assert_eq!(tier(&r, "never@x.com"), Tier::NonStarter);
     assert_eq!(r.non_starters, vec![PersonKey::email("never@x.com")]);
-    assert_eq!(r.health.roster_never_seen, vec![PersonKey::email("never@x.com")]);
+    assert_eq!(
+        r.health.roster_never_seen,
+        vec![PersonKey::email("never@x.com")]
+    );
 }
 
 #[test]
@@ -296,8 +397,19 @@ fn activity_after_the_reference_week_does_not_change_a_tier() {
     rows.push(row("2026-10-12", "b@x.com", Source::Csv, sessions(1)));
     rows.push(row("2026-11-18", "a@x.com", Source::Csv, lines(10_000)));
     let r = compute(&table(rows), None, &opts(4));
-    assert_eq!(tier(&r, "b@x.com"), Tier::Lapsed, "active before W−3 and only after W");
-    assert_eq!(r.people.iter().find(|p| p.person.as_str() == "a@x.com").unwrap().lines_accepted_last_4, 10);
+    assert_eq!(
+        tier(&r, "b@x.com"),
+        Tier::Lapsed,
+        "active before W−3 and only after W"
+    );
+    assert_eq!(
+        r.people
+            .iter()
+            .find(|p| p.person.as_str() == "a@x.com")
+            .unwrap()
+            .lines_accepted_last_4,
+        10
+    );
 }
 
 #[test]
@@ -336,19 +448,38 @@ fn a_period_row_inside_one_week_counts_for_that_week_and_a_longer_one_only_for_t
     t.insert_periods(vec![week_long, month]);
     let r = compute(&t, None, &opts(4));
     let w = week(&r, "2026-11-09");
-    assert_eq!(w.active_engineers, 1, "only the one-week period counts for a week");
+    assert_eq!(
+        w.active_engineers, 1,
+        "only the one-week period counts for a week"
+    );
     assert_eq!(w.lines_accepted, 40);
-    assert_eq!(r.totals.active_engineers, 2, "the month counts for the window: active in the period");
+    assert_eq!(
+        r.totals.active_engineers, 2,
+        "the month counts for the window: active in the period"
+    );
     assert_eq!(r.totals.lines_accepted, 340);
     assert_eq!(r.totals.active_in_period_only, 1);
-    let b = r.people.iter().find(|p| p.person.as_str() == "b@x.com").unwrap();
+    let b = r
+        .people
+        .iter()
+        .find(|p| p.person.as_str() == "b@x.com")
+        .unwrap();
     assert!(b.period_only);
-    assert_eq!(b.tier, Tier::Occasional, "a period touching W−3..W cannot be placed in weeks");
+    assert_eq!(
+        b.tier,
+        Tier::Occasional,
+        "a period touching W−3..W cannot be placed in weeks"
+    );
 }
 
 #[test]
 fn daily_rows_from_a_stronger_source_beat_overlapping_period_totals() {
-    let mut t = table(vec![row("2026-11-10", "a@x.com", Source::AdminApi, lines(5))]);
+    let mut t = table(vec![row(
+        "2026-11-10",
+        "a@x.com",
+        Source::AdminApi,
+        lines(5),
+    )]);
     t.insert_periods(vec![PeriodRow {
         start: d("2026-11-01"),
         end: d("2026-11-15"),
@@ -392,7 +523,10 @@ fn the_summary_states_the_trend_in_words() {
         let email = format!("{p}@x.com");
         ro_list.push(email.clone());
         let first_week = if i < 2 { 0 } else { 3 };
-        for (wi, monday) in ["2026-10-19", "2026-10-26", "2026-11-02", "2026-11-09"].iter().enumerate() {
+        for (wi, monday) in ["2026-10-19", "2026-10-26", "2026-11-02", "2026-11-09"]
+            .iter()
+            .enumerate()
+        {
             if wi >= first_week {
                 rows.push(row(monday, &email, Source::Csv, sessions(1)));
             }
@@ -402,7 +536,12 @@ fn the_summary_states_the_trend_in_words() {
     rows.push(row("2026-11-10", "p1@x.com", Source::Csv, edits(46, 4)));
     ro_list.push("n1@x.com".into());
     ro_list.push("n2@x.com".into());
-    let ro = Roster::new(ro_list.iter().map(|e| RosterEntry::new(PersonKey::email(e))).collect());
+    let ro = Roster::new(
+        ro_list
+            .iter()
+            .map(|e| RosterEntry::new(PersonKey::email(e)))
+            .collect(),
+    );
     let r = compute(&table(rows), Some(&ro), &opts(4));
     assert_eq!(
         r.summary,
@@ -416,14 +555,20 @@ fn an_empty_table_gives_a_report_that_says_so() {
     assert!(r.warnings.iter().any(|w| w.contains("No usage data")));
     assert!(r.people.is_empty());
     assert_eq!(r.weeks.len(), 5);
-    assert!(r.weeks.iter().all(|w| w.acceptance_rate.is_none() && w.cost_per_active_engineer_usd.is_none()));
+    assert!(r
+        .weeks
+        .iter()
+        .all(|w| w.acceptance_rate.is_none() && w.cost_per_active_engineer_usd.is_none()));
 }
 
 #[test]
 fn an_old_export_warns_that_recent_weeks_have_no_data() {
     let t = table(vec![row("2026-10-01", "a@x.com", Source::Csv, sessions(1))]);
     let r = compute(&t, None, &opts(4));
-    assert!(r.warnings.iter().any(|w| w.contains("newest data is from 2026-10-01")));
+    assert!(r
+        .warnings
+        .iter()
+        .any(|w| w.contains("newest data is from 2026-10-01")));
 }
 
 #[test]
@@ -432,13 +577,28 @@ fn the_all_and_custom_windows() {
         row("2026-09-01", "a@x.com", Source::Csv, sessions(1)),
         row("2026-11-10", "a@x.com", Source::Csv, sessions(1)),
     ]);
-    let all = compute(&t, None, &ReportOptions { as_of: d(AS_OF), window: WindowSpec::All, team: None });
+    let all = compute(
+        &t,
+        None,
+        &ReportOptions {
+            as_of: d(AS_OF),
+            window: WindowSpec::All,
+            team: None,
+        },
+    );
     assert_eq!(all.window.from, d("2026-08-31"));
     assert_eq!(all.totals.sessions, 2);
     let custom = compute(
         &t,
         None,
-        &ReportOptions { as_of: d(AS_OF), window: WindowSpec::Custom { from: d("2026-08-31"), to: d("2026-09-06") }, team: None },
+        &ReportOptions {
+            as_of: d(AS_OF),
+            window: WindowSpec::Custom {
+                from: d("2026-08-31"),
+                to: d("2026-09-06"),
+            },
+            team: None,
+        },
     );
     assert_eq!(custom.weeks.len(), 1);
     assert_eq!(custom.window.to, d("2026-09-06"));
@@ -454,6 +614,11 @@ fn gaps_inside_a_source_range_are_reported_but_weekends_alone_are_not() {
         row("2026-11-12", "a@x.com", Source::Csv, sessions(1)), // Thursday: Tue–Wed missing
     ]);
     let r = compute(&t, None, &opts(4));
-    let csv = r.health.sources.iter().find(|s| s.source == Source::Csv).unwrap();
+    let csv = r
+        .health
+        .sources
+        .iter()
+        .find(|s| s.source == Source::Csv)
+        .unwrap();
     assert_eq!(csv.gaps, vec![(d("2026-11-10"), d("2026-11-11"))]);
 }

@@ -1,10 +1,14 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a panic is a failed assertion
 //! Share snapshots: privacy is applied after aggregation, links round-trip,
 //! damaged links fail with a message, and old links keep opening.
 
 use chrono::NaiveDate;
 use scoreboard_core::metrics::WindowSpec;
 use scoreboard_core::share::{self, Privacy, ShareError, View};
-use scoreboard_core::{compute, DayRow, Measures, PersonKey, Report, ReportOptions, Roster, RosterEntry, Source, UsageTable};
+use scoreboard_core::{
+    compute, DayRow, Measures, PersonKey, Report, ReportOptions, Roster, RosterEntry, Source,
+    UsageTable,
+};
 
 fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -13,9 +17,15 @@ fn d(s: &str) -> NaiveDate {
 fn report() -> Report {
     let mut t = UsageTable::new();
     let mut rows = Vec::new();
-    for (i, who) in ["ann@corp.example", "bob@corp.example", "cy@corp.example", "dee@corp.example", "eve@else.example"]
-        .iter()
-        .enumerate()
+    for (i, who) in [
+        "ann@corp.example",
+        "bob@corp.example",
+        "cy@corp.example",
+        "dee@corp.example",
+        "eve@else.example",
+    ]
+    .iter()
+    .enumerate()
     {
         for day in ["2026-10-20", "2026-10-27", "2026-11-03", "2026-11-10"] {
             let mut r = DayRow::new(d(day), PersonKey::email(who), Source::Csv);
@@ -44,11 +54,18 @@ fn report() -> Report {
         e.team = Some("Platform".into());
         roster.push(e);
     }
-    compute(&t, Some(&Roster::new(roster)), &ReportOptions::last_weeks(d("2026-11-22"), 4))
+    compute(
+        &t,
+        Some(&Roster::new(roster)),
+        &ReportOptions::last_weeks(d("2026-11-22"), 4),
+    )
 }
 
 fn view() -> View {
-    View { window: WindowSpec::LastWeeks { weeks: 4 }, team: None }
+    View {
+        window: WindowSpec::LastWeeks { weeks: 4 },
+        team: None,
+    }
 }
 
 fn snapshot(privacy: Privacy) -> share::Snapshot {
@@ -61,8 +78,15 @@ fn a_link_round_trips_to_the_same_snapshot() {
     let link = share::encode_link(&s);
     assert!(link.starts_with("v1."));
     assert_eq!(share::decode_link(&link).unwrap(), s);
-    assert_eq!(share::decode_link(&format!("#s={link}")).unwrap(), s, "the fragment form opens too");
-    assert_eq!(share::decode_file(share::encode_file(&s).as_bytes()).unwrap(), s);
+    assert_eq!(
+        share::decode_link(&format!("#s={link}")).unwrap(),
+        s,
+        "the fragment form opens too"
+    );
+    assert_eq!(
+        share::decode_file(share::encode_file(&s).as_bytes()).unwrap(),
+        s
+    );
 }
 
 #[test]
@@ -85,13 +109,20 @@ fn hidden_names_leave_no_email_or_name_in_the_link_or_the_snapshot() {
         let json = serde_json::to_string(&s).unwrap();
         let link = share::encode_link(&s);
         for needle in ["@", "ann", "Ann Archer", "Bob", "Fay", "corp.example"] {
-            assert!(!json.contains(needle), "{privacy:?}: {needle} found in {json}");
+            assert!(
+                !json.contains(needle),
+                "{privacy:?}: {needle} found in {json}"
+            );
             assert!(!link.contains(needle));
         }
     }
     let s = snapshot(Privacy::Pseudonyms);
     assert_eq!(s.report.people.len(), 6);
-    assert!(s.report.people.iter().all(|p| p.person.as_str().starts_with("Engineer ")));
+    assert!(s
+        .report
+        .people
+        .iter()
+        .all(|p| p.person.as_str().starts_with("Engineer ")));
     assert!(snapshot(Privacy::AggregatesOnly).report.people.is_empty());
 }
 
@@ -100,17 +131,43 @@ fn pseudonyms_are_stable_for_the_same_salt() {
     let a = snapshot(Privacy::Pseudonyms);
     let b = snapshot(Privacy::Pseudonyms);
     assert_eq!(a.report.people, b.report.people);
-    let other = share::make_snapshot(&report(), Privacy::Pseudonyms, 5, "other", d("2026-11-22"), view()).unwrap();
+    let other = share::make_snapshot(
+        &report(),
+        Privacy::Pseudonyms,
+        5,
+        "other",
+        d("2026-11-22"),
+        view(),
+    )
+    .unwrap();
     assert_ne!(a.report.people[0].person, other.report.people[0].person);
 }
 
 #[test]
 fn a_small_team_cannot_be_shared_with_names_hidden() {
-    let v = View { window: WindowSpec::LastWeeks { weeks: 4 }, team: Some("Platform".into()) };
+    let v = View {
+        window: WindowSpec::LastWeeks { weeks: 4 },
+        team: Some("Platform".into()),
+    };
     let mut r = report();
     r.roster_size = Some(3);
-    let err = share::make_snapshot(&r, Privacy::AggregatesOnly, 5, "s", d("2026-11-22"), v.clone()).unwrap_err();
-    assert!(matches!(err, ShareError::GroupTooSmall { size: 3, min: 5, .. }));
+    let err = share::make_snapshot(
+        &r,
+        Privacy::AggregatesOnly,
+        5,
+        "s",
+        d("2026-11-22"),
+        v.clone(),
+    )
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        ShareError::GroupTooSmall {
+            size: 3,
+            min: 5,
+            ..
+        }
+    ));
     assert!(share::make_snapshot(&r, Privacy::Names, 5, "s", d("2026-11-22"), v).is_ok());
 }
 
@@ -118,11 +175,17 @@ fn a_small_team_cannot_be_shared_with_names_hidden() {
 fn a_tampered_or_truncated_link_gives_a_clear_error() {
     let link = share::encode_link(&snapshot(Privacy::Names));
     let truncated = &link[..link.len() / 2];
-    assert!(matches!(share::decode_link(truncated), Err(ShareError::Damaged(_))));
+    assert!(matches!(
+        share::decode_link(truncated),
+        Err(ShareError::Damaged(_))
+    ));
     let mut tampered = link.clone().into_bytes();
     let i = tampered.len() - 10;
     tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
-    assert!(matches!(share::decode_link(std::str::from_utf8(&tampered).unwrap()), Err(ShareError::Damaged(_))));
+    assert!(matches!(
+        share::decode_link(std::str::from_utf8(&tampered).unwrap()),
+        Err(ShareError::Damaged(_))
+    ));
     assert_eq!(share::decode_link("hello"), Err(ShareError::NotASnapshot));
     assert_eq!(share::decode_link("v99.abc"), Err(ShareError::TooNew(99)));
     let msg = share::decode_link(truncated).unwrap_err().to_string();
@@ -139,12 +202,18 @@ fn a_link_made_by_snapshot_version_1_still_opens() {
     assert_eq!(s.version, 1);
     assert_eq!(s.created_on, d("2026-11-22"));
     assert_eq!(s.report.totals.active_engineers, 5);
-    assert!(s.caption().starts_with("Snapshot of 2026-11-22, csv, shared with names hidden"));
+    assert!(s
+        .caption()
+        .starts_with("Snapshot of 2026-11-22, csv, shared with names hidden"));
 }
 
 #[test]
 #[ignore = "writes the v1 fixture; run once when the v1 format was released"]
 fn write_v1_fixture() {
     let link = share::encode_link(&snapshot(Privacy::Pseudonyms));
-    std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/share_data/v1-link.txt"), link).unwrap();
+    std::fs::write(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/share_data/v1-link.txt"),
+        link,
+    )
+    .unwrap();
 }
