@@ -204,8 +204,14 @@ pub struct TierCounts {
     pub regular: u64,
     pub occasional: u64,
     pub lapsed: u64,
+    /// First active after this week (roster or not): "new" at this week (§4).
     pub new: u64,
+    /// On the roster (or seen nowhere) and never active in the loaded data.
     pub non_starter: u64,
+    /// Roster members with no activity up to the end of this week: the ones
+    /// who start later plus the non-starters. "Not started yet" as of the week.
+    #[serde(default)]
+    pub roster_not_started: u64,
 }
 
 /// Coverage of one source (§6: every gap is visible).
@@ -977,15 +983,22 @@ pub fn compute(table: &UsageTable, roster: Option<&Roster>, opts: &ReportOptions
                 Tier::Lapsed => c.lapsed += 1,
                 // First active after w: "new" at w (metrics.md §tiers), roster or not,
                 // exactly as the people list tiers them at the reference week.
-                Tier::New => c.new += 1,
+                Tier::New => {
+                    c.new += 1;
+                    if on_roster(i) {
+                        c.roster_not_started += 1;
+                    }
+                }
                 Tier::NonStarter => {
                     if on_roster(i) {
-                        c.non_starter += 1
+                        c.non_starter += 1;
+                        c.roster_not_started += 1;
                     }
                 }
             }
         }
         c.non_starter += never_seen.len() as u64;
+        c.roster_not_started += never_seen.len() as u64;
         tiers_by_week.push(c);
     }
 

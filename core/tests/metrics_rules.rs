@@ -622,3 +622,36 @@ fn gaps_inside_a_source_range_are_reported_but_weekends_alone_are_not() {
         .unwrap();
     assert_eq!(csv.gaps, vec![(d("2026-11-10"), d("2026-11-11"))]);
 }
+
+#[test]
+fn the_tier_chart_counts_roster_members_not_started_by_each_week() {
+    // ann starts in W−1 (2026-11-02), bob in W (2026-11-09), cid in the partial
+    // week, dan never; eve is not on the roster and starts in W.
+    let t = table(vec![
+        row("2026-11-03", "ann@x.com", Source::Csv, sessions(1)),
+        row("2026-11-10", "bob@x.com", Source::Csv, sessions(1)),
+        row("2026-11-17", "cid@x.com", Source::Csv, sessions(1)),
+        row("2026-11-11", "eve@x.com", Source::Csv, sessions(1)),
+    ]);
+    let r = roster(&[
+        ("ann@x.com", "A"),
+        ("bob@x.com", "A"),
+        ("cid@x.com", "A"),
+        ("dan@x.com", "A"),
+    ]);
+    let rep = compute(&t, Some(&r), &opts(4));
+    let bar = |monday: &str| {
+        rep.tiers_by_week
+            .iter()
+            .find(|c| c.week == d(monday))
+            .unwrap()
+            .clone()
+    };
+    let (before, w) = (bar("2026-11-02"), bar("2026-11-09"));
+    // At W−1: bob, cid and dan had not started; bob, cid and eve start later ("new").
+    assert_eq!((before.roster_not_started, before.new, before.non_starter), (3, 3, 1));
+    // At W: bob started; cid starts in the partial week, so is still "new".
+    assert_eq!((w.roster_not_started, w.new, w.non_starter), (2, 1, 1));
+    assert_eq!(tier(&rep, "cid@x.com"), Tier::New);
+    assert_eq!(tier(&rep, "dan@x.com"), Tier::NonStarter);
+}

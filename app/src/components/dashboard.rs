@@ -10,6 +10,9 @@ use scoreboard_core::week;
 
 use crate::charts::{Chart, ChartData, Fmt, Mark, Series};
 use crate::components::definitions::Info;
+use crate::components::share::Downloads;
+use crate::share::SharedCounts;
+use scoreboard_core::share::ListCounts;
 use crate::state::ctx;
 use crate::util::{self, int, DASH};
 
@@ -44,6 +47,7 @@ pub fn Dashboard() -> impl IntoView {
         </section>
         <Kpis/>
         <Charts/>
+        <Downloads/>
     }
 }
 
@@ -152,7 +156,8 @@ fn opt_delta(
     }
 }
 
-fn cards(r: &Report) -> [(Figure, &'static str, &'static str, Card); 6] {
+/// `hidden`: a shared snapshot's list sizes when its lists were left out (aggregates only).
+fn cards(r: &Report, hidden: Option<&ListCounts>) -> [(Figure, &'static str, &'static str, Card); 6] {
     let no_week = "no complete week (Monday to Sunday, UTC) in this window yet";
     let Some(k) = &r.kpis else {
         return [
@@ -190,7 +195,7 @@ fn cards(r: &Report) -> [(Figure, &'static str, &'static str, Card); 6] {
                 Figure::NonStarters,
                 "kpi-nonstarters",
                 "Not started yet",
-                nonstarters(r),
+                nonstarters(r, hidden),
             ),
         ];
     };
@@ -328,12 +333,12 @@ fn cards(r: &Report) -> [(Figure, &'static str, &'static str, Card); 6] {
             Figure::NonStarters,
             "kpi-nonstarters",
             "Not started yet",
-            nonstarters(r),
+            nonstarters(r, hidden),
         ),
     ]
 }
 
-fn nonstarters(r: &Report) -> Card {
+fn nonstarters(r: &Report, hidden: Option<&ListCounts>) -> Card {
     let Some(size) = r.roster_size else {
         return undefined(
             definition(Figure::NonStarters)
@@ -341,12 +346,12 @@ fn nonstarters(r: &Report) -> Card {
                 .unwrap_or("no roster is loaded"),
         );
     };
-    let n = r.non_starters.len() as u64;
-    // The change: roster members not yet active at the reference week vs the week before (core's tier counts).
+    let n = hidden.map_or(r.non_starters.len() as u64, |c| c.non_starters);
+    // The change: roster members not active by the end of the reference week vs the week before (core's tier counts).
     let t = &r.tiers_by_week;
     let (delta, delta_raw, dir) = match (t.len().checked_sub(2).and_then(|i| t.get(i)), t.last()) {
         (Some(a), Some(b)) => {
-            let d = b.non_starter as i64 - a.non_starter as i64;
+            let d = b.roster_not_started as i64 - a.roster_not_started as i64;
             let dir = direction(d as f64);
             let words = match d {
                 0 => "no change vs the week before".to_string(),
@@ -378,6 +383,7 @@ fn nonstarters(r: &Report) -> Card {
 fn Kpis() -> impl IntoView {
     let ctx = ctx();
     let report = ctx.report;
+    let hidden = use_context::<SharedCounts>().and_then(|c| c.0);
     let heading = move || {
         report.with(|r| match &r.kpis {
             Some(k) => format!(
@@ -397,7 +403,7 @@ fn Kpis() -> impl IntoView {
                 <p class="explain">{heading}" · UTC"</p>
             </div>
             <div class="kpis">
-                {move || report.with(|r| cards(r).into_iter().map(|(figure, id, label, c)| view! {
+                {move || report.with(|r| cards(r, hidden.as_ref()).into_iter().map(|(figure, id, label, c)| view! {
                     <article class="kpi" id=id data-direction=c.direction>
                         <header>
                             <h3>{label}</h3>
@@ -520,10 +526,10 @@ fn tiers_chart(r: &Report) -> ChartData {
     ];
     if r.roster_size.is_some() {
         series.push(Series {
-            name: "Not started".into(),
+            name: "Not started yet".into(),
             class: "t-non_starter",
             mark: Mark::Bar,
-            values: t.iter().map(|c| Some(c.non_starter as f64)).collect(),
+            values: t.iter().map(|c| Some(c.roster_not_started as f64)).collect(),
         });
     }
     ChartData {
