@@ -15,14 +15,6 @@ use serde_json::Value;
 
 const USAGE: &str = "/v1/organizations/usage_report/claude_code";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_response_log_line_or_stored_error_contains_the_key() {
     let today = Utc::now().date_naive();

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use common::scoreboard_command;
+use common::{free_port, scoreboard_command};
 use scoreboard_core::{DayRow, Source};
 use serde_json::{json, Value};
 
@@ -65,14 +65,6 @@ fn batch(template: &Value, user: usize, n: usize, day_start_ns: u128) -> Vec<u8>
         }
     }
     serde_json::to_vec(&req).unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start(dir: &Path, port: u16, log: &str) -> Child {

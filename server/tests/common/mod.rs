@@ -645,6 +645,15 @@ pub fn analytics_record(email: &str, id: &str, sessions: u64, lines: u64) -> Val
 
 // ---- the server side -------------------------------------------------------------
 
+/// A port nothing listens on now (for the real binary's `--listen`).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The `scoreboard` binary with none of the caller's `SCOREBOARD_*` or
 /// `ANTHROPIC_*` variables (`make test` sets SCOREBOARD_DIST, for one).
 pub fn scoreboard_command() -> std::process::Command {
