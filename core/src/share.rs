@@ -16,7 +16,7 @@ use crate::metrics::{Report, WindowSpec};
 use crate::model::{PersonKey, Source};
 
 /// The current snapshot format. Older versions must keep opening: see
-/// [`decode_link`] and the fixtures in `core/tests/data/share/`.
+/// [`decode_link`] and the fixture in `core/tests/share_data/`.
 pub const SNAPSHOT_VERSION: u32 = 1;
 
 /// A link longer than this is hard to paste into chat tools and mail; the
@@ -145,7 +145,10 @@ pub fn make_snapshot(
     let mut shared = report.clone();
     match privacy {
         Privacy::Names => {}
-        Privacy::Pseudonyms => pseudonymise(&mut shared, salt),
+        Privacy::Pseudonyms => {
+            pseudonymise(&mut shared, salt);
+            merge_small_teams(&mut shared, min_group);
+        }
         Privacy::AggregatesOnly => strip_people(&mut shared),
     }
     Ok(Snapshot {
@@ -283,6 +286,38 @@ fn pseudonymise(report: &mut Report, salt: &str) {
     scrub_texts(report, &terms);
 }
 
+/// The team label that stands for every team smaller than the threshold.
+pub const SMALL_TEAMS: &str = "Small teams (merged)";
+
+/// With names hidden, a team of two next to a pseudonym and its figures
+/// singles people out: teams with fewer than `min_group` people in the
+/// report are shown as one merged group, and that group too disappears when
+/// it is still smaller than `min_group`. Only labels change; no row or total.
+fn merge_small_teams(report: &mut Report, min_group: u64) {
+    let mut sizes: HashMap<String, u64> = HashMap::new();
+    for p in &report.people {
+        if let Some(t) = &p.team {
+            *sizes.entry(t.clone()).or_default() += 1;
+        }
+    }
+    let small: Vec<&String> = sizes.keys().filter(|t| sizes[*t] < min_group).collect();
+    if small.is_empty() {
+        return;
+    }
+    let merged: u64 = small.iter().map(|t| sizes[*t]).sum();
+    let label = (merged >= min_group).then(|| SMALL_TEAMS.to_string());
+    let small: Vec<String> = small.into_iter().cloned().collect();
+    for p in &mut report.people {
+        if p.team.as_ref().is_some_and(|t| small.contains(t)) {
+            p.team = label.clone();
+        }
+    }
+    report.teams.retain(|t| !small.contains(t));
+    if let Some(l) = label {
+        report.teams.push(l);
+    }
+}
+
 fn strip_people(report: &mut Report) {
     let terms: Vec<(String, String)> = hidden_terms(report)
         .into_iter()
@@ -363,4 +398,149 @@ fn decode_json(json: &[u8], version: u32) -> Result<Snapshot, ShareError> {
             .map_err(|e| ShareError::Damaged(format!("unreadable content: {e}"))),
         _ => Err(ShareError::NotASnapshot),
     }
+}
+
+/// The people table as CSV (one row per person, the table's columns plus
+/// the other per-person sums), for a spreadsheet. Numbers are written raw:
+/// integers, rates as fractions with six decimals, money in USD with cents.
+pub fn people_csv(report: &Report) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record([
+        "person",
+        "name",
+        "team",
+        "on_roster",
+        "tier",
+        "first_active",
+        "last_active",
+        "active_weeks",
+        "sessions",
+        "lines_accepted",
+        "lines_removed",
+        "commits",
+        "pull_requests",
+        "edits_accepted",
+        "edits_rejected",
+        "acceptance_rate",
+        "cost_usd",
+        "cost_is_estimated",
+        "lines_accepted_last_4_weeks",
+        "days_to_first_use",
+        "sources",
+    ]);
+    for p in &report.people {
+        let sources: Vec<&str> = p.sources.iter().map(|s| s.as_str()).collect();
+        let _ = w.write_record([
+            p.person.to_string(),
+            p.name.clone().unwrap_or_default(),
+            p.team.clone().unwrap_or_default(),
+            p.on_roster.to_string(),
+            p.tier.as_str().to_string(),
+            opt(p.first_active),
+            opt(p.last_active),
+            p.active_weeks.to_string(),
+            p.sessions.to_string(),
+            p.lines_accepted.to_string(),
+            p.lines_removed.to_string(),
+            p.commits.to_string(),
+            p.pull_requests.to_string(),
+            p.edits_accepted.to_string(),
+            p.edits_rejected.to_string(),
+            rate(p.acceptance_rate),
+            usd(p.cost_micros),
+            p.cost_is_estimated.to_string(),
+            p.lines_accepted_last_4.to_string(),
+            opt(p.days_to_first_use),
+            sources.join(" "),
+        ]);
+    }
+    csv_text(w)
+}
+
+/// The weekly series as CSV: one row per ISO week of the window, every
+/// weekly figure, undefined ones left empty (never 0).
+pub fn weeks_csv(report: &Report) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record([
+        "week",
+        "monday",
+        "complete",
+        "active_engineers",
+        "active_roster_members",
+        "roster_size",
+        "adoption_rate",
+        "sessions",
+        "lines_accepted",
+        "lines_removed",
+        "commits",
+        "pull_requests",
+        "edits_accepted",
+        "edits_rejected",
+        "acceptance_rate",
+        "cost_usd",
+        "cost_per_active_engineer_usd",
+        "cost_is_estimated",
+        "new_engineers",
+        "days_with_data",
+        "power_users",
+        "regular",
+        "occasional",
+        "lapsed",
+        "not_started",
+    ]);
+    for wk in &report.weeks {
+        let tiers = report.tiers_by_week.iter().find(|t| t.week == wk.week);
+        let tier = |f: fn(&crate::metrics::TierCounts) -> u64| tiers.map(f).map(|n| n.to_string());
+        let _ = w.write_record([
+            wk.label.clone(),
+            wk.week.to_string(),
+            wk.complete.to_string(),
+            wk.active_engineers.to_string(),
+            wk.active_roster_members.to_string(),
+            opt(wk.roster_size),
+            rate(wk.adoption_rate),
+            wk.sessions.to_string(),
+            wk.lines_accepted.to_string(),
+            wk.lines_removed.to_string(),
+            wk.commits.to_string(),
+            wk.pull_requests.to_string(),
+            wk.edits_accepted.to_string(),
+            wk.edits_rejected.to_string(),
+            rate(wk.acceptance_rate),
+            usd(wk.cost_micros),
+            wk.cost_per_active_engineer_usd
+                .map(|c| format!("{c:.2}"))
+                .unwrap_or_default(),
+            wk.cost_is_estimated.to_string(),
+            wk.new_engineers.to_string(),
+            wk.days_with_data.to_string(),
+            tier(|t| t.power).unwrap_or_default(),
+            tier(|t| t.regular).unwrap_or_default(),
+            tier(|t| t.occasional).unwrap_or_default(),
+            tier(|t| t.lapsed).unwrap_or_default(),
+            tier(|t| t.non_starter).unwrap_or_default(),
+        ]);
+    }
+    csv_text(w)
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+fn rate(v: Option<f64>) -> String {
+    v.map(|r| format!("{r:.6}")).unwrap_or_default()
+}
+
+/// Micro-dollars as USD with cents, exactly (no float rounding).
+fn usd(m: crate::model::MicroUsd) -> String {
+    let cents = (m.unsigned_abs() + 5_000) / 10_000;
+    let sign = if m < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", cents / 100, cents % 100)
+}
+
+fn csv_text(w: csv::Writer<Vec<u8>>) -> String {
+    w.into_inner()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
 }

@@ -217,3 +217,82 @@ fn write_v1_fixture() {
     )
     .unwrap();
 }
+
+#[test]
+fn small_teams_are_merged_when_names_are_hidden() {
+    // Platform has 5 people (kept); two teams of one are merged, and the
+    // merged group of 2 is still too small, so their team is not shown.
+    let mut r = report();
+    for p in &mut r.people {
+        match p.person.as_str() {
+            "ann@corp.example" => p.team = Some("Solo A".into()),
+            "bob@corp.example" => p.team = Some("Solo B".into()),
+            _ => {}
+        }
+    }
+    r.teams = vec!["Platform".into(), "Solo A".into(), "Solo B".into()];
+    let s = share::make_snapshot(&r, Privacy::Pseudonyms, 3, "s", d("2026-11-22"), view()).unwrap();
+    let json = serde_json::to_string(&s).unwrap();
+    assert!(!json.contains("Solo"), "{json}");
+    assert_eq!(s.report.teams, vec!["Platform".to_string()]);
+    assert_eq!(
+        s.report.people.iter().filter(|p| p.team.is_none()).count(),
+        3
+    );
+    // With a threshold of 2 the merged group (2 people) is shown under one label.
+    let s = share::make_snapshot(&r, Privacy::Pseudonyms, 2, "s", d("2026-11-22"), view()).unwrap();
+    assert!(s.report.teams.contains(&share::SMALL_TEAMS.to_string()));
+    // Names shown: teams untouched.
+    let s = share::make_snapshot(&r, Privacy::Names, 3, "s", d("2026-11-22"), view()).unwrap();
+    assert_eq!(s.report.teams, r.teams);
+    assert_eq!(s.report.totals, r.totals);
+}
+
+#[test]
+fn people_and_weeks_export_as_csv_with_undefined_figures_left_empty() {
+    let r = report();
+    let people = share::people_csv(&r);
+    let mut lines = people.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.starts_with("person,name,team,on_roster,tier,"),
+        "{header}"
+    );
+    assert_eq!(people.lines().count(), 1 + r.people.len());
+    let ann = people
+        .lines()
+        .find(|l| l.starts_with("ann@corp.example"))
+        .unwrap();
+    assert!(ann.contains("Ann Archer,Platform,true,"), "{ann}");
+    // 4 days × $1.25
+    assert!(ann.contains(",5.00,"), "{ann}");
+    let fay = people
+        .lines()
+        .find(|l| l.starts_with("fay@corp.example"))
+        .unwrap();
+    assert!(
+        fay.contains(",non_starter,,,0,"),
+        "an undefined rate is empty: {fay}"
+    );
+
+    let weeks = share::weeks_csv(&r);
+    assert_eq!(weeks.lines().count(), 1 + r.weeks.len());
+    assert!(weeks
+        .lines()
+        .next()
+        .unwrap()
+        .starts_with("week,monday,complete,active_engineers"));
+    let first = weeks.lines().nth(1).unwrap();
+    assert!(
+        first.starts_with(&format!("{},{}", r.weeks[0].label, r.weeks[0].week)),
+        "{first}"
+    );
+    // The same CSV from a pseudonymised snapshot carries no e-mail.
+    let s = snapshot(Privacy::Pseudonyms);
+    assert!(!share::people_csv(&s.report).contains('@'));
+    assert_eq!(
+        share::weeks_csv(&s.report),
+        weeks,
+        "totals never change with privacy"
+    );
+}

@@ -115,6 +115,7 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/health", get(health))
         .merge(reads)
+        .merge(crate::snapshots::routes(&state))
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
         .layer(SetResponseHeaderLayer::overriding(

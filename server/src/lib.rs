@@ -12,6 +12,7 @@
 //! - [`auth`]: who may read (`ReadAccess`) and who may send telemetry.
 //! - [`tokens`]: hashed ingest/viewer tokens and the telemetry snippets.
 //! - [`report`]: `scoreboard report`.
+//! - [`snapshots`]: frozen share snapshots stored under unguessable ids.
 //! - [`serve`], [`cli`]: start-up and the command line.
 //!
 //! Invariants: keys live in [`config::Secret`] (no Display, redacted Debug)
@@ -27,6 +28,7 @@ pub mod cli;
 pub mod config;
 pub mod report;
 pub mod serve;
+pub mod snapshots;
 pub mod store;
 pub mod sync;
 pub mod tokens;

@@ -93,6 +93,15 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL,
         revoked_at TEXT
     );",
+    // 2: frozen share snapshots (`crate::snapshots`): the encoded snapshot as
+    // the page sent it, under an unguessable id.
+    "CREATE TABLE snapshots (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        privacy TEXT NOT NULL,
+        description TEXT NOT NULL,
+        body TEXT NOT NULL
+    );",
 ];
 
 /// What the API said about one fetched day, kept so that coverage warnings
