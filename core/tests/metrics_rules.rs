@@ -649,7 +649,10 @@ fn the_tier_chart_counts_roster_members_not_started_by_each_week() {
     };
     let (before, w) = (bar("2026-11-02"), bar("2026-11-09"));
     // At W−1: bob, cid and dan had not started; bob, cid and eve start later ("new").
-    assert_eq!((before.roster_not_started, before.new, before.non_starter), (3, 3, 1));
+    assert_eq!(
+        (before.roster_not_started, before.new, before.non_starter),
+        (3, 3, 1)
+    );
     // At W: bob started; cid starts in the partial week, so is still "new".
     assert_eq!((w.roster_not_started, w.new, w.non_starter), (2, 1, 1));
     assert_eq!(tier(&rep, "cid@x.com"), Tier::New);

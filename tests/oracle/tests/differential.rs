@@ -656,7 +656,14 @@ fn check(case: &Case, cov: &Coverage) -> Result<(), TestCaseError> {
         .find(|c| Some(c.week) == out.reference_week)
     {
         prop_assert_eq!(
-            [c.power, c.regular, c.occasional, c.lapsed, c.new, c.non_starter],
+            [
+                c.power,
+                c.regular,
+                c.occasional,
+                c.lapsed,
+                c.new,
+                c.non_starter
+            ],
             tier_counts(&out),
             "tier counts (power, regular, occasional, lapsed, new, non-starter) at {}",
             c.week
