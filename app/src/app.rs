@@ -2,11 +2,13 @@
 
 use leptos::prelude::*;
 
+use crate::components::share::{ShareButton, SharedHeader, SharedPage};
 use crate::components::{
     dashboard::Dashboard, definitions::DefinitionList, dialogs::Dialogs, filters::Filters,
     health::Health, load::LoadPanel, people::PeopleSection,
 };
 use crate::loader;
+use crate::share::{ShareCtx, Shown};
 use crate::state::{Ctx, Data};
 use crate::storage;
 use crate::util;
@@ -15,6 +17,8 @@ use crate::util;
 pub fn App() -> impl IntoView {
     let ctx = Ctx::new();
     provide_context(ctx);
+    // A shared snapshot in the URL (#s=…, ?snapshot=…) replaces the page's own data.
+    let sc = ShareCtx::provide();
 
     // Read back what was stored; with nothing stored, show the demo when the
     // server runs with --demo (or the URL asks for it).
@@ -30,6 +34,9 @@ pub fn App() -> impl IntoView {
             ))),
         }
         ctx.restored.set(true);
+        if sc.active() {
+            return;
+        }
         let empty = ctx.data.with_untracked(Data::is_empty);
         if empty && (util::url_param("demo").is_some() || loader::server_demo_mode().await) {
             loader::load_demo(ctx, true);
@@ -45,6 +52,8 @@ pub fn App() -> impl IntoView {
     let has_data = move || ctx.data.with(|d| !d.is_empty());
     view! {
         <a class="skip" href="#dashboard">"Skip to the dashboard"</a>
+        <Show when=move || sc.shown.with(|s| *s == Shown::Own)
+            fallback=|| view! { <SharedHeader/><main><SharedPage/></main> }>
         <Header/>
         <main>
             <Notice/>
@@ -63,6 +72,7 @@ pub fn App() -> impl IntoView {
                 </div>
             </Show>
         </main>
+        </Show>
         <footer class="foot">
             <p>
                 "Scoreboard computes every figure in this browser from the files you load; nothing is uploaded. "
@@ -101,6 +111,7 @@ fn Header() -> impl IntoView {
             </div>
             <div class="top-actions">
                 <Show when=has_data>
+                    <ShareButton/>
                     <button id="clear-data" class="btn quiet" on:click=move |_| confirming.set(true)
                         aria-expanded=move || confirming.get().to_string()>
                         "Clear all data"

@@ -530,6 +530,7 @@ pub fn Chart(
                     on:click=move |_| table.update(|t| *t = !*t)>
                     {move || if table.get() { "Hide table" } else { "Show as table" }}
                 </button>
+                <ExportButtons uid label=label.clone()/>
             </div>
             <Show when=move || table.get()>
                 <div class="table-wrap" id=format!("{uid}-table")>
@@ -557,6 +558,21 @@ pub fn Chart(
                 </div>
             </Show>
         </div>
+    }
+}
+
+/// The chart's downloads (crate::export draws them from the SVG on screen).
+#[component]
+fn ExportButtons(uid: &'static str, label: String) -> impl IntoView {
+    let stem = format!("scoreboard-{}", crate::export::slug(&label));
+    let (l2, s2) = (label.clone(), stem.clone());
+    view! {
+        <span class="chart-export">
+            <button class="btn quiet small" data-format="svg" aria-label=format!("Download “{label}” as SVG")
+                on:click=move |_| crate::export::chart(uid, &label, crate::export::ImageFormat::Svg, &stem)>"SVG"</button>
+            <button class="btn quiet small" data-format="png" aria-label=format!("Download “{l2}” as PNG")
+                on:click=move |_| crate::export::chart(uid, &l2, crate::export::ImageFormat::Png, &s2)>"PNG"</button>
+        </span>
     }
 }
 

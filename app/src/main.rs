@@ -7,12 +7,15 @@
 //! - `loader`: files → core's parsers → the table (streamed for large files).
 //! - `storage`: IndexedDB / localStorage persistence.
 //! - `components`: the page, one module per panel; `charts` draws the SVG charts.
+//! - `share`: opening shared snapshots (link, file, URL); `export`: CSV, SVG, PNG downloads.
 //! - `util`: formatting, the UTC clock, yielding, benchmark marks.
 
 mod app;
 mod charts;
 mod components;
+mod export;
 mod loader;
+mod share;
 mod state;
 mod storage;
 mod util;

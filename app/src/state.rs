@@ -241,7 +241,12 @@ pub struct Ctx {
 impl Ctx {
     pub fn new() -> Ctx {
         let data = RwSignal::new(Data::default());
-        let view = RwSignal::new(crate::storage::load_view().unwrap_or_default());
+        // A live share link's `?window=…&team=…` wins over the remembered view.
+        let view = RwSignal::new(
+            crate::share::view_from_url()
+                .or_else(crate::storage::load_view)
+                .unwrap_or_default(),
+        );
         let pinned = util::as_of_param();
         let as_of = Memo::new(move |_| {
             pinned

@@ -12,9 +12,9 @@ use crate::charts::{Chart, ChartData, Fmt, Mark, Series};
 use crate::components::definitions::Info;
 use crate::components::share::Downloads;
 use crate::share::SharedCounts;
-use scoreboard_core::share::ListCounts;
 use crate::state::ctx;
 use crate::util::{self, int, DASH};
+use scoreboard_core::share::ListCounts;
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
@@ -157,7 +157,10 @@ fn opt_delta(
 }
 
 /// `hidden`: a shared snapshot's list sizes when its lists were left out (aggregates only).
-fn cards(r: &Report, hidden: Option<&ListCounts>) -> [(Figure, &'static str, &'static str, Card); 6] {
+fn cards(
+    r: &Report,
+    hidden: Option<&ListCounts>,
+) -> [(Figure, &'static str, &'static str, Card); 6] {
     let no_week = "no complete week (Monday to Sunday, UTC) in this window yet";
     let Some(k) = &r.kpis else {
         return [
@@ -529,7 +532,10 @@ fn tiers_chart(r: &Report) -> ChartData {
             name: "Not started yet".into(),
             class: "t-non_starter",
             mark: Mark::Bar,
-            values: t.iter().map(|c| Some(c.roster_not_started as f64)).collect(),
+            values: t
+                .iter()
+                .map(|c| Some(c.roster_not_started as f64))
+                .collect(),
         });
     }
     ChartData {

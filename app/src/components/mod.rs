@@ -7,3 +7,4 @@ pub mod filters;
 pub mod health;
 pub mod load;
 pub mod people;
+pub mod share;

@@ -1,0 +1,477 @@
+//! Sharing (issue 6): opening a shared snapshot, and making links.
+//!
+//! A snapshot is core's `share::Snapshot`: the already computed `Report`
+//! with a privacy choice applied. It reaches the page in one of three ways:
+//! - `#s=v1.…` in the URL: the whole snapshot in the fragment, which the
+//!   browser never sends to a server;
+//! - `?snapshot=URL`: fetched from `URL` (a snapshot file published next to
+//!   a static copy of the site, or `api/snapshots/<id>` on `scoreboard serve`);
+//! - a snapshot file (`*.scoreboard.json`) dropped on the page or picked in
+//!   the file chooser.
+//!
+//! While a snapshot is shown the page is read-only: the dashboard renders
+//! the snapshot's report through the same components, with no drop zone,
+//! filters or "clear". Links are made in `components::share`.
+//!
+//! URL knobs: `?share_limit=N` lowers the longest link (bytes of fragment)
+//! the share dialog offers, to try the file path without a large data set.
+
+use std::sync::Arc;
+
+use leptos::prelude::*;
+use scoreboard_core::share::{self, ListCounts, Privacy, Snapshot};
+use scoreboard_core::WindowSpec;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::state::{ViewState, WindowChoice};
+use crate::util::{self, js_error};
+
+/// The longest link the dialog offers, in bytes of URL fragment (core's
+/// `MAX_LINK_FRAGMENT_BYTES`, which says why), unless `?share_limit=N`.
+pub fn link_limit() -> usize {
+    util::url_param("share_limit")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(share::MAX_LINK_FRAGMENT_BYTES)
+}
+
+/// Where the snapshot on screen came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    Link,
+    Url(String),
+    File(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Opened {
+    pub snapshot: Snapshot,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shown {
+    /// The page's own data.
+    Own,
+    /// Fetching `?snapshot=URL`.
+    Loading(String),
+    /// A snapshot that could not be opened, and why.
+    Failed(String),
+    Open(Arc<Opened>),
+}
+
+/// The shared-view state, provided by `App`.
+#[derive(Clone, Copy)]
+pub struct ShareCtx {
+    pub shown: RwSignal<Shown>,
+}
+
+/// Provided inside a shared view whose lists are kept only as counts
+/// (aggregates only): the KPI cards read the counts from here.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SharedCounts(pub Option<ListCounts>);
+
+impl ShareCtx {
+    /// Creates the state, reads the URL, and starts listening for dropped
+    /// snapshot files and for a new `#s=` pasted into the address bar.
+    pub fn provide() -> ShareCtx {
+        let sc = ShareCtx {
+            shown: RwSignal::new(Shown::Own),
+        };
+        provide_context(sc);
+        sc.open_from_url();
+        listen(sc);
+        sc
+    }
+
+    /// True when the page shows (or is opening) a snapshot instead of its own data.
+    pub fn active(self) -> bool {
+        self.shown.with_untracked(|s| !matches!(s, Shown::Own))
+    }
+
+    fn open_from_url(self) {
+        let Some(w) = web_sys::window() else { return };
+        let hash = w.location().hash().unwrap_or_default();
+        if let Some(code) = hash.strip_prefix("#s=") {
+            self.shown.set(match share::decode_link(code) {
+                Ok(snapshot) => Shown::Open(Arc::new(Opened {
+                    snapshot,
+                    origin: Origin::Link,
+                })),
+                Err(e) => Shown::Failed(format!("This shared link cannot be opened: {e}.")),
+            });
+            return;
+        }
+        if let Some(url) = util::url_param("snapshot").filter(|u| !u.trim().is_empty()) {
+            self.shown.set(Shown::Loading(url.clone()));
+            leptos::task::spawn_local(async move {
+                let shown = match fetch_text(&url).await {
+                    // A static host (and `scoreboard serve`) answer unknown paths with the page itself.
+                    Ok(text) if text.trim_start().starts_with('<') => Shown::Failed(format!(
+                        "The address {url} gives a web page, not a snapshot file: check the address, or ask for the file itself."
+                    )),
+                    Ok(text) => match decode_text(&text) {
+                        Ok(snapshot) => Shown::Open(Arc::new(Opened {
+                            snapshot,
+                            origin: Origin::Url(url),
+                        })),
+                        Err(e) => Shown::Failed(format!(
+                            "The snapshot at {url} cannot be opened: {e}."
+                        )),
+                    },
+                    Err(e) => Shown::Failed(format!(
+                        "The snapshot at {url} could not be fetched ({e}). Check the address; a snapshot on \
+                         another site must be served with CORS allowing this page."
+                    )),
+                };
+                self.shown.set(shown);
+            });
+        }
+    }
+
+    /// Opens a snapshot file's content.
+    pub fn open_file(self, name: String, bytes: Vec<u8>) {
+        self.shown.set(match share::decode_file(&bytes) {
+            Ok(snapshot) => Shown::Open(Arc::new(Opened {
+                snapshot,
+                origin: Origin::File(name),
+            })),
+            Err(e) => Shown::Failed(format!("{name} cannot be opened as a snapshot: {e}.")),
+        });
+        scroll_to_top();
+    }
+
+    /// Back to the page's own data. A snapshot that came with the URL
+    /// reloads the page without it (the page skipped its own start-up).
+    pub fn close(self) {
+        let from_url = self.shown.with_untracked(|s| match s {
+            Shown::Open(o) => !matches!(o.origin, Origin::File(_)),
+            Shown::Own => false,
+            Shown::Loading(_) | Shown::Failed(_) => true,
+        });
+        if from_url {
+            if let Some(w) = web_sys::window() {
+                let path = w.location().pathname().unwrap_or_else(|_| "./".into());
+                let _ = w.location().assign(&path);
+            }
+        } else {
+            self.shown.set(Shown::Own);
+        }
+    }
+}
+
+pub fn share_ctx() -> ShareCtx {
+    expect_context::<ShareCtx>()
+}
+
+/// The snapshot's view as the page's filter state.
+pub fn view_state(s: &Snapshot) -> ViewState {
+    let (window, from, to) = match s.view.window {
+        WindowSpec::LastWeeks { weeks } => (WindowChoice::Last { weeks }, None, None),
+        WindowSpec::All => (WindowChoice::All, None, None),
+        WindowSpec::Custom { from, to } => (WindowChoice::Custom, Some(from), Some(to)),
+    };
+    ViewState {
+        window,
+        from,
+        to,
+        team: s.view.team.clone(),
+    }
+}
+
+/// `counts` when the snapshot keeps its lists only as counts.
+pub fn hidden_counts(s: &Snapshot) -> Option<ListCounts> {
+    (s.privacy == Privacy::AggregatesOnly).then(|| s.counts.clone())
+}
+
+/// Reads snapshot text: the file form (JSON) or the link form (`v1.…`).
+pub fn decode_text(text: &str) -> Result<Snapshot, share::ShareError> {
+    let t = text.trim_start_matches('\u{feff}').trim();
+    if t.starts_with('{') {
+        share::decode_file(t.as_bytes())
+    } else {
+        share::decode_link(t)
+    }
+}
+
+/// A live link's view, from `?window=8&team=…` (or `window=custom&from=…&to=…`).
+pub fn view_from_url() -> Option<ViewState> {
+    let window = WindowChoice::from_key(&util::url_param("window")?)?;
+    Some(ViewState {
+        window,
+        from: util::url_param("from").and_then(|d| util::parse_day(&d)),
+        to: util::url_param("to").and_then(|d| util::parse_day(&d)),
+        team: util::url_param("team").filter(|t| !t.is_empty()),
+    })
+}
+
+/// Snapshot files are recognised by name: `….scoreboard.json`, also with
+/// the browser's " (1)" before `.json` when downloaded twice.
+pub fn is_snapshot_name(name: &str) -> bool {
+    let n = name.to_lowercase();
+    n.ends_with(".json") && n.contains(".scoreboard")
+}
+
+async fn fetch_text(url: &str) -> Result<String, String> {
+    let w = web_sys::window().ok_or("no window")?;
+    let resp = JsFuture::from(w.fetch_with_str(url))
+        .await
+        .map_err(|e| js_error(&e))?;
+    let resp: web_sys::Response = resp.dyn_into().map_err(|_| "not a response".to_string())?;
+    if !resp.ok() {
+        return Err(format!("HTTP {}", resp.status()));
+    }
+    let text = JsFuture::from(resp.text().map_err(|e| js_error(&e))?)
+        .await
+        .map_err(|e| js_error(&e))?;
+    text.as_string().ok_or_else(|| "not text".to_string())
+}
+
+async fn read_file(file: &web_sys::File) -> Result<Vec<u8>, String> {
+    let buf = JsFuture::from(file.array_buffer())
+        .await
+        .map_err(|e| js_error(&e))?;
+    Ok(js_sys::Uint8Array::new(&buf).to_vec())
+}
+
+fn snapshot_file(list: Option<web_sys::FileList>) -> Option<web_sys::File> {
+    let list = list?;
+    (0..list.length())
+        .filter_map(|i| list.get(i))
+        .find(|f| is_snapshot_name(&f.name()))
+}
+
+fn open_picked(sc: ShareCtx, file: web_sys::File) {
+    leptos::task::spawn_local(async move {
+        let name = file.name();
+        match read_file(&file).await {
+            Ok(bytes) => sc.open_file(name, bytes),
+            Err(e) => sc.shown.set(Shown::Failed(format!(
+                "{name}: the browser could not read the file ({e})."
+            ))),
+        }
+    });
+}
+
+fn scroll_to_top() {
+    if let Some(w) = web_sys::window() {
+        w.scroll_to_with_x_and_y(0.0, 0.0);
+    }
+}
+
+/// Window-level listeners, in the capture phase so they run before the
+/// drop zone's: a dropped or picked snapshot file opens as a snapshot
+/// (other files go on to the importer); while a snapshot is shown, other
+/// dropped files are refused instead of making the browser navigate to them.
+fn listen(sc: ShareCtx) {
+    let Some(w) = web_sys::window() else { return };
+    let on_drop = Closure::<dyn Fn(web_sys::DragEvent)>::new(move |ev: web_sys::DragEvent| {
+        let file = snapshot_file(ev.data_transfer().and_then(|d| d.files()));
+        let reading_only = sc.shown.with_untracked(|s| matches!(s, Shown::Open(_)));
+        if file.is_some() || reading_only {
+            ev.prevent_default();
+            ev.stop_immediate_propagation();
+        }
+        match file {
+            Some(f) => open_picked(sc, f),
+            None if reading_only => {
+                if let Some(w) = web_sys::window() {
+                    let _ = w.alert_with_message(
+                        "This is a read-only snapshot. To load your own files, open Scoreboard without it (the button at the top).",
+                    );
+                }
+            }
+            None => {}
+        }
+    });
+    let on_dragover = Closure::<dyn Fn(web_sys::DragEvent)>::new(move |ev: web_sys::DragEvent| {
+        if sc.shown.with_untracked(|s| matches!(s, Shown::Open(_))) {
+            ev.prevent_default();
+        }
+    });
+    let on_change = Closure::<dyn Fn(web_sys::Event)>::new(move |ev: web_sys::Event| {
+        let Some(input) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+        else {
+            return;
+        };
+        if input.type_() != "file" {
+            return;
+        }
+        if let Some(f) = snapshot_file(input.files()) {
+            ev.stop_immediate_propagation();
+            input.set_value("");
+            open_picked(sc, f);
+        }
+    });
+    let on_hash = Closure::<dyn Fn()>::new(move || {
+        let hash = web_sys::window()
+            .and_then(|w| w.location().hash().ok())
+            .unwrap_or_default();
+        if hash.starts_with("#s=") {
+            sc.open_from_url();
+            scroll_to_top();
+        }
+    });
+    let _ =
+        w.add_event_listener_with_callback_and_bool("drop", on_drop.as_ref().unchecked_ref(), true);
+    let _ = w.add_event_listener_with_callback_and_bool(
+        "dragover",
+        on_dragover.as_ref().unchecked_ref(),
+        true,
+    );
+    let _ = w.add_event_listener_with_callback_and_bool(
+        "change",
+        on_change.as_ref().unchecked_ref(),
+        true,
+    );
+    let _ = w.add_event_listener_with_callback("hashchange", on_hash.as_ref().unchecked_ref());
+    // The listeners live as long as the page.
+    on_drop.forget();
+    on_dragover.forget();
+    on_change.forget();
+    on_hash.forget();
+}
+
+/// This browser's pseudonym salt: random once, then kept, so the same
+/// person gets the same pseudonym in every snapshot shared from here, and
+/// nobody can recompute pseudonyms from a list of e-mails.
+pub fn salt() -> String {
+    const KEY: &str = "scoreboard.share.salt";
+    let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
+    if let Some(s) = storage
+        .as_ref()
+        .and_then(|s| s.get_item(KEY).ok().flatten())
+        .filter(|s| s.len() >= 16)
+    {
+        return s;
+    }
+    let mut bytes = [0u8; 16];
+    let filled = web_sys::window()
+        .and_then(|w| w.crypto().ok())
+        .and_then(|c| c.get_random_values_with_u8_array(&mut bytes).ok())
+        .is_some();
+    if !filled {
+        for b in &mut bytes {
+            *b = (js_sys::Math::random() * 256.0) as u8;
+        }
+    }
+    let salt: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    if let Some(s) = storage {
+        let _ = s.set_item(KEY, &salt);
+    }
+    salt
+}
+
+/// The page's address without query or fragment (`https://host/path/`).
+pub fn page_base() -> String {
+    web_sys::window()
+        .and_then(|w| {
+            let l = w.location();
+            Some(format!("{}{}", l.origin().ok()?, l.pathname().ok()?))
+        })
+        .unwrap_or_default()
+}
+
+/// A live link: this page on the same server with the view in the query.
+pub fn live_link(v: &ViewState) -> String {
+    let mut q = vec![format!("window={}", v.window.key())];
+    if v.window == WindowChoice::Custom {
+        if let Some(f) = v.from {
+            q.push(format!("from={f}"));
+        }
+        if let Some(t) = v.to {
+            q.push(format!("to={t}"));
+        }
+    }
+    if let Some(t) = &v.team {
+        q.push(format!(
+            "team={}",
+            String::from(js_sys::encode_uri_component(t))
+        ));
+    }
+    if let Some(a) = util::url_param("as_of") {
+        q.push(format!("as_of={a}"));
+    }
+    format!("{}?{}", page_base(), q.join("&"))
+}
+
+/// POSTs an encoded snapshot to `scoreboard serve`; the stored id's link.
+pub async fn store_on_server(code: &str) -> Result<String, String> {
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&wasm_bindgen::JsValue::from_str(code));
+    let req = web_sys::Request::new_with_str_and_init("api/snapshots", &init)
+        .map_err(|e| js_error(&e))?;
+    let _ = req.headers().set("content-type", "text/plain");
+    let answer = server_json(req).await?;
+    let link = answer
+        .get("link")
+        .and_then(|l| l.as_str())
+        .ok_or("the server's answer has no link")?;
+    Ok(format!("{}{link}", page_base()))
+}
+
+/// One stored snapshot, as `GET api/snapshots` lists it.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct StoredSnapshot {
+    pub id: String,
+    pub created_at: String,
+    pub privacy: Privacy,
+    pub description: String,
+    pub bytes: u64,
+}
+
+pub async fn stored_snapshots() -> Result<Vec<StoredSnapshot>, String> {
+    let req = web_sys::Request::new_with_str("api/snapshots").map_err(|e| js_error(&e))?;
+    let v = server_json(req).await?;
+    serde_json::from_value(v.get("snapshots").cloned().unwrap_or_default())
+        .map_err(|e| format!("unexpected answer ({e})"))
+}
+
+pub async fn delete_stored(id: &str) -> Result<(), String> {
+    let init = web_sys::RequestInit::new();
+    init.set_method("DELETE");
+    let req = web_sys::Request::new_with_str_and_init(&format!("api/snapshots/{id}"), &init)
+        .map_err(|e| js_error(&e))?;
+    server_json(req).await.map(|_| ())
+}
+
+/// Sends a request to the server; the JSON answer, or the server's error message.
+async fn server_json(req: web_sys::Request) -> Result<serde_json::Value, String> {
+    let w = web_sys::window().ok_or("no window")?;
+    let resp = JsFuture::from(w.fetch_with_request(&req))
+        .await
+        .map_err(|e| js_error(&e))?;
+    let resp: web_sys::Response = resp.dyn_into().map_err(|_| "not a response".to_string())?;
+    let status = resp.status();
+    let text = JsFuture::from(resp.text().map_err(|e| js_error(&e))?)
+        .await
+        .map_err(|e| js_error(&e))?
+        .as_string()
+        .unwrap_or_default();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    if !resp.ok() {
+        let message = value
+            .pointer("/error/message")
+            .and_then(|m| m.as_str())
+            .map_or_else(
+                || format!("HTTP {status}"),
+                |m| format!("HTTP {status}: {m}"),
+            );
+        return Err(message);
+    }
+    Ok(value)
+}
+
+/// Whether `scoreboard serve` serves this page (it answers `api/health`).
+pub async fn served_by_server() -> bool {
+    fetch_text("api/health")
+        .await
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("ok").and_then(serde_json::Value::as_bool))
+        .unwrap_or(false)
+}
