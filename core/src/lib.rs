@@ -14,6 +14,7 @@ pub mod prices;
 pub mod roster;
 pub mod share;
 pub mod table;
+pub mod telemetry;
 pub mod week;
 
 pub use metrics::{compute, Report, ReportOptions, WindowSpec};

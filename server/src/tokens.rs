@@ -95,30 +95,8 @@ pub fn check(
         .filter(|t| t.kind == kind))
 }
 
-/// The `env` block Claude Code needs to send its telemetry here.
-pub fn telemetry_env(endpoint: &str, token: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("CLAUDE_CODE_ENABLE_TELEMETRY", "1".to_string()),
-        ("OTEL_METRICS_EXPORTER", "otlp".to_string()),
-        ("OTEL_LOGS_EXPORTER", "otlp".to_string()),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json".to_string()),
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.to_string()),
-        (
-            "OTEL_EXPORTER_OTLP_HEADERS",
-            format!("Authorization=Bearer {token}"),
-        ),
-    ]
-}
-
-/// `settings.json` / `managed-settings.json` content.
-pub fn settings_json(endpoint: &str, token: &str) -> String {
-    let mut env = serde_json::Map::new();
-    for (k, v) in telemetry_env(endpoint, token) {
-        env.insert(k.to_string(), serde_json::Value::String(v));
-    }
-    let doc = serde_json::json!({ "env": env });
-    serde_json::to_string_pretty(&doc).unwrap_or_default()
-}
+// One snippet for the CLI and the page's "Connect Claude Code" view.
+pub use scoreboard_core::telemetry::{settings_json, telemetry_env};
 
 fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;")
