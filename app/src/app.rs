@@ -5,8 +5,9 @@ use leptos::prelude::*;
 use crate::components::share::{ShareButton, SharedHeader, SharedPage};
 use crate::components::{
     dashboard::Dashboard, definitions::DefinitionList, dialogs::Dialogs, filters::Filters,
-    health::Health, load::LoadPanel, people::PeopleSection,
+    health::Health, load::LoadPanel, people::PeopleSection, sources::SourceBar,
 };
+use crate::live;
 use crate::loader;
 use crate::share::{ShareCtx, Shown};
 use crate::state::{Ctx, Data};
@@ -37,10 +38,20 @@ pub fn App() -> impl IntoView {
         if sc.active() {
             return;
         }
+        // Served by `scoreboard serve`: its rows first (live mode), then the
+        // demo only when neither the browser nor the server has any data.
+        let health = live::probe().await;
+        let server_demo = health.as_ref().is_some_and(|h| h.demo);
+        if let Some(h) = health {
+            live::start(ctx, h).await;
+        }
+        let live_rows = ctx
+            .live
+            .with_untracked(|l| l.as_ref().is_some_and(live::Live::has_rows));
         let empty = ctx.data.with_untracked(Data::is_empty);
-        if empty && (util::url_param("demo").is_some() || loader::server_demo_mode().await) {
+        if empty && !live_rows && (util::url_param("demo").is_some() || server_demo) {
             loader::load_demo(ctx, true);
-        } else if !empty {
+        } else if !empty || live_rows {
             util::next_paint().await;
             util::mark("scoreboard:rendered");
         }
@@ -49,7 +60,12 @@ pub fn App() -> impl IntoView {
     // The view survives a reload.
     Effect::new(move |_| ctx.view.with(storage::save_view));
 
-    let has_data = move || ctx.data.with(|d| !d.is_empty());
+    let has_data = move || {
+        ctx.data.with(|d| !d.is_empty())
+            || ctx
+                .live
+                .with(|l| l.as_ref().is_some_and(live::Live::has_rows))
+    };
     view! {
         <a class="skip" href="#dashboard">"Skip to the dashboard"</a>
         <Show when=move || sc.shown.with(|s| *s == Shown::Own)
@@ -57,6 +73,7 @@ pub fn App() -> impl IntoView {
         <Header/>
         <main>
             <Notice/>
+            <SourceBar/>
             <LoadPanel/>
             <Dialogs/>
             <Show

@@ -938,9 +938,9 @@ fn count_token(t: &str) -> Option<(&str, u64, &str)> {
     }
 }
 
-// ---- the demo and the server's health --------------------------------------------
+// ---- the demo, and fetching from the server --------------------------------------------
 
-async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+pub(crate) async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
     let w = web_sys::window().ok_or("no window")?;
     let resp = JsFuture::from(w.fetch_with_str(url))
         .await
@@ -1012,18 +1012,6 @@ pub fn load_demo(ctx: Ctx, auto: bool) {
                 .set(Some(format!("The demo data could not be loaded: {e}"))),
         }
     });
-}
-
-/// Asks `scoreboard serve` (when it serves the page) whether it runs with
-/// `--demo`. A static host has no `api/health`: that is not an error.
-pub async fn server_demo_mode() -> bool {
-    let Ok(bytes) = fetch_bytes("api/health").await else {
-        return false;
-    };
-    serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|v| v.get("demo").and_then(serde_json::Value::as_bool))
-        .unwrap_or(false)
 }
 
 #[cfg(test)]

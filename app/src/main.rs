@@ -4,6 +4,7 @@
 //!
 //! Code map:
 //! - `state`: the loaded data, the view (filters), the report memo, dialogs.
+//! - `live`: the server's rows and source status when `scoreboard serve` serves the page.
 //! - `loader`: files → core's parsers → the table (streamed for large files).
 //! - `storage`: IndexedDB / localStorage persistence.
 //! - `components`: the page, one module per panel; `charts` draws the SVG charts.
@@ -14,6 +15,7 @@ mod app;
 mod charts;
 mod components;
 mod export;
+mod live;
 mod loader;
 mod share;
 mod state;

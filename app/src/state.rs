@@ -236,11 +236,14 @@ pub struct Ctx {
     pub notice: RwSignal<Option<String>>,
     /// True once stored data has been read back (or found missing).
     pub restored: RwSignal<bool>,
+    /// The server's rows and source status when `scoreboard serve` serves the page (`live`).
+    pub live: RwSignal<Option<crate::live::Live>>,
 }
 
 impl Ctx {
     pub fn new() -> Ctx {
         let data = RwSignal::new(Data::default());
+        let live = RwSignal::new(None::<crate::live::Live>);
         // A live share link's `?window=…&team=…` wins over the remembered view.
         let view = RwSignal::new(
             crate::share::view_from_url()
@@ -250,19 +253,35 @@ impl Ctx {
         let pinned = util::as_of_param();
         let as_of = Memo::new(move |_| {
             pinned
-                .or_else(|| data.with(|d| d.demo.as_ref().map(|x| x.as_of)))
+                .or_else(|| {
+                    // Real server rows are never shown as of the demo's date.
+                    let live_rows =
+                        live.with(|l| l.as_ref().is_some_and(crate::live::Live::has_rows));
+                    data.with(|d| d.demo.as_ref().filter(|_| !live_rows).map(|x| x.as_of))
+                })
                 .unwrap_or_else(util::today_utc)
         });
         let report = Memo::new(move |_| {
             let opts = view.with(|v| v.options(as_of.get()));
             data.with(|d| {
-                util::mark("scoreboard:compute-start");
-                let mut r = compute(&d.table, d.roster.as_ref(), &opts);
-                util::mark("scoreboard:compute-end");
-                for f in &d.files {
-                    r.problems.extend(f.problems.iter().cloned());
-                }
-                Arc::new(r)
+                live.with(|l| {
+                    let l = l.as_ref().filter(|l| l.has_rows());
+                    let merged = l.map(|l| crate::live::merged(d, l));
+                    let (table, roster) = match &merged {
+                        Some((t, r)) => (t, r.as_ref()),
+                        None => (&d.table, d.roster.as_ref()),
+                    };
+                    util::mark("scoreboard:compute-start");
+                    let mut r = compute(table, roster, &opts);
+                    util::mark("scoreboard:compute-end");
+                    for f in &d.files {
+                        r.problems.extend(f.problems.iter().cloned());
+                    }
+                    if let Some(l) = l {
+                        r.problems.extend(l.roster_problems.iter().cloned());
+                    }
+                    Arc::new(r)
+                })
             })
         });
         Ctx {
@@ -275,6 +294,7 @@ impl Ctx {
             last_batch: RwSignal::new(Vec::new()),
             notice: RwSignal::new(None),
             restored: RwSignal::new(false),
+            live,
         }
     }
 }

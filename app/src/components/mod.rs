@@ -1,5 +1,6 @@
 //! The page's panels. Each reads the shared [`crate::state::Ctx`].
 
+pub mod connect;
 pub mod dashboard;
 pub mod definitions;
 pub mod dialogs;
@@ -8,3 +9,4 @@ pub mod health;
 pub mod load;
 pub mod people;
 pub mod share;
+pub mod sources;

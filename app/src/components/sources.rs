@@ -1,0 +1,319 @@
+//! The source bar (live mode): each source the server holds or could hold,
+//! how fresh it is, and its errors and warnings in words; telemetry
+//! freshness and who has never sent any; the files added in this browser.
+//! Shown only when `scoreboard serve` serves the page.
+
+use leptos::prelude::*;
+use scoreboard_core::telemetry::{coverage, TelemetryCoverage};
+use scoreboard_core::PersonKey;
+
+use crate::components::connect::Connect;
+use crate::live::{self, Live, SyncSource, TelemetryPart};
+use crate::state::ctx;
+use crate::util::{int, plural};
+
+/// How many names each "never reported" list shows before "and N more".
+const NAMES_SHOWN: usize = 30;
+
+#[component]
+pub fn SourceBar() -> impl IntoView {
+    let ctx = ctx();
+    let connect_open = RwSignal::new(false);
+    let shown = move || ctx.live.with(Option::is_some);
+    view! {
+        <Show when=shown>
+            <section id="sources" class="panel sources" aria-labelledby="sources-title">
+                <div class="sources-head">
+                    <h2 id="sources-title">"Live sources"</h2>
+                    <Refreshed/>
+                </div>
+                <p class="explain">
+                    "This page is served by the Scoreboard server. It shows the usage the server fetched from Anthropic and "
+                    "received from Claude Code's telemetry, together with any files you add here. Where a person-day comes "
+                    "from two sources, the more authoritative one counts (Admin API and Enterprise API, then CSV exports, then telemetry); "
+                    "sources are never added together."
+                </p>
+                <RefreshError/>
+                <div class="source-cards">
+                    {move || ctx.live.with(|l| l.as_ref().and_then(|l| l.sources.clone()))
+                        .map(|s| s.sources.into_iter()
+                            .filter(|s| s.configured || s.rows > 0)
+                            .map(|s| view! { <SyncCard s=s/> })
+                            .collect_view())}
+                    <TelemetryCard connect_open/>
+                    <FilesCard/>
+                </div>
+                <NotConfigured/>
+            </section>
+            <Show when=move || connect_open.get()>
+                <Connect open=connect_open/>
+            </Show>
+        </Show>
+    }
+}
+
+#[component]
+fn Refreshed() -> impl IntoView {
+    let ctx = ctx();
+    let refresh = move |_| leptos::task::spawn_local(live::refresh(ctx));
+    let at = move || {
+        ctx.live
+            .with(|l| l.as_ref().and_then(|l| l.refreshed_at))
+            .map_or_else(
+                || "Not loaded from the server yet.".to_string(),
+                |t| {
+                    format!(
+                        "Loaded from the server at {}; refreshed every {} minutes and when you return to this tab.",
+                        live::when(t),
+                        live::REFRESH_EVERY_MS / 60_000
+                    )
+                },
+            )
+    };
+    view! {
+        <p class="refreshed hint">
+            <span id="live-refreshed">{at}</span>" "
+            <button id="live-refresh" class="btn quiet small" on:click=refresh>"Refresh now"</button>
+        </p>
+    }
+}
+
+#[component]
+fn RefreshError() -> impl IntoView {
+    let ctx = ctx();
+    let error = move || ctx.live.with(|l| l.as_ref().and_then(|l| l.error.clone()));
+    move || {
+        error().map(|e| {
+            let kept = ctx.live.with(|l| {
+                l.as_ref()
+                    .and_then(|l| l.refreshed_at)
+                    .map(|t| format!(" The figures shown are those loaded at {}.", live::when(t)))
+                    .unwrap_or_default()
+            });
+            view! {
+                <p id="live-error" class="source-warning" role="alert">
+                    {format!("The latest refresh from the server failed: {e}.{kept}")}
+                </p>
+            }
+        })
+    }
+}
+
+fn state_label(s: &SyncSource) -> &'static str {
+    match s.state.as_str() {
+        "ok" => "Up to date",
+        "stale" => "Stale",
+        "failing" => "Failing",
+        "pending" => "Waiting for the first sync",
+        "not_configured" => "Not configured",
+        _ => "Unknown",
+    }
+}
+
+#[component]
+fn SyncCard(s: SyncSource) -> impl IntoView {
+    let org = s
+        .organization
+        .as_ref()
+        .and_then(|o| o.name.clone().or_else(|| o.id.clone()));
+    let bad = s.stale || s.state == "failing";
+    let next = match (s.syncing, s.next_sync) {
+        (true, _) => Some("Syncing now.".to_string()),
+        (false, Some(t)) => Some(format!("Next sync at {}.", live::when(t))),
+        (false, None) => None,
+    };
+    let last = s
+        .last_success
+        .map(|t| format!("Last successful sync at {}.", live::when(t)));
+    let warnings = s.warnings.clone();
+    view! {
+        <article class="source-card" class:bad=bad data-source=s.source.as_str() data-state=s.state.clone()>
+            <header>
+                <h3>{s.label.clone()}</h3>
+                <span class="badge" class:bad=bad>{state_label(&s)}</span>
+            </header>
+            {org.map(|o| view! { <p class="source-org">"Organisation: "<strong>{o}</strong></p> })}
+            {(!warnings.is_empty()).then(|| view! {
+                <ul class="source-warnings" role="alert">
+                    {warnings.into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}
+                </ul>
+            })}
+            <p class="source-status">{s.status_text.clone()}</p>
+            <p class="hint">
+                {last}" "{next}" "
+                {format!("{} stored on the server.", plural(s.rows, "person-day", "person-days"))}
+            </p>
+        </article>
+    }
+}
+
+#[component]
+fn TelemetryCard(connect_open: RwSignal<bool>) -> impl IntoView {
+    let ctx = ctx();
+    let part = move || {
+        ctx.live.with(|l| {
+            l.as_ref()
+                .and_then(|l| l.sources.as_ref())
+                .map(|s| s.telemetry.clone())
+        })
+    };
+    // Compared with the roster the dashboard uses (the server's, plus one dropped here).
+    let cov = Memo::new(move |_| {
+        let part = part()?;
+        let seen: Vec<PersonKey> = part
+            .status
+            .as_ref()
+            .map(|s| s.persons_seen.iter().map(|p| p.person.clone()).collect())
+            .unwrap_or_default();
+        let roster = ctx.data.with(|d| {
+            ctx.live
+                .with(|l| l.as_ref().and_then(|l: &Live| live::merged_roster(d, l)))
+        });
+        ctx.report.with(|r| coverage(roster.as_ref(), &seen, r))
+    });
+    view! {
+        <article class="source-card" data-source="otlp">
+            <header>
+                <h3>"Claude Code telemetry"</h3>
+                <button id="connect-open" class="btn small" on:click=move |_| connect_open.update(|o| *o = !*o)
+                    aria-expanded=move || connect_open.get().to_string()>
+                    "Connect Claude Code"
+                </button>
+            </header>
+            {move || part().map(|p| telemetry_body(&p))}
+            {move || cov.get().map(|c| coverage_view(&c))}
+        </article>
+    }
+}
+
+fn telemetry_body(p: &TelemetryPart) -> impl IntoView {
+    let status = p.status.clone().unwrap_or_default();
+    let counts = (p.configured && status.error.is_none()).then(|| {
+        view! {
+            <dl class="facts telemetry-counts">
+                <div>
+                    <dt>"Reported in the last 24 hours"</dt>
+                    <dd id="telemetry-24h">{int(status.people_last_24h.len() as u64)}</dd>
+                </div>
+                <div>
+                    <dt>"Reported in the last 7 days"</dt>
+                    <dd id="telemetry-7d">{int(status.people_last_7d.len() as u64)}</dd>
+                </div>
+                <div>
+                    <dt>"Ever reported"</dt>
+                    <dd id="telemetry-ever">{int(status.persons_seen.len() as u64)}</dd>
+                </div>
+            </dl>
+            <p class="hint">
+                "People (or, without an e-mail, installations) whose Claude Code sent any telemetry to this server in the "
+                "24 hours or 7 days before the server's clock."
+            </p>
+        }
+    });
+    view! {
+        <p class="source-status" id="telemetry-status">{p.status_text.clone()}</p>
+        {counts}
+    }
+}
+
+fn names(list: &[PersonKey]) -> String {
+    let mut out: Vec<String> = list
+        .iter()
+        .take(NAMES_SHOWN)
+        .map(|k| k.to_string())
+        .collect();
+    if list.len() > NAMES_SHOWN {
+        out.push(format!("and {} more", list.len() - NAMES_SHOWN));
+    }
+    out.join(", ")
+}
+
+fn coverage_view(c: &TelemetryCoverage) -> impl IntoView {
+    let gap = (!c.silent_but_active.is_empty()).then(|| {
+        view! {
+            <div id="telemetry-gap" class="telemetry-list">
+                <p>
+                    <strong>{format!("{} never sent telemetry but use Claude Code", plural(c.silent_but_active.len() as u64, "person", "people"))}</strong>
+                    " (another source shows their usage): telemetry is most likely not installed on their machines yet."
+                </p>
+                <p class="names">{names(&c.silent_but_active)}</p>
+            </div>
+        }
+    });
+    let quiet = (!c.silent_and_not_started.is_empty()).then(|| {
+        view! {
+            <div id="telemetry-silent" class="telemetry-list">
+                <p>
+                    <strong>{format!("{} never sent telemetry and show no usage in any source", plural(c.silent_and_not_started.len() as u64, "person", "people"))}</strong>
+                    ". They may not have started with Claude Code, or may use it on a machine without telemetry: "
+                    "the data cannot tell these apart. They are the non-starters of the dashboard; check the roll-out before chasing them."
+                </p>
+                <p class="names">{names(&c.silent_and_not_started)}</p>
+            </div>
+        }
+    });
+    view! {
+        <p id="telemetry-coverage">
+            {format!("{} of the {} on the roster sent telemetry at least once.", int(c.reported), plural(c.roster_size, "person", "people"))}
+        </p>
+        {gap}
+        {quiet}
+    }
+}
+
+#[component]
+fn FilesCard() -> impl IntoView {
+    let ctx = ctx();
+    let text = move || {
+        ctx.data.with(|d| {
+            if d.demo.is_some() {
+                return "The demo data is loaded in this browser; it is not mixed with the server's rows.".to_string();
+            }
+            let files = d.files.len() as u64;
+            if files == 0 {
+                return "None. Drop CSV exports or a roster above to add them to the server's data; they are read in this browser and not uploaded.".to_string();
+            }
+            let days: u64 = d.files.iter().map(|f| f.day_rows).sum();
+            format!(
+                "{} read in this browser ({}). They are kept in this browser only; the server's rows are not.",
+                plural(files, "file", "files"),
+                plural(days, "person-day", "person-days")
+            )
+        })
+    };
+    view! {
+        <article class="source-card" data-source="files">
+            <header><h3>"Files added here"</h3></header>
+            <p class="source-status">{text}</p>
+        </article>
+    }
+}
+
+#[component]
+fn NotConfigured() -> impl IntoView {
+    let ctx = ctx();
+    let list = move || {
+        ctx.live.with(|l| {
+            l.as_ref()
+                .and_then(|l| l.sources.as_ref())
+                .map(|s| {
+                    s.sources
+                        .iter()
+                        .filter(|s| !s.configured && s.rows == 0)
+                        .map(|s| format!("{}: {}", s.label, s.status_text))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })
+    };
+    move || {
+        let list = list();
+        (!list.is_empty()).then(|| {
+            view! {
+                <ul class="notes not-configured">
+                    {list.into_iter().map(|t| view! { <li>{t}</li> }).collect_view()}
+                </ul>
+            }
+        })
+    }
+}

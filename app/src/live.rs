@@ -1,0 +1,277 @@
+//! Live mode: when `scoreboard serve` serves the page, its normalised
+//! person-day rows, its roster and its source status are loaded into the
+//! same `core` table and roster the dropped files use, and refreshed every
+//! few minutes and whenever the tab comes back into view.
+//!
+//! Server rows are kept apart from the user's own data (`Data`): the report
+//! is computed over both merged ([`merged`]), but only what the user dropped
+//! is stored in the browser. A refresh replaces the server part as a whole
+//! and never touches the view (filters).
+
+use std::cell::Cell;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use leptos::prelude::*;
+use scoreboard_core::{DayRow, PersonKey, Problem, Roster, RosterEntry, Source, UsageTable};
+use serde::Deserialize;
+use wasm_bindgen::prelude::Closure;
+use wasm_bindgen::JsCast;
+
+use crate::loader::fetch_bytes;
+use crate::state::{Ctx, Data};
+use crate::util;
+
+/// How often the page asks the server again (milliseconds).
+pub const REFRESH_EVERY_MS: i32 = 2 * 60 * 1000;
+/// The days of rows asked for, ending today: a 52-week window and its
+/// reference week, with margin (the server answers at most 800 days).
+pub const DAYS_LOADED: i64 = 400;
+
+/// `GET /api/health`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct Health {
+    #[serde(default)]
+    pub demo: bool,
+    #[serde(default)]
+    pub auth_required: bool,
+}
+
+/// `GET /api/rows`.
+#[derive(Debug, Clone, Deserialize)]
+struct RowsAnswer {
+    rows: Vec<DayRow>,
+}
+
+/// `GET /api/roster`.
+#[derive(Debug, Clone, Deserialize)]
+struct RosterAnswer {
+    entries: Vec<RosterEntry>,
+    #[serde(default)]
+    problems: Vec<Problem>,
+}
+
+/// `GET /api/sources` (the fields the page shows; the rest is ignored).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct SourcesAnswer {
+    #[serde(default)]
+    pub sources: Vec<SyncSource>,
+    #[serde(default)]
+    pub telemetry: TelemetryPart,
+}
+
+/// One Anthropic API source (Admin API, Enterprise Analytics API).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SyncSource {
+    pub source: Source,
+    pub label: String,
+    #[serde(default)]
+    pub configured: bool,
+    /// `not_configured`, `pending`, `ok`, `stale` or `failing`.
+    pub state: String,
+    #[serde(default)]
+    pub stale: bool,
+    #[serde(default)]
+    pub syncing: bool,
+    pub status_text: String,
+    #[serde(default)]
+    pub organization: Option<Organization>,
+    #[serde(default)]
+    pub last_success: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub next_sync: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    #[serde(default)]
+    pub rows: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Organization {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct TelemetryPart {
+    #[serde(default)]
+    pub configured: bool,
+    #[serde(default)]
+    pub status_text: String,
+    #[serde(default)]
+    pub status: Option<TelemetryStatus>,
+}
+
+/// The receiver's freshness figures (computed by the server's OTLP store).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct TelemetryStatus {
+    #[serde(default)]
+    pub people_last_24h: Vec<PersonKey>,
+    #[serde(default)]
+    pub people_last_7d: Vec<PersonKey>,
+    #[serde(default)]
+    pub persons_seen: Vec<PersonSeen>,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PersonSeen {
+    pub person: PersonKey,
+}
+
+/// What the server gave at the last successful refresh, and how the last
+/// attempt went.
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    pub health: Health,
+    pub rows: Vec<DayRow>,
+    /// The server's roster (roster file + Admin API users); `None` when it has none.
+    pub roster: Option<Roster>,
+    pub roster_problems: Vec<Problem>,
+    pub sources: Option<SourcesAnswer>,
+    /// When the rows shown were fetched (this browser's clock).
+    pub refreshed_at: Option<DateTime<Utc>>,
+    /// Why the latest refresh failed; the rows of the one before are kept.
+    pub error: Option<String>,
+}
+
+impl Live {
+    /// True when the server holds usage rows: the dashboard then shows them
+    /// even with nothing dropped. A roster alone is not enough: it would
+    /// show everyone as not started (the empty-organisation trap).
+    pub fn has_rows(&self) -> bool {
+        !self.rows.is_empty()
+    }
+}
+
+/// The table and roster the report is computed from: the user's data with
+/// the server's rows inserted (a person-day of another source is kept, and
+/// core picks the most authoritative one), rosters merged (the user's fills
+/// in or overrides the server's fields). The demo is never mixed with real
+/// server rows.
+pub fn merged(d: &Data, l: &Live) -> (UsageTable, Option<Roster>) {
+    let mut table = if d.demo.is_some() {
+        UsageTable::new()
+    } else {
+        d.table.clone()
+    };
+    table.insert_days(l.rows.iter().cloned());
+    (table, merged_roster(d, l))
+}
+
+pub fn merged_roster(d: &Data, l: &Live) -> Option<Roster> {
+    let mine = d.roster.as_ref().filter(|_| d.demo.is_none());
+    match (&l.roster, mine) {
+        (Some(server), Some(mine)) => Some(server.merged_with(mine)),
+        (Some(server), None) => Some(server.clone()),
+        (None, Some(mine)) => Some(mine.clone()),
+        (None, None) => None,
+    }
+}
+
+async fn fetch_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, String> {
+    let bytes = fetch_bytes(url).await?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{url}: unexpected answer ({e})"))
+}
+
+/// Asks whether `scoreboard serve` serves this page. A static host has no
+/// `api/health`: that is not an error, just not live mode.
+pub async fn probe() -> Option<Health> {
+    fetch_json::<Health>("api/health").await.ok()
+}
+
+thread_local! {
+    static REFRESHING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Starts live mode: the first load now, then every [`REFRESH_EVERY_MS`]
+/// and when the tab becomes visible again.
+pub async fn start(ctx: Ctx, health: Health) {
+    ctx.live.set(Some(Live {
+        health,
+        ..Live::default()
+    }));
+    refresh(ctx).await;
+    leptos::task::spawn_local(async move {
+        loop {
+            util::sleep_ms(REFRESH_EVERY_MS).await;
+            refresh(ctx).await;
+        }
+    });
+    if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
+        let on_visible = Closure::<dyn Fn()>::new(move || {
+            let hidden = web_sys::window()
+                .and_then(|w| w.document())
+                .is_none_or(|d| d.hidden());
+            if !hidden {
+                leptos::task::spawn_local(refresh(ctx));
+            }
+        });
+        let _ = doc.add_event_listener_with_callback(
+            "visibilitychange",
+            on_visible.as_ref().unchecked_ref(),
+        );
+        // The listener lives as long as the page.
+        on_visible.forget();
+    }
+}
+
+/// Loads rows, roster and status again. One refresh at a time; a failed
+/// one keeps the rows shown and says why.
+pub async fn refresh(ctx: Ctx) {
+    if REFRESHING.with(|r| r.replace(true)) {
+        return;
+    }
+    let today = util::today_utc();
+    // One day past today: this browser's clock may be behind the server's.
+    let to = today + Duration::days(1);
+    let from = to - Duration::days(DAYS_LOADED);
+    let sources = fetch_json::<SourcesAnswer>("api/sources").await;
+    let rows = fetch_json::<RowsAnswer>(&rows_url(from, to)).await;
+    let roster = fetch_json::<RosterAnswer>("api/roster").await;
+    let now = now_utc();
+    ctx.live.update(|live| {
+        let Some(l) = live else { return };
+        let mut errors = Vec::new();
+        match sources {
+            Ok(s) => l.sources = Some(s),
+            Err(e) => errors.push(e),
+        }
+        match (rows, roster) {
+            (Ok(rows), Ok(roster)) => {
+                l.rows = rows.rows;
+                l.roster = (!roster.entries.is_empty()).then(|| Roster::new(roster.entries));
+                l.roster_problems = roster.problems;
+                l.refreshed_at = now;
+            }
+            (Err(e), _) | (_, Err(e)) => errors.push(e),
+        }
+        l.error = (!errors.is_empty()).then(|| {
+            let mut text = errors.join("; ");
+            if l.health.auth_required && text.contains("HTTP 401") {
+                text.push_str(
+                    ". This server needs a viewer token or a trusted sign-in header to show its data \
+                     (see `scoreboard serve --help`)",
+                );
+            }
+            text
+        });
+    });
+    REFRESHING.with(|r| r.set(false));
+}
+
+fn rows_url(from: NaiveDate, to: NaiveDate) -> String {
+    format!("api/rows?from={from}&to={to}")
+}
+
+/// This browser's clock as a UTC time.
+pub fn now_utc() -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(js_sys::Date::now() as i64)
+}
+
+/// `2026-03-02 14:05 UTC`.
+pub fn when(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
