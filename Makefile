@@ -16,7 +16,7 @@ export TRUNK_SKIP_VERSION_CHECK := true
 DIST := $(CURDIR)/dist
 BIN  := $(CURDIR)/target/release/scoreboard
 
-.PHONY: help setup build run test dist fmt lint clean _setup-if-missing _tools-present _app _server
+.PHONY: help setup build run test dist bench fmt lint clean _setup-if-missing _tools-present _app _server _bench-web
 
 help:
 	@echo "make setup   install the toolchain, browser and dependencies (scripts/setup.sh; idempotent)"
@@ -24,6 +24,7 @@ help:
 	@echo "make run     set up if needed, build, then serve the demo on http://127.0.0.1:8080"
 	@echo "make test    set up if needed, build, then run every test (unit, integration, browser end-to-end)"
 	@echo "make dist    static build of the site into dist/ with relative URLs, for any static web server"
+	@echo "make bench   run every benchmark (bench/, issue 7); writes BENCHMARKS.md and bench/results.json"
 	@echo "make fmt     format all code (cargo fmt)"
 	@echo "make lint    check formatting and run clippy on the native crates and the wasm app"
 	@echo "make clean   remove build output (target/, dist/, tests/artifacts/); keeps data/ and .tools/"
@@ -65,6 +66,20 @@ test: _setup-if-missing build
 dist: _tools-present
 	cargo fetch
 	$(TRUNK) build --release --public-url ./
+
+# Benchmarks (issue 7): the release site and server as `make build` makes them, DuckDB-WASM
+# from bench/package-lock.json (npm ci: the pinned version, nothing resolved at run time),
+# criterion for the engine, then scoreboard-bench drives the rest and writes the report.
+# BENCH_ARGS=--quick: fewer runs; BENCH_ARGS="--only ingest,backfill": some parts only.
+BENCH_ARGS ?=
+_bench-web:
+	cd bench && { [ -d node_modules/@duckdb/duckdb-wasm ] && [ -x node_modules/.bin/esbuild ] || npm ci --no-audit --no-fund --loglevel=error; }
+	cd bench && npm run --silent build
+
+bench: _setup-if-missing build _bench-web
+	cargo build --release -p scoreboard-bench
+	cargo bench -p scoreboard-bench --bench engine
+	target/release/scoreboard-bench --bin $(BIN) --dist $(DIST) $(BENCH_ARGS)
 
 fmt:
 	cargo fmt --all

@@ -1,6 +1,8 @@
 //! Bytes → text, and the cell readers every CSV parser shares: numbers with
 //! thousands separators and `$`, ISO dates and timestamps, e-mail checks.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
 use super::ImportError;
@@ -137,6 +139,10 @@ pub(crate) fn sniff_delimiter(text: &str) -> (u8, bool) {
 /// A cell that says "nothing here": empty, a dash, n/a.
 pub(crate) fn is_blank(cell: &str) -> bool {
     let t = cell.trim();
+    // Most cells are numbers; no blank word starts with a digit.
+    if t.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
     t.is_empty()
         || matches!(t, "-" | "–" | "—")
         || ["n/a", "na", "null", "none", "nan"]
@@ -148,8 +154,13 @@ pub(crate) fn is_blank(cell: &str) -> bool {
 /// one `.` decimal point and an exponent. `1,234.5` / `1 234,5` / `1.234,5`
 /// / `$1,234` all work; a single comma followed by 1–2 digits is a decimal
 /// comma, followed by 3 digits a thousands separator.
-fn clean_number(cell: &str) -> Result<String, String> {
-    let mut t = cell.trim().to_string();
+fn clean_number(cell: &str) -> Result<Cow<'_, str>, String> {
+    let plain = cell.trim();
+    if is_plain_number(plain) {
+        // Nothing to strip or reinterpret: the rules below would return it unchanged.
+        return Ok(Cow::Borrowed(plain));
+    }
+    let mut t = plain.to_string();
     if t.contains('%') {
         return Err("is a percentage, not a number".to_string());
     }
@@ -209,7 +220,22 @@ fn clean_number(cell: &str) -> Result<String, String> {
     {
         return Err("is not a number".to_string());
     }
-    Ok(cleaned)
+    Ok(Cow::Owned(cleaned))
+}
+
+/// `123`, `-4`, `12.50`: an optional minus, digits, at most one `.` with
+/// digits on both sides. [`clean_number`] returns such text as it is, so it
+/// can skip its allocations (the common case: a million-row export has
+/// millions of such cells).
+fn is_plain_number(t: &str) -> bool {
+    let b = t.strip_prefix('-').unwrap_or(t).as_bytes();
+    let (int, frac) = match b.iter().position(|&c| c == b'.') {
+        Some(i) => (&b[..i], Some(&b[i + 1..])),
+        None => (b, None),
+    };
+    !int.is_empty()
+        && int.iter().all(u8::is_ascii_digit)
+        && frac.is_none_or(|f| !f.is_empty() && f.iter().all(u8::is_ascii_digit))
 }
 
 /// A count: whole and not negative. Blank cells read as 0.
@@ -259,6 +285,9 @@ pub(crate) fn parse_day(cell: &str) -> Result<NaiveDate, String> {
         return Err("is empty; a date is needed".to_string());
     }
     if t.len() == 10 {
+        if let Some(d) = iso_day(t.as_bytes()) {
+            return Ok(d);
+        }
         for fmt in ["%Y-%m-%d", "%Y/%m/%d"] {
             if let Ok(d) = NaiveDate::parse_from_str(t, fmt) {
                 return Ok(d);
@@ -290,6 +319,21 @@ pub(crate) fn parse_day(cell: &str) -> Result<NaiveDate, String> {
         return Ok(d);
     }
     Err(err())
+}
+
+/// `YYYY-MM-DD` read directly (the form almost every row has); `None` sends
+/// the cell through the general parser, which also words the error.
+fn iso_day(b: &[u8]) -> Option<NaiveDate> {
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        b.get(r)?.iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let year = i32::try_from(digits(0..4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, digits(5..7)?, digits(8..10)?)
 }
 
 /// Loose e-mail check for identities: one `@` with text on both sides, a dot
@@ -390,6 +434,26 @@ mod tests {
         assert!(parse_day("11/03/2026").is_err());
         assert!(parse_day("2026-13-03").is_err());
         assert!(parse_day("").is_err());
+    }
+
+    #[test]
+    fn plain_cells_read_the_same_on_the_fast_path() {
+        // The shortcut for plain numbers and `YYYY-MM-DD` must agree with the general rules.
+        assert_eq!(parse_count(" 42 "), Ok(42));
+        assert_eq!(parse_count("007"), Ok(7));
+        assert_eq!(parse_count("18446744073709551615"), Ok(u64::MAX));
+        assert!(parse_count("-0.5").is_err());
+        assert_eq!(parse_count("1."), Ok(1));
+        assert_eq!(parse_count(".0"), Ok(0));
+        assert_eq!(parse_usd("4.70"), Ok(Some(4.7)));
+        assert_eq!(parse_usd("-0.25"), Ok(Some(-0.25)));
+        assert_eq!(parse_usd("1.234"), Ok(Some(1.234)));
+        assert_eq!(parse_day("2024-02-29"), Ok(d("2024-02-29")));
+        assert!(parse_day("2026-02-29").is_err());
+        assert!(parse_day("2026-00-10").is_err());
+        assert!(parse_day("2026-1a-10").is_err());
+        assert!(is_plain_number("12.50") && is_plain_number("-3") && !is_plain_number("1,234"));
+        assert!(!is_plain_number("") && !is_plain_number("-") && !is_plain_number("1.2.3"));
     }
 
     #[test]

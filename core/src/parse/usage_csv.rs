@@ -15,7 +15,8 @@
 //! maps that key onto a person. An empty e-mail cell falls back to an account
 //! id column when the file has one.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 
@@ -118,7 +119,10 @@ pub(crate) fn parse_text(
     let use_edits = edit_columns(&mut m);
 
     let mut import = Import::new(file, FileKind::UsageCsv);
-    let mut days: BTreeMap<(NaiveDate, PersonKey), DayRow> = BTreeMap::new();
+    // Rows in file order plus an index by person-day: one hash lookup and at
+    // most one key clone per row (a BTreeMap walk compared e-mails at every level).
+    let mut days: Vec<DayRow> = Vec::new();
+    let mut day_index: HashMap<(NaiveDate, PersonKey), usize> = HashMap::new();
     let mut periods: BTreeMap<(NaiveDate, NaiveDate, PersonKey), PeriodRow> = BTreeMap::new();
     let mut tally = Tally::default();
 
@@ -132,17 +136,21 @@ pub(crate) fn parse_text(
         }
         match read_row(&m, &cell, &dating, use_edits, opts, &mut tally) {
             Ok(row) => match row.when {
-                When::Day(day) => {
-                    let mut new = DayRow::new(day, row.person.clone(), Source::Csv);
-                    new.measures = row.measures;
-                    new.models.extend(row.model);
-                    match days.get_mut(&(day, row.person.clone())) {
-                        Some(have) => sum::add_day(have, &new),
-                        None => {
-                            days.insert((day, row.person), new);
-                        }
+                When::Day(day) => match day_index.entry((day, row.person)) {
+                    Entry::Occupied(at) => {
+                        let mut new = DayRow::new(day, at.key().1.clone(), Source::Csv);
+                        new.measures = row.measures;
+                        new.models.extend(row.model);
+                        sum::add_day(&mut days[*at.get()], &new);
                     }
-                }
+                    Entry::Vacant(at) => {
+                        let mut new = DayRow::new(day, at.key().1.clone(), Source::Csv);
+                        new.measures = row.measures;
+                        new.models.extend(row.model);
+                        at.insert(days.len());
+                        days.push(new);
+                    }
+                },
                 When::Period(start, end) => {
                     let new = PeriodRow {
                         start,
@@ -170,7 +178,12 @@ pub(crate) fn parse_text(
         }
     }
     import.problems.sort_by_key(|p| p.line);
-    import.rows = days.into_values().collect();
+    drop(day_index);
+    // Sorted by day then person, as before; exports usually come sorted already.
+    if !days.is_sorted_by(|a, b| day_order(a, b).is_le()) {
+        days.sort_unstable_by(day_order);
+    }
+    import.rows = days;
     import.periods = periods.into_values().collect();
     import.warnings = m.warnings.clone();
     import.warnings.extend(tally_warnings(&tally, &m));
@@ -182,6 +195,11 @@ pub(crate) fn parse_text(
     import.columns = m.columns;
     import.ignored_columns = m.ignored;
     Ok(import)
+}
+
+/// Day, then person: the order of [`Import::rows`].
+fn day_order(a: &DayRow, b: &DayRow) -> std::cmp::Ordering {
+    a.day.cmp(&b.day).then_with(|| a.person.cmp(&b.person))
 }
 
 /// Decides whether edit counts are used; warns when the file gives only a

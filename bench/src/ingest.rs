@@ -1,0 +1,472 @@
+//! Telemetry ingest: Claude-Code-shaped OTLP batches for many users, built
+//! from the captured requests in ../shared/fixtures/otlp (JSON and protobuf),
+//! replayed against the real `scoreboard serve` on 127.0.0.1 by concurrent
+//! clients. Measures acknowledged points per second, ack latency and the
+//! server's memory, then checks that every acknowledged point was stored: each
+//! user's stored row must equal the sum of the rows one session of each
+//! replayed template gives on its own (measured first, on calibration users).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyInner;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use prost::Message;
+use scoreboard_core::{DayRow, Measures};
+use serde_json::{json, Value};
+
+use crate::proc::{scoreboard, Server};
+use crate::stats::{median, percentile};
+use crate::{ctx, Result};
+
+/// Captured sessions used as shapes: (CLI version, scenario). Delta temporality,
+/// as the CLI sends by default.
+pub const JSON_TEMPLATES: [(&str, &str); 4] = [
+    ("claude-code-2.1.330", "write-json-delta"),
+    ("claude-code-2.1.330", "edit-json-delta"),
+    ("claude-code-2.1.330", "bash-commit-json-delta"),
+    ("claude-code-2.1.330", "hello-json-delta"),
+];
+pub const PROTOBUF_TEMPLATES: [(&str, &str); 2] = [
+    ("claude-code-2.1.330", "write-protobuf-delta"),
+    ("claude-code-2.1.330", "hello-protobuf-delta"),
+];
+
+#[derive(Clone)]
+enum Decoded {
+    Metrics(ExportMetricsServiceRequest),
+    Logs(ExportLogsServiceRequest),
+}
+
+struct Template {
+    name: String,
+    protobuf: bool,
+    requests: Vec<Decoded>,
+}
+
+fn load(fixtures: &Path, version: &str, scenario: &str) -> Result<Template> {
+    let dir = fixtures.join(version).join(scenario);
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).map_err(ctx(dir.display()))?)
+            .map_err(ctx("index.json"))?;
+    let protobuf = scenario.contains("protobuf");
+    let mut reqs: Vec<(u64, Decoded)> = Vec::new();
+    for r in index.as_array().cloned().unwrap_or_default() {
+        let raw = r["files"]["raw"].as_str().unwrap_or_default();
+        let body = std::fs::read(dir.join(raw)).map_err(ctx(raw))?;
+        let d = match (r["path"].as_str(), protobuf) {
+            (Some("/v1/metrics"), false) => {
+                Decoded::Metrics(serde_json::from_slice(&body).map_err(ctx(raw))?)
+            }
+            (Some("/v1/metrics"), true) => {
+                Decoded::Metrics(ExportMetricsServiceRequest::decode(&body[..]).map_err(ctx(raw))?)
+            }
+            (Some("/v1/logs"), false) => {
+                Decoded::Logs(serde_json::from_slice(&body).map_err(ctx(raw))?)
+            }
+            (Some("/v1/logs"), true) => {
+                Decoded::Logs(ExportLogsServiceRequest::decode(&body[..]).map_err(ctx(raw))?)
+            }
+            _ => continue,
+        };
+        reqs.push((r["seq"].as_u64().unwrap_or(0), d));
+    }
+    reqs.sort_by_key(|(s, _)| *s);
+    Ok(Template {
+        name: format!("{version}/{scenario}"),
+        protobuf,
+        requests: reqs.into_iter().map(|(_, d)| d).collect(),
+    })
+}
+
+fn string(s: &str) -> Option<AnyValue> {
+    Some(AnyValue {
+        value: Some(AnyInner::StringValue(s.to_string())),
+    })
+}
+
+fn restamp(attrs: &mut Vec<KeyValue>, user_id: &str, session: &str, email: &str) {
+    attrs.retain(|kv| kv.key != "user.email");
+    for kv in attrs.iter_mut() {
+        match kv.key.as_str() {
+            "user.id" => kv.value = string(user_id),
+            "session.id" => kv.value = string(session),
+            _ => {}
+        }
+    }
+    attrs.push(KeyValue {
+        key: "user.email".into(),
+        value: string(email),
+        ..Default::default()
+    });
+}
+
+pub struct Batch {
+    path: &'static str,
+    content_type: &'static str,
+    body: Vec<u8>,
+    /// Metric data points plus log records.
+    points: usize,
+}
+
+/// One captured request, re-stamped as `email`'s session `session`, encoded like the capture.
+fn batch(t: &Template, d: &Decoded, user_id: &str, session: &str, email: &str) -> Result<Batch> {
+    let mut points = 0;
+    let (path, body) = match d.clone() {
+        Decoded::Metrics(mut m) => {
+            for rm in &mut m.resource_metrics {
+                for sm in &mut rm.scope_metrics {
+                    for metric in &mut sm.metrics {
+                        if let Some(Data::Sum(sum)) = &mut metric.data {
+                            for p in &mut sum.data_points {
+                                restamp(&mut p.attributes, user_id, session, email);
+                                points += 1;
+                            }
+                        }
+                    }
+                }
+            }
+            let body = if t.protobuf {
+                m.encode_to_vec()
+            } else {
+                serde_json::to_vec(&m).map_err(ctx("encode metrics"))?
+            };
+            ("/v1/metrics", body)
+        }
+        Decoded::Logs(mut l) => {
+            for rl in &mut l.resource_logs {
+                for sl in &mut rl.scope_logs {
+                    for r in &mut sl.log_records {
+                        restamp(&mut r.attributes, user_id, session, email);
+                        points += 1;
+                    }
+                }
+            }
+            let body = if t.protobuf {
+                l.encode_to_vec()
+            } else {
+                serde_json::to_vec(&l).map_err(ctx("encode logs"))?
+            };
+            ("/v1/logs", body)
+        }
+    };
+    Ok(Batch {
+        path,
+        content_type: if t.protobuf {
+            "application/x-protobuf"
+        } else {
+            "application/json"
+        },
+        body,
+        points,
+    })
+}
+
+fn session_batches(t: &Template, user: &str, session: &str, email: &str) -> Result<Vec<Batch>> {
+    t.requests
+        .iter()
+        .map(|d| batch(t, d, user, session, email))
+        .collect()
+}
+
+pub fn email(u: usize) -> String {
+    format!("engineer{u:04}@example.com")
+}
+
+#[derive(Debug, Default)]
+struct Sent {
+    latencies_ms: Vec<f64>,
+    points: usize,
+    batches: usize,
+    busy_503: usize,
+    failed: Vec<String>,
+}
+
+/// Sends every batch with `concurrency` clients; a 503 is retried after 100 ms
+/// like an OTLP exporter would (the latency of the accepted attempt is kept).
+async fn send_all(base: &str, token: &str, batches: Arc<Vec<Batch>>, concurrency: usize) -> Sent {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .unwrap_or_default();
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, next, batches) = (client.clone(), next.clone(), batches.clone());
+        let base = base.to_string();
+        let auth = format!("Bearer {token}");
+        tasks.push(tokio::spawn(async move {
+            let mut s = Sent::default();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(b) = batches.get(i) else { break };
+                let url = format!("{base}{}", b.path);
+                loop {
+                    let t = Instant::now();
+                    let r = client
+                        .post(&url)
+                        .header("Content-Type", b.content_type)
+                        .header("Authorization", &auth)
+                        .body(b.body.clone())
+                        .send()
+                        .await;
+                    let status = match r {
+                        Ok(resp) => {
+                            let st = resp.status().as_u16();
+                            let _ = resp.bytes().await;
+                            st
+                        }
+                        Err(e) => {
+                            s.failed.push(e.to_string());
+                            break;
+                        }
+                    };
+                    let ms = t.elapsed().as_secs_f64() * 1000.0;
+                    match status {
+                        200 => {
+                            s.latencies_ms.push(ms);
+                            s.points += b.points;
+                            s.batches += 1;
+                            break;
+                        }
+                        503 => {
+                            s.busy_503 += 1;
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                        other => {
+                            s.failed.push(format!("{} answered {other}", b.path));
+                            break;
+                        }
+                    }
+                }
+            }
+            s
+        }));
+    }
+    let mut all = Sent::default();
+    for t in tasks {
+        if let Ok(s) = t.await {
+            all.latencies_ms.extend(s.latencies_ms);
+            all.points += s.points;
+            all.batches += s.batches;
+            all.busy_503 += s.busy_503;
+            all.failed.extend(s.failed);
+        }
+    }
+    all
+}
+
+async fn stored_rows(base: &str) -> Result<Vec<DayRow>> {
+    // The capture day (2026-11-22) and its neighbours, whatever "today" is.
+    let url = format!("{base}/api/rows?from=2026-11-01&to=2026-12-31");
+    let v: Value = reqwest::get(&url)
+        .await
+        .map_err(ctx(&url))?
+        .json()
+        .await
+        .map_err(ctx(&url))?;
+    serde_json::from_value(v["rows"].clone()).map_err(ctx("rows of /api/rows"))
+}
+
+fn create_token(bin: &Path, data_dir: &Path) -> Result<String> {
+    let out = scoreboard(bin)
+        .args(["token", "create", "--name", "bench", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .map_err(ctx("scoreboard token create"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let start = text
+        .find("sbi_")
+        .ok_or_else(|| format!("no token in `scoreboard token create` output: {text}"))?;
+    Ok(text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect())
+}
+
+/// Pre-encoded batches, and which templates each user's sessions replayed.
+type Built = (Vec<Batch>, BTreeMap<String, Vec<String>>);
+
+pub struct Settings {
+    pub users: usize,
+    /// Sessions per user and encoding phase.
+    pub sessions: usize,
+    pub concurrency: usize,
+}
+
+fn phase_json(sent: &Sent, wall: Duration) -> Value {
+    let secs = wall.as_secs_f64();
+    json!({
+        "batches": sent.batches,
+        "points": sent.points,
+        "seconds": secs,
+        "points_per_second": sent.points as f64 / secs,
+        "batches_per_second": sent.batches as f64 / secs,
+        "ack_p50_ms": median(&sent.latencies_ms),
+        "ack_p99_ms": percentile(&sent.latencies_ms, 99.0),
+        "ack_max_ms": percentile(&sent.latencies_ms, 100.0),
+        "busy_503": sent.busy_503,
+        "failed": sent.failed.len(),
+        "first_failures": sent.failed.iter().take(3).collect::<Vec<_>>(),
+    })
+}
+
+pub async fn run(bin: &Path, fixtures: &Path, s: &Settings) -> Result<Value> {
+    let data = tempfile::tempdir().map_err(ctx("data dir"))?;
+    let token = create_token(bin, data.path())?;
+    let json_t: Vec<Template> = JSON_TEMPLATES
+        .iter()
+        .map(|(v, sc)| load(fixtures, v, sc))
+        .collect::<Result<_>>()?;
+    let proto_t: Vec<Template> = PROTOBUF_TEMPLATES
+        .iter()
+        .map(|(v, sc)| load(fixtures, v, sc))
+        .collect::<Result<_>>()?;
+
+    let server = Server::start(bin, data.path(), None, |_| {})?;
+    let base = server.url("");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle = server.process.memory()?;
+
+    // Calibration: one session of each template on its own user.
+    let mut calib: BTreeMap<String, Measures> = BTreeMap::new();
+    for (i, t) in json_t.iter().chain(&proto_t).enumerate() {
+        let e = format!("calibration{i}@bench.example");
+        let bs = session_batches(
+            t,
+            &format!("{:064x}", 0xca11b + i),
+            &format!("00000000-0000-4000-9000-{i:012x}"),
+            &e,
+        )?;
+        let sent = send_all(&base, &token, Arc::new(bs), 1).await;
+        if !sent.failed.is_empty() {
+            return Err(format!("calibration {}: {:?}", t.name, sent.failed));
+        }
+        let rows = stored_rows(&base).await?;
+        let row = rows
+            .iter()
+            .find(|r| r.person.to_string().contains(&e))
+            .ok_or_else(|| format!("calibration {}: no row stored for {e}", t.name))?;
+        calib.insert(t.name.clone(), row.measures);
+    }
+
+    // Every user's sessions, pre-encoded so that the clients only send.
+    let build = |templates: &[Template], phase: usize| -> Result<Built> {
+        let mut batches = Vec::new();
+        let mut used: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for u in 0..s.users {
+            let uid = format!("{:064x}", 0xbe4c_0000_u64 + u as u64);
+            for k in 0..s.sessions {
+                let t = &templates[(u + k) % templates.len()];
+                let session = format!("00000000-0000-4{phase:03}-8000-{:012x}", u * 1000 + k);
+                batches.extend(session_batches(t, &uid, &session, &email(u))?);
+                used.entry(email(u)).or_default().push(t.name.clone());
+            }
+        }
+        // Interleave users as real traffic does.
+        let mut rng = 0x5eed_u64;
+        for i in (1..batches.len()).rev() {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            batches.swap(i, ((rng >> 33) as usize) % (i + 1));
+        }
+        Ok((batches, used))
+    };
+
+    let mut phases = serde_json::Map::new();
+    let mut expected: BTreeMap<String, Measures> = BTreeMap::new();
+    let mut acked_points = 0usize;
+    let mut all_latencies = Vec::new();
+    let mut total_wall = Duration::ZERO;
+    let mut total_points = 0usize;
+    let mut any_failed = 0usize;
+    for (name, templates) in [("json", &json_t), ("protobuf", &proto_t)] {
+        let (batches, used) = build(templates, phases.len() + 1)?;
+        eprintln!(
+            "bench: ingest, {name}: {} batches for {} users",
+            batches.len(),
+            s.users
+        );
+        let t = Instant::now();
+        let sent = send_all(&base, &token, Arc::new(batches), s.concurrency).await;
+        let wall = t.elapsed();
+        eprintln!(
+            "  {} points in {:.2} s = {:.0} points/s, p99 {:.1} ms",
+            sent.points,
+            wall.as_secs_f64(),
+            sent.points as f64 / wall.as_secs_f64(),
+            percentile(&sent.latencies_ms, 99.0).unwrap_or(f64::NAN)
+        );
+        phases.insert(name.into(), phase_json(&sent, wall));
+        acked_points += sent.points;
+        total_points += sent.points;
+        total_wall += wall;
+        any_failed += sent.failed.len();
+        all_latencies.extend(sent.latencies_ms.iter().copied());
+        for (e, names) in used {
+            let m = expected.entry(e).or_default();
+            for n in names {
+                if let Some(c) = calib.get(&n) {
+                    m.add(c);
+                }
+            }
+        }
+    }
+    let after_load = server.process.memory()?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let settled = server.process.memory()?;
+
+    // Every acknowledged point stored: each user's row is the sum of its sessions.
+    let rows = stored_rows(&base).await?;
+    let mut got: BTreeMap<String, Measures> = BTreeMap::new();
+    for r in &rows {
+        got.entry(r.person.to_string())
+            .or_default()
+            .add(&r.measures);
+    }
+    let mut mismatched = Vec::new();
+    for (e, want) in &expected {
+        let have = got
+            .iter()
+            .find(|(k, _)| k.contains(e.as_str()))
+            .map(|(_, m)| *m);
+        if have != Some(*want) {
+            mismatched.push(format!("{e}: stored {have:?}, expected {want:?}"));
+        }
+    }
+    let db = std::fs::metadata(data.path().join("scoreboard.db"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let secs = total_wall.as_secs_f64();
+    Ok(json!({
+        "users": s.users,
+        "sessions_per_user_per_encoding": s.sessions,
+        "concurrency": s.concurrency,
+        "templates": json_t.iter().chain(&proto_t).map(|t| t.name.clone()).collect::<Vec<_>>(),
+        "phases": phases,
+        "points_per_second": total_points as f64 / secs,
+        "ack_p50_ms": median(&all_latencies),
+        "ack_p99_ms": percentile(&all_latencies, 99.0),
+        "acked_points": acked_points,
+        "failed_requests": any_failed,
+        "verified_users": expected.len() - mismatched.len(),
+        "users_checked": expected.len(),
+        "all_stored": mismatched.is_empty() && any_failed == 0,
+        "mismatches": mismatched.into_iter().take(5).collect::<Vec<_>>(),
+        "server_rss_idle_bytes": idle.rss_bytes,
+        "server_rss_peak_bytes": after_load.hwm_bytes,
+        "server_rss_after_load_bytes": settled.rss_bytes,
+        "db_bytes": db,
+    }))
+}
+
+pub fn fixtures_dir(repo: &Path) -> PathBuf {
+    repo.join("../shared/fixtures/otlp")
+}

@@ -1,0 +1,441 @@
+//! bench/results.json → BENCHMARKS.md, and criterion's estimates → results.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use crate::Result;
+
+/// Median time per iteration (ms) of every `engine/<function>/<rows>` criterion ran.
+pub fn criterion_results(dir: &Path) -> Result<Value> {
+    let group = dir.join("engine");
+    let mut out = serde_json::Map::new();
+    let entries = std::fs::read_dir(&group).map_err(|e| {
+        format!("{}: {e} (run `cargo bench -p scoreboard-bench --bench engine` first; `make bench` does)", group.display())
+    })?;
+    for f in entries.flatten() {
+        let name = f.file_name().to_string_lossy().to_string();
+        if name == "report" || !f.path().is_dir() {
+            continue;
+        }
+        let mut per = serde_json::Map::new();
+        for r in std::fs::read_dir(f.path()).into_iter().flatten().flatten() {
+            let rows = r.file_name().to_string_lossy().to_string();
+            let est = r.path().join("new/estimates.json");
+            let Ok(bytes) = std::fs::read(&est) else {
+                continue;
+            };
+            let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            let ns = v["median"]["point_estimate"].as_f64();
+            if let (Some(ns), Ok(n)) = (ns, rows.parse::<f64>()) {
+                per.insert(rows, json!({ "median_ms": ns / 1e6, "ns_per_row": ns / n }));
+            }
+        }
+        out.insert(name, Value::Object(per));
+    }
+    Ok(Value::Object(out))
+}
+
+fn f(v: &Value, digits: usize) -> String {
+    match v.as_f64() {
+        Some(x) => format!("{x:.digits$}"),
+        None => "—".into(),
+    }
+}
+
+fn kb(v: &Value) -> String {
+    match v.as_f64() {
+        Some(x) => format!("{:.1} KB", x / 1000.0),
+        None => "—".into(),
+    }
+}
+
+fn mb(v: &Value) -> String {
+    match v.as_f64() {
+        Some(x) => format!("{:.1} MB", x / 1e6),
+        None => "—".into(),
+    }
+}
+
+fn verdict(ok: Option<bool>) -> &'static str {
+    match ok {
+        Some(true) => "met",
+        Some(false) => "**missed**",
+        None => "not measured",
+    }
+}
+
+fn rows_label(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000 => format!("{}M", n / 1_000_000),
+        n if n >= 1000 => format!("{}k", n / 1000),
+        n => n.to_string(),
+    }
+}
+
+/// The whole of BENCHMARKS.md.
+pub fn markdown(r: &Value) -> String {
+    let mut m = String::new();
+    let w = &mut m;
+    let _ = writeln!(w, "# Benchmarks\n");
+    let _ = writeln!(w, "Written by `make bench` (bench/, issue 7) on {}; the same figures, and every sample, are in `bench/results.json`. Do not edit by hand: run `make bench` again.\n", r["date"].as_str().unwrap_or("?"));
+    let mach = &r["machine"];
+    let _ = writeln!(w, "**Machine:** {} × {}, {} GiB RAM, {}; {}; {}. Load average when the run started: {}. Whole run: {} s{}.\n",
+        mach["cores"], mach["cpu"].as_str().unwrap_or("?"), mach["memory_gib"], mach["os"].as_str().unwrap_or("?"),
+        mach["rustc"].as_str().unwrap_or("?"), mach["chromium"].as_str().unwrap_or("?"),
+        mach["loadavg_at_start"].as_str().unwrap_or("?"), f(&r["run_seconds"], 0),
+        if r["quick"] == true { " (quick mode: fewer runs)" } else { "" });
+    let _ = writeln!(w, "{}\n", NOISE);
+
+    // ---- goals ----
+    let _ = writeln!(w, "## Goals\n");
+    let _ = writeln!(w, "| # | goal | measured | verdict |\n|---|---|---|---|");
+    let pw = &r["page_weight"];
+    let budget = 400_000.0;
+    let br = pw["total_brotli"].as_f64();
+    let gz = pw["total_gzip"].as_f64();
+    let tr = pw["total_transferred"].as_f64();
+    let _ = writeln!(w, "| 1 | first visit ≤ 400 KB compressed | {} brotli, {} gzip; **{} as served** by `scoreboard serve` | brotli {}, gzip {}, as served {} |",
+        kb(&pw["total_brotli"]), kb(&pw["total_gzip"]), kb(&pw["total_transferred"]),
+        verdict(br.map(|x| x <= budget)), verdict(gz.map(|x| x <= budget)), verdict(tr.map(|x| x <= budget)));
+    let cases = r["browser"]["cases"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let case = |n: u64| {
+        cases
+            .iter()
+            .find(|c| c["rows"].as_u64() == Some(n))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let c100 = case(100_000);
+    let c1m = case(1_000_000);
+    let _ = writeln!(
+        w,
+        "| 2 | 100 k rows: drop → dashboard < 0.3 s | {} ms | {} |",
+        f(&c100["app"]["drop_to_rendered_ms"], 0),
+        verdict(
+            c100["app"]["drop_to_rendered_ms"]
+                .as_f64()
+                .map(|x| x < 300.0)
+        )
+    );
+    let _ = writeln!(
+        w,
+        "| 2 | 1 M rows: drop → dashboard < 2 s | {} ms | {} |",
+        f(&c1m["app"]["drop_to_rendered_ms"], 0),
+        verdict(
+            c1m["app"]["drop_to_rendered_ms"]
+                .as_f64()
+                .map(|x| x < 2000.0)
+        )
+    );
+    let longest = cases
+        .iter()
+        .filter_map(|c| c["app"]["longest_task_ms_max"].as_f64())
+        .reduce(f64::max);
+    let _ = writeln!(
+        w,
+        "| 2 | no main-thread task over 200 ms (any size) | longest {} ms | {} |",
+        longest.map_or("—".into(), |x| format!("{x:.0}")),
+        verdict(longest.map(|x| x <= 200.0))
+    );
+    let heap = cases
+        .iter()
+        .filter_map(|c| c["app"]["heap_peak_bytes"].as_f64())
+        .reduce(f64::max);
+    let _ = writeln!(
+        w,
+        "| 2 | heap under 300 MB (JS heap + wasm memory) | {} | {} |",
+        heap.map_or("—".into(), |x| format!("{:.0} MB", x / 1e6)),
+        verdict(heap.map(|x| x < 300e6))
+    );
+    let ing = &r["ingest"];
+    let _ = writeln!(
+        w,
+        "| 5 | telemetry ≥ 50,000 points/s | {} points/s | {} |",
+        f(&ing["points_per_second"], 0),
+        verdict(ing["points_per_second"].as_f64().map(|x| x >= 50_000.0))
+    );
+    let _ = writeln!(
+        w,
+        "| 5 | ack p99 < 50 ms | {} ms | {} |",
+        f(&ing["ack_p99_ms"], 1),
+        verdict(ing["ack_p99_ms"].as_f64().map(|x| x < 50.0))
+    );
+    let _ = writeln!(
+        w,
+        "| 5 | every acknowledged point stored | {} of {} users' rows exact | {} |",
+        ing["verified_users"],
+        ing["users_checked"],
+        verdict(ing["all_stored"].as_bool())
+    );
+    let bf = &r["backfill"];
+    let _ = writeln!(
+        w,
+        "| 6 | backfill 90 days × 500 people < 5 s | {} s | {} |",
+        f(&bf["backfill_seconds"], 2),
+        verdict(bf["backfill_seconds"].as_f64().map(|x| x < 5.0))
+    );
+    let _ = writeln!(w, "| 6 | page API from the store < 20 ms | `/api/rows` (90 days, {} rows) p50 {} ms; one week p50 {} ms | {} |",
+        bf["api_rows"]["rows"], f(&bf["api_rows"]["p50_ms"], 1), f(&bf["api_rows_one_week"]["p50_ms"], 1),
+        verdict(bf["api_rows"]["p50_ms"].as_f64().map(|x| x < 20.0)));
+    let _ = writeln!(w);
+
+    // ---- 1 ----
+    let _ = writeln!(w, "## 1. Page weight\n");
+    let _ = writeln!(w, "{}\n", WEIGHT_METHOD);
+    let _ = writeln!(
+        w,
+        "| file | raw | gzip -9 | brotli -q 11 | as served (encoding) |\n|---|---:|---:|---:|---|"
+    );
+    for fl in pw["files"].as_array().cloned().unwrap_or_default() {
+        let _ = writeln!(
+            w,
+            "| `{}` | {} | {} | {} | {} ({}) |",
+            fl["path"].as_str().unwrap_or("?"),
+            kb(&fl["raw"]),
+            kb(&fl["gzip"]),
+            kb(&fl["brotli"]),
+            kb(&fl["transferred"]),
+            fl["served_encoding"].as_str().unwrap_or("?")
+        );
+    }
+    let _ = writeln!(
+        w,
+        "| **total** | **{}** | **{}** | **{}** | **{}** |\n",
+        kb(&pw["total_raw"]),
+        kb(&pw["total_gzip"]),
+        kb(&pw["total_brotli"]),
+        kb(&pw["total_transferred"])
+    );
+    if let Some(e) = pw["error"].as_str() {
+        let _ = writeln!(w, "Not measured: {e}\n");
+    }
+    let _ = writeln!(w, "{}\n", WEIGHT_NOTES);
+
+    // ---- 2 + 3 ----
+    let _ = writeln!(
+        w,
+        "## 2. Import to dashboard in headless Chromium, and 3. DuckDB-WASM beside it\n"
+    );
+    let _ = writeln!(w, "{}\n", BROWSER_METHOD);
+    let _ = writeln!(w, "| rows | file | runs | drop → rendered | of which parse | compute | longest task (median / worst) | long tasks | JS heap peak | wasm memory |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for c in &cases {
+        let a = &c["app"];
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | **{} ms** | {} ms | {} ms | {} / {} ms | {} | {} | {} |",
+            rows_label(c["rows"].as_u64().unwrap_or(0)),
+            mb(&c["file_bytes"]),
+            a["ok_runs"],
+            f(&a["drop_to_rendered_ms"], 0),
+            f(&a["drop_to_parsed_ms"], 0),
+            f(&a["compute_ms"], 0),
+            f(&a["longest_task_ms"], 0),
+            f(&a["longest_task_ms_max"], 0),
+            f(&a["long_tasks"], 0),
+            mb(&a["js_heap_peak_bytes"]),
+            mb(&a["wasm_memory_bytes"])
+        );
+    }
+    let _ = writeln!(
+        w,
+        "\nDuckDB-WASM {} in the same browser, same files:\n",
+        DUCKDB_VERSION
+    );
+    let _ = writeln!(w, "| rows | load engine | read CSV | weekly query | read + query | Scoreboard drop → rendered | DuckDB job ÷ Scoreboard | incl. engine load ÷ Scoreboard | same weekly figures as core? |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    for c in &cases {
+        let d = &c["duckdb"];
+        let ag = &d["agreement_with_core"];
+        let _ = writeln!(
+            w,
+            "| {} | {} ms | {} ms | {} ms | **{} ms** | {} ms | {}× | {}× | {} |",
+            rows_label(c["rows"].as_u64().unwrap_or(0)),
+            f(&d["load_engine_ms"], 0),
+            f(&d["read_csv_ms"], 0),
+            f(&d["query_ms"], 0),
+            f(&d["read_and_query_ms"], 0),
+            f(&c["app"]["drop_to_rendered_ms"], 0),
+            f(&c["ratio_duckdb_job_to_app"], 2),
+            f(&c["ratio_duckdb_with_load_to_app"], 2),
+            match ag["agree"].as_bool() {
+                Some(true) => format!("yes, {} weeks", ag["weeks_compared"]),
+                Some(false) => format!("NO: {}", ag["mismatches"]),
+                None => "—".into(),
+            }
+        );
+    }
+    for c in &cases {
+        for (who, e) in [
+            ("app", &c["app"]["errors"]),
+            ("duckdb", &c["duckdb"]["errors"]),
+        ] {
+            if let Some(errs) = e.as_array().filter(|a| !a.is_empty()) {
+                let _ = writeln!(
+                    w,
+                    "\n{} rows, {who}: {} failed run(s): {}",
+                    c["rows"],
+                    errs.len(),
+                    errs[0]
+                );
+            }
+        }
+    }
+    if let Some(e) = r["browser"]["error"].as_str() {
+        let _ = writeln!(w, "\nNot measured: {e}");
+    }
+    let _ = writeln!(w, "\n{}\n", BROWSER_NOTES);
+
+    // ---- 4 ----
+    let _ = writeln!(w, "## 4. The engine alone, natively (criterion)\n");
+    let _ = writeln!(w, "{}\n", ENGINE_METHOD);
+    let eng = &r["engine"];
+    let _ = writeln!(w, "| rows | core parse | core compute (8 weeks) | core compute (all 52 weeks) | polars (8 weeks) | polars (all) | parse per row |\n|---:|---:|---:|---:|---:|---:|---:|");
+    for n in ["10000", "100000", "1000000"] {
+        let g = |k: &str| eng[k][n]["median_ms"].clone();
+        if eng["parse"][n].is_null() {
+            continue;
+        }
+        let _ = writeln!(
+            w,
+            "| {} | {} ms | {} ms | {} ms | {} ms | {} ms | {} ns |",
+            rows_label(n.parse().unwrap_or(0)),
+            f(&g("parse"), 1),
+            f(&g("compute-8w"), 1),
+            f(&g("compute-all"), 1),
+            f(&g("polars-8w"), 1),
+            f(&g("polars-all"), 1),
+            f(&eng["parse"][n]["ns_per_row"], 0)
+        );
+    }
+    if let Some(e) = eng["error"].as_str() {
+        let _ = writeln!(w, "\nNot measured: {e}");
+    }
+    let _ = writeln!(w);
+
+    // ---- 5 ----
+    let _ = writeln!(w, "## 5. Telemetry ingest\n");
+    let _ = writeln!(w, "{}\n", INGEST_METHOD);
+    let _ = writeln!(w, "| encoding | batches | points | seconds | points/s | ack p50 | ack p99 | max | 503 busy | failed |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (name, p) in ing["phases"].as_object().cloned().unwrap_or_default() {
+        let _ = writeln!(
+            w,
+            "| {name} | {} | {} | {} | **{}** | {} ms | **{} ms** | {} ms | {} | {} |",
+            p["batches"],
+            p["points"],
+            f(&p["seconds"], 2),
+            f(&p["points_per_second"], 0),
+            f(&p["ack_p50_ms"], 1),
+            f(&p["ack_p99_ms"], 1),
+            f(&p["ack_max_ms"], 1),
+            p["busy_503"],
+            p["failed"]
+        );
+    }
+    let _ = writeln!(w, "\n{} users, {} sessions each per encoding, {} concurrent clients; templates: {}. Verified: {} of {} users' stored rows equal the sum of their sessions{}.\n",
+        ing["users"], ing["sessions_per_user_per_encoding"], ing["concurrency"], ing["templates"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
+        ing["verified_users"], ing["users_checked"], ing["mismatches"].as_array().filter(|a| !a.is_empty()).map(|a| format!("; mismatches: {a:?}")).unwrap_or_default());
+    if let Some(e) = ing["error"].as_str() {
+        let _ = writeln!(w, "Not measured: {e}\n");
+    }
+    let _ = writeln!(w, "{}\n", INGEST_NOTES);
+
+    // ---- 6 ----
+    let _ = writeln!(w, "## 6. Admin API backfill and the page's API\n");
+    let _ = writeln!(w, "{}\n", BACKFILL_METHOD);
+    let _ = writeln!(w, "| figure | value |\n|---|---|");
+    let _ = writeln!(
+        w,
+        "| backfill {} days × {} people ({} rows) | **{} s** |",
+        bf["days"],
+        bf["people"],
+        bf["rows_stored"],
+        f(&bf["backfill_seconds"], 2)
+    );
+    let _ = writeln!(
+        w,
+        "| requests made to the upstream | {} ({}) |",
+        bf["requests"], bf["requests_by_path"]
+    );
+    let _ = writeln!(
+        w,
+        "| `/api/rows`, default range ({} rows, {}) | p50 **{} ms**, p99 {} ms |",
+        bf["api_rows"]["rows"],
+        mb(&bf["api_rows"]["bytes"]),
+        f(&bf["api_rows"]["p50_ms"], 1),
+        f(&bf["api_rows"]["p99_ms"], 1)
+    );
+    let _ = writeln!(
+        w,
+        "| `/api/rows`, one week | p50 {} ms, p99 {} ms |",
+        f(&bf["api_rows_one_week"]["p50_ms"], 1),
+        f(&bf["api_rows_one_week"]["p99_ms"], 1)
+    );
+    let _ = writeln!(
+        w,
+        "| `/api/sources` | p50 {} ms, p99 {} ms |",
+        f(&bf["api_sources"]["p50_ms"], 1),
+        f(&bf["api_sources"]["p99_ms"], 1)
+    );
+    let _ = writeln!(
+        w,
+        "| server RSS after backfill and the API calls | {} |\n",
+        mb(&bf["server_rss_bytes"])
+    );
+    if let Some(e) = bf["error"].as_str() {
+        let _ = writeln!(w, "Not measured: {e}\n");
+    }
+    let _ = writeln!(w, "{}\n", BACKFILL_NOTES);
+
+    // ---- 7 ----
+    let _ = writeln!(w, "## 7. Server at rest\n");
+    let _ = writeln!(w, "| state | resident memory |\n|---|---:|");
+    let _ = writeln!(
+        w,
+        "| idle (started, empty store, 2 s) | {} |",
+        mb(&ing["server_rss_idle_bytes"])
+    );
+    let _ = writeln!(
+        w,
+        "| peak during the ingest run | {} |",
+        mb(&ing["server_rss_peak_bytes"])
+    );
+    let _ = writeln!(
+        w,
+        "| after a day of {} users' telemetry (3 s after the load) | {} |",
+        ing["users"],
+        mb(&ing["server_rss_after_load_bytes"])
+    );
+    let _ = writeln!(
+        w,
+        "| SQLite file after that day | {} |\n",
+        mb(&ing["db_bytes"])
+    );
+    let _ = writeln!(w, "{}\n", REST_NOTES);
+    let _ = writeln!(
+        w,
+        "## Improvements made while measuring\n\n{}\n",
+        IMPROVEMENTS
+    );
+    m
+}
+
+pub const DUCKDB_VERSION: &str = "1.32.0 (`@duckdb/duckdb-wasm`, pinned in bench/package.json)";
+
+const NOISE: &str = "Conditions: a shared 2-core machine. Other sessions' `cargo` builds may run at the same time, so absolute timings are noisy; medians over several runs are reported and each ratio compares runs made in the same `make bench`.";
+
+const WEIGHT_METHOD: &str = "Method: `make bench` builds the site as `make build` does (`trunk build --release`). The first visit is `index.html` and every local file it names (the wasm-bindgen JS, the `.wasm`, the CSS) plus any wasm-bindgen `snippets/`; the demo files are fetched only when the server runs with `--demo`. Each file is compressed here with gzip level 9 and brotli quality 11, and also downloaded from the real `scoreboard serve --dist dist` with `Accept-Encoding: gzip, deflate, br` to record what it actually transfers. 1 KB = 1000 bytes.";
+
+const WEIGHT_NOTES: &str = include_str!("../notes/weight.md");
+const BROWSER_METHOD: &str = include_str!("../notes/browser-method.md");
+const BROWSER_NOTES: &str = include_str!("../notes/browser.md");
+const ENGINE_METHOD: &str = include_str!("../notes/engine.md");
+const INGEST_METHOD: &str = include_str!("../notes/ingest-method.md");
+const INGEST_NOTES: &str = include_str!("../notes/ingest.md");
+const BACKFILL_METHOD: &str = include_str!("../notes/backfill-method.md");
+const BACKFILL_NOTES: &str = include_str!("../notes/backfill.md");
+const REST_NOTES: &str = include_str!("../notes/rest.md");
+const IMPROVEMENTS: &str = include_str!("../notes/improvements.md");
