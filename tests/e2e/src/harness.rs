@@ -133,6 +133,13 @@ pub enum Error {
     /// A check in a test body that is better reported than panicked on.
     #[error("{0}")]
     Failed(String),
+    #[error("timed out after {waited:?} waiting for {what} on {url}; last seen: {last}")]
+    ConditionTimeout {
+        what: String,
+        waited: Duration,
+        url: String,
+        last: String,
+    },
 }
 
 /// A test returning `Err` is reported with `Debug`: show the message, not the struct.
@@ -236,6 +243,15 @@ impl Env {
             artifacts,
         }))
     }
+}
+
+/// Counts the entries named `arguments[0]` in the app's `window.__scoreboard_marks`.
+const MARK_COUNT_JS: &str = "const marks = window.__scoreboard_marks || []; \
+     return marks.filter((m) => m.name === arguments[0]).length;";
+
+/// The first line of a script, for error messages.
+fn first_line(script: &str) -> &str {
+    script.trim().lines().next().unwrap_or_default()
 }
 
 /// The running test's name (libtest names each test's thread after it), for file names.
@@ -414,6 +430,55 @@ impl WebDriverCompatibleCommand for BrowserLog {
     }
 }
 
+/// chromedriver's performance log (DevTools events), enabled by [`AppBuilder::network_log`].
+#[derive(Debug)]
+struct PerformanceLog;
+
+impl WebDriverCompatibleCommand for PerformanceLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        BrowserLog.endpoint(base_url, session_id)
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (
+            http::Method::POST,
+            Some(json!({ "type": "performance" }).to_string()),
+        )
+    }
+}
+
+/// One request the browser sent, from its DevTools network events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkRequest {
+    pub method: String,
+    pub url: String,
+    /// The page the request was made for (Chromium's `documentURL`); the browser's
+    /// own pages (its new-tab page at start-up) have `chrome://` ones.
+    pub document: String,
+    /// True when the request has a body (Chromium's `hasPostData`).
+    pub has_body: bool,
+    /// The body, when Chromium reports it (small bodies only).
+    pub body: Option<String>,
+}
+
+impl fmt::Display for NetworkRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} (for {})", self.method, self.url, self.document)?;
+        if self.has_body {
+            write!(
+                f,
+                " (with a body of {} bytes)",
+                self.body.as_ref().map_or(0, String::len)
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// Options for the server [`App`] starts.
 #[derive(Debug, Default, Clone)]
 #[must_use]
@@ -421,6 +486,7 @@ pub struct AppBuilder {
     demo: bool,
     args: Vec<OsString>,
     envs: Vec<(OsString, OsString)>,
+    network_log: bool,
 }
 
 impl AppBuilder {
@@ -442,6 +508,13 @@ impl AppBuilder {
     /// a test), so a test passes the ones it means explicitly.
     pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
         self.envs.push((key.into(), value.into()));
+        self
+    }
+
+    /// Records every network request the browser makes (Chromium's DevTools network
+    /// events, through chromedriver's performance log), for [`App::network_requests`].
+    pub fn network_log(mut self) -> Self {
+        self.network_log = true;
         self
     }
 
@@ -549,10 +622,20 @@ impl App {
             // Containers often give /dev/shm only 64 MB, where Chromium's renderer crashes.
             "--disable-dev-shm-usage".to_owned(),
         ];
+        let logging = if options.network_log {
+            json!({ "browser": "ALL", "performance": "ALL" })
+        } else {
+            json!({ "browser": "ALL" })
+        };
+        let mut chrome_options = json!({ "binary": env.chromium, "args": args });
+        if options.network_log {
+            chrome_options["perfLoggingPrefs"] =
+                json!({ "enableNetwork": true, "enablePage": false });
+        }
         let capabilities = json!({
             "browserName": "chrome",
-            "goog:chromeOptions": { "binary": env.chromium, "args": args },
-            "goog:loggingPrefs": { "browser": "ALL" },
+            "goog:chromeOptions": chrome_options,
+            "goog:loggingPrefs": logging,
         });
         let Value::Object(capabilities) = capabilities else {
             unreachable!("json! of an object literal is an object")
@@ -716,6 +799,230 @@ impl App {
                     .contains("/favicon.ico - Failed to load resource")
         });
         Ok(entries)
+    }
+
+    /// Runs `script` (a function body; `arguments[i]` are `args`) in the page and
+    /// returns what it returns, as JSON.
+    pub async fn execute(&self, script: &str, args: Vec<Value>) -> Result<Value> {
+        self.client()
+            .execute(script, args)
+            .await
+            .map_err(webdriver(format!(
+                "run a script in the page: {}",
+                first_line(script)
+            )))
+    }
+
+    /// Runs `script` in the page; it finishes by calling its last argument (the
+    /// callback WebDriver appends to `args`) with the result.
+    pub async fn execute_async(&self, script: &str, args: Vec<Value>) -> Result<Value> {
+        self.client()
+            .execute_async(script, args)
+            .await
+            .map_err(webdriver(format!(
+                "run an async script in the page: {}",
+                first_line(script)
+            )))
+    }
+
+    /// Calls `check` every 100 ms until it gives `Ok(value)`, for at most `timeout`.
+    /// `Err(reason)` means "not yet": the last reason is in the timeout error, so a
+    /// condition that never holds says what was seen instead.
+    pub async fn eventually<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut check: impl AsyncFnMut(&App) -> Result<Result<T, String>>,
+    ) -> Result<T> {
+        let start = Instant::now();
+        loop {
+            let last = match check(self).await? {
+                Ok(value) => return Ok(value),
+                Err(reason) => reason,
+            };
+            if start.elapsed() > timeout {
+                return Err(Error::ConditionTimeout {
+                    what: what.to_owned(),
+                    waited: timeout,
+                    url: self.current_url().await,
+                    last,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the JavaScript expression `condition` is truthy in the page and
+    /// returns its value.
+    pub async fn wait_for_js(&self, condition: &str, timeout: Duration) -> Result<Value> {
+        let script = format!("return ({condition});");
+        self.eventually(&format!("`{condition}`"), timeout, async |app| {
+            let value = app.execute(&script, Vec::new()).await?;
+            let truthy = match &value {
+                Value::Null => false,
+                Value::Bool(b) => *b,
+                Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
+                Value::String(s) => !s.is_empty(),
+                Value::Array(_) | Value::Object(_) => true,
+            };
+            Ok(if truthy {
+                Ok(value)
+            } else {
+                Err(value.to_string())
+            })
+        })
+        .await
+    }
+
+    /// How many times the page has recorded the performance mark `name` (the app's
+    /// `window.__scoreboard_marks`, e.g. `scoreboard:rendered`) since it was loaded.
+    pub async fn mark_count(&self, name: &str) -> Result<u64> {
+        let value = self.execute(MARK_COUNT_JS, vec![json!(name)]).await?;
+        Ok(value.as_u64().unwrap_or(0))
+    }
+
+    /// Waits until the page has recorded the mark `name` more than `seen` times
+    /// (take `seen` from [`App::mark_count`] before the action that should mark it).
+    pub async fn wait_for_mark(&self, name: &str, seen: u64, timeout: Duration) -> Result<()> {
+        self.eventually(
+            &format!("performance mark `{name}` (seen {seen} times before)"),
+            timeout,
+            async |app| {
+                let now = app.mark_count(name).await?;
+                Ok(if now > seen {
+                    Ok(())
+                } else {
+                    Err(format!("seen {now} times"))
+                })
+            },
+        )
+        .await
+    }
+
+    /// Clicks the element matching `selector`, once it exists.
+    pub async fn click(&self, selector: &str) -> Result<()> {
+        self.find(selector)
+            .await?
+            .click()
+            .await
+            .map_err(webdriver(format!("click `{selector}`")))
+    }
+
+    /// Chooses the option with value `value` in the `<select>` matching `selector`,
+    /// as a user would (the select gets a `change` event).
+    pub async fn select(&self, selector: &str, value: &str) -> Result<()> {
+        self.find(selector)
+            .await?
+            .select_by_value(value)
+            .await
+            .map_err(webdriver(format!("choose {value:?} in `{selector}`")))
+    }
+
+    /// Reloads the current page, as the browser's reload button does.
+    pub async fn reload(&self) -> Result<()> {
+        self.client()
+            .refresh()
+            .await
+            .map_err(webdriver("reload the page"))
+    }
+
+    /// Saves a PNG of the whole page, not only the 1280×900 viewport, as
+    /// `tests/artifacts/<name>.png` (the window is made as tall as the page, then
+    /// put back).
+    pub async fn screenshot_full_page(&self, name: &str) -> Result<PathBuf> {
+        let (width, height) = self
+            .client()
+            .get_window_size()
+            .await
+            .map_err(webdriver("read the window size"))?;
+        let page = self
+            .execute(
+                "return Math.ceil(document.documentElement.scrollHeight);",
+                Vec::new(),
+            )
+            .await?;
+        let tall = page.as_u64().unwrap_or(height).clamp(height, 10_000);
+        let resize = |h: u64| {
+            let (w, h) = (
+                u32::try_from(width).unwrap_or(1280),
+                u32::try_from(h).unwrap_or(900),
+            );
+            async move {
+                self.client()
+                    .set_window_size(w, h)
+                    .await
+                    .map_err(webdriver("resize the window"))
+            }
+        };
+        resize(tall).await?;
+        let shot = self.screenshot(name).await;
+        resize(height).await?;
+        shot
+    }
+
+    /// The requests the browser sent since the previous call, in order, WebSockets
+    /// opened included (method `WEBSOCKET`). Needs [`AppBuilder::network_log`].
+    /// `data:` URLs are left out (they are not requests).
+    pub async fn network_requests(&self) -> Result<Vec<NetworkRequest>> {
+        let value = self
+            .client()
+            .issue_cmd(PerformanceLog)
+            .await
+            .map_err(webdriver(
+                "read the performance log (start the app with AppBuilder::network_log)",
+            ))?;
+        let entries = value.as_array().map(Vec::as_slice).unwrap_or_default();
+        let mut requests = Vec::new();
+        for entry in entries {
+            let Some(text) = entry["message"].as_str() else {
+                continue;
+            };
+            let Ok(event) = serde_json::from_str::<Value>(text) else {
+                continue;
+            };
+            let message = &event["message"];
+            if message["method"] == "Network.webSocketCreated" {
+                requests.push(NetworkRequest {
+                    method: "WEBSOCKET".to_owned(),
+                    url: message["params"]["url"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    // DevTools does not say which page opened a WebSocket.
+                    document: String::new(),
+                    has_body: false,
+                    body: None,
+                });
+                continue;
+            }
+            if message["method"] != "Network.requestWillBeSent" {
+                continue;
+            }
+            let request = &message["params"]["request"];
+            let url = request["url"].as_str().unwrap_or_default().to_owned();
+            if url.starts_with("data:") {
+                continue;
+            }
+            let body = request["postData"].as_str().map(str::to_owned);
+            requests.push(NetworkRequest {
+                method: request["method"].as_str().unwrap_or("?").to_owned(),
+                url,
+                document: message["params"]["documentURL"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                has_body: request["hasPostData"].as_bool().unwrap_or(false) || body.is_some(),
+                body,
+            });
+        }
+        Ok(requests)
+    }
+
+    async fn current_url(&self) -> String {
+        match self.client().current_url().await {
+            Ok(url) => url.to_string(),
+            Err(_) => "(unknown page)".to_owned(),
+        }
     }
 
     /// Ends the WebDriver session (Chromium exits), then stops chromedriver and the server.
