@@ -226,6 +226,17 @@ pub fn local_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()
 }
 
+/// Puts `text` on the clipboard; false when the browser refuses (no permission,
+/// not a secure context), so the caller can offer the text to copy by hand.
+pub async fn copy_to_clipboard(text: &str) -> bool {
+    match web_sys::window() {
+        Some(w) => wasm_bindgen_futures::JsFuture::from(w.navigator().clipboard().write_text(text))
+            .await
+            .is_ok(),
+        None => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use scoreboard_core::telemetry::settings_json;
 
 use crate::state::ctx;
+use crate::util;
 
 /// The server's origin, where Claude Code sends its telemetry (`/v1/metrics`, `/v1/logs`).
 fn origin() -> String {
@@ -53,16 +54,9 @@ pub fn Connect(open: RwSignal<bool>) -> impl IntoView {
         move |_| {
             let text = snippet();
             leptos::task::spawn_local(async move {
-                let result = match web_sys::window() {
-                    Some(w) => wasm_bindgen_futures::JsFuture::from(
-                        w.navigator().clipboard().write_text(&text),
-                    )
-                    .await
-                    .map(|_| ()),
-                    None => Err(wasm_bindgen::JsValue::NULL),
-                };
-                copy_failed.set(result.is_err());
-                if result.is_ok() {
+                let copied = util::copy_to_clipboard(&text).await;
+                copy_failed.set(!copied);
+                if copied {
                     ctx.notice.set(Some(
                         "Copied the Claude Code settings to the clipboard.".to_string(),
                     ));

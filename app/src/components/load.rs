@@ -39,7 +39,13 @@ pub fn LoadPanel() -> impl IntoView {
         ev.prevent_default();
         dragging.set(true);
     };
-    let empty = move || ctx.data.with(|d| d.is_empty());
+    // Nothing to show yet: nothing dropped and no usage rows from `scoreboard serve`.
+    let empty = move || {
+        ctx.data.with(|d| d.is_empty())
+            && !ctx
+                .live
+                .with(|l| l.as_ref().is_some_and(crate::live::Live::has_rows))
+    };
     let demo = move || ctx.data.with(|d| d.demo.clone());
 
     view! {

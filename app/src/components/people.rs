@@ -187,23 +187,14 @@ fn NonStarters() -> impl IntoView {
         let list = emails().join(", ");
         let n = emails().len() as u64;
         leptos::task::spawn_local(async move {
-            let result = match web_sys::window() {
-                Some(w) => wasm_bindgen_futures::JsFuture::from(
-                    w.navigator().clipboard().write_text(&list),
-                )
-                .await
-                .map(|_| ()),
-                None => Err(wasm_bindgen::JsValue::NULL),
-            };
-            match result {
-                Ok(()) => {
-                    fallback.set(false);
-                    ctx.notice.set(Some(format!(
-                        "Copied {} to the clipboard.",
-                        util::plural(n, "e-mail address", "e-mail addresses")
-                    )));
-                }
-                Err(_) => fallback.set(true),
+            if util::copy_to_clipboard(&list).await {
+                fallback.set(false);
+                ctx.notice.set(Some(format!(
+                    "Copied {} to the clipboard.",
+                    util::plural(n, "e-mail address", "e-mail addresses")
+                )));
+            } else {
+                fallback.set(true);
             }
         });
     };

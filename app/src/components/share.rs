@@ -188,14 +188,7 @@ fn ShareDialog(on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl Into
     };
     let copy = move |text: String, what: &'static str| {
         leptos::task::spawn_local(async move {
-            let ok = match web_sys::window() {
-                Some(w) => wasm_bindgen_futures::JsFuture::from(
-                    w.navigator().clipboard().write_text(&text),
-                )
-                .await
-                .is_ok(),
-                None => false,
-            };
+            let ok = util::copy_to_clipboard(&text).await;
             copied.set(Some(if ok {
                 format!("The {what} was copied to the clipboard.")
             } else {
