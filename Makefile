@@ -60,7 +60,7 @@ run: _setup-if-missing build
 # The browser tests (tests/e2e) drive the built site through the release server binary;
 # both paths are passed to them, so they never skip here.
 test: _setup-if-missing build
-	SCOREBOARD_DIST=$(DIST) SCOREBOARD_BIN=$(BIN) cargo test --workspace --exclude scoreboard-app --no-fail-fast
+	SCOREBOARD_DIST=$(DIST) SCOREBOARD_BIN=$(BIN) cargo test --workspace --exclude scoreboard-app --exclude scoreboard-bench --no-fail-fast
 
 # Relative asset URLs: the same dist/ works at a domain root or under any sub-path.
 dist: _tools-present
