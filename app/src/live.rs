@@ -1,7 +1,10 @@
 //! Live mode: when `scoreboard serve` serves the page, its normalised
 //! person-day rows, its roster and its source status are loaded into the
-//! same `core` table and roster the dropped files use, and refreshed every
-//! few minutes and whenever the tab comes back into view.
+//! same `core` table and roster the dropped files use. The page looks at the
+//! server's (small) source status every [`CHECK_EVERY_MS`] and reloads the
+//! rows when telemetry arrived or a sync stored rows since the last load, so
+//! new data shows within a minute; it also reloads every
+//! [`REFRESH_EVERY_MS`] and whenever the tab comes back into view.
 //!
 //! Server rows are kept apart from the user's own data (`Data`): the report
 //! is computed over both merged ([`merged`]), but only what the user dropped
@@ -21,8 +24,10 @@ use crate::loader::fetch_bytes;
 use crate::state::{Ctx, Data};
 use crate::util;
 
-/// How often the page asks the server again (milliseconds).
-pub const REFRESH_EVERY_MS: i32 = 2 * 60 * 1000;
+/// How often the page asks `api/sources` whether anything new was stored (milliseconds).
+pub const CHECK_EVERY_MS: i32 = 30 * 1000;
+/// How often the page reloads everything even when nothing seems new (milliseconds).
+pub const REFRESH_EVERY_MS: i32 = 5 * 60 * 1000;
 /// The days of rows asked for, ending today: a 52-week window and its
 /// reference week, with margin (the server answers at most 800 days).
 pub const DAYS_LOADED: i64 = 400;
@@ -106,6 +111,11 @@ pub struct TelemetryPart {
 /// The receiver's freshness figures (computed by the server's OTLP store).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct TelemetryStatus {
+    /// When the last telemetry batch was stored (server clock): a change means new rows.
+    #[serde(default)]
+    pub last_received_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub batches_received: u64,
     #[serde(default)]
     pub people_last_24h: Vec<PersonKey>,
     #[serde(default)]
@@ -195,9 +205,14 @@ pub async fn start(ctx: Ctx, health: Health) {
     }));
     refresh(ctx).await;
     leptos::task::spawn_local(async move {
+        let mut since_full = 0;
         loop {
-            util::sleep_ms(REFRESH_EVERY_MS).await;
-            refresh(ctx).await;
+            util::sleep_ms(CHECK_EVERY_MS).await;
+            since_full += CHECK_EVERY_MS;
+            if since_full >= REFRESH_EVERY_MS || something_new(ctx).await {
+                since_full = 0;
+                refresh(ctx).await;
+            }
         }
     });
     if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
@@ -216,6 +231,37 @@ pub async fn start(ctx: Ctx, health: Health) {
         // The listener lives as long as the page.
         on_visible.forget();
     }
+}
+
+/// Telemetry's last batch time and count, and each source's last sync and row count.
+type StoredState = (
+    Option<DateTime<Utc>>,
+    u64,
+    Vec<(Option<DateTime<Utc>>, u64)>,
+);
+
+/// What in `api/sources` changes when the server stores new rows: telemetry
+/// batches received, and each source's last successful sync and row count.
+fn stored_state(s: &SourcesAnswer) -> StoredState {
+    let t = s.telemetry.status.as_ref();
+    (
+        t.and_then(|t| t.last_received_at),
+        t.map_or(0, |t| t.batches_received),
+        s.sources.iter().map(|x| (x.last_success, x.rows)).collect(),
+    )
+}
+
+/// True when the server's status shows rows stored since the last load (or
+/// the status cannot be compared): the cheap question asked between reloads.
+async fn something_new(ctx: Ctx) -> bool {
+    let Ok(now) = fetch_json::<SourcesAnswer>("api/sources").await else {
+        return true;
+    };
+    ctx.live.with_untracked(|l| {
+        l.as_ref()
+            .and_then(|l| l.sources.as_ref())
+            .is_none_or(|before| stored_state(before) != stored_state(&now))
+    })
 }
 
 /// Loads rows, roster and status again. One refresh at a time; a failed

@@ -63,8 +63,10 @@ fn Refreshed() -> impl IntoView {
                 || "Not loaded from the server yet.".to_string(),
                 |t| {
                     format!(
-                        "Loaded from the server at {}; refreshed every {} minutes and when you return to this tab.",
+                        "Loaded from the server at {}; new data shows within a minute (the page checks every {} seconds), \
+                         and everything is reloaded every {} minutes and when you return to this tab.",
                         live::when(t),
+                        live::CHECK_EVERY_MS / 1000,
                         live::REFRESH_EVERY_MS / 60_000
                     )
                 },
