@@ -213,19 +213,10 @@ pub fn is_snapshot_name(name: &str) -> bool {
     n.ends_with(".json") && n.contains(".scoreboard")
 }
 
+/// A snapshot file's text, fetched like the demo files.
 async fn fetch_text(url: &str) -> Result<String, String> {
-    let w = web_sys::window().ok_or("no window")?;
-    let resp = JsFuture::from(w.fetch_with_str(url))
-        .await
-        .map_err(|e| js_error(&e))?;
-    let resp: web_sys::Response = resp.dyn_into().map_err(|_| "not a response".to_string())?;
-    if !resp.ok() {
-        return Err(format!("HTTP {}", resp.status()));
-    }
-    let text = JsFuture::from(resp.text().map_err(|e| js_error(&e))?)
-        .await
-        .map_err(|e| js_error(&e))?;
-    text.as_string().ok_or_else(|| "not text".to_string())
+    let bytes = crate::loader::fetch_bytes(url).await?;
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
 }
 
 async fn read_file(file: &web_sys::File) -> Result<Vec<u8>, String> {
@@ -468,10 +459,5 @@ async fn server_json(req: web_sys::Request) -> Result<serde_json::Value, String>
 
 /// Whether `scoreboard serve` serves this page (it answers `api/health`).
 pub async fn served_by_server() -> bool {
-    fetch_text("api/health")
-        .await
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v.get("ok").and_then(serde_json::Value::as_bool))
-        .unwrap_or(false)
+    crate::live::probe().await.is_some()
 }

@@ -489,7 +489,7 @@ pub fn weeks_csv(report: &Report) -> String {
         "regular",
         "occasional",
         "lapsed",
-        "not_started",
+        "roster_not_started_yet",
     ]);
     for wk in &report.weeks {
         let tiers = report.tiers_by_week.iter().find(|t| t.week == wk.week);
@@ -521,7 +521,7 @@ pub fn weeks_csv(report: &Report) -> String {
             tier(|t| t.regular).unwrap_or_default(),
             tier(|t| t.occasional).unwrap_or_default(),
             tier(|t| t.lapsed).unwrap_or_default(),
-            tier(|t| t.non_starter).unwrap_or_default(),
+            tier(|t| t.roster_not_started).unwrap_or_default(),
         ]);
     }
     csv_text(w)
