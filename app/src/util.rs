@@ -20,6 +20,11 @@ pub fn today_utc() -> NaiveDate {
     .unwrap_or_default()
 }
 
+/// The page's "today": the pinned `?as_of=` when the URL has one, else the clock.
+pub fn today() -> NaiveDate {
+    as_of_param().unwrap_or_else(today_utc)
+}
+
 /// `?name=value` from the page URL.
 pub fn url_param(name: &str) -> Option<String> {
     let search = web_sys::window()?.location().search().ok()?;
