@@ -114,13 +114,6 @@ pub fn day_month_year(d: NaiveDate) -> String {
     format!("{} {}", day_month(d), d.year())
 }
 
-/// "2026-W46" → "W46" for narrow axis labels.
-pub fn short_week(label: &str) -> String {
-    label
-        .split_once('-')
-        .map_or_else(|| label.to_string(), |(_, w)| w.to_string())
-}
-
 pub fn plural(n: u64, one: &str, many: &str) -> String {
     if n == 1 {
         format!("1 {one}")
@@ -255,6 +248,5 @@ mod tests {
         assert_eq!(usd(1234.5), "$1,234.50");
         assert_eq!(usd(12345.4), "$12,345");
         assert_eq!(signed_int(-3), "−3");
-        assert_eq!(short_week("2026-W46"), "W46");
     }
 }
