@@ -79,7 +79,6 @@ pub fn App() -> impl IntoView {
             <DemoLine/>
             <SourceBar/>
             <Dialogs/>
-            <DropOverlay/>
             <Show
                 when=has_data
                 fallback=move || view! {
@@ -99,6 +98,8 @@ pub fn App() -> impl IntoView {
             </Show>
         </main>
         </Show>
+        // Outside the shared view's switch: mounted once, so a drop is read once.
+        <DropOverlay/>
         <footer class="foot">
             <p>
                 "Scoreboard computes every figure in this browser from the files you load; nothing is uploaded. "

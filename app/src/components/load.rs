@@ -97,24 +97,27 @@ pub fn DropOverlay() -> impl IntoView {
             }
         }
     };
-    // The listeners live as long as the page (App is never unmounted).
-    let _ = window_event_listener(leptos::ev::dragenter, over);
-    let _ = window_event_listener(leptos::ev::dragover, over);
-    let _ = window_event_listener(leptos::ev::dragleave, move |ev: web_sys::DragEvent| {
-        // Leaving the window, not just moving between elements.
-        if ev.related_target().is_none() {
+    let handles = vec![
+        window_event_listener(leptos::ev::dragenter, over),
+        window_event_listener(leptos::ev::dragover, over),
+        window_event_listener(leptos::ev::dragleave, move |ev: web_sys::DragEvent| {
+            // Leaving the window, not just moving between elements.
+            if ev.related_target().is_none() {
+                dragging.set(false);
+            }
+        }),
+        window_event_listener(leptos::ev::drop, move |ev: web_sys::DragEvent| {
             dragging.set(false);
-        }
-    });
-    let _ = window_event_listener(leptos::ev::drop, move |ev: web_sys::DragEvent| {
-        dragging.set(false);
-        if !own() {
-            return;
-        }
-        ev.prevent_default();
-        let files = files_of(ev.data_transfer().and_then(|dt| dt.files()));
-        loader::start(ctx, files, Origin::Files);
-    });
+            if !own() {
+                return;
+            }
+            ev.prevent_default();
+            let files = files_of(ev.data_transfer().and_then(|dt| dt.files()));
+            loader::start(ctx, files, Origin::Files);
+        }),
+    ];
+    // Mounted once per page (App), but never twice: a drop must import once.
+    on_cleanup(move || handles.into_iter().for_each(|h| h.remove()));
     view! {
         <Show when=move || dragging.get()>
             <div id="drop-overlay" class="drop-overlay" aria-hidden="true">

@@ -31,7 +31,7 @@ pub fn SourceBar() -> impl IntoView {
                 aria-labelledby="sources-title">
                 <div class="status-line">
                     <h2 id="sources-title" class="status-title"><span class="live-dot" aria-hidden="true"></span>"Live"</h2>
-                    <StatusItems/>
+                    <StatusItems items=Signal::derive(move || live_statuses(ctx))/>
                     <span class="status-actions">
                         <button id="live-refresh" class="btn quiet small" on:click=move |_| leptos::task::spawn_local(live::refresh(ctx))>"Refresh now"</button>
                         <button id="sources-toggle" class="btn quiet small" aria-controls="sources-details"
@@ -93,61 +93,89 @@ fn in_trouble(l: &Live) -> bool {
             .any(|s| bad(s) || !s.warnings.is_empty())
 }
 
-/// Each source's state in a few words, on one line.
+/// One source on the status line: its state in a few words, and whether it
+/// needs attention (shown with ⚠ and in the text colour, never by colour alone).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceStatus {
+    pub text: String,
+    pub attention: bool,
+}
+
+impl SourceStatus {
+    fn new(text: String, attention: bool) -> SourceStatus {
+        SourceStatus { text, attention }
+    }
+}
+
+/// The statuses on one line (cut with "…" where it does not fit; the
+/// details have everything).
 #[component]
-fn StatusItems() -> impl IntoView {
-    let ctx = ctx();
-    let items = move || {
-        let files = ctx.data.with(|d| {
-            if d.demo.is_some() {
-                Some("demo data in this browser".to_string())
-            } else {
-                let n = d.files.iter().filter(|f| f.error.is_none()).count() as u64;
-                (n > 0).then(|| format!("{} added here", plural(n, "file", "files")))
-            }
-        });
-        ctx.live.with(|l| {
-            let Some(l) = l else { return Vec::new() };
-            let mut out: Vec<(String, bool)> = shown_sources(l)
-                .iter()
-                .map(|s| {
-                    (
-                        format!("{}: {}", short_label(s), state_label(s).to_lowercase()),
-                        bad(s) || !s.warnings.is_empty(),
-                    )
-                })
-                .collect();
-            let t = l.sources.as_ref().map(|s| &s.telemetry);
-            out.push(match t {
-                Some(t) if t.configured => {
-                    let week = t
-                        .status
-                        .as_ref()
-                        .map_or(0, |s| s.people_last_7d.len() as u64);
-                    (
-                        format!(
-                            "telemetry: {} in the last 7 days",
-                            plural(week, "person", "people")
-                        ),
-                        false,
-                    )
-                }
-                _ => ("telemetry: not set up".to_string(), false),
-            });
-            out.extend(files.map(|f| (f, false)));
-            if let Some(t) = l.refreshed_at {
-                out.push((format!("loaded {}", live::when(t)), false));
-            }
-            out
-        })
-    };
+pub fn StatusItems(#[prop(into)] items: Signal<Vec<SourceStatus>>) -> impl IntoView {
     view! {
         <ul class="status-items">
-            {move || items().into_iter().map(|(text, warn)| view! {
-                <li class:warn=warn>{warn.then_some("⚠ ")}{text}</li>
+            {move || items.get().into_iter().map(|s| view! {
+                <li class:warn=s.attention>{s.attention.then_some("⚠ ")}{s.text}</li>
             }).collect_view()}
         </ul>
     }
+}
+
+/// The live sources' statuses: each API source, telemetry, the files added
+/// here, when the rows were loaded.
+fn live_statuses(c: crate::state::Ctx) -> Vec<SourceStatus> {
+    let files = c.data.with(|d| {
+        if d.demo.is_some() {
+            Some("demo data in this browser".to_string())
+        } else {
+            let n = d.files.iter().filter(|f| f.error.is_none()).count() as u64;
+            (n > 0).then(|| format!("{} added here", plural(n, "file", "files")))
+        }
+    });
+    c.live.with(|l| {
+        let Some(l) = l else { return Vec::new() };
+        let mut out: Vec<SourceStatus> = shown_sources(l)
+            .iter()
+            .map(|s| {
+                let warnings = match s.warnings.len() {
+                    0 => String::new(),
+                    n => format!(", {}", plural(n as u64, "warning", "warnings")),
+                };
+                SourceStatus::new(
+                    format!(
+                        "{}: {}{warnings}",
+                        short_label(s),
+                        state_label(s).to_lowercase()
+                    ),
+                    bad(s) || !s.warnings.is_empty(),
+                )
+            })
+            .collect();
+        let t = l.sources.as_ref().map(|s| &s.telemetry);
+        out.push(match t {
+            Some(t) if t.configured => {
+                let week = t
+                    .status
+                    .as_ref()
+                    .map_or(0, |s| s.people_last_7d.len() as u64);
+                SourceStatus::new(
+                    format!(
+                        "telemetry: {} in the last 7 days",
+                        plural(week, "person", "people")
+                    ),
+                    false,
+                )
+            }
+            _ => SourceStatus::new("telemetry: not set up".into(), false),
+        });
+        out.extend(files.map(|f| SourceStatus::new(f, false)));
+        if let Some(t) = l.refreshed_at {
+            out.push(SourceStatus::new(
+                format!("loaded {}", live::when(t)),
+                false,
+            ));
+        }
+        out
+    })
 }
 
 /// "Anthropic Admin API" → "Admin API" on the line; the card has the full name.

@@ -509,6 +509,14 @@ async fn a_static_copy_of_the_site_logs_no_error_for_its_server_probe() -> Resul
         )
         .await?;
         settle(app).await?;
+        app.screenshot("first-visit-static-copy").await?;
+        let (width, height) = PHONE;
+        app.set_viewport(width, height, true).await?;
+        settle(app).await?;
+        assert_nothing_scrolls_sideways(app, width, "the first visit").await?;
+        app.screenshot("first-visit-phone").await?;
+        app.cdp("Emulation.clearDeviceMetricsOverride", json!({}))
+            .await?;
         let errors = app.console_errors().await?;
         assert!(errors.is_empty(), "the static copy logged errors: {errors:#?}");
         assert!(
