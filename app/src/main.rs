@@ -22,6 +22,9 @@ mod state;
 mod storage;
 mod util;
 
+#[cfg(all(test, target_arch = "wasm32"))]
+mod test_support;
+
 fn main() {
     console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(app::App);
