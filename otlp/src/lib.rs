@@ -52,6 +52,40 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::http::router;
 
+/// Creates the SQLite file readable and writable by its owner only (0600)
+/// before SQLite opens it, and tightens an existing file and its `-wal` and
+/// `-shm` companions. SQLite gives the companions the main file's mode, so
+/// one private file keeps all three private: they hold e-mails, usage and
+/// token hashes. A no-op off Unix.
+pub fn make_private_db_file(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        // An empty file is a valid empty database to SQLite.
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            let p = PathBuf::from(p);
+            match std::fs::metadata(&p) {
+                Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// Settings of the receiver. `OtlpConfig::default()` suits a team server.
 #[derive(Debug, Clone)]
 pub struct OtlpConfig {
@@ -103,6 +137,11 @@ pub enum OtlpError {
     Open {
         path: PathBuf,
         source: rusqlite::Error,
+    },
+    #[error("cannot make the telemetry database {path} private to its owner: {source}")]
+    Private {
+        path: PathBuf,
+        source: std::io::Error,
     },
     #[error(
         "the telemetry database stayed locked by another writer for more than {0:?}; try again"

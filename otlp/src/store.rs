@@ -261,6 +261,10 @@ impl Store {
             path: path.to_path_buf(),
             source,
         };
+        crate::make_private_db_file(path).map_err(|source| OtlpError::Private {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let writer = connect(path, busy_timeout).map_err(open_err)?;
         writer.execute_batch(SCHEMA).map_err(open_err)?;
         let found: Option<i64> = writer

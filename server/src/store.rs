@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 pub enum StoreError {
     #[error("cannot create the data directory {path}: {reason}")]
     CreateDir { path: String, reason: String },
+    #[error("cannot make the database {path} readable by its owner only (mode 0600): {reason}")]
+    Private { path: String, reason: String },
     #[error("database {path}: {source}")]
     Open {
         path: String,
@@ -192,13 +194,22 @@ impl Store {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| StoreError::CreateDir {
+            if !dir.as_os_str().is_empty() && !dir.exists() {
+                // A directory we create is private too (0700); an existing one is the operator's.
+                let mut b = std::fs::DirBuilder::new();
+                b.recursive(true);
+                #[cfg(unix)]
+                std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+                b.create(dir).map_err(|e| StoreError::CreateDir {
                     path: dir.display().to_string(),
                     reason: e.to_string(),
                 })?;
             }
         }
+        scoreboard_otlp::make_private_db_file(path).map_err(|e| StoreError::Private {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
         let open_err = |source| StoreError::Open {
             path: path.display().to_string(),
             source,
@@ -725,6 +736,32 @@ mod tests {
             1
         );
         assert!(store.rows(d, d, &[Source::Otlp]).unwrap().is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_database_files_are_private_to_their_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("new/scoreboard.db");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let s = Store::open(&p).unwrap();
+        s.put_directory("x", &[], Utc::now()).unwrap();
+        assert_eq!(mode(&p), 0o600, "a new database is 0600");
+        let wal = dir.path().join("new/scoreboard.db-wal");
+        assert_eq!(mode(&wal), 0o600, "its WAL too");
+        assert_eq!(
+            mode(&dir.path().join("new")),
+            0o700,
+            "a created directory is 0700"
+        );
+        drop(s);
+        // A file left world-readable by an older version is tightened on open.
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::write(&wal, b"").unwrap();
+        std::fs::set_permissions(&wal, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _s = Store::open(&p).unwrap();
+        assert_eq!((mode(&p), mode(&wal)), (0o600, 0o600));
     }
 
     #[test]
