@@ -170,9 +170,12 @@ pub enum TokenCommand {
         /// Who or what the token is for (a team, a machine pool, a person).
         #[arg(long)]
         name: String,
-        /// A viewer token: may read the dashboard API, nothing else.
-        #[arg(long)]
+        /// A viewer token: may read the dashboard API and manage its own share snapshots.
+        #[arg(long, conflicts_with = "admin")]
         viewer: bool,
+        /// An admin token: a viewer that may also delete anyone's share snapshots.
+        #[arg(long)]
+        admin: bool,
         /// The server URL to put in the telemetry snippet [default: public_url, else the listen address].
         #[arg(long, value_name = "URL")]
         endpoint: Option<String>,
@@ -308,16 +311,17 @@ pub fn token_command(args: &TokenArgs, out: &mut dyn Write) -> Result<(), String
         TokenCommand::Create {
             name,
             viewer,
+            admin,
             endpoint,
         } => {
-            let kind = if *viewer {
-                TokenKind::Viewer
-            } else {
-                TokenKind::Ingest
+            let kind = match (*viewer, *admin) {
+                (_, true) => TokenKind::Admin,
+                (true, false) => TokenKind::Viewer,
+                (false, false) => TokenKind::Ingest,
             };
             let new = tokens::create(&store, kind, name, now).map_err(|e| e.to_string())?;
             let text = match kind {
-                TokenKind::Viewer => tokens::viewer_instructions(&new),
+                TokenKind::Viewer | TokenKind::Admin => tokens::viewer_instructions(&new),
                 TokenKind::Ingest => tokens::ingest_instructions(&endpoint_for(endpoint)?, &new),
             };
             write(out, &text)
@@ -325,7 +329,7 @@ pub fn token_command(args: &TokenArgs, out: &mut dyn Write) -> Result<(), String
         TokenCommand::Rotate { id, endpoint } => {
             let new = tokens::rotate(&store, *id, now).map_err(|e| e.to_string())?;
             let text = match new.record.kind {
-                TokenKind::Viewer => tokens::viewer_instructions(&new),
+                TokenKind::Viewer | TokenKind::Admin => tokens::viewer_instructions(&new),
                 TokenKind::Ingest => tokens::ingest_instructions(&endpoint_for(endpoint)?, &new),
             };
             write(
