@@ -24,6 +24,7 @@ SETTINGS
     public = false                   # true: no credential needed on a non-loopback address
     public_url = \"https://scoreboard.example.com\"  # the address engineers' machines use (telemetry snippet)
     trusted_identity_header = \"X-Forwarded-Email\" # set by your reverse proxy; grants read access
+    allowed_hosts = [\"dash.internal\"]  # names (besides IPs, localhost, public_url's) an open server answers to
     otlp_listen = \"0.0.0.0:4318\"   # optional second listener for telemetry only (default: off)
     demo = false                     # the page offers the demo files
 
@@ -44,6 +45,15 @@ SETTINGS
     [telemetry]
     identity_attribute = \"enduser.id\"  # names the person when Claude Code sends no e-mail/account
 
+    [limits]
+    max_connections = 1024           # open connections in all (fitted to the open-file limit)
+    max_connections_per_ip = 256     # from one address (behind a proxy, all come from the proxy)
+    header_timeout = \"10s\"          # to send a request's headers; idle keep-alive connections too
+    body_timeout = \"60s\"            # to send a whole body (telemetry, snapshot uploads)
+    snapshots_per_person = 100       # share snapshots one token, identity or the operator keeps
+    snapshot_megabytes_per_person = 64
+    snapshot_megabytes_total = 1024
+
 SECRETS (environment only, never in the file, never logged or shown)
   ANTHROPIC_ADMIN_API_KEY       Admin API key (sk-ant-admin01-…): syncs the Claude Code
                                 usage report, the organisation name and its users.
@@ -60,6 +70,10 @@ WHO MAY READ
   open; they hold no data. Telemetry (POST /v1/*)
   always needs an ingest token (`scoreboard token create`); it is received on the main
   listener (same origin as the page) and, if set, on otlp_listen.
+  Where reads need no credential, a request must name this server's host (an IP
+  address, localhost, public_url's host or allowed_hosts): a page that re-points its
+  own name at this machine is refused (DNS rebinding). Admin tokens (`--admin`) read
+  and may delete anyone's share snapshots; viewers delete only their own.
 
 LOGGING
   RUST_LOG (e.g. info, debug, scoreboard_server=debug) sets what is logged to stderr.";

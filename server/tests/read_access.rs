@@ -225,6 +225,21 @@ async fn bad_ranges_are_refused_with_a_reason() {
     }
 }
 
+/// Offline settings and the telemetry receiver on the same file.
+fn with_telemetry(dir: &Path) -> Harness {
+    let cfg = offline_config(dir);
+    let store = Arc::new(Store::open(&cfg.db_path()).unwrap());
+    let receiver = Arc::new(
+        scoreboard_otlp::Receiver::open(
+            &cfg.db_path(),
+            scoreboard_otlp::OtlpConfig::default(),
+            Arc::new(IngestTokens::new(store)),
+        )
+        .unwrap(),
+    );
+    Harness::with_telemetry(cfg, Some(receiver))
+}
+
 /// Posts every request of one captured Claude Code session, as it was sent.
 async fn replay_capture(h: &Harness, token: &str) -> Vec<StatusCode> {
     let base = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -255,17 +270,7 @@ async fn replay_capture(h: &Harness, token: &str) -> Vec<StatusCode> {
 #[tokio::test]
 async fn telemetry_needs_an_ingest_token_and_its_rows_are_served() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = offline_config(dir.path());
-    let store = Arc::new(Store::open(&cfg.db_path()).unwrap());
-    let receiver = Arc::new(
-        scoreboard_otlp::Receiver::open(
-            &cfg.db_path(),
-            scoreboard_otlp::OtlpConfig::default(),
-            Arc::new(IngestTokens::new(store.clone())),
-        )
-        .unwrap(),
-    );
-    let h = Harness::with_telemetry(cfg, Some(receiver));
+    let h = with_telemetry(dir.path());
     let now = Utc::now();
     let viewer = tokens::create(&h.store, TokenKind::Viewer, "lead", now).unwrap();
     let ingest = tokens::create(&h.store, TokenKind::Ingest, "laptops", now).unwrap();
@@ -382,7 +387,7 @@ async fn a_gated_server_leaves_the_host_to_its_credentials() {
 #[tokio::test]
 async fn every_answer_carries_the_security_headers() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = with_page(dir.path());
+    let cfg = with_page(dir.path());
     let h = Harness::new(cfg);
     use tower::ServiceExt;
     for uri in [
@@ -549,4 +554,52 @@ fn a_trusted_identity_header_warns_that_only_the_proxy_may_connect() {
     cfg.listen = "0.0.0.0:8080".parse().unwrap();
     let w = serve::startup_warnings(&cfg).join("\n");
     assert!(w.contains("firewall"), "{w}");
+}
+
+#[tokio::test]
+async fn one_ingest_token_cannot_make_the_rows_answer_500() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = with_telemetry(dir.path());
+    let ingest = tokens::create(&h.store, TokenKind::Ingest, "laptops", Utc::now()).unwrap();
+    let auth = format!("Bearer {}", ingest.token);
+    // Two delta points of 1e300 sessions, and of 5e18 input tokens, for one person-day.
+    for (metric, ty, value) in [
+        ("claude_code.session.count", None, 1e300),
+        ("claude_code.token.usage", Some("input"), 5e18),
+    ] {
+        let points: Vec<Value> = (0..2)
+            .map(|i| {
+                let mut attrs =
+                    vec![serde_json::json!({"key": "session.id", "value": {"stringValue": "s"}})];
+                if let Some(t) = ty {
+                    attrs.push(serde_json::json!({"key": "type", "value": {"stringValue": t}}));
+                }
+                serde_json::json!({
+                    "attributes": attrs,
+                    "startTimeUnixNano": format!("{}", 1_795_176_000_000_000_000u64 + i * 10),
+                    "timeUnixNano": format!("{}", 1_795_176_000_000_000_005u64 + i * 10),
+                    "asDouble": value
+                })
+            })
+            .collect();
+        let body = serde_json::json!({"resourceMetrics": [{
+            "resource": {"attributes": [{"key": "user.email", "value": {"stringValue": "mallory@corp.example"}}]},
+            "scopeMetrics": [{"metrics": [{"name": metric, "sum": {"aggregationTemporality": 1, "isMonotonic": true, "dataPoints": points}}]}]
+        }]});
+        let (status, answer) = h
+            .request(
+                "POST",
+                "/v1/metrics",
+                &[
+                    ("content-type", "application/json"),
+                    ("authorization", &auth),
+                ],
+                serde_json::to_vec(&body).unwrap(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert!(answer.contains("\"rejectedDataPoints\":\"2\""), "{answer}");
+    }
+    let (status, body) = h.get("/api/rows?from=2026-11-19&to=2026-11-21", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
