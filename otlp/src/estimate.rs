@@ -339,7 +339,15 @@ fn take<'a>(buf: &mut &'a [u8], n: u64) -> Result<&'a [u8], Malformed> {
     Ok(head)
 }
 
-fn pb_message(m: Msg, mut buf: &[u8], depth: u32, cost: &mut u64) -> Result<(), Malformed> {
+/// Walks one message, adding to `cost`; stops early (`Ok`) once `cost`
+/// passes `limit`: the body is refused then, the rest need not be read.
+fn pb_message(
+    m: Msg,
+    mut buf: &[u8],
+    depth: u32,
+    cost: &mut u64,
+    limit: u64,
+) -> Result<(), Malformed> {
     if depth > MAX_DEPTH {
         return Err(malformed(&format!(
             "the protobuf body nests messages more than {MAX_DEPTH} deep"
@@ -354,7 +362,7 @@ fn pb_message(m: Msg, mut buf: &[u8], depth: u32, cost: &mut u64) -> Result<(), 
             *cost = cost.saturating_add(ALLOC + 4 * elem);
         }
     };
-    while !buf.is_empty() {
+    while !buf.is_empty() && *cost <= limit {
         let key = varint(&mut buf)?;
         let field =
             u32::try_from(key >> 3).map_err(|_| malformed("a field number is out of range"))?;
@@ -379,11 +387,11 @@ fn pb_message(m: Msg, mut buf: &[u8], depth: u32, cost: &mut u64) -> Result<(), 
                 let len = varint(&mut buf)?;
                 let data = take(&mut buf, len)?;
                 match kind {
-                    Some(One(child)) => pb_message(child, data, depth + 1, cost)?,
+                    Some(One(child)) => pb_message(child, data, depth + 1, cost, limit)?,
                     Some(Many(child)) => {
                         first(field, child.size(), cost);
                         *cost = cost.saturating_add(2 * child.size());
-                        pb_message(child, data, depth + 1, cost)?;
+                        pb_message(child, data, depth + 1, cost, limit)?;
                     }
                     Some(Text) => *cost = cost.saturating_add(len + ALLOC),
                     Some(Texts) => {
@@ -407,10 +415,11 @@ fn pb_message(m: Msg, mut buf: &[u8], depth: u32, cost: &mut u64) -> Result<(), 
     Ok(())
 }
 
-/// What decoding `body` as the protobuf request `top` will allocate, in bytes.
-pub fn protobuf(top: Msg, body: &[u8]) -> Result<u64, Malformed> {
+/// What decoding `body` as the protobuf request `top` will allocate, in
+/// bytes; once past `limit`, some figure above it (the walk stops there).
+pub fn protobuf(top: Msg, body: &[u8], limit: u64) -> Result<u64, Malformed> {
     let mut cost = top.size();
-    pb_message(top, body, 0, &mut cost)?;
+    pb_message(top, body, 0, &mut cost, limit)?;
     Ok(cost)
 }
 
@@ -431,6 +440,7 @@ enum Expect {
 }
 
 struct Walk<'c> {
+    limit: u64,
     expect: Expect,
     /// Inside a part serde buffers (`Content`) before deserialising.
     buffered: bool,
@@ -442,8 +452,17 @@ impl Walk<'_> {
     fn add(&self, n: u64) {
         self.cost.set(self.cost.get().saturating_add(n));
     }
+    /// Stops the walk once the cost is past the limit (see [`json`]).
+    fn check<E: de::Error>(&self) -> Result<(), E> {
+        if self.cost.get() > self.limit {
+            Err(E::custom("over the limit"))
+        } else {
+            Ok(())
+        }
+    }
     fn child(&self, expect: Expect, buffered: bool, depth: u32) -> Walk<'_> {
         Walk {
+            limit: self.limit,
             expect,
             buffered,
             depth,
@@ -501,6 +520,7 @@ impl<'de> Visitor<'de> for Walk<'_> {
         let flattens = msg.is_some_and(Msg::flattens);
         let mut entries: u64 = 0;
         while let Some((kind, key_len)) = map.next_key_seed(Key(msg))? {
+            self.check()?;
             entries += 1;
             // A member serde does not know by name is buffered by a `flatten` parent.
             let buffered = self.buffered || (flattens && is_flattened(msg, kind));
@@ -541,16 +561,21 @@ impl<'de> Visitor<'de> for Walk<'_> {
             // A list where the schema has none: the decoder refuses it, unless buffered.
             _ => (Expect::Other, 0),
         };
+        // Each element costs its slot (twice: a Vec doubles) as it is walked,
+        // so the limit stops a long array early; the first allocation holds at least two.
+        let slot = 2 * size + if self.buffered { 2 * CONTENT } else { 0 };
         let mut n: u64 = 0;
         while seq
             .next_element_seed(self.child(elem, self.buffered, self.depth + 1))?
             .is_some()
         {
             n += 1;
+            self.add(slot);
+            self.check()?;
         }
-        self.add(ALLOC + size * n.max(2) * 2);
+        self.add(ALLOC + slot * 2u64.saturating_sub(n));
         if self.buffered {
-            self.add(ALLOC + CONTENT * n.max(2) * 2);
+            self.add(ALLOC);
         }
         Ok(())
     }
@@ -596,37 +621,41 @@ fn is_flattened(msg: Option<Msg>, kind: Option<Kind>) -> bool {
     )
 }
 
-/// What decoding `body` as the OTLP/JSON request `top` will allocate, in bytes.
-pub fn json(top: Msg, body: &[u8]) -> Result<u64, Malformed> {
+/// What decoding `body` as the OTLP/JSON request `top` will allocate, in
+/// bytes; once past `limit`, some figure above it (the walk stops there).
+pub fn json(top: Msg, body: &[u8], limit: u64) -> Result<u64, Malformed> {
     let cost = Cell::new(top.size());
     let mut d = serde_json::Deserializer::from_slice(body);
     let walk = Walk {
+        limit,
         expect: Expect::Message(top),
         buffered: false,
         depth: 0,
         cost: &cost,
     };
-    walk.deserialize(&mut d)
-        .and_then(|()| d.end())
-        .map_err(|e| {
-            // Our messages only: serde's may quote the data.
-            Malformed(match e.classify() {
-                serde_json::error::Category::Data => format!(
-                    "the JSON body nests values more than {} deep",
-                    2 * MAX_DEPTH
-                ),
-                serde_json::error::Category::Eof => format!(
-                    "the body ends before the JSON is complete (line {}, column {})",
-                    e.line(),
-                    e.column()
-                ),
-                _ => format!(
-                    "the body is not valid JSON (line {}, column {})",
-                    e.line(),
-                    e.column()
-                ),
-            })
-        })?;
+    let walked = walk.deserialize(&mut d).and_then(|()| d.end());
+    if cost.get() > limit {
+        return Ok(cost.get());
+    }
+    walked.map_err(|e| {
+        // Our messages only: serde's may quote the data.
+        Malformed(match e.classify() {
+            serde_json::error::Category::Data => format!(
+                "the JSON body nests values more than {} deep",
+                2 * MAX_DEPTH
+            ),
+            serde_json::error::Category::Eof => format!(
+                "the body ends before the JSON is complete (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+            _ => format!(
+                "the body is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        })
+    })?;
     Ok(cost.get())
 }
 
@@ -652,14 +681,24 @@ mod tests {
     fn tiny_elements_are_charged_their_decoded_size_not_their_wire_size() {
         let req = empty_attributes(100_000);
         let wire = req.encode_to_vec();
-        let est = protobuf(Msg::MetricsRequest, &wire).unwrap();
+        let est = protobuf(Msg::MetricsRequest, &wire, u64::MAX).unwrap();
         // 2 wire bytes per attribute, at least 64 decoded.
         assert!(wire.len() < 250_000, "{}", wire.len());
         assert!(est >= 100_000 * 64, "{est}");
         assert!(est <= 100_000 * 64 * 3, "not wildly above: {est}");
+        let early = protobuf(Msg::MetricsRequest, &wire, 1_000_000).unwrap();
+        assert!(
+            early > 1_000_000 && early < est,
+            "stops past the limit: {early}"
+        );
         let json = serde_json::to_vec(&req).unwrap();
-        let est_json = super::json(Msg::MetricsRequest, &json).unwrap();
+        let est_json = super::json(Msg::MetricsRequest, &json, u64::MAX).unwrap();
         assert!(est_json >= 100_000 * 64, "{est_json}");
+        let early = super::json(Msg::MetricsRequest, &json, 1_000_000).unwrap();
+        assert!(
+            early > 1_000_000 && early < est_json,
+            "stops past the limit: {early}"
+        );
     }
 
     #[test]
@@ -683,8 +722,13 @@ mod tests {
                 ..Default::default()
             });
         }
-        let pb = protobuf(Msg::MetricsRequest, &req.encode_to_vec()).unwrap();
-        let js = json(Msg::MetricsRequest, &serde_json::to_vec(&req).unwrap()).unwrap();
+        let pb = protobuf(Msg::MetricsRequest, &req.encode_to_vec(), u64::MAX).unwrap();
+        let js = json(
+            Msg::MetricsRequest,
+            &serde_json::to_vec(&req).unwrap(),
+            u64::MAX,
+        )
+        .unwrap();
         assert!(pb > 1000 * (64 + 40) && js >= pb, "{pb} {js}");
         assert!(js < pb * 4, "{pb} {js}");
     }
@@ -713,11 +757,19 @@ mod tests {
                 ..Default::default()
             }],
         };
-        assert!(protobuf(Msg::LogsRequest, &req.encode_to_vec()).is_err());
-        assert!(json(Msg::LogsRequest, &serde_json::to_vec(&req).unwrap()).is_err());
-        assert!(protobuf(Msg::LogsRequest, &[0x0b]).is_err(), "start group");
+        assert!(protobuf(Msg::LogsRequest, &req.encode_to_vec(), u64::MAX).is_err());
+        assert!(json(
+            Msg::LogsRequest,
+            &serde_json::to_vec(&req).unwrap(),
+            u64::MAX
+        )
+        .is_err());
         assert!(
-            protobuf(Msg::LogsRequest, &[0x0a, 0x05, 0x01]).is_err(),
+            protobuf(Msg::LogsRequest, &[0x0b], u64::MAX).is_err(),
+            "start group"
+        );
+        assert!(
+            protobuf(Msg::LogsRequest, &[0x0a, 0x05, 0x01], u64::MAX).is_err(),
             "cut short"
         );
     }

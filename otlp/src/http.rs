@@ -404,6 +404,26 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
             Err(_) => return refuse(enc, Refusal::SlowBody(deadline)),
         };
 
+    // A slot bounds the queue in front of SQLite's single writer; a large
+    // request also needs the one large slot (for measuring, decoding and
+    // storing), so large requests take at most one core and never crowd
+    // out the small batches engineers send.
+    let wait = rx.cfg.queue_timeout;
+    let busy = || Refusal::Shed("the receiver is busy; retry after the Retry-After delay");
+    let large_slot = |rx: Arc<Receiver>| async move {
+        tokio::time::timeout(wait, rx.large_slots.clone().acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok)
+    };
+    let mut large = None;
+    if reservation.is_large() {
+        let Some(p) = large_slot(rx.clone()).await else {
+            return refuse(enc, busy());
+        };
+        large = Some(p);
+    }
+
     // Decompressing and measuring what decoding will allocate happen on a
     // blocking thread; the reservation grows with them.
     let worker = rx.clone();
@@ -423,22 +443,15 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
         }
     };
 
-    // A slot bounds the queue in front of SQLite's single writer; a large
-    // request also needs the one large slot, so large requests take at most
-    // one core and never crowd out the small batches engineers send.
-    let wait = rx.cfg.queue_timeout;
-    let busy = || Refusal::Shed("the receiver is busy; retry after the Retry-After delay");
-    let Ok(Ok(permit)) = tokio::time::timeout(wait, rx.slots.clone().acquire_owned()).await else {
-        return refuse(enc, busy());
-    };
-    let large = if reservation.is_large() {
-        let Ok(Ok(p)) = tokio::time::timeout(wait, rx.large_slots.clone().acquire_owned()).await
-        else {
+    if reservation.is_large() && large.is_none() {
+        // Small on the wire, large once decompressed.
+        let Some(p) = large_slot(rx.clone()).await else {
             return refuse(enc, busy());
         };
-        Some(p)
-    } else {
-        None
+        large = Some(p);
+    }
+    let Ok(Ok(permit)) = tokio::time::timeout(wait, rx.slots.clone().acquire_owned()).await else {
+        return refuse(enc, busy());
     };
 
     let worker = rx.clone();
@@ -537,11 +550,12 @@ fn prepare(
         Signal::Logs => "ExportLogsServiceRequest",
         Signal::Traces => "ExportTraceServiceRequest",
     };
+    // The walk stops once the request could never fit: nothing more to learn.
+    let limit = most as u64;
     let decoded = match enc {
-        Encoding::Json => {
-            estimate::json(top, &body).map_err(|m| format!("{}; expected an OTLP/JSON {kind}", m.0))
-        }
-        Encoding::Protobuf => estimate::protobuf(top, &body)
+        Encoding::Json => estimate::json(top, &body, limit)
+            .map_err(|m| format!("{}; expected an OTLP/JSON {kind}", m.0)),
+        Encoding::Protobuf => estimate::protobuf(top, &body, limit)
             .map_err(|m| format!("the body is not a valid protobuf {kind}: {}", m.0)),
     }
     .map_err(Refusal::BadRequest)?;
