@@ -62,6 +62,7 @@ struct Inner {
     limits: Limits,
     refusals: Arc<Refusals>,
     snapshot_decodes: Arc<tokio::sync::Semaphore>,
+    snapshot_uploads: crate::snapshots::UploadRate,
     demo: bool,
     roster_path: Option<PathBuf>,
     dist: Option<PathBuf>,
@@ -113,6 +114,9 @@ impl AppState {
                 snapshot_decodes: Arc::new(tokio::sync::Semaphore::new(
                     crate::snapshots::CONCURRENT_DECODES,
                 )),
+                snapshot_uploads: crate::snapshots::UploadRate::new(
+                    config.limits.snapshot_uploads_per_minute,
+                ),
                 demo: config.demo,
                 roster_path: config.roster.clone(),
                 dist: config.dist.clone(),
@@ -146,6 +150,9 @@ impl AppState {
     }
     pub fn snapshot_decodes(&self) -> &Arc<tokio::sync::Semaphore> {
         &self.inner.snapshot_decodes
+    }
+    pub fn snapshot_uploads(&self) -> &crate::snapshots::UploadRate {
+        &self.inner.snapshot_uploads
     }
 }
 

@@ -53,6 +53,7 @@ SETTINGS
     snapshots_per_person = 100       # share snapshots one token, identity or the operator keeps
     snapshot_megabytes_per_person = 64
     snapshot_megabytes_total = 1024
+    snapshot_uploads_per_minute = 20 # per person; past it 429 with Retry-After
 
 SECRETS (environment only, never in the file, never logged or shown)
   ANTHROPIC_ADMIN_API_KEY       Admin API key (sk-ant-admin01-…): syncs the Claude Code
@@ -253,8 +254,12 @@ pub fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(e) => return fail(&e.to_string(), 2),
             };
+            // Few blocking threads: each keeps the memory its largest job
+            // freed (glibc's per-thread arenas), and SQLite, decoding and
+            // decompressing gain nothing from more threads than cores.
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
+                .max_blocking_threads(BLOCKING_THREADS)
                 .build()
             {
                 Ok(rt) => rt,
@@ -298,6 +303,9 @@ pub fn main() -> ExitCode {
         }
     }
 }
+
+/// Threads of `serve` for blocking work (SQLite, decoding, gzip).
+const BLOCKING_THREADS: usize = 8;
 
 fn fail(message: &str, code: u8) -> ExitCode {
     eprintln!("scoreboard: {message}");

@@ -197,6 +197,9 @@ pub struct Limits {
     pub snapshot_bytes_per_owner: u64,
     /// Bytes of share snapshots the server keeps in all.
     pub snapshot_bytes_total: u64,
+    /// Snapshot uploads one person may make in a minute (each is unpacked
+    /// and checked; a person shares a few a day).
+    pub snapshot_uploads_per_minute: usize,
 }
 
 impl Default for Limits {
@@ -209,6 +212,7 @@ impl Default for Limits {
             snapshots_per_owner: 100,
             snapshot_bytes_per_owner: 64 * 1024 * 1024,
             snapshot_bytes_total: 1024 * 1024 * 1024,
+            snapshot_uploads_per_minute: 20,
         }
     }
 }
@@ -452,6 +456,7 @@ pub struct FileLimits {
     pub snapshots_per_person: Option<usize>,
     pub snapshot_megabytes_per_person: Option<u64>,
     pub snapshot_megabytes_total: Option<u64>,
+    pub snapshot_uploads_per_minute: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -589,6 +594,9 @@ impl FileConfig {
                 d.snapshot_bytes_per_owner =
                     positive("limits.snapshot_megabytes_per_person", n as usize)? as u64
                         * 1_000_000;
+            }
+            if let Some(n) = l.snapshot_uploads_per_minute {
+                d.snapshot_uploads_per_minute = positive("limits.snapshot_uploads_per_minute", n)?;
             }
             if let Some(n) = l.snapshot_megabytes_total {
                 d.snapshot_bytes_total =

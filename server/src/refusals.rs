@@ -62,6 +62,8 @@ pub enum Reason {
     NotOwner,
     /// A snapshot past the per-person or server-wide quota.
     OverQuota,
+    /// More snapshot uploads in a minute than one person may make.
+    RateLimited,
     TooLarge,
     BadRequest,
     /// A body that did not arrive within the body timeout.
@@ -84,6 +86,7 @@ impl Reason {
             Reason::CrossSite => "cross_site",
             Reason::NotOwner => "not_owner",
             Reason::OverQuota => "over_quota",
+            Reason::RateLimited => "rate_limited",
             Reason::TooLarge => "too_large",
             Reason::BadRequest => "bad_request",
             Reason::SlowBody => "slow_body",
@@ -106,6 +109,7 @@ impl Reason {
             "cross_site" => "a change requested from another site, or without the page's header",
             "not_owner" => "deleting a snapshot someone else stored",
             "over_quota" => "a snapshot past the storage quota",
+            "rate_limited" => "more snapshot uploads in a minute than allowed",
             "too_large" => "a body larger than allowed",
             "bad_request" => "a body that could not be read",
             "slow_body" => "a body that did not arrive in time",

@@ -43,6 +43,42 @@ use crate::api::{ApiError, AppState};
 use crate::auth::{self, Actor};
 use crate::refusals::{Area, Reason};
 
+/// Recent snapshot uploads per owner: at most `per_minute` in any minute.
+pub struct UploadRate {
+    per_minute: usize,
+    recent: std::sync::Mutex<
+        std::collections::HashMap<String, std::collections::VecDeque<std::time::Instant>>,
+    >,
+}
+
+impl UploadRate {
+    pub fn new(per_minute: usize) -> UploadRate {
+        UploadRate {
+            per_minute: per_minute.max(1),
+            recent: Default::default(),
+        }
+    }
+
+    /// Counts an upload by `owner`; `Err(wait)` when it is one too many.
+    fn admit(&self, owner: &str) -> Result<(), std::time::Duration> {
+        const MINUTE: std::time::Duration = std::time::Duration::from_secs(60);
+        let now = std::time::Instant::now();
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        // Forget owners quiet for a minute, so the map holds only the active.
+        recent.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < MINUTE));
+        let q = recent.entry(owner.to_string()).or_default();
+        while q.front().is_some_and(|t| now.duration_since(*t) >= MINUTE) {
+            q.pop_front();
+        }
+        if q.len() >= self.per_minute {
+            let oldest = q.front().copied().unwrap_or(now);
+            return Err(MINUTE.saturating_sub(now.duration_since(oldest)));
+        }
+        q.push_back(now);
+        Ok(())
+    }
+}
+
 /// Snapshots decoded at the same time; others wait (up to [`DECODE_WAIT`], then 503).
 pub const CONCURRENT_DECODES: usize = 2;
 const DECODE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -231,6 +267,20 @@ async fn create(
     Extension(actor): Extension<Actor>,
     body: Body,
 ) -> Result<Response, ApiError> {
+    if let Err(wait) = state.snapshot_uploads().admit(&actor.owner()) {
+        let why = format!(
+            "more than {} snapshot uploads in a minute; try again in {} s",
+            state.limits().snapshot_uploads_per_minute,
+            wait.as_secs() + 1
+        );
+        state
+            .refusals()
+            .record(Area::Write, Reason::RateLimited, actor.token_id(), &why);
+        let mut resp = ApiError::new(StatusCode::TOO_MANY_REQUESTS, why).into_response();
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, (wait.as_secs() + 1).into());
+        return Ok(resp);
+    }
     let deadline = state.limits().body_timeout;
     let refuse = |reason: Reason, e: ApiError| {
         state

@@ -117,11 +117,13 @@ proptest! {
 #[tokio::test]
 async fn damaged_uploads_get_a_clear_refusal_never_a_server_error() {
     let dir = tempfile::tempdir().unwrap();
-    let h = Harness::new(Config {
+    let mut cfg = Config {
         data_dir: dir.path().to_path_buf(),
         secrets: Secrets::default(),
         ..Config::default()
-    });
+    };
+    cfg.limits.snapshot_uploads_per_minute = 1000;
+    let h = Harness::new(cfg);
     let json = snapshot_json();
     use proptest::strategy::ValueTree;
     let mut runner = proptest::test_runner::TestRunner::deterministic();

@@ -445,3 +445,24 @@ async fn snapshots_past_a_persons_quota_or_the_servers_are_refused() {
     assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE, "{body}");
     assert!(body.contains("storage"), "{body}");
 }
+
+#[tokio::test]
+async fn a_burst_of_uploads_is_limited_per_person_before_anything_is_unpacked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = offline_config(dir.path());
+    cfg.limits.snapshot_uploads_per_minute = 3;
+    let h = Harness::new(cfg);
+    // Refused uploads count too: each one was unpacked and checked.
+    for body in ["hello", "v1.AAAA", &link(Privacy::Names)] {
+        let (status, _) = post(&h, body, &[]).await;
+        assert_ne!(status, StatusCode::TOO_MANY_REQUESTS);
+    }
+    let (status, body) = post(&h, &link(Privacy::Names), &[]).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(body.contains("in a minute"), "{body}");
+    // Someone else is not held back.
+    let viewer = tokens::create(&h.store, TokenKind::Viewer, "ann", Utc::now()).unwrap();
+    let auth = format!("Bearer {}", viewer.token);
+    let (status, _) = post(&h, &link(Privacy::Names), &[("authorization", &auth)]).await;
+    assert_eq!(status, StatusCode::CREATED);
+}
