@@ -52,7 +52,7 @@ SETTINGS
     body_timeout = \"60s\"            # to send a whole body (telemetry, snapshot uploads)
     snapshots_per_person = 100       # share snapshots one token, identity or the operator keeps
     snapshot_megabytes_per_person = 64
-    snapshot_megabytes_total = 1024
+    snapshot_megabytes_total = 1000
     snapshot_uploads_per_minute = 20 # per person; past it 429 with Retry-After
 
 SECRETS (environment only, never in the file, never logged or shown)

@@ -210,8 +210,8 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(60),
             snapshots_per_owner: 100,
-            snapshot_bytes_per_owner: 64 * 1024 * 1024,
-            snapshot_bytes_total: 1024 * 1024 * 1024,
+            snapshot_bytes_per_owner: 64_000_000,
+            snapshot_bytes_total: 1_000_000_000,
             snapshot_uploads_per_minute: 20,
         }
     }
