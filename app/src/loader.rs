@@ -1117,7 +1117,9 @@ mod tests {
 }
 
 /// Files read by the browser (`File.slice().arrayBuffer()`) in headless Chromium (`make test`).
-#[cfg(all(test, target_arch = "wasm32"))]
+// Two attributes, not `all(test, …)`: clippy treats only `cfg(test)` as test code.
+#[cfg(test)]
+#[cfg(target_arch = "wasm32")]
 mod browser_tests {
     use super::*;
     use crate::test_support;
@@ -1137,13 +1139,17 @@ mod browser_tests {
             let day = first + chrono::Days::new(u64::from(d));
             for p in 0..60u32 {
                 n += 1;
-                let date = if n % 997 == 0 {
+                let date = if n.is_multiple_of(997) {
                     "2025-02-30".to_string()
                 } else {
                     day.to_string()
                 };
-                let product = if n % 101 == 0 { "Chat" } else { "Claude Code" };
-                let note = if n % 503 == 0 {
+                let product = if n.is_multiple_of(101) {
+                    "Chat"
+                } else {
+                    "Claude Code"
+                };
+                let note = if n.is_multiple_of(503) {
                     "\"first line\nsecond, line\""
                 } else {
                     ""

@@ -22,7 +22,9 @@ mod state;
 mod storage;
 mod util;
 
-#[cfg(all(test, target_arch = "wasm32"))]
+// Two attributes, not `all(test, …)`: clippy treats only `cfg(test)` as test code.
+#[cfg(test)]
+#[cfg(target_arch = "wasm32")]
 mod test_support;
 
 fn main() {

@@ -628,7 +628,9 @@ mod tests {
 }
 
 /// IndexedDB and localStorage in headless Chromium (`make test`).
-#[cfg(all(test, target_arch = "wasm32"))]
+// Two attributes, not `all(test, …)`: clippy treats only `cfg(test)` as test code.
+#[cfg(test)]
+#[cfg(target_arch = "wasm32")]
 mod browser_tests {
     use super::*;
     use crate::state::WindowChoice;
