@@ -14,7 +14,9 @@ export PATH := $(CURDIR)/.tools/npm/node_modules/.bin:$(or $(CARGO_HOME),$(HOME)
 export TRUNK_SKIP_VERSION_CHECK := true
 
 DIST := $(CURDIR)/dist
-BIN  := $(CURDIR)/target/release/scoreboard
+# Cargo's output directory: target/, unless CARGO_TARGET_DIR moves it.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+BIN  := $(TARGET_DIR)/release/scoreboard
 
 .PHONY: help setup build run test dist bench fmt lint clean _setup-if-missing _tools-present _app _server _bench-web
 
@@ -22,7 +24,7 @@ help:
 	@echo "make setup   install the toolchain, browser and dependencies (scripts/setup.sh; idempotent)"
 	@echo "make build   build the site into dist/ (trunk build --release) and the server (target/release/scoreboard)"
 	@echo "make run     set up if needed, build, then serve the demo on http://127.0.0.1:8080"
-	@echo "make test    set up if needed, build, then run every test (unit, integration, browser end-to-end)"
+	@echo "make test    set up if needed, build, then run every test (unit, integration, the page's in Chromium, end-to-end)"
 	@echo "make dist    static build of the site into dist/ with relative URLs, for any static web server"
 	@echo "make bench   run every benchmark (bench/, issue 7); writes BENCHMARKS.md and bench/results.json"
 	@echo "make fmt     format all code (cargo fmt)"
@@ -57,10 +59,17 @@ run: _setup-if-missing build
 	mkdir -p data
 	$(BIN) serve --listen 127.0.0.1:8080 --dist dist --data-dir ./data --demo
 
-# The browser tests (tests/e2e) drive the built site through the release server binary;
-# both paths are passed to them, so they never skip here.
+# Every test, in two runs that both happen even when the first fails (either failing fails `make test`):
+# 1. natively: core, otlp, server, the polars oracle, the page's unit tests that need no browser,
+#    and the browser end-to-end tests (tests/e2e), which drive the built site through the release
+#    server binary; both paths are passed to them, so they never skip here;
+# 2. the page's browser tests (`#[wasm_bindgen_test]`: IndexedDB, localStorage, the DOM) compiled
+#    to wasm and run in headless Chromium by scripts/wasm-test-runner.sh (.cargo/config.toml).
 test: _setup-if-missing build
-	SCOREBOARD_DIST=$(DIST) SCOREBOARD_BIN=$(BIN) cargo test --workspace --exclude scoreboard-app --exclude scoreboard-bench --no-fail-fast
+	status=0; \
+	SCOREBOARD_DIST=$(DIST) SCOREBOARD_BIN=$(BIN) cargo test --workspace --exclude scoreboard-bench --no-fail-fast || status=1; \
+	cargo test -p scoreboard-app --target wasm32-unknown-unknown --no-fail-fast || status=1; \
+	exit $$status
 
 # Relative asset URLs: the same dist/ works at a domain root or under any sub-path.
 dist: _tools-present

@@ -78,7 +78,10 @@ if trunk --version 2>/dev/null | grep -q "^trunk ${TRUNK_SERIES//./\\.}\."; then
 else missing "trunk ~$TRUNK_SERIES"; NEED_TRUNK=true; fi
 
 NEED_WB=false
-if [[ "$(wasm-bindgen --version 2>/dev/null)" == "wasm-bindgen $WASM_BINDGEN_VERSION" ]]; then ok "wasm-bindgen $WASM_BINDGEN_VERSION"
+# wasm-bindgen-cli also brings wasm-bindgen-test-runner, which runs the page's browser tests.
+if [[ "$(wasm-bindgen --version 2>/dev/null)" == "wasm-bindgen $WASM_BINDGEN_VERSION" ]] \
+  && [[ "$(wasm-bindgen-test-runner --version 2>/dev/null)" == "wasm-bindgen-test-runner $WASM_BINDGEN_VERSION" ]]; then
+  ok "wasm-bindgen and wasm-bindgen-test-runner $WASM_BINDGEN_VERSION"
 else missing "wasm-bindgen-cli $WASM_BINDGEN_VERSION (found: $(wasm-bindgen --version 2>/dev/null || echo none))"; NEED_WB=true; fi
 
 NEED_WASM_OPT=false

@@ -672,3 +672,53 @@ mod tests {
         assert_eq!(compact(3.0), "3");
     }
 }
+
+/// The chart as the browser renders it (headless Chromium, `make test`).
+// Two attributes, not `all(test, …)`: clippy treats only `cfg(test)` as test code.
+#[cfg(test)]
+#[cfg(target_arch = "wasm32")]
+mod browser_tests {
+    use super::*;
+    use crate::test_support;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    fn texts(el: &web_sys::Element, selector: &str) -> Vec<String> {
+        let list = el.query_selector_all(selector).unwrap();
+        (0..list.length())
+            .filter_map(|i| list.item(i))
+            .map(|n| n.text_content().unwrap_or_default())
+            .collect()
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_week_without_a_figure_is_a_labelled_gap_never_a_zero() {
+        let el = test_support::container();
+        let data = test_support::weekly_chart(vec![Some(4.0), None, Some(6.0)]);
+        let _mounted = leptos::mount::mount_to(el.clone(), move || {
+            view! { <Chart uid="gap-test" label="Sessions per week".into() data=Signal::derive(move || data.clone())/> }
+        });
+        leptos::task::tick().await;
+
+        // Two bars, not three: the missing week has no bar of height 0.
+        assert_eq!(el.query_selector_all("rect.bar").unwrap().length(), 2);
+        assert_eq!(texts(&el, ".gap-label"), vec!["no data"]);
+        assert_eq!(
+            texts(&el, ".gap-note").len(),
+            1,
+            "the legend explains the gap"
+        );
+
+        // The table alternative says the same in words.
+        let toggle: web_sys::HtmlElement = el
+            .query_selector("button[aria-controls='gap-test-table']")
+            .unwrap()
+            .expect("the table toggle")
+            .unchecked_into();
+        toggle.click();
+        leptos::task::tick().await;
+        assert_eq!(
+            texts(&el, "#gap-test-table td"),
+            vec!["4", "— (no data)", "6"]
+        );
+    }
+}

@@ -357,3 +357,55 @@ mod tests {
         );
     }
 }
+
+/// Downloads as the browser makes them (headless Chromium, `make test`).
+// Two attributes, not `all(test, …)`: clippy treats only `cfg(test)` as test code.
+#[cfg(test)]
+#[cfg(target_arch = "wasm32")]
+mod browser_tests {
+    use super::*;
+    use crate::charts::Chart;
+    use crate::test_support;
+    use leptos::prelude::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    async fn a_downloaded_csv_holds_exactly_the_text_given() {
+        let text = "person,team\nzoë@example.com,“Platform”, naïve\n";
+        let url = blob_url("text/csv", text).unwrap();
+        let bytes = crate::loader::fetch_bytes(&url).await.unwrap();
+        let _ = web_sys::Url::revoke_object_url(&url);
+        assert_eq!(String::from_utf8(bytes).unwrap(), text);
+    }
+
+    #[wasm_bindgen_test]
+    async fn an_exported_chart_is_a_standalone_svg_with_title_legend_and_styles() {
+        let el = test_support::container();
+        let data = test_support::weekly_chart(vec![Some(3.0), Some(5.0)]);
+        let _mounted = leptos::mount::mount_to(el, move || {
+            view! { <Chart uid="export-test" label="Sessions".into() data=Signal::derive(move || data.clone())/> }
+        });
+        leptos::task::tick().await;
+
+        let title = "Sessions & people <per week>";
+        let (svg, width, height) = chart_svg("export-test", title).unwrap();
+        assert!(svg.starts_with(r#"<svg xmlns="http://www.w3.org/2000/svg""#));
+        assert!(svg.contains("<title>Sessions &amp; people &lt;per week&gt;</title>"));
+        // The page's styles are written onto the copy; screen-only parts are gone.
+        assert!(svg.contains("style=\"fill:"));
+        assert!(!svg.contains("class=\"hit\"") && !svg.contains("class=\"guide\""));
+        assert!(svg.contains(">Sessions</text>"), "the legend: {svg}");
+        assert!(height > 220.0 && width > 0.0);
+        // The PNG is that SVG drawn by the browser: it must be one it can read.
+        let png = svg_to_png(&svg, width, height).await.unwrap();
+        assert!(png.starts_with("data:image/png;base64,"));
+    }
+
+    #[wasm_bindgen_test]
+    fn exporting_a_chart_that_is_not_on_the_page_says_so() {
+        assert_eq!(
+            chart_svg("no-such-chart", "x").unwrap_err(),
+            "the chart is not on the page"
+        );
+    }
+}

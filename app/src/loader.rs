@@ -869,9 +869,11 @@ fn day_num(d: NaiveDate) -> i32 {
 
 const NOTHING_USED: &str = "no row of this file could be used";
 
-/// The warnings of all parts, once each: the same warning with different
-/// counts (e.g. "skipped 12 rows …" in two parts) becomes one with the counts
-/// added up. Only whole-word numbers count; dates and model names stay.
+/// The warnings of all parts, once each. A warning that counts rows (e.g.
+/// "skipped 12 rows …" in two parts) becomes one with the counts added up and
+/// "row"/"rows" agreeing with the sum; any other warning is about the file
+/// (its header, repeated in every part: "ignored 1 column …") and is kept
+/// once as it is. Only whole-word numbers count; dates and model names stay.
 fn merge_warnings(all: &[String], nothing_used: bool) -> Vec<String> {
     let mut order: Vec<String> = Vec::new();
     let mut groups: HashMap<String, (Vec<String>, Vec<u64>)> = HashMap::new();
@@ -880,18 +882,26 @@ fn merge_warnings(all: &[String], nothing_used: bool) -> Vec<String> {
             continue;
         }
         let tokens: Vec<String> = w.split(' ').map(str::to_string).collect();
+        let counts_rows = tokens
+            .windows(2)
+            .any(|p| count_token(&p[0]).is_some() && is_row_word(&p[1]));
         let mut counts = Vec::new();
-        let sig: Vec<String> = tokens
-            .iter()
-            .map(|t| match count_token(t) {
-                Some((pre, n, post)) => {
-                    counts.push(n);
-                    format!("{pre}#{post}")
-                }
-                None => t.clone(),
-            })
-            .collect();
-        let sig = sig.join(" ");
+        let sig = if counts_rows {
+            let sig: Vec<String> = tokens
+                .iter()
+                .map(|t| match count_token(t) {
+                    Some((pre, n, post)) => {
+                        counts.push(n);
+                        format!("{pre}#{post}")
+                    }
+                    None if is_row_word(t) => "row(s)".to_string(),
+                    None => t.clone(),
+                })
+                .collect();
+            sig.join(" ")
+        } else {
+            w.clone()
+        };
         match groups.get_mut(&sig) {
             Some((_, sums)) => {
                 for (s, n) in sums.iter_mut().zip(counts) {
@@ -908,14 +918,32 @@ fn merge_warnings(all: &[String], nothing_used: bool) -> Vec<String> {
         .iter()
         .filter_map(|sig| groups.get(sig))
         .map(|(tokens, sums)| {
+            if sums.is_empty() {
+                return tokens.join(" ");
+            }
             let mut sums = sums.iter();
+            let mut last = None;
             tokens
                 .iter()
                 .map(|t| match count_token(t) {
-                    Some((pre, _, post)) => sums
-                        .next()
-                        .map_or_else(|| t.clone(), |n| format!("{pre}{n}{post}")),
-                    None => t.clone(),
+                    Some((pre, _, post)) => {
+                        last = sums.next().copied();
+                        last.map_or_else(|| t.clone(), |n| format!("{pre}{n}{post}"))
+                    }
+                    // The word after a count agrees with the sum: "1 row", "4 rows".
+                    None if is_row_word(t) && last.is_some() => {
+                        let word = if last.take() == Some(1) {
+                            "row"
+                        } else {
+                            "rows"
+                        };
+                        let rest = t.trim_start_matches("rows").trim_start_matches("row");
+                        format!("{word}{rest}")
+                    }
+                    None => {
+                        last = None;
+                        t.clone()
+                    }
                 })
                 .collect::<Vec<_>>()
                 .join(" ")
@@ -927,6 +955,12 @@ fn merge_warnings(all: &[String], nothing_used: bool) -> Vec<String> {
         ));
     }
     out
+}
+
+/// `row` or `rows`, possibly before punctuation: the word after a row count.
+fn is_row_word(t: &str) -> bool {
+    let w = t.trim_end_matches(|c: char| "()[],;:.".contains(c));
+    w == "row" || w == "rows"
 }
 
 /// A whole-word count, possibly in brackets or before punctuation: `12`, `(3`, `4),`.
@@ -1049,5 +1083,134 @@ mod tests {
                 "column `x` ignored"
             ]
         );
+    }
+
+    #[test]
+    fn warnings_of_parts_that_counted_one_row_are_merged_in_the_plural() {
+        let skipped = |n: &str, rows: &str| {
+            format!("skipped {n} {rows} for products other than Claude Code (Chat: {n}); Scoreboard counts Claude Code only")
+        };
+        let w = vec![
+            skipped("1", "row"),
+            skipped("2", "rows"),
+            skipped("1", "row"),
+        ];
+        assert_eq!(merge_warnings(&w, false), vec![skipped("4", "rows")]);
+        let estimated =
+            |n: &str, rows: &str| format!("the cost of {n} {rows} is estimated from tokens");
+        let w = vec![estimated("1", "row"), estimated("1", "row")];
+        assert_eq!(merge_warnings(&w, false), vec![estimated("2", "rows")]);
+        assert_eq!(
+            merge_warnings(&[estimated("1", "row")], false),
+            vec![estimated("1", "row")]
+        );
+    }
+
+    /// Every part of a streamed file repeats its header, so a warning about the
+    /// columns comes once per part; a 3 MB file said "ignored 18 column …".
+    #[test]
+    fn a_warning_about_the_columns_is_kept_once_not_added_up_over_the_parts() {
+        let col = "ignored 1 column Scoreboard does not recognise: `Note` (map it in the column dialog if it holds a known measure)";
+        let w = vec![col.to_string(); 18];
+        assert_eq!(merge_warnings(&w, false), vec![col]);
+    }
+}
+
+/// Files read by the browser (`File.slice().arrayBuffer()`) in headless Chromium (`make test`).
+// Two attributes, not `all(test, …)`: clippy treats only `cfg(test)` as test code.
+#[cfg(test)]
+#[cfg(target_arch = "wasm32")]
+mod browser_tests {
+    use super::*;
+    use crate::test_support;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    /// A usage export of about 3 MB (over [`WHOLE_FILE_LIMIT`], so it is
+    /// streamed), with what makes cutting it into parts hard: quoted cells
+    /// holding a newline, rows of other products (a warning whose counts
+    /// must add up over the parts), rows that cannot be read (problems whose
+    /// line numbers must be the file's), and one person-day written twice
+    /// far apart (summed as if read at once).
+    fn large_export() -> String {
+        let mut csv = String::from("Date,Email,Product,Sessions,Lines accepted,Spend (USD),Note\n");
+        let first = NaiveDate::from_ymd_opt(2025, 1, 6).unwrap();
+        let mut n = 0u32;
+        for d in 0..800u32 {
+            let day = first + chrono::Days::new(u64::from(d));
+            for p in 0..60u32 {
+                n += 1;
+                let date = if n.is_multiple_of(997) {
+                    "2025-02-30".to_string()
+                } else {
+                    day.to_string()
+                };
+                let product = if n.is_multiple_of(101) {
+                    "Chat"
+                } else {
+                    "Claude Code"
+                };
+                let note = if n.is_multiple_of(503) {
+                    "\"first line\nsecond, line\""
+                } else {
+                    ""
+                };
+                csv.push_str(&format!(
+                    "{date},person{p}@example.com,{product},{},{},{}.{:02},{note}\n",
+                    n % 9,
+                    n % 400,
+                    n % 7,
+                    n % 100
+                ));
+            }
+        }
+        csv.push_str(&format!(
+            "{first},person0@example.com,Claude Code,5,50,1.00,\n"
+        ));
+        csv
+    }
+
+    fn by_key(mut rows: Vec<DayRow>) -> Vec<DayRow> {
+        rows.sort_by(|a, b| (a.day, &a.person, a.source).cmp(&(b.day, &b.person, b.source)));
+        rows
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_large_export_read_in_slices_gives_what_reading_it_at_once_gives() {
+        let text = large_export();
+        assert!(text.len() as f64 > WHOLE_FILE_LIMIT);
+        let whole = parse::import("usage.csv", text.as_bytes(), &ImportOptions::default()).unwrap();
+        assert!(whole.rows_rejected > 0 && whole.problems.iter().all(|p| p.line.is_some()));
+        assert!(whole.warnings.iter().any(|w| w.contains("Chat")));
+
+        let ctx = test_support::ctx();
+        let file = test_support::file("usage.csv", &text);
+        import_batch(ctx, vec![Input::File(file)], Origin::Files).await;
+
+        let (days, report) = ctx
+            .data
+            .with_untracked(|d| (d.table.days().to_vec(), d.files.last().cloned()));
+        let report = report.expect("an import report");
+        assert_eq!(report.error, None);
+        assert_eq!(report.rows_read, whole.rows_read);
+        assert_eq!(report.rows_rejected, whole.rows_rejected);
+        assert_eq!(report.problems_total, whole.problems.len() as u64);
+        assert_eq!(report.problems, whole.problems);
+        assert_eq!(report.warnings, whole.warnings);
+        assert_eq!(by_key(days.clone()), by_key(whole.rows));
+
+        // The import is kept for the next visit: the background save ends with
+        // the same rows stored. Waiting for it also keeps it from writing into
+        // the next test's empty browser.
+        let mut stored = None;
+        for _ in 0..600 {
+            stored = storage::load().await.unwrap();
+            if stored.is_some() {
+                break;
+            }
+            util::sleep_ms(50).await;
+        }
+        let stored = stored.expect("the import saved within 30 s");
+        assert_eq!(by_key(stored.table.days().to_vec()), by_key(days));
+        storage::clear_all().await.unwrap();
     }
 }

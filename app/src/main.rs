@@ -22,6 +22,11 @@ mod state;
 mod storage;
 mod util;
 
+// Two attributes, not `all(test, …)`: clippy treats only `cfg(test)` as test code.
+#[cfg(test)]
+#[cfg(target_arch = "wasm32")]
+mod test_support;
+
 fn main() {
     console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(app::App);

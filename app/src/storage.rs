@@ -626,3 +626,148 @@ mod tests {
         assert_eq!(decode(encode(&r, 5), &[]), None);
     }
 }
+
+/// IndexedDB and localStorage in headless Chromium (`make test`).
+// Two attributes, not `all(test, …)`: clippy treats only `cfg(test)` as test code.
+#[cfg(test)]
+#[cfg(target_arch = "wasm32")]
+mod browser_tests {
+    use super::*;
+    use crate::state::WindowChoice;
+    use crate::test_support;
+    use scoreboard_core::RosterEntry;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    /// `people` × `days` day rows with distinct measures, a period row, a
+    /// roster and an import report: everything `Data` keeps.
+    fn sample(people: u32, days: u32) -> Data {
+        let first = NaiveDate::from_ymd_opt(2025, 1, 6).unwrap();
+        let mut rows = Vec::new();
+        for p in 0..people {
+            for d in 0..days {
+                let mut r = DayRow::new(
+                    first + chrono::Days::new(u64::from(d)),
+                    PersonKey::email(&format!("person{p}@example.com")),
+                    Source::Csv,
+                );
+                r.measures.sessions = u64::from(p + d + 1);
+                r.measures.lines_added = u64::from(p * 1000 + d);
+                r.measures.cost_micros = i64::from(p) * 1_000_003 + i64::from(d);
+                rows.push(r);
+            }
+        }
+        let mut table = UsageTable::new();
+        table.insert_days(rows);
+        let mut period = PeriodRow {
+            start: first,
+            end: first + chrono::Days::new(29),
+            person: PersonKey::api_key("ci-bot"),
+            source: Source::Csv,
+            measures: Measures::default(),
+            models: Vec::new(),
+            tools: Vec::new(),
+        };
+        period.measures.sessions = 40;
+        table.insert_periods([period]);
+        let mut ada = RosterEntry::new(PersonKey::email("person0@example.com"));
+        ada.team = Some("Platform".into());
+        let mut report = FileReport::new("usage.csv", 1234);
+        report.rows_read = u64::from(people * days);
+        Data {
+            table,
+            roster: Some(Roster::new(vec![ada])),
+            files: vec![report],
+            demo: None,
+        }
+    }
+
+    #[wasm_bindgen_test]
+    async fn data_saved_in_indexeddb_reads_back_the_same_after_a_reload() {
+        clear_all().await.unwrap();
+        assert!(load().await.unwrap().is_none(), "nothing stored yet");
+        // More rows than two chunks, so the chunked write and read are both used.
+        let data = sample(150, 300);
+        assert!(data.table.days().len() > 2 * CHUNK_ROWS);
+        let ctx = test_support::ctx();
+        ctx.data.set(data.clone());
+        save(ctx).await.unwrap();
+
+        let back = load().await.unwrap().expect("the saved data");
+        assert_eq!(back.table.days(), data.table.days());
+        assert_eq!(back.table.periods(), data.table.periods());
+        assert_eq!(back.roster, data.roster);
+        assert_eq!(back.files, data.files);
+        assert_eq!(back.demo, data.demo);
+        clear_all().await.unwrap();
+    }
+
+    #[wasm_bindgen_test]
+    async fn clear_all_data_forgets_rows_view_and_mappings_but_not_other_sites_keys() {
+        let ctx = test_support::ctx();
+        ctx.data.set(sample(2, 3));
+        save(ctx).await.unwrap();
+        let headers = vec!["Day".to_string(), "Who".to_string()];
+        let choice = BTreeMap::from([("who".to_string(), Some(Field::Email))]);
+        remember_mapping(&headers, &choice);
+        let view = ViewState {
+            window: WindowChoice::All,
+            ..ViewState::default()
+        };
+        save_view(&view);
+        let ls = util::local_storage().unwrap();
+        ls.set_item("another-app:setting", "kept").unwrap();
+        assert!(load().await.unwrap().is_some());
+        assert_eq!(remembered_mapping(&headers), Some(choice));
+        assert_eq!(load_view(), Some(view));
+
+        clear_all().await.unwrap();
+        assert!(load().await.unwrap().is_none());
+        assert_eq!(remembered_mapping(&headers), None);
+        assert_eq!(load_view(), None);
+        assert_eq!(
+            ls.get_item("another-app:setting").unwrap().as_deref(),
+            Some("kept")
+        );
+        ls.remove_item("another-app:setting").unwrap();
+    }
+
+    #[wasm_bindgen_test]
+    async fn clear_all_data_during_a_save_wins_nothing_is_written_afterwards() {
+        clear_all().await.unwrap();
+        let ctx = test_support::ctx();
+        ctx.data.set(sample(20, 30));
+        // The save yields after serialising its first chunk; "Clear all data"
+        // starts then, so the save must notice and write nothing.
+        let (saved, cleared) = futures::future::join(save(ctx), clear_all()).await;
+        assert_eq!(saved, Err(STALE.to_string()));
+        cleared.unwrap();
+        assert!(load().await.unwrap().is_none());
+    }
+
+    #[wasm_bindgen_test]
+    fn a_mapping_is_remembered_for_the_same_headers_written_differently_only() {
+        let choice = BTreeMap::from([("user".to_string(), Some(Field::Email))]);
+        remember_mapping(&["Day".into(), "User".into()], &choice);
+        // Headers are compared normalised: case, spaces and punctuation do not count.
+        assert_eq!(
+            remembered_mapping(&["day ".into(), "USER".into()]),
+            Some(choice)
+        );
+        assert_eq!(remembered_mapping(&["Day".into(), "Person".into()]), None);
+        assert_eq!(remembered_mapping(&["User".into(), "Day".into()]), None);
+    }
+
+    #[wasm_bindgen_test]
+    fn the_default_view_is_not_stored_so_a_cleared_browser_stays_empty() {
+        let view = ViewState {
+            team: Some("Platform".into()),
+            ..ViewState::default()
+        };
+        save_view(&view);
+        assert_eq!(load_view(), Some(view));
+        save_view(&ViewState::default());
+        assert_eq!(load_view(), None);
+        let ls = util::local_storage().unwrap();
+        assert_eq!(ls.get_item(&format!("{PREFIX}view")).unwrap(), None);
+    }
+}
