@@ -27,8 +27,10 @@
 
 pub mod api;
 pub mod auth;
+pub mod check;
 pub mod cli;
 pub mod config;
+pub mod endpoint;
 pub mod guard;
 pub mod listen;
 pub mod refusals;
