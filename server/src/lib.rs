@@ -35,6 +35,8 @@ pub mod guard;
 pub mod listen;
 pub mod refusals;
 pub mod report;
+pub mod rollout;
+pub mod roster_file;
 pub mod serve;
 pub mod snapshots;
 pub mod store;

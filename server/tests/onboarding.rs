@@ -276,3 +276,73 @@ async fn tokens_created_or_revoked_while_the_server_runs_take_effect_at_once() {
     let (ok, out) = check(&s, Some(&s.base), &second);
     assert!(!ok && out.contains("revoked token"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rollout_view_lists_tokens_members_and_unattributed_installations() {
+    let dir = tempfile::tempdir().unwrap();
+    let roster = dir.path().join("roster.csv");
+    std::fs::write(
+        &roster,
+        "email,name,aliases\ndev@example.invalid,Dev,\ncy@example.invalid,Cy,\n",
+    )
+    .unwrap();
+    let s = Serve::start(&["--roster", roster.to_str().unwrap()]).await;
+    let (printed, _) = s.create("Engineering");
+    let env = settings_env(&printed);
+    // An API-key user without an e-mail, and one who set
+    // OTEL_RESOURCE_ATTRIBUTES=user.email=… as the instructions say.
+    for scenario in ["write-json-delta", "write-json-delta-verbose"] {
+        let st = replay_through(&env, scenario).await;
+        assert!(st.iter().all(|s| *s == 200), "{scenario}: {st:?}");
+    }
+    let r = s.json("/api/telemetry/rollout").await;
+    assert_eq!(r["telemetry"], true);
+    let token = &r["tokens"][0];
+    assert_eq!(token["id"], 1, "{r:#}");
+    assert_eq!(
+        (token["people"].as_u64(), token["devices"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert!(token["last_received_at"].is_string());
+    assert_eq!(token["refused_7d"], 0);
+    let members = r["members"].as_array().unwrap();
+    assert_eq!(members.len(), 2);
+    let dev = &members[0];
+    assert_eq!(dev["person"], "dev@example.invalid");
+    assert_eq!(dev["version"], "2.1.330");
+    assert_eq!(dev["version_older_than_tested"], false);
+    assert_eq!(dev["tokens"], serde_json::json!([1]));
+    assert!(
+        members[1]["last_received_at"].is_null(),
+        "Cy never sent: {r:#}"
+    );
+    assert_eq!(r["unattributed"]["total"], 1);
+    let device = r["unattributed"]["items"][0].clone();
+    let alias = device["alias"].as_str().unwrap().to_string();
+    assert!(alias.starts_with("device:"), "{device}");
+    assert_eq!(device["version"], "2.1.330");
+
+    // The admin maps the installation onto Cy in the roster file: the
+    // server reads the file again, without a restart.
+    std::fs::write(
+        &roster,
+        format!("email,name,aliases\ndev@example.invalid,Dev,\ncy@example.invalid,Cy,{alias}\n"),
+    )
+    .unwrap();
+    let r = s.json("/api/telemetry/rollout").await;
+    assert_eq!(r["unattributed"]["total"], 0, "{r:#}");
+    assert_eq!(r["members"][1]["version"], "2.1.330");
+    assert!(r["members"][1]["last_received_at"].is_string());
+    let roster_answer = s.json("/api/roster").await;
+    assert_eq!(roster_answer["entries"][1]["aliases"][0], alias.as_str());
+
+    // A machine keeps sending after the token is revoked: counted against it.
+    assert!(s.token(&["revoke", "1"]).status.success());
+    let st = replay_through(&env, "hello-json-delta").await;
+    assert!(st.iter().all(|s| *s == 401), "{st:?}");
+    let r = s.json("/api/telemetry/rollout").await;
+    let token = &r["tokens"][0];
+    assert_eq!(token["refused_24h"], st.len(), "{r:#}");
+    assert_eq!(token["last_refusal_reason"], "revoked_token");
+    assert!(token["revoked_at"].is_string());
+}
