@@ -20,7 +20,7 @@ SETTINGS
     listen = \"127.0.0.1:8080\"      # where the page and the API are served
     data_dir = \"./data\"            # SQLite file: <data_dir>/scoreboard.db
     dist = \"dist\"                  # the built app (index.html for unknown paths)
-    roster = \"roster.csv\"          # who should be using Claude Code (re-read on every request)
+    roster = \"roster.csv\"          # who should be using Claude Code (read again when it changes)
     public = false                   # true: no credential needed on a non-loopback address
     public_url = \"https://scoreboard.example.com\"  # the address engineers' machines use (telemetry snippet)
     trusted_identity_header = \"X-Forwarded-Email\" # set by your reverse proxy; grants read access
