@@ -92,6 +92,16 @@ pub struct Unattributed {
     pub items: Vec<UnattributedRollout>,
 }
 
+/// Telemetry refused for a token the server cannot name (unknown, or none sent).
+#[derive(Debug, Serialize)]
+pub struct UnnamedRefusals {
+    pub reason: String,
+    pub text: String,
+    pub last_24h: u64,
+    pub last_7d: u64,
+    pub last_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Rollout {
     pub generated_at: DateTime<Utc>,
@@ -99,6 +109,8 @@ pub struct Rollout {
     pub telemetry: bool,
     pub oldest_tested_version: &'static str,
     pub tokens: Vec<TokenRollout>,
+    /// Telemetry refused without a token this server knows.
+    pub refused_unnamed: Vec<UnnamedRefusals>,
     pub members: Vec<MemberRollout>,
     pub unattributed: Unattributed,
 }
@@ -139,6 +151,21 @@ fn build(state: &AppState, now: DateTime<Utc>) -> Result<Rollout, ApiError> {
         .merged(store)
         .map_err(|e| internal(&e))?;
     let refused = state.refusals().summary(now).map_err(|e| internal(&e))?;
+    let refused_unnamed = refused
+        .by_reason
+        .iter()
+        .filter(|r| {
+            r.area == "ingest"
+                && matches!(r.reason.as_str(), "unknown_token" | "missing_credential")
+        })
+        .map(|r| UnnamedRefusals {
+            reason: r.reason.clone(),
+            text: r.text.clone(),
+            last_24h: r.last_24h,
+            last_7d: r.last_7d,
+            last_at: r.last_at,
+        })
+        .collect();
     let refused: HashMap<i64, _> = refused
         .by_token
         .into_iter()
@@ -241,6 +268,7 @@ fn build(state: &AppState, now: DateTime<Utc>) -> Result<Rollout, ApiError> {
         telemetry: rx.is_some(),
         oldest_tested_version: OLDEST_TESTED_VERSION,
         tokens,
+        refused_unnamed,
         members,
         unattributed: Unattributed {
             truncated: total > items.len() as u64,

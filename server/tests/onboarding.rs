@@ -345,4 +345,16 @@ async fn the_rollout_view_lists_tokens_members_and_unattributed_installations() 
     assert_eq!(token["refused_24h"], st.len(), "{r:#}");
     assert_eq!(token["last_refusal_reason"], "revoked_token");
     assert!(token["revoked_at"].is_string());
+    assert_eq!(r["refused_unnamed"], serde_json::json!([]));
+
+    // A token this server never issued cannot be named: counted apart.
+    let mut stranger = env.clone();
+    stranger.insert(
+        "OTEL_EXPORTER_OTLP_HEADERS".into(),
+        Value::String(format!("Authorization=Bearer sbi_{}", "1".repeat(64))),
+    );
+    let st = replay_through(&stranger, "hello-json-delta").await;
+    let r = s.json("/api/telemetry/rollout").await;
+    assert_eq!(r["refused_unnamed"][0]["reason"], "unknown_token", "{r:#}");
+    assert_eq!(r["refused_unnamed"][0]["last_24h"], st.len());
 }
