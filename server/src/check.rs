@@ -301,3 +301,112 @@ pub async fn run(endpoint: &str, token: &str) -> Report {
         ),
     }
 }
+
+/// What a Claude Code settings file (`managed-settings.json`,
+/// `~/.claude/settings.json`) makes Claude Code send: read as Claude Code
+/// reads its `env` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FromSettings {
+    pub endpoint: String,
+    pub token: String,
+    /// Settings that would stop Claude Code sending at all.
+    pub problems: Vec<String>,
+}
+
+/// Reads the telemetry settings out of a settings file's text.
+pub fn from_settings(name: &str, text: &[u8]) -> Result<FromSettings, String> {
+    let doc: serde_json::Value =
+        serde_json::from_slice(text).map_err(|e| format!("{name} is not JSON: {e}"))?;
+    let env = doc
+        .get("env")
+        .and_then(|e| e.as_object())
+        .ok_or_else(|| format!("{name} has no \"env\" block: it sets no telemetry"))?;
+    let get = |k: &str| {
+        env.get(k)
+            .and_then(|v| v.as_str())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let mut problems = Vec::new();
+    if get("CLAUDE_CODE_ENABLE_TELEMETRY") != Some("1") {
+        problems.push(
+            "CLAUDE_CODE_ENABLE_TELEMETRY is not \"1\": Claude Code sends no telemetry".to_string(),
+        );
+    }
+    if !get("OTEL_METRICS_EXPORTER").is_some_and(|v| v.split(',').any(|x| x.trim() == "otlp")) {
+        problems
+            .push("OTEL_METRICS_EXPORTER does not include otlp: no metrics are sent".to_string());
+    }
+    match get("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL").or(get("OTEL_EXPORTER_OTLP_PROTOCOL")) {
+        Some("http/json" | "http/protobuf") => {}
+        Some(p) => problems.push(format!(
+            "the protocol is {p}: Scoreboard receives OTLP over HTTP (http/json or http/protobuf)"
+        )),
+        None => problems.push(
+            "OTEL_EXPORTER_OTLP_PROTOCOL is not set: Claude Code has no default and sends nothing"
+                .to_string(),
+        ),
+    }
+    // A per-signal endpoint is a full URL; the generic one gets /v1/metrics appended.
+    let endpoint = match get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") {
+        Some(full) => full
+            .trim_end_matches('/')
+            .trim_end_matches("/v1/metrics")
+            .to_string(),
+        None => get("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .ok_or_else(|| format!("{name} sets no OTEL_EXPORTER_OTLP_ENDPOINT"))?
+            .to_string(),
+    };
+    // Per-signal headers are merged over the generic ones; each is `k=v`, split on `,`.
+    let mut bearer = None;
+    for var in [
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+    ] {
+        for item in get(var).unwrap_or_default().split(',') {
+            if let Some((k, v)) = item.split_once('=') {
+                if k.trim().eq_ignore_ascii_case("authorization") {
+                    bearer = v
+                        .trim()
+                        .strip_prefix("Bearer ")
+                        .map(|t| t.trim().to_string());
+                }
+            }
+        }
+    }
+    let token = bearer.ok_or_else(|| {
+        format!("{name} sends no `Authorization=Bearer <token>` in OTEL_EXPORTER_OTLP_HEADERS")
+    })?;
+    Ok(FromSettings {
+        endpoint,
+        token,
+        problems,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_are_read_as_claude_code_reads_them() {
+        let printed = scoreboard_core::telemetry::settings_json("https://sb.example.com", "sbi_x");
+        let s = from_settings("settings.json", printed.as_bytes()).unwrap();
+        assert_eq!(s.endpoint, "https://sb.example.com");
+        assert_eq!(s.token, "sbi_x");
+        assert!(s.problems.is_empty(), "{:?}", s.problems);
+        let per_signal =
+            br#"{"env": {"CLAUDE_CODE_ENABLE_TELEMETRY": "1", "OTEL_METRICS_EXPORTER": "otlp",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "https://m.example.com/v1/metrics",
+            "OTEL_EXPORTER_OTLP_HEADERS": "x-team=a, Authorization=Bearer sbi_y"}}"#;
+        let s = from_settings("managed-settings.json", per_signal).unwrap();
+        assert_eq!(
+            (s.endpoint.as_str(), s.token.as_str()),
+            ("https://m.example.com", "sbi_y")
+        );
+        assert_eq!(s.problems.len(), 1);
+        assert!(s.problems[0].contains("grpc"));
+        assert!(from_settings("x", br#"{"env": {}}"#).is_err());
+    }
+}

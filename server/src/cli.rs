@@ -203,8 +203,12 @@ pub enum TokenCommand {
     /// endpoint from their settings. Exit status 0 when the token works there, 1 otherwise.
     Check {
         /// The address in the settings (OTEL_EXPORTER_OTLP_ENDPOINT) [default: as `create` chooses it].
-        #[arg(long, value_name = "URL")]
+        #[arg(long, value_name = "URL", conflicts_with = "settings")]
         endpoint: Option<String>,
+        /// Take the endpoint and token from a Claude Code settings file (managed-settings.json,
+        /// ~/.claude/settings.json), as Claude Code reads it.
+        #[arg(long, value_name = "FILE")]
+        settings: Option<PathBuf>,
         /// The ingest token; `-` or nothing reads it from standard input (keeps it out of shell history).
         token: Option<String>,
     },
@@ -325,6 +329,40 @@ fn fail(message: &str, code: u8) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// One check request, on a runtime of its own (the token commands are synchronous).
+fn send_check(url: &str, token: &str) -> Result<crate::check::Report, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    Ok(rt.block_on(crate::check::run(url, token)))
+}
+
+/// `token check --settings FILE`: the endpoint and token a settings file gives Claude Code.
+fn settings_check(
+    path: &std::path::Path,
+    token: Option<&str>,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {name}: {e}"))?;
+    let s = crate::check::from_settings(&name, &bytes)?;
+    let token = token
+        .filter(|t| *t != "-")
+        .map_or(s.token.clone(), str::to_string);
+    let report = send_check(&s.endpoint, &token)?;
+    let mut text = format!("Settings {name}: endpoint {}.\n", s.endpoint);
+    for p in &s.problems {
+        text.push_str(&format!("PROBLEM (settings): {p}.\n"));
+    }
+    text.push_str(&report.text());
+    out.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
+    match report.verdict {
+        crate::check::Verdict::Ok if s.problems.is_empty() => Ok(()),
+        _ => Err("the token check failed (see above)".into()),
+    }
+}
+
 /// `token check`: the endpoint as `create` would choose it (reading the
 /// store only if it exists: on an engineer's machine there is none), then
 /// one request. Fails (exit 1) unless the token works there.
@@ -355,11 +393,7 @@ fn token_check(
         None
     };
     let ep = crate::endpoint::choose(endpoint, cfg, recorded.as_ref(), &crate::endpoint::answers)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let report = rt.block_on(crate::check::run(&ep.url, &token));
+    let report = send_check(&ep.url, &token)?;
     let mut text = String::new();
     if ep.origin != crate::endpoint::Origin::Flag {
         text.push_str(&format!("Endpoint {} ({}).\n", ep.url, ep.why));
@@ -375,7 +409,15 @@ fn token_check(
 /// The `token` subcommands, writing to `out`.
 pub fn token_command(args: &TokenArgs, out: &mut dyn Write) -> Result<(), String> {
     let cfg = common_config(&args.common).map_err(|e| e.to_string())?;
-    if let TokenCommand::Check { endpoint, token } = &args.command {
+    if let TokenCommand::Check {
+        endpoint,
+        settings,
+        token,
+    } = &args.command
+    {
+        if let Some(path) = settings {
+            return settings_check(path, token.as_deref(), out);
+        }
         return token_check(&cfg, endpoint.as_deref(), token.as_deref(), out);
     }
     let store = Store::open(&cfg.db_path()).map_err(|e| e.to_string())?;

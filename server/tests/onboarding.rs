@@ -358,3 +358,32 @@ async fn the_rollout_view_lists_tokens_members_and_unattributed_installations() 
     assert_eq!(r["refused_unnamed"][0]["reason"], "unknown_token", "{r:#}");
     assert_eq!(r["refused_unnamed"][0]["last_24h"], st.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_check_reads_an_installed_settings_file_as_claude_code_does() {
+    let s = Serve::start(&[]).await;
+    let (printed, _) = s.create("Engineering");
+    let file = s.dir.path().join("managed-settings.json");
+    let env = settings_env(&printed);
+    std::fs::write(&file, serde_json::json!({ "env": env }).to_string()).unwrap();
+    let out = s.token(&["check", "--settings", file.to_str().unwrap()]);
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!("endpoint {}", s.base)) && said.contains("OK:"),
+        "{said}"
+    );
+    // Settings that would send nothing are a failure even where the token works.
+    let mut grpc = env.clone();
+    grpc.insert(
+        "OTEL_EXPORTER_OTLP_PROTOCOL".into(),
+        Value::String("grpc".into()),
+    );
+    std::fs::write(&file, serde_json::json!({ "env": grpc }).to_string()).unwrap();
+    let out = s.token(&["check", "--settings", file.to_str().unwrap()]);
+    let said = text(&out.stdout);
+    assert!(
+        !out.status.success() && said.contains("PROBLEM (settings)"),
+        "{said}"
+    );
+}
