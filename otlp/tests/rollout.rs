@@ -32,7 +32,7 @@ async fn each_installation_is_listed_with_the_claude_code_version_it_reported() 
     let first = devices[0].seen.person.clone();
     let (rest, total) = s.rx.unattributed(10, &|k| *k == first).unwrap();
     assert_eq!((rest.len(), total), (1, 1));
-    let known = s.rx.persons_by_key(&[first.clone()]).unwrap();
+    let known = s.rx.persons_by_key(std::slice::from_ref(&first)).unwrap();
     assert_eq!(known.len(), 1);
     assert_eq!(known[0].seen.person, first);
     let usage = s.rx.token_usage().unwrap();

@@ -132,7 +132,7 @@ pub fn older_than_tested(v: &str) -> bool {
 /// tokens, most recent first.
 fn summarise<'a>(clients: impl Iterator<Item = &'a ClientSeen>) -> (Option<String>, Vec<i64>) {
     let mut all: Vec<&ClientSeen> = clients.collect();
-    all.sort_by(|a, b| b.last_received_at.cmp(&a.last_received_at));
+    all.sort_by_key(|c| std::cmp::Reverse(c.last_received_at));
     let version = all.iter().find_map(|c| c.version.clone());
     let mut seen = BTreeSet::new();
     let tokens = all

@@ -663,7 +663,14 @@ impl Store {
 
     pub fn serving(&self) -> Result<Option<Serving>, StoreError> {
         let conn = self.conn();
-        let row: Option<(String, Option<String>, Option<String>, String, Option<String>)> = conn
+        type Row = (
+            String,
+            Option<String>,
+            Option<String>,
+            String,
+            Option<String>,
+        );
+        let row: Option<Row> = conn
             .query_row(
                 "SELECT listen, otlp_listen, public_url, started_at, stopped_at FROM serving WHERE id = 1",
                 [],
