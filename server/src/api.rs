@@ -538,7 +538,9 @@ pub fn telemetry_text(s: &TelemetryStatus) -> String {
     );
     if s.unattributed_devices > 0 {
         text.push_str(&format!(
-            " {} installations send telemetry without an e-mail or account id; their usage cannot be tied to a person.",
+            " {} installations send telemetry without an e-mail or account id; their usage cannot be tied to a person \
+             until the engineer sets user.email in OTEL_RESOURCE_ATTRIBUTES or the roster lists the installation as an alias \
+             (the telemetry roll-out lists each with its alias).",
             s.unattributed_devices
         ));
     }
