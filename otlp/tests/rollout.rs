@@ -71,3 +71,39 @@ async fn an_empty_export_passes_the_token_check_and_stores_nothing() {
     assert_eq!(r.status, 401);
     s.stop().await;
 }
+
+/// `service.version` comes from the client: a long or odd one is not kept
+/// (the roll-out view shows "not reported"), and the points still count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_or_odd_client_version_is_not_stored() {
+    let s = Server::start().await;
+    let metrics = capture("claude-code-2.1.330", "hello-json-delta")
+        .into_iter()
+        .find(|c| c.path == "/v1/metrics")
+        .unwrap();
+    for (i, bad) in ["9".repeat(1000), "2.1.330\n<script>".to_string()]
+        .into_iter()
+        .enumerate()
+    {
+        let mut v: serde_json::Value = serde_json::from_slice(&metrics.body).unwrap();
+        for a in v["resourceMetrics"][0]["resource"]["attributes"]
+            .as_array_mut()
+            .unwrap()
+        {
+            if a["key"] == "service.version" {
+                a["value"]["stringValue"] = serde_json::Value::String(bad.clone());
+            }
+            if a["key"] == "service.name" {
+                // A different body each time, so the second is not a re-sent duplicate.
+                a["value"]["stringValue"] = serde_json::Value::String(format!("claude-code-{i}"));
+            }
+        }
+        let r = post_json(&s, "/v1/metrics", serde_json::to_vec(&v).unwrap()).await;
+        assert_eq!(r.status, 200);
+    }
+    let (devices, _) = s.rx.unattributed(10, &|_| false).unwrap();
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0].clients[0].version, None);
+    assert_eq!(s.rows().len(), 1, "the points are stored all the same");
+    s.stop().await;
+}
