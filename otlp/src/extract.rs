@@ -11,7 +11,7 @@
 //! No I/O here: the store decides, with its persisted state, how much of each
 //! point is new (delta dedupe, cumulative differencing).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -205,15 +205,23 @@ pub struct Extracted {
     pub points: Vec<MetricPoint>,
     pub api_requests: Vec<ApiRequest>,
     /// Everyone who sent anything identifiable in this request (for
-    /// "reporting"). A set: a collector's batch can name thousands.
-    pub seen: HashSet<Who>,
+    /// "reporting"), with the Claude Code version their resource reported
+    /// (`service.version`), if any. A map: a collector's batch can name thousands.
+    pub seen: HashMap<Who, Option<String>>,
     pub rejected: Rejections,
 }
 
 impl Extracted {
-    fn saw(&mut self, who: &Who) {
-        if !self.seen.contains(who) {
-            self.seen.insert(who.clone());
+    fn saw(&mut self, who: &Who, version: Option<&str>) {
+        match self.seen.get_mut(who) {
+            Some(v) => {
+                if v.is_none() {
+                    *v = version.map(str::to_string);
+                }
+            }
+            None => {
+                self.seen.insert(who.clone(), version.map(str::to_string));
+            }
         }
     }
 }
@@ -272,7 +280,25 @@ impl<'a> PreparedResource<'a> {
         }
         PreparedResource { index, hashed }
     }
+
+    /// The client's version (`service.version`, Claude Code's own), when it
+    /// is a short printable label: shown in the roll-out view, never trusted.
+    fn version(&self) -> Option<&'a str> {
+        match self.index.get("service.version") {
+            Some(Value::StringValue(s)) => {
+                let s = s.trim();
+                (!s.is_empty()
+                    && s.len() <= MAX_VERSION_CHARS
+                    && s.chars().all(|c| c.is_ascii_graphic()))
+                .then_some(s)
+            }
+            _ => None,
+        }
+    }
 }
+
+/// Longer `service.version` values are not kept (Claude Code's are like `2.1.330`).
+const MAX_VERSION_CHARS: usize = 64;
 
 /// Attributes of a point or record, looked up in the point first, then the resource.
 struct Attrs<'a, 'r> {
@@ -581,6 +607,7 @@ pub fn metrics(
             continue;
         }
         let resource = PreparedResource::new(attrs);
+        let version = resource.version();
         for sm in &rm.scope_metrics {
             let scope = sm.scope.as_ref().map(|s| s.name.as_str()).unwrap_or("");
             for m in &sm.metrics {
@@ -621,7 +648,7 @@ pub fn metrics(
                     };
                     match metric_point(&m.name, scope, cumulative, p, &a, identity_attribute) {
                         Ok((who, point)) => {
-                            out.saw(&who);
+                            out.saw(&who, version);
                             if let Some(point) = point {
                                 out.points.push(point);
                             }
@@ -712,6 +739,7 @@ pub fn logs(
         let attrs = resource_attrs(rl.resource.as_ref());
         let too_many = attrs.len() > limits.max_attributes;
         let resource = PreparedResource::new(if too_many { &[] } else { attrs });
+        let version = resource.version();
         for sl in &rl.scope_logs {
             for rec in &sl.log_records {
                 let is_api_request = event_name(rec).as_deref() == Some("api_request");
@@ -727,7 +755,7 @@ pub fn logs(
                 };
                 match identify(&a, identity_attribute) {
                     Ok(who) => {
-                        out.saw(&who);
+                        out.saw(&who, version);
                         if is_api_request {
                             match api_request(rec, &a, who) {
                                 Ok(e) => out.api_requests.push(e),

@@ -457,7 +457,7 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
     let worker = rx.clone();
     let done = tokio::task::spawn_blocking(move || {
         let _held = (permit, large, reservation);
-        ingest(&worker, signal, enc, &body)
+        ingest(&worker, signal, enc, &body, token)
     })
     .await;
     match done {
@@ -654,27 +654,43 @@ where
     }
 }
 
-fn ingest(rx: &Receiver, signal: Signal, enc: Encoding, body: &[u8]) -> Result<Outcome, Refusal> {
+fn ingest(
+    rx: &Receiver,
+    signal: Signal,
+    enc: Encoding,
+    body: &[u8],
+    token: Option<TokenId>,
+) -> Result<Outcome, Refusal> {
     let id_attr = rx.cfg.identity_attribute.as_deref();
     let limits = extract::Limits::from(&rx.cfg);
+    let nothing = Outcome {
+        rejected: 0,
+        message: String::new(),
+        duplicate: false,
+    };
+    // An export with no resource at all (what `scoreboard token check`
+    // sends) has passed the token check and stores nothing: it must not
+    // move "last received" or count as a batch.
     let extracted = match signal {
         Signal::Metrics => {
             let req: ExportMetricsServiceRequest =
                 decode(enc, body, "ExportMetricsServiceRequest")?;
+            if req.resource_metrics.is_empty() {
+                return Ok(nothing);
+            }
             extract::metrics(&req, id_attr, &limits)
         }
         Signal::Logs => {
             let req: ExportLogsServiceRequest = decode(enc, body, "ExportLogsServiceRequest")?;
+            if req.resource_logs.is_empty() {
+                return Ok(nothing);
+            }
             extract::logs(&req, id_attr, &limits)
         }
         Signal::Traces => {
             // Checked so a broken exporter hears about it, then discarded.
             let _req: ExportTraceServiceRequest = decode(enc, body, "ExportTraceServiceRequest")?;
-            return Ok(Outcome {
-                rejected: 0,
-                message: String::new(),
-                duplicate: false,
-            });
+            return Ok(nothing);
         }
     };
     let mut h = Sha256::new();
@@ -684,7 +700,7 @@ fn ingest(rx: &Receiver, signal: Signal, enc: Encoding, body: &[u8]) -> Result<O
     let digest: [u8; 32] = h.finalize().into();
 
     rx.store
-        .apply(&digest, &extracted, Utc::now())
+        .apply(&digest, &extracted, token, Utc::now())
         .map_err(|e| match e {
             OtlpError::Busy(_) => {
                 Refusal::Shed("the telemetry database is busy; retry after the Retry-After delay")

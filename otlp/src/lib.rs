@@ -64,12 +64,28 @@ pub fn make_private_db_file(path: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        // An empty file is a valid empty database to SQLite.
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)?;
+        // An empty file is a valid empty database to SQLite. An existing
+        // file is never opened here: closing any descriptor of a database
+        // file drops every POSIX lock this process holds on it, and the
+        // server's own connection (opened before the receiver's) then kept
+        // reading an old snapshot: tokens created or revoked while it ran
+        // were not seen.
+        match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                match std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(path)
+                {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
         for suffix in ["", "-wal", "-shm", "-journal"] {
             let mut p = path.as_os_str().to_owned();
             p.push(suffix);
@@ -249,6 +265,36 @@ pub struct PersonSeen {
     pub last_received_at: DateTime<Utc>,
 }
 
+/// One (person or device, ingest token) pair telemetry was received from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientSeen {
+    /// The ingest token's id; `None` when the server named none.
+    pub token: Option<TokenId>,
+    /// `service.version` of the last request that carried one (Claude Code's version).
+    pub version: Option<String>,
+    pub first_received_at: DateTime<Utc>,
+    pub last_received_at: DateTime<Utc>,
+}
+
+/// A person or device and the tokens (and versions) it sent with, most recent first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonClients {
+    #[serde(flatten)]
+    pub seen: PersonSeen,
+    pub clients: Vec<ClientSeen>,
+}
+
+/// What one ingest token brought.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenUsage {
+    pub token: Option<TokenId>,
+    pub last_received_at: DateTime<Utc>,
+    /// Distinct people (e-mail, account or configured identity) that sent with it.
+    pub people: u64,
+    /// Distinct installation ids that sent with it without naming a person.
+    pub devices: u64,
+}
+
 /// Freshness and data health of the telemetry source.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TelemetryStatus {
@@ -342,6 +388,26 @@ impl Receiver {
     /// [`MAX_LISTED_PERSONS`]) after `after` (`""`: from the start).
     pub fn persons(&self, after: &str, limit: usize) -> Result<Vec<PersonSeen>, OtlpError> {
         self.store.persons(after, limit)
+    }
+
+    /// Per ingest token: last use, distinct people and devices.
+    pub fn token_usage(&self) -> Result<Vec<TokenUsage>, OtlpError> {
+        self.store.token_usage()
+    }
+
+    /// What telemetry knows of each of `keys` (those never heard from are left out).
+    pub fn persons_by_key(&self, keys: &[PersonKey]) -> Result<Vec<PersonClients>, OtlpError> {
+        self.store.persons_by_key(keys)
+    }
+
+    /// Device and account ids heard from that `mapped` does not tie to a
+    /// person, most recent first, at most `limit`; and how many in all.
+    pub fn unattributed(
+        &self,
+        limit: usize,
+        mapped: &dyn Fn(&PersonKey) -> bool,
+    ) -> Result<(Vec<PersonClients>, u64), OtlpError> {
+        self.store.unattributed(limit, mapped)
     }
 
     /// Active time per person-day for `from..=to`.

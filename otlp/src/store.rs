@@ -18,6 +18,9 @@
 //! - `otlp_cumulative` (series hash, start): last value of each cumulative series;
 //! - `otlp_batches`, `otlp_delta_seen`, `otlp_events_seen`: dedupe keys (hashes only);
 //! - `otlp_persons`: when each person or device was first and last heard from;
+//! - `otlp_clients` (person, token): when each person or device was heard
+//!   from with each ingest token (0: none known), and the Claude Code
+//!   version (`service.version`) it last reported: the roll-out view;
 //! - `otlp_meta`: schema version and counters for the status.
 
 use std::collections::{BTreeMap, HashMap};
@@ -31,8 +34,13 @@ use scoreboard_core::{DayRow, Measures, ModelUsage, PersonKey, Source, ToolDecis
 use sha2::{Digest, Sha256};
 
 use crate::extract::{Extracted, Measure, MetricPoint, TokenKind};
-use crate::{ActiveTime, OtlpError, PersonSeen, TelemetryStatus};
+use crate::{
+    ActiveTime, ClientSeen, OtlpError, PersonClients, PersonSeen, TelemetryStatus, TokenId,
+    TokenUsage,
+};
 
+/// Tables added since (`otlp_clients`) are created `IF NOT EXISTS` and
+/// older versions ignore them, so the version stays 1: a downgrade still opens.
 const SCHEMA_VERSION: i64 = 1;
 
 /// Retried batches arrive within seconds or minutes; a week is ample.
@@ -108,6 +116,16 @@ CREATE TABLE IF NOT EXISTS otlp_persons (
     first_seen  INTEGER NOT NULL,
     last_seen   INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS otlp_clients (
+    person      TEXT NOT NULL,
+    token       INTEGER NOT NULL,
+    device_only INTEGER NOT NULL,
+    version     TEXT,
+    first_seen  INTEGER NOT NULL,
+    last_seen   INTEGER NOT NULL,
+    PRIMARY KEY (person, token)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS otlp_clients_by_token ON otlp_clients (token);
 ";
 
 /// What became of one acknowledged request.
@@ -327,14 +345,16 @@ impl Store {
     }
 
     /// Stores one decoded request, or recognises a body stored before.
+    /// `token`: the ingest token the request carried, when the server names it.
     pub fn apply(
         &self,
         digest: &[u8; 32],
         ex: &Extracted,
+        token: Option<TokenId>,
         now: DateTime<Utc>,
     ) -> Result<Outcome, OtlpError> {
         let mut conn = lock(&self.writer);
-        self.apply_locked(&mut conn, digest, ex, now)
+        self.apply_locked(&mut conn, digest, ex, token, now)
             .map_err(|e| self.map_err(e))
     }
 
@@ -343,6 +363,7 @@ impl Store {
         conn: &mut Connection,
         digest: &[u8; 32],
         ex: &Extracted,
+        token: Option<TokenId>,
         now: DateTime<Utc>,
     ) -> Result<Outcome, rusqlite::Error> {
         let now_ms = ms(now);
@@ -454,8 +475,21 @@ impl Store {
                 "INSERT INTO otlp_persons (person, device_only, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
                  ON CONFLICT (person) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
             )?;
-            for who in &ex.seen {
+            let mut client = tx.prepare_cached(
+                "INSERT INTO otlp_clients (person, token, device_only, version, first_seen, last_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+                 ON CONFLICT (person, token) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen),
+                 version = COALESCE(excluded.version, version)",
+            )?;
+            for (who, version) in &ex.seen {
                 person.execute(params![who.key.as_str(), who.device_only, now_ms])?;
+                client.execute(params![
+                    who.key.as_str(),
+                    token.unwrap_or(0),
+                    who.device_only,
+                    version,
+                    now_ms
+                ])?;
             }
         }
 
@@ -742,6 +776,107 @@ impl Store {
         };
         read().map_err(|e| self.map_err(e))
     }
+}
+
+impl Store {
+    /// Per ingest token: when it last brought telemetry and from how many
+    /// people and devices (as recorded since `otlp_clients` exists).
+    pub fn token_usage(&self) -> Result<Vec<TokenUsage>, OtlpError> {
+        let conn = lock(&self.reader);
+        let read = || -> Result<Vec<TokenUsage>, rusqlite::Error> {
+            let mut q = conn.prepare_cached(
+                "SELECT token, MAX(last_seen), COUNT(*) FILTER (WHERE NOT device_only),
+                        COUNT(*) FILTER (WHERE device_only)
+                 FROM otlp_clients GROUP BY token ORDER BY token",
+            )?;
+            let rows = q.query_map([], |r| {
+                let token: i64 = r.get(0)?;
+                Ok(TokenUsage {
+                    token: (token != 0).then_some(token),
+                    last_received_at: from_ms(r.get(1)?).unwrap_or_default(),
+                    people: to_u64(r.get(2)?),
+                    devices: to_u64(r.get(3)?),
+                })
+            })?;
+            rows.collect()
+        };
+        read().map_err(|e| self.map_err(e))
+    }
+
+    /// What is known of each of `keys` that telemetry named (others are left out).
+    pub fn persons_by_key(&self, keys: &[PersonKey]) -> Result<Vec<PersonClients>, OtlpError> {
+        let conn = lock(&self.reader);
+        let read = || -> Result<Vec<PersonClients>, rusqlite::Error> {
+            let mut q = conn.prepare_cached(
+                "SELECT person, device_only, first_seen, last_seen FROM otlp_persons WHERE person = ?1",
+            )?;
+            let mut out = Vec::new();
+            for k in keys {
+                if let Some(seen) = q.query_row([k.as_str()], person_seen).optional()? {
+                    out.push(with_clients(&conn, seen)?);
+                }
+            }
+            Ok(out)
+        };
+        read().map_err(|e| self.map_err(e))
+    }
+
+    /// Installation ids and account ids heard from, most recent first,
+    /// leaving out those `mapped` says the roster ties to a person: at most
+    /// `limit`, and how many there are in all.
+    pub fn unattributed(
+        &self,
+        limit: usize,
+        mapped: &dyn Fn(&PersonKey) -> bool,
+    ) -> Result<(Vec<PersonClients>, u64), OtlpError> {
+        let conn = lock(&self.reader);
+        let read = || -> Result<(Vec<PersonClients>, u64), rusqlite::Error> {
+            let mut q = conn.prepare_cached(
+                "SELECT person, device_only, first_seen, last_seen FROM otlp_persons
+                 WHERE (person >= 'account:' AND person < 'account;')
+                    OR (person >= 'device:' AND person < 'device;')
+                 ORDER BY last_seen DESC, person",
+            )?;
+            let mut it = q.query([])?;
+            let mut listed = Vec::new();
+            let mut total = 0u64;
+            while let Some(r) = it.next()? {
+                let seen = person_seen(r)?;
+                if mapped(&seen.person) {
+                    continue;
+                }
+                total += 1;
+                if listed.len() < limit {
+                    listed.push(seen);
+                }
+            }
+            let out = listed
+                .into_iter()
+                .map(|s| with_clients(&conn, s))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((out, total))
+        };
+        read().map_err(|e| self.map_err(e))
+    }
+}
+
+fn with_clients(conn: &Connection, seen: PersonSeen) -> Result<PersonClients, rusqlite::Error> {
+    let mut q = conn.prepare_cached(
+        "SELECT token, version, first_seen, last_seen FROM otlp_clients
+         WHERE person = ?1 ORDER BY last_seen DESC, token",
+    )?;
+    let clients = q
+        .query_map([seen.person.as_str()], |r| {
+            let token: i64 = r.get(0)?;
+            Ok(ClientSeen {
+                token: (token != 0).then_some(token),
+                version: r.get(1)?,
+                first_received_at: from_ms(r.get(2)?).unwrap_or_default(),
+                last_received_at: from_ms(r.get(3)?).unwrap_or_default(),
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(PersonClients { seen, clients })
 }
 
 /// Most persons listed in one status or page.

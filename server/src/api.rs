@@ -8,6 +8,7 @@
 //! | `GET /api/roster` | `{entries: [RosterEntry…], problems, conflicts, sources: [{name, entries, fetched_at}]}` |
 //! | `GET /api/sources` | `{generated_at, sources: [SourceStatus…], telemetry: {configured, status_text, status}, refused: {last_24h, last_7d, by_reason, by_token}}` |
 //! | `GET /api/telemetry/persons?after=KEY&limit=N` | `{persons: [PersonSeen…], next_after}`: everyone telemetry named, by key |
+//! | `GET /api/telemetry/rollout` | per token, per roster member, unattributed installations ([`crate::rollout`]) |
 //! | `POST /v1/metrics`, `/v1/logs`, `/v1/traces` | the OTLP receiver (ingest token) |
 //! | anything else | the page (`--dist`), `index.html` for unknown paths |
 //!
@@ -24,7 +25,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{middleware, Json, Router};
 use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
-use scoreboard_core::parse::{roster as roster_parse, ImportOptions};
 use scoreboard_core::{DayRow, Problem, Roster, RosterEntry, Source};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -65,6 +65,7 @@ struct Inner {
     snapshot_uploads: crate::snapshots::UploadRate,
     demo: bool,
     roster_path: Option<PathBuf>,
+    roster_file: Arc<crate::roster_file::RosterFile>,
     dist: Option<PathBuf>,
     backfill_days: u32,
     telemetry: Option<Arc<Receiver>>,
@@ -119,6 +120,7 @@ impl AppState {
                 ),
                 demo: config.demo,
                 roster_path: config.roster.clone(),
+                roster_file: Arc::new(crate::roster_file::RosterFile::new(config.roster.clone())),
                 dist: config.dist.clone(),
                 backfill_days: config.anthropic.backfill_days,
                 telemetry,
@@ -154,6 +156,16 @@ impl AppState {
     pub fn snapshot_uploads(&self) -> &crate::snapshots::UploadRate {
         &self.inner.snapshot_uploads
     }
+    /// The roster file, read again when it changes.
+    pub fn roster_file(&self) -> &Arc<crate::roster_file::RosterFile> {
+        &self.inner.roster_file
+    }
+    pub fn telemetry(&self) -> Option<&Arc<Receiver>> {
+        self.inner.telemetry.as_ref()
+    }
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.inner.clock)()
+    }
 }
 
 /// The whole service. Tests call it with `tower::ServiceExt::oneshot`.
@@ -163,6 +175,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/roster", get(roster))
         .route("/api/sources", get(sources))
         .route("/api/telemetry/persons", get(telemetry_persons))
+        .merge(crate::rollout::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_reader,
@@ -403,37 +416,15 @@ struct RosterAnswer {
     sources: Vec<RosterSource>,
 }
 
-/// The roster file (read on every call, so edits show without a restart)
-/// merged with the Admin API's users list.
+/// The roster file (read again when it changes, so edits show without a
+/// restart) merged with the Admin API's users list.
 async fn roster(State(state): State<AppState>) -> Result<Json<RosterAnswer>, ApiError> {
-    let path = state.inner.roster_path.clone();
+    let file = state.inner.roster_file.clone();
     let store = state.inner.store.clone();
     let (file_part, dir) = tokio::task::spawn_blocking(move || {
-        let file_part = path.map(|p| {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_else(|| "roster".into());
-            match std::fs::read(&p) {
-                Err(e) => (
-                    name.clone(),
-                    Vec::new(),
-                    vec![Problem::new(
-                        &name,
-                        None,
-                        format!("cannot read the roster file: {e}"),
-                    )],
-                ),
-                Ok(bytes) => match roster_parse::parse(&name, &bytes, &ImportOptions::default()) {
-                    Ok(import) => (name, import.roster, import.problems),
-                    Err(e) => (
-                        name.clone(),
-                        Vec::new(),
-                        vec![Problem::new(&name, None, e.to_string())],
-                    ),
-                },
-            }
-        });
+        let file_part = file
+            .read()
+            .map(|r| (r.name.clone(), r.entries.clone(), r.problems.clone()));
         (file_part, store.directory(ADMIN_DIRECTORY))
     })
     .await
@@ -547,7 +538,9 @@ pub fn telemetry_text(s: &TelemetryStatus) -> String {
     );
     if s.unattributed_devices > 0 {
         text.push_str(&format!(
-            " {} installations send telemetry without an e-mail or account id; their usage cannot be tied to a person.",
+            " {} installations send telemetry without an e-mail or account id; their usage cannot be tied to a person \
+             until the engineer sets user.email in OTEL_RESOURCE_ATTRIBUTES or the roster lists the installation as an alias \
+             (the telemetry roll-out lists each with its alias).",
             s.unattributed_devices
         ));
     }

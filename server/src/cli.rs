@@ -20,7 +20,7 @@ SETTINGS
     listen = \"127.0.0.1:8080\"      # where the page and the API are served
     data_dir = \"./data\"            # SQLite file: <data_dir>/scoreboard.db
     dist = \"dist\"                  # the built app (index.html for unknown paths)
-    roster = \"roster.csv\"          # who should be using Claude Code (re-read on every request)
+    roster = \"roster.csv\"          # who should be using Claude Code (read again when it changes)
     public = false                   # true: no credential needed on a non-loopback address
     public_url = \"https://scoreboard.example.com\"  # the address engineers' machines use (telemetry snippet)
     trusted_identity_header = \"X-Forwarded-Email\" # set by your reverse proxy; grants read access
@@ -191,9 +191,26 @@ pub enum TokenCommand {
         /// An admin token: a viewer that may also delete anyone's share snapshots.
         #[arg(long)]
         admin: bool,
-        /// The server URL to put in the telemetry snippet [default: public_url, else the listen address].
+        /// The server URL to put in the telemetry snippet [default: public_url, else the
+        /// address the server using this database serves (or last served) at, else the listen address].
         #[arg(long, value_name = "URL")]
         endpoint: Option<String>,
+    },
+    /// Send one harmless telemetry request as Claude Code would and say what the server answered.
+    ///
+    /// The request is an empty metrics export to <endpoint>/v1/metrics with the token as
+    /// `Authorization: Bearer`: it stores nothing. Run it on an engineer's machine with the
+    /// endpoint from their settings. Exit status 0 when the token works there, 1 otherwise.
+    Check {
+        /// The address in the settings (OTEL_EXPORTER_OTLP_ENDPOINT) [default: as `create` chooses it].
+        #[arg(long, value_name = "URL", conflicts_with = "settings")]
+        endpoint: Option<String>,
+        /// Take the endpoint and token from a Claude Code settings file (managed-settings.json,
+        /// ~/.claude/settings.json), as Claude Code reads it.
+        #[arg(long, value_name = "FILE")]
+        settings: Option<PathBuf>,
+        /// The ingest token; `-` or nothing reads it from standard input (keeps it out of shell history).
+        token: Option<String>,
     },
     /// List tokens (never their values).
     List,
@@ -312,20 +329,107 @@ fn fail(message: &str, code: u8) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// One check request, on a runtime of its own (the token commands are synchronous).
+fn send_check(url: &str, token: &str) -> Result<crate::check::Report, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    Ok(rt.block_on(crate::check::run(url, token)))
+}
+
+/// `token check --settings FILE`: the endpoint and token a settings file gives Claude Code.
+fn settings_check(
+    path: &std::path::Path,
+    token: Option<&str>,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {name}: {e}"))?;
+    let s = crate::check::from_settings(&name, &bytes)?;
+    let token = token
+        .filter(|t| *t != "-")
+        .map_or(s.token.clone(), str::to_string);
+    let report = send_check(&s.endpoint, &token)?;
+    let mut text = format!("Settings {name}: endpoint {}.\n", s.endpoint);
+    for p in &s.problems {
+        text.push_str(&format!("PROBLEM (settings): {p}.\n"));
+    }
+    text.push_str(&report.text());
+    out.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
+    match report.verdict {
+        crate::check::Verdict::Ok if s.problems.is_empty() => Ok(()),
+        _ => Err("the token check failed (see above)".into()),
+    }
+}
+
+/// `token check`: the endpoint as `create` would choose it (reading the
+/// store only if it exists: on an engineer's machine there is none), then
+/// one request. Fails (exit 1) unless the token works there.
+fn token_check(
+    cfg: &Config,
+    endpoint: Option<&str>,
+    token: Option<&str>,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    let token = match token {
+        Some(t) if t != "-" => t.trim().to_string(),
+        _ => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| format!("cannot read the token from standard input: {e}"))?;
+            line.trim().to_string()
+        }
+    };
+    if token.is_empty() {
+        return Err("no token given: pass it as an argument or on standard input".into());
+    }
+    let recorded = if endpoint.is_none() && cfg.db_path().is_file() {
+        Store::open(&cfg.db_path())
+            .and_then(|s| s.serving())
+            .map_err(|e| e.to_string())?
+    } else {
+        None
+    };
+    let ep = crate::endpoint::choose(endpoint, cfg, recorded.as_ref(), &crate::endpoint::answers)?;
+    let report = send_check(&ep.url, &token)?;
+    let mut text = String::new();
+    if ep.origin != crate::endpoint::Origin::Flag {
+        text.push_str(&format!("Endpoint {} ({}).\n", ep.url, ep.why));
+    }
+    text.push_str(&report.text());
+    out.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
+    match report.verdict {
+        crate::check::Verdict::Ok => Ok(()),
+        _ => Err("the token check failed (see above)".into()),
+    }
+}
+
 /// The `token` subcommands, writing to `out`.
 pub fn token_command(args: &TokenArgs, out: &mut dyn Write) -> Result<(), String> {
     let cfg = common_config(&args.common).map_err(|e| e.to_string())?;
+    if let TokenCommand::Check {
+        endpoint,
+        settings,
+        token,
+    } = &args.command
+    {
+        if let Some(path) = settings {
+            return settings_check(path, token.as_deref(), out);
+        }
+        return token_check(&cfg, endpoint.as_deref(), token.as_deref(), out);
+    }
     let store = Store::open(&cfg.db_path()).map_err(|e| e.to_string())?;
     let now = Utc::now();
-    let endpoint_for = |given: &Option<String>| -> Result<String, String> {
-        match given {
-            Some(u) => {
-                let url = reqwest::Url::parse(u.trim())
-                    .map_err(|e| format!("--endpoint {u:?} is not a URL ({e})"))?;
-                Ok(url.as_str().trim_end_matches('/').to_string())
-            }
-            None => Ok(cfg.telemetry_endpoint()),
-        }
+    let endpoint_for = |given: &Option<String>| -> Result<crate::endpoint::Endpoint, String> {
+        let recorded = store.serving().map_err(|e| e.to_string())?;
+        crate::endpoint::choose(
+            given.as_deref(),
+            &cfg,
+            recorded.as_ref(),
+            &crate::endpoint::answers,
+        )
     };
     let write =
         |out: &mut dyn Write, text: &str| out.write_all(text.as_bytes()).map_err(|e| e.to_string());
@@ -341,18 +445,34 @@ pub fn token_command(args: &TokenArgs, out: &mut dyn Write) -> Result<(), String
                 (true, false) => TokenKind::Viewer,
                 (false, false) => TokenKind::Ingest,
             };
+            // Chosen before the token exists: a bad --endpoint creates nothing.
+            let ep = match kind {
+                TokenKind::Ingest => Some(endpoint_for(endpoint)?),
+                _ => None,
+            };
             let new = tokens::create(&store, kind, name, now).map_err(|e| e.to_string())?;
-            let text = match kind {
-                TokenKind::Viewer | TokenKind::Admin => tokens::viewer_instructions(&new),
-                TokenKind::Ingest => tokens::ingest_instructions(&endpoint_for(endpoint)?, &new),
+            let text = match &ep {
+                Some(ep) => tokens::ingest_instructions(ep, &new),
+                None => tokens::viewer_instructions(&new),
             };
             write(out, &text)
         }
         TokenCommand::Rotate { id, endpoint } => {
+            let ingest = store
+                .token(*id)
+                .map_err(|e| e.to_string())?
+                .is_some_and(|t| t.kind == TokenKind::Ingest);
+            let ep = if ingest {
+                Some(endpoint_for(endpoint)?)
+            } else {
+                None
+            };
             let new = tokens::rotate(&store, *id, now).map_err(|e| e.to_string())?;
-            let text = match new.record.kind {
-                TokenKind::Viewer | TokenKind::Admin => tokens::viewer_instructions(&new),
-                TokenKind::Ingest => tokens::ingest_instructions(&endpoint_for(endpoint)?, &new),
+            let text = match &ep {
+                Some(ep) if new.record.kind == TokenKind::Ingest => {
+                    tokens::ingest_instructions(ep, &new)
+                }
+                _ => tokens::viewer_instructions(&new),
             };
             write(
                 out,
@@ -371,6 +491,7 @@ pub fn token_command(args: &TokenArgs, out: &mut dyn Write) -> Result<(), String
                 ),
             )
         }
+        TokenCommand::Check { .. } => Ok(()), // answered above, without opening the store
         TokenCommand::List => {
             let list = store.tokens().map_err(|e| e.to_string())?;
             if list.is_empty() {

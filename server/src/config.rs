@@ -327,14 +327,6 @@ impl Config {
         self.data_dir.join(DB_FILE)
     }
 
-    /// The base URL telemetry should be sent to, as far as this server knows it.
-    pub fn telemetry_endpoint(&self) -> String {
-        if let Some(u) = &self.public_url {
-            return u.trim_end_matches('/').to_string();
-        }
-        format!("http://{}", self.otlp_listen.unwrap_or(self.listen))
-    }
-
     /// Loads the file (if any), then applies overrides (flags and `SCOREBOARD_*`
     /// variables, already merged by clap), then validates everything.
     pub fn load(

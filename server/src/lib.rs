@@ -27,12 +27,16 @@
 
 pub mod api;
 pub mod auth;
+pub mod check;
 pub mod cli;
 pub mod config;
+pub mod endpoint;
 pub mod guard;
 pub mod listen;
 pub mod refusals;
 pub mod report;
+pub mod rollout;
+pub mod roster_file;
 pub mod serve;
 pub mod snapshots;
 pub mod store;

@@ -77,6 +77,7 @@ pub struct Running {
     pub addr: SocketAddr,
     pub otlp_addr: Option<SocketAddr>,
     pub state: AppState,
+    started_at: chrono::DateTime<chrono::Utc>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<Result<(), std::io::Error>>>,
 }
@@ -87,6 +88,15 @@ impl Running {
         let _ = self.shutdown.send(true);
         for t in self.tasks {
             t.await.map_err(std::io::Error::other)??;
+        }
+        let store = self.state.store().clone();
+        let started = self.started_at;
+        let stopped =
+            tokio::task::spawn_blocking(move || store.record_stopped(started, chrono::Utc::now()))
+                .await
+                .map_err(std::io::Error::other)?;
+        if let Err(e) = stopped {
+            tracing::warn!(error = %e, "cannot record that the server stopped");
         }
         Ok(())
     }
@@ -231,6 +241,16 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
             wait(rx.clone()),
         )));
     }
+    // What `token create` reads to print the address this server really
+    // answers at (the real port, also when port 0 was asked).
+    let started_at = chrono::Utc::now();
+    state.store().record_serving(&crate::store::Serving {
+        listen: addr,
+        otlp_listen: otlp_addr,
+        public_url: cfg.public_url.clone(),
+        started_at,
+        stopped_at: None,
+    })?;
     let loop_rx = rx.clone();
     tasks.push(tokio::spawn(async move {
         syncer.run(loop_rx).await;
@@ -266,6 +286,7 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
         addr,
         otlp_addr,
         state,
+        started_at,
         shutdown: tx,
         tasks,
     })

@@ -132,6 +132,16 @@ const MIGRATIONS: &[&str] = &[
         last_at_ms INTEGER NOT NULL,
         PRIMARY KEY (hour, area, reason, token_id)
     ) WITHOUT ROWID;",
+    // 4: onboarding (issue 14): where `serve` last served, so `token create`
+    // prints the address the server really answers at.
+    "CREATE TABLE serving (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        listen TEXT NOT NULL,
+        otlp_listen TEXT,
+        public_url TEXT,
+        started_at TEXT NOT NULL,
+        stopped_at TEXT
+    );",
 ];
 
 /// What the API said about one fetched day, kept so that coverage warnings
@@ -216,6 +226,19 @@ pub struct TokenRecord {
     pub hint: String,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Where `scoreboard serve` serves (or last served) from this database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Serving {
+    /// The address the main listener is bound to (the real port, also when 0 was asked).
+    pub listen: std::net::SocketAddr,
+    /// The telemetry-only listener, when there is one.
+    pub otlp_listen: Option<std::net::SocketAddr>,
+    pub public_url: Option<String>,
+    pub started_at: DateTime<Utc>,
+    /// `None` while it runs (or when it stopped without saying so: killed).
+    pub stopped_at: Option<DateTime<Utc>>,
 }
 
 /// People an upstream knows, and when they were fetched.
@@ -602,6 +625,72 @@ impl Store {
                 serde_json::from_str(&e).map_err(|e| StoreError::Corrupt(e.to_string()))?,
             ))),
         }
+    }
+
+    // ---- where serve serves ----------------------------------------------------
+
+    pub fn record_serving(&self, s: &Serving) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO serving (id, listen, otlp_listen, public_url, started_at, stopped_at)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (id) DO UPDATE SET listen = excluded.listen, otlp_listen = excluded.otlp_listen,
+                public_url = excluded.public_url, started_at = excluded.started_at,
+                stopped_at = excluded.stopped_at",
+            params![
+                s.listen.to_string(),
+                s.otlp_listen.map(|a| a.to_string()),
+                s.public_url,
+                s.started_at.to_rfc3339(),
+                s.stopped_at.map(|t| t.to_rfc3339()),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Marks the recorded server stopped, if `started_at` is still the one recorded
+    /// (a second server started on the same file since keeps its record).
+    pub fn record_stopped(
+        &self,
+        started_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE serving SET stopped_at = ?2 WHERE id = 1 AND started_at = ?1",
+            params![started_at.to_rfc3339(), now.to_rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    pub fn serving(&self) -> Result<Option<Serving>, StoreError> {
+        let conn = self.conn();
+        type Row = (
+            String,
+            Option<String>,
+            Option<String>,
+            String,
+            Option<String>,
+        );
+        let row: Option<Row> = conn
+            .query_row(
+                "SELECT listen, otlp_listen, public_url, started_at, stopped_at FROM serving WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?;
+        let Some((listen, otlp, public_url, started, stopped)) = row else {
+            return Ok(None);
+        };
+        let addr = |s: &str| {
+            s.parse::<std::net::SocketAddr>()
+                .map_err(|e| StoreError::Corrupt(format!("recorded address {s:?}: {e}")))
+        };
+        Ok(Some(Serving {
+            listen: addr(&listen)?,
+            otlp_listen: otlp.as_deref().map(addr).transpose()?,
+            public_url,
+            started_at: parse_time(&started)?,
+            stopped_at: stopped.as_deref().map(parse_time).transpose()?,
+        }))
     }
 
     // ---- tokens ---------------------------------------------------------------

@@ -197,29 +197,49 @@ pub fn mobileconfig(endpoint: &str, token: &str, name: &str) -> String {
     )
 }
 
-/// What `token create` prints for an ingest token: the token once and how to install it.
-pub fn ingest_instructions(endpoint: &str, new: &NewToken) -> String {
+/// Who is who in telemetry, for the printed instructions (README says the same).
+pub const IDENTITY_HELP: &str = "\
+Who is who:
+  - Engineers signed in to Claude Code with a claude.ai account (Team, Enterprise, Pro, Max)
+    are named by their e-mail automatically.
+  - Engineers using an API key (ANTHROPIC_API_KEY, Console, Bedrock, Vertex) send no e-mail:
+    their usage arrives under an installation id (device:…) and cannot be tied to a person.
+    Either each of them adds their own e-mail to their user settings, ~/.claude/settings.json
+    (managed settings cannot carry a per-person value):
+
+        { \"env\": { \"OTEL_RESOURCE_ATTRIBUTES\": \"user.email=their.name@example.com\" } }
+
+    or you map the installation (or account) id onto the person in the roster's aliases
+    column. The page's roll-out view lists unattributed installations with the alias to copy.
+";
+
+/// What `token create` prints for an ingest token: the token once, the
+/// address the settings name and why, and how to install and verify them.
+pub fn ingest_instructions(endpoint: &crate::endpoint::Endpoint, new: &NewToken) -> String {
     let token = &new.token;
+    let url = endpoint.url.as_str();
     let mut out = String::new();
     out.push_str(&format!(
         "Created ingest token #{} \"{}\". It can only send telemetry to this server.\n\n    {token}\n\n\
          This is the only time it is shown; only its hash is stored.\n\n",
         new.record.id, new.record.name
     ));
-    let loopback = endpoint.contains("://127.")
-        || endpoint.contains("://localhost")
-        || endpoint.contains("://[::1]");
-    if loopback {
+    out.push_str(&format!(
+        "Server address in these settings: {url}\n  chosen because: {}\n\n",
+        endpoint.why
+    ));
+    if endpoint.loopback {
         out.push_str(&format!(
-            "Note: {endpoint} is only reachable from this machine. For engineers' machines, set `public_url` \
-             in the config (or pass --endpoint) to the address they reach this server at.\n\n"
+            "WARNING: {url} is only reachable from this machine. If this token is for engineers' \
+             machines, set `public_url` in the config (or start `serve` with --public-url) to the \
+             address they reach this server at, or pass --endpoint URL, and create the token again.\n\n"
         ));
     }
     out.push_str(
         "1. One engineer: merge this into ~/.claude/settings.json (OTEL settings in a repository's \
          .claude/settings.json are ignored by Claude Code):\n\n",
     );
-    out.push_str(&settings_json(endpoint, token));
+    out.push_str(&settings_json(url, token));
     out.push_str(
         "\n\n2. Every machine, enforced: the same JSON as managed-settings.json in\n   \
          macOS   /Library/Application Support/ClaudeCode/managed-settings.json\n   \
@@ -227,12 +247,16 @@ pub fn ingest_instructions(endpoint: &str, new: &NewToken) -> String {
          Windows C:\\Program Files\\ClaudeCode\\managed-settings.json\n\n",
     );
     out.push_str("3. macOS through MDM: upload this configuration profile (save it as scoreboard-telemetry.mobileconfig):\n\n");
-    out.push_str(&mobileconfig(endpoint, token, &new.record.name));
-    out.push_str(
-        "\nCheck: start `claude`, type a prompt, and within a minute the Sources bar of the page shows \
-         telemetry received. Revoke with `scoreboard token revoke ",
-    );
-    out.push_str(&format!("{}`.\n", new.record.id));
+    out.push_str(&mobileconfig(url, token, &new.record.name));
+    out.push('\n');
+    out.push_str(IDENTITY_HELP);
+    out.push_str(&format!(
+        "\nVerify: from an engineer's machine, `scoreboard token check --endpoint {url} TOKEN` sends one \
+         empty telemetry request, as Claude Code would, and says whether it arrived and the token works. \
+         Then start `claude`, type a prompt, and within a minute the page's roll-out view shows the \
+         machine. Revoke with `scoreboard token revoke {}`.\n",
+        new.record.id
+    ));
     out
 }
 

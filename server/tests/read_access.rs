@@ -17,10 +17,12 @@ use scoreboard_server::store::{Store, TokenKind};
 use scoreboard_server::tokens;
 use serde_json::Value;
 
-const READS: [&str; 3] = [
+const READS: [&str; 5] = [
     "/api/rows?from=2026-11-01&to=2026-11-20",
     "/api/roster",
     "/api/sources",
+    "/api/telemetry/persons",
+    "/api/telemetry/rollout",
 ];
 
 fn offline_config(dir: &Path) -> Config {

@@ -126,7 +126,19 @@ pub fn Connect(open: RwSignal<bool>) -> impl IntoView {
                 </li>
                 <li>
                     <p>
-                        "Check: start "<code>"claude"</code>", type a prompt; within a few minutes the telemetry card above shows it "
+                        "Make sure everyone is named. Engineers signed in to Claude Code with their claude.ai account are identified by "
+                        "their e-mail automatically. Engineers who use an API key send no e-mail: each of them adds "
+                        <code>"\"OTEL_RESOURCE_ATTRIBUTES\": \"user.email=their.name@example.com\""</code>
+                        " to the env block of their own "<code>"~/.claude/settings.json"</code>" (managed settings cannot hold a "
+                        "per-person value), or you add their installation id to the roster's aliases column: the telemetry roll-out "
+                        "in the details lists each unattributed installation with the alias to copy."
+                    </p>
+                </li>
+                <li>
+                    <p>
+                        "Check from an engineer's machine: "<code>{format!("scoreboard token check --endpoint {endpoint} TOKEN")}</code>
+                        " sends one empty request as Claude Code does and says whether it arrived and the token works. Then start "
+                        <code>"claude"</code>", type a prompt; within a few minutes the telemetry roll-out in the details shows the machine "
                         "(press Refresh now). Revoke a token with "<code>"scoreboard token revoke ID"</code>" ("
                         <code>"scoreboard token list"</code>" shows the ids)."
                     </p>

@@ -9,5 +9,6 @@ pub mod filters;
 pub mod health;
 pub mod load;
 pub mod people;
+pub mod rollout;
 pub mod share;
 pub mod sources;

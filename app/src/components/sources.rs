@@ -8,6 +8,7 @@ use scoreboard_core::telemetry::{coverage, TelemetryCoverage};
 use scoreboard_core::PersonKey;
 
 use crate::components::connect::Connect;
+use crate::components::rollout::Rollout;
 use crate::live::{self, Live, SyncSource, TelemetryPart};
 use crate::state::ctx;
 use crate::util::{int, plural};
@@ -61,6 +62,7 @@ pub fn SourceBar() -> impl IntoView {
                             <FilesCard/>
                         </div>
                         <NotConfigured/>
+                        <Rollout/>
                     </div>
                 </Show>
             </section>

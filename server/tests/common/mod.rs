@@ -707,6 +707,19 @@ pub fn scoreboard_command() -> std::process::Command {
     c
 }
 
+/// `scoreboard serve` on 127.0.0.1:`port` with its database in `dir`.
+pub fn serve_command(port: u16, dir: &Path) -> std::process::Command {
+    let mut c = scoreboard_command();
+    c.args([
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--data-dir",
+    ])
+    .arg(dir);
+    c
+}
+
 /// Settings for tests: short timeouts and backoffs, so nothing sleeps for seconds.
 pub fn test_config(fake: &Fake, data_dir: &Path) -> Config {
     let anthropic = AnthropicConfig {

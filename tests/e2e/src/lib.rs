@@ -6,3 +6,4 @@
 //! `SCOREBOARD_BIN` and `SCOREBOARD_DIST`.
 
 pub mod harness;
+pub mod telemetry;

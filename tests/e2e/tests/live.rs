@@ -23,12 +23,12 @@ use std::net::{TcpListener, TcpStream};
 use fantoccini::error::CmdError;
 use fantoccini::Locator;
 use scoreboard_e2e::harness::{App, Error, Result};
+use scoreboard_e2e::telemetry::{
+    create_token, fixture, open_source_details, refresh_until, replay_capture,
+};
 use serde_json::{json, Value};
 
 const ADMIN_KEY: &str = "sk-ant-admin01-E2EFAKE-0123456789abcdef";
-/// How many times a test presses "Refresh now" before giving up (about a
-/// second apart): enough for the server's next one-minute sync on a busy machine.
-const REFRESH_TRIES: usize = 180;
 
 // ---- dates (the server uses the real clock, so the fake's data is relative to today) ----
 
@@ -296,44 +296,6 @@ async fn start(fake: &Fake, config_dir: &Path) -> Result<Option<App>> {
         .await
 }
 
-/// Presses "Refresh now" until `selector` matches an element whose text
-/// contains `needle`, and returns that text.
-async fn refresh_until(app: &App, selector: &str, needle: &str) -> Result<String> {
-    app.find("#live-refresh").await?;
-    let mut last = String::new();
-    for _ in 0..REFRESH_TRIES {
-        if let Ok(el) = app.wait_for(selector, Duration::from_millis(200)).await {
-            last = el.text().await.unwrap_or_default();
-            if last.contains(needle) {
-                return Ok(last);
-            }
-        }
-        if let Ok(b) = app.client().find(Locator::Css("#live-refresh")).await {
-            let _ = b.click().await;
-        }
-        tokio::time::sleep(Duration::from_millis(800)).await;
-    }
-    Err(Error::ConditionTimeout {
-        what: format!("`{selector}` containing {needle:?} (pressing Refresh now)"),
-        waited: Duration::from_secs(REFRESH_TRIES as u64),
-        url: app.base_url().to_string(),
-        last,
-    })
-}
-
-/// Opens the details under the one-line source status (the source cards,
-/// telemetry coverage, Connect Claude Code); they start folded.
-async fn open_source_details(app: &App) -> Result<()> {
-    let toggle = app.find("#sources-toggle").await?;
-    if toggle.attr("aria-expanded").await.ok().flatten().as_deref() != Some("true") {
-        toggle
-            .click()
-            .await
-            .map_err(wd("open the source details"))?;
-    }
-    app.find("#sources-details").await.map(drop)
-}
-
 fn wd(action: &'static str) -> impl FnOnce(CmdError) -> Error {
     move |source| Error::WebDriver {
         action: action.to_string(),
@@ -356,86 +318,6 @@ fn person_cell(email: &str, col: &str) -> String {
 }
 
 // ---- telemetry -----------------------------------------------------------------
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/otlp/claude-code-2.1.330/edit-json-delta")
-}
-
-/// `scoreboard token create` against the running server's data directory;
-/// returns the token and everything the command printed.
-fn create_token(data_dir: &Path, endpoint: &str) -> (String, String) {
-    let bin = std::env::var_os("SCOREBOARD_BIN").expect("SCOREBOARD_BIN is set when the app runs");
-    let mut command = std::process::Command::new(bin);
-    command
-        .args([
-            "token",
-            "create",
-            "--name",
-            "e2e laptops",
-            "--endpoint",
-            endpoint,
-        ])
-        .arg("--data-dir")
-        .arg(data_dir);
-    // As the harness does for the server: none of the caller's settings or keys.
-    for (key, _) in std::env::vars_os() {
-        let name = key.to_string_lossy();
-        if name.starts_with("SCOREBOARD_") || name.starts_with("ANTHROPIC_") {
-            command.env_remove(&key);
-        }
-    }
-    let out = command.output().expect("run scoreboard token create");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "token create failed: {text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = text
-        .split_whitespace()
-        .find(|w| w.starts_with("sbi_") && w.len() == 68)
-        .expect("the printed token")
-        .to_string();
-    (token, text)
-}
-
-/// POSTs one body to the server over a plain HTTP/1.1 connection; the status code.
-fn post(base_url: &str, path: &str, token: &str, body: &[u8]) -> u16 {
-    let addr = base_url.trim_start_matches("http://");
-    let mut s = TcpStream::connect(addr).expect("connect to the server");
-    let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
-         authorization: Bearer {token}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).expect("send");
-    s.write_all(body).expect("send the body");
-    let mut reply = Vec::new();
-    let _ = s.read_to_end(&mut reply);
-    String::from_utf8_lossy(&reply)
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Replays every request of the captured "edit" session, as Claude Code sent it.
-fn replay_capture(base_url: &str, token: &str) -> Vec<u16> {
-    let dir = fixtures();
-    let index: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("index.json")).expect("index.json"))
-            .expect("index.json is JSON");
-    let mut statuses = Vec::new();
-    for req in index.as_array().expect("a list of requests") {
-        let body = std::fs::read(dir.join(req["files"]["raw"].as_str().expect("raw file")))
-            .expect("the body");
-        let path = req["path"].as_str().expect("path");
-        statuses.push(post(base_url, path, token, &body));
-    }
-    statuses
-}
 
 // ---- the tests -------------------------------------------------------------------
 
@@ -506,8 +388,9 @@ async fn the_page_shows_the_admin_api_dashboard_live_and_telemetry_after_refresh
         app.screenshot("live-admin-api").await?;
 
         // An engineer's Claude Code sends its telemetry with an ingest token.
-        let (token, printed) = create_token(app.data_dir(), app.base_url());
-        let statuses = replay_capture(app.base_url(), &token);
+        let (token, printed) = create_token(app.data_dir(), "e2e laptops", Some(app.base_url()));
+        let capture = fixture("claude-code-2.1.330", "edit-json-delta");
+        let statuses = replay_capture(&capture, app.base_url(), &token);
         assert!(
             statuses.iter().all(|s| *s == 200),
             "telemetry answers {statuses:?}"
