@@ -8,8 +8,8 @@
 use chrono::NaiveDate;
 use scoreboard_core::metrics::{self, Figure, Tier, WindowSpec};
 use scoreboard_core::{
-    compute, DayRow, Measures, PeriodRow, PersonKey, ReportOptions, Roster, RosterEntry, Source,
-    UsageTable,
+    compute, DayRow, MeasureSet, Measures, PeriodRow, PersonKey, ReportOptions, Roster,
+    RosterEntry, Source, UsageTable,
 };
 
 fn d(s: &str) -> NaiveDate {
@@ -434,7 +434,8 @@ fn a_period_row_inside_one_week_counts_for_that_week_and_a_longer_one_only_for_t
         source: Source::Csv,
         measures: lines(40),
         models: vec![],
-        tools: vec![],
+        tools: Vec::new(),
+        present: MeasureSet::all(),
     };
     let month = PeriodRow {
         start: d("2026-10-20"),
@@ -443,7 +444,8 @@ fn a_period_row_inside_one_week_counts_for_that_week_and_a_longer_one_only_for_t
         source: Source::Csv,
         measures: lines(300),
         models: vec![],
-        tools: vec![],
+        tools: Vec::new(),
+        present: MeasureSet::all(),
     };
     t.insert_periods(vec![week_long, month]);
     let r = compute(&t, None, &opts(4));
@@ -487,7 +489,8 @@ fn daily_rows_from_a_stronger_source_beat_overlapping_period_totals() {
         source: Source::Csv,
         measures: lines(99),
         models: vec![],
-        tools: vec![],
+        tools: Vec::new(),
+        present: MeasureSet::all(),
     }]);
     let r = compute(&t, None, &opts(4));
     assert_eq!(r.totals.lines_accepted, 5);

@@ -12,8 +12,8 @@ use chrono::{Duration, NaiveDate};
 use proptest::prelude::*;
 use scoreboard_core::metrics::{Report, WindowSpec};
 use scoreboard_core::{
-    compute, DayRow, Measures, PeriodRow, PersonKey, ReportOptions, Roster, RosterEntry, Source,
-    UsageTable,
+    compute, DayRow, MeasureSet, Measures, PeriodRow, PersonKey, ReportOptions, Roster,
+    RosterEntry, Source, UsageTable,
 };
 
 // ---------------------------------------------------------------- generators
@@ -120,6 +120,7 @@ fn period_row(
             measures: m,
             models: Vec::new(),
             tools: Vec::new(),
+            present: MeasureSet::all(),
         },
     )
 }
@@ -290,7 +291,8 @@ proptest! {
     }
 
     /// A corrected export replaces the earlier one's person-days: the figures
-    /// are those of the corrected rows alone, not a sum.
+    /// are those of the corrected rows alone, not a sum. (Rows that carry every
+    /// measure: a row without a measure keeps the earlier value, see below.)
     #[test]
     fn a_corrected_reload_replaces_the_earlier_rows(
         rows in day_rows(40),
@@ -301,11 +303,59 @@ proptest! {
         let corrected: Vec<DayRow> = rows
             .iter()
             .zip(&corrections)
-            .map(|(r, m)| DayRow { measures: *m, ..r.clone() })
+            .map(|(r, m)| DayRow { measures: *m, present: MeasureSet::all(), ..r.clone() })
+            .collect();
+        let rows: Vec<DayRow> = rows
+            .into_iter()
+            .map(|r| DayRow { present: MeasureSet::all(), ..r })
             .collect();
         let reloaded = table_of(&[&rows, &corrected]);
         let only_new = table_of(&[&corrected]);
         same_report(&compute(&reloaded, roster.as_ref(), &opts), &compute(&only_new, roster.as_ref(), &opts))?;
+    }
+
+    /// §1 "a later file of the same source": a thinner later load replaces
+    /// only the measures it carries, in any order of the measures chosen; the
+    /// others keep the earlier load's values. Whatever the thin load carries,
+    /// the result equals one full load of the merged rows.
+    #[test]
+    fn a_thinner_later_load_replaces_only_the_measures_it_carries(
+        rows in day_rows(40),
+        corrections in prop::collection::vec(measures(), 40),
+        carried in 0u16..(1 << 11),
+        roster in roster(),
+        opts in options(),
+    ) {
+        let carried = MeasureSet::from_bits_truncate(carried);
+        let full: Vec<DayRow> = rows
+            .into_iter()
+            .map(|r| DayRow { present: MeasureSet::all(), ..r })
+            .collect();
+        let thin: Vec<DayRow> = full
+            .iter()
+            .zip(&corrections)
+            .map(|(r, m)| DayRow { measures: *m, present: carried, ..r.clone() })
+            .collect();
+        let merged: Vec<DayRow> = full
+            .iter()
+            .zip(&corrections)
+            .map(|(r, m)| {
+                let mut expected = r.measures;
+                expected.replace(m, carried);
+                let mut e = r.clone();
+                e.measures = expected;
+                if !carried.contains(MeasureSet::EDITS) {
+                    e.tools = r.tools.clone();
+                }
+                e
+            })
+            .collect();
+        let loaded = table_of(&[&full, &thin]);
+        let expected = table_of(&[&merged]);
+        same_figures(
+            &compute(&loaded, roster.as_ref(), &opts),
+            &compute(&expected, roster.as_ref(), &opts),
+        )?;
     }
 
     /// §1: a person-day present in two files from different sources counts

@@ -51,6 +51,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::ColumnUse;
+use crate::model::MeasureSet;
 
 /// A canonical field a CSV column can hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -205,6 +206,25 @@ impl Field {
                 | Field::CacheCreationTokens
                 | Field::CostUsd
         )
+    }
+
+    /// The measure a column of this field carries; `None` for identity, dates,
+    /// labels and the accept rate (a rate cannot be summed).
+    pub fn measure(self) -> Option<MeasureSet> {
+        Some(match self {
+            Field::Sessions => MeasureSet::SESSIONS,
+            Field::LinesAdded => MeasureSet::LINES_ADDED,
+            Field::LinesRemoved => MeasureSet::LINES_REMOVED,
+            Field::Commits => MeasureSet::COMMITS,
+            Field::PullRequests => MeasureSet::PULL_REQUESTS,
+            Field::EditsAccepted | Field::EditsRejected => MeasureSet::EDITS,
+            Field::InputTokens => MeasureSet::INPUT_TOKENS,
+            Field::OutputTokens => MeasureSet::OUTPUT_TOKENS,
+            Field::CacheReadTokens => MeasureSet::CACHE_READ_TOKENS,
+            Field::CacheCreationTokens => MeasureSet::CACHE_CREATION_TOKENS,
+            Field::CostUsd => MeasureSet::COST,
+            _ => return None,
+        })
     }
 
     /// A column only a roster uses.
@@ -613,6 +633,16 @@ impl Mapping {
             .and_then(|i| self.columns.get(i))
             .map_or("", |c| c.header.as_str())
     }
+    /// The measures the mapped columns carry. Edits count only when both
+    /// counts are used (`use_edits`): one of the two says nothing of the rate.
+    pub fn carried(&self, use_edits: bool) -> MeasureSet {
+        self.index
+            .keys()
+            .filter(|f| use_edits || f.measure() != Some(MeasureSet::EDITS))
+            .filter_map(|f| f.measure())
+            .fold(MeasureSet::empty(), |a, b| a | b)
+    }
+
     /// Stops using a column: reported as ignored, with the reason.
     pub fn drop_field(&mut self, f: Field, why: &str) {
         if let Some(i) = self.index.remove(&f) {

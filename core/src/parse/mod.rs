@@ -17,7 +17,6 @@ mod columns;
 pub mod enterprise_api;
 mod lenient;
 pub mod roster;
-mod sum;
 pub(crate) mod text;
 pub mod usage_csv;
 
@@ -29,8 +28,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use columns::{normalise_header, Field};
+/// The one reader of a UTC day in core (ISO dates and timestamps), for the CLI, server and page too.
+pub use text::parse_day;
 
-use crate::model::{DayRow, PeriodRow, Problem};
+use crate::coverage::DayRange;
+use crate::model::{DayRow, MeasureSet, PeriodRow, Problem, Source};
 use crate::prices::PriceTable;
 use crate::roster::RosterEntry;
 
@@ -49,6 +51,16 @@ pub enum FileKind {
 }
 
 impl FileKind {
+    /// The source of the rows a file of this kind gives (`None` for a roster).
+    pub fn source(self) -> Option<Source> {
+        match self {
+            FileKind::UsageCsv => Some(Source::Csv),
+            FileKind::AdminApiJson => Some(Source::AdminApi),
+            FileKind::EnterpriseApiJson => Some(Source::EnterpriseApi),
+            FileKind::Roster => None,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             FileKind::UsageCsv => "Claude Code usage export (CSV)",
@@ -115,6 +127,13 @@ pub struct Import {
     pub columns: Vec<ColumnUse>,
     /// The headers of columns that were not used.
     pub ignored_columns: Vec<String>,
+    /// The UTC days the file covers (metrics.md §2): a usage export from its
+    /// first to its last day or the period it was given, an API dump its
+    /// days. Empty for a roster.
+    pub coverage: Vec<DayRange>,
+    /// The measures the file carried (its columns, or what its API records
+    /// hold): a later file replaces only these (metrics.md §1).
+    pub measures: MeasureSet,
     /// Data rows (CSV), e-mails (plain list) or records (JSON) read.
     pub rows_read: u64,
     /// Of those, how many were rejected (each has a problem).
@@ -134,6 +153,8 @@ impl Import {
             warnings: Vec::new(),
             columns: Vec::new(),
             ignored_columns: Vec::new(),
+            coverage: Vec::new(),
+            measures: MeasureSet::empty(),
             rows_read: 0,
             rows_rejected: 0,
         }

@@ -23,11 +23,12 @@ use chrono::NaiveDate;
 use super::columns::{map_headers, Mapping};
 use super::text::{is_blank, parse_count, parse_day, parse_usd, shown};
 use super::{
-    check_period, normalise_header, read_csv, sum, text, Field, FileKind, Import, ImportError,
+    check_period, normalise_header, read_csv, text, Field, FileKind, Import, ImportError,
     ImportOptions,
 };
+use crate::coverage::DayRange;
 use crate::model::{
-    usd_to_micros, DayRow, Measures, ModelUsage, PeriodRow, PersonKey, Problem, Source,
+    usd_to_micros, DayRow, MeasureSet, Measures, ModelUsage, PeriodRow, PersonKey, Problem, Source,
 };
 
 /// Reads a usage export from bytes (see the module documentation).
@@ -117,6 +118,7 @@ pub(crate) fn parse_text(
         );
     }
     let use_edits = edit_columns(&mut m);
+    let carried = m.carried(use_edits);
 
     let mut import = Import::new(file, FileKind::UsageCsv);
     // Rows in file order plus an index by person-day: one hash lookup and at
@@ -136,22 +138,30 @@ pub(crate) fn parse_text(
         }
         match read_row(&m, &cell, &dating, use_edits, opts, &mut tally) {
             Ok(row) => match row.when {
-                When::Day(day) => match day_index.entry((day, row.person)) {
-                    Entry::Occupied(at) => {
-                        let mut new = DayRow::new(day, at.key().1.clone(), Source::Csv);
+                When::Day(day) => {
+                    // A cost estimated from tokens is known even without a cost column.
+                    let present = carried | row.estimated_cost();
+                    let new_row = |person: PersonKey| {
+                        let mut new = DayRow::new(day, person, Source::Csv);
                         new.measures = row.measures;
-                        new.models.extend(row.model);
-                        sum::add_day(&mut days[*at.get()], &new);
+                        new.models.extend(row.model.clone());
+                        new.present = present;
+                        new
+                    };
+                    match day_index.entry((day, row.person)) {
+                        Entry::Occupied(at) => {
+                            let new = new_row(at.key().1.clone());
+                            days[*at.get()].absorb(&new);
+                        }
+                        Entry::Vacant(at) => {
+                            let new = new_row(at.key().1.clone());
+                            at.insert(days.len());
+                            days.push(new);
+                        }
                     }
-                    Entry::Vacant(at) => {
-                        let mut new = DayRow::new(day, at.key().1.clone(), Source::Csv);
-                        new.measures = row.measures;
-                        new.models.extend(row.model);
-                        at.insert(days.len());
-                        days.push(new);
-                    }
-                },
+                }
                 When::Period(start, end) => {
+                    let present = carried | row.estimated_cost();
                     let new = PeriodRow {
                         start,
                         end,
@@ -160,9 +170,10 @@ pub(crate) fn parse_text(
                         measures: row.measures,
                         models: row.model.into_iter().collect(),
                         tools: Vec::new(),
+                        present,
                     };
                     match periods.get_mut(&(start, end, row.person.clone())) {
-                        Some(have) => sum::add_period(have, &new),
+                        Some(have) => have.absorb(&new),
                         None => {
                             periods.insert((start, end, row.person), new);
                         }
@@ -183,6 +194,21 @@ pub(crate) fn parse_text(
     if !days.is_sorted_by(|a, b| day_order(a, b).is_le()) {
         days.sort_unstable_by(day_order);
     }
+    import.measures = days
+        .iter()
+        .map(|r| r.present)
+        .chain(periods.values().map(|p| p.present))
+        .fold(carried, |a, b| a | b);
+    import.coverage = DayRange::normalize(
+        DayRange::span(days.iter().map(|r| r.day))
+            .into_iter()
+            .chain(
+                periods
+                    .values()
+                    .filter_map(|p| DayRange::weekly(p.start, p.end)),
+            )
+            .collect(),
+    );
     import.rows = days;
     import.periods = periods.into_values().collect();
     import.warnings = m.warnings.clone();
@@ -230,7 +256,8 @@ fn edit_columns(m: &mut Mapping) -> bool {
         m.warnings.push(format!(
             "column `{header}` gives an acceptance rate, not counts of accepted and rejected edits. The tool \
              acceptance rate is a ratio of sums over counts, so this file's rate cannot be used and its edits \
-             count as 0; the rate comes from the Admin API, the Enterprise Analytics API or telemetry"
+             stay unknown (edits an earlier load gave for the same days are kept); the rate comes from the \
+             Admin API, the Enterprise Analytics API or telemetry"
         ));
     }
     false
@@ -246,6 +273,17 @@ struct Row {
     when: When,
     measures: Measures,
     model: Option<ModelUsage>,
+}
+
+impl Row {
+    /// Cost, when this row's was estimated from its tokens (no cost column needed).
+    fn estimated_cost(&self) -> MeasureSet {
+        if self.measures.cost_is_estimated {
+            MeasureSet::COST
+        } else {
+            MeasureSet::empty()
+        }
+    }
 }
 
 /// Reads one data row; every unreadable cell is named in the error list.
