@@ -50,7 +50,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::ColumnUse;
+use super::{text, ColumnUse};
 use crate::model::MeasureSet;
 
 /// A canonical field a CSV column can hold.
@@ -619,6 +619,8 @@ pub(crate) struct Mapping {
     pub index: BTreeMap<Field, usize>,
     pub ignored: Vec<String>,
     pub warnings: Vec<String>,
+    /// Columns with a header the alias table does not know (indexes, file order).
+    pub unknown: Vec<usize>,
 }
 
 impl Mapping {
@@ -656,6 +658,64 @@ impl Mapping {
     }
 }
 
+/// A column the importer does not recognise that holds numbers in most rows:
+/// probably a measure under a name the alias table lacks (a localised or
+/// renamed export's "Conversations"). Core only reports it; the page offers
+/// the column dialog for it instead of ignoring it silently.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LikelyMeasure {
+    /// The header as written.
+    pub header: String,
+    /// Up to three non-empty cells, as written (trimmed).
+    pub samples: Vec<String>,
+    /// Of the data rows, the share whose cell is a number (0..=1).
+    pub numeric_share: f64,
+}
+
+/// Above this share of numeric cells, an unknown column is reported as a likely measure.
+pub const LIKELY_MEASURE_SHARE: f64 = 0.5;
+
+/// The unknown columns of `m` whose cells are numbers in most of `records`.
+pub(crate) fn likely_measures<'a>(
+    m: &Mapping,
+    records: impl Iterator<Item = &'a csv::StringRecord> + Clone,
+) -> Vec<LikelyMeasure> {
+    let mut out = Vec::new();
+    for &i in &m.unknown {
+        let (mut rows, mut numeric) = (0u64, 0u64);
+        let mut samples = Vec::new();
+        for r in records.clone() {
+            rows += 1;
+            let cell = r.get(i).map_or("", str::trim);
+            if cell.is_empty() {
+                continue;
+            }
+            if samples.len() < 3 {
+                samples.push(text::shown(cell));
+            }
+            if matches!(text::parse_usd(cell), Ok(Some(_))) {
+                numeric += 1;
+            }
+        }
+        let share = if rows == 0 {
+            0.0
+        } else {
+            numeric as f64 / rows as f64
+        };
+        if share > LIKELY_MEASURE_SHARE {
+            out.push(LikelyMeasure {
+                header: m
+                    .columns
+                    .get(i)
+                    .map_or_else(String::new, |c| c.header.clone()),
+                samples,
+                numeric_share: share,
+            });
+        }
+    }
+    out
+}
+
 /// Maps headers to fields. An override (keyed by the header text, compared
 /// normalised) beats the alias table; `None` in an override ignores the column.
 pub(crate) fn map_headers(
@@ -691,6 +751,7 @@ pub(crate) fn map_headers(
                     m.warnings.push(format!("ignored column `{h}`: {why}"));
                 } else {
                     m.ignored.push(h.clone());
+                    m.unknown.push(i);
                     unknown.push(h.clone());
                 }
             }

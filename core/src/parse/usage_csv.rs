@@ -218,6 +218,8 @@ pub(crate) fn parse_text(
             "no row of this file could be used; see the problems and warnings above".to_string(),
         );
     }
+    import.likely_measures =
+        super::columns::likely_measures(&m, csv.records.iter().map(|(_, r)| r));
     import.columns = m.columns;
     import.ignored_columns = m.ignored;
     Ok(import)
