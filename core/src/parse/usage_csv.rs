@@ -82,35 +82,7 @@ pub(crate) fn parse_text(
             file: file.to_string(),
         });
     }
-    let dating = match (
-        m.col(Field::Day),
-        m.col(Field::StartDate),
-        m.col(Field::EndDate),
-        opts.period,
-    ) {
-        (Some(_), ..) => {
-            for f in [Field::StartDate, Field::EndDate] {
-                m.drop_field(f, "the date column gives each row's day");
-            }
-            Dating::Daily
-        }
-        (None, Some(_), Some(_), _) => Dating::RowPeriod,
-        (None, _, _, Some((start, end))) => {
-            for f in [Field::StartDate, Field::EndDate] {
-                m.drop_field(
-                    f,
-                    "a period needs both a start and an end column; the period given for the file is used",
-                );
-            }
-            Dating::Fixed(start, end)
-        }
-        (None, ..) => {
-            return Err(ImportError::NeedsPeriod {
-                file: file.to_string(),
-                columns: m.columns.clone(),
-            })
-        }
-    };
+    let dating = dating(file, &mut m, opts)?;
     for f in [Field::Name, Field::Team, Field::Aliases] {
         m.drop_field(
             f,
@@ -223,6 +195,41 @@ pub(crate) fn parse_text(
     import.columns = m.columns;
     import.ignored_columns = m.ignored;
     Ok(import)
+}
+
+/// How the file's rows are dated: a date column, start and end columns, or
+/// the period given for the file; none of these asks for a period.
+fn dating(file: &str, m: &mut Mapping, opts: &ImportOptions) -> Result<Dating, ImportError> {
+    let dating = match (
+        m.col(Field::Day),
+        m.col(Field::StartDate),
+        m.col(Field::EndDate),
+        opts.period,
+    ) {
+        (Some(_), ..) => {
+            for f in [Field::StartDate, Field::EndDate] {
+                m.drop_field(f, "the date column gives each row's day");
+            }
+            Dating::Daily
+        }
+        (None, Some(_), Some(_), _) => Dating::RowPeriod,
+        (None, _, _, Some((start, end))) => {
+            for f in [Field::StartDate, Field::EndDate] {
+                m.drop_field(
+                    f,
+                    "a period needs both a start and an end column; the period given for the file is used",
+                );
+            }
+            Dating::Fixed(start, end)
+        }
+        (None, ..) => {
+            return Err(ImportError::NeedsPeriod {
+                file: file.to_string(),
+                columns: m.columns.clone(),
+            })
+        }
+    };
+    Ok(dating)
 }
 
 /// Day, then person: the order of [`Import::rows`].
@@ -400,6 +407,25 @@ fn read_row<'a>(
     let model = cell(Field::Model)
         .filter(|v| !is_blank(v))
         .map(str::to_string);
+    let model = cost_and_model(&mut ms, given_cost, model, opts, tally);
+    Ok(Row {
+        person,
+        when,
+        measures: ms,
+        model,
+    })
+}
+
+/// The row's cost: the one the file gives, else estimated from its tokens
+/// and model (counted in `tally` when it cannot be); and the per-model
+/// split when the row names a model and has tokens or a cost.
+fn cost_and_model(
+    ms: &mut Measures,
+    given_cost: Option<i64>,
+    model: Option<String>,
+    opts: &ImportOptions,
+    tally: &mut Tally,
+) -> Option<ModelUsage> {
     let has_tokens = ms.input_tokens != 0
         || ms.output_tokens != 0
         || ms.cache_read_tokens != 0
@@ -425,7 +451,7 @@ fn read_row<'a>(
         },
         None => {}
     }
-    let model = model
+    model
         .filter(|_| has_tokens || ms.cost_micros != 0)
         .map(|name| ModelUsage {
             model: name,
@@ -435,13 +461,7 @@ fn read_row<'a>(
             cache_creation_tokens: ms.cache_creation_tokens,
             cost_micros: ms.cost_micros,
             cost_is_estimated: ms.cost_is_estimated,
-        });
-    Ok(Row {
-        person,
-        when,
-        measures: ms,
-        model,
-    })
+        })
 }
 
 /// The row's person and the raw cell it came from.
