@@ -162,7 +162,11 @@ fn cards(
     hidden: Option<&ListCounts>,
 ) -> [(Figure, &'static str, &'static str, Card); 6] {
     let no_week = "no complete week (Monday to Sunday, UTC) in this window yet";
-    let Some(k) = &r.kpis else {
+    let Some((k, w)) = r
+        .kpis
+        .as_ref()
+        .and_then(|k| k.week.figures.as_ref().map(|w| (k, w)))
+    else {
         return [
             (
                 Figure::ActiveEngineers,
@@ -202,16 +206,21 @@ fn cards(
             ),
         ];
     };
-    let w = &k.week;
-    let p = k.previous.as_ref();
-    let prev_label = p.map_or_else(String::new, |p| util::short_week(&p.label));
+    let p = k.previous.as_ref().and_then(|p| p.figures.as_ref());
+    let prev_label = k
+        .previous
+        .as_ref()
+        .map_or_else(String::new, |p| util::short_week(&p.label));
 
     let (delta, delta_raw, dir) = count_delta(
         w.active_engineers,
         p.map(|p| p.active_engineers),
         &prev_label,
     );
-    let adoption = match (w.adoption_rate, why_undefined(Figure::AdoptionRate, w)) {
+    let adoption = match (
+        w.adoption_rate,
+        why_undefined(Figure::AdoptionRate, Some(w)),
+    ) {
         (Some(a), _) => format!(
             "Adoption {}: {} of the {} people on the roster were active.",
             util::pct(a),
@@ -230,35 +239,39 @@ fn cards(
         note: adoption,
     };
 
-    let (delta, delta_raw, dir) = count_delta(w.sessions, p.map(|p| p.sessions), &prev_label);
+    let (delta, delta_raw, dir) =
+        count_delta(w.totals.sessions, p.map(|p| p.totals.sessions), &prev_label);
     let sessions = Card {
-        value: int(w.sessions),
-        raw: w.sessions.to_string(),
+        value: int(w.totals.sessions),
+        raw: w.totals.sessions.to_string(),
         delta,
         delta_raw,
         direction: dir,
         note: "Claude Code sessions started in the week.".into(),
     };
 
-    let (delta, delta_raw, dir) =
-        count_delta(w.lines_accepted, p.map(|p| p.lines_accepted), &prev_label);
+    let (delta, delta_raw, dir) = count_delta(
+        w.totals.lines_accepted,
+        p.map(|p| p.totals.lines_accepted),
+        &prev_label,
+    );
     let lines = Card {
-        value: int(w.lines_accepted),
-        raw: w.lines_accepted.to_string(),
+        value: int(w.totals.lines_accepted),
+        raw: w.totals.lines_accepted.to_string(),
         delta,
         delta_raw,
         direction: dir,
         note: format!(
             "Lines written by Claude Code and kept; {} removed.",
-            int(w.lines_removed)
+            int(w.totals.lines_removed)
         ),
     };
 
-    let acceptance = match w.acceptance_rate {
+    let acceptance = match w.totals.acceptance_rate {
         Some(a) => {
             let (delta, delta_raw, dir) = opt_delta(
                 a,
-                p.map(|p| p.acceptance_rate),
+                p.map(|p| p.totals.acceptance_rate),
                 &prev_label,
                 "has no rate to compare with",
                 1000.0,
@@ -272,17 +285,18 @@ fn cards(
                 direction: dir,
                 note: format!(
                     "{} of {} edit suggestions accepted.",
-                    int(w.edits_accepted),
-                    int(w.edits_accepted + w.edits_rejected)
+                    int(w.totals.edits_accepted),
+                    int(w.totals.edits_accepted + w.totals.edits_rejected)
                 ),
             }
         }
         None => undefined(
-            why_undefined(Figure::AcceptanceRate, w).unwrap_or("no edit decisions in this week"),
+            why_undefined(Figure::AcceptanceRate, Some(w))
+                .unwrap_or("no edit decisions in this week"),
         ),
     };
 
-    let estimate = if w.cost_is_estimated {
+    let estimate = if w.totals.cost_is_estimated {
         "An estimate at API list prices, partly from token counts × the price table; on a seat plan it is not what you pay."
     } else {
         "An estimate at API list prices; on a seat plan it is not what you pay."
@@ -303,11 +317,14 @@ fn cards(
                 delta,
                 delta_raw,
                 direction: dir,
-                note: format!("Total {} in the week. {estimate}", util::usd(w.cost_usd)),
+                note: format!(
+                    "Total {} in the week. {estimate}",
+                    util::usd(w.totals.cost_usd)
+                ),
             }
         }
         None => undefined(
-            why_undefined(Figure::CostPerActiveEngineer, w).unwrap_or("nobody was active"),
+            why_undefined(Figure::CostPerActiveEngineer, Some(w)).unwrap_or("nobody was active"),
         ),
     };
 
@@ -350,11 +367,15 @@ fn nonstarters(r: &Report, hidden: Option<&ListCounts>) -> Card {
         );
     };
     let n = hidden.map_or(r.non_starters.len() as u64, |c| c.non_starters);
-    // The change: roster members not active by the end of the reference week vs the week before (core's tier counts).
-    let t = &r.tiers_by_week;
-    let (delta, delta_raw, dir) = match (t.len().checked_sub(2).and_then(|i| t.get(i)), t.last()) {
-        (Some(a), Some(b)) => {
-            let d = b.roster_not_started as i64 - a.roster_not_started as i64;
+    // The change: core's, from the week before (not started by its end).
+    let change = r
+        .kpis
+        .as_ref()
+        .and_then(|k| k.cards.as_ref())
+        .and_then(|c| c.not_started.change.as_ref());
+    let (delta, delta_raw, dir) = match change {
+        Some(c) => {
+            let d = c.absolute as i64;
             let dir = direction(d as f64);
             let words = match d {
                 0 => "no change vs the week before".to_string(),
@@ -363,7 +384,7 @@ fn nonstarters(r: &Report, hidden: Option<&ListCounts>) -> Card {
             };
             (format!("{}{words}", arrow(dir)), d.to_string(), dir)
         }
-        _ => (
+        None => (
             "no earlier week to compare with".into(),
             String::new(),
             "none",
@@ -376,7 +397,7 @@ fn nonstarters(r: &Report, hidden: Option<&ListCounts>) -> Card {
         delta_raw,
         direction: dir,
         note: format!(
-            "Of {} on the roster, never active in the loaded data.",
+            "Of {} on the roster, not active by the end of the week.",
             util::plural(size, "person", "people")
         ),
     }
@@ -441,7 +462,7 @@ fn week_axis(r: &Report) -> (Vec<String>, Vec<String>, Vec<bool>) {
             }
         })
         .collect();
-    let partial = r.weeks.iter().map(|w| !w.complete).collect();
+    let partial = r.weeks.iter().map(|w| w.partial).collect();
     (labels, titles, partial)
 }
 
@@ -475,11 +496,14 @@ fn chart(r: &Report, series: Vec<Series>, fmt: Fmt, zero_based: bool) -> ChartDa
 
 fn active_chart(r: &Report) -> ChartData {
     let mut s = vec![weekly(r, "Active engineers", "s-blue", Mark::Line, |w| {
-        Some(w.active_engineers as f64)
+        w.figures.as_ref().map(|f| f.active_engineers as f64)
     })];
     if r.roster_size.is_some() {
         s.push(weekly(r, "Roster size", "s-grey", Mark::Reference, |w| {
-            w.roster_size.map(|n| n as f64)
+            w.figures
+                .as_ref()
+                .and_then(|f| f.roster_size)
+                .map(|n| n as f64)
         }));
     }
     chart(r, s, Fmt::Count, true)
@@ -506,25 +530,37 @@ fn tiers_chart(r: &Report) -> ChartData {
             name: "Power users".into(),
             class: "t-power",
             mark: Mark::Bar,
-            values: t.iter().map(|c| Some(c.power as f64)).collect(),
+            values: t
+                .iter()
+                .map(|c| c.counts.as_ref().map(|k| k.power as f64))
+                .collect(),
         },
         Series {
             name: "Regular".into(),
             class: "t-regular",
             mark: Mark::Bar,
-            values: t.iter().map(|c| Some(c.regular as f64)).collect(),
+            values: t
+                .iter()
+                .map(|c| c.counts.as_ref().map(|k| k.regular as f64))
+                .collect(),
         },
         Series {
             name: "Occasional".into(),
             class: "t-occasional",
             mark: Mark::Bar,
-            values: t.iter().map(|c| Some(c.occasional as f64)).collect(),
+            values: t
+                .iter()
+                .map(|c| c.counts.as_ref().map(|k| k.occasional as f64))
+                .collect(),
         },
         Series {
             name: "Lapsed".into(),
             class: "t-lapsed",
             mark: Mark::Bar,
-            values: t.iter().map(|c| Some(c.lapsed as f64)).collect(),
+            values: t
+                .iter()
+                .map(|c| c.counts.as_ref().map(|k| k.lapsed as f64))
+                .collect(),
         },
     ];
     if r.roster_size.is_some() {
@@ -534,7 +570,7 @@ fn tiers_chart(r: &Report) -> ChartData {
             mark: Mark::Bar,
             values: t
                 .iter()
-                .map(|c| Some(c.roster_not_started as f64))
+                .map(|c| c.counts.as_ref().map(|k| k.roster_not_started as f64))
                 .collect(),
         });
     }
@@ -585,7 +621,7 @@ fn Charts() -> impl IntoView {
         })
     };
     let sessions = single("Sessions", "s-teal", Mark::Bar, Fmt::Count, true, |w| {
-        Some(w.sessions as f64)
+        w.figures.as_ref().map(|f| f.totals.sessions as f64)
     });
     let lines = single(
         "Lines accepted",
@@ -593,7 +629,7 @@ fn Charts() -> impl IntoView {
         Mark::Bar,
         Fmt::Count,
         true,
-        |w| Some(w.lines_accepted as f64),
+        |w| w.figures.as_ref().map(|f| f.totals.lines_accepted as f64),
     );
     let acceptance = single(
         "Acceptance rate",
@@ -601,7 +637,7 @@ fn Charts() -> impl IntoView {
         Mark::Line,
         Fmt::Percent,
         false,
-        |w| w.acceptance_rate,
+        |w| w.figures.as_ref().and_then(|f| f.totals.acceptance_rate),
     );
     let cost = single(
         "Cost per active engineer",
@@ -609,7 +645,11 @@ fn Charts() -> impl IntoView {
         Mark::Line,
         Fmt::Usd,
         true,
-        |w| w.cost_per_active_engineer_usd,
+        |w| {
+            w.figures
+                .as_ref()
+                .and_then(|f| f.cost_per_active_engineer_usd)
+        },
     );
     let tiers = Signal::derive(move || r.with(|r| tiers_chart(r)));
     view! {
