@@ -1,11 +1,17 @@
-//! The page: header, loading panel, filters, dashboard, data health.
+//! The page: the header (Add files, Share, Clear), one-line status (demo or
+//! live sources), then the answer first (filters, sentence, cards), and
+//! below it the notes, charts, people, data health and definitions. The
+//! first visit, with nothing loaded, explains itself and offers the demo.
 
 use leptos::prelude::*;
 
+use crate::components::load::{
+    nothing_loaded, AddFiles, DemoLine, DropOverlay, FilesPanelOpen, Intro, ProgressView,
+};
 use crate::components::share::{ShareButton, SharedHeader, SharedPage};
 use crate::components::{
     dashboard::Dashboard, definitions::DefinitionList, dialogs::Dialogs, filters::Filters,
-    health::Health, load::LoadPanel, people::PeopleSection, sources::SourceBar,
+    health::Health, people::PeopleSection, sources::SourceBar,
 };
 use crate::live;
 use crate::loader;
@@ -20,6 +26,7 @@ pub fn App() -> impl IntoView {
     provide_context(ctx);
     // A shared snapshot in the URL (#s=…, ?snapshot=…) replaces the page's own data.
     let sc = ShareCtx::provide();
+    FilesPanelOpen::provide();
 
     // Read back what was stored; with nothing stored, show the demo when the
     // server runs with --demo (or the URL asks for it).
@@ -60,12 +67,7 @@ pub fn App() -> impl IntoView {
     // The view survives a reload.
     Effect::new(move |_| ctx.view.with(storage::save_view));
 
-    let has_data = move || {
-        ctx.data.with(|d| !d.is_empty())
-            || ctx
-                .live
-                .with(|l| l.as_ref().is_some_and(live::Live::has_rows))
-    };
+    let has_data = move || !nothing_loaded(ctx);
     view! {
         <a class="skip" href="#dashboard">"Skip to the dashboard"</a>
         <Show when=move || sc.shown.with(|s| *s == Shown::Own)
@@ -73,12 +75,18 @@ pub fn App() -> impl IntoView {
         <Header/>
         <main>
             <Notice/>
+            <ProgressView/>
+            <DemoLine/>
             <SourceBar/>
-            <LoadPanel/>
             <Dialogs/>
             <Show
                 when=has_data
-                fallback=move || view! { <Show when=move || !ctx.restored.get()><p class="loading">"Opening the data kept in this browser…"</p></Show> }
+                fallback=move || view! {
+                    <Show when=move || ctx.restored.get()
+                        fallback=|| view! { <p class="loading">"Opening the data kept in this browser…"</p> }>
+                        <Intro/>
+                    </Show>
+                }
             >
                 <div id="dashboard" class="dashboard">
                     <Filters/>
@@ -90,6 +98,8 @@ pub fn App() -> impl IntoView {
             </Show>
         </main>
         </Show>
+        // Outside the shared view's switch: mounted once, so a drop is read once.
+        <DropOverlay/>
         <footer class="foot">
             <p>
                 "Scoreboard computes every figure in this browser from the files you load; nothing is uploaded. "
@@ -119,7 +129,8 @@ fn Header() -> impl IntoView {
             }));
         });
     };
-    let has_data = move || ctx.data.with(|d| !d.is_empty() || !d.files.is_empty());
+    let own_data = move || ctx.data.with(|d| !d.is_empty() || !d.files.is_empty());
+    let dashboard = move || !nothing_loaded(ctx);
     view! {
         <header class="top">
             <div class="brand">
@@ -127,11 +138,15 @@ fn Header() -> impl IntoView {
                 <p class="tagline">"Claude Code adoption across your engineering team, week by week."</p>
             </div>
             <div class="top-actions">
-                <Show when=has_data>
+                <AddFiles/>
+                <Show when=dashboard>
                     <ShareButton/>
+                </Show>
+                <Show when=own_data>
                     <button id="clear-data" class="btn quiet" on:click=move |_| confirming.set(true)
-                        aria-expanded=move || confirming.get().to_string()>
-                        "Clear all data"
+                        aria-expanded=move || confirming.get().to_string()
+                        title="Remove everything Scoreboard keeps in this browser">
+                        "Clear"<span class="wide-only">" all data"</span>
                     </button>
                 </Show>
             </div>

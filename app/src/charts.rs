@@ -1,8 +1,10 @@
 //! Weekly charts, drawn as SVG by the page itself (app/CHARTS.md says why,
 //! with the measured sizes): lines, bars and stacked bars over ISO weeks,
-//! with axes, value labels, a tooltip (mouse and keyboard), the current
-//! partial week drawn dashed/pale over a hatched band, and a data-table
-//! alternative.
+//! with axes (dates, every value axis from 0), value labels, a tooltip
+//! (mouse and keyboard), partial weeks drawn dashed/pale over a hatched band
+//! and labelled, weeks without figures drawn as a labelled gap (never a 0),
+//! and a data-table alternative; plus the cards' small trend line
+//! ([`Sparkline`]).
 //!
 //! The chart only draws what it is given: every value comes from core's Report.
 
@@ -67,26 +69,51 @@ pub enum Mark {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
     pub name: String,
-    /// Colour class (`s-blue`, `t-power`, …); the legend shows the name too.
+    /// Colour class (`s-accent`, `t-power`, …); the legend shows the name too.
     pub class: &'static str,
     pub mark: Mark,
+    /// One value per week of [`ChartData::weeks`]; `None` is drawn as a gap
+    /// (no bar, no point, the line broken), never as 0.
     pub values: Vec<Option<f64>>,
+    /// What a missing value means, written in the gap when the week has no
+    /// value in any series (`no data`, `no edit decisions`, …).
+    pub gap: &'static str,
 }
 
+/// One week of a chart's axis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AxisWeek {
+    /// Axis label: the week's Monday (`9 Nov`).
+    pub label: String,
+    /// Tooltip and table heading (`2026-W46 · 9–15 Nov 2026`).
+    pub title: String,
+    /// Set when the week is drawn as partial (the current week, or a week
+    /// the data covers only in part): the word written over its band.
+    pub partial: Option<&'static str>,
+}
+
+/// What one chart shows. Every axis starts at 0 (rates included), so a
+/// change is never magnified by a cut axis.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChartData {
-    /// Axis label per week (`W46`).
-    pub labels: Vec<String>,
-    /// Tooltip / table heading per week (`2026-W46, 9–15 Nov`).
-    pub titles: Vec<String>,
-    /// True for the current week, which is still in progress.
-    pub partial: Vec<bool>,
+    pub weeks: Vec<AxisWeek>,
     pub series: Vec<Series>,
     /// Bars of all series stacked per week.
     pub stacked: bool,
     pub fmt: Fmt,
-    /// Start the value axis at 0 (rates may zoom in instead).
-    pub zero_based: bool,
+}
+
+impl ChartData {
+    fn partial(&self, i: usize) -> bool {
+        self.weeks.get(i).is_some_and(|w| w.partial.is_some())
+    }
+
+    /// No series has a value in week `i`: the week is a gap.
+    fn empty_at(&self, i: usize) -> bool {
+        self.series
+            .iter()
+            .all(|s| s.values.get(i).copied().flatten().is_none())
+    }
 }
 
 /// A chart's size watcher and its callback (kept alive together).
@@ -109,11 +136,11 @@ struct Geo {
 
 impl Geo {
     fn new(d: &ChartData, w: f64) -> Geo {
-        let n = d.labels.len().max(1);
+        let n = d.weeks.len().max(1);
         let band = (w - LEFT - RIGHT) / n as f64;
-        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        let mut hi = f64::NEG_INFINITY;
         if d.stacked {
-            for i in 0..d.labels.len() {
+            for i in 0..d.weeks.len() {
                 let s: f64 = d
                     .series
                     .iter()
@@ -121,41 +148,20 @@ impl Geo {
                     .sum();
                 hi = hi.max(s);
             }
-            lo = 0.0;
         } else {
             for v in d
                 .series
                 .iter()
                 .flat_map(|s| s.values.iter().copied().flatten())
             {
-                lo = lo.min(v);
                 hi = hi.max(v);
             }
         }
         if !hi.is_finite() {
             hi = 1.0;
-            lo = 0.0;
         }
         let (y0, y1, ticks) = if d.fmt == Fmt::Percent {
-            let y0 = if d.zero_based {
-                0.0
-            } else {
-                ((lo - 0.05) * 10.0).floor().clamp(0.0, 9.0) / 10.0
-            };
-            let step = if 1.0 - y0 > 0.5 {
-                0.25
-            } else if 1.0 - y0 > 0.2 {
-                0.1
-            } else {
-                0.05
-            };
-            let mut ticks = Vec::new();
-            let mut t = y0;
-            while t <= 1.0 + 1e-9 {
-                ticks.push(t);
-                t += step;
-            }
-            (y0, 1.0, ticks)
+            (0.0, 1.0, vec![0.0, 0.25, 0.5, 0.75, 1.0])
         } else {
             let hi = if hi <= 0.0 { 1.0 } else { hi };
             let step = nice_step(hi / 5.0);
@@ -220,26 +226,43 @@ fn f1(v: f64) -> String {
     format!("{v:.1}")
 }
 
+/// The width an axis date label needs (`30 Nov` at 11 px), for thinning them.
+const LABEL_WIDTH: f64 = 48.0;
+
 /// The SVG body (axes, marks, labels), drawn once per data or width change.
 fn draw(d: &ChartData, g: &Geo, uid: &str) -> impl IntoView {
     let plot_bottom = HEIGHT - BOTTOM;
     let hatch = format!("hatch-{uid}");
-    let every = ((g.n as f64 * 46.0) / (g.w - LEFT - RIGHT)).ceil().max(1.0) as usize;
+    let every = ((g.n as f64 * LABEL_WIDTH) / (g.w - LEFT - RIGHT))
+        .ceil()
+        .max(1.0) as usize;
     let mut parts: Vec<AnyView> = Vec::new();
 
-    // The partial week: a hatched band with a label.
-    for (i, p) in d.partial.iter().enumerate() {
-        if *p {
+    // Partial weeks: a hatched band, labelled.
+    for (i, wk) in d.weeks.iter().enumerate() {
+        if let Some(word) = wk.partial {
             let x = LEFT + g.band * i as f64;
-            let text = if g.band >= 56.0 { "in progress" } else { "now" };
             parts.push(
                 view! {
                     <rect class="partial-band" x=f1(x) y=f1(TOP) width=f1(g.band) height=f1(plot_bottom - TOP) fill=format!("url(#{hatch})")/>
-                    <text class="partial-label" x=f1(x + g.band / 2.0) y=f1(TOP - 8.0) text-anchor="middle">{text}</text>
+                    <text class="partial-label" x=f1(x + g.band / 2.0) y=f1(TOP - 8.0) text-anchor="middle">{word}</text>
                 }
                 .into_any(),
             );
         }
+    }
+    // Weeks without any value: a gap, said in words (or a dash where the band is narrow).
+    for i in (0..d.weeks.len()).filter(|&i| d.empty_at(i)) {
+        let word = d.series.first().map_or("no data", |s| s.gap);
+        let text = if g.band >= 6.0 * word.len() as f64 + 6.0 {
+            word
+        } else {
+            DASH
+        };
+        parts.push(
+            view! { <text class="gap-label" x=f1(g.x(i)) y=f1(plot_bottom - 6.0) text-anchor="middle">{text}</text> }
+                .into_any(),
+        );
     }
     // Grid and value axis.
     for t in &g.ticks {
@@ -252,11 +275,11 @@ fn draw(d: &ChartData, g: &Geo, uid: &str) -> impl IntoView {
             .into_any(),
         );
     }
-    // Week axis.
-    for (i, l) in d.labels.iter().enumerate() {
+    // Week axis: dates, thinned from the latest week back when they do not fit.
+    for (i, wk) in d.weeks.iter().enumerate() {
         if (g.n - 1 - i).is_multiple_of(every) {
             parts.push(
-                view! { <text class="tick" class:partial=d.partial.get(i).copied().unwrap_or(false) x=f1(g.x(i)) y=f1(plot_bottom + 16.0) text-anchor="middle">{l.clone()}</text> }
+                view! { <text class="tick" class:partial=wk.partial.is_some() x=f1(g.x(i)) y=f1(plot_bottom + 16.0) text-anchor="middle">{wk.label.clone()}</text> }
                     .into_any(),
             );
         }
@@ -267,8 +290,8 @@ fn draw(d: &ChartData, g: &Geo, uid: &str) -> impl IntoView {
     let bar_series: Vec<&Series> = d.series.iter().filter(|s| s.mark == Mark::Bar).collect();
     if !bar_series.is_empty() {
         let bw = (g.band * 0.66).max(2.0);
-        for i in 0..d.labels.len() {
-            let partial = d.partial.get(i).copied().unwrap_or(false);
+        for i in 0..d.weeks.len() {
+            let partial = d.partial(i);
             let mut base = 0.0;
             for s in &bar_series {
                 let Some(v) = s.values.get(i).copied().flatten() else {
@@ -292,10 +315,10 @@ fn draw(d: &ChartData, g: &Geo, uid: &str) -> impl IntoView {
                 );
             }
         }
-        // The value of the last complete week, on its bar.
-        if let Some(i) = (0..d.labels.len())
+        // The value of the latest whole week, on its bar.
+        if let Some(i) = (0..d.weeks.len())
             .rev()
-            .find(|&i| !d.partial.get(i).copied().unwrap_or(false))
+            .find(|&i| !d.partial(i) && !d.empty_at(i))
         {
             let total: Option<f64> = if d.stacked {
                 Some(
@@ -318,8 +341,8 @@ fn draw(d: &ChartData, g: &Geo, uid: &str) -> impl IntoView {
         }
     }
 
-    // Lines: solid between complete weeks, dashed into the partial week; a
-    // missing value (undefined figure) breaks the line.
+    // Lines: solid between whole weeks, dashed into a partial week; a
+    // missing value (a gap, an undefined figure) breaks the line.
     for s in d.series.iter().filter(|s| s.mark != Mark::Bar) {
         let pts: Vec<(usize, f64)> = s
             .values
@@ -334,8 +357,6 @@ fn draw(d: &ChartData, g: &Geo, uid: &str) -> impl IntoView {
             if j != i + 1 {
                 continue;
             }
-            let partial = d.partial.get(i).copied().unwrap_or(false)
-                || d.partial.get(j).copied().unwrap_or(false);
             let seg = format!(
                 "M{} {}L{} {}",
                 f1(g.x(i)),
@@ -343,7 +364,7 @@ fn draw(d: &ChartData, g: &Geo, uid: &str) -> impl IntoView {
                 f1(g.x(j)),
                 f1(g.y(b))
             );
-            if partial || s.mark == Mark::Reference {
+            if d.partial(i) || d.partial(j) || s.mark == Mark::Reference {
                 dashed.push_str(&seg);
             } else {
                 solid.push_str(&seg);
@@ -358,30 +379,26 @@ fn draw(d: &ChartData, g: &Geo, uid: &str) -> impl IntoView {
             }
             .into_any(),
         );
-        if !is_ref {
-            for (i, v) in &pts {
-                let partial = d.partial.get(*i).copied().unwrap_or(false);
+        if is_ref {
+            // The reference is named on the chart, at its latest value.
+            if let Some((_, v)) = pts.last() {
                 parts.push(
-                    view! { <circle class=format!("dot {class}") class:partial=partial cx=f1(g.x(*i)) cy=f1(g.y(*v)) r="3"/> }
+                    view! { <text class="ref-label" x=f1(LEFT + 4.0) y=f1(g.y(*v) - 5.0) text-anchor="start">{format!("{}: {}", s.name, d.fmt.full(*v))}</text> }
                         .into_any(),
                 );
             }
+            continue;
         }
-        // Value label at the last complete week (lines only; the reference is in the legend).
-        if !is_ref {
-            if let Some((i, v)) = pts
-                .iter()
-                .rev()
-                .find(|(i, _)| !d.partial.get(*i).copied().unwrap_or(false))
-            {
-                parts.push(
-                    view! { <text class="value-label" x=f1(g.x(*i)) y=f1(g.y(*v) - 8.0) text-anchor="middle">{d.fmt.full(*v)}</text> }
-                        .into_any(),
-                );
-            }
-        } else if let Some((_, v)) = pts.last() {
+        for (i, v) in &pts {
             parts.push(
-                view! { <text class="ref-label" x=f1(LEFT + 4.0) y=f1(g.y(*v) - 5.0) text-anchor="start">{format!("{}: {}", s.name, d.fmt.full(*v))}</text> }
+                view! { <circle class=format!("dot {class}") class:partial=d.partial(*i) cx=f1(g.x(*i)) cy=f1(g.y(*v)) r="3"/> }
+                    .into_any(),
+            );
+        }
+        // Value label at the latest whole week.
+        if let Some((i, v)) = pts.iter().rev().find(|(i, _)| !d.partial(*i)) {
+            parts.push(
+                view! { <text class="value-label" x=f1(g.x(*i)) y=f1(g.y(*v) - 8.0) text-anchor="middle">{d.fmt.full(*v)}</text> }
                     .into_any(),
             );
         }
@@ -444,7 +461,7 @@ pub fn Chart(
         });
     });
 
-    let n = move || data.with(|d| d.labels.len());
+    let n = move || data.with(|d| d.weeks.len());
     let on_key = move |ev: web_sys::KeyboardEvent| {
         let n = n();
         if n == 0 {
@@ -492,10 +509,10 @@ pub fn Chart(
                 // The hovered week: a guide line, and hit areas per week.
                 {move || data.with(|d| {
                     let g = Geo::new(d, width.get());
-                    let guide = hover.get().filter(|i| *i < d.labels.len()).map(|i| view! {
+                    let guide = hover.get().filter(|i| *i < d.weeks.len()).map(|i| view! {
                         <line class="guide" x1=f1(g.x(i)) x2=f1(g.x(i)) y1=f1(TOP) y2=f1(HEIGHT - BOTTOM)/>
                     });
-                    let zones = (0..d.labels.len()).map(|i| view! {
+                    let zones = (0..d.weeks.len()).map(|i| view! {
                         <rect class="hit" x=f1(LEFT + g.band * i as f64) y="0" width=f1(g.band) height=f1(HEIGHT)
                             on:mouseenter=move |_| hover.set(Some(i))/>
                     }).collect_view();
@@ -503,11 +520,11 @@ pub fn Chart(
                 })}
             </svg>
             {move || hover.get().and_then(|i| data.with(|d| {
-                let title = d.titles.get(i)?.clone();
+                let title = d.weeks.get(i)?.title.clone();
                 let g = Geo::new(d, width.get());
                 let left = g.x(i).clamp(90.0, (g.w - 90.0).max(90.0));
                 let rows = d.series.iter().rev().map(|s| {
-                    let v = s.values.get(i).copied().flatten().map_or_else(|| DASH.to_string(), |v| d.fmt.full(v));
+                    let v = cell(d, s, i);
                     view! { <li><span class=format!("swatch {} {}", s.class, mark_class(s.mark))></span>{s.name.clone()}": "<strong>{v}</strong></li> }
                 }).collect_view();
                 Some(view! {
@@ -522,8 +539,11 @@ pub fn Chart(
                     {move || data.with(|d| d.series.iter().map(|s| view! {
                         <li><span class=format!("swatch {} {}", s.class, mark_class(s.mark))></span>{s.name.clone()}</li>
                     }).collect_view())}
-                    <Show when=move || data.with(|d| d.partial.iter().any(|p| *p))>
-                        <li class="partial-note"><span class="swatch partial-swatch"></span>"week in progress (dashed, pale)"</li>
+                    <Show when=move || data.with(|d| d.weeks.iter().any(|w| w.partial.is_some()))>
+                        <li class="partial-note"><span class="swatch partial-swatch"></span>"partial week (dashed, pale)"</li>
+                    </Show>
+                    <Show when=move || data.with(|d| (0..d.weeks.len()).any(|i| d.empty_at(i)))>
+                        <li class="gap-note">"“—”: no figure for that week (a gap, not 0)"</li>
                     </Show>
                 </ul>
                 <button class="btn quiet small" aria-expanded=move || table.get().to_string() aria-controls=table_id.clone()
@@ -534,22 +554,18 @@ pub fn Chart(
             </div>
             <Show when=move || table.get()>
                 <div class="table-wrap" id=format!("{uid}-table")>
-                    <table class="chart-table">
+                    <table class="chart-table stack">
                         <caption class="sr-only">{label.clone()}</caption>
                         <thead><tr>
                             <th scope="col">"Week (UTC)"</th>
                             {move || data.with(|d| d.series.iter().map(|s| view! { <th scope="col" class="num">{s.name.clone()}</th> }).collect_view())}
                         </tr></thead>
                         <tbody>
-                            {move || data.with(|d| (0..d.labels.len()).map(|i| {
-                                let partial = d.partial.get(i).copied().unwrap_or(false);
+                            {move || data.with(|d| d.weeks.iter().enumerate().map(|(i, wk)| {
                                 view! {
-                                    <tr class:partial=partial>
-                                        <th scope="row">{d.titles.get(i).cloned().unwrap_or_default()}</th>
-                                        {d.series.iter().map(|s| {
-                                            let v = s.values.get(i).copied().flatten().map_or_else(|| DASH.to_string(), |v| d.fmt.full(v));
-                                            view! { <td class="num">{v}</td> }
-                                        }).collect_view()}
+                                    <tr class:partial=wk.partial.is_some()>
+                                        <th scope="row">{wk.title.clone()}</th>
+                                        {d.series.iter().map(|s| view! { <td class="num" data-label=s.name.clone()>{cell(d, s, i)}</td> }).collect_view()}
                                     </tr>
                                 }
                             }).collect_view())}
@@ -558,6 +574,55 @@ pub fn Chart(
                 </div>
             </Show>
         </div>
+    }
+}
+
+/// A card's small trend line: one value per week, oldest first, drawn from
+/// 0 to the largest value (so a small change looks small); `None` breaks
+/// the line (a week without the figure is a gap, never 0). The latest
+/// value and any week standing alone get a dot.
+#[component]
+pub fn Sparkline(values: Vec<Option<f64>>, label: String) -> impl IntoView {
+    const W: f64 = 112.0;
+    const H: f64 = 34.0;
+    const PAD: f64 = 3.0;
+    let n = values.len();
+    let hi = values.iter().flatten().fold(0.0_f64, |a, &b| a.max(b));
+    let hi = if hi > 0.0 { hi } else { 1.0 };
+    let x = |i: usize| {
+        if n <= 1 {
+            W / 2.0
+        } else {
+            PAD + (W - 2.0 * PAD) * i as f64 / (n - 1) as f64
+        }
+    };
+    let y = |v: f64| H - PAD - (H - 2.0 * PAD) * (v / hi).clamp(0.0, 1.0);
+    let at = |i: usize| values.get(i).copied().flatten();
+    let mut path = String::new();
+    let mut dots = Vec::new();
+    for i in 0..n {
+        let Some(v) = at(i) else { continue };
+        let joined = i > 0 && at(i - 1).is_some();
+        path.push_str(&format!(
+            "{}{} {}",
+            if joined { "L" } else { "M" },
+            f1(x(i)),
+            f1(y(v))
+        ));
+        let alone = !joined && at(i + 1).is_none();
+        let last = (i + 1..n).all(|j| at(j).is_none());
+        if alone || last {
+            dots.push(view! { <circle class="spark-dot" cx=f1(x(i)) cy=f1(y(v)) r="2.5"/> });
+        }
+    }
+    let aria = label.clone();
+    view! {
+        <svg class="spark" width=f1(W) height=f1(H) viewBox=format!("0 0 {} {}", f1(W), f1(H)) role="img" aria-label=aria>
+            <title>{label}</title>
+            <line class="spark-base" x1=f1(PAD) x2=f1(W - PAD) y1=f1(H - PAD) y2=f1(H - PAD)/>
+            <path class="spark-line" d=path fill="none"/>
+            {dots}
+        </svg>
     }
 }
 
@@ -574,6 +639,16 @@ fn ExportButtons(uid: &'static str, label: String) -> impl IntoView {
                 on:click=move |_| crate::export::chart(uid, &l2, crate::export::ImageFormat::Png, &s2)>"PNG"</button>
         </span>
     }
+}
+
+/// A series' value in week `i` as the tooltip and the table write it:
+/// a missing value is "—" with what it means.
+fn cell(d: &ChartData, s: &Series, i: usize) -> String {
+    s.values
+        .get(i)
+        .copied()
+        .flatten()
+        .map_or_else(|| format!("{DASH} ({})", s.gap), |v| d.fmt.full(v))
 }
 
 fn mark_class(m: Mark) -> &'static str {

@@ -37,6 +37,10 @@ pub const DAYS_LOADED: i64 = 400;
 /// `GET /api/health`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct Health {
+    /// True from `scoreboard serve`; a static copy of the site ships an
+    /// `api/health` file without it (`public/api/health`).
+    #[serde(default)]
+    pub ok: bool,
     #[serde(default)]
     pub demo: bool,
     #[serde(default)]
@@ -196,10 +200,15 @@ async fn fetch_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, Stri
     serde_json::from_slice(&bytes).map_err(|e| format!("{url}: unexpected answer ({e})"))
 }
 
-/// Asks whether `scoreboard serve` serves this page. A static host has no
-/// `api/health`: that is not an error, just not live mode.
+/// Asks whether `scoreboard serve` serves this page. A static copy of the
+/// site answers from its own `api/health` file (`ok: false`), so the probe
+/// never meets a 404 the browser would log as an error; a host without that
+/// file is not live mode either.
 pub async fn probe() -> Option<Health> {
-    fetch_json::<Health>("api/health").await.ok()
+    fetch_json::<Health>("api/health")
+        .await
+        .ok()
+        .filter(|h| h.ok)
 }
 
 thread_local! {

@@ -163,6 +163,16 @@ async fn merge_into_data(
     }
     let mut first_note: Vec<String> = Vec::new();
     let had_demo = ctx.data.with_untracked(|d| d.demo.is_some());
+    // Only a batch that gives something to show replaces the demo: a file
+    // that cannot be read (or gives no row) leaves what is loaded in place.
+    let usable = results.iter().any(|(_, i)| {
+        i.as_ref()
+            .is_some_and(|i| !i.rows.is_empty() || !i.periods.is_empty() || !i.roster.is_empty())
+    });
+    // The files that failed in an earlier batch were reported then; they do
+    // not pile up in the list of files loaded.
+    ctx.data
+        .update_untracked(|d| d.files.retain(|f| f.error.is_none()));
     match origin {
         Origin::Demo(as_of) => {
             ctx.data.update_untracked(|d| {
@@ -172,7 +182,7 @@ async fn merge_into_data(
                 };
             });
         }
-        _ if had_demo => {
+        _ if had_demo && usable => {
             ctx.data.update_untracked(|d| *d = Data::default());
             first_note.push("The demo data was removed first, so your files are not mixed with invented people.".into());
         }
@@ -486,9 +496,7 @@ fn question_for(
             })
         }
         ImportError::NeedsPeriod { .. } | ImportError::InvalidPeriod { .. } => {
-            let (from, to) = opts
-                .period
-                .unwrap_or_else(|| default_period(util::today_utc()));
+            let (from, to) = opts.period.unwrap_or_else(|| default_period(util::today()));
             let retry = matches!(err, ImportError::InvalidPeriod { .. });
             Some(Question::Period {
                 file: name.to_string(),

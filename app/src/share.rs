@@ -389,6 +389,10 @@ pub fn live_link(v: &ViewState) -> String {
     format!("{}?{}", page_base(), q.join("&"))
 }
 
+/// The header `scoreboard serve` requires on every change (`server/src/guard.rs`):
+/// a form or a script on another site cannot send it.
+const WRITE_HEADER: &str = "x-scoreboard-request";
+
 /// POSTs an encoded snapshot to `scoreboard serve`; the stored id's link.
 pub async fn store_on_server(code: &str) -> Result<String, String> {
     let init = web_sys::RequestInit::new();
@@ -397,6 +401,7 @@ pub async fn store_on_server(code: &str) -> Result<String, String> {
     let req = web_sys::Request::new_with_str_and_init("api/snapshots", &init)
         .map_err(|e| js_error(&e))?;
     let _ = req.headers().set("content-type", "text/plain");
+    let _ = req.headers().set(WRITE_HEADER, "1");
     let answer = server_json(req).await?;
     let link = answer
         .get("link")
@@ -427,6 +432,7 @@ pub async fn delete_stored(id: &str) -> Result<(), String> {
     init.set_method("DELETE");
     let req = web_sys::Request::new_with_str_and_init(&format!("api/snapshots/{id}"), &init)
         .map_err(|e| js_error(&e))?;
+    let _ = req.headers().set(WRITE_HEADER, "1");
     server_json(req).await.map(|_| ())
 }
 

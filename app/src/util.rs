@@ -20,6 +20,11 @@ pub fn today_utc() -> NaiveDate {
     .unwrap_or_default()
 }
 
+/// The page's "today": the pinned `?as_of=` when the URL has one, else the clock.
+pub fn today() -> NaiveDate {
+    as_of_param().unwrap_or_else(today_utc)
+}
+
 /// `?name=value` from the page URL.
 pub fn url_param(name: &str) -> Option<String> {
     let search = web_sys::window()?.location().search().ok()?;
@@ -107,13 +112,6 @@ pub fn day_month(d: NaiveDate) -> String {
 pub fn day_month_year(d: NaiveDate) -> String {
     use chrono::Datelike;
     format!("{} {}", day_month(d), d.year())
-}
-
-/// "2026-W46" → "W46" for narrow axis labels.
-pub fn short_week(label: &str) -> String {
-    label
-        .split_once('-')
-        .map_or_else(|| label.to_string(), |(_, w)| w.to_string())
 }
 
 pub fn plural(n: u64, one: &str, many: &str) -> String {
@@ -250,6 +248,5 @@ mod tests {
         assert_eq!(usd(1234.5), "$1,234.50");
         assert_eq!(usd(12345.4), "$12,345");
         assert_eq!(signed_int(-3), "−3");
-        assert_eq!(short_week("2026-W46"), "W46");
     }
 }

@@ -44,13 +44,13 @@ enum Decoded {
     Logs(ExportLogsServiceRequest),
 }
 
-struct Template {
-    name: String,
+pub struct Template {
+    pub name: String,
     protobuf: bool,
     requests: Vec<Decoded>,
 }
 
-fn load(fixtures: &Path, version: &str, scenario: &str) -> Result<Template> {
+pub fn load(fixtures: &Path, version: &str, scenario: &str) -> Result<Template> {
     let dir = fixtures.join(version).join(scenario);
     let index: Value =
         serde_json::from_slice(&std::fs::read(dir.join("index.json")).map_err(ctx(dir.display()))?)
@@ -108,11 +108,11 @@ fn restamp(attrs: &mut Vec<KeyValue>, user_id: &str, session: &str, email: &str)
 }
 
 pub struct Batch {
-    path: &'static str,
-    content_type: &'static str,
-    body: Vec<u8>,
+    pub path: &'static str,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
     /// Metric data points plus log records.
-    points: usize,
+    pub points: usize,
 }
 
 /// One captured request, re-stamped as `email`'s session `session`, encoded like the capture.
@@ -168,7 +168,7 @@ fn batch(t: &Template, d: &Decoded, user_id: &str, session: &str, email: &str) -
     })
 }
 
-fn session_batches(t: &Template, user: &str, session: &str, email: &str) -> Result<Vec<Batch>> {
+pub fn session_batches(t: &Template, user: &str, session: &str, email: &str) -> Result<Vec<Batch>> {
     t.requests
         .iter()
         .map(|d| batch(t, d, user, session, email))
@@ -274,7 +274,7 @@ async fn stored_rows(base: &str) -> Result<Vec<DayRow>> {
     serde_json::from_value(v["rows"].clone()).map_err(ctx("rows of /api/rows"))
 }
 
-fn create_token(bin: &Path, data_dir: &Path) -> Result<String> {
+pub fn create_token(bin: &Path, data_dir: &Path) -> Result<String> {
     let out = scoreboard(bin)
         .args(["token", "create", "--name", "bench", "--data-dir"])
         .arg(data_dir)

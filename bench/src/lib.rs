@@ -1,6 +1,7 @@
 //! `make bench` (issue 7): measures page weight, import speed in a real
 //! browser with DuckDB-WASM beside it, the engine natively with polars beside
-//! it, telemetry ingest, the Admin API backfill and server memory, and writes
+//! it, telemetry ingest, the Admin API backfill, server memory, and (issue 11)
+//! memory and latency under hostile clients, and writes
 //! `BENCHMARKS.md` and `bench/results.json`.
 //!
 //! Every part drives the real artefacts: the `scoreboard` release binary on
@@ -11,6 +12,7 @@
 pub mod backfill;
 pub mod browser;
 pub mod generate;
+pub mod hostile;
 pub mod ingest;
 pub mod native;
 pub mod proc;

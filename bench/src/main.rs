@@ -2,7 +2,7 @@
 //! bench/results.json and BENCHMARKS.md. `make bench` builds everything it
 //! needs first (the site, the server, the DuckDB page, the criterion run).
 //!
-//! scoreboard-bench [--only weight,browser,engine,ingest,backfill] [--quick]
+//! scoreboard-bench [--only weight,browser,engine,ingest,backfill,hostile] [--quick]
 //!   --bin target/release/scoreboard --dist dist --duck bench/web/dist
 //!   --work bench/data --criterion target/criterion
 //!   --out bench/results.json --md BENCHMARKS.md
@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use scoreboard_bench::{backfill, browser, generate, ingest, native, proc, report, weight};
+use scoreboard_bench::{
+    backfill, browser, generate, hostile, ingest, native, proc, report, weight,
+};
 use serde_json::{json, Value};
 
 struct Args {
@@ -160,6 +162,16 @@ async fn main() -> ExitCode {
             api_requests: if a.quick { 10 } else { 30 },
         };
         results["backfill"] = part(backfill::run(&a.bin, &s).await);
+    }
+    if wants("hostile") {
+        let s = hostile::Settings {
+            honest_clients: 8,
+            honest_pause: Duration::from_millis(50),
+            baseline: Duration::from_secs(if a.quick { 5 } else { 10 }),
+            attack: Duration::from_secs(if a.quick { 15 } else { 30 }),
+        };
+        let fixtures = ingest::fixtures_dir(&std::env::current_dir().unwrap_or_default());
+        results["hostile"] = part(hostile::run(&a.bin, &fixtures, &s).await);
     }
     results["run_seconds"] = json!(started.elapsed().as_secs_f64());
     let text = serde_json::to_string_pretty(&results).unwrap_or_default();

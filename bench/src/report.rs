@@ -182,6 +182,21 @@ pub fn markdown(r: &Value) -> String {
     let _ = writeln!(w, "| 6 | page API from the store < 20 ms | `/api/rows` (90 days, {} rows) p50 {} ms; one week p50 {} ms | {} |",
         bf["api_rows"]["rows"], f(&bf["api_rows"]["p50_ms"], 1), f(&bf["api_rows_one_week"]["p50_ms"], 1),
         verdict(bf["api_rows"]["p50_ms"].as_f64().map(|x| x < 20.0)));
+    let h = &r["hostile"];
+    let _ = writeln!(
+        w,
+        "| 8 | worst requests of issue 11 at once: server RSS under the documented ceiling ({}) | peak {} | {} |",
+        mb(&h["rss_ceiling_bytes"]),
+        mb(&h["server_rss_peak_bytes"]),
+        verdict(h["rss_within_ceiling"].as_bool())
+    );
+    let _ = writeln!(
+        w,
+        "| 8 | … and honest clients' ack p99 < 100 ms | {} ms (without the attack {} ms) | {} |",
+        f(&h["under_attack"]["ack_p99_ms"], 1),
+        f(&h["baseline"]["ack_p99_ms"], 1),
+        verdict(h["p99_within_goal"].as_bool())
+    );
     let _ = writeln!(w);
 
     // ---- 1 ----
@@ -415,12 +430,72 @@ pub fn markdown(r: &Value) -> String {
         mb(&ing["db_bytes"])
     );
     let _ = writeln!(w, "{}\n", REST_NOTES);
+    hostile(w, &r["hostile"]);
     let _ = writeln!(
         w,
         "## Improvements made while measuring\n\n{}\n",
         IMPROVEMENTS
     );
     m
+}
+
+/// Section 8: memory and latency under the attacks of issue 11.
+fn hostile(w: &mut String, h: &Value) {
+    let _ = writeln!(w, "## 8. Hostile clients (issue 11)\n");
+    let _ = writeln!(w, "{}\n", HOSTILE_METHOD);
+    if let Some(e) = h["error"].as_str() {
+        let _ = writeln!(w, "Not measured: {e}\n");
+        return;
+    }
+    let _ = writeln!(
+        w,
+        "| honest clients | seconds | batches acknowledged | ack p50 | ack p99 | max | shed (503) | failed |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for (name, p) in [
+        ("alone", &h["baseline"]),
+        ("under attack", &h["under_attack"]),
+    ] {
+        let _ = writeln!(
+            w,
+            "| {name} | {} | {} | {} ms | {} ms | {} ms | {} | {} |",
+            f(&p["seconds"], 0),
+            p["acked"],
+            f(&p["ack_p50_ms"], 1),
+            f(&p["ack_p99_ms"], 1),
+            f(&p["ack_max_ms"], 1),
+            p["shed_503"],
+            p["failed"]
+        );
+    }
+    let _ = writeln!(w, "\n| attacker | answers |\n|---|---|");
+    if let Some(a) = h["attackers"].as_object() {
+        for (who, answers) in a {
+            let list: Vec<String> = answers
+                .as_object()
+                .map(|o| o.iter().map(|(k, v)| format!("{k} × {v}")).collect())
+                .unwrap_or_default();
+            let _ = writeln!(w, "| {who} | {} |", list.join(", "));
+        }
+    }
+    let _ = writeln!(w, "\n| server memory | resident |\n|---|---:|");
+    let _ = writeln!(w, "| idle | {} |", mb(&h["server_rss_idle_bytes"]));
+    let _ = writeln!(
+        w,
+        "| peak during the attack | {} |",
+        mb(&h["server_rss_peak_bytes"])
+    );
+    let _ = writeln!(w, "| after it | {} |", mb(&h["server_rss_after_bytes"]));
+    let _ = writeln!(
+        w,
+        "| documented ceiling | {} |\n",
+        mb(&h["rss_ceiling_bytes"])
+    );
+    let _ = writeln!(
+        w,
+        "After the attack `/api/health` answered {} and `/api/rows` {}.\n",
+        h["health_after"], h["rows_after"]
+    );
+    let _ = writeln!(w, "{}\n", HOSTILE_NOTES);
 }
 
 pub const DUCKDB_VERSION: &str = "1.32.0 (`@duckdb/duckdb-wasm`, pinned in bench/package.json)";
@@ -439,3 +514,5 @@ const BACKFILL_METHOD: &str = include_str!("../notes/backfill-method.md");
 const BACKFILL_NOTES: &str = include_str!("../notes/backfill.md");
 const REST_NOTES: &str = include_str!("../notes/rest.md");
 const IMPROVEMENTS: &str = include_str!("../notes/improvements.md");
+const HOSTILE_METHOD: &str = include_str!("../notes/hostile-method.md");
+const HOSTILE_NOTES: &str = include_str!("../notes/hostile.md");

@@ -31,6 +31,16 @@ pub const SNAPSHOT_VERSION: u32 = 2;
 /// a few KB; a few hundred people with names fit.
 pub const MAX_LINK_FRAGMENT_BYTES: usize = 32 * 1024;
 
+/// The most JSON a snapshot may unpack to. A snapshot of a few thousand
+/// people with names is about 2 MB; past this a link is a decompression
+/// bomb, refused before it is unpacked further (in the page and on the server).
+pub const MAX_SNAPSHOT_JSON_BYTES: usize = 16 * 1024 * 1024;
+
+/// The most JSON values (numbers, strings, objects, arrays…) a snapshot may
+/// hold, counted before it is deserialised: a few thousand people take a
+/// few hundred thousand; 20 million empty team names would take gigabytes.
+pub const MAX_SNAPSHOT_VALUES: u64 = 1_000_000;
+
 /// The default smallest group shown when names are hidden.
 pub const DEFAULT_MIN_GROUP: u64 = 5;
 
@@ -111,6 +121,8 @@ pub enum ShareError {
     TooNew(u32),
     #[error("this link is damaged or cut short ({0}); copy the whole link again or ask for a snapshot file")]
     Damaged(String),
+    #[error("this snapshot is larger than Scoreboard opens ({0}); share a shorter window or a single team")]
+    TooLarge(String),
     #[error("the team \"{team}\" has {size} people, fewer than {min}: with names hidden it would single people out. Share it with names, or share a larger group")]
     GroupTooSmall { team: String, size: u64, min: u64 },
 }
@@ -357,7 +369,7 @@ fn strip_people(report: &mut Report) {
     scrub_texts(report, &terms);
 }
 
-/// Encodes a snapshot for a URL fragment: `v1.` + base64url(zlib(JSON)).
+/// Encodes a snapshot for a URL fragment: `v<version>.` + base64url(zlib(JSON)).
 /// zlib's Adler-32 checksum makes a damaged or truncated link fail loudly.
 pub fn encode_link(snapshot: &Snapshot) -> String {
     let json = serde_json::to_vec(snapshot).unwrap_or_default();
@@ -383,13 +395,27 @@ pub fn decode_link(text: &str) -> Result<Snapshot, ShareError> {
     let packed = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(body.trim_end_matches('='))
         .map_err(|e| ShareError::Damaged(format!("not valid base64: {e}")))?;
-    let json = miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(&packed, 64 * 1024 * 1024)
-        .map_err(|e| ShareError::Damaged(format!("cannot be unpacked: {:?}", e.status)))?;
+    let json =
+        miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(&packed, MAX_SNAPSHOT_JSON_BYTES)
+            .map_err(|e| match e.status {
+            miniz_oxide::inflate::TINFLStatus::HasMoreOutput => ShareError::TooLarge(format!(
+                "it unpacks to more than {} MB",
+                MAX_SNAPSHOT_JSON_BYTES / (1024 * 1024)
+            )),
+            s => ShareError::Damaged(format!("cannot be unpacked: {s:?}")),
+        })?;
     decode_json(&json, version)
 }
 
 /// Reads a snapshot file (the JSON the page offers to download).
 pub fn decode_file(bytes: &[u8]) -> Result<Snapshot, ShareError> {
+    if bytes.len() > MAX_SNAPSHOT_JSON_BYTES {
+        return Err(ShareError::TooLarge(format!(
+            "the file is larger than {} MB",
+            MAX_SNAPSHOT_JSON_BYTES / (1024 * 1024)
+        )));
+    }
+    count_values(bytes)?;
     let mut text = Vec::new();
     let mut reader = bytes;
     reader
@@ -412,7 +438,79 @@ pub fn encode_file(snapshot: &Snapshot) -> String {
     serde_json::to_string_pretty(snapshot).unwrap_or_default()
 }
 
+/// Refuses JSON of more than [`MAX_SNAPSHOT_VALUES`] values, counted
+/// without building anything (a malformed text is left for the decoder to name).
+fn count_values(json: &[u8]) -> Result<(), ShareError> {
+    use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use std::cell::Cell;
+    struct Count<'c>(&'c Cell<u64>);
+    impl<'de> serde::de::DeserializeSeed<'de> for Count<'_> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Count<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+            self.tick()?;
+            while m.next_key::<IgnoredAny>()?.is_some() {
+                m.next_value_seed(Count(self.0))?;
+            }
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+            self.tick()?;
+            while s.next_element_seed(Count(self.0))?.is_some() {}
+            Ok(())
+        }
+        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<(), E> {
+            self.tick()
+        }
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+            self.tick()
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
+            self.tick()
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
+            self.tick()
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
+            self.tick()
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+            self.tick()
+        }
+    }
+    impl Count<'_> {
+        fn tick<E: serde::de::Error>(&self) -> Result<(), E> {
+            self.0.set(self.0.get() + 1);
+            if self.0.get() > MAX_SNAPSHOT_VALUES {
+                Err(E::custom("too many values"))
+            } else {
+                Ok(())
+            }
+        }
+    }
+    let n = Cell::new(0);
+    let mut d = serde_json::Deserializer::from_slice(json);
+    let walked = serde::de::DeserializeSeed::deserialize(Count(&n), &mut d);
+    if n.get() > MAX_SNAPSHOT_VALUES {
+        return Err(ShareError::TooLarge(format!(
+            "more than {MAX_SNAPSHOT_VALUES} values"
+        )));
+    }
+    // Any other error is the decoder's to name, with its position.
+    drop(walked);
+    Ok(())
+}
+
 fn decode_json(json: &[u8], version: u32) -> Result<Snapshot, ShareError> {
+    count_values(json)?;
     // v2 only added fields (all with serde defaults) and made week figures
     // optional (flattened, so a v1 week with figures reads as covered): both
     // versions read with the same types. A later incompatible version would

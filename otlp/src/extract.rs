@@ -11,7 +11,7 @@
 //! No I/O here: the store decides, with its persisted state, how much of each
 //! point is new (delta dedupe, cumulative differencing).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -29,6 +29,17 @@ use sha2::{Digest, Sha256};
 /// e-mails, UUIDs, 64-hex ids and short names; anything longer is not one of
 /// those and is rejected rather than written to disk.
 pub const MAX_LABEL_CHARS: usize = 256;
+
+/// Largest count one data point or event may carry (sessions, lines,
+/// commits, pull requests, edit decisions, tokens), cumulative totals
+/// included. A heavy user's day is about 10⁹ tokens; a value past 10¹² is
+/// not usage but a broken or hostile client, and is rejected rather than
+/// summed: stored sums then stay far below SQLite's 64-bit integers.
+pub const MAX_COUNT: f64 = 1e12;
+/// Largest cost (USD) of one point or event.
+pub const MAX_COST_USD: f64 = 1e6;
+/// Largest active time (seconds) of one point: about 31 years.
+pub const MAX_ACTIVE_SECONDS: f64 = 1e9;
 
 /// Points before this instant (2000-01-01T00:00:00Z) carry no real timestamp.
 const MIN_TIME_NS: u64 = 946_684_800_000_000_000;
@@ -138,6 +149,8 @@ pub enum Reason {
     NoIdentity,
     TooLong,
     BadEventNumber,
+    Implausible,
+    TooManyAttributes,
 }
 
 impl Reason {
@@ -151,6 +164,8 @@ impl Reason {
             Reason::NoIdentity => "with no user.email, user.account_id, user.account_uuid, configured identity attribute or user.id",
             Reason::TooLong => "with an identity, session.id, model or tool_name value longer than 256 characters",
             Reason::BadEventNumber => "api_request events whose token or cost attributes are not non-negative numbers",
+            Reason::Implausible => "with a value past the plausible bound (10^12 for counts and tokens, 10^6 USD, 10^9 seconds)",
+            Reason::TooManyAttributes => "whose resource, scope, point or record has more attributes than allowed",
         }
     }
 }
@@ -189,28 +204,85 @@ impl Rejections {
 pub struct Extracted {
     pub points: Vec<MetricPoint>,
     pub api_requests: Vec<ApiRequest>,
-    /// Everyone who sent anything identifiable in this request (for "reporting").
-    pub seen: Vec<Who>,
+    /// Everyone who sent anything identifiable in this request (for
+    /// "reporting"). A set: a collector's batch can name thousands.
+    pub seen: HashSet<Who>,
     pub rejected: Rejections,
 }
 
 impl Extracted {
     fn saw(&mut self, who: &Who) {
         if !self.seen.contains(who) {
-            self.seen.push(who.clone());
+            self.seen.insert(who.clone());
         }
     }
 }
 
-/// Attributes of a point or record, looked up in the point first, then the resource.
-struct Attrs<'a> {
-    point: &'a [KeyValue],
-    resource: &'a [KeyValue],
+/// Per-request bounds, from the receiver's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_attributes: usize,
 }
 
-impl<'a> Attrs<'a> {
+impl From<&crate::OtlpConfig> for Limits {
+    fn from(c: &crate::OtlpConfig) -> Limits {
+        Limits {
+            max_attributes: c.max_attributes.max(1),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits::from(&crate::OtlpConfig::default())
+    }
+}
+
+/// A resource's attributes, indexed and hashed once for all its points:
+/// looking them up and hashing them per point made a request of many
+/// attributes × many points cost their product.
+struct PreparedResource<'a> {
+    index: HashMap<&'a str, &'a Value>,
+    /// What [`hash_attrs`] feeds the hasher for these attributes, or for a
+    /// large resource a digest of it behind a marker no real count can take.
+    hashed: Vec<u8>,
+}
+
+/// Past this, a resource's attributes are fed to the series hash as a digest.
+/// Claude Code's resources are a few hundred bytes, so their series keep
+/// the identity they had before (cumulative state stays valid).
+const INLINE_RESOURCE_HASH: usize = 4096;
+
+impl<'a> PreparedResource<'a> {
+    fn new(attrs: &'a [KeyValue]) -> PreparedResource<'a> {
+        let mut index = HashMap::with_capacity(attrs.len());
+        for kv in attrs {
+            // The first of repeated keys wins, as a linear search would find it.
+            if let Some(v) = kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                index.entry(kv.key.as_str()).or_insert(v);
+            }
+        }
+        let mut hashed = Vec::new();
+        hash_attrs(&mut hashed, attrs);
+        if hashed.len() > INLINE_RESOURCE_HASH {
+            let digest: [u8; 32] = Sha256::digest(&hashed).into();
+            hashed.clear();
+            hashed.extend_from_slice(&u64::MAX.to_le_bytes());
+            hashed.extend_from_slice(&digest);
+        }
+        PreparedResource { index, hashed }
+    }
+}
+
+/// Attributes of a point or record, looked up in the point first, then the resource.
+struct Attrs<'a, 'r> {
+    point: &'a [KeyValue],
+    resource: &'r PreparedResource<'a>,
+}
+
+impl<'a> Attrs<'a, '_> {
     fn get(&self, key: &str) -> Option<&'a Value> {
-        find(self.point, key).or_else(|| find(self.resource, key))
+        find(self.point, key).or_else(|| self.resource.index.get(key).copied())
     }
     fn string(&self, key: &str) -> Option<String> {
         self.get(key)
@@ -279,7 +351,7 @@ fn label(s: Option<String>, default: &str) -> Result<String, Reason> {
 /// Identity rule: `user.email`, else `user.account_id` / `user.account_uuid`,
 /// else the configured attribute, else the installation `user.id` (a device).
 /// Each key is looked up on the point first, then on the resource.
-fn identify(a: &Attrs<'_>, identity_attribute: Option<&str>) -> Result<Who, Reason> {
+fn identify(a: &Attrs<'_, '_>, identity_attribute: Option<&str>) -> Result<Who, Reason> {
     let checked = |s: String| {
         if s.chars().count() > MAX_LABEL_CHARS {
             Err(Reason::TooLong)
@@ -318,19 +390,36 @@ fn identify(a: &Attrs<'_>, identity_attribute: Option<&str>) -> Result<Who, Reas
     Err(Reason::NoIdentity)
 }
 
-fn session_of(a: &Attrs<'_>) -> Result<String, Reason> {
+fn session_of(a: &Attrs<'_, '_>) -> Result<String, Reason> {
     label(a.string("session.id"), "")
 }
 
 // ---------------------------------------------------------------------------
 // One-way hashing of attribute sets (series identity, event identity).
 
-fn hash_bytes(h: &mut Sha256, b: &[u8]) {
+/// Where attribute bytes go: a hasher, or a buffer fed to many hashers.
+trait Sink {
+    fn update(&mut self, b: impl AsRef<[u8]>);
+}
+
+impl Sink for Sha256 {
+    fn update(&mut self, b: impl AsRef<[u8]>) {
+        Digest::update(self, b);
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn update(&mut self, b: impl AsRef<[u8]>) {
+        self.extend_from_slice(b.as_ref());
+    }
+}
+
+fn hash_bytes(h: &mut impl Sink, b: &[u8]) {
     h.update((b.len() as u64).to_le_bytes());
     h.update(b);
 }
 
-fn hash_value(h: &mut Sha256, v: Option<&AnyValue>) {
+fn hash_value(h: &mut impl Sink, v: Option<&AnyValue>) {
     match v.and_then(|v| v.value.as_ref()) {
         None => h.update([0u8]),
         Some(Value::StringValue(s)) => {
@@ -369,7 +458,7 @@ fn hash_value(h: &mut Sha256, v: Option<&AnyValue>) {
 }
 
 /// Order-independent: attributes are hashed sorted by key.
-fn hash_attrs(h: &mut Sha256, attrs: &[KeyValue]) {
+fn hash_attrs(h: &mut impl Sink, attrs: &[KeyValue]) {
     let mut sorted: Vec<&KeyValue> = attrs.iter().collect();
     sorted.sort_by(|a, b| a.key.cmp(&b.key));
     h.update((sorted.len() as u64).to_le_bytes());
@@ -379,24 +468,26 @@ fn hash_attrs(h: &mut Sha256, attrs: &[KeyValue]) {
     }
 }
 
-fn series_hash(scope: &str, metric: &str, point: &[KeyValue], resource: &[KeyValue]) -> [u8; 32] {
+/// `resource` is what [`hash_attrs`] fed for the resource's attributes
+/// ([`PreparedResource::hashed`]), so a point's hash is the one it always had.
+fn series_hash(scope: &str, metric: &str, point: &[KeyValue], resource: &[u8]) -> [u8; 32] {
     let mut h = Sha256::new();
     hash_bytes(&mut h, b"metric-series-v1");
     hash_bytes(&mut h, scope.as_bytes());
     hash_bytes(&mut h, metric.as_bytes());
     hash_attrs(&mut h, point);
-    hash_attrs(&mut h, resource);
+    Sink::update(&mut h, resource);
     h.finalize().into()
 }
 
-fn record_hash(rec: &LogRecord, resource: &[KeyValue]) -> [u8; 32] {
+fn record_hash(rec: &LogRecord, resource: &[u8]) -> [u8; 32] {
     let mut h = Sha256::new();
     hash_bytes(&mut h, b"log-record-v1");
-    h.update(rec.time_unix_nano.to_le_bytes());
-    h.update(rec.observed_time_unix_nano.to_le_bytes());
+    Sink::update(&mut h, rec.time_unix_nano.to_le_bytes());
+    Sink::update(&mut h, rec.observed_time_unix_nano.to_le_bytes());
     hash_value(&mut h, rec.body.as_ref());
     hash_attrs(&mut h, &rec.attributes);
-    hash_attrs(&mut h, resource);
+    Sink::update(&mut h, resource);
     h.finalize().into()
 }
 
@@ -406,7 +497,7 @@ fn record_hash(rec: &LogRecord, resource: &[KeyValue]) -> [u8; 32] {
 /// Which measure a point of a known metric feeds, from its allow-listed
 /// attributes. `Ok(None)`: a valid point we do not count (e.g. a session
 /// started by `claude agents`, or an attribute value we do not know).
-fn measure_of(metric: &str, a: &Attrs<'_>) -> Result<Option<Measure>, Reason> {
+fn measure_of(metric: &str, a: &Attrs<'_, '_>) -> Result<Option<Measure>, Reason> {
     let ty = a.string("type");
     Ok(match metric {
         METRIC_SESSIONS => match a.string("start_type").as_deref() {
@@ -457,10 +548,39 @@ fn measure_of(metric: &str, a: &Attrs<'_>) -> Result<Option<Measure>, Reason> {
     })
 }
 
-pub fn metrics(req: &ExportMetricsServiceRequest, identity_attribute: Option<&str>) -> Extracted {
+/// The number of data points of a metric, whatever its kind.
+fn point_count(data: Option<&Data>) -> usize {
+    match data {
+        Some(Data::Sum(x)) => x.data_points.len(),
+        Some(Data::Gauge(x)) => x.data_points.len(),
+        Some(Data::Histogram(x)) => x.data_points.len(),
+        Some(Data::ExponentialHistogram(x)) => x.data_points.len(),
+        Some(Data::Summary(x)) => x.data_points.len(),
+        None => 0,
+    }
+}
+
+pub fn metrics(
+    req: &ExportMetricsServiceRequest,
+    identity_attribute: Option<&str>,
+    limits: &Limits,
+) -> Extracted {
     let mut out = Extracted::default();
     for rm in &req.resource_metrics {
-        let resource = resource_attrs(rm.resource.as_ref());
+        let attrs = resource_attrs(rm.resource.as_ref());
+        if attrs.len() > limits.max_attributes {
+            // Every point of ours under this resource is lost with it; say how many.
+            let n: usize = rm
+                .scope_metrics
+                .iter()
+                .flat_map(|sm| &sm.metrics)
+                .filter(|m| KNOWN_METRICS.contains(&m.name.as_str()))
+                .map(|m| point_count(m.data.as_ref()))
+                .sum();
+            out.rejected.add_n(Reason::TooManyAttributes, n as u64);
+            continue;
+        }
+        let resource = PreparedResource::new(attrs);
         for sm in &rm.scope_metrics {
             let scope = sm.scope.as_ref().map(|s| s.name.as_str()).unwrap_or("");
             for m in &sm.metrics {
@@ -472,15 +592,10 @@ pub fn metrics(req: &ExportMetricsServiceRequest, identity_attribute: Option<&st
                     Some(Data::Sum(s)) => s,
                     other => {
                         let (reason, n) = match other {
-                            Some(Data::Gauge(x)) => (Reason::NotASum, x.data_points.len()),
-                            Some(Data::Histogram(x)) => (Reason::NotASum, x.data_points.len()),
-                            Some(Data::ExponentialHistogram(x)) => {
-                                (Reason::NotASum, x.data_points.len())
-                            }
-                            Some(Data::Summary(x)) => (Reason::NotASum, x.data_points.len()),
                             // The JSON decoder leaves the data empty when a value inside
                             // it has the wrong type; its points are lost, say so.
                             Some(Data::Sum(_)) | None => (Reason::UnreadableData, 1),
+                            _ => (Reason::NotASum, point_count(other.as_ref())),
                         };
                         out.rejected.add_n(reason, n as u64);
                         continue;
@@ -496,19 +611,15 @@ pub fn metrics(req: &ExportMetricsServiceRequest, identity_attribute: Option<&st
                     }
                 };
                 for p in &sum.data_points {
+                    if p.attributes.len() > limits.max_attributes {
+                        out.rejected.add(Reason::TooManyAttributes);
+                        continue;
+                    }
                     let a = Attrs {
                         point: &p.attributes,
-                        resource,
+                        resource: &resource,
                     };
-                    match metric_point(
-                        &m.name,
-                        scope,
-                        cumulative,
-                        p,
-                        &a,
-                        resource,
-                        identity_attribute,
-                    ) {
+                    match metric_point(&m.name, scope, cumulative, p, &a, identity_attribute) {
                         Ok((who, point)) => {
                             out.saw(&who);
                             if let Some(point) = point {
@@ -524,13 +635,21 @@ pub fn metrics(req: &ExportMetricsServiceRequest, identity_attribute: Option<&st
     out
 }
 
+/// The largest plausible value of one point of `measure`.
+fn bound(measure: &Measure) -> f64 {
+    match measure {
+        Measure::Cost { .. } => MAX_COST_USD,
+        Measure::ActiveTime { .. } => MAX_ACTIVE_SECONDS,
+        _ => MAX_COUNT,
+    }
+}
+
 fn metric_point(
     name: &str,
     scope: &str,
     cumulative: bool,
     p: &opentelemetry_proto::tonic::metrics::v1::NumberDataPoint,
-    a: &Attrs<'_>,
-    resource: &[KeyValue],
+    a: &Attrs<'_, '_>,
     identity_attribute: Option<&str>,
 ) -> Result<(Who, Option<MetricPoint>), Reason> {
     let who = identify(a, identity_attribute)?;
@@ -547,8 +666,11 @@ fn metric_point(
     let Some(measure) = measure_of(name, a)? else {
         return Ok((who, None));
     };
+    if value > bound(&measure) {
+        return Err(Reason::Implausible);
+    }
     let point = MetricPoint {
-        series: series_hash(scope, name, &p.attributes, resource),
+        series: series_hash(scope, name, &p.attributes, &a.resource.hashed),
         cumulative,
         start_ns: p.start_time_unix_nano,
         time_ns: p.time_unix_nano,
@@ -580,22 +702,34 @@ fn event_name(rec: &LogRecord) -> Option<String> {
     }
 }
 
-pub fn logs(req: &ExportLogsServiceRequest, identity_attribute: Option<&str>) -> Extracted {
+pub fn logs(
+    req: &ExportLogsServiceRequest,
+    identity_attribute: Option<&str>,
+    limits: &Limits,
+) -> Extracted {
     let mut out = Extracted::default();
     for rl in &req.resource_logs {
-        let resource = resource_attrs(rl.resource.as_ref());
+        let attrs = resource_attrs(rl.resource.as_ref());
+        let too_many = attrs.len() > limits.max_attributes;
+        let resource = PreparedResource::new(if too_many { &[] } else { attrs });
         for sl in &rl.scope_logs {
             for rec in &sl.log_records {
+                let is_api_request = event_name(rec).as_deref() == Some("api_request");
+                if too_many || rec.attributes.len() > limits.max_attributes {
+                    if is_api_request {
+                        out.rejected.add(Reason::TooManyAttributes);
+                    }
+                    continue;
+                }
                 let a = Attrs {
                     point: &rec.attributes,
-                    resource,
+                    resource: &resource,
                 };
-                let is_api_request = event_name(rec).as_deref() == Some("api_request");
                 match identify(&a, identity_attribute) {
                     Ok(who) => {
                         out.saw(&who);
                         if is_api_request {
-                            match api_request(rec, &a, resource, who) {
+                            match api_request(rec, &a, who) {
                                 Ok(e) => out.api_requests.push(e),
                                 Err(r) => out.rejected.add(r),
                             }
@@ -611,41 +745,38 @@ pub fn logs(req: &ExportLogsServiceRequest, identity_attribute: Option<&str>) ->
     out
 }
 
-fn api_request(
-    rec: &LogRecord,
-    a: &Attrs<'_>,
-    resource: &[KeyValue],
-    who: Who,
-) -> Result<ApiRequest, Reason> {
+fn api_request(rec: &LogRecord, a: &Attrs<'_, '_>, who: Who) -> Result<ApiRequest, Reason> {
     let time = if rec.time_unix_nano != 0 {
         rec.time_unix_nano
     } else {
         rec.observed_time_unix_nano
     };
     let day = day_of(time).ok_or(Reason::NoTimestamp)?;
-    let count = |k: &str| -> Result<u64, Reason> {
-        match as_count(a.get(k)) {
-            None => Ok(0),
-            Some(Ok(x)) => Ok(x.round() as u64),
+    let bounded = |v: Option<Result<f64, ()>>, max: f64| -> Result<Option<f64>, Reason> {
+        match v {
+            None => Ok(None),
+            Some(Ok(x)) if x > max => Err(Reason::Implausible),
+            Some(Ok(x)) => Ok(Some(x)),
             Some(Err(())) => Err(Reason::BadEventNumber),
         }
+    };
+    let count = |k: &str| -> Result<u64, Reason> {
+        Ok(bounded(as_count(a.get(k)), MAX_COUNT)?.map_or(0, |x| x.round() as u64))
     };
     let input_tokens = count("input_tokens")?;
     let output_tokens = count("output_tokens")?;
     let cache_read_tokens = count("cache_read_tokens")?;
     let cache_creation_tokens = count("cache_creation_tokens")?;
     // The CLI sends the rounded integer too; it is exact where cost_usd carries float noise.
-    let cost_micros = match as_count(a.get("cost_usd_micros")) {
-        Some(Ok(m)) => m.round() as i64,
-        Some(Err(())) => return Err(Reason::BadEventNumber),
-        None => match as_count(a.get("cost_usd")) {
-            Some(Ok(usd)) => scoreboard_core::model::usd_to_micros(usd),
-            Some(Err(())) => return Err(Reason::BadEventNumber),
+    let cost_micros = match bounded(as_count(a.get("cost_usd_micros")), MAX_COST_USD * 1e6)? {
+        Some(m) => m.round() as i64,
+        None => match bounded(as_count(a.get("cost_usd")), MAX_COST_USD)? {
+            Some(usd) => scoreboard_core::model::usd_to_micros(usd),
             None => 0,
         },
     };
     Ok(ApiRequest {
-        key: record_hash(rec, resource),
+        key: record_hash(rec, &a.resource.hashed),
         day,
         session: session_of(a)?,
         model: label(a.string("model"), "unknown")?,
@@ -679,6 +810,8 @@ mod tests {
             kv("user.id", s("abc")),
             kv("user.account_id", s("user_01X")),
         ];
+        let res = PreparedResource::new(&res);
+        let none = PreparedResource::new(&[]);
         let who = identify(
             &Attrs {
                 point: &point,
@@ -691,7 +824,7 @@ mod tests {
         let who = identify(
             &Attrs {
                 point: &point,
-                resource: &[],
+                resource: &none,
             },
             None,
         )
@@ -704,7 +837,7 @@ mod tests {
         let who = identify(
             &Attrs {
                 point: &point,
-                resource: &[],
+                resource: &none,
             },
             Some("enduser.id"),
         )
@@ -716,7 +849,7 @@ mod tests {
         let who = identify(
             &Attrs {
                 point: &point,
-                resource: &[],
+                resource: &none,
             },
             None,
         )
@@ -726,7 +859,7 @@ mod tests {
             identify(
                 &Attrs {
                     point: &[],
-                    resource: &[]
+                    resource: &none
                 },
                 None
             ),
@@ -751,6 +884,52 @@ mod tests {
         assert_eq!(as_count(None), None);
     }
 
+    fn prepared(attrs: &[KeyValue]) -> Vec<u8> {
+        PreparedResource::new(attrs).hashed
+    }
+
+    /// The hash before resources were prepared once per request: cumulative
+    /// state stored under it must keep matching after an upgrade.
+    fn series_hash_v1(
+        scope: &str,
+        metric: &str,
+        point: &[KeyValue],
+        resource: &[KeyValue],
+    ) -> [u8; 32] {
+        let mut h = Sha256::new();
+        hash_bytes(&mut h, b"metric-series-v1");
+        hash_bytes(&mut h, scope.as_bytes());
+        hash_bytes(&mut h, metric.as_bytes());
+        hash_attrs(&mut h, point);
+        hash_attrs(&mut h, resource);
+        h.finalize().into()
+    }
+
+    #[test]
+    fn a_prepared_resource_gives_each_point_the_series_it_always_had() {
+        let res = vec![
+            kv("user.email", Value::StringValue("a@b.c".into())),
+            kv("service.name", Value::StringValue("claude-code".into())),
+            kv("os.type", Value::StringValue("linux".into())),
+        ];
+        let point = vec![kv("type", Value::StringValue("input".into()))];
+        assert_eq!(
+            series_hash("s", "m", &point, &prepared(&res)),
+            series_hash_v1("s", "m", &point, &res)
+        );
+        // A huge resource is hashed once, to a digest, and still tells series apart.
+        let big: Vec<KeyValue> = (0..2000)
+            .map(|i| kv(&format!("k{i}"), Value::IntValue(i)))
+            .collect();
+        let mut other = big.clone();
+        other[7] = kv("k7", Value::IntValue(-7));
+        assert_eq!(prepared(&big).len(), 40);
+        assert_ne!(
+            series_hash("s", "m", &point, &prepared(&big)),
+            series_hash("s", "m", &point, &prepared(&other))
+        );
+    }
+
     #[test]
     fn series_hash_ignores_attribute_order_but_not_values() {
         let a = vec![
@@ -765,17 +944,18 @@ mod tests {
             kv("b", Value::StringValue("y".into())),
             kv("a", Value::IntValue(1)),
         ];
+        let none = prepared(&[]);
         assert_eq!(
-            series_hash("s", "m", &a, &[]),
-            series_hash("s", "m", &b, &[])
+            series_hash("s", "m", &a, &none),
+            series_hash("s", "m", &b, &none)
         );
         assert_ne!(
-            series_hash("s", "m", &a, &[]),
-            series_hash("s", "m", &c, &[])
+            series_hash("s", "m", &a, &none),
+            series_hash("s", "m", &c, &none)
         );
         assert_ne!(
-            series_hash("s", "m", &a, &[]),
-            series_hash("s", "m", &[], &a)
+            series_hash("s", "m", &a, &none),
+            series_hash("s", "m", &[], &prepared(&a))
         );
     }
 

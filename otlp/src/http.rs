@@ -29,8 +29,12 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use prost::Message;
 use sha2::{Digest, Sha256};
 
+use crate::budget::{Exhausted, Reservation};
 use crate::store::Outcome;
-use crate::{extract, OtlpError, Receiver};
+use crate::{
+    estimate, extract, AuthDenial, IngestDecision, IngestRefusal, OtlpError, Receiver,
+    RefusedIngest, TokenId,
+};
 
 /// The OTLP/HTTP routes, state included. The server merges this into its
 /// app, or serves it alone on a second listener (conventionally port 4318).
@@ -88,10 +92,17 @@ impl Encoding {
 
 /// Why a request was refused. Messages are ours: they never quote the body.
 enum Refusal {
-    Unauthorized,
+    Unauthorized(AuthDenial),
     UnsupportedMediaType(&'static str),
     TooLarge(usize),
+    /// The body would take more memory to decode than the budget allows.
+    DecodesTooLarge {
+        needs: u64,
+        most: usize,
+    },
     BadRequest(String),
+    /// The body did not arrive within the deadline.
+    SlowBody(std::time::Duration),
     Shed(&'static str),
     Internal(String),
 }
@@ -99,10 +110,11 @@ enum Refusal {
 impl Refusal {
     fn status(&self) -> StatusCode {
         match self {
-            Refusal::Unauthorized => StatusCode::UNAUTHORIZED,
+            Refusal::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Refusal::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Refusal::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::TooLarge(_) | Refusal::DecodesTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Refusal::SlowBody(_) => StatusCode::REQUEST_TIMEOUT,
             Refusal::Shed(_) => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -111,17 +123,41 @@ impl Refusal {
     /// google.rpc.Code of the Status body.
     fn rpc_code(&self) -> i32 {
         match self {
-            Refusal::Unauthorized => 16, // UNAUTHENTICATED
+            Refusal::Unauthorized(_) => 16, // UNAUTHENTICATED
             Refusal::UnsupportedMediaType(_) | Refusal::BadRequest(_) => 3, // INVALID_ARGUMENT
-            Refusal::TooLarge(_) => 8,   // RESOURCE_EXHAUSTED
-            Refusal::Shed(_) => 14,      // UNAVAILABLE
-            Refusal::Internal(_) => 13,  // INTERNAL
+            Refusal::TooLarge(_) | Refusal::DecodesTooLarge { .. } => 8, // RESOURCE_EXHAUSTED
+            Refusal::SlowBody(_) => 4,      // DEADLINE_EXCEEDED
+            Refusal::Shed(_) => 14,         // UNAVAILABLE
+            Refusal::Internal(_) => 13,     // INTERNAL
         }
+    }
+
+    /// The reason as the server counts it; `None` for our own failures.
+    fn counted_as(&self) -> Option<IngestRefusal> {
+        Some(match self {
+            Refusal::Unauthorized(d) => IngestRefusal::Auth(*d),
+            Refusal::UnsupportedMediaType(_) => IngestRefusal::UnsupportedMediaType,
+            Refusal::TooLarge(_) | Refusal::DecodesTooLarge { .. } => IngestRefusal::TooLarge,
+            Refusal::BadRequest(_) => IngestRefusal::BadRequest,
+            Refusal::SlowBody(_) => IngestRefusal::SlowBody,
+            Refusal::Shed(_) => IngestRefusal::Busy,
+            Refusal::Internal(_) => return None,
+        })
     }
 
     fn message(&self) -> String {
         match self {
-            Refusal::Unauthorized => {
+            Refusal::Unauthorized(AuthDenial::Revoked) => {
+                "this ingestion token has been revoked: install the settings of a new token \
+                 (`scoreboard token create`)"
+                    .to_string()
+            }
+            Refusal::Unauthorized(AuthDenial::WrongKind) => {
+                "this token cannot send telemetry (it is a viewer or admin token): use an \
+                 ingest token"
+                    .to_string()
+            }
+            Refusal::Unauthorized(_) => {
                 "missing or invalid ingestion token: send `Authorization: Bearer <token>` \
                  (OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer <token>)"
                     .to_string()
@@ -130,6 +166,16 @@ impl Refusal {
             Refusal::TooLarge(max) => {
                 format!("request body is larger than {max} bytes after decompression")
             }
+            Refusal::DecodesTooLarge { needs, most } => format!(
+                "the request would take about {} MB of memory to decode, more than the {} MB \
+                 this receiver decodes at once; send smaller batches",
+                needs / 1_000_000 + 1,
+                most / 1_000_000
+            ),
+            Refusal::SlowBody(d) => format!(
+                "the request body did not arrive within {} seconds",
+                d.as_secs()
+            ),
             Refusal::BadRequest(m) | Refusal::Internal(m) => m.clone(),
             Refusal::Shed(m) => (*m).to_string(),
         }
@@ -154,21 +200,29 @@ fn reply(enc: Encoding, status: StatusCode, body: Vec<u8>) -> Response {
     resp
 }
 
-fn refuse(rx: &Receiver, signal: Signal, enc: Encoding, r: Refusal) -> Response {
+fn refuse(
+    rx: &Receiver,
+    signal: Signal,
+    enc: Encoding,
+    r: Refusal,
+    token: Option<TokenId>,
+) -> Response {
     let message = r.message();
     let status = r.status();
-    if matches!(r, Refusal::Internal(_)) {
-        tracing::error!(
+    match r.counted_as() {
+        // Counted (and logged at a bounded rate) by the server.
+        Some(reason) => rx.auth.refused(&RefusedIngest {
+            signal: signal.name(),
+            status: status.as_u16(),
+            reason,
+            token,
+            message: &message,
+        }),
+        None => tracing::error!(
             signal = signal.name(),
             status = status.as_u16(),
             "OTLP request failed: {message}"
-        );
-    } else {
-        tracing::warn!(
-            signal = signal.name(),
-            status = status.as_u16(),
-            "OTLP request refused: {message}"
-        );
+        ),
     }
     let body = match enc {
         Encoding::Json => serde_json::json!({ "code": r.rpc_code(), "message": message })
@@ -182,7 +236,7 @@ fn refuse(rx: &Receiver, signal: Signal, enc: Encoding, r: Refusal) -> Response 
     };
     let mut resp = reply(enc, status, body);
     match r {
-        Refusal::Unauthorized => {
+        Refusal::Unauthorized(_) => {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
@@ -244,7 +298,9 @@ fn success(signal: Signal, enc: Encoding, o: &Outcome) -> Response {
         }
     };
     if partial {
-        tracing::warn!(
+        // Counted in the status (rejected points); a line each would let one
+        // client fill the log.
+        tracing::debug!(
             signal = signal.name(),
             rejected = o.rejected,
             "OTLP partial success: {}",
@@ -283,20 +339,28 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
 
     // Asked on every request, so a revoked token stops working at once. The
     // server's check may touch SQLite: keep it off the async workers.
-    let token = bearer(&headers);
+    let presented = bearer(&headers);
     let auth = rx.auth.clone();
-    let authorized = tokio::task::spawn_blocking(move || auth.authorize(token.as_deref()))
+    let decision = tokio::task::spawn_blocking(move || auth.check(presented.as_deref()))
         .await
-        .unwrap_or(false);
-    if !authorized {
-        discard(body, max).await;
-        return refuse(&rx, signal, reply_enc, Refusal::Unauthorized);
-    }
+        .unwrap_or(IngestDecision::Unavailable);
+    let token = match decision {
+        IngestDecision::Granted(t) => t,
+        IngestDecision::Denied(why, t) => {
+            discard(body, max).await;
+            return refuse(&rx, signal, reply_enc, Refusal::Unauthorized(why), t);
+        }
+        IngestDecision::Unavailable => {
+            discard(body, max).await;
+            let r =
+                Refusal::Shed("the token could not be checked; retry after the Retry-After delay");
+            return refuse(&rx, signal, reply_enc, r, None);
+        }
+    };
+    let refuse = |enc: Encoding, r: Refusal| refuse(&rx, signal, enc, r, token);
     let Some(enc) = enc else {
         discard(body, max).await;
         return refuse(
-            &rx,
-            signal,
             reply_enc,
             Refusal::UnsupportedMediaType(
                 "Content-Type must be application/json or application/x-protobuf \
@@ -310,7 +374,7 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
         Some(_) => {
             discard(body, max).await;
             let r = Refusal::UnsupportedMediaType("Content-Encoding must be gzip or absent");
-            return refuse(&rx, signal, enc, r);
+            return refuse(enc, r);
         }
     };
     let declared = headers
@@ -323,53 +387,109 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
         if declared.is_some_and(|n| n <= 2 * max as u64) {
             discard(body, max).await;
         }
-        return refuse(&rx, signal, enc, Refusal::TooLarge(max));
+        return refuse(enc, Refusal::TooLarge(max));
     }
 
-    // A slot bounds memory (body, decompressed copy, decoded message) and the
-    // queue in front of SQLite's single writer.
-    let permit =
-        match tokio::time::timeout(rx.cfg.queue_timeout, rx.slots.clone().acquire_owned()).await {
-            Ok(Ok(p)) => p,
-            _ => {
-                discard(body, max).await;
-                let r = Refusal::Shed("the receiver is busy; retry after the Retry-After delay");
-                return refuse(&rx, signal, enc, r);
-            }
+    // The body is read before a processing slot is taken, under a deadline
+    // and with its bytes reserved from the memory budget as they arrive: a
+    // slow upload holds neither a slot nor more memory than it sent.
+    let mut reservation = rx.budget.reserve();
+    let deadline = rx.cfg.body_timeout;
+    let wire =
+        match tokio::time::timeout(deadline, read_capped(body, max, declared, &mut reservation))
+            .await
+        {
+            Ok(Ok(wire)) => wire,
+            Ok(Err(r)) => return refuse(enc, r),
+            Err(_) => return refuse(enc, Refusal::SlowBody(deadline)),
         };
 
-    // The wire size is capped too: a gzip body never legitimately exceeds
-    // the decompressed limit by more than a header.
-    let wire = match read_capped(body, max, declared).await {
-        Ok(wire) => wire,
-        Err(r) => return refuse(&rx, signal, enc, r),
+    // A slot bounds the queue in front of SQLite's single writer; a large
+    // request also needs the one large slot (for measuring, decoding and
+    // storing), so large requests take at most one core and never crowd
+    // out the small batches engineers send.
+    let wait = rx.cfg.queue_timeout;
+    let busy = || Refusal::Shed("the receiver is busy; retry after the Retry-After delay");
+    let large_slot = |rx: Arc<Receiver>| async move {
+        tokio::time::timeout(wait, rx.large_slots.clone().acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok)
+    };
+    let mut large = None;
+    if reservation.is_large() {
+        let Some(p) = large_slot(rx.clone()).await else {
+            return refuse(enc, busy());
+        };
+        large = Some(p);
+    }
+
+    // Decompressing and measuring what decoding will allocate happen on a
+    // blocking thread; the reservation grows with them.
+    let worker = rx.clone();
+    let prepared = tokio::task::spawn_blocking(move || {
+        let r = prepare(&worker, signal, enc, gzip, wire, &mut reservation);
+        (r, reservation)
+    })
+    .await;
+    let (body, reservation) = match prepared {
+        Ok((Ok(body), reservation)) => (body, reservation),
+        Ok((Err(r), _)) => return refuse(enc, r),
+        Err(_) => {
+            return refuse(
+                enc,
+                Refusal::Internal("the request could not be processed".to_string()),
+            )
+        }
+    };
+
+    if reservation.is_large() && large.is_none() {
+        // Small on the wire, large once decompressed.
+        let Some(p) = large_slot(rx.clone()).await else {
+            return refuse(enc, busy());
+        };
+        large = Some(p);
+    }
+    let Ok(Ok(permit)) = tokio::time::timeout(wait, rx.slots.clone().acquire_owned()).await else {
+        return refuse(enc, busy());
     };
 
     let worker = rx.clone();
     let done = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        ingest(&worker, signal, enc, gzip, wire)
+        let _held = (permit, large, reservation);
+        ingest(&worker, signal, enc, &body)
     })
     .await;
     match done {
         Ok(Ok(outcome)) => success(signal, enc, &outcome),
-        Ok(Err(r)) => refuse(&rx, signal, enc, r),
+        Ok(Err(r)) => refuse(enc, r),
         Err(_) => refuse(
-            &rx,
-            signal,
             enc,
             Refusal::Internal("the request could not be processed".to_string()),
         ),
     }
 }
 
-/// Reads a body (sized or chunked) up to `max` bytes.
+fn shed_memory(e: Exhausted, most: usize, needs: u64) -> Refusal {
+    match e {
+        Exhausted::Now => Refusal::Shed(
+            "the receiver's memory is taken by other requests; retry after the Retry-After delay",
+        ),
+        Exhausted::Never => Refusal::DecodesTooLarge { needs, most },
+    }
+}
+
+/// Reads a body (sized or chunked) up to `max` bytes, reserving its bytes.
 async fn read_capped(
     mut body: Body,
     max: usize,
     declared: Option<u64>,
+    reservation: &mut Reservation,
 ) -> Result<Vec<u8>, Refusal> {
     let hint = declared.map_or(0, |n| usize::try_from(n).unwrap_or(max).min(max));
+    reservation
+        .cover(hint)
+        .map_err(|e| shed_memory(e, max, hint as u64))?;
     let mut buf: Vec<u8> = Vec::with_capacity(hint);
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else {
@@ -382,10 +502,68 @@ async fn read_capped(
                 discard(body, max).await;
                 return Err(Refusal::TooLarge(max));
             }
+            // A Vec grows by doubling: reserve what this one will grow to.
+            let len = buf.len() + data.len();
+            let cap = if len > buf.capacity() {
+                len.max(buf.capacity().saturating_mul(2))
+            } else {
+                buf.capacity()
+            };
+            reservation
+                .cover(cap)
+                .map_err(|e| shed_memory(e, max, cap as u64))?;
             buf.extend_from_slice(data);
         }
     }
     Ok(buf)
+}
+
+/// The body decompressed, with the memory decoding it will take reserved.
+fn prepare(
+    rx: &Receiver,
+    signal: Signal,
+    enc: Encoding,
+    gzip: bool,
+    wire: Vec<u8>,
+    reservation: &mut Reservation,
+) -> Result<Vec<u8>, Refusal> {
+    let max = rx.cfg.max_decompressed_bytes;
+    let most = rx.budget.largest_request_bytes();
+    let body = if gzip {
+        let unzipped = gunzip_capped(&wire, max, |total| {
+            reservation
+                .cover(wire.len().saturating_add(total))
+                .map_err(|e| shed_memory(e, most, total as u64))
+        })?;
+        drop(wire);
+        unzipped
+    } else {
+        wire
+    };
+    let top = match signal {
+        Signal::Metrics => estimate::Msg::MetricsRequest,
+        Signal::Logs => estimate::Msg::LogsRequest,
+        Signal::Traces => estimate::Msg::TracesRequest,
+    };
+    let kind = match signal {
+        Signal::Metrics => "ExportMetricsServiceRequest",
+        Signal::Logs => "ExportLogsServiceRequest",
+        Signal::Traces => "ExportTraceServiceRequest",
+    };
+    // The walk stops once the request could never fit: nothing more to learn.
+    let limit = most as u64;
+    let decoded = match enc {
+        Encoding::Json => estimate::json(top, &body, limit)
+            .map_err(|m| format!("{}; expected an OTLP/JSON {kind}", m.0)),
+        Encoding::Protobuf => estimate::protobuf(top, &body, limit)
+            .map_err(|m| format!("the body is not a valid protobuf {kind}: {}", m.0)),
+    }
+    .map_err(Refusal::BadRequest)?;
+    let needs = (body.len() as u64).saturating_add(decoded);
+    reservation
+        .cover(usize::try_from(needs).unwrap_or(usize::MAX))
+        .map_err(|e| shed_memory(e, most, needs))?;
+    Ok(body)
 }
 
 /// Reads and drops what is left of a refused request's body (at most `cap`
@@ -409,12 +587,19 @@ async fn discard(mut body: Body, cap: usize) {
 
 /// Decompresses with a hard cap: a gzip bomb is abandoned as soon as it
 /// passes `max` bytes, and the output buffer never grows beyond `max`.
-fn gunzip_capped(wire: &[u8], max: usize) -> Result<Vec<u8>, Refusal> {
+/// `grow` is told the buffer's size before each growth (it reserves memory).
+fn gunzip_capped(
+    wire: &[u8],
+    max: usize,
+    mut grow: impl FnMut(usize) -> Result<(), Refusal>,
+) -> Result<Vec<u8>, Refusal> {
     let corrupt = || {
         Refusal::BadRequest("Content-Encoding is gzip but the body is not valid gzip".to_string())
     };
     let mut dec = flate2::read::MultiGzDecoder::new(wire);
-    let mut out: Vec<u8> = Vec::with_capacity(wire.len().saturating_mul(4).min(max));
+    let first = wire.len().saturating_mul(4).min(max);
+    grow(first)?;
+    let mut out: Vec<u8> = Vec::with_capacity(first);
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
         let n = match dec.read(&mut chunk) {
@@ -431,6 +616,7 @@ fn gunzip_capped(wire: &[u8], max: usize) -> Result<Vec<u8>, Refusal> {
             let target = (out.capacity().saturating_mul(2))
                 .max(out.len() + n)
                 .min(max);
+            grow(target)?;
             out.reserve_exact(target - out.len());
         }
         out.extend_from_slice(&chunk[..n]);
@@ -468,31 +654,18 @@ where
     }
 }
 
-fn ingest(
-    rx: &Receiver,
-    signal: Signal,
-    enc: Encoding,
-    gzip: bool,
-    wire: Vec<u8>,
-) -> Result<Outcome, Refusal> {
-    let max = rx.cfg.max_decompressed_bytes;
-    let unzipped;
-    let body: &[u8] = if gzip {
-        unzipped = gunzip_capped(&wire, max)?;
-        &unzipped
-    } else {
-        &wire
-    };
+fn ingest(rx: &Receiver, signal: Signal, enc: Encoding, body: &[u8]) -> Result<Outcome, Refusal> {
     let id_attr = rx.cfg.identity_attribute.as_deref();
+    let limits = extract::Limits::from(&rx.cfg);
     let extracted = match signal {
         Signal::Metrics => {
             let req: ExportMetricsServiceRequest =
                 decode(enc, body, "ExportMetricsServiceRequest")?;
-            extract::metrics(&req, id_attr)
+            extract::metrics(&req, id_attr, &limits)
         }
         Signal::Logs => {
             let req: ExportLogsServiceRequest = decode(enc, body, "ExportLogsServiceRequest")?;
-            extract::logs(&req, id_attr)
+            extract::logs(&req, id_attr, &limits)
         }
         Signal::Traces => {
             // Checked so a broken exporter hears about it, then discarded.

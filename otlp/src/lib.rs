@@ -38,6 +38,8 @@
 //!   (a 400 elsewhere) is not patched from its events, because metrics carry
 //!   no request id to tell which calls are missing.
 
+mod budget;
+mod estimate;
 mod extract;
 mod http;
 mod store;
@@ -51,6 +53,41 @@ use scoreboard_core::{DayRow, PersonKey};
 use serde::{Deserialize, Serialize};
 
 pub use crate::http::router;
+pub use crate::store::{MAX_LISTED_PERSONS, STORE_CAP};
+
+/// Creates the SQLite file readable and writable by its owner only (0600)
+/// before SQLite opens it, and tightens an existing file and its `-wal` and
+/// `-shm` companions. SQLite gives the companions the main file's mode, so
+/// one private file keeps all three private: they hold e-mails, usage and
+/// token hashes. A no-op off Unix.
+pub fn make_private_db_file(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        // An empty file is a valid empty database to SQLite.
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            let p = PathBuf::from(p);
+            match std::fs::metadata(&p) {
+                Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
 
 /// Settings of the receiver. `OtlpConfig::default()` suits a team server.
 #[derive(Debug, Clone)]
@@ -66,11 +103,27 @@ pub struct OtlpConfig {
     /// How long one request waits for SQLite's write lock before the
     /// receiver sheds it with 503 + Retry-After.
     pub busy_timeout: Duration,
-    /// Requests read, decoded and stored at the same time; this bounds memory
-    /// to about this many times `max_decompressed_bytes`.
+    /// Requests decoded and stored at the same time (the queue in front of
+    /// SQLite's single writer).
     pub max_concurrent_requests: usize,
-    /// How long a request may wait for one of those slots before 503 + Retry-After.
+    /// Of which larger than 1 MiB (decoded): they take at most this many
+    /// cores, whatever their number.
+    pub max_concurrent_large_requests: usize,
+    /// Memory all requests in flight may hold together: bodies as they
+    /// arrive, decompressed copies, and what decoding will allocate (known
+    /// before decoding). A quarter is kept for requests under 1 MiB. A
+    /// request that would need more than the rest gets 413; one that finds
+    /// it taken gets 503 + Retry-After. Default 256 MiB.
+    pub memory_budget_bytes: usize,
+    /// How long a request may wait for a processing slot before 503 + Retry-After.
     pub queue_timeout: Duration,
+    /// The whole body must arrive within this time, or the answer is 408
+    /// (a slow upload holds a connection, never a processing slot).
+    pub body_timeout: Duration,
+    /// Most attributes on one resource, scope, data point or log record;
+    /// the points of a resource past it are rejected (partial success).
+    /// Claude Code sends about a dozen.
+    pub max_attributes: usize,
     /// The Retry-After value (seconds) sent with 503.
     pub retry_after_seconds: u32,
 }
@@ -82,19 +135,86 @@ impl Default for OtlpConfig {
             identity_attribute: None,
             busy_timeout: Duration::from_secs(5),
             max_concurrent_requests: 8,
+            max_concurrent_large_requests: 1,
+            memory_budget_bytes: 256 * 1024 * 1024,
             queue_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            max_attributes: 128,
             retry_after_seconds: 5,
         }
     }
 }
 
-/// Decides whether a request may write telemetry. The server implements it
-/// over its hashed token table. It is asked on every request (nothing is
-/// cached here), so a revoked token stops working at once.
+/// The id of an ingest token in the server's table, opaque to the receiver:
+/// refusals (and what a token sent) are counted by it.
+pub type TokenId = i64;
+
+/// What the server says about the token a telemetry request carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestDecision {
+    /// May write; the token's id when the server has one.
+    Granted(Option<TokenId>),
+    /// 401; the token's id when it is known (a revoked token, a viewer token).
+    Denied(AuthDenial, Option<TokenId>),
+    /// The token could not be checked (the database failed): 503, so the
+    /// client keeps its batch and retries instead of dropping it.
+    Unavailable,
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthDenial {
+    Missing,
+    Unknown,
+    Revoked,
+    /// A token of another kind (a viewer token sending telemetry).
+    WrongKind,
+}
+
+/// Why a telemetry request was refused, for counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IngestRefusal {
+    Auth(AuthDenial),
+    UnsupportedMediaType,
+    TooLarge,
+    BadRequest,
+    /// The body did not arrive within `OtlpConfig::body_timeout`.
+    SlowBody,
+    /// Shed under load (503 + Retry-After): no slot, no memory, SQLite busy.
+    Busy,
+}
+
+/// One refused telemetry request, as [`IngestAuth::refused`] is told of it.
+/// `message` is the receiver's own text (it never quotes the body or a token).
+#[derive(Debug, Clone, Copy)]
+pub struct RefusedIngest<'a> {
+    pub signal: &'static str,
+    pub status: u16,
+    pub reason: IngestRefusal,
+    /// The token the request carried, when the server knows it.
+    pub token: Option<TokenId>,
+    pub message: &'a str,
+}
+
+/// Decides whether a request may write telemetry, and hears about every
+/// refused one. The server implements it over its hashed token table. It is
+/// asked on every request (nothing is cached here), so a revoked token stops
+/// working at once.
 pub trait IngestAuth: Send + Sync + 'static {
     /// `bearer_token` is the token of an `Authorization: Bearer …` header,
     /// `None` when the header is missing or not a bearer token.
-    fn authorize(&self, bearer_token: Option<&str>) -> bool;
+    fn check(&self, bearer_token: Option<&str>) -> IngestDecision;
+
+    /// Called once for each refused request (the server counts them and
+    /// logs at a bounded rate). By default each one is logged.
+    fn refused(&self, r: &RefusedIngest<'_>) {
+        tracing::warn!(
+            signal = r.signal,
+            status = r.status,
+            "OTLP request refused: {}",
+            r.message
+        );
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +223,11 @@ pub enum OtlpError {
     Open {
         path: PathBuf,
         source: rusqlite::Error,
+    },
+    #[error("cannot make the telemetry database {path} private to its owner: {source}")]
+    Private {
+        path: PathBuf,
+        source: std::io::Error,
     },
     #[error(
         "the telemetry database stayed locked by another writer for more than {0:?}; try again"
@@ -129,12 +254,23 @@ pub struct PersonSeen {
 pub struct TelemetryStatus {
     /// When the last metrics or logs batch was stored (server clock).
     pub last_received_at: Option<DateTime<Utc>>,
-    /// Persons and devices that sent anything in the 24 hours before `now`.
+    /// Persons and devices that sent anything in the 24 hours before `now`
+    /// (of those listed in `persons_seen`).
     pub people_last_24h: Vec<PersonKey>,
     /// … in the 7 days before `now`.
     pub people_last_7d: Vec<PersonKey>,
-    /// Everyone ever heard from: compare with the roster to find who never reported.
+    /// How many sent anything in the 24 hours before `now`, listed or not.
+    pub people_last_24h_total: u64,
+    /// … in the 7 days before `now`.
+    pub people_last_7d_total: u64,
+    /// Everyone heard from (compare with the roster to find who never
+    /// reported), the most recent [`MAX_LISTED_PERSONS`] at most, by key.
     pub persons_seen: Vec<PersonSeen>,
+    /// Everyone ever heard from, listed or not.
+    pub persons_total: u64,
+    /// `persons_seen` holds only the most recent: page through the rest
+    /// with [`Receiver::persons`] (`GET /api/telemetry/persons`).
+    pub persons_truncated: bool,
     /// Stored data points and api_request events that could only be tied to
     /// an installation id (no e-mail, account or configured identity attribute).
     pub unattributed_points: u64,
@@ -167,6 +303,8 @@ pub struct Receiver {
     auth: Arc<dyn IngestAuth>,
     store: store::Store,
     slots: Arc<tokio::sync::Semaphore>,
+    large_slots: Arc<tokio::sync::Semaphore>,
+    budget: Arc<budget::Budget>,
 }
 
 impl Receiver {
@@ -181,17 +319,29 @@ impl Receiver {
         let slots = Arc::new(tokio::sync::Semaphore::new(
             cfg.max_concurrent_requests.max(1),
         ));
+        let large_slots = Arc::new(tokio::sync::Semaphore::new(
+            cfg.max_concurrent_large_requests.max(1),
+        ));
+        let budget = Arc::new(budget::Budget::new(cfg.memory_budget_bytes));
         Ok(Receiver {
             cfg,
             auth,
             store,
             slots,
+            large_slots,
+            budget,
         })
     }
 
     /// Person-day rows (source `otlp`) for the UTC days `from..=to`.
     pub fn day_rows(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<DayRow>, OtlpError> {
         self.store.day_rows(from, to)
+    }
+
+    /// Everyone heard from, by key, up to `limit` (at most
+    /// [`MAX_LISTED_PERSONS`]) after `after` (`""`: from the start).
+    pub fn persons(&self, after: &str, limit: usize) -> Result<Vec<PersonSeen>, OtlpError> {
+        self.store.persons(after, limit)
     }
 
     /// Active time per person-day for `from..=to`.

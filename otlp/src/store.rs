@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use scoreboard_core::{DayRow, ModelUsage, PersonKey, Source, ToolDecisions};
+use scoreboard_core::{DayRow, Measures, ModelUsage, PersonKey, Source, ToolDecisions};
 use sha2::{Digest, Sha256};
 
 use crate::extract::{Extracted, Measure, MetricPoint, TokenKind};
@@ -184,9 +184,22 @@ struct Agg {
     usage: HashMap<(NaiveDate, String, String, &'static str, String), UsageAdd>,
 }
 
+/// The most any stored figure of one row may reach. Points are bounded by
+/// `extract::MAX_COUNT` (10¹²), so this takes a thousand of the largest
+/// plausible points; past it a figure stays at the cap instead of
+/// overflowing SQLite's integers (which turned sums into REALs or made
+/// `SUM()` fail, and `/api/rows` with it). Under 2⁵³, so `TOTAL()` over
+/// stored figures is exact up to the cap.
+pub const STORE_CAP: i64 = 1_000_000_000_000_000;
+
 fn count(inc: f64) -> i64 {
     // Float → integer `as` saturates; values are already checked non-negative and finite.
-    inc.round() as i64
+    (inc.round() as i64).min(STORE_CAP)
+}
+
+/// `a + b`, never past [`STORE_CAP`].
+fn add(a: &mut i64, b: i64) {
+    *a = a.saturating_add(b).min(STORE_CAP);
 }
 
 impl Agg {
@@ -196,9 +209,9 @@ impl Agg {
             Measure::Edit { tool, accepted } => {
                 let e = self.tools.entry((p.day, person, tool.clone())).or_default();
                 if *accepted {
-                    e.0 += count(inc);
+                    add(&mut e.0, count(inc));
                 } else {
-                    e.1 += count(inc);
+                    add(&mut e.1, count(inc));
                 }
             }
             Measure::Tokens { model, kind } => {
@@ -208,10 +221,10 @@ impl Agg {
                     .or_default();
                 let n = count(inc);
                 match kind {
-                    TokenKind::Input => u.input += n,
-                    TokenKind::Output => u.output += n,
-                    TokenKind::CacheRead => u.cache_read += n,
-                    TokenKind::CacheCreation => u.cache_creation += n,
+                    TokenKind::Input => add(&mut u.input, n),
+                    TokenKind::Output => add(&mut u.output, n),
+                    TokenKind::CacheRead => add(&mut u.cache_read, n),
+                    TokenKind::CacheCreation => add(&mut u.cache_creation, n),
                 }
             }
             Measure::Cost { model } => {
@@ -220,21 +233,24 @@ impl Agg {
                     .entry((p.day, person, p.session.clone(), "metric", model.clone()))
                     .or_default();
                 // Rounded per point (per increment for cumulative series), summed as integers.
-                u.cost_micros += scoreboard_core::model::usd_to_micros(inc);
+                add(
+                    &mut u.cost_micros,
+                    scoreboard_core::model::usd_to_micros(inc),
+                );
             }
             other => {
                 let d = self.days.entry((p.day, person)).or_default();
                 match other {
-                    Measure::Sessions => d.sessions += count(inc),
-                    Measure::LinesAdded => d.lines_added += count(inc),
-                    Measure::LinesRemoved => d.lines_removed += count(inc),
-                    Measure::Commits => d.commits += count(inc),
-                    Measure::PullRequests => d.pull_requests += count(inc),
+                    Measure::Sessions => add(&mut d.sessions, count(inc)),
+                    Measure::LinesAdded => add(&mut d.lines_added, count(inc)),
+                    Measure::LinesRemoved => add(&mut d.lines_removed, count(inc)),
+                    Measure::Commits => add(&mut d.commits, count(inc)),
+                    Measure::PullRequests => add(&mut d.pull_requests, count(inc)),
                     Measure::ActiveTime { user: false } => {
-                        d.active_cli_ms += (inc * 1000.0).round() as i64
+                        add(&mut d.active_cli_ms, count(inc * 1000.0))
                     }
                     Measure::ActiveTime { user: true } => {
-                        d.active_user_ms += (inc * 1000.0).round() as i64
+                        add(&mut d.active_user_ms, count(inc * 1000.0))
                     }
                     Measure::Edit { .. } | Measure::Tokens { .. } | Measure::Cost { .. } => {}
                 }
@@ -261,6 +277,10 @@ impl Store {
             path: path.to_path_buf(),
             source,
         };
+        crate::make_private_db_file(path).map_err(|source| OtlpError::Private {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let writer = connect(path, busy_timeout).map_err(open_err)?;
         writer.execute_batch(SCHEMA).map_err(open_err)?;
         let found: Option<i64> = writer
@@ -416,11 +436,11 @@ impl Store {
                         e.model.clone(),
                     ))
                     .or_default();
-                u.input += to_i64(e.input_tokens);
-                u.output += to_i64(e.output_tokens);
-                u.cache_read += to_i64(e.cache_read_tokens);
-                u.cache_creation += to_i64(e.cache_creation_tokens);
-                u.cost_micros += e.cost_micros;
+                add(&mut u.input, to_i64(e.input_tokens));
+                add(&mut u.output, to_i64(e.output_tokens));
+                add(&mut u.cache_read, to_i64(e.cache_read_tokens));
+                add(&mut u.cache_creation, to_i64(e.cache_creation_tokens));
+                add(&mut u.cost_micros, e.cost_micros.max(0));
                 if e.who.device_only {
                     unattributed += 1;
                 }
@@ -500,6 +520,11 @@ impl Store {
     /// `OTEL_METRICS_INCLUDE_SESSION_ID=false`), since those may cover the
     /// same calls. Events without a session id count only where the
     /// person-day has no token or cost metrics at all.
+    ///
+    /// Every stored figure is read clamped to `[0, STORE_CAP]` and sums use
+    /// `TOTAL()` (a float, exact below 2⁵³) clamped the same way: whatever a
+    /// row holds, even a REAL an older version let through, reading never
+    /// fails and never overflows.
     pub fn day_rows(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<DayRow>, OtlpError> {
         let conn = lock(&self.reader);
         self.read_rows(&conn, from, to).map_err(|e| self.map_err(e))
@@ -515,29 +540,43 @@ impl Store {
         let mut rows: BTreeMap<(NaiveDate, String), DayRow> = BTreeMap::new();
 
         let mut q = conn.prepare_cached(
-            "SELECT day, person, sessions, lines_added, lines_removed, commits, pull_requests
+            "SELECT day, person,
+                    CAST(min(max(sessions, 0), 1000000000000000) AS INTEGER),
+                    CAST(min(max(lines_added, 0), 1000000000000000) AS INTEGER),
+                    CAST(min(max(lines_removed, 0), 1000000000000000) AS INTEGER),
+                    CAST(min(max(commits, 0), 1000000000000000) AS INTEGER),
+                    CAST(min(max(pull_requests, 0), 1000000000000000) AS INTEGER)
              FROM otlp_days WHERE day BETWEEN ?1 AND ?2",
         )?;
         let mut it = q.query(params![f, t])?;
         while let Some(r) = it.next()? {
             let row = entry(&mut rows, r.get(0)?, r.get(1)?)?;
-            row.measures.sessions += to_u64(r.get(2)?);
-            row.measures.lines_added += to_u64(r.get(3)?);
-            row.measures.lines_removed += to_u64(r.get(4)?);
-            row.measures.commits += to_u64(r.get(5)?);
-            row.measures.pull_requests += to_u64(r.get(6)?);
+            row.measures.add(&Measures {
+                sessions: to_u64(r.get(2)?),
+                lines_added: to_u64(r.get(3)?),
+                lines_removed: to_u64(r.get(4)?),
+                commits: to_u64(r.get(5)?),
+                pull_requests: to_u64(r.get(6)?),
+                ..Measures::default()
+            });
         }
 
         let mut q = conn.prepare_cached(
-            "SELECT day, person, tool, accepted, rejected FROM otlp_day_tools
+            "SELECT day, person, tool,
+                    CAST(min(max(accepted, 0), 1000000000000000) AS INTEGER),
+                    CAST(min(max(rejected, 0), 1000000000000000) AS INTEGER)
+             FROM otlp_day_tools
              WHERE day BETWEEN ?1 AND ?2 ORDER BY day, person, tool",
         )?;
         let mut it = q.query(params![f, t])?;
         while let Some(r) = it.next()? {
             let row = entry(&mut rows, r.get(0)?, r.get(1)?)?;
             let (accepted, rejected) = (to_u64(r.get(3)?), to_u64(r.get(4)?));
-            row.measures.edits_accepted += accepted;
-            row.measures.edits_rejected += rejected;
+            row.measures.add(&Measures {
+                edits_accepted: accepted,
+                edits_rejected: rejected,
+                ..Measures::default()
+            });
             row.tools.push(ToolDecisions {
                 tool: r.get(2)?,
                 accepted,
@@ -546,8 +585,12 @@ impl Store {
         }
 
         let mut q = conn.prepare_cached(
-            "SELECT u.day, u.person, u.model, SUM(u.input_tokens), SUM(u.output_tokens),
-                    SUM(u.cache_read_tokens), SUM(u.cache_creation_tokens), SUM(u.cost_micros)
+            "SELECT u.day, u.person, u.model,
+                    CAST(min(TOTAL(max(u.input_tokens, 0)), 1000000000000000) AS INTEGER),
+                    CAST(min(TOTAL(max(u.output_tokens, 0)), 1000000000000000) AS INTEGER),
+                    CAST(min(TOTAL(max(u.cache_read_tokens, 0)), 1000000000000000) AS INTEGER),
+                    CAST(min(TOTAL(max(u.cache_creation_tokens, 0)), 1000000000000000) AS INTEGER),
+                    CAST(min(TOTAL(max(u.cost_micros, 0)), 1000000000000000) AS INTEGER)
              FROM otlp_usage u
              WHERE u.day BETWEEN ?1 AND ?2
                AND (u.origin = 'metric' OR (
@@ -574,11 +617,14 @@ impl Store {
                 cost_micros: r.get(7)?,
                 cost_is_estimated: false,
             };
-            row.measures.input_tokens += m.input_tokens;
-            row.measures.output_tokens += m.output_tokens;
-            row.measures.cache_read_tokens += m.cache_read_tokens;
-            row.measures.cache_creation_tokens += m.cache_creation_tokens;
-            row.measures.cost_micros += m.cost_micros;
+            row.measures.add(&Measures {
+                input_tokens: m.input_tokens,
+                output_tokens: m.output_tokens,
+                cache_read_tokens: m.cache_read_tokens,
+                cache_creation_tokens: m.cache_creation_tokens,
+                cost_micros: m.cost_micros,
+                ..Measures::default()
+            });
             row.models.push(m);
         }
         Ok(rows.into_values().collect())
@@ -592,7 +638,10 @@ impl Store {
         let conn = lock(&self.reader);
         let read = || -> Result<Vec<ActiveTime>, rusqlite::Error> {
             let mut q = conn.prepare_cached(
-                "SELECT day, person, active_cli_ms, active_user_ms FROM otlp_days
+                "SELECT day, person,
+                        CAST(min(max(active_cli_ms, 0), 1000000000000000) AS INTEGER),
+                        CAST(min(max(active_user_ms, 0), 1000000000000000) AS INTEGER)
+                 FROM otlp_days
                  WHERE day BETWEEN ?1 AND ?2 ORDER BY day, person",
             )?;
             let mut out = Vec::new();
@@ -624,21 +673,28 @@ impl Store {
                     .unwrap_or(0))
             };
             let last = meta("last_received_at_ms")?;
+            let day_ago = ms(now - TimeDelta::hours(24));
+            let week_ago = ms(now - TimeDelta::days(7));
+            let (total, in_day, in_week, devices): (i64, i64, i64, i64) = conn.query_row(
+                "SELECT COUNT(*), COUNT(*) FILTER (WHERE last_seen >= ?1),
+                        COUNT(*) FILTER (WHERE last_seen >= ?2), COUNT(*) FILTER (WHERE device_only)
+                 FROM otlp_persons",
+                params![day_ago, week_ago],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?;
+            // Most recently heard from first, at most MAX_LISTED_PERSONS: an
+            // ingest token sending made-up identities cannot make this answer
+            // (and every page that reads it) grow without end.
             let mut persons = Vec::new();
             let mut q = conn.prepare_cached(
-                "SELECT person, device_only, first_seen, last_seen FROM otlp_persons ORDER BY person",
+                "SELECT person, device_only, first_seen, last_seen FROM otlp_persons
+                 ORDER BY last_seen DESC, person LIMIT ?1",
             )?;
-            let mut it = q.query([])?;
+            let mut it = q.query([MAX_LISTED_PERSONS as i64])?;
             while let Some(r) = it.next()? {
-                let person: String = r.get(0)?;
-                let (first, last): (i64, i64) = (r.get(2)?, r.get(3)?);
-                persons.push(PersonSeen {
-                    person: parse_person(&person),
-                    device_only: r.get(1)?,
-                    first_received_at: from_ms(first).unwrap_or_default(),
-                    last_received_at: from_ms(last).unwrap_or_default(),
-                });
+                persons.push(person_seen(r)?);
             }
+            persons.sort_by(|a, b| a.person.as_str().cmp(b.person.as_str()));
             let within = |d: TimeDelta| -> Vec<PersonKey> {
                 persons
                     .iter()
@@ -646,11 +702,17 @@ impl Store {
                     .map(|p| p.person.clone())
                     .collect()
             };
+            let people_last_24h = within(TimeDelta::hours(24));
+            let people_last_7d = within(TimeDelta::days(7));
             Ok(TelemetryStatus {
                 last_received_at: if last > 0 { from_ms(last) } else { None },
-                people_last_24h: within(TimeDelta::hours(24)),
-                people_last_7d: within(TimeDelta::days(7)),
-                unattributed_devices: persons.iter().filter(|p| p.device_only).count() as u64,
+                people_last_24h,
+                people_last_7d,
+                people_last_24h_total: to_u64(in_day),
+                people_last_7d_total: to_u64(in_week),
+                persons_total: to_u64(total),
+                persons_truncated: to_u64(total) > persons.len() as u64,
+                unattributed_devices: to_u64(devices),
                 unattributed_points: to_u64(meta("unattributed_points")?),
                 rejected_points: to_u64(meta("rejected_points")?),
                 batches_received: to_u64(meta("batches_received")?),
@@ -661,6 +723,39 @@ impl Store {
         };
         read().map_err(|e| self.map_err(e))
     }
+
+    /// Everyone heard from, ordered by key, `limit` from after `after`: the
+    /// whole list in pages, for clients that need more than the status holds.
+    pub fn persons(&self, after: &str, limit: usize) -> Result<Vec<PersonSeen>, OtlpError> {
+        let conn = lock(&self.reader);
+        let read = || -> Result<Vec<PersonSeen>, rusqlite::Error> {
+            let mut q = conn.prepare_cached(
+                "SELECT person, device_only, first_seen, last_seen FROM otlp_persons
+                 WHERE person > ?1 ORDER BY person LIMIT ?2",
+            )?;
+            let mut it = q.query(params![after, limit.min(MAX_LISTED_PERSONS) as i64])?;
+            let mut out = Vec::new();
+            while let Some(r) = it.next()? {
+                out.push(person_seen(r)?);
+            }
+            Ok(out)
+        };
+        read().map_err(|e| self.map_err(e))
+    }
+}
+
+/// Most persons listed in one status or page.
+pub const MAX_LISTED_PERSONS: usize = 10_000;
+
+fn person_seen(r: &rusqlite::Row<'_>) -> Result<PersonSeen, rusqlite::Error> {
+    let person: String = r.get(0)?;
+    let (first, last): (i64, i64) = (r.get(2)?, r.get(3)?);
+    Ok(PersonSeen {
+        person: parse_person(&person),
+        device_only: r.get(1)?,
+        first_received_at: from_ms(first).unwrap_or_default(),
+        last_received_at: from_ms(last).unwrap_or_default(),
+    })
 }
 
 fn parse_day(s: &str) -> Result<NaiveDate, rusqlite::Error> {
@@ -693,17 +788,20 @@ fn bump(tx: &rusqlite::Transaction<'_>, key: &str, by: i64) -> Result<(), rusqli
     Ok(())
 }
 
+/// Upserts add with `min(old + new, STORE_CAP)`: both sides are at most the
+/// cap, so the sum cannot overflow, and a row an older version left past it
+/// (or as a REAL) comes back to the cap on its next write.
 fn write_agg(tx: &rusqlite::Transaction<'_>, agg: &Agg) -> Result<(), rusqlite::Error> {
     let mut days = tx.prepare_cached(
         "INSERT INTO otlp_days (day, person, sessions, lines_added, lines_removed, commits, pull_requests,
                                 active_cli_ms, active_user_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT (day, person) DO UPDATE SET
-           sessions = sessions + excluded.sessions, lines_added = lines_added + excluded.lines_added,
-           lines_removed = lines_removed + excluded.lines_removed, commits = commits + excluded.commits,
-           pull_requests = pull_requests + excluded.pull_requests,
-           active_cli_ms = active_cli_ms + excluded.active_cli_ms,
-           active_user_ms = active_user_ms + excluded.active_user_ms",
+           sessions = min(sessions + excluded.sessions, 1000000000000000), lines_added = min(lines_added + excluded.lines_added, 1000000000000000),
+           lines_removed = min(lines_removed + excluded.lines_removed, 1000000000000000), commits = min(commits + excluded.commits, 1000000000000000),
+           pull_requests = min(pull_requests + excluded.pull_requests, 1000000000000000),
+           active_cli_ms = min(active_cli_ms + excluded.active_cli_ms, 1000000000000000),
+           active_user_ms = min(active_user_ms + excluded.active_user_ms, 1000000000000000)",
     )?;
     for ((day, person), d) in &agg.days {
         days.execute(params![
@@ -721,7 +819,7 @@ fn write_agg(tx: &rusqlite::Transaction<'_>, agg: &Agg) -> Result<(), rusqlite::
     let mut tools = tx.prepare_cached(
         "INSERT INTO otlp_day_tools (day, person, tool, accepted, rejected) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (day, person, tool) DO UPDATE SET
-           accepted = accepted + excluded.accepted, rejected = rejected + excluded.rejected",
+           accepted = min(accepted + excluded.accepted, 1000000000000000), rejected = min(rejected + excluded.rejected, 1000000000000000)",
     )?;
     for ((day, person, tool), (a, r)) in &agg.tools {
         tools.execute(params![day.to_string(), person, tool, a, r])?;
@@ -731,11 +829,11 @@ fn write_agg(tx: &rusqlite::Transaction<'_>, agg: &Agg) -> Result<(), rusqlite::
                                  cache_read_tokens, cache_creation_tokens, cost_micros)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (day, person, session, origin, model) DO UPDATE SET
-           input_tokens = input_tokens + excluded.input_tokens,
-           output_tokens = output_tokens + excluded.output_tokens,
-           cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
-           cache_creation_tokens = cache_creation_tokens + excluded.cache_creation_tokens,
-           cost_micros = cost_micros + excluded.cost_micros",
+           input_tokens = min(input_tokens + excluded.input_tokens, 1000000000000000),
+           output_tokens = min(output_tokens + excluded.output_tokens, 1000000000000000),
+           cache_read_tokens = min(cache_read_tokens + excluded.cache_read_tokens, 1000000000000000),
+           cache_creation_tokens = min(cache_creation_tokens + excluded.cache_creation_tokens, 1000000000000000),
+           cost_micros = min(cost_micros + excluded.cost_micros, 1000000000000000)",
     )?;
     for ((day, person, session, origin, model), u) in &agg.usage {
         usage.execute(params![

@@ -11,15 +11,6 @@ use common::*;
 use scoreboard_core::DayRow;
 use serde_json::Value;
 
-/// google.rpc.Status as a client decodes it.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-}
-
 /// A server holding one real session, so "unchanged" is not trivially empty.
 async fn seeded() -> (Server, Vec<DayRow>) {
     let s = Server::start().await;

@@ -158,6 +158,14 @@ async fn status_reports_freshness_and_data_health() {
             .collect::<Vec<_>>(),
         both
     );
+    assert_eq!(
+        (
+            st.persons_total,
+            st.people_last_24h_total,
+            st.persons_truncated
+        ),
+        (2, 2, false)
+    );
     assert_eq!(st.unattributed_devices, 1);
     // The device's stored points: 1 session, 2 lines, 2 cost, 8 token, 1 decision, 1 active
     // time, and its 2 api_request events.

@@ -6,7 +6,8 @@
 //! | `GET /api/health` | `{ok, version, demo, auth_required, sources: {admin_api, enterprise_api, telemetry, roster_file}}` |
 //! | `GET /api/rows?from=YYYY-MM-DD&to=YYYY-MM-DD` | `{from, to, rows: [DayRow…], counts: {source: n}}` |
 //! | `GET /api/roster` | `{entries: [RosterEntry…], problems, conflicts, sources: [{name, entries, fetched_at}]}` |
-//! | `GET /api/sources` | `{generated_at, sources: [SourceStatus…], telemetry: {configured, status_text, status}}` |
+//! | `GET /api/sources` | `{generated_at, sources: [SourceStatus…], telemetry: {configured, status_text, status}, refused: {last_24h, last_7d, by_reason, by_token}}` |
+//! | `GET /api/telemetry/persons?after=KEY&limit=N` | `{persons: [PersonSeen…], next_after}`: everyone telemetry named, by key |
 //! | `POST /v1/metrics`, `/v1/logs`, `/v1/traces` | the OTLP receiver (ingest token) |
 //! | anything else | the page (`--dist`), `index.html` for unknown paths |
 //!
@@ -35,7 +36,9 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{self, ReadAccess};
-use crate::config::Config;
+use crate::config::{Config, Limits};
+use crate::guard::{self, AllowedHosts};
+use crate::refusals::Refusals;
 use crate::store::Store;
 use crate::sync::{Syncer, ADMIN_DIRECTORY};
 use scoreboard_otlp::{Receiver, TelemetryStatus};
@@ -55,6 +58,13 @@ struct Inner {
     store: Arc<Store>,
     syncer: Arc<Syncer>,
     access: ReadAccess,
+    /// The main listener is on a loopback address: no credential means the operator.
+    loopback: bool,
+    hosts: AllowedHosts,
+    limits: Limits,
+    refusals: Arc<Refusals>,
+    snapshot_decodes: Arc<tokio::sync::Semaphore>,
+    snapshot_uploads: crate::snapshots::UploadRate,
     demo: bool,
     roster_path: Option<PathBuf>,
     dist: Option<PathBuf>,
@@ -80,11 +90,35 @@ impl AppState {
         telemetry: Option<Arc<Receiver>>,
         clock: Clock,
     ) -> AppState {
+        let refusals = Arc::new(Refusals::with_clock(store.clone(), clock.clone()));
+        AppState::with_parts(config, store, syncer, telemetry, refusals, clock)
+    }
+
+    /// Every part given: `refusals` is shared with the telemetry receiver's
+    /// token check ([`auth::IngestTokens::counting`]), so its refusals are counted too.
+    pub fn with_parts(
+        config: &Config,
+        store: Arc<Store>,
+        syncer: Arc<Syncer>,
+        telemetry: Option<Arc<Receiver>>,
+        refusals: Arc<Refusals>,
+        clock: Clock,
+    ) -> AppState {
         AppState {
             inner: Arc::new(Inner {
+                refusals,
                 store,
                 syncer,
                 access: ReadAccess::for_config(config),
+                loopback: config.listen.ip().is_loopback(),
+                hosts: AllowedHosts::for_config(config),
+                limits: config.limits.clone(),
+                snapshot_decodes: Arc::new(tokio::sync::Semaphore::new(
+                    crate::snapshots::CONCURRENT_DECODES,
+                )),
+                snapshot_uploads: crate::snapshots::UploadRate::new(
+                    config.limits.snapshot_uploads_per_minute,
+                ),
                 demo: config.demo,
                 roster_path: config.roster.clone(),
                 dist: config.dist.clone(),
@@ -103,6 +137,25 @@ impl AppState {
     pub fn read_access(&self) -> &ReadAccess {
         &self.inner.access
     }
+    pub fn is_loopback(&self) -> bool {
+        self.inner.loopback
+    }
+    pub fn allowed_hosts(&self) -> &AllowedHosts {
+        &self.inner.hosts
+    }
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+    /// Refused requests, counted (the telemetry receiver's too, when built with it).
+    pub fn refusals(&self) -> &Arc<Refusals> {
+        &self.inner.refusals
+    }
+    pub fn snapshot_decodes(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.inner.snapshot_decodes
+    }
+    pub fn snapshot_uploads(&self) -> &crate::snapshots::UploadRate {
+        &self.inner.snapshot_uploads
+    }
 }
 
 /// The whole service. Tests call it with `tower::ServiceExt::oneshot`.
@@ -111,6 +164,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/rows", get(rows))
         .route("/api/roster", get(roster))
         .route("/api/sources", get(sources))
+        .route("/api/telemetry/persons", get(telemetry_persons))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_reader,
@@ -127,6 +181,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(compression())
         .with_state(state.clone());
+    let api = guard::security_headers(api, guard::API_CSP);
     // Unknown /v1/* paths answer 404 here rather than falling through to the page.
     let mut telemetry = Router::new()
         .route("/v1", any(telemetry_not_found))
@@ -143,7 +198,9 @@ pub fn app(state: AppState) -> Router {
         }
         None => app.fallback(no_page),
     };
-    app.layer(request_trace())
+    guard::security_headers(app, guard::PAGE_CSP)
+        .layer(middleware::from_fn_with_state(state, guard::known_host))
+        .layer(request_trace())
 }
 
 /// gzip or brotli when the client asks: the page's wasm is ~1 MB raw and
@@ -183,6 +240,9 @@ impl ApiError {
             status,
             message: message.into(),
         }
+    }
+    pub fn message(&self) -> &str {
+        &self.message
     }
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, message)
@@ -479,6 +539,8 @@ async fn sources(State(state): State<AppState>) -> Result<Json<serde_json::Value
     state.inner.syncer.nudge(now);
     let syncer = state.inner.syncer.clone();
     let list = blocking(move || syncer.status(now)).await?;
+    let refusals = state.refusals().clone();
+    let refused = blocking(move || refusals.summary(now)).await?;
     let telemetry = match state.inner.telemetry.clone() {
         Some(t) => {
             let status = tokio::task::spawn_blocking(move || t.status(now))
@@ -493,9 +555,42 @@ async fn sources(State(state): State<AppState>) -> Result<Json<serde_json::Value
             "status_text": "Telemetry is not received by this server."
         }),
     };
-    Ok(Json(
-        json!({ "generated_at": now, "sources": list, "telemetry": telemetry }),
-    ))
+    Ok(Json(json!({
+        "generated_at": now,
+        "sources": list,
+        "telemetry": telemetry,
+        "refused": refused,
+    })))
+}
+
+#[derive(Deserialize)]
+struct PersonsQuery {
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+/// Everyone telemetry was heard from, by key, a page at a time
+/// (`/api/sources` lists at most the most recent 10,000).
+async fn telemetry_persons(
+    State(state): State<AppState>,
+    Query(q): Query<PersonsQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Some(t) = state.inner.telemetry.clone() else {
+        return Ok(Json(json!({ "persons": [], "next_after": null })));
+    };
+    let after = q.after.unwrap_or_default();
+    let limit = q
+        .limit
+        .unwrap_or(scoreboard_otlp::MAX_LISTED_PERSONS)
+        .clamp(1, scoreboard_otlp::MAX_LISTED_PERSONS);
+    let page = tokio::task::spawn_blocking(move || t.persons(&after, limit))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let next = (page.len() == limit)
+        .then(|| page.last().map(|p| p.person.as_str().to_string()))
+        .flatten();
+    Ok(Json(json!({ "persons": page, "next_after": next })))
 }
 
 /// One or two sentences about telemetry for the source bar.
@@ -511,8 +606,8 @@ pub fn telemetry_text(s: &TelemetryStatus) -> String {
     let mut text = format!(
         "Last telemetry received at {}; {} people or devices reported in the last 24 hours, {} in the last 7 days.",
         last.format("%Y-%m-%d %H:%M UTC"),
-        s.people_last_24h.len(),
-        s.people_last_7d.len()
+        s.people_last_24h_total,
+        s.people_last_7d_total
     );
     if s.unattributed_devices > 0 {
         text.push_str(&format!(

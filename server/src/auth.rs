@@ -8,7 +8,8 @@
 //! browser history, proxy logs and shared links.
 //!
 //! Writing telemetry needs an ingest token, always; a viewer token cannot
-//! write and an ingest token cannot read.
+//! write and an ingest token cannot read. Admin tokens read like viewers and
+//! may also delete anyone's share snapshots.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,8 +21,10 @@ use axum::response::{IntoResponse, Response};
 
 use crate::api::{ApiError, AppState};
 use crate::config::Config;
+use crate::refusals::{Area, Reason, Refusals};
 use crate::store::{Store, StoreError, TokenKind};
-use crate::tokens;
+use crate::tokens::{self, Presented};
+use scoreboard_otlp::{AuthDenial, IngestDecision, IngestRefusal, RefusedIngest};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadAccess {
@@ -76,7 +79,10 @@ pub fn check_startup(cfg: &Config, store: &Store) -> Result<(), StartupRefused> 
         ReadAccess::Gated {
             trusted_header: None,
         } => {
-            if store.active_token_count(TokenKind::Viewer)? > 0 {
+            if store.active_token_count(TokenKind::Viewer)?
+                + store.active_token_count(TokenKind::Admin)?
+                > 0
+            {
                 Ok(())
             } else {
                 Err(StartupRefused::OpenReadApi { addr: cfg.listen })
@@ -95,38 +101,168 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Middleware on the read routes.
-pub async fn require_reader(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Who a request of the page API comes from, once the read gate let it in.
+/// Handlers find it in the request's extensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// No credential on a loopback listener: the person at this machine.
+    Operator,
+    /// No credential on a server whose reads are public (`public = true`).
+    Anonymous,
+    /// A viewer or admin token.
+    Token { id: i64, kind: TokenKind },
+    /// The identity a trusted reverse proxy put in its header.
+    Identity(String),
+}
+
+/// Longest identity taken from the trusted header: an e-mail or a user name.
+const MAX_IDENTITY_CHARS: usize = 320;
+
+impl Actor {
+    /// The owner recorded with what this actor stores (share snapshots).
+    pub fn owner(&self) -> String {
+        match self {
+            Actor::Operator => "operator".into(),
+            Actor::Anonymous => "anonymous".into(),
+            Actor::Token { id, .. } => format!("token:{id}"),
+            Actor::Identity(who) => format!("identity:{who}"),
+        }
+    }
+
+    /// May list and delete what anyone stored: the operator at this machine
+    /// or an admin token.
+    pub fn manages_all(&self) -> bool {
+        matches!(
+            self,
+            Actor::Operator
+                | Actor::Token {
+                    kind: TokenKind::Admin,
+                    ..
+                }
+        )
+    }
+
+    pub fn token_id(&self) -> Option<i64> {
+        match self {
+            Actor::Token { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+}
+
+/// A request the read gate refused: why, and the token it was for when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    pub reason: Reason,
+    pub token: Option<i64>,
+    pub message: &'static str,
+}
+
+impl Denied {
+    fn new(reason: Reason, token: Option<i64>, message: &'static str) -> Denied {
+        Denied {
+            reason,
+            token,
+            message,
+        }
+    }
+}
+
+const NEEDS_TOKEN: &str = "reading this server's data needs a viewer token: send `Authorization: Bearer <token>` (create one with `scoreboard token create --viewer --name NAME`)";
+
+/// Who is asking, or why they may not. A bearer token that is sent is
+/// always checked, even where no credential is needed: a wrong one is an
+/// error, not something to ignore.
+pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Actor, Denied> {
+    if let ReadAccess::Gated {
+        trusted_header: Some(h),
+    } = state.read_access()
+    {
+        if let Some(v) = headers.get(h).and_then(|v| v.to_str().ok()) {
+            let v = v.trim();
+            if !v.is_empty() {
+                if v.chars().count() > MAX_IDENTITY_CHARS {
+                    return Err(Denied::new(
+                        Reason::BadRequest,
+                        None,
+                        "the identity header is longer than any e-mail or user name",
+                    ));
+                }
+                return Ok(Actor::Identity(v.to_string()));
+            }
+        }
+    }
+    if let Some(token) = bearer(headers).map(str::to_string) {
+        let store = state.store().clone();
+        let found = tokio::task::spawn_blocking(move || tokens::identify(&store, &token)).await;
+        return match found {
+            Ok(Ok(Presented::Active(t))) if t.kind.reads() => Ok(Actor::Token {
+                id: t.id,
+                kind: t.kind,
+            }),
+            Ok(Ok(Presented::Active(t))) => Err(Denied::new(
+                Reason::WrongTokenKind,
+                Some(t.id),
+                "this is an ingest token, which can only send telemetry; reading needs a viewer token",
+            )),
+            Ok(Ok(Presented::Revoked(t))) => Err(Denied::new(
+                Reason::RevokedToken,
+                Some(t.id),
+                "this token has been revoked; ask for a new viewer token",
+            )),
+            Ok(Ok(Presented::Unknown)) => Err(Denied::new(
+                Reason::UnknownToken,
+                None,
+                "this server does not know this token (it may be from another server, or mistyped)",
+            )),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot check a viewer token");
+                Err(Denied::new(
+                    Reason::Busy,
+                    None,
+                    "the token could not be checked; try again",
+                ))
+            }
+            Err(_) => Err(Denied::new(
+                Reason::Busy,
+                None,
+                "the token could not be checked; try again",
+            )),
+        };
+    }
     match state.read_access() {
-        ReadAccess::Open => next.run(req).await,
-        ReadAccess::Gated { trusted_header } => {
-            if let Some(h) = trusted_header {
-                if req
-                    .headers()
-                    .get(h)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| !v.trim().is_empty())
-                {
-                    return next.run(req).await;
-                }
+        ReadAccess::Open if state.is_loopback() => Ok(Actor::Operator),
+        ReadAccess::Open => Ok(Actor::Anonymous),
+        ReadAccess::Gated { .. } => Err(Denied::new(Reason::MissingCredential, None, NEEDS_TOKEN)),
+    }
+}
+
+/// Middleware on the read routes (and the page API's writes, which follow
+/// the same gate): puts the [`Actor`] into the request, or answers 401.
+pub async fn require_reader(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let area = if req.method().is_safe() {
+        Area::Read
+    } else {
+        Area::Write
+    };
+    match resolve(&state, req.headers()).await {
+        Ok(actor) => {
+            if let Some(id) = actor.token_id() {
+                tracing::debug!(token_id = id, "request authorised by token");
             }
-            let Some(token) = bearer(req.headers()).map(str::to_string) else {
-                return unauthorized("reading this server's data needs a viewer token: send `Authorization: Bearer <token>` (create one with `scoreboard token create --viewer --name NAME`)");
-            };
-            let store = state.store().clone();
-            let found = tokio::task::spawn_blocking(move || {
-                tokens::check(&store, TokenKind::Viewer, &token)
-            })
-            .await;
-            match found {
-                Ok(Ok(Some(t))) => {
-                    tracing::debug!(token_id = t.id, "read authorised by viewer token");
-                    next.run(req).await
-                }
-                Ok(Ok(None)) => unauthorized("this token is not an active viewer token (it may be revoked, or be an ingest token, which can only send telemetry)"),
-                Ok(Err(e)) => ApiError::internal(e.to_string()).into_response(),
-                Err(e) => ApiError::internal(e.to_string()).into_response(),
+            req.extensions_mut().insert(actor);
+            next.run(req).await
+        }
+        Err(d) => {
+            state.refusals().record(area, d.reason, d.token, d.message);
+            if d.reason == Reason::Busy {
+                return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, d.message).into_response();
             }
+            unauthorized(d.message)
         }
     }
 }
@@ -140,31 +276,71 @@ fn unauthorized(message: &str) -> Response {
     resp
 }
 
-/// Ingest authorisation handed to the telemetry receiver: only active ingest tokens.
+/// Ingest authorisation handed to the telemetry receiver: only active ingest
+/// tokens; every refused telemetry request is counted with the others.
 pub struct IngestTokens {
     store: Arc<Store>,
+    refusals: Option<Arc<Refusals>>,
 }
 
 impl IngestTokens {
     pub fn new(store: Arc<Store>) -> IngestTokens {
-        IngestTokens { store }
+        IngestTokens {
+            store,
+            refusals: None,
+        }
     }
 
-    pub fn authorize(&self, bearer: Option<&str>) -> bool {
-        let Some(token) = bearer else { return false };
-        match tokens::check(&self.store, TokenKind::Ingest, token) {
-            Ok(found) => found.is_some(),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot check an ingest token");
-                false
-            }
+    /// Counts refusals in `refusals` (the server's); without it they are only logged.
+    pub fn counting(store: Arc<Store>, refusals: Arc<Refusals>) -> IngestTokens {
+        IngestTokens {
+            store,
+            refusals: Some(refusals),
         }
     }
 }
 
 impl scoreboard_otlp::IngestAuth for IngestTokens {
-    fn authorize(&self, bearer_token: Option<&str>) -> bool {
-        IngestTokens::authorize(self, bearer_token)
+    fn check(&self, bearer_token: Option<&str>) -> IngestDecision {
+        let Some(token) = bearer_token else {
+            return IngestDecision::Denied(AuthDenial::Missing, None);
+        };
+        match tokens::identify(&self.store, token) {
+            Ok(Presented::Active(t)) if t.kind == TokenKind::Ingest => {
+                IngestDecision::Granted(Some(t.id))
+            }
+            Ok(Presented::Active(t)) => IngestDecision::Denied(AuthDenial::WrongKind, Some(t.id)),
+            Ok(Presented::Revoked(t)) => IngestDecision::Denied(AuthDenial::Revoked, Some(t.id)),
+            Ok(Presented::Unknown) => IngestDecision::Denied(AuthDenial::Unknown, None),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot check an ingest token");
+                IngestDecision::Unavailable
+            }
+        }
+    }
+
+    fn refused(&self, r: &RefusedIngest<'_>) {
+        let Some(refusals) = &self.refusals else {
+            tracing::warn!(
+                signal = r.signal,
+                status = r.status,
+                "OTLP request refused: {}",
+                r.message
+            );
+            return;
+        };
+        let reason = match r.reason {
+            IngestRefusal::Auth(AuthDenial::Missing) => Reason::MissingCredential,
+            IngestRefusal::Auth(AuthDenial::Unknown) => Reason::UnknownToken,
+            IngestRefusal::Auth(AuthDenial::Revoked) => Reason::RevokedToken,
+            IngestRefusal::Auth(AuthDenial::WrongKind) => Reason::WrongTokenKind,
+            IngestRefusal::UnsupportedMediaType => Reason::UnsupportedMediaType,
+            IngestRefusal::TooLarge => Reason::TooLarge,
+            IngestRefusal::BadRequest => Reason::BadRequest,
+            IngestRefusal::SlowBody => Reason::SlowBody,
+            IngestRefusal::Busy => Reason::Busy,
+        };
+        refusals.record(Area::Ingest, reason, r.token, r.message);
     }
 }
 

@@ -24,6 +24,7 @@ SETTINGS
     public = false                   # true: no credential needed on a non-loopback address
     public_url = \"https://scoreboard.example.com\"  # the address engineers' machines use (telemetry snippet)
     trusted_identity_header = \"X-Forwarded-Email\" # set by your reverse proxy; grants read access
+    allowed_hosts = [\"dash.internal\"]  # names (besides IPs, localhost, public_url's) an open server answers to
     otlp_listen = \"0.0.0.0:4318\"   # optional second listener for telemetry only (default: off)
     demo = false                     # the page offers the demo files
 
@@ -44,6 +45,16 @@ SETTINGS
     [telemetry]
     identity_attribute = \"enduser.id\"  # names the person when Claude Code sends no e-mail/account
 
+    [limits]
+    max_connections = 1024           # open connections in all (fitted to the open-file limit)
+    max_connections_per_ip = 256     # from one address (behind a proxy, all come from the proxy)
+    header_timeout = \"10s\"          # to send a request's headers; idle keep-alive connections too
+    body_timeout = \"60s\"            # to send a whole body (telemetry, snapshot uploads)
+    snapshots_per_person = 100       # share snapshots one token, identity or the operator keeps
+    snapshot_megabytes_per_person = 64
+    snapshot_megabytes_total = 1000
+    snapshot_uploads_per_minute = 20 # per person; past it 429 with Retry-After
+
 SECRETS (environment only, never in the file, never logged or shown)
   ANTHROPIC_ADMIN_API_KEY       Admin API key (sk-ant-admin01-…): syncs the Claude Code
                                 usage report, the organisation name and its users.
@@ -60,6 +71,10 @@ WHO MAY READ
   open; they hold no data. Telemetry (POST /v1/*)
   always needs an ingest token (`scoreboard token create`); it is received on the main
   listener (same origin as the page) and, if set, on otlp_listen.
+  Where reads need no credential, a request must name this server's host (an IP
+  address, localhost, public_url's host or allowed_hosts): a page that re-points its
+  own name at this machine is refused (DNS rebinding). Admin tokens (`--admin`) read
+  and may delete anyone's share snapshots; viewers delete only their own.
 
 LOGGING
   RUST_LOG (e.g. info, debug, scoreboard_server=debug) sets what is logged to stderr.";
@@ -170,9 +185,12 @@ pub enum TokenCommand {
         /// Who or what the token is for (a team, a machine pool, a person).
         #[arg(long)]
         name: String,
-        /// A viewer token: may read the dashboard API, nothing else.
-        #[arg(long)]
+        /// A viewer token: may read the dashboard API and manage its own share snapshots.
+        #[arg(long, conflicts_with = "admin")]
         viewer: bool,
+        /// An admin token: a viewer that may also delete anyone's share snapshots.
+        #[arg(long)]
+        admin: bool,
         /// The server URL to put in the telemetry snippet [default: public_url, else the listen address].
         #[arg(long, value_name = "URL")]
         endpoint: Option<String>,
@@ -236,8 +254,12 @@ pub fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(e) => return fail(&e.to_string(), 2),
             };
+            // Few blocking threads: each keeps the memory its largest job
+            // freed (glibc's per-thread arenas), and SQLite, decoding and
+            // decompressing gain nothing from more threads than cores.
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
+                .max_blocking_threads(BLOCKING_THREADS)
                 .build()
             {
                 Ok(rt) => rt,
@@ -282,6 +304,9 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Threads of `serve` for blocking work (SQLite, decoding, gzip).
+const BLOCKING_THREADS: usize = 8;
+
 fn fail(message: &str, code: u8) -> ExitCode {
     eprintln!("scoreboard: {message}");
     ExitCode::from(code)
@@ -308,16 +333,17 @@ pub fn token_command(args: &TokenArgs, out: &mut dyn Write) -> Result<(), String
         TokenCommand::Create {
             name,
             viewer,
+            admin,
             endpoint,
         } => {
-            let kind = if *viewer {
-                TokenKind::Viewer
-            } else {
-                TokenKind::Ingest
+            let kind = match (*viewer, *admin) {
+                (_, true) => TokenKind::Admin,
+                (true, false) => TokenKind::Viewer,
+                (false, false) => TokenKind::Ingest,
             };
             let new = tokens::create(&store, kind, name, now).map_err(|e| e.to_string())?;
             let text = match kind {
-                TokenKind::Viewer => tokens::viewer_instructions(&new),
+                TokenKind::Viewer | TokenKind::Admin => tokens::viewer_instructions(&new),
                 TokenKind::Ingest => tokens::ingest_instructions(&endpoint_for(endpoint)?, &new),
             };
             write(out, &text)
@@ -325,7 +351,7 @@ pub fn token_command(args: &TokenArgs, out: &mut dyn Write) -> Result<(), String
         TokenCommand::Rotate { id, endpoint } => {
             let new = tokens::rotate(&store, *id, now).map_err(|e| e.to_string())?;
             let text = match new.record.kind {
-                TokenKind::Viewer => tokens::viewer_instructions(&new),
+                TokenKind::Viewer | TokenKind::Admin => tokens::viewer_instructions(&new),
                 TokenKind::Ingest => tokens::ingest_instructions(&endpoint_for(endpoint)?, &new),
             };
             write(

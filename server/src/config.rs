@@ -55,6 +55,9 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// The shortest start of a held secret that [`Secrets::redact`] scrubs.
+pub const REDACT_MIN_PREFIX: usize = 12;
+
 /// The secrets the server holds. Read from the environment only.
 #[derive(Clone, Default, Debug)]
 pub struct Secrets {
@@ -72,17 +75,53 @@ impl Secrets {
             analytics_api_key: get(ANALYTICS_KEY_ENV).and_then(Secret::new),
         }
     }
-    /// Replaces every occurrence of a held secret in `text` (upstream error
-    /// messages are stored and shown; an upstream could echo a key back).
+    /// Scrubs any text that came from upstream (error messages, error
+    /// types, request ids, transport errors: they are stored, shown and
+    /// logged, and an upstream could echo a key back, whole or cut short):
+    /// every `sk-ant-…` token, and every run of at least
+    /// [`REDACT_MIN_PREFIX`] characters that starts a held secret (the whole
+    /// secret when it is shorter), become `[redacted]`.
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for s in [&self.admin_api_key, &self.analytics_api_key]
+        let secrets: Vec<&[u8]> = [&self.admin_api_key, &self.analytics_api_key]
             .into_iter()
             .flatten()
-        {
-            if !s.0.is_empty() {
-                out = out.replace(&s.0, "[redacted]");
+            .map(|s| s.0.as_bytes())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let bytes = text.as_bytes();
+        let mut out = String::with_capacity(text.len());
+        let mut plain_from = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            let mut cut = 0;
+            if bytes[i..].starts_with(b"sk-ant-") {
+                cut = 7 + bytes[i + 7..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-' || **b == b'_')
+                    .count();
             }
+            for s in &secrets {
+                let common = bytes[i..]
+                    .iter()
+                    .zip(s.iter())
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                if common >= REDACT_MIN_PREFIX.min(s.len()) {
+                    cut = cut.max(common);
+                }
+            }
+            if cut > 0 {
+                // Secrets and the pattern are ASCII: `i` and `i + cut` are char boundaries.
+                out.push_str(&text[plain_from..i]);
+                out.push_str("[redacted]");
+                i += cut;
+                plain_from = i;
+            } else {
+                i += 1;
+            }
+        }
+        if plain_from < bytes.len() {
+            out.push_str(&text[plain_from..]);
         }
         out
     }
@@ -113,6 +152,9 @@ pub struct AnthropicConfig {
     pub breaker_cooldown: Duration,
     /// `limit` sent with every list request (the APIs' maximum is 1000).
     pub page_limit: u32,
+    /// Largest answer read from the API (a page of 1000 records is a few MB);
+    /// past it the request fails instead of filling memory.
+    pub max_response_bytes: usize,
 }
 
 impl Default for AnthropicConfig {
@@ -130,8 +172,106 @@ impl Default for AnthropicConfig {
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(120),
             page_limit: 1000,
+            max_response_bytes: 32 * 1024 * 1024,
         }
     }
+}
+
+/// Bounds on what clients may hold or store (ARCHITECTURE.md, "Security model").
+#[derive(Clone, Debug, PartialEq)]
+pub struct Limits {
+    /// Open connections on each listener; past it a connection gets 503 and is closed.
+    /// Lowered at start-up to fit the process's open-file limit.
+    pub max_connections: usize,
+    /// Open connections from one IP address on each listener.
+    pub max_connections_per_ip: usize,
+    /// A client must send a request's headers within this time (idle
+    /// keep-alive connections included), or the connection is closed.
+    pub header_timeout: Duration,
+    /// A request body must arrive whole within this time (telemetry: 408;
+    /// the page API: 408).
+    pub body_timeout: Duration,
+    /// Share snapshots one person (token, identity or the operator) may keep.
+    pub snapshots_per_owner: usize,
+    /// Bytes of share snapshots one person may keep.
+    pub snapshot_bytes_per_owner: u64,
+    /// Bytes of share snapshots the server keeps in all.
+    pub snapshot_bytes_total: u64,
+    /// Snapshot uploads one person may make in a minute (each is unpacked
+    /// and checked; a person shares a few a day).
+    pub snapshot_uploads_per_minute: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: 1024,
+            max_connections_per_ip: 256,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            snapshots_per_owner: 100,
+            snapshot_bytes_per_owner: 64_000_000,
+            snapshot_bytes_total: 1_000_000_000,
+            snapshot_uploads_per_minute: 20,
+        }
+    }
+}
+
+/// Headers a browser or an ordinary client sets by itself, or that proxies
+/// pass on unchanged: as the trusted identity header, any of them would let
+/// every client in.
+const NOT_AN_IDENTITY_HEADER: [&str; 30] = [
+    "accept",
+    "accept-charset",
+    "accept-encoding",
+    "accept-language",
+    "authorization",
+    "cache-control",
+    "connection",
+    "content-encoding",
+    "content-language",
+    "content-length",
+    "content-type",
+    "cookie",
+    "dnt",
+    "expect",
+    "forwarded",
+    "host",
+    "origin",
+    "pragma",
+    "priority",
+    "range",
+    "referer",
+    "te",
+    "transfer-encoding",
+    "upgrade",
+    "user-agent",
+    "via",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-real-ip",
+    "x-requested-with",
+];
+
+/// Why `name` cannot be the trusted identity header, if it cannot.
+fn identity_header_problem(name: &HeaderName) -> Option<String> {
+    let n = name.as_str();
+    let generic = NOT_AN_IDENTITY_HEADER.contains(&n)
+        || n.starts_with("sec-")
+        || n.starts_with("if-")
+        || n.starts_with("accept-")
+        || n.starts_with("content-")
+        || n.starts_with("proxy-")
+        || n.starts_with("x-forwarded-proto")
+        || n.starts_with("x-forwarded-port")
+        || n == crate::guard::WRITE_HEADER;
+    generic.then(|| {
+        format!(
+            "{name} is sent by every browser or client (or passed on by proxies), so it would let \
+             everyone read; use the header your reverse proxy sets after authenticating the user, \
+             e.g. X-Forwarded-Email or X-Auth-Request-Email"
+        )
+    })
 }
 
 /// The effective settings of `scoreboard serve`.
@@ -147,6 +287,10 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Header a reverse proxy sets to the authenticated user; its presence grants read access.
     pub trusted_identity_header: Option<HeaderName>,
+    /// Host names (besides IP addresses, `localhost` and `public_url`'s
+    /// host) a server with open reads answers to.
+    pub allowed_hosts: Vec<String>,
+    pub limits: Limits,
     /// Second listener for OTLP/HTTP only (the main listener also takes `/v1/*`).
     pub otlp_listen: Option<SocketAddr>,
     pub demo: bool,
@@ -167,6 +311,8 @@ impl Default for Config {
             public: false,
             public_url: None,
             trusted_identity_header: None,
+            allowed_hosts: Vec::new(),
+            limits: Limits::default(),
             otlp_listen: None,
             demo: false,
             telemetry_identity_attribute: None,
@@ -239,7 +385,7 @@ impl Overrides {
             cfg.otlp_listen = Some(parse_addr("--otlp-listen", l)?);
         }
         if let Some(u) = &self.base_url {
-            cfg.anthropic.base_url = parse_base_url("--anthropic-base-url", u)?;
+            cfg.anthropic.base_url = parse_anthropic_url("--anthropic-base-url", u)?;
         }
         if let Some(u) = &self.public_url {
             cfg.public_url = Some(parse_base_url("--public-url", u)?);
@@ -292,10 +438,25 @@ pub struct FileConfig {
     pub public: Option<bool>,
     pub public_url: Option<String>,
     pub trusted_identity_header: Option<String>,
+    pub allowed_hosts: Option<Vec<String>>,
     pub otlp_listen: Option<String>,
     pub demo: Option<bool>,
     pub anthropic: Option<FileAnthropic>,
     pub telemetry: Option<FileTelemetry>,
+    pub limits: Option<FileLimits>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLimits {
+    pub max_connections: Option<usize>,
+    pub max_connections_per_ip: Option<usize>,
+    pub header_timeout: Option<String>,
+    pub body_timeout: Option<String>,
+    pub snapshots_per_person: Option<usize>,
+    pub snapshot_megabytes_per_person: Option<u64>,
+    pub snapshot_megabytes_total: Option<u64>,
+    pub snapshot_uploads_per_minute: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -382,13 +543,65 @@ impl FileConfig {
                     format!("{h:?} is not a valid HTTP header name"),
                 )
             })?;
-            if name == axum::http::header::AUTHORIZATION
-                || name == axum::http::header::COOKIE
-                || name == axum::http::header::HOST
-            {
-                return Err(ConfigError::invalid("trusted_identity_header", format!("{name} cannot be the identity header; use the header your reverse proxy sets, e.g. X-Forwarded-Email")));
+            if let Some(why) = identity_header_problem(&name) {
+                return Err(ConfigError::invalid("trusted_identity_header", why));
             }
             c.trusted_identity_header = Some(name);
+        }
+        if let Some(hosts) = self.allowed_hosts {
+            for h in hosts {
+                let name = h.trim().trim_end_matches('.');
+                let valid = !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+                if !valid {
+                    return Err(ConfigError::invalid(
+                        "allowed_hosts",
+                        format!("{h:?} is not a host name such as scoreboard.internal (no scheme, no port)"),
+                    ));
+                }
+                c.allowed_hosts.push(name.to_ascii_lowercase());
+            }
+        }
+        if let Some(l) = self.limits {
+            let d = &mut c.limits;
+            let positive = |setting: &str, n: usize| {
+                if n == 0 {
+                    Err(ConfigError::invalid(setting, "must be at least 1"))
+                } else {
+                    Ok(n)
+                }
+            };
+            if let Some(n) = l.max_connections {
+                d.max_connections = positive("limits.max_connections", n)?;
+            }
+            if let Some(n) = l.max_connections_per_ip {
+                d.max_connections_per_ip = positive("limits.max_connections_per_ip", n)?;
+            }
+            if let Some(t) = l.header_timeout {
+                d.header_timeout =
+                    parse_duration("limits.header_timeout", &t, Duration::from_millis(100))?;
+            }
+            if let Some(t) = l.body_timeout {
+                d.body_timeout =
+                    parse_duration("limits.body_timeout", &t, Duration::from_millis(100))?;
+            }
+            if let Some(n) = l.snapshots_per_person {
+                d.snapshots_per_owner = positive("limits.snapshots_per_person", n)?;
+            }
+            if let Some(n) = l.snapshot_megabytes_per_person {
+                d.snapshot_bytes_per_owner =
+                    positive("limits.snapshot_megabytes_per_person", n as usize)? as u64
+                        * 1_000_000;
+            }
+            if let Some(n) = l.snapshot_uploads_per_minute {
+                d.snapshot_uploads_per_minute = positive("limits.snapshot_uploads_per_minute", n)?;
+            }
+            if let Some(n) = l.snapshot_megabytes_total {
+                d.snapshot_bytes_total =
+                    positive("limits.snapshot_megabytes_total", n as usize)? as u64 * 1_000_000;
+            }
         }
         if let Some(l) = self.otlp_listen {
             c.otlp_listen = Some(parse_addr("otlp_listen", &l)?);
@@ -409,7 +622,7 @@ impl FileConfig {
         if let Some(a) = self.anthropic {
             let d = &mut c.anthropic;
             if let Some(u) = a.base_url {
-                d.base_url = parse_base_url("anthropic.base_url", &u)?;
+                d.base_url = parse_anthropic_url("anthropic.base_url", &u)?;
             }
             if let Some(s) = a.sync_interval {
                 d.sync_interval =
@@ -549,6 +762,27 @@ fn parse_base_url(setting: &str, text: &str) -> Result<String, ConfigError> {
     Ok(t.trim_end_matches('/').to_string())
 }
 
+/// The Anthropic API's base URL: the keys travel to it, so `https://`
+/// unless it is this machine (a local test double).
+fn parse_anthropic_url(setting: &str, text: &str) -> Result<String, ConfigError> {
+    let t = parse_base_url(setting, text)?;
+    let url = reqwest::Url::parse(&t)
+        .map_err(|e| ConfigError::invalid(setting, format!("{t:?} is not a URL ({e})")))?;
+    let host = url.host_str().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let local = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if url.scheme() != "https" && !local {
+        return Err(ConfigError::invalid(
+            setting,
+            format!("{t:?} must start with https:// (the API keys are sent to it); plain http:// is accepted only for 127.0.0.1, ::1 or localhost"),
+        ));
+    }
+    Ok(t)
+}
+
 fn parse_duration(setting: &str, text: &str, min: Duration) -> Result<Duration, ConfigError> {
     let d = humantime::parse_duration(text.trim()).map_err(|e| {
         ConfigError::invalid(
@@ -612,6 +846,69 @@ mod tests {
     }
 
     #[test]
+    fn headers_every_client_sends_cannot_be_the_identity_header() {
+        for h in [
+            "User-Agent",
+            "Accept",
+            "Origin",
+            "Content-Type",
+            "X-Forwarded-For",
+            "Referer",
+            "Sec-Fetch-Site",
+            "Authorization",
+            "Cookie",
+            "Host",
+            "Accept-Language",
+            "X-Scoreboard-Request",
+        ] {
+            let f = FileConfig::parse(&format!("trusted_identity_header = \"{h}\"\n"), "x.toml")
+                .unwrap();
+            let msg = f.into_config().unwrap_err().to_string();
+            assert!(msg.contains("trusted_identity_header"), "{h}: {msg}");
+        }
+        for h in ["X-Forwarded-Email", "X-Auth-Request-Email", "Remote-User"] {
+            let f = FileConfig::parse(&format!("trusted_identity_header = \"{h}\"\n"), "x.toml")
+                .unwrap();
+            assert!(f.into_config().is_ok(), "{h}");
+        }
+    }
+
+    #[test]
+    fn the_anthropic_base_url_is_https_unless_it_is_this_machine() {
+        for (url, ok) in [
+            ("https://api.anthropic.com", true),
+            ("http://api.anthropic.com", false),
+            ("http://10.0.0.8:8080", false),
+            ("http://127.0.0.1:9000", true),
+            ("http://[::1]:9000", true),
+            ("http://localhost:9000", true),
+        ] {
+            let f = FileConfig::parse(&format!("[anthropic]\nbase_url = \"{url}\"\n"), "x.toml")
+                .unwrap();
+            let r = f.into_config();
+            assert_eq!(r.is_ok(), ok, "{url}: {:?}", r.err().map(|e| e.to_string()));
+        }
+    }
+
+    #[test]
+    fn limits_and_allowed_hosts_are_read_and_checked() {
+        let f = FileConfig::parse(
+            "allowed_hosts = [\"Dash.Internal\"]\n[limits]\nmax_connections = 50\nheader_timeout = \"2s\"\nsnapshot_megabytes_total = 10\n",
+            "x.toml",
+        )
+        .unwrap();
+        let c = f.into_config().unwrap();
+        assert_eq!(c.allowed_hosts, vec!["dash.internal".to_string()]);
+        assert_eq!(c.limits.max_connections, 50);
+        assert_eq!(c.limits.header_timeout, Duration::from_secs(2));
+        assert_eq!(c.limits.snapshot_bytes_total, 10_000_000);
+        let f = FileConfig::parse("allowed_hosts = [\"http://x:1\"]\n", "x.toml").unwrap();
+        assert!(f.into_config().is_err());
+        let f = FileConfig::parse("[limits]\nmax_connections = 0\n", "x.toml").unwrap();
+        assert!(f.into_config().is_err());
+    }
+
+    #[test]
     fn secrets_never_print() {
         let s = Secrets::from_lookup(|n| {
             (n == ADMIN_KEY_ENV).then(|| "sk-ant-admin01-abc".to_string())
@@ -620,6 +917,19 @@ mod tests {
         assert_eq!(
             s.redact("bad key sk-ant-admin01-abc here"),
             "bad key [redacted] here"
+        );
+        let odd = Secrets::from_lookup(|n| {
+            (n == ADMIN_KEY_ENV).then(|| "xk-live-0123456789abcdef".to_string())
+        });
+        assert_eq!(
+            odd.redact("key xk-live-0123456789ab… refused (xk-live-0 is fine); ünïcode"),
+            "key [redacted]… refused (xk-live-0 is fine); ünïcode",
+            "a secret cut short is still scrubbed"
+        );
+        assert_eq!(
+            Secrets::default().redact("another sk-ant-api03-XYZ_9-q key"),
+            "another [redacted] key",
+            "any Anthropic key, held or not"
         );
         assert!(Secret::new("  ").is_none());
     }

@@ -9,7 +9,10 @@
 //!   Admin / Enterprise endpoints.
 //! - [`sync`]: the background backfill and periodic syncs; source status.
 //! - [`api`]: `fn app(state) -> Router`: `/api/*`, the page, telemetry routes.
-//! - [`auth`]: who may read (`ReadAccess`) and who may send telemetry.
+//! - [`auth`]: who may read (`ReadAccess`), who is asking (`Actor`), who may send telemetry.
+//! - [`guard`]: the `Host` allow-list, same-origin writes, security headers.
+//! - [`listen`]: the accept loop: header timeout, connection caps.
+//! - [`refusals`]: refused requests counted per reason and token, logged at a bounded rate.
 //! - [`tokens`]: hashed ingest/viewer tokens and the telemetry snippets.
 //! - [`report`]: `scoreboard report`.
 //! - [`snapshots`]: frozen share snapshots stored under unguessable ids.
@@ -26,6 +29,9 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod guard;
+pub mod listen;
+pub mod refusals;
 pub mod report;
 pub mod serve;
 pub mod snapshots;

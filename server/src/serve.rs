@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use scoreboard_core::parse::{self, FileKind, ImportOptions};
 use tokio::net::TcpListener;
@@ -12,6 +13,8 @@ use tokio::task::JoinHandle;
 use crate::api::{app, AppState};
 use crate::auth::{self, ReadAccess, StartupRefused};
 use crate::config::{Config, ConfigError};
+use crate::listen::{self, Gate};
+use crate::refusals::Refusals;
 use crate::store::{Store, StoreError};
 use crate::sync::Syncer;
 use crate::upstream::UpstreamError;
@@ -118,13 +121,49 @@ async fn shutdown_signal() {
 }
 
 /// The telemetry receiver, on the same database file (its own `otlp_` tables).
-fn telemetry(cfg: &Config, store: &Arc<Store>) -> Result<Arc<Receiver>, ServeError> {
+fn telemetry(
+    cfg: &Config,
+    store: &Arc<Store>,
+    refusals: &Arc<Refusals>,
+) -> Result<Arc<Receiver>, ServeError> {
     let otlp = OtlpConfig {
         identity_attribute: cfg.telemetry_identity_attribute.clone(),
+        body_timeout: cfg.limits.body_timeout,
         ..OtlpConfig::default()
     };
-    let auth = Arc::new(auth::IngestTokens::new(store.clone()));
+    let auth = Arc::new(auth::IngestTokens::counting(
+        store.clone(),
+        refusals.clone(),
+    ));
     Ok(Arc::new(Receiver::open(store.path(), otlp, auth)?))
+}
+
+/// What an operator should know about the settings before the first
+/// request: logged as warnings at start-up.
+pub fn startup_warnings(cfg: &Config) -> Vec<String> {
+    let mut w = Vec::new();
+    if let Some(h) = &cfg.trusted_identity_header {
+        w.push(format!(
+            "trusted_identity_header = {h}: any request carrying this header may read the dashboard. \
+             Only your reverse proxy may reach {listen}, and it must set {h} itself on every request \
+             (removing any value a client sent). Anyone who reaches {listen} directly can send it.",
+            listen = cfg.listen
+        ));
+        if !cfg.listen.ip().is_loopback() {
+            w.push(format!(
+                "{listen} is not a loopback address: with trusted_identity_header set, firewall it so \
+                 that only the reverse proxy can connect (or listen on 127.0.0.1 behind a proxy on this machine).",
+                listen = cfg.listen
+            ));
+        }
+    }
+    if cfg.public && !cfg.listen.ip().is_loopback() {
+        w.push(format!(
+            "public = true: anyone who can reach {} can read the dashboard data, and store share snapshots",
+            cfg.listen
+        ));
+    }
+    w
 }
 
 /// Starts everything; returns once the listeners are bound.
@@ -132,11 +171,10 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
     check_files(&cfg)?;
     let store = Arc::new(Store::open(&cfg.db_path())?);
     auth::check_startup(&cfg, &store)?;
+    for w in startup_warnings(&cfg) {
+        tracing::warn!("{w}");
+    }
     match ReadAccess::for_config(&cfg) {
-        ReadAccess::Open if !cfg.listen.ip().is_loopback() => tracing::warn!(
-            listen = %cfg.listen,
-            "public = true: anyone who can reach this address can read the dashboard data"
-        ),
         ReadAccess::Open => {}
         ReadAccess::Gated { trusted_header } => tracing::info!(
             identity_header = trusted_header
@@ -147,8 +185,17 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
         ),
     }
     let syncer = Arc::new(Syncer::new(&cfg, store.clone())?);
-    let telemetry = telemetry(&cfg, &store)?;
-    let state = AppState::new(&cfg, store, syncer.clone(), Some(telemetry.clone()));
+    let refusals = Arc::new(Refusals::new(store.clone()));
+    let telemetry = telemetry(&cfg, &store, &refusals)?;
+    let state = AppState::with_parts(
+        &cfg,
+        store,
+        syncer.clone(),
+        Some(telemetry.clone()),
+        refusals.clone(),
+        Arc::new(chrono::Utc::now),
+    );
+    let gate = Gate::new(&cfg.limits, Some(refusals.clone()));
 
     let bind = |setting: &'static str, addr: SocketAddr| async move {
         TcpListener::bind(addr).await.map_err(|e| ServeError::Bind {
@@ -166,29 +213,32 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
         let _ = rx.wait_for(|stop| *stop).await;
     };
     let router = app(state.clone());
-    tasks.push(tokio::spawn({
-        let rx = rx.clone();
-        async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(wait(rx))
-                .await
-        }
-    }));
+    tasks.push(tokio::spawn(listen::serve(
+        listener,
+        router,
+        gate.clone(),
+        wait(rx.clone()),
+    )));
     let mut otlp_addr = None;
     if let Some(otlp) = cfg.otlp_listen {
         let l = bind("otlp_listen", otlp).await?;
         otlp_addr = Some(l.local_addr()?);
         let router = scoreboard_otlp::router(telemetry.clone()).layer(crate::api::request_trace());
-        let rx = rx.clone();
-        tasks.push(tokio::spawn(async move {
-            axum::serve(l, router)
-                .with_graceful_shutdown(wait(rx))
-                .await
-        }));
+        tasks.push(tokio::spawn(listen::serve(
+            l,
+            router,
+            gate.clone(),
+            wait(rx.clone()),
+        )));
     }
     let loop_rx = rx.clone();
     tasks.push(tokio::spawn(async move {
         syncer.run(loop_rx).await;
+        Ok(())
+    }));
+    let flush_rx = rx.clone();
+    tasks.push(tokio::spawn(async move {
+        refusals.run(Duration::from_secs(10), flush_rx).await;
         Ok(())
     }));
 
@@ -208,6 +258,7 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
         otlp = otlp_addr.map(|a| a.to_string()).unwrap_or_else(|| "on the main listener only".into()),
         sources = %configured.join(", "),
         demo = cfg.demo,
+        max_connections = gate.max_connections,
         data = %cfg.db_path().display(),
         "scoreboard serve is running"
     );

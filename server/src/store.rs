@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 pub enum StoreError {
     #[error("cannot create the data directory {path}: {reason}")]
     CreateDir { path: String, reason: String },
+    #[error("cannot make the database {path} readable by its owner only (mode 0600): {reason}")]
+    Private { path: String, reason: String },
     #[error("database {path}: {source}")]
     Open {
         path: String,
@@ -102,6 +104,34 @@ const MIGRATIONS: &[&str] = &[
         description TEXT NOT NULL,
         body TEXT NOT NULL
     );",
+    // 3: hardening (issue 11). Admin tokens (SQLite cannot alter a CHECK, so
+    // the table is rebuilt with its ids); who stored each snapshot (`''` for
+    // those stored before: only an admin or the operator may delete them);
+    // refused requests counted per UTC hour, door, reason and token (0: none).
+    "CREATE TABLE tokens_v3 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL CHECK (kind IN ('ingest', 'viewer', 'admin')),
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        hint TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    INSERT INTO tokens_v3 (id, kind, name, hash, hint, created_at, revoked_at)
+        SELECT id, kind, name, hash, hint, created_at, revoked_at FROM tokens;
+    DROP TABLE tokens;
+    ALTER TABLE tokens_v3 RENAME TO tokens;
+    ALTER TABLE snapshots ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+    CREATE INDEX snapshots_by_owner ON snapshots (owner);
+    CREATE TABLE refusals (
+        hour INTEGER NOT NULL,
+        area TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        token_id INTEGER NOT NULL DEFAULT 0,
+        count INTEGER NOT NULL,
+        last_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (hour, area, reason, token_id)
+    ) WITHOUT ROWID;",
 ];
 
 /// What the API said about one fetched day, kept so that coverage warnings
@@ -148,8 +178,10 @@ pub struct SyncState {
 pub enum TokenKind {
     /// May only send telemetry (`POST /v1/*`).
     Ingest,
-    /// May only read the page API (`GET /api/*`).
+    /// May only read the page API (`GET /api/*`) and manage its own share snapshots.
     Viewer,
+    /// A viewer that may also delete anyone's share snapshots.
+    Admin,
 }
 
 impl TokenKind {
@@ -157,12 +189,18 @@ impl TokenKind {
         match self {
             TokenKind::Ingest => "ingest",
             TokenKind::Viewer => "viewer",
+            TokenKind::Admin => "admin",
         }
+    }
+    /// May read the page API (viewers and admins).
+    pub fn reads(self) -> bool {
+        matches!(self, TokenKind::Viewer | TokenKind::Admin)
     }
     fn parse(s: &str) -> Option<TokenKind> {
         match s {
             "ingest" => Some(TokenKind::Ingest),
             "viewer" => Some(TokenKind::Viewer),
+            "admin" => Some(TokenKind::Admin),
             _ => None,
         }
     }
@@ -192,13 +230,22 @@ impl Store {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| StoreError::CreateDir {
+            if !dir.as_os_str().is_empty() && !dir.exists() {
+                // A directory we create is private too (0700); an existing one is the operator's.
+                let mut b = std::fs::DirBuilder::new();
+                b.recursive(true);
+                #[cfg(unix)]
+                std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+                b.create(dir).map_err(|e| StoreError::CreateDir {
                     path: dir.display().to_string(),
                     reason: e.to_string(),
                 })?;
             }
         }
+        scoreboard_otlp::make_private_db_file(path).map_err(|e| StoreError::Private {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
         let open_err = |source| StoreError::Open {
             path: path.display().to_string(),
             source,
@@ -597,6 +644,19 @@ impl Store {
         }
     }
 
+    /// The token with this hash, revoked or not: a refusal names the token it was for.
+    pub fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(
+            "SELECT id, kind, name, hint, created_at, revoked_at FROM tokens WHERE hash = ?1",
+        )?;
+        let mut rs = q.query([hash])?;
+        match rs.next()? {
+            Some(r) => Ok(Some(token_from_row(r)?)),
+            None => Ok(None),
+        }
+    }
+
     pub fn token(&self, id: i64) -> Result<Option<TokenRecord>, StoreError> {
         let conn = self.conn();
         let mut q = conn.prepare(
@@ -639,6 +699,77 @@ impl Store {
         )?;
         Ok(to_u64(n))
     }
+
+    // ---- refused requests -------------------------------------------------------
+
+    /// Adds counts of refused requests (one transaction) and forgets hours
+    /// older than `keep_from_hour`.
+    pub fn add_refusals(
+        &self,
+        counts: &[RefusalCount],
+        keep_from_hour: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut up = tx.prepare_cached(
+                "INSERT INTO refusals (hour, area, reason, token_id, count, last_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (hour, area, reason, token_id) DO UPDATE SET
+                    count = min(count + excluded.count, 1000000000000),
+                    last_at_ms = max(last_at_ms, excluded.last_at_ms)",
+            )?;
+            for c in counts {
+                up.execute(params![
+                    c.hour,
+                    c.area,
+                    c.reason,
+                    c.token_id.unwrap_or(0),
+                    to_i64(c.count),
+                    c.last_at.timestamp_millis()
+                ])?;
+            }
+        }
+        tx.execute("DELETE FROM refusals WHERE hour < ?1", [keep_from_hour])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stored refusal counts from `from_hour` on, one entry per (hour, area, reason, token).
+    pub fn refusals_since(&self, from_hour: i64) -> Result<Vec<RefusalCount>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(
+            "SELECT hour, area, reason, token_id, count, last_at_ms FROM refusals WHERE hour >= ?1",
+        )?;
+        let mut rs = q.query([from_hour])?;
+        let mut out = Vec::new();
+        while let Some(r) = rs.next()? {
+            let token: i64 = r.get(3)?;
+            let last: i64 = r.get(5)?;
+            out.push(RefusalCount {
+                hour: r.get(0)?,
+                area: r.get(1)?,
+                reason: r.get(2)?,
+                token_id: (token != 0).then_some(token),
+                count: to_u64(r.get(4)?),
+                last_at: DateTime::from_timestamp_millis(last).unwrap_or_default(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Refused requests of one UTC hour, door (`read`, `write`, `ingest`,
+/// `connection`), reason and token (`None`: no token, or one not known here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusalCount {
+    /// Hours since the Unix epoch.
+    pub hour: i64,
+    pub area: String,
+    pub reason: String,
+    pub token_id: Option<i64>,
+    pub count: u64,
+    pub last_at: DateTime<Utc>,
 }
 
 fn token_from_row(r: &rusqlite::Row<'_>) -> Result<TokenRecord, StoreError> {
@@ -726,6 +857,32 @@ mod tests {
             1
         );
         assert!(store.rows(d, d, &[Source::Otlp]).unwrap().is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_database_files_are_private_to_their_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("new/scoreboard.db");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let s = Store::open(&p).unwrap();
+        s.put_directory("x", &[], Utc::now()).unwrap();
+        assert_eq!(mode(&p), 0o600, "a new database is 0600");
+        let wal = dir.path().join("new/scoreboard.db-wal");
+        assert_eq!(mode(&wal), 0o600, "its WAL too");
+        assert_eq!(
+            mode(&dir.path().join("new")),
+            0o700,
+            "a created directory is 0700"
+        );
+        drop(s);
+        // A file left world-readable by an older version is tightened on open.
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::write(&wal, b"").unwrap();
+        std::fs::set_permissions(&wal, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _s = Store::open(&p).unwrap();
+        assert_eq!((mode(&p), mode(&wal)), (0o600, 0o600));
     }
 
     #[test]

@@ -30,6 +30,7 @@ fn prefix(kind: TokenKind) -> &'static str {
     match kind {
         TokenKind::Ingest => "sbi_",
         TokenKind::Viewer => "sbv_",
+        TokenKind::Admin => "sba_",
     }
 }
 
@@ -78,6 +79,28 @@ pub fn revoke(store: &Store, id: i64, now: DateTime<Utc>) -> Result<TokenRecord,
         return Err(TokenError::NotFound(id));
     }
     store.token(id)?.ok_or(TokenError::NotFound(id))
+}
+
+/// What a presented token turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presented {
+    Active(TokenRecord),
+    /// A token that existed and was revoked: refusals are counted against it.
+    Revoked(TokenRecord),
+    Unknown,
+}
+
+/// Looks a presented token up, whatever its kind or state.
+pub fn identify(store: &Store, presented: &str) -> Result<Presented, StoreError> {
+    let presented = presented.trim();
+    if presented.is_empty() {
+        return Ok(Presented::Unknown);
+    }
+    Ok(match store.token_by_hash(&hash_token(presented))? {
+        Some(t) if t.revoked_at.is_none() => Presented::Active(t),
+        Some(t) => Presented::Revoked(t),
+        None => Presented::Unknown,
+    })
 }
 
 /// The active token of `kind` whose clear text is `presented`, if any.
@@ -214,12 +237,24 @@ pub fn ingest_instructions(endpoint: &str, new: &NewToken) -> String {
 }
 
 pub fn viewer_instructions(new: &NewToken) -> String {
+    let can = match new.record.kind {
+        TokenKind::Admin => {
+            "It can read this server's dashboard data and delete anyone's stored share snapshots"
+        }
+        _ => {
+            "It can only read this server's dashboard data and manage the share snapshots it stores"
+        }
+    };
     format!(
-        "Created viewer token #{} \"{}\". It can only read this server's dashboard data.\n\n    {}\n\n\
+        "Created {} token #{} \"{}\". {can}.\n\n    {}\n\n\
          This is the only time it is shown; only its hash is stored.\n\
          Send it as the header `Authorization: Bearer <token>`.\n\
          Revoke with `scoreboard token revoke {}`.\n",
-        new.record.id, new.record.name, new.token, new.record.id
+        new.record.kind.as_str(),
+        new.record.id,
+        new.record.name,
+        new.token,
+        new.record.id
     )
 }
 

@@ -392,12 +392,24 @@ fn token_create_prints_the_token_once_with_the_settings_and_stores_only_its_hash
     );
     assert!(!list.contains(&token), "list never shows a token");
 
+    let out = scoreboard(&[
+        "token",
+        "create",
+        "--admin",
+        "--name",
+        "ops",
+        "--data-dir",
+        d,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("sba_") && text(&out.stdout).contains("delete anyone's"));
+
     let out = scoreboard(&["token", "rotate", "1", "--data-dir", d]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("Token #1 is revoked"));
     let out = scoreboard(&["token", "revoke", "1", "--data-dir", d]);
     assert!(!out.status.success(), "already revoked by the rotation");
-    let out = scoreboard(&["token", "revoke", "3", "--data-dir", d]);
+    let out = scoreboard(&["token", "revoke", "4", "--data-dir", d]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
@@ -430,6 +442,11 @@ fn serve_help_documents_every_setting() {
         "breaker_threshold =",
         "breaker_cooldown =",
         "identity_attribute =",
+        "allowed_hosts =",
+        "max_connections =",
+        "header_timeout =",
+        "body_timeout =",
+        "snapshots_per_person =",
         "RUST_LOG",
     ] {
         assert!(h.contains(needle), "serve --help does not mention {needle}");

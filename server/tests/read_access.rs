@@ -32,6 +32,20 @@ fn offline_config(dir: &Path) -> Config {
     }
 }
 
+/// Offline settings with a built page (one `index.html`) in `dir/dist`.
+fn with_page(dir: &Path) -> Config {
+    let dist = dir.join("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::write(
+        dist.join("index.html"),
+        "<!doctype html><title>Scoreboard</title>",
+    )
+    .unwrap();
+    let mut cfg = offline_config(&dir.join("data"));
+    cfg.dist = Some(dist);
+    cfg
+}
+
 #[tokio::test]
 async fn a_non_loopback_bind_without_viewer_auth_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
@@ -166,16 +180,8 @@ async fn the_trusted_identity_header_gates_reads() {
 #[tokio::test]
 async fn api_and_telemetry_paths_are_never_swallowed_by_the_page() {
     let dir = tempfile::tempdir().unwrap();
-    let dist = dir.path().join("dist");
-    std::fs::create_dir_all(&dist).unwrap();
-    std::fs::write(
-        dist.join("index.html"),
-        "<!doctype html><title>Scoreboard</title>",
-    )
-    .unwrap();
-    std::fs::write(dist.join("app.js"), "console.log(1)").unwrap();
-    let mut cfg = offline_config(&dir.path().join("data"));
-    cfg.dist = Some(dist);
+    let mut cfg = with_page(dir.path());
+    std::fs::write(cfg.dist.as_ref().unwrap().join("app.js"), "console.log(1)").unwrap();
     cfg.demo = true;
     let h = Harness::new(cfg);
     let (status, body) = h.get("/", &[]).await;
@@ -219,6 +225,21 @@ async fn bad_ranges_are_refused_with_a_reason() {
     }
 }
 
+/// Offline settings and the telemetry receiver on the same file.
+fn with_telemetry(dir: &Path) -> Harness {
+    let cfg = offline_config(dir);
+    let store = Arc::new(Store::open(&cfg.db_path()).unwrap());
+    let receiver = Arc::new(
+        scoreboard_otlp::Receiver::open(
+            &cfg.db_path(),
+            scoreboard_otlp::OtlpConfig::default(),
+            Arc::new(IngestTokens::new(store)),
+        )
+        .unwrap(),
+    );
+    Harness::with_telemetry(cfg, Some(receiver))
+}
+
 /// Posts every request of one captured Claude Code session, as it was sent.
 async fn replay_capture(h: &Harness, token: &str) -> Vec<StatusCode> {
     let base = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -249,17 +270,7 @@ async fn replay_capture(h: &Harness, token: &str) -> Vec<StatusCode> {
 #[tokio::test]
 async fn telemetry_needs_an_ingest_token_and_its_rows_are_served() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = offline_config(dir.path());
-    let store = Arc::new(Store::open(&cfg.db_path()).unwrap());
-    let receiver = Arc::new(
-        scoreboard_otlp::Receiver::open(
-            &cfg.db_path(),
-            scoreboard_otlp::OtlpConfig::default(),
-            Arc::new(IngestTokens::new(store.clone())),
-        )
-        .unwrap(),
-    );
-    let h = Harness::with_telemetry(cfg, Some(receiver));
+    let h = with_telemetry(dir.path());
     let now = Utc::now();
     let viewer = tokens::create(&h.store, TokenKind::Viewer, "lead", now).unwrap();
     let ingest = tokens::create(&h.store, TokenKind::Ingest, "laptops", now).unwrap();
@@ -303,4 +314,292 @@ async fn telemetry_needs_an_ingest_token_and_its_rows_are_served() {
         .await
         .iter()
         .all(|s| *s == StatusCode::UNAUTHORIZED));
+}
+
+#[tokio::test]
+async fn a_rebound_host_name_cannot_read_the_loopback_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = with_page(dir.path());
+    cfg.public_url = Some("https://scoreboard.corp.example".into());
+    cfg.allowed_hosts = vec!["dash.internal".into()];
+    let h = Harness::new(cfg);
+    // What a page on evil.example sees after re-pointing its name at 127.0.0.1.
+    for uri in READS
+        .iter()
+        .copied()
+        .chain(["/api/snapshots", "/", "/api/health"])
+    {
+        let (status, body) = h.get(uri, &[("host", "evil.example:8080")]).await;
+        assert_eq!(status, StatusCode::MISDIRECTED_REQUEST, "{uri}: {body}");
+        assert!(!body.contains("@"), "{uri} leaked data: {body}");
+    }
+    let (status, _) = h
+        .request(
+            "DELETE",
+            &format!("/api/snapshots/{}", "a".repeat(64)),
+            &[("host", "evil.example"), ("x-scoreboard-request", "1")],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::MISDIRECTED_REQUEST);
+    let (status, _) = h
+        .request(
+            "POST",
+            "/v1/metrics",
+            &[("host", "evil.example")],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::MISDIRECTED_REQUEST);
+    // The names this server answers to.
+    for host in [
+        "127.0.0.1:8080",
+        "localhost:8080",
+        "[::1]:8080",
+        "scoreboard.corp.example",
+        "dash.internal:8080",
+    ] {
+        let (status, body) = h.get("/api/roster", &[("host", host)]).await;
+        assert_eq!(status, StatusCode::OK, "{host}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_gated_server_leaves_the_host_to_its_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = offline_config(dir.path());
+    cfg.listen = "0.0.0.0:8080".parse().unwrap();
+    let h = Harness::new(cfg);
+    let viewer = tokens::create(&h.store, TokenKind::Viewer, "lead", Utc::now()).unwrap();
+    let auth = format!("Bearer {}", viewer.token);
+    // A proxy may pass any Host; a rebinding page has no token.
+    let (status, _) = h.get("/api/roster", &[("host", "evil.example")]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = h
+        .get(
+            "/api/roster",
+            &[("host", "internal-name"), ("authorization", &auth)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = with_page(dir.path());
+    let h = Harness::new(cfg);
+    use tower::ServiceExt;
+    for uri in [
+        "/",
+        "/index.html",
+        "/api/health",
+        "/api/roster",
+        "/api/nope",
+        "/v1/nope",
+    ] {
+        let resp = scoreboard_server::api::app(h.state.clone())
+            .oneshot(
+                axum::http::Request::get(uri)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let hv = |n: &str| {
+            resp.headers()
+                .get(n)
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(hv("x-content-type-options"), "nosniff", "{uri}");
+        assert_eq!(hv("x-frame-options"), "DENY", "{uri}");
+        assert!(
+            hv("content-security-policy").contains("frame-ancestors 'none'"),
+            "{uri}"
+        );
+        assert_eq!(hv("referrer-policy"), "no-referrer", "{uri}");
+        if uri.starts_with("/api") {
+            assert!(
+                hv("content-security-policy").contains("default-src 'none'"),
+                "{uri}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_token_is_refused_even_where_no_credential_is_needed() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::new(offline_config(dir.path()));
+    let (status, _) = h
+        .get("/api/roster", &[("authorization", "Bearer sbv_guess")])
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn refused_requests_are_counted_by_reason_and_token_not_logged_one_by_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = offline_config(dir.path());
+    let store = Arc::new(Store::open(&cfg.db_path()).unwrap());
+    let refusals = Arc::new(scoreboard_server::refusals::Refusals::new(store.clone()));
+    let receiver = Arc::new(
+        scoreboard_otlp::Receiver::open(
+            &cfg.db_path(),
+            scoreboard_otlp::OtlpConfig::default(),
+            Arc::new(IngestTokens::counting(store.clone(), refusals.clone())),
+        )
+        .unwrap(),
+    );
+    let syncer = Arc::new(scoreboard_server::sync::Syncer::new(&cfg, store.clone()).unwrap());
+    let state = scoreboard_server::api::AppState::with_parts(
+        &cfg,
+        store.clone(),
+        syncer,
+        Some(receiver),
+        refusals,
+        Arc::new(Utc::now),
+    );
+    let now = Utc::now();
+    let laptops = tokens::create(&store, TokenKind::Ingest, "laptops", now).unwrap();
+    let viewer = tokens::create(&store, TokenKind::Viewer, "lead", now).unwrap();
+    tokens::revoke(&store, laptops.record.id, now).unwrap();
+    let send = |token: String| {
+        let state = state.clone();
+        async move {
+            use tower::ServiceExt;
+            let req = axum::http::Request::post("/v1/metrics")
+                .header("content-type", "application/json")
+                .header("authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::from("{}"))
+                .unwrap();
+            scoreboard_server::api::app(state)
+                .oneshot(req)
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // 40 laptops still sending with the revoked token, one with a made-up one,
+    // and a viewer token used to send.
+    for _ in 0..40 {
+        assert_eq!(send(laptops.token.clone()).await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(send("sbi_made_up".into()).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(send(viewer.token.clone()).await, StatusCode::UNAUTHORIZED);
+
+    let h = Harness::with_state(state, cfg);
+    let v = h.get_json("/api/sources").await;
+    let refused = &v["refused"];
+    assert_eq!(refused["last_24h"], 42, "{refused:#}");
+    let token = refused["by_token"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["token_id"] == laptops.record.id)
+        .unwrap();
+    assert_eq!(token["name"], "laptops");
+    assert_eq!(token["revoked"], true);
+    assert_eq!(
+        (token["last_24h"].as_u64(), token["last_7d"].as_u64()),
+        (Some(40), Some(40))
+    );
+    assert_eq!(token["last_reason"], "revoked_token");
+    let reasons: Vec<(&str, &str, u64)> = refused["by_reason"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["area"].as_str().unwrap(),
+                r["reason"].as_str().unwrap(),
+                r["last_24h"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        reasons.contains(&("ingest", "revoked_token", 40)),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&("ingest", "unknown_token", 1)),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&("ingest", "wrong_token_kind", 1)),
+        "{reasons:?}"
+    );
+    // Persisted: a restart keeps them.
+    let store = Store::open(&h.config.db_path()).unwrap();
+    let kept: u64 = store
+        .refusals_since(0)
+        .unwrap()
+        .iter()
+        .map(|c| c.count)
+        .sum();
+    assert_eq!(kept, 42);
+}
+
+#[test]
+fn a_trusted_identity_header_warns_that_only_the_proxy_may_connect() {
+    let mut cfg = Config::default();
+    assert!(serve::startup_warnings(&cfg).is_empty());
+    cfg.trusted_identity_header = Some(HeaderName::from_static("x-forwarded-email"));
+    let w = serve::startup_warnings(&cfg).join("\n");
+    assert!(
+        w.contains("Only your reverse proxy may reach 127.0.0.1:8080"),
+        "{w}"
+    );
+    cfg.listen = "0.0.0.0:8080".parse().unwrap();
+    let w = serve::startup_warnings(&cfg).join("\n");
+    assert!(w.contains("firewall"), "{w}");
+}
+
+#[tokio::test]
+async fn one_ingest_token_cannot_make_the_rows_answer_500() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = with_telemetry(dir.path());
+    let ingest = tokens::create(&h.store, TokenKind::Ingest, "laptops", Utc::now()).unwrap();
+    let auth = format!("Bearer {}", ingest.token);
+    // Two delta points of 1e300 sessions, and of 5e18 input tokens, for one person-day.
+    for (metric, ty, value) in [
+        ("claude_code.session.count", None, 1e300),
+        ("claude_code.token.usage", Some("input"), 5e18),
+    ] {
+        let points: Vec<Value> = (0..2)
+            .map(|i| {
+                let mut attrs =
+                    vec![serde_json::json!({"key": "session.id", "value": {"stringValue": "s"}})];
+                if let Some(t) = ty {
+                    attrs.push(serde_json::json!({"key": "type", "value": {"stringValue": t}}));
+                }
+                serde_json::json!({
+                    "attributes": attrs,
+                    "startTimeUnixNano": format!("{}", 1_795_176_000_000_000_000u64 + i * 10),
+                    "timeUnixNano": format!("{}", 1_795_176_000_000_000_005u64 + i * 10),
+                    "asDouble": value
+                })
+            })
+            .collect();
+        let body = serde_json::json!({"resourceMetrics": [{
+            "resource": {"attributes": [{"key": "user.email", "value": {"stringValue": "mallory@corp.example"}}]},
+            "scopeMetrics": [{"metrics": [{"name": metric, "sum": {"aggregationTemporality": 1, "isMonotonic": true, "dataPoints": points}}]}]
+        }]});
+        let (status, answer) = h
+            .request(
+                "POST",
+                "/v1/metrics",
+                &[
+                    ("content-type", "application/json"),
+                    ("authorization", &auth),
+                ],
+                serde_json::to_vec(&body).unwrap(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert!(answer.contains("\"rejectedDataPoints\":\"2\""), "{answer}");
+    }
+    let (status, body) = h.get("/api/rows?from=2026-11-19&to=2026-11-21", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }

@@ -1,469 +1,552 @@
-//! The summary sentence, the KPI cards of the latest complete week, and the
-//! weekly charts. Values come from core's Report; the page only formats them
-//! and takes week-over-week differences of two core figures.
+//! The answer (the summary sentence, where the data comes from, the six
+//! cards of the reference week), the notes about the data, and the weekly
+//! charts. Values come from core's Report; the page formats them and takes
+//! week-over-week changes of two core figures (`cards::Change`).
 
-use chrono::Duration;
+use chrono::NaiveDate;
 use leptos::prelude::*;
-use scoreboard_core::metrics::{definition, why_undefined, Figure, Report, WeekFigures};
+use scoreboard_core::metrics::{definition, why_undefined, Figure, Figures, Report, WeekFigures};
 use scoreboard_core::parse::FileKind;
-use scoreboard_core::week;
+use scoreboard_core::share::ListCounts;
+use scoreboard_core::{week, Source};
 
-use crate::charts::{Chart, ChartData, Fmt, Mark, Series};
+use crate::charts::{AxisWeek, Chart, ChartData, Fmt, Mark, Series};
+use crate::components::cards::{CardView, Change, KpiCard, Meaning, Unit};
 use crate::components::definitions::Info;
+use crate::components::load::{FilesPanel, FilesToggle};
 use crate::components::share::Downloads;
 use crate::share::SharedCounts;
 use crate::state::ctx;
 use crate::util::{self, int, DASH};
-use scoreboard_core::share::ListCounts;
+
+/// How many weeks a card's trend line shows.
+const TREND_WEEKS: usize = 8;
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
-    let ctx = ctx();
-    let report = ctx.report;
-    // What an API source cannot see (e.g. the Admin API's empty answer for
-    // seat users) is said next to the figures, not only in data health.
-    let api_notes = move || {
-        ctx.data.with(|d| {
-            d.files
-                .iter()
-                .filter(|f| {
-                    matches!(
-                        f.kind,
-                        Some(FileKind::AdminApiJson) | Some(FileKind::EnterpriseApiJson)
-                    )
-                })
-                .flat_map(|f| f.warnings.iter().map(move |w| format!("{}: {w}", f.file)))
-                .collect::<Vec<_>>()
-        })
-    };
     view! {
-        <Show when=move || !api_notes().is_empty()>
-            <aside id="source-notes" class="notice source-notes" role="note">
-                <ul>{move || api_notes().into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}</ul>
-            </aside>
-        </Show>
-        <section class="summary-block" aria-labelledby="summary">
-            <p id="summary" class="summary">{move || report.with(|r| r.summary.clone())}</p>
-        </section>
-        <Kpis/>
+        <Answer/>
+        <Notes/>
         <Charts/>
         <Downloads/>
     }
 }
 
-/// Where a card's figures come from: the reference week and the one before.
-fn week_title(w: &WeekFigures) -> String {
-    let sun = week::sunday_of(w.week);
+/// The first screen: the sentence in large type, where the data comes from,
+/// the cards.
+#[component]
+fn Answer() -> impl IntoView {
+    let report = ctx().report;
+    view! {
+        <section class="answer" aria-labelledby="summary">
+            <p id="summary" class="summary">{move || report.with(|r| r.summary.clone())}</p>
+            <AnswerMeta/>
+            <FilesPanel/>
+            <ApiNotes above=true/>
+            <Kpis/>
+        </section>
+    }
+}
+
+pub fn source_label(s: Source) -> &'static str {
+    match s {
+        Source::Csv => "CSV exports",
+        Source::AdminApi => "Admin API",
+        Source::EnterpriseApi => "Enterprise Analytics API",
+        Source::Otlp => "Telemetry (OpenTelemetry)",
+    }
+}
+
+/// One line under the sentence: how fresh the data is, where it comes
+/// from, the files loaded (the import report behind it), the definitions.
+#[component]
+fn AnswerMeta() -> impl IntoView {
+    let report = ctx().report;
+    let newest = move || {
+        report.with(|r| {
+            r.health
+                .sources
+                .iter()
+                .filter_map(|s| s.last_day)
+                .max()
+                .map(|d| (d, r.window.as_of))
+        })
+    };
+    let sources = move || {
+        report.with(|r| {
+            r.health
+                .sources
+                .iter()
+                .map(|s| source_label(s.source))
+                .collect::<Vec<_>>()
+                .join(" + ")
+        })
+    };
+    view! {
+        <p class="answer-meta">
+            {move || newest().map(|(d, as_of)| view! {
+                <span id="newest-data" data-value=d.to_string() title=newest_title(d, as_of)>
+                    "Newest data: "<strong>{util::day_month_year(d)}</strong>
+                </span>
+            })}
+            <Show when=move || !sources().is_empty()>
+                <span class="meta-sources">{sources}</span>
+            </Show>
+            <FilesToggle/>
+            <a href="#definitions" class="meta-defs">"How each figure is counted"</a>
+        </p>
+    }
+}
+
+fn newest_title(d: NaiveDate, as_of: NaiveDate) -> String {
+    let days = (as_of - d).num_days();
     format!(
-        "{} ({} – {})",
-        w.label,
-        util::day_month(w.week),
+        "The latest day any loaded source has a row for (UTC): {}, as of {}.",
+        match days {
+            0 => "the as-of day itself".to_string(),
+            1 => "1 day before".to_string(),
+            n if n > 1 => format!("{n} days before"),
+            n => format!("{} days after", -n),
+        },
+        util::day_month_year(as_of)
+    )
+}
+
+/// What an API source cannot see (e.g. the Admin API's empty answer for
+/// seat users), per file. Said next to the figures (`above`) only while no
+/// other source fills that gap; otherwise in the notes below the figures.
+fn api_notes(c: crate::state::Ctx) -> Vec<String> {
+    c.data.with(|d| {
+        d.files
+            .iter()
+            .filter(|f| {
+                f.error.is_none()
+                    && matches!(
+                        f.kind,
+                        Some(FileKind::AdminApiJson) | Some(FileKind::EnterpriseApiJson)
+                    )
+            })
+            .flat_map(|f| f.warnings.iter().map(move |w| format!("{}: {w}", f.file)))
+            .collect()
+    })
+}
+
+/// True when a CSV export or telemetry gives rows too, so the API's blind
+/// spot is covered by the data loaded.
+fn api_gap_covered(r: &Report) -> bool {
+    r.health
+        .sources
+        .iter()
+        .any(|s| matches!(s.source, Source::Csv | Source::Otlp) && s.day_rows + s.period_rows > 0)
+}
+
+#[component]
+fn ApiNotes(above: bool) -> impl IntoView {
+    let c = ctx();
+    let shown = move || above && !api_notes(c).is_empty() && !c.report.with(|r| api_gap_covered(r));
+    view! {
+        <Show when=shown>
+            <aside id="source-notes" class="notice source-notes" role="note">
+                <ul>{move || api_notes(c).into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}</ul>
+            </aside>
+        </Show>
+    }
+}
+
+/// Every warning about the data, once, in a compact list below the figures:
+/// core's, then each loaded file's (API notes too, when other data covers them).
+#[component]
+fn Notes() -> impl IntoView {
+    let c = ctx();
+    let notes = move || {
+        let mut all: Vec<String> = c.report.with(|r| r.warnings.clone());
+        let covered = c.report.with(|r| api_gap_covered(r));
+        let api = api_notes(c);
+        c.data.with(|d| {
+            for f in d.files.iter().filter(|f| f.error.is_none()) {
+                for w in &f.warnings {
+                    let line = format!("{}: {w}", f.file);
+                    if covered || !api.contains(&line) {
+                        all.push(line);
+                    }
+                }
+            }
+        });
+        let mut seen = std::collections::HashSet::new();
+        all.retain(|w| seen.insert(w.clone()));
+        all
+    };
+    view! {
+        <Show when=move || !notes().is_empty()>
+            <section id="warnings" class="notes-block" aria-labelledby="warnings-title">
+                <h2 id="warnings-title">"About this data"</h2>
+                <ul id="health-warnings" class="warnings">
+                    {move || notes().into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}
+                </ul>
+            </section>
+        </Show>
+    }
+}
+
+/// A week as a range of days: "9 Nov – 15 Nov 2026".
+fn week_range(monday: NaiveDate) -> String {
+    let sun = week::sunday_of(monday);
+    format!(
+        "{} – {}",
+        util::day_month(monday),
         util::day_month_year(sun)
     )
 }
 
-#[derive(Clone, PartialEq)]
-struct Card {
-    value: String,
-    /// The raw figure for tests and tools (`data-value`), empty when undefined.
-    raw: String,
-    delta: String,
-    delta_raw: String,
-    direction: &'static str,
-    note: String,
-}
-
-fn undefined(reason: &str) -> Card {
-    Card {
-        value: DASH.into(),
-        raw: String::new(),
-        delta: String::new(),
-        delta_raw: String::new(),
-        direction: "none",
-        note: reason.to_string(),
-    }
-}
-
-fn direction(d: f64) -> &'static str {
-    if d > 1e-9 {
-        "up"
-    } else if d < -1e-9 {
-        "down"
-    } else {
-        "flat"
-    }
-}
-
-fn arrow(dir: &str) -> &'static str {
-    match dir {
-        "up" => "▲ ",
-        "down" => "▼ ",
-        "flat" => "= ",
-        _ => "",
-    }
-}
-
-fn count_delta(now: u64, before: Option<u64>, prev_label: &str) -> (String, String, &'static str) {
-    match before {
-        Some(b) => {
-            let d = now as i64 - b as i64;
-            let dir = direction(d as f64);
-            (
-                format!("{}{} vs {prev_label}", arrow(dir), util::signed_int(d)),
-                d.to_string(),
-                dir,
-            )
-        }
-        None => (
-            "no earlier week to compare with".into(),
-            String::new(),
-            "none",
-        ),
-    }
-}
-
-/// The change of a figure that can be undefined (a rate, a cost) from the
-/// week before; `scale` sets what counts as no change (after rounding).
-fn opt_delta(
-    now: f64,
-    before: Option<Option<f64>>,
-    prev_label: &str,
-    prev_undefined: &str,
-    scale: f64,
-    show: impl Fn(f64) -> String,
-) -> (String, String, &'static str) {
-    match before {
-        Some(Some(b)) => {
-            let d = now - b;
-            let dir = direction((d * scale).round());
-            let sign = if d < 0.0 { "−" } else { "+" };
-            (
-                format!("{}{sign}{} vs {prev_label}", arrow(dir), show(d.abs())),
-                format!("{d:.4}"),
-                dir,
-            )
-        }
-        Some(None) => (
-            format!("{prev_label} {prev_undefined}"),
-            String::new(),
-            "none",
-        ),
-        None => (
-            "no earlier week to compare with".into(),
-            String::new(),
-            "none",
-        ),
-    }
-}
-
-/// `hidden`: a shared snapshot's list sizes when its lists were left out (aggregates only).
-fn cards(
-    r: &Report,
-    hidden: Option<&ListCounts>,
-) -> [(Figure, &'static str, &'static str, Card); 6] {
+/// The cards of the reference week. `hidden`: a shared snapshot's list
+/// sizes when its lists were left out (aggregates only).
+fn cards(r: &Report, hidden: Option<&ListCounts>) -> Vec<CardView> {
     let no_week = "no complete week (Monday to Sunday, UTC) in this window yet";
+    // The reference week always has figures (it is fully covered); a week
+    // before it without figures is no week to compare with.
     let Some((k, w)) = r
         .kpis
         .as_ref()
         .and_then(|k| k.week.figures.as_ref().map(|w| (k, w)))
     else {
-        return [
-            (
-                Figure::ActiveEngineers,
+        let undefined = |id, label, figure| CardView::undefined(id, label, figure, no_week);
+        return vec![
+            undefined(
                 "kpi-wae",
                 "Weekly active engineers",
-                undefined(no_week),
+                Figure::ActiveEngineers,
             ),
-            (
-                Figure::Sessions,
-                "kpi-sessions",
-                "Sessions",
-                undefined(no_week),
-            ),
-            (
-                Figure::LinesAccepted,
-                "kpi-lines",
-                "Lines accepted",
-                undefined(no_week),
-            ),
-            (
-                Figure::AcceptanceRate,
+            undefined("kpi-sessions", "Sessions", Figure::Sessions),
+            undefined("kpi-lines", "Lines accepted", Figure::LinesAccepted),
+            undefined(
                 "kpi-acceptance",
                 "Tool acceptance rate",
-                undefined(no_week),
+                Figure::AcceptanceRate,
             ),
-            (
-                Figure::CostPerActiveEngineer,
+            undefined(
                 "kpi-cost",
                 "Cost per active engineer",
-                undefined(no_week),
+                Figure::CostPerActiveEngineer,
             ),
-            (
-                Figure::NonStarters,
-                "kpi-nonstarters",
-                "Not started yet",
-                nonstarters(r, hidden),
-            ),
+            nonstarters(r, hidden),
         ];
     };
-    let p = k.previous.as_ref().and_then(|p| p.figures.as_ref());
-    let prev_label = k
-        .previous
-        .as_ref()
-        .map_or_else(String::new, |p| util::short_week(&p.label));
+    let previous = k.previous.as_ref();
+    let p = previous.and_then(|p| p.figures.as_ref());
+    let against = previous.map_or_else(String::new, |p| {
+        format!("vs week of {}", util::day_month(p.week))
+    });
+    let no_earlier = || "no earlier week to compare with".to_string();
+    // A complete week no source covers has no figures: a gap in the trend.
+    let trend = |f: &dyn Fn(&Figures) -> Option<f64>| -> Vec<Option<f64>> {
+        let complete: Vec<&WeekFigures> = r.weeks.iter().filter(|x| x.complete).collect();
+        let from = complete.len().saturating_sub(TREND_WEEKS);
+        complete[from..]
+            .iter()
+            .map(|x| x.figures.as_ref().and_then(f))
+            .collect()
+    };
+    let count_card = |id, label, figure, rise, f: fn(&Figures) -> u64, note: String| {
+        let now = f(w);
+        let values = trend(&|x| Some(f(x) as f64));
+        CardView {
+            id,
+            label,
+            figure,
+            value: int(now),
+            raw: now.to_string(),
+            sub: None,
+            change: p.map(f).map_or_else(
+                || Err(no_earlier()),
+                |b| {
+                    Ok(Change::between(
+                        now as f64,
+                        b as f64,
+                        Unit::Count,
+                        rise,
+                        (now as i64 - b as i64).to_string(),
+                        against.clone(),
+                    ))
+                },
+            ),
+            note,
+            trend_label: trend_words(&values, Fmt::Count),
+            trend: values,
+        }
+    };
 
-    let (delta, delta_raw, dir) = count_delta(
-        w.active_engineers,
-        p.map(|p| p.active_engineers),
-        &prev_label,
+    let mut wae = count_card(
+        "kpi-wae",
+        "Weekly active engineers",
+        Figure::ActiveEngineers,
+        Meaning::Good,
+        |x| x.active_engineers,
+        "People who used Claude Code on at least one day of the week.".into(),
     );
-    let adoption = match (
-        w.adoption_rate,
-        why_undefined(Figure::AdoptionRate, Some(w)),
-    ) {
-        (Some(a), _) => format!(
-            "Adoption {}: {} of the {} people on the roster were active.",
-            util::pct(a),
-            int(w.active_roster_members),
-            int(w.roster_size.unwrap_or(0))
-        ),
-        (None, Some(why)) => format!("Adoption rate: {DASH} ({why})."),
-        (None, None) => format!("Adoption rate: {DASH}."),
-    };
-    let wae = Card {
-        value: int(w.active_engineers),
-        raw: w.active_engineers.to_string(),
-        delta,
-        delta_raw,
-        direction: dir,
-        note: adoption,
-    };
-
-    let (delta, delta_raw, dir) =
-        count_delta(w.totals.sessions, p.map(|p| p.totals.sessions), &prev_label);
-    let sessions = Card {
-        value: int(w.totals.sessions),
-        raw: w.totals.sessions.to_string(),
-        delta,
-        delta_raw,
-        direction: dir,
-        note: "Claude Code sessions started in the week.".into(),
-    };
-
-    let (delta, delta_raw, dir) = count_delta(
-        w.totals.lines_accepted,
-        p.map(|p| p.totals.lines_accepted),
-        &prev_label,
+    wae.sub = Some(
+        match (
+            w.adoption_rate,
+            why_undefined(Figure::AdoptionRate, Some(w)),
+        ) {
+            (Some(a), _) => format!(
+                "adoption {} · {} of {} on the roster",
+                util::pct(a),
+                int(w.active_roster_members),
+                int(w.roster_size.unwrap_or(0))
+            ),
+            (None, Some(why)) => format!("adoption {DASH}: {why}"),
+            (None, None) => format!("adoption {DASH}"),
+        },
     );
-    let lines = Card {
-        value: int(w.totals.lines_accepted),
-        raw: w.totals.lines_accepted.to_string(),
-        delta,
-        delta_raw,
-        direction: dir,
-        note: format!(
+    let sessions = count_card(
+        "kpi-sessions",
+        "Sessions",
+        Figure::Sessions,
+        Meaning::Good,
+        |x| x.totals.sessions,
+        "Claude Code sessions started in the week.".into(),
+    );
+    let lines = count_card(
+        "kpi-lines",
+        "Lines accepted",
+        Figure::LinesAccepted,
+        Meaning::Good,
+        |x| x.totals.lines_accepted,
+        format!(
             "Lines written by Claude Code and kept; {} removed.",
             int(w.totals.lines_removed)
         ),
+    );
+
+    let rate_change = |now: f64,
+                       before: Option<Option<f64>>,
+                       unit,
+                       rise,
+                       before_undefined: &str|
+     -> Result<Change, String> {
+        match before {
+            Some(Some(b)) => Ok(Change::between(
+                now,
+                b,
+                unit,
+                rise,
+                format!("{:.4}", now - b),
+                against.clone(),
+            )),
+            Some(None) => Err(format!(
+                "the week of {} {before_undefined}",
+                previous.map_or_else(String::new, |p| util::day_month(p.week))
+            )),
+            None => Err(no_earlier()),
+        }
     };
 
-    let acceptance = match w.totals.acceptance_rate {
-        Some(a) => {
-            let (delta, delta_raw, dir) = opt_delta(
-                a,
-                p.map(|p| p.totals.acceptance_rate),
-                &prev_label,
-                "has no rate to compare with",
-                1000.0,
-                |d| format!("{:.1} pts", d * 100.0),
-            );
-            Card {
-                value: util::pct(a),
-                raw: format!("{a:.6}"),
-                delta,
-                delta_raw,
-                direction: dir,
-                note: format!(
-                    "{} of {} edit suggestions accepted.",
-                    int(w.totals.edits_accepted),
-                    int(w.totals.edits_accepted + w.totals.edits_rejected)
-                ),
+    // A figure that can be undefined: "—" and core's reason, never 0.
+    let optional_card = |id,
+                         label,
+                         figure,
+                         f: fn(&Figures) -> Option<f64>,
+                         (fmt, unit): (Fmt, Unit),
+                         rise,
+                         before_undefined: &str,
+                         note: String,
+                         otherwise: &str| match f(w) {
+        Some(now) => {
+            let values = trend(&|x| f(x));
+            CardView {
+                id,
+                label,
+                figure,
+                value: fmt.full(now),
+                raw: format!("{now:.6}"),
+                sub: None,
+                change: rate_change(now, p.map(f), unit, rise, before_undefined),
+                note,
+                trend_label: trend_words(&values, fmt),
+                trend: values,
             }
         }
-        None => undefined(
-            why_undefined(Figure::AcceptanceRate, Some(w))
-                .unwrap_or("no edit decisions in this week"),
+        None => CardView::undefined(
+            id,
+            label,
+            figure,
+            why_undefined(figure, Some(w)).unwrap_or(otherwise),
         ),
     };
-
+    let acceptance = optional_card(
+        "kpi-acceptance",
+        "Tool acceptance rate",
+        Figure::AcceptanceRate,
+        |x| x.totals.acceptance_rate,
+        (Fmt::Percent, Unit::Rate),
+        Meaning::Good,
+        "has no rate to compare with",
+        format!(
+            "{} of {} edit suggestions accepted.",
+            int(w.totals.edits_accepted),
+            int(w.totals.edits_accepted + w.totals.edits_rejected)
+        ),
+        "no edit decisions in this week",
+    );
     let estimate = if w.totals.cost_is_estimated {
-        "An estimate at API list prices, partly from token counts × the price table; on a seat plan it is not what you pay."
+        "partly from token counts × the price table; an estimate at API list prices, not what a seat plan pays"
     } else {
-        "An estimate at API list prices; on a seat plan it is not what you pay."
+        "an estimate at API list prices, not what a seat plan pays"
     };
-    let cost = match w.cost_per_active_engineer_usd {
-        Some(c) => {
-            let (delta, delta_raw, dir) = opt_delta(
-                c,
-                p.map(|p| p.cost_per_active_engineer_usd),
-                &prev_label,
-                "had nobody active",
-                100.0,
-                util::usd,
-            );
-            Card {
-                value: util::usd(c),
-                raw: format!("{c:.6}"),
-                delta,
-                delta_raw,
-                direction: dir,
-                note: format!(
-                    "Total {} in the week. {estimate}",
-                    util::usd(w.totals.cost_usd)
-                ),
-            }
-        }
-        None => undefined(
-            why_undefined(Figure::CostPerActiveEngineer, Some(w)).unwrap_or("nobody was active"),
-        ),
-    };
+    let cost = optional_card(
+        "kpi-cost",
+        "Cost per active engineer",
+        Figure::CostPerActiveEngineer,
+        |x| x.cost_per_active_engineer_usd,
+        (Fmt::Usd, Unit::Usd),
+        Meaning::Neutral,
+        "had nobody active",
+        format!("{} in all; {estimate}.", util::usd(w.totals.cost_usd)),
+        "nobody was active",
+    );
 
-    [
-        (
-            Figure::ActiveEngineers,
-            "kpi-wae",
-            "Weekly active engineers",
-            wae,
-        ),
-        (Figure::Sessions, "kpi-sessions", "Sessions", sessions),
-        (Figure::LinesAccepted, "kpi-lines", "Lines accepted", lines),
-        (
-            Figure::AcceptanceRate,
-            "kpi-acceptance",
-            "Tool acceptance rate",
-            acceptance,
-        ),
-        (
-            Figure::CostPerActiveEngineer,
-            "kpi-cost",
-            "Cost per active engineer",
-            cost,
-        ),
-        (
-            Figure::NonStarters,
-            "kpi-nonstarters",
-            "Not started yet",
-            nonstarters(r, hidden),
-        ),
+    vec![
+        wae,
+        sessions,
+        lines,
+        acceptance,
+        cost,
+        nonstarters(r, hidden),
     ]
 }
 
-fn nonstarters(r: &Report, hidden: Option<&ListCounts>) -> Card {
+/// "Last 8 complete weeks: 22, 24, —, 25".
+fn trend_words(values: &[Option<f64>], fmt: Fmt) -> String {
+    let list: Vec<String> = values
+        .iter()
+        .map(|v| v.map_or_else(|| DASH.to_string(), |v| fmt.full(v)))
+        .collect();
+    format!(
+        "Last {} complete weeks, oldest first: {}",
+        values.len(),
+        list.join(", ")
+    )
+}
+
+fn nonstarters(r: &Report, hidden: Option<&ListCounts>) -> CardView {
+    let (id, label, figure) = ("kpi-nonstarters", "Not started yet", Figure::NonStarters);
     let Some(size) = r.roster_size else {
-        return undefined(
+        return CardView::undefined(
+            id,
+            label,
+            figure,
             definition(Figure::NonStarters)
                 .undefined_when
                 .unwrap_or("no roster is loaded"),
         );
     };
     let n = hidden.map_or(r.non_starters.len() as u64, |c| c.non_starters);
-    // The change: core's, from the week before (not started by its end).
-    let change = r
-        .kpis
-        .as_ref()
-        .and_then(|k| k.cards.as_ref())
-        .and_then(|c| c.not_started.change.as_ref());
-    let (delta, delta_raw, dir) = match change {
-        Some(c) => {
-            let d = c.absolute as i64;
-            let dir = direction(d as f64);
-            let words = match d {
-                0 => "no change vs the week before".to_string(),
-                d if d < 0 => format!("{} fewer than the week before", -d),
-                d => format!("{d} more than the week before"),
-            };
-            (format!("{}{words}", arrow(dir)), d.to_string(), dir)
-        }
-        None => (
-            "no earlier week to compare with".into(),
-            String::new(),
-            "none",
-        ),
+    // The change: core's, roster members not active by the end of the
+    // reference week vs the week before.
+    let cards = r.kpis.as_ref().and_then(|k| k.cards.as_ref());
+    let change = match cards.and_then(|c| Some((c.not_started.change.as_ref()?, c.compared_with?)))
+    {
+        Some((c, before)) => Ok(Change::between(
+            c.now,
+            c.before,
+            Unit::Count,
+            Meaning::Bad,
+            (c.absolute as i64).to_string(),
+            format!("vs week of {}", util::day_month(before)),
+        )),
+        None => Err("no earlier week to compare with".to_string()),
     };
-    Card {
+    // A week whose tiers cannot be computed is a gap in the trend.
+    let t = &r.tiers_by_week;
+    let from = t.len().saturating_sub(TREND_WEEKS);
+    let values: Vec<Option<f64>> = t[from..]
+        .iter()
+        .map(|c| c.counts.as_ref().map(|c| c.roster_not_started as f64))
+        .collect();
+    CardView {
+        id,
+        label,
+        figure,
         value: int(n),
         raw: n.to_string(),
-        delta,
-        delta_raw,
-        direction: dir,
+        sub: None,
+        change,
         note: format!(
-            "Of {} on the roster, not active by the end of the week.",
+            "Of {} on the roster, never active in the loaded data.",
             util::plural(size, "person", "people")
         ),
+        trend_label: trend_words(&values, Fmt::Count),
+        trend: values,
     }
 }
 
 #[component]
 fn Kpis() -> impl IntoView {
-    let ctx = ctx();
-    let report = ctx.report;
+    let report = ctx().report;
     let hidden = use_context::<SharedCounts>().and_then(|c| c.0);
     let heading = move || {
         report.with(|r| match &r.kpis {
-            Some(k) => format!(
-                "Week {}{}",
-                week_title(&k.week),
-                k.previous
-                    .as_ref()
-                    .map_or_else(String::new, |p| format!(", compared with {}", p.label))
-            ),
+            Some(k) => format!("Week of {}", util::day_month_year(k.week.week)),
             None => "No complete week in this window yet".to_string(),
+        })
+    };
+    let explain = move || {
+        report.with(|r| {
+            r.kpis.as_ref().map(|k| {
+                format!(
+                    "Monday to Sunday, {} (UTC){}",
+                    k.week.label,
+                    k.previous.as_ref().map_or_else(String::new, |p| format!(
+                        ", compared with the week of {}",
+                        util::day_month(p.week)
+                    ))
+                )
+            })
         })
     };
     view! {
         <section class="kpis-block" aria-labelledby="kpis-title">
-            <div class="section-head">
-                <h2 id="kpis-title">"Latest complete week"</h2>
-                <p class="explain">{heading}" · UTC"</p>
+            <div class="kpis-head">
+                <h2 id="kpis-title">{heading}</h2>
+                <p class="explain">{explain}</p>
             </div>
             <div class="kpis">
-                {move || report.with(|r| cards(r, hidden.as_ref()).into_iter().map(|(figure, id, label, c)| view! {
-                    <article class="kpi" id=id data-direction=c.direction>
-                        <header>
-                            <h3>{label}</h3>
-                            <Info figure/>
-                        </header>
-                        <p class="value" data-value=c.raw.clone()>{c.value.clone()}</p>
-                        <p class=format!("delta {}", c.direction) data-value=c.delta_raw.clone()>{c.delta.clone()}</p>
-                        <p class="note">{c.note.clone()}</p>
-                    </article>
-                }).collect_view())}
+                {move || report.with(|r| cards(r, hidden.as_ref()).into_iter()
+                    .map(|card| view! { <KpiCard card/> })
+                    .collect_view())}
             </div>
         </section>
     }
 }
 
-fn week_axis(r: &Report) -> (Vec<String>, Vec<String>, Vec<bool>) {
-    let labels = r.weeks.iter().map(|w| util::short_week(&w.label)).collect();
-    let titles = r
-        .weeks
+// ---- the weekly charts ----------------------------------------------------------
+
+/// The axis every chart shares: the report's weeks, dated by their Monday,
+/// the current week marked partial.
+fn week_axis(r: &Report) -> Vec<AxisWeek> {
+    r.weeks
         .iter()
         .map(|w| {
             if w.complete {
-                week_title(w)
+                AxisWeek {
+                    label: util::day_month(w.week),
+                    title: format!("{} · {}", w.label, week_range(w.week)),
+                    partial: None,
+                }
             } else {
-                let to = r.window.as_of;
-                format!(
-                    "{} (in progress: {} to {})",
-                    w.label,
-                    util::day_month(w.week),
-                    util::day_month_year(to)
-                )
+                AxisWeek {
+                    label: util::day_month(w.week),
+                    title: format!(
+                        "{} · {} to {} (partial: the week is still in progress)",
+                        w.label,
+                        util::day_month(w.week),
+                        util::day_month_year(r.window.as_of)
+                    ),
+                    partial: Some("partial"),
+                }
             }
         })
-        .collect();
-    let partial = r.weeks.iter().map(|w| w.partial).collect();
-    (labels, titles, partial)
+        .collect()
 }
 
 fn weekly(
@@ -471,117 +554,97 @@ fn weekly(
     name: &str,
     class: &'static str,
     mark: Mark,
-    f: impl Fn(&WeekFigures) -> Option<f64>,
+    gap: &'static str,
+    f: impl Fn(&Figures) -> Option<f64>,
 ) -> Series {
     Series {
         name: name.to_string(),
         class,
         mark,
-        values: r.weeks.iter().map(f).collect(),
+        // A week no source covers has no figures: a gap, never 0.
+        values: r
+            .weeks
+            .iter()
+            .map(|w| w.figures.as_ref().and_then(&f))
+            .collect(),
+        gap,
     }
 }
 
-fn chart(r: &Report, series: Vec<Series>, fmt: Fmt, zero_based: bool) -> ChartData {
-    let (labels, titles, partial) = week_axis(r);
+fn chart(r: &Report, series: Vec<Series>, fmt: Fmt) -> ChartData {
     ChartData {
-        labels,
-        titles,
-        partial,
+        weeks: week_axis(r),
         series,
         stacked: false,
         fmt,
-        zero_based,
     }
 }
 
 fn active_chart(r: &Report) -> ChartData {
-    let mut s = vec![weekly(r, "Active engineers", "s-blue", Mark::Line, |w| {
-        w.figures.as_ref().map(|f| f.active_engineers as f64)
-    })];
+    let mut s = vec![weekly(
+        r,
+        "Active engineers",
+        "s-accent",
+        Mark::Line,
+        "no data",
+        |w| Some(w.active_engineers as f64),
+    )];
     if r.roster_size.is_some() {
-        s.push(weekly(r, "Roster size", "s-grey", Mark::Reference, |w| {
-            w.figures
-                .as_ref()
-                .and_then(|f| f.roster_size)
-                .map(|n| n as f64)
-        }));
+        s.push(weekly(
+            r,
+            "Roster size",
+            "s-grey",
+            Mark::Reference,
+            "no roster",
+            |w| w.roster_size.map(|n| n as f64),
+        ));
     }
-    chart(r, s, Fmt::Count, true)
+    chart(r, s, Fmt::Count)
 }
 
+/// The tiers on the same weeks as the other charts: a week without tier
+/// counts (the partial week: tiers are judged on complete weeks) is a gap.
 fn tiers_chart(r: &Report) -> ChartData {
-    let t = &r.tiers_by_week;
-    let labels = t
-        .iter()
-        .map(|c| util::short_week(&week::iso_label(c.week)))
-        .collect();
-    let titles = t
-        .iter()
-        .map(|c| {
-            format!(
-                "{} (tiers from the 4 weeks to Sunday {})",
-                week::iso_label(c.week),
-                c.week + Duration::days(6)
-            )
-        })
-        .collect();
+    let at = |w: &WeekFigures| {
+        r.tiers_by_week
+            .iter()
+            .find(|c| c.week == w.week)
+            .and_then(|c| c.counts.as_ref())
+    };
+    let tier = |name: &str, class, f: fn(&scoreboard_core::metrics::TierCounts) -> u64| Series {
+        name: name.to_string(),
+        class,
+        mark: Mark::Bar,
+        values: r.weeks.iter().map(|w| at(w).map(|c| f(c) as f64)).collect(),
+        // Tiers are judged at the end of a complete week.
+        gap: "not yet",
+    };
     let mut series = vec![
-        Series {
-            name: "Power users".into(),
-            class: "t-power",
-            mark: Mark::Bar,
-            values: t
-                .iter()
-                .map(|c| c.counts.as_ref().map(|k| k.power as f64))
-                .collect(),
-        },
-        Series {
-            name: "Regular".into(),
-            class: "t-regular",
-            mark: Mark::Bar,
-            values: t
-                .iter()
-                .map(|c| c.counts.as_ref().map(|k| k.regular as f64))
-                .collect(),
-        },
-        Series {
-            name: "Occasional".into(),
-            class: "t-occasional",
-            mark: Mark::Bar,
-            values: t
-                .iter()
-                .map(|c| c.counts.as_ref().map(|k| k.occasional as f64))
-                .collect(),
-        },
-        Series {
-            name: "Lapsed".into(),
-            class: "t-lapsed",
-            mark: Mark::Bar,
-            values: t
-                .iter()
-                .map(|c| c.counts.as_ref().map(|k| k.lapsed as f64))
-                .collect(),
-        },
+        tier("Power users", "t-power", |c| c.power),
+        tier("Regular", "t-regular", |c| c.regular),
+        tier("Occasional", "t-occasional", |c| c.occasional),
+        tier("Lapsed", "t-lapsed", |c| c.lapsed),
     ];
     if r.roster_size.is_some() {
-        series.push(Series {
-            name: "Not started yet".into(),
-            class: "t-non_starter",
-            mark: Mark::Bar,
-            values: t
-                .iter()
-                .map(|c| c.counts.as_ref().map(|k| k.roster_not_started as f64))
-                .collect(),
-        });
+        series.push(tier("Not started yet", "t-non_starter", |c| {
+            c.roster_not_started
+        }));
+    }
+    let mut weeks = week_axis(r);
+    for (wk, w) in weeks.iter_mut().zip(&r.weeks) {
+        if w.complete {
+            wk.title = format!(
+                "{} (tiers from the 4 weeks to Sunday {})",
+                wk.title,
+                util::day_month_year(week::sunday_of(w.week))
+            );
+        }
     }
     ChartData {
-        labels,
-        titles,
-        partial: vec![false; t.len()],
+        weeks,
         series,
         stacked: true,
         fmt: Fmt::Count,
-        zero_based: true,
     }
 }
 
@@ -610,53 +673,38 @@ fn Charts() -> impl IntoView {
     let ctx = ctx();
     let r = ctx.report;
     let active = Signal::derive(move || r.with(|r| active_chart(r)));
-    let single = move |name: &'static str,
-                       class,
-                       mark,
-                       fmt,
-                       zero_based,
-                       f: fn(&WeekFigures) -> Option<f64>| {
-        Signal::derive(move || {
-            r.with(|r| chart(r, vec![weekly(r, name, class, mark, f)], fmt, zero_based))
-        })
-    };
-    let sessions = single("Sessions", "s-teal", Mark::Bar, Fmt::Count, true, |w| {
-        w.figures.as_ref().map(|f| f.totals.sessions as f64)
+    let single =
+        move |name: &'static str, mark, fmt, gap: &'static str, f: fn(&Figures) -> Option<f64>| {
+            Signal::derive(move || {
+                r.with(|r| chart(r, vec![weekly(r, name, "s-accent", mark, gap, f)], fmt))
+            })
+        };
+    let sessions = single("Sessions", Mark::Bar, Fmt::Count, "no data", |w| {
+        Some(w.totals.sessions as f64)
     });
-    let lines = single(
-        "Lines accepted",
-        "s-purple",
-        Mark::Bar,
-        Fmt::Count,
-        true,
-        |w| w.figures.as_ref().map(|f| f.totals.lines_accepted as f64),
-    );
+    let lines = single("Lines accepted", Mark::Bar, Fmt::Count, "no data", |w| {
+        Some(w.totals.lines_accepted as f64)
+    });
     let acceptance = single(
         "Acceptance rate",
-        "s-green",
         Mark::Line,
         Fmt::Percent,
-        false,
-        |w| w.figures.as_ref().and_then(|f| f.totals.acceptance_rate),
+        "no edit decisions",
+        |w| w.totals.acceptance_rate,
     );
     let cost = single(
         "Cost per active engineer",
-        "s-orange",
         Mark::Line,
         Fmt::Usd,
-        true,
-        |w| {
-            w.figures
-                .as_ref()
-                .and_then(|f| f.cost_per_active_engineer_usd)
-        },
+        "nobody active",
+        |w| w.cost_per_active_engineer_usd,
     );
     let tiers = Signal::derive(move || r.with(|r| tiers_chart(r)));
     view! {
         <section class="charts-block" aria-labelledby="charts-title">
             <div class="section-head">
                 <h2 id="charts-title">"Week by week"</h2>
-                <p class="explain">"Each point is one ISO week (Monday to Sunday, UTC). The current week is still in progress: it is drawn dashed and pale over a hatched band, and it is never used for the week-over-week changes."</p>
+                <p class="explain">"Each point is one ISO week (Monday to Sunday, UTC), dated by its Monday; every axis starts at 0. A partial week (still in progress) is drawn dashed and pale over a hatched band and is never used for the week-over-week changes; a week without a figure is a gap, not 0."</p>
             </div>
             <div class="charts">
                 <ChartCard uid="chart-active" title="Weekly active engineers" figure=Figure::ActiveEngineers

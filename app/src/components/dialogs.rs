@@ -102,7 +102,7 @@ fn MappingDialog(
                 </p>
                 <p class="hint"><strong>"What the importer said: "</strong>{message}</p>
                 <div class="table-wrap">
-                    <table class="mapping">
+                    <table class="mapping stack">
                         <thead><tr><th scope="col">"Column in the file"</th><th scope="col">"First values"</th><th scope="col">"Read as"</th></tr></thead>
                         <tbody>
                             {headers.iter().enumerate().map(|(i, h)| {
@@ -112,8 +112,8 @@ fn MappingDialog(
                                 view! {
                                     <tr data-header=h.clone()>
                                         <th scope="row"><label for=id.clone()>{h.clone()}</label></th>
-                                        <td class="sample">{sample(i)}</td>
-                                        <td>
+                                        <td class="sample" data-label="First values">{sample(i)}</td>
+                                        <td data-label="Read as">
                                             <select id=id
                                                 on:change=move |ev| {
                                                     let v = event_target_value(&ev);
@@ -168,7 +168,7 @@ fn PeriodDialog(
         <Frame id="period-dialog" title=format!("Which days does {file} cover?")>
                 <p class="explain">
                     "This export has no date column: each row is a person's total over the period the export was made for. "
-                    "Give that period (UTC days, both included). The suggestion is this month to date. "
+                    "Give that period (UTC days, both included). The suggestion is this month to date (as of the page's date). "
                     "Totals over more than one week count for the whole window, never spread over days by guesswork."
                 </p>
                 {show_message.then(|| view! { <p class="error">{message.clone()}</p> })}

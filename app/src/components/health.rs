@@ -1,23 +1,20 @@
 //! Data health: coverage and gaps per source, every file loaded with its
-//! rejected rows, people not on the roster, roster members never seen, and
-//! core's warnings. Every gap is visible instead of reading as zero.
+//! rejected rows, people not on the roster, roster members never seen.
+//! Every gap is visible instead of reading as zero. The warnings are listed
+//! once, under the figures (`dashboard::Notes`).
 
 use leptos::prelude::*;
 use scoreboard_core::metrics::SourceHealth;
-use scoreboard_core::Source;
 
+use crate::components::dashboard::source_label;
 use crate::components::load::FileReportView;
 use crate::state::ctx;
 use crate::util::{self, int, opt_day, plural};
 
-fn source_label(s: Source) -> &'static str {
-    match s {
-        Source::Csv => "CSV exports",
-        Source::AdminApi => "Admin API",
-        Source::EnterpriseApi => "Enterprise Analytics API",
-        Source::Otlp => "Telemetry (OpenTelemetry)",
-    }
-}
+/// Core lists a stretch of days without rows when it includes at least one
+/// weekday (a weekend alone is no gap); the stretch itself may begin or end
+/// on a weekend, so the heading does not claim every day is a weekday.
+const GAPS: &str = "Days with no data (stretches including a weekday)";
 
 fn gaps_text(s: &SourceHealth) -> String {
     if s.gaps.is_empty() {
@@ -50,22 +47,31 @@ fn gaps_text(s: &SourceHealth) -> String {
 pub fn Health() -> impl IntoView {
     let ctx = ctx();
     let r = ctx.report;
-    let files = move || ctx.data.with(|d| d.files.clone());
+    // Files that could not be read are in the import report of their batch, not here.
+    let files = move || {
+        ctx.data.with(|d| {
+            d.files
+                .iter()
+                .filter(|f| f.error.is_none())
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
     let rejected = move || files().iter().map(|f| f.rows_rejected).sum::<u64>();
     view! {
         <section id="health" class="panel health" aria-labelledby="health-title">
             <h2 id="health-title">"Data health"</h2>
             <p class="explain">
-                "Where the numbers come from and what is missing: the days each source covers, weekdays with no data, rows "
+                "Where the numbers come from and what is missing: the days each source covers, stretches of days with no data, rows "
                 "that could not be read, and people who could not be matched to the roster. A gap here means no data, not no use."
             </p>
             <h3>"Sources"</h3>
             <div class="table-wrap">
-                <table class="health-sources">
+                <table class="health-sources stack">
                     <thead><tr>
                         <th scope="col">"Source"</th><th scope="col">"From (UTC)"</th><th scope="col">"To (UTC)"</th>
                         <th scope="col" class="num">"Person-days"</th><th scope="col" class="num">"Period totals"</th>
-                        <th scope="col" class="num">"People"</th><th scope="col">"Weekdays with no data"</th>
+                        <th scope="col" class="num">"People"</th><th scope="col">{GAPS}</th>
                         <th scope="col" class="num">"Days another source gave"</th>
                     </tr></thead>
                     <tbody>
@@ -76,13 +82,13 @@ pub fn Health() -> impl IntoView {
                             r.health.sources.iter().map(|s| view! {
                                 <tr data-source=s.source.as_str()>
                                     <th scope="row">{source_label(s.source)}</th>
-                                    <td>{opt_day(s.first_day)}</td>
-                                    <td>{opt_day(s.last_day)}</td>
-                                    <td class="num">{int(s.day_rows)}</td>
-                                    <td class="num">{int(s.period_rows)}</td>
-                                    <td class="num">{int(s.persons)}</td>
-                                    <td class="gaps">{gaps_text(s)}</td>
-                                    <td class="num" title="person-days where a more authoritative source's row was used instead">{int(s.superseded_person_days)}</td>
+                                    <td data-label="From (UTC)">{opt_day(s.first_day)}</td>
+                                    <td data-label="To (UTC)">{opt_day(s.last_day)}</td>
+                                    <td class="num" data-label="Person-days">{int(s.day_rows)}</td>
+                                    <td class="num" data-label="Period totals">{int(s.period_rows)}</td>
+                                    <td class="num" data-label="People">{int(s.persons)}</td>
+                                    <td class="gaps" data-label=GAPS>{gaps_text(s)}</td>
+                                    <td class="num" data-label="Days another source gave" title="person-days where a more authoritative source's row was used instead">{int(s.superseded_person_days)}</td>
                                 </tr>
                             }).collect_view().into_any()
                         })}
@@ -122,19 +128,7 @@ pub fn Health() -> impl IntoView {
                 </article>
             </div>
 
-            <h3>"Warnings"</h3>
-            {move || {
-                // Core's warnings about the data as a whole, then each file's.
-                let mut all: Vec<String> = r.with(|r| r.warnings.clone());
-                for f in files() {
-                    all.extend(f.warnings.iter().map(|w| format!("{}: {w}", f.file)));
-                }
-                if all.is_empty() {
-                    view! { <p class="hint">"None."</p> }.into_any()
-                } else {
-                    view! { <ul id="health-warnings" class="warnings">{all.into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}</ul> }.into_any()
-                }
-            }}
+            <p class="hint">"Warnings about the data, when there are any, are listed once, under the figures (“About this data”)."</p>
 
             <h3>{move || format!("Files loaded ({}; {} rejected in all)", files().len(), plural(rejected(), "row", "rows"))}</h3>
             <div class="files">

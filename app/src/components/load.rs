@@ -1,10 +1,13 @@
-//! Loading data: the drop zone and file picker, the pasted roster, the demo,
-//! progress, and the import report of the latest files.
+//! Loading data: the "Add files" button (the page's one file input), files
+//! dropped anywhere on the page (with a drop overlay), the first visit's
+//! introduction with the demo, the one-line demo banner, progress, and the
+//! import report behind the "n files loaded" link.
 
 use leptos::prelude::*;
 use scoreboard_core::parse::FileKind;
 
 use crate::loader::{self, Input, Origin};
+use crate::share::{share_ctx, Shown};
 use crate::state::{ctx, FileReport};
 use crate::util::{self, int, plural};
 
@@ -16,10 +19,35 @@ fn files_of(list: Option<web_sys::FileList>) -> Vec<Input> {
         .collect()
 }
 
+/// Whether the files panel (the import report and the list of files) is
+/// open. Provided by `App`; the link under the sentence toggles it, and a
+/// batch with a file that failed or rows rejected opens it.
+#[derive(Clone, Copy)]
+pub struct FilesPanelOpen(pub RwSignal<bool>);
+
+impl FilesPanelOpen {
+    pub fn provide() {
+        provide_context(FilesPanelOpen(RwSignal::new(false)));
+    }
+}
+
+fn panel_open() -> RwSignal<bool> {
+    expect_context::<FilesPanelOpen>().0
+}
+
+/// Nothing to show yet: nothing dropped and no usage rows from `scoreboard serve`.
+pub fn nothing_loaded(c: crate::state::Ctx) -> bool {
+    c.data.with(|d| d.is_empty())
+        && !c
+            .live
+            .with(|l| l.as_ref().is_some_and(crate::live::Live::has_rows))
+}
+
+/// The header's "Add files" button: a label for the page's one file input
+/// (visually hidden, still focusable; the label shows its focus).
 #[component]
-pub fn LoadPanel() -> impl IntoView {
+pub fn AddFiles() -> impl IntoView {
     let ctx = ctx();
-    let dragging = RwSignal::new(false);
     let input_ref = NodeRef::<leptos::html::Input>::new();
     let on_change = move |_| {
         if let Some(input) = input_ref.get() {
@@ -29,87 +57,191 @@ pub fn LoadPanel() -> impl IntoView {
             loader::start(ctx, files, Origin::Files);
         }
     };
-    let on_drop = move |ev: web_sys::DragEvent| {
-        ev.prevent_default();
-        dragging.set(false);
-        let files = files_of(ev.data_transfer().and_then(|dt| dt.files()));
-        loader::start(ctx, files, Origin::Files);
-    };
-    let on_dragover = move |ev: web_sys::DragEvent| {
-        ev.prevent_default();
-        dragging.set(true);
-    };
-    // Nothing to show yet: nothing dropped and no usage rows from `scoreboard serve`.
-    let empty = move || {
-        ctx.data.with(|d| d.is_empty())
-            && !ctx
-                .live
-                .with(|l| l.as_ref().is_some_and(crate::live::Live::has_rows))
-    };
-    let demo = move || ctx.data.with(|d| d.demo.clone());
-
     view! {
-        <section id="load" class="load" class:empty=empty aria-labelledby="load-title">
-            <Show
-                when=empty
-                fallback=|| view! { <h2 id="load-title" class="sr-only">"Add data"</h2> }
-            >
-                <div class="intro">
-                    <h2 id="load-title">"See how your engineers are taking up Claude Code"</h2>
-                    <p>
-                        "Export the Claude Code usage CSV (on claude.ai: Analytics › Claude Code › Export; API users: the "
-                        "Console's Claude Code page), add a roster of who should be using it, and drop both here. Scoreboard shows the weekly trend, who uses it "
-                        "most and who has not started. Everything is computed in this browser; your files are not uploaded."
-                    </p>
-                </div>
-            </Show>
-            {move || demo().map(|d| view! {
-                <p class="demo-banner" role="note">
-                    <strong>"Demo data. "</strong>
-                    {format!("These are invented people at example.com, shown as of {} (UTC). Drop your own exports to replace them.", d.as_of)}
-                </p>
-            })}
-            <div
-                class="dropzone"
-                class:dragging=move || dragging.get()
-                on:dragover=on_dragover
-                on:dragleave=move |_| dragging.set(false)
-                on:drop=on_drop
-            >
-                <label for="file-input" class="drop-label">
-                    <span class="drop-title">
-                        {move || if empty() { "Drop files here, or choose them" } else { "Add files: drop them here, or choose them" }}
-                    </span>
-                    <span class="drop-help">
-                        "Claude Code usage exports (CSV), a roster (CSV with e-mail, name, team), Admin API JSON. "
-                        "Several at once is fine; a later export updates the same days instead of counting them twice."
-                    </span>
-                    <span class="btn primary" aria-hidden="true">"Choose files…"</span>
-                </label>
-                <input
-                    id="file-input"
-                    class="file-input"
-                    type="file"
-                    multiple=true
-                    accept=".csv,.tsv,.txt,.json,text/csv,application/json"
-                    node_ref=input_ref
-                    on:change=on_change
-                />
+        <span class="add-files">
+            <input
+                id="file-input"
+                class="file-input"
+                type="file"
+                multiple=true
+                accept=".csv,.tsv,.txt,.json,text/csv,application/json"
+                node_ref=input_ref
+                on:change=on_change
+            />
+            <label for="file-input" class="btn primary" title="Claude Code usage exports (CSV), a roster (CSV with e-mail, name, team), Admin API JSON; or drop them anywhere on the page">
+                "Add files"
+            </label>
+        </span>
+    }
+}
+
+/// Files dropped anywhere on the page are imported; while they are dragged
+/// over it, an overlay says so. A shared snapshot shown read-only takes no
+/// files (`share::listen` refuses them before this runs).
+#[component]
+pub fn DropOverlay() -> impl IntoView {
+    let ctx = ctx();
+    let sc = share_ctx();
+    let dragging = RwSignal::new(false);
+    let own = move || sc.shown.with_untracked(|s| *s == Shown::Own);
+    let carries_files = |ev: &web_sys::DragEvent| {
+        ev.data_transfer()
+            .is_some_and(|dt| dt.types().includes(&"Files".into(), 0))
+    };
+    let over = move |ev: web_sys::DragEvent| {
+        if own() && carries_files(&ev) {
+            // Without this the browser would open the file instead of dropping it here.
+            ev.prevent_default();
+            if !dragging.get_untracked() {
+                dragging.set(true);
+            }
+        }
+    };
+    let handles = vec![
+        window_event_listener(leptos::ev::dragenter, over),
+        window_event_listener(leptos::ev::dragover, over),
+        window_event_listener(leptos::ev::dragleave, move |ev: web_sys::DragEvent| {
+            // Leaving the window, not just moving between elements.
+            if ev.related_target().is_none() {
+                dragging.set(false);
+            }
+        }),
+        window_event_listener(leptos::ev::drop, move |ev: web_sys::DragEvent| {
+            dragging.set(false);
+            if !own() {
+                return;
+            }
+            ev.prevent_default();
+            let files = files_of(ev.data_transfer().and_then(|dt| dt.files()));
+            loader::start(ctx, files, Origin::Files);
+        }),
+    ];
+    // Mounted once per page (App), but never twice: a drop must import once.
+    on_cleanup(move || handles.into_iter().for_each(|h| h.remove()));
+    view! {
+        <Show when=move || dragging.get()>
+            <div id="drop-overlay" class="drop-overlay" aria-hidden="true">
+                <p>"Drop the files to add them"</p>
+                <p class="hint">"Usage exports (CSV), a roster, Admin API JSON. They are read in this browser, not uploaded."</p>
             </div>
+        </Show>
+    }
+}
+
+/// The first visit: what the page does, what to drop, and the demo.
+#[component]
+pub fn Intro() -> impl IntoView {
+    let ctx = ctx();
+    view! {
+        <section id="load" class="load empty" aria-labelledby="load-title">
+            <div class="intro">
+                <h2 id="load-title">"See how your engineers are taking up Claude Code"</h2>
+                <p>
+                    "Export the Claude Code usage CSV (on claude.ai: Analytics › Claude Code › Export; API users: the "
+                    "Console's Claude Code page), add a roster of who should be using it, and drop both here. Scoreboard shows the weekly trend, who uses it "
+                    "most and who has not started. Everything is computed in this browser; your files are not uploaded."
+                </p>
+            </div>
+            <label for="file-input" class="dropzone">
+                <span class="drop-title">"Drop files anywhere on this page, or choose them"</span>
+                <span class="drop-help">
+                    "Claude Code usage exports (CSV), a roster (CSV with e-mail, name, team), Admin API JSON. "
+                    "Several at once is fine; a later export updates the same days instead of counting them twice."
+                </span>
+                <span class="btn primary" aria-hidden="true">"Choose files…"</span>
+            </label>
             <div class="load-more">
-                <Show when=empty>
-                    <div class="demo">
-                        <button id="demo-button" class="btn" on:click=move |_| loader::load_demo(ctx, false)>
-                            "Try with demo data"
-                        </button>
-                        <span class="hint">"40 invented engineers in 4 teams over 16 weeks."</span>
-                    </div>
-                </Show>
+                <div class="demo">
+                    <button id="demo-button" class="btn" on:click=move |_| loader::load_demo(ctx, false)>
+                        "Try with demo data"
+                    </button>
+                    <span class="hint">"40 invented engineers in 4 teams over 16 weeks."</span>
+                </div>
                 <PasteRoster/>
             </div>
-            <ProgressView/>
-            <ImportReport/>
+            <FilesPanel/>
         </section>
+    }
+}
+
+/// The demo in one line.
+#[component]
+pub fn DemoLine() -> impl IntoView {
+    let ctx = ctx();
+    move || {
+        ctx.data.with(|d| d.demo.clone()).map(|d| {
+            view! {
+                <p id="demo-banner" class="demo-banner" role="note">
+                    <strong>"Demo data"</strong>
+                    <span class="demo-long">{format!(": invented people at example.com, as of {} (UTC). Add your own files to replace them.", util::day_month_year(d.as_of))}</span>
+                    <span class="demo-short">{format!(", invented people, as of {}.", util::day_month_year(d.as_of))}</span>
+                </p>
+            }
+        })
+    }
+}
+
+/// "n files loaded" under the sentence: opens the import report.
+#[component]
+pub fn FilesToggle() -> impl IntoView {
+    let ctx = ctx();
+    let open = panel_open();
+    let loaded = move || {
+        ctx.data
+            .with(|d| d.files.iter().filter(|f| f.error.is_none()).count() as u64)
+    };
+    let failed = move || {
+        ctx.data
+            .with(|d| d.files.iter().filter(|f| f.error.is_some()).count() as u64)
+    };
+    view! {
+        <Show when=move || loaded() + failed() != 0>
+            <button id="files-loaded" class="linkish" aria-expanded=move || open.get().to_string()
+                aria-controls="files-panel" on:click=move |_| open.update(|o| *o = !*o)>
+                {move || plural(loaded(), "file loaded", "files loaded")}
+                {move || (failed() > 0).then(|| format!(", {} not", failed()))}
+                <span aria-hidden="true">{move || if open.get() { " ▾" } else { " ▸" }}</span>
+            </button>
+        </Show>
+    }
+}
+
+/// The files panel: the latest batch's import report (or, after a reload,
+/// every file loaded), adding more, and a roster to paste.
+#[component]
+pub fn FilesPanel() -> impl IntoView {
+    let ctx = ctx();
+    let open = panel_open();
+    // A batch that needs the reader's attention opens the panel by itself.
+    Effect::new(move |_| {
+        let idx = ctx.last_batch.get();
+        let attention = ctx.data.with_untracked(|d| {
+            idx.iter()
+                .filter_map(|&i| d.files.get(i))
+                .any(|f| f.error.is_some() || f.problems_total > 0)
+        });
+        if attention {
+            open.set(true);
+        }
+    });
+    let shown = move || open.get() && ctx.data.with(|d| !d.files.is_empty());
+    view! {
+        <Show when=shown>
+            <section id="files-panel" class="files-panel" aria-label="Files loaded">
+                <ImportReport/>
+                <Show when=move || ctx.last_batch.with(Vec::is_empty)>
+                    <details class="all-files">
+                        <summary>{move || ctx.data.with(|d| format!("Every file loaded ({})", d.files.len()))}</summary>
+                        {move || ctx.data.with(|d| d.files.iter().rev().cloned().map(|f| view! { <FileReportView report=f/> }).collect_view())}
+                    </details>
+                </Show>
+                <div class="files-actions">
+                    <PasteRoster/>
+                    <a href="#health" class="hint">"Data health: coverage, gaps and every file"</a>
+                    <button class="btn quiet small" on:click=move |_| open.set(false)>"Close"</button>
+                </div>
+            </section>
+        </Show>
     }
 }
 
@@ -155,7 +287,7 @@ fn PasteRoster() -> impl IntoView {
 }
 
 #[component]
-fn ProgressView() -> impl IntoView {
+pub fn ProgressView() -> impl IntoView {
     let ctx = ctx();
     view! {
         <div class="progress" role="status" aria-live="polite">
@@ -205,22 +337,16 @@ fn ImportReport() -> impl IntoView {
         }
         s
     };
-    // Open by default only when something needs the reader's attention.
+    // The details open by themselves only when something needs the reader's attention.
     let attention = move || {
-        reports().iter().any(|f| {
-            f.error.is_some()
-                || f.problems_total > 0
-                || !f.ignored_columns.is_empty()
-                || !f.warnings.is_empty()
-        })
+        reports()
+            .iter()
+            .any(|f| f.error.is_some() || f.problems_total > 0 || !f.ignored_columns.is_empty())
     };
     view! {
         <Show when=move || !ctx.last_batch.with(Vec::is_empty)>
             <section id="import-report" class="import-report" aria-labelledby="import-title">
-                <div class="section-head">
-                    <h3 id="import-title">"Import report"</h3>
-                    <button class="btn quiet small" on:click=move |_| ctx.last_batch.set(Vec::new())>"Hide"</button>
-                </div>
+                <h3 id="import-title">"Import report of the latest files"</h3>
                 <p class="import-summary">{summary}</p>
                 <details class="import-details" open=attention>
                     <summary>"Per file: rows read, rows rejected and why, columns not used"</summary>

@@ -1,5 +1,6 @@
 //! The page's panels. Each reads the shared [`crate::state::Ctx`].
 
+pub mod cards;
 pub mod connect;
 pub mod dashboard;
 pub mod definitions;

@@ -316,11 +316,21 @@ fn PeopleTable() -> impl IntoView {
                 </div>
             </header>
             <p class="explain">
-                "Sums cover the selected weeks; first and last active cover all loaded data. Select a column heading to sort. "
+                "Sums cover the selected weeks; first and last active cover all loaded data. "
+                <span class="wide-only">"Select a column heading to sort. "</span>
                 {move || if estimated() { "Costs marked * are partly estimated from tokens × the price table." } else { "" }}
             </p>
+            <div class="sort-narrow">
+                <label for="people-sort">"Sort by"</label>
+                <select id="people-sort" prop:value=move || sort_key(sort.get())
+                    on:change=move |ev| if let Some(s) = sort_from_key(&event_target_value(&ev)) { sort.set(s) }>
+                    {COLS.iter().map(|&(_, key, label, numeric)| view! {
+                        <option value=key>{format!("{label}{}", if numeric { " (highest first)" } else { "" })}</option>
+                    }).collect_view()}
+                </select>
+            </div>
             <div class="table-wrap">
-                <table id="people-table" class="people">
+                <table id="people-table" class="people stack">
                     <thead>
                         <tr>
                             {COLS.iter().map(|&(col, key, label, numeric)| {
@@ -369,6 +379,43 @@ fn PeopleTable() -> impl IntoView {
     }
 }
 
+/// The sort as the narrow screen's select names it: the column's key
+/// (numbers highest first, words A to Z, as a first click on the heading sorts).
+fn sort_key((col, _): (Col, bool)) -> &'static str {
+    COLS.iter()
+        .find(|(c, ..)| *c == col)
+        .map_or("lines_accepted", |(_, key, ..)| key)
+}
+
+fn sort_from_key(key: &str) -> Option<(Col, bool)> {
+    COLS.iter()
+        .find(|(_, k, ..)| *k == key)
+        .map(|&(col, _, _, numeric)| (col, numeric))
+}
+
+/// The heading of a column, written before its value where the table is
+/// shown as a list of cards (narrow screens).
+fn label_of(col: Col) -> &'static str {
+    COLS.iter()
+        .find(|(c, ..)| *c == col)
+        .map_or("", |(_, _, label, _)| label)
+}
+
+/// An e-mail that may wrap only after its "@" and at its dots, never inside a word.
+pub fn email_view(e: &str) -> impl IntoView {
+    let mut parts: Vec<AnyView> = Vec::new();
+    let mut word = String::new();
+    for c in e.chars() {
+        if c == '@' || c == '.' {
+            parts.push(std::mem::take(&mut word).into_any());
+            parts.push(view! { <wbr/> }.into_any());
+        }
+        word.push(c);
+    }
+    parts.push(word.into_any());
+    parts
+}
+
 fn person_row(p: &PersonFigures) -> impl IntoView {
     let cost = if p.totals.cost_is_estimated {
         format!("{} *", util::usd(p.totals.cost_usd))
@@ -379,21 +426,24 @@ fn person_row(p: &PersonFigures) -> impl IntoView {
     view! {
         <tr data-person=p.person.to_string() data-tier=p.tier.as_str()>
             <td data-col="person">
-                <span class="who">{display_name(p)}</span>
-                {p.name.as_ref().map(|_| view! { <span class="email">{p.person.to_string()}</span> })}
+                <span class="who">{match &p.name {
+                    Some(n) => n.clone().into_any(),
+                    None => email_view(p.person.as_str()).into_any(),
+                }}</span>
+                {p.name.as_ref().map(|_| view! { <span class="email">{email_view(p.person.as_str())}</span> })}
                 {not_on_roster.then(|| view! { <span class="flag">"not on roster"</span> })}
             </td>
-            <td data-col="team">{p.team.clone().unwrap_or_else(|| DASH.to_string())}</td>
-            <td data-col="tier">{tier_badge(p.tier)}</td>
-            <td data-col="first_active">{opt_day(p.first_active)}</td>
-            <td data-col="last_active">{opt_day(p.last_active)}</td>
-            <td data-col="active_weeks" class="num">{p.active_weeks}</td>
-            <td data-col="sessions" class="num" data-value=p.totals.sessions.to_string()>{int(p.totals.sessions)}</td>
-            <td data-col="lines_accepted" class="num" data-value=p.totals.lines_accepted.to_string()>{int(p.totals.lines_accepted)}</td>
-            <td data-col="acceptance_rate" class="num"
+            <td data-col="team" data-label=label_of(Col::Team)>{p.team.clone().unwrap_or_else(|| DASH.to_string())}</td>
+            <td data-col="tier" data-label=label_of(Col::Tier)>{tier_badge(p.tier)}</td>
+            <td data-col="first_active" data-label=label_of(Col::FirstActive)>{opt_day(p.first_active)}</td>
+            <td data-col="last_active" data-label=label_of(Col::LastActive)>{opt_day(p.last_active)}</td>
+            <td data-col="active_weeks" class="num" data-label=label_of(Col::ActiveWeeks)>{p.active_weeks}</td>
+            <td data-col="sessions" class="num" data-label=label_of(Col::Sessions) data-value=p.totals.sessions.to_string()>{int(p.totals.sessions)}</td>
+            <td data-col="lines_accepted" class="num" data-label=label_of(Col::Lines) data-value=p.totals.lines_accepted.to_string()>{int(p.totals.lines_accepted)}</td>
+            <td data-col="acceptance_rate" class="num" data-label=label_of(Col::Acceptance)
                 data-value=p.totals.acceptance_rate.map(|a| format!("{a:.6}")).unwrap_or_default()
                 title=p.totals.acceptance_rate.is_none().then_some("no edit decisions in these weeks")>{opt_pct(p.totals.acceptance_rate)}</td>
-            <td data-col="cost" class="num" data-value=p.totals.cost_micros.to_string()>{cost}</td>
+            <td data-col="cost" class="num" data-label=label_of(Col::Cost) data-value=p.totals.cost_micros.to_string()>{cost}</td>
         </tr>
     }
 }

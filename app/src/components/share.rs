@@ -520,7 +520,7 @@ fn SharedHealth() -> impl IntoView {
     view! {
         <section id="health" class="panel health" aria-labelledby="health-title">
             <h2 id="health-title">"Where the figures come from"</h2>
-            <table class="health-table">
+            <table class="health-table stack">
                 <thead><tr>
                     <th scope="col">"Source"</th><th scope="col">"First day"</th><th scope="col">"Last day"</th>
                     <th scope="col" class="num">"People"</th><th scope="col" class="num">"Days in gaps (no data)"</th>
@@ -529,18 +529,14 @@ fn SharedHealth() -> impl IntoView {
                     {move || r.with(|r| r.health.sources.iter().map(|s| view! {
                         <tr>
                             <th scope="row">{s.source.as_str()}</th>
-                            <td>{util::opt_day(s.first_day)}</td>
-                            <td>{util::opt_day(s.last_day)}</td>
-                            <td class="num">{int(s.persons)}</td>
-                            <td class="num">{int(s.gaps.iter().map(|(a, b)| (*b - *a).num_days() as u64 + 1).sum())}</td>
+                            <td data-label="First day">{util::opt_day(s.first_day)}</td>
+                            <td data-label="Last day">{util::opt_day(s.last_day)}</td>
+                            <td class="num" data-label="People">{int(s.persons)}</td>
+                            <td class="num" data-label="Days in gaps (no data)">{int(s.gaps.iter().map(|(a, b)| (*b - *a).num_days() as u64 + 1).sum())}</td>
                         </tr>
                     }).collect_view())}
                 </tbody>
             </table>
-            {move || r.with(|r| (!r.warnings.is_empty()).then(|| view! {
-                <h3>"Warnings"</h3>
-                <ul id="health-warnings" class="warnings">{r.warnings.iter().map(|w| view! { <li>{w.clone()}</li> }).collect_view()}</ul>
-            }))}
         </section>
     }
 }

@@ -15,35 +15,54 @@ use crate::util::{int, plural};
 /// How many names each "never reported" list shows before "and N more".
 const NAMES_SHOWN: usize = 30;
 
+/// The one-line status of the server's sources, with the details (source
+/// cards, telemetry coverage, Connect Claude Code) behind a toggle. The line
+/// says each source's state in words and the first warning, so a source in
+/// trouble is seen without opening anything.
 #[component]
 pub fn SourceBar() -> impl IntoView {
     let ctx = ctx();
     let connect_open = RwSignal::new(false);
+    let details = RwSignal::new(false);
     let shown = move || ctx.live.with(Option::is_some);
     view! {
         <Show when=shown>
-            <section id="sources" class="panel sources" aria-labelledby="sources-title">
-                <div class="sources-head">
-                    <h2 id="sources-title">"Live sources"</h2>
-                    <Refreshed/>
+            <section id="sources" class="status-bar" class:bad=move || ctx.live.with(|l| l.as_ref().is_some_and(in_trouble))
+                aria-labelledby="sources-title">
+                <div class="status-line">
+                    <h2 id="sources-title" class="status-title"><span class="live-dot" aria-hidden="true"></span>"Live"</h2>
+                    <StatusItems items=Signal::derive(move || live_statuses(ctx))/>
+                    <span class="status-actions">
+                        <button id="live-refresh" class="btn quiet small" on:click=move |_| leptos::task::spawn_local(live::refresh(ctx))>"Refresh now"</button>
+                        <button id="sources-toggle" class="btn quiet small" aria-controls="sources-details"
+                            aria-expanded=move || details.get().to_string() on:click=move |_| details.update(|d| *d = !*d)>
+                            "Details"<span aria-hidden="true">{move || if details.get() { " ▾" } else { " ▸" }}</span>
+                        </button>
+                    </span>
                 </div>
-                <p class="explain">
-                    "This page is served by the Scoreboard server. It shows the usage the server fetched from Anthropic and "
-                    "received from Claude Code's telemetry, together with any files you add here. Where a person-day comes "
-                    "from two sources, the more authoritative one counts (Admin API and Enterprise API, then CSV exports, then telemetry); "
-                    "sources are never added together."
-                </p>
+                <FirstWarning/>
                 <RefreshError/>
-                <div class="source-cards">
-                    {move || ctx.live.with(|l| l.as_ref().and_then(|l| l.sources.clone()))
-                        .map(|s| s.sources.into_iter()
-                            .filter(|s| s.configured || s.rows > 0)
-                            .map(|s| view! { <SyncCard s=s/> })
-                            .collect_view())}
-                    <TelemetryCard connect_open/>
-                    <FilesCard/>
-                </div>
-                <NotConfigured/>
+                <Show when=move || details.get()>
+                    <div id="sources-details" class="sources-details">
+                        <Refreshed/>
+                        <p class="explain">
+                            "This page is served by the Scoreboard server. It shows the usage the server fetched from Anthropic and "
+                            "received from Claude Code's telemetry, together with any files you add here. Where a person-day comes "
+                            "from two sources, the more authoritative one counts (Admin API and Enterprise API, then CSV exports, then telemetry); "
+                            "sources are never added together."
+                        </p>
+                        <div class="source-cards">
+                            {move || ctx.live.with(|l| l.as_ref().and_then(|l| l.sources.clone()))
+                                .map(|s| s.sources.into_iter()
+                                    .filter(|s| s.configured || s.rows > 0)
+                                    .map(|s| view! { <SyncCard s=s/> })
+                                    .collect_view())}
+                            <TelemetryCard connect_open/>
+                            <FilesCard/>
+                        </div>
+                        <NotConfigured/>
+                    </div>
+                </Show>
             </section>
             <Show when=move || connect_open.get()>
                 <Connect open=connect_open/>
@@ -52,10 +71,144 @@ pub fn SourceBar() -> impl IntoView {
     }
 }
 
+/// The API sources that are set up or hold rows.
+fn shown_sources(l: &Live) -> Vec<&SyncSource> {
+    l.sources.as_ref().map_or_else(Vec::new, |s| {
+        s.sources
+            .iter()
+            .filter(|s| s.configured || s.rows > 0)
+            .collect()
+    })
+}
+
+fn bad(s: &SyncSource) -> bool {
+    s.stale || s.state == "failing"
+}
+
+/// A source failing or stale, a warning from one, or a failed refresh.
+fn in_trouble(l: &Live) -> bool {
+    l.error.is_some()
+        || shown_sources(l)
+            .iter()
+            .any(|s| bad(s) || !s.warnings.is_empty())
+}
+
+/// One source on the status line: its state in a few words, and whether it
+/// needs attention (shown with ⚠ and in the text colour, never by colour alone).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceStatus {
+    pub text: String,
+    pub attention: bool,
+}
+
+impl SourceStatus {
+    fn new(text: String, attention: bool) -> SourceStatus {
+        SourceStatus { text, attention }
+    }
+}
+
+/// The statuses on one line (cut with "…" where it does not fit; the
+/// details have everything).
+#[component]
+pub fn StatusItems(#[prop(into)] items: Signal<Vec<SourceStatus>>) -> impl IntoView {
+    view! {
+        <ul class="status-items">
+            {move || items.get().into_iter().map(|s| view! {
+                <li class:warn=s.attention>{s.attention.then_some("⚠ ")}{s.text}</li>
+            }).collect_view()}
+        </ul>
+    }
+}
+
+/// The live sources' statuses: each API source, telemetry, the files added
+/// here, when the rows were loaded.
+fn live_statuses(c: crate::state::Ctx) -> Vec<SourceStatus> {
+    let files = c.data.with(|d| {
+        if d.demo.is_some() {
+            Some("demo data in this browser".to_string())
+        } else {
+            let n = d.files.iter().filter(|f| f.error.is_none()).count() as u64;
+            (n > 0).then(|| format!("{} added here", plural(n, "file", "files")))
+        }
+    });
+    c.live.with(|l| {
+        let Some(l) = l else { return Vec::new() };
+        let mut out: Vec<SourceStatus> = shown_sources(l)
+            .iter()
+            .map(|s| {
+                let warnings = match s.warnings.len() {
+                    0 => String::new(),
+                    n => format!(", {}", plural(n as u64, "warning", "warnings")),
+                };
+                SourceStatus::new(
+                    format!(
+                        "{}: {}{warnings}",
+                        short_label(s),
+                        state_label(s).to_lowercase()
+                    ),
+                    bad(s) || !s.warnings.is_empty(),
+                )
+            })
+            .collect();
+        let t = l.sources.as_ref().map(|s| &s.telemetry);
+        out.push(match t {
+            Some(t) if t.configured => {
+                let week = t
+                    .status
+                    .as_ref()
+                    .map_or(0, |s| s.people_last_7d.len() as u64);
+                SourceStatus::new(
+                    format!(
+                        "telemetry: {} in the last 7 days",
+                        plural(week, "person", "people")
+                    ),
+                    false,
+                )
+            }
+            _ => SourceStatus::new("telemetry: not set up".into(), false),
+        });
+        out.extend(files.map(|f| SourceStatus::new(f, false)));
+        if let Some(t) = l.refreshed_at {
+            out.push(SourceStatus::new(
+                format!("loaded {}", live::when(t)),
+                false,
+            ));
+        }
+        out
+    })
+}
+
+/// "Anthropic Admin API" → "Admin API" on the line; the card has the full name.
+fn short_label(s: &SyncSource) -> String {
+    s.label.trim_start_matches("Anthropic ").to_string()
+}
+
+/// The first warning of any source, in its words, on the status line.
+#[component]
+fn FirstWarning() -> impl IntoView {
+    let ctx = ctx();
+    let first = move || {
+        ctx.live.with(|l| {
+            let l = l.as_ref()?;
+            shown_sources(l).into_iter().find_map(|s| {
+                s.warnings
+                    .first()
+                    .map(|w| format!("{}: {w}", short_label(s)))
+                    .or_else(|| bad(s).then(|| format!("{}: {}", short_label(s), s.status_text)))
+            })
+        })
+    };
+    move || {
+        first().map(|w| {
+            let title = w.clone();
+            view! { <p id="sources-warning" class="status-warning" title=title>{w}</p> }
+        })
+    }
+}
+
 #[component]
 fn Refreshed() -> impl IntoView {
     let ctx = ctx();
-    let refresh = move |_| leptos::task::spawn_local(live::refresh(ctx));
     let at = move || {
         ctx.live
             .with(|l| l.as_ref().and_then(|l| l.refreshed_at))
@@ -73,10 +226,7 @@ fn Refreshed() -> impl IntoView {
             )
     };
     view! {
-        <p class="refreshed hint">
-            <span id="live-refreshed">{at}</span>" "
-            <button id="live-refresh" class="btn quiet small" on:click=refresh>"Refresh now"</button>
-        </p>
+        <p class="refreshed hint" id="live-refreshed">{at}</p>
     }
 }
 
@@ -273,7 +423,7 @@ fn FilesCard() -> impl IntoView {
             }
             let files = d.files.len() as u64;
             if files == 0 {
-                return "None. Drop CSV exports or a roster above to add them to the server's data; they are read in this browser and not uploaded.".to_string();
+                return "None. “Add files” (or files dropped on the page) adds CSV exports or a roster to the server's data here; they are read in this browser and not uploaded.".to_string();
             }
             let days: u64 = d.files.iter().map(|f| f.day_rows).sum();
             format!(

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 use scoreboard_core::{DayRow, ModelUsage, PersonKey, Source, ToolDecisions};
-use scoreboard_otlp::{IngestAuth, OtlpConfig, Receiver};
+use scoreboard_otlp::{AuthDenial, IngestAuth, IngestDecision, OtlpConfig, Receiver};
 
 /// `shared/` sits beside the repository clone, here and in CI.
 pub fn fixtures() -> PathBuf {
@@ -34,8 +34,12 @@ impl Tokens {
 }
 
 impl IngestAuth for Tokens {
-    fn authorize(&self, bearer_token: Option<&str>) -> bool {
-        bearer_token.is_some_and(|t| self.0.lock().unwrap().contains(t))
+    fn check(&self, bearer_token: Option<&str>) -> IngestDecision {
+        match bearer_token {
+            None => IngestDecision::Denied(AuthDenial::Missing, None),
+            Some(t) if self.0.lock().unwrap().contains(t) => IngestDecision::Granted(None),
+            Some(_) => IngestDecision::Denied(AuthDenial::Unknown, None),
+        }
     }
 }
 
@@ -411,4 +415,13 @@ pub fn person_of(version: &str, scenario: &str) -> PersonKey {
     } else {
         device_of(version, scenario)
     }
+}
+
+/// google.rpc.Status as a client decodes it.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    pub code: i32,
+    #[prost(string, tag = "2")]
+    pub message: String,
 }

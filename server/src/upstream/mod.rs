@@ -19,6 +19,9 @@ use breaker::{Breaker, BreakerState};
 
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
+/// How much of an error answer is read for its message.
+const ERROR_BODY_BYTES: usize = 64 * 1024;
+
 pub fn user_agent() -> String {
     format!(
         "Scoreboard/{} (scoreboard-server; Claude Code adoption dashboard)",
@@ -47,6 +50,14 @@ pub enum UpstreamError {
     Decode(String),
     #[error("calls to the Anthropic API are paused after repeated failures; the next try is in about {}s", .0.as_secs().max(1))]
     BreakerOpen(Duration),
+    #[error("the Anthropic API answered HTTP {status}, a redirect{}; Scoreboard never follows redirects with an API key: check anthropic.base_url", .location.as_deref().map(|l| format!(" to {l}")).unwrap_or_default())]
+    Redirect {
+        status: u16,
+        /// Scheme and host only: a path or query could carry anything.
+        location: Option<String>,
+    },
+    #[error("the Anthropic API sent an answer larger than {} MB; it was not read", .0 / (1024 * 1024))]
+    TooLarge(usize),
 }
 
 impl UpstreamError {
@@ -55,7 +66,10 @@ impl UpstreamError {
         match self {
             UpstreamError::Status { status, .. } => *status == 429 || *status >= 500,
             UpstreamError::Timeout(_) | UpstreamError::Connect(_) => true,
-            UpstreamError::Decode(_) | UpstreamError::BreakerOpen(_) => false,
+            UpstreamError::Decode(_)
+            | UpstreamError::BreakerOpen(_)
+            | UpstreamError::Redirect { .. }
+            | UpstreamError::TooLarge(_) => false,
         }
     }
     pub fn status(&self) -> Option<u16> {
@@ -108,6 +122,10 @@ impl Client {
         let http = reqwest::Client::builder()
             .user_agent(user_agent())
             .default_headers(headers)
+            // reqwest's default policy drops `Authorization` on a redirect to
+            // another host, but not `x-api-key`: a 3xx would deliver the key
+            // to wherever it points. The API never redirects; refuse them all.
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(cfg.request_timeout)
             .connect_timeout(cfg.request_timeout.min(Duration::from_secs(10)))
             .build()
@@ -158,7 +176,8 @@ impl Client {
                 tracing::warn!(path, wait_ms = wait.as_millis() as u64, error = %e, "Anthropic API call failed; retrying");
             })
             .await?;
-        serde_json::from_slice(&body).map_err(|e| UpstreamError::Decode(format!("{path}: {e}")))
+        serde_json::from_slice(&body)
+            .map_err(|e| UpstreamError::Decode(self.secrets.redact(&format!("{path}: {e}"))))
     }
 
     async fn attempt(
@@ -188,15 +207,39 @@ impl Client {
             .await
             .map_err(|e| self.transport_error(e))?;
         let status = resp.status();
+        if status.is_redirection() {
+            let location = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| reqwest::Url::parse(l).ok())
+                .map(|u| {
+                    self.secrets.redact(&format!(
+                        "{}://{}",
+                        u.scheme(),
+                        u.host_str().unwrap_or("?")
+                    ))
+                });
+            return Err(UpstreamError::Redirect {
+                status: status.as_u16(),
+                location,
+            });
+        }
         let headers = resp.headers().clone();
-        let body = resp.bytes().await.map_err(|e| self.transport_error(e))?;
+        // An error's body is only read for its message: a little is plenty.
+        let cap = if status.is_success() {
+            self.cfg.max_response_bytes
+        } else {
+            ERROR_BODY_BYTES
+        };
+        let body = self.read_capped(resp, cap, status.is_success()).await?;
         if status.is_success() {
-            return Ok(body.to_vec());
+            return Ok(body);
         }
         let request_id = headers
             .get("request-id")
             .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+            .map(|r| self.scrub(r, 128));
         let retry_after = headers
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
@@ -206,11 +249,50 @@ impl Client {
         let (kind, message) = error_body(&body);
         Err(UpstreamError::Status {
             status: status.as_u16(),
-            kind,
-            message: self.secrets.redact(&message),
+            kind: self.scrub(&kind, 64),
+            message: self.scrub(&message, 1000),
             request_id,
             retry_after,
         })
+    }
+
+    /// Upstream text made safe to store, show and log: secrets scrubbed,
+    /// control characters dropped, at most `max` characters.
+    fn scrub(&self, text: &str, max: usize) -> String {
+        let clean: String = text.chars().filter(|c| !c.is_control()).collect();
+        let red = self.secrets.redact(&clean);
+        if red.chars().count() > max {
+            let mut cut: String = red.chars().take(max).collect();
+            cut.push('…');
+            cut
+        } else {
+            red
+        }
+    }
+
+    /// Reads a body up to `cap` bytes. Past it: an error for an answer we
+    /// need whole, the first `cap` bytes for an error's message.
+    async fn read_capped(
+        &self,
+        mut resp: reqwest::Response,
+        cap: usize,
+        whole: bool,
+    ) -> Result<Vec<u8>, UpstreamError> {
+        if whole && resp.content_length().is_some_and(|n| n > cap as u64) {
+            return Err(UpstreamError::TooLarge(cap));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.transport_error(e))? {
+            if body.len() + chunk.len() > cap {
+                if whole {
+                    return Err(UpstreamError::TooLarge(cap));
+                }
+                body.extend_from_slice(&chunk[..cap - body.len()]);
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     fn transport_error(&self, e: reqwest::Error) -> UpstreamError {
@@ -227,7 +309,7 @@ impl Client {
             src = s.source();
         }
         let chain = format!("{}{}", e.without_url(), causes);
-        UpstreamError::Connect(self.secrets.redact(&chain))
+        UpstreamError::Connect(self.scrub(&chain, 1000))
     }
 }
 

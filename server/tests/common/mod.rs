@@ -68,6 +68,13 @@ pub enum Fault {
     ExpireCursor,
     /// Put the caller's key into the error message (a careless upstream).
     EchoKey,
+    /// Put the key, cut short, in the message, in `error.type` and in the
+    /// `request-id` header.
+    EchoKeyEverywhere,
+    /// Answer 302 to this URL (plus the request's path).
+    Redirect(String),
+    /// Answer 200 with a body of this many bytes.
+    HugeBody(usize),
 }
 
 /// A fault applied to matching requests, `times` times (u32::MAX: always).
@@ -282,6 +289,35 @@ async fn gate(
                 None,
             ))
         }
+        Some(Fault::EchoKeyEverywhere) => {
+            let key = hit.api_key.clone().unwrap_or_default();
+            let short: String = key.chars().take(20).collect();
+            let body = json!({"type": "error",
+                "error": {"type": format!("{key}_error"), "message": format!("key {short}… is not allowed")},
+                "request_id": key});
+            let mut resp = (StatusCode::FORBIDDEN, Json(body)).into_response();
+            resp.headers_mut().insert(
+                "request-id",
+                HeaderValue::from_str(&format!("req_{key}")).unwrap(),
+            );
+            return Err(resp);
+        }
+        Some(Fault::Redirect(to)) => {
+            let mut resp = StatusCode::FOUND.into_response();
+            resp.headers_mut().insert(
+                "location",
+                HeaderValue::from_str(&format!("{to}{path}")).unwrap(),
+            );
+            return Err(resp);
+        }
+        Some(Fault::HugeBody(n)) => {
+            let chunk = bytes_of(64 * 1024);
+            let chunks = n.div_ceil(chunk.len());
+            let stream = futures_util::stream::iter(
+                (0..chunks).map(move |_| Ok::<_, std::io::Error>(chunk.clone())),
+            );
+            return Err((StatusCode::OK, axum::body::Body::from_stream(stream)).into_response());
+        }
         Some(Fault::EchoKey) => {
             let msg = format!(
                 "invalid x-api-key: {}",
@@ -310,6 +346,10 @@ async fn gate(
         ));
     }
     Ok(())
+}
+
+fn bytes_of(n: usize) -> axum::body::Bytes {
+    axum::body::Bytes::from(vec![b' '; n])
 }
 
 /// Where the `page` cursor of a request for day `d` points.
@@ -682,6 +722,7 @@ pub fn test_config(fake: &Fake, data_dir: &Path) -> Config {
         breaker_threshold: 50,
         breaker_cooldown: Duration::from_millis(200),
         page_limit: 1000,
+        max_response_bytes: 32 * 1024 * 1024,
     };
     let secrets = Secrets::from_lookup(|n| match n {
         "ANTHROPIC_ADMIN_API_KEY" => Some(ADMIN_KEY.to_string()),
@@ -728,6 +769,19 @@ impl Harness {
         }
     }
 
+    /// Around a state built elsewhere (its own clock).
+    pub fn with_state(state: AppState, config: Config) -> Harness {
+        let store = state.store().clone();
+        let syncer = state.syncer().clone();
+        Harness {
+            store,
+            syncer,
+            state,
+            config,
+            now: Arc::new(Mutex::new(Utc::now())),
+        }
+    }
+
     pub fn set_now(&self, t: DateTime<Utc>) {
         *self.now.lock().unwrap() = t;
     }
@@ -763,6 +817,13 @@ impl Harness {
 
     pub async fn get_json(&self, uri: &str) -> Value {
         let (status, body) = self.get(uri, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// GET with `Authorization: <auth>` (e.g. "Bearer sbv_…").
+    pub async fn get_json_as(&self, uri: &str, auth: &str) -> Value {
+        let (status, body) = self.get(uri, &[("authorization", auth)]).await;
         assert_eq!(status, StatusCode::OK, "{uri}: {body}");
         serde_json::from_str(&body).unwrap()
     }

@@ -27,6 +27,11 @@
 //! - `SCOREBOARD_DIST`: the site Trunk built (`make test`: dist/).
 //! - `CHROMEDRIVER`, `CHROMIUM`: override /usr/bin/chromedriver and /usr/bin/chromium.
 //! - `SCOREBOARD_ARTIFACTS`: where screenshots go (default tests/artifacts/).
+//!
+//! [`AppBuilder::static_copy`] serves `dist/` as a plain static host instead of the
+//! server (no API, 404 for what is not a file). [`App::set_viewport`] and
+//! [`App::set_color_scheme`] emulate a screen size and light or dark mode through
+//! chromedriver's DevTools endpoint.
 
 use std::{
     ffi::OsString,
@@ -405,49 +410,92 @@ impl fmt::Display for ConsoleEntry {
     }
 }
 
-/// chromedriver's (non-W3C) endpoint for the browser console, enabled by the
-/// `goog:loggingPrefs` capability. Each call returns the entries since the last one.
+/// A chromedriver command outside W3C WebDriver: `POST session/<id>/<path>` with `body`.
 #[derive(Debug)]
-struct BrowserLog;
+struct Chromedriver {
+    path: &'static str,
+    body: Value,
+}
 
-impl WebDriverCompatibleCommand for BrowserLog {
+impl Chromedriver {
+    /// The browser console, enabled by the `goog:loggingPrefs` capability. Each call
+    /// returns the entries since the last one.
+    fn browser_log() -> Self {
+        Self {
+            path: "se/log",
+            body: json!({ "type": "browser" }),
+        }
+    }
+
+    /// The performance log (DevTools events), enabled by [`AppBuilder::network_log`].
+    fn performance_log() -> Self {
+        Self {
+            path: "se/log",
+            body: json!({ "type": "performance" }),
+        }
+    }
+
+    /// A DevTools command in the current tab.
+    fn cdp(cmd: &str, params: Value) -> Self {
+        Self {
+            path: "goog/cdp/execute",
+            body: json!({ "cmd": cmd, "params": params }),
+        }
+    }
+}
+
+impl WebDriverCompatibleCommand for Chromedriver {
     fn endpoint(
         &self,
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
         base_url.join(&format!(
-            "session/{}/se/log",
-            session_id.unwrap_or_default()
+            "session/{}/{}",
+            session_id.unwrap_or_default(),
+            self.path
         ))
     }
 
     fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        (
-            http::Method::POST,
-            Some(json!({ "type": "browser" }).to_string()),
-        )
+        (http::Method::POST, Some(self.body.to_string()))
     }
 }
 
-/// chromedriver's performance log (DevTools events), enabled by [`AppBuilder::network_log`].
-#[derive(Debug)]
-struct PerformanceLog;
+/// What serves the page: the real server, or a static copy of `dist/`.
+enum Server {
+    Process(Process),
+    /// Held for its `Drop`, which stops serving.
+    Static {
+        _site: StaticSite,
+    },
+}
 
-impl WebDriverCompatibleCommand for PerformanceLog {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        BrowserLog.endpoint(base_url, session_id)
+/// `dist/` served as plain files, the way any static host serves a copy of the site:
+/// files by path, `index.html` for a directory, 404 for everything else.
+struct StaticSite {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StaticSite {
+    async fn start(dist: &Path) -> Result<(Self, SocketAddr)> {
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .map_err(io_error(Path::new("127.0.0.1:0")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(io_error(Path::new("127.0.0.1:0")))?;
+        let site = axum::Router::new().fallback_service(tower_http::services::ServeDir::new(dist));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, site).await;
+        });
+        Ok((Self { task }, addr))
     }
+}
 
-    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        (
-            http::Method::POST,
-            Some(json!({ "type": "performance" }).to_string()),
-        )
+impl Drop for StaticSite {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
@@ -484,6 +532,7 @@ impl fmt::Display for NetworkRequest {
 #[must_use]
 pub struct AppBuilder {
     demo: bool,
+    static_copy: bool,
     args: Vec<OsString>,
     envs: Vec<(OsString, OsString)>,
     network_log: bool,
@@ -493,6 +542,13 @@ impl AppBuilder {
     /// Passes `--demo` to `scoreboard serve`.
     pub fn demo(mut self) -> Self {
         self.demo = true;
+        self
+    }
+
+    /// Serves `dist/` as plain files on 127.0.0.1 (tower-http's `ServeDir`, a 404 for
+    /// anything else) instead of starting `scoreboard serve`: a static copy of the site.
+    pub fn static_copy(mut self) -> Self {
+        self.static_copy = true;
         self
     }
 
@@ -542,7 +598,7 @@ pub struct App {
     // then the server, then the temporary directories.
     client: Option<Client>,
     driver: Process,
-    server: Process,
+    server: Server,
     base_url: String,
     artifacts: PathBuf,
     _profile: TempDir,
@@ -571,31 +627,40 @@ impl App {
         let data_dir = tmp("scoreboard-e2e-data-")?;
         let profile = tmp("scoreboard-e2e-chromium-")?;
 
-        let (server, server_addr) =
-            Process::start_listening("scoreboard serve", logs.path().join("server.log"), |addr| {
-                let mut command = Command::new(&env.bin);
-                command
-                    .arg("serve")
-                    .arg("--listen")
-                    .arg(addr.to_string())
-                    .arg("--dist")
-                    .arg(&env.dist)
-                    .arg("--data-dir")
-                    .arg(data_dir.path());
-                if options.demo {
-                    command.arg("--demo");
-                }
-                command.args(&options.args);
-                for (key, _) in std::env::vars_os() {
-                    let name = key.to_string_lossy();
-                    if name.starts_with("SCOREBOARD_") || name.starts_with("ANTHROPIC_") {
-                        command.env_remove(&key);
+        let (server, server_addr) = if options.static_copy {
+            let (site, addr) = StaticSite::start(&env.dist).await?;
+            (Server::Static { _site: site }, addr)
+        } else {
+            let (process, addr) = Process::start_listening(
+                "scoreboard serve",
+                logs.path().join("server.log"),
+                |addr| {
+                    let mut command = Command::new(&env.bin);
+                    command
+                        .arg("serve")
+                        .arg("--listen")
+                        .arg(addr.to_string())
+                        .arg("--dist")
+                        .arg(&env.dist)
+                        .arg("--data-dir")
+                        .arg(data_dir.path());
+                    if options.demo {
+                        command.arg("--demo");
                     }
-                }
-                command.envs(options.envs.iter().map(|(k, v)| (k, v)));
-                command
-            })
+                    command.args(&options.args);
+                    for (key, _) in std::env::vars_os() {
+                        let name = key.to_string_lossy();
+                        if name.starts_with("SCOREBOARD_") || name.starts_with("ANTHROPIC_") {
+                            command.env_remove(&key);
+                        }
+                    }
+                    command.envs(options.envs.iter().map(|(k, v)| (k, v)));
+                    command
+                },
+            )
             .await?;
+            (Server::Process(process), addr)
+        };
 
         let (driver, driver_addr) = Process::start_listening(
             "chromedriver",
@@ -687,7 +752,67 @@ impl App {
 
     /// The last lines the server printed.
     pub fn server_log(&self) -> String {
-        self.server.log_tail()
+        match &self.server {
+            Server::Process(p) => p.log_tail(),
+            Server::Static { .. } => "(a static copy of dist/: no server log)".to_owned(),
+        }
+    }
+
+    /// Runs the DevTools command `cmd` with `params` in the page's tab (chromedriver's
+    /// `goog/cdp/execute`) and returns its result.
+    pub async fn cdp(&self, cmd: &str, params: Value) -> Result<Value> {
+        self.client()
+            .issue_cmd(Chromedriver::cdp(cmd, params))
+            .await
+            .map_err(webdriver(format!("run the DevTools command {cmd}")))
+    }
+
+    /// Makes the page's viewport exactly `width` × `height` CSS pixels (a phone when
+    /// `mobile`: the viewport meta tag applies), until the session ends.
+    pub async fn set_viewport(&self, width: u32, height: u32, mobile: bool) -> Result<()> {
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile }),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// With the viewport emulated at `width` × `height` ([`App::set_viewport`]), saves a
+    /// PNG of the whole page at that width as `tests/artifacts/<name>.png`: the viewport
+    /// is made as tall as the page (at most 12,000 px) for the shot, then put back.
+    pub async fn screenshot_whole_page(
+        &self,
+        name: &str,
+        (width, height): (u32, u32),
+        mobile: bool,
+    ) -> Result<PathBuf> {
+        let page = self
+            .execute(
+                "return Math.ceil(document.documentElement.scrollHeight);",
+                Vec::new(),
+            )
+            .await?;
+        let tall = page
+            .as_u64()
+            .and_then(|h| u32::try_from(h).ok())
+            .unwrap_or(height)
+            .clamp(height, 12_000);
+        self.set_viewport(width, tall, mobile).await?;
+        let shot = self.screenshot(name).await;
+        self.set_viewport(width, height, mobile).await?;
+        shot
+    }
+
+    /// Emulates `prefers-color-scheme: dark` (or light) for the page.
+    pub async fn set_color_scheme(&self, dark: bool) -> Result<()> {
+        let value = if dark { "dark" } else { "light" };
+        self.cdp(
+            "Emulation.setEmulatedMedia",
+            json!({ "features": [{ "name": "prefers-color-scheme", "value": value }] }),
+        )
+        .await
+        .map(drop)
     }
 
     /// Loads `path` (starting with `/`) from the server.
@@ -774,7 +899,7 @@ impl App {
     pub async fn console(&self) -> Result<Vec<ConsoleEntry>> {
         let value = self
             .client()
-            .issue_cmd(BrowserLog)
+            .issue_cmd(Chromedriver::browser_log())
             .await
             .map_err(webdriver("read the browser console"))?;
         let entries = value.as_array().map(Vec::as_slice).unwrap_or_default();
@@ -966,7 +1091,7 @@ impl App {
     pub async fn network_requests(&self) -> Result<Vec<NetworkRequest>> {
         let value = self
             .client()
-            .issue_cmd(PerformanceLog)
+            .issue_cmd(Chromedriver::performance_log())
             .await
             .map_err(webdriver(
                 "read the performance log (start the app with AppBuilder::network_log)",

@@ -321,6 +321,19 @@ async fn refresh_until(app: &App, selector: &str, needle: &str) -> Result<String
     })
 }
 
+/// Opens the details under the one-line source status (the source cards,
+/// telemetry coverage, Connect Claude Code); they start folded.
+async fn open_source_details(app: &App) -> Result<()> {
+    let toggle = app.find("#sources-toggle").await?;
+    if toggle.attr("aria-expanded").await.ok().flatten().as_deref() != Some("true") {
+        toggle
+            .click()
+            .await
+            .map_err(wd("open the source details"))?;
+    }
+    app.find("#sources-details").await.map(drop)
+}
+
 fn wd(action: &'static str) -> impl FnOnce(CmdError) -> Error {
     move |source| Error::WebDriver {
         action: action.to_string(),
@@ -435,6 +448,7 @@ async fn the_page_shows_the_admin_api_dashboard_live_and_telemetry_after_refresh
     };
     app.run(async |app| {
         app.open("/").await?;
+        open_source_details(app).await?;
         // The source bar names the organisation the key belongs to.
         let card =
             refresh_until(app, "#sources [data-source=\"admin-api\"]", "Acme Robotics").await?;
@@ -563,6 +577,7 @@ async fn an_empty_organisation_is_shown_as_a_warning_in_words_not_zero_adoption(
     };
     app.run(async |app| {
         app.open("/").await?;
+        open_source_details(app).await?;
         let warning = refresh_until(
             app,
             "#sources [data-source=\"admin-api\"] .source-warnings",
@@ -595,6 +610,7 @@ async fn an_outage_shows_the_stored_figures_as_stale_with_the_last_successful_sy
     };
     app.run(async |app| {
         app.open("/").await?;
+        open_source_details(app).await?;
         // The backfill succeeds.
         refresh_until(app, &person_cell("ann@acme.io", "sessions"), "5").await?;
         // Anthropic goes down; the next periodic sync (a minute later) fails.
