@@ -25,7 +25,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{middleware, Json, Router};
 use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
-use scoreboard_core::{DayRow, Problem, Roster, RosterEntry, Source};
+use scoreboard_core::{
+    DayRange, DayRow, Freshness, Problem, Roster, RosterEntry, Source, SourceCoverage,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
@@ -345,6 +347,55 @@ struct RowsAnswer {
     /// Rows per source in this answer.
     counts: BTreeMap<Source, usize>,
     rows: Vec<DayRow>,
+    /// The days of `from..=to` each server source covers (metrics.md §2: the
+    /// APIs the days synced successfully, telemetry its first batch to now)
+    /// and how it is doing, so the page can tell no data from zero and name
+    /// a source that stopped.
+    coverage: Vec<SourceCoverage>,
+}
+
+/// The days an Anthropic API source synced successfully, and its last success.
+fn sync_coverage(
+    store: &Store,
+    source: Source,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<SourceCoverage, crate::store::StoreError> {
+    let days = store.synced_days(source, from, to)?;
+    let state = store.sync_state(source)?;
+    Ok(SourceCoverage {
+        source,
+        ranges: DayRange::normalize(days.keys().copied().map(DayRange::day).collect()),
+        freshness: Some(Freshness {
+            last_ok: state.last_success.map(|t| t.date_naive()),
+            failing: state.last_error.is_some(),
+        }),
+    })
+}
+
+/// Telemetry covers its first received batch to the server's clock.
+fn telemetry_coverage(
+    status: &TelemetryStatus,
+    now: DateTime<Utc>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> SourceCoverage {
+    let first = status
+        .persons_seen
+        .iter()
+        .map(|p| p.first_received_at.date_naive())
+        .min();
+    let today = now.date_naive();
+    SourceCoverage {
+        source: Source::Otlp,
+        ranges: first
+            .map(|f| DayRange::clip(&[DayRange::new(f, today)], from, to))
+            .unwrap_or_default(),
+        freshness: Some(Freshness {
+            last_ok: status.last_received_at.map(|t| t.date_naive()),
+            failing: status.error.is_some(),
+        }),
+    }
 }
 
 async fn rows(
@@ -373,14 +424,26 @@ async fn rows(
     // Stale-while-revalidate: answer from the store now; wake the sync if it is due.
     state.inner.syncer.nudge(now);
     let store = state.inner.store.clone();
-    let mut rows =
-        blocking(move || store.rows(from, to, &[Source::AdminApi, Source::EnterpriseApi])).await?;
+    let configured: Vec<Source> = [Source::AdminApi, Source::EnterpriseApi]
+        .into_iter()
+        .filter(|s| state.inner.syncer.configured(*s))
+        .collect();
+    let (mut rows, mut coverage) = blocking(move || {
+        let rows = store.rows(from, to, &[Source::AdminApi, Source::EnterpriseApi])?;
+        let coverage = configured
+            .into_iter()
+            .map(|s| sync_coverage(&store, s, from, to))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((rows, coverage))
+    })
+    .await?;
     if let Some(t) = state.inner.telemetry.clone() {
-        let otlp = tokio::task::spawn_blocking(move || t.day_rows(from, to))
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))?
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        rows.extend(otlp);
+        let (otlp, status) =
+            tokio::task::spawn_blocking(move || (t.day_rows(from, to), t.status(now)))
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+        rows.extend(otlp.map_err(|e| ApiError::internal(e.to_string()))?);
+        coverage.push(telemetry_coverage(&status, now, from, to));
     }
     let mut counts = BTreeMap::new();
     for r in &rows {
@@ -391,6 +454,7 @@ async fn rows(
         to,
         counts,
         rows,
+        coverage,
     }))
 }
 

@@ -8,8 +8,11 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
-use scoreboard_core::metrics::{self, Figure, Report, ReportOptions, WindowSpec};
+use scoreboard_core::metrics::{
+    self, Change, Direction, Figure, Meaning, Report, ReportOptions, Unit, WeekCoverage, WindowSpec,
+};
 use scoreboard_core::parse::{self, FileKind, ImportOptions};
+use scoreboard_core::week;
 use scoreboard_core::{Roster, RosterEntry, UsageTable};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -95,14 +98,21 @@ pub fn build(req: &ReportRequest) -> Result<Report, ReportError> {
     }
     for path in &req.files {
         let name = display_name(path);
-        let import = parse::import(&name, &read(path)?, &opts)?;
+        let mut import = parse::import(&name, &read(path)?, &opts)?;
         if import.kind == FileKind::Roster {
             have_roster = true;
             roster_entries.extend(import.roster);
         } else {
             usage_files += 1;
-            table.insert_days(import.rows);
-            table.insert_periods(import.periods);
+            problems.extend(std::mem::take(&mut import.problems));
+            warnings.extend(
+                std::mem::take(&mut import.warnings)
+                    .into_iter()
+                    .map(|w| format!("{name}: {w}")),
+            );
+            // Rows and the days the file covers (metrics.md §2).
+            table.insert_import(import);
+            continue;
         }
         problems.extend(import.problems);
         warnings.extend(import.warnings.into_iter().map(|w| format!("{name}: {w}")));
@@ -150,12 +160,19 @@ fn num(n: u64) -> String {
     out
 }
 
+const DASH: &str = "—";
+
 fn usd(v: f64, estimated: bool) -> String {
     format!("${v:.2}{}", if estimated { "*" } else { "" })
 }
 
 fn opt_pct(v: Option<f64>) -> String {
-    v.map(metrics::percent).unwrap_or_else(|| "—".to_string())
+    v.map(metrics::percent).unwrap_or_else(|| DASH.to_string())
+}
+
+fn opt_dec(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.1}"))
+        .unwrap_or_else(|| DASH.to_string())
 }
 
 fn right(s: String) -> Cell {
@@ -170,134 +187,352 @@ fn new_table(headers: &[&str]) -> Table {
     t
 }
 
+/// A value in the unit of its figure.
+fn value(figure: Figure, v: f64, estimated: bool) -> String {
+    match figure.unit() {
+        Unit::Count => num(v.round() as u64),
+        Unit::Rate => metrics::percent(v),
+        Unit::PerEngineer => format!("{v:.1}"),
+        Unit::Usd => usd(v, estimated),
+    }
+}
+
+/// "▲ +3 (+27 %) good", "▼ −1.5 pts bad", "= no change", in the unit of the figure.
+fn change(figure: Figure, c: &Change) -> String {
+    let arrow = match c.direction {
+        Direction::Up => "▲",
+        Direction::Down => "▼",
+        Direction::Same => "=",
+    };
+    let sign = if c.absolute < 0.0 { "−" } else { "+" };
+    let abs = c.absolute.abs();
+    let absolute = match figure.unit() {
+        Unit::Count => format!("{sign}{}", num(abs.round() as u64)),
+        Unit::Rate => format!("{sign}{:.1} pts", abs * 100.0),
+        Unit::PerEngineer => format!("{sign}{abs:.1}"),
+        Unit::Usd => format!("{sign}${abs:.2}"),
+    };
+    let relative = c
+        .relative
+        .map(|r| {
+            let sign = if r < 0.0 { "−" } else { "+" };
+            format!(" ({sign}{:.0} %)", r.abs() * 100.0)
+        })
+        .unwrap_or_default();
+    let meaning = match c.meaning {
+        Meaning::Good => " good",
+        Meaning::Bad => " bad",
+        Meaning::Neutral => "",
+    };
+    if c.direction == Direction::Same {
+        format!("{arrow} no change")
+    } else {
+        format!("{arrow} {absolute}{relative}{meaning}")
+    }
+}
+
 pub fn render_table(r: &Report) -> String {
     let mut s = String::new();
     let w = &r.window;
     let _ = writeln!(
         s,
-        "Claude Code adoption, {} to {} (UTC, ISO weeks){}",
+        "Claude Code adoption, {} to {} (UTC, ISO weeks: {} complete{}){}",
         w.from,
         w.to,
+        w.complete_weeks,
+        if w.current_week.is_some() {
+            " + the current week, partial"
+        } else {
+            ""
+        },
         w.reference_week
-            .map(|d| format!("; reference week {}", scoreboard_core::week::iso_label(d)))
+            .map(|d| format!(
+                "; reference week {} ({})",
+                week::iso_label(d),
+                metrics::short_day(d)
+            ))
             .unwrap_or_default()
     );
+    if let Some(st) = &r.staleness {
+        let _ = writeln!(s, "{} — {}.", st.headline, st.suggestion);
+    }
     let _ = writeln!(s, "{}\n", r.summary);
+    render_cards(&mut s, r);
+    render_weeks(&mut s, r);
+    render_teams(&mut s, r);
+    render_people(&mut s, r);
+    render_lists_and_notes(&mut s, r);
+    s
+}
 
+/// The six cards of the reference week with their changes.
+fn render_cards(s: &mut String, r: &Report) {
+    let Some(k) = r.kpis.as_ref() else {
+        return;
+    };
+    let Some(cards) = k.cards.as_ref() else {
+        return;
+    };
+    let estimated = k
+        .week
+        .figures
+        .as_ref()
+        .is_some_and(|f| f.totals.cost_is_estimated);
+    let compared = match (cards.compared_with, &cards.why_no_comparison) {
+        (Some(p), _) => format!("changes from the week of {}", metrics::short_day(p)),
+        (None, Some(why)) => format!("no changes: {why}"),
+        (None, None) => "no changes".to_string(),
+    };
+    let _ = writeln!(
+        s,
+        "Week of {} ({compared}):",
+        metrics::short_day(cards.week)
+    );
+    let mut t = new_table(&["Figure", "Value", "Change from the week before"]);
+    let rows: [(&str, &metrics::Card); 9] = [
+        ("Weekly active engineers", &cards.active_engineers),
+        ("  adoption", &cards.adoption_rate),
+        ("Sessions", &cards.sessions),
+        ("  per active engineer", &cards.sessions_per_active_engineer),
+        ("Lines accepted", &cards.lines_accepted),
+        ("  per active engineer", &cards.lines_per_active_engineer),
+        ("Tool acceptance rate", &cards.acceptance_rate),
+        ("Cost per active engineer", &cards.cost_per_active_engineer),
+        ("Not started yet", &cards.not_started),
+    ];
+    for (label, c) in rows {
+        let shown = match (c.value, &c.why_undefined) {
+            (Some(v), _) => value(c.figure, v, estimated),
+            (None, Some(why)) => format!("{DASH} ({why})"),
+            (None, None) => DASH.to_string(),
+        };
+        let delta = c
+            .change
+            .as_ref()
+            .map(|ch| change(c.figure, ch))
+            .unwrap_or_default();
+        t.add_row(vec![Cell::new(label), right(shown), Cell::new(delta)]);
+    }
+    let _ = writeln!(s, "{t}\n");
+}
+
+/// The figure cells of one week; a week no source covers shows none.
+fn week_cells(f: Option<&metrics::Figures>) -> Vec<Cell> {
+    let Some(f) = f else {
+        return (0..9).map(|_| right(DASH.to_string())).collect();
+    };
+    let t = &f.totals;
+    vec![
+        right(num(f.active_engineers)),
+        right(opt_pct(f.adoption_rate)),
+        right(num(t.sessions)),
+        right(opt_dec(f.sessions_per_active_engineer)),
+        right(num(t.lines_accepted)),
+        right(opt_dec(f.lines_per_active_engineer)),
+        right(opt_pct(t.acceptance_rate)),
+        right(usd(t.cost_usd, t.cost_is_estimated)),
+        right(
+            f.cost_per_active_engineer_usd
+                .map(|v| usd(v, t.cost_is_estimated))
+                .unwrap_or_else(|| DASH.into()),
+        ),
+    ]
+}
+
+/// The weekly series, partial and uncovered weeks marked.
+fn render_weeks(s: &mut String, r: &Report) {
     let mut weeks = new_table(&[
         "Week",
         "",
         "Active engineers",
         "Adoption",
         "Sessions",
+        "Sessions / engineer",
         "Lines accepted",
+        "Lines / engineer",
         "Acceptance",
         "Cost",
         "Cost / active engineer",
     ]);
     let mut reasons: Vec<String> = Vec::new();
-    let mut note = |figure: Figure, wf: &metrics::WeekFigures| {
-        if let Some(why) = metrics::why_undefined(figure, wf) {
-            let line = format!("{}: {why}", metrics::definition(figure).label);
-            if !reasons.contains(&line) {
-                reasons.push(line);
+    for wf in &r.weeks {
+        let f = wf.figures.as_ref();
+        let figures: &[Figure] = if f.is_some() {
+            &[
+                Figure::AdoptionRate,
+                Figure::AcceptanceRate,
+                Figure::CostPerActiveEngineer,
+            ]
+        } else {
+            &[Figure::ActiveEngineers]
+        };
+        for figure in figures {
+            if let Some(why) = metrics::why_undefined(*figure, f) {
+                let line = format!("{}: {why}", metrics::definition(*figure).label);
+                if !reasons.contains(&line) {
+                    reasons.push(line);
+                }
             }
         }
-    };
-    for wf in &r.weeks {
-        note(Figure::AdoptionRate, wf);
-        note(Figure::AcceptanceRate, wf);
-        note(Figure::CostPerActiveEngineer, wf);
-        weeks.add_row(vec![
-            Cell::new(&wf.label),
-            Cell::new(if wf.complete { "" } else { "partial" }),
-            right(num(wf.active_engineers)),
-            right(opt_pct(wf.adoption_rate)),
-            right(num(wf.sessions)),
-            right(num(wf.lines_accepted)),
-            right(opt_pct(wf.acceptance_rate)),
-            right(usd(wf.cost_usd, wf.cost_is_estimated)),
-            right(
-                wf.cost_per_active_engineer_usd
-                    .map(|v| usd(v, wf.cost_is_estimated))
-                    .unwrap_or_else(|| "—".into()),
-            ),
-        ]);
+        let state = match (&wf.coverage, wf.complete) {
+            (WeekCoverage::Uncovered, _) => "no data".to_string(),
+            (WeekCoverage::Partial { days, .. }, true) => format!("partial: {days} of 7 days"),
+            (_, false) => "partial: in progress".to_string(),
+            (WeekCoverage::Full, true) => String::new(),
+        };
+        let mut row = vec![Cell::new(&wf.label), Cell::new(state)];
+        row.extend(week_cells(f));
+        weeks.add_row(row);
     }
     let _ = writeln!(s, "{weeks}");
     for line in &reasons {
-        let _ = writeln!(s, "  — {line}");
+        let _ = writeln!(s, "  {DASH} {line}");
     }
-    if r.weeks.iter().any(|w| w.cost_is_estimated) {
+    if r.weeks.iter().any(|w| {
+        w.figures
+            .as_ref()
+            .is_some_and(|f| f.totals.cost_is_estimated)
+    }) {
         let _ = writeln!(s, "  * cost partly estimated from tokens × the price table");
     }
     let _ = writeln!(
         s,
         "  Cost is an estimate at API list prices, also on seat plans.\n"
     );
+}
 
-    if !r.people.is_empty() {
-        let mut people = new_table(&[
-            "Person",
-            "Name",
-            "Team",
-            "Tier",
-            "First active",
-            "Last active",
-            "Active weeks",
-            "Sessions",
-            "Lines accepted",
-            "Acceptance",
-            "Cost",
+/// Teams side by side for the reference week.
+fn render_teams(s: &mut String, r: &Report) {
+    let tt = &r.team_table;
+    let Some(week) = tt.week.filter(|_| !tt.rows.is_empty()) else {
+        return;
+    };
+    let _ = writeln!(s, "Teams, week of {}:", metrics::short_day(week));
+    let mut t = new_table(&[
+        "Team",
+        "Active / roster",
+        "Adoption",
+        "Lines / engineer",
+        "Acceptance",
+        "Cost / engineer",
+        "Active engineers: change",
+    ]);
+    for row in &tt.rows {
+        let w = row.week.as_ref();
+        t.add_row(vec![
+            Cell::new(&row.team),
+            right(format!(
+                "{} / {}",
+                w.map_or_else(|| DASH.to_string(), |w| num(w.active_engineers)),
+                num(row.roster_size)
+            )),
+            right(opt_pct(w.and_then(|w| w.adoption_rate))),
+            right(opt_dec(w.and_then(|w| w.lines_per_active_engineer))),
+            right(opt_pct(w.and_then(|w| w.acceptance_rate))),
+            right(
+                w.and_then(|w| w.cost_per_active_engineer_usd)
+                    .map_or_else(|| DASH.to_string(), |v| usd(v, false)),
+            ),
+            Cell::new(
+                row.changes
+                    .active_engineers
+                    .as_ref()
+                    .map(|c| change(Figure::ActiveEngineers, c))
+                    .unwrap_or_default(),
+            ),
         ]);
-        for p in &r.people {
-            people.add_row(vec![
-                Cell::new(p.person.as_str()),
-                Cell::new(p.name.clone().unwrap_or_default()),
-                Cell::new(p.team.clone().unwrap_or_default()),
-                Cell::new(p.tier.label()),
-                Cell::new(
-                    p.first_active
-                        .map(|d| d.to_string())
-                        .unwrap_or_else(|| "—".into()),
-                ),
-                Cell::new(
-                    p.last_active
-                        .map(|d| d.to_string())
-                        .unwrap_or_else(|| "—".into()),
-                ),
-                right(p.active_weeks.to_string()),
-                right(num(p.sessions)),
-                right(num(p.lines_accepted)),
-                right(opt_pct(p.acceptance_rate)),
-                right(usd(p.cost_usd, p.cost_is_estimated)),
-            ]);
-        }
-        let _ = writeln!(s, "{people}\n");
     }
+    let _ = writeln!(s, "{t}");
+    match tt.not_on_roster_active {
+        0 => {}
+        1 => {
+            let _ = writeln!(s, "  1 active person is not on the roster and in no team.");
+        }
+        n => {
+            let _ = writeln!(
+                s,
+                "  {n} active people are not on the roster and in no team."
+            );
+        }
+    }
+    let _ = writeln!(s);
+}
+
+fn render_people(s: &mut String, r: &Report) {
+    if r.people.is_empty() {
+        return;
+    }
+    let mut people = new_table(&[
+        "Person",
+        "Name",
+        "Team",
+        "Tier",
+        "First active",
+        "Last active",
+        "Active weeks",
+        "Sessions",
+        "Lines accepted",
+        "Acceptance",
+        "Cost",
+    ]);
+    let day = |d: Option<NaiveDate>| d.map_or_else(|| DASH.to_string(), |d| d.to_string());
+    for p in &r.people {
+        let t = &p.totals;
+        people.add_row(vec![
+            Cell::new(p.person.as_str()),
+            Cell::new(p.name.clone().unwrap_or_default()),
+            Cell::new(p.team.clone().unwrap_or_default()),
+            Cell::new(p.tier.label()),
+            Cell::new(day(p.first_active)),
+            Cell::new(day(p.last_active)),
+            right(format!(
+                "{} of {}{}",
+                p.active_weeks,
+                r.window.complete_weeks,
+                if p.active_this_week {
+                    " + this week"
+                } else {
+                    ""
+                }
+            )),
+            right(num(t.sessions)),
+            right(num(t.lines_accepted)),
+            right(opt_pct(t.acceptance_rate)),
+            right(usd(t.cost_usd, t.cost_is_estimated)),
+        ]);
+    }
+    let _ = writeln!(s, "{people}\n");
+}
+
+fn render_lists_and_notes(s: &mut String, r: &Report) {
     let list = |keys: &[scoreboard_core::PersonKey]| {
         keys.iter()
             .map(|k| k.as_str())
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let by = r
+        .window
+        .tier_week
+        .map(|w| format!(" by the end of the week of {}", metrics::short_day(w)))
+        .unwrap_or_default();
     match r.roster_size {
         None => {
             let _ = writeln!(
                 s,
-                "Not started: add a roster (--roster FILE) to see who has not started."
+                "Not started yet: add a roster (--roster FILE) to see who has not started."
             );
         }
         Some(_) if r.non_starters.is_empty() => {
             let _ = writeln!(
                 s,
-                "Not started: nobody; everyone on the roster has used Claude Code."
+                "Not started yet: nobody; everyone on the roster had used Claude Code{by}."
             );
         }
         Some(_) => {
             let _ = writeln!(
                 s,
-                "Not started ({}): {}",
+                "Not started yet{by} ({}): {}",
                 r.non_starters.len(),
                 list(&r.non_starters)
             );
@@ -323,7 +558,6 @@ pub fn render_table(r: &Report) -> String {
             let _ = writeln!(s, "  {w}");
         }
     }
-    s
 }
 
 /// `START..END` (both inclusive; one day is `START..START`).
@@ -331,18 +565,14 @@ pub fn parse_period(text: &str) -> Result<(NaiveDate, NaiveDate), String> {
     let (a, b) = text
         .split_once("..")
         .ok_or_else(|| format!("{text:?} is not START..END, e.g. 2026-11-01..2026-11-30"))?;
-    let day = |s: &str| {
-        NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-            .map_err(|_| format!("{s:?} is not a date written YYYY-MM-DD"))
-    };
-    let (start, end) = (day(a)?, day(b)?);
+    let (start, end) = (parse_date(a)?, parse_date(b)?);
     if start > end {
         return Err(format!("the period {start}..{end} ends before it starts"));
     }
     Ok((start, end))
 }
 
+/// A UTC day as core reads one (`YYYY-MM-DD`, or an ISO timestamp's day).
 pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| format!("{text:?} is not a date written YYYY-MM-DD"))
+    parse::parse_day(text).map_err(|why| format!("{text:?} {why}"))
 }
