@@ -19,13 +19,19 @@ use scoreboard_core::{Roster, RosterEntry, UsageTable};
 pub enum Format {
     Table,
     Json,
+    /// GitHub-flavoured Markdown, for a wiki page or a chat.
+    Markdown,
+    /// The weekly table as CSV (one row per ISO week).
+    Csv,
 }
 
 #[derive(Debug, Clone)]
 pub struct ReportRequest {
     pub roster: Option<PathBuf>,
     pub as_of: NaiveDate,
-    pub weeks: u32,
+    pub window: WindowSpec,
+    /// Only people of this roster team.
+    pub team: Option<String>,
     pub period: Option<(NaiveDate, NaiveDate)>,
     pub format: Format,
     pub files: Vec<PathBuf>,
@@ -66,6 +72,8 @@ pub fn run(req: &ReportRequest, out: &mut dyn Write) -> Result<Report, ReportErr
             writeln!(out)?;
         }
         Format::Table => out.write_all(render_table(&report).as_bytes())?,
+        Format::Markdown => out.write_all(render_markdown(&report).as_bytes())?,
+        Format::Csv => out.write_all(scoreboard_core::share::weeks_csv(&report).as_bytes())?,
     }
     Ok(report)
 }
@@ -134,18 +142,37 @@ pub fn build(req: &ReportRequest) -> Result<Report, ReportError> {
         });
     }
     let roster = have_roster.then(|| Roster::new(roster_entries));
-    if let Some(r) = &roster {
-        warnings.extend(r.conflicts().iter().cloned());
-    }
     let options = ReportOptions {
         as_of: req.as_of,
-        window: WindowSpec::LastWeeks { weeks: req.weeks },
-        team: None,
+        window: req.window.clone(),
+        team: req.team.clone(),
     };
-    let mut report = metrics::compute(&table, roster.as_ref(), &options);
+    Ok(compute(
+        &table,
+        roster.as_ref(),
+        &options,
+        problems,
+        warnings,
+    ))
+}
+
+/// The report of `table` and `roster` with the inputs' problems and
+/// warnings: one function for `scoreboard report` and the server's
+/// `/api/report` and `/metrics`, so they answer the same JSON for the same data.
+pub fn compute(
+    table: &UsageTable,
+    roster: Option<&Roster>,
+    options: &ReportOptions,
+    problems: Vec<scoreboard_core::Problem>,
+    mut warnings: Vec<String>,
+) -> Report {
+    if let Some(r) = roster {
+        warnings.extend(r.conflicts().iter().cloned());
+    }
+    let mut report = metrics::compute(table, roster, options);
     report.problems.extend(problems);
     report.warnings.extend(warnings);
-    Ok(report)
+    report
 }
 
 fn num(n: u64) -> String {
@@ -231,11 +258,10 @@ fn change(figure: Figure, c: &Change) -> String {
     }
 }
 
-pub fn render_table(r: &Report) -> String {
-    let mut s = String::new();
+/// The window in one line: its days, its weeks and the reference week.
+fn window_line(r: &Report) -> String {
     let w = &r.window;
-    let _ = writeln!(
-        s,
+    format!(
         "Claude Code adoption, {} to {} (UTC, ISO weeks: {} complete{}){}",
         w.from,
         w.to,
@@ -252,7 +278,12 @@ pub fn render_table(r: &Report) -> String {
                 metrics::short_day(d)
             ))
             .unwrap_or_default()
-    );
+    )
+}
+
+pub fn render_table(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{}", window_line(r));
     if let Some(st) = &r.staleness {
         let _ = writeln!(s, "{} — {}.", st.headline, st.suggestion);
     }
@@ -265,14 +296,15 @@ pub fn render_table(r: &Report) -> String {
     s
 }
 
-/// The six cards of the reference week with their changes.
-fn render_cards(s: &mut String, r: &Report) {
-    let Some(k) = r.kpis.as_ref() else {
-        return;
-    };
-    let Some(cards) = k.cards.as_ref() else {
-        return;
-    };
+/// The reference week's cards as text: a heading and (label, value, change) rows.
+struct CardLines {
+    heading: String,
+    rows: Vec<(&'static str, String, String)>,
+}
+
+fn card_lines(r: &Report) -> Option<CardLines> {
+    let k = r.kpis.as_ref()?;
+    let cards = k.cards.as_ref()?;
     let estimated = k
         .week
         .figures
@@ -283,77 +315,92 @@ fn render_cards(s: &mut String, r: &Report) {
         (None, Some(why)) => format!("no changes: {why}"),
         (None, None) => "no changes".to_string(),
     };
-    let _ = writeln!(
-        s,
-        "Week of {} ({compared}):",
-        metrics::short_day(cards.week)
-    );
-    let mut t = new_table(&["Figure", "Value", "Change from the week before"]);
-    let rows: [(&str, &metrics::Card); 9] = [
-        ("Weekly active engineers", &cards.active_engineers),
-        ("  adoption", &cards.adoption_rate),
-        ("Sessions", &cards.sessions),
-        ("  per active engineer", &cards.sessions_per_active_engineer),
-        ("Lines accepted", &cards.lines_accepted),
-        ("  per active engineer", &cards.lines_per_active_engineer),
-        ("Tool acceptance rate", &cards.acceptance_rate),
-        ("Cost per active engineer", &cards.cost_per_active_engineer),
-        ("Not started yet", &cards.not_started),
+    let labels: [&'static str; 9] = [
+        "Weekly active engineers",
+        "  adoption",
+        "Sessions",
+        "  per active engineer",
+        "Lines accepted",
+        "  per active engineer",
+        "Tool acceptance rate",
+        "Cost per active engineer",
+        "Not started yet",
     ];
-    for (label, c) in rows {
-        let shown = match (c.value, &c.why_undefined) {
-            (Some(v), _) => value(c.figure, v, estimated),
-            (None, Some(why)) => format!("{DASH} ({why})"),
-            (None, None) => DASH.to_string(),
-        };
-        let delta = c
-            .change
-            .as_ref()
-            .map(|ch| change(c.figure, ch))
-            .unwrap_or_default();
+    let rows = labels
+        .into_iter()
+        .zip(cards.all())
+        .map(|(label, c)| {
+            let shown = match (c.value, &c.why_undefined) {
+                (Some(v), _) => value(c.figure, v, estimated),
+                (None, Some(why)) => format!("{DASH} ({why})"),
+                (None, None) => DASH.to_string(),
+            };
+            let delta = c
+                .change
+                .as_ref()
+                .map(|ch| change(c.figure, ch))
+                .unwrap_or_default();
+            (label, shown, delta)
+        })
+        .collect();
+    Some(CardLines {
+        heading: format!("Week of {} ({compared})", metrics::short_day(cards.week)),
+        rows,
+    })
+}
+
+/// The six cards of the reference week with their changes.
+fn render_cards(s: &mut String, r: &Report) {
+    let Some(lines) = card_lines(r) else {
+        return;
+    };
+    let _ = writeln!(s, "{}:", lines.heading);
+    let mut t = new_table(&["Figure", "Value", "Change from the week before"]);
+    for (label, shown, delta) in lines.rows {
         t.add_row(vec![Cell::new(label), right(shown), Cell::new(delta)]);
     }
     let _ = writeln!(s, "{t}\n");
 }
 
 /// The figure cells of one week; a week no source covers shows none.
-fn week_cells(f: Option<&metrics::Figures>) -> Vec<Cell> {
+fn week_cells(f: Option<&metrics::Figures>) -> Vec<String> {
     let Some(f) = f else {
-        return (0..9).map(|_| right(DASH.to_string())).collect();
+        return (0..9).map(|_| DASH.to_string()).collect();
     };
     let t = &f.totals;
     vec![
-        right(num(f.active_engineers)),
-        right(opt_pct(f.adoption_rate)),
-        right(num(t.sessions)),
-        right(opt_dec(f.sessions_per_active_engineer)),
-        right(num(t.lines_accepted)),
-        right(opt_dec(f.lines_per_active_engineer)),
-        right(opt_pct(t.acceptance_rate)),
-        right(usd(t.cost_usd, t.cost_is_estimated)),
-        right(
-            f.cost_per_active_engineer_usd
-                .map(|v| usd(v, t.cost_is_estimated))
-                .unwrap_or_else(|| DASH.into()),
-        ),
+        num(f.active_engineers),
+        opt_pct(f.adoption_rate),
+        num(t.sessions),
+        opt_dec(f.sessions_per_active_engineer),
+        num(t.lines_accepted),
+        opt_dec(f.lines_per_active_engineer),
+        opt_pct(t.acceptance_rate),
+        usd(t.cost_usd, t.cost_is_estimated),
+        f.cost_per_active_engineer_usd
+            .map(|v| usd(v, t.cost_is_estimated))
+            .unwrap_or_else(|| DASH.into()),
     ]
 }
 
-/// The weekly series, partial and uncovered weeks marked.
-fn render_weeks(s: &mut String, r: &Report) {
-    let mut weeks = new_table(&[
-        "Week",
-        "",
-        "Active engineers",
-        "Adoption",
-        "Sessions",
-        "Sessions / engineer",
-        "Lines accepted",
-        "Lines / engineer",
-        "Acceptance",
-        "Cost",
-        "Cost / active engineer",
-    ]);
+const WEEK_HEADERS: [&str; 11] = [
+    "Week",
+    "",
+    "Active engineers",
+    "Adoption",
+    "Sessions",
+    "Sessions / engineer",
+    "Lines accepted",
+    "Lines / engineer",
+    "Acceptance",
+    "Cost",
+    "Cost / active engineer",
+];
+
+/// The weekly series as text rows (label, state, figures), and the reasons
+/// for the undefined figures shown, each once.
+fn week_rows(r: &Report) -> (Vec<Vec<String>>, Vec<String>) {
+    let mut rows = Vec::new();
     let mut reasons: Vec<String> = Vec::new();
     for wf in &r.weeks {
         let f = wf.figures.as_ref();
@@ -380,25 +427,41 @@ fn render_weeks(s: &mut String, r: &Report) {
             (_, false) => "partial: in progress".to_string(),
             (WeekCoverage::Full, true) => String::new(),
         };
-        let mut row = vec![Cell::new(&wf.label), Cell::new(state)];
+        let mut row = vec![wf.label.clone(), state];
         row.extend(week_cells(f));
-        weeks.add_row(row);
+        rows.push(row);
+    }
+    (rows, reasons)
+}
+
+const ESTIMATED_NOTE: &str = "* cost partly estimated from tokens × the price table";
+const LIST_PRICES_NOTE: &str = "Cost is an estimate at API list prices, also on seat plans.";
+
+fn any_cost_estimated(r: &Report) -> bool {
+    r.weeks.iter().any(|w| {
+        w.figures
+            .as_ref()
+            .is_some_and(|f| f.totals.cost_is_estimated)
+    })
+}
+
+/// The weekly series, partial and uncovered weeks marked.
+fn render_weeks(s: &mut String, r: &Report) {
+    let mut weeks = new_table(&WEEK_HEADERS);
+    let (rows, reasons) = week_rows(r);
+    for row in rows {
+        let mut cells = vec![Cell::new(&row[0]), Cell::new(&row[1])];
+        cells.extend(row.into_iter().skip(2).map(right));
+        weeks.add_row(cells);
     }
     let _ = writeln!(s, "{weeks}");
     for line in &reasons {
         let _ = writeln!(s, "  {DASH} {line}");
     }
-    if r.weeks.iter().any(|w| {
-        w.figures
-            .as_ref()
-            .is_some_and(|f| f.totals.cost_is_estimated)
-    }) {
-        let _ = writeln!(s, "  * cost partly estimated from tokens × the price table");
+    if any_cost_estimated(r) {
+        let _ = writeln!(s, "  {ESTIMATED_NOTE}");
     }
-    let _ = writeln!(
-        s,
-        "  Cost is an estimate at API list prices, also on seat plans.\n"
-    );
+    let _ = writeln!(s, "  {LIST_PRICES_NOTE}\n");
 }
 
 /// Teams side by side for the reference week.
@@ -558,6 +621,155 @@ fn render_lists_and_notes(s: &mut String, r: &Report) {
             let _ = writeln!(s, "  {w}");
         }
     }
+}
+
+/// A table cell of GitHub-flavoured Markdown: `|` would end the cell,
+/// a line break the row.
+fn md_cell(text: &str) -> String {
+    text.trim()
+        .replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
+}
+
+/// One Markdown table; `align_right` marks the columns of figures.
+fn md_table(s: &mut String, headers: &[&str], align_right: &[bool], rows: &[Vec<String>]) {
+    let row = |cells: Vec<String>| format!("| {} |", cells.join(" | "));
+    let _ = writeln!(s, "{}", row(headers.iter().map(|h| md_cell(h)).collect()));
+    let _ = writeln!(
+        s,
+        "{}",
+        row(align_right
+            .iter()
+            .map(|r| if *r { "---:" } else { "---" }.to_string())
+            .collect())
+    );
+    for r in rows {
+        let _ = writeln!(s, "{}", row(r.iter().map(|c| md_cell(c)).collect()));
+    }
+    let _ = writeln!(s);
+}
+
+/// The days each source covers, e.g. "csv: 2026-10-05 to 2026-11-29".
+fn coverage_line(r: &Report) -> Option<String> {
+    let parts: Vec<String> = r
+        .coverage
+        .iter()
+        .filter(|c| !c.ranges.is_empty())
+        .map(|c| {
+            let ranges: Vec<String> = c
+                .ranges
+                .iter()
+                .map(|d| {
+                    if d.from == d.to {
+                        d.from.to_string()
+                    } else {
+                        format!("{} to {}", d.from, d.to)
+                    }
+                })
+                .collect();
+            format!("{} {}", c.source.as_str(), ranges.join(", "))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// A list of people for Markdown: their keys as code, so that an e-mail
+/// is not turned into a mail link and `_` is not read as emphasis.
+fn md_people(keys: &[scoreboard_core::PersonKey]) -> String {
+    keys.iter()
+        .map(|k| format!("`{}`", k.as_str().replace('`', "'")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The report in GitHub-flavoured Markdown: the sentence, what the data
+/// covers, the reference week's cards, the weekly table, power users and
+/// who has not started. Every figure is the report's, formatted as in the table.
+pub fn render_markdown(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "## {}\n", window_line(r));
+    let _ = writeln!(s, "{}\n", r.summary);
+    let covers = coverage_line(r).map(|c| format!("Data covers: {c}."));
+    let stale = r
+        .staleness
+        .as_ref()
+        .map(|st| format!("**{}** — {}.", st.headline, st.suggestion));
+    let coverage: Vec<String> = covers.into_iter().chain(stale).collect();
+    if !coverage.is_empty() {
+        let _ = writeln!(s, "{}\n", coverage.join(" "));
+    }
+    if let Some(lines) = card_lines(r) {
+        let _ = writeln!(s, "### {}\n", lines.heading);
+        let rows: Vec<Vec<String>> = lines
+            .rows
+            .into_iter()
+            .map(|(label, shown, delta)| {
+                let label = match label.strip_prefix("  ") {
+                    Some(sub) => format!("↳ {sub}"),
+                    None => label.to_string(),
+                };
+                vec![label, shown, delta]
+            })
+            .collect();
+        md_table(
+            &mut s,
+            &["Figure", "Value", "Change from the week before"],
+            &[false, true, false],
+            &rows,
+        );
+    }
+    let _ = writeln!(s, "### Weekly\n");
+    let (rows, reasons) = week_rows(r);
+    let mut align = vec![false, false];
+    align.extend([true; 9]);
+    let mut headers = WEEK_HEADERS;
+    headers[1] = "Coverage";
+    md_table(&mut s, &headers, &align, &rows);
+    for line in &reasons {
+        let _ = writeln!(s, "- {DASH} {line}");
+    }
+    if any_cost_estimated(r) {
+        let _ = writeln!(s, "- \\{ESTIMATED_NOTE}");
+    }
+    let _ = writeln!(s, "- {LIST_PRICES_NOTE}\n");
+    let by = r
+        .window
+        .tier_week
+        .map(|w| format!(", week of {}", metrics::short_day(w)))
+        .unwrap_or_default();
+    let _ = writeln!(s, "### Power users ({}{by})\n", r.power_users.len());
+    if r.power_users.is_empty() {
+        let _ = writeln!(s, "Nobody is a power user yet.\n");
+    } else {
+        let _ = writeln!(s, "{}\n", md_people(&r.power_users));
+    }
+    match r.roster_size {
+        None => {
+            let _ = writeln!(
+                s,
+                "### Not started yet\n\nAdd a roster (`--roster FILE`) to see who has not started."
+            );
+        }
+        Some(_) => {
+            let _ = writeln!(s, "### Not started yet ({}{by})\n", r.non_starters.len());
+            if r.non_starters.is_empty() {
+                let _ = writeln!(s, "Nobody: everyone on the roster has used Claude Code.");
+            } else {
+                let _ = writeln!(s, "{}", md_people(&r.non_starters));
+            }
+        }
+    }
+    if !r.problems.is_empty() || !r.warnings.is_empty() {
+        let _ = writeln!(s, "\n### Notes\n");
+        if !r.problems.is_empty() {
+            let _ = writeln!(s, "- {} rows could not be read.", r.problems.len());
+        }
+        for w in &r.warnings {
+            let _ = writeln!(s, "- {}", md_cell(w));
+        }
+    }
+    s
 }
 
 /// `START..END` (both inclusive; one day is `START..START`).
