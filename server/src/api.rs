@@ -9,6 +9,8 @@
 //! | `GET /api/sources` | `{generated_at, sources: [SourceStatus…], telemetry: {configured, status_text, status}, refused: {last_24h, last_7d, by_reason, by_token}}` |
 //! | `GET /api/telemetry/persons?after=KEY&limit=N` | `{persons: [PersonSeen…], next_after}`: everyone telemetry named, by key |
 //! | `GET /api/telemetry/rollout` | per token, per roster member, unattributed installations ([`crate::rollout`]) |
+//! | `GET /api/report?weeks=N&team=T&as_of=D` (or `from`/`to`) | the JSON of `scoreboard report --format json` for the server's rows and roster ([`crate::feeds`]) |
+//! | `GET /metrics` | the reference week per team in the OpenMetrics text format ([`crate::feeds`]) |
 //! | `POST /v1/metrics`, `/v1/logs`, `/v1/traces` | the OTLP receiver (ingest token) |
 //! | anything else | the page (`--dist`), `index.html` for unknown paths |
 //!
@@ -165,6 +167,10 @@ impl AppState {
     pub fn telemetry(&self) -> Option<&Arc<Receiver>> {
         self.inner.telemetry.as_ref()
     }
+    /// Days of history the Anthropic syncs keep (the page's default range).
+    pub fn backfill_days(&self) -> u32 {
+        self.inner.backfill_days
+    }
     pub fn now(&self) -> DateTime<Utc> {
         (self.inner.clock)()
     }
@@ -177,6 +183,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/roster", get(roster))
         .route("/api/sources", get(sources))
         .route("/api/telemetry/persons", get(telemetry_persons))
+        .route("/api/report", get(crate::feeds::report))
+        .route("/metrics", get(crate::feeds::metrics))
         .merge(crate::rollout::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -423,6 +431,29 @@ async fn rows(
     }
     // Stale-while-revalidate: answer from the store now; wake the sync if it is due.
     state.inner.syncer.nudge(now);
+    let (rows, coverage) = load_rows(&state, from, to, now).await?;
+    let mut counts = BTreeMap::new();
+    for r in &rows {
+        *counts.entry(r.source).or_insert(0) += 1;
+    }
+    Ok(Json(RowsAnswer {
+        from,
+        to,
+        counts,
+        rows,
+        coverage,
+    }))
+}
+
+/// The server's rows of `from..=to` (the Anthropic APIs' from the store,
+/// telemetry's from its receiver) and the days each source covers: what
+/// `/api/rows` answers, and what `/api/report` and `/metrics` compute from.
+pub(crate) async fn load_rows(
+    state: &AppState,
+    from: NaiveDate,
+    to: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<(Vec<DayRow>, Vec<SourceCoverage>), ApiError> {
     let store = state.inner.store.clone();
     let configured: Vec<Source> = [Source::AdminApi, Source::EnterpriseApi]
         .into_iter()
@@ -445,17 +476,7 @@ async fn rows(
         rows.extend(otlp.map_err(|e| ApiError::internal(e.to_string()))?);
         coverage.push(telemetry_coverage(&status, now, from, to));
     }
-    let mut counts = BTreeMap::new();
-    for r in &rows {
-        *counts.entry(r.source).or_insert(0) += 1;
-    }
-    Ok(Json(RowsAnswer {
-        from,
-        to,
-        counts,
-        rows,
-        coverage,
-    }))
+    Ok((rows, coverage))
 }
 
 #[derive(Serialize)]
@@ -471,18 +492,30 @@ struct RosterSource {
 }
 
 #[derive(Serialize)]
-struct RosterAnswer {
-    entries: Vec<RosterEntry>,
+pub(crate) struct RosterAnswer {
+    pub entries: Vec<RosterEntry>,
     /// Lines of the roster file that could not be read.
-    problems: Vec<Problem>,
+    pub problems: Vec<Problem>,
     /// Aliases claimed by two people.
-    conflicts: Vec<String>,
+    pub conflicts: Vec<String>,
     sources: Vec<RosterSource>,
+}
+
+impl RosterAnswer {
+    /// The roster the page computes with: `None` when the server has none.
+    pub fn roster(&self) -> Option<Roster> {
+        (!self.entries.is_empty()).then(|| Roster::new(self.entries.clone()))
+    }
 }
 
 /// The roster file (read again when it changes, so edits show without a
 /// restart) merged with the Admin API's users list.
 async fn roster(State(state): State<AppState>) -> Result<Json<RosterAnswer>, ApiError> {
+    Ok(Json(load_roster(&state).await?))
+}
+
+/// The roster file merged with the Admin API's users, as `/api/roster` answers it.
+pub(crate) async fn load_roster(state: &AppState) -> Result<RosterAnswer, ApiError> {
     let file = state.inner.roster_file.clone();
     let store = state.inner.store.clone();
     let (file_part, dir) = tokio::task::spawn_blocking(move || {
@@ -517,12 +550,12 @@ async fn roster(State(state): State<AppState>) -> Result<Json<RosterAnswer>, Api
         all.extend(entries);
     }
     let roster = Roster::new(all);
-    Ok(Json(RosterAnswer {
+    Ok(RosterAnswer {
         entries: roster.entries().to_vec(),
         problems,
         conflicts: roster.conflicts().to_vec(),
         sources,
-    }))
+    })
 }
 
 async fn sources(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
@@ -614,7 +647,7 @@ pub fn telemetry_text(s: &TelemetryStatus) -> String {
 async fn api_not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "no such API route; see /api/health, /api/rows, /api/roster, /api/sources",
+        "no such API route; see /api/health, /api/rows, /api/roster, /api/sources, /api/report",
     )
 }
 
