@@ -799,6 +799,7 @@ mod browser_tests {
             measures: Measures::default(),
             models: Vec::new(),
             tools: Vec::new(),
+            present: scoreboard_core::MeasureSet::all(),
         };
         period.measures.sessions = 40;
         table.insert_periods([period]);
