@@ -160,7 +160,10 @@ pub async fn report(
     let opts = q.options(now.date_naive())?;
     state.syncer().nudge(now);
     let loaded = load(&state, &opts, now).await?;
-    Ok(Json(compute(&loaded, &opts)))
+    let report = tokio::task::spawn_blocking(move || compute(&loaded, &opts))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Json(report))
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -378,7 +381,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
     };
     state.syncer().nudge(now);
     let loaded = load(&state, &opts, now).await?;
-    let (loaded, teams) = tokio::task::spawn_blocking(move || {
+    let teams = tokio::task::spawn_blocking(move || {
         let all = compute(&loaded, &opts);
         let mut teams = vec![(String::new(), all)];
         if let Some(roster) = &loaded.roster {
@@ -396,11 +399,10 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
                 teams.push((team, compute(&regrouped, &o)));
             }
         }
-        (loaded, teams)
+        teams
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?;
-    drop(loaded);
 
     let mut registry = Registry::default();
     let series = TeamSeries::register(&mut registry);

@@ -144,7 +144,7 @@ pub fn build(req: &ReportRequest) -> Result<Report, ReportError> {
     let roster = have_roster.then(|| Roster::new(roster_entries));
     let options = ReportOptions {
         as_of: req.as_of,
-        window: req.window.clone(),
+        window: req.window,
         team: req.team.clone(),
     };
     Ok(compute(
