@@ -15,7 +15,9 @@ use std::cell::Cell;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use leptos::prelude::*;
-use scoreboard_core::{DayRow, PersonKey, Problem, Roster, RosterEntry, Source, UsageTable};
+use scoreboard_core::{
+    DayRow, PersonKey, Problem, Roster, RosterEntry, Source, SourceCoverage, UsageTable,
+};
 use serde::Deserialize;
 use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::JsCast;
@@ -49,6 +51,9 @@ pub struct Health {
 #[derive(Debug, Clone, Deserialize)]
 struct RowsAnswer {
     rows: Vec<DayRow>,
+    /// The days each server source covers and how it is doing (metrics.md §2).
+    #[serde(default)]
+    coverage: Vec<SourceCoverage>,
 }
 
 /// `GET /api/roster`.
@@ -141,6 +146,8 @@ pub struct PersonSeen {
 pub struct Live {
     pub health: Health,
     pub rows: Vec<DayRow>,
+    /// The days each server source covers, with its freshness (last success, failing).
+    pub coverage: Vec<SourceCoverage>,
     /// The server's roster (roster file + Admin API users); `None` when it has none.
     pub roster: Option<Roster>,
     pub roster_problems: Vec<Problem>,
@@ -172,6 +179,9 @@ pub fn merged(d: &Data, l: &Live) -> (UsageTable, Option<Roster>) {
         d.table.clone()
     };
     table.insert_days(l.rows.iter().cloned());
+    for c in &l.coverage {
+        table.add_source_coverage(c);
+    }
     (table, merged_roster(d, l))
 }
 
@@ -297,6 +307,7 @@ pub async fn refresh(ctx: Ctx) {
         match (rows, roster) {
             (Ok(rows), Ok(roster)) => {
                 l.rows = rows.rows;
+                l.coverage = rows.coverage;
                 l.roster = (!roster.entries.is_empty()).then(|| Roster::new(roster.entries));
                 l.roster_problems = roster.problems;
                 l.refreshed_at = now;

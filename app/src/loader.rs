@@ -20,7 +20,7 @@ use js_sys::Uint8Array;
 use leptos::prelude::*;
 use scoreboard_core::model::{DayRow, PeriodRow, PersonKey};
 use scoreboard_core::parse::{self, FileKind, Import, ImportError, ImportOptions};
-use scoreboard_core::Roster;
+use scoreboard_core::{DayRange, Roster};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
@@ -226,7 +226,15 @@ async fn merge_into_data(
             }
             let c = ctx
                 .data
-                .try_update_untracked(|d| d.table.insert_periods(import.periods))
+                .try_update_untracked(|d| {
+                    // The days the file covers (metrics.md §2), with its rows.
+                    if let Some(source) = import.kind.source() {
+                        for r in &import.coverage {
+                            d.table.add_coverage(source, *r);
+                        }
+                    }
+                    d.table.insert_periods(import.periods)
+                })
                 .unwrap_or_default();
             report.added += c.added as u64;
             report.replaced += c.replaced as u64;
@@ -422,6 +430,9 @@ fn fill_report(r: &mut FileReport, imported: &Imported) {
     r.problems_total = imported.problems_total;
     r.columns = i.columns.clone();
     r.ignored_columns = i.ignored_columns.clone();
+    r.likely_measures = i.likely_measures.clone();
+    r.measures = (i.kind != FileKind::Roster).then_some(i.measures);
+    r.coverage = i.coverage.clone();
     r.warnings = i.warnings.clone();
     r.day_rows = i.rows.len() as u64;
     r.period_rows = i.periods.len() as u64;
@@ -779,6 +790,15 @@ impl Merger {
             out.rows_read += import.rows_read;
             out.rows_rejected += import.rows_rejected;
             out.roster.extend(import.roster);
+            out.measures |= import.measures;
+            out.coverage = DayRange::normalize(
+                out.coverage
+                    .iter()
+                    .chain(&import.coverage)
+                    .copied()
+                    .collect(),
+            );
+            // The first part's verdict on unknown columns stands for the file.
         }
         let room = MAX_PROBLEMS_IN_MEMORY.saturating_sub(out.problems.len());
         out.problems.extend(problems.into_iter().take(room));
@@ -809,19 +829,9 @@ impl Merger {
     }
 
     fn finish(self) -> Imported {
-        let mut import = self.out.unwrap_or_else(|| Import {
-            file: String::new(),
-            kind: FileKind::UsageCsv,
-            rows: Vec::new(),
-            periods: Vec::new(),
-            roster: Vec::new(),
-            problems: Vec::new(),
-            warnings: Vec::new(),
-            columns: Vec::new(),
-            ignored_columns: Vec::new(),
-            rows_read: 0,
-            rows_rejected: 0,
-        });
+        let mut import = self
+            .out
+            .unwrap_or_else(|| Import::new("", FileKind::UsageCsv));
         import.warnings = merge_warnings(
             &self.warnings,
             import.rows.is_empty() && import.periods.is_empty(),

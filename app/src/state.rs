@@ -11,8 +11,10 @@ use std::sync::Arc;
 use chrono::{Datelike, NaiveDate};
 use futures::channel::oneshot;
 use leptos::prelude::*;
-use scoreboard_core::parse::{ColumnUse, CsvPreview, Field, FileKind};
-use scoreboard_core::{compute, Problem, Report, ReportOptions, Roster, UsageTable, WindowSpec};
+use scoreboard_core::parse::{ColumnUse, CsvPreview, Field, FileKind, LikelyMeasure};
+use scoreboard_core::{
+    compute, DayRange, MeasureSet, Problem, Report, ReportOptions, Roster, UsageTable, WindowSpec,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::util;
@@ -58,6 +60,17 @@ pub struct FileReport {
     pub problems_total: u64,
     pub columns: Vec<ColumnUse>,
     pub ignored_columns: Vec<String>,
+    /// Unrecognised columns holding numbers in most rows: the import report
+    /// offers the column dialog for them (issue 10).
+    #[serde(default)]
+    pub likely_measures: Vec<LikelyMeasure>,
+    /// The measures the file carried; a later file replaces only these
+    /// (metrics.md §1). `None` for a roster or a file that could not be read.
+    #[serde(default)]
+    pub measures: Option<MeasureSet>,
+    /// The days the file covers (metrics.md §2).
+    #[serde(default)]
+    pub coverage: Vec<DayRange>,
     pub warnings: Vec<String>,
     /// Person-day rows the file gave, and how many of them were new or replaced earlier ones.
     pub day_rows: u64,
@@ -91,6 +104,9 @@ impl FileReport {
             problems_total: 0,
             columns: Vec::new(),
             ignored_columns: Vec::new(),
+            likely_measures: Vec::new(),
+            measures: None,
+            coverage: Vec::new(),
             warnings: Vec::new(),
             day_rows: 0,
             period_rows: 0,

@@ -16,10 +16,10 @@ use chrono::NaiveDate;
 use js_sys::{Array, Promise, Uint8Array};
 use leptos::prelude::*;
 use scoreboard_core::model::{
-    DayRow, Measures, ModelUsage, PeriodRow, PersonKey, Source, ToolDecisions,
+    DayRow, MeasureSet, Measures, ModelUsage, PeriodRow, PersonKey, Source, ToolDecisions,
 };
 use scoreboard_core::parse::Field;
-use scoreboard_core::{Roster, UsageTable};
+use scoreboard_core::{Roster, SourceCoverage, UsageTable};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -36,11 +36,15 @@ const DAYS: &str = "days";
 const META_KEY: &str = "meta";
 /// Rows per stored chunk (and per serialisation step between yields).
 const CHUNK_ROWS: usize = 20_000;
-const FORMAT_VERSION: u32 = 1;
+/// 2 (issue 10): rows keep the measures they carry, and the data keeps the
+/// days each source covers. Format 1 still reads (rows then carry every
+/// measure, and coverage is each source's first to last day).
+const FORMAT_VERSION: u32 = 2;
 const PREFIX: &str = "scoreboard:";
 
 /// One day row, compactly: (day as days from CE, person index, source index,
-/// the eleven counters, cost in micro-dollars, cost estimated, models, tools).
+/// the eleven counters, cost in micro-dollars, cost estimated, models, tools,
+/// the measures the row carries as [`MeasureSet`] bits).
 #[derive(Serialize, Deserialize)]
 struct Row(
     i32,
@@ -51,23 +55,66 @@ struct Row(
     bool,
     Vec<ModelUsage>,
     Vec<ToolDecisions>,
+    u16,
 );
+
+/// A day row of format 1, before rows said which measures they carry.
+#[derive(Deserialize)]
+struct RowV1(
+    i32,
+    u32,
+    u8,
+    [u64; 11],
+    i64,
+    bool,
+    Vec<ModelUsage>,
+    Vec<ToolDecisions>,
+);
+
+impl From<RowV1> for Row {
+    fn from(r: RowV1) -> Row {
+        let RowV1(day, person, source, c, cost, est, models, tools) = r;
+        Row(
+            day,
+            person,
+            source,
+            c,
+            cost,
+            est,
+            models,
+            tools,
+            MeasureSet::all().bits(),
+        )
+    }
+}
 
 /// One period row: its last day, then the row (whose day is the first day).
 #[derive(Serialize, Deserialize)]
 struct PRow(i32, Row);
 
+#[derive(Deserialize)]
+struct PRowV1(i32, RowV1);
+
+/// Only the format number, read first to pick the row shape.
+#[derive(Deserialize)]
+struct Version {
+    version: u32,
+}
+
 #[derive(Serialize, Deserialize)]
-struct Meta {
+struct Meta<P> {
     version: u32,
     saved_at: String,
     persons: Vec<PersonKey>,
-    periods: Vec<PRow>,
+    periods: Vec<P>,
     roster: Option<Roster>,
     files: Vec<FileReport>,
     demo: Option<DemoInfo>,
     chunks: u32,
     day_rows: u64,
+    /// The days each source covers, as the loads declared them (format 2).
+    #[serde(default)]
+    coverage: Vec<SourceCoverage>,
 }
 
 fn source_index(s: Source) -> u8 {
@@ -95,39 +142,60 @@ fn day_number(d: NaiveDate) -> i32 {
     d.num_days_from_ce()
 }
 
-fn row(
+/// A day row's parts, as both row kinds hold them.
+struct Parts<'a> {
     day: NaiveDate,
     person: u32,
     source: Source,
-    m: &Measures,
-    models: &[ModelUsage],
-    tools: &[ToolDecisions],
-) -> Row {
+    m: &'a Measures,
+    models: &'a [ModelUsage],
+    tools: &'a [ToolDecisions],
+    present: MeasureSet,
+}
+
+fn row(p: Parts<'_>) -> Row {
     Row(
-        day_number(day),
-        person,
-        source_index(source),
-        counters(m),
-        m.cost_micros,
-        m.cost_is_estimated,
-        models.to_vec(),
-        tools.to_vec(),
+        day_number(p.day),
+        p.person,
+        source_index(p.source),
+        counters(p.m),
+        p.m.cost_micros,
+        p.m.cost_is_estimated,
+        p.models.to_vec(),
+        p.tools.to_vec(),
+        p.present.bits(),
     )
 }
 
 fn encode(r: &DayRow, person: u32) -> Row {
-    row(r.day, person, r.source, &r.measures, &r.models, &r.tools)
+    row(Parts {
+        day: r.day,
+        person,
+        source: r.source,
+        m: &r.measures,
+        models: &r.models,
+        tools: &r.tools,
+        present: r.present,
+    })
 }
 
 fn encode_period(p: &PeriodRow, person: u32) -> PRow {
     PRow(
         day_number(p.end),
-        row(p.start, person, p.source, &p.measures, &p.models, &p.tools),
+        row(Parts {
+            day: p.start,
+            person,
+            source: p.source,
+            m: &p.measures,
+            models: &p.models,
+            tools: &p.tools,
+            present: p.present,
+        }),
     )
 }
 
 fn decode(r: Row, persons: &[PersonKey]) -> Option<DayRow> {
-    let Row(day, person, source, c, cost, est, models, tools) = r;
+    let Row(day, person, source, c, cost, est, models, tools, present) = r;
     Some(DayRow {
         day: NaiveDate::from_num_days_from_ce_opt(day)?,
         person: persons.get(person as usize)?.clone(),
@@ -135,6 +203,7 @@ fn decode(r: Row, persons: &[PersonKey]) -> Option<DayRow> {
         measures: measures(c, cost, est),
         models,
         tools,
+        present: MeasureSet::from_bits_truncate(present),
     })
 }
 
@@ -149,6 +218,7 @@ fn decode_period(p: PRow, persons: &[PersonKey]) -> Option<PeriodRow> {
         measures: d.measures,
         models: d.models,
         tools: d.tools,
+        present: d.present,
     })
 }
 
@@ -349,6 +419,7 @@ async fn save(ctx: Ctx) -> Result<(), String> {
             .map(|p| encode_period(p, interner.get(&p.person)))
             .collect();
         let meta = Meta {
+            coverage: d.table.declared_coverage().cloned().collect(),
             version: FORMAT_VERSION,
             saved_at: String::from(js_sys::Date::new_0().to_iso_string()),
             persons: std::mem::take(&mut interner.persons),
@@ -419,17 +490,43 @@ async fn load_from(db: &IdbDatabase) -> Result<Option<Data>, String> {
     if meta.is_undefined() || meta.is_null() {
         return Ok(None);
     }
-    let meta: Meta = serde_json::from_slice(&Uint8Array::new(&meta).to_vec()).map_err(|e| {
+    let bytes = Uint8Array::new(&meta).to_vec();
+    let unreadable = |e: serde_json::Error| {
         format!(
             "the stored data cannot be read ({e}); use \"Clear all data\" and load the files again"
         )
-    })?;
-    if meta.version != FORMAT_VERSION {
-        return Err(format!(
-            "the stored data has format {} (this page reads {FORMAT_VERSION})",
-            meta.version
-        ));
-    }
+    };
+    let version = serde_json::from_slice::<Version>(&bytes)
+        .map_err(unreadable)?
+        .version;
+    // Format 1 rows are one field shorter; both read into today's rows.
+    let meta: Meta<PRow> = match version {
+        1 => {
+            let m: Meta<PRowV1> = serde_json::from_slice(&bytes).map_err(unreadable)?;
+            Meta {
+                periods: m
+                    .periods
+                    .into_iter()
+                    .map(|PRowV1(end, r)| PRow(end, r.into()))
+                    .collect(),
+                version: m.version,
+                saved_at: m.saved_at,
+                persons: m.persons,
+                roster: m.roster,
+                files: m.files,
+                demo: m.demo,
+                chunks: m.chunks,
+                day_rows: m.day_rows,
+                coverage: m.coverage,
+            }
+        }
+        FORMAT_VERSION => serde_json::from_slice(&bytes).map_err(unreadable)?,
+        v => {
+            return Err(format!(
+                "the stored data has format {v} (this page reads {FORMAT_VERSION} and 1)"
+            ))
+        }
+    };
     // Chunk by chunk into the table, one short read transaction per chunk
     // (a transaction does not survive a yield), yielding in between.
     let mut table = UsageTable::new();
@@ -448,13 +545,7 @@ async fn load_from(db: &IdbDatabase) -> Result<Option<Data>, String> {
         if chunk.is_undefined() || chunk.is_null() {
             break;
         }
-        let bytes = Uint8Array::new(&chunk).to_vec();
-        let part: Vec<Row> = serde_json::from_slice(&bytes)
-            .map_err(|e| format!("a stored chunk cannot be read ({e})"))?;
-        let rows: Vec<DayRow> = part
-            .into_iter()
-            .filter_map(|r| decode(r, &meta.persons))
-            .collect();
+        let rows = decode_chunk(&Uint8Array::new(&chunk).to_vec(), version, &meta.persons)?;
         read += rows.len() as u64;
         table.insert_days(rows);
         yield_now().await;
@@ -470,12 +561,30 @@ async fn load_from(db: &IdbDatabase) -> Result<Option<Data>, String> {
             .into_iter()
             .filter_map(|p| decode_period(p, &meta.persons)),
     );
+    for c in &meta.coverage {
+        table.add_source_coverage(c);
+    }
     Ok(Some(Data {
         table,
         roster: meta.roster,
         files: meta.files,
         demo: meta.demo,
     }))
+}
+
+/// One stored chunk of day rows, in the row shape of its format.
+fn decode_chunk(bytes: &[u8], version: u32, persons: &[PersonKey]) -> Result<Vec<DayRow>, String> {
+    let unreadable = |e: serde_json::Error| format!("a stored chunk cannot be read ({e})");
+    let rows: Vec<Row> = if version == 1 {
+        let old: Vec<RowV1> = serde_json::from_slice(bytes).map_err(unreadable)?;
+        old.into_iter().map(Row::from).collect()
+    } else {
+        serde_json::from_slice(bytes).map_err(unreadable)?
+    };
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| decode(r, persons))
+        .collect())
 }
 
 /// Removes everything Scoreboard stored in this browser: the data, the
@@ -612,12 +721,36 @@ mod tests {
             measures: Measures::default(),
             models: Vec::new(),
             tools: Vec::new(),
+            present: MeasureSet::COST | MeasureSet::SESSIONS,
         };
         p.measures.sessions = 40;
         let persons = vec![p.person.clone()];
         let json = serde_json::to_vec(&encode_period(&p, 0)).unwrap_or_default();
         let back: Option<PRow> = serde_json::from_slice(&json).ok();
         assert_eq!(back.and_then(|x| decode_period(x, &persons)), Some(p));
+    }
+
+    /// Issue 10: a row that carries only some measures keeps saying so after
+    /// a reload, so a later file still merges measure by measure.
+    #[test]
+    fn a_thin_row_keeps_the_measures_it_carries() {
+        let mut r = DayRow::new(day("2026-11-16"), PersonKey::email("a@b.c"), Source::Csv);
+        r.measures.lines_added = 40;
+        r.present = MeasureSet::LINES_ADDED;
+        let json = serde_json::to_vec(&vec![encode(&r, 0)]).unwrap_or_default();
+        let back = decode_chunk(&json, FORMAT_VERSION, &[r.person.clone()]);
+        assert_eq!(back, Ok(vec![r]));
+    }
+
+    /// Format 1 (rows without their measures) still reads: every measure carried.
+    #[test]
+    fn rows_stored_in_format_1_still_read() {
+        let v1 = r#"[[740000,0,2,[3,120,0,0,0,9,2,0,0,0,0],1250000,false,[],[]]]"#;
+        let back = decode_chunk(v1.as_bytes(), 1, &[PersonKey::email("a@b.c")]).unwrap_or_default();
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].present, MeasureSet::all());
+        assert_eq!(back[0].measures.lines_added, 120);
+        assert_eq!(back[0].source, Source::Csv);
     }
 
     #[test]
@@ -666,6 +799,7 @@ mod browser_tests {
             measures: Measures::default(),
             models: Vec::new(),
             tools: Vec::new(),
+            present: scoreboard_core::MeasureSet::all(),
         };
         period.measures.sessions = 40;
         table.insert_periods([period]);

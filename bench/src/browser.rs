@@ -297,14 +297,19 @@ fn agreement(csv: &[u8], weeks: &[Value]) -> Result<Value> {
     let mut mismatches = Vec::new();
     for w in weeks {
         let day = w["week"].as_str().unwrap_or_default();
-        let Some(core) = report.weeks.iter().find(|c| c.week.to_string() == day) else {
+        let Some(week) = report.weeks.iter().find(|c| c.week.to_string() == day) else {
             mismatches.push(format!("{day}: not in core's report"));
             continue;
         };
+        // A week no loaded day covers has no figures in core (never 0).
+        let Some(core) = &week.figures else {
+            mismatches.push(format!("{day}: core has no figures (not covered)"));
+            continue;
+        };
         let same = w["active_engineers"].as_u64() == Some(core.active_engineers)
-            && w["sessions"].as_u64() == Some(core.sessions)
-            && w["lines_accepted"].as_u64() == Some(core.lines_accepted)
-            && match (w["acceptance_rate"].as_f64(), core.acceptance_rate) {
+            && w["sessions"].as_u64() == Some(core.totals.sessions)
+            && w["lines_accepted"].as_u64() == Some(core.totals.lines_accepted)
+            && match (w["acceptance_rate"].as_f64(), core.totals.acceptance_rate) {
                 (Some(a), Some(b)) => (a - b).abs() < 1e-9,
                 (None, None) => true,
                 _ => false,
@@ -312,7 +317,10 @@ fn agreement(csv: &[u8], weeks: &[Value]) -> Result<Value> {
         if !same {
             mismatches.push(format!(
                 "{day}: duckdb {w} vs core {} WAE, {} sessions, {} lines, {:?}",
-                core.active_engineers, core.sessions, core.lines_accepted, core.acceptance_rate
+                core.active_engineers,
+                core.totals.sessions,
+                core.totals.lines_accepted,
+                core.totals.acceptance_rate
             ));
         }
     }

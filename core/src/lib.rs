@@ -7,6 +7,7 @@
 //! bytes → [`parse`] → [`model::DayRow`]s / [`model::PeriodRow`]s →
 //! [`table::UsageTable`] (+ [`roster::Roster`]) → [`metrics::compute`] → [`metrics::Report`].
 
+pub mod coverage;
 pub mod metrics;
 pub mod model;
 pub mod parse;
@@ -17,9 +18,11 @@ pub mod table;
 pub mod telemetry;
 pub mod week;
 
+pub use coverage::{DayRange, Freshness, SourceCoverage};
 pub use metrics::{compute, Report, ReportOptions, WindowSpec};
 pub use model::{
-    DayRow, Measures, MicroUsd, ModelUsage, PeriodRow, PersonKey, Problem, Source, ToolDecisions,
+    DayRow, MeasureSet, Measures, MicroUsd, ModelUsage, PeriodRow, PersonKey, Problem, Source,
+    ToolDecisions,
 };
 pub use roster::{Roster, RosterEntry};
 pub use table::UsageTable;

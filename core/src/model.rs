@@ -54,6 +54,19 @@ impl Source {
     pub fn parse(s: &str) -> Option<Source> {
         Source::ALL.into_iter().find(|src| src.as_str() == s)
     }
+
+    /// The measures a row of this source carries unless its file says
+    /// otherwise: the Enterprise Analytics API has no tokens and no cost
+    /// (they stay unknown, never 0); the Admin API and telemetry carry
+    /// every measure; a CSV export carries the columns it has (set by the parser).
+    pub fn measures(self) -> MeasureSet {
+        match self {
+            Source::EnterpriseApi => MeasureSet::all()
+                .difference(MeasureSet::TOKENS)
+                .difference(MeasureSet::COST),
+            Source::AdminApi | Source::Csv | Source::Otlp => MeasureSet::all(),
+        }
+    }
 }
 
 impl fmt::Display for Source {
@@ -160,41 +173,151 @@ pub struct Measures {
     pub cost_is_estimated: bool,
 }
 
+/// Reads and writes one counter of [`Measures`].
+type Counter = fn(&mut Measures) -> &mut u64;
+
 impl Measures {
+    /// Every counter with the measure it belongs to (accepted and rejected
+    /// edits both belong to [`MeasureSet::EDITS`]); cost is handled apart.
+    const COUNTERS: [(MeasureSet, Counter); 11] = [
+        (MeasureSet::SESSIONS, |m| &mut m.sessions),
+        (MeasureSet::LINES_ADDED, |m| &mut m.lines_added),
+        (MeasureSet::LINES_REMOVED, |m| &mut m.lines_removed),
+        (MeasureSet::COMMITS, |m| &mut m.commits),
+        (MeasureSet::PULL_REQUESTS, |m| &mut m.pull_requests),
+        (MeasureSet::EDITS, |m| &mut m.edits_accepted),
+        (MeasureSet::EDITS, |m| &mut m.edits_rejected),
+        (MeasureSet::INPUT_TOKENS, |m| &mut m.input_tokens),
+        (MeasureSet::OUTPUT_TOKENS, |m| &mut m.output_tokens),
+        (MeasureSet::CACHE_READ_TOKENS, |m| &mut m.cache_read_tokens),
+        (MeasureSet::CACHE_CREATION_TOKENS, |m| {
+            &mut m.cache_creation_tokens
+        }),
+    ];
+
     /// Activity rule (metrics.md §2): any non-zero measure.
     pub fn is_active(&self) -> bool {
-        self.sessions != 0
-            || self.lines_added != 0
-            || self.lines_removed != 0
-            || self.commits != 0
-            || self.pull_requests != 0
-            || self.edits_accepted != 0
-            || self.edits_rejected != 0
-            || self.input_tokens != 0
-            || self.output_tokens != 0
-            || self.cache_read_tokens != 0
-            || self.cache_creation_tokens != 0
-            || self.cost_micros != 0
+        let mut m = *self;
+        self.cost_micros != 0 || Measures::COUNTERS.iter().any(|(_, c)| *c(&mut m) != 0)
     }
 
     /// Adds another row's measures. Sums saturate: a parser caps absurd
     /// counts, and two capped rows must not overflow (nothing panics on input).
     pub fn add(&mut self, o: &Measures) {
-        self.sessions = self.sessions.saturating_add(o.sessions);
-        self.lines_added = self.lines_added.saturating_add(o.lines_added);
-        self.lines_removed = self.lines_removed.saturating_add(o.lines_removed);
-        self.commits = self.commits.saturating_add(o.commits);
-        self.pull_requests = self.pull_requests.saturating_add(o.pull_requests);
-        self.edits_accepted = self.edits_accepted.saturating_add(o.edits_accepted);
-        self.edits_rejected = self.edits_rejected.saturating_add(o.edits_rejected);
-        self.input_tokens = self.input_tokens.saturating_add(o.input_tokens);
-        self.output_tokens = self.output_tokens.saturating_add(o.output_tokens);
-        self.cache_read_tokens = self.cache_read_tokens.saturating_add(o.cache_read_tokens);
-        self.cache_creation_tokens = self
-            .cache_creation_tokens
-            .saturating_add(o.cache_creation_tokens);
+        let mut o = *o;
+        for (_, c) in Measures::COUNTERS {
+            let v = *c(&mut o);
+            let into = c(self);
+            *into = into.saturating_add(v);
+        }
         self.cost_micros = self.cost_micros.saturating_add(o.cost_micros);
         self.cost_is_estimated |= o.cost_is_estimated;
+    }
+
+    /// Takes from `later` the measures in `present` and keeps the others
+    /// (metrics.md §1: a later file replaces measure by measure; a measure it
+    /// has no column for is unknown there, not 0).
+    pub fn replace(&mut self, later: &Measures, present: MeasureSet) {
+        let mut later = *later;
+        for (measure, c) in Measures::COUNTERS {
+            if present.contains(measure) {
+                *c(self) = *c(&mut later);
+            }
+        }
+        if present.contains(MeasureSet::COST) {
+            self.cost_micros = later.cost_micros;
+            self.cost_is_estimated = later.cost_is_estimated;
+        }
+    }
+}
+
+bitflags::bitflags! {
+    /// Which measures a row carries: the columns its file had, or what its
+    /// API records hold. A measure outside the set is unknown for the row
+    /// (its value reads 0 but says nothing), so a later row of the same
+    /// source and person-day that carries it replaces it, and one that does
+    /// not keeps the earlier value (metrics.md §1). Serialised as a list of
+    /// names (`["sessions", "lines_added"]`); rows stored without it carry
+    /// every measure.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct MeasureSet: u16 {
+        const SESSIONS = 1;
+        const LINES_ADDED = 1 << 1;
+        const LINES_REMOVED = 1 << 2;
+        const COMMITS = 1 << 3;
+        const PULL_REQUESTS = 1 << 4;
+        /// Accepted and rejected edits together (the rate needs both), with the per-tool split.
+        const EDITS = 1 << 5;
+        const INPUT_TOKENS = 1 << 6;
+        const OUTPUT_TOKENS = 1 << 7;
+        const CACHE_READ_TOKENS = 1 << 8;
+        const CACHE_CREATION_TOKENS = 1 << 9;
+        /// Cost and whether it was estimated.
+        const COST = 1 << 10;
+    }
+}
+
+impl Default for MeasureSet {
+    /// Every measure: what a row means when nothing says otherwise.
+    fn default() -> MeasureSet {
+        MeasureSet::all()
+    }
+}
+
+impl MeasureSet {
+    /// Each measure with its name, in the order of [`Measures`].
+    pub const NAMES: [(MeasureSet, &'static str); 11] = [
+        (MeasureSet::SESSIONS, "sessions"),
+        (MeasureSet::LINES_ADDED, "lines_added"),
+        (MeasureSet::LINES_REMOVED, "lines_removed"),
+        (MeasureSet::COMMITS, "commits"),
+        (MeasureSet::PULL_REQUESTS, "pull_requests"),
+        (MeasureSet::EDITS, "edits"),
+        (MeasureSet::INPUT_TOKENS, "input_tokens"),
+        (MeasureSet::OUTPUT_TOKENS, "output_tokens"),
+        (MeasureSet::CACHE_READ_TOKENS, "cache_read_tokens"),
+        (MeasureSet::CACHE_CREATION_TOKENS, "cache_creation_tokens"),
+        (MeasureSet::COST, "cost"),
+    ];
+
+    /// Any of the four token counts.
+    pub const TOKENS: MeasureSet = MeasureSet::INPUT_TOKENS
+        .union(MeasureSet::OUTPUT_TOKENS)
+        .union(MeasureSet::CACHE_READ_TOKENS)
+        .union(MeasureSet::CACHE_CREATION_TOKENS);
+
+    /// The names of the measures in the set, e.g. `["sessions", "cost"]`.
+    pub fn names(self) -> Vec<&'static str> {
+        MeasureSet::NAMES
+            .iter()
+            .filter(|(m, _)| self.contains(*m))
+            .map(|(_, n)| *n)
+            .collect()
+    }
+
+    /// The measure named `name` as in [`MeasureSet::names`].
+    pub fn from_measure_name(name: &str) -> Option<MeasureSet> {
+        MeasureSet::NAMES
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(m, _)| *m)
+    }
+}
+
+impl Serialize for MeasureSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.names())
+    }
+}
+
+impl<'de> Deserialize<'de> for MeasureSet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<MeasureSet, D::Error> {
+        let names: Vec<String> = Vec::deserialize(d)?;
+        names.iter().try_fold(MeasureSet::empty(), |set, n| {
+            MeasureSet::from_measure_name(n)
+                .map(|m| set | m)
+                .ok_or_else(|| serde::de::Error::custom(format!("unknown measure `{n}`")))
+        })
     }
 }
 
@@ -233,6 +356,9 @@ pub struct DayRow {
     pub models: Vec<ModelUsage>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<ToolDecisions>,
+    /// The measures this row carries (every one unless its file lacked columns).
+    #[serde(default, skip_serializing_if = "MeasureSet::is_all")]
+    pub present: MeasureSet,
 }
 
 impl DayRow {
@@ -244,14 +370,47 @@ impl DayRow {
             measures: Measures::default(),
             models: Vec::new(),
             tools: Vec::new(),
+            present: source.measures(),
         }
     }
 
-    /// Adds another row's measures and breakdowns (same person, day, source).
+    /// Adds another row's measures and breakdowns (same person, day and
+    /// source, same load): the sum carries what either carried.
     pub fn absorb(&mut self, other: &DayRow) {
-        self.measures.add(&other.measures);
-        merge_models(&mut self.models, &other.models);
-        merge_tools(&mut self.tools, &other.tools);
+        self.usage_mut().absorb(other.usage());
+    }
+
+    /// A later load's row for the same person, day and source: its measures
+    /// replace these measure by measure (see [`MeasureSet`]).
+    pub fn update_from(&mut self, later: DayRow) {
+        self.usage_mut().update_from(later.into_usage());
+    }
+
+    fn usage(&self) -> UsageRef<'_> {
+        UsageRef {
+            measures: &self.measures,
+            models: &self.models,
+            tools: &self.tools,
+            present: self.present,
+        }
+    }
+
+    fn usage_mut(&mut self) -> UsageMut<'_> {
+        UsageMut {
+            measures: &mut self.measures,
+            models: &mut self.models,
+            tools: &mut self.tools,
+            present: &mut self.present,
+        }
+    }
+
+    fn into_usage(self) -> Usage {
+        Usage {
+            measures: self.measures,
+            models: self.models,
+            tools: self.tools,
+            present: self.present,
+        }
     }
 }
 
@@ -269,31 +428,111 @@ pub struct PeriodRow {
     pub models: Vec<ModelUsage>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<ToolDecisions>,
+    /// The measures this row carries (see [`DayRow::present`]).
+    #[serde(default, skip_serializing_if = "MeasureSet::is_all")]
+    pub present: MeasureSet,
 }
 
 impl PeriodRow {
+    /// Adds another row of the same person, span and source (same load).
     pub fn absorb(&mut self, other: &PeriodRow) {
-        self.measures.add(&other.measures);
-        merge_models(&mut self.models, &other.models);
-        merge_tools(&mut self.tools, &other.tools);
+        self.usage_mut().absorb(UsageRef {
+            measures: &other.measures,
+            models: &other.models,
+            tools: &other.tools,
+            present: other.present,
+        });
+    }
+
+    /// A later load's totals for the same person, span and source, measure by measure.
+    pub fn update_from(&mut self, later: PeriodRow) {
+        self.usage_mut().update_from(Usage {
+            measures: later.measures,
+            models: later.models,
+            tools: later.tools,
+            present: later.present,
+        });
+    }
+
+    fn usage_mut(&mut self) -> UsageMut<'_> {
+        UsageMut {
+            measures: &mut self.measures,
+            models: &mut self.models,
+            tools: &mut self.tools,
+            present: &mut self.present,
+        }
     }
 }
 
+/// The usage parts shared by day and period rows, so that summing and
+/// replacing are written once for both.
+struct Usage {
+    measures: Measures,
+    models: Vec<ModelUsage>,
+    tools: Vec<ToolDecisions>,
+    present: MeasureSet,
+}
+
+#[derive(Clone, Copy)]
+struct UsageRef<'a> {
+    measures: &'a Measures,
+    models: &'a [ModelUsage],
+    tools: &'a [ToolDecisions],
+    present: MeasureSet,
+}
+
+struct UsageMut<'a> {
+    measures: &'a mut Measures,
+    models: &'a mut Vec<ModelUsage>,
+    tools: &'a mut Vec<ToolDecisions>,
+    present: &'a mut MeasureSet,
+}
+
+impl UsageMut<'_> {
+    fn absorb(self, o: UsageRef<'_>) {
+        self.measures.add(o.measures);
+        merge_models(self.models, o.models);
+        merge_tools(self.tools, o.tools);
+        *self.present |= o.present;
+    }
+
+    fn update_from(self, later: Usage) {
+        self.measures.replace(&later.measures, later.present);
+        // The per-model split belongs to tokens and cost, the per-tool split to edits.
+        if later
+            .present
+            .intersects(MeasureSet::TOKENS | MeasureSet::COST)
+        {
+            *self.models = later.models;
+        }
+        if later.present.contains(MeasureSet::EDITS) {
+            *self.tools = later.tools;
+        }
+        *self.present |= later.present;
+    }
+}
+
+/// Adds a per-model split to another (same model: tokens and cost summed).
 pub(crate) fn merge_models(into: &mut Vec<ModelUsage>, from: &[ModelUsage]) {
     for m in from {
         match into.iter_mut().find(|x| x.model == m.model) {
-            Some(x) => {
-                x.input_tokens = x.input_tokens.saturating_add(m.input_tokens);
-                x.output_tokens = x.output_tokens.saturating_add(m.output_tokens);
-                x.cache_read_tokens = x.cache_read_tokens.saturating_add(m.cache_read_tokens);
-                x.cache_creation_tokens = x
-                    .cache_creation_tokens
-                    .saturating_add(m.cache_creation_tokens);
-                x.cost_micros = x.cost_micros.saturating_add(m.cost_micros);
-                x.cost_is_estimated |= m.cost_is_estimated;
-            }
+            Some(x) => x.add(m),
             None => into.push(m.clone()),
         }
+    }
+}
+
+impl ModelUsage {
+    /// Adds another entry's tokens and cost (saturating, like [`Measures::add`]).
+    pub fn add(&mut self, m: &ModelUsage) {
+        self.input_tokens = self.input_tokens.saturating_add(m.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(m.output_tokens);
+        self.cache_read_tokens = self.cache_read_tokens.saturating_add(m.cache_read_tokens);
+        self.cache_creation_tokens = self
+            .cache_creation_tokens
+            .saturating_add(m.cache_creation_tokens);
+        self.cost_micros = self.cost_micros.saturating_add(m.cost_micros);
+        self.cost_is_estimated |= m.cost_is_estimated;
     }
 }
 

@@ -12,12 +12,17 @@ use base64::Engine as _;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{Report, WindowSpec};
+use crate::metrics::{Report, WeekCoverage, WindowSpec};
 use crate::model::{PersonKey, Source};
 
 /// The current snapshot format. Older versions must keep opening: see
 /// [`decode_link`] and the fixture in `core/tests/share_data/`.
-pub const SNAPSHOT_VERSION: u32 = 1;
+/// Version 2 (issue 10): weeks carry their coverage and have no figures when
+/// no source covers them, the tier chart has one entry per week, the report
+/// has cards with changes, a team table and a staleness statement. A v1
+/// snapshot reads as v2 (every added field has a default; its weeks read as
+/// fully covered, as they were shown).
+pub const SNAPSHOT_VERSION: u32 = 2;
 
 /// The longest link fragment the page offers; beyond it, a snapshot file.
 /// Chromium 156 opens far longer fragments (measured: 130 KB arrive intact in
@@ -163,8 +168,12 @@ pub fn make_snapshot(
         Privacy::Pseudonyms => {
             pseudonymise(&mut shared, salt);
             merge_small_teams(&mut shared, min_group);
+            drop_small_team_rows(&mut shared, min_group);
         }
-        Privacy::AggregatesOnly => strip_people(&mut shared),
+        Privacy::AggregatesOnly => {
+            strip_people(&mut shared);
+            drop_small_team_rows(&mut shared, min_group);
+        }
     }
     Ok(Snapshot {
         version: SNAPSHOT_VERSION,
@@ -333,6 +342,18 @@ fn merge_small_teams(report: &mut Report, min_group: u64) {
     }
 }
 
+/// With names hidden, a team table row of a team smaller than `min_group`
+/// singles its people out: such rows are left out of the snapshot (their
+/// figures cannot be merged after the fact), and counted.
+fn drop_small_team_rows(report: &mut Report, min_group: u64) {
+    let before = report.team_table.rows.len();
+    report
+        .team_table
+        .rows
+        .retain(|row| row.roster_size >= min_group);
+    report.team_table.hidden_small_teams += (before - report.team_table.rows.len()) as u64;
+}
+
 fn strip_people(report: &mut Report) {
     let terms: Vec<(String, String)> = hidden_terms(report)
         .into_iter()
@@ -348,7 +369,7 @@ fn strip_people(report: &mut Report) {
     scrub_texts(report, &terms);
 }
 
-/// Encodes a snapshot for a URL fragment: `v1.` + base64url(zlib(JSON)).
+/// Encodes a snapshot for a URL fragment: `v<version>.` + base64url(zlib(JSON)).
 /// zlib's Adler-32 checksum makes a damaged or truncated link fail loudly.
 pub fn encode_link(snapshot: &Snapshot) -> String {
     let json = serde_json::to_vec(snapshot).unwrap_or_default();
@@ -490,12 +511,13 @@ fn count_values(json: &[u8]) -> Result<(), ShareError> {
 
 fn decode_json(json: &[u8], version: u32) -> Result<Snapshot, ShareError> {
     count_values(json)?;
-    // One version exists so far; a v2 would upgrade a v1 value here before
-    // deserialising, so that links already sent keep opening. Fields added
-    // to `Report` later need `#[serde(default)]`: the v1 fixture test fails
-    // otherwise.
+    // v2 only added fields (all with serde defaults) and made week figures
+    // optional (flattened, so a v1 week with figures reads as covered): both
+    // versions read with the same types. A later incompatible version would
+    // upgrade the older value here before deserialising, so that links
+    // already sent keep opening; the fixture tests fail otherwise.
     match version {
-        1 => serde_json::from_slice(json)
+        1 | 2 => serde_json::from_slice(json)
             .map_err(|e| ShareError::Damaged(format!("unreadable content: {e}"))),
         _ => Err(ShareError::NotASnapshot),
     }
@@ -540,16 +562,16 @@ pub fn people_csv(report: &Report) -> String {
             opt(p.first_active),
             opt(p.last_active),
             p.active_weeks.to_string(),
-            p.sessions.to_string(),
-            p.lines_accepted.to_string(),
-            p.lines_removed.to_string(),
-            p.commits.to_string(),
-            p.pull_requests.to_string(),
-            p.edits_accepted.to_string(),
-            p.edits_rejected.to_string(),
-            rate(p.acceptance_rate),
-            usd(p.cost_micros),
-            p.cost_is_estimated.to_string(),
+            p.totals.sessions.to_string(),
+            p.totals.lines_accepted.to_string(),
+            p.totals.lines_removed.to_string(),
+            p.totals.commits.to_string(),
+            p.totals.pull_requests.to_string(),
+            p.totals.edits_accepted.to_string(),
+            p.totals.edits_rejected.to_string(),
+            rate(p.totals.acceptance_rate),
+            usd(p.totals.cost_micros),
+            p.totals.cost_is_estimated.to_string(),
             p.lines_accepted_last_4.to_string(),
             opt(p.days_to_first_use),
             sources.join(" "),
@@ -559,7 +581,8 @@ pub fn people_csv(report: &Report) -> String {
 }
 
 /// The weekly series as CSV: one row per ISO week of the window, every
-/// weekly figure, undefined ones left empty (never 0).
+/// weekly figure; undefined figures and every figure of a week no source
+/// covers are left empty (never 0).
 pub fn weeks_csv(report: &Report) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let _ = w.write_record([
@@ -588,38 +611,63 @@ pub fn weeks_csv(report: &Report) -> String {
         "occasional",
         "lapsed",
         "roster_not_started_yet",
+        "coverage",
+        "covered_days",
+        "partial",
+        "lines_per_active_engineer",
+        "sessions_per_active_engineer",
     ]);
     for wk in &report.weeks {
-        let tiers = report.tiers_by_week.iter().find(|t| t.week == wk.week);
-        let tier = |f: fn(&crate::metrics::TierCounts) -> u64| tiers.map(f).map(|n| n.to_string());
+        let tiers = report
+            .tiers_by_week
+            .iter()
+            .find(|t| t.week == wk.week)
+            .and_then(|t| t.counts.as_ref());
+        let tier = |f: fn(&crate::metrics::TierCounts) -> u64| opt(tiers.map(f));
+        let f = wk.figures.as_ref();
+        let t = f.map(|f| &f.totals);
+        let (coverage, covered_days) = match &wk.coverage {
+            WeekCoverage::Full => ("full", 7),
+            WeekCoverage::Partial { days, .. } => ("partial", *days),
+            WeekCoverage::Uncovered => ("none", 0),
+        };
         let _ = w.write_record([
             wk.label.clone(),
             wk.week.to_string(),
             wk.complete.to_string(),
-            wk.active_engineers.to_string(),
-            wk.active_roster_members.to_string(),
-            opt(wk.roster_size),
-            rate(wk.adoption_rate),
-            wk.sessions.to_string(),
-            wk.lines_accepted.to_string(),
-            wk.lines_removed.to_string(),
-            wk.commits.to_string(),
-            wk.pull_requests.to_string(),
-            wk.edits_accepted.to_string(),
-            wk.edits_rejected.to_string(),
-            rate(wk.acceptance_rate),
-            usd(wk.cost_micros),
-            wk.cost_per_active_engineer_usd
+            opt(f.map(|f| f.active_engineers)),
+            opt(f.map(|f| f.active_roster_members)),
+            opt(f.and_then(|f| f.roster_size)),
+            rate(f.and_then(|f| f.adoption_rate)),
+            opt(t.map(|t| t.sessions)),
+            opt(t.map(|t| t.lines_accepted)),
+            opt(t.map(|t| t.lines_removed)),
+            opt(t.map(|t| t.commits)),
+            opt(t.map(|t| t.pull_requests)),
+            opt(t.map(|t| t.edits_accepted)),
+            opt(t.map(|t| t.edits_rejected)),
+            rate(t.and_then(|t| t.acceptance_rate)),
+            t.map(|t| usd(t.cost_micros)).unwrap_or_default(),
+            f.and_then(|f| f.cost_per_active_engineer_usd)
                 .map(|c| format!("{c:.2}"))
                 .unwrap_or_default(),
-            wk.cost_is_estimated.to_string(),
-            wk.new_engineers.to_string(),
+            opt(t.map(|t| t.cost_is_estimated)),
+            opt(f.map(|f| f.new_engineers)),
             wk.days_with_data.to_string(),
-            tier(|t| t.power).unwrap_or_default(),
-            tier(|t| t.regular).unwrap_or_default(),
-            tier(|t| t.occasional).unwrap_or_default(),
-            tier(|t| t.lapsed).unwrap_or_default(),
-            tier(|t| t.roster_not_started).unwrap_or_default(),
+            tier(|t| t.power),
+            tier(|t| t.regular),
+            tier(|t| t.occasional),
+            tier(|t| t.lapsed),
+            tier(|t| t.roster_not_started),
+            coverage.to_string(),
+            covered_days.to_string(),
+            wk.partial.to_string(),
+            f.and_then(|f| f.lines_per_active_engineer)
+                .map(|v| format!("{v:.2}"))
+                .unwrap_or_default(),
+            f.and_then(|f| f.sessions_per_active_engineer)
+                .map(|v| format!("{v:.2}"))
+                .unwrap_or_default(),
         ]);
     }
     csv_text(w)

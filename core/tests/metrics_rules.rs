@@ -8,8 +8,8 @@
 use chrono::NaiveDate;
 use scoreboard_core::metrics::{self, Figure, Tier, WindowSpec};
 use scoreboard_core::{
-    compute, DayRow, Measures, PeriodRow, PersonKey, ReportOptions, Roster, RosterEntry, Source,
-    UsageTable,
+    compute, DayRange, DayRow, MeasureSet, Measures, PeriodRow, PersonKey, ReportOptions, Roster,
+    RosterEntry, Source, UsageTable,
 };
 
 fn d(s: &str) -> NaiveDate {
@@ -48,7 +48,17 @@ fn edits(accepted: u64, rejected: u64) -> Measures {
     }
 }
 
+/// A table whose CSV source is declared to cover every day these tests use:
+/// the rules below are about figures of covered weeks (coverage has its own
+/// tests, with [`exported`]).
 fn table(rows: Vec<DayRow>) -> UsageTable {
+    let mut t = exported(rows);
+    t.add_coverage(Source::Csv, DayRange::new(d("2020-01-01"), d("2027-12-31")));
+    t
+}
+
+/// A table as loading exports makes it: each source covers its first to last day.
+fn exported(rows: Vec<DayRow>) -> UsageTable {
     let mut t = UsageTable::new();
     t.insert_days(rows);
     t
@@ -70,8 +80,13 @@ fn opts(weeks: u32) -> ReportOptions {
     ReportOptions::last_weeks(d(AS_OF), weeks)
 }
 
-fn week<'a>(r: &'a scoreboard_core::Report, monday: &str) -> &'a metrics::WeekFigures {
+fn week_of<'a>(r: &'a scoreboard_core::Report, monday: &str) -> &'a metrics::WeekFigures {
     r.weeks.iter().find(|w| w.week == d(monday)).unwrap()
+}
+
+/// The figures of a covered week.
+fn week<'a>(r: &'a scoreboard_core::Report, monday: &str) -> &'a metrics::Figures {
+    week_of(r, monday).figures.as_ref().expect("a covered week")
 }
 
 fn tier(r: &scoreboard_core::Report, who: &str) -> Tier {
@@ -92,7 +107,7 @@ fn weekly_active_engineers_count_distinct_people_not_days() {
     let r = compute(&t, None, &opts(4));
     let w = week(&r, "2026-11-09");
     assert_eq!(w.active_engineers, 2);
-    assert_eq!(w.sessions, 4);
+    assert_eq!(w.totals.sessions, 4);
 }
 
 #[test]
@@ -126,8 +141,8 @@ fn acceptance_is_a_ratio_of_sums_not_an_average_of_daily_rates() {
         row("2026-11-10", "a@x.com", Source::Csv, edits(1, 8)),
     ]);
     let r = compute(&t, None, &opts(4));
-    assert_eq!(week(&r, "2026-11-09").acceptance_rate, Some(0.2));
-    assert_eq!(r.totals.acceptance_rate, Some(0.2));
+    assert_eq!(week(&r, "2026-11-09").totals.acceptance_rate, Some(0.2));
+    assert_eq!(r.totals.figures.totals.acceptance_rate, Some(0.2));
 }
 
 #[test]
@@ -136,7 +151,7 @@ fn undefined_ratios_are_none_never_zero() {
     let r = compute(&t, None, &opts(4));
     let w = week(&r, "2026-11-09");
     assert_eq!(
-        w.acceptance_rate, None,
+        w.totals.acceptance_rate, None,
         "no edit decisions: undefined, not 0 % or 100 %"
     );
     assert_eq!(
@@ -149,11 +164,11 @@ fn undefined_ratios_are_none_never_zero() {
         quiet.cost_per_active_engineer_usd, None,
         "WAE = 0: cost per active engineer is undefined"
     );
-    assert!(metrics::why_undefined(Figure::AdoptionRate, w)
+    assert!(metrics::why_undefined(Figure::AdoptionRate, Some(w))
         .unwrap()
         .contains("roster"));
-    assert!(metrics::why_undefined(Figure::CostPerActiveEngineer, quiet).is_some());
-    assert_eq!(metrics::why_undefined(Figure::Sessions, w), None);
+    assert!(metrics::why_undefined(Figure::CostPerActiveEngineer, Some(quiet)).is_some());
+    assert_eq!(metrics::why_undefined(Figure::Sessions, Some(w)), None);
 }
 
 #[test]
@@ -209,7 +224,7 @@ fn cost_per_active_engineer_divides_the_week_cost_by_wae() {
     ]);
     let r = compute(&t, None, &opts(4));
     let w = week(&r, "2026-11-09");
-    assert_eq!(w.cost_micros, 4_500_000);
+    assert_eq!(w.totals.cost_micros, 4_500_000);
     assert_eq!(w.cost_per_active_engineer_usd, Some(2.25));
 }
 
@@ -228,8 +243,17 @@ fn the_current_week_is_partial_and_kpis_compare_the_two_latest_complete_weeks() 
     assert_eq!(r.window.reference_week, Some(d("2026-11-09")));
     let k = r.kpis.as_ref().unwrap();
     assert_eq!(k.week.week, d("2026-11-09"));
-    assert_eq!(k.week.active_engineers, 2);
-    assert_eq!(k.previous.as_ref().unwrap().active_engineers, 1);
+    assert_eq!(k.week.figures.as_ref().unwrap().active_engineers, 2);
+    assert_eq!(
+        k.previous
+            .as_ref()
+            .unwrap()
+            .figures
+            .as_ref()
+            .unwrap()
+            .active_engineers,
+        1
+    );
     assert_eq!(r.weeks.len(), 5, "4 complete weeks and the partial one");
     assert_eq!(r.window.from, d("2026-10-19"));
     assert_eq!(r.window.to, d(AS_OF));
@@ -245,9 +269,9 @@ fn weeks_across_a_year_boundary_follow_iso_weeks() {
     ]);
     let r = compute(&t, None, &ReportOptions::last_weeks(d("2027-01-11"), 2));
     let w = week(&r, "2026-12-28");
-    assert_eq!(w.label, "2026-W53");
+    assert_eq!(week_of(&r, "2026-12-28").label, "2026-W53");
     assert_eq!(w.active_engineers, 2);
-    assert_eq!(week(&r, "2027-01-04").label, "2027-W01");
+    assert_eq!(week_of(&r, "2027-01-04").label, "2027-W01");
 }
 
 #[test]
@@ -262,11 +286,11 @@ fn sources_for_the_same_person_day_are_never_added_and_the_most_authoritative_wi
     let r = compute(&t, None, &opts(4));
     let w = week(&r, "2026-11-09");
     assert_eq!(
-        w.lines_accepted,
+        w.totals.lines_accepted,
         12 + 3,
         "admin-api wins on the 9th, csv on the 10th"
     );
-    assert_eq!(w.sessions, 2);
+    assert_eq!(w.totals.sessions, 2);
     assert_eq!(r.health.multi_source_person_days, 2);
     assert_eq!(
         r.health.agreeing_person_days, 1,
@@ -297,7 +321,7 @@ fn roster_aliases_map_api_keys_onto_the_person_and_same_source_keys_are_summed()
     let p = &r.people[0];
     assert_eq!(p.person.as_str(), "alice@x.com");
     assert_eq!(
-        p.lines_accepted, 9,
+        p.totals.lines_accepted, 9,
         "two admin-api keys of one person add up; the csv row loses to them"
     );
     assert!(r.not_on_roster.is_empty());
@@ -309,7 +333,7 @@ fn loading_the_same_person_day_again_replaces_it() {
     let c = t.insert_days(vec![row("2026-11-09", "a@x.com", Source::Csv, lines(8))]);
     assert_eq!((c.added, c.replaced), (0, 1));
     let r = compute(&t, None, &opts(4));
-    assert_eq!(week(&r, "2026-11-09").lines_accepted, 8);
+    assert_eq!(week(&r, "2026-11-09").totals.lines_accepted, 8);
 }
 
 /// Active in all four weeks W−3..W, with the given lines in W.
@@ -383,7 +407,15 @@ fn tiers_follow_the_four_reference_weeks() {
         "first active after W: new, not a non-starter"
     );
     assert_eq!(tier(&r, "never@x.com"), Tier::NonStarter);
-    assert_eq!(r.non_starters, vec![PersonKey::email("never@x.com")]);
+    // "Not started yet" as of W (issue 10: one definition for card, chart and
+    // list): new@x.com had no activity up to the end of W.
+    assert_eq!(
+        r.non_starters,
+        vec![
+            PersonKey::email("never@x.com"),
+            PersonKey::email("new@x.com")
+        ]
+    );
     assert_eq!(
         r.health.roster_never_seen,
         vec![PersonKey::email("never@x.com")]
@@ -434,7 +466,8 @@ fn a_period_row_inside_one_week_counts_for_that_week_and_a_longer_one_only_for_t
         source: Source::Csv,
         measures: lines(40),
         models: vec![],
-        tools: vec![],
+        tools: Vec::new(),
+        present: MeasureSet::all(),
     };
     let month = PeriodRow {
         start: d("2026-10-20"),
@@ -443,7 +476,8 @@ fn a_period_row_inside_one_week_counts_for_that_week_and_a_longer_one_only_for_t
         source: Source::Csv,
         measures: lines(300),
         models: vec![],
-        tools: vec![],
+        tools: Vec::new(),
+        present: MeasureSet::all(),
     };
     t.insert_periods(vec![week_long, month]);
     let r = compute(&t, None, &opts(4));
@@ -452,12 +486,12 @@ fn a_period_row_inside_one_week_counts_for_that_week_and_a_longer_one_only_for_t
         w.active_engineers, 1,
         "only the one-week period counts for a week"
     );
-    assert_eq!(w.lines_accepted, 40);
+    assert_eq!(w.totals.lines_accepted, 40);
     assert_eq!(
-        r.totals.active_engineers, 2,
+        r.totals.figures.active_engineers, 2,
         "the month counts for the window: active in the period"
     );
-    assert_eq!(r.totals.lines_accepted, 340);
+    assert_eq!(r.totals.figures.totals.lines_accepted, 340);
     assert_eq!(r.totals.active_in_period_only, 1);
     let b = r
         .people
@@ -487,10 +521,11 @@ fn daily_rows_from_a_stronger_source_beat_overlapping_period_totals() {
         source: Source::Csv,
         measures: lines(99),
         models: vec![],
-        tools: vec![],
+        tools: Vec::new(),
+        present: MeasureSet::all(),
     }]);
     let r = compute(&t, None, &opts(4));
-    assert_eq!(r.totals.lines_accepted, 5);
+    assert_eq!(r.totals.figures.totals.lines_accepted, 5);
     assert!(r.warnings.iter().any(|w| w.contains("overlap daily rows")));
 }
 
@@ -507,7 +542,7 @@ fn the_team_filter_restricts_people_figures_and_the_roster_denominator() {
     let r = compute(&t, Some(&ro), &o);
     let w = week(&r, "2026-11-09");
     assert_eq!(w.active_engineers, 1);
-    assert_eq!(w.lines_accepted, 20);
+    assert_eq!(w.totals.lines_accepted, 20);
     assert_eq!(w.adoption_rate, Some(0.5));
     assert_eq!(r.non_starters, vec![PersonKey::email("c@x.com")]);
     assert_eq!(r.teams, vec!["Blue".to_string(), "Red".to_string()]);
@@ -555,20 +590,25 @@ fn an_empty_table_gives_a_report_that_says_so() {
     assert!(r.warnings.iter().any(|w| w.contains("No usage data")));
     assert!(r.people.is_empty());
     assert_eq!(r.weeks.len(), 5);
-    assert!(r
-        .weeks
-        .iter()
-        .all(|w| w.acceptance_rate.is_none() && w.cost_per_active_engineer_usd.is_none()));
+    // Contract change (metrics.md §2): nothing covers these weeks, so they have no figures at all.
+    assert!(r.weeks.iter().all(|w| w.figures.is_none()));
+    assert!(r.kpis.is_none());
 }
 
 #[test]
 fn an_old_export_warns_that_recent_weeks_have_no_data() {
-    let t = table(vec![row("2026-10-01", "a@x.com", Source::Csv, sessions(1))]);
+    let t = exported(vec![row("2026-10-01", "a@x.com", Source::Csv, sessions(1))]);
     let r = compute(&t, None, &opts(4));
+    let s = r.staleness.as_ref().expect("stale");
+    assert_eq!(s.headline, "newest data: 1 Oct, 52 days ago");
     assert!(r
         .warnings
         .iter()
-        .any(|w| w.contains("newest data is from 2026-10-01")));
+        .any(|w| w.starts_with("Newest data: 1 Oct, 52 days ago")));
+    assert!(
+        r.weeks.iter().all(|w| w.figures.is_none()),
+        "no week of the window is covered"
+    );
 }
 
 #[test]
@@ -587,7 +627,7 @@ fn the_all_and_custom_windows() {
         },
     );
     assert_eq!(all.window.from, d("2026-08-31"));
-    assert_eq!(all.totals.sessions, 2);
+    assert_eq!(all.totals.figures.totals.sessions, 2);
     let custom = compute(
         &t,
         None,
@@ -602,7 +642,7 @@ fn the_all_and_custom_windows() {
     );
     assert_eq!(custom.weeks.len(), 1);
     assert_eq!(custom.window.to, d("2026-09-06"));
-    assert_eq!(custom.totals.sessions, 1);
+    assert_eq!(custom.totals.figures.totals.sessions, 1);
     assert_eq!(custom.window.reference_week, Some(d("2026-08-31")));
 }
 
@@ -621,6 +661,20 @@ fn gaps_inside_a_source_range_are_reported_but_weekends_alone_are_not() {
         .find(|s| s.source == Source::Csv)
         .unwrap();
     assert_eq!(csv.gaps, vec![(d("2026-11-10"), d("2026-11-11"))]);
+
+    // A gap from Friday to Monday lists its weekdays only: Friday, then Monday.
+    let t = table(vec![
+        row("2026-11-12", "a@x.com", Source::Csv, sessions(1)), // Thursday
+        row("2026-11-17", "a@x.com", Source::Csv, sessions(1)), // Tuesday
+    ]);
+    let r = compute(&t, None, &opts(4));
+    assert_eq!(
+        r.health.sources[0].gaps,
+        vec![
+            (d("2026-11-13"), d("2026-11-13")),
+            (d("2026-11-16"), d("2026-11-16"))
+        ]
+    );
 }
 
 #[test]
@@ -644,8 +698,8 @@ fn the_tier_chart_counts_roster_members_not_started_by_each_week() {
         rep.tiers_by_week
             .iter()
             .find(|c| c.week == d(monday))
+            .and_then(|c| c.counts.clone())
             .unwrap()
-            .clone()
     };
     let (before, w) = (bar("2026-11-02"), bar("2026-11-09"));
     // At W−1: bob, cid and dan had not started; bob, cid and eve start later ("new").
@@ -657,4 +711,18 @@ fn the_tier_chart_counts_roster_members_not_started_by_each_week() {
     assert_eq!((w.roster_not_started, w.new, w.non_starter), (2, 1, 1));
     assert_eq!(tier(&rep, "cid@x.com"), Tier::New);
     assert_eq!(tier(&rep, "dan@x.com"), Tier::NonStarter);
+    // One label, one meaning: the card, the list and the chart at W say the same.
+    assert_eq!(
+        rep.non_starters,
+        vec![PersonKey::email("cid@x.com"), PersonKey::email("dan@x.com")]
+    );
+    let cards = rep.kpis.as_ref().unwrap().cards.as_ref().unwrap();
+    assert_eq!(cards.not_started.value, Some(2.0));
+    let change = cards.not_started.change.as_ref().unwrap();
+    assert_eq!((change.before, change.absolute), (3.0, -1.0));
+    assert_eq!(
+        change.meaning,
+        metrics::Meaning::Good,
+        "fewer not started is good"
+    );
 }

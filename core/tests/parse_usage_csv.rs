@@ -695,3 +695,61 @@ fn crlf_file_with_blank_lines_reports_physical_lines() {
     );
     assert_eq!(imp.rows.len(), 1);
 }
+
+/// Issue 10: a column the importer does not know that holds numbers in most
+/// rows is reported (name, samples, share of numbers) so the page can ask
+/// how to map it; it is still ignored and warned about as before. A text
+/// column and a mostly-empty one are not reported.
+#[test]
+fn an_unrecognised_column_of_numbers_is_reported_as_a_likely_measure() {
+    let text = "Date;E-mail;Conversations;Lines accepted;Notes;Rarely\n\
+                2026-11-16;ann@x.com;4;120;fine;\n\
+                2026-11-17;ann@x.com;2;80;ok;3\n\
+                2026-11-17;bob@x.com;1 200;10;n/a;\n\
+                2026-11-18;bob@x.com;n/a;0;;\n";
+    let imp = parse::import("thin.csv", text.as_bytes(), &ImportOptions::default()).unwrap();
+    assert_eq!(imp.likely_measures.len(), 1, "{:?}", imp.likely_measures);
+    let m = &imp.likely_measures[0];
+    assert_eq!(m.header, "Conversations");
+    assert_eq!(m.samples, vec!["4", "2", "1 200"]);
+    assert!((m.numeric_share - 0.75).abs() < 1e-9, "3 of 4 rows");
+    assert!(imp.ignored_columns.contains(&"Conversations".to_string()));
+    assert!(imp
+        .warnings
+        .iter()
+        .any(|w| w.contains("`Conversations`") && w.contains("does not recognise")));
+
+    // The column dialog's preview says the same about its first rows.
+    let preview = parse::csv_preview(text.as_bytes(), 6).unwrap();
+    assert_eq!(preview.likely_measures, imp.likely_measures);
+
+    // Mapped by hand, it is no longer unknown.
+    let opts = ImportOptions {
+        column_overrides: [("Conversations".to_string(), Some(Field::Sessions))].into(),
+        ..ImportOptions::default()
+    };
+    let mapped = parse::import("thin.csv", text.as_bytes(), &opts);
+    assert!(mapped.is_ok_and(|i| i.likely_measures.is_empty()));
+}
+
+/// metrics.md §1 and §2: an import says which measures its file carried and
+/// which days it covers (first to last day).
+#[test]
+fn an_import_says_which_measures_it_carried_and_which_days_it_covers() {
+    let text = "date,email,lines accepted\n2026-11-17,ann@x.com,10\n2026-11-19,bob@x.com,0\n";
+    let imp = parse::import("thin.csv", text.as_bytes(), &ImportOptions::default()).unwrap();
+    assert_eq!(imp.measures.names(), vec!["lines_added"]);
+    assert!(imp.rows.iter().all(|r| r.present == imp.measures));
+    assert_eq!(
+        imp.coverage,
+        vec![scoreboard_core::DayRange::new(
+            day("2026-11-17"),
+            day("2026-11-19")
+        )]
+    );
+    // Tokens and a model without a cost column: the cost is estimated, so carried.
+    let text = "date,email,model,input tokens,output tokens\n2026-11-17,ann@x.com,claude-sonnet-4-5,1000,100\n";
+    let imp = parse::import("tokens.csv", text.as_bytes(), &ImportOptions::default()).unwrap();
+    assert!(imp.measures.contains(scoreboard_core::MeasureSet::COST));
+    assert!(imp.rows[0].measures.cost_is_estimated);
+}

@@ -10,10 +10,10 @@ use std::collections::BTreeSet;
 
 use chrono::{Duration, NaiveDate};
 use proptest::prelude::*;
-use scoreboard_core::metrics::{Report, WindowSpec};
+use scoreboard_core::metrics::{Figures, Report, WeekCoverage, WindowSpec};
 use scoreboard_core::{
-    compute, DayRow, Measures, PeriodRow, PersonKey, ReportOptions, Roster, RosterEntry, Source,
-    UsageTable,
+    compute, DayRow, MeasureSet, Measures, PeriodRow, PersonKey, ReportOptions, Roster,
+    RosterEntry, Source, UsageTable,
 };
 
 // ---------------------------------------------------------------- generators
@@ -120,6 +120,7 @@ fn period_row(
             measures: m,
             models: Vec::new(),
             tools: Vec::new(),
+            present: MeasureSet::all(),
         },
     )
 }
@@ -290,7 +291,8 @@ proptest! {
     }
 
     /// A corrected export replaces the earlier one's person-days: the figures
-    /// are those of the corrected rows alone, not a sum.
+    /// are those of the corrected rows alone, not a sum. (Rows that carry every
+    /// measure: a row without a measure keeps the earlier value, see below.)
     #[test]
     fn a_corrected_reload_replaces_the_earlier_rows(
         rows in day_rows(40),
@@ -301,11 +303,59 @@ proptest! {
         let corrected: Vec<DayRow> = rows
             .iter()
             .zip(&corrections)
-            .map(|(r, m)| DayRow { measures: *m, ..r.clone() })
+            .map(|(r, m)| DayRow { measures: *m, present: MeasureSet::all(), ..r.clone() })
+            .collect();
+        let rows: Vec<DayRow> = rows
+            .into_iter()
+            .map(|r| DayRow { present: MeasureSet::all(), ..r })
             .collect();
         let reloaded = table_of(&[&rows, &corrected]);
         let only_new = table_of(&[&corrected]);
         same_report(&compute(&reloaded, roster.as_ref(), &opts), &compute(&only_new, roster.as_ref(), &opts))?;
+    }
+
+    /// §1 "a later file of the same source": a thinner later load replaces
+    /// only the measures it carries, in any order of the measures chosen; the
+    /// others keep the earlier load's values. Whatever the thin load carries,
+    /// the result equals one full load of the merged rows.
+    #[test]
+    fn a_thinner_later_load_replaces_only_the_measures_it_carries(
+        rows in day_rows(40),
+        corrections in prop::collection::vec(measures(), 40),
+        carried in 0u16..(1 << 11),
+        roster in roster(),
+        opts in options(),
+    ) {
+        let carried = MeasureSet::from_bits_truncate(carried);
+        let full: Vec<DayRow> = rows
+            .into_iter()
+            .map(|r| DayRow { present: MeasureSet::all(), ..r })
+            .collect();
+        let thin: Vec<DayRow> = full
+            .iter()
+            .zip(&corrections)
+            .map(|(r, m)| DayRow { measures: *m, present: carried, ..r.clone() })
+            .collect();
+        let merged: Vec<DayRow> = full
+            .iter()
+            .zip(&corrections)
+            .map(|(r, m)| {
+                let mut expected = r.measures;
+                expected.replace(m, carried);
+                let mut e = r.clone();
+                e.measures = expected;
+                if !carried.contains(MeasureSet::EDITS) {
+                    e.tools = r.tools.clone();
+                }
+                e
+            })
+            .collect();
+        let loaded = table_of(&[&full, &thin]);
+        let expected = table_of(&[&merged]);
+        same_figures(
+            &compute(&loaded, roster.as_ref(), &opts),
+            &compute(&expected, roster.as_ref(), &opts),
+        )?;
     }
 
     /// §1: a person-day present in two files from different sources counts
@@ -362,7 +412,13 @@ proptest! {
             r.measures = *m;
             weak.push(r);
         }
-        let only_strong = compute(&table_of(&[&strong]), roster.as_ref(), &opts);
+        // The weaker source still covers its days (metrics.md §2): the strong
+        // rows alone, over the days both loads cover.
+        let mut strong_only = table_of(&[&strong]);
+        for c in table_of(&[&strong, &weak]).coverage() {
+            strong_only.add_source_coverage(&c);
+        }
+        let only_strong = compute(&strong_only, roster.as_ref(), &opts);
         let strong_first = compute(&table_of(&[&strong, &weak]), roster.as_ref(), &opts);
         let weak_first = compute(&table_of(&[&weak, &strong]), roster.as_ref(), &opts);
         same_figures(&strong_first, &only_strong)?;
@@ -525,77 +581,96 @@ fn cost_ratio_ok(
     Ok(())
 }
 
-fn check_ratios(r: &Report) -> Result<(), TestCaseError> {
-    for w in r.weeks.iter().chain(
-        r.kpis
-            .iter()
-            .flat_map(|k| std::iter::once(&k.week).chain(k.previous.as_ref())),
-    ) {
-        match w.roster_size {
-            None => prop_assert_eq!(
-                w.adoption_rate,
-                None,
-                "adoption without a roster in {}",
-                w.label
-            ),
-            Some(n) => ratio_ok(
-                &format!("adoption {}", w.label),
-                w.adoption_rate,
-                w.active_roster_members,
+fn figures_ok(what: &str, f: &Figures) -> Result<(), TestCaseError> {
+    match f.roster_size {
+        None => prop_assert_eq!(
+            f.adoption_rate,
+            None,
+            "adoption without a roster in {}",
+            what
+        ),
+        Some(n) => {
+            ratio_ok(
+                &format!("adoption {what}"),
+                f.adoption_rate,
+                f.active_roster_members,
                 n,
-            )?,
-        }
-        ratio_ok(
-            &format!("acceptance {}", w.label),
-            w.acceptance_rate,
-            w.edits_accepted,
-            w.edits_accepted + w.edits_rejected,
-        )?;
-        cost_ratio_ok(
-            &format!("cost per engineer {}", w.label),
-            w.cost_per_active_engineer_usd,
-            w.cost_micros,
-            w.active_engineers,
-        )?;
-        prop_assert!(w.active_roster_members <= w.active_engineers);
-        if let Some(n) = w.roster_size {
+            )?;
             prop_assert!(
-                w.active_roster_members <= n,
+                f.active_roster_members <= n,
                 "{} active roster members of {} in {}",
-                w.active_roster_members,
+                f.active_roster_members,
                 n,
-                w.label
+                what
             );
         }
     }
-    let t = &r.totals;
-    match r.roster_size {
-        None => prop_assert_eq!(t.adoption_rate, None),
-        Some(n) => ratio_ok(
-            "window adoption",
-            t.adoption_rate,
-            t.active_roster_members,
-            n,
-        )?,
-    }
+    let t = &f.totals;
     ratio_ok(
-        "window acceptance",
+        &format!("acceptance {what}"),
         t.acceptance_rate,
         t.edits_accepted,
         t.edits_accepted + t.edits_rejected,
     )?;
     cost_ratio_ok(
-        "window cost per engineer",
-        t.cost_per_active_engineer_usd,
+        &format!("cost per engineer {what}"),
+        f.cost_per_active_engineer_usd,
         t.cost_micros,
-        t.active_engineers,
+        f.active_engineers,
     )?;
+    ratio_ok(
+        &format!("lines per engineer {what}"),
+        f.lines_per_active_engineer,
+        t.lines_accepted,
+        f.active_engineers,
+    )?;
+    ratio_ok(
+        &format!("sessions per engineer {what}"),
+        f.sessions_per_active_engineer,
+        t.sessions,
+        f.active_engineers,
+    )?;
+    prop_assert!(f.active_roster_members <= f.active_engineers);
+    Ok(())
+}
+
+fn check_ratios(r: &Report) -> Result<(), TestCaseError> {
+    let weeks = r.weeks.iter().chain(
+        r.kpis
+            .iter()
+            .flat_map(|k| std::iter::once(&k.week).chain(k.previous.as_ref())),
+    );
+    for w in weeks {
+        // No data is not zero: a week without coverage has no figures at all.
+        prop_assert_eq!(
+            w.figures.is_none(),
+            w.coverage == WeekCoverage::Uncovered,
+            "figures of {} vs its coverage",
+            w.label
+        );
+        if let Some(f) = &w.figures {
+            figures_ok(&w.label, f)?;
+        }
+    }
+    if let Some(reference) = r.window.reference_week {
+        let w = r.weeks.iter().find(|w| w.week == reference);
+        prop_assert!(
+            w.is_some_and(|w| w.is_comparable()),
+            "the reference week is complete and covered"
+        );
+    }
+    prop_assert_eq!(
+        r.tiers_by_week.len(),
+        r.weeks.len(),
+        "the tier chart spans the weeks"
+    );
+    figures_ok("window", &r.totals.figures)?;
     for p in &r.people {
         ratio_ok(
             &format!("acceptance of {}", p.person),
-            p.acceptance_rate,
-            p.edits_accepted,
-            p.edits_accepted + p.edits_rejected,
+            p.totals.acceptance_rate,
+            p.totals.edits_accepted,
+            p.totals.edits_accepted + p.totals.edits_rejected,
         )?;
     }
     Ok(())
@@ -631,13 +706,14 @@ fn csv_beats_telemetry_on_one_person_day_whichever_loads_first() {
             .weeks
             .iter()
             .find(|w| w.week == d("2026-11-09"))
+            .and_then(|w| w.figures.as_ref())
             .expect("the week");
         assert_eq!(
             (
                 w.active_engineers,
-                w.sessions,
-                w.lines_accepted,
-                w.cost_micros
+                w.totals.sessions,
+                w.totals.lines_accepted,
+                w.totals.cost_micros
             ),
             (1, 5, 40, 0)
         );
@@ -659,8 +735,9 @@ fn the_same_file_twice_is_counted_once() {
         .weeks
         .iter()
         .find(|w| w.week == d("2026-11-09"))
+        .and_then(|w| w.figures.as_ref())
         .expect("the week");
-    assert_eq!(w.sessions, 4);
+    assert_eq!(w.totals.sessions, 4);
 }
 
 /// Empty table, no roster, a team filter, and weeks without decisions: every
@@ -678,22 +755,14 @@ fn an_empty_selection_has_no_ratios() {
     );
     assert!(!r.weeks.is_empty());
     for w in &r.weeks {
-        assert_eq!(
-            (
-                w.adoption_rate,
-                w.acceptance_rate,
-                w.cost_per_active_engineer_usd
-            ),
-            (None, None, None),
-            "{}",
-            w.label
-        );
+        assert_eq!(w.figures, None, "{}: nothing covers it", w.label);
     }
+    let t = &r.totals.figures;
     assert_eq!(
         (
-            r.totals.adoption_rate,
-            r.totals.acceptance_rate,
-            r.totals.cost_per_active_engineer_usd
+            t.adoption_rate,
+            t.totals.acceptance_rate,
+            t.cost_per_active_engineer_usd
         ),
         (None, None, None)
     );
@@ -717,8 +786,12 @@ fn adoption_over_an_empty_team_is_none() {
         },
     );
     assert_eq!(r.roster_size, Some(0));
-    assert!(r.weeks.iter().all(|w| w.adoption_rate.is_none()));
-    assert_eq!(r.totals.adoption_rate, None);
+    assert!(r
+        .weeks
+        .iter()
+        .filter_map(|w| w.figures.as_ref())
+        .all(|f| f.adoption_rate.is_none()));
+    assert_eq!(r.totals.figures.adoption_rate, None);
 }
 
 /// Nothing panics on input (DEVELOPERS.md): the parsers saturate absurd

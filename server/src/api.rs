@@ -9,6 +9,8 @@
 //! | `GET /api/sources` | `{generated_at, sources: [SourceStatus…], telemetry: {configured, status_text, status}, refused: {last_24h, last_7d, by_reason, by_token}}` |
 //! | `GET /api/telemetry/persons?after=KEY&limit=N` | `{persons: [PersonSeen…], next_after}`: everyone telemetry named, by key |
 //! | `GET /api/telemetry/rollout` | per token, per roster member, unattributed installations ([`crate::rollout`]) |
+//! | `GET /api/report?weeks=N&team=T&as_of=D` (or `from`/`to`) | the JSON of `scoreboard report --format json` for the server's rows and roster ([`crate::feeds`]) |
+//! | `GET /metrics` | the reference week per team in the OpenMetrics text format ([`crate::feeds`]) |
 //! | `POST /v1/metrics`, `/v1/logs`, `/v1/traces` | the OTLP receiver (ingest token) |
 //! | anything else | the page (`--dist`), `index.html` for unknown paths |
 //!
@@ -25,7 +27,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{middleware, Json, Router};
 use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
-use scoreboard_core::{DayRow, Problem, Roster, RosterEntry, Source};
+use scoreboard_core::{
+    DayRange, DayRow, Freshness, Problem, Roster, RosterEntry, Source, SourceCoverage,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
@@ -163,6 +167,10 @@ impl AppState {
     pub fn telemetry(&self) -> Option<&Arc<Receiver>> {
         self.inner.telemetry.as_ref()
     }
+    /// Days of history the Anthropic syncs keep (the page's default range).
+    pub fn backfill_days(&self) -> u32 {
+        self.inner.backfill_days
+    }
     pub fn now(&self) -> DateTime<Utc> {
         (self.inner.clock)()
     }
@@ -175,6 +183,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/roster", get(roster))
         .route("/api/sources", get(sources))
         .route("/api/telemetry/persons", get(telemetry_persons))
+        .route("/api/report", get(crate::feeds::report))
+        .route("/metrics", get(crate::feeds::metrics))
         .merge(crate::rollout::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -345,6 +355,55 @@ struct RowsAnswer {
     /// Rows per source in this answer.
     counts: BTreeMap<Source, usize>,
     rows: Vec<DayRow>,
+    /// The days of `from..=to` each server source covers (metrics.md §2: the
+    /// APIs the days synced successfully, telemetry its first batch to now)
+    /// and how it is doing, so the page can tell no data from zero and name
+    /// a source that stopped.
+    coverage: Vec<SourceCoverage>,
+}
+
+/// The days an Anthropic API source synced successfully, and its last success.
+fn sync_coverage(
+    store: &Store,
+    source: Source,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<SourceCoverage, crate::store::StoreError> {
+    let days = store.synced_days(source, from, to)?;
+    let state = store.sync_state(source)?;
+    Ok(SourceCoverage {
+        source,
+        ranges: DayRange::normalize(days.keys().copied().map(DayRange::day).collect()),
+        freshness: Some(Freshness {
+            last_ok: state.last_success.map(|t| t.date_naive()),
+            failing: state.last_error.is_some(),
+        }),
+    })
+}
+
+/// Telemetry covers its first received batch to the server's clock.
+fn telemetry_coverage(
+    status: &TelemetryStatus,
+    now: DateTime<Utc>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> SourceCoverage {
+    let first = status
+        .persons_seen
+        .iter()
+        .map(|p| p.first_received_at.date_naive())
+        .min();
+    let today = now.date_naive();
+    SourceCoverage {
+        source: Source::Otlp,
+        ranges: first
+            .map(|f| DayRange::clip(&[DayRange::new(f, today)], from, to))
+            .unwrap_or_default(),
+        freshness: Some(Freshness {
+            last_ok: status.last_received_at.map(|t| t.date_naive()),
+            failing: status.error.is_some(),
+        }),
+    }
 }
 
 async fn rows(
@@ -372,16 +431,7 @@ async fn rows(
     }
     // Stale-while-revalidate: answer from the store now; wake the sync if it is due.
     state.inner.syncer.nudge(now);
-    let store = state.inner.store.clone();
-    let mut rows =
-        blocking(move || store.rows(from, to, &[Source::AdminApi, Source::EnterpriseApi])).await?;
-    if let Some(t) = state.inner.telemetry.clone() {
-        let otlp = tokio::task::spawn_blocking(move || t.day_rows(from, to))
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))?
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        rows.extend(otlp);
-    }
+    let (rows, coverage) = load_rows(&state, from, to, now).await?;
     let mut counts = BTreeMap::new();
     for r in &rows {
         *counts.entry(r.source).or_insert(0) += 1;
@@ -391,7 +441,42 @@ async fn rows(
         to,
         counts,
         rows,
+        coverage,
     }))
+}
+
+/// The server's rows of `from..=to` (the Anthropic APIs' from the store,
+/// telemetry's from its receiver) and the days each source covers: what
+/// `/api/rows` answers, and what `/api/report` and `/metrics` compute from.
+pub(crate) async fn load_rows(
+    state: &AppState,
+    from: NaiveDate,
+    to: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<(Vec<DayRow>, Vec<SourceCoverage>), ApiError> {
+    let store = state.inner.store.clone();
+    let configured: Vec<Source> = [Source::AdminApi, Source::EnterpriseApi]
+        .into_iter()
+        .filter(|s| state.inner.syncer.configured(*s))
+        .collect();
+    let (mut rows, mut coverage) = blocking(move || {
+        let rows = store.rows(from, to, &[Source::AdminApi, Source::EnterpriseApi])?;
+        let coverage = configured
+            .into_iter()
+            .map(|s| sync_coverage(&store, s, from, to))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((rows, coverage))
+    })
+    .await?;
+    if let Some(t) = state.inner.telemetry.clone() {
+        let (otlp, status) =
+            tokio::task::spawn_blocking(move || (t.day_rows(from, to), t.status(now)))
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+        rows.extend(otlp.map_err(|e| ApiError::internal(e.to_string()))?);
+        coverage.push(telemetry_coverage(&status, now, from, to));
+    }
+    Ok((rows, coverage))
 }
 
 #[derive(Serialize)]
@@ -407,18 +492,30 @@ struct RosterSource {
 }
 
 #[derive(Serialize)]
-struct RosterAnswer {
-    entries: Vec<RosterEntry>,
+pub(crate) struct RosterAnswer {
+    pub entries: Vec<RosterEntry>,
     /// Lines of the roster file that could not be read.
-    problems: Vec<Problem>,
+    pub problems: Vec<Problem>,
     /// Aliases claimed by two people.
-    conflicts: Vec<String>,
+    pub conflicts: Vec<String>,
     sources: Vec<RosterSource>,
+}
+
+impl RosterAnswer {
+    /// The roster the page computes with: `None` when the server has none.
+    pub fn roster(&self) -> Option<Roster> {
+        (!self.entries.is_empty()).then(|| Roster::new(self.entries.clone()))
+    }
 }
 
 /// The roster file (read again when it changes, so edits show without a
 /// restart) merged with the Admin API's users list.
 async fn roster(State(state): State<AppState>) -> Result<Json<RosterAnswer>, ApiError> {
+    Ok(Json(load_roster(&state).await?))
+}
+
+/// The roster file merged with the Admin API's users, as `/api/roster` answers it.
+pub(crate) async fn load_roster(state: &AppState) -> Result<RosterAnswer, ApiError> {
     let file = state.inner.roster_file.clone();
     let store = state.inner.store.clone();
     let (file_part, dir) = tokio::task::spawn_blocking(move || {
@@ -453,12 +550,12 @@ async fn roster(State(state): State<AppState>) -> Result<Json<RosterAnswer>, Api
         all.extend(entries);
     }
     let roster = Roster::new(all);
-    Ok(Json(RosterAnswer {
+    Ok(RosterAnswer {
         entries: roster.entries().to_vec(),
         problems,
         conflicts: roster.conflicts().to_vec(),
         sources,
-    }))
+    })
 }
 
 async fn sources(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
@@ -550,7 +647,7 @@ pub fn telemetry_text(s: &TelemetryStatus) -> String {
 async fn api_not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "no such API route; see /api/health, /api/rows, /api/roster, /api/sources",
+        "no such API route; see /api/health, /api/rows, /api/roster, /api/sources, /api/report",
     )
 }
 

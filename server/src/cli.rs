@@ -11,6 +11,7 @@ use crate::config::{Config, Overrides, Secrets};
 use crate::report::{self, Format, ReportRequest};
 use crate::store::{Store, TokenKind};
 use crate::tokens;
+use scoreboard_core::metrics::WindowSpec;
 
 const SERVE_HELP: &str = "\
 SETTINGS
@@ -163,6 +164,17 @@ pub struct ReportArgs {
     /// The days an export without a date column covers, e.g. 2026-11-01..2026-11-30.
     #[arg(long, value_name = "START..END", value_parser = report::parse_period)]
     pub period: Option<(NaiveDate, NaiveDate)>,
+    /// Weeks from the one containing this day (UTC) instead of the last --weeks; with --to.
+    #[arg(long, value_name = "DATE", value_parser = report::parse_date, requires = "to")]
+    pub from: Option<NaiveDate>,
+    /// Weeks up to the one containing this day (UTC); with --from.
+    #[arg(long, value_name = "DATE", value_parser = report::parse_date, requires = "from")]
+    pub to: Option<NaiveDate>,
+    /// Only the people of this roster team.
+    #[arg(long, value_name = "TEAM")]
+    pub team: Option<String>,
+    /// table, json (the engine's report, a stable interface), markdown
+    /// (GitHub-flavoured, for a wiki or a chat) or csv (the weekly table).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Exports, API reports and rosters.
@@ -293,7 +305,11 @@ pub fn main() -> ExitCode {
             let req = ReportRequest {
                 roster: args.roster,
                 as_of: args.as_of.unwrap_or_else(|| Utc::now().date_naive()),
-                weeks: args.weeks,
+                window: match (args.from, args.to) {
+                    (Some(from), Some(to)) => WindowSpec::Custom { from, to },
+                    _ => WindowSpec::LastWeeks { weeks: args.weeks },
+                },
+                team: args.team,
                 period: args.period,
                 format: args.format,
                 files: args.files,

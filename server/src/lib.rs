@@ -31,6 +31,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod endpoint;
+pub mod feeds;
 pub mod guard;
 pub mod listen;
 pub mod refusals;

@@ -481,6 +481,7 @@ impl Store {
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 tools: serde_json::from_str(&tools)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                present: source.measures(),
             });
         }
         Ok(out)

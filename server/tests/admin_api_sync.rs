@@ -163,14 +163,15 @@ async fn backfill_pages_through_every_day_and_stores_the_figures() {
         .weeks
         .iter()
         .find(|w| w.week == day("2026-11-16"))
+        .and_then(|w| w.figures.as_ref())
         .unwrap();
     assert_eq!(
         week.active_engineers, 5,
         "ann, bob, cy, dee and the ci-bot key"
     );
-    assert_eq!(week.sessions, 2 + 1 + 4 + 1 + 4 + 1);
+    assert_eq!(week.totals.sessions, 2 + 1 + 4 + 1 + 4 + 1);
     assert_eq!(
-        week.cost_micros,
+        week.totals.cost_micros,
         1_500_000 + 250_000 + 1_500_000 + 100_000 + 995_000 + 10_000
     );
 
@@ -640,7 +641,16 @@ async fn an_outage_serves_the_stored_rows_as_stale_with_the_last_success_time() 
     h.set_now(later + Days::minutes(1));
 
     let after = h.get_json("/api/rows?from=2026-11-18&to=2026-11-20").await;
-    assert_eq!(after, before, "the stored rows are still served, unchanged");
+    assert_eq!(
+        (&after["rows"], &after["counts"]),
+        (&before["rows"], &before["counts"]),
+        "the stored rows are still served, unchanged"
+    );
+    // Coverage keeps the synced days and now says the source is failing (metrics.md §2).
+    let cov = &after["coverage"][0];
+    assert_eq!(cov["ranges"], before["coverage"][0]["ranges"]);
+    assert_eq!(cov["freshness"]["failing"], true);
+    assert_eq!(cov["freshness"]["last_ok"], "2026-11-20");
     let sources = h.get_json("/api/sources").await;
     let admin = source_status(&sources, "admin-api");
     assert_eq!(admin["state"], "stale");

@@ -20,6 +20,10 @@ fn scoreboard(args: &[&str]) -> Output {
     common::scoreboard_command().args(args).output().unwrap()
 }
 
+fn scoreboard_strs(args: &[String]) -> Output {
+    scoreboard(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_string()
 }
@@ -124,7 +128,10 @@ fn report_table_is_readable_and_names_non_starters() {
         t.contains("2026-W46") && t.contains("67 %") && t.contains("$1.50"),
         "{t}"
     );
-    assert!(t.contains("Not started (1): dee@acme.io"), "{t}");
+    assert!(
+        t.contains("Not started yet by the end of the week of 9 Nov (1): dee@acme.io"),
+        "{t}"
+    );
     assert!(t.contains("Not on the roster (1): cy@acme.io"), "{t}");
 
     // Without a roster, adoption is "—" with the reason, never 0 %.
@@ -132,6 +139,144 @@ fn report_table_is_readable_and_names_non_starters() {
     let t = text(&out.stdout);
     assert!(t.contains("add a roster"), "{t}");
     assert!(!t.contains(" 0 %"), "{t}");
+}
+
+fn stale_args(format: &str) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "report",
+        "--as-of",
+        "2026-12-02",
+        "--weeks",
+        "4",
+        "--format",
+        format,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    a.push("--roster".into());
+    a.push(data("stale_roster.csv").display().to_string());
+    a.push(data("stale.csv").display().to_string());
+    a
+}
+
+/// Issue 10, hand-worked (tests/data/report/stale.csv, data ending Wed 18
+/// Nov, opened on 2 Dec): W45 ann+bob, W46 ann+bob+cy (the reference week,
+/// the latest complete and fully covered one), W47 covered Mon–Wed only,
+/// W48 and the current W49 not covered at all: no figures, never 0.
+#[test]
+fn report_json_on_stale_data_names_the_newest_day_and_has_no_figures_for_uncovered_weeks() {
+    let args = stale_args("json");
+    let out = scoreboard_strs(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["window"]["reference_week"], "2026-11-09");
+    assert_eq!(r["window"]["complete_weeks"], 4);
+    let weeks = r["weeks"].as_array().unwrap();
+    assert_eq!(weeks.len(), 5);
+    assert_eq!(weeks[2]["coverage"]["state"], "partial");
+    assert_eq!(weeks[2]["coverage"]["days"], 3);
+    assert_eq!(weeks[2]["partial"], true);
+    for w in &weeks[3..] {
+        assert_eq!(w["coverage"]["state"], "uncovered");
+        assert!(w.get("active_engineers").is_none(), "{w}");
+        assert!(w.get("sessions").is_none(), "{w}");
+    }
+    let tiers = r["tiers_by_week"].as_array().unwrap();
+    assert_eq!(
+        tiers.len(),
+        weeks.len(),
+        "the tier chart spans the same weeks"
+    );
+    assert!(tiers[3]["not_computable"].is_string());
+
+    let cards = &r["kpis"]["cards"];
+    assert_eq!(cards["week"], "2026-11-09");
+    assert_eq!(cards["compared_with"], "2026-11-02");
+    let wae = &cards["active_engineers"]["change"];
+    assert_eq!(
+        (wae["now"].as_f64(), wae["before"].as_f64()),
+        (Some(3.0), Some(2.0))
+    );
+    assert_eq!(wae["relative"].as_f64(), Some(0.5));
+    assert_eq!(
+        (wae["direction"].as_str(), wae["meaning"].as_str()),
+        (Some("up"), Some("good"))
+    );
+    // Lines per active engineer: 300 / 3 = 100 against 120 / 2 = 60.
+    let lines = &cards["lines_per_active_engineer"]["change"];
+    assert_eq!(
+        (lines["now"].as_f64(), lines["before"].as_f64()),
+        (Some(100.0), Some(60.0))
+    );
+    // Cost per active engineer $6 / 3 = $2 against $2 / 2 = $1: up, and neutral.
+    let cost = &cards["cost_per_active_engineer"]["change"];
+    assert_eq!(
+        (cost["now"].as_f64(), cost["meaning"].as_str()),
+        (Some(2.0), Some("neutral"))
+    );
+    // Not started yet: dee (cy started in W46) against cy and dee: fewer is good.
+    let ns = &cards["not_started"];
+    assert_eq!(ns["value"].as_f64(), Some(1.0));
+    assert_eq!(ns["change"]["meaning"], "good");
+    assert_eq!(r["non_starters"], serde_json::json!(["dee@acme.io"]));
+
+    let st = &r["staleness"];
+    assert_eq!(st["newest_covered_day"], "2026-11-18");
+    assert_eq!(st["days_ago"], 14);
+    assert_eq!(st["headline"], "newest data: 18 Nov, 14 days ago");
+
+    let teams = r["team_table"]["rows"].as_array().unwrap();
+    let mobile = &teams[0];
+    assert_eq!(mobile["team"], "Mobile");
+    assert_eq!(mobile["week"]["active_engineers"], 1);
+    assert_eq!(mobile["week"]["acceptance_rate"], Value::Null);
+    let platform = &teams[1];
+    assert_eq!(
+        platform["week"]["lines_per_active_engineer"].as_f64(),
+        Some(120.0)
+    );
+    assert_eq!(
+        platform["week"]["cost_per_active_engineer_usd"].as_f64(),
+        Some(1.5)
+    );
+    assert_eq!(platform["changes"]["active_engineers"]["direction"], "same");
+}
+
+#[test]
+fn report_table_on_stale_data_leads_with_the_newest_day_and_never_says_to_0() {
+    let out = scoreboard_strs(&stale_args("table"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    let lines: Vec<&str> = t.lines().collect();
+    assert_eq!(
+        lines[1],
+        "newest data: 18 Nov, 14 days ago — export the weeks since (19 Nov to 1 Dec) from claude.ai \
+         (Analytics › Claude Code) and load the file."
+    );
+    assert_eq!(
+        lines[2],
+        "Weekly active engineers went from 2 to 3 over the 2 weeks to the week of 9 Nov, tool \
+         acceptance rose from 83 % to 91 %, and 1 person has not started yet."
+    );
+    assert!(!t.contains("to 0"), "{t}");
+    for needle in [
+        "Week of 9 Nov (changes from the week of 2 Nov):",
+        "▲ +1 (+50 %) good",
+        "▲ +40.0 (+67 %) good",
+        "▲ +7.6 pts good",
+        "▲ +$1.00 (+100 %)",
+        "▼ −1 (−50 %) good",
+        "partial: 3 of 7 days",
+        "no data",
+        "Teams, week of 9 Nov:",
+        "2 / 2",
+        "3 of 4",
+    ] {
+        assert!(t.contains(needle), "missing {needle:?} in\n{t}");
+    }
+    let w48 = lines.iter().find(|l| l.contains("2026-W48")).unwrap();
+    assert!(w48.contains("no data") && !w48.contains(" 0 "), "{w48}");
 }
 
 #[test]

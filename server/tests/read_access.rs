@@ -17,8 +17,10 @@ use scoreboard_server::store::{Store, TokenKind};
 use scoreboard_server::tokens;
 use serde_json::Value;
 
-const READS: [&str; 5] = [
+const READS: [&str; 7] = [
     "/api/rows?from=2026-11-01&to=2026-11-20",
+    "/api/report?weeks=2",
+    "/metrics",
     "/api/roster",
     "/api/sources",
     "/api/telemetry/persons",

@@ -5,7 +5,7 @@
 
 use chrono::NaiveDate;
 use leptos::prelude::*;
-use scoreboard_core::metrics::{definition, why_undefined, Figure, Report, WeekFigures};
+use scoreboard_core::metrics::{definition, why_undefined, Figure, Figures, Report, WeekFigures};
 use scoreboard_core::parse::FileKind;
 use scoreboard_core::share::ListCounts;
 use scoreboard_core::{week, Source};
@@ -202,7 +202,13 @@ fn week_range(monday: NaiveDate) -> String {
 /// sizes when its lists were left out (aggregates only).
 fn cards(r: &Report, hidden: Option<&ListCounts>) -> Vec<CardView> {
     let no_week = "no complete week (Monday to Sunday, UTC) in this window yet";
-    let Some(k) = &r.kpis else {
+    // The reference week always has figures (it is fully covered); a week
+    // before it without figures is no week to compare with.
+    let Some((k, w)) = r
+        .kpis
+        .as_ref()
+        .and_then(|k| k.week.figures.as_ref().map(|w| (k, w)))
+    else {
         let undefined = |id, label, figure| CardView::undefined(id, label, figure, no_week);
         return vec![
             undefined(
@@ -225,18 +231,22 @@ fn cards(r: &Report, hidden: Option<&ListCounts>) -> Vec<CardView> {
             nonstarters(r, hidden),
         ];
     };
-    let w = &k.week;
-    let p = k.previous.as_ref();
-    let against = p.map_or_else(String::new, |p| {
+    let previous = k.previous.as_ref();
+    let p = previous.and_then(|p| p.figures.as_ref());
+    let against = previous.map_or_else(String::new, |p| {
         format!("vs week of {}", util::day_month(p.week))
     });
     let no_earlier = || "no earlier week to compare with".to_string();
-    let trend = |f: &dyn Fn(&WeekFigures) -> Option<f64>| -> Vec<Option<f64>> {
+    // A complete week no source covers has no figures: a gap in the trend.
+    let trend = |f: &dyn Fn(&Figures) -> Option<f64>| -> Vec<Option<f64>> {
         let complete: Vec<&WeekFigures> = r.weeks.iter().filter(|x| x.complete).collect();
         let from = complete.len().saturating_sub(TREND_WEEKS);
-        complete[from..].iter().map(|x| f(x)).collect()
+        complete[from..]
+            .iter()
+            .map(|x| x.figures.as_ref().and_then(f))
+            .collect()
     };
-    let count_card = |id, label, figure, rise, f: fn(&WeekFigures) -> u64, note: String| {
+    let count_card = |id, label, figure, rise, f: fn(&Figures) -> u64, note: String| {
         let now = f(w);
         let values = trend(&|x| Some(f(x) as f64));
         CardView {
@@ -274,7 +284,10 @@ fn cards(r: &Report, hidden: Option<&ListCounts>) -> Vec<CardView> {
         "People who used Claude Code on at least one day of the week.".into(),
     );
     wae.sub = Some(
-        match (w.adoption_rate, why_undefined(Figure::AdoptionRate, w)) {
+        match (
+            w.adoption_rate,
+            why_undefined(Figure::AdoptionRate, Some(w)),
+        ) {
             (Some(a), _) => format!(
                 "adoption {} · {} of {} on the roster",
                 util::pct(a),
@@ -290,7 +303,7 @@ fn cards(r: &Report, hidden: Option<&ListCounts>) -> Vec<CardView> {
         "Sessions",
         Figure::Sessions,
         Meaning::Good,
-        |x| x.sessions,
+        |x| x.totals.sessions,
         "Claude Code sessions started in the week.".into(),
     );
     let lines = count_card(
@@ -298,10 +311,10 @@ fn cards(r: &Report, hidden: Option<&ListCounts>) -> Vec<CardView> {
         "Lines accepted",
         Figure::LinesAccepted,
         Meaning::Good,
-        |x| x.lines_accepted,
+        |x| x.totals.lines_accepted,
         format!(
             "Lines written by Claude Code and kept; {} removed.",
-            int(w.lines_removed)
+            int(w.totals.lines_removed)
         ),
     );
 
@@ -322,7 +335,7 @@ fn cards(r: &Report, hidden: Option<&ListCounts>) -> Vec<CardView> {
             )),
             Some(None) => Err(format!(
                 "the week of {} {before_undefined}",
-                p.map_or_else(String::new, |p| util::day_month(p.week))
+                previous.map_or_else(String::new, |p| util::day_month(p.week))
             )),
             None => Err(no_earlier()),
         }
@@ -332,7 +345,7 @@ fn cards(r: &Report, hidden: Option<&ListCounts>) -> Vec<CardView> {
     let optional_card = |id,
                          label,
                          figure,
-                         f: fn(&WeekFigures) -> Option<f64>,
+                         f: fn(&Figures) -> Option<f64>,
                          (fmt, unit): (Fmt, Unit),
                          rise,
                          before_undefined: &str,
@@ -357,25 +370,25 @@ fn cards(r: &Report, hidden: Option<&ListCounts>) -> Vec<CardView> {
             id,
             label,
             figure,
-            why_undefined(figure, w).unwrap_or(otherwise),
+            why_undefined(figure, Some(w)).unwrap_or(otherwise),
         ),
     };
     let acceptance = optional_card(
         "kpi-acceptance",
         "Tool acceptance rate",
         Figure::AcceptanceRate,
-        |x| x.acceptance_rate,
+        |x| x.totals.acceptance_rate,
         (Fmt::Percent, Unit::Rate),
         Meaning::Good,
         "has no rate to compare with",
         format!(
             "{} of {} edit suggestions accepted.",
-            int(w.edits_accepted),
-            int(w.edits_accepted + w.edits_rejected)
+            int(w.totals.edits_accepted),
+            int(w.totals.edits_accepted + w.totals.edits_rejected)
         ),
         "no edit decisions in this week",
     );
-    let estimate = if w.cost_is_estimated {
+    let estimate = if w.totals.cost_is_estimated {
         "partly from token counts × the price table; an estimate at API list prices, not what a seat plan pays"
     } else {
         "an estimate at API list prices, not what a seat plan pays"
@@ -388,7 +401,7 @@ fn cards(r: &Report, hidden: Option<&ListCounts>) -> Vec<CardView> {
         (Fmt::Usd, Unit::Usd),
         Meaning::Neutral,
         "had nobody active",
-        format!("{} in all; {estimate}.", util::usd(w.cost_usd)),
+        format!("{} in all; {estimate}.", util::usd(w.totals.cost_usd)),
         "nobody was active",
     );
 
@@ -428,24 +441,27 @@ fn nonstarters(r: &Report, hidden: Option<&ListCounts>) -> CardView {
         );
     };
     let n = hidden.map_or(r.non_starters.len() as u64, |c| c.non_starters);
-    // The change: roster members not active by the end of the reference week
-    // vs the week before (core's tier counts).
-    let t = &r.tiers_by_week;
-    let change = match (t.len().checked_sub(2).and_then(|i| t.get(i)), t.last()) {
-        (Some(a), Some(b)) => Ok(Change::between(
-            b.roster_not_started as f64,
-            a.roster_not_started as f64,
+    // The change: core's, roster members not active by the end of the
+    // reference week vs the week before.
+    let cards = r.kpis.as_ref().and_then(|k| k.cards.as_ref());
+    let change = match cards.and_then(|c| Some((c.not_started.change.as_ref()?, c.compared_with?)))
+    {
+        Some((c, before)) => Ok(Change::between(
+            c.now,
+            c.before,
             Unit::Count,
             Meaning::Bad,
-            (b.roster_not_started as i64 - a.roster_not_started as i64).to_string(),
-            format!("vs week of {}", util::day_month(a.week)),
+            (c.absolute as i64).to_string(),
+            format!("vs week of {}", util::day_month(before)),
         )),
-        _ => Err("no earlier week to compare with".to_string()),
+        None => Err("no earlier week to compare with".to_string()),
     };
+    // A week whose tiers cannot be computed is a gap in the trend.
+    let t = &r.tiers_by_week;
     let from = t.len().saturating_sub(TREND_WEEKS);
     let values: Vec<Option<f64>> = t[from..]
         .iter()
-        .map(|c| Some(c.roster_not_started as f64))
+        .map(|c| c.counts.as_ref().map(|c| c.roster_not_started as f64))
         .collect();
     CardView {
         id,
@@ -539,13 +555,18 @@ fn weekly(
     class: &'static str,
     mark: Mark,
     gap: &'static str,
-    f: impl Fn(&WeekFigures) -> Option<f64>,
+    f: impl Fn(&Figures) -> Option<f64>,
 ) -> Series {
     Series {
         name: name.to_string(),
         class,
         mark,
-        values: r.weeks.iter().map(f).collect(),
+        // A week no source covers has no figures: a gap, never 0.
+        values: r
+            .weeks
+            .iter()
+            .map(|w| w.figures.as_ref().and_then(&f))
+            .collect(),
         gap,
     }
 }
@@ -584,7 +605,12 @@ fn active_chart(r: &Report) -> ChartData {
 /// The tiers on the same weeks as the other charts: a week without tier
 /// counts (the partial week: tiers are judged on complete weeks) is a gap.
 fn tiers_chart(r: &Report) -> ChartData {
-    let at = |w: &WeekFigures| r.tiers_by_week.iter().find(|c| c.week == w.week);
+    let at = |w: &WeekFigures| {
+        r.tiers_by_week
+            .iter()
+            .find(|c| c.week == w.week)
+            .and_then(|c| c.counts.as_ref())
+    };
     let tier = |name: &str, class, f: fn(&scoreboard_core::metrics::TierCounts) -> u64| Series {
         name: name.to_string(),
         class,
@@ -647,27 +673,24 @@ fn Charts() -> impl IntoView {
     let ctx = ctx();
     let r = ctx.report;
     let active = Signal::derive(move || r.with(|r| active_chart(r)));
-    let single = move |name: &'static str,
-                       mark,
-                       fmt,
-                       gap: &'static str,
-                       f: fn(&WeekFigures) -> Option<f64>| {
-        Signal::derive(move || {
-            r.with(|r| chart(r, vec![weekly(r, name, "s-accent", mark, gap, f)], fmt))
-        })
-    };
+    let single =
+        move |name: &'static str, mark, fmt, gap: &'static str, f: fn(&Figures) -> Option<f64>| {
+            Signal::derive(move || {
+                r.with(|r| chart(r, vec![weekly(r, name, "s-accent", mark, gap, f)], fmt))
+            })
+        };
     let sessions = single("Sessions", Mark::Bar, Fmt::Count, "no data", |w| {
-        Some(w.sessions as f64)
+        Some(w.totals.sessions as f64)
     });
     let lines = single("Lines accepted", Mark::Bar, Fmt::Count, "no data", |w| {
-        Some(w.lines_accepted as f64)
+        Some(w.totals.lines_accepted as f64)
     });
     let acceptance = single(
         "Acceptance rate",
         Mark::Line,
         Fmt::Percent,
         "no edit decisions",
-        |w| w.acceptance_rate,
+        |w| w.totals.acceptance_rate,
     );
     let cost = single(
         "Cost per active engineer",

@@ -10,6 +10,8 @@ fn anchor(f: Figure) -> &'static str {
         Figure::ActiveEngineers => "def-active_engineers",
         Figure::AdoptionRate => "def-adoption_rate",
         Figure::Sessions => "def-sessions",
+        Figure::SessionsPerActiveEngineer => "def-sessions_per_active_engineer",
+        Figure::LinesPerActiveEngineer => "def-lines_per_active_engineer",
         Figure::LinesAccepted => "def-lines_accepted",
         Figure::AcceptanceRate => "def-acceptance_rate",
         Figure::Cost => "def-cost",

@@ -73,10 +73,14 @@ fn compare(a: &PersonFigures, b: &PersonFigures, col: Col, desc: bool) -> Orderi
         Col::FirstActive => opt_cmp(a.first_active, b.first_active, desc),
         Col::LastActive => opt_cmp(a.last_active, b.last_active, desc),
         Col::ActiveWeeks => opt_cmp(Some(a.active_weeks), Some(b.active_weeks), desc),
-        Col::Sessions => opt_cmp(Some(a.sessions), Some(b.sessions), desc),
-        Col::Lines => opt_cmp(Some(a.lines_accepted), Some(b.lines_accepted), desc),
-        Col::Acceptance => opt_cmp(a.acceptance_rate, b.acceptance_rate, desc),
-        Col::Cost => opt_cmp(Some(a.cost_micros), Some(b.cost_micros), desc),
+        Col::Sessions => opt_cmp(Some(a.totals.sessions), Some(b.totals.sessions), desc),
+        Col::Lines => opt_cmp(
+            Some(a.totals.lines_accepted),
+            Some(b.totals.lines_accepted),
+            desc,
+        ),
+        Col::Acceptance => opt_cmp(a.totals.acceptance_rate, b.totals.acceptance_rate, desc),
+        Col::Cost => opt_cmp(Some(a.totals.cost_micros), Some(b.totals.cost_micros), desc),
     };
     by.then_with(|| a.person.cmp(&b.person))
 }
@@ -299,7 +303,7 @@ fn PeopleTable() -> impl IntoView {
     });
     let total = move || r.with(|r| r.people.len());
     let more = move || rows.with(Vec::len) > limit.get();
-    let estimated = move || r.with(|r| r.people.iter().any(|p| p.cost_is_estimated));
+    let estimated = move || r.with(|r| r.people.iter().any(|p| p.totals.cost_is_estimated));
     view! {
         <article class="table-card" aria-labelledby="table-title">
             <header class="table-head">
@@ -413,10 +417,10 @@ pub fn email_view(e: &str) -> impl IntoView {
 }
 
 fn person_row(p: &PersonFigures) -> impl IntoView {
-    let cost = if p.cost_is_estimated {
-        format!("{} *", util::usd(p.cost_usd))
+    let cost = if p.totals.cost_is_estimated {
+        format!("{} *", util::usd(p.totals.cost_usd))
     } else {
-        util::usd(p.cost_usd)
+        util::usd(p.totals.cost_usd)
     };
     let not_on_roster = !p.on_roster;
     view! {
@@ -434,12 +438,12 @@ fn person_row(p: &PersonFigures) -> impl IntoView {
             <td data-col="first_active" data-label=label_of(Col::FirstActive)>{opt_day(p.first_active)}</td>
             <td data-col="last_active" data-label=label_of(Col::LastActive)>{opt_day(p.last_active)}</td>
             <td data-col="active_weeks" class="num" data-label=label_of(Col::ActiveWeeks)>{p.active_weeks}</td>
-            <td data-col="sessions" class="num" data-label=label_of(Col::Sessions) data-value=p.sessions.to_string()>{int(p.sessions)}</td>
-            <td data-col="lines_accepted" class="num" data-label=label_of(Col::Lines) data-value=p.lines_accepted.to_string()>{int(p.lines_accepted)}</td>
+            <td data-col="sessions" class="num" data-label=label_of(Col::Sessions) data-value=p.totals.sessions.to_string()>{int(p.totals.sessions)}</td>
+            <td data-col="lines_accepted" class="num" data-label=label_of(Col::Lines) data-value=p.totals.lines_accepted.to_string()>{int(p.totals.lines_accepted)}</td>
             <td data-col="acceptance_rate" class="num" data-label=label_of(Col::Acceptance)
-                data-value=p.acceptance_rate.map(|a| format!("{a:.6}")).unwrap_or_default()
-                title=p.acceptance_rate.is_none().then_some("no edit decisions in these weeks")>{opt_pct(p.acceptance_rate)}</td>
-            <td data-col="cost" class="num" data-label=label_of(Col::Cost) data-value=p.cost_micros.to_string()>{cost}</td>
+                data-value=p.totals.acceptance_rate.map(|a| format!("{a:.6}")).unwrap_or_default()
+                title=p.totals.acceptance_rate.is_none().then_some("no edit decisions in these weeks")>{opt_pct(p.totals.acceptance_rate)}</td>
+            <td data-col="cost" class="num" data-label=label_of(Col::Cost) data-value=p.totals.cost_micros.to_string()>{cost}</td>
         </tr>
     }
 }

@@ -18,10 +18,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    json_records, lenient, read_records, sum, text, FileKind, Import, ImportError, ImportOptions,
+    json_records, lenient, read_records, text, FileKind, Import, ImportError, ImportOptions,
 };
+use crate::coverage::DayRange;
 use crate::model::{
-    cents_to_micros, DayRow, ModelUsage, PersonKey, Problem, Source, ToolDecisions,
+    cents_to_micros, merge_models, DayRow, MeasureSet, ModelUsage, PersonKey, Problem, Source,
+    ToolDecisions,
 };
 use crate::prices::PriceTable;
 use crate::roster::RosterEntry;
@@ -280,10 +282,10 @@ pub fn records_to_rows_with_prices(
             m.cache_creation_tokens = m.cache_creation_tokens.saturating_add(t.cache_creation);
             m.cost_micros = m.cost_micros.saturating_add(cost_micros);
             m.cost_is_estimated |= estimated;
-            sum::add_model(&mut row.models, &usage);
+            merge_models(&mut row.models, std::slice::from_ref(&usage));
         }
         match rows.get_mut(&(day, row.person.clone())) {
-            Some(have) => sum::add_day(have, &row),
+            Some(have) => have.absorb(&row),
             None => {
                 rows.insert((day, row.person.clone()), row);
             }
@@ -337,6 +339,11 @@ pub(crate) fn import_value(
         .iter()
         .filter(|r| r.day().is_none() || r.person().is_none())
         .count() as u64;
+    // A dump covers the days from its first to its last record (a day without
+    // records inside it is a day nobody used Claude Code, as the API reports it).
+    let days: Vec<NaiveDate> = records.iter().filter_map(UsageRecord::day).collect();
+    import.coverage = DayRange::span(days);
+    import.measures = MeasureSet::all();
     import.rows = rows;
     import.problems.extend(problems);
     let estimated = import

@@ -50,7 +50,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::ColumnUse;
+use super::{text, ColumnUse};
+use crate::model::MeasureSet;
 
 /// A canonical field a CSV column can hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -205,6 +206,25 @@ impl Field {
                 | Field::CacheCreationTokens
                 | Field::CostUsd
         )
+    }
+
+    /// The measure a column of this field carries; `None` for identity, dates,
+    /// labels and the accept rate (a rate cannot be summed).
+    pub fn measure(self) -> Option<MeasureSet> {
+        Some(match self {
+            Field::Sessions => MeasureSet::SESSIONS,
+            Field::LinesAdded => MeasureSet::LINES_ADDED,
+            Field::LinesRemoved => MeasureSet::LINES_REMOVED,
+            Field::Commits => MeasureSet::COMMITS,
+            Field::PullRequests => MeasureSet::PULL_REQUESTS,
+            Field::EditsAccepted | Field::EditsRejected => MeasureSet::EDITS,
+            Field::InputTokens => MeasureSet::INPUT_TOKENS,
+            Field::OutputTokens => MeasureSet::OUTPUT_TOKENS,
+            Field::CacheReadTokens => MeasureSet::CACHE_READ_TOKENS,
+            Field::CacheCreationTokens => MeasureSet::CACHE_CREATION_TOKENS,
+            Field::CostUsd => MeasureSet::COST,
+            _ => return None,
+        })
     }
 
     /// A column only a roster uses.
@@ -599,6 +619,8 @@ pub(crate) struct Mapping {
     pub index: BTreeMap<Field, usize>,
     pub ignored: Vec<String>,
     pub warnings: Vec<String>,
+    /// Columns with a header the alias table does not know (indexes, file order).
+    pub unknown: Vec<usize>,
 }
 
 impl Mapping {
@@ -613,6 +635,16 @@ impl Mapping {
             .and_then(|i| self.columns.get(i))
             .map_or("", |c| c.header.as_str())
     }
+    /// The measures the mapped columns carry. Edits count only when both
+    /// counts are used (`use_edits`): one of the two says nothing of the rate.
+    pub fn carried(&self, use_edits: bool) -> MeasureSet {
+        self.index
+            .keys()
+            .filter(|f| use_edits || f.measure() != Some(MeasureSet::EDITS))
+            .filter_map(|f| f.measure())
+            .fold(MeasureSet::empty(), |a, b| a | b)
+    }
+
     /// Stops using a column: reported as ignored, with the reason.
     pub fn drop_field(&mut self, f: Field, why: &str) {
         if let Some(i) = self.index.remove(&f) {
@@ -624,6 +656,64 @@ impl Mapping {
             }
         }
     }
+}
+
+/// A column the importer does not recognise that holds numbers in most rows:
+/// probably a measure under a name the alias table lacks (a localised or
+/// renamed export's "Conversations"). Core only reports it; the page offers
+/// the column dialog for it instead of ignoring it silently.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LikelyMeasure {
+    /// The header as written.
+    pub header: String,
+    /// Up to three non-empty cells, as written (trimmed).
+    pub samples: Vec<String>,
+    /// Of the data rows, the share whose cell is a number (0..=1).
+    pub numeric_share: f64,
+}
+
+/// Above this share of numeric cells, an unknown column is reported as a likely measure.
+pub const LIKELY_MEASURE_SHARE: f64 = 0.5;
+
+/// The unknown columns of `m` whose cells are numbers in most of `records`.
+pub(crate) fn likely_measures<'a>(
+    m: &Mapping,
+    records: impl Iterator<Item = &'a csv::StringRecord> + Clone,
+) -> Vec<LikelyMeasure> {
+    let mut out = Vec::new();
+    for &i in &m.unknown {
+        let (mut rows, mut numeric) = (0u64, 0u64);
+        let mut samples = Vec::new();
+        for r in records.clone() {
+            rows += 1;
+            let cell = r.get(i).map_or("", str::trim);
+            if cell.is_empty() {
+                continue;
+            }
+            if samples.len() < 3 {
+                samples.push(text::shown(cell));
+            }
+            if matches!(text::parse_usd(cell), Ok(Some(_))) {
+                numeric += 1;
+            }
+        }
+        let share = if rows == 0 {
+            0.0
+        } else {
+            numeric as f64 / rows as f64
+        };
+        if share > LIKELY_MEASURE_SHARE {
+            out.push(LikelyMeasure {
+                header: m
+                    .columns
+                    .get(i)
+                    .map_or_else(String::new, |c| c.header.clone()),
+                samples,
+                numeric_share: share,
+            });
+        }
+    }
+    out
 }
 
 /// Maps headers to fields. An override (keyed by the header text, compared
@@ -661,6 +751,7 @@ pub(crate) fn map_headers(
                     m.warnings.push(format!("ignored column `{h}`: {why}"));
                 } else {
                     m.ignored.push(h.clone());
+                    m.unknown.push(i);
                     unknown.push(h.clone());
                 }
             }

@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    json_records, lenient, read_records, sum, text, FileKind, Import, ImportError, ImportOptions,
+    json_records, lenient, read_records, text, FileKind, Import, ImportError, ImportOptions,
 };
+use crate::coverage::DayRange;
 use crate::model::DayRow;
 use crate::model::{Measures, PeriodRow, PersonKey, Problem, Source, ToolDecisions};
 
@@ -176,9 +177,10 @@ pub fn records_to_rows(
             Ok(Some((person, measures, tools))) => {
                 let mut row = DayRow::new(day, person.clone(), Source::EnterpriseApi);
                 row.measures = measures;
+
                 row.tools = tools;
                 match rows.get_mut(&person) {
-                    Some(have) => sum::add_day(have, &row),
+                    Some(have) => have.absorb(&row),
                     None => {
                         rows.insert(person, row);
                     }
@@ -210,6 +212,7 @@ pub fn records_to_periods(
             measures: d.measures,
             models: d.models,
             tools: d.tools,
+            present: d.present,
         })
         .collect();
     (periods, problems)
@@ -287,6 +290,10 @@ pub(crate) fn import_value(
             })
         }
     };
+    if span.is_some() {
+        import.coverage = DayRange::weekly(start, end).into_iter().collect();
+    }
+    import.measures = Source::EnterpriseApi.measures();
     let problems = if start == end {
         let (rows, problems) = records_to_rows(file, start, &records);
         import.rows = rows;

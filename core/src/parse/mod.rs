@@ -17,7 +17,6 @@ mod columns;
 pub mod enterprise_api;
 mod lenient;
 pub mod roster;
-mod sum;
 pub(crate) mod text;
 pub mod usage_csv;
 
@@ -28,9 +27,12 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use columns::{normalise_header, Field};
+pub use columns::{normalise_header, Field, LikelyMeasure, LIKELY_MEASURE_SHARE};
+/// The one reader of a UTC day in core (ISO dates and timestamps), for the CLI, server and page too.
+pub use text::parse_day;
 
-use crate::model::{DayRow, PeriodRow, Problem};
+use crate::coverage::DayRange;
+use crate::model::{DayRow, MeasureSet, PeriodRow, Problem, Source};
 use crate::prices::PriceTable;
 use crate::roster::RosterEntry;
 
@@ -49,6 +51,16 @@ pub enum FileKind {
 }
 
 impl FileKind {
+    /// The source of the rows a file of this kind gives (`None` for a roster).
+    pub fn source(self) -> Option<Source> {
+        match self {
+            FileKind::UsageCsv => Some(Source::Csv),
+            FileKind::AdminApiJson => Some(Source::AdminApi),
+            FileKind::EnterpriseApiJson => Some(Source::EnterpriseApi),
+            FileKind::Roster => None,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             FileKind::UsageCsv => "Claude Code usage export (CSV)",
@@ -115,6 +127,16 @@ pub struct Import {
     pub columns: Vec<ColumnUse>,
     /// The headers of columns that were not used.
     pub ignored_columns: Vec<String>,
+    /// Unrecognised columns that hold numbers in most rows (CSV only): the
+    /// page asks how to map them instead of ignoring them silently.
+    pub likely_measures: Vec<LikelyMeasure>,
+    /// The UTC days the file covers (metrics.md §2): a usage export from its
+    /// first to its last day or the period it was given, an API dump its
+    /// days. Empty for a roster.
+    pub coverage: Vec<DayRange>,
+    /// The measures the file carried (its columns, or what its API records
+    /// hold): a later file replaces only these (metrics.md §1).
+    pub measures: MeasureSet,
     /// Data rows (CSV), e-mails (plain list) or records (JSON) read.
     pub rows_read: u64,
     /// Of those, how many were rejected (each has a problem).
@@ -134,6 +156,9 @@ impl Import {
             warnings: Vec::new(),
             columns: Vec::new(),
             ignored_columns: Vec::new(),
+            likely_measures: Vec::new(),
+            coverage: Vec::new(),
+            measures: MeasureSet::empty(),
             rows_read: 0,
             rows_rejected: 0,
         }
@@ -141,7 +166,7 @@ impl Import {
 }
 
 /// The first rows of a CSV file, for the app's column-mapping dialog.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CsvPreview {
     pub headers: Vec<String>,
     pub delimiter: char,
@@ -151,6 +176,8 @@ pub struct CsvPreview {
     pub rows: Vec<Vec<String>>,
     /// The field each header maps to by the alias table.
     pub columns: Vec<ColumnUse>,
+    /// Unrecognised columns that hold numbers in most of the preview's rows.
+    pub likely_measures: Vec<LikelyMeasure>,
 }
 
 /// A file that cannot be read at all. Every message names the file and says
@@ -239,7 +266,9 @@ pub fn csv_preview(bytes: &[u8], max_rows: usize) -> Result<CsvPreview, ImportEr
             file: FILE.to_string(),
         });
     }
-    let columns = column_uses(&csv.headers, &BTreeMap::new());
+    let mapping = columns::map_headers(&csv.headers, &BTreeMap::new());
+    let likely_measures = columns::likely_measures(&mapping, csv.records.iter().map(|(_, r)| r));
+    let columns = mapping.columns;
     Ok(CsvPreview {
         delimiter: char::from(csv.delimiter),
         header_line: csv.header_line,
@@ -250,6 +279,7 @@ pub fn csv_preview(bytes: &[u8], max_rows: usize) -> Result<CsvPreview, ImportEr
             .collect(),
         headers: csv.headers,
         columns,
+        likely_measures,
     })
 }
 

@@ -278,7 +278,7 @@ pub(crate) fn parse_usd(cell: &str) -> Result<Option<f64>, String> {
 
 /// An ISO date or timestamp; a timestamp's day is its UTC date (a timestamp
 /// without a zone is taken as UTC, as every source reports UTC).
-pub(crate) fn parse_day(cell: &str) -> Result<NaiveDate, String> {
+pub fn parse_day(cell: &str) -> Result<NaiveDate, String> {
     let t = cell.trim();
     let err = || "is not an ISO date (YYYY-MM-DD) or timestamp (YYYY-MM-DDTHH:MM:SSZ)".to_string();
     if t.is_empty() {

@@ -23,11 +23,12 @@ use chrono::NaiveDate;
 use super::columns::{map_headers, Mapping};
 use super::text::{is_blank, parse_count, parse_day, parse_usd, shown};
 use super::{
-    check_period, normalise_header, read_csv, sum, text, Field, FileKind, Import, ImportError,
+    check_period, normalise_header, read_csv, text, Field, FileKind, Import, ImportError,
     ImportOptions,
 };
+use crate::coverage::DayRange;
 use crate::model::{
-    usd_to_micros, DayRow, Measures, ModelUsage, PeriodRow, PersonKey, Problem, Source,
+    usd_to_micros, DayRow, MeasureSet, Measures, ModelUsage, PeriodRow, PersonKey, Problem, Source,
 };
 
 /// Reads a usage export from bytes (see the module documentation).
@@ -81,6 +82,124 @@ pub(crate) fn parse_text(
             file: file.to_string(),
         });
     }
+    let dating = dating(file, &mut m, opts)?;
+    for f in [Field::Name, Field::Team, Field::Aliases] {
+        m.drop_field(
+            f,
+            "names, teams and aliases are read from a roster file, not from usage exports",
+        );
+    }
+    let use_edits = edit_columns(&mut m);
+    let carried = m.carried(use_edits);
+
+    let mut import = Import::new(file, FileKind::UsageCsv);
+    // Rows in file order plus an index by person-day: one hash lookup and at
+    // most one key clone per row (a BTreeMap walk compared e-mails at every level).
+    let mut days: Vec<DayRow> = Vec::new();
+    let mut day_index: HashMap<(NaiveDate, PersonKey), usize> = HashMap::new();
+    let mut periods: BTreeMap<(NaiveDate, NaiveDate, PersonKey), PeriodRow> = BTreeMap::new();
+    let mut tally = Tally::default();
+
+    for (line, record) in csv.rows_to_use(file, &mut import) {
+        let cell = |f: Field| m.col(f).and_then(|i| record.get(i)).map(str::trim);
+        if let Some(product) = cell(Field::Product) {
+            if !product.is_empty() && !is_claude_code(product) {
+                *tally.other_products.entry(shown(product)).or_default() += 1;
+                continue;
+            }
+        }
+        match read_row(&m, &cell, &dating, use_edits, opts, &mut tally) {
+            Ok(row) => match row.when {
+                When::Day(day) => {
+                    // A cost estimated from tokens is known even without a cost column.
+                    let present = carried | row.estimated_cost();
+                    let new_row = |person: PersonKey| {
+                        let mut new = DayRow::new(day, person, Source::Csv);
+                        new.measures = row.measures;
+                        new.models.extend(row.model.clone());
+                        new.present = present;
+                        new
+                    };
+                    match day_index.entry((day, row.person)) {
+                        Entry::Occupied(at) => {
+                            let new = new_row(at.key().1.clone());
+                            days[*at.get()].absorb(&new);
+                        }
+                        Entry::Vacant(at) => {
+                            let new = new_row(at.key().1.clone());
+                            at.insert(days.len());
+                            days.push(new);
+                        }
+                    }
+                }
+                When::Period(start, end) => {
+                    let present = carried | row.estimated_cost();
+                    let new = PeriodRow {
+                        start,
+                        end,
+                        person: row.person.clone(),
+                        source: Source::Csv,
+                        measures: row.measures,
+                        models: row.model.into_iter().collect(),
+                        tools: Vec::new(),
+                        present,
+                    };
+                    match periods.get_mut(&(start, end, row.person.clone())) {
+                        Some(have) => have.absorb(&new),
+                        None => {
+                            periods.insert((start, end, row.person), new);
+                        }
+                    }
+                }
+            },
+            Err(reasons) => {
+                import.rows_rejected += 1;
+                import
+                    .problems
+                    .push(Problem::new(file, Some(line), reasons.join("; ")));
+            }
+        }
+    }
+    import.problems.sort_by_key(|p| p.line);
+    drop(day_index);
+    // Sorted by day then person, as before; exports usually come sorted already.
+    if !days.is_sorted_by(|a, b| day_order(a, b).is_le()) {
+        days.sort_unstable_by(day_order);
+    }
+    import.measures = days
+        .iter()
+        .map(|r| r.present)
+        .chain(periods.values().map(|p| p.present))
+        .fold(carried, |a, b| a | b);
+    import.coverage = DayRange::normalize(
+        DayRange::span(days.iter().map(|r| r.day))
+            .into_iter()
+            .chain(
+                periods
+                    .values()
+                    .filter_map(|p| DayRange::weekly(p.start, p.end)),
+            )
+            .collect(),
+    );
+    import.rows = days;
+    import.periods = periods.into_values().collect();
+    import.warnings = m.warnings.clone();
+    import.warnings.extend(tally_warnings(&tally, &m));
+    if import.rows_read > 0 && import.rows.is_empty() && import.periods.is_empty() {
+        import.warnings.push(
+            "no row of this file could be used; see the problems and warnings above".to_string(),
+        );
+    }
+    import.likely_measures =
+        super::columns::likely_measures(&m, csv.records.iter().map(|(_, r)| r));
+    import.columns = m.columns;
+    import.ignored_columns = m.ignored;
+    Ok(import)
+}
+
+/// How the file's rows are dated: a date column, start and end columns, or
+/// the period given for the file; none of these asks for a period.
+fn dating(file: &str, m: &mut Mapping, opts: &ImportOptions) -> Result<Dating, ImportError> {
     let dating = match (
         m.col(Field::Day),
         m.col(Field::StartDate),
@@ -110,91 +229,7 @@ pub(crate) fn parse_text(
             })
         }
     };
-    for f in [Field::Name, Field::Team, Field::Aliases] {
-        m.drop_field(
-            f,
-            "names, teams and aliases are read from a roster file, not from usage exports",
-        );
-    }
-    let use_edits = edit_columns(&mut m);
-
-    let mut import = Import::new(file, FileKind::UsageCsv);
-    // Rows in file order plus an index by person-day: one hash lookup and at
-    // most one key clone per row (a BTreeMap walk compared e-mails at every level).
-    let mut days: Vec<DayRow> = Vec::new();
-    let mut day_index: HashMap<(NaiveDate, PersonKey), usize> = HashMap::new();
-    let mut periods: BTreeMap<(NaiveDate, NaiveDate, PersonKey), PeriodRow> = BTreeMap::new();
-    let mut tally = Tally::default();
-
-    for (line, record) in csv.rows_to_use(file, &mut import) {
-        let cell = |f: Field| m.col(f).and_then(|i| record.get(i)).map(str::trim);
-        if let Some(product) = cell(Field::Product) {
-            if !product.is_empty() && !is_claude_code(product) {
-                *tally.other_products.entry(shown(product)).or_default() += 1;
-                continue;
-            }
-        }
-        match read_row(&m, &cell, &dating, use_edits, opts, &mut tally) {
-            Ok(row) => match row.when {
-                When::Day(day) => match day_index.entry((day, row.person)) {
-                    Entry::Occupied(at) => {
-                        let mut new = DayRow::new(day, at.key().1.clone(), Source::Csv);
-                        new.measures = row.measures;
-                        new.models.extend(row.model);
-                        sum::add_day(&mut days[*at.get()], &new);
-                    }
-                    Entry::Vacant(at) => {
-                        let mut new = DayRow::new(day, at.key().1.clone(), Source::Csv);
-                        new.measures = row.measures;
-                        new.models.extend(row.model);
-                        at.insert(days.len());
-                        days.push(new);
-                    }
-                },
-                When::Period(start, end) => {
-                    let new = PeriodRow {
-                        start,
-                        end,
-                        person: row.person.clone(),
-                        source: Source::Csv,
-                        measures: row.measures,
-                        models: row.model.into_iter().collect(),
-                        tools: Vec::new(),
-                    };
-                    match periods.get_mut(&(start, end, row.person.clone())) {
-                        Some(have) => sum::add_period(have, &new),
-                        None => {
-                            periods.insert((start, end, row.person), new);
-                        }
-                    }
-                }
-            },
-            Err(reasons) => {
-                import.rows_rejected += 1;
-                import
-                    .problems
-                    .push(Problem::new(file, Some(line), reasons.join("; ")));
-            }
-        }
-    }
-    import.problems.sort_by_key(|p| p.line);
-    drop(day_index);
-    // Sorted by day then person, as before; exports usually come sorted already.
-    if !days.is_sorted_by(|a, b| day_order(a, b).is_le()) {
-        days.sort_unstable_by(day_order);
-    }
-    import.rows = days;
-    import.periods = periods.into_values().collect();
-    import.warnings = m.warnings.clone();
-    import.warnings.extend(tally_warnings(&tally, &m));
-    if import.rows_read > 0 && import.rows.is_empty() && import.periods.is_empty() {
-        import.warnings.push(
-            "no row of this file could be used; see the problems and warnings above".to_string(),
-        );
-    }
-    import.columns = m.columns;
-    import.ignored_columns = m.ignored;
-    Ok(import)
+    Ok(dating)
 }
 
 /// Day, then person: the order of [`Import::rows`].
@@ -230,7 +265,8 @@ fn edit_columns(m: &mut Mapping) -> bool {
         m.warnings.push(format!(
             "column `{header}` gives an acceptance rate, not counts of accepted and rejected edits. The tool \
              acceptance rate is a ratio of sums over counts, so this file's rate cannot be used and its edits \
-             count as 0; the rate comes from the Admin API, the Enterprise Analytics API or telemetry"
+             stay unknown (edits an earlier load gave for the same days are kept); the rate comes from the \
+             Admin API, the Enterprise Analytics API or telemetry"
         ));
     }
     false
@@ -246,6 +282,17 @@ struct Row {
     when: When,
     measures: Measures,
     model: Option<ModelUsage>,
+}
+
+impl Row {
+    /// Cost, when this row's was estimated from its tokens (no cost column needed).
+    fn estimated_cost(&self) -> MeasureSet {
+        if self.measures.cost_is_estimated {
+            MeasureSet::COST
+        } else {
+            MeasureSet::empty()
+        }
+    }
 }
 
 /// Reads one data row; every unreadable cell is named in the error list.
@@ -360,6 +407,25 @@ fn read_row<'a>(
     let model = cell(Field::Model)
         .filter(|v| !is_blank(v))
         .map(str::to_string);
+    let model = cost_and_model(&mut ms, given_cost, model, opts, tally);
+    Ok(Row {
+        person,
+        when,
+        measures: ms,
+        model,
+    })
+}
+
+/// The row's cost: the one the file gives, else estimated from its tokens
+/// and model (counted in `tally` when it cannot be); and the per-model
+/// split when the row names a model and has tokens or a cost.
+fn cost_and_model(
+    ms: &mut Measures,
+    given_cost: Option<i64>,
+    model: Option<String>,
+    opts: &ImportOptions,
+    tally: &mut Tally,
+) -> Option<ModelUsage> {
     let has_tokens = ms.input_tokens != 0
         || ms.output_tokens != 0
         || ms.cache_read_tokens != 0
@@ -385,7 +451,7 @@ fn read_row<'a>(
         },
         None => {}
     }
-    let model = model
+    model
         .filter(|_| has_tokens || ms.cost_micros != 0)
         .map(|name| ModelUsage {
             model: name,
@@ -395,13 +461,7 @@ fn read_row<'a>(
             cache_creation_tokens: ms.cache_creation_tokens,
             cost_micros: ms.cost_micros,
             cost_is_estimated: ms.cost_is_estimated,
-        });
-    Ok(Row {
-        person,
-        when,
-        measures: ms,
-        model,
-    })
+        })
 }
 
 /// The row's person and the raw cell it came from.

@@ -304,18 +304,12 @@ fn kpi_differences(d: &mut Diff, cards: &Value, cli: &Value) {
             &n.to_string(),
         );
         d.check("#kpi-nonstarters text", &nonstarters["text"], &grouped(n));
-        // The change: roster members not started by the end of the reference week vs
-        // the week before (core's tier counts).
-        let tiers = cli["tiers_by_week"].as_array().cloned().unwrap_or_default();
-        let not_started = |t: &Value| {
-            u64_of(&t["roster_not_started"])
-                .or_else(|| u64_of(&t["non_starter"]))
-                .unwrap_or_default() as i64
-        };
-        let delta = match tiers.as_slice() {
-            [.., before, now] => (not_started(now) - not_started(before)).to_string(),
-            _ => String::new(),
-        };
+        // The change: core's, roster members not started by the end of the
+        // reference week vs the week before.
+        let delta = kpis["cards"]["not_started"]["change"]["absolute"]
+            .as_f64()
+            .map(|d| (d as i64).to_string())
+            .unwrap_or_default();
         d.check("#kpi-nonstarters change", &nonstarters["delta"], &delta);
     }
 }

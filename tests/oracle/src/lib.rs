@@ -35,23 +35,33 @@ pub mod oracle {
     //!   complete week; its `reference_week` is `None`.
     //! - `WindowSpec::All` starts at the week of the earliest row of any
     //!   source and person, rows of zeros included.
+    //! - Coverage (§2) is an input, like the rows: the days the table says
+    //!   each source covers. A week with no covered day has no figures; the
+    //!   reference week is the latest complete week, at or before the
+    //!   window's end, whose seven days are all covered (and inside the
+    //!   window); tiers are taken at it, or without one at the window's
+    //!   latest complete week.
+    //! - "Not started yet" (the non-starters list) = roster members with no
+    //!   activity up to the end of the tier week: "non-starter" and "new".
     //!
     //! Scope of the oracle: day rows only (period rows from undated exports are
     //! not modelled), and a roster whose persons are listed once each (an alias
     //! claimed twice goes to the first claimant, as the roster documents).
 
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
 
     use chrono::{Datelike, Duration, NaiveDate};
     use polars::prelude::*;
     use scoreboard_core::metrics::{Tier, MAX_WINDOW_WEEKS};
-    use scoreboard_core::{DayRow, Measures, RosterEntry, Source, WindowSpec};
+    use scoreboard_core::{DayRow, Measures, RosterEntry, Source, SourceCoverage, WindowSpec};
 
     /// What both the engine and the oracle are given.
     #[derive(Debug, Clone, Copy)]
     pub struct Input<'a> {
         /// The canonical table's day rows (after the table's replace-on-reload).
         pub rows: &'a [DayRow],
+        /// The days each source covers, as the table has them.
+        pub coverage: &'a [SourceCoverage],
         /// The roster as listed, one entry per person; `None` when no roster is loaded.
         pub roster: Option<&'a [RosterEntry]>,
         /// Today (UTC): the ISO week containing it is the partial current week.
@@ -69,6 +79,8 @@ pub mod oracle {
         pub iso_year: i32,
         pub iso_week: u32,
         pub complete: bool,
+        /// Days of the week (0 to 7) some source covers; 0: the week has no figures.
+        pub covered_days: u8,
         pub active_engineers: u64,
         pub active_roster_members: u64,
         pub roster_size: Option<u64>,
@@ -96,6 +108,12 @@ pub mod oracle {
                 self.edits_accepted + self.edits_rejected,
             )
         }
+        pub fn lines_per_active_engineer(&self) -> Option<f64> {
+            fraction(self.lines_accepted, self.active_engineers)
+        }
+        pub fn sessions_per_active_engineer(&self) -> Option<f64> {
+            fraction(self.sessions, self.active_engineers)
+        }
         pub fn cost_per_active_engineer_usd(&self) -> Option<f64> {
             usd_per(self.cost_micros, self.active_engineers)
         }
@@ -110,8 +128,11 @@ pub mod oracle {
         /// Over all loaded data, not only the window.
         pub first_active: Option<NaiveDate>,
         pub last_active: Option<NaiveDate>,
-        /// Weeks of the window with activity.
+        /// Complete weeks of the window with activity ("last N weeks" = N
+        /// complete weeks; the current partial week is counted apart).
         pub active_weeks: u32,
+        /// Active in the current, partial week (when the window includes it).
+        pub active_this_week: bool,
         /// Of the four weeks W−3 … W.
         pub active_weeks_of_last_4: u32,
         /// Σ lines accepted over W−3 … W: the power-user ranking value.
@@ -141,9 +162,10 @@ pub mod oracle {
         pub window_from: NaiveDate,
         /// Monday of the last week of the window.
         pub window_last_week: NaiveDate,
-        /// The latest complete week of the window; `None` when the window has none.
+        /// The latest complete, fully covered week of the window; `None` when the window has none.
         pub reference_week: Option<NaiveDate>,
-        /// The week tiers are computed at (the latest complete week, capped at the window's end).
+        /// The week tiers are computed at: the latest complete, fully covered
+        /// week up to the window's end, else the window's latest complete week.
         pub tier_week: NaiveDate,
         pub weeks: Vec<Week>,
         pub totals: Totals,
@@ -267,10 +289,26 @@ pub mod oracle {
         } else {
             first
         };
-        // Tiers: the latest complete week of the window. When the window holds
-        // no complete week the tiers are still taken at the latest complete week.
-        let w = last.min(latest_complete);
-        let reference_week = (w >= first).then_some(w);
+        // §2 coverage: every covered day, as a set of days.
+        let covered: BTreeSet<i32> = input
+            .coverage
+            .iter()
+            .flat_map(|c| c.ranges.iter())
+            .flat_map(|r| epoch(r.from)..=epoch(r.to))
+            .collect();
+        let covered_days =
+            |m: NaiveDate| (0..7).filter(|i| covered.contains(&(epoch(m) + i))).count() as u8;
+        // Tiers and the reference week: the latest complete, fully covered
+        // week up to the window's end; without one, the latest complete week.
+        let end = last.min(latest_complete);
+        let fully_covered = covered.first().and_then(|&earliest| {
+            (0..)
+                .map(|i| end - Duration::days(7 * i))
+                .take_while(|m| epoch(*m) + 6 >= earliest)
+                .find(|m| covered_days(*m) == 7)
+        });
+        let w = fully_covered.unwrap_or(end);
+        let reference_week = fully_covered.filter(|m| *m >= first);
         let (w_start, w_end) = (epoch(w) - 21, epoch(w));
 
         // ---- The canonical rows ----
@@ -522,6 +560,7 @@ pub mod oracle {
                     iso_week: wk[i] as u32,
                     // Complete once its Sunday is over.
                     complete: monday + Duration::days(6) < input.as_of,
+                    covered_days: covered_days(monday),
                     active_engineers: wae[i] as u64,
                     active_roster_members: ra[i] as u64,
                     roster_size,
@@ -567,12 +606,20 @@ pub mod oracle {
 
         // Window per-person sums and active weeks.
         let mut window_aggs = sums();
+        let complete_week = col("monday").lt_eq(lit(epoch(latest_complete)));
         window_aggs.push(
             col("monday")
-                .filter(col("active"))
+                .filter(col("active").and(complete_week.clone()))
                 .n_unique()
                 .cast(DataType::Int64)
                 .alias("active_weeks"),
+        );
+        window_aggs.push(
+            col("active")
+                .and(complete_week.not())
+                .any(true)
+                .cast(DataType::Int64)
+                .alias("active_now"),
         );
         let in_window_again = in_window.clone();
         let window_people = scoped_days
@@ -616,6 +663,7 @@ pub mod oracle {
                 col("weeks4").fill_null(lit(0i64)),
                 col("lines4").fill_null(lit(0i64)),
                 col("active_weeks").fill_null(lit(0i64)),
+                col("active_now").fill_null(lit(0i64)),
             ])
             .with_column(tier_code.alias("tier"))
             // A person outside the roster with nothing but rows of zeros is nobody to list.
@@ -645,6 +693,7 @@ pub mod oracle {
             .collect();
         let (fa, la, tier) = (s("first_active")?, s("last_active")?, s("tier")?);
         let (weeks4, lines4, aw) = (s("weeks4")?, s("lines4")?, s("active_weeks")?);
+        let active_now = s("active_now")?;
         let (ps, pl, pa, pr, pc) = (
             s("sessions")?,
             s("lines_added")?,
@@ -672,6 +721,7 @@ pub mod oracle {
                     first_active: fa[i].map(|d| from_epoch(d as i32)),
                     last_active: la[i].map(|d| from_epoch(d as i32)),
                     active_weeks: z(&aw[i]) as u32,
+                    active_this_week: z(&active_now[i]) != 0,
                     active_weeks_of_last_4: z(&weeks4[i]) as u32,
                     lines_accepted_last_4: z(&lines4[i]) as u64,
                     sessions: z(&ps[i]) as u64,
@@ -690,7 +740,7 @@ pub mod oracle {
                 .map(|p| p.person.clone())
                 .collect()
         };
-        let non_starters = list(&|p| p.on_roster && p.tier == Tier::NonStarter);
+        let non_starters = list(&|p| p.on_roster && matches!(p.tier, Tier::NonStarter | Tier::New));
         let not_on_roster = if input.roster.is_some() {
             list(&|p| !p.on_roster)
         } else {

@@ -23,10 +23,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{Datelike, Duration, NaiveDate};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
-use scoreboard_core::metrics::{Report, Tier};
+use scoreboard_core::metrics::{Report, Tier, WeekCoverage};
 use scoreboard_core::{
-    compute, DayRow, Measures, PersonKey, ReportOptions, Roster, RosterEntry, Source, UsageTable,
-    WindowSpec,
+    compute, DayRange, DayRow, Measures, PersonKey, ReportOptions, Roster, RosterEntry, Source,
+    UsageTable, WindowSpec,
 };
 use scoreboard_oracle::oracle::{self, Input, Output};
 
@@ -299,6 +299,8 @@ impl Coverage {
             "nobody active in a week",
             "adoption rate over an empty team",
             "window with no complete week",
+            "week of the window no source covers",
+            "complete week partly covered",
         ];
         Coverage {
             counters: names.into_iter().map(|n| (n, AtomicU64::new(0))).collect(),
@@ -440,6 +442,16 @@ fn record(cov: &Coverage, case: &Case, table: &UsageTable, out: &Output) {
         out.roster_size == Some(0),
     );
     cov.hit("window with no complete week", out.reference_week.is_none());
+    cov.hit(
+        "week of the window no source covers",
+        out.weeks.iter().any(|w| w.covered_days == 0),
+    );
+    cov.hit(
+        "complete week partly covered",
+        out.weeks
+            .iter()
+            .any(|w| w.complete && (1..7).contains(&w.covered_days)),
+    );
 }
 
 // ---------------------------------------------------------------- the comparison
@@ -475,8 +487,10 @@ fn check(case: &Case, cov: &Coverage) -> Result<(), TestCaseError> {
     };
     let report: Report = compute(&table, roster.as_ref(), &opts);
 
+    let coverage = table.coverage();
     let input = Input {
         rows: table.days(),
+        coverage: &coverage,
         roster: case.roster.as_deref(),
         as_of: case.as_of,
         window: case.window,
@@ -505,37 +519,68 @@ fn check(case: &Case, cov: &Coverage) -> Result<(), TestCaseError> {
         let wk = o.label();
         prop_assert_eq!(&e.label, &wk, "ISO label of {}", o.monday);
         prop_assert_eq!(e.complete, o.complete, "complete {}", wk);
-        prop_assert_eq!(e.active_engineers, o.active_engineers, "WAE {}", wk);
+        // §2: the days covered, and no figures at all for a week without one.
+        let covered = match &e.coverage {
+            WeekCoverage::Full => 7,
+            WeekCoverage::Partial { days, .. } => *days,
+            WeekCoverage::Uncovered => 0,
+        };
+        prop_assert_eq!(covered, o.covered_days, "covered days {}", wk);
         prop_assert_eq!(
-            e.active_roster_members,
+            e.partial,
+            !o.complete || o.covered_days < 7,
+            "partial {}",
+            wk
+        );
+        let Some(f) = &e.figures else {
+            prop_assert_eq!(o.covered_days, 0, "figures of the covered week {}", wk);
+            continue;
+        };
+        prop_assert!(o.covered_days > 0, "figures of the uncovered week {}", wk);
+        prop_assert_eq!(f.active_engineers, o.active_engineers, "WAE {}", wk);
+        prop_assert_eq!(
+            f.active_roster_members,
             o.active_roster_members,
             "active roster members {}",
             wk
         );
-        prop_assert_eq!(e.roster_size, o.roster_size, "roster size {}", wk);
-        prop_assert_eq!(e.adoption_rate, o.adoption_rate(), "adoption rate {}", wk);
-        prop_assert_eq!(e.sessions, o.sessions, "sessions {}", wk);
-        prop_assert_eq!(e.lines_accepted, o.lines_accepted, "lines accepted {}", wk);
-        prop_assert_eq!(e.edits_accepted, o.edits_accepted, "edits accepted {}", wk);
-        prop_assert_eq!(e.edits_rejected, o.edits_rejected, "edits rejected {}", wk);
+        prop_assert_eq!(f.roster_size, o.roster_size, "roster size {}", wk);
+        prop_assert_eq!(f.adoption_rate, o.adoption_rate(), "adoption rate {}", wk);
+        let t = &f.totals;
+        prop_assert_eq!(t.sessions, o.sessions, "sessions {}", wk);
+        prop_assert_eq!(t.lines_accepted, o.lines_accepted, "lines accepted {}", wk);
+        prop_assert_eq!(t.edits_accepted, o.edits_accepted, "edits accepted {}", wk);
+        prop_assert_eq!(t.edits_rejected, o.edits_rejected, "edits rejected {}", wk);
         prop_assert_eq!(
-            e.acceptance_rate,
+            t.acceptance_rate,
             o.acceptance_rate(),
             "acceptance rate {}",
             wk
         );
-        prop_assert_eq!(e.cost_micros, o.cost_micros, "cost {}", wk);
+        prop_assert_eq!(t.cost_micros, o.cost_micros, "cost {}", wk);
         prop_assert_eq!(
-            e.cost_per_active_engineer_usd,
+            f.cost_per_active_engineer_usd,
             o.cost_per_active_engineer_usd(),
             "cost per active engineer {}",
             wk
         );
-        prop_assert_eq!(e.new_engineers, o.new_engineers, "new engineers {}", wk);
+        prop_assert_eq!(
+            f.lines_per_active_engineer,
+            o.lines_per_active_engineer(),
+            "lines per active engineer {}",
+            wk
+        );
+        prop_assert_eq!(
+            f.sessions_per_active_engineer,
+            o.sessions_per_active_engineer(),
+            "sessions per active engineer {}",
+            wk
+        );
+        prop_assert_eq!(f.new_engineers, o.new_engineers, "new engineers {}", wk);
     }
 
     // Window totals.
-    let (t, ot) = (&report.totals, &out.totals);
+    let (t, ot) = (&report.totals.figures, &out.totals);
     prop_assert_eq!(
         t.active_engineers,
         ot.active_engineers,
@@ -552,20 +597,38 @@ fn check(case: &Case, cov: &Coverage) -> Result<(), TestCaseError> {
             .and_then(|n| oracle::fraction(ot.active_roster_members, n)),
         "window adoption"
     );
-    prop_assert_eq!(t.sessions, ot.sessions, "window sessions");
-    prop_assert_eq!(t.lines_accepted, ot.lines_accepted, "window lines");
-    prop_assert_eq!(t.edits_accepted, ot.edits_accepted, "window edits accepted");
-    prop_assert_eq!(t.edits_rejected, ot.edits_rejected, "window edits rejected");
+    prop_assert_eq!(t.totals.sessions, ot.sessions, "window sessions");
+    prop_assert_eq!(t.totals.lines_accepted, ot.lines_accepted, "window lines");
     prop_assert_eq!(
-        t.acceptance_rate,
+        t.totals.edits_accepted,
+        ot.edits_accepted,
+        "window edits accepted"
+    );
+    prop_assert_eq!(
+        t.totals.edits_rejected,
+        ot.edits_rejected,
+        "window edits rejected"
+    );
+    prop_assert_eq!(
+        t.totals.acceptance_rate,
         oracle::fraction(ot.edits_accepted, ot.edits_accepted + ot.edits_rejected),
         "window acceptance"
     );
-    prop_assert_eq!(t.cost_micros, ot.cost_micros, "window cost");
+    prop_assert_eq!(t.totals.cost_micros, ot.cost_micros, "window cost");
     prop_assert_eq!(
         t.cost_per_active_engineer_usd,
         oracle::usd_per(ot.cost_micros, ot.active_engineers),
         "window cost per engineer"
+    );
+    prop_assert_eq!(
+        t.lines_per_active_engineer,
+        oracle::fraction(ot.lines_accepted, ot.active_engineers),
+        "window lines per engineer"
+    );
+    prop_assert_eq!(
+        t.sessions_per_active_engineer,
+        oracle::fraction(ot.sessions, ot.active_engineers),
+        "window sessions per engineer"
     );
 
     // §4, person by person.
@@ -595,6 +658,12 @@ fn check(case: &Case, cov: &Coverage) -> Result<(), TestCaseError> {
         prop_assert_eq!(e.last_active, o.last_active, "last active: {}", name);
         prop_assert_eq!(e.active_weeks, o.active_weeks, "active weeks: {}", name);
         prop_assert_eq!(
+            e.active_this_week,
+            o.active_this_week,
+            "active this week: {}",
+            name
+        );
+        prop_assert_eq!(
             e.active_weeks_of_last_4,
             o.active_weeks_of_last_4,
             "active of last 4: {}",
@@ -606,27 +675,27 @@ fn check(case: &Case, cov: &Coverage) -> Result<(), TestCaseError> {
             "lines of last 4: {}",
             name
         );
-        prop_assert_eq!(e.sessions, o.sessions, "sessions: {}", name);
-        prop_assert_eq!(e.lines_accepted, o.lines_accepted, "lines: {}", name);
+        prop_assert_eq!(e.totals.sessions, o.sessions, "sessions: {}", name);
+        prop_assert_eq!(e.totals.lines_accepted, o.lines_accepted, "lines: {}", name);
         prop_assert_eq!(
-            e.edits_accepted,
+            e.totals.edits_accepted,
             o.edits_accepted,
             "edits accepted: {}",
             name
         );
         prop_assert_eq!(
-            e.edits_rejected,
+            e.totals.edits_rejected,
             o.edits_rejected,
             "edits rejected: {}",
             name
         );
         prop_assert_eq!(
-            e.acceptance_rate,
+            e.totals.acceptance_rate,
             oracle::fraction(o.edits_accepted, o.edits_accepted + o.edits_rejected),
             "acceptance: {}",
             name
         );
-        prop_assert_eq!(e.cost_micros, o.cost_micros, "cost: {}", name);
+        prop_assert_eq!(e.totals.cost_micros, o.cost_micros, "cost: {}", name);
     }
     prop_assert_eq!(
         keys(&report.non_starters),
@@ -649,12 +718,24 @@ fn check(case: &Case, cov: &Coverage) -> Result<(), TestCaseError> {
         "new this week"
     );
 
-    // The tier chart at the reference week counts the tiers of the people list.
+    // The tier chart spans the weekly series, and at the reference week
+    // counts the tiers of the people list.
+    prop_assert_eq!(
+        report
+            .tiers_by_week
+            .iter()
+            .map(|c| c.week)
+            .collect::<Vec<_>>(),
+        report.weeks.iter().map(|w| w.week).collect::<Vec<_>>(),
+        "the tier chart's weeks"
+    );
     if let Some(c) = report
         .tiers_by_week
         .iter()
         .find(|c| Some(c.week) == out.reference_week)
     {
+        prop_assert!(c.counts.is_some(), "tier counts at the reference week");
+        let c = c.counts.clone().unwrap_or_default();
         prop_assert_eq!(
             [
                 c.power,
@@ -665,8 +746,8 @@ fn check(case: &Case, cov: &Coverage) -> Result<(), TestCaseError> {
                 c.non_starter
             ],
             tier_counts(&out),
-            "tier counts (power, regular, occasional, lapsed, new, non-starter) at {}",
-            c.week
+            "tier counts (power, regular, occasional, lapsed, new, non-starter) at {:?}",
+            out.reference_week
         );
     }
     Ok(())
@@ -734,14 +815,18 @@ fn the_tier_chart_counts_people_first_active_after_w_as_new() {
 
     let mut table = UsageTable::new();
     table.insert_days(case.rows.clone());
+    // The export ran from 1 October to its last day: W is fully covered.
+    table.add_coverage(Source::Csv, DayRange::new(d("2026-10-01"), d("2026-11-17")));
     let roster = Roster::new(entries_of(&case));
     let report = compute(
         &table,
         Some(&roster),
         &ReportOptions::last_weeks(case.as_of, 4),
     );
+    let coverage = table.coverage();
     let out = oracle::compute(&Input {
         rows: table.days(),
+        coverage: &coverage,
         roster: case.roster.as_deref(),
         as_of: case.as_of,
         window: case.window,
@@ -773,6 +858,7 @@ fn the_tier_chart_counts_people_first_active_after_w_as_new() {
         .tiers_by_week
         .iter()
         .find(|c| c.week == d("2026-11-09"))
+        .and_then(|c| c.counts.clone())
         .expect("a bar for W");
     assert_eq!(
         (bar.new, bar.non_starter),
