@@ -35,6 +35,7 @@ fn engine(c: &mut Criterion) {
         assert_eq!(import.rows.len() as u64, n, "every generated row is read");
         let mut table = UsageTable::new();
         table.insert_days(import.rows);
+        let coverage = table.coverage();
         // The page's default view (8 weeks) and the whole year.
         for (name, window) in [
             ("compute-8w", WindowSpec::LastWeeks { weeks: 8 }),
@@ -50,6 +51,7 @@ fn engine(c: &mut Criterion) {
             });
             let input = oracle::Input {
                 rows: table.days(),
+                coverage: &coverage,
                 roster: None,
                 as_of: generate::as_of(),
                 window,
