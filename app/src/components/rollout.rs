@@ -337,7 +337,7 @@ fn UnattributedList(answer: RolloutAnswer) -> impl IntoView {
                 ctx.report.with(|r| {
                     r.people.iter().find(|p| p.person == key).map_or_else(
                         || "no usage in this window".to_string(),
-                        |p| format!("{}, {}", plural(p.sessions, "session", "sessions"), usd(p.cost_usd)),
+                        |p| format!("{}, {}", plural(p.totals.sessions, "session", "sessions"), usd(p.totals.cost_usd)),
                     )
                 })
             };
