@@ -558,8 +558,24 @@ async fn the_team_table_shows_each_teams_figures_of_scoreboard_report() -> Resul
             },
         )
         .await?;
-        app.find("#team-table").await?;
-        app.screenshot_full_page("teams-desktop").await?;
+        let show_teams = "document.getElementById('teams').scrollIntoView(); \
+             return document.documentElement.scrollWidth - window.innerWidth;";
+        app.execute(show_teams, Vec::new()).await?;
+        app.screenshot("teams-desktop").await?;
+        // On a phone the table is a list of cards: nothing scrolls sideways.
+        app.set_viewport(390, 844, true).await?;
+        let overflow = app
+            .eventually("the phone layout", TIMEOUT, async |app| {
+                let v = app.execute(show_teams, Vec::new()).await?;
+                Ok(if v.as_f64().is_some_and(|px| px <= 0.0) {
+                    Ok(v)
+                } else {
+                    Err(format!("the page is {v} px wider than the phone"))
+                })
+            })
+            .await?;
+        app.screenshot("teams-phone").await?;
+        assert!(overflow.as_f64().is_some_and(|px| px <= 0.0));
         Ok(())
     })
     .await
@@ -615,6 +631,20 @@ fn team_files(dir: &Path, team: &str) -> Result<Vec<PathBuf>> {
             .is_some_and(|e| members.contains(e))
         {
             kept_usage.push(line.to_owned());
+        }
+    }
+    // The export covers its first to its last day for every team (metrics.md
+    // §2): a team's lines alone must cover the same days, or the CLI would see
+    // weeks the page sees covered as not covered. A row of zeros covers a day
+    // without being activity.
+    let days: Vec<&str> = usage.lines().skip(1).filter_map(|l| l.get(..10)).collect();
+    let someone = members.iter().next().cloned().unwrap_or_default();
+    let width = cells(header)?.len();
+    for day in [days.iter().min(), days.iter().max()].into_iter().flatten() {
+        if !kept_usage.iter().skip(1).any(|l| l.starts_with(day)) {
+            let mut row = vec![day.to_string(), someone.clone()];
+            row.resize(width, "0".to_string());
+            kept_usage.push(row.join(","));
         }
     }
     let (roster_path, usage_path) = (dir.join("team-roster.csv"), dir.join("team-usage.csv"));
