@@ -799,6 +799,7 @@ mod browser_tests {
             measures: Measures::default(),
             models: Vec::new(),
             tools: Vec::new(),
+            present: Default::default(),
         };
         period.measures.sessions = 40;
         table.insert_periods([period]);
