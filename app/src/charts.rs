@@ -21,6 +21,8 @@ pub enum Fmt {
     Count,
     Percent,
     Usd,
+    /// An average per active engineer: one decimal ("12.5").
+    Decimal,
 }
 
 impl Fmt {
@@ -29,6 +31,7 @@ impl Fmt {
             Fmt::Count => util::int(v.round().max(0.0) as u64),
             Fmt::Percent => util::pct(v),
             Fmt::Usd => util::usd(v),
+            Fmt::Decimal => util::decimal(v),
         }
     }
     fn axis(self, v: f64) -> String {
@@ -38,6 +41,7 @@ impl Fmt {
             Fmt::Usd if v >= 1000.0 => format!("${}", compact(v)),
             Fmt::Usd if v.fract().abs() > 1e-9 && v < 10.0 => format!("${v:.1}"),
             Fmt::Usd => format!("${v:.0}"),
+            Fmt::Decimal => compact(v),
         }
     }
 }

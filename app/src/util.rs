@@ -64,6 +64,13 @@ pub fn signed_int(n: i64) -> String {
     }
 }
 
+/// 1234.56 → "1,234.6": one decimal, grouped.
+pub fn decimal(v: f64) -> String {
+    let tenths = (v.abs() * 10.0).round() as u64;
+    let sign = if v < 0.0 && tenths > 0 { "−" } else { "" };
+    format!("{sign}{}.{}", int(tenths / 10), tenths % 10)
+}
+
 /// 1234.5 → "$1,234.50"; large amounts drop the cents.
 pub fn usd(v: f64) -> String {
     let neg = v < 0.0;

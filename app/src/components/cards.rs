@@ -3,180 +3,130 @@
 //! means and never by colour alone: ▲ ▼ and words), its definition one click
 //! away, and a small trend line of the last weeks.
 //!
-//! A card draws a [`CardView`] and computes nothing. `dashboard::cards`
-//! fills the views from core's `Report`; the change is built by
-//! [`Change::between`] from two of core's figures until core gives a change
-//! of its own (value, relative change, meaning), which then fills the same
-//! fields.
+//! A card draws a [`CardView`] and computes nothing: the values and the
+//! changes are core's (`Report.kpis.cards`); [`ChangeView::of`] only writes
+//! core's [`Change`] in words ("+3 (+27 %)", "−1.2 pts").
 
 use leptos::prelude::*;
-use scoreboard_core::metrics::Figure;
+use scoreboard_core::metrics::{Change, Direction, Figure, Meaning, Unit};
 
 use crate::charts::Sparkline;
 use crate::components::definitions::Info;
 use crate::util::{self, DASH};
 
-/// What a rise of a figure means for the question "are more engineers
-/// getting more value?".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Meaning {
-    Good,
-    Bad,
-    /// Neither: cost is shown neutral, more spend is not worse by itself.
-    Neutral,
-}
-
-impl Meaning {
-    fn class(self) -> &'static str {
-        match self {
-            Meaning::Good => "good",
-            Meaning::Bad => "bad",
-            Meaning::Neutral => "neutral",
-        }
-    }
-
-    /// The meaning in words, for screen readers and the tooltip (colour is never alone).
-    fn words(self) -> &'static str {
-        match self {
-            Meaning::Good => "good",
-            Meaning::Bad => "not good",
-            Meaning::Neutral => "neither good nor bad",
-        }
-    }
-
-    fn opposite(self) -> Meaning {
-        match self {
-            Meaning::Good => Meaning::Bad,
-            Meaning::Bad => Meaning::Good,
-            Meaning::Neutral => Meaning::Neutral,
-        }
+pub fn meaning_class(m: Meaning) -> &'static str {
+    match m {
+        Meaning::Good => "good",
+        Meaning::Bad => "bad",
+        Meaning::Neutral => "neutral",
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    Up,
-    Down,
-    Flat,
-}
-
-impl Direction {
-    fn of(d: f64) -> Direction {
-        if d > 1e-9 {
-            Direction::Up
-        } else if d < -1e-9 {
-            Direction::Down
-        } else {
-            Direction::Flat
-        }
-    }
-
-    fn class(self) -> &'static str {
-        match self {
-            Direction::Up => "up",
-            Direction::Down => "down",
-            Direction::Flat => "flat",
-        }
-    }
-
-    fn arrow(self) -> &'static str {
-        match self {
-            Direction::Up => "▲",
-            Direction::Down => "▼",
-            Direction::Flat => "=",
-        }
-    }
-
-    fn words(self) -> &'static str {
-        match self {
-            Direction::Up => "Up",
-            Direction::Down => "Down",
-            Direction::Flat => "No change",
-        }
+/// The meaning in words, for screen readers and the tooltip (colour is never alone).
+fn meaning_words(m: Meaning) -> &'static str {
+    match m {
+        Meaning::Good => "good",
+        Meaning::Bad => "not good",
+        Meaning::Neutral => "neither good nor bad",
     }
 }
 
-/// How a figure is written in a change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unit {
-    /// People, sessions, lines: "+3 (+27 %)".
-    Count,
-    /// A rate: the change in percentage points, "−1.2 pts" (a relative change of a rate misleads).
-    Rate,
-    /// US dollars: "+$2.10 (+5 %)".
-    Usd,
+pub fn direction_class(d: Direction) -> &'static str {
+    match d {
+        Direction::Up => "up",
+        Direction::Down => "down",
+        Direction::Same => "flat",
+    }
 }
 
-/// A card's change from the week before.
+pub fn arrow(d: Direction) -> &'static str {
+    match d {
+        Direction::Up => "▲",
+        Direction::Down => "▼",
+        Direction::Same => "=",
+    }
+}
+
+fn direction_words(d: Direction) -> &'static str {
+    match d {
+        Direction::Up => "Up",
+        Direction::Down => "Down",
+        Direction::Same => "No change",
+    }
+}
+
+/// A change as the page writes it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Change {
+pub struct ChangeView {
     pub direction: Direction,
     pub meaning: Meaning,
     /// "+3 (+27 %)".
     pub text: String,
-    /// The exact difference for tests and tools (`data-value`).
+    /// The exact difference for tests and tools (`data-value`): a whole
+    /// number for counts, four decimals otherwise.
     pub raw: String,
     /// What it is compared with: "vs week of 9 Nov".
     pub against: String,
 }
 
-impl Change {
-    /// The change from `before` to `now`; `rise` is what a rise means for
-    /// this figure. `raw` is the difference as tools read it.
-    pub fn between(
-        now: f64,
-        before: f64,
-        unit: Unit,
-        rise: Meaning,
-        raw: String,
-        against: String,
-    ) -> Change {
-        let d = now - before;
-        // What counts as no change: the figure as written, after rounding.
-        let shown = match unit {
-            Unit::Count => d.round(),
-            Unit::Rate => (d * 1000.0).round(),
-            Unit::Usd => (d * 100.0).round(),
-        };
-        let direction = Direction::of(shown);
-        let meaning = match direction {
-            Direction::Up => rise,
-            Direction::Down => rise.opposite(),
-            Direction::Flat => Meaning::Neutral,
-        };
-        let sign = if d < 0.0 { "−" } else { "+" };
-        let abs = match unit {
-            Unit::Count => util::signed_int(d.round() as i64),
-            Unit::Rate => format!("{sign}{:.1} pts", (d * 100.0).abs()),
-            Unit::Usd => format!("{sign}{}", util::usd(d.abs())),
-        };
-        let text = match (unit, direction) {
-            (_, Direction::Flat) => "no change".to_string(),
-            (Unit::Rate, _) => abs,
-            (_, _) => format!("{abs} ({})", relative(d, before)),
-        };
-        Change {
-            direction,
-            meaning,
-            text,
-            raw,
+impl ChangeView {
+    /// Core's change of `figure`, in words.
+    pub fn of(figure: Figure, c: &Change, against: String) -> ChangeView {
+        let unit = figure.unit();
+        ChangeView {
+            direction: c.direction,
+            meaning: c.meaning,
+            text: change_text(unit, c),
+            raw: match unit {
+                Unit::Count => (c.absolute.round() as i64).to_string(),
+                _ => format!("{:.4}", c.absolute),
+            },
             against,
         }
     }
 }
 
-/// A relative change in whole percent ("+27 %"); from 0 there is none.
-fn relative(d: f64, before: f64) -> String {
-    if before.abs() < 1e-12 {
-        return "from 0".to_string();
+/// "+3 (+27 %)", "+$2.10 (+5 %)", "+1.5 (+12 %)", "−1.2 pts" (a relative
+/// change of a rate misleads, so a rate's change is in points).
+pub fn change_text(unit: Unit, c: &Change) -> String {
+    if c.direction == Direction::Same {
+        return "no change".to_string();
     }
-    let r = d / before.abs() * 100.0;
-    let sign = if r < 0.0 { "−" } else { "+" };
-    if r.abs() < 1.0 {
+    let d = c.absolute;
+    let sign = if d < 0.0 { "−" } else { "+" };
+    let abs = match unit {
+        Unit::Count => util::signed_int(d.round() as i64),
+        Unit::Rate => return format!("{sign}{:.1} pts", (d * 100.0).abs()),
+        Unit::PerEngineer => format!("{sign}{:.1}", d.abs()),
+        Unit::Usd => format!("{sign}{}", util::usd(d.abs())),
+    };
+    format!("{abs} ({})", relative(c.relative))
+}
+
+/// A relative change in whole percent ("+27 %"); from 0 there is none.
+fn relative(r: Option<f64>) -> String {
+    let Some(r) = r else {
+        return "from 0".to_string();
+    };
+    let p = r * 100.0;
+    let sign = if p < 0.0 { "−" } else { "+" };
+    if p.abs() < 1.0 {
         format!("{sign}<1 %")
     } else {
-        format!("{sign}{:.0} %", r.abs())
+        format!("{sign}{:.0} %", p.abs())
     }
+}
+
+/// A second figure under a card's value (adoption, per active engineer),
+/// with its own definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sub {
+    pub text: String,
+    pub figure: Figure,
+    /// Element id for tests and tools.
+    pub id: &'static str,
+    /// The exact figure (`data-value`), empty when undefined.
+    pub raw: String,
 }
 
 /// Everything one card shows.
@@ -191,10 +141,10 @@ pub struct CardView {
     pub value: String,
     /// The exact figure for tests and tools (`data-value`), empty when undefined.
     pub raw: String,
-    /// A second figure under the value, shown on every screen (adoption).
-    pub sub: Option<String>,
+    /// A second figure under the value, shown on every screen.
+    pub sub: Option<Sub>,
     /// The change, or why there is none to show.
-    pub change: Result<Change, String>,
+    pub change: Result<ChangeView, String>,
     /// One line of context (what it counts, why it is "—"); on wide screens only.
     pub note: String,
     /// The last weeks' values, oldest first (the trend line; wide screens only).
@@ -229,23 +179,23 @@ impl CardView {
 #[component]
 pub fn KpiCard(card: CardView) -> impl IntoView {
     let (direction, meaning) = match &card.change {
-        Ok(c) => (c.direction.class(), c.meaning.class()),
+        Ok(c) => (direction_class(c.direction), meaning_class(c.meaning)),
         Err(_) => ("none", "none"),
     };
     let change = match card.change {
         Ok(c) => {
             let title = format!(
                 "{} from the {}: {}.",
-                c.direction.words(),
+                direction_words(c.direction),
                 c.against.trim_start_matches("vs "),
-                c.meaning.words()
+                meaning_words(c.meaning)
             );
             view! {
                 <p class=format!("delta {direction} {meaning}") data-value=c.raw title=title>
-                    <span class="arrow" aria-hidden="true">{c.direction.arrow()}</span>" "
+                    <span class="arrow" aria-hidden="true">{arrow(c.direction)}</span>" "
                     <span class="change">{c.text}</span>
                     <span class="against">" "{c.against}</span>
-                    <span class="sr-only">{format!(" ({})", c.meaning.words())}</span>
+                    <span class="sr-only">{format!(" ({})", meaning_words(c.meaning))}</span>
                 </p>
             }
             .into_any()
@@ -265,7 +215,15 @@ pub fn KpiCard(card: CardView) -> impl IntoView {
                 <p class="value" data-value=card.raw>{card.value}</p>
                 {spark}
             </div>
-            {card.sub.map(|s| view! { <p class="sub">{s}</p> })}
+            {card.sub.map(|s| {
+                let figure = s.figure;
+                view! {
+                    <div class="sub" id=s.id data-value=s.raw>
+                        <span>{s.text}</span>
+                        <Info figure/>
+                    </div>
+                }
+            })}
             {change}
             <p class="note">{card.note}</p>
         </article>

@@ -1,20 +1,23 @@
 //! The answer (the summary sentence, where the data comes from, the six
 //! cards of the reference week), the notes about the data, and the weekly
-//! charts. Values come from core's Report; the page formats them and takes
-//! week-over-week changes of two core figures (`cards::Change`).
+//! charts. Values and week-over-week changes come from core's Report; the
+//! page only formats them.
 
 use chrono::NaiveDate;
 use leptos::prelude::*;
-use scoreboard_core::metrics::{definition, why_undefined, Figure, Figures, Report, WeekFigures};
+use scoreboard_core::metrics::{
+    definition, Card, Figure, Figures, Report, Unit, WeekCoverage, WeekFigures,
+};
 use scoreboard_core::parse::FileKind;
 use scoreboard_core::share::ListCounts;
 use scoreboard_core::{week, Source};
 
 use crate::charts::{AxisWeek, Chart, ChartData, Fmt, Mark, Series};
-use crate::components::cards::{CardView, Change, KpiCard, Meaning, Unit};
+use crate::components::cards::{CardView, ChangeView, KpiCard, Sub};
 use crate::components::definitions::Info;
 use crate::components::load::{FilesPanel, FilesToggle};
 use crate::components::share::Downloads;
+use crate::components::teams::TeamTable;
 use crate::share::SharedCounts;
 use crate::state::ctx;
 use crate::util::{self, int, DASH};
@@ -28,6 +31,7 @@ pub fn Dashboard() -> impl IntoView {
         <Answer/>
         <Notes/>
         <Charts/>
+        <TeamTable/>
         <Downloads/>
     }
 }
@@ -39,12 +43,43 @@ fn Answer() -> impl IntoView {
     let report = ctx().report;
     view! {
         <section class="answer" aria-labelledby="summary">
-            <p id="summary" class="summary">{move || report.with(|r| r.summary.clone())}</p>
+            <div class="answer-lead">
+                <p id="summary" class="summary">{move || report.with(|r| r.summary.clone())}</p>
+                <Stale/>
+            </div>
             <AnswerMeta/>
             <FilesPanel/>
             <ApiNotes above=true/>
             <Kpis/>
         </section>
+    }
+}
+
+/// When the newest data is older than the latest complete week, or a
+/// server source stopped: core's headline ("newest data: 18 Nov, 14 days
+/// ago") in large type next to the sentence, what to do, and each stopped
+/// source by name.
+#[component]
+fn Stale() -> impl IntoView {
+    let report = ctx().report;
+    let staleness = move || report.with(|r| r.staleness.clone());
+    move || {
+        staleness().map(|s| {
+            view! {
+                <aside id="staleness" class="staleness" role="status"
+                    data-days-ago=s.days_ago.to_string() data-newest=s.newest_covered_day.to_string()>
+                    <p class="stale-headline">{s.headline}</p>
+                    <p class="stale-suggestion">{s.suggestion}</p>
+                    {(!s.stopped_sources.is_empty()).then(|| view! {
+                        <ul class="stale-sources">
+                            {s.stopped_sources.into_iter().map(|x| view! {
+                                <li data-source=format!("{:?}", x.source) data-failing=x.failing.to_string()>{x.text}</li>
+                            }).collect_view()}
+                        </ul>
+                    })}
+                </aside>
+            }
+        })
     }
 }
 
@@ -198,221 +233,214 @@ fn week_range(monday: NaiveDate) -> String {
     )
 }
 
-/// The cards of the reference week. `hidden`: a shared snapshot's list
-/// sizes when its lists were left out (aggregates only).
-fn cards(r: &Report, hidden: Option<&ListCounts>) -> Vec<CardView> {
-    let no_week = "no complete week (Monday to Sunday, UTC) in this window yet";
-    // The reference week always has figures (it is fully covered); a week
-    // before it without figures is no week to compare with.
-    let Some((k, w)) = r
-        .kpis
-        .as_ref()
-        .and_then(|k| k.week.figures.as_ref().map(|w| (k, w)))
-    else {
-        let undefined = |id, label, figure| CardView::undefined(id, label, figure, no_week);
-        return vec![
-            undefined(
-                "kpi-wae",
-                "Weekly active engineers",
-                Figure::ActiveEngineers,
-            ),
-            undefined("kpi-sessions", "Sessions", Figure::Sessions),
-            undefined("kpi-lines", "Lines accepted", Figure::LinesAccepted),
-            undefined(
-                "kpi-acceptance",
-                "Tool acceptance rate",
-                Figure::AcceptanceRate,
-            ),
-            undefined(
-                "kpi-cost",
-                "Cost per active engineer",
-                Figure::CostPerActiveEngineer,
-            ),
-            nonstarters(r, hidden),
-        ];
-    };
-    let previous = k.previous.as_ref();
-    let p = previous.and_then(|p| p.figures.as_ref());
-    let against = previous.map_or_else(String::new, |p| {
-        format!("vs week of {}", util::day_month(p.week))
-    });
-    let no_earlier = || "no earlier week to compare with".to_string();
-    // A complete week no source covers has no figures: a gap in the trend.
-    let trend = |f: &dyn Fn(&Figures) -> Option<f64>| -> Vec<Option<f64>> {
-        let complete: Vec<&WeekFigures> = r.weeks.iter().filter(|x| x.complete).collect();
-        let from = complete.len().saturating_sub(TREND_WEEKS);
-        complete[from..]
-            .iter()
-            .map(|x| x.figures.as_ref().and_then(f))
-            .collect()
-    };
-    let count_card = |id, label, figure, rise, f: fn(&Figures) -> u64, note: String| {
-        let now = f(w);
-        let values = trend(&|x| Some(f(x) as f64));
-        CardView {
-            id,
-            label,
-            figure,
-            value: int(now),
-            raw: now.to_string(),
-            sub: None,
-            change: p.map(f).map_or_else(
-                || Err(no_earlier()),
-                |b| {
-                    Ok(Change::between(
-                        now as f64,
-                        b as f64,
-                        Unit::Count,
-                        rise,
-                        (now as i64 - b as i64).to_string(),
-                        against.clone(),
-                    ))
-                },
-            ),
-            note,
-            trend_label: trend_words(&values, Fmt::Count),
-            trend: values,
-        }
-    };
+/// The value of `figure` in one week's figures (for the cards' trend lines).
+fn value_of(figure: Figure, x: &Figures) -> Option<f64> {
+    match figure {
+        Figure::ActiveEngineers => Some(x.active_engineers as f64),
+        Figure::AdoptionRate => x.adoption_rate,
+        Figure::Sessions => Some(x.totals.sessions as f64),
+        Figure::SessionsPerActiveEngineer => x.sessions_per_active_engineer,
+        Figure::LinesAccepted => Some(x.totals.lines_accepted as f64),
+        Figure::LinesPerActiveEngineer => x.lines_per_active_engineer,
+        Figure::AcceptanceRate => x.totals.acceptance_rate,
+        Figure::Cost => Some(x.totals.cost_usd),
+        Figure::CostPerActiveEngineer => x.cost_per_active_engineer_usd,
+        Figure::NonStarters | Figure::Tiers => None,
+    }
+}
 
-    let mut wae = count_card(
+/// How a figure of `unit` is written on the page.
+fn fmt_of(unit: Unit) -> Fmt {
+    match unit {
+        Unit::Count => Fmt::Count,
+        Unit::Rate => Fmt::Percent,
+        Unit::PerEngineer => Fmt::Decimal,
+        Unit::Usd => Fmt::Usd,
+    }
+}
+
+/// A figure as tools read it (`data-value`): whole counts, six decimals otherwise.
+fn raw_of(figure: Figure, v: f64) -> String {
+    match figure.unit() {
+        Unit::Count => (v.round() as i64).to_string(),
+        _ => format!("{v:.6}"),
+    }
+}
+
+/// The last complete weeks' values of `figure`, oldest first; a complete
+/// week no source covers has no figures: a gap in the trend.
+fn trend(r: &Report, figure: Figure) -> Vec<Option<f64>> {
+    let complete: Vec<&WeekFigures> = r.weeks.iter().filter(|x| x.complete).collect();
+    let from = complete.len().saturating_sub(TREND_WEEKS);
+    complete[from..]
+        .iter()
+        .map(|x| x.figures.as_ref().and_then(|f| value_of(figure, f)))
+        .collect()
+}
+
+/// How each card is named on the page.
+const CARD_LABELS: [(&str, &str, Figure); 5] = [
+    (
         "kpi-wae",
         "Weekly active engineers",
         Figure::ActiveEngineers,
-        Meaning::Good,
-        |x| x.active_engineers,
+    ),
+    ("kpi-sessions", "Sessions", Figure::Sessions),
+    ("kpi-lines", "Lines accepted", Figure::LinesAccepted),
+    (
+        "kpi-acceptance",
+        "Tool acceptance rate",
+        Figure::AcceptanceRate,
+    ),
+    (
+        "kpi-cost",
+        "Cost per active engineer",
+        Figure::CostPerActiveEngineer,
+    ),
+];
+
+/// The cards of the reference week, drawn from core's `Cards` (values,
+/// changes and reasons are core's). `hidden`: a shared snapshot's list
+/// sizes when its lists were left out (aggregates only).
+fn cards(r: &Report, hidden: Option<&ListCounts>) -> Vec<CardView> {
+    let no_week = "no complete, fully covered week (Monday to Sunday, UTC) in this window yet";
+    let Some((c, w)) = r
+        .kpis
+        .as_ref()
+        .and_then(|k| Some((k.cards.as_ref()?, k.week.figures.as_ref()?)))
+    else {
+        let mut all: Vec<CardView> = CARD_LABELS
+            .iter()
+            .map(|&(id, label, figure)| CardView::undefined(id, label, figure, no_week))
+            .collect();
+        all.push(nonstarters(r, None, hidden));
+        return all;
+    };
+    let against = c.compared_with.map_or_else(String::new, |p| {
+        format!("vs week of {}", util::day_month(p))
+    });
+    let change = |card: &Card| -> Result<ChangeView, String> {
+        match (&card.change, c.compared_with) {
+            (Some(ch), _) => Ok(ChangeView::of(card.figure, ch, against.clone())),
+            (None, Some(p)) => Err(format!(
+                "the week of {} has no {} to compare with",
+                util::day_month(p),
+                definition(card.figure).label.to_lowercase()
+            )),
+            (None, None) => Err(c
+                .why_no_comparison
+                .clone()
+                .unwrap_or_else(|| "no earlier week to compare with".to_string())),
+        }
+    };
+    let view = |i: usize, card: &Card, note: String| -> CardView {
+        let (id, label, figure) = CARD_LABELS[i];
+        match card.value {
+            Some(v) => {
+                let fmt = fmt_of(figure.unit());
+                let values = trend(r, figure);
+                CardView {
+                    id,
+                    label,
+                    figure,
+                    value: fmt.full(v),
+                    raw: raw_of(figure, v),
+                    sub: None,
+                    change: change(card),
+                    note,
+                    trend_label: trend_words(&values, fmt),
+                    trend: values,
+                }
+            }
+            None => CardView::undefined(
+                id,
+                label,
+                figure,
+                card.why_undefined
+                    .as_deref()
+                    .unwrap_or("cannot be computed"),
+            ),
+        }
+    };
+    // "12.5 per active engineer" under sessions and lines.
+    let per_engineer = |id: &'static str, card: &Card| Sub {
+        text: match (card.value, card.why_undefined.as_deref()) {
+            (Some(v), _) => format!("{} per active engineer", Fmt::Decimal.full(v)),
+            (None, Some(why)) => format!("{DASH} per active engineer: {why}"),
+            (None, None) => format!("{DASH} per active engineer"),
+        },
+        figure: card.figure,
+        id,
+        raw: card
+            .value
+            .map_or_else(String::new, |v| raw_of(card.figure, v)),
+    };
+
+    let mut wae = view(
+        0,
+        &c.active_engineers,
         "People who used Claude Code on at least one day of the week.".into(),
     );
-    wae.sub = Some(
-        match (
-            w.adoption_rate,
-            why_undefined(Figure::AdoptionRate, Some(w)),
-        ) {
-            (Some(a), _) => format!(
+    let a = &c.adoption_rate;
+    wae.sub = Some(Sub {
+        text: match (a.value, a.why_undefined.as_deref()) {
+            (Some(v), _) => format!(
                 "adoption {} · {} of {} on the roster",
-                util::pct(a),
+                util::pct(v),
                 int(w.active_roster_members),
                 int(w.roster_size.unwrap_or(0))
             ),
             (None, Some(why)) => format!("adoption {DASH}: {why}"),
             (None, None) => format!("adoption {DASH}"),
         },
-    );
-    let sessions = count_card(
-        "kpi-sessions",
-        "Sessions",
-        Figure::Sessions,
-        Meaning::Good,
-        |x| x.totals.sessions,
+        figure: Figure::AdoptionRate,
+        id: "kpi-adoption",
+        raw: a
+            .value
+            .map_or_else(String::new, |v| raw_of(Figure::AdoptionRate, v)),
+    });
+    let mut sessions = view(
+        1,
+        &c.sessions,
         "Claude Code sessions started in the week.".into(),
     );
-    let lines = count_card(
-        "kpi-lines",
-        "Lines accepted",
-        Figure::LinesAccepted,
-        Meaning::Good,
-        |x| x.totals.lines_accepted,
+    sessions.sub = Some(per_engineer(
+        "kpi-sessions-per-engineer",
+        &c.sessions_per_active_engineer,
+    ));
+    let mut lines = view(
+        2,
+        &c.lines_accepted,
         format!(
             "Lines written by Claude Code and kept; {} removed.",
             int(w.totals.lines_removed)
         ),
     );
-
-    let rate_change = |now: f64,
-                       before: Option<Option<f64>>,
-                       unit,
-                       rise,
-                       before_undefined: &str|
-     -> Result<Change, String> {
-        match before {
-            Some(Some(b)) => Ok(Change::between(
-                now,
-                b,
-                unit,
-                rise,
-                format!("{:.4}", now - b),
-                against.clone(),
-            )),
-            Some(None) => Err(format!(
-                "the week of {} {before_undefined}",
-                previous.map_or_else(String::new, |p| util::day_month(p.week))
-            )),
-            None => Err(no_earlier()),
-        }
-    };
-
-    // A figure that can be undefined: "—" and core's reason, never 0.
-    let optional_card = |id,
-                         label,
-                         figure,
-                         f: fn(&Figures) -> Option<f64>,
-                         (fmt, unit): (Fmt, Unit),
-                         rise,
-                         before_undefined: &str,
-                         note: String,
-                         otherwise: &str| match f(w) {
-        Some(now) => {
-            let values = trend(&|x| f(x));
-            CardView {
-                id,
-                label,
-                figure,
-                value: fmt.full(now),
-                raw: format!("{now:.6}"),
-                sub: None,
-                change: rate_change(now, p.map(f), unit, rise, before_undefined),
-                note,
-                trend_label: trend_words(&values, fmt),
-                trend: values,
-            }
-        }
-        None => CardView::undefined(
-            id,
-            label,
-            figure,
-            why_undefined(figure, Some(w)).unwrap_or(otherwise),
-        ),
-    };
-    let acceptance = optional_card(
-        "kpi-acceptance",
-        "Tool acceptance rate",
-        Figure::AcceptanceRate,
-        |x| x.totals.acceptance_rate,
-        (Fmt::Percent, Unit::Rate),
-        Meaning::Good,
-        "has no rate to compare with",
+    lines.sub = Some(per_engineer(
+        "kpi-lines-per-engineer",
+        &c.lines_per_active_engineer,
+    ));
+    let acceptance = view(
+        3,
+        &c.acceptance_rate,
         format!(
             "{} of {} edit suggestions accepted.",
             int(w.totals.edits_accepted),
             int(w.totals.edits_accepted + w.totals.edits_rejected)
         ),
-        "no edit decisions in this week",
     );
     let estimate = if w.totals.cost_is_estimated {
         "partly from token counts × the price table; an estimate at API list prices, not what a seat plan pays"
     } else {
         "an estimate at API list prices, not what a seat plan pays"
     };
-    let cost = optional_card(
-        "kpi-cost",
-        "Cost per active engineer",
-        Figure::CostPerActiveEngineer,
-        |x| x.cost_per_active_engineer_usd,
-        (Fmt::Usd, Unit::Usd),
-        Meaning::Neutral,
-        "had nobody active",
+    let cost = view(
+        4,
+        &c.cost_per_active_engineer,
         format!("{} in all; {estimate}.", util::usd(w.totals.cost_usd)),
-        "nobody was active",
     );
-
-    vec![
-        wae,
-        sessions,
-        lines,
-        acceptance,
-        cost,
-        nonstarters(r, hidden),
-    ]
+    let not_started = nonstarters(r, Some(change(&c.not_started)), hidden);
+    vec![wae, sessions, lines, acceptance, cost, not_started]
 }
 
 /// "Last 8 complete weeks: 22, 24, —, 25".
@@ -428,7 +456,13 @@ fn trend_words(values: &[Option<f64>], fmt: Fmt) -> String {
     )
 }
 
-fn nonstarters(r: &Report, hidden: Option<&ListCounts>) -> CardView {
+/// "Not started yet": core's count and change (a shared snapshot without
+/// lists gives its count instead).
+fn nonstarters(
+    r: &Report,
+    change: Option<Result<ChangeView, String>>,
+    hidden: Option<&ListCounts>,
+) -> CardView {
     let (id, label, figure) = ("kpi-nonstarters", "Not started yet", Figure::NonStarters);
     let Some(size) = r.roster_size else {
         return CardView::undefined(
@@ -441,21 +475,7 @@ fn nonstarters(r: &Report, hidden: Option<&ListCounts>) -> CardView {
         );
     };
     let n = hidden.map_or(r.non_starters.len() as u64, |c| c.non_starters);
-    // The change: core's, roster members not active by the end of the
-    // reference week vs the week before.
-    let cards = r.kpis.as_ref().and_then(|k| k.cards.as_ref());
-    let change = match cards.and_then(|c| Some((c.not_started.change.as_ref()?, c.compared_with?)))
-    {
-        Some((c, before)) => Ok(Change::between(
-            c.now,
-            c.before,
-            Unit::Count,
-            Meaning::Bad,
-            (c.absolute as i64).to_string(),
-            format!("vs week of {}", util::day_month(before)),
-        )),
-        None => Err("no earlier week to compare with".to_string()),
-    };
+    let change = change.unwrap_or_else(|| Err("no earlier week to compare with".to_string()));
     // A week whose tiers cannot be computed is a gap in the trend.
     let t = &r.tiers_by_week;
     let from = t.len().saturating_sub(TREND_WEEKS);
@@ -527,15 +547,10 @@ fn week_axis(r: &Report) -> Vec<AxisWeek> {
     r.weeks
         .iter()
         .map(|w| {
-            if w.complete {
+            let label = util::day_month(w.week);
+            if !w.complete {
                 AxisWeek {
-                    label: util::day_month(w.week),
-                    title: format!("{} · {}", w.label, week_range(w.week)),
-                    partial: None,
-                }
-            } else {
-                AxisWeek {
-                    label: util::day_month(w.week),
+                    label,
                     title: format!(
                         "{} · {} to {} (partial: the week is still in progress)",
                         w.label,
@@ -543,6 +558,32 @@ fn week_axis(r: &Report) -> Vec<AxisWeek> {
                         util::day_month_year(r.window.as_of)
                     ),
                     partial: Some("partial"),
+                }
+            } else if w.figures.is_none() {
+                AxisWeek {
+                    label,
+                    title: format!(
+                        "{} · {} (no loaded source covers this week: no figures, not 0)",
+                        w.label,
+                        week_range(w.week)
+                    ),
+                    partial: None,
+                }
+            } else if let WeekCoverage::Partial { days, .. } = &w.coverage {
+                AxisWeek {
+                    label,
+                    title: format!(
+                        "{} · {} (partial: the loaded data covers {days} of its 7 days)",
+                        w.label,
+                        week_range(w.week)
+                    ),
+                    partial: Some("partial"),
+                }
+            } else {
+                AxisWeek {
+                    label,
+                    title: format!("{} · {}", w.label, week_range(w.week)),
+                    partial: None,
                 }
             }
         })
@@ -699,6 +740,21 @@ fn Charts() -> impl IntoView {
         "nobody active",
         |w| w.cost_per_active_engineer_usd,
     );
+    let adoption = single(
+        "Adoption rate",
+        Mark::Line,
+        Fmt::Percent,
+        "no figures",
+        |w| w.adoption_rate,
+    );
+    let lines_per = single(
+        "Lines per active engineer",
+        Mark::Line,
+        Fmt::Decimal,
+        "nobody active",
+        |w| w.lines_per_active_engineer,
+    );
+    let has_roster = move || r.with(|r| r.roster_size.is_some());
     let tiers = Signal::derive(move || r.with(|r| tiers_chart(r)));
     view! {
         <section class="charts-block" aria-labelledby="charts-title">
@@ -709,10 +765,16 @@ fn Charts() -> impl IntoView {
             <div class="charts">
                 <ChartCard uid="chart-active" title="Weekly active engineers" figure=Figure::ActiveEngineers
                     explain="People who used Claude Code on at least one day of the week, with the roster size for scale." data=active/>
+                <Show when=has_roster>
+                    <ChartCard uid="chart-adoption" title="Adoption rate" figure=Figure::AdoptionRate
+                        explain="Active roster members divided by the roster size, per week." data=adoption/>
+                </Show>
                 <ChartCard uid="chart-sessions" title="Sessions" figure=Figure::Sessions
                     explain="Claude Code sessions started per week." data=sessions/>
                 <ChartCard uid="chart-lines" title="Lines accepted" figure=Figure::LinesAccepted
                     explain="Lines written by Claude Code and accepted, per week." data=lines/>
+                <ChartCard uid="chart-lines-per-engineer" title="Lines accepted per active engineer" figure=Figure::LinesPerActiveEngineer
+                    explain="Lines accepted divided by the week's active engineers: more value per person, not just more people." data=lines_per/>
                 <ChartCard uid="chart-acceptance" title="Tool acceptance rate" figure=Figure::AcceptanceRate
                     explain="Share of edit suggestions accepted. A week without any edit decision has no rate (a gap, not 0 %)." data=acceptance/>
                 <ChartCard uid="chart-cost" title="Cost per active engineer" figure=Figure::CostPerActiveEngineer

@@ -12,3 +12,4 @@ pub mod people;
 pub mod rollout;
 pub mod share;
 pub mod sources;
+pub mod teams;

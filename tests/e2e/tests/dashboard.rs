@@ -485,6 +485,102 @@ async fn demo_files_picked_in_the_file_input_show_the_cli_figures_for_each_windo
     .await
 }
 
+/// The team table as the page shows it: per team, the raw figures (`data-value`).
+const TEAM_TABLE_JS: &str = r#"
+return [...document.querySelectorAll('#team-table tbody tr[data-team]')].map((tr) => {
+  const raw = (col) => tr.querySelector(`[data-col="${col}"]`)?.getAttribute('data-value') ?? null;
+  return {
+    team: tr.getAttribute('data-team'),
+    roster_size: tr.querySelector('[data-col="active"]')?.getAttribute('data-roster') ?? null,
+    active_engineers: raw('active'),
+    adoption_rate: raw('adoption_rate'),
+    lines_per_active_engineer: raw('lines_per_active_engineer'),
+    acceptance_rate: raw('acceptance_rate'),
+    cost_per_active_engineer_usd: raw('cost_per_active_engineer_usd'),
+    active_change: tr.querySelector('[data-change="active"]')?.getAttribute('data-value') ?? null,
+  };
+});
+"#;
+
+/// The CLI's `team_table`, written the way the page writes it.
+fn cli_team_table(cli: &Value) -> Value {
+    let rows = cli["team_table"]["rows"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let fraction = |v: &Value| v.as_f64().map_or_else(String::new, |v| format!("{v:.6}"));
+    Value::Array(
+        rows.iter()
+            .map(|r| {
+                let w = &r["week"];
+                json!({
+                    "team": r["team"],
+                    "roster_size": u64_of(&r["roster_size"]).map(|n| n.to_string()),
+                    "active_engineers": u64_of(&w["active_engineers"]).map_or_else(String::new, |n| n.to_string()),
+                    "adoption_rate": fraction(&w["adoption_rate"]),
+                    "lines_per_active_engineer": fraction(&w["lines_per_active_engineer"]),
+                    "acceptance_rate": fraction(&w["acceptance_rate"]),
+                    "cost_per_active_engineer_usd": fraction(&w["cost_per_active_engineer_usd"]),
+                    "active_change": r["changes"]["active_engineers"]["absolute"]
+                        .as_f64()
+                        .map(|d| (d.round() as i64).to_string()),
+                })
+            })
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn the_team_table_shows_each_teams_figures_of_scoreboard_report() -> Result<()> {
+    let Some(app) = App::start().await? else {
+        return Ok(());
+    };
+    app.run(async |app| {
+        let files = demo_files();
+        app.open(PAGE).await?;
+        load_files(app, &files).await?;
+        let cli = cli_report(Path::new(env!("CARGO_MANIFEST_DIR")), DEFAULT_WEEKS, &files)?;
+        let want = cli_team_table(&cli);
+        assert!(
+            want.as_array().is_some_and(|a| a.len() >= 2),
+            "the demo roster has teams: {want:#}"
+        );
+        app.eventually(
+            "the team table of `scoreboard report`",
+            TIMEOUT,
+            async |app| {
+                let shown = app.execute(TEAM_TABLE_JS, Vec::new()).await?;
+                Ok(if shown == want {
+                    Ok(())
+                } else {
+                    Err(format!("page: {shown:#}\ncli: {want:#}"))
+                })
+            },
+        )
+        .await?;
+        let show_teams = "document.getElementById('teams').scrollIntoView(); \
+             return document.documentElement.scrollWidth - window.innerWidth;";
+        app.execute(show_teams, Vec::new()).await?;
+        app.screenshot("teams-desktop").await?;
+        // On a phone the table is a list of cards: nothing scrolls sideways.
+        app.set_viewport(390, 844, true).await?;
+        let overflow = app
+            .eventually("the phone layout", TIMEOUT, async |app| {
+                let v = app.execute(show_teams, Vec::new()).await?;
+                Ok(if v.as_f64().is_some_and(|px| px <= 0.0) {
+                    Ok(v)
+                } else {
+                    Err(format!("the page is {v} px wider than the phone"))
+                })
+            })
+            .await?;
+        app.screenshot("teams-phone").await?;
+        assert!(overflow.as_f64().is_some_and(|px| px <= 0.0));
+        Ok(())
+    })
+    .await
+}
+
 /// The demo files cut down to one team: its roster lines and its members' usage
 /// lines. `scoreboard report` over these is the team's report, computed without the
 /// page's team filter.
@@ -535,6 +631,20 @@ fn team_files(dir: &Path, team: &str) -> Result<Vec<PathBuf>> {
             .is_some_and(|e| members.contains(e))
         {
             kept_usage.push(line.to_owned());
+        }
+    }
+    // The export covers its first to its last day for every team (metrics.md
+    // §2): a team's lines alone must cover the same days, or the CLI would see
+    // weeks the page sees covered as not covered. A row of zeros covers a day
+    // without being activity.
+    let days: Vec<&str> = usage.lines().skip(1).filter_map(|l| l.get(..10)).collect();
+    let someone = members.iter().next().cloned().unwrap_or_default();
+    let width = cells(header)?.len();
+    for day in [days.iter().min(), days.iter().max()].into_iter().flatten() {
+        if !kept_usage.iter().skip(1).any(|l| l.starts_with(day)) {
+            let mut row = vec![day.to_string(), someone.clone()];
+            row.resize(width, "0".to_string());
+            kept_usage.push(row.join(","));
         }
     }
     let (roster_path, usage_path) = (dir.join("team-roster.csv"), dir.join("team-usage.csv"));
