@@ -492,8 +492,11 @@ fn nonstarters(
         sub: None,
         change,
         note: format!(
-            "Of {} on the roster, never active in the loaded data.",
-            util::plural(size, "person", "people")
+            "Of {} on the roster, no Claude Code activity by the end of the week of {}.",
+            util::plural(size, "person", "people"),
+            r.window
+                .tier_week
+                .map_or_else(|| "the reference week".to_string(), util::day_month)
         ),
         trend_label: trend_words(&values, Fmt::Count),
         trend: values,

@@ -60,9 +60,17 @@ pub fn Filters() -> impl IntoView {
     let shown_short = move || {
         report.with(|r| {
             let w = &r.window;
+            // "Last 8 weeks" means 8 complete weeks; the week in progress is
+            // shown too (drawn as partial), and this line says so.
+            let complete = r.weeks.iter().filter(|x| x.complete).count() as u64;
+            let in_progress = if complete < r.weeks.len() as u64 {
+                " and the week in progress"
+            } else {
+                ""
+            };
             format!(
-                "Showing {} from {} to {}, as of {} (UTC).",
-                util::plural(r.weeks.len() as u64, "week", "weeks"),
+                "Showing {}{in_progress} from {} to {}, as of {} (UTC).",
+                util::plural(complete, "complete week", "complete weeks"),
                 w.from,
                 w.to,
                 w.as_of

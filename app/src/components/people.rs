@@ -207,7 +207,7 @@ fn NonStarters() -> impl IntoView {
             <header><h3 id="nonstarters-title">"Not started yet"</h3><Info figure=Figure::NonStarters/></header>
             {move || r.with(|r| match r.roster_size {
                 None => view! { <p class="explain">"Load a roster (a CSV of e-mails, or paste them above) to see who has not started."</p> }.into_any(),
-                Some(_) => view! { <p class="explain">"On the roster, and never active in the loaded data. A friendly note or a pairing session often helps."</p> }.into_any(),
+                Some(_) => view! { <p class="explain">"On the roster, and no Claude Code activity by the end of the reference week. A friendly note or a pairing session often helps."</p> }.into_any(),
             })}
             <ul id="non-starters" class="people-list">
                 {move || r.with(|r| {

@@ -110,7 +110,7 @@ pub struct TierCounts {
     pub lapsed: u64,
     /// First active after this week (roster or not): "new" at this week (§4).
     pub new: u64,
-    /// On the roster and never active in the loaded data.
+    /// On the roster and not active by the end of the tier week (one definition: `Figure::NonStarters`).
     pub non_starter: u64,
     /// "Not started yet" as of this week: roster members with no activity up
     /// to its end (the ones who start later plus the non-starters).
