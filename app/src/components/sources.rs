@@ -154,18 +154,21 @@ fn live_statuses(c: crate::state::Ctx) -> Vec<SourceStatus> {
             .collect();
         let t = l.sources.as_ref().map(|s| &s.telemetry);
         out.push(match t {
+            // Nothing received yet is not "0 people": telemetry covers no
+            // day until its first batch (metrics.md §2).
             Some(t) if t.configured => {
-                let week = t
-                    .status
-                    .as_ref()
-                    .map_or(0, |s| s.people_last_7d.len() as u64);
-                SourceStatus::new(
-                    format!(
-                        "telemetry: {} in the last 7 days",
-                        plural(week, "person", "people")
+                match t.status.as_ref().filter(|s| s.last_received_at.is_some()) {
+                    Some(s) => SourceStatus::new(
+                        format!(
+                            "telemetry: {} in the last 7 days",
+                            plural(s.people_last_7d.len() as u64, "person", "people")
+                        ),
+                        false,
                     ),
-                    false,
-                )
+                    None => {
+                        SourceStatus::new("telemetry: set up, nothing received yet".into(), false)
+                    }
+                }
             }
             _ => SourceStatus::new("telemetry: not set up".into(), false),
         });

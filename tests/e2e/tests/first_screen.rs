@@ -124,6 +124,13 @@ async fn the_sentence_and_the_six_cards_are_on_the_first_screen_of_a_laptop_and_
     };
     app.run(async |app| {
         open_demo(app).await?;
+        // Telemetry is set up but nothing was ever received: the status bar
+        // says so instead of "0 people in the last 7 days" (no data is not 0).
+        app.wait_for_js(
+            "(document.querySelector('#sources')?.textContent || '').includes('telemetry: set up, nothing received yet')",
+            TIMEOUT,
+        )
+        .await?;
         for (name, (width, height), mobile) in [("desktop", DESKTOP, false), ("phone", PHONE, true)]
         {
             app.set_viewport(width, height, mobile).await?;
