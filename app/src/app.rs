@@ -5,6 +5,7 @@
 
 use leptos::prelude::*;
 
+use crate::components::embed::{self, Embed};
 use crate::components::load::{
     nothing_loaded, AddFiles, DemoLine, DropOverlay, FilesPanelOpen, Intro, ProgressView,
 };
@@ -22,47 +23,17 @@ use crate::util;
 
 #[component]
 pub fn App() -> impl IntoView {
+    // `?embed=…`: one view for another site's frame, nothing else.
+    if let Some(kind) = embed::requested() {
+        return view! { <Embed kind/> }.into_any();
+    }
     let ctx = Ctx::new();
     provide_context(ctx);
     // A shared snapshot in the URL (#s=…, ?snapshot=…) replaces the page's own data.
     let sc = ShareCtx::provide();
     FilesPanelOpen::provide();
 
-    // Read back what was stored; with nothing stored, show the demo when the
-    // server runs with --demo (or the URL asks for it).
-    leptos::task::spawn_local(async move {
-        match storage::load().await {
-            Ok(Some(data)) => {
-                ctx.data.set(data);
-                util::mark("scoreboard:restored");
-            }
-            Ok(None) => {}
-            Err(e) => ctx.notice.set(Some(format!(
-                "The data kept in this browser could not be read back: {e}"
-            ))),
-        }
-        ctx.restored.set(true);
-        if sc.active() {
-            return;
-        }
-        // Served by `scoreboard serve`: its rows first (live mode), then the
-        // demo only when neither the browser nor the server has any data.
-        let health = live::probe().await;
-        let server_demo = health.as_ref().is_some_and(|h| h.demo);
-        if let Some(h) = health {
-            live::start(ctx, h).await;
-        }
-        let live_rows = ctx
-            .live
-            .with_untracked(|l| l.as_ref().is_some_and(live::Live::has_rows));
-        let empty = ctx.data.with_untracked(Data::is_empty);
-        if empty && !live_rows && (util::url_param("demo").is_some() || server_demo) {
-            loader::load_demo(ctx, true);
-        } else if !empty || live_rows {
-            util::next_paint().await;
-            util::mark("scoreboard:rendered");
-        }
-    });
+    leptos::task::spawn_local(load(ctx, sc));
 
     // The view survives a reload.
     Effect::new(move |_| ctx.view.with(storage::save_view));
@@ -106,6 +77,47 @@ pub fn App() -> impl IntoView {
                 "Dates are UTC days; weeks run Monday to Sunday (ISO weeks)."
             </p>
         </footer>
+    }
+    .into_any()
+}
+
+/// Where the page's data comes from, in order: what this browser kept, a
+/// shared snapshot in the URL (which then replaces everything), the rows of
+/// `scoreboard serve` (live mode), and the demo when the server runs with
+/// `--demo` (or the URL asks for it) and nothing else has data. The page
+/// and every embed load the same way, so an embed shows what the page
+/// shows at the same address.
+pub async fn load(ctx: Ctx, sc: ShareCtx) {
+    match storage::load().await {
+        Ok(Some(data)) => {
+            ctx.data.set(data);
+            util::mark("scoreboard:restored");
+        }
+        Ok(None) => {}
+        Err(e) => ctx.notice.set(Some(format!(
+            "The data kept in this browser could not be read back: {e}"
+        ))),
+    }
+    ctx.restored.set(true);
+    if sc.active() {
+        return;
+    }
+    // Served by `scoreboard serve`: its rows first (live mode), then the
+    // demo only when neither the browser nor the server has any data.
+    let health = live::probe().await;
+    let server_demo = health.as_ref().is_some_and(|h| h.demo);
+    if let Some(h) = health {
+        live::start(ctx, h).await;
+    }
+    let live_rows = ctx
+        .live
+        .with_untracked(|l| l.as_ref().is_some_and(live::Live::has_rows));
+    let empty = ctx.data.with_untracked(Data::is_empty);
+    if empty && !live_rows && (util::url_param("demo").is_some() || server_demo) {
+        loader::load_demo(ctx, true);
+    } else if !empty || live_rows {
+        util::next_paint().await;
+        util::mark("scoreboard:rendered");
     }
 }
 

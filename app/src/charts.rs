@@ -124,6 +124,9 @@ impl ChartData {
 type Observer = (ResizeObserver, Closure<dyn FnMut(js_sys::Array)>);
 
 const HEIGHT: f64 = 220.0;
+/// The least height a chart filling its frame is drawn at (an embed in a
+/// tiny frame scrolls rather than squashing the axis to nothing).
+const MIN_FILL_HEIGHT: f64 = 120.0;
 const LEFT: f64 = 46.0;
 const RIGHT: f64 = 14.0;
 const TOP: f64 = 22.0;
@@ -131,6 +134,7 @@ const BOTTOM: f64 = 28.0;
 
 struct Geo {
     w: f64,
+    h: f64,
     n: usize,
     band: f64,
     y0: f64,
@@ -139,7 +143,7 @@ struct Geo {
 }
 
 impl Geo {
-    fn new(d: &ChartData, w: f64) -> Geo {
+    fn new(d: &ChartData, w: f64, h: f64) -> Geo {
         let n = d.weeks.len().max(1);
         let band = (w - LEFT - RIGHT) / n as f64;
         let mut hi = f64::NEG_INFINITY;
@@ -185,6 +189,7 @@ impl Geo {
         };
         Geo {
             w,
+            h,
             n,
             band,
             y0,
@@ -196,7 +201,7 @@ impl Geo {
         LEFT + self.band * (i as f64 + 0.5)
     }
     fn y(&self, v: f64) -> f64 {
-        let h = HEIGHT - TOP - BOTTOM;
+        let h = self.h - TOP - BOTTOM;
         let span = if self.y1 > self.y0 {
             self.y1 - self.y0
         } else {
@@ -235,7 +240,7 @@ const LABEL_WIDTH: f64 = 48.0;
 
 /// The SVG body (axes, marks, labels), drawn once per data or width change.
 fn draw(d: &ChartData, g: &Geo, uid: &str) -> impl IntoView {
-    let plot_bottom = HEIGHT - BOTTOM;
+    let plot_bottom = g.h - BOTTOM;
     let hatch = format!("hatch-{uid}");
     let every = ((g.n as f64 * LABEL_WIDTH) / (g.w - LEFT - RIGHT))
         .ceil()
@@ -425,8 +430,13 @@ pub fn Chart(
     /// What the chart shows, for screen readers.
     label: String,
     data: Signal<ChartData>,
+    /// In an embed (`?embed=trend`): as tall as its frame allows (CSS gives
+    /// `.chart-plot` its height), and no table or download buttons.
+    #[prop(optional)]
+    embedded: bool,
 ) -> impl IntoView {
     let width = RwSignal::new(560.0_f64);
+    let height = RwSignal::new(HEIGHT);
     let hover: RwSignal<Option<usize>> = RwSignal::new(None);
     let table = RwSignal::new(false);
     let node = NodeRef::<Div>::new();
@@ -447,9 +457,16 @@ pub fn Chart(
             else {
                 return;
             };
-            let w = entry.content_rect().width().floor();
+            let rect = entry.content_rect();
+            let w = rect.width().floor();
             if w > 0.0 && (w - width.get_untracked()).abs() >= 1.0 {
                 width.set(w);
+            }
+            if embedded {
+                let h = rect.height().floor().max(MIN_FILL_HEIGHT);
+                if (h - height.get_untracked()).abs() >= 1.0 {
+                    height.set(h);
+                }
             }
         });
         if let Ok(ro) = ResizeObserver::new(on_resize.as_ref().unchecked_ref()) {
@@ -491,13 +508,14 @@ pub fn Chart(
     );
     let table_id = format!("{uid}-table");
     view! {
-        <div class="chart" node_ref=node>
+        <div class="chart" class:embedded=embedded>
+            <div class="chart-plot" node_ref=node>
             <svg
                 id=format!("{uid}-svg")
                 class="chart-svg"
                 width=move || f1(width.get())
-                height=f1(HEIGHT)
-                viewBox=move || format!("0 0 {} {}", f1(width.get()), f1(HEIGHT))
+                height=move || f1(height.get())
+                viewBox=move || format!("0 0 {} {}", f1(width.get()), f1(height.get()))
                 role="img"
                 aria-label=aria
                 tabindex="0"
@@ -507,25 +525,26 @@ pub fn Chart(
                 on:mouseleave=move |_| hover.set(None)
             >
                 {move || data.with(|d| {
-                    let g = Geo::new(d, width.get());
+                    let g = Geo::new(d, width.get(), height.get());
                     draw(d, &g, uid)
                 })}
                 // The hovered week: a guide line, and hit areas per week.
                 {move || data.with(|d| {
-                    let g = Geo::new(d, width.get());
+                    let g = Geo::new(d, width.get(), height.get());
                     let guide = hover.get().filter(|i| *i < d.weeks.len()).map(|i| view! {
-                        <line class="guide" x1=f1(g.x(i)) x2=f1(g.x(i)) y1=f1(TOP) y2=f1(HEIGHT - BOTTOM)/>
+                        <line class="guide" x1=f1(g.x(i)) x2=f1(g.x(i)) y1=f1(TOP) y2=f1(g.h - BOTTOM)/>
                     });
                     let zones = (0..d.weeks.len()).map(|i| view! {
-                        <rect class="hit" x=f1(LEFT + g.band * i as f64) y="0" width=f1(g.band) height=f1(HEIGHT)
+                        <rect class="hit" x=f1(LEFT + g.band * i as f64) y="0" width=f1(g.band) height=f1(g.h)
                             on:mouseenter=move |_| hover.set(Some(i))/>
                     }).collect_view();
                     view! { {guide}{zones} }
                 })}
             </svg>
+            </div>
             {move || hover.get().and_then(|i| data.with(|d| {
                 let title = d.weeks.get(i)?.title.clone();
-                let g = Geo::new(d, width.get());
+                let g = Geo::new(d, width.get(), height.get());
                 let left = g.x(i).clamp(90.0, (g.w - 90.0).max(90.0));
                 let rows = d.series.iter().rev().map(|s| {
                     let v = cell(d, s, i);
@@ -550,11 +569,13 @@ pub fn Chart(
                         <li class="gap-note">"“—”: no figure for that week (a gap, not 0)"</li>
                     </Show>
                 </ul>
-                <button class="btn quiet small" aria-expanded=move || table.get().to_string() aria-controls=table_id.clone()
-                    on:click=move |_| table.update(|t| *t = !*t)>
-                    {move || if table.get() { "Hide table" } else { "Show as table" }}
-                </button>
-                <ExportButtons uid label=label.clone()/>
+                {(!embedded).then(|| view! {
+                    <button class="btn quiet small" aria-expanded=move || table.get().to_string() aria-controls=table_id.clone()
+                        on:click=move |_| table.update(|t| *t = !*t)>
+                        {move || if table.get() { "Hide table" } else { "Show as table" }}
+                    </button>
+                    <ExportButtons uid label=label.clone()/>
+                })}
             </div>
             <Show when=move || table.get()>
                 <div class="table-wrap" id=format!("{uid}-table")>

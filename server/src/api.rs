@@ -63,6 +63,7 @@ struct Inner {
     /// The main listener is on a loopback address: no credential means the operator.
     loopback: bool,
     hosts: AllowedHosts,
+    frames: guard::FrameAncestors,
     limits: Limits,
     refusals: Arc<Refusals>,
     snapshot_decodes: Arc<tokio::sync::Semaphore>,
@@ -115,6 +116,7 @@ impl AppState {
                 access: ReadAccess::for_config(config),
                 loopback: config.listen.ip().is_loopback(),
                 hosts: AllowedHosts::for_config(config),
+                frames: guard::FrameAncestors::for_config(config),
                 limits: config.limits.clone(),
                 snapshot_decodes: Arc::new(tokio::sync::Semaphore::new(
                     crate::snapshots::CONCURRENT_DECODES,
@@ -210,16 +212,19 @@ pub fn app(state: AppState) -> Router {
     if let Some(t) = &state.inner.telemetry {
         telemetry = telemetry.merge(scoreboard_otlp::router(t.clone()));
     }
-    let mut app = api.merge(telemetry);
-    app = match &state.inner.dist {
+    let telemetry = guard::security_headers(telemetry, guard::PAGE_CSP);
+    let page = match &state.inner.dist {
         Some(dist) => {
             let index = dist.join("index.html");
             let site = ServeDir::new(dist).fallback(ServeFile::new(index));
-            app.fallback_service(Router::new().fallback_service(site).layer(compression()))
+            Router::new().fallback_service(site).layer(compression())
         }
-        None => app.fallback(no_page),
+        None => Router::new().fallback(no_page),
     };
-    guard::security_headers(app, guard::PAGE_CSP)
+    // Only the page may be framed, and only by `frame_ancestors` (embeds).
+    let page = guard::page_headers(page, &state.inner.frames);
+    api.merge(telemetry)
+        .fallback_service(page)
         .layer(middleware::from_fn_with_state(state, guard::known_host))
         .layer(request_trace())
 }

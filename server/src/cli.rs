@@ -28,6 +28,8 @@ SETTINGS
     allowed_hosts = [\"dash.internal\"]  # names (besides IPs, localhost, public_url's) an open server answers to
     otlp_listen = \"0.0.0.0:4318\"   # optional second listener for telemetry only (default: off)
     demo = false                     # the page offers the demo files
+    frame_ancestors = [\"https://platform.example.com\"]  # origins that may show the page in a frame
+                                     # (embeds: /?embed=summary, /?embed=trend&figure=…); default: none
 
     [anthropic]
     base_url = \"https://api.anthropic.com\"
@@ -139,6 +141,14 @@ pub struct ServeArgs {
     /// The URL engineers' machines reach this server at (used in telemetry snippets).
     #[arg(long, value_name = "URL", env = "SCOREBOARD_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Origins whose pages may frame the page (embeds), comma-separated; replaces the file's list.
+    #[arg(
+        long,
+        value_name = "ORIGINS",
+        env = "SCOREBOARD_FRAME_ANCESTORS",
+        value_delimiter = ','
+    )]
+    pub frame_ancestors: Option<Vec<String>>,
 }
 
 const REPORT_HELP: &str = "\
@@ -247,6 +257,7 @@ fn serve_config(args: &ServeArgs) -> Result<Config, crate::config::ConfigError> 
         base_url: args.anthropic_base_url.clone(),
         demo: args.demo,
         public_url: args.public_url.clone(),
+        frame_ancestors: args.frame_ancestors.clone(),
     };
     Config::load(
         args.common.config.as_deref(),

@@ -299,6 +299,10 @@ pub struct Config {
     pub telemetry_identity_attribute: Option<String>,
     pub anthropic: AnthropicConfig,
     pub secrets: Secrets,
+    /// Origins (`https://host[:port]`) whose pages may show this one in a
+    /// frame (embeds, issue 15): the page's CSP `frame-ancestors`. Empty:
+    /// nobody ('none').
+    pub frame_ancestors: Vec<String>,
 }
 
 impl Default for Config {
@@ -318,6 +322,7 @@ impl Default for Config {
             telemetry_identity_attribute: None,
             anthropic: AnthropicConfig::default(),
             secrets: Secrets::default(),
+            frame_ancestors: Vec::new(),
         }
     }
 }
@@ -357,6 +362,8 @@ pub struct Overrides {
     pub base_url: Option<String>,
     pub demo: bool,
     pub public_url: Option<String>,
+    /// `--frame-ancestors` / `SCOREBOARD_FRAME_ANCESTORS` (comma-separated); replaces the file's list.
+    pub frame_ancestors: Option<Vec<String>>,
 }
 
 impl Overrides {
@@ -383,6 +390,9 @@ impl Overrides {
             cfg.public_url = Some(parse_base_url("--public-url", u)?);
         }
         cfg.demo |= self.demo;
+        if let Some(list) = &self.frame_ancestors {
+            cfg.frame_ancestors = parse_frame_ancestors("--frame-ancestors", list)?;
+        }
         if cfg.otlp_listen == Some(cfg.listen) {
             return Err(ConfigError::invalid(
                 "otlp_listen",
@@ -436,6 +446,8 @@ pub struct FileConfig {
     pub anthropic: Option<FileAnthropic>,
     pub telemetry: Option<FileTelemetry>,
     pub limits: Option<FileLimits>,
+    /// Embeds: origins allowed to frame the page (see [`parse_frame_ancestors`]).
+    pub frame_ancestors: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -598,6 +610,9 @@ impl FileConfig {
         if let Some(l) = self.otlp_listen {
             c.otlp_listen = Some(parse_addr("otlp_listen", &l)?);
         }
+        if let Some(list) = self.frame_ancestors {
+            c.frame_ancestors = parse_frame_ancestors("frame_ancestors", &list)?;
+        }
         c.demo = self.demo.unwrap_or(false);
         if let Some(t) = self.telemetry {
             if let Some(a) = t.identity_attribute {
@@ -714,6 +729,59 @@ fn find_secretish(table: &toml::Table, prefix: &str) -> Option<String> {
         }
     }
     None
+}
+
+// ---- frame_ancestors: who may show the page in a frame (embeds, issue 15) ----
+
+/// Checks each entry of `frame_ancestors` and writes it as the browser
+/// compares it (`scheme://host[:port]`, lower case, default port left out).
+/// Only origins are taken: the list goes into the page's
+/// `Content-Security-Policy` verbatim, so a space, `;`, `,` or quote could
+/// add sources or whole directives, and a path, query, wildcard or keyword
+/// would allow more than the admin meant. An empty list means nobody.
+pub fn parse_frame_ancestors(setting: &str, list: &[String]) -> Result<Vec<String>, ConfigError> {
+    let mut out: Vec<String> = Vec::new();
+    for entry in list {
+        let t = entry.trim();
+        let bad = |why: &str| {
+            ConfigError::invalid(
+                setting,
+                format!("{t:?} {why}; write an origin such as https://platform.example.com or http://localhost:3000"),
+            )
+        };
+        if t.is_empty() {
+            return Err(bad("is empty"));
+        }
+        if t.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, ';' | ',' | '\'' | '"' | '*')
+        }) {
+            return Err(bad(
+                "holds a space, comma, semicolon, quote or wildcard (one origin per entry)",
+            ));
+        }
+        let Some((scheme, rest)) = t.split_once("://") else {
+            return Err(bad("is not an origin (no scheme://)"));
+        };
+        if !scheme.eq_ignore_ascii_case("https") && !scheme.eq_ignore_ascii_case("http") {
+            return Err(bad("must start with https:// (or http://)"));
+        }
+        // One trailing slash is how browsers print an origin as a URL; anything after it is a path.
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
+            return Err(bad(
+                "is not an origin: no path, query, fragment or user name",
+            ));
+        }
+        let url = reqwest::Url::parse(t).map_err(|e| bad(&format!("is not an origin ({e})")))?;
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(bad("names no host"));
+        }
+        let origin = url.origin().ascii_serialization();
+        if !out.contains(&origin) {
+            out.push(origin);
+        }
+    }
+    Ok(out)
 }
 
 fn parse_addr(setting: &str, text: &str) -> Result<SocketAddr, ConfigError> {
@@ -898,6 +966,46 @@ mod tests {
         assert!(f.into_config().is_err());
         let f = FileConfig::parse("[limits]\nmax_connections = 0\n", "x.toml").unwrap();
         assert!(f.into_config().is_err());
+    }
+
+    #[test]
+    fn frame_ancestors_take_origins_only_and_name_the_setting() {
+        let f = FileConfig::parse(
+            "frame_ancestors = [\"https://Platform.Example.com/\", \"http://localhost:3000\", \"https://platform.example.com:443\"]\n",
+            "x.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            f.into_config().unwrap().frame_ancestors,
+            vec!["https://platform.example.com", "http://localhost:3000"],
+            "written as the browser compares them, once each"
+        );
+        assert!(FileConfig::default()
+            .into_config()
+            .unwrap()
+            .frame_ancestors
+            .is_empty());
+        for bad in [
+            "https://a.example.com https://evil.example",
+            "https://a.example.com; script-src *",
+            "https://a.example.com,https://b.example.com",
+            "'self'",
+            "\"https://a.example.com\"",
+            "https://a.example.com/dashboards",
+            "https://a.example.com/?x=1",
+            "https://*.example.com",
+            "*",
+            "platform.example.com",
+            "ftp://a.example.com",
+            "https://user@a.example.com",
+            "",
+        ] {
+            let list = vec![bad.to_string()];
+            let err = parse_frame_ancestors("frame_ancestors", &list)
+                .expect_err(bad)
+                .to_string();
+            assert!(err.contains("`frame_ancestors`"), "{bad}: {err}");
+        }
     }
 
     #[test]

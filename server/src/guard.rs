@@ -194,31 +194,119 @@ pub async fn same_origin_writes(
 
 /// `Content-Security-Policy` of the API's answers: they are data, never a page.
 pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'; sandbox";
-/// Of the page: it may not be framed (clickjacking of the share and delete buttons).
+/// Of the page unless `frame_ancestors` says otherwise: it may not be
+/// framed (clickjacking of the share and delete buttons).
 pub const PAGE_CSP: &str = "frame-ancestors 'none'";
+
+/// Who may show the page in a frame (`frame_ancestors`, for embeds such as
+/// `/?embed=summary` in an internal platform's tab): the origins the config
+/// names, already checked by `config::parse_frame_ancestors`; nobody when
+/// it names none. Only the page's answers carry it: the API, telemetry and
+/// everything else stay `frame-ancestors 'none'` with `X-Frame-Options: DENY`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FrameAncestors {
+    origins: Vec<String>,
+}
+
+impl FrameAncestors {
+    pub fn for_config(cfg: &Config) -> FrameAncestors {
+        FrameAncestors {
+            origins: cfg.frame_ancestors.clone(),
+        }
+    }
+
+    /// The page's `Content-Security-Policy`.
+    pub fn page_csp(&self) -> HeaderValue {
+        if self.origins.is_empty() {
+            return HeaderValue::from_static(PAGE_CSP);
+        }
+        // Checked origins are ASCII without spaces or semicolons; anything
+        // else would fail closed.
+        HeaderValue::from_str(&format!("frame-ancestors {}", self.origins.join(" ")))
+            .unwrap_or(HeaderValue::from_static(PAGE_CSP))
+    }
+
+    /// `X-Frame-Options: DENY` is sent only while nobody may frame the
+    /// page: it has no allow-list, and a browser that knows CSP ignores it
+    /// anyway when `frame-ancestors` is present. Sending DENY next to an
+    /// allow-list would only disagree with it.
+    pub fn deny_all(&self) -> bool {
+        self.origins.is_empty()
+    }
+}
 
 /// The headers every answer carries (an answer that set its own keeps it).
 pub fn security_headers<S>(router: axum::Router<S>, csp: &'static str) -> axum::Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    let set = |name: HeaderName, value: &'static str| {
-        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
-    };
-    router
-        .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(set(header::X_FRAME_OPTIONS, "DENY"))
+    with_headers(router, HeaderValue::from_static(csp), true)
+}
+
+/// The page's headers: as [`security_headers`], with its framing rule.
+pub fn page_headers<S>(router: axum::Router<S>, frames: &FrameAncestors) -> axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    with_headers(router, frames.page_csp(), frames.deny_all())
+}
+
+fn with_headers<S>(router: axum::Router<S>, csp: HeaderValue, deny_frames: bool) -> axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let set =
+        |name: HeaderName, value: HeaderValue| SetResponseHeaderLayer::if_not_present(name, value);
+    let router = router
+        .layer(set(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .layer(set(header::CONTENT_SECURITY_POLICY, csp))
-        .layer(set(header::REFERRER_POLICY, "no-referrer"))
+        .layer(set(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
         .layer(set(
             HeaderName::from_static("cross-origin-resource-policy"),
-            "same-origin",
+            HeaderValue::from_static("same-origin"),
+        ));
+    if deny_frames {
+        router.layer(set(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
         ))
+    } else {
+        router
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_page_may_be_framed_only_by_the_configured_origins() {
+        let none = FrameAncestors::for_config(&Config::default());
+        assert_eq!(none.page_csp(), "frame-ancestors 'none'");
+        assert!(none.deny_all());
+        let cfg = Config {
+            frame_ancestors: vec![
+                "https://platform.example.com".into(),
+                "http://localhost:3000".into(),
+            ],
+            ..Config::default()
+        };
+        let some = FrameAncestors::for_config(&cfg);
+        assert_eq!(
+            some.page_csp(),
+            "frame-ancestors https://platform.example.com http://localhost:3000"
+        );
+        assert!(
+            !some.deny_all(),
+            "no X-Frame-Options: DENY beside an allow-list"
+        );
+    }
 
     #[test]
     fn hosts_a_rebinding_page_could_use_are_not_allowed() {

@@ -60,7 +60,7 @@ fn Answer() -> impl IntoView {
 /// ago") in large type next to the sentence, what to do, and each stopped
 /// source by name.
 #[component]
-fn Stale() -> impl IntoView {
+pub fn Stale() -> impl IntoView {
     let report = ctx().report;
     let staleness = move || report.with(|r| r.staleness.clone());
     move || {
@@ -504,7 +504,7 @@ fn nonstarters(
 }
 
 #[component]
-fn Kpis() -> impl IntoView {
+pub fn Kpis() -> impl IntoView {
     let report = ctx().report;
     let hidden = use_context::<SharedCounts>().and_then(|c| c.0);
     let heading = move || {
@@ -712,53 +712,172 @@ fn ChartCard(
     }
 }
 
-#[component]
-fn Charts() -> impl IntoView {
-    let ctx = ctx();
-    let r = ctx.report;
-    let active = Signal::derive(move || r.with(|r| active_chart(r)));
-    let single =
-        move |name: &'static str, mark, fmt, gap: &'static str, f: fn(&Figures) -> Option<f64>| {
-            Signal::derive(move || {
-                r.with(|r| chart(r, vec![weekly(r, name, "s-accent", mark, gap, f)], fmt))
-            })
-        };
-    let sessions = single("Sessions", Mark::Bar, Fmt::Count, "no data", |w| {
-        Some(w.totals.sessions as f64)
-    });
-    let lines = single("Lines accepted", Mark::Bar, Fmt::Count, "no data", |w| {
-        Some(w.totals.lines_accepted as f64)
-    });
-    let acceptance = single(
-        "Acceptance rate",
-        Mark::Line,
-        Fmt::Percent,
-        "no edit decisions",
-        |w| w.totals.acceptance_rate,
-    );
-    let cost = single(
-        "Cost per active engineer",
-        Mark::Line,
-        Fmt::Usd,
-        "nobody active",
-        |w| w.cost_per_active_engineer_usd,
-    );
-    let adoption = single(
+fn single(
+    r: &Report,
+    name: &str,
+    mark: Mark,
+    fmt: Fmt,
+    gap: &'static str,
+    f: fn(&Figures) -> Option<f64>,
+) -> ChartData {
+    chart(r, vec![weekly(r, name, "s-accent", mark, gap, f)], fmt)
+}
+
+fn adoption_chart(r: &Report) -> ChartData {
+    single(
+        r,
         "Adoption rate",
         Mark::Line,
         Fmt::Percent,
         "no figures",
         |w| w.adoption_rate,
-    );
-    let lines_per = single(
+    )
+}
+
+fn sessions_chart(r: &Report) -> ChartData {
+    single(r, "Sessions", Mark::Bar, Fmt::Count, "no data", |w| {
+        Some(w.totals.sessions as f64)
+    })
+}
+
+fn lines_chart(r: &Report) -> ChartData {
+    single(r, "Lines accepted", Mark::Bar, Fmt::Count, "no data", |w| {
+        Some(w.totals.lines_accepted as f64)
+    })
+}
+
+fn lines_per_chart(r: &Report) -> ChartData {
+    single(
+        r,
         "Lines per active engineer",
         Mark::Line,
         Fmt::Decimal,
         "nobody active",
         |w| w.lines_per_active_engineer,
-    );
+    )
+}
+
+fn acceptance_chart(r: &Report) -> ChartData {
+    single(
+        r,
+        "Acceptance rate",
+        Mark::Line,
+        Fmt::Percent,
+        "no edit decisions",
+        |w| w.totals.acceptance_rate,
+    )
+}
+
+fn cost_chart(r: &Report) -> ChartData {
+    single(
+        r,
+        "Cost per active engineer",
+        Mark::Line,
+        Fmt::Usd,
+        "nobody active",
+        |w| w.cost_per_active_engineer_usd,
+    )
+}
+
+/// One of the page's weekly charts. `name` is its stable public name: an
+/// embed asks for it (`?embed=trend&figure=<name>`), so names are never
+/// changed (README, "Beside your other metrics").
+pub struct ChartSpec {
+    pub name: &'static str,
+    pub uid: &'static str,
+    pub title: &'static str,
+    pub figure: Figure,
+    pub explain: &'static str,
+    /// Drawn only with a roster (without one the figure is undefined every week).
+    pub needs_roster: bool,
+    pub data: fn(&Report) -> ChartData,
+}
+
+/// Every weekly chart, in the page's order.
+pub const CHARTS: [ChartSpec; 8] = [
+    ChartSpec {
+        name: "active-engineers",
+        uid: "chart-active",
+        title: "Weekly active engineers",
+        figure: Figure::ActiveEngineers,
+        explain: "People who used Claude Code on at least one day of the week, with the roster size for scale.",
+        needs_roster: false,
+        data: active_chart,
+    },
+    ChartSpec {
+        name: "adoption",
+        uid: "chart-adoption",
+        title: "Adoption rate",
+        figure: Figure::AdoptionRate,
+        explain: "Active roster members divided by the roster size, per week.",
+        needs_roster: true,
+        data: adoption_chart,
+    },
+    ChartSpec {
+        name: "sessions",
+        uid: "chart-sessions",
+        title: "Sessions",
+        figure: Figure::Sessions,
+        explain: "Claude Code sessions started per week.",
+        needs_roster: false,
+        data: sessions_chart,
+    },
+    ChartSpec {
+        name: "lines-accepted",
+        uid: "chart-lines",
+        title: "Lines accepted",
+        figure: Figure::LinesAccepted,
+        explain: "Lines written by Claude Code and accepted, per week.",
+        needs_roster: false,
+        data: lines_chart,
+    },
+    ChartSpec {
+        name: "lines-per-engineer",
+        uid: "chart-lines-per-engineer",
+        title: "Lines accepted per active engineer",
+        figure: Figure::LinesPerActiveEngineer,
+        explain: "Lines accepted divided by the week's active engineers: more value per person, not just more people.",
+        needs_roster: false,
+        data: lines_per_chart,
+    },
+    ChartSpec {
+        name: "acceptance",
+        uid: "chart-acceptance",
+        title: "Tool acceptance rate",
+        figure: Figure::AcceptanceRate,
+        explain: "Share of edit suggestions accepted. A week without any edit decision has no rate (a gap, not 0 %).",
+        needs_roster: false,
+        data: acceptance_chart,
+    },
+    ChartSpec {
+        name: "cost-per-engineer",
+        uid: "chart-cost",
+        title: "Cost per active engineer",
+        figure: Figure::CostPerActiveEngineer,
+        explain: "Estimated cost at API list prices divided by the week's active engineers; on a seat plan it is not what you pay.",
+        needs_roster: false,
+        data: cost_chart,
+    },
+    ChartSpec {
+        name: "tiers",
+        uid: "chart-tiers",
+        title: "Engagement tiers",
+        figure: Figure::Tiers,
+        explain: "How many people were power users, regulars, occasional or lapsed at the end of each complete week, judged on the four weeks up to it.",
+        needs_roster: false,
+        data: tiers_chart,
+    },
+];
+
+/// The chart called `name`, if there is one.
+pub fn chart_named(name: &str) -> Option<&'static ChartSpec> {
+    CHARTS.iter().find(|c| c.name == name)
+}
+
+#[component]
+fn Charts() -> impl IntoView {
+    let r = ctx().report;
     let has_roster = move || r.with(|r| r.roster_size.is_some());
-    let tiers = Signal::derive(move || r.with(|r| tiers_chart(r)));
     view! {
         <section class="charts-block" aria-labelledby="charts-title">
             <div class="section-head">
@@ -766,24 +885,17 @@ fn Charts() -> impl IntoView {
                 <p class="explain">"Each point is one ISO week (Monday to Sunday, UTC), dated by its Monday; every axis starts at 0. A partial week (still in progress) is drawn dashed and pale over a hatched band and is never used for the week-over-week changes; a week without a figure is a gap, not 0."</p>
             </div>
             <div class="charts">
-                <ChartCard uid="chart-active" title="Weekly active engineers" figure=Figure::ActiveEngineers
-                    explain="People who used Claude Code on at least one day of the week, with the roster size for scale." data=active/>
-                <Show when=has_roster>
-                    <ChartCard uid="chart-adoption" title="Adoption rate" figure=Figure::AdoptionRate
-                        explain="Active roster members divided by the roster size, per week." data=adoption/>
-                </Show>
-                <ChartCard uid="chart-sessions" title="Sessions" figure=Figure::Sessions
-                    explain="Claude Code sessions started per week." data=sessions/>
-                <ChartCard uid="chart-lines" title="Lines accepted" figure=Figure::LinesAccepted
-                    explain="Lines written by Claude Code and accepted, per week." data=lines/>
-                <ChartCard uid="chart-lines-per-engineer" title="Lines accepted per active engineer" figure=Figure::LinesPerActiveEngineer
-                    explain="Lines accepted divided by the week's active engineers: more value per person, not just more people." data=lines_per/>
-                <ChartCard uid="chart-acceptance" title="Tool acceptance rate" figure=Figure::AcceptanceRate
-                    explain="Share of edit suggestions accepted. A week without any edit decision has no rate (a gap, not 0 %)." data=acceptance/>
-                <ChartCard uid="chart-cost" title="Cost per active engineer" figure=Figure::CostPerActiveEngineer
-                    explain="Estimated cost at API list prices divided by the week's active engineers; on a seat plan it is not what you pay." data=cost/>
-                <ChartCard uid="chart-tiers" title="Engagement tiers" figure=Figure::Tiers
-                    explain="How many people were power users, regulars, occasional or lapsed at the end of each complete week, judged on the four weeks up to it." data=tiers/>
+                {CHARTS.iter().map(|c| {
+                    let data = Signal::derive(move || r.with(|r| (c.data)(r)));
+                    let card = move || view! {
+                        <ChartCard uid=c.uid title=c.title figure=c.figure explain=c.explain data/>
+                    };
+                    if c.needs_roster {
+                        view! { <Show when=has_roster>{card()}</Show> }.into_any()
+                    } else {
+                        card().into_any()
+                    }
+                }).collect_view()}
             </div>
         </section>
     }

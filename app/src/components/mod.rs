@@ -5,6 +5,7 @@ pub mod connect;
 pub mod dashboard;
 pub mod definitions;
 pub mod dialogs;
+pub mod embed;
 pub mod filters;
 pub mod health;
 pub mod load;

@@ -416,12 +416,10 @@ fn origin_text(o: &Origin) -> String {
     }
 }
 
-#[component]
-fn SharedView(opened: Arc<Opened>) -> impl IntoView {
-    let sc = share_ctx();
+/// Makes the components below read `s`'s report instead of the page's
+/// data (the shared view, and an embed of a snapshot).
+pub fn provide_snapshot(s: &Snapshot) {
     let base = ctx();
-    let s = &opened.snapshot;
-    // The same components, on the snapshot's report instead of the page's data.
     let report = Arc::new(s.report.clone());
     let shared = Ctx {
         data: RwSignal::new(Data::default()),
@@ -433,6 +431,13 @@ fn SharedView(opened: Arc<Opened>) -> impl IntoView {
     };
     provide_context(shared);
     provide_context(SharedCounts(sharing::hidden_counts(s)));
+}
+
+#[component]
+fn SharedView(opened: Arc<Opened>) -> impl IntoView {
+    let sc = share_ctx();
+    let s = &opened.snapshot;
+    provide_snapshot(s);
     let r = &s.report;
     let team = r
         .window
