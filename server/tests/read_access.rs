@@ -433,6 +433,55 @@ async fn every_answer_carries_the_security_headers() {
 }
 
 #[tokio::test]
+async fn frame_ancestors_let_only_the_page_be_framed_and_only_by_those_origins() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = with_page(dir.path());
+    cfg.frame_ancestors = vec!["https://platform.example.com".into()];
+    let h = Harness::new(cfg);
+    use tower::ServiceExt;
+    for uri in [
+        "/",
+        "/?embed=summary",
+        "/?embed=trend&figure=sessions",
+        "/index.html",
+        "/api/health",
+        "/api/roster",
+        "/api/nope",
+        "/metrics",
+        "/v1/nope",
+    ] {
+        let resp = scoreboard_server::api::app(h.state.clone())
+            .oneshot(
+                axum::http::Request::get(uri)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let hv = |n: &str| {
+            resp.headers()
+                .get(n)
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default()
+        };
+        let csp = hv("content-security-policy");
+        let page = !uri.starts_with("/api") && !uri.starts_with("/v1") && uri != "/metrics";
+        if page {
+            assert_eq!(csp, "frame-ancestors https://platform.example.com", "{uri}");
+            assert_eq!(
+                hv("x-frame-options"),
+                "",
+                "{uri}: DENY would disagree with the allow-list"
+            );
+        } else {
+            assert!(csp.contains("frame-ancestors 'none'"), "{uri}: {csp}");
+            assert_eq!(hv("x-frame-options"), "DENY", "{uri}");
+        }
+        assert_eq!(hv("x-content-type-options"), "nosniff", "{uri}");
+    }
+}
+
+#[tokio::test]
 async fn a_wrong_token_is_refused_even_where_no_credential_is_needed() {
     let dir = tempfile::tempdir().unwrap();
     let h = Harness::new(offline_config(dir.path()));
