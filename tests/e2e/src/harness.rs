@@ -824,6 +824,31 @@ impl App {
             .map_err(webdriver(format!("open {url}")))
     }
 
+    /// Loads `url`, on any origin (another site that frames the page).
+    pub async fn goto(&self, url: &str) -> Result<()> {
+        self.client()
+            .goto(url)
+            .await
+            .map_err(webdriver(format!("open {url}")))
+    }
+
+    /// Makes the `index`-th frame of the current document the one every
+    /// later command acts in (WebDriver's "switch to frame").
+    pub async fn enter_frame(&self, index: u16) -> Result<()> {
+        self.client()
+            .enter_frame(index)
+            .await
+            .map_err(webdriver(format!("switch to frame {index}")))
+    }
+
+    /// Back to the document that holds the current frame.
+    pub async fn leave_frame(&self) -> Result<()> {
+        self.client()
+            .enter_parent_frame()
+            .await
+            .map_err(webdriver("switch to the parent frame"))
+    }
+
     /// Waits up to `timeout` for an element matching the CSS `selector`.
     pub async fn wait_for(&self, selector: &str, timeout: Duration) -> Result<Element> {
         let found = self

@@ -5,5 +5,6 @@
 //! [`harness`]. `make test` builds both first and passes their paths in
 //! `SCOREBOARD_BIN` and `SCOREBOARD_DIST`.
 
+pub mod embed;
 pub mod harness;
 pub mod telemetry;
