@@ -135,36 +135,51 @@ fn OfSnapshot(kind: EmbedKind, snapshot: scoreboard_core::share::Snapshot) -> im
     view! { <Content kind snapshot=true/> }
 }
 
+/// What an embed of the page's own data is showing.
+#[derive(Debug, Clone, PartialEq)]
+enum Phase {
+    Figures,
+    Failed(String),
+    Loading,
+    Empty,
+}
+
 /// The page's own data (live rows, what this browser kept): the content
-/// once there is something to show, else what is happening.
+/// once there is something to show, else what is happening. A memo, so a
+/// live refresh redraws the figures in place instead of the whole embed.
 #[component]
 fn Own(kind: EmbedKind, ready: RwSignal<bool>) -> impl IntoView {
     let c = ctx();
-    let has_data = move || !nothing_loaded(c);
-    let waiting = move || !ready.get() || c.progress.with(Option::is_some);
-    let live_error = move || c.live.with(|l| l.as_ref().and_then(|l| l.error.clone()));
-    move || {
-        if has_data() {
+    let phase = Memo::new(move |_| {
+        if !nothing_loaded(c) {
+            Phase::Figures
+        } else if let Some(e) = c.live.with(|l| l.as_ref().and_then(|l| l.error.clone())) {
+            Phase::Failed(e)
+        } else if !ready.get() || c.progress.with(Option::is_some) {
+            Phase::Loading
+        } else {
+            Phase::Empty
+        }
+    });
+    move || match phase.get() {
+        Phase::Figures => {
             let kind = kind.clone();
             view! { <Content kind snapshot=false/> }.into_any()
-        } else if let Some(e) = live_error() {
-            view! {
-                <p class="embed-message error" id="embed-error" role="alert">
-                    {format!("The server's data could not be loaded: {e}.")}
-                </p>
-            }
-            .into_any()
-        } else if waiting() {
-            view! { <p class="embed-message">"Loading…"</p> }.into_any()
-        } else {
-            view! {
-                <p class="embed-message" id="embed-empty">
-                    "No data yet: nothing has reached this Scoreboard (no source has rows). "
-                    "Figures appear here once telemetry, a sync or an export brings some."
-                </p>
-            }
-            .into_any()
         }
+        Phase::Failed(e) => view! {
+            <p class="embed-message error" id="embed-error" role="alert">
+                {format!("The server's data could not be loaded: {e}.")}
+            </p>
+        }
+        .into_any(),
+        Phase::Loading => view! { <p class="embed-message">"Loading…"</p> }.into_any(),
+        Phase::Empty => view! {
+            <p class="embed-message" id="embed-empty">
+                "No data yet: nothing has reached this Scoreboard (no source has rows). "
+                "Figures appear here once telemetry, a sync or an export brings some."
+            </p>
+        }
+        .into_any(),
     }
 }
 
