@@ -216,7 +216,7 @@ async fn an_allowed_origin_frames_the_summary_and_a_trend_and_another_origin_is_
             )
             .await?;
         assert!(
-            refusal.contains(&allowed) && refusal.contains("Refused to frame"),
+            refusal.contains(&allowed) && refusal.contains(app.base_url()) && refusal.contains("blocked"),
             "Chromium names the rule it applied: {refusal}"
         );
         app.enter_frame(0).await?;
