@@ -32,19 +32,22 @@ async fn bind() -> Result<(tokio::net::TcpListener, SocketAddr)> {
     Ok((listener, addr))
 }
 
+/// A site's pages: (path, HTML).
+type Pages = Arc<Mutex<Vec<(String, String)>>>;
+
 /// A web site on its own port that serves the HTML pages it is given, by
 /// path. Its port is known before its pages are (a server's config names
 /// the site's origin before the pages can name the server).
 pub struct HostSite {
     port: u16,
-    pages: Arc<Mutex<Vec<(String, String)>>>,
+    pages: Pages,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl HostSite {
     pub async fn start() -> Result<HostSite> {
         let (listener, addr) = bind().await?;
-        let pages: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+        let pages: Pages = Arc::default();
         let site = axum::Router::new()
             .fallback(serve_page)
             .with_state(pages.clone());
@@ -81,7 +84,7 @@ impl Drop for HostSite {
     }
 }
 
-async fn serve_page(State(pages): State<Arc<Mutex<Vec<(String, String)>>>>, uri: Uri) -> Response {
+async fn serve_page(State(pages): State<Pages>, uri: Uri) -> Response {
     let found = pages.lock().ok().and_then(|p| {
         p.iter()
             .find(|(path, _)| path == uri.path())
