@@ -20,6 +20,11 @@ use serde::Deserialize;
 pub const ADMIN_KEY_ENV: &str = "ANTHROPIC_ADMIN_API_KEY";
 /// Environment variable holding the Enterprise Analytics API key (`read:analytics`).
 pub const ANALYTICS_KEY_ENV: &str = "ANTHROPIC_ANALYTICS_API_KEY";
+/// Environment variable holding the token a scraper may use for `/metrics` only.
+pub const METRICS_TOKEN_ENV: &str = "SCOREBOARD_METRICS_TOKEN";
+/// Environment variable holding the weekly digest's incoming-webhook URL
+/// (it carries the chat's credential in its path).
+pub const DIGEST_WEBHOOK_ENV: &str = "SCOREBOARD_DIGEST_WEBHOOK_URL";
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "./data";
@@ -63,6 +68,11 @@ pub const REDACT_MIN_PREFIX: usize = 12;
 pub struct Secrets {
     pub admin_api_key: Option<Secret>,
     pub analytics_api_key: Option<Secret>,
+    // ---- feeds and digest (issue 15) ----
+    /// A token that reads `/metrics` and nothing else (a Prometheus scraper's).
+    pub metrics_token: Option<Secret>,
+    /// Where `serve` posts the weekly digest.
+    pub digest_webhook_url: Option<Secret>,
 }
 
 impl Secrets {
@@ -73,6 +83,8 @@ impl Secrets {
         Secrets {
             admin_api_key: get(ADMIN_KEY_ENV).and_then(Secret::new),
             analytics_api_key: get(ANALYTICS_KEY_ENV).and_then(Secret::new),
+            metrics_token: get(METRICS_TOKEN_ENV).and_then(Secret::new),
+            digest_webhook_url: get(DIGEST_WEBHOOK_ENV).and_then(Secret::new),
         }
     }
     /// Scrubs any text that came from upstream (error messages, error
@@ -82,12 +94,17 @@ impl Secrets {
     /// [`REDACT_MIN_PREFIX`] characters that starts a held secret (the whole
     /// secret when it is shorter), become `[redacted]`.
     pub fn redact(&self, text: &str) -> String {
-        let secrets: Vec<&[u8]> = [&self.admin_api_key, &self.analytics_api_key]
-            .into_iter()
-            .flatten()
-            .map(|s| s.0.as_bytes())
-            .filter(|s| !s.is_empty())
-            .collect();
+        let secrets: Vec<&[u8]> = [
+            &self.admin_api_key,
+            &self.analytics_api_key,
+            &self.metrics_token,
+            &self.digest_webhook_url,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|s| s.0.as_bytes())
+        .filter(|s| !s.is_empty())
+        .collect();
         let bytes = text.as_bytes();
         let mut out = String::with_capacity(text.len());
         let mut plain_from = 0;
@@ -299,6 +316,53 @@ pub struct Config {
     pub telemetry_identity_attribute: Option<String>,
     pub anthropic: AnthropicConfig,
     pub secrets: Secrets,
+    /// The exports folder and the weekly digest (issue 15).
+    pub feeds: FeedsConfig,
+}
+
+// ---- feeds and digest (issue 15) ------------------------------------------
+
+/// The exports folder and the weekly digest's schedule. The webhook URL is a
+/// secret ([`Secrets::digest_webhook_url`]), from the environment only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedsConfig {
+    /// A folder of usage exports and API dumps served with the live sources.
+    pub imports_dir: Option<PathBuf>,
+    /// When `serve` posts the digest, e.g. "Mon 09:00 Europe/Berlin".
+    pub digest_schedule: Option<crate::digest::Schedule>,
+    /// The digest names the people who have not started (off by default).
+    pub digest_include_non_starters: bool,
+    /// How often `serve` checks whether the digest is due (not a file
+    /// setting: tests shorten it to move a fake clock along).
+    pub digest_tick: Duration,
+}
+
+impl Default for FeedsConfig {
+    fn default() -> FeedsConfig {
+        FeedsConfig {
+            imports_dir: None,
+            digest_schedule: None,
+            digest_include_non_starters: false,
+            digest_tick: Duration::from_secs(30),
+        }
+    }
+}
+
+impl FeedsConfig {
+    fn from_file(f: &FileConfig) -> Result<FeedsConfig, ConfigError> {
+        let mut c = FeedsConfig::default();
+        if let Some(d) = &f.imports_dir {
+            c.imports_dir = Some(non_empty_path("imports_dir", d)?);
+        }
+        if let Some(s) = &f.digest_schedule {
+            c.digest_schedule = Some(
+                crate::digest::Schedule::parse(s)
+                    .map_err(|why| ConfigError::invalid("digest_schedule", why))?,
+            );
+        }
+        c.digest_include_non_starters = f.digest_include_non_starters.unwrap_or(false);
+        Ok(c)
+    }
 }
 
 impl Default for Config {
@@ -318,6 +382,7 @@ impl Default for Config {
             telemetry_identity_attribute: None,
             anthropic: AnthropicConfig::default(),
             secrets: Secrets::default(),
+            feeds: FeedsConfig::default(),
         }
     }
 }
@@ -357,6 +422,8 @@ pub struct Overrides {
     pub base_url: Option<String>,
     pub demo: bool,
     pub public_url: Option<String>,
+    /// `--imports DIR` (issue 15).
+    pub imports_dir: Option<PathBuf>,
 }
 
 impl Overrides {
@@ -383,6 +450,9 @@ impl Overrides {
             cfg.public_url = Some(parse_base_url("--public-url", u)?);
         }
         cfg.demo |= self.demo;
+        if let Some(d) = &self.imports_dir {
+            cfg.feeds.imports_dir = Some(non_empty_path("--imports", d)?);
+        }
         if cfg.otlp_listen == Some(cfg.listen) {
             return Err(ConfigError::invalid(
                 "otlp_listen",
@@ -436,6 +506,10 @@ pub struct FileConfig {
     pub anthropic: Option<FileAnthropic>,
     pub telemetry: Option<FileTelemetry>,
     pub limits: Option<FileLimits>,
+    // ---- feeds and digest (issue 15): see `FeedsConfig` ----
+    pub imports_dir: Option<PathBuf>,
+    pub digest_schedule: Option<String>,
+    pub digest_include_non_starters: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -501,17 +575,26 @@ impl FileConfig {
             }
         };
         let table: toml::Table = toml::from_str(text).map_err(syntax)?;
+        if table.contains_key("digest_webhook_url") {
+            return Err(ConfigError::invalid(
+                "digest_webhook_url",
+                format!("a webhook URL carries the chat's credential and is never read from the config file; set {DIGEST_WEBHOOK_ENV} in the environment and remove this line"),
+            ));
+        }
         if let Some(name) = find_secretish(&table, "") {
             return Err(ConfigError::invalid(
                 &name,
-                format!("keys and tokens are never read from the config file; set {ADMIN_KEY_ENV} / {ANALYTICS_KEY_ENV} in the environment and remove this line"),
+                format!("keys and tokens are never read from the config file; set {ADMIN_KEY_ENV} / {ANALYTICS_KEY_ENV} / {METRICS_TOKEN_ENV} in the environment and remove this line"),
             ));
         }
         toml::from_str(text).map_err(syntax)
     }
 
     pub fn into_config(self) -> Result<Config, ConfigError> {
-        let mut c = Config::default();
+        let mut c = Config {
+            feeds: FeedsConfig::from_file(&self)?,
+            ..Config::default()
+        };
         if let Some(l) = self.listen {
             c.listen = parse_addr("listen", &l)?;
         }
