@@ -29,6 +29,11 @@ SETTINGS
     otlp_listen = \"0.0.0.0:4318\"   # optional second listener for telemetry only (default: off)
     demo = false                     # the page offers the demo files
 
+    # Beside your other metrics (issue 15)
+    imports_dir = \"exports\"          # usage exports / API dumps served with the live sources
+    digest_schedule = \"Mon 09:00 Europe/Berlin\"  # when serve posts the weekly digest
+    digest_include_non_starters = false  # the digest names who has not started
+
     [anthropic]
     base_url = \"https://api.anthropic.com\"
     sync_interval = \"15m\"          # durations: \"250ms\", \"30s\", \"15m\", \"2h\"
@@ -61,6 +66,10 @@ SECRETS (environment only, never in the file, never logged or shown)
                                 usage report, the organisation name and its users.
   ANTHROPIC_ANALYTICS_API_KEY   Enterprise Analytics API key (read:analytics): syncs
                                 claude.ai seat users on Enterprise plans.
+  SCOREBOARD_METRICS_TOKEN      A token a Prometheus scraper sends (Bearer) to read
+                                /metrics, and nothing else.
+  SCOREBOARD_DIGEST_WEBHOOK_URL Incoming webhook (Slack, Mattermost, Teams workflow)
+                                the weekly digest is posted to on digest_schedule.
 
 WHO MAY READ
   On a loopback address the page needs no credential. On any other address reading

@@ -984,6 +984,44 @@ mod tests {
     }
 
     #[test]
+    fn the_digest_webhook_is_refused_in_the_file_and_the_schedule_is_checked() {
+        let e = FileConfig::parse(
+            "digest_webhook_url = \"https://hooks.example.com/services/T0/B0/xyz\"\n",
+            "c.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("digest_webhook_url") && e.contains(DIGEST_WEBHOOK_ENV),
+            "{e}"
+        );
+        assert!(!e.contains("xyz"), "the URL is never echoed: {e}");
+        let e = FileConfig::parse("metrics_token = \"abc\"\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(METRICS_TOKEN_ENV), "{e}");
+        let c = FileConfig::parse(
+            "imports_dir = \"exports\"\ndigest_schedule = \"Mon 09:00 Europe/Berlin\"\ndigest_include_non_starters = true\n",
+            "c.toml",
+        )
+        .unwrap()
+        .into_config()
+        .unwrap();
+        assert_eq!(c.feeds.imports_dir, Some(PathBuf::from("exports")));
+        assert_eq!(
+            c.feeds.digest_schedule.map(|s| s.to_string()).as_deref(),
+            Some("Mon 09:00 Europe/Berlin")
+        );
+        assert!(c.feeds.digest_include_non_starters);
+        let e = FileConfig::parse("digest_schedule = \"Mon 9\"\n", "c.toml")
+            .unwrap()
+            .into_config()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("digest_schedule"), "{e}");
+    }
+
+    #[test]
     fn secrets_never_print() {
         let s = Secrets::from_lookup(|n| {
             (n == ADMIN_KEY_ENV).then(|| "sk-ant-admin01-abc".to_string())

@@ -365,3 +365,51 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_schedule_is_read_in_words_and_a_bad_one_is_named() {
+        let s = Schedule::parse("Mon 09:00 Europe/Berlin").unwrap();
+        assert_eq!(s.to_string(), "Mon 09:00 Europe/Berlin");
+        assert_eq!(
+            Schedule::parse("friday 17:30").unwrap().to_string(),
+            "Fri 17:30 UTC"
+        );
+        for (bad, says) in [
+            ("Mon", "write it as"),
+            ("Someday 09:00", "not a weekday"),
+            ("Mon 9am", "not a time"),
+            ("Mon 09:00 Mars/Olympus", "not an IANA time zone"),
+        ] {
+            let e = Schedule::parse(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_digest_is_due_at_the_local_time_of_the_zone_in_summer_and_winter() {
+        let s = Schedule::parse("Mon 09:00 Europe/Berlin").unwrap();
+        // Winter (CET, UTC+1) and summer (CEST, UTC+2).
+        let winter = s.week_of(utc("2026-11-25T12:00:00Z"));
+        assert_eq!(winter, NaiveDate::from_ymd_opt(2026, 11, 23).unwrap());
+        assert_eq!(s.due_in(winter), utc("2026-11-23T08:00:00Z"));
+        let summer = s.week_of(utc("2026-07-01T12:00:00Z"));
+        assert_eq!(s.due_in(summer), utc("2026-06-29T07:00:00Z"));
+        // Sunday 23:30 UTC is already Monday in Berlin: the new week.
+        assert_eq!(
+            s.week_of(utc("2026-11-29T23:30:00Z")),
+            NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()
+        );
+        // A time the clock change skips (02:30 on 29 March 2026) is taken an hour later.
+        let skipped = Schedule::parse("Sun 02:30 Europe/Berlin").unwrap();
+        let week = NaiveDate::from_ymd_opt(2026, 3, 23).unwrap();
+        assert_eq!(skipped.due_in(week), utc("2026-03-29T01:30:00Z"));
+    }
+}
