@@ -3,14 +3,14 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `GET /api/health` | `{ok, version, demo, auth_required, sources: {admin_api, enterprise_api, telemetry, roster_file}}` |
-//! | `GET /api/rows?from=YYYY-MM-DD&to=YYYY-MM-DD` | `{from, to, rows: [DayRow…], counts: {source: n}}` |
+//! | `GET /api/health` | `{ok, version, demo, auth_required, sources: {admin_api, enterprise_api, telemetry, roster_file, imports}}` |
+//! | `GET /api/rows?from=YYYY-MM-DD&to=YYYY-MM-DD` | `{from, to, rows: [DayRow…], periods: [PeriodRow…], counts: {source: n}, imported: {source: n}, coverage}` (the exports folder's rows included) |
 //! | `GET /api/roster` | `{entries: [RosterEntry…], problems, conflicts, sources: [{name, entries, fetched_at}]}` |
-//! | `GET /api/sources` | `{generated_at, sources: [SourceStatus…], telemetry: {configured, status_text, status}, refused: {last_24h, last_7d, by_reason, by_token}}` |
+//! | `GET /api/sources` | `{generated_at, sources: [SourceStatus…], telemetry: {configured, status_text, status}, imports: {configured, folder, status_text, rows, snapshot}, digest: {configured, schedule, posted_week, last_ok, last_error, next_due, …}, refused: {last_24h, last_7d, by_reason, by_token}}` |
 //! | `GET /api/telemetry/persons?after=KEY&limit=N` | `{persons: [PersonSeen…], next_after}`: everyone telemetry named, by key |
 //! | `GET /api/telemetry/rollout` | per token, per roster member, unattributed installations ([`crate::rollout`]) |
 //! | `GET /api/report?weeks=N&team=T&as_of=D` (or `from`/`to`) | the JSON of `scoreboard report --format json` for the server's rows and roster ([`crate::feeds`]) |
-//! | `GET /metrics` | the reference week per team in the OpenMetrics text format ([`crate::feeds`]) |
+//! | `GET /metrics` | the reference week per team in the OpenMetrics text format ([`crate::feeds`]); also the metrics-only token |
 //! | `POST /v1/metrics`, `/v1/logs`, `/v1/traces` | the OTLP receiver (ingest token) |
 //! | anything else | the page (`--dist`), `index.html` for unknown paths |
 //!

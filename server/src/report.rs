@@ -817,7 +817,7 @@ pub fn render_digest(r: &Report, d: &metrics::Digest, link: Option<&str>) -> Str
         let _ = writeln!(s, "**{}** — {}.\n", st.headline, st.suggestion);
     }
     if let Some(lines) = card_lines(r) {
-        let _ = writeln!(s, "{}:", lines.heading);
+        let _ = writeln!(s, "{}:\n", lines.heading);
         for (label, shown, delta) in lines.rows {
             let label = match label.strip_prefix("  ") {
                 Some(sub) => format!("  - {sub}"),
@@ -834,7 +834,7 @@ pub fn render_digest(r: &Report, d: &metrics::Digest, link: Option<&str>) -> Str
     }
     let _ = writeln!(
         s,
-        "**Power users to celebrate ({}):** {}",
+        "**Power users to celebrate ({}):** {}\n",
         d.power_users.len(),
         if d.power_users.is_empty() {
             "nobody yet.".to_string()
@@ -844,7 +844,7 @@ pub fn render_digest(r: &Report, d: &metrics::Digest, link: Option<&str>) -> Str
     );
     let _ = writeln!(
         s,
-        "**New starters ({}):** {}",
+        "**New starters ({}):** {}\n",
         d.new_starters.len(),
         if d.new_starters.is_empty() {
             "nobody started this week.".to_string()
@@ -853,7 +853,7 @@ pub fn render_digest(r: &Report, d: &metrics::Digest, link: Option<&str>) -> Str
         }
     );
     if !d.teams_moved.is_empty() {
-        let _ = writeln!(s, "**Teams that moved most:**");
+        let _ = writeln!(s, "**Teams that moved most:**\n");
         for t in &d.teams_moved {
             let mut parts = vec![format!(
                 "{} of {} active",
@@ -871,11 +871,12 @@ pub fn render_digest(r: &Report, d: &metrics::Digest, link: Option<&str>) -> Str
             }
             let _ = writeln!(s, "- {}: {}", md_cell(&t.team), parts.join(", "));
         }
+        s.push('\n');
     }
     if let Some(list) = &d.non_starters {
         let _ = writeln!(
             s,
-            "**Not started yet ({}):** {}",
+            "**Not started yet ({}):** {}\n",
             list.len(),
             if list.is_empty() {
                 "nobody: everyone on the roster has used Claude Code.".to_string()
@@ -885,7 +886,7 @@ pub fn render_digest(r: &Report, d: &metrics::Digest, link: Option<&str>) -> Str
         );
     }
     if let Some(url) = link {
-        let _ = writeln!(s, "\n[Open the dashboard]({url})");
+        let _ = writeln!(s, "[Open the dashboard]({url})");
     }
     s
 }
