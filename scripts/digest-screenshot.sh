@@ -52,5 +52,5 @@ open(sys.argv[2], "w", encoding="utf-8").write(page)
 PYEOF
 
 "$CHROMIUM" --headless --no-sandbox --disable-gpu --hide-scrollbars \
-  --window-size="${WIDTH:-900},${HEIGHT:-1180}" --screenshot="$PWD/$OUT" "file://$work/digest.html" 2>/dev/null
+  --window-size="${WIDTH:-900},${HEIGHT:-680}" --screenshot="$PWD/$OUT" "file://$work/digest.html" 2>/dev/null
 echo "wrote $OUT"

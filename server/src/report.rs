@@ -820,7 +820,7 @@ pub fn render_digest(r: &Report, d: &metrics::Digest, link: Option<&str>) -> Str
         let _ = writeln!(s, "{}:\n", lines.heading);
         for (label, shown, delta) in lines.rows {
             let label = match label.strip_prefix("  ") {
-                Some(sub) => format!("  - {sub}"),
+                Some(sub) => format!("    - {sub}"),
                 None => format!("- {label}"),
             };
             let delta = if delta.is_empty() {
