@@ -53,7 +53,7 @@ sleep $((SCRAPES * 5 + 5))
 curl -fsS "http://127.0.0.1:$prom_port/api/v1/query?query=scoreboard_weekly_active_engineers" \
   | grep -q '"result":\[{' || { echo "Prometheus has no samples; see $work/prom.log" >&2; cat "$work/serve.log" >&2; exit 1; }
 
-url="http://127.0.0.1:$prom_port/graph?g0.expr=scoreboard_weekly_active_engineers&g0.tab=0&g0.stacked=0&g0.show_exemplars=0&g0.range_input=2m"
+url="http://127.0.0.1:$prom_port/graph?g0.expr=scoreboard_weekly_active_engineers&g0.tab=0&g0.stacked=0&g0.show_exemplars=0&g0.range_input=1m"
 "$CHROMIUM" --headless --no-sandbox --disable-gpu --hide-scrollbars --virtual-time-budget=10000 \
-  --window-size=1200,760 --screenshot="$PWD/$OUT" "$url" 2>/dev/null
+  --window-size=1200,1000 --screenshot="$PWD/$OUT" "$url" 2>/dev/null
 echo "wrote $OUT"
