@@ -389,7 +389,9 @@ impl ImportsDir {
         let listing = match list(dir) {
             Ok(l) => l,
             Err(e) => {
-                let error = Some(format!("{}: {e}", dir.display()));
+                // The folder's name only: the server's paths are not the viewers' business.
+                tracing::warn!(folder = %dir.display(), error = %e, "cannot list the exports folder");
+                let error = Some(format!("{}: {e}", self.name().unwrap_or_default()));
                 if st.error != error || !st.listed_once {
                     st.error = error.clone();
                     st.listed_once = true;
@@ -470,5 +472,38 @@ impl ImportsDir {
             "exports folder read"
         );
         Some(st.snapshot.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_folder_is_named_without_its_path_and_read_once_it_exists() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("exports");
+        let f = ImportsDir::new(Some(dir.clone()));
+        let now = Utc::now();
+        let missing = f.read(now).unwrap();
+        let error = missing.error.clone().unwrap();
+        assert!(error.starts_with("exports: "), "{error}");
+        assert!(
+            !error.contains(&tmp.path().display().to_string()),
+            "{error}"
+        );
+        assert!(missing.status_text().contains("cannot be read"));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(
+            dir.join("u.csv"),
+            "Date,Email,Sessions\n2026-11-16,a@x.com,2\n",
+        )
+        .unwrap();
+        let read = f.read(now).unwrap();
+        assert!(read.error.is_none());
+        assert!(read.generation > missing.generation);
+        assert_eq!(read.row_counts().get(&Source::Csv), Some(&1));
+        // Unchanged: the same snapshot, no new generation.
+        assert!(Arc::ptr_eq(&read, &f.read(now).unwrap()));
     }
 }
