@@ -642,3 +642,48 @@ async fn a_failing_webhook_is_retried_and_the_failure_shows_in_api_sources() {
     assert_eq!(d["posted_week"], "2026-11-16");
     server.stop().await.unwrap();
 }
+
+#[test]
+fn digest_without_files_reads_the_servers_store_folder_and_roster() {
+    let f = folder();
+    write_file(&f.imports, "usage.csv", &full_export(), 0);
+    // The store exists (a server ran here once).
+    scoreboard_server::store::Store::open(&f.data.join("scoreboard.db")).unwrap();
+    let config = f.dir.path().join("scoreboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\nroster = {:?}\nimports_dir = {:?}\ndigest_include_non_starters = true\n",
+            f.data,
+            f.dir.path().join("roster.csv"),
+            f.imports
+        ),
+    )
+    .unwrap();
+    let out = common::scoreboard_command()
+        .args(["digest", "--dry-run", "--as-of", "2026-11-20", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("week of 9 Nov"), "{text}");
+    assert!(text.contains("- Weekly active engineers: **3**"), "{text}");
+    assert!(
+        text.contains("**Not started yet (1):** `eve@acme.io`"),
+        "{text}"
+    );
+
+    // No store there: said plainly, exit 2.
+    let out = common::scoreboard_command()
+        .args(["digest", "--dry-run", "--data-dir"])
+        .arg(f.dir.path().join("nowhere"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no server store"));
+}
