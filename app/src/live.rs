@@ -16,7 +16,7 @@ use std::cell::Cell;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use leptos::prelude::*;
 use scoreboard_core::{
-    DayRow, PersonKey, Problem, Roster, RosterEntry, Source, SourceCoverage, UsageTable,
+    DayRow, PeriodRow, PersonKey, Problem, Roster, RosterEntry, Source, SourceCoverage, UsageTable,
 };
 use serde::Deserialize;
 use wasm_bindgen::prelude::Closure;
@@ -51,6 +51,9 @@ pub struct Health {
 #[derive(Debug, Clone, Deserialize)]
 struct RowsAnswer {
     rows: Vec<DayRow>,
+    /// Period rows (exports of a range saved in the server's exports folder).
+    #[serde(default)]
+    periods: Vec<PeriodRow>,
     /// The days each server source covers and how it is doing (metrics.md §2).
     #[serde(default)]
     coverage: Vec<SourceCoverage>,
@@ -71,6 +74,57 @@ pub struct SourcesAnswer {
     pub sources: Vec<SyncSource>,
     #[serde(default)]
     pub telemetry: TelemetryPart,
+    /// The server's exports folder (`serve --imports DIR`).
+    #[serde(default)]
+    pub imports: ImportsPart,
+}
+
+/// `imports` in `api/sources`: the exports folder and its files.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct ImportsPart {
+    #[serde(default)]
+    pub configured: bool,
+    /// The folder's name (not its path).
+    #[serde(default)]
+    pub folder: Option<String>,
+    #[serde(default)]
+    pub status_text: String,
+    #[serde(default)]
+    pub snapshot: Option<ImportsSnapshot>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct ImportsSnapshot {
+    /// Moves when a file is added, changed or removed: a change means new rows.
+    #[serde(default)]
+    pub generation: u64,
+    #[serde(default)]
+    pub files: Vec<ImportedFile>,
+    #[serde(default)]
+    pub skipped: Vec<SkippedFile>,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ImportedFile {
+    pub name: String,
+    #[serde(default)]
+    pub day_rows: u64,
+    #[serde(default)]
+    pub period_rows: u64,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub problems: Vec<Problem>,
+    #[serde(default)]
+    pub problems_total: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SkippedFile {
+    pub name: String,
+    pub reason: String,
 }
 
 /// One Anthropic API source (Admin API, Enterprise Analytics API).
@@ -146,6 +200,8 @@ pub struct PersonSeen {
 pub struct Live {
     pub health: Health,
     pub rows: Vec<DayRow>,
+    /// Period rows from the server's exports folder.
+    pub periods: Vec<PeriodRow>,
     /// The days each server source covers, with its freshness (last success, failing).
     pub coverage: Vec<SourceCoverage>,
     /// The server's roster (roster file + Admin API users); `None` when it has none.
@@ -163,7 +219,7 @@ impl Live {
     /// even with nothing dropped. A roster alone is not enough: it would
     /// show everyone as not started (the empty-organisation trap).
     pub fn has_rows(&self) -> bool {
-        !self.rows.is_empty()
+        !self.rows.is_empty() || !self.periods.is_empty()
     }
 }
 
@@ -179,6 +235,7 @@ pub fn merged(d: &Data, l: &Live) -> (UsageTable, Option<Roster>) {
         d.table.clone()
     };
     table.insert_days(l.rows.iter().cloned());
+    table.insert_periods(l.periods.iter().cloned());
     for c in &l.coverage {
         table.add_source_coverage(c);
     }
@@ -252,21 +309,25 @@ pub async fn start(ctx: Ctx, health: Health) {
     }
 }
 
-/// Telemetry's last batch time and count, and each source's last sync and row count.
+/// Telemetry's last batch time and count, each source's last sync and row
+/// count, and the exports folder's generation.
 type StoredState = (
     Option<DateTime<Utc>>,
     u64,
     Vec<(Option<DateTime<Utc>>, u64)>,
+    Option<u64>,
 );
 
 /// What in `api/sources` changes when the server stores new rows: telemetry
-/// batches received, and each source's last successful sync and row count.
+/// batches received, each source's last successful sync and row count, and
+/// the exports folder read again.
 fn stored_state(s: &SourcesAnswer) -> StoredState {
     let t = s.telemetry.status.as_ref();
     (
         t.and_then(|t| t.last_received_at),
         t.map_or(0, |t| t.batches_received),
         s.sources.iter().map(|x| (x.last_success, x.rows)).collect(),
+        s.imports.snapshot.as_ref().map(|i| i.generation),
     )
 }
 
@@ -307,6 +368,7 @@ pub async fn refresh(ctx: Ctx) {
         match (rows, roster) {
             (Ok(rows), Ok(roster)) => {
                 l.rows = rows.rows;
+                l.periods = rows.periods;
                 l.coverage = rows.coverage;
                 l.roster = (!roster.entries.is_empty()).then(|| Roster::new(roster.entries));
                 l.roster_problems = roster.problems;

@@ -3,14 +3,14 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `GET /api/health` | `{ok, version, demo, auth_required, sources: {admin_api, enterprise_api, telemetry, roster_file}}` |
-//! | `GET /api/rows?from=YYYY-MM-DD&to=YYYY-MM-DD` | `{from, to, rows: [DayRow…], counts: {source: n}}` |
+//! | `GET /api/health` | `{ok, version, demo, auth_required, sources: {admin_api, enterprise_api, telemetry, roster_file, imports}}` |
+//! | `GET /api/rows?from=YYYY-MM-DD&to=YYYY-MM-DD` | `{from, to, rows: [DayRow…], periods: [PeriodRow…], counts: {source: n}, imported: {source: n}, coverage}` (the exports folder's rows included) |
 //! | `GET /api/roster` | `{entries: [RosterEntry…], problems, conflicts, sources: [{name, entries, fetched_at}]}` |
-//! | `GET /api/sources` | `{generated_at, sources: [SourceStatus…], telemetry: {configured, status_text, status}, refused: {last_24h, last_7d, by_reason, by_token}}` |
+//! | `GET /api/sources` | `{generated_at, sources: [SourceStatus…], telemetry: {configured, status_text, status}, imports: {configured, folder, status_text, rows, snapshot}, digest: {configured, schedule, posted_week, last_ok, last_error, next_due, …}, refused: {last_24h, last_7d, by_reason, by_token}}` |
 //! | `GET /api/telemetry/persons?after=KEY&limit=N` | `{persons: [PersonSeen…], next_after}`: everyone telemetry named, by key |
 //! | `GET /api/telemetry/rollout` | per token, per roster member, unattributed installations ([`crate::rollout`]) |
 //! | `GET /api/report?weeks=N&team=T&as_of=D` (or `from`/`to`) | the JSON of `scoreboard report --format json` for the server's rows and roster ([`crate::feeds`]) |
-//! | `GET /metrics` | the reference week per team in the OpenMetrics text format ([`crate::feeds`]) |
+//! | `GET /metrics` | the reference week per team in the OpenMetrics text format ([`crate::feeds`]); also the metrics-only token |
 //! | `POST /v1/metrics`, `/v1/logs`, `/v1/traces` | the OTLP receiver (ingest token) |
 //! | anything else | the page (`--dist`), `index.html` for unknown paths |
 //!
@@ -28,7 +28,7 @@ use axum::routing::{any, get};
 use axum::{middleware, Json, Router};
 use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
 use scoreboard_core::{
-    DayRange, DayRow, Freshness, Problem, Roster, RosterEntry, Source, SourceCoverage,
+    DayRange, DayRow, Freshness, PeriodRow, Problem, Roster, RosterEntry, Source, SourceCoverage,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -75,6 +75,14 @@ struct Inner {
     backfill_days: u32,
     telemetry: Option<Arc<Receiver>>,
     clock: Clock,
+    /// The exports folder (issue 15), read again when its files change.
+    imports: Arc<crate::imports::ImportsDir>,
+    /// `/api/report` answers per (query, data version) (issue 15).
+    report_cache: crate::feeds::ReportCache,
+    /// The scraper's token for `/metrics` only, hashed (issue 15).
+    metrics_token: Option<String>,
+    /// The weekly digest's schedule and webhook (issue 15).
+    digest: Arc<crate::digest::DigestSettings>,
 }
 
 impl AppState {
@@ -131,6 +139,16 @@ impl AppState {
                 backfill_days: config.anthropic.backfill_days,
                 telemetry,
                 clock,
+                imports: Arc::new(crate::imports::ImportsDir::new(
+                    config.feeds.imports_dir.clone(),
+                )),
+                report_cache: crate::feeds::ReportCache::default(),
+                metrics_token: config
+                    .secrets
+                    .metrics_token
+                    .as_ref()
+                    .map(|t| crate::tokens::hash_token(t.expose())),
+                digest: Arc::new(crate::digest::DigestSettings::for_config(config)),
             }),
         }
     }
@@ -176,6 +194,41 @@ impl AppState {
     pub fn now(&self) -> DateTime<Utc> {
         (self.inner.clock)()
     }
+    /// The exports folder (none configured: reads give `None`).
+    pub fn imports(&self) -> &Arc<crate::imports::ImportsDir> {
+        &self.inner.imports
+    }
+    pub fn digest(&self) -> &Arc<crate::digest::DigestSettings> {
+        &self.inner.digest
+    }
+    pub fn report_cache(&self) -> &crate::feeds::ReportCache {
+        &self.inner.report_cache
+    }
+    /// SHA-256 of the `/metrics`-only token, when one is configured.
+    pub fn metrics_token(&self) -> Option<&str> {
+        self.inner.metrics_token.as_deref()
+    }
+    /// What the rows, coverage and roster every report is computed from
+    /// were at: the store's row writes, other connections' commits
+    /// (telemetry), the exports folder and the roster file. Equal versions
+    /// mean equal data. Blocking (one SQLite pragma, a folder listing, a `stat`).
+    pub fn data_version(&self) -> Result<DataVersion, crate::store::StoreError> {
+        let s = &self.inner;
+        let now = self.now();
+        Ok(DataVersion {
+            store: s.store.version()?,
+            imports: s.imports.read(now).map_or(0, |i| i.generation),
+            roster: s.roster_file.generation(),
+        })
+    }
+}
+
+/// See [`AppState::data_version`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DataVersion {
+    pub store: crate::store::StoreVersion,
+    pub imports: u64,
+    pub roster: u64,
 }
 
 /// The whole service. Tests call it with `tower::ServiceExt::oneshot`.
@@ -186,15 +239,22 @@ pub fn app(state: AppState) -> Router {
         .route("/api/sources", get(sources))
         .route("/api/telemetry/persons", get(telemetry_persons))
         .route("/api/report", get(crate::feeds::report))
-        .route("/metrics", get(crate::feeds::metrics))
         .merge(crate::rollout::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_reader,
         ));
+    // `/metrics` also lets a scraper in with the metrics-only token.
+    let metrics = Router::new()
+        .route("/metrics", get(crate::feeds::metrics))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_metrics_reader,
+        ));
     let api = Router::new()
         .route("/api/health", get(health))
         .merge(reads)
+        .merge(metrics)
         .merge(crate::snapshots::routes(&state))
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
@@ -320,6 +380,8 @@ struct HealthSources {
     enterprise_api: bool,
     telemetry: bool,
     roster_file: bool,
+    /// An exports folder is configured (issue 15).
+    imports: bool,
 }
 
 /// Open to everyone: it says what kind of server this is, never any data.
@@ -335,6 +397,7 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
             enterprise_api: s.syncer.configured(Source::EnterpriseApi),
             telemetry: s.telemetry.is_some(),
             roster_file: s.roster_path.is_some(),
+            imports: s.imports.configured(),
         },
     })
 }
@@ -360,6 +423,13 @@ struct RowsAnswer {
     /// Rows per source in this answer.
     counts: BTreeMap<Source, usize>,
     rows: Vec<DayRow>,
+    /// Period rows (an export or API dump of a range, from the exports folder).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    periods: Vec<PeriodRow>,
+    /// Of `rows` and `periods`, how many came from the exports folder, per
+    /// source (their `source` is the file's: csv, admin-api, enterprise-api).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    imported: BTreeMap<Source, u64>,
     /// The days of `from..=to` each server source covers (metrics.md §2: the
     /// APIs the days synced successfully, telemetry its first batch to now)
     /// and how it is doing, so the page can tell no data from zero and name
@@ -436,41 +506,56 @@ async fn rows(
     }
     // Stale-while-revalidate: answer from the store now; wake the sync if it is due.
     state.inner.syncer.nudge(now);
-    let (rows, coverage) = load_rows(&state, from, to, now).await?;
+    let loaded = load_rows(&state, from, to, now).await?;
     let mut counts = BTreeMap::new();
-    for r in &rows {
+    for r in &loaded.rows {
         *counts.entry(r.source).or_insert(0) += 1;
     }
     Ok(Json(RowsAnswer {
         from,
         to,
         counts,
-        rows,
-        coverage,
+        rows: loaded.rows,
+        periods: loaded.periods,
+        imported: loaded.imported,
+        coverage: loaded.coverage,
     }))
 }
 
-/// The server's rows of `from..=to` (the Anthropic APIs' from the store,
-/// telemetry's from its receiver) and the days each source covers: what
-/// `/api/rows` answers, and what `/api/report` and `/metrics` compute from.
+/// The server's rows of `from..=to`: the Anthropic APIs' from the store,
+/// telemetry's from its receiver, the exports folder's; and the days each
+/// source covers.
+pub(crate) struct ServerRows {
+    pub rows: Vec<DayRow>,
+    pub periods: Vec<PeriodRow>,
+    pub coverage: Vec<SourceCoverage>,
+    /// Rows from the exports folder, per source.
+    pub imported: BTreeMap<Source, u64>,
+}
+
+/// What `/api/rows` answers, and what `/api/report` and `/metrics` compute
+/// from. The exports folder's rows go in first and the store's after them
+/// through core's table, so a synced day replaces a file's day of the same
+/// source (as the page puts the server's rows over the files dropped on it).
 pub(crate) async fn load_rows(
     state: &AppState,
     from: NaiveDate,
     to: NaiveDate,
     now: DateTime<Utc>,
-) -> Result<(Vec<DayRow>, Vec<SourceCoverage>), ApiError> {
+) -> Result<ServerRows, ApiError> {
     let store = state.inner.store.clone();
     let configured: Vec<Source> = [Source::AdminApi, Source::EnterpriseApi]
         .into_iter()
         .filter(|s| state.inner.syncer.configured(*s))
         .collect();
-    let (mut rows, mut coverage) = blocking(move || {
+    let imports = state.inner.imports.clone();
+    let (mut rows, mut coverage, folder) = blocking(move || {
         let rows = store.rows(from, to, &[Source::AdminApi, Source::EnterpriseApi])?;
         let coverage = configured
             .into_iter()
             .map(|s| sync_coverage(&store, s, from, to))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok((rows, coverage))
+        Ok((rows, coverage, imports.read(now)))
     })
     .await?;
     if let Some(t) = state.inner.telemetry.clone() {
@@ -481,7 +566,35 @@ pub(crate) async fn load_rows(
         rows.extend(otlp.map_err(|e| ApiError::internal(e.to_string()))?);
         coverage.push(telemetry_coverage(&status, now, from, to));
     }
-    Ok((rows, coverage))
+    let mut periods = Vec::new();
+    let mut imported = BTreeMap::new();
+    if let Some(folder) = folder {
+        // A synced or received row of the same source and day replaces the file's.
+        let live: std::collections::HashSet<(Source, &scoreboard_core::PersonKey, NaiveDate)> =
+            rows.iter().map(|r| (r.source, &r.person, r.day)).collect();
+        let file_rows = folder.rows(from, to);
+        for r in &file_rows {
+            if !live.contains(&(r.source, &r.person, r.day)) {
+                *imported.entry(r.source).or_insert(0) += 1;
+            }
+        }
+        drop(live);
+        periods = folder.periods(from, to);
+        for p in &periods {
+            *imported.entry(p.source).or_insert(0) += 1;
+        }
+        let mut table = scoreboard_core::UsageTable::new();
+        table.insert_days(file_rows);
+        table.insert_days(rows);
+        rows = table.days().to_vec();
+        coverage.extend(folder.coverage(from, to));
+    }
+    Ok(ServerRows {
+        rows,
+        periods,
+        coverage,
+        imported,
+    })
 }
 
 #[derive(Serialize)]
@@ -584,10 +697,31 @@ async fn sources(State(state): State<AppState>) -> Result<Json<serde_json::Value
             "status_text": "Telemetry is not received by this server."
         }),
     };
+    let folder = state.inner.imports.clone();
+    let folder_name = folder.name();
+    let imports = match tokio::task::spawn_blocking(move || folder.read(now))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+    {
+        Some(snap) => json!({
+            "configured": true,
+            "folder": folder_name,
+            "status_text": snap.status_text(),
+            "rows": snap.row_counts(),
+            "snapshot": &*snap,
+        }),
+        None => json!({
+            "configured": false,
+            "status_text": "No exports folder: start the server with --imports DIR (or imports_dir in the config) to serve the usage exports saved there.",
+        }),
+    };
+    let digest = crate::digest::status(&state).await?;
     Ok(Json(json!({
         "generated_at": now,
         "sources": list,
         "telemetry": telemetry,
+        "imports": imports,
+        "digest": digest,
         "refused": refused,
     })))
 }

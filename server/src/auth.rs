@@ -113,6 +113,8 @@ pub enum Actor {
     Token { id: i64, kind: TokenKind },
     /// The identity a trusted reverse proxy put in its header.
     Identity(String),
+    /// The metrics-only token (`/metrics` and nothing else).
+    Scraper,
 }
 
 /// Longest identity taken from the trusted header: an e-mail or a user name.
@@ -126,6 +128,7 @@ impl Actor {
             Actor::Anonymous => "anonymous".into(),
             Actor::Token { id, .. } => format!("token:{id}"),
             Actor::Identity(who) => format!("identity:{who}"),
+            Actor::Scraper => "scraper".into(),
         }
     }
 
@@ -193,6 +196,13 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Actor, Den
         }
     }
     if let Some(token) = bearer(headers).map(str::to_string) {
+        if is_metrics_token(state, &token) {
+            return Err(Denied::new(
+                Reason::WrongTokenKind,
+                None,
+                "this is the metrics token, which reads /metrics only; reading the dashboard needs a viewer token",
+            ));
+        }
         let store = state.store().clone();
         let found = tokio::task::spawn_blocking(move || tokens::identify(&store, &token)).await;
         return match found {
@@ -265,6 +275,28 @@ pub async fn require_reader(
             unauthorized(d.message)
         }
     }
+}
+
+/// The configured metrics-only token (compared by SHA-256, as stored tokens are).
+fn is_metrics_token(state: &AppState, presented: &str) -> bool {
+    state
+        .metrics_token()
+        .is_some_and(|h| tokens::hash_token(presented) == h)
+}
+
+/// Middleware on `/metrics`: the metrics-only token (`SCOREBOARD_METRICS_TOKEN`)
+/// lets a scraper in as [`Actor::Scraper`]; anything else goes through the
+/// read gate as on every other read.
+pub async fn require_metrics_reader(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if bearer(req.headers()).is_some_and(|t| is_metrics_token(&state, t)) {
+        req.extensions_mut().insert(Actor::Scraper);
+        return next.run(req).await;
+    }
+    require_reader(State(state), req, next).await
 }
 
 fn unauthorized(message: &str) -> Response {

@@ -31,6 +31,11 @@ SETTINGS
     frame_ancestors = [\"https://platform.example.com\"]  # origins that may show the page in a frame
                                      # (embeds: /?embed=summary, /?embed=trend&figure=…); default: none
 
+    # Beside your other metrics (issue 15)
+    imports_dir = \"exports\"          # usage exports / API dumps served with the live sources
+    digest_schedule = \"Mon 09:00 Europe/Berlin\"  # when serve posts the weekly digest
+    digest_include_non_starters = false  # the digest names who has not started
+
     [anthropic]
     base_url = \"https://api.anthropic.com\"
     sync_interval = \"15m\"          # durations: \"250ms\", \"30s\", \"15m\", \"2h\"
@@ -63,6 +68,10 @@ SECRETS (environment only, never in the file, never logged or shown)
                                 usage report, the organisation name and its users.
   ANTHROPIC_ANALYTICS_API_KEY   Enterprise Analytics API key (read:analytics): syncs
                                 claude.ai seat users on Enterprise plans.
+  SCOREBOARD_METRICS_TOKEN      A token a Prometheus scraper sends (Bearer) to read
+                                /metrics, and nothing else.
+  SCOREBOARD_DIGEST_WEBHOOK_URL Incoming webhook (Slack, Mattermost, Teams workflow)
+                                the weekly digest is posted to on digest_schedule.
 
 WHO MAY READ
   On a loopback address the page needs no credential. On any other address reading
@@ -96,6 +105,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Print the weekly digest (--dry-run) or post it to a chat's incoming webhook.
+    #[command(after_long_help = DIGEST_HELP)]
+    Digest(DigestArgs),
     /// Serve the dashboard and its API, sync Anthropic's APIs, receive telemetry.
     #[command(after_long_help = SERVE_HELP)]
     Serve(ServeArgs),
@@ -149,6 +161,10 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub frame_ancestors: Option<Vec<String>>,
+    /// A folder of usage exports (CSV) and Admin / Enterprise API JSON dumps,
+    /// served with the live sources and read again when its files change.
+    #[arg(long = "imports", value_name = "DIR", env = "SCOREBOARD_IMPORTS")]
+    pub imports_dir: Option<PathBuf>,
 }
 
 const REPORT_HELP: &str = "\
@@ -160,8 +176,9 @@ Exit status: 0 with a report, 2 when the input cannot give one (the reason is on
 The JSON keys (window, weeks, people, non_starters, not_on_roster, problems, warnings, …)
 are a stable interface: keys may be added, none renamed.";
 
+/// The data and window flags `report` and `digest` share.
 #[derive(Debug, Clone, Args)]
-pub struct ReportArgs {
+pub struct WindowArgs {
     /// A roster: who should be using Claude Code.
     #[arg(long, value_name = "FILE")]
     pub roster: Option<PathBuf>,
@@ -183,12 +200,73 @@ pub struct ReportArgs {
     /// Only the people of this roster team.
     #[arg(long, value_name = "TEAM")]
     pub team: Option<String>,
+}
+
+impl WindowArgs {
+    pub fn as_of(&self) -> NaiveDate {
+        self.as_of.unwrap_or_else(|| Utc::now().date_naive())
+    }
+    pub fn window(&self) -> WindowSpec {
+        match (self.from, self.to) {
+            (Some(from), Some(to)) => WindowSpec::Custom { from, to },
+            _ => WindowSpec::LastWeeks { weeks: self.weeks },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub data: WindowArgs,
     /// table, json (the engine's report, a stable interface), markdown
     /// (GitHub-flavoured, for a wiki or a chat) or csv (the weekly table).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Exports, API reports and rosters.
     #[arg(required = true, value_name = "FILES")]
+    pub files: Vec<PathBuf>,
+}
+
+const DIGEST_HELP: &str = "\
+The digest is the reference week's answer as a chat message: the sentence, the cards
+with their changes, power users to celebrate, new starters, the teams that moved most
+and, with --include-non-starters (or digest_include_non_starters = true), who has not
+started. With FILES it is computed from them as `scoreboard report` does; without, from
+the server's store (--data-dir / the config: synced rows, telemetry, the exports folder,
+the roster).
+
+--webhook posts {\"text\": \"…\"} (Markdown) to a Slack, Mattermost or Microsoft Teams
+workflow incoming webhook, retried with backoff; the URL is a secret: prefer
+SCOREBOARD_DIGEST_WEBHOOK_URL to the flag (shell history). The link to the dashboard is
+--url, else public_url.
+
+Exit status: 0 printed or posted, 2 when the input gives no digest, 1 when posting failed.";
+
+#[derive(Debug, Clone, Args)]
+pub struct DigestArgs {
+    #[command(flatten)]
+    pub common: ConfigArgs,
+    #[command(flatten)]
+    pub data: WindowArgs,
+    /// Print the digest (Markdown) instead of posting it.
+    #[arg(long, conflicts_with = "webhook")]
+    pub dry_run: bool,
+    /// The incoming webhook to post to.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "SCOREBOARD_DIGEST_WEBHOOK_URL",
+        hide_env_values = true
+    )]
+    pub webhook: Option<String>,
+    /// Name the people who have not started yet.
+    #[arg(long)]
+    pub include_non_starters: bool,
+    /// The dashboard's address for the link [default: public_url].
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Exports, API reports and rosters [default: the server's store].
+    #[arg(value_name = "FILES")]
     pub files: Vec<PathBuf>,
 }
 
@@ -258,6 +336,7 @@ fn serve_config(args: &ServeArgs) -> Result<Config, crate::config::ConfigError> 
         demo: args.demo,
         public_url: args.public_url.clone(),
         frame_ancestors: args.frame_ancestors.clone(),
+        imports_dir: args.imports_dir.clone(),
     };
     Config::load(
         args.common.config.as_deref(),
@@ -314,14 +393,11 @@ pub fn main() -> ExitCode {
         }
         Command::Report(args) => {
             let req = ReportRequest {
-                roster: args.roster,
-                as_of: args.as_of.unwrap_or_else(|| Utc::now().date_naive()),
-                window: match (args.from, args.to) {
-                    (Some(from), Some(to)) => WindowSpec::Custom { from, to },
-                    _ => WindowSpec::LastWeeks { weeks: args.weeks },
-                },
-                team: args.team,
-                period: args.period,
+                roster: args.data.roster.clone(),
+                as_of: args.data.as_of(),
+                window: args.data.window(),
+                team: args.data.team.clone(),
+                period: args.data.period,
                 format: args.format,
                 files: args.files,
             };
@@ -337,6 +413,15 @@ pub fn main() -> ExitCode {
                 Err(e) => fail(&e.to_string(), 2),
             }
         }
+        Command::Digest(args) => {
+            init_logging();
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            match digest_command(&args, &mut out) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err((code, e)) => fail(&e, code),
+            }
+        }
         Command::Token(args) => {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
@@ -344,6 +429,72 @@ pub fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(&e, 1),
             }
+        }
+    }
+}
+
+/// `scoreboard digest`: the report from FILES (as `report`) or from the
+/// server's store, its digest printed or posted. Errors: (exit code, message).
+pub fn digest_command(args: &DigestArgs, out: &mut dyn Write) -> Result<(), (u8, String)> {
+    let overrides = Overrides {
+        data_dir: args.common.data_dir.clone(),
+        ..Overrides::default()
+    };
+    let cfg = Config::load(
+        args.common.config.as_deref(),
+        &overrides,
+        Secrets::from_env(),
+    )
+    .map_err(|e| (2, e.to_string()))?;
+    let d = &args.data;
+    let (as_of, window) = (d.as_of(), d.window());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| (1, format!("cannot start the runtime: {e}")))?;
+    let report = if args.files.is_empty() {
+        if d.roster.is_some() || d.period.is_some() {
+            return Err((2, "--roster and --period go with FILES; without FILES the digest reads the server's store and its roster".into()));
+        }
+        let opts = scoreboard_core::metrics::ReportOptions {
+            as_of,
+            window,
+            team: d.team.clone(),
+        };
+        rt.block_on(crate::serve::store_report(&cfg, opts))
+            .map_err(|e| (2, e))?
+    } else {
+        let req = ReportRequest {
+            roster: d.roster.clone(),
+            as_of,
+            window,
+            team: d.team.clone(),
+            period: d.period,
+            format: Format::Json,
+            files: args.files.clone(),
+        };
+        report::build(&req).map_err(|e| (2, e.to_string()))?
+    };
+    let link = args.url.clone().or_else(|| cfg.public_url.clone());
+    let include = args.include_non_starters || cfg.feeds.digest_include_non_starters;
+    let text = crate::digest::message(&report, include, link.as_deref()).map_err(|e| (2, e))?;
+    let webhook = args
+        .webhook
+        .clone()
+        .and_then(crate::config::Secret::new)
+        .filter(|_| !args.dry_run);
+    match webhook {
+        None if args.dry_run => out
+            .write_all(text.as_bytes())
+            .map_err(|e| (1, e.to_string())),
+        None => Err((2, "give --dry-run to print the digest, or --webhook URL (or SCOREBOARD_DIGEST_WEBHOOK_URL) to post it".into())),
+        Some(url) => {
+            let mut secrets = cfg.secrets.clone();
+            secrets.digest_webhook_url = Some(url.clone());
+            rt.block_on(crate::digest::post(&url, &text, &cfg.anthropic, &secrets))
+                .map_err(|e| (1, format!("the digest was not posted: {e}")))?;
+            writeln!(out, "Posted the digest of the week of {}.", report.kpis.as_ref().map(|k| k.week.week.to_string()).unwrap_or_default())
+                .map_err(|e| (1, e.to_string()))
         }
     }
 }

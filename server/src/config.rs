@@ -20,6 +20,11 @@ use serde::Deserialize;
 pub const ADMIN_KEY_ENV: &str = "ANTHROPIC_ADMIN_API_KEY";
 /// Environment variable holding the Enterprise Analytics API key (`read:analytics`).
 pub const ANALYTICS_KEY_ENV: &str = "ANTHROPIC_ANALYTICS_API_KEY";
+/// Environment variable holding the token a scraper may use for `/metrics` only.
+pub const METRICS_TOKEN_ENV: &str = "SCOREBOARD_METRICS_TOKEN";
+/// Environment variable holding the weekly digest's incoming-webhook URL
+/// (it carries the chat's credential in its path).
+pub const DIGEST_WEBHOOK_ENV: &str = "SCOREBOARD_DIGEST_WEBHOOK_URL";
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "./data";
@@ -63,6 +68,11 @@ pub const REDACT_MIN_PREFIX: usize = 12;
 pub struct Secrets {
     pub admin_api_key: Option<Secret>,
     pub analytics_api_key: Option<Secret>,
+    // ---- feeds and digest (issue 15) ----
+    /// A token that reads `/metrics` and nothing else (a Prometheus scraper's).
+    pub metrics_token: Option<Secret>,
+    /// Where `serve` posts the weekly digest.
+    pub digest_webhook_url: Option<Secret>,
 }
 
 impl Secrets {
@@ -73,6 +83,8 @@ impl Secrets {
         Secrets {
             admin_api_key: get(ADMIN_KEY_ENV).and_then(Secret::new),
             analytics_api_key: get(ANALYTICS_KEY_ENV).and_then(Secret::new),
+            metrics_token: get(METRICS_TOKEN_ENV).and_then(Secret::new),
+            digest_webhook_url: get(DIGEST_WEBHOOK_ENV).and_then(Secret::new),
         }
     }
     /// Scrubs any text that came from upstream (error messages, error
@@ -82,12 +94,17 @@ impl Secrets {
     /// [`REDACT_MIN_PREFIX`] characters that starts a held secret (the whole
     /// secret when it is shorter), become `[redacted]`.
     pub fn redact(&self, text: &str) -> String {
-        let secrets: Vec<&[u8]> = [&self.admin_api_key, &self.analytics_api_key]
-            .into_iter()
-            .flatten()
-            .map(|s| s.0.as_bytes())
-            .filter(|s| !s.is_empty())
-            .collect();
+        let secrets: Vec<&[u8]> = [
+            &self.admin_api_key,
+            &self.analytics_api_key,
+            &self.metrics_token,
+            &self.digest_webhook_url,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|s| s.0.as_bytes())
+        .filter(|s| !s.is_empty())
+        .collect();
         let bytes = text.as_bytes();
         let mut out = String::with_capacity(text.len());
         let mut plain_from = 0;
@@ -303,6 +320,53 @@ pub struct Config {
     /// frame (embeds, issue 15): the page's CSP `frame-ancestors`. Empty:
     /// nobody ('none').
     pub frame_ancestors: Vec<String>,
+    /// The exports folder and the weekly digest (issue 15).
+    pub feeds: FeedsConfig,
+}
+
+// ---- feeds and digest (issue 15) ------------------------------------------
+
+/// The exports folder and the weekly digest's schedule. The webhook URL is a
+/// secret ([`Secrets::digest_webhook_url`]), from the environment only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedsConfig {
+    /// A folder of usage exports and API dumps served with the live sources.
+    pub imports_dir: Option<PathBuf>,
+    /// When `serve` posts the digest, e.g. "Mon 09:00 Europe/Berlin".
+    pub digest_schedule: Option<crate::digest::Schedule>,
+    /// The digest names the people who have not started (off by default).
+    pub digest_include_non_starters: bool,
+    /// How often `serve` checks whether the digest is due (not a file
+    /// setting: tests shorten it to move a fake clock along).
+    pub digest_tick: Duration,
+}
+
+impl Default for FeedsConfig {
+    fn default() -> FeedsConfig {
+        FeedsConfig {
+            imports_dir: None,
+            digest_schedule: None,
+            digest_include_non_starters: false,
+            digest_tick: Duration::from_secs(30),
+        }
+    }
+}
+
+impl FeedsConfig {
+    fn from_file(f: &FileConfig) -> Result<FeedsConfig, ConfigError> {
+        let mut c = FeedsConfig::default();
+        if let Some(d) = &f.imports_dir {
+            c.imports_dir = Some(non_empty_path("imports_dir", d)?);
+        }
+        if let Some(s) = &f.digest_schedule {
+            c.digest_schedule = Some(
+                crate::digest::Schedule::parse(s)
+                    .map_err(|why| ConfigError::invalid("digest_schedule", why))?,
+            );
+        }
+        c.digest_include_non_starters = f.digest_include_non_starters.unwrap_or(false);
+        Ok(c)
+    }
 }
 
 impl Default for Config {
@@ -323,6 +387,7 @@ impl Default for Config {
             anthropic: AnthropicConfig::default(),
             secrets: Secrets::default(),
             frame_ancestors: Vec::new(),
+            feeds: FeedsConfig::default(),
         }
     }
 }
@@ -364,6 +429,8 @@ pub struct Overrides {
     pub public_url: Option<String>,
     /// `--frame-ancestors` / `SCOREBOARD_FRAME_ANCESTORS` (comma-separated); replaces the file's list.
     pub frame_ancestors: Option<Vec<String>>,
+    /// `--imports DIR` (issue 15).
+    pub imports_dir: Option<PathBuf>,
 }
 
 impl Overrides {
@@ -392,6 +459,9 @@ impl Overrides {
         cfg.demo |= self.demo;
         if let Some(list) = &self.frame_ancestors {
             cfg.frame_ancestors = parse_frame_ancestors("--frame-ancestors", list)?;
+        }
+        if let Some(d) = &self.imports_dir {
+            cfg.feeds.imports_dir = Some(non_empty_path("--imports", d)?);
         }
         if cfg.otlp_listen == Some(cfg.listen) {
             return Err(ConfigError::invalid(
@@ -448,6 +518,10 @@ pub struct FileConfig {
     pub limits: Option<FileLimits>,
     /// Embeds: origins allowed to frame the page (see [`parse_frame_ancestors`]).
     pub frame_ancestors: Option<Vec<String>>,
+    // ---- feeds and digest (issue 15): see `FeedsConfig` ----
+    pub imports_dir: Option<PathBuf>,
+    pub digest_schedule: Option<String>,
+    pub digest_include_non_starters: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -513,17 +587,26 @@ impl FileConfig {
             }
         };
         let table: toml::Table = toml::from_str(text).map_err(syntax)?;
+        if table.contains_key("digest_webhook_url") {
+            return Err(ConfigError::invalid(
+                "digest_webhook_url",
+                format!("a webhook URL carries the chat's credential and is never read from the config file; set {DIGEST_WEBHOOK_ENV} in the environment and remove this line"),
+            ));
+        }
         if let Some(name) = find_secretish(&table, "") {
             return Err(ConfigError::invalid(
                 &name,
-                format!("keys and tokens are never read from the config file; set {ADMIN_KEY_ENV} / {ANALYTICS_KEY_ENV} in the environment and remove this line"),
+                format!("keys and tokens are never read from the config file; set {ADMIN_KEY_ENV} / {ANALYTICS_KEY_ENV} / {METRICS_TOKEN_ENV} in the environment and remove this line"),
             ));
         }
         toml::from_str(text).map_err(syntax)
     }
 
     pub fn into_config(self) -> Result<Config, ConfigError> {
-        let mut c = Config::default();
+        let mut c = Config {
+            feeds: FeedsConfig::from_file(&self)?,
+            ..Config::default()
+        };
         if let Some(l) = self.listen {
             c.listen = parse_addr("listen", &l)?;
         }
@@ -1006,6 +1089,44 @@ mod tests {
                 .to_string();
             assert!(err.contains("`frame_ancestors`"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn the_digest_webhook_is_refused_in_the_file_and_the_schedule_is_checked() {
+        let e = FileConfig::parse(
+            "digest_webhook_url = \"https://hooks.example.com/services/T0/B0/xyz\"\n",
+            "c.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("digest_webhook_url") && e.contains(DIGEST_WEBHOOK_ENV),
+            "{e}"
+        );
+        assert!(!e.contains("xyz"), "the URL is never echoed: {e}");
+        let e = FileConfig::parse("metrics_token = \"abc\"\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(METRICS_TOKEN_ENV), "{e}");
+        let c = FileConfig::parse(
+            "imports_dir = \"exports\"\ndigest_schedule = \"Mon 09:00 Europe/Berlin\"\ndigest_include_non_starters = true\n",
+            "c.toml",
+        )
+        .unwrap()
+        .into_config()
+        .unwrap();
+        assert_eq!(c.feeds.imports_dir, Some(PathBuf::from("exports")));
+        assert_eq!(
+            c.feeds.digest_schedule.map(|s| s.to_string()).as_deref(),
+            Some("Mon 09:00 Europe/Berlin")
+        );
+        assert!(c.feeds.digest_include_non_starters);
+        let e = FileConfig::parse("digest_schedule = \"Mon 9\"\n", "c.toml")
+            .unwrap()
+            .into_config()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("digest_schedule"), "{e}");
     }
 
     #[test]

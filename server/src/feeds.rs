@@ -6,16 +6,20 @@
 //! [`crate::report::compute`], the CLI's one function, so every place shows
 //! the same numbers.
 //!
-//! Not cached: the store has no version or cheap change marker (telemetry
-//! lives in the receiver's own file and the roster file is re-read when it
-//! changes), so each call computes afresh, as the page does on each refresh.
+//! `/api/report` answers are cached per (query, data version)
+//! ([`ReportCache`], [`crate::api::AppState::data_version`]): the store's
+//! row writes, other connections' commits (telemetry), the exports folder
+//! and the roster file each move the version, so a cached answer is never
+//! older than the data. `/metrics` computes afresh (a scraper asks every
+//! 15–60 s, and its answer carries freshness ages that move with the clock).
 
+use std::collections::VecDeque;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
@@ -25,7 +29,7 @@ use scoreboard_core::metrics::{Report, ReportOptions, WindowSpec, MAX_WINDOW_WEE
 use scoreboard_core::{week, Roster, UsageTable};
 use serde::Deserialize;
 
-use crate::api::{load_roster, load_rows, ApiError, AppState};
+use crate::api::{load_roster, load_rows, ApiError, AppState, DataVersion};
 
 /// Complete weeks in a report when the query does not say (as `scoreboard report`).
 pub const DEFAULT_WEEKS: u32 = 8;
@@ -126,11 +130,12 @@ async fn load(
     };
     let backfill = to - Days::days(i64::from(state.backfill_days().max(1)) - 1);
     let from = window_from.min(backfill);
-    let (rows, coverage) = load_rows(state, from, to, now).await?;
+    let loaded = load_rows(state, from, to, now).await?;
     let roster = load_roster(state).await?;
     let mut table = UsageTable::new();
-    table.insert_days(rows);
-    for c in &coverage {
+    table.insert_days(loaded.rows);
+    table.insert_periods(loaded.periods);
+    for c in &loaded.coverage {
         table.add_source_coverage(c);
     }
     Ok(Loaded {
@@ -150,20 +155,120 @@ fn compute(l: &Loaded, opts: &ReportOptions) -> Report {
     )
 }
 
+/// Reports computed at most, kept per data version.
+pub const REPORT_CACHE_ENTRIES: usize = 32;
+
+/// `/api/report` answers (JSON bytes) by query, for one data version: a
+/// new version empties it; past [`REPORT_CACHE_ENTRIES`] queries the
+/// oldest goes.
+#[derive(Default)]
+pub struct ReportCache {
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Default)]
+struct CacheInner {
+    version: Option<DataVersion>,
+    entries: VecDeque<(String, Arc<Vec<u8>>)>,
+}
+
+impl ReportCache {
+    fn get(&self, version: DataVersion, key: &str) -> Option<Arc<Vec<u8>>> {
+        let c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if c.version != Some(version) {
+            return None;
+        }
+        c.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn put(&self, version: DataVersion, key: String, json: Arc<Vec<u8>>) {
+        let mut c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if c.version != Some(version) {
+            c.version = Some(version);
+            c.entries.clear();
+        }
+        c.entries.retain(|(k, _)| *k != key);
+        if c.entries.len() >= REPORT_CACHE_ENTRIES {
+            c.entries.pop_front();
+        }
+        c.entries.push_back((key, json));
+    }
+
+    /// Queries cached now (for tests and the bound's check).
+    pub fn len(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entries
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The server's report for `opts`, computed with core as `scoreboard
+/// report` computes it (also what the digest posts).
+pub async fn server_report(
+    state: &AppState,
+    opts: ReportOptions,
+    now: DateTime<Utc>,
+) -> Result<Report, ApiError> {
+    let loaded = load(state, &opts, now).await?;
+    tokio::task::spawn_blocking(move || compute(&loaded, &opts))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
 /// `GET /api/report?weeks=N&team=T&as_of=D` or `?from=D&to=D`: the JSON of
-/// `scoreboard report --format json` for the server's rows and roster.
+/// `scoreboard report --format json` for the server's rows and roster,
+/// from the cache when the data has not changed since (header
+/// `X-Scoreboard-Cache: hit` or `miss`).
 pub async fn report(
     State(state): State<AppState>,
     Query(q): Query<ReportQuery>,
-) -> Result<Json<Report>, ApiError> {
+) -> Result<Response, ApiError> {
     let now = state.now();
     let opts = q.options(now.date_naive())?;
     state.syncer().nudge(now);
-    let loaded = load(&state, &opts, now).await?;
-    let report = tokio::task::spawn_blocking(move || compute(&loaded, &opts))
+    // Read before loading: data written meanwhile moves the version on, so
+    // what is cached under this one is never served for newer data.
+    let vs = state.clone();
+    let version = tokio::task::spawn_blocking(move || vs.data_version())
         .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(Json(report))
+    // The day is part of the key: telemetry covers up to today.
+    let key = format!("{opts:?}|{}", now.date_naive());
+    let (json, hit) = match state.report_cache().get(version, &key) {
+        Some(json) => (json, "hit"),
+        None => {
+            let report = server_report(&state, opts, now).await?;
+            let json = Arc::new(
+                serde_json::to_vec(&report).map_err(|e| ApiError::internal(e.to_string()))?,
+            );
+            state.report_cache().put(version, key, json.clone());
+            (json, "miss")
+        }
+    };
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (
+                HeaderName::from_static("x-scoreboard-cache"),
+                HeaderValue::from_static(hit),
+            ),
+        ],
+        json.as_ref().clone(),
+    )
+        .into_response())
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

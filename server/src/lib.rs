@@ -14,7 +14,9 @@
 //! - [`listen`]: the accept loop: header timeout, connection caps.
 //! - [`refusals`]: refused requests counted per reason and token, logged at a bounded rate.
 //! - [`tokens`]: hashed ingest/viewer tokens and the telemetry snippets.
-//! - [`report`]: `scoreboard report`.
+//! - [`report`]: `scoreboard report` (and the digest's Markdown).
+//! - [`imports`]: the exports folder (`serve --imports DIR`), read again when it changes.
+//! - [`digest`]: the weekly digest: `scoreboard digest` and `serve`'s schedule.
 //! - [`snapshots`]: frozen share snapshots stored under unguessable ids.
 //! - [`serve`], [`cli`]: start-up and the command line.
 //!
@@ -30,9 +32,11 @@ pub mod auth;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod digest;
 pub mod endpoint;
 pub mod feeds;
 pub mod guard;
+pub mod imports;
 pub mod listen;
 pub mod refusals;
 pub mod report;

@@ -788,3 +788,105 @@ pub fn parse_period(text: &str) -> Result<(NaiveDate, NaiveDate), String> {
 pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
     parse::parse_day(text).map_err(|why| format!("{text:?} {why}"))
 }
+
+/// A person list for a chat line: at most `max` names, then "and N more".
+fn md_people_capped(keys: &[scoreboard_core::PersonKey], max: usize) -> String {
+    let mut s = md_people(&keys[..keys.len().min(max)]);
+    if keys.len() > max {
+        let _ = write!(s, " and {} more", keys.len() - max);
+    }
+    s
+}
+
+/// People named per list in the digest (a chat message stays short).
+pub const DIGEST_NAMES: usize = 20;
+
+/// The weekly digest as a chat message in Markdown (Slack, Mattermost and
+/// Teams workflows render it): no tables, one line per card, every figure
+/// the report's, formatted as in `render_markdown`; `link` is the dashboard.
+pub fn render_digest(r: &Report, d: &metrics::Digest, link: Option<&str>) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "**Claude Code adoption, week of {} ({})**\n",
+        metrics::short_day(d.week),
+        week::iso_label(d.week)
+    );
+    let _ = writeln!(s, "{}\n", d.summary);
+    if let Some(st) = &d.staleness {
+        let _ = writeln!(s, "**{}** — {}.\n", st.headline, st.suggestion);
+    }
+    if let Some(lines) = card_lines(r) {
+        let _ = writeln!(s, "{}:\n", lines.heading);
+        for (label, shown, delta) in lines.rows {
+            let label = match label.strip_prefix("  ") {
+                Some(sub) => format!("    - {sub}"),
+                None => format!("- {label}"),
+            };
+            let delta = if delta.is_empty() {
+                String::new()
+            } else {
+                format!(" ({delta})")
+            };
+            let _ = writeln!(s, "{label}: **{}**{delta}", md_cell(&shown));
+        }
+        s.push('\n');
+    }
+    let _ = writeln!(
+        s,
+        "**Power users to celebrate ({}):** {}\n",
+        d.power_users.len(),
+        if d.power_users.is_empty() {
+            "nobody yet.".to_string()
+        } else {
+            md_people_capped(&d.power_users, DIGEST_NAMES)
+        }
+    );
+    let _ = writeln!(
+        s,
+        "**New starters ({}):** {}\n",
+        d.new_starters.len(),
+        if d.new_starters.is_empty() {
+            "nobody started this week.".to_string()
+        } else {
+            md_people_capped(&d.new_starters, DIGEST_NAMES)
+        }
+    );
+    if !d.teams_moved.is_empty() {
+        let _ = writeln!(s, "**Teams that moved most:**\n");
+        for t in &d.teams_moved {
+            let mut parts = vec![format!(
+                "{} of {} active",
+                num(t.active_engineers),
+                num(t.roster_size)
+            )];
+            if let Some(c) = &t.active_engineers_change {
+                parts.push(format!(
+                    "active engineers {}",
+                    change(Figure::ActiveEngineers, c)
+                ));
+            }
+            if let Some(c) = &t.adoption_rate_change {
+                parts.push(format!("adoption {}", change(Figure::AdoptionRate, c)));
+            }
+            let _ = writeln!(s, "- {}: {}", md_cell(&t.team), parts.join(", "));
+        }
+        s.push('\n');
+    }
+    if let Some(list) = &d.non_starters {
+        let _ = writeln!(
+            s,
+            "**Not started yet ({}):** {}\n",
+            list.len(),
+            if list.is_empty() {
+                "nobody: everyone on the roster has used Claude Code.".to_string()
+            } else {
+                md_people_capped(list, DIGEST_NAMES)
+            }
+        );
+    }
+    if let Some(url) = link {
+        let _ = writeln!(s, "[Open the dashboard]({url})");
+    }
+    s
+}

@@ -29,6 +29,8 @@ type Stamp = Option<(SystemTime, u64)>;
 pub struct RosterFile {
     path: Option<PathBuf>,
     cache: Mutex<Option<(Stamp, Arc<RosterRead>)>>,
+    /// Bumped each time the file is read again (part of the data version).
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl RosterFile {
@@ -36,6 +38,7 @@ impl RosterFile {
         RosterFile {
             path,
             cache: Mutex::new(None),
+            generation: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -74,7 +77,16 @@ impl RosterFile {
         };
         let read = Arc::new(read);
         *cache = Some((stamp, read.clone()));
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Some(read)
+    }
+
+    /// How many times the file was read: checks it first, so a change made
+    /// since the last read counts. Blocking (one `stat`).
+    pub fn generation(&self) -> u64 {
+        let _ = self.read();
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The file's roster merged with the Admin API's users list, as the

@@ -148,6 +148,38 @@ fn telemetry(
     Ok(Arc::new(Receiver::open(store.path(), otlp, auth)?))
 }
 
+/// The report of the server's store (synced rows, telemetry, the exports
+/// folder, the roster) without serving: what `scoreboard digest` posts
+/// when given no files. The message says what is wrong.
+pub async fn store_report(
+    cfg: &Config,
+    opts: scoreboard_core::metrics::ReportOptions,
+) -> Result<scoreboard_core::metrics::Report, String> {
+    let db = cfg.db_path();
+    if !db.is_file() {
+        return Err(format!(
+            "no server store at {}: give usage files, or --data-dir / --config of the server",
+            db.display()
+        ));
+    }
+    let store = Arc::new(Store::open(&db).map_err(|e| e.to_string())?);
+    let syncer = Arc::new(Syncer::new(cfg, store.clone()).map_err(|e| e.to_string())?);
+    let refusals = Arc::new(Refusals::new(store.clone()));
+    let telemetry = telemetry(cfg, &store, &refusals).map_err(|e| e.to_string())?;
+    let state = AppState::with_parts(
+        cfg,
+        store,
+        syncer,
+        Some(telemetry),
+        refusals,
+        Arc::new(chrono::Utc::now),
+    );
+    let now = state.now();
+    crate::feeds::server_report(&state, opts, now)
+        .await
+        .map_err(|e| e.message().to_string())
+}
+
 /// What an operator should know about the settings before the first
 /// request: logged as warnings at start-up.
 pub fn startup_warnings(cfg: &Config) -> Vec<String> {
@@ -178,6 +210,15 @@ pub fn startup_warnings(cfg: &Config) -> Vec<String> {
 
 /// Starts everything; returns once the listeners are bound.
 pub async fn start(cfg: Config) -> Result<Running, ServeError> {
+    start_with_clock(cfg, Arc::new(chrono::Utc::now)).await
+}
+
+/// [`start`] with the clock handlers and the digest's schedule read (tests
+/// move it; the sync loop and the listeners keep real time).
+pub async fn start_with_clock(
+    cfg: Config,
+    clock: crate::api::Clock,
+) -> Result<Running, ServeError> {
     check_files(&cfg)?;
     let store = Arc::new(Store::open(&cfg.db_path())?);
     auth::check_startup(&cfg, &store)?;
@@ -203,7 +244,7 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
         syncer.clone(),
         Some(telemetry.clone()),
         refusals.clone(),
-        Arc::new(chrono::Utc::now),
+        clock,
     );
     let gate = Gate::new(&cfg.limits, Some(refusals.clone()));
 
@@ -256,6 +297,14 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
         syncer.run(loop_rx).await;
         Ok(())
     }));
+    if state.digest().scheduled() {
+        let digest_state = state.clone();
+        let digest_rx = rx.clone();
+        tasks.push(tokio::spawn(async move {
+            crate::digest::run(digest_state, digest_rx).await;
+            Ok(())
+        }));
+    }
     let flush_rx = rx.clone();
     tasks.push(tokio::spawn(async move {
         refusals.run(Duration::from_secs(10), flush_rx).await;

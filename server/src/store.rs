@@ -142,7 +142,43 @@ const MIGRATIONS: &[&str] = &[
         started_at TEXT NOT NULL,
         stopped_at TEXT
     );",
+    // 5: the weekly digest (issue 15): the ISO week last posted (at most
+    // one post a week, across restarts) and the last attempt's result.
+    "CREATE TABLE digest_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        posted_week TEXT,
+        posted_at TEXT,
+        last_attempt_at TEXT,
+        last_week TEXT,
+        last_ok INTEGER,
+        last_error TEXT
+    );",
 ];
+
+/// Where the rows and coverage every report reads were at (see
+/// [`Store::version`]): equal versions, equal data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StoreVersion {
+    /// Writes through this store that change rows, coverage or the directory.
+    pub writes: u64,
+    /// SQLite's `data_version`: moves when another connection commits
+    /// (the telemetry receiver, another process).
+    pub others: i64,
+}
+
+/// The weekly digest's record: the week last posted and the last attempt.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DigestState {
+    /// Monday of the ISO week whose digest was posted last.
+    pub posted_week: Option<NaiveDate>,
+    pub posted_at: Option<DateTime<Utc>>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    /// The week the last attempt was for.
+    pub last_week: Option<NaiveDate>,
+    pub last_ok: Option<bool>,
+    /// Why the last attempt failed (webhook URL redacted).
+    pub last_error: Option<String>,
+}
 
 /// What the API said about one fetched day, kept so that coverage warnings
 /// can be computed over the whole stored history, not just the last sync.
@@ -247,6 +283,8 @@ pub type Directory = (DateTime<Utc>, Vec<RosterEntry>);
 pub struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// Bumped by every write that changes rows or what covers them.
+    writes: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -283,6 +321,7 @@ impl Store {
         let store = Store {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
+            writes: std::sync::atomic::AtomicU64::new(0),
         };
         store.migrate()?;
         Ok(store)
@@ -290,6 +329,23 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Where the data is at: this store's row writes and other connections'
+    /// commits. Reports are cached per version (`/api/report`).
+    pub fn version(&self) -> Result<StoreVersion, StoreError> {
+        let others = self
+            .conn()
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        Ok(StoreVersion {
+            writes: self.writes.load(std::sync::atomic::Ordering::SeqCst),
+            others,
+        })
+    }
+
+    fn wrote(&self) {
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -423,6 +479,7 @@ impl Store {
             ],
         )?;
         tx.commit()?;
+        self.wrote();
         Ok(())
     }
 
@@ -589,6 +646,7 @@ impl Store {
                 warnings
             ],
         )?;
+        self.wrote();
         Ok(())
     }
 
@@ -606,6 +664,70 @@ impl Store {
             "INSERT INTO directory (source, fetched_at, entries) VALUES (?1, ?2, ?3)
              ON CONFLICT (source) DO UPDATE SET fetched_at = excluded.fetched_at, entries = excluded.entries",
             params![name, now.to_rfc3339(), json],
+        )?;
+        self.wrote();
+        Ok(())
+    }
+
+    // ---- the weekly digest ----------------------------------------------------
+
+    pub fn digest_state(&self) -> Result<DigestState, StoreError> {
+        type Raw = (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<bool>,
+            Option<String>,
+        );
+        let row: Option<Raw> = self
+            .conn()
+            .query_row(
+                "SELECT posted_week, posted_at, last_attempt_at, last_week, last_ok, last_error
+                 FROM digest_state WHERE id = 1",
+                [],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((pw, pa, la, lw, ok, err)) = row else {
+            return Ok(DigestState::default());
+        };
+        Ok(DigestState {
+            posted_week: pw.map(|d| parse_day(&d)).transpose()?,
+            posted_at: pa.map(|t| parse_time(&t)).transpose()?,
+            last_attempt_at: la.map(|t| parse_time(&t)).transpose()?,
+            last_week: lw.map(|d| parse_day(&d)).transpose()?,
+            last_ok: ok,
+            last_error: err,
+        })
+    }
+
+    /// Records an attempt to post the digest of `week`; a success also
+    /// records the week as posted (never posted again).
+    pub fn record_digest(
+        &self,
+        week: NaiveDate,
+        at: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let ok = error.is_none();
+        self.conn().execute(
+            "INSERT INTO digest_state (id, posted_week, posted_at, last_attempt_at, last_week, last_ok, last_error)
+             VALUES (1, CASE WHEN ?4 THEN ?1 END, CASE WHEN ?4 THEN ?2 END, ?2, ?1, ?4, ?3)
+             ON CONFLICT (id) DO UPDATE SET
+                posted_week = CASE WHEN ?4 THEN ?1 ELSE posted_week END,
+                posted_at = CASE WHEN ?4 THEN ?2 ELSE posted_at END,
+                last_attempt_at = ?2, last_week = ?1, last_ok = ?4, last_error = ?3",
+            params![week.to_string(), at.to_rfc3339(), error, ok],
         )?;
         Ok(())
     }

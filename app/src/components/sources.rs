@@ -9,7 +9,7 @@ use scoreboard_core::PersonKey;
 
 use crate::components::connect::Connect;
 use crate::components::rollout::Rollout;
-use crate::live::{self, Live, SyncSource, TelemetryPart};
+use crate::live::{self, ImportsPart, Live, SyncSource, TelemetryPart};
 use crate::state::ctx;
 use crate::util::{int, plural};
 
@@ -59,6 +59,7 @@ pub fn SourceBar() -> impl IntoView {
                                     .map(|s| view! { <SyncCard s=s/> })
                                     .collect_view())}
                             <TelemetryCard connect_open/>
+                            <ImportsCard/>
                             <FilesCard/>
                         </div>
                         <NotConfigured/>
@@ -172,6 +173,14 @@ fn live_statuses(c: crate::state::Ctx) -> Vec<SourceStatus> {
             }
             _ => SourceStatus::new("telemetry: not set up".into(), false),
         });
+        if let Some(i) = l
+            .sources
+            .as_ref()
+            .map(|s| &s.imports)
+            .filter(|i| i.configured)
+        {
+            out.push(imports_status(i));
+        }
         out.extend(files.map(|f| SourceStatus::new(f, false)));
         if let Some(t) = l.refreshed_at {
             out.push(SourceStatus::new(
@@ -181,6 +190,21 @@ fn live_statuses(c: crate::state::Ctx) -> Vec<SourceStatus> {
         }
         out
     })
+}
+
+/// The exports folder on the status line: files read, and whether any is bad.
+fn imports_status(i: &ImportsPart) -> SourceStatus {
+    let snap = i.snapshot.clone().unwrap_or_default();
+    let bad = snap.error.is_some() || snap.files.iter().any(|f| f.error.is_some());
+    let lines = snap.files.iter().any(|f| f.problems_total > 0);
+    let read = snap.files.iter().filter(|f| f.error.is_none()).count() as u64;
+    let mut text = format!("exports folder: {} read", plural(read, "file", "files"));
+    if bad {
+        text.push_str(", some could not be used");
+    } else if lines {
+        text.push_str(", some lines skipped");
+    }
+    SourceStatus::new(text, bad || lines)
 }
 
 /// "Anthropic Admin API" → "Admin API" on the line; the card has the full name.
@@ -415,6 +439,66 @@ fn coverage_view(c: &TelemetryCoverage) -> impl IntoView {
         </p>
         {gap}
         {quiet}
+    }
+}
+
+/// The server's exports folder: its files, the rows each gave, and the
+/// files and lines that could not be read, by name, line and reason. The
+/// rows of these files are served with the live sources (their source is
+/// the file's kind: CSV export, Admin or Enterprise API).
+#[component]
+fn ImportsCard() -> impl IntoView {
+    let ctx = ctx();
+    let part = move || {
+        ctx.live.with(|l| {
+            l.as_ref()
+                .and_then(|l| l.sources.as_ref())
+                .map(|s| s.imports.clone())
+                .filter(|i| i.configured)
+        })
+    };
+    move || {
+        part().map(|i| {
+            let snap = i.snapshot.clone().unwrap_or_default();
+            let title = match &i.folder {
+                Some(f) => format!("Exports folder “{f}”"),
+                None => "Exports folder".to_string(),
+            };
+            let files = snap.files.into_iter().map(|f| {
+                let rows = plural(f.day_rows + f.period_rows, "row", "rows");
+                let more = f.problems_total.saturating_sub(f.problems.len() as u64);
+                let warn = f.error.is_some() || f.problems_total > 0;
+                view! {
+                    <li class:warn=warn>
+                        <strong>{f.name.clone()}</strong>": "
+                        {match &f.error {
+                            Some(e) => format!("not used: {e}"),
+                            None => rows,
+                        }}
+                        {(!f.problems.is_empty()).then(|| view! {
+                            <ul class="problems">
+                                {f.problems.iter().map(|p| view! { <li>{p.to_string()}</li> }).collect_view()}
+                                {(more > 0).then(|| view! { <li>{format!("and {more} more lines")}</li> })}
+                            </ul>
+                        })}
+                    </li>
+                }
+            }).collect_view();
+            let skipped = snap.skipped.into_iter().map(|s| view! {
+                <li><strong>{s.name}</strong>": "{s.reason}</li>
+            }).collect_view();
+            view! {
+                <article class="source-card" data-source="imports">
+                    <header><h3>{title}</h3></header>
+                    <p class="source-status" id="imports-status">{i.status_text.clone()}</p>
+                    <ul class="imports-files">{files}{skipped}</ul>
+                    <p class="hint">
+                        "Usage exports and API reports saved in this folder on the server are read again when they change; "
+                        "a later file replaces the same person-day of an earlier one, measure by measure."
+                    </p>
+                </article>
+            }
+        })
     }
 }
 

@@ -12,13 +12,15 @@
 //! - [`changes`]: the reference week against the week before, for the cards;
 //! - [`teams`]: teams side by side;
 //! - [`health`]: data health, warnings and staleness (§2, §6);
-//! - [`text`]: the sentence; [`definitions`]: what each figure means.
+//! - [`text`]: the sentence; [`definitions`]: what each figure means;
+//! - [`digest`]: the weekly digest's figures, from a computed report.
 //!
 //! Ratios are ratios of sums and `None` when undefined; a week without data
 //! has no figures at all, so nothing downstream can print its 0.
 
 mod changes;
 mod definitions;
+mod digest;
 mod figures;
 mod fold;
 mod health;
@@ -35,6 +37,7 @@ pub use changes::{Card, Cards, Change, Direction, Kpis, Meaning};
 pub use definitions::{
     definition, why_undefined, Definition, Figure, Preferred, Unit, DEFINITIONS,
 };
+pub use digest::{digest, Digest, TeamMove, TEAMS_MOVED};
 pub use figures::{micros_to_usd, ratio, Figures, Totals};
 pub use health::{DataHealth, SourceHealth, Staleness, StoppedSource};
 pub use people::{PersonFigures, Tier, TierCounts, TierWeek, WindowTotals};
