@@ -145,11 +145,11 @@ fn MappingDialog(
         }
         MappingWhy::Again => (
             format!("Map the columns of {file} again"),
-            format!(
-                "The file is read again from the copy this page keeps. The measures it reads replace this file's \
-                 earlier values for the same people and days; a measure it no longer reads keeps its earlier value. \
-                 {remember}"
-            ),
+            "The file is read again from the copy this page keeps, and the figures become those of loading it with \
+             these columns. (Where the page keeps no copy of an earlier file of the same kind, a measure this file \
+             no longer reads keeps its earlier value; the import report says which.) Your choice is remembered for \
+             the next file with the same headers when you apply it, not when you cancel."
+                .to_string(),
             "Read the file again with these columns",
             "Cancel",
         ),
