@@ -941,6 +941,29 @@ mod browser_tests {
         clear_all().await.unwrap();
     }
 
+    /// "Map columns again" after a reload needs the file: its copy is stored
+    /// with the data and read back, and "Clear all data" forgets it.
+    #[wasm_bindgen_test]
+    async fn a_kept_copy_of_a_file_is_stored_with_the_data_and_read_back() {
+        clear_all().await.unwrap();
+        let bytes = b"Date,Email,Conversations\n2026-11-16,a@b.c,3\n".to_vec();
+        let key = keep_file(&bytes).expect("a small file is kept");
+        assert_eq!(keep_file(&vec![b'x'; KEEP_FILE_LIMIT + 1]), None);
+        let mut data = sample(2, 3);
+        data.files[0].kept = Some(key.clone());
+        let ctx = test_support::ctx();
+        ctx.data.set(data);
+        save(ctx).await.unwrap();
+        // As after a reload: nothing in memory.
+        KEPT.with(|k| k.borrow_mut().clear());
+        let back = load().await.unwrap().expect("the saved data");
+        assert_eq!(back.files[0].kept.as_deref(), Some(key.as_str()));
+        assert_eq!(kept_file(&key).as_deref(), Some(&bytes));
+
+        clear_all().await.unwrap();
+        assert_eq!(kept_file(&key), None);
+    }
+
     #[wasm_bindgen_test]
     async fn clear_all_data_forgets_rows_view_and_mappings_but_not_other_sites_keys() {
         let ctx = test_support::ctx();
