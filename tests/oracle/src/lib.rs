@@ -377,9 +377,7 @@ pub mod oracle {
             .collect::<PolarsResult<Vec<_>>>()?;
         let mut out = Vec::with_capacity(merged.height());
         for i in 0..merged.height() {
-            let key = person
-                .get(i)
-                .and_then(|p| scoreboard_core::PersonKey::parse(p));
+            let key = person.get(i).and_then(scoreboard_core::PersonKey::parse);
             let (Some(s), Some(key), Some(d)) = (source.get(i), key, day.get(i)) else {
                 return Err(PolarsError::ComputeError(
                     "a merged row lost its key".into(),
