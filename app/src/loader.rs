@@ -568,6 +568,10 @@ fn replay_source(
     Some((source, earlier, later))
 }
 
+fn kind_label_of(k: Option<FileKind>) -> &'static str {
+    k.map_or("file", FileKind::label)
+}
+
 /// "Map columns again": the dialog with the file's current mapping, then the
 /// kept copy read with the new one. Its rows replace the file's earlier rows
 /// measure by measure (metrics.md §1), and its report replaces the old one.
@@ -578,7 +582,7 @@ async fn map_again_now(ctx: Ctx, key: &str) {
             .position(|f| f.kept.as_deref() == Some(key))
             .map(|i| (i, d.files[i].clone()))
     });
-    let Some((index, old)) = found else { return };
+    let Some((_, old)) = found else { return };
     let name = old.file.clone();
     let Some(bytes) = storage::kept_file(key) else {
         ctx.notice.set(Some(format!(
@@ -614,10 +618,27 @@ async fn map_again_now(ctx: Ctx, key: &str) {
             ..ImportOptions::default()
         };
         match parse::import(&name, &bytes, &opts) {
+            // The file stays what it was: a usage export read as a roster
+            // (or the reverse) would replace the roster or leave rows behind.
+            Ok(import) if Some(import.kind) != old.kind => {
+                message = format!(
+                    "with these columns {name} reads as a {}, not as the {} it was loaded as; \
+                     keep the columns that made it one",
+                    import.kind,
+                    kind_label_of(old.kind)
+                );
+            }
             Ok(import) => break import,
             // Asked again, saying why this mapping cannot be read.
             Err(e) => message = e.to_string(),
         }
+    };
+    // Where the file is now: "Clear all data" may have run while the dialog was open.
+    let Some(index) = ctx
+        .data
+        .with_untracked(|d| d.files.iter().position(|f| f.kept.as_deref() == Some(key)))
+    else {
+        return;
     };
     storage::remember_mapping(&preview.headers, &choice);
     let mut report = FileReport::new(&name, old.bytes);
@@ -656,6 +677,13 @@ async fn map_again_now(ctx: Ctx, key: &str) {
                  loading this file with these columns: the {} kept of this source were read again in the order they were loaded.",
                 util::plural(n as u64, "file", "files")
             ));
+        }
+        None if kind == FileKind::Roster => {
+            report.notes.push(
+                "Columns mapped again by hand (remembered for files with the same headers). This file, read with \
+                 these columns, replaces the roster."
+                    .into(),
+            );
         }
         None => {
             merge_rows(ctx, import, &mut report).await;
