@@ -12,20 +12,21 @@
 //! the file's own lines. The part size adapts to keep each step short.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use chrono::NaiveDate;
 use futures::channel::oneshot;
 use js_sys::Uint8Array;
 use leptos::prelude::*;
-use scoreboard_core::model::{DayRow, PeriodRow, PersonKey};
+use scoreboard_core::model::{DayRow, PeriodRow, PersonKey, Source};
 use scoreboard_core::parse::{self, FileKind, Import, ImportError, ImportOptions};
 use scoreboard_core::{DayRange, Roster};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::state::{
-    default_period, Answer, Ctx, Data, DemoInfo, FileReport, Progress, Question, MAX_PROBLEMS_KEPT,
+    default_period, Answer, Ctx, Data, DemoInfo, FileReport, MappingWhy, Progress, Question,
+    MAX_PROBLEMS_KEPT,
 };
 use crate::storage;
 use crate::util::{self, js_error, now_ms, yield_now};
@@ -80,7 +81,18 @@ pub fn start(ctx: Ctx, inputs: Vec<Input>, origin: Origin) {
     if inputs.is_empty() {
         return;
     }
-    QUEUE.with(|q| q.borrow_mut().push_back((inputs, origin)));
+    enqueue(ctx, Job::Batch(inputs, origin));
+}
+
+/// "Map columns again" for the file whose copy is kept under `key`: reopens
+/// the column dialog with the file's current mapping; applying reads the
+/// kept copy again with it (after any import under way).
+pub fn map_again(ctx: Ctx, key: String) {
+    enqueue(ctx, Job::MapAgain(key));
+}
+
+fn enqueue(ctx: Ctx, job: Job) {
+    QUEUE.with(|q| q.borrow_mut().push_back(job));
     if RUNNING.with(Cell::get) {
         ctx.notice.set(Some(
             "These files will be read as soon as the current ones are done.".into(),
@@ -89,8 +101,11 @@ pub fn start(ctx: Ctx, inputs: Vec<Input>, origin: Origin) {
     }
     RUNNING.with(|r| r.set(true));
     leptos::task::spawn_local(async move {
-        while let Some((inputs, origin)) = QUEUE.with(|q| q.borrow_mut().pop_front()) {
-            import_batch(ctx, inputs, origin).await;
+        while let Some(job) = QUEUE.with(|q| q.borrow_mut().pop_front()) {
+            match job {
+                Job::Batch(inputs, origin) => import_batch(ctx, inputs, origin).await,
+                Job::MapAgain(key) => map_again_now(ctx, &key).await,
+            }
         }
         RUNNING.with(|r| r.set(false));
     });
@@ -101,10 +116,16 @@ pub fn busy() -> bool {
     RUNNING.with(Cell::get)
 }
 
+/// What the loader does, one at a time, in order.
+enum Job {
+    Batch(Vec<Input>, Origin),
+    MapAgain(String),
+}
+
 thread_local! {
     /// Batches wait here while another one is read: files dropped during an
     /// import (or while the demo loads) are read next, never dropped.
-    static QUEUE: RefCell<VecDeque<(Vec<Input>, Origin)>> = const { RefCell::new(VecDeque::new()) };
+    static QUEUE: RefCell<VecDeque<Job>> = const { RefCell::new(VecDeque::new()) };
     static RUNNING: Cell<bool> = const { Cell::new(false) };
 }
 
@@ -195,49 +216,12 @@ async fn merge_into_data(
         if n == 0 {
             report.notes.append(&mut first_note);
         }
-        if let Some(import) = import {
+        if let Some(mut import) = import {
             if import.kind == FileKind::Roster {
                 roster_loaded = true;
-                roster_entries.extend(import.roster);
+                roster_entries.append(&mut import.roster);
             }
-            // In steps, yielding in between. Rows are taken from the end (no
-            // shifting of the rest; the order of one import's rows does not
-            // matter, their keys are distinct), and the vector is shrunk now
-            // and then so the table can reuse the memory as it grows.
-            let mut rows = import.rows;
-            let mut steps = 0u32;
-            while !rows.is_empty() {
-                let step: Vec<DayRow> = rows
-                    .drain(rows.len().saturating_sub(MERGE_STEP)..)
-                    .collect();
-                let c = ctx
-                    .data
-                    .try_update_untracked(|d| d.table.insert_days(step))
-                    .unwrap_or_default();
-                report.added += c.added as u64;
-                report.replaced += c.replaced as u64;
-                steps += 1;
-                if steps.is_multiple_of(16) {
-                    rows.shrink_to_fit();
-                }
-                if !rows.is_empty() {
-                    yield_now().await;
-                }
-            }
-            let c = ctx
-                .data
-                .try_update_untracked(|d| {
-                    // The days the file covers (metrics.md §2), with its rows.
-                    if let Some(source) = import.kind.source() {
-                        for r in &import.coverage {
-                            d.table.add_coverage(source, *r);
-                        }
-                    }
-                    d.table.insert_periods(import.periods)
-                })
-                .unwrap_or_default();
-            report.added += c.added as u64;
-            report.replaced += c.replaced as u64;
+            merge_rows(ctx, import, &mut report).await;
         }
         ctx.data.update_untracked(|d| {
             indexes.push(d.files.len());
@@ -288,6 +272,56 @@ async fn merge_into_data(
     // One notification for the whole batch: the report is computed once.
     ctx.data.notify();
     indexes
+}
+
+/// One file's rows into the table, the same person-day of the same source
+/// replacing the earlier row measure by measure (metrics.md §1), and the
+/// days it covers; counts what was added and replaced in `report`.
+async fn merge_rows(ctx: Ctx, import: Import, report: &mut FileReport) {
+    let Import {
+        mut rows,
+        periods,
+        kind,
+        coverage,
+        ..
+    } = import;
+    // In steps, yielding in between. Rows are taken from the end (no
+    // shifting of the rest; the order of one import's rows does not
+    // matter, their keys are distinct), and the vector is shrunk now
+    // and then so the table can reuse the memory as it grows.
+    let mut steps = 0u32;
+    while !rows.is_empty() {
+        let step: Vec<DayRow> = rows
+            .drain(rows.len().saturating_sub(MERGE_STEP)..)
+            .collect();
+        let c = ctx
+            .data
+            .try_update_untracked(|d| d.table.insert_days(step))
+            .unwrap_or_default();
+        report.added += c.added as u64;
+        report.replaced += c.replaced as u64;
+        steps += 1;
+        if steps.is_multiple_of(16) {
+            rows.shrink_to_fit();
+        }
+        if !rows.is_empty() {
+            yield_now().await;
+        }
+    }
+    let c = ctx
+        .data
+        .try_update_untracked(|d| {
+            // The days the file covers (metrics.md §2), with its rows.
+            if let Some(source) = kind.source() {
+                for r in &coverage {
+                    d.table.add_coverage(source, *r);
+                }
+            }
+            d.table.insert_periods(periods)
+        })
+        .unwrap_or_default();
+    report.added += c.added as u64;
+    report.replaced += c.replaced as u64;
 }
 
 async fn import_one(
@@ -362,6 +396,9 @@ async fn import_one(
         }
     }
 
+    // The mapping the user applied in the dialog, remembered once the file reads with it.
+    let mut chosen: Option<BTreeMap<String, Option<parse::Field>>> = None;
+    let mut asked_likely = false;
     loop {
         progress("Reading", 0.0);
         let attempt = match (&whole, &input) {
@@ -383,27 +420,63 @@ async fn import_one(
         };
         match attempt {
             Ok(imported) => {
+                let likely = &imported.import.likely_measures;
+                let preview = (!asked_likely && !likely.is_empty())
+                    .then(|| parse::csv_preview(head_ref, 6).ok())
+                    .flatten();
+                if let Some(preview) = preview {
+                    // Columns that hold numbers under names the importer does
+                    // not know: ask instead of dropping them silently (issue 10).
+                    asked_likely = true;
+                    let question = Question::Mapping {
+                        file: name.clone(),
+                        message: String::new(),
+                        choice: mapping_of(
+                            &preview.headers,
+                            &parse::column_uses(&preview.headers, &opts.column_overrides),
+                        ),
+                        preview,
+                        why: MappingWhy::LikelyMeasures(likely.clone()),
+                    };
+                    waiting_for_answer(ctx);
+                    if let Answer::Mapping(choice) = ask(ctx, question).await {
+                        opts.column_overrides = choice.clone();
+                        chosen = Some(choice);
+                        continue;
+                    }
+                    report.notes.push(format!(
+                        "Read without {}: {} numbers, but Scoreboard does not recognise {} and the column dialog was skipped. \
+                         “Map columns again” reads the file with {}.",
+                        columns_named(likely.iter().map(|l| l.header.as_str())),
+                        if likely.len() == 1 { "it holds" } else { "they hold" },
+                        if likely.len() == 1 { "its name" } else { "their names" },
+                        if likely.len() == 1 { "it" } else { "them" },
+                    ));
+                }
+                // Remembered only now: applied, and the file read with it.
+                if let (Some(h), Some(choice)) = (&headers, &chosen) {
+                    storage::remember_mapping(h, choice);
+                    report.notes.push(
+                        "Columns mapped by hand (remembered for files with the same headers)."
+                            .into(),
+                    );
+                }
                 fill_report(&mut report, &imported);
+                // A copy for "Map columns again" (CSV files read at once).
+                if headers.is_some() && !report.columns.is_empty() {
+                    report.kept = whole.as_deref().and_then(storage::keep_file);
+                }
                 return (report, Some(imported.import));
             }
             Err(err) => {
                 let Some(question) = question_for(&err, &name, head_ref, &opts) else {
                     return failed(report, err.to_string());
                 };
-                ctx.progress.update(|p| {
-                    if let Some(p) = p {
-                        p.stage = "Waiting for your answer";
-                    }
-                });
+                waiting_for_answer(ctx);
                 match ask(ctx, question).await {
                     Answer::Mapping(choice) => {
-                        if let Some(h) = &headers {
-                            storage::remember_mapping(h, &choice);
-                        }
-                        opts.column_overrides = choice;
-                        if !report.notes.iter().any(|n| n.starts_with("Columns mapped")) {
-                            report.notes.push("Columns mapped by hand (remembered for files with the same headers).".into());
-                        }
+                        opts.column_overrides = choice.clone();
+                        chosen = Some(choice);
                     }
                     Answer::Period(from, to) => {
                         opts.period = Some((from, to));
@@ -414,6 +487,227 @@ async fn import_one(
             }
         }
     }
+}
+
+fn waiting_for_answer(ctx: Ctx) {
+    ctx.progress.update(|p| {
+        if let Some(p) = p {
+            p.stage = "Waiting for your answer";
+        }
+    });
+}
+
+/// "the column `A`" or "the columns `A`, `B`".
+fn columns_named<'a>(headers: impl Iterator<Item = &'a str>) -> String {
+    let list: Vec<String> = headers.map(|h| format!("`{h}`")).collect();
+    format!(
+        "the column{} {}",
+        if list.len() == 1 { "" } else { "s" },
+        list.join(", ")
+    )
+}
+
+/// Header → field for every header, from the columns as they were (or would be) read.
+fn mapping_of(
+    headers: &[String],
+    columns: &[parse::ColumnUse],
+) -> BTreeMap<String, Option<parse::Field>> {
+    headers
+        .iter()
+        .map(|h| {
+            let field = columns
+                .iter()
+                .find(|c| &c.header == h)
+                .and_then(|c| c.field);
+            (h.clone(), field)
+        })
+        .collect()
+}
+
+/// The other files of `source` read again from their kept copies with the
+/// columns they were read with: (those loaded before `index`, those after).
+/// `None` when one of them has no copy kept or no longer reads.
+fn replay_source(
+    ctx: Ctx,
+    source: Source,
+    index: usize,
+) -> Option<(Source, Vec<Import>, Vec<Import>)> {
+    let files = ctx.data.with_untracked(|d| {
+        d.files
+            .iter()
+            .enumerate()
+            .filter(|(i, f)| {
+                *i != index
+                    && f.error.is_none()
+                    && f.kind.and_then(FileKind::source) == Some(source)
+            })
+            .map(|(i, f)| (i, f.clone()))
+            .collect::<Vec<_>>()
+    });
+    let (mut earlier, mut later) = (Vec::new(), Vec::new());
+    for (i, f) in files {
+        let bytes = f.kept.as_deref().and_then(storage::kept_file)?;
+        let opts = ImportOptions {
+            column_overrides: mapping_of(
+                &f.columns
+                    .iter()
+                    .map(|c| c.header.clone())
+                    .collect::<Vec<_>>(),
+                &f.columns,
+            ),
+            period: f.period,
+            ..ImportOptions::default()
+        };
+        let import = parse::import(&f.file, &bytes, &opts).ok()?;
+        if i < index {
+            earlier.push(import);
+        } else {
+            later.push(import);
+        }
+    }
+    Some((source, earlier, later))
+}
+
+fn kind_label_of(k: Option<FileKind>) -> &'static str {
+    k.map_or("file", FileKind::label)
+}
+
+/// "Map columns again": the dialog with the file's current mapping, then the
+/// kept copy read with the new one. Its rows replace the file's earlier rows
+/// measure by measure (metrics.md §1), and its report replaces the old one.
+async fn map_again_now(ctx: Ctx, key: &str) {
+    let found = ctx.data.with_untracked(|d| {
+        d.files
+            .iter()
+            .position(|f| f.kept.as_deref() == Some(key))
+            .map(|i| (i, d.files[i].clone()))
+    });
+    let Some((_, old)) = found else { return };
+    let name = old.file.clone();
+    let Some(bytes) = storage::kept_file(key) else {
+        ctx.notice.set(Some(format!(
+            "The page no longer keeps a copy of {name}; add it again to map its columns."
+        )));
+        return;
+    };
+    let preview = match parse::csv_preview(&bytes, 6) {
+        Ok(p) => p,
+        Err(e) => {
+            ctx.notice.set(Some(format!("{name}: {e}")));
+            return;
+        }
+    };
+    let mut choice = mapping_of(&preview.headers, &old.columns);
+    let mut message = String::new();
+    let t0 = now_ms();
+    let import = loop {
+        let question = Question::Mapping {
+            file: name.clone(),
+            message: std::mem::take(&mut message),
+            preview: preview.clone(),
+            choice: choice.clone(),
+            why: MappingWhy::Again,
+        };
+        let Answer::Mapping(c) = ask(ctx, question).await else {
+            return;
+        };
+        choice = c;
+        let opts = ImportOptions {
+            column_overrides: choice.clone(),
+            period: old.period,
+            ..ImportOptions::default()
+        };
+        match parse::import(&name, &bytes, &opts) {
+            // The file stays what it was: a usage export read as a roster
+            // (or the reverse) would replace the roster or leave rows behind.
+            Ok(import) if Some(import.kind) != old.kind => {
+                message = format!(
+                    "with these columns {name} reads as a {}, not as the {} it was loaded as; \
+                     keep the columns that made it one",
+                    import.kind,
+                    kind_label_of(old.kind)
+                );
+            }
+            Ok(import) => break import,
+            // Asked again, saying why this mapping cannot be read.
+            Err(e) => message = e.to_string(),
+        }
+    };
+    // Where the file is now: "Clear all data" may have run while the dialog was open.
+    let Some(index) = ctx
+        .data
+        .with_untracked(|d| d.files.iter().position(|f| f.kept.as_deref() == Some(key)))
+    else {
+        return;
+    };
+    storage::remember_mapping(&preview.headers, &choice);
+    let mut report = FileReport::new(&name, old.bytes);
+    report.period = old.period;
+    report.kept = old.kept.clone();
+    let problems_total = import.problems.len() as u64;
+    let imported = Imported {
+        import,
+        problems_total,
+    };
+    fill_report(&mut report, &imported);
+    let import = imported.import;
+    let kind = import.kind;
+    let roster_entries = import.roster.clone();
+    // Every file of the same source, in load order, with this one read anew:
+    // when the page keeps a copy of each, the source's rows are rebuilt and
+    // the figures are those of loading the file with these columns in the
+    // first place. Otherwise this file's rows are merged measure by measure.
+    let replay = kind
+        .source()
+        .and_then(|source| replay_source(ctx, source, index));
+    match replay {
+        Some((source, earlier, later)) => {
+            let n = earlier.len() + later.len() + 1;
+            ctx.data.update_untracked(|d| d.table.remove_source(source));
+            let mut scratch = FileReport::new("", 0);
+            for i in earlier {
+                merge_rows(ctx, i, &mut scratch).await;
+            }
+            merge_rows(ctx, import, &mut report).await;
+            for i in later {
+                merge_rows(ctx, i, &mut scratch).await;
+            }
+            report.notes.push(format!(
+                "Columns mapped again by hand (remembered for files with the same headers). The figures are those of \
+                 loading this file with these columns: the {} kept of this source were read again in the order they were loaded.",
+                util::plural(n as u64, "file", "files")
+            ));
+        }
+        None if kind == FileKind::Roster => {
+            report.notes.push(
+                "Columns mapped again by hand (remembered for files with the same headers). This file, read with \
+                 these columns, replaces the roster."
+                    .into(),
+            );
+        }
+        None => {
+            merge_rows(ctx, import, &mut report).await;
+            report.notes.push(
+                "Columns mapped again by hand (remembered for files with the same headers). The measures read now \
+                 replace this file's earlier values for the same people and days; a measure it no longer reads keeps \
+                 its earlier value (metrics.md §1: a column that is absent is unknown, not 0)."
+                    .into(),
+            );
+        }
+    }
+    report.millis = now_ms() - t0;
+    let roster = (kind == FileKind::Roster).then(|| Roster::new(roster_entries));
+    ctx.data.update_untracked(|d| {
+        if let Some(r) = roster {
+            d.roster = Some(r);
+        }
+        if let Some(slot) = d.files.get_mut(index) {
+            *slot = report;
+        }
+    });
+    ctx.data.notify();
+    ctx.last_batch.set(vec![index]);
+    storage::schedule_save(ctx);
 }
 
 fn failed(mut report: FileReport, message: String) -> (FileReport, Option<Import>) {
@@ -493,6 +787,7 @@ fn question_for(
                 message: err.to_string(),
                 preview,
                 choice,
+                why: MappingWhy::Required,
             })
         }
         ImportError::NeedsPeriod { .. } | ImportError::InvalidPeriod { .. } => {

@@ -71,6 +71,11 @@ pub struct FileReport {
     /// The days the file covers (metrics.md §2).
     #[serde(default)]
     pub coverage: Vec<DayRange>,
+    /// The key under which the page keeps a copy of the file's bytes (in
+    /// memory and with the stored data), so "Map columns again" can read it
+    /// anew; `None` when no copy is kept (see `storage::keep_file`).
+    #[serde(default)]
+    pub kept: Option<String>,
     pub warnings: Vec<String>,
     /// Person-day rows the file gave, and how many of them were new or replaced earlier ones.
     pub day_rows: u64,
@@ -107,6 +112,7 @@ impl FileReport {
             likely_measures: Vec::new(),
             measures: None,
             coverage: Vec::new(),
+            kept: None,
             warnings: Vec::new(),
             day_rows: 0,
             period_rows: 0,
@@ -197,15 +203,29 @@ impl ViewState {
     }
 }
 
+/// Why the column dialog opens: it decides what the dialog says and what
+/// "skip" means.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MappingWhy {
+    /// The file cannot be read until its columns are placed; skipping leaves it out.
+    Required,
+    /// The file was read, but these columns the importer does not recognise
+    /// hold numbers in most rows; skipping keeps the file without them.
+    LikelyMeasures(Vec<LikelyMeasure>),
+    /// "Map columns again" from the import report; cancelling changes nothing.
+    Again,
+}
+
 /// Something the importer needs to ask the user before it can read a file.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Question {
-    /// The columns could not all be placed: which field is each header?
+    /// Which field is each header?
     Mapping {
         file: String,
         message: String,
         preview: CsvPreview,
         choice: BTreeMap<String, Option<Field>>,
+        why: MappingWhy,
     },
     /// An export without dates: which days does it cover?
     Period {

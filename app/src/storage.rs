@@ -6,11 +6,14 @@
 //! ~10⁶ rows). Rows are stored compactly (person names interned, measures as
 //! a tuple) in chunks, serialised between yields so a large table never
 //! freezes the page, and written in one transaction so a reload never sees
-//! half a save. Small things (the view, remembered column mappings) live in
+//! half a save. Copies of the files small enough to keep (for "Map columns
+//! again") are stored with them, under `file:<key>` in the meta store, and
+//! read back with the data. Small things (the view, remembered column mappings) live in
 //! localStorage under `scoreboard:`.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use chrono::NaiveDate;
 use js_sys::{Array, Promise, Uint8Array};
@@ -240,6 +243,65 @@ fn measures(c: [u64; 11], cost: i64, est: bool) -> Measures {
     }
 }
 
+// ---- copies of the files, for "Map columns again" ------------------------------
+
+/// Files up to this size are kept (the ones the page reads in one step).
+pub const KEEP_FILE_LIMIT: usize = 2 * 1024 * 1024;
+/// At most this much is kept in all; the oldest copies go first.
+pub const KEEP_TOTAL_LIMIT: usize = 16 * 1024 * 1024;
+
+thread_local! {
+    /// Key → bytes, oldest first.
+    static KEPT: RefCell<Vec<(String, Rc<Vec<u8>>)>> = const { RefCell::new(Vec::new()) };
+    static KEPT_SEQ: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Keeps a copy of a file's bytes so its columns can be mapped again, and
+/// returns the key to find it by; `None` when the file is too large to keep.
+/// Older copies are dropped past [`KEEP_TOTAL_LIMIT`] (their reports then
+/// say that the file must be added again).
+pub fn keep_file(bytes: &[u8]) -> Option<String> {
+    if bytes.len() > KEEP_FILE_LIMIT {
+        return None;
+    }
+    let n = KEPT_SEQ.with(|c| {
+        c.set(c.get() + 1);
+        c.get()
+    });
+    let key = format!("{:x}-{n}", util::now_ms() as u64);
+    KEPT.with(|k| {
+        let mut k = k.borrow_mut();
+        k.push((key.clone(), Rc::new(bytes.to_vec())));
+        let mut total: usize = k.iter().map(|(_, b)| b.len()).sum();
+        while total > KEEP_TOTAL_LIMIT && k.len() > 1 {
+            total -= k.remove(0).1.len();
+        }
+    });
+    Some(key)
+}
+
+/// The copy kept under `key`, if it is still kept.
+pub fn kept_file(key: &str) -> Option<Rc<Vec<u8>>> {
+    KEPT.with(|k| {
+        k.borrow()
+            .iter()
+            .find(|(x, _)| x == key)
+            .map(|(_, b)| b.clone())
+    })
+}
+
+/// Forgets the copies no report names any more (data cleared, demo replaced).
+fn forget_other_files(files: &[FileReport]) {
+    KEPT.with(|k| {
+        k.borrow_mut()
+            .retain(|(key, _)| files.iter().any(|f| f.kept.as_deref() == Some(key)))
+    });
+}
+
+fn file_key(key: &str) -> JsValue {
+    JsValue::from_str(&format!("file:{key}"))
+}
+
 // ---- IndexedDB plumbing ------------------------------------------------------
 
 fn request_promise(req: &IdbRequest) -> Promise {
@@ -433,6 +495,14 @@ async fn save(ctx: Ctx) -> Result<(), String> {
         serde_json::to_vec(&meta)
     });
     let meta = meta.map_err(|e| e.to_string())?;
+    let files = ctx.data.with_untracked(|d| {
+        forget_other_files(&d.files);
+        d.files
+            .iter()
+            .filter_map(|f| f.kept.as_deref())
+            .filter_map(|k| kept_file(k).map(|b| (k.to_string(), b)))
+            .collect::<Vec<_>>()
+    });
 
     let db = open_db().await?;
     // Checked again just before writing: a "Clear all data" (or a newer
@@ -446,12 +516,20 @@ async fn save(ctx: Ctx) -> Result<(), String> {
     let meta_store = tx.object_store(META).map_err(|e| js_error(&e))?;
     let days_store = tx.object_store(DAYS).map_err(|e| js_error(&e))?;
     days_store.clear().map_err(|e| js_error(&e))?;
+    // The meta store holds the meta and the kept files: cleared, so copies
+    // of files no longer loaded go with them.
+    meta_store.clear().map_err(|e| js_error(&e))?;
     meta_store
         .put_with_key(
             &Uint8Array::from(meta.as_slice()),
             &JsValue::from_str(META_KEY),
         )
         .map_err(|e| js_error(&e))?;
+    for (key, bytes) in &files {
+        meta_store
+            .put_with_key(&Uint8Array::from(bytes.as_slice()), &file_key(key))
+            .map_err(|e| js_error(&e))?;
+    }
     // One put at a time, each issued from the previous one's success: the
     // transaction stays active, and copying the chunks into the store is
     // spread over many short tasks instead of one long one.
@@ -564,12 +642,39 @@ async fn load_from(db: &IdbDatabase) -> Result<Option<Data>, String> {
     for c in &meta.coverage {
         table.add_source_coverage(c);
     }
+    let mut files = meta.files;
+    for f in &mut files {
+        let Some(key) = f.kept.clone() else { continue };
+        if kept_file(&key).is_some() {
+            continue;
+        }
+        match read_kept(db, &key).await? {
+            Some(bytes) => KEPT.with(|k| k.borrow_mut().push((key, Rc::new(bytes)))),
+            // Stored before copies were kept, or by a save that lost it.
+            None => f.kept = None,
+        }
+    }
     Ok(Some(Data {
         table,
         roster: meta.roster,
-        files: meta.files,
+        files,
         demo: meta.demo,
     }))
+}
+
+/// A kept file's stored copy (one short read transaction).
+async fn read_kept(db: &IdbDatabase, key: &str) -> Result<Option<Vec<u8>>, String> {
+    let tx = db
+        .transaction_with_str_and_mode(META, IdbTransactionMode::Readonly)
+        .map_err(|e| js_error(&e))?;
+    let req = tx
+        .object_store(META)
+        .and_then(|s| s.get(&file_key(key)))
+        .map_err(|e| js_error(&e))?;
+    let v = JsFuture::from(request_promise(&req))
+        .await
+        .map_err(|e| js_error(&e))?;
+    Ok((!v.is_undefined() && !v.is_null()).then(|| Uint8Array::new(&v).to_vec()))
 }
 
 /// One stored chunk of day rows, in the row shape of its format.
@@ -588,9 +693,10 @@ fn decode_chunk(bytes: &[u8], version: u32, persons: &[PersonKey]) -> Result<Vec
 }
 
 /// Removes everything Scoreboard stored in this browser: the data, the
-/// remembered column mappings and the view.
+/// copies of the files, the remembered column mappings and the view.
 pub async fn clear_all() -> Result<(), String> {
     REVISION.with(|r| r.set(r.get() + 1));
+    KEPT.with(|k| k.borrow_mut().clear());
     if let Some(ls) = util::local_storage() {
         let n = ls.length().unwrap_or(0);
         let keys: Vec<String> = (0..n)
@@ -833,6 +939,29 @@ mod browser_tests {
         assert_eq!(back.files, data.files);
         assert_eq!(back.demo, data.demo);
         clear_all().await.unwrap();
+    }
+
+    /// "Map columns again" after a reload needs the file: its copy is stored
+    /// with the data and read back, and "Clear all data" forgets it.
+    #[wasm_bindgen_test]
+    async fn a_kept_copy_of_a_file_is_stored_with_the_data_and_read_back() {
+        clear_all().await.unwrap();
+        let bytes = b"Date,Email,Conversations\n2026-11-16,a@b.c,3\n".to_vec();
+        let key = keep_file(&bytes).expect("a small file is kept");
+        assert_eq!(keep_file(&vec![b'x'; KEEP_FILE_LIMIT + 1]), None);
+        let mut data = sample(2, 3);
+        data.files[0].kept = Some(key.clone());
+        let ctx = test_support::ctx();
+        ctx.data.set(data);
+        save(ctx).await.unwrap();
+        // As after a reload: nothing in memory.
+        KEPT.with(|k| k.borrow_mut().clear());
+        let back = load().await.unwrap().expect("the saved data");
+        assert_eq!(back.files[0].kept.as_deref(), Some(key.as_str()));
+        assert_eq!(kept_file(&key).as_deref(), Some(&bytes));
+
+        clear_all().await.unwrap();
+        assert_eq!(kept_file(&key), None);
     }
 
     #[wasm_bindgen_test]

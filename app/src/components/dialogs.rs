@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use leptos::prelude::*;
 use scoreboard_core::parse::{CsvPreview, Field};
 
-use crate::state::{ctx, Answer, Question};
+use crate::state::{ctx, Answer, MappingWhy, Question};
 use crate::util;
 
 fn answer(a: Answer) {
@@ -28,7 +28,8 @@ pub fn Dialogs() -> impl IntoView {
                 message,
                 preview,
                 choice,
-            } => view! { <MappingDialog file message preview choice/> }.into_any(),
+                why,
+            } => view! { <MappingDialog file message preview choice why/> }.into_any(),
             Question::Period {
                 file,
                 message,
@@ -41,7 +42,7 @@ pub fn Dialogs() -> impl IntoView {
 }
 
 /// The modal frame of a question: focus moves into it when it opens, and
-/// Escape answers "skip this file".
+/// Escape answers as the dialog's second button does (skip, keep, cancel).
 #[component]
 fn Frame(id: &'static str, title: String, children: Children) -> impl IntoView {
     let node = NodeRef::<leptos::html::Div>::new();
@@ -68,12 +69,26 @@ fn field_key(f: Option<Field>) -> &'static str {
     f.map_or("", Field::key)
 }
 
+/// "the column `A` holds" / "the columns `A` and `B` hold".
+fn columns_hold(headers: &[String]) -> String {
+    let quoted: Vec<String> = headers.iter().map(|h| format!("“{h}”")).collect();
+    match quoted.as_slice() {
+        [one] => format!("the column {one} holds"),
+        [rest @ .., last] => format!("the columns {} and {last} hold", rest.join(", ")),
+        [] => String::new(),
+    }
+}
+
+/// The column dialog: what each column of a CSV file holds. It opens when a
+/// file's columns cannot be placed, when a file has columns of numbers the
+/// importer does not recognise, and for "Map columns again".
 #[component]
 fn MappingDialog(
     file: String,
     message: String,
     preview: CsvPreview,
     choice: BTreeMap<String, Option<Field>>,
+    why: MappingWhy,
 ) -> impl IntoView {
     let choice = RwSignal::new(choice);
     let headers = preview.headers.clone();
@@ -93,14 +108,63 @@ fn MappingDialog(
             .collect::<Vec<_>>()
             .join(" · ")
     };
+    let likely = match &why {
+        MappingWhy::LikelyMeasures(l) => l.clone(),
+        _ => Vec::new(),
+    };
+    let likely_share = move |h: &str| {
+        likely
+            .iter()
+            .find(|l| l.header == h)
+            .map(|l| (l.numeric_share * 100.0).round())
+    };
+    let remember = "Your choice is remembered for the next file with the same headers when you apply it, not when you skip.";
+    let (title, explain, apply_label, skip_label) = match &why {
+        MappingWhy::Required => (
+            format!("Which column is which in {file}?"),
+            format!(
+                "Scoreboard could not place all of this file's columns by their names. Say what each column holds; \
+                 columns set to “Ignore” are not read. {remember}"
+            ),
+            "Read the file with these columns",
+            "Skip this file",
+        ),
+        MappingWhy::LikelyMeasures(l) => {
+            let names: Vec<String> = l.iter().map(|m| m.header.clone()).collect();
+            (
+                format!("Columns not recognised in {file}"),
+                format!(
+                    "The file was read, but {} numbers in most rows under a name Scoreboard does not know. \
+                     If it is a measure, say which (sessions, lines accepted, cost…); otherwise leave it on \
+                     “Ignore this column”. Applying reads the file again with your choice. {remember}",
+                    columns_hold(&names)
+                ),
+                "Read the file with these columns",
+                "Keep the file without them",
+            )
+        }
+        MappingWhy::Again => (
+            format!("Map the columns of {file} again"),
+            "The file is read again from the copy this page keeps, and the figures become those of loading it with \
+             these columns. (Where the page keeps no copy of an earlier file of the same kind, a measure this file \
+             no longer reads keeps its earlier value; the import report says which.) Your choice is remembered for \
+             the next file with the same headers when you apply it, not when you cancel."
+                .to_string(),
+            "Read the file again with these columns",
+            "Cancel",
+        ),
+    };
+    let show_message = !message.is_empty();
+    let message_class = if why == MappingWhy::Again {
+        "error"
+    } else {
+        "hint"
+    };
     let apply = move |_| answer(Answer::Mapping(choice.get_untracked()));
     view! {
-        <Frame id="mapping-dialog" title=format!("Which column is which in {file}?")>
-                <p class="explain">
-                    "Scoreboard could not place all of this file's columns by their names. Say what each column holds; "
-                    "columns set to “Ignore” are not read. Your choice is remembered for the next file with the same headers."
-                </p>
-                <p class="hint"><strong>"What the importer said: "</strong>{message}</p>
+        <Frame id="mapping-dialog" title=title>
+                <p class="explain">{explain}</p>
+                {show_message.then(|| view! { <p class=message_class><strong>"What the importer said: "</strong>{message.clone()}</p> })}
                 <div class="table-wrap">
                     <table class="mapping stack">
                         <thead><tr><th scope="col">"Column in the file"</th><th scope="col">"First values"</th><th scope="col">"Read as"</th></tr></thead>
@@ -109,9 +173,13 @@ fn MappingDialog(
                                 let h2 = h.clone();
                                 let h3 = h.clone();
                                 let id = format!("map-col-{i}");
+                                let share = likely_share(h);
                                 view! {
-                                    <tr data-header=h.clone()>
-                                        <th scope="row"><label for=id.clone()>{h.clone()}</label></th>
+                                    <tr data-header=h.clone() class:likely=share.is_some()>
+                                        <th scope="row">
+                                            <label for=id.clone()>{h.clone()}</label>
+                                            {share.map(|p| view! { <span class="likely-note">{format!("numbers in {p} % of rows: a measure?")}</span> })}
+                                        </th>
                                         <td class="sample" data-label="First values">{sample(i)}</td>
                                         <td data-label="Read as">
                                             <select id=id
@@ -135,8 +203,8 @@ fn MappingDialog(
                     <p class="hint" role="alert">"Choose the column that says who the person is (“E-mail (person)” or “Account id”)."</p>
                 </Show>
                 <div class="dialog-actions">
-                    <button id="mapping-apply" class="btn primary" on:click=apply disabled=move || !has_person()>"Read the file with these columns"</button>
-                    <button id="mapping-skip" class="btn quiet" on:click=move |_| answer(Answer::Skip)>"Skip this file"</button>
+                    <button id="mapping-apply" class="btn primary" on:click=apply disabled=move || !has_person()>{apply_label}</button>
+                    <button id="mapping-skip" class="btn quiet" on:click=move |_| answer(Answer::Skip)>{skip_label}</button>
                 </div>
         </Frame>
     }

@@ -9,6 +9,7 @@ use scoreboard_core::parse::FileKind;
 use crate::loader::{self, Input, Origin};
 use crate::share::{share_ctx, Shown};
 use crate::state::{ctx, FileReport};
+use crate::storage;
 use crate::util::{self, int, plural};
 
 fn files_of(list: Option<web_sys::FileList>) -> Vec<Input> {
@@ -225,14 +226,30 @@ pub fn FilesPanel() -> impl IntoView {
         }
     });
     let shown = move || open.get() && ctx.data.with(|d| !d.files.is_empty());
+    let earlier = move || {
+        let batch = ctx.last_batch.get();
+        ctx.data.with(|d| {
+            d.files
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !batch.contains(i))
+                .map(|(_, f)| f.clone())
+                .collect::<Vec<_>>()
+        })
+    };
     view! {
         <Show when=shown>
             <section id="files-panel" class="files-panel" aria-label="Files loaded">
                 <ImportReport/>
-                <Show when=move || ctx.last_batch.with(Vec::is_empty)>
+                // The files outside the latest batch (after a reload: all), so
+                // every file's columns can be mapped again from here.
+                <Show when=move || !earlier().is_empty()>
                     <details class="all-files">
-                        <summary>{move || ctx.data.with(|d| format!("Every file loaded ({})", d.files.len()))}</summary>
-                        {move || ctx.data.with(|d| d.files.iter().rev().cloned().map(|f| view! { <FileReportView report=f/> }).collect_view())}
+                        <summary>{move || {
+                            let n = earlier().len();
+                            if ctx.last_batch.with(Vec::is_empty) { format!("Every file loaded ({n})") } else { format!("Files loaded before ({n})") }
+                        }}</summary>
+                        {move || earlier().into_iter().rev().map(|f| view! { <FileReportView report=f/> }).collect_view()}
                     </details>
                 </Show>
                 <div class="files-actions">
@@ -357,6 +374,33 @@ fn ImportReport() -> impl IntoView {
     }
 }
 
+/// "Map columns again" for a CSV file the page keeps a copy of, or why not.
+fn map_again(r: &FileReport) -> Option<AnyView> {
+    if r.error.is_some() || r.columns.is_empty() {
+        return None; // not read, or JSON / a pasted list: no columns to map
+    }
+    let ctx = ctx();
+    Some(match r.kept.clone().filter(|k| storage::kept_file(k).is_some()) {
+        Some(key) => view! {
+            <p class="map-again-line">
+                <button class="btn small map-again" on:click=move |_| loader::map_again(ctx, key.clone())>
+                    "Map columns again"
+                </button>
+                <span class="hint">" Change what a column is read as; the figures follow."</span>
+            </p>
+        }
+        .into_any(),
+        None => view! {
+            <p class="hint map-again-line">{format!(
+                "To map this file's columns again, add it again: the page keeps a copy only of files up to {} ({} in all).",
+                util::bytes(storage::KEEP_FILE_LIMIT as f64),
+                util::bytes(storage::KEEP_TOTAL_LIMIT as f64)
+            )}</p>
+        }
+        .into_any(),
+    })
+}
+
 fn kind_label(k: Option<FileKind>) -> &'static str {
     k.map_or("not read", FileKind::label)
 }
@@ -409,6 +453,7 @@ pub fn FileReportView(report: FileReport, #[prop(optional)] open: bool) -> impl 
                     <strong>"Columns ignored: "</strong>{r.ignored_columns.join(", ")}
                 </p>
             })}
+            {map_again(&r)}
             {(!used.is_empty()).then(|| view! {
                 <details class="columns"><summary>{format!("Columns used ({})", used.len())}</summary>
                     <ul>{used.into_iter().map(|u| view! { <li>{u}</li> }).collect_view()}</ul>

@@ -1068,6 +1068,13 @@ impl App {
             .map_err(webdriver(format!("choose {value:?} in `{selector}`")))
     }
 
+    /// What the page keeps in IndexedDB (`app/src/storage.rs`): the stored meta
+    /// record as JSON (`files`, `day_rows`, `roster`…), or `null` when nothing is
+    /// stored. Never creates the database.
+    pub async fn stored_meta(&self) -> Result<Value> {
+        self.execute_async(STORED_META_JS, Vec::new()).await
+    }
+
     /// Reloads the current page, as the browser's reload button does.
     pub async fn reload(&self) -> Result<()> {
         self.client()
@@ -1241,3 +1248,21 @@ impl Drop for App {
         }
     }
 }
+
+/// Reads the page's stored meta record without creating the database.
+const STORED_META_JS: &str = r#"
+const done = arguments[arguments.length - 1];
+const request = (r) => new Promise((ok, fail) => { r.onsuccess = () => ok(r.result); r.onerror = () => fail(r.error); });
+(async () => {
+  const dbs = await indexedDB.databases();
+  if (!dbs.some((d) => d.name === 'scoreboard')) return null;
+  const db = await request(indexedDB.open('scoreboard'));
+  try {
+    if (!db.objectStoreNames.contains('meta')) return null;
+    const meta = await request(db.transaction('meta', 'readonly').objectStore('meta').get('meta'));
+    return meta == null ? null : JSON.parse(new TextDecoder().decode(meta));
+  } finally {
+    db.close();
+  }
+})().then(done, (e) => done({ error: String(e) }));
+"#;

@@ -809,27 +809,17 @@ async fn broken_rows_are_named_in_the_import_report_and_the_good_rows_still_coun
 
 /// What the app keeps in IndexedDB (`app/src/storage.rs`): the stored files' names and
 /// row count, or `null` when nothing is stored. Never creates the database.
-const STORED_JS: &str = r#"
-const done = arguments[arguments.length - 1];
-const request = (r) => new Promise((ok, fail) => { r.onsuccess = () => ok(r.result); r.onerror = () => fail(r.error); });
-(async () => {
-  const dbs = await indexedDB.databases();
-  if (!dbs.some((d) => d.name === 'scoreboard')) return null;
-  const db = await request(indexedDB.open('scoreboard'));
-  try {
-    if (!db.objectStoreNames.contains('meta')) return null;
-    const meta = await request(db.transaction('meta', 'readonly').objectStore('meta').get('meta'));
-    if (meta == null) return null;
-    const m = JSON.parse(new TextDecoder().decode(meta));
-    return { files: m.files.map((f) => f.file), day_rows: m.day_rows, roster: m.roster != null };
-  } finally {
-    db.close();
-  }
-})().then(done, (e) => done({ error: String(e) }));
-"#;
-
 async fn stored(app: &App) -> Result<Value> {
-    app.execute_async(STORED_JS, Vec::new()).await
+    let meta = app.stored_meta().await?;
+    Ok(if meta.is_null() || meta.get("error").is_some() {
+        meta
+    } else {
+        json!({
+            "files": meta["files"].as_array().map(|f| f.iter().map(|x| x["file"].clone()).collect::<Vec<_>>()),
+            "day_rows": meta["day_rows"],
+            "roster": !meta["roster"].is_null(),
+        })
+    })
 }
 
 #[tokio::test]

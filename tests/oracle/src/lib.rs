@@ -44,6 +44,9 @@ pub mod oracle {
     //! - "Not started yet" (the non-starters list) = roster members with no
     //!   activity up to the end of the tier week: "non-starter" and "new".
     //!
+    //! - A later file of the same source (§1) is [`merge_loads`]: per
+    //!   measure, the last value a row carries, in load order.
+    //!
     //! Scope of the oracle: day rows only (period rows from undated exports are
     //! not modelled), and a roster whose persons are listed once each (an alias
     //! claimed twice goes to the first claimant, as the roster documents).
@@ -53,7 +56,9 @@ pub mod oracle {
     use chrono::{Datelike, Duration, NaiveDate};
     use polars::prelude::*;
     use scoreboard_core::metrics::{Tier, MAX_WINDOW_WEEKS};
-    use scoreboard_core::{DayRow, Measures, RosterEntry, Source, SourceCoverage, WindowSpec};
+    use scoreboard_core::{
+        DayRow, MeasureSet, Measures, RosterEntry, Source, SourceCoverage, WindowSpec,
+    };
 
     /// What both the engine and the oracle are given.
     #[derive(Debug, Clone, Copy)]
@@ -254,6 +259,159 @@ pub mod oracle {
             None => col("active"),
         };
         col("person").filter(pred).n_unique().cast(DataType::Int64)
+    }
+
+    /// The measure a column of [`MEASURES`] belongs to (accepted and rejected
+    /// edits are one measure: the rate needs both).
+    fn carried_as(name: &str) -> MeasureSet {
+        match name {
+            "sessions" => MeasureSet::SESSIONS,
+            "lines_added" => MeasureSet::LINES_ADDED,
+            "lines_removed" => MeasureSet::LINES_REMOVED,
+            "commits" => MeasureSet::COMMITS,
+            "pull_requests" => MeasureSet::PULL_REQUESTS,
+            "edits_accepted" | "edits_rejected" => MeasureSet::EDITS,
+            "input_tokens" => MeasureSet::INPUT_TOKENS,
+            "output_tokens" => MeasureSet::OUTPUT_TOKENS,
+            "cache_read_tokens" => MeasureSet::CACHE_READ_TOKENS,
+            "cache_creation_tokens" => MeasureSet::CACHE_CREATION_TOKENS,
+            _ => MeasureSet::COST,
+        }
+    }
+
+    /// §1 "A later file of the same source": the canonical table of day rows
+    /// loaded in this order (files one after another, each file's rows
+    /// already summed per person-day), worked out a second time with polars.
+    /// A measure a row does not carry (its file had no such column) is null
+    /// there: unknown, not 0. Per (source, person, day), each measure is the
+    /// last non-null value in load order, so a later file replaces only the
+    /// measures it has a column for, zero included; a measure no row carries
+    /// stays uncarried with the first row's value (what its source gave, 0
+    /// from a parser). Rows come back in first-load order; the per-model and
+    /// per-tool splits are not modelled (no figure reads them).
+    pub fn merge_loads(rows: &[DayRow]) -> PolarsResult<Vec<DayRow>> {
+        let n = rows.len();
+        let mut cols = vec![
+            Column::new("seq".into(), (0..n as i64).collect::<Vec<_>>()),
+            Column::new(
+                "source".into(),
+                rows.iter()
+                    .map(|r| Source::ALL.iter().position(|s| *s == r.source).unwrap_or(0) as i32)
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "person".into(),
+                rows.iter()
+                    .map(|r| r.person.as_str().to_string())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "day".into(),
+                rows.iter().map(|r| epoch(r.day)).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "cost_is_estimated".into(),
+                rows.iter()
+                    .map(|r| {
+                        r.present
+                            .contains(MeasureSet::COST)
+                            .then_some(r.measures.cost_is_estimated)
+                    })
+                    .collect::<Vec<Option<bool>>>(),
+            ),
+        ];
+        for (name, read) in MEASURES {
+            cols.push(Column::new(
+                name.into(),
+                rows.iter()
+                    .map(|r| {
+                        r.present
+                            .contains(carried_as(name))
+                            .then(|| read(&r.measures))
+                    })
+                    .collect::<Vec<Option<i64>>>(),
+            ));
+            cols.push(Column::new(
+                format!("{name}_as_given").into(),
+                rows.iter().map(|r| read(&r.measures)).collect::<Vec<_>>(),
+            ));
+        }
+        cols.push(Column::new(
+            "cost_is_estimated_as_given".into(),
+            rows.iter()
+                .map(|r| r.measures.cost_is_estimated)
+                .collect::<Vec<_>>(),
+        ));
+        // The last value a row carries, else the first row's as given.
+        let merged_value = |c: &str| {
+            coalesce(&[
+                col(c).drop_nulls().last(),
+                col(format!("{c}_as_given")).first(),
+            ])
+            .alias(c)
+        };
+        let mut aggs: Vec<Expr> = Vec::new();
+        for (c, _) in MEASURES {
+            aggs.push(merged_value(c));
+            aggs.push(col(c).is_not_null().any(true).alias(format!("{c}_carried")));
+        }
+        aggs.push(merged_value("cost_is_estimated"));
+        let merged = DataFrame::new(n, cols)?
+            .lazy()
+            .sort(["seq"], SortMultipleOptions::default())
+            .group_by_stable([col("source"), col("person"), col("day")])
+            .agg(aggs)
+            .collect()?;
+
+        let source = merged.column("source")?.i32()?;
+        let person = merged.column("person")?.str()?;
+        let day = merged.column("day")?.i32()?;
+        let estimated = merged.column("cost_is_estimated")?.bool()?;
+        let values = MEASURES
+            .iter()
+            .map(|(c, _)| {
+                let v = merged.column(c)?.i64()?.clone();
+                let carried = merged.column(&format!("{c}_carried"))?.bool()?.clone();
+                Ok((v, carried))
+            })
+            .collect::<PolarsResult<Vec<_>>>()?;
+        let mut out = Vec::with_capacity(merged.height());
+        for i in 0..merged.height() {
+            let key = person.get(i).and_then(scoreboard_core::PersonKey::parse);
+            let (Some(s), Some(key), Some(d)) = (source.get(i), key, day.get(i)) else {
+                return Err(PolarsError::ComputeError(
+                    "a merged row lost its key".into(),
+                ));
+            };
+            let mut r = DayRow::new(from_epoch(d), key, Source::ALL[s as usize]);
+            r.present = MeasureSet::empty();
+            let mut m = Measures::default();
+            for ((name, _), (v, carried)) in MEASURES.iter().zip(&values) {
+                if carried.get(i) == Some(true) {
+                    r.present |= carried_as(name);
+                }
+                let v = v.get(i).unwrap_or(0);
+                let u = v as u64;
+                match *name {
+                    "sessions" => m.sessions = u,
+                    "lines_added" => m.lines_added = u,
+                    "lines_removed" => m.lines_removed = u,
+                    "commits" => m.commits = u,
+                    "pull_requests" => m.pull_requests = u,
+                    "edits_accepted" => m.edits_accepted = u,
+                    "edits_rejected" => m.edits_rejected = u,
+                    "input_tokens" => m.input_tokens = u,
+                    "output_tokens" => m.output_tokens = u,
+                    "cache_read_tokens" => m.cache_read_tokens = u,
+                    "cache_creation_tokens" => m.cache_creation_tokens = u,
+                    _ => m.cost_micros = v,
+                }
+            }
+            m.cost_is_estimated = estimated.get(i).unwrap_or(false);
+            r.measures = m;
+            out.push(r);
+        }
+        Ok(out)
     }
 
     /// Computes the figures. Errors are polars errors (a bug in the oracle, not in the data).

@@ -25,8 +25,8 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use scoreboard_core::metrics::{Report, Tier, WeekCoverage};
 use scoreboard_core::{
-    compute, DayRange, DayRow, Measures, PersonKey, ReportOptions, Roster, RosterEntry, Source,
-    UsageTable, WindowSpec,
+    compute, DayRange, DayRow, MeasureSet, Measures, PersonKey, ReportOptions, Roster, RosterEntry,
+    Source, UsageTable, WindowSpec,
 };
 use scoreboard_oracle::oracle::{self, Input, Output};
 
@@ -71,6 +71,8 @@ fn d(s: &str) -> NaiveDate {
 #[derive(Debug, Clone)]
 struct Case {
     rows: Vec<DayRow>,
+    /// A thinner later file of the same sources (metrics.md §1), loaded after `rows`.
+    later: Vec<DayRow>,
     roster: Option<Vec<RosterEntry>>,
     as_of: NaiveDate,
     window: WindowSpec,
@@ -172,9 +174,80 @@ fn steady() -> impl Strategy<Value = Vec<Steady>> {
     )
 }
 
+/// The measures a thinner later file carries: lines only (date, e-mail and
+/// lines accepted), sessions and cost, the edits, none but the key columns.
+const THIN: [MeasureSet; 4] = [
+    MeasureSet::LINES_ADDED,
+    MeasureSet::SESSIONS.union(MeasureSet::COST),
+    MeasureSet::EDITS,
+    MeasureSet::empty(),
+];
+
+/// A later file: (which earlier row's person-day, which columns, values).
+type LaterSpec = Vec<(usize, usize, Measures)>;
+
+fn later_spec() -> impl Strategy<Value = LaterSpec> {
+    prop_oneof![
+        1 => Just(Vec::new()),
+        2 => prop::collection::vec((0usize..200, 0..THIN.len(), measures()), 1..12),
+    ]
+}
+
+/// A parser gives 0 for a measure its file has no column for; `present` says it is unknown.
+fn thin(m: &Measures, present: MeasureSet) -> Measures {
+    let keep = |set: MeasureSet, v: u64| if present.contains(set) { v } else { 0 };
+    Measures {
+        sessions: keep(MeasureSet::SESSIONS, m.sessions),
+        lines_added: keep(MeasureSet::LINES_ADDED, m.lines_added),
+        lines_removed: keep(MeasureSet::LINES_REMOVED, m.lines_removed),
+        commits: keep(MeasureSet::COMMITS, m.commits),
+        pull_requests: keep(MeasureSet::PULL_REQUESTS, m.pull_requests),
+        edits_accepted: keep(MeasureSet::EDITS, m.edits_accepted),
+        edits_rejected: keep(MeasureSet::EDITS, m.edits_rejected),
+        input_tokens: keep(MeasureSet::INPUT_TOKENS, m.input_tokens),
+        output_tokens: keep(MeasureSet::OUTPUT_TOKENS, m.output_tokens),
+        cache_read_tokens: keep(MeasureSet::CACHE_READ_TOKENS, m.cache_read_tokens),
+        cache_creation_tokens: keep(MeasureSet::CACHE_CREATION_TOKENS, m.cache_creation_tokens),
+        cost_micros: if present.contains(MeasureSet::COST) {
+            m.cost_micros
+        } else {
+            0
+        },
+        cost_is_estimated: present.contains(MeasureSet::COST) && m.cost_is_estimated,
+    }
+}
+
+/// The later file's rows: person-days of earlier rows, one row per key (a
+/// parser sums a file's rows per person-day), carrying only its columns.
+fn later_rows(rows: &[DayRow], spec: LaterSpec) -> Vec<DayRow> {
+    let mut out: Vec<DayRow> = Vec::new();
+    if rows.is_empty() {
+        return out;
+    }
+    for (pick, columns, m) in spec {
+        let earlier = &rows[pick % rows.len()];
+        let present = THIN[columns];
+        if out
+            .iter()
+            .any(|r| (r.source, &r.person, r.day) == (earlier.source, &earlier.person, earlier.day))
+        {
+            continue;
+        }
+        let mut r = DayRow::new(earlier.day, earlier.person.clone(), earlier.source);
+        r.measures = thin(&m, present);
+        r.present = present;
+        out.push(r);
+    }
+    out
+}
+
 fn case() -> impl Strategy<Value = Case> {
     (
-        (prop::collection::vec(person_day(), 0..70), steady()),
+        (
+            prop::collection::vec(person_day(), 0..70),
+            steady(),
+            later_spec(),
+        ),
         roster_spec(),
         0..AS_OF.len(),
         prop_oneof![
@@ -186,7 +259,7 @@ fn case() -> impl Strategy<Value = Case> {
         ],
         prop_oneof![3 => Just(None), 1 => (0usize..3).prop_map(Some)],
     )
-        .prop_map(|((days, steady), roster, as_of, window, team)| {
+        .prop_map(|((days, steady, later), roster, as_of, window, team)| {
             let as_of = d(AS_OF[as_of]);
             let mut rows = Vec::new();
             let current_monday =
@@ -250,7 +323,9 @@ fn case() -> impl Strategy<Value = Case> {
                 },
             };
             let team = team.map(|t| ["red", "blue", "nobody"][t].to_string());
+            let later = later_rows(&rows, later);
             Case {
+                later,
                 rows,
                 roster,
                 as_of,
@@ -301,6 +376,7 @@ impl Coverage {
             "window with no complete week",
             "week of the window no source covers",
             "complete week partly covered",
+            "later file without a measure the earlier row had",
         ];
         Coverage {
             counters: names.into_iter().map(|n| (n, AtomicU64::new(0))).collect(),
@@ -331,6 +407,16 @@ impl Coverage {
 }
 
 fn record(cov: &Coverage, case: &Case, table: &UsageTable, out: &Output) {
+    cov.hit(
+        "later file without a measure the earlier row had",
+        case.later.iter().any(|l| {
+            case.rows.iter().any(|r| {
+                (r.source, &r.person, r.day) == (l.source, &l.person, l.day)
+                    && r.measures.is_active()
+                    && !l.present.is_all()
+            })
+        }),
+    );
     let mut by_day: BTreeMap<(String, NaiveDate), Vec<&DayRow>> = BTreeMap::new();
     let roster = case.roster.as_ref().map(|r| Roster::new(r.clone()));
     for r in table.days() {
@@ -476,9 +562,34 @@ fn tier_counts(out: &Output) -> [u64; 6] {
     c
 }
 
+/// A row as the figures see it: key, measures and which of them it carries.
+fn row_key(r: &DayRow) -> (Source, String, NaiveDate, Measures, MeasureSet) {
+    (
+        r.source,
+        r.person.as_str().to_string(),
+        r.day,
+        r.measures,
+        r.present,
+    )
+}
+
 fn check(case: &Case, cov: &Coverage) -> Result<(), TestCaseError> {
     let mut table = UsageTable::new();
     table.insert_days(case.rows.clone());
+    table.insert_days(case.later.clone());
+    // §1: the oracle merges the loads itself, from the rows as loaded.
+    let loaded: Vec<DayRow> = case.rows.iter().chain(&case.later).cloned().collect();
+    let merged = oracle::merge_loads(&loaded)
+        .map_err(|e| TestCaseError::fail(format!("oracle merge failed: {e}")))?;
+    let mut engine_rows: Vec<_> = table.days().iter().map(row_key).collect();
+    let mut oracle_rows: Vec<_> = merged.iter().map(row_key).collect();
+    engine_rows.sort_by(|a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
+    oracle_rows.sort_by(|a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
+    prop_assert_eq!(
+        engine_rows,
+        oracle_rows,
+        "the canonical table after the later file"
+    );
     let roster = case.roster.as_ref().map(|r| Roster::new(r.clone()));
     let opts = ReportOptions {
         as_of: case.as_of,
@@ -489,7 +600,7 @@ fn check(case: &Case, cov: &Coverage) -> Result<(), TestCaseError> {
 
     let coverage = table.coverage();
     let input = Input {
-        rows: table.days(),
+        rows: &merged,
         coverage: &coverage,
         roster: case.roster.as_deref(),
         as_of: case.as_of,
@@ -807,6 +918,7 @@ fn the_tier_chart_counts_people_first_active_after_w_as_new() {
     ];
     let case = Case {
         rows,
+        later: Vec::new(),
         roster: Some(entries),
         as_of: d("2026-11-22"),
         window: WindowSpec::LastWeeks { weeks: 4 },
@@ -869,4 +981,99 @@ fn the_tier_chart_counts_people_first_active_after_w_as_new() {
 
 fn entries_of(case: &Case) -> Vec<RosterEntry> {
     case.roster.clone().unwrap_or_default()
+}
+
+/// §1 with hand-worked numbers: a full export, then a thinner later file for
+/// two of the same days with date, e-mail and lines accepted only. In the week
+/// of 16 Nov, lines accepted become 70 + 10 + 90 = 170 (ana's 16th and ben's
+/// 17th replaced, ana's 22nd kept); the sessions (3 + 1 + 4 = 8) and the cost
+/// ($2.00 + $0.50 + $3.00 = $5.50, $2.75 per active engineer) are unknown in
+/// the later file, so the full export's stay. The engine and the oracle's
+/// own merge must both say so.
+#[test]
+fn a_thinner_later_file_keeps_the_sessions_and_cost_it_lacks_in_the_engine_and_the_oracle() {
+    let full = |day: &str, who: &str, sessions: u64, lines: u64, cost: i64| {
+        let mut r = DayRow::new(d(day), key(who), Source::Csv);
+        r.measures.sessions = sessions;
+        r.measures.lines_added = lines;
+        r.measures.cost_micros = cost;
+        r
+    };
+    let lines_only = |day: &str, who: &str, lines: u64| {
+        let mut r = DayRow::new(d(day), key(who), Source::Csv);
+        r.measures.lines_added = lines;
+        r.present = MeasureSet::LINES_ADDED;
+        r
+    };
+    let case = Case {
+        rows: vec![
+            full("2026-11-09", "ana@x.com", 2, 100, 1_000_000),
+            full("2026-11-16", "ana@x.com", 3, 40, 2_000_000),
+            full("2026-11-17", "ben@x.com", 4, 60, 3_000_000),
+            full("2026-11-22", "ana@x.com", 1, 10, 500_000),
+        ],
+        later: vec![
+            lines_only("2026-11-16", "ana@x.com", 70),
+            lines_only("2026-11-17", "ben@x.com", 90),
+        ],
+        roster: None,
+        as_of: d("2026-11-25"),
+        window: WindowSpec::LastWeeks { weeks: 4 },
+        team: None,
+    };
+    if let Err(e) = check(&case, &Coverage::new()) {
+        panic!("engine and oracle disagree: {e}");
+    }
+
+    let mut table = UsageTable::new();
+    table.insert_days(case.rows.clone());
+    table.insert_days(case.later.clone());
+    let report = compute(&table, None, &ReportOptions::last_weeks(case.as_of, 4));
+    assert_eq!(report.window.reference_week, Some(d("2026-11-16")));
+    let week = report
+        .weeks
+        .iter()
+        .find(|w| w.week == d("2026-11-16"))
+        .and_then(|w| w.figures.clone())
+        .expect("figures for the week of 16 Nov");
+    assert_eq!(
+        (
+            week.active_engineers,
+            week.totals.sessions,
+            week.totals.lines_accepted,
+            week.totals.cost_micros,
+            week.cost_per_active_engineer_usd
+        ),
+        (2, 8, 170, 5_500_000, Some(2.75)),
+        "the engine's week of 16 Nov"
+    );
+
+    let loaded: Vec<DayRow> = case.rows.iter().chain(&case.later).cloned().collect();
+    let merged = oracle::merge_loads(&loaded).expect("the oracle merges");
+    let coverage = table.coverage();
+    let out = oracle::compute(&Input {
+        rows: &merged,
+        coverage: &coverage,
+        roster: None,
+        as_of: case.as_of,
+        window: case.window,
+        team: None,
+    })
+    .expect("the oracle runs");
+    let o = out
+        .weeks
+        .iter()
+        .find(|w| w.monday == d("2026-11-16"))
+        .expect("the oracle's week of 16 Nov");
+    assert_eq!(
+        (
+            o.active_engineers,
+            o.sessions,
+            o.lines_accepted,
+            o.cost_micros,
+            o.cost_per_active_engineer_usd()
+        ),
+        (2, 8, 170, 5_500_000, Some(2.75)),
+        "the oracle's week of 16 Nov"
+    );
 }
