@@ -475,6 +475,35 @@ async fn an_expired_cursor_restarts_the_day_without_duplicates() {
     assert_eq!(ann.measures.sessions, 4, "no record counted twice");
 }
 
+// Drift guarded: the usage report's cursor loop had no repeated-cursor
+// check (the Enterprise client's had one): an upstream handing back the
+// cursor it was asked with made a sync ask 10,000 times for one page.
+#[tokio::test]
+async fn a_usage_report_repeating_its_cursor_fails_that_day_at_once() {
+    let fake = Fake::start(org_data(), 2).await;
+    fake.add_rule(
+        Rule::on(USAGE, Fault::RepeatCursor)
+            .day("2026-11-19")
+            .with_cursor()
+            .always(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::new(test_config(&fake, dir.path()));
+    let outcome = h
+        .syncer
+        .sync(Source::AdminApi, noon("2026-11-20"))
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.count(USAGE, Some("2026-11-19")),
+        2,
+        "the first page, then the page that repeats its cursor"
+    );
+    let err = outcome.error.unwrap();
+    assert!(err.contains("repeated its cursor"), "{err}");
+    assert_eq!(outcome.days_fetched, 2, "the other days are stored");
+}
+
 #[tokio::test]
 async fn an_organisation_with_only_api_key_actors_is_warned_about_by_name() {
     let mut data = FakeData {

@@ -66,6 +66,9 @@ pub enum Fault {
     Hang(Duration),
     /// 410 for a request that carries a cursor.
     ExpireCursor,
+    /// For a request that carries a cursor: an empty page pointing to that
+    /// same cursor again (an upstream stuck in a loop).
+    RepeatCursor,
     /// Put the caller's key into the error message (a careless upstream).
     EchoKey,
     /// Put the key, cut short, in the message, in `error.type` and in the
@@ -288,6 +291,15 @@ async fn gate(
                 "the page cursor has expired",
                 None,
             ))
+        }
+        Some(Fault::RepeatCursor) if query.contains_key("page") => {
+            let page = query.get("page").cloned();
+            let body = if path == "/v1/organizations/analytics/users" {
+                json!({"data": [], "next_page": page})
+            } else {
+                json!({"data": [], "has_more": true, "next_page": page})
+            };
+            return Err(ok(state, body));
         }
         Some(Fault::EchoKeyEverywhere) => {
             let key = hit.api_key.clone().unwrap_or_default();
