@@ -34,7 +34,7 @@ use scoreboard_core::parse::parse_day;
 use scoreboard_core::{DayRow, Measures, ModelUsage, PersonKey, Source, ToolDecisions};
 use sha2::{Digest, Sha256};
 
-use crate::extract::{Extracted, Measure, MetricPoint, TokenKind};
+use crate::extract::{Extracted, Measure, MetricPoint, ModelTokenKind};
 use crate::{
     ActiveTime, ClientSeen, OtlpError, PersonClients, PersonSeen, TelemetryStatus, TokenId,
     TokenUsage,
@@ -240,10 +240,10 @@ impl Agg {
                     .or_default();
                 let n = count(inc);
                 match kind {
-                    TokenKind::Input => add(&mut u.input, n),
-                    TokenKind::Output => add(&mut u.output, n),
-                    TokenKind::CacheRead => add(&mut u.cache_read, n),
-                    TokenKind::CacheCreation => add(&mut u.cache_creation, n),
+                    ModelTokenKind::Input => add(&mut u.input, n),
+                    ModelTokenKind::Output => add(&mut u.output, n),
+                    ModelTokenKind::CacheRead => add(&mut u.cache_read, n),
+                    ModelTokenKind::CacheCreation => add(&mut u.cache_creation, n),
                 }
             }
             Measure::Cost { model } => {
