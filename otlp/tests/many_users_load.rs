@@ -69,8 +69,8 @@ async fn hundreds_of_users_and_thousands_of_batches_add_up_exactly() {
     let mut order: Vec<usize> = (0..unique).collect();
     let mut retries = 0;
     for i in 0..unique {
-        if rng.next().is_multiple_of(10) {
-            let at = i + 1 + (rng.next() as usize) % (order.len() - i).max(1);
+        if rng.draw().is_multiple_of(10) {
+            let at = i + 1 + (rng.draw() as usize) % (order.len() - i).max(1);
             order.insert(at.min(order.len()), i);
             retries += 1;
         }
