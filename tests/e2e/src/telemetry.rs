@@ -4,11 +4,11 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fantoccini::Locator;
-use scoreboard_test_support::otlp::capture;
+use scoreboard_test_support::otlp::{fixtures, read_capture};
 
 use crate::harness::{App, Error, Result};
 
@@ -83,10 +83,15 @@ pub fn post(base_url: &str, path: &str, token: &str, body: &[u8]) -> u16 {
         .unwrap_or(0)
 }
 
-/// Replays every request of a captured JSON session of the real Claude Code
-/// CLI (`../shared/fixtures/otlp/<version>/<scenario>`), in order; the statuses.
-pub fn replay_capture(version: &str, scenario: &str, base_url: &str, token: &str) -> Vec<u16> {
-    capture(version, scenario)
+/// A captured session of the real Claude Code CLI (`../shared/fixtures/otlp/`).
+pub fn fixture(version: &str, scenario: &str) -> PathBuf {
+    fixtures().join(version).join(scenario)
+}
+
+/// Replays every request of a captured JSON session ([`fixture`]), in order; the statuses.
+pub fn replay_capture(dir: &Path, base_url: &str, token: &str) -> Vec<u16> {
+    read_capture(dir)
+        .unwrap_or_else(|e| panic!("{e}"))
         .iter()
         .map(|req| post(base_url, &req.path, token, &req.body))
         .collect()

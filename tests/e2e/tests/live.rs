@@ -16,7 +16,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use fantoccini::error::CmdError;
 use fantoccini::Locator;
 use scoreboard_e2e::harness::{App, Error, Result};
-use scoreboard_e2e::telemetry::{create_token, open_source_details, refresh_until, replay_capture};
+use scoreboard_e2e::telemetry::{
+    create_token, fixture, open_source_details, refresh_until, replay_capture,
+};
 use scoreboard_test_support::anthropic::{
     day, user, user_record, Fake, FakeData, Fault, Rule, ADMIN_KEY,
 };
@@ -215,12 +217,8 @@ async fn the_page_shows_the_admin_api_dashboard_live_and_telemetry_after_refresh
 
         // An engineer's Claude Code sends its telemetry with an ingest token.
         let (token, printed) = create_token(app.data_dir(), "e2e laptops", Some(app.base_url()));
-        let statuses = replay_capture(
-            "claude-code-2.1.330",
-            "edit-json-delta",
-            app.base_url(),
-            &token,
-        );
+        let capture = fixture("claude-code-2.1.330", "edit-json-delta");
+        let statuses = replay_capture(&capture, app.base_url(), &token);
         assert!(
             statuses.iter().all(|s| *s == 200),
             "telemetry answers {statuses:?}"

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use scoreboard_e2e::harness::{App, Result};
 use scoreboard_e2e::telemetry::{
-    create_token, open_source_details, refresh_until, replay_capture, scoreboard,
+    create_token, fixture, open_source_details, refresh_until, replay_capture, scoreboard,
 };
 use scoreboard_test_support::otlp::installation_id;
 
@@ -37,13 +37,13 @@ async fn the_rollout_view_shows_refusals_and_exactly_what_the_fixtures_sent() ->
         );
         // An API-key user (no e-mail) and one who set user.email in OTEL_RESOURCE_ATTRIBUTES.
         for scenario in ["write-json-delta", "write-json-delta-verbose"] {
-            let st = replay_capture(VERSION, scenario, app.base_url(), &token);
+            let st = replay_capture(&fixture(VERSION, scenario), app.base_url(), &token);
             assert!(st.iter().all(|s| *s == 200), "{scenario}: {st:?}");
         }
         // The token is revoked; one more machine keeps sending with it.
         let (ok, out) = scoreboard(&["token", "revoke", "1"], app.data_dir());
         assert!(ok, "{out}");
-        let refused = replay_capture(VERSION, "hello-json-delta", app.base_url(), &token);
+        let refused = replay_capture(&fixture(VERSION, "hello-json-delta"), app.base_url(), &token);
         assert!(refused.iter().all(|s| *s == 401), "{refused:?}");
         let n = refused.len().to_string();
 
