@@ -36,9 +36,10 @@ pub fn link_limit() -> usize {
         .unwrap_or(share::MAX_LINK_FRAGMENT_BYTES)
 }
 
-/// Where the snapshot on screen came from.
+/// Where the snapshot on screen came from (named apart from the loader's
+/// `Origin` of dropped files and the HTTP `Origin` header).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Origin {
+pub enum OpenedFrom {
     Link,
     Url(String),
     File(String),
@@ -47,7 +48,7 @@ pub enum Origin {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Opened {
     pub snapshot: Snapshot,
-    pub origin: Origin,
+    pub from: OpenedFrom,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -97,7 +98,7 @@ impl ShareCtx {
             self.shown.set(match share::decode_link(code) {
                 Ok(snapshot) => Shown::Open(Arc::new(Opened {
                     snapshot,
-                    origin: Origin::Link,
+                    from: OpenedFrom::Link,
                 })),
                 Err(e) => Shown::Failed(format!("This shared link cannot be opened: {e}.")),
             });
@@ -114,7 +115,7 @@ impl ShareCtx {
                     Ok(text) => match decode_text(&text) {
                         Ok(snapshot) => Shown::Open(Arc::new(Opened {
                             snapshot,
-                            origin: Origin::Url(url),
+                            from: OpenedFrom::Url(url),
                         })),
                         Err(e) => Shown::Failed(format!(
                             "The snapshot at {url} cannot be opened: {e}."
@@ -135,7 +136,7 @@ impl ShareCtx {
         self.shown.set(match share::decode_file(&bytes) {
             Ok(snapshot) => Shown::Open(Arc::new(Opened {
                 snapshot,
-                origin: Origin::File(name),
+                from: OpenedFrom::File(name),
             })),
             Err(e) => Shown::Failed(format!("{name} cannot be opened as a snapshot: {e}.")),
         });
@@ -146,7 +147,7 @@ impl ShareCtx {
     /// reloads the page without it (the page skipped its own start-up).
     pub fn close(self) {
         let from_url = self.shown.with_untracked(|s| match s {
-            Shown::Open(o) => !matches!(o.origin, Origin::File(_)),
+            Shown::Open(o) => !matches!(o.from, OpenedFrom::File(_)),
             Shown::Own => false,
             Shown::Loading(_) | Shown::Failed(_) => true,
         });

@@ -38,8 +38,11 @@ pub fn as_of_param() -> Option<NaiveDate> {
     url_param("as_of").and_then(|s| parse_day(&s))
 }
 
+/// Core's one reader of days (`scoreboard_core::parse::parse_day`), for the
+/// page's inputs and URL parameters, where a day that cannot be read is
+/// simply no day. Not a parser of its own: the forms are core's.
 pub fn parse_day(s: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
+    scoreboard_core::parse::parse_day(s).ok()
 }
 
 /// 12345 → "12,345".

@@ -3,6 +3,7 @@
 //! one row per active person-day, a year of 52 ISO weeks, deterministic.
 
 use chrono::{Days, NaiveDate};
+use scoreboard_test_support::rng::Lcg;
 use serde::Serialize;
 
 pub const HEADER: &str = "Date,Email,Sessions,Lines accepted,Lines removed,Commits,Pull requests,Accepted edits,Rejected edits,Spend (USD)";
@@ -25,25 +26,6 @@ pub struct Generated {
     pub bytes: u64,
     pub first_day: NaiveDate,
     pub last_day: NaiveDate,
-}
-
-/// A small deterministic generator, so every run reads the same bytes.
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() as f64) / ((1u64 << 31) as f64)
-    }
 }
 
 /// People in an export of `rows` rows: about 300 active days each (a year of

@@ -30,13 +30,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
-use opentelemetry_proto::tonic::metrics::v1::{
-    metric, number_data_point, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
-};
-use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use prost::Message;
+use scoreboard_test_support::otlp::{empty_attributes, sum_request, text};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
@@ -62,51 +58,14 @@ pub const RSS_CEILING_BYTES: u64 = 1024 * 1024 * 1024;
 /// The goal for the honest clients' p99 during the attack.
 pub const P99_GOAL_MS: f64 = 100.0;
 
-fn text(k: &str, v: &str) -> KeyValue {
-    KeyValue {
-        key: k.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(v.into())),
-        }),
-        ..Default::default()
-    }
-}
-
 /// Delta session counts: one resource per entry of `resources`, `points` each.
 fn metrics(resources: Vec<Vec<KeyValue>>, points: usize) -> Vec<u8> {
-    let base = 1_795_176_000_000_000_000u64;
-    ExportMetricsServiceRequest {
-        resource_metrics: resources
-            .into_iter()
-            .enumerate()
-            .map(|(r, attributes)| ResourceMetrics {
-                resource: Some(Resource {
-                    attributes,
-                    ..Default::default()
-                }),
-                scope_metrics: vec![ScopeMetrics {
-                    metrics: vec![Metric {
-                        name: "claude_code.session.count".into(),
-                        data: Some(metric::Data::Sum(Sum {
-                            data_points: (0..points)
-                                .map(|i| NumberDataPoint {
-                                    start_time_unix_nano: base + (r * points + i) as u64 * 2,
-                                    time_unix_nano: base + (r * points + i) as u64 * 2 + 1,
-                                    value: Some(number_data_point::Value::AsDouble(1.0)),
-                                    ..Default::default()
-                                })
-                                .collect(),
-                            aggregation_temporality: 1,
-                            is_monotonic: true,
-                        })),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            })
-            .collect(),
-    }
+    sum_request(
+        resources,
+        "claude_code.session.count",
+        None,
+        &vec![1.0; points],
+    )
     .encode_to_vec()
 }
 
@@ -128,16 +87,7 @@ fn pack(json: &[u8]) -> String {
 }
 
 fn bodies() -> Bodies {
-    let empty_attributes = ExportMetricsServiceRequest {
-        resource_metrics: vec![ResourceMetrics {
-            resource: Some(Resource {
-                attributes: vec![KeyValue::default(); 7_500_000],
-                ..Default::default()
-            }),
-            ..Default::default()
-        }],
-    }
-    .encode_to_vec();
+    let empty_attributes = empty_attributes(7_500_000).encode_to_vec();
     let many_people = metrics(
         (0..PEOPLE)
             .map(|i| vec![text("user.email", &format!("fake{i:06}@attack.example"))])
@@ -349,7 +299,7 @@ pub async fn run(bin: &Path, fixtures: &Path, s: &Settings) -> Result<Value> {
     // Honest traffic: Claude Code's own batches (JSON), many engineers.
     let templates: Vec<Template> = ingest::JSON_TEMPLATES
         .iter()
-        .map(|(v, sc)| ingest::load(fixtures, v, sc))
+        .map(|(v, sc)| Template::load(fixtures, v, sc))
         .collect::<Result<_>>()?;
     let mut batches = Vec::new();
     for u in 0..400 {
@@ -360,7 +310,7 @@ pub async fn run(bin: &Path, fixtures: &Path, s: &Settings) -> Result<Value> {
                 &format!("{:064x}", 0x5afe_0000_u64 + u as u64),
                 &format!("00000000-0000-4000-a000-{:012x}", u * 10 + k),
                 &format!("engineer{u:04}@honest.example"),
-            )?);
+            ));
         }
     }
     let batches = Arc::new(batches);

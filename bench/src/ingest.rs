@@ -12,13 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyInner;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
-use opentelemetry_proto::tonic::metrics::v1::metric::Data;
-use prost::Message;
 use scoreboard_core::{DayRow, Measures};
+pub use scoreboard_test_support::otlp::{Batch, Template};
+use scoreboard_test_support::rng::Lcg;
 use serde_json::{json, Value};
 
 use crate::proc::{scoreboard, Server};
@@ -38,141 +34,10 @@ pub const PROTOBUF_TEMPLATES: [(&str, &str); 2] = [
     ("claude-code-2.1.330", "hello-protobuf-delta"),
 ];
 
-#[derive(Clone)]
-enum Decoded {
-    Metrics(ExportMetricsServiceRequest),
-    Logs(ExportLogsServiceRequest),
-}
-
-pub struct Template {
-    pub name: String,
-    protobuf: bool,
-    requests: Vec<Decoded>,
-}
-
-pub fn load(fixtures: &Path, version: &str, scenario: &str) -> Result<Template> {
-    let dir = fixtures.join(version).join(scenario);
-    let index: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("index.json")).map_err(ctx(dir.display()))?)
-            .map_err(ctx("index.json"))?;
-    let protobuf = scenario.contains("protobuf");
-    let mut reqs: Vec<(u64, Decoded)> = Vec::new();
-    for r in index.as_array().cloned().unwrap_or_default() {
-        let raw = r["files"]["raw"].as_str().unwrap_or_default();
-        let body = std::fs::read(dir.join(raw)).map_err(ctx(raw))?;
-        let d = match (r["path"].as_str(), protobuf) {
-            (Some("/v1/metrics"), false) => {
-                Decoded::Metrics(serde_json::from_slice(&body).map_err(ctx(raw))?)
-            }
-            (Some("/v1/metrics"), true) => {
-                Decoded::Metrics(ExportMetricsServiceRequest::decode(&body[..]).map_err(ctx(raw))?)
-            }
-            (Some("/v1/logs"), false) => {
-                Decoded::Logs(serde_json::from_slice(&body).map_err(ctx(raw))?)
-            }
-            (Some("/v1/logs"), true) => {
-                Decoded::Logs(ExportLogsServiceRequest::decode(&body[..]).map_err(ctx(raw))?)
-            }
-            _ => continue,
-        };
-        reqs.push((r["seq"].as_u64().unwrap_or(0), d));
-    }
-    reqs.sort_by_key(|(s, _)| *s);
-    Ok(Template {
-        name: format!("{version}/{scenario}"),
-        protobuf,
-        requests: reqs.into_iter().map(|(_, d)| d).collect(),
-    })
-}
-
-fn string(s: &str) -> Option<AnyValue> {
-    Some(AnyValue {
-        value: Some(AnyInner::StringValue(s.to_string())),
-    })
-}
-
-fn restamp(attrs: &mut Vec<KeyValue>, user_id: &str, session: &str, email: &str) {
-    attrs.retain(|kv| kv.key != "user.email");
-    for kv in attrs.iter_mut() {
-        match kv.key.as_str() {
-            "user.id" => kv.value = string(user_id),
-            "session.id" => kv.value = string(session),
-            _ => {}
-        }
-    }
-    attrs.push(KeyValue {
-        key: "user.email".into(),
-        value: string(email),
-        ..Default::default()
-    });
-}
-
-pub struct Batch {
-    pub path: &'static str,
-    pub content_type: &'static str,
-    pub body: Vec<u8>,
-    /// Metric data points plus log records.
-    pub points: usize,
-}
-
-/// One captured request, re-stamped as `email`'s session `session`, encoded like the capture.
-fn batch(t: &Template, d: &Decoded, user_id: &str, session: &str, email: &str) -> Result<Batch> {
-    let mut points = 0;
-    let (path, body) = match d.clone() {
-        Decoded::Metrics(mut m) => {
-            for rm in &mut m.resource_metrics {
-                for sm in &mut rm.scope_metrics {
-                    for metric in &mut sm.metrics {
-                        if let Some(Data::Sum(sum)) = &mut metric.data {
-                            for p in &mut sum.data_points {
-                                restamp(&mut p.attributes, user_id, session, email);
-                                points += 1;
-                            }
-                        }
-                    }
-                }
-            }
-            let body = if t.protobuf {
-                m.encode_to_vec()
-            } else {
-                serde_json::to_vec(&m).map_err(ctx("encode metrics"))?
-            };
-            ("/v1/metrics", body)
-        }
-        Decoded::Logs(mut l) => {
-            for rl in &mut l.resource_logs {
-                for sl in &mut rl.scope_logs {
-                    for r in &mut sl.log_records {
-                        restamp(&mut r.attributes, user_id, session, email);
-                        points += 1;
-                    }
-                }
-            }
-            let body = if t.protobuf {
-                l.encode_to_vec()
-            } else {
-                serde_json::to_vec(&l).map_err(ctx("encode logs"))?
-            };
-            ("/v1/logs", body)
-        }
-    };
-    Ok(Batch {
-        path,
-        content_type: if t.protobuf {
-            "application/x-protobuf"
-        } else {
-            "application/json"
-        },
-        body,
-        points,
-    })
-}
-
-pub fn session_batches(t: &Template, user: &str, session: &str, email: &str) -> Result<Vec<Batch>> {
-    t.requests
-        .iter()
-        .map(|d| batch(t, d, user, session, email))
-        .collect()
+/// One session of `t` as `email`'s installation `user` and session `session`,
+/// encoded as captured (no gzip: the CLI's default).
+pub fn session_batches(t: &Template, user: &str, session: &str, email: &str) -> Vec<Batch> {
+    t.session(user, session, Some(email), 0, false)
 }
 
 pub fn email(u: usize) -> String {
@@ -322,11 +187,11 @@ pub async fn run(bin: &Path, fixtures: &Path, s: &Settings) -> Result<Value> {
     let token = create_token(bin, data.path())?;
     let json_t: Vec<Template> = JSON_TEMPLATES
         .iter()
-        .map(|(v, sc)| load(fixtures, v, sc))
+        .map(|(v, sc)| Template::load(fixtures, v, sc))
         .collect::<Result<_>>()?;
     let proto_t: Vec<Template> = PROTOBUF_TEMPLATES
         .iter()
-        .map(|(v, sc)| load(fixtures, v, sc))
+        .map(|(v, sc)| Template::load(fixtures, v, sc))
         .collect::<Result<_>>()?;
 
     let server = Server::start(bin, data.path(), None, |_| {})?;
@@ -343,17 +208,17 @@ pub async fn run(bin: &Path, fixtures: &Path, s: &Settings) -> Result<Value> {
             &format!("{:064x}", 0xca11b + i),
             &format!("00000000-0000-4000-9000-{i:012x}"),
             &e,
-        )?;
+        );
         let sent = send_all(&base, &token, Arc::new(bs), 1).await;
         if !sent.failed.is_empty() {
-            return Err(format!("calibration {}: {:?}", t.name, sent.failed));
+            return Err(format!("calibration {}: {:?}", t.name(), sent.failed));
         }
         let rows = stored_rows(&base).await?;
         let row = rows
             .iter()
             .find(|r| r.person.to_string().contains(&e))
-            .ok_or_else(|| format!("calibration {}: no row stored for {e}", t.name))?;
-        calib.insert(t.name.clone(), row.measures);
+            .ok_or_else(|| format!("calibration {}: no row stored for {e}", t.name()))?;
+        calib.insert(t.name(), row.measures);
     }
 
     // Every user's sessions, pre-encoded so that the clients only send.
@@ -365,18 +230,12 @@ pub async fn run(bin: &Path, fixtures: &Path, s: &Settings) -> Result<Value> {
             for k in 0..s.sessions {
                 let t = &templates[(u + k) % templates.len()];
                 let session = format!("00000000-0000-4{phase:03}-8000-{:012x}", u * 1000 + k);
-                batches.extend(session_batches(t, &uid, &session, &email(u))?);
-                used.entry(email(u)).or_default().push(t.name.clone());
+                batches.extend(session_batches(t, &uid, &session, &email(u)));
+                used.entry(email(u)).or_default().push(t.name());
             }
         }
         // Interleave users as real traffic does.
-        let mut rng = 0x5eed_u64;
-        for i in (1..batches.len()).rev() {
-            rng = rng
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            batches.swap(i, ((rng >> 33) as usize) % (i + 1));
-        }
+        Lcg(0x5eed).shuffle(&mut batches);
         Ok((batches, used))
     };
 
@@ -449,7 +308,7 @@ pub async fn run(bin: &Path, fixtures: &Path, s: &Settings) -> Result<Value> {
         "users": s.users,
         "sessions_per_user_per_encoding": s.sessions,
         "concurrency": s.concurrency,
-        "templates": json_t.iter().chain(&proto_t).map(|t| t.name.clone()).collect::<Vec<_>>(),
+        "templates": json_t.iter().chain(&proto_t).map(Template::name).collect::<Vec<_>>(),
         "phases": phases,
         "points_per_second": total_points as f64 / secs,
         "ack_p50_ms": median(&all_latencies),

@@ -6,8 +6,9 @@
 //!
 //! Every part drives the real artefacts: the `scoreboard` release binary on
 //! 127.0.0.1, the Trunk-built `dist/`, Debian's Chromium through chromedriver.
-//! Only Anthropic's API is faked (faithful to `reference/sources.md`, copied
-//! from `server/tests/common`), with 100 ms added to every answer.
+//! Only Anthropic's API is faked (the tests' fake from
+//! `scoreboard-test-support`, faithful to `reference/sources.md`), with
+//! 100 ms added to every answer.
 
 pub mod backfill;
 pub mod browser;

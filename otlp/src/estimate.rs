@@ -664,18 +664,7 @@ pub fn json(top: Msg, body: &[u8], limit: u64) -> Result<u64, Malformed> {
 mod tests {
     use super::*;
     use prost::Message;
-
-    fn empty_attributes(n: usize) -> ExportMetricsServiceRequest {
-        ExportMetricsServiceRequest {
-            resource_metrics: vec![ResourceMetrics {
-                resource: Some(Resource {
-                    attributes: vec![KeyValue::default(); n],
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }],
-        }
-    }
+    use scoreboard_test_support::otlp::empty_attributes;
 
     #[test]
     fn tiny_elements_are_charged_their_decoded_size_not_their_wire_size() {

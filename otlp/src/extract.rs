@@ -72,8 +72,10 @@ pub struct Who {
     pub device_only: bool,
 }
 
+/// The `type` of a `claude_code.token.usage` point: which of the model's
+/// tokens it counts (named apart from the server's access-token kinds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum TokenKind {
+pub enum ModelTokenKind {
     Input,
     Output,
     CacheRead,
@@ -94,7 +96,7 @@ pub enum Measure {
     },
     Tokens {
         model: String,
-        kind: TokenKind,
+        kind: ModelTokenKind,
     },
     /// USD; turned into micro-dollars per increment.
     Cost {
@@ -551,10 +553,10 @@ fn measure_of(metric: &str, a: &Attrs<'_, '_>) -> Result<Option<Measure>, Reason
         }
         METRIC_TOKENS => {
             let kind = match ty.as_deref() {
-                Some("input") => TokenKind::Input,
-                Some("output") => TokenKind::Output,
-                Some("cacheRead") => TokenKind::CacheRead,
-                Some("cacheCreation") => TokenKind::CacheCreation,
+                Some("input") => ModelTokenKind::Input,
+                Some("output") => ModelTokenKind::Output,
+                Some("cacheRead") => ModelTokenKind::CacheRead,
+                Some("cacheCreation") => ModelTokenKind::CacheCreation,
                 _ => return Ok(None),
             };
             Some(Measure::Tokens {

@@ -30,10 +30,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use scoreboard_core::parse::parse_day;
 use scoreboard_core::{DayRow, Measures, ModelUsage, PersonKey, Source, ToolDecisions};
 use sha2::{Digest, Sha256};
 
-use crate::extract::{Extracted, Measure, MetricPoint, TokenKind};
+use crate::extract::{Extracted, Measure, MetricPoint, ModelTokenKind};
 use crate::{
     ActiveTime, ClientSeen, OtlpError, PersonClients, PersonSeen, TelemetryStatus, TokenId,
     TokenUsage,
@@ -239,10 +240,10 @@ impl Agg {
                     .or_default();
                 let n = count(inc);
                 match kind {
-                    TokenKind::Input => add(&mut u.input, n),
-                    TokenKind::Output => add(&mut u.output, n),
-                    TokenKind::CacheRead => add(&mut u.cache_read, n),
-                    TokenKind::CacheCreation => add(&mut u.cache_creation, n),
+                    ModelTokenKind::Input => add(&mut u.input, n),
+                    ModelTokenKind::Output => add(&mut u.output, n),
+                    ModelTokenKind::CacheRead => add(&mut u.cache_read, n),
+                    ModelTokenKind::CacheCreation => add(&mut u.cache_creation, n),
                 }
             }
             Measure::Cost { model } => {
@@ -684,7 +685,7 @@ impl Store {
                 let day: String = r.get(0)?;
                 let person: String = r.get(1)?;
                 out.push(ActiveTime {
-                    day: parse_day(&day)?,
+                    day: stored_day(&day)?,
                     person: parse_person(&person),
                     cli_ms: to_u64(r.get(2)?),
                     user_ms: to_u64(r.get(3)?),
@@ -893,9 +894,14 @@ fn person_seen(r: &rusqlite::Row<'_>) -> Result<PersonSeen, rusqlite::Error> {
     })
 }
 
-fn parse_day(s: &str) -> Result<NaiveDate, rusqlite::Error> {
-    s.parse::<NaiveDate>().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+/// A day column, read by core's one reader of days.
+fn stored_day(s: &str) -> Result<NaiveDate, rusqlite::Error> {
+    parse_day(s).map_err(|why| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("day {s:?} {why}").into(),
+        )
     })
 }
 
@@ -909,7 +915,7 @@ fn entry(
     day: String,
     person: String,
 ) -> Result<&mut DayRow, rusqlite::Error> {
-    let d = parse_day(&day)?;
+    let d = stored_day(&day)?;
     Ok(rows
         .entry((d, person.clone()))
         .or_insert_with(|| DayRow::new(d, parse_person(&person), Source::Otlp)))

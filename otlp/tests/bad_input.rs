@@ -9,6 +9,7 @@ use std::io::Write as _;
 
 use common::*;
 use scoreboard_core::DayRow;
+use scoreboard_test_support::otlp::gzip;
 use serde_json::Value;
 
 /// A server holding one real session, so "unchanged" is not trivially empty.
@@ -254,12 +255,6 @@ async fn huge_attribute_values_are_refused_or_dropped_never_stored() {
     assert_eq!(r.status().as_u16(), 413);
     assert_eq!(s.rows(), after_one_more_session);
     s.stop().await;
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
 }
 
 /// Peak resident memory of this process (Linux), in bytes.

@@ -10,7 +10,6 @@
 
 mod common;
 
-use std::io::Write as _;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -18,6 +17,7 @@ use axum::http::Request;
 use common::*;
 use proptest::prelude::*;
 use scoreboard_otlp::{OtlpConfig, Receiver};
+use scoreboard_test_support::otlp::gzip;
 use tower::ServiceExt;
 
 /// Every captured metrics and logs body, with its encoding.
@@ -140,12 +140,6 @@ fn replace_somewhere(v: &mut serde_json::Value, steps: &[usize], new: serde_json
         }
         _ => *v = new,
     }
-}
-
-fn gzip(b: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(b).unwrap();
-    e.finish().unwrap()
 }
 
 struct Rig {

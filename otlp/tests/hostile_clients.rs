@@ -9,77 +9,11 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
-use opentelemetry_proto::tonic::metrics::v1::{
-    metric, number_data_point, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
-};
-use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use prost::Message;
 use scoreboard_otlp::{OtlpConfig, STORE_CAP};
+use scoreboard_test_support::otlp::{empty_attributes, sum_request, text};
 use serde_json::Value;
-
-fn text(k: &str, v: &str) -> KeyValue {
-    KeyValue {
-        key: k.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(v.into())),
-        }),
-        ..Default::default()
-    }
-}
-
-/// 2026-11-20 12:00 UTC in nanoseconds, plus `i` microseconds.
-fn at(i: u64) -> u64 {
-    1_795_176_000_000_000_000 + i * 1_000
-}
-
-/// Delta points of `metric` (with `type` when given) for the people in `resources`.
-fn request(
-    resources: Vec<Vec<KeyValue>>,
-    metric: &str,
-    ty: Option<&str>,
-    values: &[f64],
-) -> ExportMetricsServiceRequest {
-    let points = |n: usize| -> Vec<NumberDataPoint> {
-        values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| NumberDataPoint {
-                attributes: ty.map(|t| vec![text("type", t)]).unwrap_or_default(),
-                start_time_unix_nano: at((n * values.len() + i) as u64 * 2),
-                time_unix_nano: at((n * values.len() + i) as u64 * 2 + 1),
-                value: Some(number_data_point::Value::AsDouble(*v)),
-                ..Default::default()
-            })
-            .collect()
-    };
-    ExportMetricsServiceRequest {
-        resource_metrics: resources
-            .into_iter()
-            .enumerate()
-            .map(|(n, attributes)| ResourceMetrics {
-                resource: Some(Resource {
-                    attributes,
-                    ..Default::default()
-                }),
-                scope_metrics: vec![ScopeMetrics {
-                    metrics: vec![Metric {
-                        name: metric.into(),
-                        data: Some(metric::Data::Sum(Sum {
-                            data_points: points(n),
-                            aggregation_temporality: 1,
-                            is_monotonic: true,
-                        })),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            })
-            .collect(),
-    }
-}
 
 async fn post_pb(s: &Server, body: Vec<u8>) -> Reply {
     post(
@@ -107,7 +41,7 @@ async fn counters_of_1e300_sessions_are_rejected_and_the_rows_stay_readable() {
     let who = vec![text("user.email", "mallory@corp.example")];
     let r = post_pb(
         &s,
-        request(
+        sum_request(
             vec![who.clone()],
             "claude_code.session.count",
             None,
@@ -119,7 +53,7 @@ async fn counters_of_1e300_sessions_are_rejected_and_the_rows_stay_readable() {
     assert_eq!((r.status, rejected(&r)), (200, 2), "refused as implausible");
     let r = post_pb(
         &s,
-        request(
+        sum_request(
             vec![who.clone()],
             "claude_code.token.usage",
             Some("input"),
@@ -132,7 +66,7 @@ async fn counters_of_1e300_sessions_are_rejected_and_the_rows_stay_readable() {
     // A plausible point of the same person still counts, and rows read.
     let r = post_pb(
         &s,
-        request(vec![who], "claude_code.session.count", None, &[3.0]).encode_to_vec(),
+        sum_request(vec![who], "claude_code.session.count", None, &[3.0]).encode_to_vec(),
     )
     .await;
     assert_eq!((r.status, rejected(&r)), (200, 0));
@@ -151,7 +85,7 @@ async fn sums_past_the_cap_saturate_instead_of_overflowing() {
     // 3,000 points at the plausible bound are three times the per-row cap.
     let values = vec![1e12; 3000];
     for ty in ["input", "output"] {
-        let body = request(
+        let body = sum_request(
             vec![vec![text("user.email", "heavy@corp.example")]],
             "claude_code.token.usage",
             Some(ty),
@@ -216,7 +150,7 @@ async fn a_resource_of_forty_thousand_attributes_is_rejected_not_hashed_per_poin
     let mut attrs: Vec<KeyValue> = (0..40_000).map(|i| text(&format!("a{i}"), "x")).collect();
     attrs.push(text("user.email", "mallory@corp.example"));
     let values = vec![1.0; 2000];
-    let body = request(vec![attrs], "claude_code.session.count", None, &values).encode_to_vec();
+    let body = sum_request(vec![attrs], "claude_code.session.count", None, &values).encode_to_vec();
     let r = post_pb(&s, body).await;
     assert_eq!((r.status, rejected(&r)), (200, 2000));
     assert!(s.rows().is_empty(), "nothing of it is stored");
@@ -231,7 +165,7 @@ async fn a_batch_naming_twenty_thousand_people_records_each_once() {
     let people: Vec<Vec<KeyValue>> = (0..20_000)
         .map(|i| vec![text("user.email", &format!("dev{i:05}@corp.example"))])
         .collect();
-    let body = request(people, "claude_code.session.count", None, &[1.0]).encode_to_vec();
+    let body = sum_request(people, "claude_code.session.count", None, &[1.0]).encode_to_vec();
     let r = post_pb(&s, body).await;
     assert_eq!((r.status, rejected(&r)), (200, 0));
     let st = s.rx.status(chrono::Utc::now());
@@ -260,15 +194,7 @@ async fn a_batch_naming_twenty_thousand_people_records_each_once() {
 async fn a_body_of_tiny_elements_that_would_decode_to_gigabytes_gets_413_before_decoding() {
     let s = Server::start().await;
     // 5 million empty attributes: 10 MB on the wire, 640 MB and more decoded.
-    let req = ExportMetricsServiceRequest {
-        resource_metrics: vec![ResourceMetrics {
-            resource: Some(Resource {
-                attributes: vec![KeyValue::default(); 5_000_000],
-                ..Default::default()
-            }),
-            ..Default::default()
-        }],
-    };
+    let req = empty_attributes(5_000_000);
     let body = req.encode_to_vec();
     assert!(body.len() < 11_000_000);
     let r = post_pb(&s, body).await;

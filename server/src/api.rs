@@ -408,12 +408,10 @@ struct RangeQuery {
     to: Option<String>,
 }
 
-fn parse_day(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
-    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").map_err(|_| {
-        ApiError::bad_request(format!(
-            "`{name}` must be a date written YYYY-MM-DD, got {value:?}"
-        ))
-    })
+/// A `from`/`to` query parameter, read by core's one reader of days.
+fn query_day(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
+    scoreboard_core::parse::parse_day(value)
+        .map_err(|why| ApiError::bad_request(format!("`{name}` {why}: got {value:?}")))
 }
 
 #[derive(Serialize)]
@@ -487,11 +485,11 @@ async fn rows(
 ) -> Result<Json<RowsAnswer>, ApiError> {
     let now = (state.inner.clock)();
     let to = match &q.to {
-        Some(t) => parse_day("to", t)?,
+        Some(t) => query_day("to", t)?,
         None => now.date_naive(),
     };
     let from = match &q.from {
-        Some(f) => parse_day("from", f)?,
+        Some(f) => query_day("from", f)?,
         None => to - Days::days(i64::from(state.inner.backfill_days.max(1)) - 1),
     };
     if from > to {

@@ -573,7 +573,7 @@ fn token_check(
     let ep = crate::endpoint::choose(endpoint, cfg, recorded.as_ref(), &crate::endpoint::answers)?;
     let report = send_check(&ep.url, &token)?;
     let mut text = String::new();
-    if ep.origin != crate::endpoint::Origin::Flag {
+    if ep.chosen_by != crate::endpoint::ChosenBy::Flag {
         text.push_str(&format!("Endpoint {} ({}).\n", ep.url, ep.why));
     }
     text.push_str(&report.text());

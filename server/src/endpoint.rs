@@ -15,9 +15,10 @@ use chrono::{DateTime, Utc};
 use crate::config::Config;
 use crate::store::Serving;
 
-/// Where the chosen address came from.
+/// What chose the address (named apart from the HTTP `Origin` header that
+/// guard.rs checks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
+pub enum ChosenBy {
     Flag,
     PublicUrl,
     Running,
@@ -29,7 +30,7 @@ pub enum Origin {
 pub struct Endpoint {
     /// No trailing slash: Claude Code appends `/v1/metrics`.
     pub url: String,
-    pub origin: Origin,
+    pub chosen_by: ChosenBy,
     /// One sentence: which address and why.
     pub why: String,
     /// Only this machine can reach it.
@@ -110,10 +111,10 @@ pub fn choose(
     recorded: Option<&Serving>,
     answers: &dyn Fn(SocketAddr) -> bool,
 ) -> Result<Endpoint, String> {
-    let made = |url: String, origin, why: String| Endpoint {
+    let made = |url: String, chosen_by, why: String| Endpoint {
         loopback: is_loopback_url(&url),
         url,
-        origin,
+        chosen_by,
         why,
     };
     if let Some(u) = flag {
@@ -125,12 +126,16 @@ pub fn choose(
             ));
         }
         let url = url.as_str().trim_end_matches('/').to_string();
-        return Ok(made(url, Origin::Flag, "given with --endpoint".to_string()));
+        return Ok(made(
+            url,
+            ChosenBy::Flag,
+            "given with --endpoint".to_string(),
+        ));
     }
     if let Some(u) = &cfg.public_url {
         return Ok(made(
             u.trim_end_matches('/').to_string(),
-            Origin::PublicUrl,
+            ChosenBy::PublicUrl,
             "public_url in the settings".to_string(),
         ));
     }
@@ -138,7 +143,7 @@ pub fn choose(
         if let Some(u) = &r.public_url {
             return Ok(made(
                 u.trim_end_matches('/').to_string(),
-                Origin::PublicUrl,
+                ChosenBy::PublicUrl,
                 format!(
                     "the public_url the server started at {} was given",
                     when(r.started_at)
@@ -153,9 +158,9 @@ pub fn choose(
         };
         let (url, note) = url_of(addr);
         let running = r.stopped_at.is_none() && answers(addr);
-        let (origin, mut why) = if running {
+        let (chosen_by, mut why) = if running {
             (
-                Origin::Running,
+                ChosenBy::Running,
                 format!(
                     "{which}: the server using this database is running there (started {})",
                     when(r.started_at)
@@ -167,7 +172,7 @@ pub fn choose(
                 None => "not answering now".to_string(),
             };
             (
-                Origin::LastRun,
+                ChosenBy::LastRun,
                 format!(
                     "{which} when the server using this database last ran (started {}, {state})",
                     when(r.started_at)
@@ -178,7 +183,7 @@ pub fn choose(
             why.push_str("; ");
             why.push_str(&n);
         }
-        return Ok(made(url, origin, why));
+        return Ok(made(url, chosen_by, why));
     }
     let addr = cfg.otlp_listen.unwrap_or(cfg.listen);
     let (url, note) = url_of(addr);
@@ -188,7 +193,7 @@ pub fn choose(
         why.push_str("; ");
         why.push_str(&n);
     }
-    Ok(made(url, Origin::Configured, why))
+    Ok(made(url, ChosenBy::Configured, why))
 }
 
 #[cfg(test)]
@@ -216,32 +221,32 @@ mod tests {
         let r = serving("127.0.0.1:18810", None, false);
         let e = choose(Some("https://sb.example.com/"), &c, Some(&r), &yes).unwrap();
         assert_eq!(
-            (e.url.as_str(), e.origin),
-            ("https://sb.example.com", Origin::Flag)
+            (e.url.as_str(), e.chosen_by),
+            ("https://sb.example.com", ChosenBy::Flag)
         );
         assert!(!e.loopback);
         let e = choose(None, &c, Some(&r), &yes).unwrap();
         assert_eq!(
-            (e.url.as_str(), e.origin),
-            ("http://127.0.0.1:18810", Origin::Running)
+            (e.url.as_str(), e.chosen_by),
+            ("http://127.0.0.1:18810", ChosenBy::Running)
         );
         assert!(e.loopback);
         let e = choose(None, &c, Some(&r), &|_| false).unwrap();
-        assert_eq!(e.origin, Origin::LastRun);
+        assert_eq!(e.chosen_by, ChosenBy::LastRun);
         assert!(e.why.contains("not answering"), "{}", e.why);
         let stopped = serving("127.0.0.1:18810", None, true);
         let e = choose(None, &c, Some(&stopped), &yes).unwrap();
-        assert_eq!(e.origin, Origin::LastRun);
+        assert_eq!(e.chosen_by, ChosenBy::LastRun);
         let public = serving("127.0.0.1:18810", Some("https://dash.example.com"), false);
         let e = choose(None, &c, Some(&public), &yes).unwrap();
         assert_eq!(
-            (e.url.as_str(), e.origin),
-            ("https://dash.example.com", Origin::PublicUrl)
+            (e.url.as_str(), e.chosen_by),
+            ("https://dash.example.com", ChosenBy::PublicUrl)
         );
         let e = choose(None, &c, None, &yes).unwrap();
         assert_eq!(
-            (e.url.as_str(), e.origin),
-            ("http://127.0.0.1:8080", Origin::Configured)
+            (e.url.as_str(), e.chosen_by),
+            ("http://127.0.0.1:8080", ChosenBy::Configured)
         );
         let mut with_url = cfg();
         with_url.public_url = Some("https://conf.example.com".into());

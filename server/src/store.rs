@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
+use scoreboard_core::parse::parse_day;
 use scoreboard_core::{DayRow, Measures, PersonKey, RosterEntry, Source};
 use serde::{Deserialize, Serialize};
 
@@ -511,7 +512,7 @@ impl Store {
             let person = PersonKey::parse(&person_s)
                 .ok_or_else(|| StoreError::Corrupt("empty person key".into()))?;
             let day_s: String = r.get(2)?;
-            let day = parse_day(&day_s)?;
+            let day = stored_day(&day_s)?;
             let measures = Measures {
                 sessions: to_u64(r.get(3)?),
                 lines_added: to_u64(r.get(4)?),
@@ -559,7 +560,7 @@ impl Store {
         let mut rs = q.query(params![source.as_str(), from.to_string(), to.to_string()])?;
         let mut out = BTreeMap::new();
         while let Some(r) = rs.next()? {
-            let day = parse_day(&r.get::<_, String>(0)?)?;
+            let day = stored_day(&r.get::<_, String>(0)?)?;
             let synced_at = parse_time(&r.get::<_, String>(1)?)?;
             let stats = DayStats {
                 records: to_u64(r.get(2)?),
@@ -589,8 +590,8 @@ impl Store {
             [source.as_str()],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
-        let first = first.map(|d| parse_day(&d)).transpose()?;
-        let last = last.map(|d| parse_day(&d)).transpose()?;
+        let first = first.map(|d| stored_day(&d)).transpose()?;
+        let last = last.map(|d| stored_day(&d)).transpose()?;
         Ok((to_u64(n), first, last))
     }
 
@@ -1007,9 +1008,9 @@ fn to_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
-fn parse_day(s: &str) -> Result<NaiveDate, StoreError> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|e| StoreError::Corrupt(format!("day {s:?}: {e}")))
+/// A day column, read by core's one reader of days.
+fn stored_day(s: &str) -> Result<NaiveDate, StoreError> {
+    parse_day(s).map_err(|why| StoreError::Corrupt(format!("day {s:?} {why}")))
 }
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, StoreError> {

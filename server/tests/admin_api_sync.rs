@@ -14,7 +14,7 @@ use scoreboard_core::{PersonKey, Source, UsageTable};
 use scoreboard_server::upstream::breaker::BreakerState;
 use serde_json::json;
 
-const USAGE: &str = "/v1/organizations/usage_report/claude_code";
+const USAGE: &str = USAGE_PATH;
 
 /// Three days, five people on the 19th (three pages of two), both date forms.
 fn org_data() -> FakeData {
@@ -63,13 +63,8 @@ fn org_data() -> FakeData {
 #[tokio::test]
 async fn backfill_pages_through_every_day_and_stores_the_figures() {
     let fake = Fake::start(org_data(), 2).await;
-    let dir = tempfile::tempdir().unwrap();
-    let h = Harness::new(test_config(&fake, dir.path()));
-    let outcome = h
-        .syncer
-        .sync(Source::AdminApi, noon("2026-11-20"))
-        .await
-        .unwrap();
+    let h = Harness::against(&fake);
+    let outcome = h.sync(Source::AdminApi, noon("2026-11-20")).await;
     assert_eq!(outcome.error, None);
     assert_eq!(outcome.days_fetched, 3);
 
@@ -213,10 +208,9 @@ async fn backfill_pages_through_every_day_and_stores_the_figures() {
 #[tokio::test]
 async fn later_syncs_fetch_only_the_newest_two_days_and_replace_them() {
     let fake = Fake::start(org_data(), 1000).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = test_config(&fake, dir.path());
-    cfg.anthropic.backfill_days = 10;
-    let h = Harness::new(cfg);
+    let h = Harness::against_with(&fake, |cfg| {
+        cfg.anthropic.backfill_days = 10;
+    });
     h.syncer
         .sync(Source::AdminApi, noon("2026-11-20"))
         .await
@@ -236,7 +230,7 @@ async fn later_syncs_fetch_only_the_newest_two_days_and_replace_them() {
         }
     });
     let later = noon("2026-11-20") + Days::hours(6);
-    h.syncer.sync(Source::AdminApi, later).await.unwrap();
+    h.sync(Source::AdminApi, later).await;
     let days: Vec<String> = fake
         .hits()
         .iter()
@@ -277,14 +271,9 @@ async fn a_429_with_retry_after_is_retried_after_the_wait() {
         )
         .day("2026-11-18"),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let h = Harness::new(test_config(&fake, dir.path()));
+    let h = Harness::against(&fake);
     let started = Instant::now();
-    let outcome = h
-        .syncer
-        .sync(Source::AdminApi, noon("2026-11-20"))
-        .await
-        .unwrap();
+    let outcome = h.sync(Source::AdminApi, noon("2026-11-20")).await;
     assert_eq!(outcome.error, None);
     assert!(
         started.elapsed() >= Duration::from_millis(300),
@@ -327,13 +316,8 @@ async fn server_errors_and_overload_are_retried_then_succeed() {
         .day("2026-11-18")
         .times(2),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let h = Harness::new(test_config(&fake, dir.path()));
-    let outcome = h
-        .syncer
-        .sync(Source::AdminApi, noon("2026-11-20"))
-        .await
-        .unwrap();
+    let h = Harness::against(&fake);
+    let outcome = h.sync(Source::AdminApi, noon("2026-11-20")).await;
     assert_eq!(outcome.error, None);
     assert_eq!(
         fake.count(USAGE, Some("2026-11-19")),
@@ -368,13 +352,8 @@ async fn client_errors_are_not_retried() {
         )
         .day("2026-11-19"),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let h = Harness::new(test_config(&fake, dir.path()));
-    let outcome = h
-        .syncer
-        .sync(Source::AdminApi, noon("2026-11-20"))
-        .await
-        .unwrap();
+    let h = Harness::against(&fake);
+    let outcome = h.sync(Source::AdminApi, noon("2026-11-20")).await;
     assert_eq!(fake.count(USAGE, Some("2026-11-19")), 1);
     let err = outcome.error.unwrap();
     assert!(
@@ -389,17 +368,12 @@ async fn client_errors_are_not_retried() {
 #[tokio::test]
 async fn a_refused_key_stops_the_sync_and_says_what_to_check() {
     let fake = Fake::start(org_data(), 1000).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = test_config(&fake, dir.path());
-    cfg.secrets = scoreboard_server::config::Secrets::from_lookup(|n| {
-        (n == "ANTHROPIC_ADMIN_API_KEY").then(|| "sk-ant-admin01-WRONG".to_string())
+    let h = Harness::against_with(&fake, |cfg| {
+        cfg.secrets = scoreboard_server::config::Secrets::from_lookup(|n| {
+            (n == "ANTHROPIC_ADMIN_API_KEY").then(|| "sk-ant-admin01-WRONG".to_string())
+        });
     });
-    let h = Harness::new(cfg);
-    let outcome = h
-        .syncer
-        .sync(Source::AdminApi, noon("2026-11-20"))
-        .await
-        .unwrap();
+    let outcome = h.sync(Source::AdminApi, noon("2026-11-20")).await;
     assert_eq!(
         fake.hits().len(),
         1,
@@ -418,14 +392,9 @@ async fn a_refused_key_stops_the_sync_and_says_what_to_check() {
 async fn a_hanging_request_times_out_and_is_retried() {
     let fake = Fake::start(org_data(), 1000).await;
     fake.add_rule(Rule::on(USAGE, Fault::Hang(Duration::from_secs(5))).day("2026-11-20"));
-    let dir = tempfile::tempdir().unwrap();
-    let h = Harness::new(test_config(&fake, dir.path()));
+    let h = Harness::against(&fake);
     let started = Instant::now();
-    let outcome = h
-        .syncer
-        .sync(Source::AdminApi, noon("2026-11-20"))
-        .await
-        .unwrap();
+    let outcome = h.sync(Source::AdminApi, noon("2026-11-20")).await;
     assert_eq!(outcome.error, None);
     assert!(
         started.elapsed() < Duration::from_secs(3),
@@ -443,13 +412,8 @@ async fn an_expired_cursor_restarts_the_day_without_duplicates() {
             .day("2026-11-19")
             .with_cursor(),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let h = Harness::new(test_config(&fake, dir.path()));
-    let outcome = h
-        .syncer
-        .sync(Source::AdminApi, noon("2026-11-20"))
-        .await
-        .unwrap();
+    let h = Harness::against(&fake);
+    let outcome = h.sync(Source::AdminApi, noon("2026-11-20")).await;
     assert_eq!(outcome.error, None);
     let pages: Vec<Option<String>> = fake
         .hits()
@@ -475,6 +439,30 @@ async fn an_expired_cursor_restarts_the_day_without_duplicates() {
     assert_eq!(ann.measures.sessions, 4, "no record counted twice");
 }
 
+// Drift guarded: the usage report's cursor loop had no repeated-cursor
+// check (the Enterprise client's had one): an upstream handing back the
+// cursor it was asked with made a sync ask 10,000 times for one page.
+#[tokio::test]
+async fn a_usage_report_repeating_its_cursor_fails_that_day_at_once() {
+    let fake = Fake::start(org_data(), 2).await;
+    fake.add_rule(
+        Rule::on(USAGE, Fault::RepeatCursor)
+            .day("2026-11-19")
+            .with_cursor()
+            .always(),
+    );
+    let h = Harness::against(&fake);
+    let outcome = h.sync(Source::AdminApi, noon("2026-11-20")).await;
+    assert_eq!(
+        fake.count(USAGE, Some("2026-11-19")),
+        2,
+        "the first page, then the page that repeats its cursor"
+    );
+    let err = outcome.error.unwrap();
+    assert!(err.contains("repeated its cursor"), "{err}");
+    assert_eq!(outcome.days_fetched, 2, "the other days are stored");
+}
+
 #[tokio::test]
 async fn an_organisation_with_only_api_key_actors_is_warned_about_by_name() {
     let mut data = FakeData {
@@ -486,8 +474,7 @@ async fn an_organisation_with_only_api_key_actors_is_warned_about_by_name() {
         vec![key_record("2026-11-19", "deploy-key", 2, 30, 12.0)],
     );
     let fake = Fake::start(data, 1000).await;
-    let dir = tempfile::tempdir().unwrap();
-    let h = Harness::new(test_config(&fake, dir.path()));
+    let h = Harness::against(&fake);
     h.syncer
         .sync(Source::AdminApi, noon("2026-11-20"))
         .await
@@ -511,13 +498,8 @@ async fn an_empty_organisation_is_a_warning_not_zero_adoption() {
         ..Default::default()
     };
     let fake = Fake::start(data, 1000).await;
-    let dir = tempfile::tempdir().unwrap();
-    let h = Harness::new(test_config(&fake, dir.path()));
-    let outcome = h
-        .syncer
-        .sync(Source::AdminApi, noon("2026-11-20"))
-        .await
-        .unwrap();
+    let h = Harness::against(&fake);
+    let outcome = h.sync(Source::AdminApi, noon("2026-11-20")).await;
     assert_eq!(outcome.error, None);
     let sources = h.get_json("/api/sources").await;
     let admin = source_status(&sources, "admin-api");
@@ -551,18 +533,13 @@ async fn the_breaker_opens_after_repeated_failures_and_closes_by_itself() {
         )
         .always(),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = test_config(&fake, dir.path());
-    cfg.anthropic.max_retries = 1;
-    cfg.anthropic.breaker_threshold = 2;
-    cfg.anthropic.breaker_cooldown = Duration::from_millis(400);
-    let h = Harness::new(cfg);
+    let h = Harness::against_with(&fake, |cfg| {
+        cfg.anthropic.max_retries = 1;
+        cfg.anthropic.breaker_threshold = 2;
+        cfg.anthropic.breaker_cooldown = Duration::from_millis(400);
+    });
 
-    let first = h
-        .syncer
-        .sync(Source::AdminApi, noon("2026-11-20"))
-        .await
-        .unwrap();
+    let first = h.sync(Source::AdminApi, noon("2026-11-20")).await;
     assert!(
         first.error.unwrap().contains("paused"),
         "the second failure opened the breaker"
@@ -579,11 +556,7 @@ async fn the_breaker_opens_after_repeated_failures_and_closes_by_itself() {
 
     // While open: no call reaches the upstream.
     let before = fake.hits().len();
-    let second = h
-        .syncer
-        .sync(Source::AdminApi, noon("2026-11-20"))
-        .await
-        .unwrap();
+    let second = h.sync(Source::AdminApi, noon("2026-11-20")).await;
     assert!(second.error.unwrap().contains("paused"));
     assert_eq!(fake.hits().len(), before, "an open breaker makes no call");
     let sources = h.get_json("/api/sources").await;
@@ -592,11 +565,7 @@ async fn the_breaker_opens_after_repeated_failures_and_closes_by_itself() {
     // The upstream recovers; after the cool-down one probe goes through and closes it.
     fake.clear_rules();
     tokio::time::sleep(Duration::from_millis(450)).await;
-    let third = h
-        .syncer
-        .sync(Source::AdminApi, noon("2026-11-20"))
-        .await
-        .unwrap();
+    let third = h.sync(Source::AdminApi, noon("2026-11-20")).await;
     assert_eq!(third.error, None);
     assert_eq!(
         h.syncer.source(Source::AdminApi).unwrap().breaker_state(),
@@ -614,8 +583,7 @@ async fn the_breaker_opens_after_repeated_failures_and_closes_by_itself() {
 #[tokio::test]
 async fn an_outage_serves_the_stored_rows_as_stale_with_the_last_success_time() {
     let fake = Fake::start(org_data(), 1000).await;
-    let dir = tempfile::tempdir().unwrap();
-    let h = Harness::new(test_config(&fake, dir.path()));
+    let h = Harness::against(&fake);
     h.syncer
         .sync(Source::AdminApi, noon("2026-11-20"))
         .await
@@ -636,7 +604,7 @@ async fn an_outage_serves_the_stored_rows_as_stale_with_the_last_success_time() 
         );
     }
     let later = noon("2026-11-20") + Days::hours(3);
-    let outcome = h.syncer.sync(Source::AdminApi, later).await.unwrap();
+    let outcome = h.sync(Source::AdminApi, later).await;
     assert!(outcome.error.is_some());
     h.set_now(later + Days::minutes(1));
 

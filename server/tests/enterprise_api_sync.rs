@@ -7,17 +7,17 @@ mod common;
 
 use common::*;
 use scoreboard_core::{PersonKey, Source};
-use scoreboard_server::config::Secrets;
+use scoreboard_server::config::{Config, Secrets};
+use scoreboard_server::sync::SyncOutcome;
 
-const USERS: &str = "/v1/organizations/analytics/users";
+const USERS: &str = ANALYTICS_USERS_PATH;
 
-fn enterprise_config(fake: &Fake, dir: &std::path::Path) -> scoreboard_server::config::Config {
-    let mut cfg = test_config(fake, dir);
+/// The Enterprise Analytics key only, and 90 days of backfill.
+fn enterprise(cfg: &mut Config) {
     cfg.anthropic.backfill_days = 90;
     cfg.secrets = Secrets::from_lookup(|n| {
         (n == "ANTHROPIC_ANALYTICS_API_KEY").then(|| ANALYTICS_KEY.to_string())
     });
-    cfg
 }
 
 #[tokio::test]
@@ -35,15 +35,10 @@ async fn days_are_fetched_from_2026_01_01_on_and_normalised() {
         vec![analytics_record("ann@acme.io", "user_01", 2, 7)],
     );
     let fake = Fake::start(data, 1).await;
-    let dir = tempfile::tempdir().unwrap();
-    let h = Harness::new(enterprise_config(&fake, dir.path()));
+    let h = Harness::against_with(&fake, enterprise);
     assert!(!h.syncer.configured(Source::AdminApi));
 
-    let outcome = h
-        .syncer
-        .sync(Source::EnterpriseApi, noon("2026-01-03"))
-        .await
-        .unwrap();
+    let outcome = h.sync(Source::EnterpriseApi, noon("2026-01-03")).await;
     assert_eq!(outcome.error, None);
     let asked: Vec<String> = fake
         .hits()
@@ -121,15 +116,11 @@ async fn the_newest_day_not_being_available_yet_is_lag_not_failure() {
         )
         .day("2026-03-09"),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = enterprise_config(&fake, dir.path());
-    cfg.anthropic.backfill_days = 3;
-    let h = Harness::new(cfg);
-    let outcome = h
-        .syncer
-        .sync(Source::EnterpriseApi, noon("2026-03-10"))
-        .await
-        .unwrap();
+    let h = Harness::against_with(&fake, |cfg| {
+        enterprise(cfg);
+        cfg.anthropic.backfill_days = 3;
+    });
+    let outcome = h.sync(Source::EnterpriseApi, noon("2026-03-10")).await;
     assert_eq!(outcome.error, None);
     assert_eq!(
         outcome.days_fetched, 1,
@@ -156,4 +147,69 @@ async fn the_newest_day_not_being_available_yet_is_lag_not_failure() {
         .synced_days(Source::EnterpriseApi, day("2026-03-09"), day("2026-03-09"))
         .unwrap()
         .contains_key(&day("2026-03-09")));
+}
+
+/// Three people on 2026-03-08, one a page, `fault` on every page asked for
+/// with a cursor (once, or always); synced on 2026-03-09.
+async fn sync_paged_day(fault: Rule) -> (Fake, Harness, SyncOutcome) {
+    let mut data = FakeData::default();
+    data.analytics.insert(
+        day("2026-03-08"),
+        vec![
+            analytics_record("ann@acme.io", "user_01", 1, 1),
+            analytics_record("bob@acme.io", "user_02", 2, 2),
+            analytics_record("cy@acme.io", "user_03", 3, 3),
+        ],
+    );
+    let fake = Fake::start(data, 1).await;
+    fake.add_rule(fault.day("2026-03-08").with_cursor());
+    let h = Harness::against_with(&fake, |cfg| {
+        enterprise(cfg);
+        cfg.anthropic.backfill_days = 2;
+    });
+    let outcome = h.sync(Source::EnterpriseApi, noon("2026-03-09")).await;
+    (fake, h, outcome)
+}
+
+// Drift guarded: the Enterprise client's copy of the cursor loop was never
+// run against an expired cursor (only the Admin API's was); both now share
+// `upstream::paginate`, and this holds the Enterprise side to it.
+#[tokio::test]
+async fn an_expired_enterprise_cursor_restarts_the_day_without_duplicates() {
+    let (fake, h, outcome) = sync_paged_day(Rule::on(USERS, Fault::ExpireCursor)).await;
+    assert_eq!(outcome.error, None);
+    let pages: Vec<Option<String>> = fake
+        .hits()
+        .iter()
+        .filter(|h| h.q("date") == Some("2026-03-08"))
+        .map(|h| h.q("page").map(str::to_string))
+        .collect();
+    assert_eq!(
+        pages.len(),
+        5,
+        "first page, expired second, then three pages again: {pages:?}"
+    );
+    assert_eq!(pages[2], None, "restarted from the first page");
+    let rows = h
+        .store
+        .rows(
+            day("2026-03-08"),
+            day("2026-03-08"),
+            &[Source::EnterpriseApi],
+        )
+        .unwrap();
+    assert_eq!(rows.len(), 3, "{rows:#?}");
+    let bob = rows
+        .iter()
+        .find(|r| r.person == PersonKey::email("bob@acme.io"))
+        .unwrap();
+    assert_eq!(bob.measures.sessions, 2, "no record counted twice");
+}
+
+#[tokio::test]
+async fn an_enterprise_page_repeating_its_cursor_fails_that_day_at_once() {
+    let (fake, _h, outcome) = sync_paged_day(Rule::on(USERS, Fault::RepeatCursor).always()).await;
+    assert_eq!(fake.count(USERS, Some("2026-03-08")), 2);
+    let err = outcome.error.unwrap();
+    assert!(err.contains("repeated its cursor"), "{err}");
 }

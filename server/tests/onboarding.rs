@@ -5,12 +5,12 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{free_port, scoreboard_command, serve_command};
 use scoreboard_core::{DayRow, Source};
+use scoreboard_test_support::otlp::capture;
 use serde_json::Value;
 
 struct Serve {
@@ -114,12 +114,6 @@ fn settings_env(printed: &str) -> serde_json::Map<String, Value> {
     v["env"].as_object().unwrap().clone()
 }
 
-fn fixture_dir(scenario: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/otlp/claude-code-2.1.330")
-        .join(scenario)
-}
-
 /// Replays a capture through installed settings as Claude Code does: each
 /// request to `OTEL_EXPORTER_OTLP_ENDPOINT` + its path, with the headers of
 /// `OTEL_EXPORTER_OTLP_HEADERS` (split on `,`, then on the first `=`) and
@@ -128,22 +122,18 @@ async fn replay_through(env: &serde_json::Map<String, Value>, scenario: &str) ->
     let endpoint = env["OTEL_EXPORTER_OTLP_ENDPOINT"].as_str().unwrap();
     assert_eq!(env["OTEL_EXPORTER_OTLP_PROTOCOL"], "http/json");
     let headers = env["OTEL_EXPORTER_OTLP_HEADERS"].as_str().unwrap();
-    let dir = fixture_dir(scenario);
-    let index: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
     let client = reqwest::Client::new();
     let mut statuses = Vec::new();
-    for req in index.as_array().unwrap() {
-        let body = std::fs::read(dir.join(req["files"]["raw"].as_str().unwrap())).unwrap();
+    for req in capture("claude-code-2.1.330", scenario) {
         let mut b = client
-            .post(format!("{endpoint}{}", req["path"].as_str().unwrap()))
+            .post(format!("{endpoint}{}", req.path))
             .header("Content-Type", "application/json")
             .header("User-Agent", "OTel-OTLP-Exporter-JavaScript/0.208.0");
         for item in headers.split(',') {
             let (k, v) = item.split_once('=').unwrap();
             b = b.header(k.trim(), v.trim());
         }
-        statuses.push(b.body(body).send().await.unwrap().status().as_u16());
+        statuses.push(b.body(req.body).send().await.unwrap().status().as_u16());
     }
     statuses
 }

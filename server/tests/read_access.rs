@@ -15,6 +15,7 @@ use scoreboard_server::config::{Config, Secrets};
 use scoreboard_server::serve::{self, ServeError};
 use scoreboard_server::store::{Store, TokenKind};
 use scoreboard_server::tokens;
+use scoreboard_test_support::otlp::{capture, sum_request, text};
 use serde_json::Value;
 
 const READS: [&str; 7] = [
@@ -246,24 +247,18 @@ fn with_telemetry(dir: &Path) -> Harness {
 
 /// Posts every request of one captured Claude Code session, as it was sent.
 async fn replay_capture(h: &Harness, token: &str) -> Vec<StatusCode> {
-    let base = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/otlp/claude-code-2.1.330/edit-json-delta");
-    let index: Value =
-        serde_json::from_slice(&std::fs::read(base.join("index.json")).unwrap()).unwrap();
     let mut statuses = Vec::new();
-    for req in index.as_array().unwrap() {
-        let body = std::fs::read(base.join(req["files"]["raw"].as_str().unwrap())).unwrap();
-        let path = req["path"].as_str().unwrap();
+    for req in capture("claude-code-2.1.330", "edit-json-delta") {
         let auth = format!("Bearer {token}");
         let (status, _) = h
             .request(
                 "POST",
-                path,
+                &req.path,
                 &[
                     ("content-type", "application/json"),
                     ("authorization", &auth),
                 ],
-                body,
+                req.body,
             )
             .await;
         statuses.push(status);
@@ -620,25 +615,12 @@ async fn one_ingest_token_cannot_make_the_rows_answer_500() {
         ("claude_code.session.count", None, 1e300),
         ("claude_code.token.usage", Some("input"), 5e18),
     ] {
-        let points: Vec<Value> = (0..2)
-            .map(|i| {
-                let mut attrs =
-                    vec![serde_json::json!({"key": "session.id", "value": {"stringValue": "s"}})];
-                if let Some(t) = ty {
-                    attrs.push(serde_json::json!({"key": "type", "value": {"stringValue": t}}));
-                }
-                serde_json::json!({
-                    "attributes": attrs,
-                    "startTimeUnixNano": format!("{}", 1_795_176_000_000_000_000u64 + i * 10),
-                    "timeUnixNano": format!("{}", 1_795_176_000_000_000_005u64 + i * 10),
-                    "asDouble": value
-                })
-            })
-            .collect();
-        let body = serde_json::json!({"resourceMetrics": [{
-            "resource": {"attributes": [{"key": "user.email", "value": {"stringValue": "mallory@corp.example"}}]},
-            "scopeMetrics": [{"metrics": [{"name": metric, "sum": {"aggregationTemporality": 1, "isMonotonic": true, "dataPoints": points}}]}]
-        }]});
+        let body = sum_request(
+            vec![vec![text("user.email", "mallory@corp.example")]],
+            metric,
+            ty,
+            &[value, value],
+        );
         let (status, answer) = h
             .request(
                 "POST",

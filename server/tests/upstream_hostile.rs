@@ -9,8 +9,8 @@ use common::*;
 use scoreboard_core::Source;
 use scoreboard_server::config::Secrets;
 
-const USAGE: &str = "/v1/organizations/usage_report/claude_code";
-const ME: &str = "/v1/organizations/me";
+const USAGE: &str = USAGE_PATH;
+const ME: &str = ME_PATH;
 
 #[tokio::test]
 async fn api_keys_never_follow_a_redirect_to_another_host() {
@@ -18,13 +18,8 @@ async fn api_keys_never_follow_a_redirect_to_another_host() {
     let fake = Fake::start(FakeData::default(), 1000).await;
     fake.add_rule(Rule::on(ME, Fault::Redirect(elsewhere.url())).always());
     fake.add_rule(Rule::on(USAGE, Fault::Redirect(elsewhere.url())).always());
-    let dir = tempfile::tempdir().unwrap();
-    let h = Harness::new(test_config(&fake, dir.path()));
-    let outcome = h
-        .syncer
-        .sync(Source::AdminApi, noon("2026-11-20"))
-        .await
-        .unwrap();
+    let h = Harness::against(&fake);
+    let outcome = h.sync(Source::AdminApi, noon("2026-11-20")).await;
     assert!(
         elsewhere.hits().is_empty(),
         "the redirect target was called: {:?}",
@@ -48,16 +43,11 @@ async fn a_key_echoed_in_the_message_type_or_request_id_is_scrubbed_everywhere()
     const KEY: &str = "corp-proxy-key-SECRETSECRET-0123456789";
     let fake = Fake::start(FakeData::default(), 1000).await;
     fake.add_rule(Rule::on(ME, Fault::EchoKeyEverywhere).always());
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = test_config(&fake, dir.path());
-    cfg.secrets =
-        Secrets::from_lookup(|n| (n == "ANTHROPIC_ADMIN_API_KEY").then(|| KEY.to_string()));
-    let h = Harness::new(cfg);
-    let outcome = h
-        .syncer
-        .sync(Source::AdminApi, noon("2026-11-20"))
-        .await
-        .unwrap();
+    let h = Harness::against_with(&fake, |cfg| {
+        cfg.secrets =
+            Secrets::from_lookup(|n| (n == "ANTHROPIC_ADMIN_API_KEY").then(|| KEY.to_string()));
+    });
+    let outcome = h.sync(Source::AdminApi, noon("2026-11-20")).await;
     let err = outcome.error.unwrap();
     assert!(err.contains("403") && err.contains("[redacted]"), "{err}");
     let sources = h.get("/api/sources", &[]).await.1;
@@ -72,10 +62,9 @@ async fn a_key_echoed_in_the_message_type_or_request_id_is_scrubbed_everywhere()
 async fn an_endless_upstream_answer_is_not_read_whole() {
     let fake = Fake::start(FakeData::default(), 1000).await;
     fake.add_rule(Rule::on(ME, Fault::HugeBody(50 * 1024 * 1024)).always());
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = test_config(&fake, dir.path());
-    cfg.anthropic.max_response_bytes = 1024 * 1024;
-    let h = Harness::new(cfg);
+    let h = Harness::against_with(&fake, |cfg| {
+        cfg.anthropic.max_response_bytes = 1024 * 1024;
+    });
     h.syncer.sync(Source::AdminApi, noon("2026-11-20")).await;
     let state = h.store.sync_state(Source::AdminApi).unwrap();
     let warnings = state.warnings.join(" ");

@@ -9,7 +9,7 @@ use scoreboard_core::share::{self, Privacy, ShareError, Snapshot, View, DEFAULT_
 
 use crate::components::{dashboard::Dashboard, definitions::DefinitionList, people::PeopleSection};
 use crate::export;
-use crate::share::{self as sharing, share_ctx, Opened, Origin, SharedCounts, Shown};
+use crate::share::{self as sharing, share_ctx, Opened, OpenedFrom, SharedCounts, Shown};
 use crate::state::{ctx, Ctx, Data};
 use crate::util::{self, int, plural};
 
@@ -408,11 +408,11 @@ pub fn SharedPage() -> impl IntoView {
     }
 }
 
-fn origin_text(o: &Origin) -> String {
+fn opened_from_text(o: &OpenedFrom) -> String {
     match o {
-        Origin::Link => "Opened from a link.".into(),
-        Origin::Url(u) => format!("Opened from {u}."),
-        Origin::File(f) => format!("Opened from the file {f}."),
+        OpenedFrom::Link => "Opened from a link.".into(),
+        OpenedFrom::Url(u) => format!("Opened from {u}."),
+        OpenedFrom::File(f) => format!("Opened from the file {f}."),
     }
 }
 
@@ -459,7 +459,7 @@ fn SharedView(opened: Arc<Opened>) -> impl IntoView {
             <p class="share-caption" id="share-caption-shown"><strong>{s.caption()}</strong></p>
             <p>{format!(
                 "A read-only snapshot: the figures were computed by the person who shared it and cannot be changed here. {shown} {}",
-                origin_text(&opened.origin)
+                opened_from_text(&opened.from)
             )}</p>
             <button id="share-close" class="btn quiet small" on:click=move |_| sc.close()>"Open Scoreboard without this snapshot"</button>
         </section>

@@ -276,8 +276,13 @@ pub(crate) fn parse_usd(cell: &str) -> Result<Option<f64>, String> {
     Ok(Some(v))
 }
 
-/// An ISO date or timestamp; a timestamp's day is its UTC date (a timestamp
-/// without a zone is taken as UTC, as every source reports UTC).
+/// A UTC day written as text: the one reader of days in the project (files,
+/// API records, the CLI's `--from`/`--to`, the read API's `from`/`to`, the
+/// stores' own columns, the page's inputs and URL), so every door takes the
+/// same forms. An ISO date (`YYYY-MM-DD`, also `YYYY/MM/DD`, zero-padding
+/// optional) or timestamp; a timestamp's day is its UTC date (one without a
+/// zone is taken as UTC, as every source reports UTC). Surrounding blanks are
+/// ignored. The error says what was expected, for the caller to name the field.
 pub fn parse_day(cell: &str) -> Result<NaiveDate, String> {
     let t = cell.trim();
     let err = || "is not an ISO date (YYYY-MM-DD) or timestamp (YYYY-MM-DDTHH:MM:SSZ)".to_string();
@@ -315,8 +320,10 @@ pub fn parse_day(cell: &str) -> Result<NaiveDate, String> {
             return Ok(dt.date());
         }
     }
-    if let Ok(d) = NaiveDate::parse_from_str(naive, "%Y-%m-%d") {
-        return Ok(d);
+    for fmt in ["%Y-%m-%d", "%Y/%m/%d"] {
+        if let Ok(d) = NaiveDate::parse_from_str(naive, fmt) {
+            return Ok(d);
+        }
     }
     Err(err())
 }
@@ -421,19 +428,58 @@ mod tests {
         assert!(parse_usd("1e999").is_err());
     }
 
+    /// Every form some reader of days took before there was one (the CSV and
+    /// API parsers, the CLI, the read API's `from`/`to`, the stores, the
+    /// page's date inputs and `as_of` URL parameter): the one reader takes
+    /// them all.
     #[test]
-    fn days_of_dates_and_timestamps() {
-        assert_eq!(parse_day("2026-11-03"), Ok(d("2026-11-03")));
-        assert_eq!(parse_day("2026/11/03"), Ok(d("2026-11-03")));
-        assert_eq!(parse_day("2026-11-03T00:00:00Z"), Ok(d("2026-11-03")));
-        assert_eq!(parse_day("2026-11-03 10:00:00"), Ok(d("2026-11-03")));
-        assert_eq!(parse_day("2026-11-03 10:00:00 UTC"), Ok(d("2026-11-03")));
-        assert_eq!(parse_day("2026-11-03T10:00:00.123"), Ok(d("2026-11-03")));
-        assert_eq!(parse_day("2026-11-03T23:30:00-05:00"), Ok(d("2026-11-04")));
-        assert_eq!(parse_day("2026-11-03 23:30:00+00:00"), Ok(d("2026-11-03")));
-        assert!(parse_day("11/03/2026").is_err());
-        assert!(parse_day("2026-13-03").is_err());
-        assert!(parse_day("").is_err());
+    fn parse_day_takes_every_form_any_reader_of_days_took() {
+        let accepted = [
+            // ISO day: files, API records, CLI, read API, stores, page inputs.
+            ("2026-11-03", "2026-11-03"),
+            // Blanks around it: the read API and the page trimmed.
+            (" 2026-11-03 ", "2026-11-03"),
+            ("\t2026-11-03\n", "2026-11-03"),
+            // Unpadded month and day: chrono's `%Y-%m-%d` (read API, page, stores) took them.
+            ("2026-1-3", "2026-01-03"),
+            // Slashes: the CSV exports.
+            ("2026/11/03", "2026-11-03"),
+            ("2026/1/3", "2026-01-03"),
+            // Timestamps (Admin API records, CSV exports): their UTC day.
+            ("2026-11-03T00:00:00Z", "2026-11-03"),
+            ("2026-11-03T10:00:00z", "2026-11-03"),
+            ("2026-11-03T10:00:00.123Z", "2026-11-03"),
+            ("2026-11-03T23:30:00-05:00", "2026-11-04"),
+            ("2026-11-03 23:30:00+00:00", "2026-11-03"),
+            ("2026-11-03T01:00:00+02:00", "2026-11-02"),
+            // Timestamps without a zone, or with a named UTC: taken as UTC.
+            ("2026-11-03 10:00:00", "2026-11-03"),
+            ("2026-11-03T10:00:00.123", "2026-11-03"),
+            ("2026-11-03T10:00", "2026-11-03"),
+            ("2026-11-03 10:00:00 UTC", "2026-11-03"),
+            ("2026-11-03 10:00:00 GMT", "2026-11-03"),
+            ("2026-11-03T10:00:00UTC", "2026-11-03"),
+            // Leap day.
+            ("2024-02-29", "2024-02-29"),
+        ];
+        for (text, day) in accepted {
+            assert_eq!(parse_day(text), Ok(d(day)), "{text:?}");
+        }
+        let refused = [
+            "",
+            "   ",
+            "11/03/2026",
+            "03.11.2026",
+            "2026-13-03",
+            "2026-02-29",
+            "2026-00-10",
+            "2026-1a-10",
+            "20261103",
+            "yesterday",
+        ];
+        for text in refused {
+            assert!(parse_day(text).is_err(), "{text:?}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Shared by the integration tests: a real receiver on 127.0.0.1 over a real
-//! SQLite file, the captured fixtures, and a client that replays them.
+//! SQLite file, a client that replays the captured fixtures (read by
+//! `scoreboard-test-support`), and what each capture must come to.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashSet;
@@ -10,11 +11,8 @@ use std::sync::{Arc, Mutex};
 use chrono::NaiveDate;
 use scoreboard_core::{DayRow, ModelUsage, PersonKey, Source, ToolDecisions};
 use scoreboard_otlp::{AuthDenial, IngestAuth, IngestDecision, OtlpConfig, Receiver};
-
-/// `shared/` sits beside the repository clone, here and in CI.
-pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/otlp")
-}
+#[allow(unused_imports)] // each test binary uses some
+pub use scoreboard_test_support::otlp::{capture, installation_id, scenarios, Captured, VERSIONS};
 
 pub const TOKEN: &str = "test-token";
 
@@ -121,65 +119,6 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::builder().build().unwrap()
 }
 
-/// One captured request, as the CLI sent it.
-#[derive(Debug, Clone)]
-pub struct Captured {
-    pub seq: u64,
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-    /// Exact wire bytes (gzip left compressed).
-    pub body: Vec<u8>,
-    pub chunked: bool,
-    pub captured_status: u16,
-}
-
-pub const VERSIONS: [&str; 2] = ["claude-code-2.1.330", "claude-code-2.1.197"];
-
-pub fn scenarios(version: &str) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(fixtures().join(version))
-        .unwrap()
-        .map(|e| e.unwrap())
-        .filter(|e| e.path().join("index.json").exists())
-        .map(|e| e.file_name().to_string_lossy().to_string())
-        .collect();
-    v.sort();
-    v
-}
-
-pub fn capture(version: &str, scenario: &str) -> Vec<Captured> {
-    let dir = fixtures().join(version).join(scenario);
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
-    let mut out = Vec::new();
-    for r in index.as_array().unwrap() {
-        let headers: Vec<(String, String)> = r["headers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| {
-                (
-                    h[0].as_str().unwrap().to_string(),
-                    h[1].as_str().unwrap().to_string(),
-                )
-            })
-            .collect();
-        let chunked = headers
-            .iter()
-            .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-        let body = std::fs::read(dir.join(r["files"]["raw"].as_str().unwrap())).unwrap();
-        out.push(Captured {
-            seq: r["seq"].as_u64().unwrap(),
-            path: r["path"].as_str().unwrap().to_string(),
-            headers,
-            body,
-            chunked,
-            captured_status: r["response_status"].as_u64().unwrap() as u16,
-        });
-    }
-    out.sort_by_key(|c| c.seq);
-    out
-}
-
 pub struct Reply {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
@@ -260,41 +199,9 @@ pub async fn post_json(server: &Server, path: &str, body: Vec<u8>) -> Reply {
     post(server, path, "application/json", None, Some(TOKEN), body).await
 }
 
-/// The installation id of a capture, read straight from its fixture files.
+/// The installation a capture is attributed to.
 pub fn device_of(version: &str, scenario: &str) -> PersonKey {
-    let dir = fixtures().join(version).join(scenario);
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_string_lossy().to_string();
-        if !name.ends_with(".json") || name == "index.json" || name == "run.json" {
-            continue;
-        }
-        let text = std::fs::read_to_string(&p).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        if let Some(id) = find_attr(&v, "user.id") {
-            return PersonKey::device(&id);
-        }
-    }
-    panic!("no user.id in {}", dir.display());
-}
-
-fn find_attr(v: &serde_json::Value, key: &str) -> Option<String> {
-    match v {
-        serde_json::Value::Object(m) => {
-            if m.get("key").and_then(|k| k.as_str()) == Some(key) {
-                if let Some(s) = m
-                    .get("value")
-                    .and_then(|v| v.get("stringValue"))
-                    .and_then(|s| s.as_str())
-                {
-                    return Some(s.to_string());
-                }
-            }
-            m.values().find_map(|x| find_attr(x, key))
-        }
-        serde_json::Value::Array(a) => a.iter().find_map(|x| find_attr(x, key)),
-        _ => None,
-    }
+    PersonKey::device(&installation_id(version, scenario))
 }
 
 pub fn capture_day() -> NaiveDate {

@@ -6,12 +6,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
-use scoreboard_core::parse::admin_api::{
-    self, Actor, ApiKeysPage, UsagePage, UsageRecord, UsersPage,
-};
+use scoreboard_core::parse::admin_api::{self, Actor, IdPage, UsagePage, UsageRecord};
 use scoreboard_core::{DayRow, PersonKey, Problem, RosterEntry};
 use serde::Deserialize;
 
+use super::paginate::{paginate, Next, Page};
 use super::{Client, UpstreamError};
 use crate::store::DayStats;
 
@@ -19,11 +18,6 @@ pub const USAGE_PATH: &str = "/v1/organizations/usage_report/claude_code";
 pub const ME_PATH: &str = "/v1/organizations/me";
 pub const USERS_PATH: &str = "/v1/organizations/users";
 pub const API_KEYS_PATH: &str = "/v1/organizations/api_keys";
-
-/// How often one day's page sequence is restarted after an expired cursor.
-const CURSOR_RESTARTS: usize = 3;
-/// A guard against a cursor that never ends.
-const MAX_PAGES: usize = 10_000;
 
 /// `GET /v1/organizations/me`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -45,52 +39,25 @@ pub struct DayFetch {
     pub problems: Vec<Problem>,
 }
 
-/// All records of one UTC day, following `next_page` until `has_more` is
-/// false. An expired cursor (410) restarts the day from its first page: the
-/// cursor pins a consistent data boundary, so mixing pages of two sequences
-/// could miss or double records.
+/// All records of one UTC day, following `next_page` while `has_more`
+/// (the sequence's rules, expired cursors included, are [`paginate`]'s).
 pub async fn usage_day_records(
     client: &Client,
     day: NaiveDate,
 ) -> Result<Vec<UsageRecord>, UpstreamError> {
     let limit = client.config().page_limit.to_string();
-    let mut restarts = 0;
-    'sequence: loop {
-        let mut records = Vec::new();
-        let mut cursor: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let mut query = vec![("starting_at", day.to_string()), ("limit", limit.clone())];
-            if let Some(c) = &cursor {
-                query.push(("page", c.clone()));
-            }
-            let page: UsagePage = match client.get_json(USAGE_PATH, &query).await {
-                Ok(p) => p,
-                Err(e)
-                    if e.status() == Some(410)
-                        && cursor.is_some()
-                        && restarts < CURSOR_RESTARTS =>
-                {
-                    restarts += 1;
-                    tracing::info!(%day, restarts, "Admin API cursor expired; restarting the day from its first page");
-                    continue 'sequence;
-                }
-                Err(e) => return Err(e),
-            };
-            records.extend(page.data);
-            match (page.has_more, page.next_page) {
-                (true, Some(next)) if !next.is_empty() => cursor = Some(next),
-                (true, _) => {
-                    return Err(UpstreamError::Decode(format!(
-                        "{USAGE_PATH} for {day} said has_more: true without a next_page cursor"
-                    )))
-                }
-                (false, _) => return Ok(records),
-            }
+    paginate(&format!("{USAGE_PATH} for {day}"), |cursor| {
+        let mut query = vec![("starting_at", day.to_string()), ("limit", limit.clone())];
+        query.extend(cursor.map(|c| ("page", c)));
+        async move {
+            let page: UsagePage = client.get_json(USAGE_PATH, &query).await?;
+            Ok(Page {
+                data: page.data,
+                next: Next::after(page.has_more, page.next_page),
+            })
         }
-        return Err(UpstreamError::Decode(format!(
-            "{USAGE_PATH} for {day} did not end after {MAX_PAGES} pages"
-        )));
-    }
+    })
+    .await
 }
 
 /// Fetches and normalises one day. Records dated on another day (which the
@@ -179,51 +146,31 @@ pub fn coverage_warning(stats: &DayStats) -> Option<String> {
 }
 
 /// Follows id-cursor pagination (`after_id` ← `last_id` while `has_more`).
-async fn id_paged<P, T>(
+async fn id_paged<T: serde::de::DeserializeOwned>(
     client: &Client,
     path: &str,
-    split: impl Fn(P) -> (Vec<T>, bool, Option<String>),
-) -> Result<Vec<T>, UpstreamError>
-where
-    P: serde::de::DeserializeOwned,
-{
+) -> Result<Vec<T>, UpstreamError> {
     let limit = client.config().page_limit.to_string();
-    let mut out = Vec::new();
-    let mut after: Option<String> = None;
-    for _ in 0..MAX_PAGES {
+    paginate(path, |after| {
         let mut query = vec![("limit", limit.clone())];
-        if let Some(a) = &after {
-            query.push(("after_id", a.clone()));
+        query.extend(after.map(|a| ("after_id", a)));
+        async move {
+            let page: IdPage<T> = client.get_json(path, &query).await?;
+            Ok(Page {
+                data: page.data,
+                next: Next::after(page.has_more, page.last_id),
+            })
         }
-        let (data, has_more, last_id) = split(client.get_json::<P>(path, &query).await?);
-        out.extend(data);
-        match (has_more, last_id) {
-            (true, Some(last)) if Some(&last) != after.as_ref() => after = Some(last),
-            (true, _) => {
-                return Err(UpstreamError::Decode(format!(
-                    "{path} said has_more: true without a new last_id"
-                )))
-            }
-            (false, _) => return Ok(out),
-        }
-    }
-    Err(UpstreamError::Decode(format!(
-        "{path} did not end after {MAX_PAGES} pages"
-    )))
+    })
+    .await
 }
 
 pub async fn users(client: &Client) -> Result<Vec<admin_api::User>, UpstreamError> {
-    id_paged(client, USERS_PATH, |p: UsersPage| {
-        (p.data, p.has_more, p.last_id)
-    })
-    .await
+    id_paged(client, USERS_PATH).await
 }
 
 pub async fn api_keys(client: &Client) -> Result<Vec<admin_api::ApiKey>, UpstreamError> {
-    id_paged(client, API_KEYS_PATH, |p: ApiKeysPage| {
-        (p.data, p.has_more, p.last_id)
-    })
-    .await
+    id_paged(client, API_KEYS_PATH).await
 }
 
 /// The organisation's members as roster entries, each with the API keys

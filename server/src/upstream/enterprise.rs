@@ -8,6 +8,7 @@ use scoreboard_core::parse::enterprise_api::{self, UserRecord, UsersPage};
 use scoreboard_core::Problem;
 
 use super::admin::DayFetch;
+use super::paginate::{paginate, Next, Page};
 use super::{Client, UpstreamError};
 use crate::store::DayStats;
 
@@ -18,9 +19,7 @@ pub fn earliest_day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or(NaiveDate::MIN)
 }
 
-const CURSOR_RESTARTS: usize = 3;
-const MAX_PAGES: usize = 10_000;
-
+/// All records of one UTC day, following `next_page` while there is one.
 pub async fn day_records(
     client: &Client,
     day: NaiveDate,
@@ -29,44 +28,18 @@ pub async fn day_records(
         return Ok(Vec::new());
     }
     let limit = client.config().page_limit.to_string();
-    let mut restarts = 0;
-    'sequence: loop {
-        let mut records = Vec::new();
-        let mut cursor: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let mut query = vec![("date", day.to_string()), ("limit", limit.clone())];
-            if let Some(c) = &cursor {
-                query.push(("page", c.clone()));
-            }
-            let page: UsersPage = match client.get_json(USERS_PATH, &query).await {
-                Ok(p) => p,
-                Err(e)
-                    if e.status() == Some(410)
-                        && cursor.is_some()
-                        && restarts < CURSOR_RESTARTS =>
-                {
-                    restarts += 1;
-                    continue 'sequence;
-                }
-                Err(e) => return Err(e),
-            };
-            records.extend(page.data);
-            match page.next_page {
-                Some(next) if !next.is_empty() && Some(&next) != cursor.as_ref() => {
-                    cursor = Some(next)
-                }
-                Some(next) if !next.is_empty() => {
-                    return Err(UpstreamError::Decode(format!(
-                        "{USERS_PATH} for {day} repeated its cursor"
-                    )))
-                }
-                _ => return Ok(records),
-            }
+    paginate(&format!("{USERS_PATH} for {day}"), |cursor| {
+        let mut query = vec![("date", day.to_string()), ("limit", limit.clone())];
+        query.extend(cursor.map(|c| ("page", c)));
+        async move {
+            let page: UsersPage = client.get_json(USERS_PATH, &query).await?;
+            Ok(Page {
+                data: page.data,
+                next: Next::from_cursor(page.next_page),
+            })
         }
-        return Err(UpstreamError::Decode(format!(
-            "{USERS_PATH} for {day} did not end after {MAX_PAGES} pages"
-        )));
-    }
+    })
+    .await
 }
 
 /// One day, normalised.

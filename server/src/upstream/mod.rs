@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod breaker;
 pub mod enterprise;
+pub mod paginate;
 
 use std::sync::Arc;
 use std::time::Duration;

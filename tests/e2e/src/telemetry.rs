@@ -8,20 +8,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fantoccini::Locator;
-use serde_json::Value;
+use scoreboard_test_support::otlp::{fixtures, read_capture};
 
 use crate::harness::{App, Error, Result};
 
 /// How many times [`refresh_until`] presses "Refresh now" (about a second apart).
 const REFRESH_TRIES: usize = 180;
-
-/// A captured session of the real Claude Code CLI (`../shared/fixtures/otlp/`).
-pub fn fixture(version: &str, scenario: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/otlp")
-        .join(version)
-        .join(scenario)
-}
 
 /// Runs `scoreboard <args> --data-dir <data_dir>` with none of the caller's
 /// `SCOREBOARD_*` or `ANTHROPIC_*` variables; success and stdout + stderr.
@@ -91,18 +83,18 @@ pub fn post(base_url: &str, path: &str, token: &str, body: &[u8]) -> u16 {
         .unwrap_or(0)
 }
 
-/// Replays every request of a captured JSON session, in order; the statuses.
+/// A captured session of the real Claude Code CLI (`../shared/fixtures/otlp/`).
+pub fn fixture(version: &str, scenario: &str) -> PathBuf {
+    fixtures().join(version).join(scenario)
+}
+
+/// Replays every request of a captured JSON session ([`fixture`]), in order; the statuses.
 pub fn replay_capture(dir: &Path, base_url: &str, token: &str) -> Vec<u16> {
-    let read = |p: PathBuf| std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    let index: Value = serde_json::from_slice(&read(dir.join("index.json")))
-        .unwrap_or_else(|e| panic!("index.json: {e}"));
-    let mut statuses = Vec::new();
-    for req in index.as_array().into_iter().flatten() {
-        let body = read(dir.join(req["files"]["raw"].as_str().unwrap_or_default()));
-        let path = req["path"].as_str().unwrap_or_default();
-        statuses.push(post(base_url, path, token, &body));
-    }
-    statuses
+    read_capture(dir)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .iter()
+        .map(|req| post(base_url, &req.path, token, &req.body))
+        .collect()
 }
 
 /// Presses the source bar's "Refresh now" until `selector`'s text contains `needle`.

@@ -1,12 +1,9 @@
 //! Live mode: the real `scoreboard serve`, its Admin API source pointed at a
 //! fake Anthropic API on 127.0.0.1, and the page in headless Chromium.
 //!
-//! The fake is the smallest faithful subset of ../shared/reference/sources.md
-//! §1 the sync uses: `/v1/organizations/me`, `/usage_report/claude_code`
-//! (one UTC day per call, the `{data, has_more, next_page}` envelope, cents),
-//! `/users` and `/api_keys` (`{data, first_id, last_id, has_more}`), the
-//! `x-api-key` and `anthropic-version` checks, a `request-id` header, and
-//! Anthropic's error body for the scripted outage.
+//! The fake is the server tests' (`scoreboard_test_support::anthropic`,
+//! faithful to ../shared/reference/sources.md §1), on a thread of its own so
+//! it answers while a test blocks; an outage is a 500 on every path.
 //!
 //! Nothing waits for the page's two-minute timer: the tests press the
 //! source bar's "Refresh now" button until what they look for appears.
@@ -14,11 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use fantoccini::error::CmdError;
 use fantoccini::Locator;
@@ -26,9 +19,10 @@ use scoreboard_e2e::harness::{App, Error, Result};
 use scoreboard_e2e::telemetry::{
     create_token, fixture, open_source_details, refresh_until, replay_capture,
 };
+use scoreboard_test_support::anthropic::{
+    day, user, user_record, Fake, FakeData, Fault, Rule, ADMIN_KEY,
+};
 use serde_json::{json, Value};
-
-const ADMIN_KEY: &str = "sk-ant-admin01-E2EFAKE-0123456789abcdef";
 
 // ---- dates (the server uses the real clock, so the fake's data is relative to today) ----
 
@@ -62,154 +56,10 @@ fn last_week_days() -> [String; 3] {
     [civil(monday), civil(monday + 1), civil(monday + 2)]
 }
 
-// ---- the fake Anthropic API -------------------------------------------------------
+// ---- the fake Anthropic API (scoreboard-test-support's) ------------------------
 
-#[derive(Default)]
-struct FakeData {
-    org: Option<(String, String)>,
-    usage: BTreeMap<String, Vec<Value>>,
-    users: Vec<Value>,
-    /// Answer every request with a 500 (an upstream outage).
-    down: bool,
-}
-
-struct Fake {
-    url: String,
-    data: Arc<Mutex<FakeData>>,
-}
-
-impl Fake {
-    /// Listens on 127.0.0.1 in a thread of its own for the rest of the test process.
-    fn start(data: FakeData) -> Fake {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake");
-        let url = format!("http://{}", listener.local_addr().expect("its address"));
-        let data = Arc::new(Mutex::new(data));
-        let shared = data.clone();
-        std::thread::spawn(move || {
-            for (n, stream) in listener.incoming().enumerate() {
-                let Ok(stream) = stream else { continue };
-                let shared = shared.clone();
-                std::thread::spawn(move || serve_one(stream, &shared, n));
-            }
-        });
-        Fake { url, data }
-    }
-
-    fn set_down(&self, down: bool) {
-        self.data.lock().expect("fake data").down = down;
-    }
-}
-
-/// Reads one request (the sync only sends GETs), answers, closes.
-fn serve_one(mut stream: TcpStream, data: &Mutex<FakeData>, n: usize) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(k) => buf.extend_from_slice(&chunk[..k]),
-        }
-        if buf.len() > 64 * 1024 {
-            return;
-        }
-    }
-    let head = String::from_utf8_lossy(&buf).to_string();
-    let mut lines = head.split("\r\n");
-    let target = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap_or("/")
-        .to_string();
-    let mut headers = BTreeMap::new();
-    for l in lines {
-        if let Some((k, v)) = l.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-        }
-    }
-    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    let query: BTreeMap<String, String> = query
-        .split('&')
-        .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let (status, body) = answer(data, path, &query, &headers);
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        404 => "Not Found",
-        _ => "Internal Server Error",
-    };
-    let body = body.to_string();
-    let response = format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\nrequest-id: req_e2e{n:06}\r\n\
-         content-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream.write_all(response.as_bytes());
-    let _ = stream.shutdown(std::net::Shutdown::Both);
-}
-
-fn error_body(kind: &str, message: &str) -> Value {
-    json!({"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_e2e"})
-}
-
-fn answer(
-    data: &Mutex<FakeData>,
-    path: &str,
-    query: &BTreeMap<String, String>,
-    headers: &BTreeMap<String, String>,
-) -> (u16, Value) {
-    let data = data.lock().expect("fake data");
-    if data.down {
-        return (500, error_body("api_error", "Internal server error"));
-    }
-    if headers.get("anthropic-version").map(String::as_str) != Some("2023-06-01") {
-        return (
-            400,
-            error_body(
-                "invalid_request_error",
-                "anthropic-version header is required",
-            ),
-        );
-    }
-    if headers.get("x-api-key").map(String::as_str) != Some(ADMIN_KEY) {
-        return (401, error_body("authentication_error", "invalid x-api-key"));
-    }
-    let id_page = |all: &[Value]| {
-        json!({
-            "data": all,
-            "first_id": all.first().map(|v| v["id"].clone()),
-            "last_id": all.last().map(|v| v["id"].clone()),
-            "has_more": false,
-        })
-    };
-    match path {
-        "/v1/organizations/me" => match &data.org {
-            Some((id, name)) => (200, json!({"id": id, "name": name, "type": "organization"})),
-            None => (404, error_body("not_found_error", "organization not found")),
-        },
-        "/v1/organizations/usage_report/claude_code" => {
-            let Some(day) = query.get("starting_at") else {
-                return (
-                    400,
-                    error_body("invalid_request_error", "starting_at: Field required"),
-                );
-            };
-            let records = data.usage.get(day).cloned().unwrap_or_default();
-            (
-                200,
-                json!({"data": records, "has_more": false, "next_page": null}),
-            )
-        }
-        "/v1/organizations/users" => (200, id_page(&data.users)),
-        "/v1/organizations/api_keys" => (200, id_page(&[])),
-        _ => (404, error_body("not_found_error", "no such route")),
-    }
-}
-
-/// An Admin API Claude Code record of a signed-in user, as sources.md §1 shows it.
+/// An Admin API Claude Code record of a signed-in user, as sources.md §1 shows it:
+/// one line removed, one commit, edits as given, $1.50.
 fn record(
     day: &str,
     email: &str,
@@ -218,32 +68,10 @@ fn record(
     accepted: u64,
     rejected: u64,
 ) -> Value {
-    json!({
-        "date": format!("{day}T00:00:00Z"),
-        "actor": {"type": "user_actor", "email_address": email},
-        "organization_id": "11111111-2222-3333-4444-555555555555",
-        "customer_type": "api",
-        "subscription_type": null,
-        "terminal_type": "vscode",
-        "is_remote": false,
-        "core_metrics": {
-            "num_sessions": sessions,
-            "lines_of_code": {"added": added, "removed": 1},
-            "commits_by_claude_code": 1,
-            "pull_requests_by_claude_code": 0
-        },
-        "tool_actions": {"edit_tool": {"accepted": accepted, "rejected": rejected}},
-        "model_breakdown": [{
-            "model": "claude-opus-5",
-            "tokens": {"input": 1000, "output": 200, "cache_read": 5000, "cache_creation": 300},
-            "estimated_cost": {"currency": "USD", "amount": 150}
-        }]
-    })
-}
-
-fn user(id: &str, email: &str, name: &str) -> Value {
-    json!({"id": id, "email": email, "name": name, "role": "developer",
-           "added_at": "2026-01-05T00:00:00Z", "type": "user"})
+    let mut r = user_record(day, "rfc3339", email, sessions, added, 150.0);
+    r["core_metrics"]["lines_of_code"]["removed"] = json!(1);
+    r["tool_actions"] = json!({"edit_tool": {"accepted": accepted, "rejected": rejected}});
+    r
 }
 
 /// Acme Robotics: Ann and Bob used Claude Code last week, Cy is on the roster and never did.
@@ -251,14 +79,14 @@ fn acme() -> FakeData {
     let [mon, tue, wed] = last_week_days();
     let mut usage = BTreeMap::new();
     usage.insert(
-        mon.clone(),
+        day(&mon),
         vec![
             record(&mon, "ann@acme.io", 3, 120, 8, 2),
             record(&mon, "bob@acme.io", 1, 10, 1, 1),
         ],
     );
-    usage.insert(tue.clone(), vec![record(&tue, "ann@acme.io", 2, 30, 4, 0)]);
-    usage.insert(wed.clone(), vec![record(&wed, "bob@acme.io", 4, 50, 3, 1)]);
+    usage.insert(day(&tue), vec![record(&tue, "ann@acme.io", 2, 30, 4, 0)]);
+    usage.insert(day(&wed), vec![record(&wed, "bob@acme.io", 4, 50, 3, 1)]);
     FakeData {
         org: Some(("org-e2e".into(), "Acme Robotics".into())),
         usage,
@@ -267,7 +95,7 @@ fn acme() -> FakeData {
             user("user_02", "bob@acme.io", "Bob B"),
             user("user_03", "cy@acme.io", "Cy C"),
         ],
-        down: false,
+        ..FakeData::default()
     }
 }
 
@@ -281,7 +109,7 @@ fn config_file(dir: &Path, fake: &Fake) -> PathBuf {
     let text = format!(
         "[anthropic]\nbase_url = \"{}\"\nbackfill_days = 14\nsync_interval = \"60s\"\nmax_retries = 0\n\
          retry_min_delay = \"1ms\"\nretry_max_delay = \"2ms\"\n",
-        fake.url
+        fake.url()
     );
     std::fs::write(&path, text).expect("write the config");
     path
@@ -323,7 +151,7 @@ fn person_cell(email: &str, col: &str) -> String {
 
 #[tokio::test]
 async fn the_page_shows_the_admin_api_dashboard_live_and_telemetry_after_refresh() -> Result<()> {
-    let fake = Fake::start(acme());
+    let fake = Fake::spawn(acme(), 1000);
     let tmp = tempfile::tempdir().expect("temp dir");
     let Some(app) = start(&fake, tmp.path()).await? else {
         return Ok(());
@@ -450,10 +278,13 @@ async fn the_page_shows_the_admin_api_dashboard_live_and_telemetry_after_refresh
 
 #[tokio::test]
 async fn an_empty_organisation_is_shown_as_a_warning_in_words_not_zero_adoption() -> Result<()> {
-    let fake = Fake::start(FakeData {
-        org: Some(("org-seats".into(), "Seats Only GmbH".into())),
-        ..FakeData::default()
-    });
+    let fake = Fake::spawn(
+        FakeData {
+            org: Some(("org-seats".into(), "Seats Only GmbH".into())),
+            ..FakeData::default()
+        },
+        1000,
+    );
     let tmp = tempfile::tempdir().expect("temp dir");
     let Some(app) = start(&fake, tmp.path()).await? else {
         return Ok(());
@@ -486,7 +317,7 @@ async fn an_empty_organisation_is_shown_as_a_warning_in_words_not_zero_adoption(
 
 #[tokio::test]
 async fn an_outage_shows_the_stored_figures_as_stale_with_the_last_successful_sync() -> Result<()> {
-    let fake = Fake::start(acme());
+    let fake = Fake::spawn(acme(), 1000);
     let tmp = tempfile::tempdir().expect("temp dir");
     let Some(app) = start(&fake, tmp.path()).await? else {
         return Ok(());
@@ -497,7 +328,14 @@ async fn an_outage_shows_the_stored_figures_as_stale_with_the_last_successful_sy
         // The backfill succeeds.
         refresh_until(app, &person_cell("ann@acme.io", "sessions"), "5").await?;
         // Anthropic goes down; the next periodic sync (a minute later) fails.
-        fake.set_down(true);
+        fake.add_rule(
+            Rule::everywhere(Fault::Status {
+                status: 500,
+                kind: "api_error",
+                retry_after: None,
+            })
+            .always(),
+        );
         let card = refresh_until(
             app,
             "#sources [data-source=\"admin-api\"][data-state=\"stale\"]",

@@ -12,39 +12,9 @@ use scoreboard_e2e::harness::{App, Result};
 use scoreboard_e2e::telemetry::{
     create_token, fixture, open_source_details, refresh_until, replay_capture, scoreboard,
 };
-use serde_json::Value;
+use scoreboard_test_support::otlp::installation_id;
 
 const VERSION: &str = "claude-code-2.1.330";
-
-/// The installation id (`user.id`) a capture's first metrics request carries.
-fn installation_of(scenario: &str) -> String {
-    fn find(v: &Value) -> Option<String> {
-        match v {
-            Value::Object(m) => {
-                if m.get("key").and_then(Value::as_str) == Some("user.id") {
-                    return m["value"]["stringValue"].as_str().map(str::to_string);
-                }
-                m.values().find_map(find)
-            }
-            Value::Array(a) => a.iter().find_map(find),
-            _ => None,
-        }
-    }
-    let dir = fixture(VERSION, scenario);
-    let index: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
-    let first = index
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["path"] == "/v1/metrics")
-        .unwrap();
-    let body: Value = serde_json::from_slice(
-        &std::fs::read(dir.join(first["files"]["raw"].as_str().unwrap())).unwrap(),
-    )
-    .unwrap();
-    find(&body).unwrap()
-}
 
 #[tokio::test]
 async fn the_rollout_view_shows_refusals_and_exactly_what_the_fixtures_sent() -> Result<()> {
@@ -102,7 +72,7 @@ async fn the_rollout_view_shows_refusals_and_exactly_what_the_fixtures_sent() ->
         assert!(app.text("#rollout-summary").await?.starts_with("1 of 2"));
 
         // The API-key installation, with the alias that would tie it to a person.
-        let device = format!("device:{}", installation_of("write-json-delta"));
+        let device = format!("device:{}", installation_id(VERSION, "write-json-delta"));
         let rows = app.execute(
             "return [...document.querySelectorAll('#rollout-unattributed tbody tr')].map(r => r.dataset.person)",
             vec![],
