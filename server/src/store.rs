@@ -703,10 +703,10 @@ impl Store {
             return Ok(DigestState::default());
         };
         Ok(DigestState {
-            posted_week: pw.map(|d| parse_day(&d)).transpose()?,
+            posted_week: pw.map(|d| stored_day(&d)).transpose()?,
             posted_at: pa.map(|t| parse_time(&t)).transpose()?,
             last_attempt_at: la.map(|t| parse_time(&t)).transpose()?,
-            last_week: lw.map(|d| parse_day(&d)).transpose()?,
+            last_week: lw.map(|d| stored_day(&d)).transpose()?,
             last_ok: ok,
             last_error: err,
         })
