@@ -30,6 +30,7 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 
 use crate::budget::{Exhausted, Reservation};
+use crate::extract::Extracted;
 use crate::store::Outcome;
 use crate::{
     estimate, extract, AuthDenial, IngestDecision, IngestRefusal, OtlpError, Receiver,
@@ -454,18 +455,39 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
         return refuse(enc, busy());
     };
 
+    // Decoding takes the slot (a blocking thread); storing happens on the
+    // writer thread, in a group with the requests that wait with this one.
+    // The memory reserved (and the large slot) are kept until the commit:
+    // the extracted facts live until then.
     let worker = rx.clone();
-    let done = tokio::task::spawn_blocking(move || {
-        let _held = (permit, large, reservation);
-        ingest(&worker, signal, enc, &body, token)
+    let decoded = tokio::task::spawn_blocking(move || {
+        let _slot = permit;
+        decode_request(&worker, signal, enc, &body)
     })
     .await;
-    match done {
-        Ok(Ok(outcome)) => success(signal, enc, &outcome),
-        Ok(Err(r)) => refuse(enc, r),
-        Err(_) => refuse(
+    let (digest, extracted) = match decoded {
+        Ok(Ok(Some(d))) => d,
+        Ok(Ok(None)) => return success(signal, enc, &Outcome::nothing()),
+        Ok(Err(r)) => return refuse(enc, r),
+        Err(_) => {
+            return refuse(
+                enc,
+                Refusal::Internal("the request could not be processed".to_string()),
+            )
+        }
+    };
+    let stored = rx.store.apply(digest, extracted, token, Utc::now()).await;
+    drop((large, reservation));
+    match stored {
+        Ok(outcome) => success(signal, enc, &outcome),
+        Err(OtlpError::Busy(_)) => refuse(
             enc,
-            Refusal::Internal("the request could not be processed".to_string()),
+            Refusal::Shed("the telemetry database is busy; retry after the Retry-After delay"),
+        ),
+        Err(OtlpError::QueueFull) => refuse(enc, busy()),
+        Err(other) => refuse(
+            enc,
+            Refusal::Internal(format!("could not store the telemetry: {other}")),
         ),
     }
 }
@@ -654,20 +676,17 @@ where
     }
 }
 
-fn ingest(
+/// The request decoded and reduced to what is stored, with the digest of
+/// its body (a re-sent body is recognised by it); `None` when there is
+/// nothing to store.
+fn decode_request(
     rx: &Receiver,
     signal: Signal,
     enc: Encoding,
     body: &[u8],
-    token: Option<TokenId>,
-) -> Result<Outcome, Refusal> {
+) -> Result<Option<([u8; 32], Extracted)>, Refusal> {
     let id_attr = rx.cfg.identity_attribute.as_deref();
     let limits = extract::Limits::from(&rx.cfg);
-    let nothing = Outcome {
-        rejected: 0,
-        message: String::new(),
-        duplicate: false,
-    };
     // An export with no resource at all (what `scoreboard token check`
     // sends) has passed the token check and stores nothing: it must not
     // move "last received" or count as a batch.
@@ -676,35 +695,26 @@ fn ingest(
             let req: ExportMetricsServiceRequest =
                 decode(enc, body, "ExportMetricsServiceRequest")?;
             if req.resource_metrics.is_empty() {
-                return Ok(nothing);
+                return Ok(None);
             }
             extract::metrics(&req, id_attr, &limits)
         }
         Signal::Logs => {
             let req: ExportLogsServiceRequest = decode(enc, body, "ExportLogsServiceRequest")?;
             if req.resource_logs.is_empty() {
-                return Ok(nothing);
+                return Ok(None);
             }
             extract::logs(&req, id_attr, &limits)
         }
         Signal::Traces => {
             // Checked so a broken exporter hears about it, then discarded.
             let _req: ExportTraceServiceRequest = decode(enc, body, "ExportTraceServiceRequest")?;
-            return Ok(nothing);
+            return Ok(None);
         }
     };
     let mut h = Sha256::new();
     h.update(signal.name().as_bytes());
     h.update([0u8]);
     h.update(body);
-    let digest: [u8; 32] = h.finalize().into();
-
-    rx.store
-        .apply(&digest, &extracted, token, Utc::now())
-        .map_err(|e| match e {
-            OtlpError::Busy(_) => {
-                Refusal::Shed("the telemetry database is busy; retry after the Retry-After delay")
-            }
-            other => Refusal::Internal(format!("could not store the telemetry: {other}")),
-        })
+    Ok(Some((h.finalize().into(), extracted)))
 }
