@@ -145,8 +145,9 @@ async fn main() -> ExitCode {
                 concurrency: 32,
             }
         } else {
+            // About 30 s per phase at the old rate, 3 s at the goal's.
             ingest::Settings {
-                users: 500,
+                users: 1500,
                 sessions: 4,
                 concurrency: 32,
             }
