@@ -405,10 +405,11 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
             Err(_) => return refuse(enc, Refusal::SlowBody(deadline)),
         };
 
-    // A slot bounds the queue in front of SQLite's single writer; a large
-    // request also needs the one large slot (for measuring, decoding and
-    // storing), so large requests take at most one core and never crowd
-    // out the small batches engineers send.
+    // A slot bounds the decoding done on blocking threads (the writer's
+    // queue is bounded on its own); a large request also needs the one
+    // large slot (for measuring, decoding and storing), so large requests
+    // take at most one core and never crowd out the small batches
+    // engineers send.
     let wait = rx.cfg.queue_timeout;
     let busy = || Refusal::Shed("the receiver is busy; retry after the Retry-After delay");
     let internal = || Refusal::Internal("the request could not be processed".to_string());
@@ -428,8 +429,8 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
 
     let decoded = if !gzip && large.is_none() && wire.len() <= INLINE_BYTES {
         // A batch as Claude Code sends it (a few kB, uncompressed) is
-        // measured and decoded right here, in well under a millisecond: the
-        // two hand-offs to a blocking thread and back cost more than that.
+        // measured and decoded right here: the two hand-offs to a blocking
+        // thread and back cost more than that (BENCHMARKS.md §5).
         prepare(&rx, signal, enc, false, wire, &mut reservation)
             .and_then(|body| decode_request(&rx, signal, enc, &body))
     } else {
@@ -492,8 +493,9 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
 }
 
 /// Uncompressed bodies up to this size are decoded on the async thread that
-/// read them: Claude Code's batches are 1–5 kB, and parsing 32 KiB of OTLP
-/// JSON takes well under a millisecond.
+/// read them: Claude Code's batches are 1–5 kB, and whatever 32 KiB holds,
+/// decoding it stays short (nesting and attributes are capped, and the
+/// decoded size is measured and reserved first, as for any body).
 const INLINE_BYTES: usize = 32 * 1024;
 
 fn shed_memory(e: Exhausted, most: usize, needs: u64) -> Refusal {
