@@ -182,7 +182,16 @@ fn phase_json(sent: &Sent, wall: Duration) -> Value {
     })
 }
 
+/// The 1, 5 and 15-minute load averages: other work on the 2 cores moves
+/// the figures more than anything else.
+fn loadavg() -> String {
+    let l = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
 pub async fn run(bin: &Path, fixtures: &Path, s: &Settings) -> Result<Value> {
+    let load_at_start = loadavg();
+    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let data = tempfile::tempdir().map_err(ctx("data dir"))?;
     let token = create_token(bin, data.path())?;
     let json_t: Vec<Template> = JSON_TEMPLATES
@@ -253,9 +262,18 @@ pub async fn run(bin: &Path, fixtures: &Path, s: &Settings) -> Result<Value> {
             batches.len(),
             s.users
         );
+        let server_pid = server.process.pid().to_string();
+        let cpu_before = (
+            crate::proc::cpu_seconds(&server_pid),
+            crate::proc::cpu_seconds("self"),
+        );
         let t = Instant::now();
         let sent = send_all(&base, &token, Arc::new(batches), s.concurrency).await;
         let wall = t.elapsed();
+        let cpu = (
+            crate::proc::cpu_seconds(&server_pid) - cpu_before.0,
+            crate::proc::cpu_seconds("self") - cpu_before.1,
+        );
         eprintln!(
             "  {} points in {:.2} s = {:.0} points/s, p99 {:.1} ms",
             sent.points,
@@ -263,7 +281,19 @@ pub async fn run(bin: &Path, fixtures: &Path, s: &Settings) -> Result<Value> {
             sent.points as f64 / wall.as_secs_f64(),
             percentile(&sent.latencies_ms, 99.0).unwrap_or(f64::NAN)
         );
-        phases.insert(name.into(), phase_json(&sent, wall));
+        let mut phase = phase_json(&sent, wall);
+        phase["server_cpu_seconds"] = json!(cpu.0);
+        phase["client_cpu_seconds"] = json!(cpu.1);
+        phase["server_cpu_us_per_point"] = json!(cpu.0 * 1e6 / sent.points.max(1) as f64);
+        phase["server_cpu_us_per_batch"] = json!(cpu.0 * 1e6 / sent.batches.max(1) as f64);
+        eprintln!(
+            "  server CPU {:.2} s ({:.1} µs a point, {:.0} µs a batch), clients' CPU {:.2} s",
+            cpu.0,
+            cpu.0 * 1e6 / sent.points.max(1) as f64,
+            cpu.0 * 1e6 / sent.batches.max(1) as f64,
+            cpu.1
+        );
+        phases.insert(name.into(), phase);
         acked_points += sent.points;
         total_points += sent.points;
         total_wall += wall;
@@ -305,11 +335,15 @@ pub async fn run(bin: &Path, fixtures: &Path, s: &Settings) -> Result<Value> {
         .unwrap_or(0);
     let secs = total_wall.as_secs_f64();
     Ok(json!({
+        "started_at": started_at,
+        "loadavg_at_start": load_at_start,
+        "loadavg_at_end": loadavg(),
         "users": s.users,
         "sessions_per_user_per_encoding": s.sessions,
         "concurrency": s.concurrency,
         "templates": json_t.iter().chain(&proto_t).map(Template::name).collect::<Vec<_>>(),
         "phases": phases,
+        "seconds": secs,
         "points_per_second": total_points as f64 / secs,
         "ack_p50_ms": median(&all_latencies),
         "ack_p99_ms": percentile(&all_latencies, 99.0),

@@ -120,6 +120,20 @@ pub fn memory(pid: u32) -> Result<Memory> {
     })
 }
 
+/// CPU time (user + system) a process has used so far, in seconds: what
+/// a run costs, whatever else shares the cores (wall times move with the load).
+pub fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // After the command name (in parentheses, which may hold spaces): state is
+    // field 3, utime and stime fields 14 and 15, in clock ticks (100 a second on Linux).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
+}
+
 /// The `scoreboard` binary with none of the caller's SCOREBOARD_* / ANTHROPIC_* variables.
 pub fn scoreboard(bin: &Path) -> Command {
     let mut c = Command::new(bin);

@@ -74,6 +74,37 @@ fn rows_label(n: u64) -> String {
     }
 }
 
+/// The ingest phases of one run of section 5.
+fn ingest_table(w: &mut String, ing: &Value) {
+    let _ = writeln!(w, "| encoding | batches | points | seconds | points/s | ack p50 | ack p99 | max | 503 busy | failed | server CPU a batch |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (name, p) in ing["phases"].as_object().cloned().unwrap_or_default() {
+        let _ = writeln!(
+            w,
+            "| {name} | {} | {} | {} | **{}** | {} ms | **{} ms** | {} ms | {} | {} | {} µs |",
+            p["batches"],
+            p["points"],
+            f(&p["seconds"], 2),
+            f(&p["points_per_second"], 0),
+            f(&p["ack_p50_ms"], 1),
+            f(&p["ack_p99_ms"], 1),
+            f(&p["ack_max_ms"], 1),
+            p["busy_503"],
+            p["failed"],
+            f(&p["server_cpu_us_per_batch"], 0)
+        );
+    }
+    let _ = writeln!(
+        w,
+        "| both | {} points | | {} s | **{}** | {} ms | **{} ms** | | | {} | |",
+        ing["acked_points"],
+        f(&ing["seconds"], 2),
+        f(&ing["points_per_second"], 0),
+        f(&ing["ack_p50_ms"], 1),
+        f(&ing["ack_p99_ms"], 1),
+        ing["failed_requests"]
+    );
+}
+
 /// The whole of BENCHMARKS.md.
 pub fn markdown(r: &Value) -> String {
     let mut m = String::new();
@@ -334,21 +365,27 @@ pub fn markdown(r: &Value) -> String {
     // ---- 5 ----
     let _ = writeln!(w, "## 5. Telemetry ingest\n");
     let _ = writeln!(w, "{}\n", INGEST_METHOD);
-    let _ = writeln!(w, "| encoding | batches | points | seconds | points/s | ack p50 | ack p99 | max | 503 busy | failed |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (name, p) in ing["phases"].as_object().cloned().unwrap_or_default() {
+    let _ = writeln!(
+        w,
+        "This run: {}, load average {} at its start and {} at its end.\n",
+        ing["started_at"].as_str().unwrap_or("?"),
+        ing["loadavg_at_start"].as_str().unwrap_or("?"),
+        ing["loadavg_at_end"].as_str().unwrap_or("?"),
+    );
+    ingest_table(w, ing);
+    // A run of the same bench against an earlier server, kept in
+    // results.json by hand (`ingest_before`): what the change bought.
+    let before = &r["ingest_before"];
+    if before.is_object() {
         let _ = writeln!(
             w,
-            "| {name} | {} | {} | {} | **{}** | {} ms | **{} ms** | {} ms | {} | {} |",
-            p["batches"],
-            p["points"],
-            f(&p["seconds"], 2),
-            f(&p["points_per_second"], 0),
-            f(&p["ack_p50_ms"], 1),
-            f(&p["ack_p99_ms"], 1),
-            f(&p["ack_max_ms"], 1),
-            p["busy_503"],
-            p["failed"]
+            "\n**Before: {}.** Same bench, run {}, load average {} at its start and {} at its end.\n",
+            before["label"].as_str().unwrap_or("an earlier server"),
+            before["started_at"].as_str().unwrap_or("?"),
+            before["loadavg_at_start"].as_str().unwrap_or("?"),
+            before["loadavg_at_end"].as_str().unwrap_or("?"),
         );
+        ingest_table(w, before);
     }
     let _ = writeln!(w, "\n{} users, {} sessions each per encoding, {} concurrent clients; templates: {}. Verified: {} of {} users' stored rows equal the sum of their sessions{}.\n",
         ing["users"], ing["sessions_per_user_per_encoding"], ing["concurrency"], ing["templates"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default(),

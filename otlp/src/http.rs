@@ -30,6 +30,7 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 
 use crate::budget::{Exhausted, Reservation};
+use crate::extract::Extracted;
 use crate::store::Outcome;
 use crate::{
     estimate, extract, AuthDenial, IngestDecision, IngestRefusal, OtlpError, Receiver,
@@ -404,12 +405,14 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
             Err(_) => return refuse(enc, Refusal::SlowBody(deadline)),
         };
 
-    // A slot bounds the queue in front of SQLite's single writer; a large
-    // request also needs the one large slot (for measuring, decoding and
-    // storing), so large requests take at most one core and never crowd
-    // out the small batches engineers send.
+    // A slot bounds the decoding done on blocking threads (the writer's
+    // queue is bounded on its own); a large request also needs the one
+    // large slot (for measuring, decoding and storing), so large requests
+    // take at most one core and never crowd out the small batches
+    // engineers send.
     let wait = rx.cfg.queue_timeout;
     let busy = || Refusal::Shed("the receiver is busy; retry after the Retry-After delay");
+    let internal = || Refusal::Internal("the request could not be processed".to_string());
     let large_slot = |rx: Arc<Receiver>| async move {
         tokio::time::timeout(wait, rx.large_slots.clone().acquire_owned())
             .await
@@ -424,51 +427,76 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
         large = Some(p);
     }
 
-    // Decompressing and measuring what decoding will allocate happen on a
-    // blocking thread; the reservation grows with them.
-    let worker = rx.clone();
-    let prepared = tokio::task::spawn_blocking(move || {
-        let r = prepare(&worker, signal, enc, gzip, wire, &mut reservation);
-        (r, reservation)
-    })
-    .await;
-    let (body, reservation) = match prepared {
-        Ok((Ok(body), reservation)) => (body, reservation),
-        Ok((Err(r), _)) => return refuse(enc, r),
-        Err(_) => {
-            return refuse(
-                enc,
-                Refusal::Internal("the request could not be processed".to_string()),
-            )
+    let decoded = if !gzip && large.is_none() && wire.len() <= INLINE_BYTES {
+        // A batch as Claude Code sends it (a few kB, uncompressed) is
+        // measured and decoded right here: the two hand-offs to a blocking
+        // thread and back cost more than that (BENCHMARKS.md §5).
+        prepare(&rx, signal, enc, false, wire, &mut reservation)
+            .and_then(|body| decode_request(&rx, signal, enc, &body))
+    } else {
+        // Decompressing and measuring what decoding will allocate happen on
+        // a blocking thread; the reservation grows with them.
+        let worker = rx.clone();
+        let prepared = tokio::task::spawn_blocking(move || {
+            let r = prepare(&worker, signal, enc, gzip, wire, &mut reservation);
+            (r, reservation)
+        })
+        .await;
+        let body;
+        (body, reservation) = match prepared {
+            Ok((Ok(body), reservation)) => (body, reservation),
+            Ok((Err(r), _)) => return refuse(enc, r),
+            Err(_) => return refuse(enc, internal()),
+        };
+        if reservation.is_large() && large.is_none() {
+            // Small on the wire, large once decompressed.
+            let Some(p) = large_slot(rx.clone()).await else {
+                return refuse(enc, busy());
+            };
+            large = Some(p);
         }
-    };
-
-    if reservation.is_large() && large.is_none() {
-        // Small on the wire, large once decompressed.
-        let Some(p) = large_slot(rx.clone()).await else {
+        let Ok(Ok(permit)) = tokio::time::timeout(wait, rx.slots.clone().acquire_owned()).await
+        else {
             return refuse(enc, busy());
         };
-        large = Some(p);
-    }
-    let Ok(Ok(permit)) = tokio::time::timeout(wait, rx.slots.clone().acquire_owned()).await else {
-        return refuse(enc, busy());
+        // Decoding takes a slot (and a blocking thread).
+        let worker = rx.clone();
+        tokio::task::spawn_blocking(move || {
+            let _slot = permit;
+            decode_request(&worker, signal, enc, &body)
+        })
+        .await
+        .unwrap_or_else(|_| Err(internal()))
     };
-
-    let worker = rx.clone();
-    let done = tokio::task::spawn_blocking(move || {
-        let _held = (permit, large, reservation);
-        ingest(&worker, signal, enc, &body, token)
-    })
-    .await;
-    match done {
-        Ok(Ok(outcome)) => success(signal, enc, &outcome),
-        Ok(Err(r)) => refuse(enc, r),
-        Err(_) => refuse(
+    // Storing happens on the writer thread, in a group with the requests
+    // that wait with this one. The memory reserved (and the large slot) are
+    // kept until the commit: the extracted facts live until then.
+    let (digest, extracted) = match decoded {
+        Ok(Some(d)) => d,
+        Ok(None) => return success(signal, enc, &Outcome::nothing()),
+        Err(r) => return refuse(enc, r),
+    };
+    let stored = rx.store.apply(digest, extracted, token, Utc::now()).await;
+    drop((large, reservation));
+    match stored {
+        Ok(outcome) => success(signal, enc, &outcome),
+        Err(OtlpError::Busy(_)) => refuse(
             enc,
-            Refusal::Internal("the request could not be processed".to_string()),
+            Refusal::Shed("the telemetry database is busy; retry after the Retry-After delay"),
+        ),
+        Err(OtlpError::QueueFull) => refuse(enc, busy()),
+        Err(other) => refuse(
+            enc,
+            Refusal::Internal(format!("could not store the telemetry: {other}")),
         ),
     }
 }
+
+/// Uncompressed bodies up to this size are decoded on the async thread that
+/// read them: Claude Code's batches are 1–5 kB, and whatever 32 KiB holds,
+/// decoding it stays short (nesting and attributes are capped, and the
+/// decoded size is measured and reserved first, as for any body).
+const INLINE_BYTES: usize = 32 * 1024;
 
 fn shed_memory(e: Exhausted, most: usize, needs: u64) -> Refusal {
     match e {
@@ -654,20 +682,17 @@ where
     }
 }
 
-fn ingest(
+/// The request decoded and reduced to what is stored, with the digest of
+/// its body (a re-sent body is recognised by it); `None` when there is
+/// nothing to store.
+fn decode_request(
     rx: &Receiver,
     signal: Signal,
     enc: Encoding,
     body: &[u8],
-    token: Option<TokenId>,
-) -> Result<Outcome, Refusal> {
+) -> Result<Option<([u8; 32], Extracted)>, Refusal> {
     let id_attr = rx.cfg.identity_attribute.as_deref();
     let limits = extract::Limits::from(&rx.cfg);
-    let nothing = Outcome {
-        rejected: 0,
-        message: String::new(),
-        duplicate: false,
-    };
     // An export with no resource at all (what `scoreboard token check`
     // sends) has passed the token check and stores nothing: it must not
     // move "last received" or count as a batch.
@@ -676,35 +701,26 @@ fn ingest(
             let req: ExportMetricsServiceRequest =
                 decode(enc, body, "ExportMetricsServiceRequest")?;
             if req.resource_metrics.is_empty() {
-                return Ok(nothing);
+                return Ok(None);
             }
             extract::metrics(&req, id_attr, &limits)
         }
         Signal::Logs => {
             let req: ExportLogsServiceRequest = decode(enc, body, "ExportLogsServiceRequest")?;
             if req.resource_logs.is_empty() {
-                return Ok(nothing);
+                return Ok(None);
             }
             extract::logs(&req, id_attr, &limits)
         }
         Signal::Traces => {
             // Checked so a broken exporter hears about it, then discarded.
             let _req: ExportTraceServiceRequest = decode(enc, body, "ExportTraceServiceRequest")?;
-            return Ok(nothing);
+            return Ok(None);
         }
     };
     let mut h = Sha256::new();
     h.update(signal.name().as_bytes());
     h.update([0u8]);
     h.update(body);
-    let digest: [u8; 32] = h.finalize().into();
-
-    rx.store
-        .apply(&digest, &extracted, token, Utc::now())
-        .map_err(|e| match e {
-            OtlpError::Busy(_) => {
-                Refusal::Shed("the telemetry database is busy; retry after the Retry-After delay")
-            }
-            other => Refusal::Internal(format!("could not store the telemetry: {other}")),
-        })
+    Ok(Some((h.finalize().into(), extracted)))
 }

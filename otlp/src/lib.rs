@@ -14,12 +14,16 @@
 //!   decompressed size, gzip bombs included), reply encoding, load shedding.
 //! - `extract`: decoded OTLP message → allow-listed facts (pure, no I/O).
 //! - `store`: SQLite tables (`otlp_*`), dedupe, cumulative state, reading rows.
+//! - `writer`: the one thread that writes them: requests that queue up
+//!   while a commit runs share the next transaction (group commit).
 //!
 //! # Invariants
 //! - Nothing but allow-listed counters, identity, session id, model and tool
 //!   names is ever written; prompt text, responses and tool parameters are
 //!   dropped with the decoded message and never logged.
-//! - A request is answered 200 only after its transaction committed.
+//! - A request is answered 200 only after the transaction holding it
+//!   committed (one transaction holds a group of requests, each in its own
+//!   savepoint: one request's failure does not fail the others).
 //! - A body received twice (a client retry) counts once; so does a delta
 //!   point seen twice (same series, start and end) and an `api_request`
 //!   record seen twice. Cumulative series are differenced against state kept
@@ -43,6 +47,7 @@ mod estimate;
 mod extract;
 mod http;
 mod store;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -119,9 +124,14 @@ pub struct OtlpConfig {
     /// How long one request waits for SQLite's write lock before the
     /// receiver sheds it with 503 + Retry-After.
     pub busy_timeout: Duration,
-    /// Requests decoded and stored at the same time (the queue in front of
-    /// SQLite's single writer).
+    /// Requests decoded at the same time (each takes a blocking thread).
     pub max_concurrent_requests: usize,
+    /// Decoded requests waiting for the writer thread, which stores those
+    /// waiting together in one transaction (group commit). Past it a
+    /// request gets 503 + Retry-After at once.
+    pub max_queued_requests: usize,
+    /// Most requests stored in one transaction.
+    pub max_group: usize,
     /// Of which larger than 1 MiB (decoded): they take at most this many
     /// cores, whatever their number.
     pub max_concurrent_large_requests: usize,
@@ -151,6 +161,8 @@ impl Default for OtlpConfig {
             identity_attribute: None,
             busy_timeout: Duration::from_secs(5),
             max_concurrent_requests: 8,
+            max_queued_requests: 1024,
+            max_group: 256,
             max_concurrent_large_requests: 1,
             memory_budget_bytes: 256 * 1024 * 1024,
             queue_timeout: Duration::from_secs(10),
@@ -253,6 +265,16 @@ pub enum OtlpError {
     SchemaTooNew { found: i64, supported: i64 },
     #[error("telemetry database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The error of the group commit a request was part of.
+    #[error("{0}")]
+    Write(String),
+    /// As many requests as `OtlpConfig::max_queued_requests` wait for the writer.
+    #[error("too many telemetry requests are waiting to be stored; try again")]
+    QueueFull,
+    #[error("the telemetry writer has stopped")]
+    WriterStopped,
+    #[error("cannot start the telemetry writer thread: {0}")]
+    Thread(std::io::Error),
 }
 
 /// When one person (or device) was first and last heard from.
@@ -361,7 +383,12 @@ impl Receiver {
         cfg: OtlpConfig,
         auth: Arc<dyn IngestAuth>,
     ) -> Result<Receiver, OtlpError> {
-        let store = store::Store::open(db_path, cfg.busy_timeout)?;
+        let store = store::Store::open(
+            db_path,
+            cfg.busy_timeout,
+            cfg.max_queued_requests,
+            cfg.max_group,
+        )?;
         let slots = Arc::new(tokio::sync::Semaphore::new(
             cfg.max_concurrent_requests.max(1),
         ));

@@ -1,11 +1,15 @@
 //! The receiver's SQLite tables (all prefixed `otlp_`, in the file the server shares).
 //!
-//! One request = one IMMEDIATE transaction: the body's digest, the dedupe
-//! keys, the cumulative state and the aggregates are committed together, and
-//! only then is the request acknowledged. A crash before the commit loses
-//! nothing the client was told was stored; a crash after it cannot make a
-//! re-sent body count twice, because the digest and dedupe keys are in the
-//! same commit.
+//! Group commit: one writer thread (`crate::writer`) owns the write
+//! connection and stores the requests that queued up while its last commit
+//! ran in one IMMEDIATE transaction, each request inside its own savepoint
+//! ([`apply_one`]); only after the COMMIT returns is any of them
+//! acknowledged. A request's body digest, dedupe keys, cumulative state and
+//! aggregates are committed together, so a crash before the commit loses
+//! nothing a client was told was stored, and a crash after it cannot make a
+//! re-sent body count twice. Requests of one group are applied in arrival
+//! order on one connection, so a later one sees what an earlier one wrote:
+//! two copies of the same retry in one group count once.
 //!
 //! Tables:
 //! - `otlp_days` (day, person): sessions, lines, commits, pull requests,
@@ -29,7 +33,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 use scoreboard_core::parse::parse_day;
 use scoreboard_core::{DayRow, Measures, ModelUsage, PersonKey, Source, ToolDecisions};
 use sha2::{Digest, Sha256};
@@ -138,14 +142,56 @@ pub struct Outcome {
     pub duplicate: bool,
 }
 
-pub struct Store {
-    writer: Mutex<Connection>,
-    reader: Mutex<Connection>,
-    busy_timeout: Duration,
-    last_prune: Mutex<Option<Instant>>,
+impl Outcome {
+    /// A request with nothing to store (no resource, or traces).
+    pub fn nothing() -> Outcome {
+        Outcome {
+            rejected: 0,
+            message: String::new(),
+            duplicate: false,
+        }
+    }
 }
 
-fn connect(path: &Path, busy_timeout: Duration) -> Result<Connection, rusqlite::Error> {
+pub struct Store {
+    writer: crate::writer::Writer,
+    reader: Mutex<Connection>,
+    busy_timeout: Duration,
+}
+
+/// One decoded request, as the writer thread stores it.
+pub(crate) struct Request {
+    pub digest: [u8; 32],
+    pub ex: Extracted,
+    pub token: Option<TokenId>,
+    pub now: DateTime<Utc>,
+}
+
+/// The `otlp_meta` counters a request moves, added up over a group and
+/// written once per commit (only for requests whose savepoint was kept).
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    batches: i64,
+    duplicates: i64,
+    rejected: i64,
+    unattributed: i64,
+    last_received_ms: Option<i64>,
+}
+
+impl Tally {
+    pub(crate) fn add(&mut self, o: &Tally) {
+        self.batches += o.batches;
+        self.duplicates += o.duplicates;
+        self.rejected = self.rejected.saturating_add(o.rejected);
+        self.unattributed += o.unattributed;
+        self.last_received_ms = self.last_received_ms.max(o.last_received_ms);
+    }
+}
+
+/// When the dedupe keys and cumulative state were last pruned (writer thread only).
+pub(crate) type LastPrune = Option<Instant>;
+
+pub(crate) fn connect(path: &Path, busy_timeout: Duration) -> Result<Connection, rusqlite::Error> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(busy_timeout)?;
     let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
@@ -291,7 +337,14 @@ fn delta_key(p: &MetricPoint) -> [u8; 16] {
 }
 
 impl Store {
-    pub fn open(path: &Path, busy_timeout: Duration) -> Result<Store, OtlpError> {
+    /// Opens the tables and starts the writer thread: at most
+    /// `queue_capacity` requests wait for it, at most `max_group` share a commit.
+    pub fn open(
+        path: &Path,
+        busy_timeout: Duration,
+        queue_capacity: usize,
+        max_group: usize,
+    ) -> Result<Store, OtlpError> {
         let open_err = |source| OtlpError::Open {
             path: path.to_path_buf(),
             source,
@@ -328,225 +381,38 @@ impl Store {
             }
         }
         let reader = connect(path, busy_timeout).map_err(open_err)?;
+        let writer = crate::writer::Writer::start(writer, busy_timeout, queue_capacity, max_group)
+            .map_err(OtlpError::Thread)?;
         Ok(Store {
-            writer: Mutex::new(writer),
+            writer,
             reader: Mutex::new(reader),
             busy_timeout,
-            last_prune: Mutex::new(None),
         })
     }
 
     fn map_err(&self, e: rusqlite::Error) -> OtlpError {
-        match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-                OtlpError::Busy(self.busy_timeout)
-            }
-            _ => OtlpError::Sqlite(e),
-        }
+        map_err(self.busy_timeout, e)
     }
 
-    /// Stores one decoded request, or recognises a body stored before.
+    /// Stores one decoded request (or recognises a body stored before) in
+    /// the writer's next group, and answers once that group is committed.
     /// `token`: the ingest token the request carried, when the server names it.
-    pub fn apply(
+    pub async fn apply(
         &self,
-        digest: &[u8; 32],
-        ex: &Extracted,
+        digest: [u8; 32],
+        ex: Extracted,
         token: Option<TokenId>,
         now: DateTime<Utc>,
     ) -> Result<Outcome, OtlpError> {
-        let mut conn = lock(&self.writer);
-        self.apply_locked(&mut conn, digest, ex, token, now)
-            .map_err(|e| self.map_err(e))
+        self.writer
+            .store(Request {
+                digest,
+                ex,
+                token,
+                now,
+            })
+            .await
     }
-
-    fn apply_locked(
-        &self,
-        conn: &mut Connection,
-        digest: &[u8; 32],
-        ex: &Extracted,
-        token: Option<TokenId>,
-        now: DateTime<Utc>,
-    ) -> Result<Outcome, rusqlite::Error> {
-        let now_ms = ms(now);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-
-        let earlier: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT rejected, message FROM otlp_batches WHERE digest = ?1",
-                [&digest[..]],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        if let Some((rejected, message)) = earlier {
-            bump(&tx, "duplicate_batches", 1)?;
-            tx.commit()?;
-            return Ok(Outcome {
-                rejected: to_u64(rejected),
-                message,
-                duplicate: true,
-            });
-        }
-
-        let mut agg = Agg::default();
-        let mut unattributed: i64 = 0;
-        {
-            let mut seen_delta = tx.prepare_cached(
-                "INSERT OR IGNORE INTO otlp_delta_seen (key, received_at) VALUES (?1, ?2)",
-            )?;
-            let mut get_cum = tx.prepare_cached(
-                "SELECT time_ns, value FROM otlp_cumulative WHERE series = ?1 AND start_ns = ?2",
-            )?;
-            let mut put_cum = tx.prepare_cached(
-                "INSERT INTO otlp_cumulative (series, start_ns, time_ns, value, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (series, start_ns) DO UPDATE SET time_ns = excluded.time_ns, value = excluded.value,
-                 updated_at = excluded.updated_at",
-            )?;
-            for p in &ex.points {
-                let inc = if p.cumulative {
-                    // State per (series, start): a new start time is a new series
-                    // (reset); an older time is a late or repeated export (nothing new).
-                    let start = p.start_ns as i64;
-                    let prev: Option<(i64, f64)> = get_cum
-                        .query_row(params![&p.series[..], start], |r| {
-                            Ok((r.get(0)?, r.get(1)?))
-                        })
-                        .optional()?;
-                    let inc = match prev {
-                        Some((t, _)) if to_i64(p.time_ns) <= t => None,
-                        Some((_, v)) if p.value >= v => Some(p.value - v),
-                        // Smaller value under the same start: the counter was reset.
-                        Some(_) | None => Some(p.value),
-                    };
-                    if inc.is_some() {
-                        put_cum.execute(params![
-                            &p.series[..],
-                            start,
-                            to_i64(p.time_ns),
-                            p.value,
-                            now_ms
-                        ])?;
-                    }
-                    inc
-                } else if seen_delta.execute(params![&delta_key(p)[..], now_ms])? == 1 {
-                    Some(p.value)
-                } else {
-                    // The same (series, start, end) window was stored already: a re-sent point.
-                    None
-                };
-                if let Some(inc) = inc {
-                    agg.add_metric(p, inc);
-                    if p.who.device_only {
-                        unattributed += 1;
-                    }
-                }
-            }
-
-            let mut seen_event = tx.prepare_cached(
-                "INSERT OR IGNORE INTO otlp_events_seen (key, received_at) VALUES (?1, ?2)",
-            )?;
-            for e in &ex.api_requests {
-                if seen_event.execute(params![&e.key[..16], now_ms])? == 0 {
-                    continue;
-                }
-                let u = agg
-                    .usage
-                    .entry((
-                        e.day,
-                        e.who.key.as_str().to_string(),
-                        e.session.clone(),
-                        "event",
-                        e.model.clone(),
-                    ))
-                    .or_default();
-                add(&mut u.input, to_i64(e.input_tokens));
-                add(&mut u.output, to_i64(e.output_tokens));
-                add(&mut u.cache_read, to_i64(e.cache_read_tokens));
-                add(&mut u.cache_creation, to_i64(e.cache_creation_tokens));
-                add(&mut u.cost_micros, e.cost_micros.max(0));
-                if e.who.device_only {
-                    unattributed += 1;
-                }
-            }
-        }
-
-        write_agg(&tx, &agg)?;
-
-        {
-            let mut person = tx.prepare_cached(
-                "INSERT INTO otlp_persons (person, device_only, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
-                 ON CONFLICT (person) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
-            )?;
-            let mut client = tx.prepare_cached(
-                "INSERT INTO otlp_clients (person, token, device_only, version, first_seen, last_seen)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-                 ON CONFLICT (person, token) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen),
-                 version = COALESCE(excluded.version, version)",
-            )?;
-            for (who, version) in &ex.seen {
-                person.execute(params![who.key.as_str(), who.device_only, now_ms])?;
-                client.execute(params![
-                    who.key.as_str(),
-                    token.unwrap_or(0),
-                    who.device_only,
-                    version,
-                    now_ms
-                ])?;
-            }
-        }
-
-        let rejected = ex.rejected.total();
-        let message = ex.rejected.message();
-        bump(&tx, "batches_received", 1)?;
-        bump(&tx, "rejected_points", to_i64(rejected))?;
-        bump(&tx, "unattributed_points", unattributed)?;
-        tx.execute(
-            "INSERT INTO otlp_meta (key, value) VALUES ('last_received_at_ms', ?1)
-             ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
-            [now_ms],
-        )?;
-        tx.execute(
-            "INSERT INTO otlp_batches (digest, received_at, rejected, message) VALUES (?1, ?2, ?3, ?4)",
-            params![&digest[..], now_ms, to_i64(rejected), message],
-        )?;
-        self.prune_if_due(&tx, now)?;
-        tx.commit()?;
-        Ok(Outcome {
-            rejected,
-            message,
-            duplicate: false,
-        })
-    }
-
-    fn prune_if_due(
-        &self,
-        tx: &rusqlite::Transaction<'_>,
-        now: DateTime<Utc>,
-    ) -> Result<(), rusqlite::Error> {
-        let mut last = lock(&self.last_prune);
-        if last.is_some_and(|t| t.elapsed() < PRUNE_EVERY) {
-            return Ok(());
-        }
-        let dedupe_cut = ms(now - DEDUPE_RETENTION);
-        tx.execute(
-            "DELETE FROM otlp_batches WHERE received_at < ?1",
-            [dedupe_cut],
-        )?;
-        tx.execute(
-            "DELETE FROM otlp_delta_seen WHERE received_at < ?1",
-            [dedupe_cut],
-        )?;
-        tx.execute(
-            "DELETE FROM otlp_events_seen WHERE received_at < ?1",
-            [dedupe_cut],
-        )?;
-        tx.execute(
-            "DELETE FROM otlp_cumulative WHERE updated_at < ?1",
-            [ms(now - CUMULATIVE_RETENTION)],
-        )?;
-        *last = Some(Instant::now());
-        Ok(())
-    }
-
     /// Person-day rows for `from..=to`.
     ///
     /// Tokens and cost: metrics when the session has any token or cost metric
@@ -921,18 +787,242 @@ fn entry(
         .or_insert_with(|| DayRow::new(d, parse_person(&person), Source::Otlp)))
 }
 
-fn bump(tx: &rusqlite::Transaction<'_>, key: &str, by: i64) -> Result<(), rusqlite::Error> {
-    tx.execute(
-        "INSERT INTO otlp_meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = value + excluded.value",
-        params![key, by],
+pub(crate) fn map_err(busy_timeout: Duration, e: rusqlite::Error) -> OtlpError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            OtlpError::Busy(busy_timeout)
+        }
+        _ => OtlpError::Sqlite(e),
+    }
+}
+
+/// Applies one request inside the writer's open transaction (the caller
+/// wraps it in a savepoint): a body stored before is recognised by its
+/// digest, every point and event is deduplicated, the aggregates and who
+/// was heard from are upserted. The `otlp_meta` counters are returned, not
+/// written, so a group writes them once.
+pub(crate) fn apply_one(
+    conn: &Connection,
+    req: &Request,
+) -> Result<(Outcome, Tally), rusqlite::Error> {
+    let Request {
+        digest,
+        ex,
+        token,
+        now,
+    } = req;
+    let now_ms = ms(*now);
+
+    let mut earlier_batch =
+        conn.prepare_cached("SELECT rejected, message FROM otlp_batches WHERE digest = ?1")?;
+    let earlier: Option<(i64, String)> = earlier_batch
+        .query_row([&digest[..]], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    if let Some((rejected, message)) = earlier {
+        let tally = Tally {
+            duplicates: 1,
+            ..Tally::default()
+        };
+        let outcome = Outcome {
+            rejected: to_u64(rejected),
+            message,
+            duplicate: true,
+        };
+        return Ok((outcome, tally));
+    }
+
+    let mut agg = Agg::default();
+    let mut unattributed: i64 = 0;
+    {
+        let mut seen_delta = conn.prepare_cached(
+            "INSERT OR IGNORE INTO otlp_delta_seen (key, received_at) VALUES (?1, ?2)",
+        )?;
+        let mut get_cum = conn.prepare_cached(
+            "SELECT time_ns, value FROM otlp_cumulative WHERE series = ?1 AND start_ns = ?2",
+        )?;
+        let mut put_cum = conn.prepare_cached(
+            "INSERT INTO otlp_cumulative (series, start_ns, time_ns, value, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (series, start_ns) DO UPDATE SET time_ns = excluded.time_ns, value = excluded.value,
+             updated_at = excluded.updated_at",
+        )?;
+        for p in &ex.points {
+            let inc = if p.cumulative {
+                // State per (series, start): a new start time is a new series
+                // (reset); an older time is a late or repeated export (nothing new).
+                let start = p.start_ns as i64;
+                let prev: Option<(i64, f64)> = get_cum
+                    .query_row(params![&p.series[..], start], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .optional()?;
+                let inc = match prev {
+                    Some((t, _)) if to_i64(p.time_ns) <= t => None,
+                    Some((_, v)) if p.value >= v => Some(p.value - v),
+                    // Smaller value under the same start: the counter was reset.
+                    Some(_) | None => Some(p.value),
+                };
+                if inc.is_some() {
+                    put_cum.execute(params![
+                        &p.series[..],
+                        start,
+                        to_i64(p.time_ns),
+                        p.value,
+                        now_ms
+                    ])?;
+                }
+                inc
+            } else if seen_delta.execute(params![&delta_key(p)[..], now_ms])? == 1 {
+                Some(p.value)
+            } else {
+                // The same (series, start, end) window was stored already: a re-sent point.
+                None
+            };
+            if let Some(inc) = inc {
+                agg.add_metric(p, inc);
+                if p.who.device_only {
+                    unattributed += 1;
+                }
+            }
+        }
+
+        let mut seen_event = conn.prepare_cached(
+            "INSERT OR IGNORE INTO otlp_events_seen (key, received_at) VALUES (?1, ?2)",
+        )?;
+        for e in &ex.api_requests {
+            if seen_event.execute(params![&e.key[..16], now_ms])? == 0 {
+                continue;
+            }
+            let u = agg
+                .usage
+                .entry((
+                    e.day,
+                    e.who.key.as_str().to_string(),
+                    e.session.clone(),
+                    "event",
+                    e.model.clone(),
+                ))
+                .or_default();
+            add(&mut u.input, to_i64(e.input_tokens));
+            add(&mut u.output, to_i64(e.output_tokens));
+            add(&mut u.cache_read, to_i64(e.cache_read_tokens));
+            add(&mut u.cache_creation, to_i64(e.cache_creation_tokens));
+            add(&mut u.cost_micros, e.cost_micros.max(0));
+            if e.who.device_only {
+                unattributed += 1;
+            }
+        }
+    }
+
+    write_agg(conn, &agg)?;
+
+    {
+        let mut person = conn.prepare_cached(
+            "INSERT INTO otlp_persons (person, device_only, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT (person) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
+        )?;
+        let mut client = conn.prepare_cached(
+            "INSERT INTO otlp_clients (person, token, device_only, version, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+             ON CONFLICT (person, token) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen),
+             version = COALESCE(excluded.version, version)",
+        )?;
+        for (who, version) in &ex.seen {
+            person.execute(params![who.key.as_str(), who.device_only, now_ms])?;
+            client.execute(params![
+                who.key.as_str(),
+                token.unwrap_or(0),
+                who.device_only,
+                version,
+                now_ms
+            ])?;
+        }
+    }
+
+    let rejected = ex.rejected.total();
+    let message = ex.rejected.message();
+    let mut batch = conn.prepare_cached(
+        "INSERT INTO otlp_batches (digest, received_at, rejected, message) VALUES (?1, ?2, ?3, ?4)",
     )?;
+    batch.execute(params![&digest[..], now_ms, to_i64(rejected), message])?;
+    let tally = Tally {
+        batches: 1,
+        rejected: to_i64(rejected),
+        unattributed,
+        last_received_ms: Some(now_ms),
+        ..Tally::default()
+    };
+    let outcome = Outcome {
+        rejected,
+        message,
+        duplicate: false,
+    };
+    Ok((outcome, tally))
+}
+
+/// The end of a group's transaction, before its COMMIT: the counters of
+/// the requests kept, and the hourly pruning of old dedupe keys and state.
+pub(crate) fn finish_group(
+    conn: &Connection,
+    tally: &Tally,
+    now: DateTime<Utc>,
+    last_prune: &mut LastPrune,
+) -> Result<(), rusqlite::Error> {
+    let mut bump = conn.prepare_cached(
+        "INSERT INTO otlp_meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = value + excluded.value",
+    )?;
+    for (key, by) in [
+        ("batches_received", tally.batches),
+        ("duplicate_batches", tally.duplicates),
+        ("rejected_points", tally.rejected),
+        ("unattributed_points", tally.unattributed),
+    ] {
+        if by != 0 {
+            bump.execute(params![key, by])?;
+        }
+    }
+    if let Some(last) = tally.last_received_ms {
+        conn.prepare_cached(
+            "INSERT INTO otlp_meta (key, value) VALUES ('last_received_at_ms', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+        )?
+        .execute([last])?;
+    }
+    prune_if_due(conn, now, last_prune)
+}
+
+fn prune_if_due(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    last: &mut LastPrune,
+) -> Result<(), rusqlite::Error> {
+    if last.is_some_and(|t| t.elapsed() < PRUNE_EVERY) {
+        return Ok(());
+    }
+    let dedupe_cut = ms(now - DEDUPE_RETENTION);
+    conn.execute(
+        "DELETE FROM otlp_batches WHERE received_at < ?1",
+        [dedupe_cut],
+    )?;
+    conn.execute(
+        "DELETE FROM otlp_delta_seen WHERE received_at < ?1",
+        [dedupe_cut],
+    )?;
+    conn.execute(
+        "DELETE FROM otlp_events_seen WHERE received_at < ?1",
+        [dedupe_cut],
+    )?;
+    conn.execute(
+        "DELETE FROM otlp_cumulative WHERE updated_at < ?1",
+        [ms(now - CUMULATIVE_RETENTION)],
+    )?;
+    *last = Some(Instant::now());
     Ok(())
 }
 
 /// Upserts add with `min(old + new, STORE_CAP)`: both sides are at most the
 /// cap, so the sum cannot overflow, and a row an older version left past it
 /// (or as a REAL) comes back to the cap on its next write.
-fn write_agg(tx: &rusqlite::Transaction<'_>, agg: &Agg) -> Result<(), rusqlite::Error> {
+fn write_agg(tx: &Connection, agg: &Agg) -> Result<(), rusqlite::Error> {
     let mut days = tx.prepare_cached(
         "INSERT INTO otlp_days (day, person, sessions, lines_added, lines_removed, commits, pull_requests,
                                 active_cli_ms, active_user_ms)

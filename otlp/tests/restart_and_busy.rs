@@ -193,3 +193,59 @@ async fn status_reports_freshness_and_data_health() {
     assert_eq!((mine.cli_ms, mine.user_ms), (2734, 0));
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_write_queue_sheds_with_503_and_the_retry_counts_once() {
+    // One request waits in the writer (the database is locked), one in the
+    // queue; the third finds the queue full and is shed at once.
+    let cfg = OtlpConfig {
+        busy_timeout: Duration::from_secs(60),
+        max_queued_requests: 1,
+        retry_after_seconds: 3,
+        ..OtlpConfig::default()
+    };
+    let s = std::sync::Arc::new(Server::start_with(cfg).await);
+    let (version, scenario) = ("claude-code-2.1.330", "write-json-delta");
+    let capture = capture(version, scenario);
+    let mut other = rusqlite::Connection::open(&s.db).unwrap();
+    let lock = other
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .unwrap();
+
+    let mut waiting = futures_util::stream::FuturesUnordered::new();
+    for (i, r) in capture.iter().take(3).enumerate() {
+        let (s, r) = (s.clone(), r.clone());
+        waiting.push(tokio::spawn(async move {
+            (i, send_captured(&client(), &s, &r).await)
+        }));
+    }
+    use futures_util::StreamExt as _;
+    // Nothing can be stored while the lock is held: what answers first was shed.
+    let (shed, first) = waiting.next().await.unwrap().unwrap();
+    assert_eq!(first.status, 503);
+    assert_eq!(first.headers.get("retry-after").unwrap(), "3");
+    lock.rollback().unwrap();
+    let mut refused = vec![shed];
+    while let Some(done) = waiting.next().await {
+        let (i, r) = done.unwrap();
+        match r.status {
+            200 => {}
+            503 => refused.push(i),
+            other => panic!("request {i} answered {other}"),
+        }
+    }
+    assert!(refused.len() < 3, "the writer took at least one");
+
+    // The client retries the shed batches, then sends the rest of the session.
+    let c = client();
+    for i in refused {
+        assert_eq!(send_captured(&c, &s, &capture[i]).await.status, 200);
+    }
+    for r in &capture[3..] {
+        assert_eq!(send_captured(&c, &s, r).await.status, 200);
+    }
+    assert_eq!(
+        s.rows(),
+        vec![expected(version, scenario).row(capture_day(), person_of(version, scenario))]
+    );
+}
