@@ -18,12 +18,9 @@
 //! background ([`crate::sync`]). Errors are `{"error": {"status", "message"}}`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{middleware, Json, Router};
 use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
@@ -37,199 +34,16 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::{self, ReadAccess};
-use crate::config::{Config, Limits};
-use crate::guard::{self, AllowedHosts};
-use crate::refusals::Refusals;
+use crate::auth;
+use crate::error::ApiError;
+use crate::guard;
+use crate::state::AppState;
 use crate::store::Store;
-use crate::sync::{Syncer, ADMIN_DIRECTORY};
-use scoreboard_otlp::{Receiver, TelemetryStatus};
+use crate::sync::ADMIN_DIRECTORY;
+use scoreboard_otlp::TelemetryStatus;
 
 /// The longest range `/api/rows` answers in one call.
 pub const MAX_RANGE_DAYS: i64 = 800;
-
-/// Where handlers get "now" (tests pin it; the server uses the system clock).
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
-
-#[derive(Clone)]
-pub struct AppState {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    store: Arc<Store>,
-    syncer: Arc<Syncer>,
-    access: ReadAccess,
-    /// The main listener is on a loopback address: no credential means the operator.
-    loopback: bool,
-    hosts: AllowedHosts,
-    frames: guard::FrameAncestors,
-    limits: Limits,
-    refusals: Arc<Refusals>,
-    snapshot_decodes: Arc<tokio::sync::Semaphore>,
-    snapshot_uploads: crate::snapshots::UploadRate,
-    demo: bool,
-    roster_path: Option<PathBuf>,
-    roster_file: Arc<crate::roster_file::RosterFile>,
-    dist: Option<PathBuf>,
-    backfill_days: u32,
-    telemetry: Option<Arc<Receiver>>,
-    clock: Clock,
-    /// The exports folder (issue 15), read again when its files change.
-    imports: Arc<crate::imports::ImportsDir>,
-    /// `/api/report` answers per (query, data version) (issue 15).
-    report_cache: crate::feeds::ReportCache,
-    /// The scraper's token for `/metrics` only, hashed (issue 15).
-    metrics_token: Option<String>,
-    /// The weekly digest's schedule and webhook (issue 15).
-    digest: Arc<crate::digest::DigestSettings>,
-}
-
-impl AppState {
-    pub fn new(
-        config: &Config,
-        store: Arc<Store>,
-        syncer: Arc<Syncer>,
-        telemetry: Option<Arc<Receiver>>,
-    ) -> AppState {
-        AppState::with_clock(config, store, syncer, telemetry, Arc::new(Utc::now))
-    }
-
-    pub fn with_clock(
-        config: &Config,
-        store: Arc<Store>,
-        syncer: Arc<Syncer>,
-        telemetry: Option<Arc<Receiver>>,
-        clock: Clock,
-    ) -> AppState {
-        let refusals = Arc::new(Refusals::with_clock(store.clone(), clock.clone()));
-        AppState::with_parts(config, store, syncer, telemetry, refusals, clock)
-    }
-
-    /// Every part given: `refusals` is shared with the telemetry receiver's
-    /// token check ([`auth::IngestTokens::counting`]), so its refusals are counted too.
-    pub fn with_parts(
-        config: &Config,
-        store: Arc<Store>,
-        syncer: Arc<Syncer>,
-        telemetry: Option<Arc<Receiver>>,
-        refusals: Arc<Refusals>,
-        clock: Clock,
-    ) -> AppState {
-        AppState {
-            inner: Arc::new(Inner {
-                refusals,
-                store,
-                syncer,
-                access: ReadAccess::for_config(config),
-                loopback: config.listen.ip().is_loopback(),
-                hosts: AllowedHosts::for_config(config),
-                frames: guard::FrameAncestors::for_config(config),
-                limits: config.limits.clone(),
-                snapshot_decodes: Arc::new(tokio::sync::Semaphore::new(
-                    crate::snapshots::CONCURRENT_DECODES,
-                )),
-                snapshot_uploads: crate::snapshots::UploadRate::new(
-                    config.limits.snapshot_uploads_per_minute,
-                ),
-                demo: config.demo,
-                roster_path: config.roster.clone(),
-                roster_file: Arc::new(crate::roster_file::RosterFile::new(config.roster.clone())),
-                dist: config.dist.clone(),
-                backfill_days: config.anthropic.backfill_days,
-                telemetry,
-                clock,
-                imports: Arc::new(crate::imports::ImportsDir::new(
-                    config.feeds.imports_dir.clone(),
-                )),
-                report_cache: crate::feeds::ReportCache::default(),
-                metrics_token: config
-                    .secrets
-                    .metrics_token
-                    .as_ref()
-                    .map(|t| crate::tokens::hash_token(t.expose())),
-                digest: Arc::new(crate::digest::DigestSettings::for_config(config)),
-            }),
-        }
-    }
-    pub fn store(&self) -> &Arc<Store> {
-        &self.inner.store
-    }
-    pub fn syncer(&self) -> &Arc<Syncer> {
-        &self.inner.syncer
-    }
-    pub fn read_access(&self) -> &ReadAccess {
-        &self.inner.access
-    }
-    pub fn is_loopback(&self) -> bool {
-        self.inner.loopback
-    }
-    pub fn allowed_hosts(&self) -> &AllowedHosts {
-        &self.inner.hosts
-    }
-    pub fn limits(&self) -> &Limits {
-        &self.inner.limits
-    }
-    /// Refused requests, counted (the telemetry receiver's too, when built with it).
-    pub fn refusals(&self) -> &Arc<Refusals> {
-        &self.inner.refusals
-    }
-    pub fn snapshot_decodes(&self) -> &Arc<tokio::sync::Semaphore> {
-        &self.inner.snapshot_decodes
-    }
-    pub fn snapshot_uploads(&self) -> &crate::snapshots::UploadRate {
-        &self.inner.snapshot_uploads
-    }
-    /// The roster file, read again when it changes.
-    pub fn roster_file(&self) -> &Arc<crate::roster_file::RosterFile> {
-        &self.inner.roster_file
-    }
-    pub fn telemetry(&self) -> Option<&Arc<Receiver>> {
-        self.inner.telemetry.as_ref()
-    }
-    /// Days of history the Anthropic syncs keep (the page's default range).
-    pub fn backfill_days(&self) -> u32 {
-        self.inner.backfill_days
-    }
-    pub fn now(&self) -> DateTime<Utc> {
-        (self.inner.clock)()
-    }
-    /// The exports folder (none configured: reads give `None`).
-    pub fn imports(&self) -> &Arc<crate::imports::ImportsDir> {
-        &self.inner.imports
-    }
-    pub fn digest(&self) -> &Arc<crate::digest::DigestSettings> {
-        &self.inner.digest
-    }
-    pub fn report_cache(&self) -> &crate::feeds::ReportCache {
-        &self.inner.report_cache
-    }
-    /// SHA-256 of the `/metrics`-only token, when one is configured.
-    pub fn metrics_token(&self) -> Option<&str> {
-        self.inner.metrics_token.as_deref()
-    }
-    /// What the rows, coverage and roster every report is computed from
-    /// were at: the store's row writes, other connections' commits
-    /// (telemetry), the exports folder and the roster file. Equal versions
-    /// mean equal data. Blocking (one SQLite pragma, a folder listing, a `stat`).
-    pub fn data_version(&self) -> Result<DataVersion, crate::store::StoreError> {
-        let s = &self.inner;
-        let now = self.now();
-        Ok(DataVersion {
-            store: s.store.version()?,
-            imports: s.imports.read(now).map_or(0, |i| i.generation),
-            roster: s.roster_file.generation(),
-        })
-    }
-}
-
-/// See [`AppState::data_version`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct DataVersion {
-    pub store: crate::store::StoreVersion,
-    pub imports: u64,
-    pub roster: u64,
-}
 
 /// The whole service. Tests call it with `tower::ServiceExt::oneshot`.
 pub fn app(state: AppState) -> Router {
@@ -269,11 +83,11 @@ pub fn app(state: AppState) -> Router {
     let mut telemetry = Router::new()
         .route("/v1", any(telemetry_not_found))
         .route("/v1/{*rest}", any(telemetry_not_found));
-    if let Some(t) = &state.inner.telemetry {
+    if let Some(t) = state.telemetry() {
         telemetry = telemetry.merge(scoreboard_otlp::router(t.clone()));
     }
     let telemetry = guard::security_headers(telemetry, guard::PAGE_CSP);
-    let page = match &state.inner.dist {
+    let page = match state.dist() {
         Some(dist) => {
             let index = dist.join("index.html");
             let site = ServeDir::new(dist).fallback(ServeFile::new(index));
@@ -282,7 +96,7 @@ pub fn app(state: AppState) -> Router {
         None => Router::new().fallback(no_page),
     };
     // Only the page may be framed, and only by `frame_ancestors` (embeds).
-    let page = guard::page_headers(page, &state.inner.frames);
+    let page = guard::page_headers(page, state.frame_ancestors());
     api.merge(telemetry)
         .fallback_service(page)
         .layer(middleware::from_fn_with_state(state, guard::known_host))
@@ -311,47 +125,6 @@ pub fn request_trace() -> RequestTrace {
         tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
     }
     TraceLayer::new_for_http().make_span_with(span as RequestSpan)
-}
-
-/// An error answer: `{"error": {"status": 400, "message": "…"}}`.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    message: String,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            message: message.into(),
-        }
-    }
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-    pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, message)
-    }
-    /// Internal details go to the log, not to the client.
-    pub fn internal(detail: impl Into<String>) -> ApiError {
-        let detail = detail.into();
-        tracing::error!(error = %detail, "request failed");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the server could not read its database; see the server log",
-        )
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({ "error": { "status": self.status.as_u16(), "message": self.message } })),
-        )
-            .into_response()
-    }
 }
 
 async fn blocking<T: Send + 'static>(
@@ -386,18 +159,17 @@ struct HealthSources {
 
 /// Open to everyone: it says what kind of server this is, never any data.
 async fn health(State(state): State<AppState>) -> Json<Health> {
-    let s = &state.inner;
     Json(Health {
         ok: true,
         version: env!("CARGO_PKG_VERSION"),
-        demo: s.demo,
-        auth_required: !s.access.is_open(),
+        demo: state.demo(),
+        auth_required: !state.read_access().is_open(),
         sources: HealthSources {
-            admin_api: s.syncer.configured(Source::AdminApi),
-            enterprise_api: s.syncer.configured(Source::EnterpriseApi),
-            telemetry: s.telemetry.is_some(),
-            roster_file: s.roster_path.is_some(),
-            imports: s.imports.configured(),
+            admin_api: state.syncer().configured(Source::AdminApi),
+            enterprise_api: state.syncer().configured(Source::EnterpriseApi),
+            telemetry: state.telemetry().is_some(),
+            roster_file: state.roster_configured(),
+            imports: state.imports().configured(),
         },
     })
 }
@@ -483,14 +255,14 @@ async fn rows(
     State(state): State<AppState>,
     Query(q): Query<RangeQuery>,
 ) -> Result<Json<RowsAnswer>, ApiError> {
-    let now = (state.inner.clock)();
+    let now = state.now();
     let to = match &q.to {
         Some(t) => query_day("to", t)?,
         None => now.date_naive(),
     };
     let from = match &q.from {
         Some(f) => query_day("from", f)?,
-        None => to - Days::days(i64::from(state.inner.backfill_days.max(1)) - 1),
+        None => to - Days::days(i64::from(state.backfill_days().max(1)) - 1),
     };
     if from > to {
         return Err(ApiError::bad_request(format!(
@@ -503,7 +275,7 @@ async fn rows(
         )));
     }
     // Stale-while-revalidate: answer from the store now; wake the sync if it is due.
-    state.inner.syncer.nudge(now);
+    state.syncer().nudge(now);
     let loaded = load_rows(&state, from, to, now).await?;
     let mut counts = BTreeMap::new();
     for r in &loaded.rows {
@@ -541,12 +313,12 @@ pub(crate) async fn load_rows(
     to: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<ServerRows, ApiError> {
-    let store = state.inner.store.clone();
+    let store = state.store().clone();
     let configured: Vec<Source> = [Source::AdminApi, Source::EnterpriseApi]
         .into_iter()
-        .filter(|s| state.inner.syncer.configured(*s))
+        .filter(|s| state.syncer().configured(*s))
         .collect();
-    let imports = state.inner.imports.clone();
+    let imports = state.imports().clone();
     let (mut rows, mut coverage, folder) = blocking(move || {
         let rows = store.rows(from, to, &[Source::AdminApi, Source::EnterpriseApi])?;
         let coverage = configured
@@ -556,7 +328,7 @@ pub(crate) async fn load_rows(
         Ok((rows, coverage, imports.read(now)))
     })
     .await?;
-    if let Some(t) = state.inner.telemetry.clone() {
+    if let Some(t) = state.telemetry().cloned() {
         let (otlp, status) =
             tokio::task::spawn_blocking(move || (t.day_rows(from, to), t.status(now)))
                 .await
@@ -632,8 +404,8 @@ async fn roster(State(state): State<AppState>) -> Result<Json<RosterAnswer>, Api
 
 /// The roster file merged with the Admin API's users, as `/api/roster` answers it.
 pub(crate) async fn load_roster(state: &AppState) -> Result<RosterAnswer, ApiError> {
-    let file = state.inner.roster_file.clone();
-    let store = state.inner.store.clone();
+    let file = state.roster_file().clone();
+    let store = state.store().clone();
     let (file_part, dir) = tokio::task::spawn_blocking(move || {
         let file_part = file
             .read()
@@ -675,13 +447,13 @@ pub(crate) async fn load_roster(state: &AppState) -> Result<RosterAnswer, ApiErr
 }
 
 async fn sources(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    let now = (state.inner.clock)();
-    state.inner.syncer.nudge(now);
-    let syncer = state.inner.syncer.clone();
+    let now = state.now();
+    state.syncer().nudge(now);
+    let syncer = state.syncer().clone();
     let list = blocking(move || syncer.status(now)).await?;
     let refusals = state.refusals().clone();
     let refused = blocking(move || refusals.summary(now)).await?;
-    let telemetry = match state.inner.telemetry.clone() {
+    let telemetry = match state.telemetry().cloned() {
         Some(t) => {
             let status = tokio::task::spawn_blocking(move || t.status(now))
                 .await
@@ -695,7 +467,7 @@ async fn sources(State(state): State<AppState>) -> Result<Json<serde_json::Value
             "status_text": "Telemetry is not received by this server."
         }),
     };
-    let folder = state.inner.imports.clone();
+    let folder = state.imports().clone();
     let folder_name = folder.name();
     let imports = match tokio::task::spawn_blocking(move || folder.read(now))
         .await
@@ -736,7 +508,7 @@ async fn telemetry_persons(
     State(state): State<AppState>,
     Query(q): Query<PersonsQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Some(t) = state.inner.telemetry.clone() else {
+    let Some(t) = state.telemetry().cloned() else {
         return Ok(Json(json!({ "persons": [], "next_after": null })));
     };
     let after = q.after.unwrap_or_default();

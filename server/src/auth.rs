@@ -19,9 +19,10 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::api::{ApiError, AppState};
 use crate::config::Config;
+use crate::error::ApiError;
 use crate::refusals::{Area, Reason, Refusals};
+use crate::state::AppState;
 use crate::store::{Store, StoreError, TokenKind};
 use crate::tokens::{self, Presented};
 use scoreboard_otlp::{AuthDenial, IngestDecision, IngestRefusal, RefusedIngest};

@@ -26,8 +26,9 @@ use scoreboard_core::metrics::{self, Report, ReportOptions, WindowSpec};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::api::{ApiError, AppState};
 use crate::config::{AnthropicConfig, Config, Secret, Secrets};
+use crate::error::ApiError;
+use crate::state::AppState;
 
 /// How long a failed week waits before the schedule tries it again.
 pub const RETRY_FAILED_WEEK_AFTER: Days = Days::hours(1);

@@ -7,7 +7,7 @@
 //! the same numbers.
 //!
 //! `/api/report` answers are cached per (query, data version)
-//! ([`ReportCache`], [`crate::api::AppState::data_version`]): the store's
+//! ([`ReportCache`], [`crate::state::AppState::data_version`]): the store's
 //! row writes, other connections' commits (telemetry), the exports folder
 //! and the roster file each move the version, so a cached answer is never
 //! older than the data. `/metrics` computes afresh (a scraper asks every
@@ -29,7 +29,9 @@ use scoreboard_core::metrics::{Report, ReportOptions, WindowSpec, MAX_WINDOW_WEE
 use scoreboard_core::{week, Roster, UsageTable};
 use serde::Deserialize;
 
-use crate::api::{load_roster, load_rows, ApiError, AppState, DataVersion};
+use crate::api::{load_roster, load_rows};
+use crate::error::ApiError;
+use crate::state::{AppState, DataVersion};
 
 /// Complete weeks in a report when the query does not say (as `scoreboard report`).
 pub const DEFAULT_WEEKS: u32 = 8;

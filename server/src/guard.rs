@@ -23,9 +23,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::api::{ApiError, AppState};
 use crate::config::Config;
+use crate::error::ApiError;
 use crate::refusals::{Area, Reason};
+use crate::state::AppState;
 
 /// The header the page sends with every state-changing request.
 pub const WRITE_HEADER: &str = "x-scoreboard-request";

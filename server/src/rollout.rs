@@ -25,7 +25,8 @@ use scoreboard_core::PersonKey;
 use scoreboard_otlp::{ClientSeen, PersonClients};
 use serde::Serialize;
 
-use crate::api::{ApiError, AppState};
+use crate::error::ApiError;
+use crate::state::AppState;
 use crate::store::TokenKind;
 
 /// Most unattributed ids listed (the most recent; `total` counts all).

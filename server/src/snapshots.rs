@@ -39,9 +39,10 @@ use rusqlite::{params, Connection, OptionalExtension};
 use scoreboard_core::share::{self, Privacy, Snapshot};
 use serde::Serialize;
 
-use crate::api::{ApiError, AppState};
 use crate::auth::{self, Actor};
+use crate::error::ApiError;
 use crate::refusals::{Area, Reason};
+use crate::state::AppState;
 
 /// Recent snapshot uploads per owner: at most `per_minute` in any minute.
 pub struct UploadRate {

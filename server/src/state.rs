@@ -1,0 +1,213 @@
+//! [`AppState`]: what every handler shares (the store, the syncer, the
+//! gates, the clock, the caches). It holds the parts and hands each route
+//! module the substate it needs (`FromRef`), so the parts below it
+//! ([`crate::auth`], [`crate::guard`], [`crate::snapshots`]) never import it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use scoreboard_otlp::Receiver;
+
+use crate::auth::ReadAccess;
+use crate::clock::Clock;
+use crate::config::{Config, Limits};
+use crate::guard::{self, AllowedHosts};
+use crate::refusals::Refusals;
+use crate::store::Store;
+use crate::sync::Syncer;
+
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<Store>,
+    syncer: Arc<Syncer>,
+    access: ReadAccess,
+    /// The main listener is on a loopback address: no credential means the operator.
+    loopback: bool,
+    hosts: AllowedHosts,
+    frames: guard::FrameAncestors,
+    limits: Limits,
+    refusals: Arc<Refusals>,
+    snapshot_decodes: Arc<tokio::sync::Semaphore>,
+    snapshot_uploads: crate::snapshots::UploadRate,
+    demo: bool,
+    roster_path: Option<PathBuf>,
+    roster_file: Arc<crate::roster_file::RosterFile>,
+    dist: Option<PathBuf>,
+    backfill_days: u32,
+    telemetry: Option<Arc<Receiver>>,
+    clock: Clock,
+    /// The exports folder (issue 15), read again when its files change.
+    imports: Arc<crate::imports::ImportsDir>,
+    /// `/api/report` answers per (query, data version) (issue 15).
+    report_cache: crate::feeds::ReportCache,
+    /// The scraper's token for `/metrics` only, hashed (issue 15).
+    metrics_token: Option<String>,
+    /// The weekly digest's schedule and webhook (issue 15).
+    digest: Arc<crate::digest::DigestSettings>,
+}
+
+impl AppState {
+    pub fn new(
+        config: &Config,
+        store: Arc<Store>,
+        syncer: Arc<Syncer>,
+        telemetry: Option<Arc<Receiver>>,
+    ) -> AppState {
+        AppState::with_clock(config, store, syncer, telemetry, crate::clock::system())
+    }
+
+    pub fn with_clock(
+        config: &Config,
+        store: Arc<Store>,
+        syncer: Arc<Syncer>,
+        telemetry: Option<Arc<Receiver>>,
+        clock: Clock,
+    ) -> AppState {
+        let refusals = Arc::new(Refusals::with_clock(store.clone(), clock.clone()));
+        AppState::with_parts(config, store, syncer, telemetry, refusals, clock)
+    }
+
+    /// Every part given: `refusals` is shared with the telemetry receiver's
+    /// token check ([`auth::IngestTokens::counting`]), so its refusals are counted too.
+    pub fn with_parts(
+        config: &Config,
+        store: Arc<Store>,
+        syncer: Arc<Syncer>,
+        telemetry: Option<Arc<Receiver>>,
+        refusals: Arc<Refusals>,
+        clock: Clock,
+    ) -> AppState {
+        AppState {
+            inner: Arc::new(Inner {
+                refusals,
+                store,
+                syncer,
+                access: ReadAccess::for_config(config),
+                loopback: config.listen.ip().is_loopback(),
+                hosts: AllowedHosts::for_config(config),
+                frames: guard::FrameAncestors::for_config(config),
+                limits: config.limits.clone(),
+                snapshot_decodes: Arc::new(tokio::sync::Semaphore::new(
+                    crate::snapshots::CONCURRENT_DECODES,
+                )),
+                snapshot_uploads: crate::snapshots::UploadRate::new(
+                    config.limits.snapshot_uploads_per_minute,
+                ),
+                demo: config.demo,
+                roster_path: config.roster.clone(),
+                roster_file: Arc::new(crate::roster_file::RosterFile::new(config.roster.clone())),
+                dist: config.dist.clone(),
+                backfill_days: config.anthropic.backfill_days,
+                telemetry,
+                clock,
+                imports: Arc::new(crate::imports::ImportsDir::new(
+                    config.feeds.imports_dir.clone(),
+                )),
+                report_cache: crate::feeds::ReportCache::default(),
+                metrics_token: config
+                    .secrets
+                    .metrics_token
+                    .as_ref()
+                    .map(|t| crate::tokens::hash_token(t.expose())),
+                digest: Arc::new(crate::digest::DigestSettings::for_config(config)),
+            }),
+        }
+    }
+    pub fn store(&self) -> &Arc<Store> {
+        &self.inner.store
+    }
+    pub fn syncer(&self) -> &Arc<Syncer> {
+        &self.inner.syncer
+    }
+    pub fn read_access(&self) -> &ReadAccess {
+        &self.inner.access
+    }
+    pub fn is_loopback(&self) -> bool {
+        self.inner.loopback
+    }
+    pub fn allowed_hosts(&self) -> &AllowedHosts {
+        &self.inner.hosts
+    }
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+    /// Refused requests, counted (the telemetry receiver's too, when built with it).
+    pub fn refusals(&self) -> &Arc<Refusals> {
+        &self.inner.refusals
+    }
+    pub fn snapshot_decodes(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.inner.snapshot_decodes
+    }
+    pub fn snapshot_uploads(&self) -> &crate::snapshots::UploadRate {
+        &self.inner.snapshot_uploads
+    }
+    /// The roster file, read again when it changes.
+    pub fn roster_file(&self) -> &Arc<crate::roster_file::RosterFile> {
+        &self.inner.roster_file
+    }
+    pub fn demo(&self) -> bool {
+        self.inner.demo
+    }
+    /// A roster file is configured (whether or not it reads).
+    pub fn roster_configured(&self) -> bool {
+        self.inner.roster_path.is_some()
+    }
+    /// The built page's folder, when the server serves it.
+    pub fn dist(&self) -> Option<&PathBuf> {
+        self.inner.dist.as_ref()
+    }
+    /// Who may frame the page (embeds).
+    pub fn frame_ancestors(&self) -> &guard::FrameAncestors {
+        &self.inner.frames
+    }
+    pub fn telemetry(&self) -> Option<&Arc<Receiver>> {
+        self.inner.telemetry.as_ref()
+    }
+    /// Days of history the Anthropic syncs keep (the page's default range).
+    pub fn backfill_days(&self) -> u32 {
+        self.inner.backfill_days
+    }
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.inner.clock)()
+    }
+    /// The exports folder (none configured: reads give `None`).
+    pub fn imports(&self) -> &Arc<crate::imports::ImportsDir> {
+        &self.inner.imports
+    }
+    pub fn digest(&self) -> &Arc<crate::digest::DigestSettings> {
+        &self.inner.digest
+    }
+    pub fn report_cache(&self) -> &crate::feeds::ReportCache {
+        &self.inner.report_cache
+    }
+    /// SHA-256 of the `/metrics`-only token, when one is configured.
+    pub fn metrics_token(&self) -> Option<&str> {
+        self.inner.metrics_token.as_deref()
+    }
+    /// What the rows, coverage and roster every report is computed from
+    /// were at: the store's row writes, other connections' commits
+    /// (telemetry), the exports folder and the roster file. Equal versions
+    /// mean equal data. Blocking (one SQLite pragma, a folder listing, a `stat`).
+    pub fn data_version(&self) -> Result<DataVersion, crate::store::StoreError> {
+        let s = &self.inner;
+        let now = self.now();
+        Ok(DataVersion {
+            store: s.store.version()?,
+            imports: s.imports.read(now).map_or(0, |i| i.generation),
+            roster: s.roster_file.generation(),
+        })
+    }
+}
+
+/// See [`AppState::data_version`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DataVersion {
+    pub store: crate::store::StoreVersion,
+    pub imports: u64,
+    pub roster: u64,
+}
