@@ -6,10 +6,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use axum::extract::FromRef;
 use chrono::{DateTime, Utc};
 use scoreboard_otlp::Receiver;
 
-use crate::auth::ReadAccess;
+use crate::auth::{self, ReadAccess};
 use crate::clock::Clock;
 use crate::config::{Config, Limits};
 use crate::guard::{self, AllowedHosts};
@@ -25,13 +26,12 @@ pub struct AppState {
 struct Inner {
     store: Arc<Store>,
     syncer: Arc<Syncer>,
-    access: ReadAccess,
-    /// The main listener is on a loopback address: no credential means the operator.
-    loopback: bool,
-    hosts: AllowedHosts,
+    /// The read gate's parts ([`auth::Gate`]).
+    gate: auth::Gate,
+    /// The `Host` and origin checks' parts ([`guard::HostCheck`]).
+    host_check: guard::HostCheck,
     frames: guard::FrameAncestors,
     limits: Limits,
-    refusals: Arc<Refusals>,
     snapshot_decodes: Arc<tokio::sync::Semaphore>,
     snapshot_uploads: crate::snapshots::UploadRate,
     demo: bool,
@@ -45,8 +45,6 @@ struct Inner {
     imports: Arc<crate::imports::ImportsDir>,
     /// `/api/report` answers per (query, data version) (issue 15).
     report_cache: crate::feeds::ReportCache,
-    /// The scraper's token for `/metrics` only, hashed (issue 15).
-    metrics_token: Option<String>,
     /// The weekly digest's schedule and webhook (issue 15).
     digest: Arc<crate::digest::DigestSettings>,
 }
@@ -82,14 +80,14 @@ impl AppState {
         refusals: Arc<Refusals>,
         clock: Clock,
     ) -> AppState {
+        let gate = auth::Gate::new(config, store.clone(), refusals.clone());
+        let host_check = guard::HostCheck::new(config, gate.read_access().is_open(), refusals);
         AppState {
             inner: Arc::new(Inner {
-                refusals,
                 store,
                 syncer,
-                access: ReadAccess::for_config(config),
-                loopback: config.listen.ip().is_loopback(),
-                hosts: AllowedHosts::for_config(config),
+                gate,
+                host_check,
                 frames: guard::FrameAncestors::for_config(config),
                 limits: config.limits.clone(),
                 snapshot_decodes: Arc::new(tokio::sync::Semaphore::new(
@@ -109,11 +107,6 @@ impl AppState {
                     config.feeds.imports_dir.clone(),
                 )),
                 report_cache: crate::feeds::ReportCache::default(),
-                metrics_token: config
-                    .secrets
-                    .metrics_token
-                    .as_ref()
-                    .map(|t| crate::tokens::hash_token(t.expose())),
                 digest: Arc::new(crate::digest::DigestSettings::for_config(config)),
             }),
         }
@@ -125,20 +118,17 @@ impl AppState {
         &self.inner.syncer
     }
     pub fn read_access(&self) -> &ReadAccess {
-        &self.inner.access
-    }
-    pub fn is_loopback(&self) -> bool {
-        self.inner.loopback
+        self.inner.gate.read_access()
     }
     pub fn allowed_hosts(&self) -> &AllowedHosts {
-        &self.inner.hosts
+        self.inner.host_check.allowed_hosts()
     }
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
     }
     /// Refused requests, counted (the telemetry receiver's too, when built with it).
     pub fn refusals(&self) -> &Arc<Refusals> {
-        &self.inner.refusals
+        self.inner.gate.refusals()
     }
     pub fn snapshot_decodes(&self) -> &Arc<tokio::sync::Semaphore> {
         &self.inner.snapshot_decodes
@@ -185,10 +175,6 @@ impl AppState {
     pub fn report_cache(&self) -> &crate::feeds::ReportCache {
         &self.inner.report_cache
     }
-    /// SHA-256 of the `/metrics`-only token, when one is configured.
-    pub fn metrics_token(&self) -> Option<&str> {
-        self.inner.metrics_token.as_deref()
-    }
     /// What the rows, coverage and roster every report is computed from
     /// were at: the store's row writes, other connections' commits
     /// (telemetry), the exports folder and the roster file. Equal versions
@@ -201,6 +187,18 @@ impl AppState {
             imports: s.imports.read(now).map_or(0, |i| i.generation),
             roster: s.roster_file.generation(),
         })
+    }
+}
+
+impl FromRef<AppState> for auth::Gate {
+    fn from_ref(s: &AppState) -> auth::Gate {
+        s.inner.gate.clone()
+    }
+}
+
+impl FromRef<AppState> for guard::HostCheck {
+    fn from_ref(s: &AppState) -> guard::HostCheck {
+        s.inner.host_check.clone()
     }
 }
 
