@@ -1,12 +1,14 @@
 //! The page API's error answer, `{"error": {"status", "message"}}`, and
 //! [`blocking`], the one way a handler runs store or core work off the
 //! async threads. A leaf: it imports no other module of this crate but the
-//! store's error.
+//! store's error type.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+
+use crate::store::StoreError;
 
 /// An error answer: `{"error": {"status": 400, "message": "…"}}`.
 #[derive(Debug)]
@@ -47,4 +49,24 @@ impl IntoResponse for ApiError {
         )
             .into_response()
     }
+}
+
+/// A store that cannot be read is the server's fault: a 500, details logged.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        ApiError::internal(e.to_string())
+    }
+}
+
+/// Runs blocking work (SQLite, a folder or file read, core's computing) on
+/// tokio's blocking threads, so no request waits behind it on the async
+/// ones. A task that panicked or was cancelled is a 500 (logged); the
+/// work's own result comes back as it is: `blocking(..).await??` when it
+/// is a `Result` whose error converts into an [`ApiError`].
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("a blocking task failed: {e}")))
 }

@@ -15,6 +15,7 @@ use crate::clock::Clock;
 use crate::config::{Config, Limits};
 use crate::guard::{self, AllowedHosts};
 use crate::refusals::Refusals;
+use crate::snapshots::SnapshotState;
 use crate::store::Store;
 use crate::sync::Syncer;
 
@@ -32,8 +33,8 @@ struct Inner {
     host_check: guard::HostCheck,
     frames: guard::FrameAncestors,
     limits: Limits,
-    snapshot_decodes: Arc<tokio::sync::Semaphore>,
-    snapshot_uploads: crate::snapshots::UploadRate,
+    /// The share snapshot routes' parts ([`SnapshotState`]).
+    snapshots: SnapshotState,
     demo: bool,
     roster_path: Option<PathBuf>,
     roster_file: Arc<crate::roster_file::RosterFile>,
@@ -81,21 +82,23 @@ impl AppState {
         clock: Clock,
     ) -> AppState {
         let gate = auth::Gate::new(config, store.clone(), refusals.clone());
-        let host_check = guard::HostCheck::new(config, gate.read_access().is_open(), refusals);
+        let host_check =
+            guard::HostCheck::new(config, gate.read_access().is_open(), refusals.clone());
+        let snapshots = SnapshotState::new(
+            store.clone(),
+            config.limits.clone(),
+            refusals,
+            clock.clone(),
+        );
         AppState {
             inner: Arc::new(Inner {
                 store,
                 syncer,
                 gate,
                 host_check,
+                snapshots,
                 frames: guard::FrameAncestors::for_config(config),
                 limits: config.limits.clone(),
-                snapshot_decodes: Arc::new(tokio::sync::Semaphore::new(
-                    crate::snapshots::CONCURRENT_DECODES,
-                )),
-                snapshot_uploads: crate::snapshots::UploadRate::new(
-                    config.limits.snapshot_uploads_per_minute,
-                ),
                 demo: config.demo,
                 roster_path: config.roster.clone(),
                 roster_file: Arc::new(crate::roster_file::RosterFile::new(config.roster.clone())),
@@ -129,12 +132,6 @@ impl AppState {
     /// Refused requests, counted (the telemetry receiver's too, when built with it).
     pub fn refusals(&self) -> &Arc<Refusals> {
         self.inner.gate.refusals()
-    }
-    pub fn snapshot_decodes(&self) -> &Arc<tokio::sync::Semaphore> {
-        &self.inner.snapshot_decodes
-    }
-    pub fn snapshot_uploads(&self) -> &crate::snapshots::UploadRate {
-        &self.inner.snapshot_uploads
     }
     /// The roster file, read again when it changes.
     pub fn roster_file(&self) -> &Arc<crate::roster_file::RosterFile> {
@@ -199,6 +196,12 @@ impl FromRef<AppState> for auth::Gate {
 impl FromRef<AppState> for guard::HostCheck {
     fn from_ref(s: &AppState) -> guard::HostCheck {
         s.inner.host_check.clone()
+    }
+}
+
+impl FromRef<AppState> for SnapshotState {
+    fn from_ref(s: &AppState) -> SnapshotState {
+        s.inner.snapshots.clone()
     }
 }
 
