@@ -35,7 +35,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth;
-use crate::error::ApiError;
+use crate::error::{blocking, ApiError};
 use crate::guard;
 use crate::state::AppState;
 use crate::store::Store;
@@ -125,16 +125,6 @@ pub fn request_trace() -> RequestTrace {
         tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
     }
     TraceLayer::new_for_http().make_span_with(span as RequestSpan)
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(ApiError::internal(e.to_string())),
-        Err(e) => Err(ApiError::internal(e.to_string())),
-    }
 }
 
 #[derive(Serialize)]
@@ -325,14 +315,11 @@ pub(crate) async fn load_rows(
             .into_iter()
             .map(|s| sync_coverage(&store, s, from, to))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok((rows, coverage, imports.read(now)))
+        Ok::<_, crate::store::StoreError>((rows, coverage, imports.read(now)))
     })
-    .await?;
+    .await??;
     if let Some(t) = state.telemetry().cloned() {
-        let (otlp, status) =
-            tokio::task::spawn_blocking(move || (t.day_rows(from, to), t.status(now)))
-                .await
-                .map_err(|e| ApiError::internal(e.to_string()))?;
+        let (otlp, status) = blocking(move || (t.day_rows(from, to), t.status(now))).await?;
         rows.extend(otlp.map_err(|e| ApiError::internal(e.to_string()))?);
         coverage.push(telemetry_coverage(&status, now, from, to));
     }
@@ -406,15 +393,14 @@ async fn roster(State(state): State<AppState>) -> Result<Json<RosterAnswer>, Api
 pub(crate) async fn load_roster(state: &AppState) -> Result<RosterAnswer, ApiError> {
     let file = state.roster_file().clone();
     let store = state.store().clone();
-    let (file_part, dir) = tokio::task::spawn_blocking(move || {
+    let (file_part, dir) = blocking(move || {
         let file_part = file
             .read()
             .map(|r| (r.name.clone(), r.entries.clone(), r.problems.clone()));
         (file_part, store.directory(ADMIN_DIRECTORY))
     })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?;
-    let dir = dir.map_err(|e| ApiError::internal(e.to_string()))?;
+    .await?;
+    let dir = dir?;
     let mut sources = Vec::new();
     let mut problems = Vec::new();
     let mut all = Vec::new();
@@ -450,14 +436,12 @@ async fn sources(State(state): State<AppState>) -> Result<Json<serde_json::Value
     let now = state.now();
     state.syncer().nudge(now);
     let syncer = state.syncer().clone();
-    let list = blocking(move || syncer.status(now)).await?;
+    let list = blocking(move || syncer.status(now)).await??;
     let refusals = state.refusals().clone();
-    let refused = blocking(move || refusals.summary(now)).await?;
+    let refused = blocking(move || refusals.summary(now)).await??;
     let telemetry = match state.telemetry().cloned() {
         Some(t) => {
-            let status = tokio::task::spawn_blocking(move || t.status(now))
-                .await
-                .map_err(|e| ApiError::internal(e.to_string()))?;
+            let status = blocking(move || t.status(now)).await?;
             let text = telemetry_text(&status);
             json!({ "configured": true, "status_text": text, "status": status })
         }
@@ -469,10 +453,7 @@ async fn sources(State(state): State<AppState>) -> Result<Json<serde_json::Value
     };
     let folder = state.imports().clone();
     let folder_name = folder.name();
-    let imports = match tokio::task::spawn_blocking(move || folder.read(now))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-    {
+    let imports = match blocking(move || folder.read(now)).await? {
         Some(snap) => json!({
             "configured": true,
             "folder": folder_name,
@@ -516,9 +497,8 @@ async fn telemetry_persons(
         .limit
         .unwrap_or(scoreboard_otlp::MAX_LISTED_PERSONS)
         .clamp(1, scoreboard_otlp::MAX_LISTED_PERSONS);
-    let page = tokio::task::spawn_blocking(move || t.persons(&after, limit))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
+    let page = blocking(move || t.persons(&after, limit))
+        .await?
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let next = (page.len() == limit)
         .then(|| page.last().map(|p| p.person.as_str().to_string()))

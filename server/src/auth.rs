@@ -20,7 +20,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::config::Config;
-use crate::error::ApiError;
+use crate::error::{blocking, ApiError};
 use crate::refusals::{Area, Reason, Refusals};
 use crate::store::{Store, StoreError, TokenKind};
 use crate::tokens::{self, Presented};
@@ -254,7 +254,7 @@ pub async fn resolve(state: &Gate, headers: &HeaderMap) -> Result<Actor, Denied>
             ));
         }
         let store = state.inner.store.clone();
-        let found = tokio::task::spawn_blocking(move || tokens::identify(&store, &token)).await;
+        let found = blocking(move || tokens::identify(&store, &token)).await;
         return match found {
             Ok(Ok(Presented::Active(t))) if t.kind.reads() => Ok(Actor::Token {
                 id: t.id,

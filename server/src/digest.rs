@@ -27,7 +27,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::config::{AnthropicConfig, Config, Secret, Secrets};
-use crate::error::ApiError;
+use crate::error::{blocking, ApiError};
 use crate::state::AppState;
 
 /// How long a failed week waits before the schedule tries it again.
@@ -260,10 +260,7 @@ pub async fn status(state: &AppState) -> Result<DigestStatus, ApiError> {
     let settings = state.digest().clone();
     let store = state.store().clone();
     let now = state.now();
-    let st = tokio::task::spawn_blocking(move || store.digest_state())
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let st = blocking(move || store.digest_state()).await??;
     let next_due = settings.schedule.map(|s| {
         let week = s.week_of(now);
         if st.posted_week.is_some_and(|p| p >= week) {

@@ -30,7 +30,7 @@ use scoreboard_core::{week, Roster, UsageTable};
 use serde::Deserialize;
 
 use crate::api::{load_roster, load_rows};
-use crate::error::ApiError;
+use crate::error::{blocking, ApiError};
 use crate::state::{AppState, DataVersion};
 
 /// Complete weeks in a report when the query does not say (as `scoreboard report`).
@@ -221,9 +221,7 @@ pub async fn server_report(
     now: DateTime<Utc>,
 ) -> Result<Report, ApiError> {
     let loaded = load(state, &opts, now).await?;
-    tokio::task::spawn_blocking(move || compute(&loaded, &opts))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))
+    blocking(move || compute(&loaded, &opts)).await
 }
 
 /// `GET /api/report?weeks=N&team=T&as_of=D` or `?from=D&to=D`: the JSON of
@@ -240,10 +238,7 @@ pub async fn report(
     // Read before loading: data written meanwhile moves the version on, so
     // what is cached under this one is never served for newer data.
     let vs = state.clone();
-    let version = tokio::task::spawn_blocking(move || vs.data_version())
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let version = blocking(move || vs.data_version()).await??;
     // The day is part of the key: telemetry covers up to today.
     let key = format!("{opts:?}|{}", now.date_naive());
     let (json, hit) = match state.report_cache().get(version, &key) {
@@ -488,7 +483,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
     };
     state.syncer().nudge(now);
     let loaded = load(&state, &opts, now).await?;
-    let teams = tokio::task::spawn_blocking(move || {
+    let teams = blocking(move || {
         let all = compute(&loaded, &opts);
         let mut teams = vec![(String::new(), all)];
         if let Some(roster) = &loaded.roster {
@@ -508,8 +503,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
         }
         teams
     })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?;
+    .await?;
 
     let mut registry = Registry::default();
     let series = TeamSeries::register(&mut registry);
@@ -574,9 +568,7 @@ async fn ingest_counters(
     let Some(t) = state.telemetry().cloned() else {
         return Ok(());
     };
-    let status = tokio::task::spawn_blocking(move || t.status(now))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let status = blocking(move || t.status(now)).await?;
     let counter = |registry: &mut Registry, name: &str, help: &str, v: u64| {
         let c = prometheus_client::metrics::counter::Counter::<u64>::default();
         c.inc_by(v);
