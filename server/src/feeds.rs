@@ -13,9 +13,8 @@
 //! older than the data. `/metrics` computes afresh (a scraper asks every
 //! 15–60 s, and its answer carries freshness ages that move with the clock).
 
-use std::collections::VecDeque;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderName, HeaderValue};
@@ -31,7 +30,7 @@ use serde::Deserialize;
 
 use crate::api::{load_roster, load_rows};
 use crate::error::{blocking, ApiError};
-use crate::state::{AppState, DataVersion};
+use crate::state::AppState;
 
 /// Complete weeks in a report when the query does not say (as `scoreboard report`).
 pub const DEFAULT_WEEKS: u32 = 8;
@@ -155,62 +154,6 @@ fn compute(l: &Loaded, opts: &ReportOptions) -> Report {
         l.problems.clone(),
         Vec::new(),
     )
-}
-
-/// Reports computed at most, kept per data version.
-pub const REPORT_CACHE_ENTRIES: usize = 32;
-
-/// `/api/report` answers (JSON bytes) by query, for one data version: a
-/// new version empties it; past [`REPORT_CACHE_ENTRIES`] queries the
-/// oldest goes.
-#[derive(Default)]
-pub struct ReportCache {
-    inner: Mutex<CacheInner>,
-}
-
-#[derive(Default)]
-struct CacheInner {
-    version: Option<DataVersion>,
-    entries: VecDeque<(String, Arc<Vec<u8>>)>,
-}
-
-impl ReportCache {
-    fn get(&self, version: DataVersion, key: &str) -> Option<Arc<Vec<u8>>> {
-        let c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if c.version != Some(version) {
-            return None;
-        }
-        c.entries
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-    }
-
-    fn put(&self, version: DataVersion, key: String, json: Arc<Vec<u8>>) {
-        let mut c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if c.version != Some(version) {
-            c.version = Some(version);
-            c.entries.clear();
-        }
-        c.entries.retain(|(k, _)| *k != key);
-        if c.entries.len() >= REPORT_CACHE_ENTRIES {
-            c.entries.pop_front();
-        }
-        c.entries.push_back((key, json));
-    }
-
-    /// Queries cached now (for tests and the bound's check).
-    pub fn len(&self) -> usize {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entries
-            .len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// The server's report for `opts`, computed with core as `scoreboard

@@ -30,7 +30,7 @@ use crate::error::ApiError;
 use crate::refusals::{Area, Reason, Refusals};
 
 /// The header the page sends with every state-changing request.
-pub const WRITE_HEADER: &str = "x-scoreboard-request";
+pub use crate::config::WRITE_HEADER;
 
 /// The host names a server answers to when its reads are open.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -44,6 +44,7 @@ pub mod refusals;
 pub mod report;
 pub mod rollout;
 pub mod roster_file;
+pub mod schedule;
 pub mod serve;
 pub mod snapshots;
 pub mod state;

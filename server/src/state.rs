@@ -3,8 +3,9 @@
 //! module the substate it needs (`FromRef`), so the parts below it
 //! ([`crate::auth`], [`crate::guard`], [`crate::snapshots`]) never import it.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::FromRef;
 use chrono::{DateTime, Utc};
@@ -12,7 +13,7 @@ use scoreboard_otlp::Receiver;
 
 use crate::auth::{self, ReadAccess};
 use crate::clock::Clock;
-use crate::config::{Config, Limits};
+use crate::config::{Config, DigestSettings, Limits};
 use crate::guard::{self, AllowedHosts};
 use crate::refusals::Refusals;
 use crate::snapshots::SnapshotState;
@@ -45,9 +46,9 @@ struct Inner {
     /// The exports folder (issue 15), read again when its files change.
     imports: Arc<crate::imports::ImportsDir>,
     /// `/api/report` answers per (query, data version) (issue 15).
-    report_cache: crate::feeds::ReportCache,
+    report_cache: ReportCache,
     /// The weekly digest's schedule and webhook (issue 15).
-    digest: Arc<crate::digest::DigestSettings>,
+    digest: Arc<DigestSettings>,
 }
 
 impl AppState {
@@ -109,8 +110,8 @@ impl AppState {
                 imports: Arc::new(crate::imports::ImportsDir::new(
                     config.feeds.imports_dir.clone(),
                 )),
-                report_cache: crate::feeds::ReportCache::default(),
-                digest: Arc::new(crate::digest::DigestSettings::for_config(config)),
+                report_cache: ReportCache::default(),
+                digest: Arc::new(DigestSettings::for_config(config)),
             }),
         }
     }
@@ -166,10 +167,10 @@ impl AppState {
     pub fn imports(&self) -> &Arc<crate::imports::ImportsDir> {
         &self.inner.imports
     }
-    pub fn digest(&self) -> &Arc<crate::digest::DigestSettings> {
+    pub fn digest(&self) -> &Arc<DigestSettings> {
         &self.inner.digest
     }
-    pub fn report_cache(&self) -> &crate::feeds::ReportCache {
+    pub fn report_cache(&self) -> &ReportCache {
         &self.inner.report_cache
     }
     /// What the rows, coverage and roster every report is computed from
@@ -211,4 +212,60 @@ pub struct DataVersion {
     pub store: crate::store::StoreVersion,
     pub imports: u64,
     pub roster: u64,
+}
+
+/// Reports computed at most, kept per data version.
+pub const REPORT_CACHE_ENTRIES: usize = 32;
+
+/// `/api/report` answers (JSON bytes) by query, for one data version: a
+/// new version empties it; past [`REPORT_CACHE_ENTRIES`] queries the
+/// oldest goes.
+#[derive(Default)]
+pub struct ReportCache {
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Default)]
+struct CacheInner {
+    version: Option<DataVersion>,
+    entries: VecDeque<(String, Arc<Vec<u8>>)>,
+}
+
+impl ReportCache {
+    pub(crate) fn get(&self, version: DataVersion, key: &str) -> Option<Arc<Vec<u8>>> {
+        let c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if c.version != Some(version) {
+            return None;
+        }
+        c.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    }
+
+    pub(crate) fn put(&self, version: DataVersion, key: String, json: Arc<Vec<u8>>) {
+        let mut c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if c.version != Some(version) {
+            c.version = Some(version);
+            c.entries.clear();
+        }
+        c.entries.retain(|(k, _)| *k != key);
+        if c.entries.len() >= REPORT_CACHE_ENTRIES {
+            c.entries.pop_front();
+        }
+        c.entries.push_back((key, json));
+    }
+
+    /// Queries cached now (for tests and the bound's check).
+    pub fn len(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entries
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
