@@ -24,9 +24,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::routing::{any, get};
 use axum::{middleware, Json, Router};
 use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
-use scoreboard_core::{
-    DayRange, DayRow, Freshness, PeriodRow, Problem, Roster, RosterEntry, Source, SourceCoverage,
-};
+use scoreboard_core::{DayRow, PeriodRow, Problem, RosterEntry, Source, SourceCoverage};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
@@ -37,8 +35,8 @@ use tower_http::trace::TraceLayer;
 use crate::auth;
 use crate::error::{blocking, ApiError};
 use crate::guard;
+use crate::load::{load_roster, load_rows};
 use crate::state::AppState;
-use crate::store::Store;
 use crate::sync::ADMIN_DIRECTORY;
 use scoreboard_otlp::TelemetryStatus;
 
@@ -197,50 +195,6 @@ struct RowsAnswer {
     coverage: Vec<SourceCoverage>,
 }
 
-/// The days an Anthropic API source synced successfully, and its last success.
-fn sync_coverage(
-    store: &Store,
-    source: Source,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<SourceCoverage, crate::store::StoreError> {
-    let days = store.synced_days(source, from, to)?;
-    let state = store.sync_state(source)?;
-    Ok(SourceCoverage {
-        source,
-        ranges: DayRange::normalize(days.keys().copied().map(DayRange::day).collect()),
-        freshness: Some(Freshness {
-            last_ok: state.last_success.map(|t| t.date_naive()),
-            failing: state.last_error.is_some(),
-        }),
-    })
-}
-
-/// Telemetry covers its first received batch to the server's clock.
-fn telemetry_coverage(
-    status: &TelemetryStatus,
-    now: DateTime<Utc>,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> SourceCoverage {
-    let first = status
-        .persons_seen
-        .iter()
-        .map(|p| p.first_received_at.date_naive())
-        .min();
-    let today = now.date_naive();
-    SourceCoverage {
-        source: Source::Otlp,
-        ranges: first
-            .map(|f| DayRange::clip(&[DayRange::new(f, today)], from, to))
-            .unwrap_or_default(),
-        freshness: Some(Freshness {
-            last_ok: status.last_received_at.map(|t| t.date_naive()),
-            failing: status.error.is_some(),
-        }),
-    }
-}
-
 async fn rows(
     State(state): State<AppState>,
     Query(q): Query<RangeQuery>,
@@ -282,78 +236,6 @@ async fn rows(
     }))
 }
 
-/// The server's rows of `from..=to`: the Anthropic APIs' from the store,
-/// telemetry's from its receiver, the exports folder's; and the days each
-/// source covers.
-pub(crate) struct ServerRows {
-    pub rows: Vec<DayRow>,
-    pub periods: Vec<PeriodRow>,
-    pub coverage: Vec<SourceCoverage>,
-    /// Rows from the exports folder, per source.
-    pub imported: BTreeMap<Source, u64>,
-}
-
-/// What `/api/rows` answers, and what `/api/report` and `/metrics` compute
-/// from. The exports folder's rows go in first and the store's after them
-/// through core's table, so a synced day replaces a file's day of the same
-/// source (as the page puts the server's rows over the files dropped on it).
-pub(crate) async fn load_rows(
-    state: &AppState,
-    from: NaiveDate,
-    to: NaiveDate,
-    now: DateTime<Utc>,
-) -> Result<ServerRows, ApiError> {
-    let store = state.store().clone();
-    let configured: Vec<Source> = [Source::AdminApi, Source::EnterpriseApi]
-        .into_iter()
-        .filter(|s| state.syncer().configured(*s))
-        .collect();
-    let imports = state.imports().clone();
-    let (mut rows, mut coverage, folder) = blocking(move || {
-        let rows = store.rows(from, to, &[Source::AdminApi, Source::EnterpriseApi])?;
-        let coverage = configured
-            .into_iter()
-            .map(|s| sync_coverage(&store, s, from, to))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok::<_, crate::store::StoreError>((rows, coverage, imports.read(now)))
-    })
-    .await??;
-    if let Some(t) = state.telemetry().cloned() {
-        let (otlp, status) = blocking(move || (t.day_rows(from, to), t.status(now))).await?;
-        rows.extend(otlp.map_err(|e| ApiError::internal(e.to_string()))?);
-        coverage.push(telemetry_coverage(&status, now, from, to));
-    }
-    let mut periods = Vec::new();
-    let mut imported = BTreeMap::new();
-    if let Some(folder) = folder {
-        // A synced or received row of the same source and day replaces the file's.
-        let live: std::collections::HashSet<(Source, &scoreboard_core::PersonKey, NaiveDate)> =
-            rows.iter().map(|r| (r.source, &r.person, r.day)).collect();
-        let file_rows = folder.rows(from, to);
-        for r in &file_rows {
-            if !live.contains(&(r.source, &r.person, r.day)) {
-                *imported.entry(r.source).or_insert(0) += 1;
-            }
-        }
-        drop(live);
-        periods = folder.periods(from, to);
-        for p in &periods {
-            *imported.entry(p.source).or_insert(0) += 1;
-        }
-        let mut table = scoreboard_core::UsageTable::new();
-        table.insert_days(file_rows);
-        table.insert_days(rows);
-        rows = table.days().to_vec();
-        coverage.extend(folder.coverage(from, to));
-    }
-    Ok(ServerRows {
-        rows,
-        periods,
-        coverage,
-        imported,
-    })
-}
-
 #[derive(Serialize)]
 struct RosterSource {
     /// `file` or `admin-api`.
@@ -376,60 +258,33 @@ pub(crate) struct RosterAnswer {
     sources: Vec<RosterSource>,
 }
 
-impl RosterAnswer {
-    /// The roster the page computes with: `None` when the server has none.
-    pub fn roster(&self) -> Option<Roster> {
-        (!self.entries.is_empty()).then(|| Roster::new(self.entries.clone()))
-    }
-}
-
 /// The roster file (read again when it changes, so edits show without a
 /// restart) merged with the Admin API's users list.
 async fn roster(State(state): State<AppState>) -> Result<Json<RosterAnswer>, ApiError> {
-    Ok(Json(load_roster(&state).await?))
-}
-
-/// The roster file merged with the Admin API's users, as `/api/roster` answers it.
-pub(crate) async fn load_roster(state: &AppState) -> Result<RosterAnswer, ApiError> {
-    let file = state.roster_file().clone();
-    let store = state.store().clone();
-    let (file_part, dir) = blocking(move || {
-        let file_part = file
-            .read()
-            .map(|r| (r.name.clone(), r.entries.clone(), r.problems.clone()));
-        (file_part, store.directory(ADMIN_DIRECTORY))
-    })
-    .await?;
-    let dir = dir?;
+    let loaded = load_roster(&state).await?;
     let mut sources = Vec::new();
-    let mut problems = Vec::new();
-    let mut all = Vec::new();
-    if let Some((name, entries, p)) = file_part {
+    if let Some((name, entries)) = loaded.file {
         sources.push(RosterSource {
             name: "file".into(),
             file: Some(name),
-            entries: entries.len(),
+            entries,
             fetched_at: None,
         });
-        all.extend(entries);
-        problems.extend(p);
     }
-    if let Some((fetched_at, entries)) = dir {
+    if let Some((fetched_at, entries)) = loaded.directory {
         sources.push(RosterSource {
             name: ADMIN_DIRECTORY.into(),
             file: None,
-            entries: entries.len(),
+            entries,
             fetched_at: Some(fetched_at),
         });
-        all.extend(entries);
     }
-    let roster = Roster::new(all);
-    Ok(RosterAnswer {
-        entries: roster.entries().to_vec(),
-        problems,
-        conflicts: roster.conflicts().to_vec(),
+    Ok(Json(RosterAnswer {
+        entries: loaded.roster.entries().to_vec(),
+        problems: loaded.problems,
+        conflicts: loaded.roster.conflicts().to_vec(),
         sources,
-    })
+    }))
 }
 
 async fn sources(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {

@@ -28,8 +28,8 @@ use scoreboard_core::metrics::{Report, ReportOptions, WindowSpec, MAX_WINDOW_WEE
 use scoreboard_core::{week, Roster, UsageTable};
 use serde::Deserialize;
 
-use crate::api::{load_roster, load_rows};
 use crate::error::{blocking, ApiError};
+use crate::load::{load_roster, load_rows};
 use crate::state::AppState;
 
 /// Complete weeks in a report when the query does not say (as `scoreboard report`).
@@ -141,7 +141,7 @@ async fn load(
     }
     Ok(Loaded {
         table,
-        roster: roster.roster(),
+        roster: roster.for_reports(),
         problems: roster.problems,
     })
 }

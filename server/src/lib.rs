@@ -40,6 +40,7 @@ pub mod feeds;
 pub mod guard;
 pub mod imports;
 pub mod listen;
+pub mod load;
 pub mod refusals;
 pub mod report;
 pub mod rollout;
