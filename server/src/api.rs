@@ -18,18 +18,13 @@
 //! background ([`crate::sync`]). Errors are `{"error": {"status", "message"}}`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{middleware, Json, Router};
 use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
-use scoreboard_core::{
-    DayRange, DayRow, Freshness, PeriodRow, Problem, Roster, RosterEntry, Source, SourceCoverage,
-};
+use scoreboard_core::{DayRow, PeriodRow, Problem, RosterEntry, Source, SourceCoverage};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
@@ -37,199 +32,16 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::{self, ReadAccess};
-use crate::config::{Config, Limits};
-use crate::guard::{self, AllowedHosts};
-use crate::refusals::Refusals;
-use crate::store::Store;
-use crate::sync::{Syncer, ADMIN_DIRECTORY};
-use scoreboard_otlp::{Receiver, TelemetryStatus};
+use crate::auth;
+use crate::error::{blocking, ApiError};
+use crate::guard;
+use crate::load::{load_roster, load_rows};
+use crate::state::AppState;
+use crate::sync::ADMIN_DIRECTORY;
+use scoreboard_otlp::TelemetryStatus;
 
 /// The longest range `/api/rows` answers in one call.
 pub const MAX_RANGE_DAYS: i64 = 800;
-
-/// Where handlers get "now" (tests pin it; the server uses the system clock).
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
-
-#[derive(Clone)]
-pub struct AppState {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    store: Arc<Store>,
-    syncer: Arc<Syncer>,
-    access: ReadAccess,
-    /// The main listener is on a loopback address: no credential means the operator.
-    loopback: bool,
-    hosts: AllowedHosts,
-    frames: guard::FrameAncestors,
-    limits: Limits,
-    refusals: Arc<Refusals>,
-    snapshot_decodes: Arc<tokio::sync::Semaphore>,
-    snapshot_uploads: crate::snapshots::UploadRate,
-    demo: bool,
-    roster_path: Option<PathBuf>,
-    roster_file: Arc<crate::roster_file::RosterFile>,
-    dist: Option<PathBuf>,
-    backfill_days: u32,
-    telemetry: Option<Arc<Receiver>>,
-    clock: Clock,
-    /// The exports folder (issue 15), read again when its files change.
-    imports: Arc<crate::imports::ImportsDir>,
-    /// `/api/report` answers per (query, data version) (issue 15).
-    report_cache: crate::feeds::ReportCache,
-    /// The scraper's token for `/metrics` only, hashed (issue 15).
-    metrics_token: Option<String>,
-    /// The weekly digest's schedule and webhook (issue 15).
-    digest: Arc<crate::digest::DigestSettings>,
-}
-
-impl AppState {
-    pub fn new(
-        config: &Config,
-        store: Arc<Store>,
-        syncer: Arc<Syncer>,
-        telemetry: Option<Arc<Receiver>>,
-    ) -> AppState {
-        AppState::with_clock(config, store, syncer, telemetry, Arc::new(Utc::now))
-    }
-
-    pub fn with_clock(
-        config: &Config,
-        store: Arc<Store>,
-        syncer: Arc<Syncer>,
-        telemetry: Option<Arc<Receiver>>,
-        clock: Clock,
-    ) -> AppState {
-        let refusals = Arc::new(Refusals::with_clock(store.clone(), clock.clone()));
-        AppState::with_parts(config, store, syncer, telemetry, refusals, clock)
-    }
-
-    /// Every part given: `refusals` is shared with the telemetry receiver's
-    /// token check ([`auth::IngestTokens::counting`]), so its refusals are counted too.
-    pub fn with_parts(
-        config: &Config,
-        store: Arc<Store>,
-        syncer: Arc<Syncer>,
-        telemetry: Option<Arc<Receiver>>,
-        refusals: Arc<Refusals>,
-        clock: Clock,
-    ) -> AppState {
-        AppState {
-            inner: Arc::new(Inner {
-                refusals,
-                store,
-                syncer,
-                access: ReadAccess::for_config(config),
-                loopback: config.listen.ip().is_loopback(),
-                hosts: AllowedHosts::for_config(config),
-                frames: guard::FrameAncestors::for_config(config),
-                limits: config.limits.clone(),
-                snapshot_decodes: Arc::new(tokio::sync::Semaphore::new(
-                    crate::snapshots::CONCURRENT_DECODES,
-                )),
-                snapshot_uploads: crate::snapshots::UploadRate::new(
-                    config.limits.snapshot_uploads_per_minute,
-                ),
-                demo: config.demo,
-                roster_path: config.roster.clone(),
-                roster_file: Arc::new(crate::roster_file::RosterFile::new(config.roster.clone())),
-                dist: config.dist.clone(),
-                backfill_days: config.anthropic.backfill_days,
-                telemetry,
-                clock,
-                imports: Arc::new(crate::imports::ImportsDir::new(
-                    config.feeds.imports_dir.clone(),
-                )),
-                report_cache: crate::feeds::ReportCache::default(),
-                metrics_token: config
-                    .secrets
-                    .metrics_token
-                    .as_ref()
-                    .map(|t| crate::tokens::hash_token(t.expose())),
-                digest: Arc::new(crate::digest::DigestSettings::for_config(config)),
-            }),
-        }
-    }
-    pub fn store(&self) -> &Arc<Store> {
-        &self.inner.store
-    }
-    pub fn syncer(&self) -> &Arc<Syncer> {
-        &self.inner.syncer
-    }
-    pub fn read_access(&self) -> &ReadAccess {
-        &self.inner.access
-    }
-    pub fn is_loopback(&self) -> bool {
-        self.inner.loopback
-    }
-    pub fn allowed_hosts(&self) -> &AllowedHosts {
-        &self.inner.hosts
-    }
-    pub fn limits(&self) -> &Limits {
-        &self.inner.limits
-    }
-    /// Refused requests, counted (the telemetry receiver's too, when built with it).
-    pub fn refusals(&self) -> &Arc<Refusals> {
-        &self.inner.refusals
-    }
-    pub fn snapshot_decodes(&self) -> &Arc<tokio::sync::Semaphore> {
-        &self.inner.snapshot_decodes
-    }
-    pub fn snapshot_uploads(&self) -> &crate::snapshots::UploadRate {
-        &self.inner.snapshot_uploads
-    }
-    /// The roster file, read again when it changes.
-    pub fn roster_file(&self) -> &Arc<crate::roster_file::RosterFile> {
-        &self.inner.roster_file
-    }
-    pub fn telemetry(&self) -> Option<&Arc<Receiver>> {
-        self.inner.telemetry.as_ref()
-    }
-    /// Days of history the Anthropic syncs keep (the page's default range).
-    pub fn backfill_days(&self) -> u32 {
-        self.inner.backfill_days
-    }
-    pub fn now(&self) -> DateTime<Utc> {
-        (self.inner.clock)()
-    }
-    /// The exports folder (none configured: reads give `None`).
-    pub fn imports(&self) -> &Arc<crate::imports::ImportsDir> {
-        &self.inner.imports
-    }
-    pub fn digest(&self) -> &Arc<crate::digest::DigestSettings> {
-        &self.inner.digest
-    }
-    pub fn report_cache(&self) -> &crate::feeds::ReportCache {
-        &self.inner.report_cache
-    }
-    /// SHA-256 of the `/metrics`-only token, when one is configured.
-    pub fn metrics_token(&self) -> Option<&str> {
-        self.inner.metrics_token.as_deref()
-    }
-    /// What the rows, coverage and roster every report is computed from
-    /// were at: the store's row writes, other connections' commits
-    /// (telemetry), the exports folder and the roster file. Equal versions
-    /// mean equal data. Blocking (one SQLite pragma, a folder listing, a `stat`).
-    pub fn data_version(&self) -> Result<DataVersion, crate::store::StoreError> {
-        let s = &self.inner;
-        let now = self.now();
-        Ok(DataVersion {
-            store: s.store.version()?,
-            imports: s.imports.read(now).map_or(0, |i| i.generation),
-            roster: s.roster_file.generation(),
-        })
-    }
-}
-
-/// See [`AppState::data_version`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct DataVersion {
-    pub store: crate::store::StoreVersion,
-    pub imports: u64,
-    pub roster: u64,
-}
 
 /// The whole service. Tests call it with `tower::ServiceExt::oneshot`.
 pub fn app(state: AppState) -> Router {
@@ -269,11 +81,11 @@ pub fn app(state: AppState) -> Router {
     let mut telemetry = Router::new()
         .route("/v1", any(telemetry_not_found))
         .route("/v1/{*rest}", any(telemetry_not_found));
-    if let Some(t) = &state.inner.telemetry {
+    if let Some(t) = state.telemetry() {
         telemetry = telemetry.merge(scoreboard_otlp::router(t.clone()));
     }
     let telemetry = guard::security_headers(telemetry, guard::PAGE_CSP);
-    let page = match &state.inner.dist {
+    let page = match state.dist() {
         Some(dist) => {
             let index = dist.join("index.html");
             let site = ServeDir::new(dist).fallback(ServeFile::new(index));
@@ -282,7 +94,7 @@ pub fn app(state: AppState) -> Router {
         None => Router::new().fallback(no_page),
     };
     // Only the page may be framed, and only by `frame_ancestors` (embeds).
-    let page = guard::page_headers(page, &state.inner.frames);
+    let page = guard::page_headers(page, state.frame_ancestors());
     api.merge(telemetry)
         .fallback_service(page)
         .layer(middleware::from_fn_with_state(state, guard::known_host))
@@ -313,57 +125,6 @@ pub fn request_trace() -> RequestTrace {
     TraceLayer::new_for_http().make_span_with(span as RequestSpan)
 }
 
-/// An error answer: `{"error": {"status": 400, "message": "…"}}`.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    message: String,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            message: message.into(),
-        }
-    }
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-    pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, message)
-    }
-    /// Internal details go to the log, not to the client.
-    pub fn internal(detail: impl Into<String>) -> ApiError {
-        let detail = detail.into();
-        tracing::error!(error = %detail, "request failed");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the server could not read its database; see the server log",
-        )
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({ "error": { "status": self.status.as_u16(), "message": self.message } })),
-        )
-            .into_response()
-    }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(ApiError::internal(e.to_string())),
-        Err(e) => Err(ApiError::internal(e.to_string())),
-    }
-}
-
 #[derive(Serialize)]
 struct Health {
     ok: bool,
@@ -386,18 +147,17 @@ struct HealthSources {
 
 /// Open to everyone: it says what kind of server this is, never any data.
 async fn health(State(state): State<AppState>) -> Json<Health> {
-    let s = &state.inner;
     Json(Health {
         ok: true,
         version: env!("CARGO_PKG_VERSION"),
-        demo: s.demo,
-        auth_required: !s.access.is_open(),
+        demo: state.demo(),
+        auth_required: !state.read_access().is_open(),
         sources: HealthSources {
-            admin_api: s.syncer.configured(Source::AdminApi),
-            enterprise_api: s.syncer.configured(Source::EnterpriseApi),
-            telemetry: s.telemetry.is_some(),
-            roster_file: s.roster_path.is_some(),
-            imports: s.imports.configured(),
+            admin_api: state.syncer().configured(Source::AdminApi),
+            enterprise_api: state.syncer().configured(Source::EnterpriseApi),
+            telemetry: state.telemetry().is_some(),
+            roster_file: state.roster_configured(),
+            imports: state.imports().configured(),
         },
     })
 }
@@ -435,62 +195,18 @@ struct RowsAnswer {
     coverage: Vec<SourceCoverage>,
 }
 
-/// The days an Anthropic API source synced successfully, and its last success.
-fn sync_coverage(
-    store: &Store,
-    source: Source,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<SourceCoverage, crate::store::StoreError> {
-    let days = store.synced_days(source, from, to)?;
-    let state = store.sync_state(source)?;
-    Ok(SourceCoverage {
-        source,
-        ranges: DayRange::normalize(days.keys().copied().map(DayRange::day).collect()),
-        freshness: Some(Freshness {
-            last_ok: state.last_success.map(|t| t.date_naive()),
-            failing: state.last_error.is_some(),
-        }),
-    })
-}
-
-/// Telemetry covers its first received batch to the server's clock.
-fn telemetry_coverage(
-    status: &TelemetryStatus,
-    now: DateTime<Utc>,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> SourceCoverage {
-    let first = status
-        .persons_seen
-        .iter()
-        .map(|p| p.first_received_at.date_naive())
-        .min();
-    let today = now.date_naive();
-    SourceCoverage {
-        source: Source::Otlp,
-        ranges: first
-            .map(|f| DayRange::clip(&[DayRange::new(f, today)], from, to))
-            .unwrap_or_default(),
-        freshness: Some(Freshness {
-            last_ok: status.last_received_at.map(|t| t.date_naive()),
-            failing: status.error.is_some(),
-        }),
-    }
-}
-
 async fn rows(
     State(state): State<AppState>,
     Query(q): Query<RangeQuery>,
 ) -> Result<Json<RowsAnswer>, ApiError> {
-    let now = (state.inner.clock)();
+    let now = state.now();
     let to = match &q.to {
         Some(t) => query_day("to", t)?,
         None => now.date_naive(),
     };
     let from = match &q.from {
         Some(f) => query_day("from", f)?,
-        None => to - Days::days(i64::from(state.inner.backfill_days.max(1)) - 1),
+        None => to - Days::days(i64::from(state.backfill_days().max(1)) - 1),
     };
     if from > to {
         return Err(ApiError::bad_request(format!(
@@ -503,7 +219,7 @@ async fn rows(
         )));
     }
     // Stale-while-revalidate: answer from the store now; wake the sync if it is due.
-    state.inner.syncer.nudge(now);
+    state.syncer().nudge(now);
     let loaded = load_rows(&state, from, to, now).await?;
     let mut counts = BTreeMap::new();
     for r in &loaded.rows {
@@ -518,81 +234,6 @@ async fn rows(
         imported: loaded.imported,
         coverage: loaded.coverage,
     }))
-}
-
-/// The server's rows of `from..=to`: the Anthropic APIs' from the store,
-/// telemetry's from its receiver, the exports folder's; and the days each
-/// source covers.
-pub(crate) struct ServerRows {
-    pub rows: Vec<DayRow>,
-    pub periods: Vec<PeriodRow>,
-    pub coverage: Vec<SourceCoverage>,
-    /// Rows from the exports folder, per source.
-    pub imported: BTreeMap<Source, u64>,
-}
-
-/// What `/api/rows` answers, and what `/api/report` and `/metrics` compute
-/// from. The exports folder's rows go in first and the store's after them
-/// through core's table, so a synced day replaces a file's day of the same
-/// source (as the page puts the server's rows over the files dropped on it).
-pub(crate) async fn load_rows(
-    state: &AppState,
-    from: NaiveDate,
-    to: NaiveDate,
-    now: DateTime<Utc>,
-) -> Result<ServerRows, ApiError> {
-    let store = state.inner.store.clone();
-    let configured: Vec<Source> = [Source::AdminApi, Source::EnterpriseApi]
-        .into_iter()
-        .filter(|s| state.inner.syncer.configured(*s))
-        .collect();
-    let imports = state.inner.imports.clone();
-    let (mut rows, mut coverage, folder) = blocking(move || {
-        let rows = store.rows(from, to, &[Source::AdminApi, Source::EnterpriseApi])?;
-        let coverage = configured
-            .into_iter()
-            .map(|s| sync_coverage(&store, s, from, to))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((rows, coverage, imports.read(now)))
-    })
-    .await?;
-    if let Some(t) = state.inner.telemetry.clone() {
-        let (otlp, status) =
-            tokio::task::spawn_blocking(move || (t.day_rows(from, to), t.status(now)))
-                .await
-                .map_err(|e| ApiError::internal(e.to_string()))?;
-        rows.extend(otlp.map_err(|e| ApiError::internal(e.to_string()))?);
-        coverage.push(telemetry_coverage(&status, now, from, to));
-    }
-    let mut periods = Vec::new();
-    let mut imported = BTreeMap::new();
-    if let Some(folder) = folder {
-        // A synced or received row of the same source and day replaces the file's.
-        let live: std::collections::HashSet<(Source, &scoreboard_core::PersonKey, NaiveDate)> =
-            rows.iter().map(|r| (r.source, &r.person, r.day)).collect();
-        let file_rows = folder.rows(from, to);
-        for r in &file_rows {
-            if !live.contains(&(r.source, &r.person, r.day)) {
-                *imported.entry(r.source).or_insert(0) += 1;
-            }
-        }
-        drop(live);
-        periods = folder.periods(from, to);
-        for p in &periods {
-            *imported.entry(p.source).or_insert(0) += 1;
-        }
-        let mut table = scoreboard_core::UsageTable::new();
-        table.insert_days(file_rows);
-        table.insert_days(rows);
-        rows = table.days().to_vec();
-        coverage.extend(folder.coverage(from, to));
-    }
-    Ok(ServerRows {
-        rows,
-        periods,
-        coverage,
-        imported,
-    })
 }
 
 #[derive(Serialize)]
@@ -617,75 +258,45 @@ pub(crate) struct RosterAnswer {
     sources: Vec<RosterSource>,
 }
 
-impl RosterAnswer {
-    /// The roster the page computes with: `None` when the server has none.
-    pub fn roster(&self) -> Option<Roster> {
-        (!self.entries.is_empty()).then(|| Roster::new(self.entries.clone()))
-    }
-}
-
 /// The roster file (read again when it changes, so edits show without a
 /// restart) merged with the Admin API's users list.
 async fn roster(State(state): State<AppState>) -> Result<Json<RosterAnswer>, ApiError> {
-    Ok(Json(load_roster(&state).await?))
-}
-
-/// The roster file merged with the Admin API's users, as `/api/roster` answers it.
-pub(crate) async fn load_roster(state: &AppState) -> Result<RosterAnswer, ApiError> {
-    let file = state.inner.roster_file.clone();
-    let store = state.inner.store.clone();
-    let (file_part, dir) = tokio::task::spawn_blocking(move || {
-        let file_part = file
-            .read()
-            .map(|r| (r.name.clone(), r.entries.clone(), r.problems.clone()));
-        (file_part, store.directory(ADMIN_DIRECTORY))
-    })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?;
-    let dir = dir.map_err(|e| ApiError::internal(e.to_string()))?;
+    let loaded = load_roster(&state).await?;
     let mut sources = Vec::new();
-    let mut problems = Vec::new();
-    let mut all = Vec::new();
-    if let Some((name, entries, p)) = file_part {
+    if let Some((name, entries)) = loaded.file {
         sources.push(RosterSource {
             name: "file".into(),
             file: Some(name),
-            entries: entries.len(),
+            entries,
             fetched_at: None,
         });
-        all.extend(entries);
-        problems.extend(p);
     }
-    if let Some((fetched_at, entries)) = dir {
+    if let Some((fetched_at, entries)) = loaded.directory {
         sources.push(RosterSource {
             name: ADMIN_DIRECTORY.into(),
             file: None,
-            entries: entries.len(),
+            entries,
             fetched_at: Some(fetched_at),
         });
-        all.extend(entries);
     }
-    let roster = Roster::new(all);
-    Ok(RosterAnswer {
-        entries: roster.entries().to_vec(),
-        problems,
-        conflicts: roster.conflicts().to_vec(),
+    Ok(Json(RosterAnswer {
+        entries: loaded.roster.entries().to_vec(),
+        problems: loaded.problems,
+        conflicts: loaded.roster.conflicts().to_vec(),
         sources,
-    })
+    }))
 }
 
 async fn sources(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    let now = (state.inner.clock)();
-    state.inner.syncer.nudge(now);
-    let syncer = state.inner.syncer.clone();
-    let list = blocking(move || syncer.status(now)).await?;
+    let now = state.now();
+    state.syncer().nudge(now);
+    let syncer = state.syncer().clone();
+    let list = blocking(move || syncer.status(now)).await??;
     let refusals = state.refusals().clone();
-    let refused = blocking(move || refusals.summary(now)).await?;
-    let telemetry = match state.inner.telemetry.clone() {
+    let refused = blocking(move || refusals.summary(now)).await??;
+    let telemetry = match state.telemetry().cloned() {
         Some(t) => {
-            let status = tokio::task::spawn_blocking(move || t.status(now))
-                .await
-                .map_err(|e| ApiError::internal(e.to_string()))?;
+            let status = blocking(move || t.status(now)).await?;
             let text = telemetry_text(&status);
             json!({ "configured": true, "status_text": text, "status": status })
         }
@@ -695,12 +306,9 @@ async fn sources(State(state): State<AppState>) -> Result<Json<serde_json::Value
             "status_text": "Telemetry is not received by this server."
         }),
     };
-    let folder = state.inner.imports.clone();
+    let folder = state.imports().clone();
     let folder_name = folder.name();
-    let imports = match tokio::task::spawn_blocking(move || folder.read(now))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-    {
+    let imports = match blocking(move || folder.read(now)).await? {
         Some(snap) => json!({
             "configured": true,
             "folder": folder_name,
@@ -736,7 +344,7 @@ async fn telemetry_persons(
     State(state): State<AppState>,
     Query(q): Query<PersonsQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Some(t) = state.inner.telemetry.clone() else {
+    let Some(t) = state.telemetry().cloned() else {
         return Ok(Json(json!({ "persons": [], "next_after": null })));
     };
     let after = q.after.unwrap_or_default();
@@ -744,9 +352,8 @@ async fn telemetry_persons(
         .limit
         .unwrap_or(scoreboard_otlp::MAX_LISTED_PERSONS)
         .clamp(1, scoreboard_otlp::MAX_LISTED_PERSONS);
-    let page = tokio::task::spawn_blocking(move || t.persons(&after, limit))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
+    let page = blocking(move || t.persons(&after, limit))
+        .await?
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let next = (page.len() == limit)
         .then(|| page.last().map(|p| p.person.as_str().to_string()))

@@ -19,8 +19,8 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::api::{ApiError, AppState};
 use crate::config::Config;
+use crate::error::{blocking, ApiError};
 use crate::refusals::{Area, Reason, Refusals};
 use crate::store::{Store, StoreError, TokenKind};
 use crate::tokens::{self, Presented};
@@ -52,6 +52,56 @@ impl ReadAccess {
 
     pub fn is_open(&self) -> bool {
         matches!(self, ReadAccess::Open)
+    }
+}
+
+/// What the read gate needs, and nothing else: the app's state hands it
+/// over through axum's `FromRef` (see [`crate::state`]), so this module
+/// never sees the rest of the server. Cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct Gate {
+    inner: Arc<GateParts>,
+}
+
+struct GateParts {
+    access: ReadAccess,
+    /// The main listener is on a loopback address: no credential means the operator.
+    loopback: bool,
+    store: Arc<Store>,
+    refusals: Arc<Refusals>,
+    /// SHA-256 of the `/metrics`-only token, when one is configured.
+    metrics_token: Option<String>,
+}
+
+impl Gate {
+    pub fn new(cfg: &Config, store: Arc<Store>, refusals: Arc<Refusals>) -> Gate {
+        Gate {
+            inner: Arc::new(GateParts {
+                access: ReadAccess::for_config(cfg),
+                loopback: cfg.listen.ip().is_loopback(),
+                store,
+                refusals,
+                metrics_token: cfg
+                    .secrets
+                    .metrics_token
+                    .as_ref()
+                    .map(|t| tokens::hash_token(t.expose())),
+            }),
+        }
+    }
+    pub fn read_access(&self) -> &ReadAccess {
+        &self.inner.access
+    }
+    pub fn is_loopback(&self) -> bool {
+        self.inner.loopback
+    }
+    /// Refused requests, counted (the telemetry receiver's too, when built with it).
+    pub fn refusals(&self) -> &Arc<Refusals> {
+        &self.inner.refusals
+    }
+    /// SHA-256 of the `/metrics`-only token, when one is configured.
+    pub fn metrics_token(&self) -> Option<&str> {
+        self.inner.metrics_token.as_deref()
     }
 }
 
@@ -176,7 +226,7 @@ const NEEDS_TOKEN: &str = "reading this server's data needs a viewer token: send
 /// Who is asking, or why they may not. A bearer token that is sent is
 /// always checked, even where no credential is needed: a wrong one is an
 /// error, not something to ignore.
-pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Actor, Denied> {
+pub async fn resolve(state: &Gate, headers: &HeaderMap) -> Result<Actor, Denied> {
     if let ReadAccess::Gated {
         trusted_header: Some(h),
     } = state.read_access()
@@ -203,8 +253,8 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Actor, Den
                 "this is the metrics token, which reads /metrics only; reading the dashboard needs a viewer token",
             ));
         }
-        let store = state.store().clone();
-        let found = tokio::task::spawn_blocking(move || tokens::identify(&store, &token)).await;
+        let store = state.inner.store.clone();
+        let found = blocking(move || tokens::identify(&store, &token)).await;
         return match found {
             Ok(Ok(Presented::Active(t))) if t.kind.reads() => Ok(Actor::Token {
                 id: t.id,
@@ -249,11 +299,7 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Actor, Den
 
 /// Middleware on the read routes (and the page API's writes, which follow
 /// the same gate): puts the [`Actor`] into the request, or answers 401.
-pub async fn require_reader(
-    State(state): State<AppState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+pub async fn require_reader(State(state): State<Gate>, mut req: Request, next: Next) -> Response {
     let area = if req.method().is_safe() {
         Area::Read
     } else {
@@ -278,7 +324,7 @@ pub async fn require_reader(
 }
 
 /// The configured metrics-only token (compared by SHA-256, as stored tokens are).
-fn is_metrics_token(state: &AppState, presented: &str) -> bool {
+fn is_metrics_token(state: &Gate, presented: &str) -> bool {
     state
         .metrics_token()
         .is_some_and(|h| tokens::hash_token(presented) == h)
@@ -288,7 +334,7 @@ fn is_metrics_token(state: &AppState, presented: &str) -> bool {
 /// lets a scraper in as [`Actor::Scraper`]; anything else goes through the
 /// read gate as on every other read.
 pub async fn require_metrics_reader(
-    State(state): State<AppState>,
+    State(state): State<Gate>,
     mut req: Request,
     next: Next,
 ) -> Response {

@@ -281,7 +281,7 @@ fn identity_header_problem(name: &HeaderName) -> Option<String> {
         || n.starts_with("proxy-")
         || n.starts_with("x-forwarded-proto")
         || n.starts_with("x-forwarded-port")
-        || n == crate::guard::WRITE_HEADER;
+        || n == WRITE_HEADER;
     generic.then(|| {
         format!(
             "{name} is sent by every browser or client (or passed on by proxies), so it would let \
@@ -333,7 +333,7 @@ pub struct FeedsConfig {
     /// A folder of usage exports and API dumps served with the live sources.
     pub imports_dir: Option<PathBuf>,
     /// When `serve` posts the digest, e.g. "Mon 09:00 Europe/Berlin".
-    pub digest_schedule: Option<crate::digest::Schedule>,
+    pub digest_schedule: Option<crate::schedule::Schedule>,
     /// The digest names the people who have not started (off by default).
     pub digest_include_non_starters: bool,
     /// How often `serve` checks whether the digest is due (not a file
@@ -360,7 +360,7 @@ impl FeedsConfig {
         }
         if let Some(s) = &f.digest_schedule {
             c.digest_schedule = Some(
-                crate::digest::Schedule::parse(s)
+                crate::schedule::Schedule::parse(s)
                     .map_err(|why| ConfigError::invalid("digest_schedule", why))?,
             );
         }
@@ -943,6 +943,43 @@ fn parse_duration(setting: &str, text: &str, min: Duration) -> Result<Duration, 
         ));
     }
     Ok(d)
+}
+
+/// The header the page sends with every state-changing request
+/// ([`crate::guard`] checks it; a trusted identity header may not be it).
+pub const WRITE_HEADER: &str = "x-scoreboard-request";
+
+/// What `serve` needs to post the digest.
+#[derive(Clone)]
+pub struct DigestSettings {
+    pub schedule: Option<crate::schedule::Schedule>,
+    pub webhook: Option<Secret>,
+    pub include_non_starters: bool,
+    pub public_url: Option<String>,
+    pub retry: AnthropicConfig,
+    /// Scrubs the webhook URL (and every other secret) from messages.
+    pub secrets: Secrets,
+    /// How often the schedule is checked.
+    pub tick: Duration,
+}
+
+impl DigestSettings {
+    pub fn for_config(cfg: &Config) -> DigestSettings {
+        DigestSettings {
+            schedule: cfg.feeds.digest_schedule,
+            webhook: cfg.secrets.digest_webhook_url.clone(),
+            include_non_starters: cfg.feeds.digest_include_non_starters,
+            public_url: cfg.public_url.clone(),
+            retry: cfg.anthropic.clone(),
+            secrets: cfg.secrets.clone(),
+            tick: cfg.feeds.digest_tick,
+        }
+    }
+
+    /// Both a schedule and a webhook: `serve` posts.
+    pub fn scheduled(&self) -> bool {
+        self.schedule.is_some() && self.webhook.is_some()
+    }
 }
 
 #[cfg(test)]

@@ -16,18 +16,18 @@
 //! The webhook URL carries the chat's credential: it lives in
 //! [`Secret`], is never logged, and errors are scrubbed of it.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use chrono::{DateTime, Datelike, Duration as Days, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
-use chrono_tz::Tz;
+use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
 use scoreboard_core::metrics::{self, Report, ReportOptions, WindowSpec};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::api::{ApiError, AppState};
-use crate::config::{AnthropicConfig, Config, Secret, Secrets};
+use crate::config::{AnthropicConfig, Secret, Secrets};
+use crate::error::{blocking, ApiError};
+pub use crate::schedule::Schedule;
+use crate::state::AppState;
 
 /// How long a failed week waits before the schedule tries it again.
 pub const RETRY_FAILED_WEEK_AFTER: Days = Days::hours(1);
@@ -35,104 +35,6 @@ pub const RETRY_FAILED_WEEK_AFTER: Days = Days::hours(1);
 pub const POST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bytes of a webhook's error answer kept for the message.
 const ERROR_BODY_CHARS: usize = 200;
-
-/// When the digest is posted: a weekday, a time and a time zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Schedule {
-    pub weekday: Weekday,
-    pub time: NaiveTime,
-    pub tz: Tz,
-}
-
-impl std::fmt::Display for Schedule {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {} {}",
-            self.weekday,
-            self.time.format("%H:%M"),
-            self.tz.name()
-        )
-    }
-}
-
-impl Schedule {
-    /// "Mon 09:00 Europe/Berlin" (weekday in English, short or long; 24-hour
-    /// time; an IANA zone, UTC when left out).
-    pub fn parse(text: &str) -> Result<Schedule, String> {
-        let usage = "write it as \"Mon 09:00 Europe/Berlin\": a weekday, a 24-hour time and an IANA time zone (UTC when left out)";
-        let parts: Vec<&str> = text.split_whitespace().collect();
-        let (day, time, zone) = match parts.as_slice() {
-            [d, t] => (*d, *t, "UTC"),
-            [d, t, z] => (*d, *t, *z),
-            _ => return Err(format!("{text:?}: {usage}")),
-        };
-        let weekday =
-            Weekday::from_str(day).map_err(|_| format!("{day:?} is not a weekday; {usage}"))?;
-        let time = NaiveTime::parse_from_str(time, "%H:%M")
-            .map_err(|_| format!("{time:?} is not a time such as 09:00; {usage}"))?;
-        let tz = Tz::from_str(zone).map_err(|_| {
-            format!("{zone:?} is not an IANA time zone such as Europe/Berlin or America/New_York")
-        })?;
-        Ok(Schedule { weekday, time, tz })
-    }
-
-    /// The Monday (a local date) of the schedule's week containing `now`.
-    pub fn week_of(&self, now: DateTime<Utc>) -> NaiveDate {
-        let local = now.with_timezone(&self.tz).date_naive();
-        local - Days::days(i64::from(local.weekday().num_days_from_monday()))
-    }
-
-    /// The instant the digest is due in the week starting `monday`. A time
-    /// that a clock change skips is taken an hour later; a repeated one, the first time.
-    pub fn due_in(&self, monday: NaiveDate) -> DateTime<Utc> {
-        let day = monday + Days::days(i64::from(self.weekday.num_days_from_monday()));
-        let local = day.and_time(self.time);
-        self.tz
-            .from_local_datetime(&local)
-            .earliest()
-            .or_else(|| {
-                self.tz
-                    .from_local_datetime(&(local + Days::hours(1)))
-                    .earliest()
-            })
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_else(|| local.and_utc())
-    }
-}
-
-/// What `serve` needs to post the digest.
-#[derive(Clone)]
-pub struct DigestSettings {
-    pub schedule: Option<Schedule>,
-    pub webhook: Option<Secret>,
-    pub include_non_starters: bool,
-    pub public_url: Option<String>,
-    pub retry: AnthropicConfig,
-    /// Scrubs the webhook URL (and every other secret) from messages.
-    pub secrets: Secrets,
-    /// How often the schedule is checked.
-    pub tick: Duration,
-}
-
-impl DigestSettings {
-    pub fn for_config(cfg: &Config) -> DigestSettings {
-        DigestSettings {
-            schedule: cfg.feeds.digest_schedule,
-            webhook: cfg.secrets.digest_webhook_url.clone(),
-            include_non_starters: cfg.feeds.digest_include_non_starters,
-            public_url: cfg.public_url.clone(),
-            retry: cfg.anthropic.clone(),
-            secrets: cfg.secrets.clone(),
-            tick: cfg.feeds.digest_tick,
-        }
-    }
-
-    /// Both a schedule and a webhook: `serve` posts.
-    pub fn scheduled(&self) -> bool {
-        self.schedule.is_some() && self.webhook.is_some()
-    }
-}
 
 /// The options of the digest's report: the last 8 complete weeks as of `today`.
 pub fn report_options(today: NaiveDate, team: Option<String>) -> ReportOptions {
@@ -259,10 +161,7 @@ pub async fn status(state: &AppState) -> Result<DigestStatus, ApiError> {
     let settings = state.digest().clone();
     let store = state.store().clone();
     let now = state.now();
-    let st = tokio::task::spawn_blocking(move || store.digest_state())
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let st = blocking(move || store.digest_state()).await??;
     let next_due = settings.schedule.map(|s| {
         let week = s.week_of(now);
         if st.posted_week.is_some_and(|p| p >= week) {

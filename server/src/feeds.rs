@@ -7,15 +7,14 @@
 //! the same numbers.
 //!
 //! `/api/report` answers are cached per (query, data version)
-//! ([`ReportCache`], [`crate::api::AppState::data_version`]): the store's
+//! ([`ReportCache`], [`crate::state::AppState::data_version`]): the store's
 //! row writes, other connections' commits (telemetry), the exports folder
 //! and the roster file each move the version, so a cached answer is never
 //! older than the data. `/metrics` computes afresh (a scraper asks every
 //! 15–60 s, and its answer carries freshness ages that move with the clock).
 
-use std::collections::VecDeque;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderName, HeaderValue};
@@ -29,7 +28,9 @@ use scoreboard_core::metrics::{Report, ReportOptions, WindowSpec, MAX_WINDOW_WEE
 use scoreboard_core::{week, Roster, UsageTable};
 use serde::Deserialize;
 
-use crate::api::{load_roster, load_rows, ApiError, AppState, DataVersion};
+use crate::error::{blocking, ApiError};
+use crate::load::{load_roster, load_rows};
+use crate::state::AppState;
 
 /// Complete weeks in a report when the query does not say (as `scoreboard report`).
 pub const DEFAULT_WEEKS: u32 = 8;
@@ -140,7 +141,7 @@ async fn load(
     }
     Ok(Loaded {
         table,
-        roster: roster.roster(),
+        roster: roster.for_reports(),
         problems: roster.problems,
     })
 }
@@ -155,62 +156,6 @@ fn compute(l: &Loaded, opts: &ReportOptions) -> Report {
     )
 }
 
-/// Reports computed at most, kept per data version.
-pub const REPORT_CACHE_ENTRIES: usize = 32;
-
-/// `/api/report` answers (JSON bytes) by query, for one data version: a
-/// new version empties it; past [`REPORT_CACHE_ENTRIES`] queries the
-/// oldest goes.
-#[derive(Default)]
-pub struct ReportCache {
-    inner: Mutex<CacheInner>,
-}
-
-#[derive(Default)]
-struct CacheInner {
-    version: Option<DataVersion>,
-    entries: VecDeque<(String, Arc<Vec<u8>>)>,
-}
-
-impl ReportCache {
-    fn get(&self, version: DataVersion, key: &str) -> Option<Arc<Vec<u8>>> {
-        let c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if c.version != Some(version) {
-            return None;
-        }
-        c.entries
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-    }
-
-    fn put(&self, version: DataVersion, key: String, json: Arc<Vec<u8>>) {
-        let mut c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if c.version != Some(version) {
-            c.version = Some(version);
-            c.entries.clear();
-        }
-        c.entries.retain(|(k, _)| *k != key);
-        if c.entries.len() >= REPORT_CACHE_ENTRIES {
-            c.entries.pop_front();
-        }
-        c.entries.push_back((key, json));
-    }
-
-    /// Queries cached now (for tests and the bound's check).
-    pub fn len(&self) -> usize {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entries
-            .len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 /// The server's report for `opts`, computed with core as `scoreboard
 /// report` computes it (also what the digest posts).
 pub async fn server_report(
@@ -219,9 +164,7 @@ pub async fn server_report(
     now: DateTime<Utc>,
 ) -> Result<Report, ApiError> {
     let loaded = load(state, &opts, now).await?;
-    tokio::task::spawn_blocking(move || compute(&loaded, &opts))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))
+    blocking(move || compute(&loaded, &opts)).await
 }
 
 /// `GET /api/report?weeks=N&team=T&as_of=D` or `?from=D&to=D`: the JSON of
@@ -238,10 +181,7 @@ pub async fn report(
     // Read before loading: data written meanwhile moves the version on, so
     // what is cached under this one is never served for newer data.
     let vs = state.clone();
-    let version = tokio::task::spawn_blocking(move || vs.data_version())
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let version = blocking(move || vs.data_version()).await??;
     // The day is part of the key: telemetry covers up to today.
     let key = format!("{opts:?}|{}", now.date_naive());
     let (json, hit) = match state.report_cache().get(version, &key) {
@@ -486,7 +426,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
     };
     state.syncer().nudge(now);
     let loaded = load(&state, &opts, now).await?;
-    let teams = tokio::task::spawn_blocking(move || {
+    let teams = blocking(move || {
         let all = compute(&loaded, &opts);
         let mut teams = vec![(String::new(), all)];
         if let Some(roster) = &loaded.roster {
@@ -506,8 +446,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
         }
         teams
     })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?;
+    .await?;
 
     let mut registry = Registry::default();
     let series = TeamSeries::register(&mut registry);
@@ -572,9 +511,7 @@ async fn ingest_counters(
     let Some(t) = state.telemetry().cloned() else {
         return Ok(());
     };
-    let status = tokio::task::spawn_blocking(move || t.status(now))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let status = blocking(move || t.status(now)).await?;
     let counter = |registry: &mut Registry, name: &str, help: &str, v: u64| {
         let c = prometheus_client::metrics::counter::Counter::<u64>::default();
         c.inc_by(v);

@@ -17,18 +17,20 @@
 //! preflight this server never grants. `Sec-Fetch-Site` and `Origin`, when
 //! the browser sends them, must say same-origin.
 
+use std::sync::Arc;
+
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::api::{ApiError, AppState};
 use crate::config::Config;
-use crate::refusals::{Area, Reason};
+use crate::error::ApiError;
+use crate::refusals::{Area, Reason, Refusals};
 
 /// The header the page sends with every state-changing request.
-pub const WRITE_HEADER: &str = "x-scoreboard-request";
+pub use crate::config::WRITE_HEADER;
 
 /// The host names a server answers to when its reads are open.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,13 +95,44 @@ fn request_host(req: &Request) -> Option<String> {
     req.uri().authority().map(|a| a.as_str().to_string())
 }
 
+/// What the host and origin checks need: the app's state hands it over
+/// through axum's `FromRef` (see [`crate::state`]). Cheap to clone.
+#[derive(Clone)]
+pub struct HostCheck {
+    inner: Arc<HostParts>,
+}
+
+struct HostParts {
+    hosts: AllowedHosts,
+    /// Reads need no credential (see [`crate::auth::ReadAccess`]): then only
+    /// known host names are answered.
+    reads_open: bool,
+    refusals: Arc<Refusals>,
+}
+
+impl HostCheck {
+    pub fn new(cfg: &Config, reads_open: bool, refusals: Arc<Refusals>) -> HostCheck {
+        HostCheck {
+            inner: Arc::new(HostParts {
+                hosts: AllowedHosts::for_config(cfg),
+                reads_open,
+                refusals,
+            }),
+        }
+    }
+    pub fn allowed_hosts(&self) -> &AllowedHosts {
+        &self.inner.hosts
+    }
+}
+
 /// Middleware on the whole app when reads are open: refuses other hosts.
-pub async fn known_host(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if !state.read_access().is_open() {
+pub async fn known_host(State(check): State<HostCheck>, req: Request, next: Next) -> Response {
+    let state = &check.inner;
+    if !state.reads_open {
         return next.run(req).await;
     }
     match request_host(&req) {
-        Some(host) if !state.allowed_hosts().allows(&host) => {
+        Some(host) if !state.hosts.allows(&host) => {
             let area = if req.uri().path().starts_with("/v1/") {
                 Area::Ingest
             } else if req.method().is_safe() {
@@ -107,14 +140,14 @@ pub async fn known_host(State(state): State<AppState>, req: Request, next: Next)
             } else {
                 Area::Write
             };
-            state.refusals().record(
+            state.refusals.record(
                 area,
                 Reason::UnknownHost,
                 None,
                 "a request named a host this server does not answer to",
             );
             let mut listed = vec!["localhost".to_string(), "IP addresses".to_string()];
-            listed.extend(state.allowed_hosts().names().iter().cloned());
+            listed.extend(state.hosts.names().iter().cloned());
             ApiError::new(
                 StatusCode::MISDIRECTED_REQUEST,
                 format!(
@@ -167,18 +200,19 @@ fn cross_site(headers: &HeaderMap, hosts: &AllowedHosts) -> Option<&'static str>
 
 /// Middleware on state-changing routes of the page API.
 pub async fn same_origin_writes(
-    State(state): State<AppState>,
+    State(check): State<HostCheck>,
     req: Request,
     next: Next,
 ) -> Response {
+    let state = &check.inner;
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
-    match cross_site(req.headers(), state.allowed_hosts()) {
+    match cross_site(req.headers(), &state.hosts) {
         None => next.run(req).await,
         Some(why) => {
             state
-                .refusals()
+                .refusals
                 .record(Area::Write, Reason::CrossSite, None, why);
             ApiError::new(
                 StatusCode::FORBIDDEN,

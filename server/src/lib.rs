@@ -4,10 +4,14 @@
 //!
 //! Code map:
 //! - [`config`]: settings (TOML + flags + `SCOREBOARD_*`), secrets from the environment only.
-//! - [`store`]: the SQLite file (rows per source, sync state, directory, tokens).
+//! - [`store`]: the SQLite file (rows per source, sync state, directory, tokens,
+//!   share snapshots): all of the server's SQL.
 //! - [`upstream`]: HTTP client for Anthropic's APIs (retries, breaker) and the
 //!   Admin / Enterprise endpoints.
 //! - [`sync`]: the background backfill and periodic syncs; source status.
+//! - [`error`]: `ApiError` and `blocking()`; [`state`]: `AppState` and the
+//!   substates it hands the gates and snapshots (`FromRef`); [`clock`]: the injected "now".
+//! - [`load`]: the rows and roster every answer reads.
 //! - [`api`]: `fn app(state) -> Router`: `/api/*`, the page, telemetry routes.
 //! - [`auth`]: who may read (`ReadAccess`), who is asking (`Actor`), who may send telemetry.
 //! - [`guard`]: the `Host` allow-list, same-origin writes, security headers.
@@ -31,19 +35,24 @@ pub mod api;
 pub mod auth;
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod digest;
 pub mod endpoint;
+pub mod error;
 pub mod feeds;
 pub mod guard;
 pub mod imports;
 pub mod listen;
+pub mod load;
 pub mod refusals;
 pub mod report;
 pub mod rollout;
 pub mod roster_file;
+pub mod schedule;
 pub mod serve;
 pub mod snapshots;
+pub mod state;
 pub mod store;
 pub mod sync;
 pub mod tokens;

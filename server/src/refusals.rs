@@ -142,7 +142,7 @@ struct LogState {
 pub struct Refusals {
     store: Arc<Store>,
     pending: Mutex<Pending>,
-    clock: crate::api::Clock,
+    clock: crate::clock::Clock,
 }
 
 fn hour_of(t: DateTime<Utc>) -> i64 {
@@ -155,7 +155,7 @@ impl Refusals {
     }
 
     /// Counts by `clock`'s hours (tests pin it, as they pin the API's).
-    pub fn with_clock(store: Arc<Store>, clock: crate::api::Clock) -> Refusals {
+    pub fn with_clock(store: Arc<Store>, clock: crate::clock::Clock) -> Refusals {
         Refusals {
             store,
             pending: Mutex::new(Pending::default()),

@@ -25,7 +25,8 @@ use scoreboard_core::PersonKey;
 use scoreboard_otlp::{ClientSeen, PersonClients};
 use serde::Serialize;
 
-use crate::api::{ApiError, AppState};
+use crate::error::{blocking, ApiError};
+use crate::state::AppState;
 use crate::store::TokenKind;
 
 /// Most unattributed ids listed (the most recent; `total` counts all).
@@ -281,10 +282,7 @@ fn build(state: &AppState, now: DateTime<Utc>) -> Result<Rollout, ApiError> {
 async fn rollout(State(state): State<AppState>) -> Result<Json<Rollout>, ApiError> {
     let now = state.now();
     let s = state.clone();
-    tokio::task::spawn_blocking(move || build(&s, now))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map(Json)
+    blocking(move || build(&s, now)).await?.map(Json)
 }
 
 #[cfg(test)]

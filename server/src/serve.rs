@@ -10,11 +10,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::api::{app, AppState};
+use crate::api::app;
 use crate::auth::{self, ReadAccess, StartupRefused};
 use crate::config::{Config, ConfigError};
 use crate::listen::{self, Gate};
 use crate::refusals::Refusals;
+use crate::state::AppState;
 use crate::store::{Store, StoreError};
 use crate::sync::Syncer;
 use crate::upstream::UpstreamError;
@@ -217,7 +218,7 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
 /// move it; the sync loop and the listeners keep real time).
 pub async fn start_with_clock(
     cfg: Config,
-    clock: crate::api::Clock,
+    clock: crate::clock::Clock,
 ) -> Result<Running, ServeError> {
     check_files(&cfg)?;
     let store = Arc::new(Store::open(&cfg.db_path())?);

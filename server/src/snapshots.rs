@@ -28,6 +28,7 @@
 //! counts and bytes of `Limits` (507 past them).
 
 use axum::body::Body;
+use axum::extract::FromRef;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -35,13 +36,53 @@ use axum::routing::get;
 use axum::Extension;
 use axum::{middleware, Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
 use scoreboard_core::share::{self, Privacy, Snapshot};
 use serde::Serialize;
+use std::sync::Arc;
 
-use crate::api::{ApiError, AppState};
 use crate::auth::{self, Actor};
-use crate::refusals::{Area, Reason};
+use crate::clock::Clock;
+use crate::config::Limits;
+use crate::error::{blocking, ApiError};
+use crate::guard::{self, HostCheck};
+use crate::refusals::{Area, Reason, Refusals};
+use crate::store::{Deleted, NewSnapshot, SnapshotUsage, Store};
+
+/// What the snapshot routes need: the app's state hands it over through
+/// axum's `FromRef` (see [`crate::state`]). Cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct SnapshotState {
+    inner: Arc<Parts>,
+}
+
+struct Parts {
+    store: Arc<Store>,
+    limits: Limits,
+    refusals: Arc<Refusals>,
+    uploads: UploadRate,
+    decodes: Arc<tokio::sync::Semaphore>,
+    clock: Clock,
+}
+
+impl SnapshotState {
+    pub fn new(
+        store: Arc<Store>,
+        limits: Limits,
+        refusals: Arc<Refusals>,
+        clock: Clock,
+    ) -> SnapshotState {
+        SnapshotState {
+            inner: Arc::new(Parts {
+                uploads: UploadRate::new(limits.snapshot_uploads_per_minute),
+                decodes: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_DECODES)),
+                store,
+                limits,
+                refusals,
+                clock,
+            }),
+        }
+    }
+}
 
 /// Recent snapshot uploads per owner: at most `per_minute` in any minute.
 pub struct UploadRate {
@@ -88,8 +129,15 @@ const DECODE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// 2 MB of JSON.
 pub const MAX_SNAPSHOT_BYTES: usize = 8 * 1024 * 1024;
 
-/// The routes, merged into [`crate::api::app`].
-pub fn routes(state: &AppState) -> Router<AppState> {
+/// The routes, merged into the app (`api::app`): any state that hands out
+/// this module's [`SnapshotState`] and the gates' substates.
+pub fn routes<S>(state: &S) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    SnapshotState: FromRef<S>,
+    auth::Gate: FromRef<S>,
+    HostCheck: FromRef<S>,
+{
     let gated = Router::new()
         .route("/api/snapshots", get(list).post(create))
         .route("/api/snapshots/{id}", axum::routing::delete(remove))
@@ -100,7 +148,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         // Runs first: a cross-site write is refused before any token lookup.
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
-            crate::guard::same_origin_writes,
+            guard::same_origin_writes,
         ))
         .layer(DefaultBodyLimit::max(MAX_SNAPSHOT_BYTES));
     Router::new()
@@ -182,27 +230,6 @@ fn decode(body: &[u8]) -> Result<(Snapshot, String), ApiError> {
     Ok((snapshot, text.to_string()))
 }
 
-fn open(state: &AppState) -> Result<Connection, ApiError> {
-    let conn =
-        Connection::open(state.store().path()).map_err(|e| ApiError::internal(e.to_string()))?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(conn)
-}
-
-async fn with_db<T: Send + 'static>(
-    state: &AppState,
-    f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error> + Send + 'static,
-) -> Result<T, ApiError> {
-    let state = state.clone();
-    tokio::task::spawn_blocking(move || {
-        let conn = open(&state)?;
-        f(&conn).map_err(|e| ApiError::internal(e.to_string()))
-    })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?
-}
-
 fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -213,39 +240,20 @@ fn too_large() -> ApiError {
     )
 }
 
-/// What an owner and the whole server hold now: (owner's count, owner's bytes, all bytes).
-fn usage(c: &Connection, owner: &str) -> Result<(u64, u64, u64), rusqlite::Error> {
-    c.query_row(
-        "SELECT COUNT(*) FILTER (WHERE owner = ?1),
-                COALESCE(SUM(length(body)) FILTER (WHERE owner = ?1), 0),
-                COALESCE(SUM(length(body)), 0)
-         FROM snapshots",
-        [owner],
-        |r| {
-            Ok((
-                r.get::<_, i64>(0)?.max(0) as u64,
-                r.get::<_, i64>(1)?.max(0) as u64,
-                r.get::<_, i64>(2)?.max(0) as u64,
-            ))
-        },
-    )
-}
-
 /// Why storing `bytes` more for this owner would pass a quota, if it would.
-fn over_quota(state: &AppState, used: (u64, u64, u64), bytes: u64) -> Option<String> {
-    let l = &state.limits();
+fn over_quota(l: &Limits, used: SnapshotUsage, bytes: u64) -> Option<String> {
     let mb = |b: u64| b / 1_000_000;
-    if used.0 >= l.snapshots_per_owner as u64 {
+    if used.count >= l.snapshots_per_owner as u64 {
         Some(format!(
             "you already keep {} snapshots on this server, the most one person may; delete some in the Share dialog",
-            used.0
+            used.count
         ))
-    } else if used.1 + bytes > l.snapshot_bytes_per_owner {
+    } else if used.owner_bytes + bytes > l.snapshot_bytes_per_owner {
         Some(format!(
             "your snapshots would take more than {} MB, the most one person may keep; delete some in the Share dialog",
             mb(l.snapshot_bytes_per_owner)
         ))
-    } else if used.2 + bytes > l.snapshot_bytes_total {
+    } else if used.all_bytes + bytes > l.snapshot_bytes_total {
         Some(format!(
             "the server's snapshot storage ({} MB) is full; ask its operator to delete old snapshots",
             mb(l.snapshot_bytes_total)
@@ -255,36 +263,37 @@ fn over_quota(state: &AppState, used: (u64, u64, u64), bytes: u64) -> Option<Str
     }
 }
 
-fn quota_refusal(state: &AppState, actor: &Actor, why: String) -> ApiError {
+fn quota_refusal(state: &Parts, actor: &Actor, why: String) -> ApiError {
     state
-        .refusals()
+        .refusals
         .record(Area::Write, Reason::OverQuota, actor.token_id(), &why);
     ApiError::new(StatusCode::INSUFFICIENT_STORAGE, why)
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(snapshots): State<SnapshotState>,
     Extension(actor): Extension<Actor>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    if let Err(wait) = state.snapshot_uploads().admit(&actor.owner()) {
+    let state = &*snapshots.inner;
+    if let Err(wait) = state.uploads.admit(&actor.owner()) {
         let why = format!(
             "more than {} snapshot uploads in a minute; try again in {} s",
-            state.limits().snapshot_uploads_per_minute,
+            state.limits.snapshot_uploads_per_minute,
             wait.as_secs() + 1
         );
         state
-            .refusals()
+            .refusals
             .record(Area::Write, Reason::RateLimited, actor.token_id(), &why);
         let mut resp = ApiError::new(StatusCode::TOO_MANY_REQUESTS, why).into_response();
         resp.headers_mut()
             .insert(header::RETRY_AFTER, (wait.as_secs() + 1).into());
         return Ok(resp);
     }
-    let deadline = state.limits().body_timeout;
+    let deadline = state.limits.body_timeout;
     let refuse = |reason: Reason, e: ApiError| {
         state
-            .refusals()
+            .refusals
             .record(Area::Write, reason, actor.token_id(), e.message());
         e
     };
@@ -319,65 +328,50 @@ async fn create(
     };
     let owner = actor.owner();
     // Cheap first: a person over quota is refused before anything is decoded.
-    let o = owner.clone();
-    let used = with_db(&state, move |c| usage(c, &o)).await?;
-    if let Some(why) = over_quota(&state, used, body.len() as u64) {
-        return Err(quota_refusal(&state, &actor, why));
+    let (store, o) = (state.store.clone(), owner.clone());
+    let used = blocking(move || store.snapshot_usage(&o)).await??;
+    if let Some(why) = over_quota(&state.limits, used, body.len() as u64) {
+        return Err(quota_refusal(state, &actor, why));
     }
-    let permit = match tokio::time::timeout(
-        DECODE_WAIT,
-        state.snapshot_decodes().clone().acquire_owned(),
-    )
-    .await
-    {
-        Ok(Ok(p)) => p,
-        _ => {
-            return Err(refuse(
-                Reason::Busy,
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the server is busy storing other snapshots; try again in a moment",
-                ),
-            ))
-        }
-    };
-    let decoded = tokio::task::spawn_blocking(move || {
+    let permit =
+        match tokio::time::timeout(DECODE_WAIT, state.decodes.clone().acquire_owned()).await {
+            Ok(Ok(p)) => p,
+            _ => {
+                return Err(refuse(
+                    Reason::Busy,
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the server is busy storing other snapshots; try again in a moment",
+                    ),
+                ))
+            }
+        };
+    let decoded = blocking(move || {
         let _permit = permit;
         decode(&body)
     })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?;
+    .await?;
     let (snapshot, text) = decoded.map_err(|e| refuse(Reason::BadRequest, e))?;
     let id = new_id()?;
-    let created_at = now_text(Utc::now());
+    let created_at = now_text((state.clock)());
     let description = describe(&snapshot);
     let privacy = snapshot.privacy;
-    let row = (
-        id.clone(),
-        created_at.clone(),
-        privacy_key(privacy)?,
-        description.clone(),
-        text,
+    let row = NewSnapshot {
+        id: id.clone(),
+        created_at: created_at.clone(),
+        privacy: privacy_key(privacy)?,
+        description: description.clone(),
+        body: text,
         owner,
-    );
-    let st = state.clone();
-    let stored = with_db(&state, move |c| {
-        // Checked again in the write transaction: two posts at once cannot both fit the last slot.
-        let tx = c.unchecked_transaction()?;
-        let used = usage(&tx, &row.5)?;
-        if let Some(why) = over_quota(&st, used, row.4.len() as u64) {
-            return Ok(Some(why));
-        }
-        tx.execute(
-            "INSERT INTO snapshots (id, created_at, privacy, description, body, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![row.0, row.1, row.2, row.3, row.4, row.5],
-        )?;
-        tx.commit()?;
-        Ok(None)
+    };
+    let (store, limits) = (state.store.clone(), state.limits.clone());
+    let stored = blocking(move || {
+        let bytes = row.body.len() as u64;
+        store.insert_snapshot(&row, |used| over_quota(&limits, used, bytes))
     })
-    .await?;
+    .await??;
     if let Some(why) = stored {
-        return Err(quota_refusal(&state, &actor, why));
+        return Err(quota_refusal(state, &actor, why));
     }
     tracing::info!(privacy = ?privacy, "share snapshot stored");
     let link = format!("?snapshot=api/snapshots/{id}");
@@ -395,60 +389,37 @@ async fn create(
 }
 
 async fn fetch(
-    State(state): State<AppState>,
+    State(snapshots): State<SnapshotState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     if !valid_id(&id) {
         return Err(not_found());
     }
-    let body = with_db(&state, move |c| {
-        c.query_row("SELECT body FROM snapshots WHERE id = ?1", [id], |r| {
-            r.get::<_, String>(0)
-        })
-        .optional()
-    })
-    .await?
-    .ok_or_else(not_found)?;
+    let store = snapshots.inner.store.clone();
+    let body = blocking(move || store.snapshot_body(&id))
+        .await??
+        .ok_or_else(not_found)?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
 }
 
 async fn list(
-    State(state): State<AppState>,
+    State(snapshots): State<SnapshotState>,
     Extension(actor): Extension<Actor>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let owner = actor.owner();
     let all = actor.manages_all();
-    let rows = with_db(&state, move |c| {
-        let mut stmt = c.prepare(
-            "SELECT id, created_at, privacy, description, length(body), owner = ?1 FROM snapshots
-             WHERE ?2 OR owner = ?1
-             ORDER BY created_at DESC, rowid DESC",
-        )?;
-        let rows = stmt
-            .query_map(params![owner, all], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, bool>(5)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
-    })
-    .await?;
+    let store = snapshots.inner.store.clone();
+    let rows = blocking(move || store.snapshots(&owner, all)).await??;
     let snapshots: Vec<SnapshotInfo> = rows
         .into_iter()
-        .filter_map(|(id, created_at, privacy, description, bytes, mine)| {
+        .filter_map(|r| {
             Some(SnapshotInfo {
-                id,
-                created_at,
-                privacy: parse_privacy(&privacy)?,
-                description,
-                bytes: bytes.max(0) as u64,
-                mine,
+                privacy: parse_privacy(&r.privacy)?,
+                id: r.id,
+                created_at: r.created_at,
+                description: r.description,
+                bytes: r.bytes,
+                mine: r.mine,
             })
         })
         .collect();
@@ -456,7 +427,7 @@ async fn list(
 }
 
 async fn remove(
-    State(state): State<AppState>,
+    State(snapshots): State<SnapshotState>,
     Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -465,28 +436,18 @@ async fn remove(
     }
     let owner = actor.owner();
     let all = actor.manages_all();
-    // (deleted, exists but someone else's)
-    let (deleted, foreign) = with_db(&state, move |c| {
-        let n = c.execute(
-            "DELETE FROM snapshots WHERE id = ?1 AND (?3 OR owner = ?2)",
-            params![id, owner, all],
-        )?;
-        let foreign = n == 0
-            && c.query_row("SELECT 1 FROM snapshots WHERE id = ?1", [&id], |_| Ok(()))
-                .optional()?
-                .is_some();
-        Ok((n, foreign))
-    })
-    .await?;
-    if foreign {
-        let why = "this snapshot was stored by someone else: only they, an admin token or the server's operator can delete it";
-        state
-            .refusals()
-            .record(Area::Write, Reason::NotOwner, actor.token_id(), why);
-        return Err(ApiError::new(StatusCode::FORBIDDEN, why));
-    }
-    if deleted == 0 {
-        return Err(not_found());
+    let store = snapshots.inner.store.clone();
+    match blocking(move || store.delete_snapshot(&id, &owner, all)).await?? {
+        Deleted::Deleted => {}
+        Deleted::NotFound => return Err(not_found()),
+        Deleted::NotOwner => {
+            let why = "this snapshot was stored by someone else: only they, an admin token or the server's operator can delete it";
+            snapshots
+                .inner
+                .refusals
+                .record(Area::Write, Reason::NotOwner, actor.token_id(), why);
+            return Err(ApiError::new(StatusCode::FORBIDDEN, why));
+        }
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -19,6 +19,9 @@ use scoreboard_core::parse::parse_day;
 use scoreboard_core::{DayRow, Measures, PersonKey, RosterEntry, Source};
 use serde::{Deserialize, Serialize};
 
+mod snapshots;
+pub use snapshots::{Deleted, NewSnapshot, SnapshotUsage, StoredSnapshot};
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot create the data directory {path}: {reason}")]

@@ -379,7 +379,7 @@ async fn the_report_cache_answers_the_same_json_until_a_write_changes_the_data()
     );
     let (after_file, _) = get_cached(&h, uri).await;
     assert_eq!(after_file, "miss");
-    assert!(h.state.report_cache().len() <= scoreboard_server::feeds::REPORT_CACHE_ENTRIES);
+    assert!(h.state.report_cache().len() <= scoreboard_server::state::REPORT_CACHE_ENTRIES);
 }
 
 // ---- the weekly digest --------------------------------------------------------

@@ -501,7 +501,7 @@ async fn refused_requests_are_counted_by_reason_and_token_not_logged_one_by_one(
         .unwrap(),
     );
     let syncer = Arc::new(scoreboard_server::sync::Syncer::new(&cfg, store.clone()).unwrap());
-    let state = scoreboard_server::api::AppState::with_parts(
+    let state = scoreboard_server::state::AppState::with_parts(
         &cfg,
         store.clone(),
         syncer,

@@ -466,3 +466,34 @@ async fn a_burst_of_uploads_is_limited_per_person_before_anything_is_unpacked() 
     let (status, _) = post(&h, &link(Privacy::Names), &[("authorization", &auth)]).await;
     assert_eq!(status, StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn snapshots_are_dated_by_the_servers_clock_and_listed_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::new(offline_config(dir.path()));
+    let text = link(Privacy::Pseudonyms);
+    h.set_now(noon("2026-11-20"));
+    let (status, body) = post(&h, &text, &[]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let older = serde_json::from_str::<Value>(&body).unwrap();
+    assert_eq!(older["created_at"], "2026-11-20T12:00:00.000Z");
+    h.set_now(noon("2026-11-23"));
+    let (_, body) = post(&h, &text, &[]).await;
+    let newer = serde_json::from_str::<Value>(&body).unwrap();
+    assert_eq!(newer["created_at"], "2026-11-23T12:00:00.000Z");
+
+    let list = h.get_json("/api/snapshots").await;
+    let dated: Vec<(&str, &str)> = list["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["id"].as_str().unwrap(), s["created_at"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        dated,
+        vec![
+            (newer["id"].as_str().unwrap(), "2026-11-23T12:00:00.000Z"),
+            (older["id"].as_str().unwrap(), "2026-11-20T12:00:00.000Z"),
+        ]
+    );
+}

@@ -10,8 +10,9 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use chrono::{DateTime, TimeZone, Utc};
 use scoreboard_core::Source;
-use scoreboard_server::api::{app, AppState};
+use scoreboard_server::api::app;
 use scoreboard_server::config::{AnthropicConfig, Config, Secrets};
+use scoreboard_server::state::AppState;
 use scoreboard_server::store::Store;
 use scoreboard_server::sync::{SyncOutcome, Syncer};
 use serde_json::Value;
@@ -134,7 +135,7 @@ impl Harness {
         let syncer = Arc::new(Syncer::new(&config, store.clone()).unwrap());
         let now = Arc::new(Mutex::new(noon("2026-11-20")));
         let clock_now = now.clone();
-        let clock: scoreboard_server::api::Clock = Arc::new(move || *clock_now.lock().unwrap());
+        let clock: scoreboard_server::clock::Clock = Arc::new(move || *clock_now.lock().unwrap());
         let state = AppState::with_clock(&config, store.clone(), syncer.clone(), telemetry, clock);
         Harness {
             store,
