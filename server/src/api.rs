@@ -14,6 +14,9 @@
 //! | `POST /v1/metrics`, `/v1/logs`, `/v1/traces` | the OTLP receiver (ingest token) |
 //! | anything else | the page (`--dist`), `index.html` for unknown paths |
 //!
+//! Every JSON answer's type is defined in [`scoreboard_core::api`], the one
+//! wire contract the page reads too; handlers here only fill it in.
+//!
 //! Everything is answered from the store at once; syncs happen in the
 //! background ([`crate::sync`]). Errors are `{"error": {"status", "message"}}`.
 
@@ -27,10 +30,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{middleware, Json, Router};
 use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
-use scoreboard_core::{
-    DayRange, DayRow, Freshness, PeriodRow, Problem, Roster, RosterEntry, Source, SourceCoverage,
+use scoreboard_core::api::{
+    Health, HealthSources, ImportsPart, PersonsPage, RosterAnswer, RosterSource, RowsAnswer,
+    SourcesAnswer, TelemetryPart,
 };
-use serde::{Deserialize, Serialize};
+use scoreboard_core::{DayRange, DayRow, Freshness, PeriodRow, Roster, Source, SourceCoverage};
+use serde::Deserialize;
 use serde_json::json;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::services::{ServeDir, ServeFile};
@@ -364,32 +369,12 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-#[derive(Serialize)]
-struct Health {
-    ok: bool,
-    version: &'static str,
-    demo: bool,
-    /// Whether `/api/rows`, `/api/roster` and `/api/sources` need a credential.
-    auth_required: bool,
-    sources: HealthSources,
-}
-
-#[derive(Serialize)]
-struct HealthSources {
-    admin_api: bool,
-    enterprise_api: bool,
-    telemetry: bool,
-    roster_file: bool,
-    /// An exports folder is configured (issue 15).
-    imports: bool,
-}
-
 /// Open to everyone: it says what kind of server this is, never any data.
 async fn health(State(state): State<AppState>) -> Json<Health> {
     let s = &state.inner;
     Json(Health {
         ok: true,
-        version: env!("CARGO_PKG_VERSION"),
+        version: env!("CARGO_PKG_VERSION").to_string(),
         demo: s.demo,
         auth_required: !s.access.is_open(),
         sources: HealthSources {
@@ -412,27 +397,6 @@ struct RangeQuery {
 fn query_day(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
     scoreboard_core::parse::parse_day(value)
         .map_err(|why| ApiError::bad_request(format!("`{name}` {why}: got {value:?}")))
-}
-
-#[derive(Serialize)]
-struct RowsAnswer {
-    from: NaiveDate,
-    to: NaiveDate,
-    /// Rows per source in this answer.
-    counts: BTreeMap<Source, usize>,
-    rows: Vec<DayRow>,
-    /// Period rows (an export or API dump of a range, from the exports folder).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    periods: Vec<PeriodRow>,
-    /// Of `rows` and `periods`, how many came from the exports folder, per
-    /// source (their `source` is the file's: csv, admin-api, enterprise-api).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    imported: BTreeMap<Source, u64>,
-    /// The days of `from..=to` each server source covers (metrics.md §2: the
-    /// APIs the days synced successfully, telemetry its first batch to now)
-    /// and how it is doing, so the page can tell no data from zero and name
-    /// a source that stopped.
-    coverage: Vec<SourceCoverage>,
 }
 
 /// The days an Anthropic API source synced successfully, and its last success.
@@ -595,35 +559,6 @@ pub(crate) async fn load_rows(
     })
 }
 
-#[derive(Serialize)]
-struct RosterSource {
-    /// `file` or `admin-api`.
-    name: String,
-    /// The roster file's name (never its full path), for `file`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file: Option<String>,
-    entries: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    fetched_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Serialize)]
-pub(crate) struct RosterAnswer {
-    pub entries: Vec<RosterEntry>,
-    /// Lines of the roster file that could not be read.
-    pub problems: Vec<Problem>,
-    /// Aliases claimed by two people.
-    pub conflicts: Vec<String>,
-    sources: Vec<RosterSource>,
-}
-
-impl RosterAnswer {
-    /// The roster the page computes with: `None` when the server has none.
-    pub fn roster(&self) -> Option<Roster> {
-        (!self.entries.is_empty()).then(|| Roster::new(self.entries.clone()))
-    }
-}
-
 /// The roster file (read again when it changes, so edits show without a
 /// restart) merged with the Admin API's users list.
 async fn roster(State(state): State<AppState>) -> Result<Json<RosterAnswer>, ApiError> {
@@ -674,7 +609,7 @@ pub(crate) async fn load_roster(state: &AppState) -> Result<RosterAnswer, ApiErr
     })
 }
 
-async fn sources(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn sources(State(state): State<AppState>) -> Result<Json<SourcesAnswer>, ApiError> {
     let now = (state.inner.clock)();
     state.inner.syncer.nudge(now);
     let syncer = state.inner.syncer.clone();
@@ -686,14 +621,17 @@ async fn sources(State(state): State<AppState>) -> Result<Json<serde_json::Value
             let status = tokio::task::spawn_blocking(move || t.status(now))
                 .await
                 .map_err(|e| ApiError::internal(e.to_string()))?;
-            let text = telemetry_text(&status);
-            json!({ "configured": true, "status_text": text, "status": status })
+            TelemetryPart {
+                configured: true,
+                status_text: telemetry_text(&status),
+                status: Some(status),
+            }
         }
-        None => json!({
-            "configured": false,
-            "status": null,
-            "status_text": "Telemetry is not received by this server."
-        }),
+        None => TelemetryPart {
+            configured: false,
+            status_text: "Telemetry is not received by this server.".to_string(),
+            status: None,
+        },
     };
     let folder = state.inner.imports.clone();
     let folder_name = folder.name();
@@ -701,27 +639,30 @@ async fn sources(State(state): State<AppState>) -> Result<Json<serde_json::Value
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
     {
-        Some(snap) => json!({
-            "configured": true,
-            "folder": folder_name,
-            "status_text": snap.status_text(),
-            "rows": snap.row_counts(),
-            "snapshot": &*snap,
-        }),
-        None => json!({
-            "configured": false,
-            "status_text": "No exports folder: start the server with --imports DIR (or imports_dir in the config) to serve the usage exports saved there.",
-        }),
+        Some(snap) => ImportsPart {
+            configured: true,
+            folder: folder_name,
+            status_text: snap.status_text(),
+            rows: Some(snap.row_counts()),
+            snapshot: Some(snap.wire()),
+        },
+        None => ImportsPart {
+            configured: false,
+            folder: None,
+            status_text: "No exports folder: start the server with --imports DIR (or imports_dir in the config) to serve the usage exports saved there.".to_string(),
+            rows: None,
+            snapshot: None,
+        },
     };
     let digest = crate::digest::status(&state).await?;
-    Ok(Json(json!({
-        "generated_at": now,
-        "sources": list,
-        "telemetry": telemetry,
-        "imports": imports,
-        "digest": digest,
-        "refused": refused,
-    })))
+    Ok(Json(SourcesAnswer {
+        generated_at: now,
+        sources: list,
+        telemetry,
+        imports,
+        digest,
+        refused,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -735,9 +676,9 @@ struct PersonsQuery {
 async fn telemetry_persons(
     State(state): State<AppState>,
     Query(q): Query<PersonsQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<PersonsPage>, ApiError> {
     let Some(t) = state.inner.telemetry.clone() else {
-        return Ok(Json(json!({ "persons": [], "next_after": null })));
+        return Ok(Json(PersonsPage::default()));
     };
     let after = q.after.unwrap_or_default();
     let limit = q
@@ -748,10 +689,13 @@ async fn telemetry_persons(
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    let next = (page.len() == limit)
+    let next_after = (page.len() == limit)
         .then(|| page.last().map(|p| p.person.as_str().to_string()))
         .flatten();
-    Ok(Json(json!({ "persons": page, "next_after": next })))
+    Ok(Json(PersonsPage {
+        persons: page,
+        next_after,
+    }))
 }
 
 /// One or two sentences about telemetry for the source bar.

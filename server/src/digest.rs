@@ -23,7 +23,6 @@ use backon::{ExponentialBuilder, Retryable};
 use chrono::{DateTime, Datelike, Duration as Days, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use scoreboard_core::metrics::{self, Report, ReportOptions, WindowSpec};
-use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::api::{ApiError, AppState};
@@ -242,18 +241,7 @@ pub async fn post(
         .map_err(|e| e.message)
 }
 
-/// The digest's part of `/api/sources`.
-#[derive(Serialize)]
-pub struct DigestStatus {
-    pub configured: bool,
-    pub schedule: Option<String>,
-    pub webhook_set: bool,
-    /// The week posted last (Monday of the schedule's week) and the last attempt.
-    #[serde(flatten)]
-    pub record: crate::store::DigestState,
-    pub next_due: Option<DateTime<Utc>>,
-    pub status_text: String,
-}
+pub use scoreboard_core::api::DigestStatus;
 
 pub async fn status(state: &AppState) -> Result<DigestStatus, ApiError> {
     let settings = state.digest().clone();
