@@ -162,6 +162,19 @@ pub enum SourceState {
     Failing,
 }
 
+impl SourceState {
+    /// The wire spelling (as serde writes it), for the page's `data-state`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceState::NotConfigured => "not_configured",
+            SourceState::Pending => "pending",
+            SourceState::Ok => "ok",
+            SourceState::Stale => "stale",
+            SourceState::Failing => "failing",
+        }
+    }
+}
+
 /// The circuit breaker in front of an Anthropic API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -440,4 +453,33 @@ pub struct UnnamedRefusals {
     pub last_24h: u64,
     pub last_7d: u64,
     pub last_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The page's `data-state` attribute and the JSON say the same word.
+    #[test]
+    fn source_state_as_str_is_its_wire_spelling() {
+        for state in [
+            SourceState::NotConfigured,
+            SourceState::Pending,
+            SourceState::Ok,
+            SourceState::Stale,
+            SourceState::Failing,
+        ] {
+            let json = serde_json::to_value(state).unwrap();
+            assert_eq!(json, serde_json::Value::from(state.as_str()));
+        }
+    }
+
+    /// A static copy of the site answers `api/health` from a file with only
+    /// `ok: false` (and notes): the page must read it as "not live".
+    #[test]
+    fn static_copy_health_file_reads_as_not_live() {
+        let file = include_str!("../../public/api/health");
+        let h: Health = serde_json::from_str(file).unwrap();
+        assert!(!h.ok);
+    }
 }
