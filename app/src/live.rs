@@ -10,15 +10,15 @@
 //! is computed over both merged ([`merged`]), but only what the user dropped
 //! is stored in the browser. A refresh replaces the server part as a whole
 //! and never touches the view (filters).
+//!
+//! The answers are read into `core::api`'s types, the ones the server writes.
 
 use std::cell::Cell;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use leptos::prelude::*;
-use scoreboard_core::{
-    DayRow, PeriodRow, PersonKey, Problem, Roster, RosterEntry, Source, SourceCoverage, UsageTable,
-};
-use serde::Deserialize;
+use scoreboard_core::api::{Health, RosterAnswer, RowsAnswer, SourcesAnswer};
+use scoreboard_core::{DayRow, PeriodRow, Problem, Roster, SourceCoverage, UsageTable};
 use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::JsCast;
 
@@ -33,166 +33,6 @@ pub const REFRESH_EVERY_MS: i32 = 5 * 60 * 1000;
 /// The days of rows asked for, ending today: a 52-week window and its
 /// reference week, with margin (the server answers at most 800 days).
 pub const DAYS_LOADED: i64 = 400;
-
-/// `GET /api/health`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct Health {
-    /// True from `scoreboard serve`; a static copy of the site ships an
-    /// `api/health` file without it (`public/api/health`).
-    #[serde(default)]
-    pub ok: bool,
-    #[serde(default)]
-    pub demo: bool,
-    #[serde(default)]
-    pub auth_required: bool,
-}
-
-/// `GET /api/rows`.
-#[derive(Debug, Clone, Deserialize)]
-struct RowsAnswer {
-    rows: Vec<DayRow>,
-    /// Period rows (exports of a range saved in the server's exports folder).
-    #[serde(default)]
-    periods: Vec<PeriodRow>,
-    /// The days each server source covers and how it is doing (metrics.md §2).
-    #[serde(default)]
-    coverage: Vec<SourceCoverage>,
-}
-
-/// `GET /api/roster`.
-#[derive(Debug, Clone, Deserialize)]
-struct RosterAnswer {
-    entries: Vec<RosterEntry>,
-    #[serde(default)]
-    problems: Vec<Problem>,
-}
-
-/// `GET /api/sources` (the fields the page shows; the rest is ignored).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct SourcesAnswer {
-    #[serde(default)]
-    pub sources: Vec<SyncSource>,
-    #[serde(default)]
-    pub telemetry: TelemetryPart,
-    /// The server's exports folder (`serve --imports DIR`).
-    #[serde(default)]
-    pub imports: ImportsPart,
-}
-
-/// `imports` in `api/sources`: the exports folder and its files.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct ImportsPart {
-    #[serde(default)]
-    pub configured: bool,
-    /// The folder's name (not its path).
-    #[serde(default)]
-    pub folder: Option<String>,
-    #[serde(default)]
-    pub status_text: String,
-    #[serde(default)]
-    pub snapshot: Option<ImportsSnapshot>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct ImportsSnapshot {
-    /// Moves when a file is added, changed or removed: a change means new rows.
-    #[serde(default)]
-    pub generation: u64,
-    #[serde(default)]
-    pub files: Vec<ImportedFile>,
-    #[serde(default)]
-    pub skipped: Vec<SkippedFile>,
-    #[serde(default)]
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct ImportedFile {
-    pub name: String,
-    #[serde(default)]
-    pub day_rows: u64,
-    #[serde(default)]
-    pub period_rows: u64,
-    #[serde(default)]
-    pub error: Option<String>,
-    #[serde(default)]
-    pub problems: Vec<Problem>,
-    #[serde(default)]
-    pub problems_total: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct SkippedFile {
-    pub name: String,
-    pub reason: String,
-}
-
-/// One Anthropic API source (Admin API, Enterprise Analytics API).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct SyncSource {
-    pub source: Source,
-    pub label: String,
-    #[serde(default)]
-    pub configured: bool,
-    /// `not_configured`, `pending`, `ok`, `stale` or `failing`.
-    pub state: String,
-    #[serde(default)]
-    pub stale: bool,
-    #[serde(default)]
-    pub syncing: bool,
-    pub status_text: String,
-    #[serde(default)]
-    pub organization: Option<Organization>,
-    #[serde(default)]
-    pub last_success: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub next_sync: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub warnings: Vec<String>,
-    #[serde(default)]
-    pub rows: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Organization {
-    #[serde(default)]
-    pub id: Option<String>,
-    #[serde(default)]
-    pub name: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct TelemetryPart {
-    #[serde(default)]
-    pub configured: bool,
-    #[serde(default)]
-    pub status_text: String,
-    #[serde(default)]
-    pub status: Option<TelemetryStatus>,
-}
-
-/// The receiver's freshness figures (computed by the server's OTLP store).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct TelemetryStatus {
-    /// When the last telemetry batch was stored (server clock): a change means new rows.
-    #[serde(default)]
-    pub last_received_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub batches_received: u64,
-    #[serde(default)]
-    pub people_last_24h: Vec<PersonKey>,
-    #[serde(default)]
-    pub people_last_7d: Vec<PersonKey>,
-    #[serde(default)]
-    pub persons_seen: Vec<PersonSeen>,
-    #[serde(default)]
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct PersonSeen {
-    pub person: PersonKey,
-}
 
 /// What the server gave at the last successful refresh, and how the last
 /// attempt went.
@@ -370,7 +210,7 @@ pub async fn refresh(ctx: Ctx) {
                 l.rows = rows.rows;
                 l.periods = rows.periods;
                 l.coverage = rows.coverage;
-                l.roster = (!roster.entries.is_empty()).then(|| Roster::new(roster.entries));
+                l.roster = roster.roster();
                 l.roster_problems = roster.problems;
                 l.refreshed_at = now;
             }

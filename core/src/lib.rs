@@ -7,6 +7,7 @@
 //! bytes → [`parse`] → [`model::DayRow`]s / [`model::PeriodRow`]s →
 //! [`table::UsageTable`] (+ [`roster::Roster`]) → [`metrics::compute`] → [`metrics::Report`].
 
+pub mod api;
 pub mod coverage;
 pub mod metrics;
 pub mod model;

@@ -277,15 +277,8 @@ pub enum OtlpError {
     Thread(std::io::Error),
 }
 
-/// When one person (or device) was first and last heard from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PersonSeen {
-    pub person: PersonKey,
-    /// True for an installation id (`device:…`) that no e-mail or account named.
-    pub device_only: bool,
-    pub first_received_at: DateTime<Utc>,
-    pub last_received_at: DateTime<Utc>,
-}
+// The wire types of `/api/sources`' telemetry part live in core's HTTP contract.
+pub use scoreboard_core::api::{PersonSeen, TelemetryStatus};
 
 /// One (person or device, ingest token) pair telemetry was received from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -315,43 +308,6 @@ pub struct TokenUsage {
     pub people: u64,
     /// Distinct installation ids that sent with it without naming a person.
     pub devices: u64,
-}
-
-/// Freshness and data health of the telemetry source.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TelemetryStatus {
-    /// When the last metrics or logs batch was stored (server clock).
-    pub last_received_at: Option<DateTime<Utc>>,
-    /// Persons and devices that sent anything in the 24 hours before `now`
-    /// (of those listed in `persons_seen`).
-    pub people_last_24h: Vec<PersonKey>,
-    /// … in the 7 days before `now`.
-    pub people_last_7d: Vec<PersonKey>,
-    /// How many sent anything in the 24 hours before `now`, listed or not.
-    pub people_last_24h_total: u64,
-    /// … in the 7 days before `now`.
-    pub people_last_7d_total: u64,
-    /// Everyone heard from (compare with the roster to find who never
-    /// reported), the most recent [`MAX_LISTED_PERSONS`] at most, by key.
-    pub persons_seen: Vec<PersonSeen>,
-    /// Everyone ever heard from, listed or not.
-    pub persons_total: u64,
-    /// `persons_seen` holds only the most recent: page through the rest
-    /// with [`Receiver::persons`] (`GET /api/telemetry/persons`).
-    pub persons_truncated: bool,
-    /// Stored data points and api_request events that could only be tied to
-    /// an installation id (no e-mail, account or configured identity attribute).
-    pub unattributed_points: u64,
-    /// Installation ids heard from without any person identity.
-    pub unattributed_devices: u64,
-    /// Data points and events refused (reported to clients as partialSuccess).
-    pub rejected_points: u64,
-    /// Metrics and logs requests stored (not counting re-sent duplicates).
-    pub batches_received: u64,
-    /// Requests whose body had been stored before (client retries), acknowledged without counting.
-    pub duplicate_batches: u64,
-    /// Set when the status could not be read; the other fields are then empty.
-    pub error: Option<String>,
 }
 
 /// Active time per person-day (`claude_code.active_time.total`), which has no

@@ -14,6 +14,9 @@
 //! | `POST /v1/metrics`, `/v1/logs`, `/v1/traces` | the OTLP receiver (ingest token) |
 //! | anything else | the page (`--dist`), `index.html` for unknown paths |
 //!
+//! Every JSON answer's type is defined in [`scoreboard_core::api`], the one
+//! wire contract the page reads too; handlers here only fill it in.
+//!
 //! Everything is answered from the store at once; syncs happen in the
 //! background ([`crate::sync`]). Errors are `{"error": {"status", "message"}}`.
 
@@ -23,10 +26,13 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::routing::{any, get};
 use axum::{middleware, Json, Router};
-use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
-use scoreboard_core::{DayRow, PeriodRow, Problem, RosterEntry, Source, SourceCoverage};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use chrono::{Duration as Days, NaiveDate};
+use scoreboard_core::api::{
+    Health, HealthSources, ImportsPart, PersonsPage, RosterAnswer, RosterSource, RowsAnswer,
+    SourcesAnswer, TelemetryPart,
+};
+use scoreboard_core::Source;
+use serde::Deserialize;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -125,31 +131,11 @@ pub fn request_trace() -> RequestTrace {
     TraceLayer::new_for_http().make_span_with(span as RequestSpan)
 }
 
-#[derive(Serialize)]
-struct Health {
-    ok: bool,
-    version: &'static str,
-    demo: bool,
-    /// Whether `/api/rows`, `/api/roster` and `/api/sources` need a credential.
-    auth_required: bool,
-    sources: HealthSources,
-}
-
-#[derive(Serialize)]
-struct HealthSources {
-    admin_api: bool,
-    enterprise_api: bool,
-    telemetry: bool,
-    roster_file: bool,
-    /// An exports folder is configured (issue 15).
-    imports: bool,
-}
-
 /// Open to everyone: it says what kind of server this is, never any data.
 async fn health(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         ok: true,
-        version: env!("CARGO_PKG_VERSION"),
+        version: env!("CARGO_PKG_VERSION").to_string(),
         demo: state.demo(),
         auth_required: !state.read_access().is_open(),
         sources: HealthSources {
@@ -172,27 +158,6 @@ struct RangeQuery {
 fn query_day(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
     scoreboard_core::parse::parse_day(value)
         .map_err(|why| ApiError::bad_request(format!("`{name}` {why}: got {value:?}")))
-}
-
-#[derive(Serialize)]
-struct RowsAnswer {
-    from: NaiveDate,
-    to: NaiveDate,
-    /// Rows per source in this answer.
-    counts: BTreeMap<Source, usize>,
-    rows: Vec<DayRow>,
-    /// Period rows (an export or API dump of a range, from the exports folder).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    periods: Vec<PeriodRow>,
-    /// Of `rows` and `periods`, how many came from the exports folder, per
-    /// source (their `source` is the file's: csv, admin-api, enterprise-api).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    imported: BTreeMap<Source, u64>,
-    /// The days of `from..=to` each server source covers (metrics.md §2: the
-    /// APIs the days synced successfully, telemetry its first batch to now)
-    /// and how it is doing, so the page can tell no data from zero and name
-    /// a source that stopped.
-    coverage: Vec<SourceCoverage>,
 }
 
 async fn rows(
@@ -236,28 +201,6 @@ async fn rows(
     }))
 }
 
-#[derive(Serialize)]
-struct RosterSource {
-    /// `file` or `admin-api`.
-    name: String,
-    /// The roster file's name (never its full path), for `file`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file: Option<String>,
-    entries: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    fetched_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Serialize)]
-pub(crate) struct RosterAnswer {
-    pub entries: Vec<RosterEntry>,
-    /// Lines of the roster file that could not be read.
-    pub problems: Vec<Problem>,
-    /// Aliases claimed by two people.
-    pub conflicts: Vec<String>,
-    sources: Vec<RosterSource>,
-}
-
 /// The roster file (read again when it changes, so edits show without a
 /// restart) merged with the Admin API's users list.
 async fn roster(State(state): State<AppState>) -> Result<Json<RosterAnswer>, ApiError> {
@@ -287,7 +230,7 @@ async fn roster(State(state): State<AppState>) -> Result<Json<RosterAnswer>, Api
     }))
 }
 
-async fn sources(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn sources(State(state): State<AppState>) -> Result<Json<SourcesAnswer>, ApiError> {
     let now = state.now();
     state.syncer().nudge(now);
     let syncer = state.syncer().clone();
@@ -297,39 +240,45 @@ async fn sources(State(state): State<AppState>) -> Result<Json<serde_json::Value
     let telemetry = match state.telemetry().cloned() {
         Some(t) => {
             let status = blocking(move || t.status(now)).await?;
-            let text = telemetry_text(&status);
-            json!({ "configured": true, "status_text": text, "status": status })
+            TelemetryPart {
+                configured: true,
+                status_text: telemetry_text(&status),
+                status: Some(status),
+            }
         }
-        None => json!({
-            "configured": false,
-            "status": null,
-            "status_text": "Telemetry is not received by this server."
-        }),
+        None => TelemetryPart {
+            configured: false,
+            status_text: "Telemetry is not received by this server.".to_string(),
+            status: None,
+        },
     };
     let folder = state.imports().clone();
     let folder_name = folder.name();
     let imports = match blocking(move || folder.read(now)).await? {
-        Some(snap) => json!({
-            "configured": true,
-            "folder": folder_name,
-            "status_text": snap.status_text(),
-            "rows": snap.row_counts(),
-            "snapshot": &*snap,
-        }),
-        None => json!({
-            "configured": false,
-            "status_text": "No exports folder: start the server with --imports DIR (or imports_dir in the config) to serve the usage exports saved there.",
-        }),
+        Some(snap) => ImportsPart {
+            configured: true,
+            folder: folder_name,
+            status_text: snap.status_text(),
+            rows: Some(snap.row_counts()),
+            snapshot: Some(snap.wire()),
+        },
+        None => ImportsPart {
+            configured: false,
+            folder: None,
+            status_text: "No exports folder: start the server with --imports DIR (or imports_dir in the config) to serve the usage exports saved there.".to_string(),
+            rows: None,
+            snapshot: None,
+        },
     };
     let digest = crate::digest::status(&state).await?;
-    Ok(Json(json!({
-        "generated_at": now,
-        "sources": list,
-        "telemetry": telemetry,
-        "imports": imports,
-        "digest": digest,
-        "refused": refused,
-    })))
+    Ok(Json(SourcesAnswer {
+        generated_at: now,
+        sources: list,
+        telemetry,
+        imports,
+        digest,
+        refused,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -343,9 +292,9 @@ struct PersonsQuery {
 async fn telemetry_persons(
     State(state): State<AppState>,
     Query(q): Query<PersonsQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<PersonsPage>, ApiError> {
     let Some(t) = state.telemetry().cloned() else {
-        return Ok(Json(json!({ "persons": [], "next_after": null })));
+        return Ok(Json(PersonsPage::default()));
     };
     let after = q.after.unwrap_or_default();
     let limit = q
@@ -355,10 +304,13 @@ async fn telemetry_persons(
     let page = blocking(move || t.persons(&after, limit))
         .await?
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    let next = (page.len() == limit)
+    let next_after = (page.len() == limit)
         .then(|| page.last().map(|p| p.person.as_str().to_string()))
         .flatten();
-    Ok(Json(json!({ "persons": page, "next_after": next })))
+    Ok(Json(PersonsPage {
+        persons: page,
+        next_after,
+    }))
 }
 
 /// One or two sentences about telemetry for the source bar.

@@ -19,9 +19,8 @@
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
+use chrono::{Duration as Days, NaiveDate};
 use scoreboard_core::metrics::{self, Report, ReportOptions, WindowSpec};
-use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::config::{AnthropicConfig, Secret, Secrets};
@@ -144,18 +143,7 @@ pub async fn post(
         .map_err(|e| e.message)
 }
 
-/// The digest's part of `/api/sources`.
-#[derive(Serialize)]
-pub struct DigestStatus {
-    pub configured: bool,
-    pub schedule: Option<String>,
-    pub webhook_set: bool,
-    /// The week posted last (Monday of the schedule's week) and the last attempt.
-    #[serde(flatten)]
-    pub record: crate::store::DigestState,
-    pub next_due: Option<DateTime<Utc>>,
-    pub status_text: String,
-}
+pub use scoreboard_core::api::DigestStatus;
 
 pub async fn status(state: &AppState) -> Result<DigestStatus, ApiError> {
     let settings = state.digest().clone();
@@ -268,6 +256,7 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{DateTime, Utc};
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

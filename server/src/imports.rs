@@ -31,8 +31,7 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use scoreboard_core::parse::{self, FileKind, Import, ImportOptions};
-use scoreboard_core::{DayRange, DayRow, PeriodRow, Problem, Source, SourceCoverage, UsageTable};
-use serde::Serialize;
+use scoreboard_core::{DayRange, DayRow, PeriodRow, Source, SourceCoverage, UsageTable};
 
 /// Files read from the folder at most (the first by name).
 pub const MAX_FILES: usize = 1000;
@@ -46,36 +45,11 @@ pub const PROBLEMS_LISTED: usize = 20;
 /// File name endings read (case-insensitive).
 const EXTENSIONS: [&str; 4] = ["csv", "tsv", "txt", "json"];
 
-/// One file of the folder as last read.
-#[derive(Debug, Clone, Serialize)]
-pub struct ImportedFile {
-    /// The file's name in the folder (never a full path).
-    pub name: String,
-    pub kind: Option<FileKind>,
-    pub bytes: u64,
-    pub modified: Option<DateTime<Utc>>,
-    /// Person-day rows and period rows the file gave.
-    pub day_rows: u64,
-    pub period_rows: u64,
-    /// The days the file covers.
-    pub coverage: Vec<DayRange>,
-    /// Why the whole file could not be used; its rows (none) are not served.
-    pub error: Option<String>,
-    /// Lines that could not be read (the first [`PROBLEMS_LISTED`]).
-    pub problems: Vec<Problem>,
-    pub problems_total: u64,
-    pub warnings: Vec<String>,
-}
+pub use scoreboard_core::api::{ImportedFile, Skipped};
 
-/// A file seen but not read, and why.
-#[derive(Debug, Clone, Serialize)]
-pub struct Skipped {
-    pub name: String,
-    pub reason: String,
-}
-
-/// The folder as last read: its files and the table of their rows.
-#[derive(Debug, Clone, Default, Serialize)]
+/// The folder as last read: its files and the table of their rows
+/// ([`ImportsSnapshot::wire`] is what the page sees of it).
+#[derive(Debug, Clone, Default)]
 pub struct ImportsSnapshot {
     /// Bumped each time a file is added, changed or removed.
     pub generation: u64,
@@ -85,11 +59,21 @@ pub struct ImportsSnapshot {
     pub skipped: Vec<Skipped>,
     /// Why the folder itself could not be listed.
     pub error: Option<String>,
-    #[serde(skip)]
     pub table: UsageTable,
 }
 
 impl ImportsSnapshot {
+    /// What `/api/sources` shows of the folder: everything but the table.
+    pub fn wire(&self) -> scoreboard_core::api::ImportsSnapshot {
+        scoreboard_core::api::ImportsSnapshot {
+            generation: self.generation,
+            read_at: self.read_at,
+            files: self.files.clone(),
+            skipped: self.skipped.clone(),
+            error: self.error.clone(),
+        }
+    }
+
     /// The folder's person-day rows of `from..=to`.
     pub fn rows(&self, from: NaiveDate, to: NaiveDate) -> Vec<DayRow> {
         self.table

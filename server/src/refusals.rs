@@ -339,38 +339,4 @@ impl Refusals {
     }
 }
 
-/// Refused requests in `/api/sources`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct RefusalSummary {
-    pub last_24h: u64,
-    pub last_7d: u64,
-    /// Per door and reason, most frequent first.
-    pub by_reason: Vec<ReasonCount>,
-    /// Per token that could be named (a revoked one included), by token id.
-    pub by_token: Vec<TokenRefusals>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReasonCount {
-    pub area: String,
-    pub reason: String,
-    pub text: String,
-    pub last_24h: u64,
-    pub last_7d: u64,
-    pub last_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TokenRefusals {
-    pub token_id: i64,
-    /// `None` when the token has since been deleted from the table.
-    pub name: Option<String>,
-    pub kind: Option<String>,
-    pub hint: Option<String>,
-    pub revoked: bool,
-    pub last_24h: u64,
-    pub last_7d: u64,
-    pub last_at: DateTime<Utc>,
-    pub last_reason: String,
-    pub last_reason_text: String,
-}
+pub use scoreboard_core::api::{ReasonCount, RefusalSummary, TokenRefusals};

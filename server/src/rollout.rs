@@ -23,7 +23,6 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use scoreboard_core::PersonKey;
 use scoreboard_otlp::{ClientSeen, PersonClients};
-use serde::Serialize;
 
 use crate::error::{blocking, ApiError};
 use crate::state::AppState;
@@ -41,80 +40,9 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/api/telemetry/rollout", get(rollout))
 }
 
-#[derive(Debug, Serialize)]
-pub struct TokenRollout {
-    pub id: i64,
-    pub name: String,
-    pub hint: String,
-    pub created_at: DateTime<Utc>,
-    pub revoked_at: Option<DateTime<Utc>>,
-    /// When telemetry with it was last stored (`None`: never).
-    pub last_received_at: Option<DateTime<Utc>>,
-    pub people: u64,
-    pub devices: u64,
-    pub refused_24h: u64,
-    pub refused_7d: u64,
-    pub last_refused_at: Option<DateTime<Utc>>,
-    /// The last refusal's reason (`revoked_token`, …) and in words.
-    pub last_refusal_reason: Option<String>,
-    pub last_refusal_text: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct MemberRollout {
-    pub person: PersonKey,
-    pub name: Option<String>,
-    pub team: Option<String>,
-    /// `None`: telemetry never named this person.
-    pub last_received_at: Option<DateTime<Utc>>,
-    pub version: Option<String>,
-    /// The version is older than [`OLDEST_TESTED_VERSION`].
-    pub version_older_than_tested: bool,
-    /// Ingest token ids they sent with, most recent first.
-    pub tokens: Vec<i64>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct UnattributedRollout {
-    pub person: PersonKey,
-    pub device_only: bool,
-    pub first_received_at: DateTime<Utc>,
-    pub last_received_at: DateTime<Utc>,
-    pub version: Option<String>,
-    pub tokens: Vec<i64>,
-    /// What to put in the person's `aliases` cell of the roster.
-    pub alias: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Unattributed {
-    pub total: u64,
-    pub truncated: bool,
-    pub items: Vec<UnattributedRollout>,
-}
-
-/// Telemetry refused for a token the server cannot name (unknown, or none sent).
-#[derive(Debug, Serialize)]
-pub struct UnnamedRefusals {
-    pub reason: String,
-    pub text: String,
-    pub last_24h: u64,
-    pub last_7d: u64,
-    pub last_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Rollout {
-    pub generated_at: DateTime<Utc>,
-    /// The server receives telemetry at all.
-    pub telemetry: bool,
-    pub oldest_tested_version: &'static str,
-    pub tokens: Vec<TokenRollout>,
-    /// Telemetry refused without a token this server knows.
-    pub refused_unnamed: Vec<UnnamedRefusals>,
-    pub members: Vec<MemberRollout>,
-    pub unattributed: Unattributed,
-}
+pub use scoreboard_core::api::{
+    MemberRollout, Rollout, TokenRollout, Unattributed, UnattributedRollout, UnnamedRefusals,
+};
 
 /// `2.1.330` → `[2, 1, 330]`; `None` for anything else.
 fn version_parts(v: &str) -> Option<Vec<u64>> {
@@ -267,7 +195,7 @@ fn build(state: &AppState, now: DateTime<Utc>) -> Result<Rollout, ApiError> {
     Ok(Rollout {
         generated_at: now,
         telemetry: rx.is_some(),
-        oldest_tested_version: OLDEST_TESTED_VERSION,
+        oldest_tested_version: OLDEST_TESTED_VERSION.to_string(),
         tokens,
         refused_unnamed,
         members,

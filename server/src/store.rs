@@ -170,19 +170,7 @@ pub struct StoreVersion {
     pub others: i64,
 }
 
-/// The weekly digest's record: the week last posted and the last attempt.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct DigestState {
-    /// Monday of the ISO week whose digest was posted last.
-    pub posted_week: Option<NaiveDate>,
-    pub posted_at: Option<DateTime<Utc>>,
-    pub last_attempt_at: Option<DateTime<Utc>>,
-    /// The week the last attempt was for.
-    pub last_week: Option<NaiveDate>,
-    pub last_ok: Option<bool>,
-    /// Why the last attempt failed (webhook URL redacted).
-    pub last_error: Option<String>,
-}
+pub use scoreboard_core::api::DigestState;
 
 /// What the API said about one fetched day, kept so that coverage warnings
 /// can be computed over the whole stored history, not just the last sync.

@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
 use futures_util::stream::{self, StreamExt};
 use scoreboard_core::Source;
-use serde::Serialize;
 use tokio::sync::{watch, Notify};
 
 use crate::config::{AnthropicConfig, Config, ADMIN_KEY_ENV, ANALYTICS_KEY_ENV};
@@ -591,7 +590,7 @@ impl Syncer {
         let next_sync = sync.and_then(|s| s.next());
         Ok(SourceStatus {
             source,
-            label,
+            label: label.to_string(),
             configured: sync.is_some(),
             state,
             stale,
@@ -637,47 +636,4 @@ fn key_hint(e: &UpstreamError, env: &str) -> String {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SourceState {
-    /// No key configured.
-    NotConfigured,
-    /// Configured, no sync finished yet.
-    Pending,
-    /// The last sync succeeded recently.
-    Ok,
-    /// Data is stored but the latest sync failed or is long ago.
-    Stale,
-    /// Never synced successfully; the latest attempt failed.
-    Failing,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Organization {
-    pub id: Option<String>,
-    pub name: Option<String>,
-}
-
-/// One Anthropic source as `/api/sources` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SourceStatus {
-    pub source: Source,
-    pub label: &'static str,
-    pub configured: bool,
-    pub state: SourceState,
-    pub stale: bool,
-    pub syncing: bool,
-    /// One or two sentences for the source bar.
-    pub status_text: String,
-    pub organization: Option<Organization>,
-    pub last_success: Option<DateTime<Utc>>,
-    pub last_attempt: Option<DateTime<Utc>>,
-    pub next_sync: Option<DateTime<Utc>>,
-    pub last_error: Option<String>,
-    pub warnings: Vec<String>,
-    /// Person-day rows stored for this source, and their first and last day.
-    pub rows: u64,
-    pub first_day: Option<NaiveDate>,
-    pub last_day: Option<NaiveDate>,
-    pub breaker: Option<BreakerState>,
-}
+pub use scoreboard_core::api::{Organization, SourceState, SourceStatus};

@@ -16,73 +16,13 @@
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
+use scoreboard_core::api::{MemberRollout, Rollout as RolloutAnswer, TokenRollout};
 use scoreboard_core::telemetry::coverage;
 use scoreboard_core::PersonKey;
-use serde::Deserialize;
 
 use crate::live::{self, when};
 use crate::state::ctx;
 use crate::util::{self, int, plural, usd};
-
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-struct TokenRow {
-    id: i64,
-    name: String,
-    hint: String,
-    revoked_at: Option<DateTime<Utc>>,
-    last_received_at: Option<DateTime<Utc>>,
-    people: u64,
-    devices: u64,
-    refused_24h: u64,
-    refused_7d: u64,
-    last_refused_at: Option<DateTime<Utc>>,
-    last_refusal_text: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-struct MemberRow {
-    person: PersonKey,
-    name: Option<String>,
-    last_received_at: Option<DateTime<Utc>>,
-    version: Option<String>,
-    version_older_than_tested: bool,
-    tokens: Vec<i64>,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-struct UnattributedRow {
-    person: PersonKey,
-    device_only: bool,
-    last_received_at: DateTime<Utc>,
-    version: Option<String>,
-    tokens: Vec<i64>,
-    alias: String,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-struct Unattributed {
-    total: u64,
-    items: Vec<UnattributedRow>,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-struct UnnamedRefusals {
-    text: String,
-    last_24h: u64,
-    last_7d: u64,
-    last_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-struct RolloutAnswer {
-    telemetry: bool,
-    oldest_tested_version: String,
-    tokens: Vec<TokenRow>,
-    #[serde(default)]
-    refused_unnamed: Vec<UnnamedRefusals>,
-    members: Vec<MemberRow>,
-    unattributed: Unattributed,
-}
 
 async fn fetch() -> Result<RolloutAnswer, String> {
     let url = "api/telemetry/rollout";
@@ -99,7 +39,7 @@ fn ago(t: DateTime<Utc>) -> String {
     }
 }
 
-fn token_names(ids: &[i64], tokens: &[TokenRow]) -> String {
+fn token_names(ids: &[i64], tokens: &[TokenRollout]) -> String {
     ids.iter()
         .map(|id| match tokens.iter().find(|t| t.id == *id) {
             Some(t) => format!("#{id} {}", t.name),
@@ -164,7 +104,7 @@ pub fn Rollout() -> impl IntoView {
 }
 
 #[component]
-fn Tokens(tokens: Vec<TokenRow>) -> impl IntoView {
+fn Tokens(tokens: Vec<TokenRollout>) -> impl IntoView {
     if tokens.is_empty() {
         return view! {
             <p class="hint" id="rollout-tokens">"No ingest token yet: create one with "<code>"scoreboard token create --name NAME"</code>"."</p>
@@ -228,14 +168,14 @@ fn Members(answer: RolloutAnswer) -> impl IntoView {
     }
     let tokens = answer.tokens.clone();
     let oldest = answer.oldest_tested_version.clone();
-    let sending: Vec<MemberRow> = answer
+    let sending: Vec<MemberRollout> = answer
         .members
         .iter()
         .filter(|m| m.last_received_at.is_some())
         .cloned()
         .collect();
     let seen: Vec<PersonKey> = sending.iter().map(|m| m.person.clone()).collect();
-    let silent: Vec<MemberRow> = answer
+    let silent: Vec<MemberRollout> = answer
         .members
         .iter()
         .filter(|m| m.last_received_at.is_none())
@@ -271,10 +211,10 @@ fn Members(answer: RolloutAnswer) -> impl IntoView {
         })
         .collect_view();
     let n_sending = answer.members.len() - silent.len();
-    let label = |m: &MemberRow| m.name.clone().unwrap_or_else(|| m.person.to_string());
+    let label = |m: &MemberRollout| m.name.clone().unwrap_or_else(|| m.person.to_string());
     let silent_list = move |installed_elsewhere: bool| {
         let active = split.get();
-        let list: Vec<&MemberRow> = silent
+        let list: Vec<&MemberRollout> = silent
             .iter()
             .filter(|m| active.contains(&m.person) == installed_elsewhere)
             .collect();

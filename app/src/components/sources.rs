@@ -9,7 +9,9 @@ use scoreboard_core::PersonKey;
 
 use crate::components::connect::Connect;
 use crate::components::rollout::Rollout;
-use crate::live::{self, ImportsPart, Live, SyncSource, TelemetryPart};
+use scoreboard_core::api::{self, ImportsPart, SourceState, TelemetryPart};
+
+use crate::live::{self, Live};
 use crate::state::ctx;
 use crate::util::{int, plural};
 
@@ -75,7 +77,7 @@ pub fn SourceBar() -> impl IntoView {
 }
 
 /// The API sources that are set up or hold rows.
-fn shown_sources(l: &Live) -> Vec<&SyncSource> {
+fn shown_sources(l: &Live) -> Vec<&api::SourceStatus> {
     l.sources.as_ref().map_or_else(Vec::new, |s| {
         s.sources
             .iter()
@@ -84,8 +86,8 @@ fn shown_sources(l: &Live) -> Vec<&SyncSource> {
     })
 }
 
-fn bad(s: &SyncSource) -> bool {
-    s.stale || s.state == "failing"
+fn bad(s: &api::SourceStatus) -> bool {
+    s.stale || s.state == SourceState::Failing
 }
 
 /// A source failing or stale, a warning from one, or a failed refresh.
@@ -208,7 +210,7 @@ fn imports_status(i: &ImportsPart) -> SourceStatus {
 }
 
 /// "Anthropic Admin API" → "Admin API" on the line; the card has the full name.
-fn short_label(s: &SyncSource) -> String {
+fn short_label(s: &api::SourceStatus) -> String {
     s.label.trim_start_matches("Anthropic ").to_string()
 }
 
@@ -280,24 +282,23 @@ fn RefreshError() -> impl IntoView {
     }
 }
 
-fn state_label(s: &SyncSource) -> &'static str {
-    match s.state.as_str() {
-        "ok" => "Up to date",
-        "stale" => "Stale",
-        "failing" => "Failing",
-        "pending" => "Waiting for the first sync",
-        "not_configured" => "Not configured",
-        _ => "Unknown",
+fn state_label(s: &api::SourceStatus) -> &'static str {
+    match s.state {
+        SourceState::Ok => "Up to date",
+        SourceState::Stale => "Stale",
+        SourceState::Failing => "Failing",
+        SourceState::Pending => "Waiting for the first sync",
+        SourceState::NotConfigured => "Not configured",
     }
 }
 
 #[component]
-fn SyncCard(s: SyncSource) -> impl IntoView {
+fn SyncCard(s: api::SourceStatus) -> impl IntoView {
     let org = s
         .organization
         .as_ref()
         .and_then(|o| o.name.clone().or_else(|| o.id.clone()));
-    let bad = s.stale || s.state == "failing";
+    let bad = s.stale || s.state == SourceState::Failing;
     let next = match (s.syncing, s.next_sync) {
         (true, _) => Some("Syncing now.".to_string()),
         (false, Some(t)) => Some(format!("Next sync at {}.", live::when(t))),
@@ -308,7 +309,7 @@ fn SyncCard(s: SyncSource) -> impl IntoView {
         .map(|t| format!("Last successful sync at {}.", live::when(t)));
     let warnings = s.warnings.clone();
     view! {
-        <article class="source-card" class:bad=bad data-source=s.source.as_str() data-state=s.state.clone()>
+        <article class="source-card" class:bad=bad data-source=s.source.as_str() data-state=s.state.as_str()>
             <header>
                 <h3>{s.label.clone()}</h3>
                 <span class="badge" class:bad=bad>{state_label(&s)}</span>

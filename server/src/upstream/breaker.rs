@@ -6,15 +6,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum BreakerState {
-    Closed,
-    Open,
-    HalfOpen,
-}
+pub use scoreboard_core::api::BreakerState;
 
 #[derive(Debug)]
 enum Inner {
