@@ -36,17 +36,26 @@ pub fn Dashboard() -> impl IntoView {
     }
 }
 
+/// The sentence in large type and, when the data is old, the staleness
+/// headline beside it: the page's answer and the summary embed's alike.
+#[component]
+pub fn AnswerLead() -> impl IntoView {
+    let report = ctx().report;
+    view! {
+        <div class="answer-lead">
+            <p id="summary" class="summary">{move || report.with(|r| r.summary.clone())}</p>
+            <Stale/>
+        </div>
+    }
+}
+
 /// The first screen: the sentence in large type, where the data comes from,
 /// the cards.
 #[component]
 fn Answer() -> impl IntoView {
-    let report = ctx().report;
     view! {
         <section class="answer" aria-labelledby="summary">
-            <div class="answer-lead">
-                <p id="summary" class="summary">{move || report.with(|r| r.summary.clone())}</p>
-                <Stale/>
-            </div>
+            <AnswerLead/>
             <AnswerMeta/>
             <FilesPanel/>
             <ApiNotes above=true/>
@@ -60,7 +69,7 @@ fn Answer() -> impl IntoView {
 /// ago") in large type next to the sentence, what to do, and each stopped
 /// source by name.
 #[component]
-pub fn Stale() -> impl IntoView {
+fn Stale() -> impl IntoView {
     let report = ctx().report;
     let staleness = move || report.with(|r| r.staleness.clone());
     move || {

@@ -13,7 +13,7 @@
 //! `as_of=` choose the view. The data is what the page shows at the same
 //! address (`crate::app::load`): the server's rows in live mode, a snapshot
 //! (`#s=…`, `?snapshot=…`), what this browser kept. Every figure is core's,
-//! drawn by the page's own components (`Kpis`, `Stale`, `Chart`). A small
+//! drawn by the page's own components (`AnswerLead`, `Kpis`, `Chart`). A small
 //! link "Scoreboard · as of <day>" opens the full dashboard in a new tab.
 //!
 //! Whether another site may frame the page at all is the server's choice:
@@ -23,7 +23,7 @@ use leptos::prelude::*;
 use scoreboard_core::metrics::{definition, Report};
 
 use crate::charts::Chart;
-use crate::components::dashboard::{chart_named, Kpis, Stale, CHARTS};
+use crate::components::dashboard::{chart_named, AnswerLead, Kpis, CHARTS};
 use crate::components::definitions::Info;
 use crate::components::load::nothing_loaded;
 use crate::components::share::provide_snapshot;
@@ -207,13 +207,9 @@ fn Content(kind: EmbedKind, snapshot: bool) -> impl IntoView {
 /// The sentence, the staleness headline, the cards: core's, as on the page.
 #[component]
 fn Summary() -> impl IntoView {
-    let report = ctx().report;
     view! {
         <section class="answer" aria-labelledby="summary">
-            <div class="answer-lead">
-                <p id="summary" class="summary">{move || report.with(|r| r.summary.clone())}</p>
-                <Stale/>
-            </div>
+            <AnswerLead/>
             <Kpis/>
         </section>
     }

@@ -147,6 +147,18 @@ pub enum Error {
     },
 }
 
+/// A check in a test body that failed, as the harness's error.
+pub fn failed(message: impl Into<String>) -> Error {
+    Error::Failed(message.into())
+}
+
+/// A file of the generated demo data (`public/demo`).
+pub fn demo_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../public/demo")
+        .join(name)
+}
+
 /// A test returning `Err` is reported with `Debug`: show the message, not the struct.
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -14,7 +14,7 @@
 
 use std::{path::Path, time::Duration};
 
-use scoreboard_e2e::harness::{App, Error, Result};
+use scoreboard_e2e::harness::{failed, App, Result};
 use serde_json::{json, Value};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -50,10 +50,6 @@ const FULL: &str = "Date,Email,Sessions,Lines accepted,Spend (USD)\n\
 const THIN: &str = "Date,Email,Lines accepted\n\
 2026-11-16,ana@example.com,70\n\
 2026-11-17,ben@example.com,90\n";
-
-fn failed(message: impl Into<String>) -> Error {
-    Error::Failed(message.into())
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> Result<std::path::PathBuf> {
     let path = dir.join(name);

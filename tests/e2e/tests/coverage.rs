@@ -11,7 +11,7 @@ use std::{
     time::Duration,
 };
 
-use scoreboard_e2e::harness::{App, Error, Result};
+use scoreboard_e2e::harness::{demo_file, failed, App, Result};
 use serde_json::{json, Value};
 
 /// Two weeks after the newest day of the export below.
@@ -20,16 +20,6 @@ const PAGE: &str = "/?as_of=2026-12-02";
 const NEWEST: &str = "2026-11-18";
 const TIMEOUT: Duration = Duration::from_secs(120);
 const DESKTOP: (u32, u32) = (1440, 900);
-
-fn failed(message: impl Into<String>) -> Error {
-    Error::Failed(message.into())
-}
-
-fn demo_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../public/demo")
-        .join(name)
-}
 
 /// The demo export cut after `NEWEST`, written into `dir`.
 fn export_ending_on_the_18th(dir: &Path) -> Result<PathBuf> {

@@ -19,7 +19,7 @@ use std::{
     time::Duration,
 };
 
-use scoreboard_e2e::harness::{App, Error, Result, BIN_VAR};
+use scoreboard_e2e::harness::{demo_file, failed, App, Result, BIN_VAR};
 use serde_json::{json, Value};
 
 /// "Today" for the page and the CLI: the demo's `as_of`.
@@ -33,19 +33,10 @@ const DEFAULT_WEEKS: &str = "8";
 /// Generous: the tests share two cores with cargo builds and with each other.
 const TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The usage export every test starts from (the page's file input wants absolute paths).
-fn demo_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../public/demo")
-        .join(name)
-}
-
+/// The demo's usage export and roster every test starts from (absolute
+/// paths: the page's file input wants them).
 fn demo_files() -> Vec<PathBuf> {
     vec![demo_file(DEMO_USAGE), demo_file(DEMO_ROSTER)]
-}
-
-fn failed(message: impl Into<String>) -> Error {
-    Error::Failed(message.into())
 }
 
 fn temp_dir() -> Result<tempfile::TempDir> {

@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use scoreboard_e2e::embed::{framing_page, HostSite, SignInProxy};
-use scoreboard_e2e::harness::{App, Error, Result, BIN_VAR};
+use scoreboard_e2e::harness::{demo_file, failed, App, Result, BIN_VAR};
 use scoreboard_e2e::telemetry::{create_token, fixture, replay_capture};
 use serde_json::Value;
 
@@ -26,16 +26,6 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 /// The frame sizes the README recommends.
 const SUMMARY_FRAME: (u32, u32) = (800, 400);
 const TREND_FRAME: (u32, u32) = (600, 300);
-
-fn failed(message: impl Into<String>) -> Error {
-    Error::Failed(message.into())
-}
-
-fn demo_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../public/demo")
-        .join(name)
-}
 
 /// A config file holding `text`, in a directory that lives as long as the guard.
 fn config_file(text: &str) -> Result<(tempfile::TempDir, PathBuf)> {

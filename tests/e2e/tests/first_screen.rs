@@ -11,7 +11,7 @@
 
 use std::{path::Path, time::Duration};
 
-use scoreboard_e2e::harness::{App, Error, Result};
+use scoreboard_e2e::harness::{failed, App, Result};
 use serde_json::{json, Value};
 
 /// The demo's "today" (`public/demo/manifest.json`).
@@ -29,10 +29,6 @@ const CARDS: [&str; 6] = [
 /// The screens of the issue: a laptop and a phone.
 const DESKTOP: (u32, u32) = (1440, 900);
 const PHONE: (u32, u32) = (390, 844);
-
-fn failed(message: impl Into<String>) -> Error {
-    Error::Failed(message.into())
-}
 
 fn temp_dir() -> Result<tempfile::TempDir> {
     tempfile::Builder::new()

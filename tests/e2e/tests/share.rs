@@ -10,7 +10,7 @@
 use std::{collections::BTreeSet, path::Path, time::Duration};
 
 use fantoccini::Locator;
-use scoreboard_e2e::harness::{App, Error, Result};
+use scoreboard_e2e::harness::{failed, App, Error, Result};
 use serde_json::{json, Value};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -22,10 +22,6 @@ const KPIS: [&str; 6] = [
     "kpi-cost",
     "kpi-nonstarters",
 ];
-
-fn failed(message: impl Into<String>) -> Error {
-    Error::Failed(message.into())
-}
 
 fn wd(action: &str) -> impl FnOnce(fantoccini::error::CmdError) -> Error + '_ {
     move |e| failed(format!("{action}: {e}"))
