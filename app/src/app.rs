@@ -16,7 +16,7 @@ use crate::components::{
 };
 use crate::live;
 use crate::loader;
-use crate::share::{ShareCtx, Shown};
+use crate::shared_view::{ShareCtx, Shown};
 use crate::state::{Ctx, Data};
 use crate::storage;
 use crate::util;

@@ -17,7 +17,7 @@ mod components;
 mod export;
 mod live;
 mod loader;
-mod share;
+mod shared_view;
 mod state;
 mod storage;
 mod util;

@@ -282,7 +282,7 @@ impl Ctx {
         let live = RwSignal::new(None::<crate::live::Live>);
         // A live share link's `?window=…&team=…` wins over the remembered view.
         let view = RwSignal::new(
-            crate::share::view_from_url()
+            crate::shared_view::view_from_url()
                 .or_else(crate::storage::load_view)
                 .unwrap_or_default(),
         );

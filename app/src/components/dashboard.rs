@@ -18,7 +18,7 @@ use crate::components::definitions::Info;
 use crate::components::load::{FilesPanel, FilesToggle};
 use crate::components::share::Downloads;
 use crate::components::teams::TeamTable;
-use crate::share::SharedCounts;
+use crate::shared_view::SharedCounts;
 use crate::state::ctx;
 use crate::util::{self, int, DASH};
 

@@ -27,7 +27,7 @@ use crate::components::dashboard::{chart_named, AnswerLead, Kpis, CHARTS};
 use crate::components::definitions::Info;
 use crate::components::load::nothing_loaded;
 use crate::components::share::provide_snapshot;
-use crate::share::{self as sharing, ShareCtx, Shown};
+use crate::shared_view::{self as sharing, ShareCtx, Shown};
 use crate::state::{ctx, Ctx, ViewState, WindowChoice};
 use crate::util;
 

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use scoreboard_core::parse::FileKind;
 
 use crate::loader::{self, Input, Origin};
-use crate::share::{share_ctx, Shown};
+use crate::shared_view::{share_ctx, Shown};
 use crate::state::{ctx, FileReport};
 use crate::storage;
 use crate::util::{self, int, plural};

@@ -9,7 +9,7 @@ use scoreboard_core::share::{self, Privacy, ShareError, Snapshot, View, DEFAULT_
 
 use crate::components::{dashboard::Dashboard, definitions::DefinitionList, people::PeopleSection};
 use crate::export;
-use crate::share::{self as sharing, share_ctx, Opened, OpenedFrom, SharedCounts, Shown};
+use crate::shared_view::{self as sharing, share_ctx, Opened, OpenedFrom, SharedCounts, Shown};
 use crate::state::{ctx, Ctx, Data};
 use crate::util::{self, int, plural};
 
