@@ -9,7 +9,7 @@ use crate::components::embed::{self, Embed};
 use crate::components::load::{
     nothing_loaded, AddFiles, DemoLine, DropOverlay, FilesPanelOpen, Intro, ProgressView,
 };
-use crate::components::share::{ShareButton, SharedHeader, SharedPage};
+use crate::components::share_dialog::{ShareButton, SharedHeader, SharedPage};
 use crate::components::{
     dashboard::Dashboard, definitions::DefinitionList, dialogs::Dialogs, filters::Filters,
     health::Health, people::PeopleSection, sources::SourceBar,

@@ -16,7 +16,7 @@ use crate::charts::{AxisWeek, Chart, ChartData, Fmt, Mark, Series};
 use crate::components::cards::{CardView, ChangeView, KpiCard, Sub};
 use crate::components::definitions::Info;
 use crate::components::load::{FilesPanel, FilesToggle};
-use crate::components::share::Downloads;
+use crate::components::share_dialog::Downloads;
 use crate::components::teams::TeamTable;
 use crate::shared_view::SharedCounts;
 use crate::state::ctx;

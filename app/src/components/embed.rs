@@ -26,7 +26,7 @@ use crate::charts::Chart;
 use crate::components::dashboard::{chart_named, AnswerLead, Kpis, CHARTS};
 use crate::components::definitions::Info;
 use crate::components::load::nothing_loaded;
-use crate::components::share::provide_snapshot;
+use crate::components::share_dialog::provide_snapshot;
 use crate::shared_view::{self as sharing, ShareCtx, Shown};
 use crate::state::{ctx, Ctx, ViewState, WindowChoice};
 use crate::util;

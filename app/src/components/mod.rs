@@ -11,6 +11,6 @@ pub mod health;
 pub mod load;
 pub mod people;
 pub mod rollout;
-pub mod share;
+pub mod share_dialog;
 pub mod sources;
 pub mod teams;
