@@ -823,7 +823,7 @@ fn guess(preview: &parse::CsvPreview, col: usize) -> Option<parse::Field> {
     }
     if values
         .iter()
-        .all(|v| v.get(..10).is_some_and(|d| util::parse_day(d).is_some()))
+        .all(|v| v.get(..10).is_some_and(|d| util::day_or_none(d).is_some()))
     {
         return Some(parse::Field::Day);
     }

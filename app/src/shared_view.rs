@@ -201,8 +201,8 @@ pub fn view_from_url() -> Option<ViewState> {
     let window = WindowChoice::from_key(&util::url_param("window")?)?;
     Some(ViewState {
         window,
-        from: util::url_param("from").and_then(|d| util::parse_day(&d)),
-        to: util::url_param("to").and_then(|d| util::parse_day(&d)),
+        from: util::url_param("from").and_then(|d| util::day_or_none(&d)),
+        to: util::url_param("to").and_then(|d| util::day_or_none(&d)),
         team: util::url_param("team").filter(|t| !t.is_empty()),
     })
 }
