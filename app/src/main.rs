@@ -14,7 +14,9 @@
 mod app;
 mod charts;
 mod components;
+mod error;
 mod export;
+mod http;
 mod live;
 mod loader;
 mod shared_view;

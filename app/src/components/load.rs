@@ -6,9 +6,9 @@
 use leptos::prelude::*;
 use scoreboard_core::parse::FileKind;
 
-use crate::loader::{self, Input, Origin};
+use crate::loader;
 use crate::shared_view::{share_ctx, Shown};
-use crate::state::{ctx, FileReport};
+use crate::state::{ctx, FileReport, Input, Origin};
 use crate::storage;
 use crate::util::{self, int, plural};
 
@@ -41,7 +41,7 @@ pub fn nothing_loaded(c: crate::state::Ctx) -> bool {
     c.data.with(|d| d.is_empty())
         && !c
             .live
-            .with(|l| l.as_ref().is_some_and(crate::live::Live::has_rows))
+            .with(|l| l.as_ref().is_some_and(crate::state::Live::has_rows))
 }
 
 /// The header's "Add files" button: a label for the page's one file input
