@@ -21,7 +21,7 @@ use crate::components::{
 use crate::live;
 use crate::loader;
 use crate::shared_view::{self, ShareCtx, Shown};
-use crate::state::{Ctx, Data, Jobs, Live, ViewState};
+use crate::state::{Ctx, Data, Jobs, KeptFiles, Live, ViewState};
 use crate::storage;
 use crate::util;
 
@@ -78,6 +78,7 @@ pub fn new_ctx(view: ViewState) -> Ctx {
         restored: RwSignal::new(false),
         live,
         jobs: Jobs::new(),
+        kept: StoredValue::new_local(KeptFiles::default()),
     }
 }
 
@@ -166,7 +167,7 @@ pub fn App() -> impl IntoView {
 /// and every embed load the same way, so an embed shows what the page
 /// shows at the same address.
 pub async fn load(ctx: Ctx, sc: ShareCtx) {
-    match storage::load().await {
+    match storage::load(ctx).await {
         Ok(Some(data)) => {
             ctx.data.set(data);
             util::mark("scoreboard:restored");

@@ -420,7 +420,7 @@ async fn import_one(
                 fill_report(&mut report, &imported);
                 // A copy for "Map columns again" (CSV files read at once).
                 if headers.is_some() && !report.columns.is_empty() {
-                    report.kept = whole.as_deref().and_then(storage::keep_file);
+                    report.kept = whole.as_deref().and_then(|b| storage::keep_file(ctx, b));
                 }
                 return (report, Some(imported.import));
             }
@@ -502,7 +502,7 @@ fn replay_source(
     });
     let (mut earlier, mut later) = (Vec::new(), Vec::new());
     for (i, f) in files {
-        let bytes = f.kept.as_deref().and_then(storage::kept_file)?;
+        let bytes = f.kept.as_deref().and_then(|k| storage::kept_file(ctx, k))?;
         let opts = ImportOptions {
             column_overrides: mapping_of(
                 &f.columns
@@ -540,7 +540,7 @@ async fn map_again_now(ctx: Ctx, key: &str) {
     });
     let Some((_, old)) = found else { return };
     let name = old.file.clone();
-    let Some(bytes) = storage::kept_file(key) else {
+    let Some(bytes) = storage::kept_file(ctx, key) else {
         ctx.notice.set(Some(format!(
             "The page no longer keeps a copy of {name}; add it again to map its columns."
         )));
@@ -1443,7 +1443,7 @@ mod browser_tests {
         // the next test's empty browser.
         let mut stored = None;
         for _ in 0..600 {
-            stored = storage::load().await.unwrap();
+            stored = storage::load(ctx).await.unwrap();
             if stored.is_some() {
                 break;
             }

@@ -9,6 +9,7 @@
 //! (issues 4 and 5) can drive the same components.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -76,7 +77,7 @@ pub struct FileReport {
     pub coverage: Vec<DayRange>,
     /// The key under which the page keeps a copy of the file's bytes (in
     /// memory and with the stored data), so "Map columns again" can read it
-    /// anew; `None` when no copy is kept (see `storage::keep_file`).
+    /// anew; `None` when no copy is kept (see `storage::keep_file`, `Ctx::kept`).
     #[serde(default)]
     pub kept: Option<String>,
     pub warnings: Vec<String>,
@@ -281,6 +282,17 @@ pub struct Ctx {
     pub live: RwSignal<Option<Live>>,
     /// The background work under way (imports, saves, live refreshes).
     pub jobs: Jobs,
+    /// Copies of the files small enough to keep, for "Map columns again" (`storage::keep_file`).
+    pub kept: StoredValue<KeptFiles, LocalStorage>,
+}
+
+/// Copies of loaded files by key (`FileReport.kept`), oldest first: read
+/// anew when their columns are mapped again, and stored with the data.
+#[derive(Debug, Default)]
+pub struct KeptFiles {
+    pub files: Vec<(String, Rc<Vec<u8>>)>,
+    /// The last key's number (keys stay unique within the page's life).
+    pub seq: u64,
 }
 
 impl Ctx {

@@ -11,7 +11,6 @@
 //! read back with the data. Small things (the view, remembered column mappings) live in
 //! localStorage under `scoreboard:`.
 
-use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
@@ -251,50 +250,42 @@ pub const KEEP_FILE_LIMIT: usize = 2 * 1024 * 1024;
 /// At most this much is kept in all; the oldest copies go first.
 pub const KEEP_TOTAL_LIMIT: usize = 16 * 1024 * 1024;
 
-thread_local! {
-    /// Key → bytes, oldest first.
-    static KEPT: RefCell<Vec<(String, Rc<Vec<u8>>)>> = const { RefCell::new(Vec::new()) };
-    static KEPT_SEQ: Cell<u64> = const { Cell::new(0) };
-}
-
 /// Keeps a copy of a file's bytes so its columns can be mapped again, and
 /// returns the key to find it by; `None` when the file is too large to keep.
 /// Older copies are dropped past [`KEEP_TOTAL_LIMIT`] (their reports then
 /// say that the file must be added again).
-pub fn keep_file(bytes: &[u8]) -> Option<String> {
+pub fn keep_file(ctx: Ctx, bytes: &[u8]) -> Option<String> {
     if bytes.len() > KEEP_FILE_LIMIT {
         return None;
     }
-    let n = KEPT_SEQ.with(|c| {
-        c.set(c.get() + 1);
-        c.get()
-    });
-    let key = format!("{:x}-{n}", util::now_ms() as u64);
-    KEPT.with(|k| {
-        let mut k = k.borrow_mut();
-        k.push((key.clone(), Rc::new(bytes.to_vec())));
-        let mut total: usize = k.iter().map(|(_, b)| b.len()).sum();
-        while total > KEEP_TOTAL_LIMIT && k.len() > 1 {
-            total -= k.remove(0).1.len();
+    ctx.kept.try_update_value(|kept| {
+        kept.seq += 1;
+        let key = format!("{:x}-{}", util::now_ms() as u64, kept.seq);
+        kept.files.push((key.clone(), Rc::new(bytes.to_vec())));
+        let mut total: usize = kept.files.iter().map(|(_, b)| b.len()).sum();
+        while total > KEEP_TOTAL_LIMIT && kept.files.len() > 1 {
+            total -= kept.files.remove(0).1.len();
         }
-    });
-    Some(key)
-}
-
-/// The copy kept under `key`, if it is still kept.
-pub fn kept_file(key: &str) -> Option<Rc<Vec<u8>>> {
-    KEPT.with(|k| {
-        k.borrow()
-            .iter()
-            .find(|(x, _)| x == key)
-            .map(|(_, b)| b.clone())
+        key
     })
 }
 
+/// The copy kept under `key`, if it is still kept.
+pub fn kept_file(ctx: Ctx, key: &str) -> Option<Rc<Vec<u8>>> {
+    ctx.kept
+        .try_with_value(|kept| {
+            kept.files
+                .iter()
+                .find(|(x, _)| x == key)
+                .map(|(_, b)| b.clone())
+        })
+        .flatten()
+}
+
 /// Forgets the copies no report names any more (data cleared, demo replaced).
-fn forget_other_files(files: &[FileReport]) {
-    KEPT.with(|k| {
-        k.borrow_mut()
+fn forget_other_files(ctx: Ctx, files: &[FileReport]) {
+    ctx.kept.update_value(|kept| {
+        kept.files
             .retain(|(key, _)| files.iter().any(|f| f.kept.as_deref() == Some(key)))
     });
 }
@@ -488,11 +479,11 @@ async fn save(ctx: Ctx) -> Result<(), StorageError> {
     });
     let meta = meta.map_err(|e| StorageError::Encode(e.to_string()))?;
     let files = ctx.data.with_untracked(|d| {
-        forget_other_files(&d.files);
+        forget_other_files(ctx, &d.files);
         d.files
             .iter()
             .filter_map(|f| f.kept.as_deref())
-            .filter_map(|k| kept_file(k).map(|b| (k.to_string(), b)))
+            .filter_map(|k| kept_file(ctx, k).map(|b| (k.to_string(), b)))
             .collect::<Vec<_>>()
     });
 
@@ -540,15 +531,16 @@ async fn save(ctx: Ctx) -> Result<(), StorageError> {
 
 // ---- load ---------------------------------------------------------------------
 
-/// Reads the stored data back; `Ok(None)` when nothing is stored.
-pub async fn load() -> Result<Option<Data>, StorageError> {
+/// Reads the stored data back; `Ok(None)` when nothing is stored. The
+/// stored copies of files go back into `ctx`'s kept files.
+pub async fn load(ctx: Ctx) -> Result<Option<Data>, StorageError> {
     let db = open_db().await?;
-    let result = load_from(&db).await;
+    let result = load_from(ctx, &db).await;
     db.close();
     result
 }
 
-async fn load_from(db: &IdbDatabase) -> Result<Option<Data>, StorageError> {
+async fn load_from(ctx: Ctx, db: &IdbDatabase) -> Result<Option<Data>, StorageError> {
     let tx = stores_tx(db, IdbTransactionMode::Readonly)?;
     let meta_req = tx
         .object_store(META)
@@ -634,11 +626,13 @@ async fn load_from(db: &IdbDatabase) -> Result<Option<Data>, StorageError> {
     let mut files = meta.files;
     for f in &mut files {
         let Some(key) = f.kept.clone() else { continue };
-        if kept_file(&key).is_some() {
+        if kept_file(ctx, &key).is_some() {
             continue;
         }
         match read_kept(db, &key).await? {
-            Some(bytes) => KEPT.with(|k| k.borrow_mut().push((key, Rc::new(bytes)))),
+            Some(bytes) => ctx
+                .kept
+                .update_value(|kept| kept.files.push((key, Rc::new(bytes)))),
             // Stored before copies were kept, or by a save that lost it.
             None => f.kept = None,
         }
@@ -691,7 +685,7 @@ fn decode_chunk(
 pub async fn clear_all(ctx: Ctx) -> Result<(), StorageError> {
     // A save under way sees a newer revision and writes nothing.
     ctx.jobs.revision.update_value(|r| *r += 1);
-    KEPT.with(|k| k.borrow_mut().clear());
+    ctx.kept.update_value(|kept| kept.files.clear());
     if let Some(ls) = util::local_storage() {
         let n = ls.length().unwrap_or(0);
         let keys: Vec<String> = (0..n)
@@ -920,14 +914,14 @@ mod browser_tests {
     async fn data_saved_in_indexeddb_reads_back_the_same_after_a_reload() {
         let ctx = test_support::ctx();
         clear_all(ctx).await.unwrap();
-        assert!(load().await.unwrap().is_none(), "nothing stored yet");
+        assert!(load(ctx).await.unwrap().is_none(), "nothing stored yet");
         // More rows than two chunks, so the chunked write and read are both used.
         let data = sample(150, 300);
         assert!(data.table.days().len() > 2 * CHUNK_ROWS);
         ctx.data.set(data.clone());
         save(ctx).await.unwrap();
 
-        let back = load().await.unwrap().expect("the saved data");
+        let back = load(ctx).await.unwrap().expect("the saved data");
         assert_eq!(back.table.days(), data.table.days());
         assert_eq!(back.table.periods(), data.table.periods());
         assert_eq!(back.roster, data.roster);
@@ -943,20 +937,20 @@ mod browser_tests {
         let ctx = test_support::ctx();
         clear_all(ctx).await.unwrap();
         let bytes = b"Date,Email,Conversations\n2026-11-16,a@b.c,3\n".to_vec();
-        let key = keep_file(&bytes).expect("a small file is kept");
-        assert_eq!(keep_file(&vec![b'x'; KEEP_FILE_LIMIT + 1]), None);
+        let key = keep_file(ctx, &bytes).expect("a small file is kept");
+        assert_eq!(keep_file(ctx, &vec![b'x'; KEEP_FILE_LIMIT + 1]), None);
         let mut data = sample(2, 3);
         data.files[0].kept = Some(key.clone());
         ctx.data.set(data);
         save(ctx).await.unwrap();
         // As after a reload: nothing in memory.
-        KEPT.with(|k| k.borrow_mut().clear());
-        let back = load().await.unwrap().expect("the saved data");
+        ctx.kept.update_value(|kept| kept.files.clear());
+        let back = load(ctx).await.unwrap().expect("the saved data");
         assert_eq!(back.files[0].kept.as_deref(), Some(key.as_str()));
-        assert_eq!(kept_file(&key).as_deref(), Some(&bytes));
+        assert_eq!(kept_file(ctx, &key).as_deref(), Some(&bytes));
 
         clear_all(ctx).await.unwrap();
-        assert_eq!(kept_file(&key), None);
+        assert_eq!(kept_file(ctx, &key), None);
     }
 
     #[wasm_bindgen_test]
@@ -974,12 +968,12 @@ mod browser_tests {
         save_view(&view);
         let ls = util::local_storage().unwrap();
         ls.set_item("another-app:setting", "kept").unwrap();
-        assert!(load().await.unwrap().is_some());
+        assert!(load(ctx).await.unwrap().is_some());
         assert_eq!(remembered_mapping(&headers), Some(choice));
         assert_eq!(load_view(), Some(view));
 
         clear_all(ctx).await.unwrap();
-        assert!(load().await.unwrap().is_none());
+        assert!(load(ctx).await.unwrap().is_none());
         assert_eq!(remembered_mapping(&headers), None);
         assert_eq!(load_view(), None);
         assert_eq!(
@@ -999,7 +993,7 @@ mod browser_tests {
         let (saved, cleared) = futures::future::join(save(ctx), clear_all(ctx)).await;
         assert_eq!(saved, Err(StorageError::Stale));
         cleared.unwrap();
-        assert!(load().await.unwrap().is_none());
+        assert!(load(ctx).await.unwrap().is_none());
     }
 
     #[wasm_bindgen_test]

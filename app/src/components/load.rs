@@ -380,7 +380,7 @@ fn map_again(r: &FileReport) -> Option<AnyView> {
         return None; // not read, or JSON / a pasted list: no columns to map
     }
     let ctx = ctx();
-    Some(match r.kept.clone().filter(|k| storage::kept_file(k).is_some()) {
+    Some(match r.kept.clone().filter(|k| storage::kept_file(ctx, k).is_some()) {
         Some(key) => view! {
             <p class="map-again-line">
                 <button class="btn small map-again" on:click=move |_| loader::map_again(ctx, key.clone())>
