@@ -3,34 +3,113 @@
 //! below it the notes, charts, people, data health and definitions. The
 //! first visit, with nothing loaded, explains itself and offers the demo.
 
+use std::sync::Arc;
+
 use leptos::prelude::*;
+use scoreboard_core::compute;
 
 use crate::components::embed::{self, Embed};
 use crate::components::load::{
     nothing_loaded, AddFiles, DemoLine, DropOverlay, FilesPanelOpen, Intro, ProgressView,
 };
-use crate::components::share::{ShareButton, SharedHeader, SharedPage};
+use crate::components::share_dialog::ShareButton;
+use crate::components::shared_page::{SharedHeader, SharedPage};
 use crate::components::{
     dashboard::Dashboard, definitions::DefinitionList, dialogs::Dialogs, filters::Filters,
     health::Health, people::PeopleSection, sources::SourceBar,
 };
 use crate::live;
 use crate::loader;
-use crate::share::{ShareCtx, Shown};
-use crate::state::{Ctx, Data};
+use crate::shared_view::{self, ShareCtx, Shown};
+use crate::state::{Ctx, Data, Jobs, KeptFiles, Live, ViewState};
 use crate::storage;
 use crate::util;
 
+/// The page's state, wired: the report follows the view, the data the user
+/// loaded and the server's rows (merged by [`live::merged`]), as of the
+/// pinned `?as_of=`, the demo's day, or today. The one place a [`Ctx`] is
+/// made (a snapshot's read-only copy is [`Ctx::showing`]).
+pub fn new_ctx(view: ViewState) -> Ctx {
+    let data = RwSignal::new(Data::default());
+    let live = RwSignal::new(None::<Live>);
+    let view = RwSignal::new(view);
+    let pinned = util::as_of_param();
+    let as_of = Memo::new(move |_| {
+        pinned
+            .or_else(|| {
+                // Real server rows are never shown as of the demo's date.
+                let live_rows = live.with(|l| l.as_ref().is_some_and(Live::has_rows));
+                data.with(|d| d.demo.as_ref().filter(|_| !live_rows).map(|x| x.as_of))
+            })
+            .unwrap_or_else(util::today_utc)
+    });
+    let report = Memo::new(move |_| {
+        let opts = view.with(|v| v.options(as_of.get()));
+        data.with(|d| {
+            live.with(|l| {
+                let l = l.as_ref().filter(|l| l.has_rows());
+                let merged = l.map(|l| live::merged(d, l));
+                let (table, roster) = match &merged {
+                    Some((t, r)) => (t, r.as_ref()),
+                    None => (&d.table, d.roster.as_ref()),
+                };
+                util::mark("scoreboard:compute-start");
+                let mut r = compute(table, roster, &opts);
+                util::mark("scoreboard:compute-end");
+                for f in &d.files {
+                    r.problems.extend(f.problems.iter().cloned());
+                }
+                if let Some(l) = l {
+                    r.problems.extend(l.roster_problems.iter().cloned());
+                }
+                Arc::new(r)
+            })
+        })
+    });
+    Ctx {
+        data,
+        view,
+        report,
+        progress: RwSignal::new(None),
+        question: RwSignal::new(None),
+        answer: StoredValue::new(None),
+        last_batch: RwSignal::new(Vec::new()),
+        notice: RwSignal::new(None),
+        restored: RwSignal::new(false),
+        live,
+        jobs: Jobs::new(),
+        kept: StoredValue::new_local(KeptFiles::default()),
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
-    // `?embed=…`: one view for another site's frame, nothing else.
-    if let Some(kind) = embed::requested() {
-        return view! { <Embed kind/> }.into_any();
-    }
-    let ctx = Ctx::new();
+    // `?embed=…`: one view for another site's frame, nothing else; its view
+    // comes from the URL alone, never the one remembered from the full page.
+    let embed = embed::requested();
+    let (view, note) = match embed {
+        Some(_) => embed::view_from_params(),
+        // A live share link's `?window=…&team=…` wins over the remembered view.
+        None => (
+            shared_view::view_from_url()
+                .or_else(storage::load_view)
+                .unwrap_or_default(),
+            None,
+        ),
+    };
+    let ctx = new_ctx(view);
     provide_context(ctx);
     // A shared snapshot in the URL (#s=…, ?snapshot=…) replaces the page's own data.
     let sc = ShareCtx::provide();
+    if let Some(kind) = embed {
+        // Nothing is saved back from an embed.
+        let ready = RwSignal::new(false);
+        leptos::task::spawn_local(async move {
+            load(ctx, sc).await;
+            ready.set(true);
+        });
+        return view! { <Embed kind note ready/> }.into_any();
+    }
     FilesPanelOpen::provide();
 
     leptos::task::spawn_local(load(ctx, sc));
@@ -88,7 +167,7 @@ pub fn App() -> impl IntoView {
 /// and every embed load the same way, so an embed shows what the page
 /// shows at the same address.
 pub async fn load(ctx: Ctx, sc: ShareCtx) {
-    match storage::load().await {
+    match storage::load(ctx).await {
         Ok(Some(data)) => {
             ctx.data.set(data);
             util::mark("scoreboard:restored");
@@ -111,7 +190,7 @@ pub async fn load(ctx: Ctx, sc: ShareCtx) {
     }
     let live_rows = ctx
         .live
-        .with_untracked(|l| l.as_ref().is_some_and(live::Live::has_rows));
+        .with_untracked(|l| l.as_ref().is_some_and(Live::has_rows));
     let empty = ctx.data.with_untracked(Data::is_empty);
     if empty && !live_rows && (util::url_param("demo").is_some() || server_demo) {
         loader::load_demo(ctx, true);
@@ -132,7 +211,7 @@ fn Header() -> impl IntoView {
             ctx.data.set(Data::default());
             ctx.last_batch.set(Vec::new());
             ctx.view.set(Default::default());
-            let result = storage::clear_all().await;
+            let result = storage::clear_all(ctx).await;
             ctx.notice.set(Some(match result {
                 Ok(()) => "All data was removed from this browser.".to_string(),
                 Err(e) => format!(

@@ -13,10 +13,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::util::{self, js_error};
+use crate::error::{ExportError, JsError};
+use crate::util;
 
 /// Offers `text` as a file download.
-pub fn download_text(name: &str, mime: &str, text: &str) -> Result<(), String> {
+pub fn download_text(name: &str, mime: &str, text: &str) -> Result<(), ExportError> {
     let url = blob_url(mime, text)?;
     click_link(&url, name)?;
     // Long enough for the browser to read it; the URL is freed afterwards.
@@ -28,24 +29,22 @@ pub fn download_text(name: &str, mime: &str, text: &str) -> Result<(), String> {
 }
 
 /// A `blob:` URL holding `text` (the caller revokes it).
-pub fn blob_url(mime: &str, text: &str) -> Result<String, String> {
+pub fn blob_url(mime: &str, text: &str) -> Result<String, JsError> {
     let parts = js_sys::Array::of1(&JsValue::from_str(text));
     let opts = web_sys::BlobPropertyBag::new();
     opts.set_type(mime);
-    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts)
-        .map_err(|e| js_error(&e))?;
-    web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| js_error(&e))
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts)?;
+    Ok(web_sys::Url::create_object_url_with_blob(&blob)?)
 }
 
-fn click_link(href: &str, name: &str) -> Result<(), String> {
+fn click_link(href: &str, name: &str) -> Result<(), JsError> {
     let doc = web_sys::window()
         .and_then(|w| w.document())
-        .ok_or("no document")?;
+        .ok_or_else(|| JsError::new("no document"))?;
     let a: web_sys::HtmlAnchorElement = doc
-        .create_element("a")
-        .map_err(|e| js_error(&e))?
+        .create_element("a")?
         .dyn_into()
-        .map_err(|_| "not a link".to_string())?;
+        .map_err(|_| JsError::new("not a link"))?;
     a.set_href(href);
     a.set_download(name);
     a.click();
@@ -83,7 +82,7 @@ pub fn chart(uid: &str, title: &str, format: ImageFormat, file_stem: &str) {
                 ImageFormat::Svg => download_text(&format!("{stem}.svg"), "image/svg+xml", &svg),
                 ImageFormat::Png => {
                     let png = svg_to_png(&svg, w, h).await?;
-                    click_link(&png, &format!("{stem}.png"))
+                    Ok(click_link(&png, &format!("{stem}.png"))?)
                 }
             }
         }
@@ -129,12 +128,12 @@ fn transparent(c: &str) -> bool {
 }
 
 /// The standalone SVG of a chart, and its width and height.
-fn chart_svg(uid: &str, title: &str) -> Result<(String, f64, f64), String> {
-    let w = web_sys::window().ok_or("no window")?;
-    let doc = w.document().ok_or("no document")?;
+fn chart_svg(uid: &str, title: &str) -> Result<(String, f64, f64), ExportError> {
+    let w = web_sys::window().ok_or_else(|| JsError::new("no window"))?;
+    let doc = w.document().ok_or_else(|| JsError::new("no document"))?;
     let svg = doc
         .get_element_by_id(&format!("{uid}-svg"))
-        .ok_or("the chart is not on the page")?;
+        .ok_or(ExportError::ChartMissing)?;
     let width: f64 = svg
         .get_attribute("width")
         .and_then(|v| v.parse().ok())
@@ -145,11 +144,11 @@ fn chart_svg(uid: &str, title: &str) -> Result<(String, f64, f64), String> {
         .unwrap_or(220.0);
     let copy: web_sys::Element = svg
         .clone_node_with_deep(true)
-        .map_err(|e| js_error(&e))?
+        .map_err(JsError::from)?
         .dyn_into()
-        .map_err(|_| "not an element".to_string())?;
-    let originals = svg.query_selector_all("*").map_err(|e| js_error(&e))?;
-    let copies = copy.query_selector_all("*").map_err(|e| js_error(&e))?;
+        .map_err(|_| JsError::new("not an element"))?;
+    let originals = svg.query_selector_all("*").map_err(JsError::from)?;
+    let copies = copy.query_selector_all("*").map_err(JsError::from)?;
     for i in 0..originals.length().min(copies.length()) {
         let (Some(o), Some(c)) = (originals.item(i), copies.item(i)) else {
             continue;
@@ -190,7 +189,7 @@ fn chart_svg(uid: &str, title: &str) -> Result<(String, f64, f64), String> {
     let _ = copy.set_attribute("y", &TITLE_H.to_string());
     let body = web_sys::XmlSerializer::new()
         .and_then(|s| s.serialize_to_string(&copy))
-        .map_err(|e| js_error(&e))?;
+        .map_err(JsError::from)?;
 
     let chart_box = svg.closest(".chart").ok().flatten();
     let root_style = w.get_computed_style(&svg).ok().flatten();
@@ -305,11 +304,11 @@ fn chart_svg(uid: &str, title: &str) -> Result<(String, f64, f64), String> {
 }
 
 /// Draws `svg` onto a canvas at twice its size; a `data:image/png` URL.
-async fn svg_to_png(svg: &str, width: f64, height: f64) -> Result<String, String> {
+async fn svg_to_png(svg: &str, width: f64, height: f64) -> Result<String, ExportError> {
     let doc = web_sys::window()
         .and_then(|w| w.document())
-        .ok_or("no document")?;
-    let img = web_sys::HtmlImageElement::new().map_err(|e| js_error(&e))?;
+        .ok_or_else(|| JsError::new("no document"))?;
+    let img = web_sys::HtmlImageElement::new().map_err(JsError::from)?;
     let loaded = js_sys::Promise::new(&mut |resolve, reject| {
         img.set_onload(Some(&resolve));
         img.set_onerror(Some(&reject));
@@ -321,27 +320,27 @@ async fn svg_to_png(svg: &str, width: f64, height: f64) -> Result<String, String
     img.set_src(&src);
     JsFuture::from(loaded)
         .await
-        .map_err(|_| "the browser could not draw the chart's SVG".to_string())?;
+        .map_err(|_| ExportError::NotDrawn)?;
     let canvas: web_sys::HtmlCanvasElement = doc
         .create_element("canvas")
-        .map_err(|e| js_error(&e))?
+        .map_err(JsError::from)?
         .dyn_into()
-        .map_err(|_| "no canvas".to_string())?;
+        .map_err(|_| ExportError::NoCanvas)?;
     let scale = 2.0;
     canvas.set_width((width * scale).round() as u32);
     canvas.set_height((height * scale).round() as u32);
     let ctx: web_sys::CanvasRenderingContext2d = canvas
         .get_context("2d")
-        .map_err(|e| js_error(&e))?
-        .ok_or("no 2d canvas")?
+        .map_err(JsError::from)?
+        .ok_or(ExportError::NoCanvas)?
         .dyn_into()
-        .map_err(|_| "no 2d canvas".to_string())?;
-    ctx.scale(scale, scale).map_err(|e| js_error(&e))?;
+        .map_err(|_| ExportError::NoCanvas)?;
+    ctx.scale(scale, scale).map_err(JsError::from)?;
     ctx.draw_image_with_html_image_element_and_dw_and_dh(&img, 0.0, 0.0, width, height)
-        .map_err(|e| js_error(&e))?;
-    canvas
+        .map_err(JsError::from)?;
+    Ok(canvas
         .to_data_url_with_type("image/png")
-        .map_err(|e| js_error(&e))
+        .map_err(JsError::from)?)
 }
 
 #[cfg(test)]
@@ -373,7 +372,7 @@ mod browser_tests {
     async fn a_downloaded_csv_holds_exactly_the_text_given() {
         let text = "person,team\nzoë@example.com,“Platform”, naïve\n";
         let url = blob_url("text/csv", text).unwrap();
-        let bytes = crate::loader::fetch_bytes(&url).await.unwrap();
+        let bytes = crate::http::fetch_bytes(&url).await.unwrap();
         let _ = web_sys::Url::revoke_object_url(&url);
         assert_eq!(String::from_utf8(bytes).unwrap(), text);
     }
@@ -403,9 +402,8 @@ mod browser_tests {
 
     #[wasm_bindgen_test]
     fn exporting_a_chart_that_is_not_on_the_page_says_so() {
-        assert_eq!(
-            chart_svg("no-such-chart", "x").unwrap_err(),
-            "the chart is not on the page"
-        );
+        let e = chart_svg("no-such-chart", "x").unwrap_err();
+        assert_eq!(e, ExportError::ChartMissing);
+        assert_eq!(e.to_string(), "the chart is not on the page");
     }
 }

@@ -13,17 +13,16 @@
 //!
 //! The answers are read into `core::api`'s types, the ones the server writes.
 
-use std::cell::Cell;
-
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use leptos::prelude::*;
 use scoreboard_core::api::{Health, RosterAnswer, RowsAnswer, SourcesAnswer};
-use scoreboard_core::{DayRow, PeriodRow, Problem, Roster, SourceCoverage, UsageTable};
+use scoreboard_core::{Roster, UsageTable};
 use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::JsCast;
 
-use crate::loader::fetch_bytes;
-use crate::state::{Ctx, Data};
+use crate::error::FetchError;
+use crate::http::fetch_json;
+use crate::state::{Ctx, Data, Live};
 use crate::util;
 
 /// How often the page asks `api/sources` whether anything new was stored (milliseconds).
@@ -33,35 +32,6 @@ pub const REFRESH_EVERY_MS: i32 = 5 * 60 * 1000;
 /// The days of rows asked for, ending today: a 52-week window and its
 /// reference week, with margin (the server answers at most 800 days).
 pub const DAYS_LOADED: i64 = 400;
-
-/// What the server gave at the last successful refresh, and how the last
-/// attempt went.
-#[derive(Debug, Clone, Default)]
-pub struct Live {
-    pub health: Health,
-    pub rows: Vec<DayRow>,
-    /// Period rows from the server's exports folder.
-    pub periods: Vec<PeriodRow>,
-    /// The days each server source covers, with its freshness (last success, failing).
-    pub coverage: Vec<SourceCoverage>,
-    /// The server's roster (roster file + Admin API users); `None` when it has none.
-    pub roster: Option<Roster>,
-    pub roster_problems: Vec<Problem>,
-    pub sources: Option<SourcesAnswer>,
-    /// When the rows shown were fetched (this browser's clock).
-    pub refreshed_at: Option<DateTime<Utc>>,
-    /// Why the latest refresh failed; the rows of the one before are kept.
-    pub error: Option<String>,
-}
-
-impl Live {
-    /// True when the server holds usage rows: the dashboard then shows them
-    /// even with nothing dropped. A roster alone is not enough: it would
-    /// show everyone as not started (the empty-organisation trap).
-    pub fn has_rows(&self) -> bool {
-        !self.rows.is_empty() || !self.periods.is_empty()
-    }
-}
 
 /// The table and roster the report is computed from: the user's data with
 /// the server's rows inserted (a person-day of another source is kept, and
@@ -92,11 +62,6 @@ pub fn merged_roster(d: &Data, l: &Live) -> Option<Roster> {
     }
 }
 
-async fn fetch_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, String> {
-    let bytes = fetch_bytes(url).await?;
-    serde_json::from_slice(&bytes).map_err(|e| format!("{url}: unexpected answer ({e})"))
-}
-
 /// Asks whether `scoreboard serve` serves this page. A static copy of the
 /// site answers from its own `api/health` file (`ok: false`), so the probe
 /// never meets a 404 the browser would log as an error; a host without that
@@ -106,10 +71,6 @@ pub async fn probe() -> Option<Health> {
         .await
         .ok()
         .filter(|h| h.ok)
-}
-
-thread_local! {
-    static REFRESHING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Starts live mode: the first load now, then every [`REFRESH_EVERY_MS`]
@@ -187,9 +148,11 @@ async fn something_new(ctx: Ctx) -> bool {
 /// Loads rows, roster and status again. One refresh at a time; a failed
 /// one keeps the rows shown and says why.
 pub async fn refresh(ctx: Ctx) {
-    if REFRESHING.with(|r| r.replace(true)) {
+    let running = ctx.jobs.refreshing;
+    if running.get_value() {
         return;
     }
+    running.set_value(true);
     let today = util::today_utc();
     // One day past today: this browser's clock may be behind the server's.
     let to = today + Duration::days(1);
@@ -200,7 +163,7 @@ pub async fn refresh(ctx: Ctx) {
     let now = now_utc();
     ctx.live.update(|live| {
         let Some(l) = live else { return };
-        let mut errors = Vec::new();
+        let mut errors: Vec<FetchError> = Vec::new();
         match sources {
             Ok(s) => l.sources = Some(s),
             Err(e) => errors.push(e),
@@ -217,8 +180,12 @@ pub async fn refresh(ctx: Ctx) {
             (Err(e), _) | (_, Err(e)) => errors.push(e),
         }
         l.error = (!errors.is_empty()).then(|| {
-            let mut text = errors.join("; ");
-            if l.health.auth_required && text.contains("HTTP 401") {
+            let mut text = errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
+            if l.health.auth_required && errors.iter().any(FetchError::is_unauthorized) {
                 text.push_str(
                     ". This server needs a viewer token or a trusted sign-in header to show its data \
                      (see `scoreboard serve --help`)",
@@ -227,7 +194,7 @@ pub async fn refresh(ctx: Ctx) {
             text
         });
     });
-    REFRESHING.with(|r| r.set(false));
+    running.set_value(false);
 }
 
 fn rows_url(from: NaiveDate, to: NaiveDate) -> String {

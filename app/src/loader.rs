@@ -11,7 +11,6 @@
 //! and the tab stays responsive. Line numbers in problems are mapped back to
 //! the file's own lines. The part size adapts to keep each step short.
 
-use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use chrono::NaiveDate;
@@ -21,15 +20,16 @@ use leptos::prelude::*;
 use scoreboard_core::model::{DayRow, PeriodRow, PersonKey, Source};
 use scoreboard_core::parse::{self, FileKind, Import, ImportError, ImportOptions};
 use scoreboard_core::{DayRange, Roster};
-use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::error::{FetchError, JsError};
+use crate::http::{fetch_bytes, fetch_json};
 use crate::state::{
-    default_period, Answer, Ctx, Data, DemoInfo, FileReport, MappingWhy, Progress, Question,
-    MAX_PROBLEMS_KEPT,
+    default_period, Answer, Ctx, Data, DemoInfo, FileReport, Input, LoadJob, MappingWhy, Origin,
+    Progress, Question, MAX_PROBLEMS_KEPT,
 };
 use crate::storage;
-use crate::util::{self, js_error, now_ms, yield_now};
+use crate::util::{self, now_ms, yield_now};
 
 /// Files up to this size are read and parsed in one step.
 const WHOLE_FILE_LIMIT: f64 = 2.0 * 1024.0 * 1024.0;
@@ -44,89 +44,45 @@ const MAX_PROBLEMS_IN_MEMORY: usize = 5_000;
 /// Rows merged into the table per step.
 const MERGE_STEP: usize = 10_000;
 
-/// One thing to import.
-pub enum Input {
-    File(web_sys::File),
-    Bytes { name: String, bytes: Vec<u8> },
-}
-
-impl Input {
-    fn name(&self) -> String {
-        match self {
-            Input::File(f) => f.name(),
-            Input::Bytes { name, .. } => name.clone(),
-        }
-    }
-    fn size(&self) -> f64 {
-        match self {
-            Input::File(f) => f.size(),
-            Input::Bytes { bytes, .. } => bytes.len() as f64,
-        }
-    }
-}
-
-/// Where a batch comes from: it decides how the roster is combined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// Dropped or picked files: a roster file replaces the roster loaded before.
-    Files,
-    /// E-mails pasted into the page: added to the roster.
-    PastedRoster,
-    /// The bundled demo: replaces everything, with its own "today".
-    Demo(NaiveDate),
-}
-
 /// Starts importing in the background (one batch at a time).
 pub fn start(ctx: Ctx, inputs: Vec<Input>, origin: Origin) {
     if inputs.is_empty() {
         return;
     }
-    enqueue(ctx, Job::Batch(inputs, origin));
+    enqueue(ctx, LoadJob::Batch(inputs, origin));
 }
 
 /// "Map columns again" for the file whose copy is kept under `key`: reopens
 /// the column dialog with the file's current mapping; applying reads the
 /// kept copy again with it (after any import under way).
 pub fn map_again(ctx: Ctx, key: String) {
-    enqueue(ctx, Job::MapAgain(key));
+    enqueue(ctx, LoadJob::MapAgain(key));
 }
 
-fn enqueue(ctx: Ctx, job: Job) {
-    QUEUE.with(|q| q.borrow_mut().push_back(job));
-    if RUNNING.with(Cell::get) {
+fn enqueue(ctx: Ctx, job: LoadJob) {
+    let jobs = ctx.jobs;
+    jobs.imports.update_value(|q| q.push_back(job));
+    if jobs.importing.get_value() {
         ctx.notice.set(Some(
             "These files will be read as soon as the current ones are done.".into(),
         ));
         return;
     }
-    RUNNING.with(|r| r.set(true));
+    jobs.importing.set_value(true);
     leptos::task::spawn_local(async move {
-        while let Some(job) = QUEUE.with(|q| q.borrow_mut().pop_front()) {
+        while let Some(job) = jobs.imports.try_update_value(VecDeque::pop_front).flatten() {
             match job {
-                Job::Batch(inputs, origin) => import_batch(ctx, inputs, origin).await,
-                Job::MapAgain(key) => map_again_now(ctx, &key).await,
+                LoadJob::Batch(inputs, origin) => import_batch(ctx, inputs, origin).await,
+                LoadJob::MapAgain(key) => map_again_now(ctx, &key).await,
             }
         }
-        RUNNING.with(|r| r.set(false));
+        jobs.importing.set_value(false);
     });
 }
 
 /// True while files are being imported (or waiting to be).
-pub fn busy() -> bool {
-    RUNNING.with(Cell::get)
-}
-
-/// What the loader does, one at a time, in order.
-enum Job {
-    Batch(Vec<Input>, Origin),
-    MapAgain(String),
-}
-
-thread_local! {
-    /// Batches wait here while another one is read: files dropped during an
-    /// import (or while the demo loads) are read next, never dropped.
-    static QUEUE: RefCell<VecDeque<Job>> = const { RefCell::new(VecDeque::new()) };
-    static RUNNING: Cell<bool> = const { Cell::new(false) };
+pub fn busy(ctx: Ctx) -> bool {
+    ctx.jobs.importing.get_value()
 }
 
 /// A file's import and the count of all its problems (only some are kept).
@@ -464,7 +420,7 @@ async fn import_one(
                 fill_report(&mut report, &imported);
                 // A copy for "Map columns again" (CSV files read at once).
                 if headers.is_some() && !report.columns.is_empty() {
-                    report.kept = whole.as_deref().and_then(storage::keep_file);
+                    report.kept = whole.as_deref().and_then(|b| storage::keep_file(ctx, b));
                 }
                 return (report, Some(imported.import));
             }
@@ -546,7 +502,7 @@ fn replay_source(
     });
     let (mut earlier, mut later) = (Vec::new(), Vec::new());
     for (i, f) in files {
-        let bytes = f.kept.as_deref().and_then(storage::kept_file)?;
+        let bytes = f.kept.as_deref().and_then(|k| storage::kept_file(ctx, k))?;
         let opts = ImportOptions {
             column_overrides: mapping_of(
                 &f.columns
@@ -584,7 +540,7 @@ async fn map_again_now(ctx: Ctx, key: &str) {
     });
     let Some((_, old)) = found else { return };
     let name = old.file.clone();
-    let Some(bytes) = storage::kept_file(key) else {
+    let Some(bytes) = storage::kept_file(ctx, key) else {
         ctx.notice.set(Some(format!(
             "The page no longer keeps a copy of {name}; add it again to map its columns."
         )));
@@ -823,7 +779,7 @@ fn guess(preview: &parse::CsvPreview, col: usize) -> Option<parse::Field> {
     }
     if values
         .iter()
-        .all(|v| v.get(..10).is_some_and(|d| util::parse_day(d).is_some()))
+        .all(|v| v.get(..10).is_some_and(|d| util::day_or_none(d).is_some()))
     {
         return Some(parse::Field::Day);
     }
@@ -881,13 +837,9 @@ fn cut_at_last_newline(mut b: Vec<u8>) -> Vec<u8> {
     b
 }
 
-async fn read_slice(file: &web_sys::File, start: f64, end: f64) -> Result<Vec<u8>, String> {
-    let blob = file
-        .slice_with_f64_and_f64(start, end)
-        .map_err(|e| js_error(&e))?;
-    let buf = JsFuture::from(blob.array_buffer())
-        .await
-        .map_err(|e| js_error(&e))?;
+async fn read_slice(file: &web_sys::File, start: f64, end: f64) -> Result<Vec<u8>, JsError> {
+    let blob = file.slice_with_f64_and_f64(start, end)?;
+    let buf = JsFuture::from(blob.array_buffer()).await?;
     Ok(Uint8Array::new(&buf).to_vec())
 }
 
@@ -1287,21 +1239,6 @@ fn count_token(t: &str) -> Option<(&str, u64, &str)> {
 
 // ---- the demo, and fetching from the server --------------------------------------------
 
-pub(crate) async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
-    let w = web_sys::window().ok_or("no window")?;
-    let resp = JsFuture::from(w.fetch_with_str(url))
-        .await
-        .map_err(|e| js_error(&e))?;
-    let resp: web_sys::Response = resp.dyn_into().map_err(|_| "not a response".to_string())?;
-    if !resp.ok() {
-        return Err(format!("{url}: HTTP {}", resp.status()));
-    }
-    let buf = JsFuture::from(resp.array_buffer().map_err(|e| js_error(&e))?)
-        .await
-        .map_err(|e| js_error(&e))?;
-    Ok(Uint8Array::new(&buf).to_vec())
-}
-
 #[derive(serde::Deserialize)]
 struct Manifest {
     as_of: NaiveDate,
@@ -1317,12 +1254,12 @@ struct ManifestFile {
 /// `auto` (the server runs with `--demo`, nothing is stored): only if the
 /// user has not loaded anything meanwhile.
 pub fn load_demo(ctx: Ctx, auto: bool) {
-    let untouched = move || !busy() && ctx.data.with_untracked(Data::is_empty);
+    let untouched = move || !busy(ctx) && ctx.data.with_untracked(Data::is_empty);
     if auto && !untouched() {
         return;
     }
     leptos::task::spawn_local(async move {
-        let show = !busy();
+        let show = !busy(ctx);
         if show {
             ctx.progress.set(Some(Progress {
                 file: "demo data".into(),
@@ -1333,10 +1270,8 @@ pub fn load_demo(ctx: Ctx, auto: bool) {
                 stage: "Fetching",
             }));
         }
-        let result: Result<(Manifest, Vec<Input>), String> = async {
-            let manifest: Manifest =
-                serde_json::from_slice(&fetch_bytes("demo/manifest.json").await?)
-                    .map_err(|e| format!("demo/manifest.json: {e}"))?;
+        let result: Result<(Manifest, Vec<Input>), FetchError> = async {
+            let manifest: Manifest = fetch_json("demo/manifest.json").await?;
             let mut inputs = Vec::new();
             for f in &manifest.files {
                 let bytes = fetch_bytes(&format!("demo/{}", f.path)).await?;
@@ -1348,7 +1283,7 @@ pub fn load_demo(ctx: Ctx, auto: bool) {
             Ok((manifest, inputs))
         }
         .await;
-        if show && !busy() {
+        if show && !busy(ctx) {
             ctx.progress.set(None);
         }
         match result {
@@ -1508,7 +1443,7 @@ mod browser_tests {
         // the next test's empty browser.
         let mut stored = None;
         for _ in 0..600 {
-            stored = storage::load().await.unwrap();
+            stored = storage::load(ctx).await.unwrap();
             if stored.is_some() {
                 break;
             }
@@ -1516,6 +1451,6 @@ mod browser_tests {
         }
         let stored = stored.expect("the import saved within 30 s");
         assert_eq!(by_key(stored.table.days().to_vec()), by_key(days));
-        storage::clear_all().await.unwrap();
+        storage::clear_all(ctx).await.unwrap();
     }
 }

@@ -2,22 +2,30 @@
 //! trend. Every figure is computed in the browser by `scoreboard-core`;
 //! nothing is uploaded.
 //!
-//! Code map:
-//! - `state`: the loaded data, the view (filters), the report memo, dialogs.
-//! - `live`: the server's rows and source status when `scoreboard serve` serves the page.
-//! - `loader`: files → core's parsers → the table (streamed for large files).
+//! Code map, in import order (a module imports only those above it; see
+//! ARCHITECTURE.md, held by `test-support/tests/import_cycles.rs`):
+//! - `util`: formatting, the UTC clock, URL parameters, yielding, benchmark marks.
+//! - `state`: plain types: the loaded data, the view (filters), the live rows,
+//!   the import jobs, and `Ctx`, the signals every component reads.
+//! - `error`: the page's typed errors (fetch, storage, export).
+//! - `http`: every request to the server, read into `core::api` types.
 //! - `storage`: IndexedDB / localStorage persistence.
-//! - `components`: the page, one module per panel; `charts` draws the SVG charts.
-//! - `share`: opening shared snapshots (link, file, URL); `export`: CSV, SVG, PNG downloads.
-//! - `util`: formatting, the UTC clock, yielding, benchmark marks.
+//! - `loader`: files → core's parsers → the table (streamed for large files).
+//! - `live`: the server's rows and source status when `scoreboard serve` serves the page.
+//! - `shared_view`: opening shared snapshots (link, file, URL), and link helpers.
+//! - `export`: CSV, SVG, PNG downloads; `charts` draws the SVG charts.
+//! - `components`: the page, one module per panel.
+//! - `app`: builds the `Ctx` (the one place), picks page or embed, loads the data.
 
 mod app;
 mod charts;
 mod components;
+mod error;
 mod export;
+mod http;
 mod live;
 mod loader;
-mod share;
+mod shared_view;
 mod state;
 mod storage;
 mod util;

@@ -1,23 +1,27 @@
-//! The page's state: the data loaded so far (kept in the browser), the view
-//! (window and team), and the report core computes from both.
+//! The page's state, as plain types: the data loaded so far (kept in the
+//! browser), the view (window and team), the server's rows in live mode,
+//! the background jobs, and the signals that hold them ([`Ctx`]). Nothing
+//! here reads the URL, the browser's storage or the server: `app.rs` wires
+//! them into a `Ctx`, and `loader`, `storage`, `live` and `shared_view` fill it.
 //!
 //! The dashboard components read only the [`Report`] and the import reports,
 //! never the raw table: a shared snapshot (issue 6) or the live server rows
 //! (issues 4 and 5) can drive the same components.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
 use std::sync::Arc;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use futures::channel::oneshot;
 use leptos::prelude::*;
+use scoreboard_core::api::{Health, SourcesAnswer};
 use scoreboard_core::parse::{ColumnUse, CsvPreview, Field, FileKind, LikelyMeasure};
 use scoreboard_core::{
-    compute, DayRange, MeasureSet, Problem, Report, ReportOptions, Roster, UsageTable, WindowSpec,
+    DayRange, DayRow, MeasureSet, PeriodRow, Problem, Report, ReportOptions, Roster,
+    SourceCoverage, UsageTable, WindowSpec,
 };
 use serde::{Deserialize, Serialize};
-
-use crate::util;
 
 /// Everything loaded so far. Persisted in IndexedDB (see `storage`).
 #[derive(Debug, Clone, Default)]
@@ -73,7 +77,7 @@ pub struct FileReport {
     pub coverage: Vec<DayRange>,
     /// The key under which the page keeps a copy of the file's bytes (in
     /// memory and with the stored data), so "Map columns again" can read it
-    /// anew; `None` when no copy is kept (see `storage::keep_file`).
+    /// anew; `None` when no copy is kept (see `storage::keep_file`, `Ctx::kept`).
     #[serde(default)]
     pub kept: Option<String>,
     pub warnings: Vec<String>,
@@ -257,7 +261,9 @@ pub struct Progress {
     pub stage: &'static str,
 }
 
-/// The page's signals, shared through context. All `Copy`.
+/// The page's signals, shared through context. All `Copy`. Built in one
+/// place, `app::new_ctx`, which wires the report to the view, the data and
+/// the live rows.
 #[derive(Clone, Copy)]
 pub struct Ctx {
     pub data: RwSignal<Data>,
@@ -273,65 +279,135 @@ pub struct Ctx {
     /// True once stored data has been read back (or found missing).
     pub restored: RwSignal<bool>,
     /// The server's rows and source status when `scoreboard serve` serves the page (`live`).
-    pub live: RwSignal<Option<crate::live::Live>>,
+    pub live: RwSignal<Option<Live>>,
+    /// The background work under way (imports, saves, live refreshes).
+    pub jobs: Jobs,
+    /// Copies of the files small enough to keep, for "Map columns again" (`storage::keep_file`).
+    pub kept: StoredValue<KeptFiles, LocalStorage>,
+}
+
+/// Copies of loaded files by key (`FileReport.kept`), oldest first: read
+/// anew when their columns are mapped again, and stored with the data.
+#[derive(Debug, Default)]
+pub struct KeptFiles {
+    pub files: Vec<(String, Rc<Vec<u8>>)>,
+    /// The last key's number (keys stay unique within the page's life).
+    pub seq: u64,
 }
 
 impl Ctx {
-    pub fn new() -> Ctx {
-        let data = RwSignal::new(Data::default());
-        let live = RwSignal::new(None::<crate::live::Live>);
-        // A live share link's `?window=…&team=…` wins over the remembered view.
-        let view = RwSignal::new(
-            crate::share::view_from_url()
-                .or_else(crate::storage::load_view)
-                .unwrap_or_default(),
-        );
-        let pinned = util::as_of_param();
-        let as_of = Memo::new(move |_| {
-            pinned
-                .or_else(|| {
-                    // Real server rows are never shown as of the demo's date.
-                    let live_rows =
-                        live.with(|l| l.as_ref().is_some_and(crate::live::Live::has_rows));
-                    data.with(|d| d.demo.as_ref().filter(|_| !live_rows).map(|x| x.as_of))
-                })
-                .unwrap_or_else(util::today_utc)
-        });
-        let report = Memo::new(move |_| {
-            let opts = view.with(|v| v.options(as_of.get()));
-            data.with(|d| {
-                live.with(|l| {
-                    let l = l.as_ref().filter(|l| l.has_rows());
-                    let merged = l.map(|l| crate::live::merged(d, l));
-                    let (table, roster) = match &merged {
-                        Some((t, r)) => (t, r.as_ref()),
-                        None => (&d.table, d.roster.as_ref()),
-                    };
-                    util::mark("scoreboard:compute-start");
-                    let mut r = compute(table, roster, &opts);
-                    util::mark("scoreboard:compute-end");
-                    for f in &d.files {
-                        r.problems.extend(f.problems.iter().cloned());
-                    }
-                    if let Some(l) = l {
-                        r.problems.extend(l.roster_problems.iter().cloned());
-                    }
-                    Arc::new(r)
-                })
-            })
-        });
+    /// A read-only copy that shows `report` with `view` (a shared snapshot):
+    /// the components below read it instead of the page's data.
+    pub fn showing(self, report: Arc<Report>, view: ViewState) -> Ctx {
         Ctx {
-            data,
-            view,
-            report,
-            progress: RwSignal::new(None),
-            question: RwSignal::new(None),
-            answer: StoredValue::new(None),
-            last_batch: RwSignal::new(Vec::new()),
+            data: RwSignal::new(Data::default()),
+            view: RwSignal::new(view),
+            report: Memo::new(move |_| report.clone()),
             notice: RwSignal::new(None),
-            restored: RwSignal::new(false),
-            live,
+            last_batch: RwSignal::new(Vec::new()),
+            ..self
         }
+    }
+}
+
+/// The page's background work, one of each kind at a time: what is under
+/// way and what waits. Not signals: nothing is drawn from them.
+#[derive(Clone, Copy)]
+pub struct Jobs {
+    /// Imports waiting while another one is read (`loader`): files dropped
+    /// during an import, or while the demo loads, are read next, never dropped.
+    pub imports: StoredValue<VecDeque<LoadJob>, LocalStorage>,
+    /// True while the loader works through `imports`.
+    pub importing: StoredValue<bool>,
+    /// True while a save to IndexedDB runs (`storage::schedule_save`)…
+    pub saving: StoredValue<bool>,
+    /// …and whether the data changed meanwhile (another save follows).
+    pub save_again: StoredValue<bool>,
+    /// Counts changes of the data and clears: a save overtaken by a newer
+    /// revision stops without writing (`StorageError::Stale`).
+    pub revision: StoredValue<u64>,
+    /// True while the live rows are fetched again (`live::refresh`).
+    pub refreshing: StoredValue<bool>,
+}
+
+impl Jobs {
+    pub fn new() -> Jobs {
+        Jobs {
+            imports: StoredValue::new_local(VecDeque::new()),
+            importing: StoredValue::new(false),
+            saving: StoredValue::new(false),
+            save_again: StoredValue::new(false),
+            revision: StoredValue::new(0),
+            refreshing: StoredValue::new(false),
+        }
+    }
+}
+
+/// One thing to import.
+pub enum Input {
+    File(web_sys::File),
+    Bytes { name: String, bytes: Vec<u8> },
+}
+
+impl Input {
+    pub fn name(&self) -> String {
+        match self {
+            Input::File(f) => f.name(),
+            Input::Bytes { name, .. } => name.clone(),
+        }
+    }
+    pub fn size(&self) -> f64 {
+        match self {
+            Input::File(f) => f.size(),
+            Input::Bytes { bytes, .. } => bytes.len() as f64,
+        }
+    }
+}
+
+/// Where a batch comes from: it decides how the roster is combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Dropped or picked files: a roster file replaces the roster loaded before.
+    Files,
+    /// E-mails pasted into the page: added to the roster.
+    PastedRoster,
+    /// The bundled demo: replaces everything, with its own "today".
+    Demo(NaiveDate),
+}
+
+/// What the loader does, one at a time, in order.
+pub enum LoadJob {
+    Batch(Vec<Input>, Origin),
+    /// "Map columns again" for the file whose copy is kept under this key.
+    MapAgain(String),
+}
+
+/// What the server gave at the last successful refresh (`live`), and how
+/// the last attempt went.
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    pub health: Health,
+    pub rows: Vec<DayRow>,
+    /// Period rows from the server's exports folder.
+    pub periods: Vec<PeriodRow>,
+    /// The days each server source covers, with its freshness (last success, failing).
+    pub coverage: Vec<SourceCoverage>,
+    /// The server's roster (roster file + Admin API users); `None` when it has none.
+    pub roster: Option<Roster>,
+    pub roster_problems: Vec<Problem>,
+    pub sources: Option<SourcesAnswer>,
+    /// When the rows shown were fetched (this browser's clock).
+    pub refreshed_at: Option<DateTime<Utc>>,
+    /// Why the latest refresh failed; the rows of the one before are kept.
+    pub error: Option<String>,
+}
+
+impl Live {
+    /// True when the server holds usage rows: the dashboard then shows them
+    /// even with nothing dropped. A roster alone is not enough: it would
+    /// show everyone as not started (the empty-organisation trap).
+    pub fn has_rows(&self) -> bool {
+        !self.rows.is_empty() || !self.periods.is_empty()
     }
 }
 

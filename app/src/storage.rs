@@ -11,7 +11,6 @@
 //! read back with the data. Small things (the view, remembered column mappings) live in
 //! localStorage under `scoreboard:`.
 
-use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
@@ -29,8 +28,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{IdbDatabase, IdbRequest, IdbTransaction, IdbTransactionMode};
 
+use crate::error::{JsError, StorageError};
 use crate::state::{Ctx, Data, DemoInfo, FileReport, ViewState};
-use crate::util::{self, js_error, yield_now};
+use crate::util::{self, yield_now};
 
 const DB_NAME: &str = "scoreboard";
 const DB_VERSION: u32 = 1;
@@ -250,50 +250,42 @@ pub const KEEP_FILE_LIMIT: usize = 2 * 1024 * 1024;
 /// At most this much is kept in all; the oldest copies go first.
 pub const KEEP_TOTAL_LIMIT: usize = 16 * 1024 * 1024;
 
-thread_local! {
-    /// Key → bytes, oldest first.
-    static KEPT: RefCell<Vec<(String, Rc<Vec<u8>>)>> = const { RefCell::new(Vec::new()) };
-    static KEPT_SEQ: Cell<u64> = const { Cell::new(0) };
-}
-
 /// Keeps a copy of a file's bytes so its columns can be mapped again, and
 /// returns the key to find it by; `None` when the file is too large to keep.
 /// Older copies are dropped past [`KEEP_TOTAL_LIMIT`] (their reports then
 /// say that the file must be added again).
-pub fn keep_file(bytes: &[u8]) -> Option<String> {
+pub fn keep_file(ctx: Ctx, bytes: &[u8]) -> Option<String> {
     if bytes.len() > KEEP_FILE_LIMIT {
         return None;
     }
-    let n = KEPT_SEQ.with(|c| {
-        c.set(c.get() + 1);
-        c.get()
-    });
-    let key = format!("{:x}-{n}", util::now_ms() as u64);
-    KEPT.with(|k| {
-        let mut k = k.borrow_mut();
-        k.push((key.clone(), Rc::new(bytes.to_vec())));
-        let mut total: usize = k.iter().map(|(_, b)| b.len()).sum();
-        while total > KEEP_TOTAL_LIMIT && k.len() > 1 {
-            total -= k.remove(0).1.len();
+    ctx.kept.try_update_value(|kept| {
+        kept.seq += 1;
+        let key = format!("{:x}-{}", util::now_ms() as u64, kept.seq);
+        kept.files.push((key.clone(), Rc::new(bytes.to_vec())));
+        let mut total: usize = kept.files.iter().map(|(_, b)| b.len()).sum();
+        while total > KEEP_TOTAL_LIMIT && kept.files.len() > 1 {
+            total -= kept.files.remove(0).1.len();
         }
-    });
-    Some(key)
-}
-
-/// The copy kept under `key`, if it is still kept.
-pub fn kept_file(key: &str) -> Option<Rc<Vec<u8>>> {
-    KEPT.with(|k| {
-        k.borrow()
-            .iter()
-            .find(|(x, _)| x == key)
-            .map(|(_, b)| b.clone())
+        key
     })
 }
 
+/// The copy kept under `key`, if it is still kept.
+pub fn kept_file(ctx: Ctx, key: &str) -> Option<Rc<Vec<u8>>> {
+    ctx.kept
+        .try_with_value(|kept| {
+            kept.files
+                .iter()
+                .find(|(x, _)| x == key)
+                .map(|(_, b)| b.clone())
+        })
+        .flatten()
+}
+
 /// Forgets the copies no report names any more (data cleared, demo replaced).
-fn forget_other_files(files: &[FileReport]) {
-    KEPT.with(|k| {
-        k.borrow_mut()
+fn forget_other_files(ctx: Ctx, files: &[FileReport]) {
+    ctx.kept.update_value(|kept| {
+        kept.files
             .retain(|(key, _)| files.iter().any(|f| f.kept.as_deref() == Some(key)))
     });
 }
@@ -355,15 +347,13 @@ fn transaction_done(tx: &IdbTransaction) -> Promise {
     })
 }
 
-async fn open_db() -> Result<IdbDatabase, String> {
+async fn open_db() -> Result<IdbDatabase, StorageError> {
     let factory = web_sys::window()
         .and_then(|w| w.indexed_db().ok().flatten())
-        .ok_or_else(|| {
-            "this browser offers no IndexedDB (a private window may disable it)".to_string()
-        })?;
+        .ok_or(StorageError::NoIndexedDb)?;
     let req = factory
         .open_with_u32(DB_NAME, DB_VERSION)
-        .map_err(|e| js_error(&e))?;
+        .map_err(JsError::from)?;
     let upgrade_req = req.clone();
     let on_upgrade = Closure::once_into_js(move |_e: web_sys::IdbVersionChangeEvent| {
         if let Ok(db) = upgrade_req
@@ -377,53 +367,45 @@ async fn open_db() -> Result<IdbDatabase, String> {
     req.set_onupgradeneeded(Some(on_upgrade.unchecked_ref()));
     let db = JsFuture::from(request_promise(&req))
         .await
-        .map_err(|e| js_error(&e))?;
+        .map_err(JsError::from)?;
     db.dyn_into::<IdbDatabase>()
-        .map_err(|_| "IndexedDB returned no database".to_string())
+        .map_err(|_| JsError::new("IndexedDB returned no database").into())
 }
 
-fn stores_tx(db: &IdbDatabase, mode: IdbTransactionMode) -> Result<IdbTransaction, String> {
+fn stores_tx(db: &IdbDatabase, mode: IdbTransactionMode) -> Result<IdbTransaction, JsError> {
     let names = Array::of2(&JsValue::from_str(META), &JsValue::from_str(DAYS));
-    db.transaction_with_str_sequence_and_mode(&names, mode)
-        .map_err(|e| js_error(&e))
+    Ok(db.transaction_with_str_sequence_and_mode(&names, mode)?)
 }
 
 // ---- save -----------------------------------------------------------------------
 
-thread_local! {
-    static SAVING: Cell<bool> = const { Cell::new(false) };
-    static PENDING: Cell<bool> = const { Cell::new(false) };
-    static REVISION: Cell<u64> = const { Cell::new(0) };
-}
-
 /// Marks the data as changed and saves it in the background (one save at a
 /// time; a change during a save triggers another one after it).
 pub fn schedule_save(ctx: Ctx) {
-    REVISION.with(|r| r.set(r.get() + 1));
-    if SAVING.with(Cell::get) {
-        PENDING.with(|p| p.set(true));
+    let jobs = ctx.jobs;
+    jobs.revision.update_value(|r| *r += 1);
+    if jobs.saving.get_value() {
+        jobs.save_again.set_value(true);
         return;
     }
-    SAVING.with(|s| s.set(true));
+    jobs.saving.set_value(true);
     leptos::task::spawn_local(async move {
         loop {
-            PENDING.with(|p| p.set(false));
-            if let Err(e) = save(ctx).await {
-                if e != STALE {
-                    ctx.notice.set(Some(format!(
-                        "The browser did not keep the data ({e}). The dashboard works, but reopening the page will not show it."
-                    )));
-                }
+            jobs.save_again.set_value(false);
+            match save(ctx).await {
+                // A newer change or a clear overtook it: nothing to tell.
+                Ok(()) | Err(StorageError::Stale) => {}
+                Err(e) => ctx.notice.set(Some(format!(
+                    "The browser did not keep the data ({e}). The dashboard works, but reopening the page will not show it."
+                ))),
             }
-            if !PENDING.with(Cell::get) {
+            if !jobs.save_again.get_value() {
                 break;
             }
         }
-        SAVING.with(|s| s.set(false));
+        jobs.saving.set_value(false);
     });
 }
-
-const STALE: &str = "stale";
 
 /// Person keys by number, so each row stores a small index instead of an e-mail.
 #[derive(Default)]
@@ -444,9 +426,10 @@ impl Interner {
     }
 }
 
-async fn save(ctx: Ctx) -> Result<(), String> {
-    let rev = REVISION.with(Cell::get);
-    let stale = || REVISION.with(Cell::get) != rev;
+async fn save(ctx: Ctx) -> Result<(), StorageError> {
+    let revision = ctx.jobs.revision;
+    let rev = revision.get_value();
+    let stale = || revision.get_value() != rev;
     // Serialise chunk by chunk between yields, interning persons as they come.
     let total = ctx.data.with_untracked(|d| d.table.days().len());
     let mut interner = Interner::default();
@@ -465,12 +448,12 @@ async fn save(ctx: Ctx) -> Result<(), String> {
                 .collect();
             serde_json::to_vec(&rows)
         });
-        let bytes = bytes.map_err(|e| e.to_string())?;
+        let bytes = bytes.map_err(|e| StorageError::Encode(e.to_string()))?;
         chunks.push(Uint8Array::from(bytes.as_slice()));
         start = end;
         yield_now().await;
         if stale() {
-            return Err(STALE.into());
+            return Err(StorageError::Stale);
         }
     }
     let meta = ctx.data.with_untracked(|d| {
@@ -494,13 +477,13 @@ async fn save(ctx: Ctx) -> Result<(), String> {
         };
         serde_json::to_vec(&meta)
     });
-    let meta = meta.map_err(|e| e.to_string())?;
+    let meta = meta.map_err(|e| StorageError::Encode(e.to_string()))?;
     let files = ctx.data.with_untracked(|d| {
-        forget_other_files(&d.files);
+        forget_other_files(ctx, &d.files);
         d.files
             .iter()
             .filter_map(|f| f.kept.as_deref())
-            .filter_map(|k| kept_file(k).map(|b| (k.to_string(), b)))
+            .filter_map(|k| kept_file(ctx, k).map(|b| (k.to_string(), b)))
             .collect::<Vec<_>>()
     });
 
@@ -509,26 +492,26 @@ async fn save(ctx: Ctx) -> Result<(), String> {
     // change) since the start wins; transactions run in creation order.
     if stale() {
         db.close();
-        return Err(STALE.into());
+        return Err(StorageError::Stale);
     }
     let tx = stores_tx(&db, IdbTransactionMode::Readwrite)?;
     let done = transaction_done(&tx);
-    let meta_store = tx.object_store(META).map_err(|e| js_error(&e))?;
-    let days_store = tx.object_store(DAYS).map_err(|e| js_error(&e))?;
-    days_store.clear().map_err(|e| js_error(&e))?;
+    let meta_store = tx.object_store(META).map_err(JsError::from)?;
+    let days_store = tx.object_store(DAYS).map_err(JsError::from)?;
+    days_store.clear().map_err(JsError::from)?;
     // The meta store holds the meta and the kept files: cleared, so copies
     // of files no longer loaded go with them.
-    meta_store.clear().map_err(|e| js_error(&e))?;
+    meta_store.clear().map_err(JsError::from)?;
     meta_store
         .put_with_key(
             &Uint8Array::from(meta.as_slice()),
             &JsValue::from_str(META_KEY),
         )
-        .map_err(|e| js_error(&e))?;
+        .map_err(JsError::from)?;
     for (key, bytes) in &files {
         meta_store
             .put_with_key(&Uint8Array::from(bytes.as_slice()), &file_key(key))
-            .map_err(|e| js_error(&e))?;
+            .map_err(JsError::from)?;
     }
     // One put at a time, each issued from the previous one's success: the
     // transaction stays active, and copying the chunks into the store is
@@ -536,44 +519,41 @@ async fn save(ctx: Ctx) -> Result<(), String> {
     for (i, c) in chunks.iter().enumerate() {
         let req = days_store
             .put_with_key(c, &JsValue::from_f64(i as f64))
-            .map_err(|e| js_error(&e))?;
+            .map_err(JsError::from)?;
         JsFuture::from(request_promise(&req))
             .await
-            .map_err(|e| js_error(&e))?;
+            .map_err(JsError::from)?;
     }
-    JsFuture::from(done).await.map_err(|e| js_error(&e))?;
+    JsFuture::from(done).await.map_err(JsError::from)?;
     db.close();
     Ok(())
 }
 
 // ---- load ---------------------------------------------------------------------
 
-/// Reads the stored data back; `Ok(None)` when nothing is stored.
-pub async fn load() -> Result<Option<Data>, String> {
+/// Reads the stored data back; `Ok(None)` when nothing is stored. The
+/// stored copies of files go back into `ctx`'s kept files.
+pub async fn load(ctx: Ctx) -> Result<Option<Data>, StorageError> {
     let db = open_db().await?;
-    let result = load_from(&db).await;
+    let result = load_from(ctx, &db).await;
     db.close();
     result
 }
 
-async fn load_from(db: &IdbDatabase) -> Result<Option<Data>, String> {
+async fn load_from(ctx: Ctx, db: &IdbDatabase) -> Result<Option<Data>, StorageError> {
     let tx = stores_tx(db, IdbTransactionMode::Readonly)?;
     let meta_req = tx
         .object_store(META)
         .and_then(|s| s.get(&JsValue::from_str(META_KEY)))
-        .map_err(|e| js_error(&e))?;
+        .map_err(JsError::from)?;
     let meta = JsFuture::from(request_promise(&meta_req))
         .await
-        .map_err(|e| js_error(&e))?;
+        .map_err(JsError::from)?;
     if meta.is_undefined() || meta.is_null() {
         return Ok(None);
     }
     let bytes = Uint8Array::new(&meta).to_vec();
-    let unreadable = |e: serde_json::Error| {
-        format!(
-            "the stored data cannot be read ({e}); use \"Clear all data\" and load the files again"
-        )
-    };
+    let unreadable = |e: serde_json::Error| StorageError::Unreadable(e.to_string());
     let version = serde_json::from_slice::<Version>(&bytes)
         .map_err(unreadable)?
         .version;
@@ -599,10 +579,11 @@ async fn load_from(db: &IdbDatabase) -> Result<Option<Data>, String> {
             }
         }
         FORMAT_VERSION => serde_json::from_slice(&bytes).map_err(unreadable)?,
-        v => {
-            return Err(format!(
-                "the stored data has format {v} (this page reads {FORMAT_VERSION} and 1)"
-            ))
+        found => {
+            return Err(StorageError::Format {
+                found,
+                reads: FORMAT_VERSION,
+            })
         }
     };
     // Chunk by chunk into the table, one short read transaction per chunk
@@ -612,14 +593,14 @@ async fn load_from(db: &IdbDatabase) -> Result<Option<Data>, String> {
     for i in 0..meta.chunks {
         let tx = db
             .transaction_with_str_and_mode(DAYS, IdbTransactionMode::Readonly)
-            .map_err(|e| js_error(&e))?;
+            .map_err(JsError::from)?;
         let req = tx
             .object_store(DAYS)
             .and_then(|s| s.get(&JsValue::from_f64(f64::from(i))))
-            .map_err(|e| js_error(&e))?;
+            .map_err(JsError::from)?;
         let chunk = JsFuture::from(request_promise(&req))
             .await
-            .map_err(|e| js_error(&e))?;
+            .map_err(JsError::from)?;
         if chunk.is_undefined() || chunk.is_null() {
             break;
         }
@@ -629,10 +610,10 @@ async fn load_from(db: &IdbDatabase) -> Result<Option<Data>, String> {
         yield_now().await;
     }
     if read != meta.day_rows {
-        return Err(format!(
-            "the stored data is incomplete ({read} of {} rows); load the files again",
-            meta.day_rows
-        ));
+        return Err(StorageError::Incomplete {
+            read,
+            expected: meta.day_rows,
+        });
     }
     table.insert_periods(
         meta.periods
@@ -645,11 +626,13 @@ async fn load_from(db: &IdbDatabase) -> Result<Option<Data>, String> {
     let mut files = meta.files;
     for f in &mut files {
         let Some(key) = f.kept.clone() else { continue };
-        if kept_file(&key).is_some() {
+        if kept_file(ctx, &key).is_some() {
             continue;
         }
         match read_kept(db, &key).await? {
-            Some(bytes) => KEPT.with(|k| k.borrow_mut().push((key, Rc::new(bytes)))),
+            Some(bytes) => ctx
+                .kept
+                .update_value(|kept| kept.files.push((key, Rc::new(bytes)))),
             // Stored before copies were kept, or by a save that lost it.
             None => f.kept = None,
         }
@@ -663,23 +646,28 @@ async fn load_from(db: &IdbDatabase) -> Result<Option<Data>, String> {
 }
 
 /// A kept file's stored copy (one short read transaction).
-async fn read_kept(db: &IdbDatabase, key: &str) -> Result<Option<Vec<u8>>, String> {
+async fn read_kept(db: &IdbDatabase, key: &str) -> Result<Option<Vec<u8>>, JsError> {
     let tx = db
         .transaction_with_str_and_mode(META, IdbTransactionMode::Readonly)
-        .map_err(|e| js_error(&e))?;
+        .map_err(JsError::from)?;
     let req = tx
         .object_store(META)
         .and_then(|s| s.get(&file_key(key)))
-        .map_err(|e| js_error(&e))?;
+        .map_err(JsError::from)?;
     let v = JsFuture::from(request_promise(&req))
         .await
-        .map_err(|e| js_error(&e))?;
+        .map_err(JsError::from)?;
     Ok((!v.is_undefined() && !v.is_null()).then(|| Uint8Array::new(&v).to_vec()))
 }
 
 /// One stored chunk of day rows, in the row shape of its format.
-fn decode_chunk(bytes: &[u8], version: u32, persons: &[PersonKey]) -> Result<Vec<DayRow>, String> {
-    let unreadable = |e: serde_json::Error| format!("a stored chunk cannot be read ({e})");
+fn decode_chunk(
+    bytes: &[u8],
+    version: u32,
+    persons: &[PersonKey],
+) -> Result<Vec<DayRow>, StorageError> {
+    let unreadable =
+        |e: serde_json::Error| StorageError::Unreadable(format!("a chunk of rows: {e}"));
     let rows: Vec<Row> = if version == 1 {
         let old: Vec<RowV1> = serde_json::from_slice(bytes).map_err(unreadable)?;
         old.into_iter().map(Row::from).collect()
@@ -694,9 +682,10 @@ fn decode_chunk(bytes: &[u8], version: u32, persons: &[PersonKey]) -> Result<Vec
 
 /// Removes everything Scoreboard stored in this browser: the data, the
 /// copies of the files, the remembered column mappings and the view.
-pub async fn clear_all() -> Result<(), String> {
-    REVISION.with(|r| r.set(r.get() + 1));
-    KEPT.with(|k| k.borrow_mut().clear());
+pub async fn clear_all(ctx: Ctx) -> Result<(), StorageError> {
+    // A save under way sees a newer revision and writes nothing.
+    ctx.jobs.revision.update_value(|r| *r += 1);
+    ctx.kept.update_value(|kept| kept.files.clear());
     if let Some(ls) = util::local_storage() {
         let n = ls.length().unwrap_or(0);
         let keys: Vec<String> = (0..n)
@@ -712,11 +701,11 @@ pub async fn clear_all() -> Result<(), String> {
     let done = transaction_done(&tx);
     tx.object_store(META)
         .and_then(|s| s.clear())
-        .map_err(|e| js_error(&e))?;
+        .map_err(JsError::from)?;
     tx.object_store(DAYS)
         .and_then(|s| s.clear())
-        .map_err(|e| js_error(&e))?;
-    JsFuture::from(done).await.map_err(|e| js_error(&e))?;
+        .map_err(JsError::from)?;
+    JsFuture::from(done).await.map_err(JsError::from)?;
     db.close();
     Ok(())
 }
@@ -923,45 +912,45 @@ mod browser_tests {
 
     #[wasm_bindgen_test]
     async fn data_saved_in_indexeddb_reads_back_the_same_after_a_reload() {
-        clear_all().await.unwrap();
-        assert!(load().await.unwrap().is_none(), "nothing stored yet");
+        let ctx = test_support::ctx();
+        clear_all(ctx).await.unwrap();
+        assert!(load(ctx).await.unwrap().is_none(), "nothing stored yet");
         // More rows than two chunks, so the chunked write and read are both used.
         let data = sample(150, 300);
         assert!(data.table.days().len() > 2 * CHUNK_ROWS);
-        let ctx = test_support::ctx();
         ctx.data.set(data.clone());
         save(ctx).await.unwrap();
 
-        let back = load().await.unwrap().expect("the saved data");
+        let back = load(ctx).await.unwrap().expect("the saved data");
         assert_eq!(back.table.days(), data.table.days());
         assert_eq!(back.table.periods(), data.table.periods());
         assert_eq!(back.roster, data.roster);
         assert_eq!(back.files, data.files);
         assert_eq!(back.demo, data.demo);
-        clear_all().await.unwrap();
+        clear_all(ctx).await.unwrap();
     }
 
     /// "Map columns again" after a reload needs the file: its copy is stored
     /// with the data and read back, and "Clear all data" forgets it.
     #[wasm_bindgen_test]
     async fn a_kept_copy_of_a_file_is_stored_with_the_data_and_read_back() {
-        clear_all().await.unwrap();
+        let ctx = test_support::ctx();
+        clear_all(ctx).await.unwrap();
         let bytes = b"Date,Email,Conversations\n2026-11-16,a@b.c,3\n".to_vec();
-        let key = keep_file(&bytes).expect("a small file is kept");
-        assert_eq!(keep_file(&vec![b'x'; KEEP_FILE_LIMIT + 1]), None);
+        let key = keep_file(ctx, &bytes).expect("a small file is kept");
+        assert_eq!(keep_file(ctx, &vec![b'x'; KEEP_FILE_LIMIT + 1]), None);
         let mut data = sample(2, 3);
         data.files[0].kept = Some(key.clone());
-        let ctx = test_support::ctx();
         ctx.data.set(data);
         save(ctx).await.unwrap();
         // As after a reload: nothing in memory.
-        KEPT.with(|k| k.borrow_mut().clear());
-        let back = load().await.unwrap().expect("the saved data");
+        ctx.kept.update_value(|kept| kept.files.clear());
+        let back = load(ctx).await.unwrap().expect("the saved data");
         assert_eq!(back.files[0].kept.as_deref(), Some(key.as_str()));
-        assert_eq!(kept_file(&key).as_deref(), Some(&bytes));
+        assert_eq!(kept_file(ctx, &key).as_deref(), Some(&bytes));
 
-        clear_all().await.unwrap();
-        assert_eq!(kept_file(&key), None);
+        clear_all(ctx).await.unwrap();
+        assert_eq!(kept_file(ctx, &key), None);
     }
 
     #[wasm_bindgen_test]
@@ -979,12 +968,12 @@ mod browser_tests {
         save_view(&view);
         let ls = util::local_storage().unwrap();
         ls.set_item("another-app:setting", "kept").unwrap();
-        assert!(load().await.unwrap().is_some());
+        assert!(load(ctx).await.unwrap().is_some());
         assert_eq!(remembered_mapping(&headers), Some(choice));
         assert_eq!(load_view(), Some(view));
 
-        clear_all().await.unwrap();
-        assert!(load().await.unwrap().is_none());
+        clear_all(ctx).await.unwrap();
+        assert!(load(ctx).await.unwrap().is_none());
         assert_eq!(remembered_mapping(&headers), None);
         assert_eq!(load_view(), None);
         assert_eq!(
@@ -996,15 +985,15 @@ mod browser_tests {
 
     #[wasm_bindgen_test]
     async fn clear_all_data_during_a_save_wins_nothing_is_written_afterwards() {
-        clear_all().await.unwrap();
         let ctx = test_support::ctx();
+        clear_all(ctx).await.unwrap();
         ctx.data.set(sample(20, 30));
         // The save yields after serialising its first chunk; "Clear all data"
         // starts then, so the save must notice and write nothing.
-        let (saved, cleared) = futures::future::join(save(ctx), clear_all()).await;
-        assert_eq!(saved, Err(STALE.to_string()));
+        let (saved, cleared) = futures::future::join(save(ctx), clear_all(ctx)).await;
+        assert_eq!(saved, Err(StorageError::Stale));
         cleared.unwrap();
-        assert!(load().await.unwrap().is_none());
+        assert!(load(ctx).await.unwrap().is_none());
     }
 
     #[wasm_bindgen_test]

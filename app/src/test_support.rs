@@ -17,7 +17,9 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 /// The page's state as `App` makes it, with the stored data already read back
 /// (found empty), so an import merges at once instead of waiting for it.
 pub fn ctx() -> Ctx {
-    let ctx = Ctx::new();
+    // What `mount_to_body` does first: background work (a save) can be spawned.
+    let _ = any_spawner::Executor::init_wasm_bindgen();
+    let ctx = crate::app::new_ctx(Default::default());
     ctx.restored.set(true);
     ctx
 }

@@ -35,13 +35,13 @@ pub fn url_param(name: &str) -> Option<String> {
 
 /// An `as_of=YYYY-MM-DD` URL parameter: pins "today" for tests, benchmarks and reproducible views.
 pub fn as_of_param() -> Option<NaiveDate> {
-    url_param("as_of").and_then(|s| parse_day(&s))
+    url_param("as_of").and_then(|s| day_or_none(&s))
 }
 
 /// Core's one reader of days (`scoreboard_core::parse::parse_day`), for the
 /// page's inputs and URL parameters, where a day that cannot be read is
 /// simply no day. Not a parser of its own: the forms are core's.
-pub fn parse_day(s: &str) -> Option<NaiveDate> {
+pub fn day_or_none(s: &str) -> Option<NaiveDate> {
     scoreboard_core::parse::parse_day(s).ok()
 }
 

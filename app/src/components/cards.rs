@@ -55,6 +55,14 @@ fn direction_words(d: Direction) -> &'static str {
     }
 }
 
+/// A card's change from the week before, or why there is none to show.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CardChange {
+    Shown(ChangeView),
+    /// Why there is no change (empty when the card says why it has no figure).
+    Missing(String),
+}
+
 /// A change as the page writes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChangeView {
@@ -144,7 +152,7 @@ pub struct CardView {
     /// A second figure under the value, shown on every screen.
     pub sub: Option<Sub>,
     /// The change, or why there is none to show.
-    pub change: Result<ChangeView, String>,
+    pub change: CardChange,
     /// One line of context (what it counts, why it is "—"); on wide screens only.
     pub note: String,
     /// The last weeks' values, oldest first (the trend line; wide screens only).
@@ -168,7 +176,7 @@ impl CardView {
             value: DASH.into(),
             raw: String::new(),
             sub: None,
-            change: Err(String::new()),
+            change: CardChange::Missing(String::new()),
             note: reason.to_string(),
             trend: Vec::new(),
             trend_label: String::new(),
@@ -179,11 +187,11 @@ impl CardView {
 #[component]
 pub fn KpiCard(card: CardView) -> impl IntoView {
     let (direction, meaning) = match &card.change {
-        Ok(c) => (direction_class(c.direction), meaning_class(c.meaning)),
-        Err(_) => ("none", "none"),
+        CardChange::Shown(c) => (direction_class(c.direction), meaning_class(c.meaning)),
+        CardChange::Missing(_) => ("none", "none"),
     };
     let change = match card.change {
-        Ok(c) => {
+        CardChange::Shown(c) => {
             let title = format!(
                 "{} from the {}: {}.",
                 direction_words(c.direction),
@@ -200,7 +208,9 @@ pub fn KpiCard(card: CardView) -> impl IntoView {
             }
             .into_any()
         }
-        Err(why) => view! { <p class="delta none" data-value="">{why}</p> }.into_any(),
+        CardChange::Missing(why) => {
+            view! { <p class="delta none" data-value="">{why}</p> }.into_any()
+        }
     };
     let spark = (card.trend.iter().flatten().count() >= 2)
         .then(|| view! { <Sparkline values=card.trend label=card.trend_label/> });

@@ -13,12 +13,12 @@ use scoreboard_core::share::ListCounts;
 use scoreboard_core::{week, Source};
 
 use crate::charts::{AxisWeek, Chart, ChartData, Fmt, Mark, Series};
-use crate::components::cards::{CardView, ChangeView, KpiCard, Sub};
+use crate::components::cards::{CardChange, CardView, ChangeView, KpiCard, Sub};
 use crate::components::definitions::Info;
+use crate::components::downloads::Downloads;
 use crate::components::load::{FilesPanel, FilesToggle};
-use crate::components::share::Downloads;
 use crate::components::teams::TeamTable;
-use crate::share::SharedCounts;
+use crate::shared_view::SharedCounts;
 use crate::state::ctx;
 use crate::util::{self, int, DASH};
 
@@ -328,18 +328,19 @@ fn cards(r: &Report, hidden: Option<&ListCounts>) -> Vec<CardView> {
     let against = c.compared_with.map_or_else(String::new, |p| {
         format!("vs week of {}", util::day_month(p))
     });
-    let change = |card: &Card| -> Result<ChangeView, String> {
+    let change = |card: &Card| -> CardChange {
         match (&card.change, c.compared_with) {
-            (Some(ch), _) => Ok(ChangeView::of(card.figure, ch, against.clone())),
-            (None, Some(p)) => Err(format!(
+            (Some(ch), _) => CardChange::Shown(ChangeView::of(card.figure, ch, against.clone())),
+            (None, Some(p)) => CardChange::Missing(format!(
                 "the week of {} has no {} to compare with",
                 util::day_month(p),
                 definition(card.figure).label.to_lowercase()
             )),
-            (None, None) => Err(c
-                .why_no_comparison
-                .clone()
-                .unwrap_or_else(|| "no earlier week to compare with".to_string())),
+            (None, None) => CardChange::Missing(
+                c.why_no_comparison
+                    .clone()
+                    .unwrap_or_else(|| "no earlier week to compare with".to_string()),
+            ),
         }
     };
     let view = |i: usize, card: &Card, note: String| -> CardView {
@@ -467,11 +468,7 @@ fn trend_words(values: &[Option<f64>], fmt: Fmt) -> String {
 
 /// "Not started yet": core's count and change (a shared snapshot without
 /// lists gives its count instead).
-fn nonstarters(
-    r: &Report,
-    change: Option<Result<ChangeView, String>>,
-    hidden: Option<&ListCounts>,
-) -> CardView {
+fn nonstarters(r: &Report, change: Option<CardChange>, hidden: Option<&ListCounts>) -> CardView {
     let (id, label, figure) = ("kpi-nonstarters", "Not started yet", Figure::NonStarters);
     let Some(size) = r.roster_size else {
         return CardView::undefined(
@@ -484,7 +481,8 @@ fn nonstarters(
         );
     };
     let n = hidden.map_or(r.non_starters.len() as u64, |c| c.non_starters);
-    let change = change.unwrap_or_else(|| Err("no earlier week to compare with".to_string()));
+    let change = change
+        .unwrap_or_else(|| CardChange::Missing("no earlier week to compare with".to_string()));
     // A week whose tiers cannot be computed is a gap in the trend.
     let t = &r.tiers_by_week;
     let from = t.len().saturating_sub(TREND_WEEKS);

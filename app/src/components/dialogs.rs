@@ -223,7 +223,10 @@ fn PeriodDialog(
     let show_message = retry;
     let from_s = RwSignal::new(from.to_string());
     let to_s = RwSignal::new(to.to_string());
-    let parsed = move || match (util::parse_day(&from_s.get()), util::parse_day(&to_s.get())) {
+    let parsed = move || match (
+        util::day_or_none(&from_s.get()),
+        util::day_or_none(&to_s.get()),
+    ) {
         (Some(a), Some(b)) if a <= b => Some((a, b)),
         _ => None,
     };

@@ -11,7 +11,7 @@
 //!
 //! `weeks=N` (or the page's own `window=`/`from=`/`to=`), `team=` and
 //! `as_of=` choose the view. The data is what the page shows at the same
-//! address (`crate::app::load`): the server's rows in live mode, a snapshot
+//! address (`app::load`): the server's rows in live mode, a snapshot
 //! (`#s=…`, `?snapshot=…`), what this browser kept. Every figure is core's,
 //! drawn by the page's own components (`AnswerLead`, `Kpis`, `Chart`). A small
 //! link "Scoreboard · as of <day>" opens the full dashboard in a new tab.
@@ -26,9 +26,9 @@ use crate::charts::Chart;
 use crate::components::dashboard::{chart_named, AnswerLead, Kpis, CHARTS};
 use crate::components::definitions::Info;
 use crate::components::load::nothing_loaded;
-use crate::components::share::provide_snapshot;
-use crate::share::{self as sharing, ShareCtx, Shown};
-use crate::state::{ctx, Ctx, ViewState, WindowChoice};
+use crate::components::shared_page::provide_snapshot;
+use crate::shared_view::{self as sharing, share_ctx, Shown};
+use crate::state::{ctx, ViewState, WindowChoice};
 use crate::util;
 
 /// The longest window an embed shows (as `scoreboard report --weeks`).
@@ -67,7 +67,7 @@ pub fn requested() -> Option<EmbedKind> {
 /// The view from the URL: the page's live-link form (`window=`, `from=`,
 /// `to=`, `team=`) or `weeks=N` and `team=`, as `/api/report` takes them.
 /// A `weeks` that is not a number of weeks is said, not guessed.
-fn view_from_params() -> (ViewState, Option<String>) {
+pub fn view_from_params() -> (ViewState, Option<String>) {
     if let Some(v) = sharing::view_from_url() {
         return (v, None);
     }
@@ -93,21 +93,12 @@ fn view_from_params() -> (ViewState, Option<String>) {
     (view, note)
 }
 
-/// The whole page when `?embed=` is given.
+/// The whole page when `?embed=` is given. `App` makes the page's state
+/// with the view of [`view_from_params`] (`note` says what in it was not
+/// understood) and loads the data; `ready` turns true once loaded.
 #[component]
-pub fn Embed(kind: EmbedKind) -> impl IntoView {
-    let ctx = Ctx::new();
-    provide_context(ctx);
-    // The URL alone says what an embed shows: never the view remembered
-    // from the full page, and nothing is saved back.
-    let (view, note) = view_from_params();
-    ctx.view.set(view);
-    let sc = ShareCtx::provide();
-    let ready = RwSignal::new(false);
-    leptos::task::spawn_local(async move {
-        crate::app::load(ctx, sc).await;
-        ready.set(true);
-    });
+pub fn Embed(kind: EmbedKind, note: Option<String>, ready: RwSignal<bool>) -> impl IntoView {
+    let sc = share_ctx();
     let class = kind.class();
     let body = kind.clone();
     view! {

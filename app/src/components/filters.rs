@@ -92,13 +92,13 @@ pub fn Filters() -> impl IntoView {
                     <label for="window-from">"From"</label>
                     <input id="window-from" type="date"
                         prop:value=move || view_.with(|s| s.from.map(|d| d.to_string()).unwrap_or_default())
-                        on:change=move |ev| { let d = util::parse_day(&event_target_value(&ev)); view_.update(|s| s.from = d); }/>
+                        on:change=move |ev| { let d = util::day_or_none(&event_target_value(&ev)); view_.update(|s| s.from = d); }/>
                 </div>
                 <div class="filter">
                     <label for="window-to">"To"</label>
                     <input id="window-to" type="date"
                         prop:value=move || view_.with(|s| s.to.map(|d| d.to_string()).unwrap_or_default())
-                        on:change=move |ev| { let d = util::parse_day(&event_target_value(&ev)); view_.update(|s| s.to = d); }/>
+                        on:change=move |ev| { let d = util::day_or_none(&event_target_value(&ev)); view_.update(|s| s.to = d); }/>
                 </div>
             </Show>
             <div class="filter">

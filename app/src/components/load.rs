@@ -6,9 +6,9 @@
 use leptos::prelude::*;
 use scoreboard_core::parse::FileKind;
 
-use crate::loader::{self, Input, Origin};
-use crate::share::{share_ctx, Shown};
-use crate::state::{ctx, FileReport};
+use crate::loader;
+use crate::shared_view::{share_ctx, Shown};
+use crate::state::{ctx, FileReport, Input, Origin};
 use crate::storage;
 use crate::util::{self, int, plural};
 
@@ -41,7 +41,7 @@ pub fn nothing_loaded(c: crate::state::Ctx) -> bool {
     c.data.with(|d| d.is_empty())
         && !c
             .live
-            .with(|l| l.as_ref().is_some_and(crate::live::Live::has_rows))
+            .with(|l| l.as_ref().is_some_and(crate::state::Live::has_rows))
 }
 
 /// The header's "Add files" button: a label for the page's one file input
@@ -380,7 +380,7 @@ fn map_again(r: &FileReport) -> Option<AnyView> {
         return None; // not read, or JSON / a pasted list: no columns to map
     }
     let ctx = ctx();
-    Some(match r.kept.clone().filter(|k| storage::kept_file(k).is_some()) {
+    Some(match r.kept.clone().filter(|k| storage::kept_file(ctx, k).is_some()) {
         Some(key) => view! {
             <p class="map-again-line">
                 <button class="btn small map-again" on:click=move |_| loader::map_again(ctx, key.clone())>

@@ -20,14 +20,14 @@ use scoreboard_core::api::{MemberRollout, Rollout as RolloutAnswer, TokenRollout
 use scoreboard_core::telemetry::coverage;
 use scoreboard_core::PersonKey;
 
+use crate::error::FetchError;
+use crate::http::fetch_json;
 use crate::live::{self, when};
 use crate::state::ctx;
 use crate::util::{self, int, plural, usd};
 
-async fn fetch() -> Result<RolloutAnswer, String> {
-    let url = "api/telemetry/rollout";
-    let bytes = crate::loader::fetch_bytes(url).await?;
-    serde_json::from_slice(&bytes).map_err(|e| format!("{url}: unexpected answer ({e})"))
+async fn fetch() -> Result<RolloutAnswer, FetchError> {
+    fetch_json("api/telemetry/rollout").await
 }
 
 /// "today", "1 day ago", "12 days ago" (by this browser's clock).
@@ -59,7 +59,7 @@ fn origin() -> String {
 #[component]
 pub fn Rollout() -> impl IntoView {
     let ctx = ctx();
-    let answer = RwSignal::new(None::<Result<RolloutAnswer, String>>);
+    let answer = RwSignal::new(None::<Result<RolloutAnswer, FetchError>>);
     // Fetched again whenever the live data is refreshed.
     Effect::new(move |_| {
         let stamp = ctx

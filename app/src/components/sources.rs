@@ -11,8 +11,9 @@ use crate::components::connect::Connect;
 use crate::components::rollout::Rollout;
 use scoreboard_core::api::{self, ImportsPart, SourceState, TelemetryPart};
 
-use crate::live::{self, Live};
+use crate::live;
 use crate::state::ctx;
+use crate::state::Live;
 use crate::util::{int, plural};
 
 /// How many names each "never reported" list shows before "and N more".

@@ -11,7 +11,8 @@
 //!
 //! While a snapshot is shown the page is read-only: the dashboard renders
 //! the snapshot's report through the same components, with no drop zone,
-//! filters or "clear". Links are made in `components::share`.
+//! filters or "clear". Links are made in `components::share_dialog` (with
+//! the helpers at the end of this file), and shown by `components::shared_page`.
 //!
 //! URL knobs: `?share_limit=N` lowers the longest link (bytes of fragment)
 //! the share dialog offers, to try the file path without a large data set.
@@ -25,8 +26,10 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::error::{FetchError, JsError};
+use crate::http;
 use crate::state::{ViewState, WindowChoice};
-use crate::util::{self, js_error};
+use crate::util;
 
 /// The longest link the dialog offers, in bytes of URL fragment (core's
 /// `MAX_LINK_FRAGMENT_BYTES`, which says why), unless `?share_limit=N`.
@@ -107,7 +110,7 @@ impl ShareCtx {
         if let Some(url) = util::url_param("snapshot").filter(|u| !u.trim().is_empty()) {
             self.shown.set(Shown::Loading(url.clone()));
             leptos::task::spawn_local(async move {
-                let shown = match fetch_text(&url).await {
+                let shown = match http::fetch_text(&url).await {
                     // A static host (and `scoreboard serve`) answer unknown paths with the page itself.
                     Ok(text) if text.trim_start().starts_with('<') => Shown::Failed(format!(
                         "The address {url} gives a web page, not a snapshot file: check the address, or ask for the file itself."
@@ -201,8 +204,8 @@ pub fn view_from_url() -> Option<ViewState> {
     let window = WindowChoice::from_key(&util::url_param("window")?)?;
     Some(ViewState {
         window,
-        from: util::url_param("from").and_then(|d| util::parse_day(&d)),
-        to: util::url_param("to").and_then(|d| util::parse_day(&d)),
+        from: util::url_param("from").and_then(|d| util::day_or_none(&d)),
+        to: util::url_param("to").and_then(|d| util::day_or_none(&d)),
         team: util::url_param("team").filter(|t| !t.is_empty()),
     })
 }
@@ -214,16 +217,8 @@ pub fn is_snapshot_name(name: &str) -> bool {
     n.ends_with(".json") && n.contains(".scoreboard")
 }
 
-/// A snapshot file's text, fetched like the demo files.
-async fn fetch_text(url: &str) -> Result<String, String> {
-    let bytes = crate::loader::fetch_bytes(url).await?;
-    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
-}
-
-async fn read_file(file: &web_sys::File) -> Result<Vec<u8>, String> {
-    let buf = JsFuture::from(file.array_buffer())
-        .await
-        .map_err(|e| js_error(&e))?;
+async fn read_file(file: &web_sys::File) -> Result<Vec<u8>, JsError> {
+    let buf = JsFuture::from(file.array_buffer()).await?;
     Ok(js_sys::Uint8Array::new(&buf).to_vec())
 }
 
@@ -390,24 +385,18 @@ pub fn live_link(v: &ViewState) -> String {
     format!("{}?{}", page_base(), q.join("&"))
 }
 
-/// The header `scoreboard serve` requires on every change (`server/src/guard.rs`):
-/// a form or a script on another site cannot send it.
-const WRITE_HEADER: &str = "x-scoreboard-request";
-
 /// POSTs an encoded snapshot to `scoreboard serve`; the stored id's link.
-pub async fn store_on_server(code: &str) -> Result<String, String> {
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_body(&wasm_bindgen::JsValue::from_str(code));
-    let req = web_sys::Request::new_with_str_and_init("api/snapshots", &init)
-        .map_err(|e| js_error(&e))?;
-    let _ = req.headers().set("content-type", "text/plain");
-    let _ = req.headers().set(WRITE_HEADER, "1");
-    let answer = server_json(req).await?;
-    let link = answer
-        .get("link")
-        .and_then(|l| l.as_str())
-        .ok_or("the server's answer has no link")?;
+pub async fn store_on_server(code: &str) -> Result<String, FetchError> {
+    let url = "api/snapshots";
+    let answer = http::send_json("POST", url, Some(code)).await?;
+    let link =
+        answer
+            .get("link")
+            .and_then(|l| l.as_str())
+            .ok_or_else(|| FetchError::Unexpected {
+                url: url.to_string(),
+                reason: "the answer has no link".to_string(),
+            })?;
     Ok(format!("{}{link}", page_base()))
 }
 
@@ -421,47 +410,21 @@ pub struct StoredSnapshot {
     pub bytes: u64,
 }
 
-pub async fn stored_snapshots() -> Result<Vec<StoredSnapshot>, String> {
-    let req = web_sys::Request::new_with_str("api/snapshots").map_err(|e| js_error(&e))?;
-    let v = server_json(req).await?;
-    serde_json::from_value(v.get("snapshots").cloned().unwrap_or_default())
-        .map_err(|e| format!("unexpected answer ({e})"))
+pub async fn stored_snapshots() -> Result<Vec<StoredSnapshot>, FetchError> {
+    let url = "api/snapshots";
+    let v = http::send_json("GET", url, None).await?;
+    serde_json::from_value(v.get("snapshots").cloned().unwrap_or_default()).map_err(|e| {
+        FetchError::Unexpected {
+            url: url.to_string(),
+            reason: e.to_string(),
+        }
+    })
 }
 
-pub async fn delete_stored(id: &str) -> Result<(), String> {
-    let init = web_sys::RequestInit::new();
-    init.set_method("DELETE");
-    let req = web_sys::Request::new_with_str_and_init(&format!("api/snapshots/{id}"), &init)
-        .map_err(|e| js_error(&e))?;
-    let _ = req.headers().set(WRITE_HEADER, "1");
-    server_json(req).await.map(|_| ())
-}
-
-/// Sends a request to the server; the JSON answer, or the server's error message.
-async fn server_json(req: web_sys::Request) -> Result<serde_json::Value, String> {
-    let w = web_sys::window().ok_or("no window")?;
-    let resp = JsFuture::from(w.fetch_with_request(&req))
+pub async fn delete_stored(id: &str) -> Result<(), FetchError> {
+    http::send_json("DELETE", &format!("api/snapshots/{id}"), None)
         .await
-        .map_err(|e| js_error(&e))?;
-    let resp: web_sys::Response = resp.dyn_into().map_err(|_| "not a response".to_string())?;
-    let status = resp.status();
-    let text = JsFuture::from(resp.text().map_err(|e| js_error(&e))?)
-        .await
-        .map_err(|e| js_error(&e))?
-        .as_string()
-        .unwrap_or_default();
-    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    if !resp.ok() {
-        let message = value
-            .pointer("/error/message")
-            .and_then(|m| m.as_str())
-            .map_or_else(
-                || format!("HTTP {status}"),
-                |m| format!("HTTP {status}: {m}"),
-            );
-        return Err(message);
-    }
-    Ok(value)
+        .map(|_| ())
 }
 
 /// Whether `scoreboard serve` serves this page (it answers `api/health`).

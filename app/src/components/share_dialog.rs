@@ -1,68 +1,18 @@
-//! The share dialog (privacy choice, link, snapshot file, server-stored
-//! snapshot, live link), the read-only shared view, and the CSV downloads.
+//! The share dialog: the privacy choice, the link, the snapshot file, a
+//! snapshot stored on the server, and the live link. What a link opens is
+//! `components::shared_page`.
 
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use scoreboard_core::metrics::Report;
 use scoreboard_core::share::{self, Privacy, ShareError, Snapshot, View, DEFAULT_MIN_GROUP};
 
-use crate::components::{dashboard::Dashboard, definitions::DefinitionList, people::PeopleSection};
+use crate::components::downloads::alert_on_error;
+use crate::error::FetchError;
 use crate::export;
-use crate::share::{self as sharing, share_ctx, Opened, OpenedFrom, SharedCounts, Shown};
-use crate::state::{ctx, Ctx, Data};
-use crate::util::{self, int, plural};
-
-// ---- downloads -----------------------------------------------------------------
-
-fn window_stem(r: &Report) -> String {
-    format!("{}-to-{}", r.window.from, r.window.to)
-}
-
-/// CSV downloads of the weekly series and the people table.
-#[component]
-pub fn Downloads() -> impl IntoView {
-    let r = ctx().report;
-    let weeks = move |_| {
-        let (name, text) = r.with(|r| {
-            (
-                format!("scoreboard-weeks-{}.csv", window_stem(r)),
-                share::weeks_csv(r),
-            )
-        });
-        alert_on_error(export::download_text(&name, "text/csv", &text));
-    };
-    let people = move |_| {
-        let (name, text) = r.with(|r| {
-            (
-                format!("scoreboard-people-{}.csv", window_stem(r)),
-                share::people_csv(r),
-            )
-        });
-        alert_on_error(export::download_text(&name, "text/csv", &text));
-    };
-    let has_people = move || r.with(|r| !r.people.is_empty());
-    view! {
-        <section class="downloads" aria-label="Downloads">
-            <span class="hint">"Download as CSV (for a spreadsheet): "</span>
-            <button id="export-weeks-csv" class="btn quiet small" on:click=weeks>"Weekly figures"</button>
-            <Show when=has_people>
-                <button id="export-people-csv" class="btn quiet small" on:click=people>"People table"</button>
-            </Show>
-            <span class="hint">" Each chart has its own SVG and PNG download."</span>
-        </section>
-    }
-}
-
-fn alert_on_error(r: Result<(), String>) {
-    if let Err(e) = r {
-        if let Some(w) = web_sys::window() {
-            let _ = w.alert_with_message(&format!("The download could not be made: {e}"));
-        }
-    }
-}
-
-// ---- the share dialog ----------------------------------------------------------
+use crate::shared_view as sharing;
+use crate::state::{ctx, Ctx};
+use crate::util;
 
 /// The "Share…" button of the header and its dialog.
 #[component]
@@ -77,6 +27,15 @@ pub fn ShareButton() -> impl IntoView {
             <ShareDialog on_close=move || open.set(false)/>
         </Show>
     }
+}
+
+/// Where storing the snapshot on the server stands.
+#[derive(Debug, Clone, PartialEq)]
+enum Storing {
+    Sent,
+    /// The stored snapshot's link.
+    Stored(String),
+    Failed(FetchError),
 }
 
 /// What the dialog made from the current view and the privacy choice.
@@ -142,12 +101,11 @@ fn ShareDialog(on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl Into
     let privacy = RwSignal::new(Privacy::Pseudonyms);
     let min_group = RwSignal::new(DEFAULT_MIN_GROUP);
     let limit = sharing::link_limit();
-    let made =
-        Memo::new(move |_| make(c, privacy.get(), min_group.get()).map_err(|e| e.to_string()));
+    let made = Memo::new(move |_| make(c, privacy.get(), min_group.get()).map_err(Arc::new));
     let copied = RwSignal::new(None::<String>);
     let server = RwSignal::new(false);
-    let stored_link = RwSignal::new(None::<Result<String, String>>);
-    let stored = RwSignal::new(None::<Result<Vec<sharing::StoredSnapshot>, String>>);
+    let stored_link = RwSignal::new(None::<Storing>);
+    let stored = RwSignal::new(None::<Result<Vec<sharing::StoredSnapshot>, FetchError>>);
     let refresh_list = move || {
         leptos::task::spawn_local(async move {
             stored.set(Some(sharing::stored_snapshots().await));
@@ -212,15 +170,14 @@ fn ShareDialog(on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl Into
     };
     let store = move |_| {
         let Ok(m) = made.get_untracked() else { return };
-        stored_link.set(Some(Err("Storing…".into())));
+        stored_link.set(Some(Storing::Sent));
         leptos::task::spawn_local(async move {
-            let r = sharing::store_on_server(&m.code).await;
-            let ok = r.is_ok();
-            stored_link.set(Some(
-                r.map_err(|e| format!("The server did not store it: {e}")),
-            ));
-            if ok {
-                refresh_list();
+            match sharing::store_on_server(&m.code).await {
+                Ok(link) => {
+                    stored_link.set(Some(Storing::Stored(link)));
+                    refresh_list();
+                }
+                Err(e) => stored_link.set(Some(Storing::Failed(e))),
             }
         });
     };
@@ -288,7 +245,7 @@ fn ShareDialog(on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl Into
                             <p class="hint">{format!("{} of link.", kb(size))}</p>
                         </Show>
                     }.into_any()
-                }).unwrap_or_else(|e| view! { <p id="share-error" class="error" role="alert">{e}</p> }.into_any())}
+                }).unwrap_or_else(|e| view! { <p id="share-error" class="error" role="alert">{e.to_string()}</p> }.into_any())}
                 <Show when=move || made.with(Result::is_ok)>
                     <p>
                         <button id="share-download" class="btn" on:click=download>"Download snapshot file"</button>
@@ -306,7 +263,7 @@ fn ShareDialog(on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl Into
                         </p>
                         <button id="share-store" class="btn" on:click=store disabled=move || made.with(Result::is_err)>"Store on this server"</button>
                         {move || stored_link.get().map(|r| match r {
-                            Ok(link) => {
+                            Storing::Stored(link) => {
                                 let l2 = link.clone();
                                 view! {
                                     <div class="share-row">
@@ -315,7 +272,10 @@ fn ShareDialog(on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl Into
                                     </div>
                                 }.into_any()
                             }
-                            Err(e) => view! { <p class="hint" id="share-store-status">{e}</p> }.into_any(),
+                            Storing::Sent => view! { <p class="hint" id="share-store-status">"Storing…"</p> }.into_any(),
+                            Storing::Failed(e) => view! {
+                                <p class="hint" id="share-store-status">{format!("The server did not store it: {e}")}</p>
+                            }.into_any(),
                         })}
                         <h4>"Live link"</h4>
                         <p class="hint">
@@ -365,183 +325,5 @@ fn ShareDialog(on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl Into
                 </div>
             </div>
         </div>
-    }
-}
-
-// ---- the shared view -----------------------------------------------------------
-
-/// The header of a shared view: no share, no clear.
-#[component]
-pub fn SharedHeader() -> impl IntoView {
-    view! {
-        <header class="top">
-            <div class="brand">
-                <h1>"Scoreboard"</h1>
-                <p class="tagline">"A shared snapshot of Claude Code adoption, week by week."</p>
-            </div>
-        </header>
-    }
-}
-
-/// What the page shows instead of its own data while a snapshot is open.
-#[component]
-pub fn SharedPage() -> impl IntoView {
-    let sc = share_ctx();
-    move || {
-        match sc.shown.get() {
-        Shown::Own => ().into_any(),
-        Shown::Loading(url) => view! {
-            <p class="loading" id="share-loading">{format!("Opening the shared snapshot at {url}…")}</p>
-        }
-        .into_any(),
-        Shown::Failed(message) => view! {
-            <section id="share-failed" class="panel share-failed" role="alert" aria-labelledby="share-failed-title">
-                <h2 id="share-failed-title">"This shared snapshot cannot be shown"</h2>
-                <p id="share-failed-message">{message}</p>
-                <p class="hint">"Ask the person who shared it for a new link, or for the snapshot file."</p>
-                <button id="share-close" class="btn" on:click=move |_| sc.close()>"Open Scoreboard without it"</button>
-            </section>
-        }
-        .into_any(),
-        Shown::Open(opened) => view! { <SharedView opened/> }.into_any(),
-    }
-    }
-}
-
-fn opened_from_text(o: &OpenedFrom) -> String {
-    match o {
-        OpenedFrom::Link => "Opened from a link.".into(),
-        OpenedFrom::Url(u) => format!("Opened from {u}."),
-        OpenedFrom::File(f) => format!("Opened from the file {f}."),
-    }
-}
-
-/// Makes the components below read `s`'s report instead of the page's
-/// data (the shared view, and an embed of a snapshot).
-pub fn provide_snapshot(s: &Snapshot) {
-    let base = ctx();
-    let report = Arc::new(s.report.clone());
-    let shared = Ctx {
-        data: RwSignal::new(Data::default()),
-        view: RwSignal::new(sharing::view_state(s)),
-        report: Memo::new(move |_| report.clone()),
-        notice: RwSignal::new(None),
-        last_batch: RwSignal::new(Vec::new()),
-        ..base
-    };
-    provide_context(shared);
-    provide_context(SharedCounts(sharing::hidden_counts(s)));
-}
-
-#[component]
-fn SharedView(opened: Arc<Opened>) -> impl IntoView {
-    let sc = share_ctx();
-    let s = &opened.snapshot;
-    provide_snapshot(s);
-    let r = &s.report;
-    let team = r
-        .window
-        .team
-        .clone()
-        .map_or_else(|| "all teams".to_string(), |t| format!("team {t}"));
-    let shown = format!(
-        "{} from {} to {} (UTC), {}, as of {}.",
-        plural(r.weeks.len() as u64, "week", "weeks"),
-        r.window.from,
-        r.window.to,
-        team,
-        r.window.as_of
-    );
-    let aggregates = s.privacy == Privacy::AggregatesOnly;
-    let counts = s.counts.clone();
-    view! {
-        <section id="share-banner" class="share-banner" role="note" aria-label="Shared snapshot">
-            <p class="share-caption" id="share-caption-shown"><strong>{s.caption()}</strong></p>
-            <p>{format!(
-                "A read-only snapshot: the figures were computed by the person who shared it and cannot be changed here. {shown} {}",
-                opened_from_text(&opened.from)
-            )}</p>
-            <button id="share-close" class="btn quiet small" on:click=move |_| sc.close()>"Open Scoreboard without this snapshot"</button>
-        </section>
-        <div id="dashboard" class="dashboard shared">
-            <Dashboard/>
-            {if aggregates {
-                view! { <SharedCountsView counts/> }.into_any()
-            } else {
-                view! { <PeopleSection/> }.into_any()
-            }}
-            <SharedHealth/>
-            <DefinitionList/>
-        </div>
-    }
-}
-
-/// Aggregates only: the people lists as counts.
-#[component]
-fn SharedCountsView(counts: share::ListCounts) -> impl IntoView {
-    let rows = [
-        ("count-people", "People in the data", counts.people),
-        ("count-power-users", "Power users", counts.power_users),
-        (
-            "count-non-starters",
-            "On the roster, not started yet",
-            counts.non_starters,
-        ),
-        (
-            "count-new",
-            "Started in the latest week",
-            counts.new_this_week,
-        ),
-        (
-            "count-not-on-roster",
-            "In the data, not on the roster",
-            counts.not_on_roster,
-        ),
-        (
-            "count-never-seen",
-            "On the roster, never seen in any source",
-            counts.roster_never_seen,
-        ),
-    ];
-    view! {
-        <section class="people-block" aria-labelledby="people-title">
-            <div class="section-head">
-                <h2 id="people-title">"People"</h2>
-                <p class="explain">"Shared as aggregates only: no row per person, each list as a count."</p>
-            </div>
-            <dl class="share-counts">
-                {rows.into_iter().map(|(id, label, n)| view! {
-                    <div><dt>{label}</dt><dd id=id data-value=n.to_string()>{int(n)}</dd></div>
-                }).collect_view()}
-            </dl>
-        </section>
-    }
-}
-
-/// Where the snapshot's figures come from (the shared part of data health).
-#[component]
-fn SharedHealth() -> impl IntoView {
-    let r = ctx().report;
-    view! {
-        <section id="health" class="panel health" aria-labelledby="health-title">
-            <h2 id="health-title">"Where the figures come from"</h2>
-            <table class="health-table stack">
-                <thead><tr>
-                    <th scope="col">"Source"</th><th scope="col">"First day"</th><th scope="col">"Last day"</th>
-                    <th scope="col" class="num">"People"</th><th scope="col" class="num">"Days in gaps (no data)"</th>
-                </tr></thead>
-                <tbody>
-                    {move || r.with(|r| r.health.sources.iter().map(|s| view! {
-                        <tr>
-                            <th scope="row">{s.source.as_str()}</th>
-                            <td data-label="First day">{util::opt_day(s.first_day)}</td>
-                            <td data-label="Last day">{util::opt_day(s.last_day)}</td>
-                            <td class="num" data-label="People">{int(s.persons)}</td>
-                            <td class="num" data-label="Days in gaps (no data)">{int(s.gaps.iter().map(|(a, b)| (*b - *a).num_days() as u64 + 1).sum())}</td>
-                        </tr>
-                    }).collect_view())}
-                </tbody>
-            </table>
-        </section>
     }
 }
