@@ -87,22 +87,27 @@ struct Made {
     url: String,
 }
 
-fn make(c: Ctx, privacy: Privacy, min_group: u64) -> Result<Made, ShareError> {
+fn snapshot_of(c: Ctx, privacy: Privacy, min_group: u64) -> Result<Snapshot, ShareError> {
     let r = c.report.get();
     let window = c.view.with(|v| v.options(r.window.as_of).window);
     let view = View {
         window,
         team: r.window.team.clone(),
     };
-    let snapshot = share::make_snapshot(
+    share::make_snapshot(
         &r,
         privacy,
         min_group,
         &sharing::salt(),
         util::today_utc(),
         view,
-    )?;
-    let code = share::encode_link(&snapshot);
+    )
+}
+
+/// The link of a snapshot (packed by the browser, so asynchronously).
+async fn make(snapshot: Result<Snapshot, String>) -> Result<Made, String> {
+    let snapshot = snapshot?;
+    let code = sharing::encode_link(&snapshot).await?;
     let url = format!("{}#s={code}", sharing::page_base());
     Ok(Made {
         snapshot: Arc::new(snapshot),
@@ -142,8 +147,26 @@ fn ShareDialog(on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl Into
     let privacy = RwSignal::new(Privacy::Pseudonyms);
     let min_group = RwSignal::new(DEFAULT_MIN_GROUP);
     let limit = sharing::link_limit();
-    let made =
-        Memo::new(move |_| make(c, privacy.get(), min_group.get()).map_err(|e| e.to_string()));
+    let snapshot = Memo::new(move |_| {
+        snapshot_of(c, privacy.get(), min_group.get()).map_err(|e| e.to_string())
+    });
+    // `None` while the link of the latest choice is being packed.
+    let made = RwSignal::new(None::<Result<Made, String>>);
+    let packing = StoredValue::new(0u64);
+    Effect::new(move |_| {
+        let s = snapshot.get();
+        let run = packing.get_value() + 1;
+        packing.set_value(run);
+        made.set(None);
+        leptos::task::spawn_local(async move {
+            let m = make(s).await;
+            // A later choice's link wins over this one.
+            if packing.get_value() == run {
+                made.set(Some(m));
+            }
+        });
+    });
+    let is_made = move || made.with(|m| matches!(m, Some(Ok(_))));
     let copied = RwSignal::new(None::<String>);
     let server = RwSignal::new(false);
     let stored_link = RwSignal::new(None::<Result<String, String>>);
@@ -181,10 +204,7 @@ fn ShareDialog(on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl Into
     };
 
     let fits = move || {
-        made.with(|m| {
-            m.as_ref()
-                .is_ok_and(|m| m.url.len() - sharing::page_base().len() <= limit)
-        })
+        made.with(|m| matches!(m, Some(Ok(m)) if m.url.len() - sharing::page_base().len() <= limit))
     };
     let copy = move |text: String, what: &'static str| {
         leptos::task::spawn_local(async move {
@@ -198,7 +218,7 @@ fn ShareDialog(on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl Into
         });
     };
     let download = move |_| {
-        if let Ok(m) = made.get_untracked() {
+        if let Some(Ok(m)) = made.get_untracked() {
             let name = format!(
                 "scoreboard-snapshot-{}.scoreboard.json",
                 m.snapshot.created_on
@@ -211,7 +231,9 @@ fn ShareDialog(on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl Into
         }
     };
     let store = move |_| {
-        let Ok(m) = made.get_untracked() else { return };
+        let Some(Ok(m)) = made.get_untracked() else {
+            return;
+        };
         stored_link.set(Some(Err("Storing…".into())));
         leptos::task::spawn_local(async move {
             let r = sharing::store_on_server(&m.code).await;
@@ -263,7 +285,7 @@ fn ShareDialog(on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl Into
                     )}</p>
                 </div>
 
-                {move || made.get().map(|m| {
+                {move || made.get().map(|m| m.map(|m| {
                     let size = m.url.len() - sharing::page_base().len();
                     let url = m.url.clone();
                     let url2 = m.url.clone();
@@ -288,8 +310,8 @@ fn ShareDialog(on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl Into
                             <p class="hint">{format!("{} of link.", kb(size))}</p>
                         </Show>
                     }.into_any()
-                }).unwrap_or_else(|e| view! { <p id="share-error" class="error" role="alert">{e}</p> }.into_any())}
-                <Show when=move || made.with(Result::is_ok)>
+                }).unwrap_or_else(|e| view! { <p id="share-error" class="error" role="alert">{e}</p> }.into_any()))}
+                <Show when=is_made>
                     <p>
                         <button id="share-download" class="btn" on:click=download>"Download snapshot file"</button>
                         <span class="hint">" A .scoreboard.json file with the same content, for mail or for publishing next to a static copy of the page."</span>
@@ -304,7 +326,7 @@ fn ShareDialog(on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl Into
                             "Store the snapshot on this server under an unguessable address: the link stays short whatever the size, "
                             "and can be deleted here later. Anyone with the link can open it."
                         </p>
-                        <button id="share-store" class="btn" on:click=store disabled=move || made.with(Result::is_err)>"Store on this server"</button>
+                        <button id="share-store" class="btn" on:click=store disabled=move || !is_made()>"Store on this server"</button>
                         {move || stored_link.get().map(|r| match r {
                             Ok(link) => {
                                 let l2 = link.clone();
@@ -391,7 +413,11 @@ pub fn SharedPage() -> impl IntoView {
         match sc.shown.get() {
         Shown::Own => ().into_any(),
         Shown::Loading(url) => view! {
-            <p class="loading" id="share-loading">{format!("Opening the shared snapshot at {url}…")}</p>
+            <p class="loading" id="share-loading">{if url.is_empty() {
+                "Opening the shared snapshot…".to_string()
+            } else {
+                format!("Opening the shared snapshot at {url}…")
+            }}</p>
         }
         .into_any(),
         Shown::Failed(message) => view! {
