@@ -128,8 +128,8 @@ pub fn markdown(r: &Value) -> String {
     let br = pw["total_brotli"].as_f64();
     let gz = pw["total_gzip"].as_f64();
     let tr = pw["total_transferred"].as_f64();
-    let _ = writeln!(w, "| 1 | first visit ≤ {} brotli as served | {} brotli, {} gzip; **{} as served** by `scoreboard serve` | brotli {}, gzip {}, as served {} |",
-        format!("{:.0} KB", budget / 1000.0), kb(&pw["total_brotli"]), kb(&pw["total_gzip"]), kb(&pw["total_transferred"]),
+    let _ = writeln!(w, "| 1 | first visit ≤ {:.0} KB brotli as served | {} brotli, {} gzip; **{} as served** by `scoreboard serve` | brotli {}, gzip {}, as served {} |",
+        budget / 1000.0, kb(&pw["total_brotli"]), kb(&pw["total_gzip"]), kb(&pw["total_transferred"]),
         verdict(br.map(|x| x <= budget)), verdict(gz.map(|x| x <= budget)), verdict(tr.map(|x| x <= budget)));
     let cases = r["browser"]["cases"]
         .as_array()

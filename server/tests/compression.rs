@@ -95,7 +95,7 @@ async fn the_page_and_the_api_are_compressed_when_the_browser_asks() {
     );
 }
 
-fn header<'h>(headers: &'h HeaderMap, name: header::HeaderName) -> &'h str {
+fn header(headers: &HeaderMap, name: header::HeaderName) -> &str {
     headers
         .get(&name)
         .map(|v| v.to_str().unwrap())
