@@ -14,6 +14,7 @@
 #                         0.2.130 is missing from the registry index)
 #   wasm-opt              npm binaryen@132.0.0 in .tools/npm; never Debian's
 #                         binaryen 108, which emits a bundle that fails at start-up
+#   brotli                Debian's (1.0.9, 0.8 MB installed): precompresses dist/
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -67,6 +68,9 @@ else
 fi
 if command -v npm >/dev/null; then ok "npm $(npm --version)"
 else missing "node + npm (apt)"; APT_PACKAGES+=(nodejs npm); fi
+# The build writes .br beside each file of dist/ (scripts/precompress.sh); gzip is in every Debian.
+if command -v brotli >/dev/null && command -v gzip >/dev/null; then ok "$(brotli --version), gzip"
+else missing "brotli (apt)"; APT_PACKAGES+=(brotli gzip); fi
 if ! command -v cc >/dev/null; then missing "C toolchain (apt build-essential)"; APT_PACKAGES+=(build-essential); fi
 
 NEED_TARGET=false

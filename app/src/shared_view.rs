@@ -98,12 +98,25 @@ impl ShareCtx {
         let Some(w) = web_sys::window() else { return };
         let hash = w.location().hash().unwrap_or_default();
         if let Some(code) = hash.strip_prefix("#s=") {
-            self.shown.set(match share::decode_link(code) {
-                Ok(snapshot) => Shown::Open(Arc::new(Opened {
-                    snapshot,
-                    from: OpenedFrom::Link,
-                })),
-                Err(e) => Shown::Failed(format!("This shared link cannot be opened: {e}.")),
+            // Unpacking is asynchronous (the browser's DecompressionStream):
+            // "Loading" meanwhile, so the page skips its own start-up.
+            self.shown.set(Shown::Loading(String::new()));
+            let code = code.to_string();
+            leptos::task::spawn_local(async move {
+                let shown = match decode_link(&code).await {
+                    Ok(snapshot) => Shown::Open(Arc::new(Opened {
+                        snapshot,
+                        from: OpenedFrom::Link,
+                    })),
+                    Err(e) => Shown::Failed(format!("This shared link cannot be opened: {e}.")),
+                };
+                // A newer `#s=` pasted meanwhile wins.
+                let current = web_sys::window()
+                    .and_then(|w| w.location().hash().ok())
+                    .unwrap_or_default();
+                if current.strip_prefix("#s=") == Some(code.as_str()) {
+                    self.shown.set(shown);
+                }
             });
             return;
         }
@@ -115,7 +128,7 @@ impl ShareCtx {
                     Ok(text) if text.trim_start().starts_with('<') => Shown::Failed(format!(
                         "The address {url} gives a web page, not a snapshot file: check the address, or ask for the file itself."
                     )),
-                    Ok(text) => match decode_text(&text) {
+                    Ok(text) => match decode_text(&text).await {
                         Ok(snapshot) => Shown::Open(Arc::new(Opened {
                             snapshot,
                             from: OpenedFrom::Url(url),
@@ -190,12 +203,101 @@ pub fn hidden_counts(s: &Snapshot) -> Option<ListCounts> {
 }
 
 /// Reads snapshot text: the file form (JSON) or the link form (`v1.…`).
-pub fn decode_text(text: &str) -> Result<Snapshot, share::ShareError> {
+pub async fn decode_text(text: &str) -> Result<Snapshot, share::ShareError> {
     let t = text.trim_start_matches('\u{feff}').trim();
     if t.starts_with('{') {
         share::decode_file(t.as_bytes())
     } else {
-        share::decode_link(t)
+        decode_link(t).await
+    }
+}
+
+// ---- The link codec ------------------------------------------------------
+//
+// Core's `share::encode_link`/`decode_link` (the server and the CLI use
+// them) do the zlib step with miniz_oxide. The page does that step with the
+// browser's CompressionStream/DecompressionStream instead: their "deflate"
+// format is zlib (RFC 1950, with the Adler-32 checksum that makes a damaged
+// link fail), so links are the same format both ways, and the wasm carries
+// no compressor (BENCHMARKS.md §1). The rest (JSON, base64url, version,
+// limits) is core's, shared with `decode_link`.
+
+/// `v<version>.` + base64url(zlib(JSON)) of a snapshot, like core's `encode_link`.
+pub async fn encode_link(snapshot: &Snapshot) -> Result<String, JsError> {
+    let pack = async {
+        let zlib = zlib_stream("CompressionStream")?;
+        read_stream(
+            bytes_stream(&share::link_json(snapshot))?.pipe_through(&zlib),
+            None,
+        )
+        .await
+    };
+    let packed = pack.await.map_err(JsError::from)?.unwrap_or_default();
+    Ok(share::link_text(snapshot.version, &packed))
+}
+
+/// Reads a link made by [`encode_link`] or by core's `encode_link`, of this
+/// or any older version. Unpacking stops at core's `MAX_SNAPSHOT_JSON_BYTES`.
+pub async fn decode_link(text: &str) -> Result<Snapshot, share::ShareError> {
+    let (version, packed) = share::link_parts(text)?;
+    let unpack = async {
+        let zlib = zlib_stream("DecompressionStream")?;
+        read_stream(
+            bytes_stream(&packed)?.pipe_through(&zlib),
+            Some(share::MAX_SNAPSHOT_JSON_BYTES),
+        )
+        .await
+    };
+    let json = unpack
+        .await
+        .map_err(|e| {
+            share::ShareError::Damaged(format!("cannot be unpacked: {}", JsError::from(e)))
+        })?
+        .ok_or_else(share::too_large_link)?;
+    share::decode_link_json(&json, version)
+}
+
+/// `new CompressionStream("deflate")` (or `DecompressionStream`): a
+/// readable/writable pair that `pipeThrough` takes as it is. Built through
+/// the global constructor because web-sys has these classes only behind
+/// `--cfg web_sys_unstable_apis`, which would rebuild web-sys and every
+/// crate on top of it.
+fn zlib_stream(class: &str) -> Result<web_sys::ReadableWritablePair, wasm_bindgen::JsValue> {
+    let class: js_sys::Function =
+        js_sys::Reflect::get(&js_sys::global(), &class.into())?.dyn_into()?;
+    let stream = js_sys::Reflect::construct(&class, &js_sys::Array::of1(&"deflate".into()))?;
+    Ok(stream.unchecked_into())
+}
+
+/// A stream of `bytes` (a Blob's, which the browser reads in chunks).
+fn bytes_stream(bytes: &[u8]) -> Result<web_sys::ReadableStream, wasm_bindgen::JsValue> {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    Ok(web_sys::Blob::new_with_u8_array_sequence(&parts)?.stream())
+}
+
+/// Every byte of `stream`; `None` (and the stream cancelled) once it passes
+/// `limit`, so a decompression bomb is never unpacked whole.
+async fn read_stream(
+    stream: web_sys::ReadableStream,
+    limit: Option<usize>,
+) -> Result<Option<Vec<u8>>, wasm_bindgen::JsValue> {
+    let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    let mut out = Vec::new();
+    loop {
+        let chunk: web_sys::ReadableStreamReadResult =
+            JsFuture::from(reader.read()).await?.unchecked_into();
+        if chunk.get_done().unwrap_or(true) {
+            return Ok(Some(out));
+        }
+        let bytes = js_sys::Uint8Array::new(&chunk.get_value());
+        let start = out.len();
+        let end = start + bytes.length() as usize;
+        if limit.is_some_and(|l| end > l) {
+            let _ = reader.cancel();
+            return Ok(None);
+        }
+        out.resize(end, 0);
+        bytes.copy_to(&mut out[start..]);
     }
 }
 
@@ -430,4 +532,62 @@ pub async fn delete_stored(id: &str) -> Result<(), FetchError> {
 /// Whether `scoreboard serve` serves this page (it answers `api/health`).
 pub async fn served_by_server() -> bool {
     crate::live::probe().await.is_some()
+}
+
+/// The page's link codec (the browser's zlib) against core's (miniz_oxide),
+/// in headless Chromium (`make test`).
+// Two attributes, not `all(test, …)`: clippy treats only `cfg(test)` as test code.
+#[cfg(test)]
+#[cfg(target_arch = "wasm32")]
+mod browser_tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    // Links made by core's codec when each format was released.
+    const V1: &str = include_str!("../../core/tests/share_data/v1-link.txt");
+    const V2: &str = include_str!("../../core/tests/share_data/v2-link.txt");
+
+    /// Guards links already sent: what core packed opens in the page the same.
+    #[wasm_bindgen_test]
+    async fn links_made_with_cores_codec_open_in_the_page_unchanged() {
+        for link in [V1, V2] {
+            let page = decode_link(link.trim()).await.unwrap();
+            assert_eq!(page, share::decode_link(link).unwrap());
+        }
+        let fresh = share::encode_link(&share::decode_link(V2).unwrap());
+        assert_eq!(
+            decode_link(&fresh).await.unwrap(),
+            share::decode_link(&fresh).unwrap()
+        );
+    }
+
+    /// Guards the server's stored links (`/api/snapshots` unpacks with core)
+    /// and pages of older builds: a link the page makes is core's format.
+    #[wasm_bindgen_test]
+    async fn a_link_the_page_makes_opens_with_cores_codec() {
+        let snapshot = share::decode_link(V2).unwrap();
+        let link = encode_link(&snapshot).await.unwrap();
+        assert!(link.starts_with("v2."), "{link}");
+        assert_eq!(share::decode_link(&link).unwrap(), snapshot);
+        assert_eq!(decode_link(&link).await.unwrap(), snapshot);
+    }
+
+    /// A cut link fails loudly; a bomb stops unpacking at core's limit.
+    #[wasm_bindgen_test]
+    async fn damaged_links_and_bombs_are_refused() {
+        let cut = &V1.trim()[..V1.trim().len() / 2];
+        let msg = decode_link(cut).await.unwrap_err().to_string();
+        assert!(msg.contains("damaged or cut short"), "{msg}");
+
+        let zeros = vec![0u8; share::MAX_SNAPSHOT_JSON_BYTES + 1024 * 1024];
+        let zlib = zlib_stream("CompressionStream").unwrap();
+        let packed = read_stream(bytes_stream(&zeros).unwrap().pipe_through(&zlib), None)
+            .await
+            .unwrap()
+            .unwrap();
+        let bomb = share::link_text(2, &packed);
+        assert!(bomb.len() < 64 * 1024, "{} bytes", bomb.len());
+        let err = decode_link(&bomb).await.unwrap_err();
+        assert!(matches!(err, share::ShareError::TooLarge(_)), "{err}");
+    }
 }

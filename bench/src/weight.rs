@@ -27,11 +27,11 @@ pub struct PageWeight {
     pub total_gzip: u64,
     pub total_brotli: u64,
     pub total_transferred: Option<u64>,
-    /// 400 KB compressed (1 KB = 1000 bytes).
+    /// 350 KB brotli as served (issue 12; 1 KB = 1000 bytes).
     pub budget_bytes: u64,
 }
 
-pub const BUDGET_BYTES: u64 = 400_000;
+pub const BUDGET_BYTES: u64 = 350_000;
 
 pub fn gzip(bytes: &[u8]) -> u64 {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());

@@ -371,18 +371,44 @@ fn strip_people(report: &mut Report) {
 
 /// Encodes a snapshot for a URL fragment: `v<version>.` + base64url(zlib(JSON)).
 /// zlib's Adler-32 checksum makes a damaged or truncated link fail loudly.
+///
+/// The page does the zlib step with the browser's own `CompressionStream`
+/// ("deflate" is the zlib format) instead of this crate's, to keep a zlib
+/// compressor out of its wasm: it calls [`link_json`] and [`link_text`]
+/// around it, so both make the same format.
 pub fn encode_link(snapshot: &Snapshot) -> String {
-    let json = serde_json::to_vec(snapshot).unwrap_or_default();
-    let packed = miniz_oxide::deflate::compress_to_vec_zlib(&json, 9);
+    let packed = miniz_oxide::deflate::compress_to_vec_zlib(&link_json(snapshot), 9);
+    link_text(snapshot.version, &packed)
+}
+
+/// The JSON a link packs.
+pub fn link_json(snapshot: &Snapshot) -> Vec<u8> {
+    serde_json::to_vec(snapshot).unwrap_or_default()
+}
+
+/// A link's text from the zlib stream of [`link_json`].
+pub fn link_text(version: u32, zlib: &[u8]) -> String {
     format!(
-        "v{}.{}",
-        snapshot.version,
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(packed)
+        "v{version}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(zlib)
     )
 }
 
 /// Reads a link made by [`encode_link`], of this or any older version.
 pub fn decode_link(text: &str) -> Result<Snapshot, ShareError> {
+    let (version, packed) = link_parts(text)?;
+    let json =
+        miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(&packed, MAX_SNAPSHOT_JSON_BYTES)
+            .map_err(|e| match e.status {
+            miniz_oxide::inflate::TINFLStatus::HasMoreOutput => too_large_link(),
+            s => ShareError::Damaged(format!("cannot be unpacked: {s:?}")),
+        })?;
+    decode_json(&json, version)
+}
+
+/// A link's format version and zlib stream (the first half of [`decode_link`]);
+/// the version is checked before anything is unpacked.
+pub fn link_parts(text: &str) -> Result<(u32, Vec<u8>), ShareError> {
     let text = text.trim().trim_start_matches('#').trim_start_matches("s=");
     let (version, body) = text.split_once('.').ok_or(ShareError::NotASnapshot)?;
     let version: u32 = version
@@ -395,16 +421,20 @@ pub fn decode_link(text: &str) -> Result<Snapshot, ShareError> {
     let packed = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(body.trim_end_matches('='))
         .map_err(|e| ShareError::Damaged(format!("not valid base64: {e}")))?;
-    let json =
-        miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(&packed, MAX_SNAPSHOT_JSON_BYTES)
-            .map_err(|e| match e.status {
-            miniz_oxide::inflate::TINFLStatus::HasMoreOutput => ShareError::TooLarge(format!(
-                "it unpacks to more than {} MB",
-                MAX_SNAPSHOT_JSON_BYTES / (1024 * 1024)
-            )),
-            s => ShareError::Damaged(format!("cannot be unpacked: {s:?}")),
-        })?;
-    decode_json(&json, version)
+    Ok((version, packed))
+}
+
+/// The error for a link that unpacks past [`MAX_SNAPSHOT_JSON_BYTES`].
+pub fn too_large_link() -> ShareError {
+    ShareError::TooLarge(format!(
+        "it unpacks to more than {} MB",
+        MAX_SNAPSHOT_JSON_BYTES / (1024 * 1024)
+    ))
+}
+
+/// The second half of [`decode_link`]: the unpacked JSON of a link of `version`.
+pub fn decode_link_json(json: &[u8], version: u32) -> Result<Snapshot, ShareError> {
+    decode_json(json, version)
 }
 
 /// Reads a snapshot file (the JSON the page offers to download).

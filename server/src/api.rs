@@ -94,8 +94,23 @@ pub fn app(state: AppState) -> Router {
     let page = match state.dist() {
         Some(dist) => {
             let index = dist.join("index.html");
-            let site = ServeDir::new(dist).fallback(ServeFile::new(index));
-            Router::new().fallback_service(site).layer(compression())
+            // The build writes `name.br` (brotli -q 11) and `name.gz` (gzip -9)
+            // beside each compressible file (scripts/precompress.sh): served as
+            // they are when the browser accepts them, with the original file's
+            // Content-Type. The CompressionLayer never compresses an answer that
+            // already has a Content-Encoding, so it only handles files without
+            // a precompressed copy (or a dist/ built without them).
+            let index = ServeFile::new(index)
+                .precompressed_br()
+                .precompressed_gzip();
+            let site = ServeDir::new(dist)
+                .precompressed_br()
+                .precompressed_gzip()
+                .fallback(index);
+            Router::new()
+                .fallback_service(site)
+                .layer(compression())
+                .layer(middleware::map_response(vary_accept_encoding))
         }
         None => Router::new().fallback(no_page),
     };
@@ -114,6 +129,23 @@ pub fn app(state: AppState) -> Router {
 /// they are (tiny, and OTLP clients expect plain bodies).
 fn compression() -> CompressionLayer {
     CompressionLayer::new().quality(CompressionLevel::Precise(5))
+}
+
+/// A cache between server and browser must keep the brotli, gzip and plain
+/// answers of one URL apart. The CompressionLayer says so on what it
+/// compresses; ServeDir does not on the precompressed files it picks.
+async fn vary_accept_encoding(mut resp: axum::response::Response) -> axum::response::Response {
+    let varies = resp
+        .headers()
+        .get_all(header::VARY)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.to_ascii_lowercase().contains("accept-encoding"));
+    if !varies {
+        resp.headers_mut()
+            .append(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    resp
 }
 
 type RequestSpan = fn(&axum::http::Request<axum::body::Body>) -> tracing::Span;

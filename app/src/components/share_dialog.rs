@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use scoreboard_core::share::{self, Privacy, ShareError, Snapshot, View, DEFAULT_MIN_GROUP};
 
 use crate::components::downloads::alert_on_error;
-use crate::error::FetchError;
+use crate::error::{FetchError, JsError};
 use crate::export;
 use crate::shared_view as sharing;
 use crate::state::{ctx, Ctx};
@@ -46,22 +46,38 @@ struct Made {
     url: String,
 }
 
-fn make(c: Ctx, privacy: Privacy, min_group: u64) -> Result<Made, ShareError> {
+fn snapshot_of(c: Ctx, privacy: Privacy, min_group: u64) -> Result<Snapshot, ShareError> {
     let r = c.report.get();
     let window = c.view.with(|v| v.options(r.window.as_of).window);
     let view = View {
         window,
         team: r.window.team.clone(),
     };
-    let snapshot = share::make_snapshot(
+    share::make_snapshot(
         &r,
         privacy,
         min_group,
         &sharing::salt(),
         util::today_utc(),
         view,
-    )?;
-    let code = share::encode_link(&snapshot);
+    )
+}
+
+/// Why the dialog has no link to offer.
+#[derive(Debug, thiserror::Error)]
+enum LinkError {
+    /// The view cannot be shared as chosen (e.g. one team too small to hide names).
+    #[error("{0}")]
+    Snapshot(Arc<ShareError>),
+    /// The browser could not pack the snapshot.
+    #[error("the browser could not pack the link: {0}")]
+    Pack(#[from] JsError),
+}
+
+/// The link of a snapshot (packed by the browser, so asynchronously).
+async fn make(snapshot: Result<Snapshot, Arc<ShareError>>) -> Result<Made, LinkError> {
+    let snapshot = snapshot.map_err(LinkError::Snapshot)?;
+    let code = sharing::encode_link(&snapshot).await?;
     let url = format!("{}#s={code}", sharing::page_base());
     Ok(Made {
         snapshot: Arc::new(snapshot),
@@ -101,7 +117,25 @@ fn ShareDialog(on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl Into
     let privacy = RwSignal::new(Privacy::Pseudonyms);
     let min_group = RwSignal::new(DEFAULT_MIN_GROUP);
     let limit = sharing::link_limit();
-    let made = Memo::new(move |_| make(c, privacy.get(), min_group.get()).map_err(Arc::new));
+    let snapshot =
+        Memo::new(move |_| snapshot_of(c, privacy.get(), min_group.get()).map_err(Arc::new));
+    // `None` while the link of the latest choice is being packed.
+    let made = RwSignal::new(None::<Result<Made, Arc<LinkError>>>);
+    let packing = StoredValue::new(0u64);
+    Effect::new(move |_| {
+        let s = snapshot.get();
+        let run = packing.get_value() + 1;
+        packing.set_value(run);
+        made.set(None);
+        leptos::task::spawn_local(async move {
+            let m = make(s).await.map_err(Arc::new);
+            // A later choice's link wins over this one.
+            if packing.get_value() == run {
+                made.set(Some(m));
+            }
+        });
+    });
+    let is_made = move || made.with(|m| matches!(m, Some(Ok(_))));
     let copied = RwSignal::new(None::<String>);
     let server = RwSignal::new(false);
     let stored_link = RwSignal::new(None::<Storing>);
@@ -139,10 +173,7 @@ fn ShareDialog(on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl Into
     };
 
     let fits = move || {
-        made.with(|m| {
-            m.as_ref()
-                .is_ok_and(|m| m.url.len() - sharing::page_base().len() <= limit)
-        })
+        made.with(|m| matches!(m, Some(Ok(m)) if m.url.len() - sharing::page_base().len() <= limit))
     };
     let copy = move |text: String, what: &'static str| {
         leptos::task::spawn_local(async move {
@@ -156,7 +187,7 @@ fn ShareDialog(on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl Into
         });
     };
     let download = move |_| {
-        if let Ok(m) = made.get_untracked() {
+        if let Some(Ok(m)) = made.get_untracked() {
             let name = format!(
                 "scoreboard-snapshot-{}.scoreboard.json",
                 m.snapshot.created_on
@@ -169,7 +200,9 @@ fn ShareDialog(on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl Into
         }
     };
     let store = move |_| {
-        let Ok(m) = made.get_untracked() else { return };
+        let Some(Ok(m)) = made.get_untracked() else {
+            return;
+        };
         stored_link.set(Some(Storing::Sent));
         leptos::task::spawn_local(async move {
             match sharing::store_on_server(&m.code).await {
@@ -220,7 +253,7 @@ fn ShareDialog(on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl Into
                     )}</p>
                 </div>
 
-                {move || made.get().map(|m| {
+                {move || made.get().map(|m| m.map(|m| {
                     let size = m.url.len() - sharing::page_base().len();
                     let url = m.url.clone();
                     let url2 = m.url.clone();
@@ -245,8 +278,8 @@ fn ShareDialog(on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl Into
                             <p class="hint">{format!("{} of link.", kb(size))}</p>
                         </Show>
                     }.into_any()
-                }).unwrap_or_else(|e| view! { <p id="share-error" class="error" role="alert">{e.to_string()}</p> }.into_any())}
-                <Show when=move || made.with(Result::is_ok)>
+                }).unwrap_or_else(|e| view! { <p id="share-error" class="error" role="alert">{e.to_string()}</p> }.into_any()))}
+                <Show when=is_made>
                     <p>
                         <button id="share-download" class="btn" on:click=download>"Download snapshot file"</button>
                         <span class="hint">" A .scoreboard.json file with the same content, for mail or for publishing next to a static copy of the page."</span>
@@ -261,7 +294,7 @@ fn ShareDialog(on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl Into
                             "Store the snapshot on this server under an unguessable address: the link stays short whatever the size, "
                             "and can be deleted here later. Anyone with the link can open it."
                         </p>
-                        <button id="share-store" class="btn" on:click=store disabled=move || made.with(Result::is_err)>"Store on this server"</button>
+                        <button id="share-store" class="btn" on:click=store disabled=move || !is_made()>"Store on this server"</button>
                         {move || stored_link.get().map(|r| match r {
                             Storing::Stored(link) => {
                                 let l2 = link.clone();

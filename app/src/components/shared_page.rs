@@ -33,7 +33,11 @@ pub fn SharedPage() -> impl IntoView {
         match sc.shown.get() {
         Shown::Own => ().into_any(),
         Shown::Loading(url) => view! {
-            <p class="loading" id="share-loading">{format!("Opening the shared snapshot at {url}…")}</p>
+            <p class="loading" id="share-loading">{if url.is_empty() {
+                "Opening the shared snapshot…".to_string()
+            } else {
+                format!("Opening the shared snapshot at {url}…")
+            }}</p>
         }
         .into_any(),
         Shown::Failed(message) => view! {
