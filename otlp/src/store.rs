@@ -20,7 +20,10 @@
 //!   events (`origin = 'event'`); which one counts is decided when reading
 //!   (see [`Store::day_rows`]), so the answer does not depend on arrival order;
 //! - `otlp_cumulative` (series hash, start): last value of each cumulative series;
-//! - `otlp_batches`, `otlp_delta_seen`, `otlp_events_seen`: dedupe keys (hashes only);
+//! - `otlp_batches`, `otlp_delta_seen`, `otlp_events_seen`: dedupe keys
+//!   (hashes only), each led by its body's, point's or event's own time so
+//!   that the keys of one moment share their tables' last pages (a bare
+//!   hash dirtied a random page per point, and the commit wrote each);
 //! - `otlp_persons`: when each person or device was first and last heard from;
 //! - `otlp_clients` (person, token): when each person or device was heard
 //!   from with each ingest token (0: none known), and the Claude Code
@@ -324,7 +327,9 @@ impl Agg {
     }
 }
 
-fn delta_key(p: &MetricPoint) -> [u8; 16] {
+/// The key of a delta point before issue 13 (16 bytes of a hash): still
+/// looked up while keys of that form may be stored ([`LEGACY_KEYS_UNTIL`]).
+fn legacy_delta_key(p: &MetricPoint) -> [u8; 16] {
     let mut h = Sha256::new();
     h.update(b"delta-v1");
     h.update(p.series);
@@ -334,6 +339,69 @@ fn delta_key(p: &MetricPoint) -> [u8; 16] {
     let mut k = [0u8; 16];
     k.copy_from_slice(&full[..16]);
     k
+}
+
+/// A dedupe key: the point's or event's own time (big-endian, so keys sort
+/// by it), then 16 bytes of its hash. A hash alone put every key on a
+/// random page of its table, and each commit wrote a page per point to the
+/// WAL (BENCHMARKS.md §5); keys of one moment now share the table's last
+/// pages. A re-sent point carries the same time, so it finds its key.
+fn timed_key(time_ns: u64, hash: &[u8; 16]) -> [u8; 24] {
+    let mut k = [0u8; 24];
+    k[..8].copy_from_slice(&time_ns.to_be_bytes());
+    k[8..].copy_from_slice(hash);
+    k
+}
+
+fn event_hash(e: &crate::extract::ApiRequest) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k.copy_from_slice(&e.key[..16]);
+    k
+}
+
+/// `otlp_meta` key: until when (ms) dedupe keys of the old, untimed form
+/// may still be stored (they were written before this version first opened
+/// the file, and are pruned after [`DEDUPE_RETENTION`]).
+const LEGACY_KEYS_UNTIL: &str = "legacy_dedupe_keys_until_ms";
+/// `otlp_meta` key: set once this version (timed dedupe keys) opened the file.
+const TIMED_KEYS: &str = "timed_dedupe_keys";
+
+/// Records, the first time this version opens a file, whether keys of the
+/// old form may be in it, and until when.
+fn mark_key_form(conn: &Connection, now: DateTime<Utc>) -> Result<(), rusqlite::Error> {
+    let tx = conn.unchecked_transaction()?;
+    let marked: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM otlp_meta WHERE key = ?1)",
+        [TIMED_KEYS],
+        |r| r.get(0),
+    )?;
+    if !marked {
+        let old_keys: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM otlp_delta_seen) OR EXISTS (SELECT 1 FROM otlp_events_seen)",
+            [],
+            |r| r.get(0),
+        )?;
+        if old_keys {
+            // An hour past the pruning of the last of them.
+            let until = now + DEDUPE_RETENTION + TimeDelta::hours(1);
+            tx.execute(
+                "INSERT OR REPLACE INTO otlp_meta (key, value) VALUES (?1, ?2)",
+                params![LEGACY_KEYS_UNTIL, ms(until)],
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO otlp_meta (key, value) VALUES (?1, 1)",
+            [TIMED_KEYS],
+        )?;
+    }
+    tx.commit()
+}
+
+/// Until when (ms) keys of the old form must be looked up too, if ever.
+pub(crate) fn legacy_keys_until(conn: &Connection) -> Result<Option<i64>, rusqlite::Error> {
+    conn.prepare_cached("SELECT value FROM otlp_meta WHERE key = ?1")?
+        .query_row([LEGACY_KEYS_UNTIL], |r| r.get(0))
+        .optional()
 }
 
 impl Store {
@@ -380,6 +448,7 @@ impl Store {
                     .map_err(open_err)?;
             }
         }
+        mark_key_form(&writer, Utc::now()).map_err(open_err)?;
         let reader = connect(path, busy_timeout).map_err(open_err)?;
         let writer = crate::writer::Writer::start(writer, busy_timeout, queue_capacity, max_group)
             .map_err(OtlpError::Thread)?;
@@ -801,9 +870,15 @@ pub(crate) fn map_err(busy_timeout: Duration, e: rusqlite::Error) -> OtlpError {
 /// digest, every point and event is deduplicated, the aggregates and who
 /// was heard from are upserted. The `otlp_meta` counters are returned, not
 /// written, so a group writes them once.
+///
+/// `legacy`: dedupe keys of the form used before issue 13 may still be
+/// stored, so a point or event new under its timed key is looked up under
+/// its old key too (a read, no write): a batch sent before an upgrade and
+/// re-sent after it still counts once.
 pub(crate) fn apply_one(
     conn: &Connection,
     req: &Request,
+    legacy: bool,
 ) -> Result<(Outcome, Tally), rusqlite::Error> {
     let Request {
         digest,
@@ -871,7 +946,12 @@ pub(crate) fn apply_one(
                     ])?;
                 }
                 inc
-            } else if seen_delta.execute(params![&delta_key(p)[..], now_ms])? == 1 {
+            } else if seen_delta.execute(params![
+                &timed_key(p.time_ns, &legacy_delta_key(p))[..],
+                now_ms
+            ])? == 1
+                && !(legacy && stored_before(conn, Seen::Delta, &legacy_delta_key(p))?)
+            {
                 Some(p.value)
             } else {
                 // The same (series, start, end) window was stored already: a re-sent point.
@@ -889,7 +969,10 @@ pub(crate) fn apply_one(
             "INSERT OR IGNORE INTO otlp_events_seen (key, received_at) VALUES (?1, ?2)",
         )?;
         for e in &ex.api_requests {
-            if seen_event.execute(params![&e.key[..16], now_ms])? == 0 {
+            let hash = event_hash(e);
+            if seen_event.execute(params![&timed_key(e.time_ns, &hash)[..], now_ms])? == 0
+                || (legacy && stored_before(conn, Seen::Event, &hash)?)
+            {
                 continue;
             }
             let u = agg
@@ -957,6 +1040,22 @@ pub(crate) fn apply_one(
         duplicate: false,
     };
     Ok((outcome, tally))
+}
+
+#[derive(Clone, Copy)]
+enum Seen {
+    Delta,
+    Event,
+}
+
+/// Whether `key`, in the form used before issue 13, is stored.
+fn stored_before(conn: &Connection, table: Seen, key: &[u8; 16]) -> Result<bool, rusqlite::Error> {
+    let sql = match table {
+        Seen::Delta => "SELECT EXISTS (SELECT 1 FROM otlp_delta_seen WHERE key = ?1)",
+        Seen::Event => "SELECT EXISTS (SELECT 1 FROM otlp_events_seen WHERE key = ?1)",
+    };
+    conn.prepare_cached(sql)?
+        .query_row([&key[..]], |r| r.get(0))
 }
 
 /// The end of a group's transaction, before its COMMIT: the counters of
@@ -1081,4 +1180,107 @@ fn write_agg(tx: &Connection, agg: &Agg) -> Result<(), rusqlite::Error> {
         ])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    //! Dedupe keys across the upgrade that ordered them by time.
+    use std::path::Path;
+
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+
+    use super::*;
+    use crate::extract;
+
+    /// The captured `hello` session (metrics with tokens and cost, and
+    /// `api_request` events), extracted.
+    fn hello() -> Vec<Extracted> {
+        // `shared/` sits beside the repository clone.
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/fixtures/otlp/claude-code-2.1.330/hello-json-delta/raw");
+        let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+        let logs: ExportLogsServiceRequest =
+            serde_json::from_slice(&read("0001-logs.json")).unwrap();
+        let metrics: ExportMetricsServiceRequest =
+            serde_json::from_slice(&read("0002-metrics.json")).unwrap();
+        let limits = extract::Limits::default();
+        vec![
+            extract::logs(&logs, None, &limits),
+            extract::metrics(&metrics, None, &limits),
+        ]
+    }
+
+    async fn store_all(store: &Store, digest_byte: u8) -> Vec<Outcome> {
+        let mut out = Vec::new();
+        for (i, ex) in hello().into_iter().enumerate() {
+            let digest = [digest_byte + i as u8; 32];
+            out.push(store.apply(digest, ex, None, Utc::now()).await.unwrap());
+        }
+        out
+    }
+
+    fn totals(store: &Store) -> (u64, i64) {
+        let rows = store
+            .day_rows(
+                NaiveDate::from_ymd_opt(2000, 1, 1).unwrap(),
+                NaiveDate::from_ymd_opt(2100, 1, 1).unwrap(),
+            )
+            .unwrap();
+        let tokens = rows.iter().map(|r| r.measures.input_tokens).sum();
+        let cost = rows.iter().map(|r| r.measures.cost_micros).sum();
+        (tokens, cost)
+    }
+
+    #[tokio::test]
+    async fn points_stored_under_the_old_untimed_keys_are_not_counted_again_after_the_upgrade() {
+        let fresh = tempfile::tempdir().unwrap();
+        let store = Store::open(&fresh.path().join("a.db"), Duration::from_secs(5), 8, 8).unwrap();
+        store_all(&store, 1).await;
+        let once = totals(&store);
+        assert!(once.0 > 0 && once.1 > 0, "the capture has tokens and cost");
+
+        // A file an older version wrote: the same points and events were
+        // stored, their keys in the untimed form (its aggregates are left
+        // out here, so anything counted now shows).
+        let old = tempfile::tempdir().unwrap();
+        let db = old.path().join("b.db");
+        {
+            let conn = connect(&db, Duration::from_secs(5)).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute(
+                "INSERT INTO otlp_meta (key, value) VALUES ('schema_version', 1)",
+                [],
+            )
+            .unwrap();
+            for ex in hello() {
+                for p in ex.points.iter().filter(|p| !p.cumulative) {
+                    conn.execute(
+                        "INSERT OR IGNORE INTO otlp_delta_seen (key, received_at) VALUES (?1, ?2)",
+                        params![&legacy_delta_key(p)[..], ms(Utc::now())],
+                    )
+                    .unwrap();
+                }
+                for e in &ex.api_requests {
+                    conn.execute(
+                        "INSERT OR IGNORE INTO otlp_events_seen (key, received_at) VALUES (?1, ?2)",
+                        params![&event_hash(e)[..], ms(Utc::now())],
+                    )
+                    .unwrap();
+                }
+            }
+        }
+        let store = Store::open(&db, Duration::from_secs(5), 8, 8).unwrap();
+        store_all(&store, 1).await;
+        assert_eq!(
+            totals(&store),
+            (0, 0),
+            "re-sent after the upgrade: nothing new"
+        );
+
+        // Without old keys in the file, nothing is looked up in the old form.
+        let conn = connect(&fresh.path().join("a.db"), Duration::from_secs(5)).unwrap();
+        assert_eq!(legacy_keys_until(&conn).unwrap(), None);
+    }
 }

@@ -137,9 +137,11 @@ fn commit(
     let mut tally = Tally::default();
     let mut outcomes = Vec::with_capacity(group.len());
     let mut latest = None;
+    let legacy_until = store::legacy_keys_until(&tx)?;
     for job in group {
+        let legacy = legacy_until.is_some_and(|t| job.request.now.timestamp_millis() < t);
         let sp = tx.savepoint()?;
-        match store::apply_one(&sp, &job.request) {
+        match store::apply_one(&sp, &job.request, legacy) {
             Ok((outcome, own)) => {
                 sp.commit()?;
                 tally.add(&own);
