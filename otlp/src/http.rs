@@ -338,13 +338,11 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
     let reply_enc = enc.unwrap_or(Encoding::Json);
     let max = rx.cfg.max_decompressed_bytes;
 
-    // Asked on every request, so a revoked token stops working at once. The
-    // server's check may touch SQLite: keep it off the async workers.
-    let presented = bearer(&headers);
-    let auth = rx.auth.clone();
-    let decision = tokio::task::spawn_blocking(move || auth.check(presented.as_deref()))
-        .await
-        .unwrap_or(IngestDecision::Unavailable);
+    // Asked on every request, so a revoked token stops working at once,
+    // and right here: the check answers from memory or with a short read
+    // (`IngestAuth`), and the hand-off to a blocking thread and back cost
+    // more than that (BENCHMARKS.md §5).
+    let decision = rx.auth.check(bearer(&headers).as_deref());
     let token = match decision {
         IngestDecision::Granted(t) => t,
         IngestDecision::Denied(why, t) => {
