@@ -179,20 +179,66 @@ pub(crate) struct Tally {
     rejected: i64,
     unattributed: i64,
     last_received_ms: Option<i64>,
+    /// Who was written as heard from (see [`Memory`]).
+    heard: Vec<((String, TokenId), (i64, Option<String>))>,
 }
 
 impl Tally {
-    pub(crate) fn add(&mut self, o: &Tally) {
+    pub(crate) fn add(&mut self, o: Tally) {
         self.batches += o.batches;
         self.duplicates += o.duplicates;
         self.rejected = self.rejected.saturating_add(o.rejected);
         self.unattributed += o.unattributed;
         self.last_received_ms = self.last_received_ms.max(o.last_received_ms);
+        self.heard.extend(o.heard);
     }
 }
 
-/// When the dedupe keys and cumulative state were last pruned (writer thread only).
-pub(crate) type LastPrune = Option<Instant>;
+/// What the writer thread keeps from one group to the next (`None` before
+/// its first): when it last pruned, and whom it last wrote as heard from.
+pub(crate) type LastPrune = Option<Memory>;
+
+pub(crate) struct Memory {
+    pruned_at: Instant,
+    /// (person, token) → when its `otlp_persons` and `otlp_clients` rows were
+    /// last written, and with which Claude Code version. Rewriting them on
+    /// every request dirtied two random pages per request for a time that
+    /// moved by seconds; now they move at most once a [`HEARD_EVERY`], or
+    /// at once when the version changes. Only committed writes are kept.
+    heard: HashMap<(String, TokenId), (i64, Option<String>)>,
+}
+
+/// How stale "last heard from" (`otlp_persons`, `otlp_clients`) may be.
+const HEARD_EVERY_MS: i64 = 60_000;
+/// Most (person, token) pairs remembered; past it the memory starts again.
+const MAX_HEARD: usize = 200_000;
+
+impl Memory {
+    /// Called after a group's COMMIT returned, with what it wrote.
+    pub(crate) fn committed(&mut self, tally: Tally) {
+        if self.heard.len() + tally.heard.len() > MAX_HEARD {
+            self.heard.clear();
+        }
+        self.heard.extend(tally.heard);
+    }
+
+    fn recently_heard(
+        &self,
+        person: &str,
+        token: TokenId,
+        version: Option<&str>,
+        now_ms: i64,
+    ) -> bool {
+        // The key is borrowed only to look up; a clone is cheaper than a
+        // second map type here (a few dozen bytes, once per person a request).
+        match self.heard.get(&(person.to_string(), token)) {
+            Some((at, v)) => {
+                now_ms - *at < HEARD_EVERY_MS && (version.is_none() || version == v.as_deref())
+            }
+            None => false,
+        }
+    }
+}
 
 pub(crate) fn connect(path: &Path, busy_timeout: Duration) -> Result<Connection, rusqlite::Error> {
     let conn = Connection::open(path)?;
@@ -422,6 +468,13 @@ impl Store {
             source,
         })?;
         let writer = connect(path, busy_timeout).map_err(open_err)?;
+        // The pages a day of telemetry upserts (aggregates, who was heard
+        // from, the dedupe keys' last pages) stay in memory instead of
+        // being read back from the OS on every group (BENCHMARKS.md §5).
+        // SQLite's default is 2 MiB; this is an upper bound, taken as used.
+        writer
+            .execute_batch("PRAGMA cache_size = -32768;")
+            .map_err(open_err)?;
         writer.execute_batch(SCHEMA).map_err(open_err)?;
         let found: Option<i64> = writer
             .query_row(
@@ -879,6 +932,7 @@ pub(crate) fn apply_one(
     conn: &Connection,
     req: &Request,
     legacy: bool,
+    memory: Option<&Memory>,
 ) -> Result<(Outcome, Tally), rusqlite::Error> {
     let Request {
         digest,
@@ -908,6 +962,7 @@ pub(crate) fn apply_one(
 
     let mut agg = Agg::default();
     let mut unattributed: i64 = 0;
+    let mut heard = Vec::new();
     {
         let mut seen_delta = conn.prepare_cached(
             "INSERT OR IGNORE INTO otlp_delta_seen (key, received_at) VALUES (?1, ?2)",
@@ -1010,14 +1065,13 @@ pub(crate) fn apply_one(
              version = COALESCE(excluded.version, version)",
         )?;
         for (who, version) in &ex.seen {
-            person.execute(params![who.key.as_str(), who.device_only, now_ms])?;
-            client.execute(params![
-                who.key.as_str(),
-                token.unwrap_or(0),
-                who.device_only,
-                version,
-                now_ms
-            ])?;
+            let (key, token) = (who.key.as_str(), token.unwrap_or(0));
+            if memory.is_some_and(|m| m.recently_heard(key, token, version.as_deref(), now_ms)) {
+                continue;
+            }
+            person.execute(params![key, who.device_only, now_ms])?;
+            client.execute(params![key, token, who.device_only, version, now_ms])?;
+            heard.push(((key.to_string(), token), (now_ms, version.clone())));
         }
     }
 
@@ -1032,6 +1086,7 @@ pub(crate) fn apply_one(
         rejected: to_i64(rejected),
         unattributed,
         last_received_ms: Some(now_ms),
+        heard,
         ..Tally::default()
     };
     let outcome = Outcome {
@@ -1094,7 +1149,10 @@ fn prune_if_due(
     now: DateTime<Utc>,
     last: &mut LastPrune,
 ) -> Result<(), rusqlite::Error> {
-    if last.is_some_and(|t| t.elapsed() < PRUNE_EVERY) {
+    if last
+        .as_ref()
+        .is_some_and(|m| m.pruned_at.elapsed() < PRUNE_EVERY)
+    {
         return Ok(());
     }
     let dedupe_cut = ms(now - DEDUPE_RETENTION);
@@ -1114,7 +1172,15 @@ fn prune_if_due(
         "DELETE FROM otlp_cumulative WHERE updated_at < ?1",
         [ms(now - CUMULATIVE_RETENTION)],
     )?;
-    *last = Some(Instant::now());
+    match last {
+        Some(m) => m.pruned_at = Instant::now(),
+        None => {
+            *last = Some(Memory {
+                pruned_at: Instant::now(),
+                heard: HashMap::new(),
+            })
+        }
+    }
     Ok(())
 }
 

@@ -7,12 +7,9 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use axum::http::StatusCode;
 use chrono::Utc;
 use common::*;
-use scoreboard_server::auth::IngestTokens;
 use scoreboard_server::config::{Config, Secrets};
 use scoreboard_server::store::{Store, TokenKind};
 use scoreboard_server::tokens;
@@ -25,15 +22,7 @@ fn server(dir: &std::path::Path) -> (Harness, Config) {
         secrets: Secrets::default(),
         ..Config::default()
     };
-    let store = Arc::new(Store::open(&cfg.db_path()).unwrap());
-    let receiver = Arc::new(
-        scoreboard_otlp::Receiver::open(
-            &cfg.db_path(),
-            scoreboard_otlp::OtlpConfig::default(),
-            Arc::new(IngestTokens::new(store)),
-        )
-        .unwrap(),
-    );
+    let receiver = telemetry_receiver(&cfg);
     (Harness::with_telemetry(cfg.clone(), Some(receiver)), cfg)
 }
 
