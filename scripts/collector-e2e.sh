@@ -111,7 +111,7 @@ today=$(date -u +%F)
 for _ in $(seq 60); do
   sleep 1
   got=$(curl -fsS "http://127.0.0.1:$PORT/api/rows?from=$today&to=$today" 2>/dev/null \
-    | python3 -c 'import json,sys; r=json.load(sys.stdin)["rows"]; print(len(r), sum(x["measures"].get("input_tokens",0) for x in r), sum(x["measures"].get("cost_micros",0) for x in r))' 2>/dev/null || true)
+    | python3 -c 'import json,sys; r=json.load(sys.stdin)["rows"]; print(len(r), sum(x.get("input_tokens",0) for x in r), sum(x.get("cost_micros",0) for x in r))' 2>/dev/null || true)
   if [ "$got" = "$USERS $want_tokens $want_cost" ]; then
     retried=$(grep -c -i 'retry\|Exporting failed' "$WORK/collector.log" || true)
     echo "PASS: $USERS engineers' rows, $want_tokens input tokens, $want_cost micro-dollars stored through the collector ($retried retry lines in its log)"
@@ -120,6 +120,7 @@ for _ in $(seq 60); do
   fi
 done
 echo "FAIL: stored (rows, input tokens, cost) = ($got), want ($USERS $want_tokens $want_cost)"
+curl -sS "http://127.0.0.1:$PORT/api/rows?from=$today&to=$today" | head -c 600; echo
 echo "--- collector log"; tail -30 "$WORK/collector.log"
 echo "--- serve log"; tail -30 "$WORK/serve.log"
 exit 1

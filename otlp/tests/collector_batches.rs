@@ -10,10 +10,8 @@
 mod common;
 
 use common::*;
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use scoreboard_core::DayRow;
-use scoreboard_test_support::otlp::{fixtures, Export, Template};
+use scoreboard_test_support::otlp::{collector_batches, fixtures, Export, Template};
 
 /// Every capture of the current CLI (delta and cumulative, JSON and
 /// protobuf), each as `users` engineers' own sessions.
@@ -41,18 +39,8 @@ fn engineers_exports(users: usize) -> Vec<Export> {
 
 /// What the batch processor does: the resources of many exports, one after
 /// the other, in one request per signal.
-fn merged(exports: &[&Export]) -> Vec<Export> {
-    let mut metrics = ExportMetricsServiceRequest::default();
-    let mut logs = ExportLogsServiceRequest::default();
-    for e in exports {
-        match e {
-            Export::Metrics(m) => metrics
-                .resource_metrics
-                .extend(m.resource_metrics.iter().cloned()),
-            Export::Logs(l) => logs.resource_logs.extend(l.resource_logs.iter().cloned()),
-        }
-    }
-    vec![Export::Metrics(metrics), Export::Logs(logs)]
+fn merged(exports: &[Export]) -> Vec<Export> {
+    collector_batches(exports, usize::MAX)
 }
 
 /// Sent as the collector's `otlphttp` exporter sends (protobuf, gzip, its
@@ -106,8 +94,7 @@ async fn a_collector_batch_of_many_engineers_stores_what_their_own_requests_stor
     );
 
     let s = Server::start().await;
-    let all: Vec<&Export> = exports.iter().collect();
-    for e in merged(&all) {
+    for e in merged(&exports) {
         let r = send_as_collector(&s, &e).await;
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     }
@@ -121,22 +108,21 @@ async fn a_collector_retry_or_a_different_batching_of_the_same_exports_never_cou
     let want = sent_alone(&exports).await;
 
     let s = Server::start().await;
-    let all: Vec<&Export> = exports.iter().collect();
-    for e in merged(&all) {
+    for e in merged(&exports) {
         assert_eq!(send_as_collector(&s, &e).await.status, 200);
     }
     assert_eq!(s.rows(), want);
 
     // The same batch again (its answer was lost): recognised by its digest.
-    for e in merged(&all) {
+    for e in merged(&exports) {
         assert_eq!(send_as_collector(&s, &e).await.status, 200);
     }
     assert_eq!(s.rows(), want, "a retried batch counts once");
 
     // A collector restarted from its persistent queue, batching the same
     // exports otherwise: two batches that overlap each other and the first.
-    let third = all.len() / 3;
-    for part in [&all[..2 * third], &all[third..]] {
+    let third = exports.len() / 3;
+    for part in [&exports[..2 * third], &exports[third..]] {
         for e in merged(part) {
             assert_eq!(send_as_collector(&s, &e).await.status, 200);
         }
