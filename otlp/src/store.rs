@@ -180,8 +180,13 @@ pub(crate) struct Tally {
     unattributed: i64,
     last_received_ms: Option<i64>,
     /// Who was written as heard from (see [`Memory`]).
-    heard: Vec<((String, TokenId), (i64, Option<String>))>,
+    heard: Vec<(Heard, HeardAt)>,
 }
+
+/// A person (or device) and the token it sent with.
+type Heard = (String, TokenId);
+/// When it was last written as heard from (ms), and with which version.
+type HeardAt = (i64, Option<String>);
 
 impl Tally {
     pub(crate) fn add(&mut self, o: Tally) {
@@ -205,7 +210,7 @@ pub(crate) struct Memory {
     /// every request dirtied two random pages per request for a time that
     /// moved by seconds; now they move at most once a [`HEARD_EVERY`], or
     /// at once when the version changes. Only committed writes are kept.
-    heard: HashMap<(String, TokenId), (i64, Option<String>)>,
+    heard: HashMap<Heard, HeardAt>,
 }
 
 /// How stale "last heard from" (`otlp_persons`, `otlp_clients`) may be.
