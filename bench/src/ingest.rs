@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use scoreboard_core::{DayRow, Measures};
-pub use scoreboard_test_support::otlp::{Batch, Template};
+pub use scoreboard_test_support::otlp::{collector_batches, Batch, Export, Template};
 use scoreboard_test_support::rng::Lcg;
 use serde_json::{json, Value};
 
@@ -74,13 +74,14 @@ async fn send_all(base: &str, token: &str, batches: Arc<Vec<Batch>>, concurrency
                 let url = format!("{base}{}", b.path);
                 loop {
                     let t = Instant::now();
-                    let r = client
+                    let mut req = client
                         .post(&url)
                         .header("Content-Type", b.content_type)
-                        .header("Authorization", &auth)
-                        .body(b.body.clone())
-                        .send()
-                        .await;
+                        .header("Authorization", &auth);
+                    if b.gzip {
+                        req = req.header("Content-Encoding", "gzip");
+                    }
+                    let r = req.body(b.body.clone()).send().await;
                     let status = match r {
                         Ok(resp) => {
                             let st = resp.status().as_u16();
@@ -157,6 +158,10 @@ pub fn create_token(bin: &Path, data_dir: &Path) -> Result<String> {
 
 /// Pre-encoded batches, and which templates each user's sessions replayed.
 type Built = (Vec<Batch>, BTreeMap<String, Vec<String>>);
+
+/// Points in one request of the collector phase: what the batch processor
+/// of `deploy/otel-collector.yaml` sends (`send_batch_size: 512`).
+const COLLECTOR_BATCH_POINTS: usize = 512;
 
 pub struct Settings {
     pub users: usize,
@@ -248,6 +253,34 @@ pub async fn run(bin: &Path, fixtures: &Path, s: &Settings) -> Result<Value> {
         Ok((batches, used))
     };
 
+    // The same sessions arriving through an OpenTelemetry Collector: many
+    // engineers' exports merged into gzipped protobuf requests of about
+    // 512 points. Reported apart: the goal is about Claude Code's own shapes.
+    let collector = |phase: usize| -> Built {
+        let all: Vec<&Template> = json_t.iter().chain(&proto_t).collect();
+        let mut exports: Vec<Export> = Vec::new();
+        let mut used: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for u in 0..s.users {
+            let uid = format!("{:064x}", 0xbe4c_0000_u64 + u as u64);
+            for k in 0..s.sessions {
+                let t = all[(u + k) % all.len()];
+                let session = format!("00000000-0000-4{phase:03}-8000-{:012x}", u * 1000 + k);
+                exports.extend(
+                    t.requests
+                        .iter()
+                        .map(|e| e.restamped(&uid, &session, Some(&email(u)), 0)),
+                );
+                used.entry(email(u)).or_default().push(t.name());
+            }
+        }
+        Lcg(0x5eed).shuffle(&mut exports);
+        let batches = collector_batches(&exports, COLLECTOR_BATCH_POINTS)
+            .iter()
+            .map(|e| e.encode(true, true))
+            .collect();
+        (batches, used)
+    };
+
     let mut phases = serde_json::Map::new();
     let mut expected: BTreeMap<String, Measures> = BTreeMap::new();
     let mut acked_points = 0usize;
@@ -255,8 +288,13 @@ pub async fn run(bin: &Path, fixtures: &Path, s: &Settings) -> Result<Value> {
     let mut total_wall = Duration::ZERO;
     let mut total_points = 0usize;
     let mut any_failed = 0usize;
-    for (name, templates) in [("json", &json_t), ("protobuf", &proto_t)] {
-        let (batches, used) = build(templates, phases.len() + 1)?;
+    let mut collector_phase = Value::Null;
+    for name in ["json", "protobuf", "collector"] {
+        let (batches, used) = match name {
+            "json" => build(&json_t, 1)?,
+            "protobuf" => build(&proto_t, 2)?,
+            _ => collector(3),
+        };
         eprintln!(
             "bench: ingest, {name}: {} batches for {} users",
             batches.len(),
@@ -293,12 +331,16 @@ pub async fn run(bin: &Path, fixtures: &Path, s: &Settings) -> Result<Value> {
             cpu.0 * 1e6 / sent.batches.max(1) as f64,
             cpu.1
         );
-        phases.insert(name.into(), phase);
-        acked_points += sent.points;
-        total_points += sent.points;
-        total_wall += wall;
         any_failed += sent.failed.len();
-        all_latencies.extend(sent.latencies_ms.iter().copied());
+        if name == "collector" {
+            collector_phase = phase;
+        } else {
+            phases.insert(name.into(), phase);
+            acked_points += sent.points;
+            total_points += sent.points;
+            total_wall += wall;
+            all_latencies.extend(sent.latencies_ms.iter().copied());
+        }
         for (e, names) in used {
             let m = expected.entry(e).or_default();
             for n in names {
@@ -343,6 +385,8 @@ pub async fn run(bin: &Path, fixtures: &Path, s: &Settings) -> Result<Value> {
         "concurrency": s.concurrency,
         "templates": json_t.iter().chain(&proto_t).map(Template::name).collect::<Vec<_>>(),
         "phases": phases,
+        "collector": collector_phase,
+        "collector_batch_points": COLLECTOR_BATCH_POINTS,
         "seconds": secs,
         "points_per_second": total_points as f64 / secs,
         "ack_p50_ms": median(&all_latencies),

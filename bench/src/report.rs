@@ -103,6 +103,25 @@ fn ingest_table(w: &mut String, ing: &Value) {
         f(&ing["ack_p99_ms"], 1),
         ing["failed_requests"]
     );
+    let c = &ing["collector"];
+    if c.is_object() {
+        let _ = writeln!(
+            w,
+            "| through a collector (gzipped protobuf, about {} points a request; not part of the goal) | {} | {} | {} | {} | {} ms | {} ms | {} ms | {} | {} | {} µs ({} µs a point) |",
+            ing["collector_batch_points"],
+            c["batches"],
+            c["points"],
+            f(&c["seconds"], 2),
+            f(&c["points_per_second"], 0),
+            f(&c["ack_p50_ms"], 1),
+            f(&c["ack_p99_ms"], 1),
+            f(&c["ack_max_ms"], 1),
+            c["busy_503"],
+            c["failed"],
+            f(&c["server_cpu_us_per_batch"], 0),
+            f(&c["server_cpu_us_per_point"], 1)
+        );
+    }
 }
 
 /// The whole of BENCHMARKS.md.

@@ -129,6 +129,8 @@ pub struct MetricPoint {
 pub struct ApiRequest {
     /// Hash of the whole record and its resource: equal only for a re-sent record.
     pub key: [u8; 32],
+    /// The record's time (or observed time): its dedupe key is ordered by it.
+    pub time_ns: u64,
     pub day: NaiveDate,
     pub who: Who,
     pub session: String,
@@ -214,6 +216,15 @@ pub struct Extracted {
 }
 
 impl Extracted {
+    /// The latest time of any point or counted event (0 when there is
+    /// none): the body's digest and dedupe keys start with it, so that keys
+    /// written together land on the same few pages of their tables.
+    pub fn latest_time_ns(&self) -> u64 {
+        let points = self.points.iter().map(|p| p.time_ns);
+        let events = self.api_requests.iter().map(|e| e.time_ns);
+        points.chain(events).max().unwrap_or(0)
+    }
+
     fn saw(&mut self, who: &Who, version: Option<&str>) {
         match self.seen.get_mut(who) {
             Some(v) => {
@@ -807,6 +818,7 @@ fn api_request(rec: &LogRecord, a: &Attrs<'_, '_>, who: Who) -> Result<ApiReques
     };
     Ok(ApiRequest {
         key: record_hash(rec, &a.resource.hashed),
+        time_ns: time,
         day,
         session: session_of(a)?,
         model: label(a.string("model"), "unknown")?,

@@ -227,7 +227,9 @@ pub struct RefusedIngest<'a> {
 /// Decides whether a request may write telemetry, and hears about every
 /// refused one. The server implements it over its hashed token table. It is
 /// asked on every request (nothing is cached here), so a revoked token stops
-/// working at once.
+/// working at once. It is asked on the async thread that took the request:
+/// it must answer from memory or with a short read, never wait long (the
+/// server's answers from a cache that any commit to the database empties).
 pub trait IngestAuth: Send + Sync + 'static {
     /// `bearer_token` is the token of an `Authorization: Bearer …` header,
     /// `None` when the header is missing or not a bearer token.

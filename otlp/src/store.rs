@@ -20,7 +20,10 @@
 //!   events (`origin = 'event'`); which one counts is decided when reading
 //!   (see [`Store::day_rows`]), so the answer does not depend on arrival order;
 //! - `otlp_cumulative` (series hash, start): last value of each cumulative series;
-//! - `otlp_batches`, `otlp_delta_seen`, `otlp_events_seen`: dedupe keys (hashes only);
+//! - `otlp_batches`, `otlp_delta_seen`, `otlp_events_seen`: dedupe keys
+//!   (hashes only), each led by its body's, point's or event's own time so
+//!   that the keys of one moment share their tables' last pages (a bare
+//!   hash dirtied a random page per point, and the commit wrote each);
 //! - `otlp_persons`: when each person or device was first and last heard from;
 //! - `otlp_clients` (person, token): when each person or device was heard
 //!   from with each ingest token (0: none known), and the Claude Code
@@ -176,20 +179,71 @@ pub(crate) struct Tally {
     rejected: i64,
     unattributed: i64,
     last_received_ms: Option<i64>,
+    /// Who was written as heard from (see [`Memory`]).
+    heard: Vec<(Heard, HeardAt)>,
 }
 
+/// A person (or device) and the token it sent with.
+type Heard = (String, TokenId);
+/// When it was last written as heard from (ms), and with which version.
+type HeardAt = (i64, Option<String>);
+
 impl Tally {
-    pub(crate) fn add(&mut self, o: &Tally) {
+    pub(crate) fn add(&mut self, o: Tally) {
         self.batches += o.batches;
         self.duplicates += o.duplicates;
         self.rejected = self.rejected.saturating_add(o.rejected);
         self.unattributed += o.unattributed;
         self.last_received_ms = self.last_received_ms.max(o.last_received_ms);
+        self.heard.extend(o.heard);
     }
 }
 
-/// When the dedupe keys and cumulative state were last pruned (writer thread only).
-pub(crate) type LastPrune = Option<Instant>;
+/// What the writer thread keeps from one group to the next (`None` before
+/// its first): when it last pruned, and whom it last wrote as heard from.
+pub(crate) type LastPrune = Option<Memory>;
+
+pub(crate) struct Memory {
+    pruned_at: Instant,
+    /// (person, token) → when its `otlp_persons` and `otlp_clients` rows were
+    /// last written, and with which Claude Code version. Rewriting them on
+    /// every request dirtied two random pages per request for a time that
+    /// moved by seconds; now they move at most once a [`HEARD_EVERY`], or
+    /// at once when the version changes. Only committed writes are kept.
+    heard: HashMap<Heard, HeardAt>,
+}
+
+/// How stale "last heard from" (`otlp_persons`, `otlp_clients`) may be.
+const HEARD_EVERY_MS: i64 = 60_000;
+/// Most (person, token) pairs remembered; past it the memory starts again.
+const MAX_HEARD: usize = 200_000;
+
+impl Memory {
+    /// Called after a group's COMMIT returned, with what it wrote.
+    pub(crate) fn committed(&mut self, tally: Tally) {
+        if self.heard.len() + tally.heard.len() > MAX_HEARD {
+            self.heard.clear();
+        }
+        self.heard.extend(tally.heard);
+    }
+
+    fn recently_heard(
+        &self,
+        person: &str,
+        token: TokenId,
+        version: Option<&str>,
+        now_ms: i64,
+    ) -> bool {
+        // The key is borrowed only to look up; a clone is cheaper than a
+        // second map type here (a few dozen bytes, once per person a request).
+        match self.heard.get(&(person.to_string(), token)) {
+            Some((at, v)) => {
+                now_ms - *at < HEARD_EVERY_MS && (version.is_none() || version == v.as_deref())
+            }
+            None => false,
+        }
+    }
+}
 
 pub(crate) fn connect(path: &Path, busy_timeout: Duration) -> Result<Connection, rusqlite::Error> {
     let conn = Connection::open(path)?;
@@ -324,7 +378,9 @@ impl Agg {
     }
 }
 
-fn delta_key(p: &MetricPoint) -> [u8; 16] {
+/// The key of a delta point before issue 13 (16 bytes of a hash): still
+/// looked up while keys of that form may be stored ([`LEGACY_KEYS_UNTIL`]).
+fn legacy_delta_key(p: &MetricPoint) -> [u8; 16] {
     let mut h = Sha256::new();
     h.update(b"delta-v1");
     h.update(p.series);
@@ -334,6 +390,69 @@ fn delta_key(p: &MetricPoint) -> [u8; 16] {
     let mut k = [0u8; 16];
     k.copy_from_slice(&full[..16]);
     k
+}
+
+/// A dedupe key: the point's or event's own time (big-endian, so keys sort
+/// by it), then 16 bytes of its hash. A hash alone put every key on a
+/// random page of its table, and each commit wrote a page per point to the
+/// WAL (BENCHMARKS.md §5); keys of one moment now share the table's last
+/// pages. A re-sent point carries the same time, so it finds its key.
+fn timed_key(time_ns: u64, hash: &[u8; 16]) -> [u8; 24] {
+    let mut k = [0u8; 24];
+    k[..8].copy_from_slice(&time_ns.to_be_bytes());
+    k[8..].copy_from_slice(hash);
+    k
+}
+
+fn event_hash(e: &crate::extract::ApiRequest) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k.copy_from_slice(&e.key[..16]);
+    k
+}
+
+/// `otlp_meta` key: until when (ms) dedupe keys of the old, untimed form
+/// may still be stored (they were written before this version first opened
+/// the file, and are pruned after [`DEDUPE_RETENTION`]).
+const LEGACY_KEYS_UNTIL: &str = "legacy_dedupe_keys_until_ms";
+/// `otlp_meta` key: set once this version (timed dedupe keys) opened the file.
+const TIMED_KEYS: &str = "timed_dedupe_keys";
+
+/// Records, the first time this version opens a file, whether keys of the
+/// old form may be in it, and until when.
+fn mark_key_form(conn: &Connection, now: DateTime<Utc>) -> Result<(), rusqlite::Error> {
+    let tx = conn.unchecked_transaction()?;
+    let marked: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM otlp_meta WHERE key = ?1)",
+        [TIMED_KEYS],
+        |r| r.get(0),
+    )?;
+    if !marked {
+        let old_keys: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM otlp_delta_seen) OR EXISTS (SELECT 1 FROM otlp_events_seen)",
+            [],
+            |r| r.get(0),
+        )?;
+        if old_keys {
+            // An hour past the pruning of the last of them.
+            let until = now + DEDUPE_RETENTION + TimeDelta::hours(1);
+            tx.execute(
+                "INSERT OR REPLACE INTO otlp_meta (key, value) VALUES (?1, ?2)",
+                params![LEGACY_KEYS_UNTIL, ms(until)],
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO otlp_meta (key, value) VALUES (?1, 1)",
+            [TIMED_KEYS],
+        )?;
+    }
+    tx.commit()
+}
+
+/// Until when (ms) keys of the old form must be looked up too, if ever.
+pub(crate) fn legacy_keys_until(conn: &Connection) -> Result<Option<i64>, rusqlite::Error> {
+    conn.prepare_cached("SELECT value FROM otlp_meta WHERE key = ?1")?
+        .query_row([LEGACY_KEYS_UNTIL], |r| r.get(0))
+        .optional()
 }
 
 impl Store {
@@ -354,6 +473,13 @@ impl Store {
             source,
         })?;
         let writer = connect(path, busy_timeout).map_err(open_err)?;
+        // The pages a day of telemetry upserts (aggregates, who was heard
+        // from, the dedupe keys' last pages) stay in memory instead of
+        // being read back from the OS on every group (BENCHMARKS.md §5).
+        // SQLite's default is 2 MiB; this is an upper bound, taken as used.
+        writer
+            .execute_batch("PRAGMA cache_size = -32768;")
+            .map_err(open_err)?;
         writer.execute_batch(SCHEMA).map_err(open_err)?;
         let found: Option<i64> = writer
             .query_row(
@@ -380,6 +506,7 @@ impl Store {
                     .map_err(open_err)?;
             }
         }
+        mark_key_form(&writer, Utc::now()).map_err(open_err)?;
         let reader = connect(path, busy_timeout).map_err(open_err)?;
         let writer = crate::writer::Writer::start(writer, busy_timeout, queue_capacity, max_group)
             .map_err(OtlpError::Thread)?;
@@ -801,9 +928,16 @@ pub(crate) fn map_err(busy_timeout: Duration, e: rusqlite::Error) -> OtlpError {
 /// digest, every point and event is deduplicated, the aggregates and who
 /// was heard from are upserted. The `otlp_meta` counters are returned, not
 /// written, so a group writes them once.
+///
+/// `legacy`: dedupe keys of the form used before issue 13 may still be
+/// stored, so a point or event new under its timed key is looked up under
+/// its old key too (a read, no write): a batch sent before an upgrade and
+/// re-sent after it still counts once.
 pub(crate) fn apply_one(
     conn: &Connection,
     req: &Request,
+    legacy: bool,
+    memory: Option<&Memory>,
 ) -> Result<(Outcome, Tally), rusqlite::Error> {
     let Request {
         digest,
@@ -833,6 +967,7 @@ pub(crate) fn apply_one(
 
     let mut agg = Agg::default();
     let mut unattributed: i64 = 0;
+    let mut heard = Vec::new();
     {
         let mut seen_delta = conn.prepare_cached(
             "INSERT OR IGNORE INTO otlp_delta_seen (key, received_at) VALUES (?1, ?2)",
@@ -871,7 +1006,12 @@ pub(crate) fn apply_one(
                     ])?;
                 }
                 inc
-            } else if seen_delta.execute(params![&delta_key(p)[..], now_ms])? == 1 {
+            } else if seen_delta.execute(params![
+                &timed_key(p.time_ns, &legacy_delta_key(p))[..],
+                now_ms
+            ])? == 1
+                && !(legacy && stored_before(conn, Seen::Delta, &legacy_delta_key(p))?)
+            {
                 Some(p.value)
             } else {
                 // The same (series, start, end) window was stored already: a re-sent point.
@@ -889,7 +1029,10 @@ pub(crate) fn apply_one(
             "INSERT OR IGNORE INTO otlp_events_seen (key, received_at) VALUES (?1, ?2)",
         )?;
         for e in &ex.api_requests {
-            if seen_event.execute(params![&e.key[..16], now_ms])? == 0 {
+            let hash = event_hash(e);
+            if seen_event.execute(params![&timed_key(e.time_ns, &hash)[..], now_ms])? == 0
+                || (legacy && stored_before(conn, Seen::Event, &hash)?)
+            {
                 continue;
             }
             let u = agg
@@ -927,14 +1070,13 @@ pub(crate) fn apply_one(
              version = COALESCE(excluded.version, version)",
         )?;
         for (who, version) in &ex.seen {
-            person.execute(params![who.key.as_str(), who.device_only, now_ms])?;
-            client.execute(params![
-                who.key.as_str(),
-                token.unwrap_or(0),
-                who.device_only,
-                version,
-                now_ms
-            ])?;
+            let (key, token) = (who.key.as_str(), token.unwrap_or(0));
+            if memory.is_some_and(|m| m.recently_heard(key, token, version.as_deref(), now_ms)) {
+                continue;
+            }
+            person.execute(params![key, who.device_only, now_ms])?;
+            client.execute(params![key, token, who.device_only, version, now_ms])?;
+            heard.push(((key.to_string(), token), (now_ms, version.clone())));
         }
     }
 
@@ -949,6 +1091,7 @@ pub(crate) fn apply_one(
         rejected: to_i64(rejected),
         unattributed,
         last_received_ms: Some(now_ms),
+        heard,
         ..Tally::default()
     };
     let outcome = Outcome {
@@ -957,6 +1100,22 @@ pub(crate) fn apply_one(
         duplicate: false,
     };
     Ok((outcome, tally))
+}
+
+#[derive(Clone, Copy)]
+enum Seen {
+    Delta,
+    Event,
+}
+
+/// Whether `key`, in the form used before issue 13, is stored.
+fn stored_before(conn: &Connection, table: Seen, key: &[u8; 16]) -> Result<bool, rusqlite::Error> {
+    let sql = match table {
+        Seen::Delta => "SELECT EXISTS (SELECT 1 FROM otlp_delta_seen WHERE key = ?1)",
+        Seen::Event => "SELECT EXISTS (SELECT 1 FROM otlp_events_seen WHERE key = ?1)",
+    };
+    conn.prepare_cached(sql)?
+        .query_row([&key[..]], |r| r.get(0))
 }
 
 /// The end of a group's transaction, before its COMMIT: the counters of
@@ -995,7 +1154,10 @@ fn prune_if_due(
     now: DateTime<Utc>,
     last: &mut LastPrune,
 ) -> Result<(), rusqlite::Error> {
-    if last.is_some_and(|t| t.elapsed() < PRUNE_EVERY) {
+    if last
+        .as_ref()
+        .is_some_and(|m| m.pruned_at.elapsed() < PRUNE_EVERY)
+    {
         return Ok(());
     }
     let dedupe_cut = ms(now - DEDUPE_RETENTION);
@@ -1015,7 +1177,15 @@ fn prune_if_due(
         "DELETE FROM otlp_cumulative WHERE updated_at < ?1",
         [ms(now - CUMULATIVE_RETENTION)],
     )?;
-    *last = Some(Instant::now());
+    match last {
+        Some(m) => m.pruned_at = Instant::now(),
+        None => {
+            *last = Some(Memory {
+                pruned_at: Instant::now(),
+                heard: HashMap::new(),
+            })
+        }
+    }
     Ok(())
 }
 
@@ -1081,4 +1251,107 @@ fn write_agg(tx: &Connection, agg: &Agg) -> Result<(), rusqlite::Error> {
         ])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    //! Dedupe keys across the upgrade that ordered them by time.
+    use std::path::Path;
+
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+
+    use super::*;
+    use crate::extract;
+
+    /// The captured `hello` session (metrics with tokens and cost, and
+    /// `api_request` events), extracted.
+    fn hello() -> Vec<Extracted> {
+        // `shared/` sits beside the repository clone.
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/fixtures/otlp/claude-code-2.1.330/hello-json-delta/raw");
+        let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+        let logs: ExportLogsServiceRequest =
+            serde_json::from_slice(&read("0001-logs.json")).unwrap();
+        let metrics: ExportMetricsServiceRequest =
+            serde_json::from_slice(&read("0002-metrics.json")).unwrap();
+        let limits = extract::Limits::default();
+        vec![
+            extract::logs(&logs, None, &limits),
+            extract::metrics(&metrics, None, &limits),
+        ]
+    }
+
+    async fn store_all(store: &Store, digest_byte: u8) -> Vec<Outcome> {
+        let mut out = Vec::new();
+        for (i, ex) in hello().into_iter().enumerate() {
+            let digest = [digest_byte + i as u8; 32];
+            out.push(store.apply(digest, ex, None, Utc::now()).await.unwrap());
+        }
+        out
+    }
+
+    fn totals(store: &Store) -> (u64, i64) {
+        let rows = store
+            .day_rows(
+                NaiveDate::from_ymd_opt(2000, 1, 1).unwrap(),
+                NaiveDate::from_ymd_opt(2100, 1, 1).unwrap(),
+            )
+            .unwrap();
+        let tokens = rows.iter().map(|r| r.measures.input_tokens).sum();
+        let cost = rows.iter().map(|r| r.measures.cost_micros).sum();
+        (tokens, cost)
+    }
+
+    #[tokio::test]
+    async fn points_stored_under_the_old_untimed_keys_are_not_counted_again_after_the_upgrade() {
+        let fresh = tempfile::tempdir().unwrap();
+        let store = Store::open(&fresh.path().join("a.db"), Duration::from_secs(5), 8, 8).unwrap();
+        store_all(&store, 1).await;
+        let once = totals(&store);
+        assert!(once.0 > 0 && once.1 > 0, "the capture has tokens and cost");
+
+        // A file an older version wrote: the same points and events were
+        // stored, their keys in the untimed form (its aggregates are left
+        // out here, so anything counted now shows).
+        let old = tempfile::tempdir().unwrap();
+        let db = old.path().join("b.db");
+        {
+            let conn = connect(&db, Duration::from_secs(5)).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute(
+                "INSERT INTO otlp_meta (key, value) VALUES ('schema_version', 1)",
+                [],
+            )
+            .unwrap();
+            for ex in hello() {
+                for p in ex.points.iter().filter(|p| !p.cumulative) {
+                    conn.execute(
+                        "INSERT OR IGNORE INTO otlp_delta_seen (key, received_at) VALUES (?1, ?2)",
+                        params![&legacy_delta_key(p)[..], ms(Utc::now())],
+                    )
+                    .unwrap();
+                }
+                for e in &ex.api_requests {
+                    conn.execute(
+                        "INSERT OR IGNORE INTO otlp_events_seen (key, received_at) VALUES (?1, ?2)",
+                        params![&event_hash(e)[..], ms(Utc::now())],
+                    )
+                    .unwrap();
+                }
+            }
+        }
+        let store = Store::open(&db, Duration::from_secs(5), 8, 8).unwrap();
+        store_all(&store, 1).await;
+        assert_eq!(
+            totals(&store),
+            (0, 0),
+            "re-sent after the upgrade: nothing new"
+        );
+
+        // Without old keys in the file, nothing is looked up in the old form.
+        let conn = connect(&fresh.path().join("a.db"), Duration::from_secs(5)).unwrap();
+        assert_eq!(legacy_keys_until(&conn).unwrap(), None);
+    }
 }

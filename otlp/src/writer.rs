@@ -137,12 +137,14 @@ fn commit(
     let mut tally = Tally::default();
     let mut outcomes = Vec::with_capacity(group.len());
     let mut latest = None;
+    let legacy_until = store::legacy_keys_until(&tx)?;
     for job in group {
+        let legacy = legacy_until.is_some_and(|t| job.request.now.timestamp_millis() < t);
         let sp = tx.savepoint()?;
-        match store::apply_one(&sp, &job.request) {
+        match store::apply_one(&sp, &job.request, legacy, last_prune.as_ref()) {
             Ok((outcome, own)) => {
                 sp.commit()?;
-                tally.add(&own);
+                tally.add(own);
                 outcomes.push(Ok(outcome));
             }
             Err(e) => {
@@ -157,6 +159,9 @@ fn commit(
         store::finish_group(&tx, &tally, now, last_prune)?;
     }
     tx.commit()?;
+    if let Some(m) = last_prune.as_mut() {
+        m.committed(tally);
+    }
     Ok(outcomes)
 }
 
@@ -314,6 +319,56 @@ mod tests {
         let again = commit(&mut conn, &[j], &mut None).unwrap();
         assert!(!again[0].as_ref().unwrap().duplicate);
         assert_eq!(figures(&conn), stored_in_a_fresh_file(&bodies));
+    }
+
+    #[test]
+    fn who_was_heard_from_moves_once_a_minute_or_at_once_for_a_new_version() {
+        let bodies = captured_metrics();
+        assert!(bodies.len() >= 3);
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open(dir.path());
+        let mut memory = None;
+        let heard = |conn: &Connection| -> (i64, Option<String>, i64) {
+            conn.query_row(
+                "SELECT max(last_seen), max(version), (SELECT max(last_seen) FROM otlp_persons)
+                 FROM otlp_clients",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap()
+        };
+        let t0 = Utc::now();
+        let at = |i: usize, secs: i64| {
+            let mut r = request(&bodies[i], 50 + i as u8);
+            r.now = t0 + chrono::TimeDelta::seconds(secs);
+            r
+        };
+        let ms = |secs: i64| (t0 + chrono::TimeDelta::seconds(secs)).timestamp_millis();
+
+        commit(&mut conn, &[job(at(0, 0)).0], &mut memory).unwrap();
+        let (last, version, person) = heard(&conn);
+        assert_eq!((last, person), (ms(0), ms(0)));
+
+        // Ten seconds later: stored, but "last heard from" is not rewritten.
+        commit(&mut conn, &[job(at(1, 10)).0], &mut memory).unwrap();
+        assert_eq!(heard(&conn), (ms(0), version.clone(), ms(0)));
+
+        // A new Claude Code version is written at once.
+        let mut upgraded = at(2, 20);
+        for v in upgraded.ex.seen.values_mut() {
+            *v = Some("9.9.9".into());
+        }
+        commit(&mut conn, &[job(upgraded).0], &mut memory).unwrap();
+        assert_eq!(heard(&conn), (ms(20), Some("9.9.9".into()), ms(20)));
+
+        // And a minute after the last write, the time moves again.
+        let mut later = request(&bodies[0], 60);
+        later.now = t0 + chrono::TimeDelta::seconds(81);
+        for v in later.ex.seen.values_mut() {
+            *v = Some("9.9.9".into());
+        }
+        commit(&mut conn, &[job(later).0], &mut memory).unwrap();
+        assert_eq!(heard(&conn), (ms(81), Some("9.9.9".into()), ms(81)));
     }
 
     #[tokio::test]

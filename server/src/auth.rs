@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use crate::config::Config;
 use crate::error::{blocking, ApiError};
 use crate::refusals::{Area, Reason, Refusals};
-use crate::store::{Store, StoreError, TokenKind};
+use crate::store::{Store, StoreError, TokenKind, TokenReader};
 use crate::tokens::{self, Presented};
 use scoreboard_otlp::{AuthDenial, IngestDecision, IngestRefusal, RefusedIngest};
 
@@ -356,9 +356,64 @@ fn unauthorized(message: &str) -> Response {
 
 /// Ingest authorisation handed to the telemetry receiver: only active ingest
 /// tokens; every refused telemetry request is counted with the others.
+///
+/// The receiver asks on the request's async thread, so the answer comes from
+/// a cache ([`TokenAnswers`]) read on a connection of its own, never from
+/// the store's connection (whose lock a long read may hold) and without a
+/// hand-off to a blocking thread.
 pub struct IngestTokens {
     store: Arc<Store>,
     refusals: Option<Arc<Refusals>>,
+    answers: std::sync::Mutex<TokenAnswers>,
+}
+
+/// What the presented tokens were found to be, valid while nothing else
+/// commits to the database file. Any commit by another connection moves
+/// SQLite's `data_version`, and the next check then empties the cache: a
+/// token created or revoked (by `scoreboard token` in another process, or
+/// through the store) is seen by the very next request. Telemetry's own
+/// commits move it too, so under load a token is looked up again about
+/// once per group commit rather than once per request.
+#[derive(Default)]
+struct TokenAnswers {
+    reader: Option<TokenReader>,
+    version: Option<i64>,
+    /// By the token's SHA-256 (hex). Tokens nobody knows are not kept: a
+    /// client trying made-up tokens cannot grow the map.
+    known: std::collections::HashMap<String, IngestDecision>,
+}
+
+/// Most tokens remembered at once; past it the cache starts again.
+const MAX_REMEMBERED_TOKENS: usize = 10_000;
+
+impl TokenAnswers {
+    fn answer(&mut self, store: &Store, hash: &str) -> Result<IngestDecision, StoreError> {
+        let reader = match &mut self.reader {
+            Some(r) => r,
+            none => none.insert(store.token_reader()?),
+        };
+        let version = reader.data_version()?;
+        if self.version != Some(version) {
+            self.known.clear();
+            self.version = Some(version);
+        }
+        if let Some(d) = self.known.get(hash) {
+            return Ok(*d);
+        }
+        let decision = match reader.token_by_hash(hash)? {
+            Some(t) if t.revoked_at.is_some() => {
+                IngestDecision::Denied(AuthDenial::Revoked, Some(t.id))
+            }
+            Some(t) if t.kind == TokenKind::Ingest => IngestDecision::Granted(Some(t.id)),
+            Some(t) => IngestDecision::Denied(AuthDenial::WrongKind, Some(t.id)),
+            None => return Ok(IngestDecision::Denied(AuthDenial::Unknown, None)),
+        };
+        if self.known.len() >= MAX_REMEMBERED_TOKENS {
+            self.known.clear();
+        }
+        self.known.insert(hash.to_string(), decision);
+        Ok(decision)
+    }
 }
 
 impl IngestTokens {
@@ -366,6 +421,7 @@ impl IngestTokens {
         IngestTokens {
             store,
             refusals: None,
+            answers: Default::default(),
         }
     }
 
@@ -374,6 +430,7 @@ impl IngestTokens {
         IngestTokens {
             store,
             refusals: Some(refusals),
+            answers: Default::default(),
         }
     }
 }
@@ -383,14 +440,19 @@ impl scoreboard_otlp::IngestAuth for IngestTokens {
         let Some(token) = bearer_token else {
             return IngestDecision::Denied(AuthDenial::Missing, None);
         };
-        match tokens::identify(&self.store, token) {
-            Ok(Presented::Active(t)) if t.kind == TokenKind::Ingest => {
-                IngestDecision::Granted(Some(t.id))
-            }
-            Ok(Presented::Active(t)) => IngestDecision::Denied(AuthDenial::WrongKind, Some(t.id)),
-            Ok(Presented::Revoked(t)) => IngestDecision::Denied(AuthDenial::Revoked, Some(t.id)),
-            Ok(Presented::Unknown) => IngestDecision::Denied(AuthDenial::Unknown, None),
+        let token = token.trim();
+        if token.is_empty() {
+            return IngestDecision::Denied(AuthDenial::Unknown, None);
+        }
+        let hash = tokens::hash_token(token);
+        // A panic while holding the lock leaves nothing half-written that
+        // matters: at worst the cache is emptied at the next commit.
+        let mut answers = self.answers.lock().unwrap_or_else(|p| p.into_inner());
+        match answers.answer(&self.store, &hash) {
+            Ok(d) => d,
             Err(e) => {
+                // The connection is opened again next time.
+                *answers = TokenAnswers::default();
                 tracing::error!(error = %e, "cannot check an ingest token");
                 IngestDecision::Unavailable
             }

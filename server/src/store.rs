@@ -849,15 +849,25 @@ impl Store {
 
     /// The token with this hash, revoked or not: a refusal names the token it was for.
     pub fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let conn = self.conn();
-        let mut q = conn.prepare_cached(
-            "SELECT id, kind, name, hint, created_at, revoked_at FROM tokens WHERE hash = ?1",
-        )?;
-        let mut rs = q.query([hash])?;
-        match rs.next()? {
-            Some(r) => Ok(Some(token_from_row(r)?)),
-            None => Ok(None),
-        }
+        token_by_hash(&self.conn(), hash)
+    }
+
+    /// A connection of its own for the telemetry token check
+    /// (`auth::IngestTokens`), which answers on the request's async thread:
+    /// it never waits for this store's lock, held by long reads such as
+    /// `/api/rows`. It only reads.
+    pub fn token_reader(&self) -> Result<TokenReader, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: self.path.display().to_string(),
+            source,
+        };
+        let conn = Connection::open(&self.path).map_err(open_err)?;
+        // A WAL reader waits only in rare cases (recovery after a crash);
+        // a short wait keeps the async thread free, and the client retries
+        // the 503 it then gets.
+        conn.busy_timeout(Duration::from_millis(200))
+            .map_err(open_err)?;
+        Ok(TokenReader { conn })
     }
 
     pub fn token(&self, id: i64) -> Result<Option<TokenRecord>, StoreError> {
@@ -973,6 +983,38 @@ pub struct RefusalCount {
     pub token_id: Option<i64>,
     pub count: u64,
     pub last_at: DateTime<Utc>,
+}
+
+fn token_by_hash(conn: &Connection, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+    let mut q = conn.prepare_cached(
+        "SELECT id, kind, name, hint, created_at, revoked_at FROM tokens WHERE hash = ?1",
+    )?;
+    let mut rs = q.query([hash])?;
+    match rs.next()? {
+        Some(r) => Ok(Some(token_from_row(r)?)),
+        None => Ok(None),
+    }
+}
+
+/// See [`Store::token_reader`].
+pub struct TokenReader {
+    conn: Connection,
+}
+
+impl TokenReader {
+    /// SQLite's `data_version` on this connection: it moves whenever another
+    /// connection (the store's, the telemetry writer's, `scoreboard token`
+    /// in another process) committed since it was last asked.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+
+    /// As [`Store::token_by_hash`].
+    pub fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        token_by_hash(&self.conn, hash)
+    }
 }
 
 fn token_from_row(r: &rusqlite::Row<'_>) -> Result<TokenRecord, StoreError> {

@@ -376,6 +376,46 @@ impl Template {
     }
 }
 
+/// What an OpenTelemetry Collector's batch processor makes of many clients'
+/// exports: their resources, one after the other, in requests of at least
+/// `points` points (data points or log records) per signal, the last ones
+/// smaller; metrics first, then logs.
+pub fn collector_batches(exports: &[Export], points: usize) -> Vec<Export> {
+    let mut out = Vec::new();
+    let mut metrics = (ExportMetricsServiceRequest::default(), 0usize);
+    let mut logs = (ExportLogsServiceRequest::default(), 0usize);
+    for e in exports {
+        match e {
+            Export::Metrics(m) => {
+                metrics
+                    .0
+                    .resource_metrics
+                    .extend(m.resource_metrics.iter().cloned());
+                metrics.1 += e.points();
+                if metrics.1 >= points {
+                    out.push(Export::Metrics(std::mem::take(&mut metrics.0)));
+                    metrics.1 = 0;
+                }
+            }
+            Export::Logs(l) => {
+                logs.0.resource_logs.extend(l.resource_logs.iter().cloned());
+                logs.1 += e.points();
+                if logs.1 >= points {
+                    out.push(Export::Logs(std::mem::take(&mut logs.0)));
+                    logs.1 = 0;
+                }
+            }
+        }
+    }
+    if !metrics.0.resource_metrics.is_empty() {
+        out.push(Export::Metrics(metrics.0));
+    }
+    if !logs.0.resource_logs.is_empty() {
+        out.push(Export::Logs(logs.0));
+    }
+    out
+}
+
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     e.write_all(bytes).expect("gzip into memory");

@@ -218,3 +218,17 @@ pub fn source_status(sources: &Value, name: &str) -> Value {
         .cloned()
         .unwrap()
 }
+
+/// The telemetry receiver on `config`'s database file, its token check over
+/// a store of its own, as `serve` opens it.
+pub fn telemetry_receiver(config: &Config) -> Arc<scoreboard_otlp::Receiver> {
+    let store = Arc::new(Store::open(&config.db_path()).unwrap());
+    Arc::new(
+        scoreboard_otlp::Receiver::open(
+            &config.db_path(),
+            scoreboard_otlp::OtlpConfig::default(),
+            Arc::new(scoreboard_server::auth::IngestTokens::new(store)),
+        )
+        .unwrap(),
+    )
+}
