@@ -8,7 +8,6 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use axum::http::StatusCode;
 use chrono::Utc;
@@ -17,30 +16,19 @@ use scoreboard_core::api::{rows_wire, RowScope, RowsAnswer};
 use scoreboard_core::model::{DayRow, Measures, PersonKey};
 use scoreboard_core::{compute, ReportOptions, Source, UsageTable};
 use scoreboard_server::api::app;
-use scoreboard_server::auth::IngestTokens;
 use scoreboard_server::config::{Config, Secrets};
-use scoreboard_server::store::{DayStats, Store, TokenKind};
+use scoreboard_server::store::{DayStats, TokenKind};
 use scoreboard_server::tokens;
 use scoreboard_test_support::otlp::{fixtures, Template};
 
 const RANGE: &str = "from=2026-10-01&to=2026-12-31";
 
 fn harness(dir: &Path) -> Harness {
-    let cfg = Config {
+    Harness::with_receiver(Config {
         data_dir: dir.to_path_buf(),
         secrets: Secrets::default(),
         ..Config::default()
-    };
-    let store = Arc::new(Store::open(&cfg.db_path()).unwrap());
-    let receiver = Arc::new(
-        scoreboard_otlp::Receiver::open(
-            &cfg.db_path(),
-            scoreboard_otlp::OtlpConfig::default(),
-            Arc::new(IngestTokens::new(store)),
-        )
-        .unwrap(),
-    );
-    Harness::with_telemetry(cfg, Some(receiver))
+    })
 }
 
 struct Answer {

@@ -147,6 +147,20 @@ impl Harness {
         }
     }
 
+    /// Over `config`'s store with a telemetry receiver on the same file.
+    pub fn with_receiver(config: Config) -> Harness {
+        let store = Arc::new(Store::open(&config.db_path()).unwrap());
+        let receiver = Arc::new(
+            scoreboard_otlp::Receiver::open(
+                &config.db_path(),
+                scoreboard_otlp::OtlpConfig::default(),
+                Arc::new(scoreboard_server::auth::IngestTokens::new(store)),
+            )
+            .unwrap(),
+        );
+        Harness::with_telemetry(config, Some(receiver))
+    }
+
     /// Around a state built elsewhere (its own clock).
     pub fn with_state(state: AppState, config: Config) -> Harness {
         let store = state.store().clone();
