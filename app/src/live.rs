@@ -8,20 +8,23 @@
 //!
 //! Server rows are kept apart from the user's own data (`Data`): the report
 //! is computed over both merged ([`merged`]), but only what the user dropped
-//! is stored in the browser. A refresh replaces the server part as a whole
-//! and never touches the view (filters).
+//! is stored in the browser; the server's rows are kept apart
+//! ([`crate::live_cache`]: fetched compact and incrementally, an unchanged
+//! server answering `304`, kept in IndexedDB between visits). A refresh
+//! never touches the view (filters).
 //!
 //! The answers are read into `core::api`'s types, the ones the server writes.
 
 use std::cell::Cell;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
-use scoreboard_core::api::{Health, RosterAnswer, RowsAnswer, SourcesAnswer};
+use scoreboard_core::api::{Health, RosterAnswer, SourcesAnswer};
 use scoreboard_core::{DayRow, PeriodRow, Problem, Roster, SourceCoverage, UsageTable};
 use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::JsCast;
 
+use crate::live_cache::{self, Fetched};
 use crate::loader::fetch_bytes;
 use crate::state::{Ctx, Data};
 use crate::util;
@@ -115,10 +118,14 @@ thread_local! {
 /// Starts live mode: the first load now, then every [`REFRESH_EVERY_MS`]
 /// and when the tab becomes visible again.
 pub async fn start(ctx: Ctx, health: Health) {
-    ctx.live.set(Some(Live {
+    let mut live = Live {
         health,
         ..Live::default()
-    }));
+    };
+    // The rows kept at the last visit show at once; the refresh then asks
+    // only for what changed since (issue 13).
+    live_cache::restore(|kept| live_cache::apply(&mut live, kept)).await;
+    ctx.live.set(Some(live));
     refresh(ctx).await;
     leptos::task::spawn_local(async move {
         let mut since_full = 0;
@@ -195,9 +202,10 @@ pub async fn refresh(ctx: Ctx) {
     let to = today + Duration::days(1);
     let from = to - Duration::days(DAYS_LOADED);
     let sources = fetch_json::<SourcesAnswer>("api/sources").await;
-    let rows = fetch_json::<RowsAnswer>(&rows_url(from, to)).await;
+    let rows = live_cache::fetch(from, to).await;
     let roster = fetch_json::<RosterAnswer>("api/roster").await;
     let now = now_utc();
+    let mut changed = false;
     ctx.live.update(|live| {
         let Some(l) = live else { return };
         let mut errors = Vec::new();
@@ -207,9 +215,10 @@ pub async fn refresh(ctx: Ctx) {
         }
         match (rows, roster) {
             (Ok(rows), Ok(roster)) => {
-                l.rows = rows.rows;
-                l.periods = rows.periods;
-                l.coverage = rows.coverage;
+                if let Fetched::Changed(answer) = rows {
+                    live_cache::apply(l, answer);
+                    changed = true;
+                }
                 l.roster = roster.roster();
                 l.roster_problems = roster.problems;
                 l.refreshed_at = now;
@@ -227,11 +236,16 @@ pub async fn refresh(ctx: Ctx) {
             text
         });
     });
+    if changed {
+        let mut bytes = Vec::new();
+        ctx.live.update_untracked(|l| {
+            if let Some(l) = l {
+                bytes = live_cache::encoded(l);
+            }
+        });
+        live_cache::keep(bytes).await;
+    }
     REFRESHING.with(|r| r.set(false));
-}
-
-fn rows_url(from: NaiveDate, to: NaiveDate) -> String {
-    format!("api/rows?from={from}&to={to}")
 }
 
 /// This browser's clock as a UTC time.

@@ -16,6 +16,7 @@ mod charts;
 mod components;
 mod export;
 mod live;
+mod live_cache;
 mod loader;
 mod share;
 mod state;

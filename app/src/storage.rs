@@ -33,9 +33,12 @@ use crate::state::{Ctx, Data, DemoInfo, FileReport, ViewState};
 use crate::util::{self, js_error, yield_now};
 
 const DB_NAME: &str = "scoreboard";
-const DB_VERSION: u32 = 1;
+/// 2 (issue 13): the `live` store, the server's rows ([`crate::live_cache`]).
+const DB_VERSION: u32 = 2;
 const META: &str = "meta";
 const DAYS: &str = "days";
+/// The server's rows, kept apart from the user's data.
+pub(crate) const LIVE: &str = "live";
 const META_KEY: &str = "meta";
 /// Rows per stored chunk (and per serialisation step between yields).
 const CHUNK_ROWS: usize = 20_000;
@@ -304,7 +307,7 @@ fn file_key(key: &str) -> JsValue {
 
 // ---- IndexedDB plumbing ------------------------------------------------------
 
-fn request_promise(req: &IdbRequest) -> Promise {
+pub(crate) fn request_promise(req: &IdbRequest) -> Promise {
     let req = req.clone();
     Promise::new(&mut |resolve, reject| {
         let r2 = req.clone();
@@ -326,7 +329,7 @@ fn request_promise(req: &IdbRequest) -> Promise {
     })
 }
 
-fn transaction_done(tx: &IdbTransaction) -> Promise {
+pub(crate) fn transaction_done(tx: &IdbTransaction) -> Promise {
     let tx = tx.clone();
     Promise::new(&mut |resolve, reject| {
         let ok = Closure::once_into_js(move || {
@@ -355,7 +358,7 @@ fn transaction_done(tx: &IdbTransaction) -> Promise {
     })
 }
 
-async fn open_db() -> Result<IdbDatabase, String> {
+pub(crate) async fn open_db() -> Result<IdbDatabase, String> {
     let factory = web_sys::window()
         .and_then(|w| w.indexed_db().ok().flatten())
         .ok_or_else(|| {
@@ -370,8 +373,10 @@ async fn open_db() -> Result<IdbDatabase, String> {
             .result()
             .and_then(|v| v.dyn_into::<IdbDatabase>())
         {
+            // Each call fails harmlessly for a store an older version made.
             let _ = db.create_object_store(META);
             let _ = db.create_object_store(DAYS);
+            let _ = db.create_object_store(LIVE);
         }
     });
     req.set_onupgradeneeded(Some(on_upgrade.unchecked_ref()));
@@ -714,6 +719,15 @@ pub async fn clear_all() -> Result<(), String> {
         .and_then(|s| s.clear())
         .map_err(|e| js_error(&e))?;
     tx.object_store(DAYS)
+        .and_then(|s| s.clear())
+        .map_err(|e| js_error(&e))?;
+    JsFuture::from(done).await.map_err(|e| js_error(&e))?;
+    crate::live_cache::forget();
+    let tx = db
+        .transaction_with_str_and_mode(LIVE, IdbTransactionMode::Readwrite)
+        .map_err(|e| js_error(&e))?;
+    let done = transaction_done(&tx);
+    tx.object_store(LIVE)
         .and_then(|s| s.clear())
         .map_err(|e| js_error(&e))?;
     JsFuture::from(done).await.map_err(|e| js_error(&e))?;

@@ -1,0 +1,225 @@
+//! The server's rows, fetched incrementally and kept in this browser
+//! (issue 13).
+//!
+//! The page asks `api/rows` in core's compact encoding
+//! (`scoreboard_core::api::rows_wire`, the same definition the server
+//! writes with), sending back the last answer's `ETag` (`If-None-Match`: an
+//! unchanged server answers `304`, no body) and its `cursor` (a changed one
+//! answers only what changed, which [`RowsAnswer::apply`] merges into the
+//! rows held). The rows, their range, cursor and `ETag` are kept in
+//! IndexedDB (the `live` store, apart from the user's own data), so a reload
+//! shows them at once and then asks only for what changed meanwhile.
+//! "Clear all data" forgets them too.
+
+use std::cell::RefCell;
+
+use chrono::NaiveDate;
+use js_sys::Uint8Array;
+use scoreboard_core::api::{rows_wire, RowsAnswer};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::IdbTransactionMode;
+
+use crate::live::Live;
+use crate::storage;
+use crate::util::{self, js_error};
+
+/// The IndexedDB keys of the kept answer and its `ETag`.
+const ROWS_KEY: &str = "rows";
+const ETAG_KEY: &str = "etag";
+
+/// What the rows held answer to: the next request sends these back.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Held {
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    cursor: Option<String>,
+    etag: Option<String>,
+}
+
+thread_local! {
+    static HELD: RefCell<Held> = RefCell::new(Held::default());
+}
+
+/// What `api/rows` said.
+pub enum Fetched {
+    /// `304`: the rows held are the server's.
+    Unchanged,
+    /// A full answer or a delta: apply with [`apply`].
+    Changed(RowsAnswer),
+}
+
+/// Asks for the rows of `from..=to`, with the cursor and `ETag` of what is
+/// held when it is the same range (another range is asked for whole).
+pub async fn fetch(from: NaiveDate, to: NaiveDate) -> Result<Fetched, String> {
+    let held = HELD.with(|h| h.borrow().clone());
+    let same = held.from == Some(from) && held.to == Some(to);
+    let mut url = format!("api/rows?from={from}&to={to}");
+    if let Some(c) = held.cursor.as_ref().filter(|_| same) {
+        url.push_str("&cursor=");
+        url.push_str(&String::from(js_sys::encode_uri_component(c)));
+    }
+    let req = web_sys::Request::new_with_str(&url).map_err(|e| js_error(&e))?;
+    let headers = req.headers();
+    let _ = headers.set("accept", rows_wire::CONTENT_TYPE);
+    if let Some(e) = held.etag.as_ref().filter(|_| same) {
+        let _ = headers.set("if-none-match", e);
+    }
+    let w = web_sys::window().ok_or("no window")?;
+    let resp: web_sys::Response = JsFuture::from(w.fetch_with_request(&req))
+        .await
+        .map_err(|e| js_error(&e))?
+        .dyn_into()
+        .map_err(|_| "not a response".to_string())?;
+    if resp.status() == 304 {
+        record("unchanged", 0, 0);
+        return Ok(Fetched::Unchanged);
+    }
+    if !resp.ok() {
+        return Err(format!("api/rows: HTTP {}", resp.status()));
+    }
+    let etag = resp.headers().get("etag").ok().flatten();
+    let buf = JsFuture::from(resp.array_buffer().map_err(|e| js_error(&e))?)
+        .await
+        .map_err(|e| js_error(&e))?;
+    let body = Uint8Array::new(&buf).to_vec();
+    let answer = rows_wire::decode(&body).map_err(|e| format!("api/rows: {e}"))?;
+    let kind = if answer.delta.is_some() {
+        "delta"
+    } else {
+        "full"
+    };
+    record(kind, answer.rows.len(), body.len());
+    HELD.with(|h| {
+        *h.borrow_mut() = Held {
+            from: Some(answer.from),
+            to: Some(answer.to),
+            cursor: answer.cursor.clone(),
+            etag,
+        }
+    });
+    Ok(Fetched::Changed(answer))
+}
+
+/// Takes an answer into what the page holds: a delta merged into its rows
+/// (core's [`RowsAnswer::apply`]), the whole parts replaced.
+pub fn apply(l: &mut Live, mut answer: RowsAnswer) {
+    RowsAnswer::apply(&mut l.rows, &mut answer);
+    l.periods = answer.periods;
+    l.coverage = answer.coverage;
+}
+
+/// The rows kept at the last visit, put into `l`; false when none are kept
+/// (or they cannot be read: then the next fetch asks for everything).
+pub async fn restore(into: impl FnOnce(RowsAnswer)) -> bool {
+    let Ok(Some((answer, etag))) = read().await else {
+        return false;
+    };
+    HELD.with(|h| {
+        *h.borrow_mut() = Held {
+            from: Some(answer.from),
+            to: Some(answer.to),
+            cursor: answer.cursor.clone(),
+            etag,
+        }
+    });
+    into(answer);
+    util::mark("scoreboard:rows-restored");
+    true
+}
+
+/// What the last `api/rows` answer was, for tests and `make bench`:
+/// `window.__scoreboard_rows = {kind, rows, bytes}` (kind `full`, `delta`
+/// or `unchanged`; `bytes` as decoded) and the mark `scoreboard:rows-<kind>`.
+fn record(kind: &str, rows: usize, bytes: usize) {
+    let Some(w) = web_sys::window() else { return };
+    let entry = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&entry, &"kind".into(), &kind.into());
+    let _ = js_sys::Reflect::set(&entry, &"rows".into(), &(rows as f64).into());
+    let _ = js_sys::Reflect::set(&entry, &"bytes".into(), &(bytes as f64).into());
+    let _ = js_sys::Reflect::set(&w, &"__scoreboard_rows".into(), &entry);
+    util::mark(&format!("scoreboard:rows-{kind}"));
+}
+
+async fn read() -> Result<Option<(RowsAnswer, Option<String>)>, String> {
+    let db = storage::open_db().await?;
+    let tx = db
+        .transaction_with_str_and_mode(storage::LIVE, IdbTransactionMode::Readonly)
+        .map_err(|e| js_error(&e))?;
+    let store = tx.object_store(storage::LIVE).map_err(|e| js_error(&e))?;
+    let get = |key: &str| store.get(&JsValue::from_str(key)).map_err(|e| js_error(&e));
+    let (rows_req, etag_req) = (get(ROWS_KEY)?, get(ETAG_KEY)?);
+    let rows = JsFuture::from(storage::request_promise(&rows_req))
+        .await
+        .map_err(|e| js_error(&e))?;
+    let etag = JsFuture::from(storage::request_promise(&etag_req))
+        .await
+        .map_err(|e| js_error(&e))?;
+    db.close();
+    if rows.is_undefined() || rows.is_null() {
+        return Ok(None);
+    }
+    let answer = rows_wire::decode(&Uint8Array::new(&rows).to_vec()).map_err(|e| e.to_string())?;
+    Ok(Some((answer, etag.as_string())))
+}
+
+/// Keeps the rows `l` holds, with the range, cursor and `ETag` they answer
+/// to, in IndexedDB (replacing what was kept). Failing to keep them only
+/// costs the next visit a full fetch, so a failure is not shown.
+pub async fn keep(bytes: Vec<u8>) {
+    let etag = HELD.with(|h| h.borrow().etag.clone());
+    let _ = write(&bytes, etag.as_deref()).await;
+}
+
+/// The compact encoding of what `l` holds as one full answer (the rows are
+/// moved out and back, not copied).
+pub fn encoded(l: &mut Live) -> Vec<u8> {
+    let held = HELD.with(|h| h.borrow().clone());
+    let (Some(from), Some(to)) = (held.from, held.to) else {
+        return Vec::new();
+    };
+    let answer = RowsAnswer {
+        from,
+        to,
+        counts: Default::default(),
+        rows: std::mem::take(&mut l.rows),
+        periods: std::mem::take(&mut l.periods),
+        imported: Default::default(),
+        coverage: std::mem::take(&mut l.coverage),
+        cursor: held.cursor,
+        delta: None,
+    };
+    let bytes = rows_wire::encode(&answer);
+    l.rows = answer.rows;
+    l.periods = answer.periods;
+    l.coverage = answer.coverage;
+    bytes
+}
+
+async fn write(bytes: &[u8], etag: Option<&str>) -> Result<(), String> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    let db = storage::open_db().await?;
+    let tx = db
+        .transaction_with_str_and_mode(storage::LIVE, IdbTransactionMode::Readwrite)
+        .map_err(|e| js_error(&e))?;
+    let done = storage::transaction_done(&tx);
+    let store = tx.object_store(storage::LIVE).map_err(|e| js_error(&e))?;
+    store
+        .put_with_key(&Uint8Array::from(bytes), &JsValue::from_str(ROWS_KEY))
+        .map_err(|e| js_error(&e))?;
+    match etag {
+        Some(e) => store.put_with_key(&JsValue::from_str(e), &JsValue::from_str(ETAG_KEY)),
+        None => store.delete(&JsValue::from_str(ETAG_KEY)),
+    }
+    .map_err(|e| js_error(&e))?;
+    JsFuture::from(done).await.map_err(|e| js_error(&e))?;
+    db.close();
+    Ok(())
+}
+
+/// Forgets what is held in memory ("Clear all data" empties the store).
+pub fn forget() {
+    HELD.with(|h| *h.borrow_mut() = Held::default());
+}
