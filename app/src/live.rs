@@ -213,17 +213,25 @@ pub async fn refresh(ctx: Ctx) {
             Ok(s) => l.sources = Some(s),
             Err(e) => errors.push(e),
         }
-        match (rows, roster) {
-            (Ok(rows), Ok(roster)) => {
-                if let Fetched::Changed(answer) = rows {
-                    live_cache::apply(l, answer);
-                    changed = true;
-                }
+        // The rows apart from the roster: the cursor has moved with this
+        // answer, so dropping it would lose its changes for good.
+        match rows {
+            Ok(Fetched::Changed(answer)) => {
+                live_cache::apply(l, answer);
+                changed = true;
+            }
+            Ok(Fetched::Unchanged) => {}
+            Err(e) => errors.push(e),
+        }
+        match roster {
+            Ok(roster) => {
                 l.roster = roster.roster();
                 l.roster_problems = roster.problems;
-                l.refreshed_at = now;
             }
-            (Err(e), _) | (_, Err(e)) => errors.push(e),
+            Err(e) => errors.push(e),
+        }
+        if errors.is_empty() {
+            l.refreshed_at = now;
         }
         l.error = (!errors.is_empty()).then(|| {
             let mut text = errors.join("; ");

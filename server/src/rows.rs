@@ -257,18 +257,15 @@ pub(crate) async fn rows(
     state.syncer().nudge(now);
     let since = q.cursor.as_deref().and_then(Cursor::read);
     let s = state.clone();
-    let (version, marks) = blocking(move || {
-        let version = s.data_version()?;
-        let marks = marks(&s, from, to, version.imports, since)?;
-        Ok::<_, ApiError>((version, marks))
-    })
-    .await??;
+    let version = blocking(move || s.data_version()).await??;
     let tag = etag(version, from, to, now.date_naive());
     let tag_value = HeaderValue::from_str(&tag).map_err(|e| ApiError::internal(e.to_string()))?;
     let vary = [(header::VARY, HeaderValue::from_static("accept"))];
     if not_modified(&headers, &tag) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag_value)], vary).into_response());
     }
+    let s = state.clone();
+    let marks = blocking(move || marks(&s, from, to, version.imports, since)).await??;
     let loaded = load_rows(&state, from, to, now).await?;
     let mut counts = BTreeMap::new();
     for r in &loaded.rows {
