@@ -100,6 +100,22 @@ pub struct RowsDelta {
     pub replaced: Vec<RowScope>,
 }
 
+impl RowsDelta {
+    /// Whether a row lies in one of the replaced scopes.
+    pub fn matcher(&self) -> impl Fn(&DayRow) -> bool + '_ {
+        use std::collections::HashSet;
+        let mut days: HashSet<(Source, NaiveDate)> = HashSet::new();
+        let mut persons: HashSet<(Source, &PersonKey)> = HashSet::new();
+        for s in &self.replaced {
+            match s {
+                RowScope::Day { source, day } => days.insert((*source, *day)),
+                RowScope::Person { source, person } => persons.insert((*source, person)),
+            };
+        }
+        move |r| days.contains(&(r.source, r.day)) || persons.contains(&(r.source, &r.person))
+    }
+}
+
 /// A part of the rows that changed as a whole.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "scope", rename_all = "snake_case")]
@@ -123,25 +139,8 @@ impl RowsAnswer {
             *held = rows;
             return;
         };
-        let days: std::collections::HashSet<(Source, NaiveDate)> = delta
-            .replaced
-            .iter()
-            .filter_map(|s| match s {
-                RowScope::Day { source, day } => Some((*source, *day)),
-                RowScope::Person { .. } => None,
-            })
-            .collect();
-        let persons: std::collections::HashSet<(Source, &PersonKey)> = delta
-            .replaced
-            .iter()
-            .filter_map(|s| match s {
-                RowScope::Person { source, person } => Some((*source, person)),
-                RowScope::Day { .. } => None,
-            })
-            .collect();
-        held.retain(|r| {
-            !days.contains(&(r.source, r.day)) && !persons.contains(&(r.source, &r.person))
-        });
+        let inside = delta.matcher();
+        held.retain(|r| !inside(r));
         held.extend(rows);
     }
 }

@@ -22,7 +22,7 @@
 //! the full answer by construction; what it saves is the wire and the
 //! page's decoding, not the server's read.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::sync::OnceLock;
 
@@ -272,30 +272,13 @@ pub(crate) async fn rows(
         *counts.entry(r.source).or_insert(0) += 1;
     }
     let (rows, delta) = match marks.changed {
-        Some(scopes) => {
-            let days: HashSet<(Source, NaiveDate)> = scopes
-                .iter()
-                .filter_map(|s| match s {
-                    RowScope::Day { source, day } => Some((*source, *day)),
-                    RowScope::Person { .. } => None,
-                })
-                .collect();
-            let persons: HashSet<(Source, &PersonKey)> = scopes
-                .iter()
-                .filter_map(|s| match s {
-                    RowScope::Person { source, person } => Some((*source, person)),
-                    RowScope::Day { .. } => None,
-                })
-                .collect();
-            let rows = loaded
-                .rows
-                .into_iter()
-                .filter(|r| {
-                    days.contains(&(r.source, r.day)) || persons.contains(&(r.source, &r.person))
-                })
-                .collect();
-            drop((days, persons));
-            (rows, Some(RowsDelta { replaced: scopes }))
+        Some(replaced) => {
+            let delta = RowsDelta { replaced };
+            let rows = {
+                let inside = delta.matcher();
+                loaded.rows.into_iter().filter(|r| inside(r)).collect()
+            };
+            (rows, Some(delta))
         }
         None => (loaded.rows, None),
     };
