@@ -141,7 +141,7 @@ pub fn encode(answer: &RowsAnswer) -> Vec<u8> {
     let mut c = Columns {
         // Plain data: serialising it to JSON cannot fail.
         head: serde_json::to_vec(&head).unwrap_or_default(),
-        counters: vec![Vec::with_capacity(n); 11],
+        counters: (0..11).map(|_| Vec::with_capacity(n)).collect(),
         ..Columns::default()
     };
     let (mut persons, mut models, mut tools) = (Dict::default(), Dict::default(), Dict::default());
