@@ -19,7 +19,7 @@ use std::cell::Cell;
 
 use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
-use scoreboard_core::api::{Health, RosterAnswer, SourcesAnswer};
+use scoreboard_core::api::{Health, RosterAnswer, RowsAnswer, SourcesAnswer};
 use scoreboard_core::{DayRow, PeriodRow, Problem, Roster, SourceCoverage, UsageTable};
 use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::JsCast;
@@ -55,9 +55,20 @@ pub struct Live {
     pub refreshed_at: Option<DateTime<Utc>>,
     /// Why the latest refresh failed; the rows of the one before are kept.
     pub error: Option<String>,
+    /// What `rows` answer to (range, cursor, `ETag`): sent back at the next refresh.
+    pub held: live_cache::Held,
 }
 
 impl Live {
+    /// Takes a rows answer in: a delta merged into the rows held (core's
+    /// `RowsAnswer::apply`), the whole parts replaced.
+    fn take(&mut self, mut answer: RowsAnswer, held: live_cache::Held) {
+        RowsAnswer::apply(&mut self.rows, &mut answer);
+        self.periods = answer.periods;
+        self.coverage = answer.coverage;
+        self.held = held;
+    }
+
     /// True when the server holds usage rows: the dashboard then shows them
     /// even with nothing dropped. A roster alone is not enough: it would
     /// show everyone as not started (the empty-organisation trap).
@@ -124,7 +135,9 @@ pub async fn start(ctx: Ctx, health: Health) {
     };
     // The rows kept at the last visit show at once; the refresh then asks
     // only for what changed since (issue 13).
-    live_cache::restore(|kept| live_cache::apply(&mut live, kept)).await;
+    if let Some((kept, held)) = live_cache::restore().await {
+        live.take(kept, held);
+    }
     ctx.live.set(Some(live));
     refresh(ctx).await;
     leptos::task::spawn_local(async move {
@@ -202,7 +215,11 @@ pub async fn refresh(ctx: Ctx) {
     let to = today + Duration::days(1);
     let from = to - Duration::days(DAYS_LOADED);
     let sources = fetch_json::<SourcesAnswer>("api/sources").await;
-    let rows = live_cache::fetch(from, to).await;
+    let held = ctx
+        .live
+        .with_untracked(|l| l.as_ref().map(|l| l.held.clone()))
+        .unwrap_or_default();
+    let rows = live_cache::fetch(from, to, &held).await;
     let roster = fetch_json::<RosterAnswer>("api/roster").await;
     let now = now_utc();
     let mut changed = false;
@@ -216,8 +233,8 @@ pub async fn refresh(ctx: Ctx) {
         // The rows apart from the roster: the cursor has moved with this
         // answer, so dropping it would lose its changes for good.
         match rows {
-            Ok(Fetched::Changed(answer)) => {
-                live_cache::apply(l, answer);
+            Ok(Fetched::Changed(answer, held)) => {
+                l.take(answer, held);
                 changed = true;
             }
             Ok(Fetched::Unchanged) => {}
@@ -245,13 +262,17 @@ pub async fn refresh(ctx: Ctx) {
         });
     });
     if changed {
-        let mut bytes = Vec::new();
+        let mut kept = None;
         ctx.live.update_untracked(|l| {
             if let Some(l) = l {
-                bytes = live_cache::encoded(l);
+                let bytes =
+                    live_cache::encoded(&l.held, &mut l.rows, &mut l.periods, &mut l.coverage);
+                kept = Some((bytes, l.held.clone()));
             }
         });
-        live_cache::keep(bytes).await;
+        if let Some((bytes, held)) = kept {
+            live_cache::keep(bytes, held).await;
+        }
     }
     REFRESHING.with(|r| r.set(false));
 }

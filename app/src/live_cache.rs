@@ -9,18 +9,18 @@
 //! rows held). The rows, their range, cursor and `ETag` are kept in
 //! IndexedDB (the `live` store, apart from the user's own data), so a reload
 //! shows them at once and then asks only for what changed meanwhile.
-//! "Clear all data" forgets them too.
-
-use std::cell::RefCell;
+//! "Clear all data" empties the store (the rows on screen stay until the
+//! page is closed; the next change keeps them again). No state of its own:
+//! what the rows answer to ([`Held`]) is kept with them, in `Live`.
 
 use chrono::NaiveDate;
 use js_sys::Uint8Array;
 use scoreboard_core::api::{rows_wire, RowsAnswer};
+use scoreboard_core::{DayRow, PeriodRow, SourceCoverage};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::IdbTransactionMode;
 
-use crate::live::Live;
 use crate::storage;
 use crate::util::{self, js_error};
 
@@ -28,31 +28,39 @@ use crate::util::{self, js_error};
 const ROWS_KEY: &str = "rows";
 const ETAG_KEY: &str = "etag";
 
-/// What the rows held answer to: the next request sends these back.
+/// What the rows held answer to (kept with them, in `Live`): the next
+/// request sends these back.
 #[derive(Debug, Clone, Default, PartialEq)]
-struct Held {
+pub struct Held {
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
     cursor: Option<String>,
     etag: Option<String>,
 }
 
-thread_local! {
-    static HELD: RefCell<Held> = RefCell::new(Held::default());
+impl Held {
+    fn of(answer: &RowsAnswer, etag: Option<String>) -> Held {
+        Held {
+            from: Some(answer.from),
+            to: Some(answer.to),
+            cursor: answer.cursor.clone(),
+            etag,
+        }
+    }
 }
 
 /// What `api/rows` said.
 pub enum Fetched {
     /// `304`: the rows held are the server's.
     Unchanged,
-    /// A full answer or a delta: apply with [`apply`].
-    Changed(RowsAnswer),
+    /// A full answer or a delta (merge it with `RowsAnswer::apply`), and
+    /// what the rows answer to once it is applied.
+    Changed(RowsAnswer, Held),
 }
 
 /// Asks for the rows of `from..=to`, with the cursor and `ETag` of what is
 /// held when it is the same range (another range is asked for whole).
-pub async fn fetch(from: NaiveDate, to: NaiveDate) -> Result<Fetched, String> {
-    let held = HELD.with(|h| h.borrow().clone());
+pub async fn fetch(from: NaiveDate, to: NaiveDate, held: &Held) -> Result<Fetched, String> {
     let same = held.from == Some(from) && held.to == Some(to);
     let mut url = format!("api/rows?from={from}&to={to}");
     if let Some(c) = held.cursor.as_ref().filter(|_| same) {
@@ -90,42 +98,18 @@ pub async fn fetch(from: NaiveDate, to: NaiveDate) -> Result<Fetched, String> {
         "full"
     };
     record(kind, answer.rows.len(), body.len());
-    HELD.with(|h| {
-        *h.borrow_mut() = Held {
-            from: Some(answer.from),
-            to: Some(answer.to),
-            cursor: answer.cursor.clone(),
-            etag,
-        }
-    });
-    Ok(Fetched::Changed(answer))
+    let now = Held::of(&answer, etag);
+    Ok(Fetched::Changed(answer, now))
 }
 
-/// Takes an answer into what the page holds: a delta merged into its rows
-/// (core's [`RowsAnswer::apply`]), the whole parts replaced.
-pub fn apply(l: &mut Live, mut answer: RowsAnswer) {
-    RowsAnswer::apply(&mut l.rows, &mut answer);
-    l.periods = answer.periods;
-    l.coverage = answer.coverage;
-}
-
-/// The rows kept at the last visit, put into `l`; false when none are kept
-/// (or they cannot be read: then the next fetch asks for everything).
-pub async fn restore(into: impl FnOnce(RowsAnswer)) -> bool {
-    let Ok(Some((answer, etag))) = read().await else {
-        return false;
-    };
-    HELD.with(|h| {
-        *h.borrow_mut() = Held {
-            from: Some(answer.from),
-            to: Some(answer.to),
-            cursor: answer.cursor.clone(),
-            etag,
-        }
-    });
-    into(answer);
+/// The rows kept at the last visit and what they answer to; `None` when
+/// none are kept (or they cannot be read: then the first fetch asks for
+/// everything).
+pub async fn restore() -> Option<(RowsAnswer, Held)> {
+    let (answer, etag) = read().await.ok().flatten()?;
+    let held = Held::of(&answer, etag);
     util::mark("scoreboard:rows-restored");
-    true
+    Some((answer, held))
 }
 
 /// What the last `api/rows` answer was, for tests and `make bench`:
@@ -163,18 +147,21 @@ async fn read() -> Result<Option<(RowsAnswer, Option<String>)>, String> {
     Ok(Some((answer, etag.as_string())))
 }
 
-/// Keeps the rows `l` holds, with the range, cursor and `ETag` they answer
-/// to, in IndexedDB (replacing what was kept). Failing to keep them only
-/// costs the next visit a full fetch, so a failure is not shown.
-pub async fn keep(bytes: Vec<u8>) {
-    let etag = HELD.with(|h| h.borrow().etag.clone());
-    let _ = write(&bytes, etag.as_deref()).await;
+/// Keeps `bytes` ([`encoded`]) and the `ETag` they answer to in IndexedDB
+/// (replacing what was kept). Failing to keep them only costs the next
+/// visit a full fetch, so a failure is not shown.
+pub async fn keep(bytes: Vec<u8>, held: Held) {
+    let _ = write(&bytes, held.etag.as_deref()).await;
 }
 
-/// The compact encoding of what `l` holds as one full answer (the rows are
-/// moved out and back, not copied).
-pub fn encoded(l: &mut Live) -> Vec<u8> {
-    let held = HELD.with(|h| h.borrow().clone());
+/// The compact encoding of the rows held as one full answer, with the
+/// range and cursor of `held` (the rows are moved out and back, not copied).
+pub fn encoded(
+    held: &Held,
+    rows: &mut Vec<DayRow>,
+    periods: &mut Vec<PeriodRow>,
+    coverage: &mut Vec<SourceCoverage>,
+) -> Vec<u8> {
     let (Some(from), Some(to)) = (held.from, held.to) else {
         return Vec::new();
     };
@@ -182,17 +169,17 @@ pub fn encoded(l: &mut Live) -> Vec<u8> {
         from,
         to,
         counts: Default::default(),
-        rows: std::mem::take(&mut l.rows),
-        periods: std::mem::take(&mut l.periods),
+        rows: std::mem::take(rows),
+        periods: std::mem::take(periods),
         imported: Default::default(),
-        coverage: std::mem::take(&mut l.coverage),
-        cursor: held.cursor,
+        coverage: std::mem::take(coverage),
+        cursor: held.cursor.clone(),
         delta: None,
     };
     let bytes = rows_wire::encode(&answer);
-    l.rows = answer.rows;
-    l.periods = answer.periods;
-    l.coverage = answer.coverage;
+    *rows = answer.rows;
+    *periods = answer.periods;
+    *coverage = answer.coverage;
     bytes
 }
 
@@ -217,9 +204,4 @@ async fn write(bytes: &[u8], etag: Option<&str>) -> Result<(), String> {
     JsFuture::from(done).await.map_err(|e| js_error(&e))?;
     db.close();
     Ok(())
-}
-
-/// Forgets what is held in memory ("Clear all data" empties the store).
-pub fn forget() {
-    HELD.with(|h| *h.borrow_mut() = Held::default());
 }

@@ -722,7 +722,6 @@ pub async fn clear_all() -> Result<(), String> {
         .and_then(|s| s.clear())
         .map_err(|e| js_error(&e))?;
     JsFuture::from(done).await.map_err(|e| js_error(&e))?;
-    crate::live_cache::forget();
     let tx = db
         .transaction_with_str_and_mode(LIVE, IdbTransactionMode::Readwrite)
         .map_err(|e| js_error(&e))?;
