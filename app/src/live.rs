@@ -27,6 +27,7 @@ use wasm_bindgen::JsCast;
 use crate::live_cache::{self, Fetched};
 use crate::loader::fetch_bytes;
 use crate::state::{Ctx, Data};
+use crate::storage;
 use crate::util;
 
 /// How often the page asks `api/sources` whether anything new was stored (milliseconds).
@@ -135,8 +136,10 @@ pub async fn start(ctx: Ctx, health: Health) {
     };
     // The rows kept at the last visit show at once; the refresh then asks
     // only for what changed since (issue 13).
-    if let Some((kept, held)) = live_cache::restore().await {
-        live.take(kept, held);
+    if let Ok(Some((bytes, etag))) = storage::kept_live_rows().await {
+        if let Some((kept, held)) = live_cache::restore(&bytes, etag) {
+            live.take(kept, held);
+        }
     }
     ctx.live.set(Some(live));
     refresh(ctx).await;
@@ -270,8 +273,9 @@ pub async fn refresh(ctx: Ctx) {
                 kept = Some((bytes, l.held.clone()));
             }
         });
+        // Failing to keep them only costs the next visit a full fetch.
         if let Some((bytes, held)) = kept {
-            live_cache::keep(bytes, held).await;
+            let _ = storage::keep_live_rows(&bytes, held.etag()).await;
         }
     }
     REFRESHING.with(|r| r.set(false));

@@ -7,8 +7,10 @@
 //! unchanged server answers `304`, no body) and its `cursor` (a changed one
 //! answers only what changed, which [`RowsAnswer::apply`] merges into the
 //! rows held). The rows, their range, cursor and `ETag` are kept in
-//! IndexedDB (the `live` store, apart from the user's own data), so a reload
-//! shows them at once and then asks only for what changed meanwhile.
+//! IndexedDB (`storage`'s `live` store, apart from the user's own data; this
+//! module encodes and decodes them), so a reload shows them at once and then
+//! asks only for what changed meanwhile. It imports nothing of the page but
+//! `util`, so `Live` can hold its [`Held`] wherever it lives.
 //! "Clear all data" empties the store (the rows on screen stay until the
 //! page is closed; the next change keeps them again). No state of its own:
 //! what the rows answer to ([`Held`]) is kept with them, in `Live`.
@@ -17,16 +19,10 @@ use chrono::NaiveDate;
 use js_sys::Uint8Array;
 use scoreboard_core::api::{rows_wire, RowsAnswer};
 use scoreboard_core::{DayRow, PeriodRow, SourceCoverage};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::IdbTransactionMode;
 
-use crate::storage;
 use crate::util::{self, js_error};
-
-/// The IndexedDB keys of the kept answer and its `ETag`.
-const ROWS_KEY: &str = "rows";
-const ETAG_KEY: &str = "etag";
 
 /// What the rows held answer to (kept with them, in `Live`): the next
 /// request sends these back.
@@ -39,6 +35,11 @@ pub struct Held {
 }
 
 impl Held {
+    /// The `ETag` to keep with the rows.
+    pub fn etag(&self) -> Option<&str> {
+        self.etag.as_deref()
+    }
+
     fn of(answer: &RowsAnswer, etag: Option<String>) -> Held {
         Held {
             from: Some(answer.from),
@@ -102,11 +103,11 @@ pub async fn fetch(from: NaiveDate, to: NaiveDate, held: &Held) -> Result<Fetche
     Ok(Fetched::Changed(answer, now))
 }
 
-/// The rows kept at the last visit and what they answer to; `None` when
-/// none are kept (or they cannot be read: then the first fetch asks for
-/// everything).
-pub async fn restore() -> Option<(RowsAnswer, Held)> {
-    let (answer, etag) = read().await.ok().flatten()?;
+/// The rows kept at the last visit (`storage::kept_live_rows`) and what
+/// they answer to; `None` when they cannot be read (the first fetch then
+/// asks for everything).
+pub fn restore(bytes: &[u8], etag: Option<String>) -> Option<(RowsAnswer, Held)> {
+    let answer = rows_wire::decode(bytes).ok()?;
     let held = Held::of(&answer, etag);
     util::mark("scoreboard:rows-restored");
     Some((answer, held))
@@ -123,35 +124,6 @@ fn record(kind: &str, rows: usize, bytes: usize) {
     let _ = js_sys::Reflect::set(&entry, &"bytes".into(), &(bytes as f64).into());
     let _ = js_sys::Reflect::set(&w, &"__scoreboard_rows".into(), &entry);
     util::mark(&format!("scoreboard:rows-{kind}"));
-}
-
-async fn read() -> Result<Option<(RowsAnswer, Option<String>)>, String> {
-    let db = storage::open_db().await?;
-    let tx = db
-        .transaction_with_str_and_mode(storage::LIVE, IdbTransactionMode::Readonly)
-        .map_err(|e| js_error(&e))?;
-    let store = tx.object_store(storage::LIVE).map_err(|e| js_error(&e))?;
-    let get = |key: &str| store.get(&JsValue::from_str(key)).map_err(|e| js_error(&e));
-    let (rows_req, etag_req) = (get(ROWS_KEY)?, get(ETAG_KEY)?);
-    let rows = JsFuture::from(storage::request_promise(&rows_req))
-        .await
-        .map_err(|e| js_error(&e))?;
-    let etag = JsFuture::from(storage::request_promise(&etag_req))
-        .await
-        .map_err(|e| js_error(&e))?;
-    db.close();
-    if rows.is_undefined() || rows.is_null() {
-        return Ok(None);
-    }
-    let answer = rows_wire::decode(&Uint8Array::new(&rows).to_vec()).map_err(|e| e.to_string())?;
-    Ok(Some((answer, etag.as_string())))
-}
-
-/// Keeps `bytes` ([`encoded`]) and the `ETag` they answer to in IndexedDB
-/// (replacing what was kept). Failing to keep them only costs the next
-/// visit a full fetch, so a failure is not shown.
-pub async fn keep(bytes: Vec<u8>, held: Held) {
-    let _ = write(&bytes, held.etag.as_deref()).await;
 }
 
 /// The compact encoding of the rows held as one full answer, with the
@@ -181,27 +153,4 @@ pub fn encoded(
     *periods = answer.periods;
     *coverage = answer.coverage;
     bytes
-}
-
-async fn write(bytes: &[u8], etag: Option<&str>) -> Result<(), String> {
-    if bytes.is_empty() {
-        return Ok(());
-    }
-    let db = storage::open_db().await?;
-    let tx = db
-        .transaction_with_str_and_mode(storage::LIVE, IdbTransactionMode::Readwrite)
-        .map_err(|e| js_error(&e))?;
-    let done = storage::transaction_done(&tx);
-    let store = tx.object_store(storage::LIVE).map_err(|e| js_error(&e))?;
-    store
-        .put_with_key(&Uint8Array::from(bytes), &JsValue::from_str(ROWS_KEY))
-        .map_err(|e| js_error(&e))?;
-    match etag {
-        Some(e) => store.put_with_key(&JsValue::from_str(e), &JsValue::from_str(ETAG_KEY)),
-        None => store.delete(&JsValue::from_str(ETAG_KEY)),
-    }
-    .map_err(|e| js_error(&e))?;
-    JsFuture::from(done).await.map_err(|e| js_error(&e))?;
-    db.close();
-    Ok(())
 }

@@ -38,7 +38,7 @@ const DB_VERSION: u32 = 2;
 const META: &str = "meta";
 const DAYS: &str = "days";
 /// The server's rows, kept apart from the user's data.
-pub(crate) const LIVE: &str = "live";
+const LIVE: &str = "live";
 const META_KEY: &str = "meta";
 /// Rows per stored chunk (and per serialisation step between yields).
 const CHUNK_ROWS: usize = 20_000;
@@ -307,7 +307,7 @@ fn file_key(key: &str) -> JsValue {
 
 // ---- IndexedDB plumbing ------------------------------------------------------
 
-pub(crate) fn request_promise(req: &IdbRequest) -> Promise {
+fn request_promise(req: &IdbRequest) -> Promise {
     let req = req.clone();
     Promise::new(&mut |resolve, reject| {
         let r2 = req.clone();
@@ -329,7 +329,7 @@ pub(crate) fn request_promise(req: &IdbRequest) -> Promise {
     })
 }
 
-pub(crate) fn transaction_done(tx: &IdbTransaction) -> Promise {
+fn transaction_done(tx: &IdbTransaction) -> Promise {
     let tx = tx.clone();
     Promise::new(&mut |resolve, reject| {
         let ok = Closure::once_into_js(move || {
@@ -358,7 +358,7 @@ pub(crate) fn transaction_done(tx: &IdbTransaction) -> Promise {
     })
 }
 
-pub(crate) async fn open_db() -> Result<IdbDatabase, String> {
+async fn open_db() -> Result<IdbDatabase, String> {
     let factory = web_sys::window()
         .and_then(|w| w.indexed_db().ok().flatten())
         .ok_or_else(|| {
@@ -546,6 +546,59 @@ async fn save(ctx: Ctx) -> Result<(), String> {
             .await
             .map_err(|e| js_error(&e))?;
     }
+    JsFuture::from(done).await.map_err(|e| js_error(&e))?;
+    db.close();
+    Ok(())
+}
+
+// ---- the server's rows (crate::live_cache encodes them) -------------------------
+
+/// The IndexedDB keys of the kept rows and their `ETag`.
+const LIVE_ROWS: &str = "rows";
+const LIVE_ETAG: &str = "etag";
+
+/// The server's rows kept at the last visit (compact encoding) and their `ETag`.
+pub async fn kept_live_rows() -> Result<Option<(Vec<u8>, Option<String>)>, String> {
+    let db = open_db().await?;
+    let tx = db
+        .transaction_with_str_and_mode(LIVE, IdbTransactionMode::Readonly)
+        .map_err(|e| js_error(&e))?;
+    let store = tx.object_store(LIVE).map_err(|e| js_error(&e))?;
+    let get = |key: &str| store.get(&JsValue::from_str(key)).map_err(|e| js_error(&e));
+    let (rows_req, etag_req) = (get(LIVE_ROWS)?, get(LIVE_ETAG)?);
+    let rows = JsFuture::from(request_promise(&rows_req))
+        .await
+        .map_err(|e| js_error(&e))?;
+    let etag = JsFuture::from(request_promise(&etag_req))
+        .await
+        .map_err(|e| js_error(&e))?;
+    db.close();
+    if rows.is_undefined() || rows.is_null() {
+        return Ok(None);
+    }
+    Ok(Some((Uint8Array::new(&rows).to_vec(), etag.as_string())))
+}
+
+/// Keeps the server's rows (replacing what was kept), in one transaction
+/// with their `ETag`.
+pub async fn keep_live_rows(bytes: &[u8], etag: Option<&str>) -> Result<(), String> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    let db = open_db().await?;
+    let tx = db
+        .transaction_with_str_and_mode(LIVE, IdbTransactionMode::Readwrite)
+        .map_err(|e| js_error(&e))?;
+    let done = transaction_done(&tx);
+    let store = tx.object_store(LIVE).map_err(|e| js_error(&e))?;
+    store
+        .put_with_key(&Uint8Array::from(bytes), &JsValue::from_str(LIVE_ROWS))
+        .map_err(|e| js_error(&e))?;
+    match etag {
+        Some(e) => store.put_with_key(&JsValue::from_str(e), &JsValue::from_str(LIVE_ETAG)),
+        None => store.delete(&JsValue::from_str(LIVE_ETAG)),
+    }
+    .map_err(|e| js_error(&e))?;
     JsFuture::from(done).await.map_err(|e| js_error(&e))?;
     db.close();
     Ok(())
