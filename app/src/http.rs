@@ -12,7 +12,7 @@ use crate::error::{FetchError, JsError};
 /// a form or a script on another site cannot send it.
 pub const WRITE_HEADER: &str = "x-scoreboard-request";
 
-async fn response(req: JsFuture) -> Result<web_sys::Response, FetchError> {
+pub async fn response(req: JsFuture) -> Result<web_sys::Response, FetchError> {
     let resp = req.await.map_err(JsError::from)?;
     resp.dyn_into()
         .map_err(|_| JsError::new("the browser gave no response").into())

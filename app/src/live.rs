@@ -8,21 +8,25 @@
 //!
 //! Server rows are kept apart from the user's own data (`Data`): the report
 //! is computed over both merged ([`merged`]), but only what the user dropped
-//! is stored in the browser. A refresh replaces the server part as a whole
-//! and never touches the view (filters).
+//! is stored in the browser; the server's rows are kept apart
+//! ([`crate::live_cache`]: fetched compact and incrementally, an unchanged
+//! server answering `304`, kept in IndexedDB between visits). A refresh
+//! never touches the view (filters).
 //!
 //! The answers are read into `core::api`'s types, the ones the server writes.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
-use scoreboard_core::api::{Health, RosterAnswer, RowsAnswer, SourcesAnswer};
+use scoreboard_core::api::{Health, RosterAnswer, SourcesAnswer};
 use scoreboard_core::{Roster, UsageTable};
 use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::JsCast;
 
 use crate::error::FetchError;
 use crate::http::fetch_json;
+use crate::live_cache::{self, Fetched};
 use crate::state::{Ctx, Data, Live};
+use crate::storage;
 use crate::util;
 
 /// How often the page asks `api/sources` whether anything new was stored (milliseconds).
@@ -76,10 +80,18 @@ pub async fn probe() -> Option<Health> {
 /// Starts live mode: the first load now, then every [`REFRESH_EVERY_MS`]
 /// and when the tab becomes visible again.
 pub async fn start(ctx: Ctx, health: Health) {
-    ctx.live.set(Some(Live {
+    let mut live = Live {
         health,
         ..Live::default()
-    }));
+    };
+    // The rows kept at the last visit show at once; the refresh then asks
+    // only for what changed since (issue 13).
+    if let Ok(Some((bytes, etag))) = storage::kept_live_rows().await {
+        if let Some((kept, held)) = live_cache::restore(&bytes, etag) {
+            live.take(kept, held);
+        }
+    }
+    ctx.live.set(Some(live));
     refresh(ctx).await;
     leptos::task::spawn_local(async move {
         let mut since_full = 0;
@@ -158,9 +170,14 @@ pub async fn refresh(ctx: Ctx) {
     let to = today + Duration::days(1);
     let from = to - Duration::days(DAYS_LOADED);
     let sources = fetch_json::<SourcesAnswer>("api/sources").await;
-    let rows = fetch_json::<RowsAnswer>(&rows_url(from, to)).await;
+    let held = ctx
+        .live
+        .with_untracked(|l| l.as_ref().map(|l| l.held.clone()))
+        .unwrap_or_default();
+    let rows = live_cache::fetch(from, to, &held).await;
     let roster = fetch_json::<RosterAnswer>("api/roster").await;
     let now = now_utc();
+    let mut changed = false;
     ctx.live.update(|live| {
         let Some(l) = live else { return };
         let mut errors: Vec<FetchError> = Vec::new();
@@ -168,16 +185,25 @@ pub async fn refresh(ctx: Ctx) {
             Ok(s) => l.sources = Some(s),
             Err(e) => errors.push(e),
         }
-        match (rows, roster) {
-            (Ok(rows), Ok(roster)) => {
-                l.rows = rows.rows;
-                l.periods = rows.periods;
-                l.coverage = rows.coverage;
+        // The rows apart from the roster: the cursor has moved with this
+        // answer, so dropping it would lose its changes for good.
+        match rows {
+            Ok(Fetched::Changed(answer, held)) => {
+                l.take(answer, held);
+                changed = true;
+            }
+            Ok(Fetched::Unchanged) => {}
+            Err(e) => errors.push(e),
+        }
+        match roster {
+            Ok(roster) => {
                 l.roster = roster.roster();
                 l.roster_problems = roster.problems;
-                l.refreshed_at = now;
             }
-            (Err(e), _) | (_, Err(e)) => errors.push(e),
+            Err(e) => errors.push(e),
+        }
+        if errors.is_empty() {
+            l.refreshed_at = now;
         }
         l.error = (!errors.is_empty()).then(|| {
             let mut text = errors
@@ -194,11 +220,21 @@ pub async fn refresh(ctx: Ctx) {
             text
         });
     });
+    if changed {
+        let mut kept = None;
+        ctx.live.update_untracked(|l| {
+            if let Some(l) = l {
+                let bytes =
+                    live_cache::encoded(&l.held, &mut l.rows, &mut l.periods, &mut l.coverage);
+                kept = Some((bytes, l.held.clone()));
+            }
+        });
+        // Failing to keep them only costs the next visit a full fetch.
+        if let Some((bytes, held)) = kept {
+            let _ = storage::keep_live_rows(&bytes, held.etag()).await;
+        }
+    }
     running.set_value(false);
-}
-
-fn rows_url(from: NaiveDate, to: NaiveDate) -> String {
-    format!("api/rows?from={from}&to={to}")
 }
 
 /// This browser's clock as a UTC time.

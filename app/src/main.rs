@@ -5,10 +5,12 @@
 //! Code map, in import order (a module imports only those above it; see
 //! ARCHITECTURE.md, held by `test-support/tests/import_cycles.rs`):
 //! - `util`: formatting, the UTC clock, URL parameters, yielding, benchmark marks.
-//! - `state`: plain types: the loaded data, the view (filters), the live rows,
-//!   the import jobs, and `Ctx`, the signals every component reads.
 //! - `error`: the page's typed errors (fetch, storage, export).
 //! - `http`: every request to the server, read into `core::api` types.
+//! - `live_cache`: the server's rows asked for incrementally (compact, `ETag`,
+//!   cursor) and encoded for keeping in IndexedDB.
+//! - `state`: plain types: the loaded data, the view (filters), the live rows,
+//!   the import jobs, and `Ctx`, the signals every component reads.
 //! - `storage`: IndexedDB / localStorage persistence.
 //! - `loader`: files → core's parsers → the table (streamed for large files).
 //! - `live`: the server's rows and source status when `scoreboard serve` serves the page.
@@ -24,6 +26,7 @@ mod error;
 mod export;
 mod http;
 mod live;
+mod live_cache;
 mod loader;
 mod shared_view;
 mod state;

@@ -15,13 +15,15 @@ use std::sync::Arc;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use futures::channel::oneshot;
 use leptos::prelude::*;
-use scoreboard_core::api::{Health, SourcesAnswer};
+use scoreboard_core::api::{Health, RowsAnswer, SourcesAnswer};
 use scoreboard_core::parse::{ColumnUse, CsvPreview, Field, FileKind, LikelyMeasure};
 use scoreboard_core::{
     DayRange, DayRow, MeasureSet, PeriodRow, Problem, Report, ReportOptions, Roster,
     SourceCoverage, UsageTable, WindowSpec,
 };
 use serde::{Deserialize, Serialize};
+
+use crate::live_cache;
 
 /// Everything loaded so far. Persisted in IndexedDB (see `storage`).
 #[derive(Debug, Clone, Default)]
@@ -400,9 +402,20 @@ pub struct Live {
     pub refreshed_at: Option<DateTime<Utc>>,
     /// Why the latest refresh failed; the rows of the one before are kept.
     pub error: Option<String>,
+    /// What `rows` answer to (range, cursor, `ETag`): sent back at the next refresh.
+    pub held: live_cache::Held,
 }
 
 impl Live {
+    /// Takes a rows answer in: a delta merged into the rows held (core's
+    /// `RowsAnswer::apply`), the whole parts replaced.
+    pub fn take(&mut self, mut answer: RowsAnswer, held: live_cache::Held) {
+        RowsAnswer::apply(&mut self.rows, &mut answer);
+        self.periods = answer.periods;
+        self.coverage = answer.coverage;
+        self.held = held;
+    }
+
     /// True when the server holds usage rows: the dashboard then shows them
     /// even with nothing dropped. A roster alone is not enough: it would
     /// show everyone as not started (the empty-organisation trap).

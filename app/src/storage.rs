@@ -33,9 +33,12 @@ use crate::state::{Ctx, Data, DemoInfo, FileReport, ViewState};
 use crate::util::{self, yield_now};
 
 const DB_NAME: &str = "scoreboard";
-const DB_VERSION: u32 = 1;
+/// 2 (issue 13): the `live` store, the server's rows ([`crate::live_cache`]).
+const DB_VERSION: u32 = 2;
 const META: &str = "meta";
 const DAYS: &str = "days";
+/// The server's rows, kept apart from the user's data.
+const LIVE: &str = "live";
 const META_KEY: &str = "meta";
 /// Rows per stored chunk (and per serialisation step between yields).
 const CHUNK_ROWS: usize = 20_000;
@@ -360,8 +363,10 @@ async fn open_db() -> Result<IdbDatabase, StorageError> {
             .result()
             .and_then(|v| v.dyn_into::<IdbDatabase>())
         {
+            // Each call fails harmlessly for a store an older version made.
             let _ = db.create_object_store(META);
             let _ = db.create_object_store(DAYS);
+            let _ = db.create_object_store(LIVE);
         }
     });
     req.set_onupgradeneeded(Some(on_upgrade.unchecked_ref()));
@@ -524,6 +529,59 @@ async fn save(ctx: Ctx) -> Result<(), StorageError> {
             .await
             .map_err(JsError::from)?;
     }
+    JsFuture::from(done).await.map_err(JsError::from)?;
+    db.close();
+    Ok(())
+}
+
+// ---- the server's rows (crate::live_cache encodes them) -------------------------
+
+/// The IndexedDB keys of the kept rows and their `ETag`.
+const LIVE_ROWS: &str = "rows";
+const LIVE_ETAG: &str = "etag";
+
+/// The server's rows kept at the last visit (compact encoding) and their `ETag`.
+pub async fn kept_live_rows() -> Result<Option<(Vec<u8>, Option<String>)>, StorageError> {
+    let db = open_db().await?;
+    let tx = db
+        .transaction_with_str_and_mode(LIVE, IdbTransactionMode::Readonly)
+        .map_err(JsError::from)?;
+    let store = tx.object_store(LIVE).map_err(JsError::from)?;
+    let get = |key: &str| store.get(&JsValue::from_str(key)).map_err(JsError::from);
+    let (rows_req, etag_req) = (get(LIVE_ROWS)?, get(LIVE_ETAG)?);
+    let rows = JsFuture::from(request_promise(&rows_req))
+        .await
+        .map_err(JsError::from)?;
+    let etag = JsFuture::from(request_promise(&etag_req))
+        .await
+        .map_err(JsError::from)?;
+    db.close();
+    if rows.is_undefined() || rows.is_null() {
+        return Ok(None);
+    }
+    Ok(Some((Uint8Array::new(&rows).to_vec(), etag.as_string())))
+}
+
+/// Keeps the server's rows (replacing what was kept), in one transaction
+/// with their `ETag`.
+pub async fn keep_live_rows(bytes: &[u8], etag: Option<&str>) -> Result<(), StorageError> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    let db = open_db().await?;
+    let tx = db
+        .transaction_with_str_and_mode(LIVE, IdbTransactionMode::Readwrite)
+        .map_err(JsError::from)?;
+    let done = transaction_done(&tx);
+    let store = tx.object_store(LIVE).map_err(JsError::from)?;
+    store
+        .put_with_key(&Uint8Array::from(bytes), &JsValue::from_str(LIVE_ROWS))
+        .map_err(JsError::from)?;
+    match etag {
+        Some(e) => store.put_with_key(&JsValue::from_str(e), &JsValue::from_str(LIVE_ETAG)),
+        None => store.delete(&JsValue::from_str(LIVE_ETAG)),
+    }
+    .map_err(JsError::from)?;
     JsFuture::from(done).await.map_err(JsError::from)?;
     db.close();
     Ok(())
@@ -703,6 +761,14 @@ pub async fn clear_all(ctx: Ctx) -> Result<(), StorageError> {
         .and_then(|s| s.clear())
         .map_err(JsError::from)?;
     tx.object_store(DAYS)
+        .and_then(|s| s.clear())
+        .map_err(JsError::from)?;
+    JsFuture::from(done).await.map_err(JsError::from)?;
+    let tx = db
+        .transaction_with_str_and_mode(LIVE, IdbTransactionMode::Readwrite)
+        .map_err(JsError::from)?;
+    let done = transaction_done(&tx);
+    tx.object_store(LIVE)
         .and_then(|s| s.clear())
         .map_err(JsError::from)?;
     JsFuture::from(done).await.map_err(JsError::from)?;

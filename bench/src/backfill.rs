@@ -171,6 +171,7 @@ pub async fn run(bin: &Path, s: &Settings) -> Result<Value> {
         let _ = r.bytes().await;
         src.push(t.elapsed().as_secs_f64() * 1000.0);
     }
+    let wire = wire(&client, &rows_url).await?;
     let mem = server.process.memory()?;
     drop(server);
     Ok(json!({
@@ -192,6 +193,86 @@ pub async fn run(bin: &Path, s: &Settings) -> Result<Value> {
         },
         "api_rows_one_week": {"p50_ms": median(&small), "p99_ms": percentile(&small, 99.0)},
         "api_sources": {"p50_ms": median(&src), "p99_ms": percentile(&src, 99.0)},
+        "rows_wire": wire,
         "server_rss_bytes": mem.rss_bytes,
+    }))
+}
+
+/// One GET of `url` with `headers`: the status, the response headers'
+/// size (as HTTP/1.1 writes them) and the body as sent (reqwest here does
+/// not decompress, so a compressed body is measured as it travelled).
+async fn fetch(
+    client: &reqwest::Client,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> Result<(u16, usize, Vec<u8>, Option<String>)> {
+    let mut req = client.get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let r = req.send().await.map_err(ctx(url))?;
+    let status = r.status().as_u16();
+    let head = "HTTP/1.1 200 OK\r\n".len()
+        + r.headers()
+            .iter()
+            .map(|(k, v)| k.as_str().len() + 2 + v.len() + 2)
+            .sum::<usize>()
+        + 2;
+    let etag = r
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = r.bytes().await.map_err(ctx(url))?.to_vec();
+    Ok((status, head, body, etag))
+}
+
+/// The page's answer of the default range, per row: JSON against core's
+/// compact encoding (issue 13), as decoded and on the wire with the
+/// compression the server applies (gzip, brotli); decoding time natively
+/// (the page's wasm is slower); and an unchanged refresh (`If-None-Match`).
+async fn wire(client: &reqwest::Client, url: &str) -> Result<Value> {
+    use scoreboard_core::api::{rows_wire, RowsAnswer};
+    const COMPACT: &str = rows_wire::CONTENT_TYPE;
+    let (_, _, json, _) = fetch(client, url, &[]).await?;
+    let (_, _, compact, etag) = fetch(client, url, &[("accept", COMPACT)]).await?;
+    let mut sizes = serde_json::Map::new();
+    for (name, accept) in [("json", "application/json"), ("compact", COMPACT)] {
+        for enc in ["gzip", "br"] {
+            let (_, _, body, _) =
+                fetch(client, url, &[("accept", accept), ("accept-encoding", enc)]).await?;
+            sizes.insert(format!("{name}_{enc}"), json!(body.len()));
+        }
+    }
+    let t = Instant::now();
+    let from_json: RowsAnswer = serde_json::from_slice(&json).map_err(|e| e.to_string())?;
+    let json_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let t = Instant::now();
+    let from_compact = rows_wire::decode(&compact).map_err(|e| e.to_string())?;
+    let compact_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let rows = from_compact.rows.len();
+    if from_json.rows != from_compact.rows {
+        return Err("the compact answer's rows differ from the JSON answer's".into());
+    }
+    let etag = etag.ok_or("no ETag on /api/rows")?;
+    let (status, head, body, _) = fetch(
+        client,
+        url,
+        &[
+            ("accept", COMPACT),
+            ("if-none-match", &etag),
+            ("accept-encoding", "br"),
+        ],
+    )
+    .await?;
+    Ok(json!({
+        "rows": rows,
+        "json_bytes": json.len(),
+        "compact_bytes": compact.len(),
+        "wire": sizes,
+        "decode_json_ms": json_ms,
+        "decode_compact_ms": compact_ms,
+        "unchanged_status": status,
+        "unchanged_bytes": head + body.len(),
     }))
 }

@@ -233,6 +233,32 @@ pub fn markdown(r: &Value) -> String {
     let _ = writeln!(w, "| 6 | page API from the store < 20 ms | `/api/rows` (90 days, {} rows) p50 {} ms; one week p50 {} ms | {} |",
         bf["api_rows"]["rows"], f(&bf["api_rows"]["p50_ms"], 1), f(&bf["api_rows_one_week"]["p50_ms"], 1),
         verdict(bf["api_rows"]["p50_ms"].as_f64().map(|x| x < 20.0)));
+    let rw = &bf["rows_wire"];
+    let per = |key: &str, sub: Option<&str>| {
+        let v = match sub {
+            Some(s) => &rw["wire"][s],
+            None => &rw[key],
+        };
+        match (v.as_f64(), rw["rows"].as_f64()) {
+            (Some(b), Some(n)) if n > 0.0 => Some(b / n),
+            _ => None,
+        }
+    };
+    let decode = per("compact_bytes", None);
+    let br = per("", Some("compact_br"));
+    let _ = writeln!(w, "| 6 | rows ≤ 64 B/row to decode, ≤ 16 B/row on the wire (issue 13) | compact {} B/row to decode, {} B/row brotli (JSON: {} and {}) | {} |",
+        decode.map_or("—".into(), |x| format!("{x:.1}")),
+        br.map_or("—".into(), |x| format!("{x:.1}")),
+        per("json_bytes", None).map_or("—".into(), |x| format!("{x:.0}")),
+        per("", Some("json_br")).map_or("—".into(), |x| format!("{x:.1}")),
+        verdict(decode.zip(br).map(|(d, b)| d <= 64.0 && b <= 16.0)));
+    let _ = writeln!(
+        w,
+        "| 6 | unchanged refresh ≤ 10 KB (issue 13) | {} B, HTTP {} | {} |",
+        rw["unchanged_bytes"],
+        rw["unchanged_status"],
+        verdict(rw["unchanged_bytes"].as_f64().map(|x| x <= 10_240.0))
+    );
     let h = &r["hostile"];
     let _ = writeln!(
         w,
@@ -451,6 +477,32 @@ pub fn markdown(r: &Value) -> String {
         "| `/api/sources` | p50 {} ms, p99 {} ms |",
         f(&bf["api_sources"]["p50_ms"], 1),
         f(&bf["api_sources"]["p99_ms"], 1)
+    );
+    let rw = &bf["rows_wire"];
+    let per_row = |v: &Value| match (v.as_f64(), rw["rows"].as_f64()) {
+        (Some(b), Some(n)) if n > 0.0 => format!("{:.1} B/row", b / n),
+        _ => "—".to_string(),
+    };
+    for (name, key) in [("JSON", "json"), ("compact", "compact")] {
+        let _ = writeln!(
+            w,
+            "| `/api/rows` {name}, per row: to decode / gzip / brotli (as served) | {} / {} / **{}** |",
+            per_row(&rw[format!("{key}_bytes")]),
+            per_row(&rw["wire"][format!("{key}_gzip")]),
+            per_row(&rw["wire"][format!("{key}_br")]),
+        );
+    }
+    let _ = writeln!(
+        w,
+        "| decoding the {} rows natively: JSON / compact | {} ms / **{} ms** |",
+        rw["rows"],
+        f(&rw["decode_json_ms"], 1),
+        f(&rw["decode_compact_ms"], 1)
+    );
+    let _ = writeln!(
+        w,
+        "| unchanged refresh (`If-None-Match`): status, bytes on the wire (headers) | {} , **{} B** |",
+        rw["unchanged_status"], rw["unchanged_bytes"]
     );
     let _ = writeln!(
         w,

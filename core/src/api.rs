@@ -29,6 +29,8 @@ use crate::model::{DayRow, PeriodRow, PersonKey, Problem, Source};
 use crate::parse::FileKind;
 use crate::roster::{Roster, RosterEntry};
 
+pub mod rows_wire;
+
 /// `GET /api/health`: what kind of server this is, never any data.
 ///
 /// Every field has a default: a static copy of the site ships an
@@ -77,6 +79,70 @@ pub struct RowsAnswer {
     /// and how it is doing, so the page can tell no data from zero and name
     /// a source that stopped.
     pub coverage: Vec<SourceCoverage>,
+    /// Where this answer leaves the asker: send it back as `?cursor=` and the
+    /// next answer holds only what changed since (issue 13). Opaque; absent
+    /// from servers that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// `None`: `rows` are every row of the range (a full replacement).
+    /// `Some`: a delta against the cursor asked with, see [`RowsDelta`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<RowsDelta>,
+}
+
+/// What a delta answer replaces: every row the asker holds inside one of
+/// `replaced` goes, and the answer's `rows` (all inside those scopes) come
+/// in their place. `periods`, `counts`, `imported` and `coverage` are always
+/// whole. Applying it ([`RowsAnswer::apply`]) gives the rows a full answer
+/// of the same moment would hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowsDelta {
+    pub replaced: Vec<RowScope>,
+}
+
+impl RowsDelta {
+    /// Whether a row lies in one of the replaced scopes.
+    pub fn matcher(&self) -> impl Fn(&DayRow) -> bool + '_ {
+        use std::collections::HashSet;
+        let mut days: HashSet<(Source, NaiveDate)> = HashSet::new();
+        let mut persons: HashSet<(Source, &PersonKey)> = HashSet::new();
+        for s in &self.replaced {
+            match s {
+                RowScope::Day { source, day } => days.insert((*source, *day)),
+                RowScope::Person { source, person } => persons.insert((*source, person)),
+            };
+        }
+        move |r| days.contains(&(r.source, r.day)) || persons.contains(&(r.source, &r.person))
+    }
+}
+
+/// A part of the rows that changed as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "scope", rename_all = "snake_case")]
+pub enum RowScope {
+    /// One source's day: an Anthropic API day is fetched again as a whole
+    /// (a person missing from the new fetch is gone).
+    Day { source: Source, day: NaiveDate },
+    /// One person's rows of one source: telemetry from a person may land on
+    /// any day of the range.
+    Person { source: Source, person: PersonKey },
+}
+
+impl RowsAnswer {
+    /// The rows held after this answer: a full answer replaces `held`; a
+    /// delta removes the rows of its scopes from `held` and adds its rows.
+    /// Everything else of the answer (range, periods, counts, coverage,
+    /// cursor) is whole in every answer and is taken as it is.
+    pub fn apply(held: &mut Vec<DayRow>, next: &mut RowsAnswer) {
+        let rows = std::mem::take(&mut next.rows);
+        let Some(delta) = &next.delta else {
+            *held = rows;
+            return;
+        };
+        let inside = delta.matcher();
+        held.retain(|r| !inside(r));
+        held.extend(rows);
+    }
 }
 
 /// `GET /api/roster`: the roster file merged with the Admin API's users.

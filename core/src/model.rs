@@ -174,12 +174,12 @@ pub struct Measures {
 }
 
 /// Reads and writes one counter of [`Measures`].
-type Counter = fn(&mut Measures) -> &mut u64;
+pub(crate) type Counter = fn(&mut Measures) -> &mut u64;
 
 impl Measures {
     /// Every counter with the measure it belongs to (accepted and rejected
     /// edits both belong to [`MeasureSet::EDITS`]); cost is handled apart.
-    const COUNTERS: [(MeasureSet, Counter); 11] = [
+    pub(crate) const COUNTERS: [(MeasureSet, Counter); 11] = [
         (MeasureSet::SESSIONS, |m| &mut m.sessions),
         (MeasureSet::LINES_ADDED, |m| &mut m.lines_added),
         (MeasureSet::LINES_REMOVED, |m| &mut m.lines_removed),

@@ -4,7 +4,7 @@
 //! | route | answer |
 //! |---|---|
 //! | `GET /api/health` | `{ok, version, demo, auth_required, sources: {admin_api, enterprise_api, telemetry, roster_file, imports}}` |
-//! | `GET /api/rows?from=YYYY-MM-DD&to=YYYY-MM-DD` | `{from, to, rows: [DayRow…], periods: [PeriodRow…], counts: {source: n}, imported: {source: n}, coverage}` (the exports folder's rows included) |
+//! | `GET /api/rows?from=YYYY-MM-DD&to=YYYY-MM-DD&cursor=C` | `{from, to, rows: [DayRow…], periods: [PeriodRow…], counts: {source: n}, imported: {source: n}, coverage, cursor, delta}` (the exports folder's rows included); JSON, or compact with `Accept: application/vnd.scoreboard.rows`; `ETag`/`If-None-Match` → 304; a delta since `cursor` ([`crate::rows`]) |
 //! | `GET /api/roster` | `{entries: [RosterEntry…], problems, conflicts, sources: [{name, entries, fetched_at}]}` |
 //! | `GET /api/sources` | `{generated_at, sources: [SourceStatus…], telemetry: {configured, status_text, status}, imports: {configured, folder, status_text, rows, snapshot}, digest: {configured, schedule, posted_week, last_ok, last_error, next_due, …}, refused: {last_24h, last_7d, by_reason, by_token}}` |
 //! | `GET /api/telemetry/persons?after=KEY&limit=N` | `{persons: [PersonSeen…], next_after}`: everyone telemetry named, by key |
@@ -20,16 +20,13 @@
 //! Everything is answered from the store at once; syncs happen in the
 //! background ([`crate::sync`]). Errors are `{"error": {"status", "message"}}`.
 
-use std::collections::BTreeMap;
-
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::routing::{any, get};
 use axum::{middleware, Json, Router};
-use chrono::{Duration as Days, NaiveDate};
 use scoreboard_core::api::{
-    Health, HealthSources, ImportsPart, PersonsPage, RosterAnswer, RosterSource, RowsAnswer,
-    SourcesAnswer, TelemetryPart,
+    Health, HealthSources, ImportsPart, PersonsPage, RosterAnswer, RosterSource, SourcesAnswer,
+    TelemetryPart,
 };
 use scoreboard_core::Source;
 use serde::Deserialize;
@@ -41,18 +38,17 @@ use tower_http::trace::TraceLayer;
 use crate::auth;
 use crate::error::{blocking, ApiError};
 use crate::guard;
-use crate::load::{load_roster, load_rows};
+use crate::load::load_roster;
 use crate::state::AppState;
 use crate::sync::ADMIN_DIRECTORY;
 use scoreboard_otlp::TelemetryStatus;
 
-/// The longest range `/api/rows` answers in one call.
-pub const MAX_RANGE_DAYS: i64 = 800;
+pub use crate::rows::MAX_RANGE_DAYS;
 
 /// The whole service. Tests call it with `tower::ServiceExt::oneshot`.
 pub fn app(state: AppState) -> Router {
     let reads = Router::new()
-        .route("/api/rows", get(rows))
+        .route("/api/rows", get(crate::rows::rows))
         .route("/api/roster", get(roster))
         .route("/api/sources", get(sources))
         .route("/api/telemetry/persons", get(telemetry_persons))
@@ -178,59 +174,6 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
             imports: state.imports().configured(),
         },
     })
-}
-
-#[derive(Deserialize)]
-struct RangeQuery {
-    from: Option<String>,
-    to: Option<String>,
-}
-
-/// A `from`/`to` query parameter, read by core's one reader of days.
-fn query_day(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
-    scoreboard_core::parse::parse_day(value)
-        .map_err(|why| ApiError::bad_request(format!("`{name}` {why}: got {value:?}")))
-}
-
-async fn rows(
-    State(state): State<AppState>,
-    Query(q): Query<RangeQuery>,
-) -> Result<Json<RowsAnswer>, ApiError> {
-    let now = state.now();
-    let to = match &q.to {
-        Some(t) => query_day("to", t)?,
-        None => now.date_naive(),
-    };
-    let from = match &q.from {
-        Some(f) => query_day("from", f)?,
-        None => to - Days::days(i64::from(state.backfill_days().max(1)) - 1),
-    };
-    if from > to {
-        return Err(ApiError::bad_request(format!(
-            "`from` ({from}) is after `to` ({to})"
-        )));
-    }
-    if (to - from).num_days() >= MAX_RANGE_DAYS {
-        return Err(ApiError::bad_request(format!(
-            "the range {from}..{to} is longer than {MAX_RANGE_DAYS} days; ask in parts"
-        )));
-    }
-    // Stale-while-revalidate: answer from the store now; wake the sync if it is due.
-    state.syncer().nudge(now);
-    let loaded = load_rows(&state, from, to, now).await?;
-    let mut counts = BTreeMap::new();
-    for r in &loaded.rows {
-        *counts.entry(r.source).or_insert(0) += 1;
-    }
-    Ok(Json(RowsAnswer {
-        from,
-        to,
-        counts,
-        rows: loaded.rows,
-        periods: loaded.periods,
-        imported: loaded.imported,
-        coverage: loaded.coverage,
-    }))
 }
 
 /// The roster file (read again when it changes, so edits show without a

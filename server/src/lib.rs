@@ -49,6 +49,7 @@ pub mod refusals;
 pub mod report;
 pub mod rollout;
 pub mod roster_file;
+pub mod rows;
 pub mod schedule;
 pub mod serve;
 pub mod snapshots;

@@ -157,6 +157,16 @@ const MIGRATIONS: &[&str] = &[
         last_ok INTEGER,
         last_error TEXT
     );",
+    // 6: which source-days changed, in order (issue 13): `/api/rows` answers a
+    // refresh with only the days written since the asker's cursor. One entry
+    // per (source, day), moved to the newest sequence number at each write.
+    "CREATE TABLE row_changes (
+        source TEXT NOT NULL,
+        day TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (source, day)
+    );
+    CREATE INDEX row_changes_by_seq ON row_changes (seq);",
 ];
 
 /// Where the rows and coverage every report reads were at (see
@@ -470,9 +480,49 @@ impl Store {
                 to_i64(stats.non_api_records)
             ],
         )?;
+        // In the same transaction: a reader never sees the rows without the change.
+        tx.execute(
+            "INSERT INTO row_changes (source, day, seq)
+             VALUES (?1, ?2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM row_changes))
+             ON CONFLICT (source, day) DO UPDATE SET seq = excluded.seq",
+            params![source.as_str(), day_s],
+        )?;
         tx.commit()?;
         self.wrote();
         Ok(())
+    }
+
+    /// The newest change's sequence number (0: none yet): where a cursor
+    /// handed out now stands.
+    pub fn change_seq(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM row_changes", [], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// The source-days written after change `seq`, within `from..=to`.
+    pub fn changed_days(
+        &self,
+        seq: i64,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(Source, NaiveDate)>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(
+            "SELECT source, day FROM row_changes WHERE seq > ?1 AND day >= ?2 AND day <= ?3",
+        )?;
+        let mut out = Vec::new();
+        let mut rs = q.query(params![seq, from.to_string(), to.to_string()])?;
+        while let Some(r) = rs.next()? {
+            let source_s: String = r.get(0)?;
+            let source = Source::parse(&source_s)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown source {source_s:?}")))?;
+            let day_s: String = r.get(1)?;
+            out.push((source, stored_day(&day_s)?));
+        }
+        Ok(out)
     }
 
     /// Stored rows of the given sources with `from <= day <= to`, ordered by day, source, person.

@@ -232,9 +232,7 @@ async fn bad_ranges_are_refused_with_a_reason() {
 
 /// Offline settings and the telemetry receiver on the same file.
 fn with_telemetry(dir: &Path) -> Harness {
-    let cfg = offline_config(dir);
-    let receiver = telemetry_receiver(&cfg);
-    Harness::with_telemetry(cfg, Some(receiver))
+    Harness::with_receiver(offline_config(dir))
 }
 
 /// Posts every request of one captured Claude Code session, as it was sent.

@@ -147,6 +147,12 @@ impl Harness {
         }
     }
 
+    /// Over `config`'s store with a telemetry receiver on the same file.
+    pub fn with_receiver(config: Config) -> Harness {
+        let receiver = telemetry_receiver(&config);
+        Harness::with_telemetry(config, Some(receiver))
+    }
+
     /// Around a state built elsewhere (its own clock).
     pub fn with_state(state: AppState, config: Config) -> Harness {
         let store = state.store().clone();

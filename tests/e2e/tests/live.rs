@@ -11,17 +11,19 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fantoccini::error::CmdError;
 use fantoccini::Locator;
-use scoreboard_e2e::harness::{App, Error, Result};
+
+use scoreboard_e2e::harness::{failed, App, Error, Result};
 use scoreboard_e2e::telemetry::{
-    create_token, fixture, open_source_details, refresh_until, replay_capture,
+    create_token, fixture, open_source_details, post, refresh_until, replay_capture,
 };
 use scoreboard_test_support::anthropic::{
     day, user, user_record, Fake, FakeData, Fault, Rule, ADMIN_KEY,
 };
+use scoreboard_test_support::otlp::{fixtures, Template};
 use serde_json::{json, Value};
 
 // ---- dates (the server uses the real clock, so the fake's data is relative to today) ----
@@ -350,6 +352,120 @@ async fn an_outage_shows_the_stored_figures_as_stale_with_the_last_successful_sy
             "5"
         );
         app.screenshot("live-outage-stale").await?;
+        Ok(())
+    })
+    .await
+}
+
+// ---- incremental rows (issue 13) ---------------------------------------------------
+
+/// `window.__scoreboard_rows` (the page's last `api/rows` answer: kind,
+/// rows, bytes) once the mark `scoreboard:rows-<kind>` was seen more than
+/// `seen` times.
+async fn rows_answer(app: &App, kind: &str, seen: u64) -> Result<Value> {
+    app.wait_for_mark(
+        &format!("scoreboard:rows-{kind}"),
+        seen,
+        Duration::from_secs(30),
+    )
+    .await?;
+    app.execute("return window.__scoreboard_rows;", Vec::new())
+        .await
+}
+
+/// Every figure the page shows with a `data-value`, keyed by where it is.
+async fn figures(app: &App) -> Result<Vec<String>> {
+    let v = app
+        .execute(
+            "return Array.from(document.querySelectorAll('[data-value]')).map(e => \
+             (e.closest('[id]') ? e.closest('[id]').id : '') + '|' + \
+             (e.closest('tr') && e.closest('tr').dataset.person || '') + '|' + \
+             (e.dataset.col || '') + '=' + e.dataset.value).sort();",
+            Vec::new(),
+        )
+        .await?;
+    Ok(serde_json::from_value(v).unwrap_or_default())
+}
+
+/// Presses "Refresh now" until the page's rows answer is of `kind` (a
+/// background sync may change the store between two presses).
+async fn refresh_until_kind(app: &App, kind: &str) -> Result<Value> {
+    let name = format!("scoreboard:rows-{kind}");
+    for _ in 0..30 {
+        let seen = app.mark_count(&name).await?;
+        app.click("#live-refresh").await?;
+        let waited = app.wait_for_mark(&name, seen, Duration::from_secs(3)).await;
+        if waited.is_ok() {
+            return app
+                .execute("return window.__scoreboard_rows;", Vec::new())
+                .await;
+        }
+    }
+    Err(failed(format!(
+        "no `{kind}` rows answer after 30 refreshes"
+    )))
+}
+
+#[tokio::test]
+async fn a_refresh_fetches_only_changed_rows_and_a_reload_opens_from_indexeddb() -> Result<()> {
+    let fake = Fake::spawn(acme(), 1000);
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let Some(app) = start(&fake, tmp.path()).await? else {
+        return Ok(());
+    };
+    app.run(async |app| {
+        app.open("/").await?;
+        open_source_details(app).await?;
+        // The Admin API's rows are shown.
+        refresh_until(app, &person_cell("ann@acme.io", "sessions"), "5").await?;
+        // Unchanged: the server answers 304 and the page keeps what it holds.
+        let unchanged = refresh_until_kind(app, "unchanged").await?;
+        assert_eq!(unchanged["bytes"], 0);
+        let before = figures(app).await?;
+
+        // New telemetry from one engineer: the refresh brings her rows only.
+        let (token, _) = create_token(app.data_dir(), "e2e laptops", Some(app.base_url()));
+        let t = Template::load(&fixtures(), "claude-code-2.1.330", "edit-json-delta")
+            .expect("the captured session");
+        for b in t.session("inst-dee", "s-dee", Some("dee@acme.io"), 0, false) {
+            assert_eq!(post(app.base_url(), b.path, &token, &b.body), 200);
+        }
+        let delta = refresh_until_kind(app, "delta").await?;
+        assert_eq!(delta["rows"], 1, "only Dee's telemetry row: {delta}");
+        refresh_until(app, "#people-table", "dee@acme.io").await?;
+        let after = figures(app).await?;
+        assert_ne!(before, after);
+
+        // A reload opens from IndexedDB and asks only whether anything changed.
+        let restored = app.mark_count("scoreboard:rows-restored").await?;
+        assert_eq!(restored, 0, "nothing was kept before the first visit");
+        app.reload().await?;
+        app.wait_for_mark("scoreboard:rows-restored", 0, Duration::from_secs(30))
+            .await?;
+        app.wait_for_js("window.__scoreboard_rows", Duration::from_secs(30))
+            .await?;
+        let first = app
+            .execute("return window.__scoreboard_rows;", Vec::new())
+            .await?;
+        assert_ne!(first["kind"], "full", "the reload fetched everything: {first}");
+        refresh_until(app, "#people-table", "dee@acme.io").await?;
+        assert_eq!(figures(app).await?, after, "figures after a reload from IndexedDB");
+
+        // A fresh full load (nothing kept) shows the same figures.
+        app.execute_async(
+            "const done = arguments[0]; const r = indexedDB.open('scoreboard'); \
+             r.onsuccess = () => { const tx = r.result.transaction('live', 'readwrite'); \
+             tx.objectStore('live').clear(); tx.oncomplete = () => { r.result.close(); done(true); }; };",
+            Vec::new(),
+        )
+        .await?;
+        app.reload().await?;
+        let full = rows_answer(app, "full", 0).await?;
+        assert!(full["rows"].as_u64().unwrap_or(0) > 1, "{full}");
+        refresh_until(app, "#people-table", "dee@acme.io").await?;
+        assert_eq!(figures(app).await?, after, "figures of a fresh full load");
+        let errors = app.console_errors().await?;
+        assert!(errors.is_empty(), "the page logged errors: {errors:#?}");
         Ok(())
     })
     .await
