@@ -50,7 +50,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{text, ColumnUse};
+use super::{text, ColumnUse, Warning};
 use crate::model::MeasureSet;
 
 /// A canonical field a CSV column can hold.
@@ -618,7 +618,7 @@ pub(crate) struct Mapping {
     /// Field → column index (only the winning column of each field).
     pub index: BTreeMap<Field, usize>,
     pub ignored: Vec<String>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     /// Columns with a header the alias table does not know (indexes, file order).
     pub unknown: Vec<usize>,
 }
@@ -651,8 +651,10 @@ impl Mapping {
             if let Some(c) = self.columns.get_mut(i) {
                 c.field = None;
                 self.ignored.push(c.header.clone());
-                self.warnings
-                    .push(format!("ignored column `{}`: {why}", c.header));
+                self.warnings.push(Warning::IgnoredColumn {
+                    header: c.header.clone(),
+                    reason: why.to_string(),
+                });
             }
         }
     }
@@ -748,7 +750,10 @@ pub(crate) fn map_headers(
                     candidates.push((f, rank, i));
                 } else if let Some(why) = known_ignored(&norm) {
                     m.ignored.push(h.clone());
-                    m.warnings.push(format!("ignored column `{h}`: {why}"));
+                    m.warnings.push(Warning::IgnoredColumn {
+                        header: h.clone(),
+                        reason: why.to_string(),
+                    });
                 } else {
                     m.ignored.push(h.clone());
                     m.unknown.push(i);
@@ -763,9 +768,9 @@ pub(crate) fn map_headers(
             .iter()
             .any(|h| h == key || normalise_header(h) == nk)
         {
-            m.warnings.push(format!(
-                "the column mapping names `{key}`, but the file has no such column"
-            ));
+            m.warnings.push(Warning::MappingNamesMissingColumn {
+                header: key.clone(),
+            });
         }
     }
     candidates.sort_by_key(|&(f, rank, i)| (f, rank, i));
@@ -774,10 +779,11 @@ pub(crate) fn map_headers(
         if let Some(&winner) = m.index.get(&f) {
             let won = headers.get(winner).cloned().unwrap_or_default();
             m.ignored.push(header.clone());
-            m.warnings.push(format!(
-                "columns `{won}` and `{header}` both look like {}; using `{won}` and ignoring `{header}`",
-                f.label().to_lowercase()
-            ));
+            m.warnings.push(Warning::DuplicateColumn {
+                field: f,
+                used: won,
+                ignored: header,
+            });
         } else {
             m.index.insert(f, i);
             if let Some(c) = m.columns.get_mut(i) {
@@ -795,17 +801,8 @@ pub(crate) fn map_headers(
         .sort_by_key(|h| order.get(h.as_str()).copied().unwrap_or(usize::MAX));
     m.ignored.dedup();
     if !unknown.is_empty() {
-        let list = unknown
-            .iter()
-            .map(|h| format!("`{h}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        m.warnings.push(format!(
-            "ignored {} column{} Scoreboard does not recognise: {list} (map {} in the column dialog if it holds a known measure)",
-            unknown.len(),
-            if unknown.len() == 1 { "" } else { "s" },
-            if unknown.len() == 1 { "it" } else { "them" },
-        ));
+        m.warnings
+            .push(Warning::UnknownColumns { headers: unknown });
     }
     m
 }

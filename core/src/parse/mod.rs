@@ -19,6 +19,7 @@ mod lenient;
 pub mod roster;
 pub(crate) mod text;
 pub mod usage_csv;
+mod warning;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -30,6 +31,7 @@ use serde_json::Value;
 pub use columns::{normalise_header, Field, LikelyMeasure, LIKELY_MEASURE_SHARE};
 /// The one reader of a UTC day in core (ISO dates and timestamps), for the CLI, server and page too.
 pub use text::parse_day;
+pub use warning::{merge_warnings, AdminGap, Warning};
 
 use crate::coverage::DayRange;
 use crate::model::{DayRow, MeasureSet, PeriodRow, Problem, Source};
@@ -122,7 +124,7 @@ pub struct Import {
     pub problems: Vec<Problem>,
     /// Things the reader should know that are not errors (skipped products,
     /// estimated costs, ignored columns, coverage gaps).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     /// Every CSV column, in file order, with the field it was read as.
     pub columns: Vec<ColumnUse>,
     /// The headers of columns that were not used.

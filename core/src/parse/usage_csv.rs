@@ -24,7 +24,7 @@ use super::columns::{map_headers, Mapping};
 use super::text::{is_blank, parse_count, parse_day, parse_usd, shown};
 use super::{
     check_period, normalise_header, read_csv, text, Field, FileKind, Import, ImportError,
-    ImportOptions,
+    ImportOptions, Warning,
 };
 use crate::coverage::DayRange;
 use crate::model::{
@@ -184,11 +184,9 @@ pub(crate) fn parse_text(
     import.rows = days;
     import.periods = periods.into_values().collect();
     import.warnings = m.warnings.clone();
-    import.warnings.extend(tally_warnings(&tally, &m));
+    import.warnings.extend(tally_warnings(tally, &m));
     if import.rows_read > 0 && import.rows.is_empty() && import.periods.is_empty() {
-        import.warnings.push(
-            "no row of this file could be used; see the problems and warnings above".to_string(),
-        );
+        import.warnings.push(Warning::NothingUsed);
     }
     import.likely_measures =
         super::columns::likely_measures(&m, csv.records.iter().map(|(_, r)| r));
@@ -262,12 +260,7 @@ fn edit_columns(m: &mut Mapping) -> bool {
     }
     if m.has(Field::AcceptRate) {
         let header = m.header(Field::AcceptRate).to_string();
-        m.warnings.push(format!(
-            "column `{header}` gives an acceptance rate, not counts of accepted and rejected edits. The tool \
-             acceptance rate is a ratio of sums over counts, so this file's rate cannot be used and its edits \
-             stay unknown (edits an earlier load gave for the same days are kept); the rate comes from the \
-             Admin API, the Enterprise Analytics API or telemetry"
-        ));
+        m.warnings.push(Warning::AcceptRateColumn { header });
     }
     false
 }
@@ -511,59 +504,34 @@ fn is_claude_code(product: &str) -> bool {
     n.contains("claudecode") || n == "code" || n == "cc"
 }
 
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
-fn tally_warnings(t: &Tally, m: &Mapping) -> Vec<String> {
+fn tally_warnings(t: Tally, m: &Mapping) -> Vec<Warning> {
     let mut out = Vec::new();
     if !t.other_products.is_empty() {
-        let total: u64 = t.other_products.values().sum();
-        let list = t
-            .other_products
-            .iter()
-            .map(|(p, n)| format!("{p}: {n}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        out.push(format!(
-            "skipped {} for products other than Claude Code ({list}); Scoreboard counts Claude Code only",
-            plural(total, "row", "rows")
-        ));
+        out.push(Warning::OtherProducts {
+            rows: t.other_products,
+        });
     }
-    if let Some((raw, key)) = &t.non_email_example {
-        out.push(format!(
-            "{} name the person in column `{}` by something other than an e-mail (e.g. `{raw}`); they are read as \
-             API key names (`{key}`). Add them as aliases in the roster to count them for a person.",
-            plural(t.non_email, "row", "rows"),
-            m.header(Field::Email)
-        ));
+    if let Some((example, read_as)) = t.non_email_example {
+        out.push(Warning::NonEmailPerson {
+            rows: t.non_email,
+            column: m.header(Field::Email).to_string(),
+            example,
+            read_as,
+        });
     }
     if t.estimated > 0 {
-        out.push(format!(
-            "the cost of {} is estimated from tokens × the price table, because the file gives tokens and a model \
-             but no cost; these costs are marked as estimated",
-            plural(t.estimated, "row", "rows")
-        ));
+        out.push(Warning::EstimatedCost { rows: t.estimated });
     }
     if !t.unknown_model.is_empty() {
-        let total: u64 = t.unknown_model.values().sum();
-        let list = t
-            .unknown_model
-            .keys()
-            .map(|k| format!("`{k}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        out.push(format!(
-            "{} give tokens but no cost, for models the price table does not know ({list}); their cost is left out \
-             (add the models to the price table to estimate it)",
-            plural(total, "row", "rows")
-        ));
+        out.push(Warning::UnknownModels {
+            rows: t.unknown_model.values().sum(),
+            models: t.unknown_model.into_keys().collect(),
+        });
     }
     if t.tokens_without_model > 0 {
-        out.push(format!(
-            "{} give tokens but neither a cost nor a model; their cost is left out",
-            plural(t.tokens_without_model, "row", "rows")
-        ));
+        out.push(Warning::TokensWithoutModel {
+            rows: t.tokens_without_model,
+        });
     }
     out
 }
