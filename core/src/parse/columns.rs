@@ -680,42 +680,69 @@ pub const LIKELY_MEASURE_SHARE: f64 = 0.5;
 /// The unknown columns of `m` whose cells are numbers in most of `records`.
 pub(crate) fn likely_measures<'a>(
     m: &Mapping,
-    records: impl Iterator<Item = &'a csv::StringRecord> + Clone,
+    records: impl Iterator<Item = &'a csv::StringRecord>,
 ) -> Vec<LikelyMeasure> {
-    let mut out = Vec::new();
-    for &i in &m.unknown {
-        let (mut rows, mut numeric) = (0u64, 0u64);
-        let mut samples = Vec::new();
-        for r in records.clone() {
-            rows += 1;
-            let cell = r.get(i).map_or("", str::trim);
-            if cell.is_empty() {
+    let mut acc = LikelyCounter::new(m);
+    for r in records {
+        acc.add(|i| r.get(i).unwrap_or(""));
+    }
+    acc.finish(m)
+}
+
+/// Counts, record by record, how many cells of each unknown column are
+/// numbers (a streamed file is never held whole to look back at).
+pub(crate) struct LikelyCounter {
+    rows: u64,
+    /// (column, numeric cells, up to three samples), one per unknown column.
+    columns: Vec<(usize, u64, Vec<String>)>,
+}
+
+impl LikelyCounter {
+    pub fn new(m: &Mapping) -> LikelyCounter {
+        LikelyCounter {
+            rows: 0,
+            columns: m.unknown.iter().map(|&i| (i, 0, Vec::new())).collect(),
+        }
+    }
+
+    /// One data record; `cell(i)` is its `i`-th cell as written ("" past its end).
+    pub fn add<'a>(&mut self, cell: impl Fn(usize) -> &'a str) {
+        self.rows += 1;
+        for (i, numeric, samples) in &mut self.columns {
+            let c = cell(*i).trim();
+            if c.is_empty() {
                 continue;
             }
             if samples.len() < 3 {
-                samples.push(text::shown(cell));
+                samples.push(text::shown(c));
             }
-            if matches!(text::parse_usd(cell), Ok(Some(_))) {
-                numeric += 1;
+            if matches!(text::parse_usd(c), Ok(Some(_))) {
+                *numeric += 1;
             }
-        }
-        let share = if rows == 0 {
-            0.0
-        } else {
-            numeric as f64 / rows as f64
-        };
-        if share > LIKELY_MEASURE_SHARE {
-            out.push(LikelyMeasure {
-                header: m
-                    .columns
-                    .get(i)
-                    .map_or_else(String::new, |c| c.header.clone()),
-                samples,
-                numeric_share: share,
-            });
         }
     }
-    out
+
+    pub fn finish(self, m: &Mapping) -> Vec<LikelyMeasure> {
+        let rows = self.rows;
+        self.columns
+            .into_iter()
+            .filter_map(|(i, numeric, samples)| {
+                let share = if rows == 0 {
+                    0.0
+                } else {
+                    numeric as f64 / rows as f64
+                };
+                (share > LIKELY_MEASURE_SHARE).then(|| LikelyMeasure {
+                    header: m
+                        .columns
+                        .get(i)
+                        .map_or_else(String::new, |c| c.header.clone()),
+                    samples,
+                    numeric_share: share,
+                })
+            })
+            .collect()
+    }
 }
 
 /// Maps headers to fields. An override (keyed by the header text, compared

@@ -76,7 +76,7 @@ fn decode_utf16(file: &str, bytes: &[u8], word: fn([u8; 2]) -> u16) -> Result<St
 }
 
 /// Recognises common non-text files by their first bytes, to say what they are.
-fn binary_kind(bytes: &[u8]) -> Option<&'static str> {
+pub(crate) fn binary_kind(bytes: &[u8]) -> Option<&'static str> {
     if bytes.starts_with(b"PK\x03\x04") {
         Some("it is a zip archive or a spreadsheet (.xlsx), not CSV; open it and save it as \"CSV UTF-8\", or export CSV again")
     } else if bytes.starts_with(&[0x1F, 0x8B]) {
