@@ -23,14 +23,14 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::columns::{map_headers, LikelyCounter, Mapping};
 use super::records::Record;
-use super::text::{is_blank, parse_count, parse_day, parse_usd, shown};
+use super::text::{is_blank, parse_count, parse_day, parse_usd_micros, shown};
 use super::{
     normalise_header, text, Field, FileKind, Import, ImportError, ImportOptions, ImportStream,
     Warning,
 };
 use crate::coverage::DayRange;
 use crate::model::{
-    usd_to_micros, DayRow, MeasureSet, Measures, ModelUsage, PeriodRow, PersonKey, Problem, Source,
+    DayRow, MeasureSet, Measures, ModelUsage, PeriodRow, PersonKey, Problem, Source,
 };
 
 /// Reads a usage export from bytes (see the module documentation), without
@@ -303,10 +303,12 @@ impl UsageReader {
         match row.when {
             When::Day(day) => {
                 let at = self.days.slot(day, row.person, &self.persons);
-                let mut new = DayRow::new(day, self.persons.key(row.person).clone(), Source::Csv);
-                new.measures = row.measures;
-                new.models.extend(row.model);
-                new.present = present;
+                let new = DayRow {
+                    measures: row.measures,
+                    models: row.model.into_iter().collect(),
+                    present,
+                    ..DayRow::new(day, self.persons.key(row.person).clone(), Source::Csv)
+                };
                 match at {
                     Some(i) => self.days.rows[i].absorb(&new),
                     None => self.days.rows.push(new),
@@ -573,8 +575,8 @@ fn read_row<'a>(
     }
     let given_cost = match cell(Field::CostUsd) {
         None => None,
-        Some(v) => match parse_usd(v) {
-            Ok(usd) => usd.map(usd_to_micros),
+        Some(v) => match parse_usd_micros(v) {
+            Ok(micros) => micros,
             Err(why) => {
                 errors.push(format!(
                     "`{}` in column `{}` {why}",
