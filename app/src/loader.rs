@@ -18,7 +18,9 @@ use futures::channel::oneshot;
 use js_sys::Uint8Array;
 use leptos::prelude::*;
 use scoreboard_core::model::{DayRow, PeriodRow, PersonKey, Source};
-use scoreboard_core::parse::{self, FileKind, Import, ImportError, ImportOptions};
+use scoreboard_core::parse::{
+    self, merge_warnings, FileKind, Import, ImportError, ImportOptions, Warning,
+};
 use scoreboard_core::{DayRange, Roster};
 use wasm_bindgen_futures::JsFuture;
 
@@ -683,7 +685,7 @@ fn fill_report(r: &mut FileReport, imported: &Imported) {
     r.likely_measures = i.likely_measures.clone();
     r.measures = (i.kind != FileKind::Roster).then_some(i.measures);
     r.coverage = i.coverage.clone();
-    r.warnings = i.warnings.clone();
+    r.warnings = i.warnings.iter().map(ToString::to_string).collect();
     r.day_rows = i.rows.len() as u64;
     r.period_rows = i.periods.len() as u64;
     r.roster_entries = i.roster.len() as u64;
@@ -981,7 +983,8 @@ struct Merger {
     persons: HashMap<PersonKey, u32>,
     days: HashMap<RowKey, usize>,
     periods: HashMap<RowKey, usize>,
-    warnings: Vec<String>,
+    /// The parts' warnings merged by kind (core's `merge_warnings`).
+    warnings: Vec<Warning>,
     problems_total: u64,
 }
 
@@ -1028,7 +1031,7 @@ impl Merger {
                 p.line = Some(self.file_line(l, first_line_of_part));
             }
         }
-        self.warnings.append(&mut import.warnings);
+        merge_warnings(&mut self.warnings, std::mem::take(&mut import.warnings));
         let rows = std::mem::take(&mut import.rows);
         let periods = std::mem::take(&mut import.periods);
         let problems = std::mem::take(&mut import.problems);
@@ -1079,10 +1082,10 @@ impl Merger {
         let mut import = self
             .out
             .unwrap_or_else(|| Import::new("", FileKind::UsageCsv));
-        import.warnings = merge_warnings(
-            &self.warnings,
-            import.rows.is_empty() && import.periods.is_empty(),
-        );
+        import.warnings = self.warnings;
+        if import.rows_read > 0 && import.rows.is_empty() && import.periods.is_empty() {
+            import.warnings.push(Warning::NothingUsed);
+        }
         Imported {
             import,
             problems_total: self.problems_total,
@@ -1122,119 +1125,6 @@ fn person_id(persons: &mut HashMap<PersonKey, u32>, k: &PersonKey) -> u32 {
 fn day_num(d: NaiveDate) -> i32 {
     use chrono::Datelike;
     d.num_days_from_ce()
-}
-
-const NOTHING_USED: &str = "no row of this file could be used";
-
-/// The warnings of all parts, once each. A warning that counts rows (e.g.
-/// "skipped 12 rows …" in two parts) becomes one with the counts added up and
-/// "row"/"rows" agreeing with the sum; any other warning is about the file
-/// (its header, repeated in every part: "ignored 1 column …") and is kept
-/// once as it is. Only whole-word numbers count; dates and model names stay.
-fn merge_warnings(all: &[String], nothing_used: bool) -> Vec<String> {
-    let mut order: Vec<String> = Vec::new();
-    let mut groups: HashMap<String, (Vec<String>, Vec<u64>)> = HashMap::new();
-    for w in all {
-        if w.starts_with(NOTHING_USED) {
-            continue;
-        }
-        let tokens: Vec<String> = w.split(' ').map(str::to_string).collect();
-        let counts_rows = tokens
-            .windows(2)
-            .any(|p| count_token(&p[0]).is_some() && is_row_word(&p[1]));
-        let mut counts = Vec::new();
-        let sig = if counts_rows {
-            let sig: Vec<String> = tokens
-                .iter()
-                .map(|t| match count_token(t) {
-                    Some((pre, n, post)) => {
-                        counts.push(n);
-                        format!("{pre}#{post}")
-                    }
-                    None if is_row_word(t) => "row(s)".to_string(),
-                    None => t.clone(),
-                })
-                .collect();
-            sig.join(" ")
-        } else {
-            w.clone()
-        };
-        match groups.get_mut(&sig) {
-            Some((_, sums)) => {
-                for (s, n) in sums.iter_mut().zip(counts) {
-                    *s += n;
-                }
-            }
-            None => {
-                order.push(sig.clone());
-                groups.insert(sig, (tokens, counts));
-            }
-        }
-    }
-    let mut out: Vec<String> = order
-        .iter()
-        .filter_map(|sig| groups.get(sig))
-        .map(|(tokens, sums)| {
-            if sums.is_empty() {
-                return tokens.join(" ");
-            }
-            let mut sums = sums.iter();
-            let mut last = None;
-            tokens
-                .iter()
-                .map(|t| match count_token(t) {
-                    Some((pre, _, post)) => {
-                        last = sums.next().copied();
-                        last.map_or_else(|| t.clone(), |n| format!("{pre}{n}{post}"))
-                    }
-                    // The word after a count agrees with the sum: "1 row", "4 rows".
-                    None if is_row_word(t) && last.is_some() => {
-                        let word = if last.take() == Some(1) {
-                            "row"
-                        } else {
-                            "rows"
-                        };
-                        let rest = t.trim_start_matches("rows").trim_start_matches("row");
-                        format!("{word}{rest}")
-                    }
-                    None => {
-                        last = None;
-                        t.clone()
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect();
-    if nothing_used {
-        out.push(format!(
-            "{NOTHING_USED}; see the problems and warnings above"
-        ));
-    }
-    out
-}
-
-/// `row` or `rows`, possibly before punctuation: the word after a row count.
-fn is_row_word(t: &str) -> bool {
-    let w = t.trim_end_matches(|c: char| "()[],;:.".contains(c));
-    w == "row" || w == "rows"
-}
-
-/// A whole-word count, possibly in brackets or before punctuation: `12`, `(3`, `4),`.
-fn count_token(t: &str) -> Option<(&str, u64, &str)> {
-    let punct = |c: char| "()[],;:.".contains(c);
-    let start = t.find(|c: char| !punct(c))?;
-    let end = t
-        .char_indices()
-        .rev()
-        .find(|(_, c)| !punct(*c))
-        .map_or(t.len(), |(i, c)| i + c.len_utf8());
-    let (pre, mid, post) = (&t[..start], &t[start..end], &t[end..]);
-    if !mid.is_empty() && mid.bytes().all(|b| b.is_ascii_digit()) {
-        Some((pre, mid.parse().ok()?, post))
-    } else {
-        None
-    }
 }
 
 // ---- the demo, and fetching from the server --------------------------------------------
@@ -1306,54 +1196,6 @@ mod tests {
         assert_eq!(last_record_boundary(b"a,\"b\nc"), 0);
         assert_eq!(last_record_boundary(b"a,\"b\"\"\"\n"), 8);
     }
-
-    #[test]
-    fn warnings_of_parts_are_merged_with_counts_added() {
-        let w = vec![
-            "skipped 3 rows for products other than Claude Code (Chat: 3)".to_string(),
-            "skipped 4 rows for products other than Claude Code (Chat: 4)".to_string(),
-            "column `x` ignored".to_string(),
-            "column `x` ignored".to_string(),
-        ];
-        let m = merge_warnings(&w, false);
-        assert_eq!(
-            m,
-            vec![
-                "skipped 7 rows for products other than Claude Code (Chat: 7)",
-                "column `x` ignored"
-            ]
-        );
-    }
-
-    #[test]
-    fn warnings_of_parts_that_counted_one_row_are_merged_in_the_plural() {
-        let skipped = |n: &str, rows: &str| {
-            format!("skipped {n} {rows} for products other than Claude Code (Chat: {n}); Scoreboard counts Claude Code only")
-        };
-        let w = vec![
-            skipped("1", "row"),
-            skipped("2", "rows"),
-            skipped("1", "row"),
-        ];
-        assert_eq!(merge_warnings(&w, false), vec![skipped("4", "rows")]);
-        let estimated =
-            |n: &str, rows: &str| format!("the cost of {n} {rows} is estimated from tokens");
-        let w = vec![estimated("1", "row"), estimated("1", "row")];
-        assert_eq!(merge_warnings(&w, false), vec![estimated("2", "rows")]);
-        assert_eq!(
-            merge_warnings(&[estimated("1", "row")], false),
-            vec![estimated("1", "row")]
-        );
-    }
-
-    /// Every part of a streamed file repeats its header, so a warning about the
-    /// columns comes once per part; a 3 MB file said "ignored 18 column …".
-    #[test]
-    fn a_warning_about_the_columns_is_kept_once_not_added_up_over_the_parts() {
-        let col = "ignored 1 column Scoreboard does not recognise: `Note` (map it in the column dialog if it holds a known measure)";
-        let w = vec![col.to_string(); 18];
-        assert_eq!(merge_warnings(&w, false), vec![col]);
-    }
 }
 
 /// Files read by the browser (`File.slice().arrayBuffer()`) in headless Chromium (`make test`).
@@ -1420,7 +1262,10 @@ mod browser_tests {
         assert!(text.len() as f64 > WHOLE_FILE_LIMIT);
         let whole = parse::import("usage.csv", text.as_bytes(), &ImportOptions::default()).unwrap();
         assert!(whole.rows_rejected > 0 && whole.problems.iter().all(|p| p.line.is_some()));
-        assert!(whole.warnings.iter().any(|w| w.contains("Chat")));
+        assert!(whole
+            .warnings
+            .iter()
+            .any(|w| matches!(w, Warning::OtherProducts { rows } if rows.contains_key("Chat"))));
 
         let ctx = test_support::ctx();
         let file = test_support::file("usage.csv", &text);
@@ -1435,7 +1280,8 @@ mod browser_tests {
         assert_eq!(report.rows_rejected, whole.rows_rejected);
         assert_eq!(report.problems_total, whole.problems.len() as u64);
         assert_eq!(report.problems, whole.problems);
-        assert_eq!(report.warnings, whole.warnings);
+        let whole_warnings: Vec<String> = whole.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(report.warnings, whole_warnings);
         assert_eq!(by_key(days.clone()), by_key(whole.rows));
 
         // The import is kept for the next visit: the background save ends with

@@ -19,7 +19,26 @@ fn rows_to_run() -> Vec<u64> {
         .unwrap_or_else(|| vec![10_000, 100_000, 1_000_000])
 }
 
+/// The load average now (the machine is shared: BENCHMARKS.md says under what load).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Where criterion writes this group (`report::criterion_results` reads it).
+fn run_file() -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("criterion/engine/run.json")
+}
+
 fn engine(c: &mut Criterion) {
+    let started = loadavg();
     let mut g = c.benchmark_group("engine");
     g.sample_size(10)
         .warm_up_time(Duration::from_secs(1))
@@ -64,6 +83,8 @@ fn engine(c: &mut Criterion) {
         }
     }
     g.finish();
+    let run = serde_json::json!({ "loadavg_at_start": started, "loadavg_at_end": loadavg() });
+    let _ = std::fs::write(run_file(), run.to_string());
 }
 
 criterion_group!(benches, engine);

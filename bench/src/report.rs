@@ -16,6 +16,12 @@ pub fn criterion_results(dir: &Path) -> Result<Value> {
     })?;
     for f in entries.flatten() {
         let name = f.file_name().to_string_lossy().to_string();
+        if name == "run.json" {
+            let run = std::fs::read(f.path()).ok();
+            let run = run.and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+            out.insert("run".into(), run.unwrap_or(Value::Null));
+            continue;
+        }
         if name == "report" || !f.path().is_dir() {
             continue;
         }
@@ -274,6 +280,22 @@ pub fn markdown(r: &Value) -> String {
         f(&h["baseline"]["ack_p99_ms"], 1),
         verdict(h["p99_within_goal"].as_bool())
     );
+    let eng = &r["engine"];
+    let parse_1m = &eng["parse"]["1000000"]["ns_per_row"];
+    let _ = writeln!(
+        w,
+        "| 12 | native parse + fold ≤ 0.2 µs/row (1 M rows, criterion) | {} µs/row | {} |",
+        f(&parse_1m.as_f64().map(|x| x / 1000.0).into(), 2),
+        verdict(parse_1m.as_f64().map(|x| x <= 200.0))
+    );
+    let report_1m = &eng["compute-all"]["1000000"]["ns_per_row"];
+    let _ = writeln!(
+        w,
+        "| 12 | native report ≤ 0.1 µs/row (1 M rows, all 52 weeks) | {} µs/row (8 weeks: {} µs/row) | {} |",
+        f(&report_1m.as_f64().map(|x| x / 1000.0).into(), 2),
+        f(&eng["compute-8w"]["1000000"]["ns_per_row"].as_f64().map(|x| x / 1000.0).into(), 2),
+        verdict(report_1m.as_f64().map(|x| x <= 100.0))
+    );
     let _ = writeln!(w);
 
     // ---- 1 ----
@@ -384,8 +406,16 @@ pub fn markdown(r: &Value) -> String {
     // ---- 4 ----
     let _ = writeln!(w, "## 4. The engine alone, natively (criterion)\n");
     let _ = writeln!(w, "{}\n", ENGINE_METHOD);
-    let eng = &r["engine"];
-    let _ = writeln!(w, "| rows | core parse | core compute (8 weeks) | core compute (all 52 weeks) | polars (8 weeks) | polars (all) | parse per row |\n|---:|---:|---:|---:|---:|---:|---:|");
+    let run = &eng["run"];
+    if run.is_object() {
+        let _ = writeln!(
+            w,
+            "This part's run: load average {} at its start and {} at its end (other sessions' builds share the 2 cores; compare figures within one run).\n",
+            run["loadavg_at_start"].as_str().unwrap_or("?"),
+            run["loadavg_at_end"].as_str().unwrap_or("?"),
+        );
+    }
+    let _ = writeln!(w, "| rows | core parse | core compute (8 weeks) | core compute (all 52 weeks) | polars (8 weeks) | polars (all) | parse per row | compute (all) per row |\n|---:|---:|---:|---:|---:|---:|---:|---:|");
     for n in ["10000", "100000", "1000000"] {
         let g = |k: &str| eng[k][n]["median_ms"].clone();
         if eng["parse"][n].is_null() {
@@ -393,14 +423,15 @@ pub fn markdown(r: &Value) -> String {
         }
         let _ = writeln!(
             w,
-            "| {} | {} ms | {} ms | {} ms | {} ms | {} ms | {} ns |",
+            "| {} | {} ms | {} ms | {} ms | {} ms | {} ms | {} ns | {} ns |",
             rows_label(n.parse().unwrap_or(0)),
             f(&g("parse"), 1),
             f(&g("compute-8w"), 1),
             f(&g("compute-all"), 1),
             f(&g("polars-8w"), 1),
             f(&g("polars-all"), 1),
-            f(&eng["parse"][n]["ns_per_row"], 0)
+            f(&eng["parse"][n]["ns_per_row"], 0),
+            f(&eng["compute-all"][n]["ns_per_row"], 0)
         );
     }
     if let Some(e) = eng["error"].as_str() {

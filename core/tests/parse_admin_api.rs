@@ -102,7 +102,10 @@ fn page_with_both_date_forms_both_actors_unknown_tool_and_duplicate_actor_day() 
     );
     // A subscription user_actor is present: no coverage warning.
     assert!(
-        !imp.warnings.iter().any(|w| w.contains("claude.ai")),
+        !imp.warnings
+            .iter()
+            .map(ToString::to_string)
+            .any(|w| w.contains("claude.ai")),
         "{:?}",
         imp.warnings
     );
@@ -162,7 +165,10 @@ fn array_of_pages_is_read_as_one_report_and_bad_records_are_problems() {
     assert!(imp.problems.iter().any(|p| p.message.contains("actor")));
     assert_eq!((imp.rows_read, imp.rows_rejected), (6, 3));
     assert!(
-        !imp.warnings.iter().any(|w| w.contains("has_more")),
+        !imp.warnings
+            .iter()
+            .map(ToString::to_string)
+            .any(|w| w.contains("has_more")),
         "{:?}",
         imp.warnings
     );
@@ -173,7 +179,10 @@ fn a_dump_that_stops_before_the_last_page_says_so() {
     let json = r#"{"data":[{"date":"2026-09-01","actor":{"type":"user_actor","email_address":"a@example.com"},"customer_type":"subscription"}],"has_more":true,"next_page":"page_x"}"#;
     let imp = parse::import("p.json", json.as_bytes(), &ImportOptions::default()).unwrap();
     assert!(
-        imp.warnings.iter().any(|w| w.contains("has_more")),
+        imp.warnings
+            .iter()
+            .map(ToString::to_string)
+            .any(|w| w.contains("has_more")),
         "{:?}",
         imp.warnings
     );
@@ -192,6 +201,7 @@ fn empty_report_warns_that_seat_users_are_not_reported() {
     let w = imp
         .warnings
         .iter()
+        .map(ToString::to_string)
         .find(|w| w.contains("claude.ai"))
         .expect("coverage warning");
     assert!(
@@ -216,6 +226,7 @@ fn api_customers_only_warns_that_seat_users_are_not_reported() {
     assert!(
         imp.warnings
             .iter()
+            .map(ToString::to_string)
             .any(|w| w.contains("customer_type") && w.contains("claude.ai")),
         "{:?}",
         imp.warnings

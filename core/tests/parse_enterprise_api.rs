@@ -78,6 +78,7 @@ fn import_takes_the_day_from_the_period() {
     assert!(
         imp.warnings
             .iter()
+            .map(ToString::to_string)
             .any(|w| w.contains("1 of 4 records have no claude_code_metrics")),
         "{:?}",
         imp.warnings
@@ -121,7 +122,10 @@ fn import_without_a_day_needs_a_period_unless_the_name_or_envelope_has_one() {
     .unwrap();
     assert!(imp.rows.iter().all(|r| r.day == day("2026-11-05")));
     assert!(
-        imp.warnings.iter().any(|w| w.contains("from its name")),
+        imp.warnings
+            .iter()
+            .map(ToString::to_string)
+            .any(|w| w.contains("from its name")),
         "{:?}",
         imp.warnings
     );
@@ -143,5 +147,9 @@ fn empty_enterprise_page_is_read_without_a_day() {
     .unwrap();
     assert_eq!(imp.kind, FileKind::EnterpriseApiJson);
     assert!(imp.rows.is_empty());
-    assert!(imp.warnings.iter().any(|w| w.contains("no records")));
+    assert!(imp
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .any(|w| w.contains("no records")));
 }

@@ -107,7 +107,10 @@ fn one_column_email_csv_is_a_roster() {
     assert_eq!(imp.kind, FileKind::Roster);
     assert_eq!(imp.roster.len(), 3);
     assert!(
-        imp.warnings.iter().any(|w| w.contains("more than once")),
+        imp.warnings
+            .iter()
+            .map(ToString::to_string)
+            .any(|w| w.contains("more than once")),
         "{:?}",
         imp.warnings
     );

@@ -78,7 +78,10 @@ fn bom_semicolons_thousands_and_dollars_are_read() {
     );
     assert_eq!(imp.ignored_columns, vec!["Favourite colour".to_string()]);
     assert!(
-        imp.warnings.iter().any(|w| w.contains("Favourite colour")),
+        imp.warnings
+            .iter()
+            .map(ToString::to_string)
+            .any(|w| w.contains("Favourite colour")),
         "{:?}",
         imp.warnings
     );
@@ -249,12 +252,16 @@ fn period_file_with_period_gives_period_rows() {
     assert!(
         imp.warnings
             .iter()
+            .map(ToString::to_string)
             .any(|w| w.contains("last_active") && w.contains("not a day")),
         "{:?}",
         imp.warnings
     );
     assert!(
-        imp.warnings.iter().any(|w| w.contains("api-key:ci-bot")),
+        imp.warnings
+            .iter()
+            .map(ToString::to_string)
+            .any(|w| w.contains("api-key:ci-bot")),
         "{:?}",
         imp.warnings
     );
@@ -329,9 +336,12 @@ fn spend_report_rows_per_person_and_model_are_summed_keeping_the_model_split() {
     );
     // Product filter: Chat and Cowork rows are skipped and counted in a warning, not problems.
     assert!(
-        imp.warnings.iter().any(|w| w.contains("skipped 2 rows")
-            && w.contains("Chat: 1")
-            && w.contains("Cowork: 1")),
+        imp.warnings
+            .iter()
+            .map(ToString::to_string)
+            .any(|w| w.contains("skipped 2 rows")
+                && w.contains("Chat: 1")
+                && w.contains("Cowork: 1")),
         "{:?}",
         imp.warnings
     );
@@ -348,6 +358,7 @@ fn spend_report_rows_per_person_and_model_are_summed_keeping_the_model_split() {
     assert!(
         imp.warnings
             .iter()
+            .map(ToString::to_string)
             .any(|w| w.contains("using `total_net_spend_usd`")),
         "{:?}",
         imp.warnings
@@ -389,6 +400,7 @@ fn daily_spend_rows_for_the_same_person_and_day_are_summed() {
     assert!(
         imp.warnings
             .iter()
+            .map(ToString::to_string)
             .any(|w| w.contains("skipped 1 row ") && w.contains("Chat: 1")),
         "{:?}",
         imp.warnings
@@ -424,6 +436,7 @@ fn tokens_and_model_without_cost_are_estimated_and_marked() {
     assert!(
         imp.warnings
             .iter()
+            .map(ToString::to_string)
             .any(|w| w.contains("`gpt-5`") && w.contains("left out")),
         "{:?}",
         imp.warnings
@@ -436,6 +449,7 @@ fn tokens_and_model_without_cost_are_estimated_and_marked() {
     assert!(
         imp.warnings
             .iter()
+            .map(ToString::to_string)
             .any(|w| w.contains("neither a cost nor a model")),
         "{:?}",
         imp.warnings
@@ -443,6 +457,7 @@ fn tokens_and_model_without_cost_are_estimated_and_marked() {
     assert!(
         imp.warnings
             .iter()
+            .map(ToString::to_string)
             .any(|w| w.contains("2 rows is estimated")),
         "{:?}",
         imp.warnings
@@ -492,6 +507,7 @@ fn a_rate_without_counts_is_not_turned_into_counts() {
     assert!(
         imp.warnings
             .iter()
+            .map(ToString::to_string)
             .any(|w| w.contains("Suggestion accept rate") && w.contains("rate, not counts")),
         "{:?}",
         imp.warnings
@@ -507,7 +523,10 @@ fn edit_counts_are_used_when_the_file_gives_both() {
         (50, 5)
     );
     assert!(
-        !imp.warnings.iter().any(|w| w.contains("rate, not counts")),
+        !imp.warnings
+            .iter()
+            .map(ToString::to_string)
+            .any(|w| w.contains("rate, not counts")),
         "{:?}",
         imp.warnings
     );
@@ -523,7 +542,10 @@ fn accepted_edits_without_rejected_are_not_counted() {
         vec!["Suggestions accepted".to_string()]
     );
     assert!(
-        imp.warnings.iter().any(|w| w.contains("needs both counts")),
+        imp.warnings
+            .iter()
+            .map(ToString::to_string)
+            .any(|w| w.contains("needs both counts")),
         "{:?}",
         imp.warnings
     );
@@ -630,7 +652,10 @@ fn typed_keys_in_the_user_column_are_kept_and_empty_email_falls_back_to_account(
     assert_eq!(imp.rows[2].measures.sessions, 7);
     // Typed keys are not reported as unmatched API key names.
     assert!(
-        !imp.warnings.iter().any(|w| w.contains("API key names")),
+        !imp.warnings
+            .iter()
+            .map(ToString::to_string)
+            .any(|w| w.contains("API key names")),
         "{:?}",
         imp.warnings
     );
@@ -717,6 +742,7 @@ fn an_unrecognised_column_of_numbers_is_reported_as_a_likely_measure() {
     assert!(imp
         .warnings
         .iter()
+        .map(ToString::to_string)
         .any(|w| w.contains("`Conversations`") && w.contains("does not recognise")));
 
     // The column dialog's preview says the same about its first rows.

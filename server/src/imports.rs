@@ -332,7 +332,7 @@ fn parse_file(name: &str, path: &Path, stamp: Stamp, budget: &mut u64) -> Parsed
             file.coverage = import.coverage.clone();
             file.problems_total = import.problems.len() as u64;
             file.problems = import.problems.iter().take(PROBLEMS_LISTED).cloned().collect();
-            file.warnings = std::mem::take(&mut import.warnings);
+            file.warnings = import.warnings.iter().map(ToString::to_string).collect();
             // The listed problems are kept with the file; the rows with the table.
             import.problems.clear();
             Parsed {

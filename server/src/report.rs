@@ -102,7 +102,7 @@ pub fn build(req: &ReportRequest) -> Result<Report, ReportError> {
         have_roster = true;
         roster_entries.extend(import.roster);
         problems.extend(import.problems);
-        warnings.extend(import.warnings);
+        warnings.extend(import.warnings.iter().map(ToString::to_string));
     }
     for path in &req.files {
         let name = display_name(path);

@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    json_records, lenient, read_records, text, FileKind, Import, ImportError, ImportOptions,
+    json_records, lenient, read_records, text, AdminGap, FileKind, Import, ImportError,
+    ImportOptions, Warning,
 };
 use crate::coverage::DayRange;
 use crate::model::{
@@ -299,6 +300,10 @@ pub fn records_to_rows_with_prices(
 /// rows, or only `customer_type: "api"` rows, this says in plain words that
 /// claude.ai seat users are missing and where their usage can come from.
 pub fn coverage_warning(records: &[UsageRecord]) -> Option<String> {
+    coverage_gap(records).map(|gap| Warning::AdminCoverage { gap }.to_string())
+}
+
+fn coverage_gap(records: &[UsageRecord]) -> Option<AdminGap> {
     let any_user = records
         .iter()
         .any(|r| matches!(r.actor, Actor::UserActor { .. }));
@@ -309,19 +314,13 @@ pub fn coverage_warning(records: &[UsageRecord]) -> Option<String> {
     if any_user && !only_api {
         return None;
     }
-    let what = if records.is_empty() {
-        "The Admin API returned no Claude Code activity at all.".to_string()
+    Some(if records.is_empty() {
+        AdminGap::NoActivity
     } else if !any_user {
-        "The Admin API returned only API-key users, no signed-in users.".to_string()
+        AdminGap::OnlyApiKeys
     } else {
-        "The Admin API returned only pay-as-you-go (customer_type \"api\") users.".to_string()
-    };
-    Some(format!(
-        "{what} This API does not report engineers who use Claude Code with a claude.ai Team or Enterprise seat \
-         (subscription users): a known gap of the platform (anthropics/claude-code#27780), so this is not zero \
-         adoption. For seat users, load the CSV export from claude.ai (Analytics › Claude Code) or have Claude \
-         Code send its telemetry to `scoreboard serve`; on Enterprise, the Enterprise Analytics API also reports them."
-    ))
+        AdminGap::OnlyPayAsYouGo
+    })
 }
 
 /// Reads an Admin API dump: a page, an array of records or an array of pages.
@@ -352,19 +351,16 @@ pub(crate) fn import_value(
         .filter(|r| r.measures.cost_is_estimated)
         .count();
     if estimated > 0 {
-        import.warnings.push(format!(
-            "{estimated} person-days had a model without estimated_cost; their cost is estimated from the price table \
-             and marked as estimated"
-        ));
+        import.warnings.push(Warning::ApiEstimatedCost {
+            person_days: estimated as u64,
+        });
     }
     if more {
-        import.warnings.push(
-            "the last page in this file says has_more: true, so the report continues on pages that are not in the \
-             file; its figures may be incomplete"
-                .to_string(),
-        );
+        import.warnings.push(Warning::MorePages);
     }
-    import.warnings.extend(coverage_warning(&records));
+    import
+        .warnings
+        .extend(coverage_gap(&records).map(|gap| Warning::AdminCoverage { gap }));
     Ok(import)
 }
 

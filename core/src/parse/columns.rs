@@ -50,7 +50,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{text, ColumnUse};
+use super::{text, ColumnUse, Warning};
 use crate::model::MeasureSet;
 
 /// A canonical field a CSV column can hold.
@@ -618,7 +618,7 @@ pub(crate) struct Mapping {
     /// Field → column index (only the winning column of each field).
     pub index: BTreeMap<Field, usize>,
     pub ignored: Vec<String>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     /// Columns with a header the alias table does not know (indexes, file order).
     pub unknown: Vec<usize>,
 }
@@ -651,8 +651,10 @@ impl Mapping {
             if let Some(c) = self.columns.get_mut(i) {
                 c.field = None;
                 self.ignored.push(c.header.clone());
-                self.warnings
-                    .push(format!("ignored column `{}`: {why}", c.header));
+                self.warnings.push(Warning::IgnoredColumn {
+                    header: c.header.clone(),
+                    reason: why.to_string(),
+                });
             }
         }
     }
@@ -678,42 +680,69 @@ pub const LIKELY_MEASURE_SHARE: f64 = 0.5;
 /// The unknown columns of `m` whose cells are numbers in most of `records`.
 pub(crate) fn likely_measures<'a>(
     m: &Mapping,
-    records: impl Iterator<Item = &'a csv::StringRecord> + Clone,
+    records: impl Iterator<Item = &'a csv::StringRecord>,
 ) -> Vec<LikelyMeasure> {
-    let mut out = Vec::new();
-    for &i in &m.unknown {
-        let (mut rows, mut numeric) = (0u64, 0u64);
-        let mut samples = Vec::new();
-        for r in records.clone() {
-            rows += 1;
-            let cell = r.get(i).map_or("", str::trim);
-            if cell.is_empty() {
+    let mut acc = LikelyCounter::new(m);
+    for r in records {
+        acc.add(|i| r.get(i).unwrap_or(""));
+    }
+    acc.finish(m)
+}
+
+/// Counts, record by record, how many cells of each unknown column are
+/// numbers (a streamed file is never held whole to look back at).
+pub(crate) struct LikelyCounter {
+    rows: u64,
+    /// (column, numeric cells, up to three samples), one per unknown column.
+    columns: Vec<(usize, u64, Vec<String>)>,
+}
+
+impl LikelyCounter {
+    pub fn new(m: &Mapping) -> LikelyCounter {
+        LikelyCounter {
+            rows: 0,
+            columns: m.unknown.iter().map(|&i| (i, 0, Vec::new())).collect(),
+        }
+    }
+
+    /// One data record; `cell(i)` is its `i`-th cell as written ("" past its end).
+    pub fn add<'a>(&mut self, cell: impl Fn(usize) -> &'a str) {
+        self.rows += 1;
+        for (i, numeric, samples) in &mut self.columns {
+            let c = cell(*i).trim();
+            if c.is_empty() {
                 continue;
             }
             if samples.len() < 3 {
-                samples.push(text::shown(cell));
+                samples.push(text::shown(c));
             }
-            if matches!(text::parse_usd(cell), Ok(Some(_))) {
-                numeric += 1;
+            if matches!(text::parse_usd(c), Ok(Some(_))) {
+                *numeric += 1;
             }
-        }
-        let share = if rows == 0 {
-            0.0
-        } else {
-            numeric as f64 / rows as f64
-        };
-        if share > LIKELY_MEASURE_SHARE {
-            out.push(LikelyMeasure {
-                header: m
-                    .columns
-                    .get(i)
-                    .map_or_else(String::new, |c| c.header.clone()),
-                samples,
-                numeric_share: share,
-            });
         }
     }
-    out
+
+    pub fn finish(self, m: &Mapping) -> Vec<LikelyMeasure> {
+        let rows = self.rows;
+        self.columns
+            .into_iter()
+            .filter_map(|(i, numeric, samples)| {
+                let share = if rows == 0 {
+                    0.0
+                } else {
+                    numeric as f64 / rows as f64
+                };
+                (share > LIKELY_MEASURE_SHARE).then(|| LikelyMeasure {
+                    header: m
+                        .columns
+                        .get(i)
+                        .map_or_else(String::new, |c| c.header.clone()),
+                    samples,
+                    numeric_share: share,
+                })
+            })
+            .collect()
+    }
 }
 
 /// Maps headers to fields. An override (keyed by the header text, compared
@@ -748,7 +777,10 @@ pub(crate) fn map_headers(
                     candidates.push((f, rank, i));
                 } else if let Some(why) = known_ignored(&norm) {
                     m.ignored.push(h.clone());
-                    m.warnings.push(format!("ignored column `{h}`: {why}"));
+                    m.warnings.push(Warning::IgnoredColumn {
+                        header: h.clone(),
+                        reason: why.to_string(),
+                    });
                 } else {
                     m.ignored.push(h.clone());
                     m.unknown.push(i);
@@ -763,9 +795,9 @@ pub(crate) fn map_headers(
             .iter()
             .any(|h| h == key || normalise_header(h) == nk)
         {
-            m.warnings.push(format!(
-                "the column mapping names `{key}`, but the file has no such column"
-            ));
+            m.warnings.push(Warning::MappingNamesMissingColumn {
+                header: key.clone(),
+            });
         }
     }
     candidates.sort_by_key(|&(f, rank, i)| (f, rank, i));
@@ -774,10 +806,11 @@ pub(crate) fn map_headers(
         if let Some(&winner) = m.index.get(&f) {
             let won = headers.get(winner).cloned().unwrap_or_default();
             m.ignored.push(header.clone());
-            m.warnings.push(format!(
-                "columns `{won}` and `{header}` both look like {}; using `{won}` and ignoring `{header}`",
-                f.label().to_lowercase()
-            ));
+            m.warnings.push(Warning::DuplicateColumn {
+                field: f,
+                used: won,
+                ignored: header,
+            });
         } else {
             m.index.insert(f, i);
             if let Some(c) = m.columns.get_mut(i) {
@@ -795,17 +828,8 @@ pub(crate) fn map_headers(
         .sort_by_key(|h| order.get(h.as_str()).copied().unwrap_or(usize::MAX));
     m.ignored.dedup();
     if !unknown.is_empty() {
-        let list = unknown
-            .iter()
-            .map(|h| format!("`{h}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        m.warnings.push(format!(
-            "ignored {} column{} Scoreboard does not recognise: {list} (map {} in the column dialog if it holds a known measure)",
-            unknown.len(),
-            if unknown.len() == 1 { "" } else { "s" },
-            if unknown.len() == 1 { "it" } else { "them" },
-        ));
+        m.warnings
+            .push(Warning::UnknownColumns { headers: unknown });
     }
     m
 }

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use super::{
     json_records, lenient, read_records, text, FileKind, Import, ImportError, ImportOptions,
+    Warning,
 };
 use crate::coverage::DayRange;
 use crate::model::DayRow;
@@ -270,9 +271,7 @@ pub(crate) fn import_value(
         (Some(p), ..) => Some(p),
         (None, Some(d), _) => Some((d, d)),
         (None, None, Some(d)) => {
-            import
-                .warnings
-                .push(format!("the file does not say its day; {d} is taken from its name (give a period to override)"));
+            import.warnings.push(Warning::DayFromFileName { day: d });
             Some((d, d))
         }
         (None, None, None) => None,
@@ -310,16 +309,13 @@ pub(crate) fn import_value(
         .filter(|r| r.user.is_some() && r.claude_code_metrics.is_none())
         .count();
     if without > 0 {
-        import.warnings.push(format!(
-            "{without} of {} records have no claude_code_metrics (people who used other Claude products only); \
-             they give no Claude Code row",
-            records.len()
-        ));
+        import.warnings.push(Warning::RecordsWithoutClaudeCode {
+            without: without as u64,
+            records: records.len() as u64,
+        });
     }
     if records.is_empty() {
-        import
-            .warnings
-            .push("the file holds no records".to_string());
+        import.warnings.push(Warning::NoRecords);
     }
     Ok(import)
 }

@@ -16,9 +16,12 @@ pub mod admin_api;
 mod columns;
 pub mod enterprise_api;
 mod lenient;
+mod records;
 pub mod roster;
+mod stream;
 pub(crate) mod text;
 pub mod usage_csv;
+mod warning;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -28,8 +31,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use columns::{normalise_header, Field, LikelyMeasure, LIKELY_MEASURE_SHARE};
+pub use stream::ImportStream;
 /// The one reader of a UTC day in core (ISO dates and timestamps), for the CLI, server and page too.
 pub use text::parse_day;
+pub use warning::{merge_warnings, AdminGap, Warning};
 
 use crate::coverage::DayRange;
 use crate::model::{DayRow, MeasureSet, PeriodRow, Problem, Source};
@@ -122,7 +127,7 @@ pub struct Import {
     pub problems: Vec<Problem>,
     /// Things the reader should know that are not errors (skipped products,
     /// estimated costs, ignored columns, coverage gaps).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     /// Every CSV column, in file order, with the field it was read as.
     pub columns: Vec<ColumnUse>,
     /// The headers of columns that were not used.
@@ -241,10 +246,31 @@ pub fn detect_kind(file_name: &str, bytes: &[u8]) -> Result<FileKind, ImportErro
     sniff(file_name, &text, &BTreeMap::new()).map(|s| s.kind())
 }
 
-/// Detects the kind of a file and reads it.
+/// Detects the kind of a file and reads it (an [`ImportStream`] fed at once).
 pub fn import(file_name: &str, bytes: &[u8], opts: &ImportOptions) -> Result<Import, ImportError> {
-    check_period(file_name, opts)?;
+    let mut stream = ImportStream::new(file_name, opts.clone())?;
+    stream.size_hint(bytes.len());
+    stream.feed(bytes);
+    stream.finish()
+}
+
+/// A file that is not streamed (JSON, rosters, UTF-16…), read whole.
+pub(crate) fn import_whole(
+    file_name: &str,
+    bytes: &[u8],
+    opts: &ImportOptions,
+    usage_only: bool,
+) -> Result<Import, ImportError> {
     let text = text::decode(file_name, bytes)?;
+    // Decoded text is UTF-8 without a BOM, so the stream reads it in one go.
+    let usage = |text: &str| {
+        let mut stream = ImportStream::usage_csv(file_name, opts.clone())?;
+        stream.feed(text.as_bytes());
+        stream.finish()
+    };
+    if usage_only {
+        return usage(&text);
+    }
     match sniff(file_name, &text, &opts.column_overrides)? {
         Sniffed::Json(FileKind::EnterpriseApiJson, value) => {
             enterprise_api::import_value(file_name, &value, opts)
@@ -252,7 +278,7 @@ pub fn import(file_name: &str, bytes: &[u8], opts: &ImportOptions) -> Result<Imp
         Sniffed::Json(_, value) => admin_api::import_value(file_name, &value, opts),
         Sniffed::PlainList => Ok(roster::parse_plain_list(file_name, &text)),
         Sniffed::Csv(FileKind::Roster) => roster::parse_csv_text(file_name, &text, opts),
-        Sniffed::Csv(_) => usage_csv::parse_text(file_name, &text, opts),
+        Sniffed::Csv(_) => usage(&text),
     }
 }
 
@@ -339,7 +365,7 @@ fn sniff(
     classify_csv(file, &csv.headers, &mapping).map(Sniffed::Csv)
 }
 
-fn classify_csv(
+pub(crate) fn classify_csv(
     file: &str,
     headers: &[String],
     m: &columns::Mapping,

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use super::columns::map_headers;
 use super::text::{is_blank, is_email, parse_day, shown};
-use super::{read_csv, text, Field, FileKind, Import, ImportError, ImportOptions};
+use super::{read_csv, text, Field, FileKind, Import, ImportError, ImportOptions, Warning};
 use crate::model::{PersonKey, Problem};
 use crate::roster::RosterEntry;
 
@@ -227,25 +227,17 @@ pub(crate) fn parse_csv_text(
     Ok(import)
 }
 
-fn duplicate_warning(entries: &[RosterEntry]) -> Option<String> {
+fn duplicate_warning(entries: &[RosterEntry]) -> Option<Warning> {
     let mut counts: BTreeMap<&PersonKey, u64> = BTreeMap::new();
     for e in entries {
         *counts.entry(&e.person).or_default() += 1;
     }
-    let dups: Vec<&PersonKey> = counts
-        .iter()
-        .filter(|(_, n)| **n > 1)
-        .map(|(k, _)| *k)
-        .collect();
-    let first = dups.first()?;
-    Some(format!(
-        "{} listed more than once (e.g. {first}); the entries of each are merged",
-        if dups.len() == 1 {
-            "1 person is".to_string()
-        } else {
-            format!("{} people are", dups.len())
-        }
-    ))
+    let mut dups = counts.iter().filter(|(_, n)| **n > 1).map(|(k, _)| *k);
+    let example = dups.next()?.clone();
+    Some(Warning::RosterDuplicates {
+        people: 1 + dups.count() as u64,
+        example,
+    })
 }
 
 #[cfg(test)]

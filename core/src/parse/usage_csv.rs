@@ -16,25 +16,29 @@
 //! id column when the file has one.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::columns::{map_headers, Mapping};
-use super::text::{is_blank, parse_count, parse_day, parse_usd, shown};
+use super::columns::{map_headers, LikelyCounter, Mapping};
+use super::records::Record;
+use super::text::{is_blank, parse_count, parse_day, parse_usd_micros, shown};
 use super::{
-    check_period, normalise_header, read_csv, text, Field, FileKind, Import, ImportError,
-    ImportOptions,
+    normalise_header, text, Field, FileKind, Import, ImportError, ImportOptions, ImportStream,
+    Warning,
 };
 use crate::coverage::DayRange;
 use crate::model::{
-    usd_to_micros, DayRow, MeasureSet, Measures, ModelUsage, PeriodRow, PersonKey, Problem, Source,
+    DayRow, MeasureSet, Measures, ModelUsage, PeriodRow, PersonKey, Problem, Source,
 };
 
-/// Reads a usage export from bytes (see the module documentation).
+/// Reads a usage export from bytes (see the module documentation), without
+/// asking what kind of file it is.
 pub fn parse(file_name: &str, bytes: &[u8], opts: &ImportOptions) -> Result<Import, ImportError> {
-    let text = text::decode(file_name, bytes)?;
-    parse_text(file_name, &text, opts)
+    let mut stream = ImportStream::usage_csv(file_name, opts.clone())?;
+    stream.feed(bytes);
+    stream.finish()
 }
 
 enum Dating {
@@ -57,144 +61,339 @@ struct Tally {
     tokens_without_model: u64,
 }
 
-pub(crate) fn parse_text(
-    file: &str,
-    text: &str,
-    opts: &ImportOptions,
-) -> Result<Import, ImportError> {
-    check_period(file, opts)?;
-    let csv = read_csv(text, None);
-    if csv.headers.is_empty() {
-        return Err(ImportError::Empty {
-            file: file.to_string(),
-        });
-    }
-    let mut m = map_headers(&csv.headers, &opts.column_overrides);
-    if !m.has(Field::Email) && !m.has(Field::AccountId) {
-        return Err(ImportError::MissingIdentityColumn {
-            file: file.to_string(),
-            seen: csv.headers.clone(),
-        });
-    }
-    // Before asking for a period: a header without rows has nothing to date.
-    if csv.records.is_empty() && csv.errors.is_empty() {
-        return Err(ImportError::Empty {
-            file: file.to_string(),
-        });
-    }
-    let dating = dating(file, &mut m, opts)?;
-    for f in [Field::Name, Field::Team, Field::Aliases] {
-        m.drop_field(
-            f,
-            "names, teams and aliases are read from a roster file, not from usage exports",
-        );
-    }
-    let use_edits = edit_columns(&mut m);
-    let carried = m.carried(use_edits);
+/// A usage export being read record by record: the header is mapped once,
+/// each data row is checked and folded straight into its person-day (or
+/// period) row; the records themselves are never kept.
+pub(crate) struct UsageReader {
+    pub(crate) file: String,
+    m: Mapping,
+    /// Field → column, from `m` (an array: looked up for every cell).
+    cols: [Option<usize>; Field::ALL.len()],
+    width: usize,
+    header_line: u64,
+    delimiter: u8,
+    /// How rows are dated, or why they cannot be (said only if the file has rows).
+    dating: Result<Dating, ImportError>,
+    use_edits: bool,
+    carried: MeasureSet,
+    import: Import,
+    /// Non-blank records after the header.
+    records: u64,
+    persons: Persons,
+    days: DayRows,
+    periods: BTreeMap<(NaiveDate, NaiveDate, PersonKey), PeriodRow>,
+    tally: Tally,
+    likely: LikelyCounter,
+}
 
-    let mut import = Import::new(file, FileKind::UsageCsv);
-    // Rows in file order plus an index by person-day: one hash lookup and at
-    // most one key clone per row (a BTreeMap walk compared e-mails at every level).
-    let mut days: Vec<DayRow> = Vec::new();
-    let mut day_index: HashMap<(NaiveDate, PersonKey), usize> = HashMap::new();
-    let mut periods: BTreeMap<(NaiveDate, NaiveDate, PersonKey), PeriodRow> = BTreeMap::new();
-    let mut tally = Tally::default();
+/// The person-day rows of a file, in order of appearance, and how to find
+/// a row again. Exports come day by day, so a row's person-day is looked up
+/// among the current day's rows by person number (an array); only a file
+/// that returns to an earlier day pays for a hash map of every row.
+#[derive(Default)]
+struct DayRows {
+    rows: Vec<DayRow>,
+    /// The day being read, and the index of its row for each person (`u32::MAX`: none yet).
+    day: Option<NaiveDate>,
+    today: Vec<u32>,
+    /// The persons with a row today (to clear `today` when the day changes).
+    touched: Vec<u32>,
+    /// Days read before the current one.
+    earlier: FxHashSet<NaiveDate>,
+    /// (day, person) → row, built once a file returns to an earlier day.
+    index: Option<FxHashMap<(NaiveDate, u32), usize>>,
+}
 
-    for (line, record) in csv.rows_to_use(file, &mut import) {
-        let cell = |f: Field| m.col(f).and_then(|i| record.get(i)).map(str::trim);
+impl DayRows {
+    /// The row of (`day`, `person`) if there is one; otherwise notes that the
+    /// next row pushed is that one.
+    fn slot(&mut self, day: NaiveDate, person: u32, persons: &Persons) -> Option<usize> {
+        let next = self.rows.len();
+        if let Some(index) = &mut self.index {
+            return match index.entry((day, person)) {
+                Entry::Occupied(at) => Some(*at.get()),
+                Entry::Vacant(at) => {
+                    at.insert(next);
+                    None
+                }
+            };
+        }
+        if self.day != Some(day) {
+            if let Some(previous) = self.day {
+                self.earlier.insert(previous);
+            }
+            if self.earlier.contains(&day) {
+                let index = self
+                    .rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| {
+                        (
+                            (
+                                r.day,
+                                persons.by_key.get(&r.person).copied().unwrap_or(u32::MAX),
+                            ),
+                            i,
+                        )
+                    })
+                    .collect();
+                self.index = Some(index);
+                return self.slot(day, person, persons);
+            }
+            for p in self.touched.drain(..) {
+                self.today[p as usize] = u32::MAX;
+            }
+            self.day = Some(day);
+        }
+        let p = person as usize;
+        if p >= self.today.len() {
+            self.today.resize(p + 1, u32::MAX);
+        }
+        match self.today[p] {
+            u32::MAX => {
+                self.today[p] = next as u32;
+                self.touched.push(person);
+                None
+            }
+            i => Some(i as usize),
+        }
+    }
+}
+
+/// The people of a file, numbered in order of appearance: a row's person is
+/// found from its cell as written, without building its key again.
+#[derive(Default)]
+struct Persons {
+    by_cell: FxHashMap<Box<str>, u32>,
+    by_key: FxHashMap<PersonKey, u32>,
+    keys: Vec<PersonKey>,
+    /// Read as an API key name because the cell is not an e-mail (a guess worth a warning).
+    guessed: Vec<bool>,
+}
+
+impl Persons {
+    fn id(&mut self, key: PersonKey, guessed: bool) -> u32 {
+        if let Some(&id) = self.by_key.get(&key) {
+            return id;
+        }
+        let id = self.keys.len() as u32;
+        self.by_key.insert(key.clone(), id);
+        self.keys.push(key);
+        self.guessed.push(guessed);
+        id
+    }
+
+    fn key(&self, id: u32) -> &PersonKey {
+        &self.keys[id as usize]
+    }
+}
+
+impl UsageReader {
+    /// Starts reading after the header record (cells as written, on `header_line`).
+    pub(crate) fn new(
+        file: &str,
+        headers: Vec<String>,
+        header_line: u64,
+        delimiter: u8,
+        opts: &ImportOptions,
+    ) -> Result<UsageReader, ImportError> {
+        if headers.is_empty() {
+            return Err(ImportError::Empty {
+                file: file.to_string(),
+            });
+        }
+        let mut m = map_headers(&headers, &opts.column_overrides);
+        if !m.has(Field::Email) && !m.has(Field::AccountId) {
+            return Err(ImportError::MissingIdentityColumn {
+                file: file.to_string(),
+                seen: headers,
+            });
+        }
+        let dating = dating(file, &mut m, opts);
+        for f in [Field::Name, Field::Team, Field::Aliases] {
+            m.drop_field(
+                f,
+                "names, teams and aliases are read from a roster file, not from usage exports",
+            );
+        }
+        let use_edits = edit_columns(&mut m);
+        let carried = m.carried(use_edits);
+        let mut cols = [None; Field::ALL.len()];
+        for (f, &i) in &m.index {
+            cols[*f as usize] = Some(i);
+        }
+        Ok(UsageReader {
+            file: file.to_string(),
+            cols,
+            width: headers.len(),
+            header_line,
+            delimiter,
+            dating,
+            use_edits,
+            carried,
+            import: Import::new(file, FileKind::UsageCsv),
+            records: 0,
+            persons: Persons::default(),
+            days: DayRows::default(),
+            periods: BTreeMap::new(),
+            tally: Tally::default(),
+            likely: LikelyCounter::new(&m),
+            m,
+        })
+    }
+
+    /// One record after the header, starting on `line`.
+    pub(crate) fn record(&mut self, record: &Record<'_>, line: u64, opts: &ImportOptions) {
+        if record.is_blank() {
+            return;
+        }
+        self.records += 1;
+        self.likely.add(|i| record.get(i).unwrap_or(""));
+        let Ok(dating) = &self.dating else {
+            return; // the file cannot be read without a period; only whether it has rows matters
+        };
+        self.import.rows_read += 1;
+        let (n, width) = (record.len(), self.width);
+        if n < width || (width..n).any(|i| !record.get(i).unwrap_or("").trim().is_empty()) {
+            self.import.rows_rejected += 1;
+            self.import.problems.push(Problem::new(
+                &self.file,
+                Some(line),
+                format!(
+                    "this row has {n} fields but the header (line {}) has {width}; a delimiter is missing or extra \
+                     (a value containing `{}` must be in double quotes)",
+                    self.header_line,
+                    char::from(self.delimiter).escape_default()
+                ),
+            ));
+            return;
+        }
+        let cols = &self.cols;
+        let cell = |f: Field| cols[f as usize].and_then(|i| record.get(i)).map(str::trim);
         if let Some(product) = cell(Field::Product) {
             if !product.is_empty() && !is_claude_code(product) {
-                *tally.other_products.entry(shown(product)).or_default() += 1;
-                continue;
+                *self.tally.other_products.entry(shown(product)).or_default() += 1;
+                return;
             }
         }
-        match read_row(&m, &cell, &dating, use_edits, opts, &mut tally) {
-            Ok(row) => match row.when {
-                When::Day(day) => {
-                    // A cost estimated from tokens is known even without a cost column.
-                    let present = carried | row.estimated_cost();
-                    let new_row = |person: PersonKey| {
-                        let mut new = DayRow::new(day, person, Source::Csv);
-                        new.measures = row.measures;
-                        new.models.extend(row.model.clone());
-                        new.present = present;
-                        new
-                    };
-                    match day_index.entry((day, row.person)) {
-                        Entry::Occupied(at) => {
-                            let new = new_row(at.key().1.clone());
-                            days[*at.get()].absorb(&new);
-                        }
-                        Entry::Vacant(at) => {
-                            let new = new_row(at.key().1.clone());
-                            at.insert(days.len());
-                            days.push(new);
-                        }
-                    }
-                }
-                When::Period(start, end) => {
-                    let present = carried | row.estimated_cost();
-                    let new = PeriodRow {
-                        start,
-                        end,
-                        person: row.person.clone(),
-                        source: Source::Csv,
-                        measures: row.measures,
-                        models: row.model.into_iter().collect(),
-                        tools: Vec::new(),
-                        present,
-                    };
-                    match periods.get_mut(&(start, end, row.person.clone())) {
-                        Some(have) => have.absorb(&new),
-                        None => {
-                            periods.insert((start, end, row.person), new);
-                        }
-                    }
-                }
-            },
+        let person = person(&self.m, &cell, &mut self.persons, &mut self.tally);
+        match read_row(
+            &self.m,
+            &cell,
+            person,
+            dating,
+            self.use_edits,
+            opts,
+            &mut self.tally,
+        ) {
+            Ok(row) => self.fold(row),
             Err(reasons) => {
-                import.rows_rejected += 1;
-                import
+                self.import.rows_rejected += 1;
+                self.import
                     .problems
-                    .push(Problem::new(file, Some(line), reasons.join("; ")));
+                    .push(Problem::new(&self.file, Some(line), reasons.join("; ")));
             }
         }
     }
-    import.problems.sort_by_key(|p| p.line);
-    drop(day_index);
-    // Sorted by day then person, as before; exports usually come sorted already.
-    if !days.is_sorted_by(|a, b| day_order(a, b).is_le()) {
-        days.sort_unstable_by(day_order);
+
+    /// Adds a row to its person-day (or person-period) row.
+    fn fold(&mut self, row: Row) {
+        // A cost estimated from tokens is known even without a cost column.
+        let present = self.carried | row.estimated_cost();
+        match row.when {
+            When::Day(day) => {
+                let at = self.days.slot(day, row.person, &self.persons);
+                let new = DayRow {
+                    measures: row.measures,
+                    models: row.model.into_iter().collect(),
+                    present,
+                    ..DayRow::new(day, self.persons.key(row.person).clone(), Source::Csv)
+                };
+                match at {
+                    Some(i) => self.days.rows[i].absorb(&new),
+                    None => self.days.rows.push(new),
+                }
+            }
+            When::Period(start, end) => {
+                let person = self.persons.key(row.person).clone();
+                let new = PeriodRow {
+                    start,
+                    end,
+                    person: person.clone(),
+                    source: Source::Csv,
+                    measures: row.measures,
+                    models: row.model.into_iter().collect(),
+                    tools: Vec::new(),
+                    present,
+                };
+                match self.periods.get_mut(&(start, end, person.clone())) {
+                    Some(have) => have.absorb(&new),
+                    None => {
+                        self.periods.insert((start, end, person), new);
+                    }
+                }
+            }
+        }
     }
-    import.measures = days
-        .iter()
-        .map(|r| r.present)
-        .chain(periods.values().map(|p| p.present))
-        .fold(carried, |a, b| a | b);
-    import.coverage = DayRange::normalize(
-        DayRange::span(days.iter().map(|r| r.day))
-            .into_iter()
-            .chain(
-                periods
-                    .values()
-                    .filter_map(|p| DayRange::weekly(p.start, p.end)),
-            )
-            .collect(),
-    );
-    import.rows = days;
-    import.periods = periods.into_values().collect();
-    import.warnings = m.warnings.clone();
-    import.warnings.extend(tally_warnings(&tally, &m));
-    if import.rows_read > 0 && import.rows.is_empty() && import.periods.is_empty() {
-        import.warnings.push(
-            "no row of this file could be used; see the problems and warnings above".to_string(),
+
+    /// Room for about `rows` more person-day rows.
+    pub(crate) fn reserve_rows(&mut self, rows: usize) {
+        self.days.rows.reserve(rows);
+    }
+
+    /// Everything the file gave, once its last record is read.
+    pub(crate) fn finish(self) -> Result<Import, ImportError> {
+        let UsageReader {
+            file,
+            m,
+            dating,
+            carried,
+            mut import,
+            records,
+            days,
+            periods,
+            tally,
+            likely,
+            ..
+        } = self;
+        // Before asking for a period: a header without rows has nothing to date.
+        if records == 0 {
+            return Err(ImportError::Empty { file });
+        }
+        dating?;
+        let mut days = days.rows;
+        import.problems.sort_by_key(|p| p.line);
+        // Sorted by day then person, as before; exports usually come sorted already.
+        if !days.is_sorted_by(|a, b| day_order(a, b).is_le()) {
+            days.sort_unstable_by(day_order);
+        }
+        import.measures = days
+            .iter()
+            .map(|r| r.present)
+            .chain(periods.values().map(|p| p.present))
+            .fold(carried, |a, b| a | b);
+        import.coverage = DayRange::normalize(
+            DayRange::span(days.iter().map(|r| r.day))
+                .into_iter()
+                .chain(
+                    periods
+                        .values()
+                        .filter_map(|p| DayRange::weekly(p.start, p.end)),
+                )
+                .collect(),
         );
+        import.rows = days;
+        import.periods = periods.into_values().collect();
+        import.warnings = m.warnings.clone();
+        import.warnings.extend(tally_warnings(tally, &m));
+        if import.rows_read > 0 && import.rows.is_empty() && import.periods.is_empty() {
+            import.warnings.push(Warning::NothingUsed);
+        }
+        import.likely_measures = likely.finish(&m);
+        import.columns = m.columns;
+        import.ignored_columns = m.ignored;
+        Ok(import)
     }
-    import.likely_measures =
-        super::columns::likely_measures(&m, csv.records.iter().map(|(_, r)| r));
-    import.columns = m.columns;
-    import.ignored_columns = m.ignored;
-    Ok(import)
 }
 
 /// How the file's rows are dated: a date column, start and end columns, or
@@ -262,12 +461,7 @@ fn edit_columns(m: &mut Mapping) -> bool {
     }
     if m.has(Field::AcceptRate) {
         let header = m.header(Field::AcceptRate).to_string();
-        m.warnings.push(format!(
-            "column `{header}` gives an acceptance rate, not counts of accepted and rejected edits. The tool \
-             acceptance rate is a ratio of sums over counts, so this file's rate cannot be used and its edits \
-             stay unknown (edits an earlier load gave for the same days are kept); the rate comes from the \
-             Admin API, the Enterprise Analytics API or telemetry"
-        ));
+        m.warnings.push(Warning::AcceptRateColumn { header });
     }
     false
 }
@@ -278,7 +472,8 @@ enum When {
 }
 
 struct Row {
-    person: PersonKey,
+    /// The person's number in [`Persons`].
+    person: u32,
     when: When,
     measures: Measures,
     model: Option<ModelUsage>,
@@ -299,24 +494,15 @@ impl Row {
 fn read_row<'a>(
     m: &Mapping,
     cell: &dyn Fn(Field) -> Option<&'a str>,
+    person: Result<u32, String>,
     dating: &Dating,
     use_edits: bool,
     opts: &ImportOptions,
     tally: &mut Tally,
 ) -> Result<Row, Vec<String>> {
     let mut errors: Vec<String> = Vec::new();
-    let person = match identity(m, cell) {
-        Ok((key, raw)) => {
-            // Only the API-key fallback is a guess worth a warning; typed keys and
-            // account ids are what the file said.
-            if key.as_str().starts_with("api-key:") && !raw.starts_with("api-key:") {
-                tally.non_email += 1;
-                if tally.non_email_example.is_none() {
-                    tally.non_email_example = Some((shown(raw), key.clone()));
-                }
-            }
-            Some(key)
-        }
+    let person = match person {
+        Ok(id) => Some(id),
         Err(e) => {
             errors.push(e);
             None
@@ -389,8 +575,8 @@ fn read_row<'a>(
     }
     let given_cost = match cell(Field::CostUsd) {
         None => None,
-        Some(v) => match parse_usd(v) {
-            Ok(usd) => usd.map(usd_to_micros),
+        Some(v) => match parse_usd_micros(v) {
+            Ok(micros) => micros,
             Err(why) => {
                 errors.push(format!(
                     "`{}` in column `{}` {why}",
@@ -464,16 +650,36 @@ fn cost_and_model(
         })
 }
 
-/// The row's person and the raw cell it came from.
-fn identity<'a>(
+/// The row's person (numbered in `persons`); counts a name read as an API key.
+fn person<'a>(
     m: &Mapping,
     cell: &dyn Fn(Field) -> Option<&'a str>,
-) -> Result<(PersonKey, &'a str), String> {
+    persons: &mut Persons,
+    tally: &mut Tally,
+) -> Result<u32, String> {
     if let Some(v) = cell(Field::Email).filter(|v| !is_blank(v)) {
-        return Ok((person_key(v), v));
+        let id = match persons.by_cell.get(v) {
+            Some(&id) => id,
+            None => {
+                let key = person_key(v);
+                // Only the API-key fallback is a guess worth a warning; typed keys and
+                // account ids are what the file said.
+                let guessed = key.as_str().starts_with("api-key:") && !v.starts_with("api-key:");
+                let id = persons.id(key, guessed);
+                persons.by_cell.insert(v.into(), id);
+                id
+            }
+        };
+        if persons.guessed[id as usize] {
+            tally.non_email += 1;
+            if tally.non_email_example.is_none() {
+                tally.non_email_example = Some((shown(v), persons.key(id).clone()));
+            }
+        }
+        return Ok(id);
     }
     if let Some(v) = cell(Field::AccountId).filter(|v| !is_blank(v)) {
-        return Ok((PersonKey::account(v), v));
+        return Ok(persons.id(PersonKey::account(v), false));
     }
     Err(if m.has(Field::Email) {
         format!("the e-mail in column `{}` is empty", m.header(Field::Email))
@@ -511,59 +717,34 @@ fn is_claude_code(product: &str) -> bool {
     n.contains("claudecode") || n == "code" || n == "cc"
 }
 
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
-fn tally_warnings(t: &Tally, m: &Mapping) -> Vec<String> {
+fn tally_warnings(t: Tally, m: &Mapping) -> Vec<Warning> {
     let mut out = Vec::new();
     if !t.other_products.is_empty() {
-        let total: u64 = t.other_products.values().sum();
-        let list = t
-            .other_products
-            .iter()
-            .map(|(p, n)| format!("{p}: {n}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        out.push(format!(
-            "skipped {} for products other than Claude Code ({list}); Scoreboard counts Claude Code only",
-            plural(total, "row", "rows")
-        ));
+        out.push(Warning::OtherProducts {
+            rows: t.other_products,
+        });
     }
-    if let Some((raw, key)) = &t.non_email_example {
-        out.push(format!(
-            "{} name the person in column `{}` by something other than an e-mail (e.g. `{raw}`); they are read as \
-             API key names (`{key}`). Add them as aliases in the roster to count them for a person.",
-            plural(t.non_email, "row", "rows"),
-            m.header(Field::Email)
-        ));
+    if let Some((example, read_as)) = t.non_email_example {
+        out.push(Warning::NonEmailPerson {
+            rows: t.non_email,
+            column: m.header(Field::Email).to_string(),
+            example,
+            read_as,
+        });
     }
     if t.estimated > 0 {
-        out.push(format!(
-            "the cost of {} is estimated from tokens × the price table, because the file gives tokens and a model \
-             but no cost; these costs are marked as estimated",
-            plural(t.estimated, "row", "rows")
-        ));
+        out.push(Warning::EstimatedCost { rows: t.estimated });
     }
     if !t.unknown_model.is_empty() {
-        let total: u64 = t.unknown_model.values().sum();
-        let list = t
-            .unknown_model
-            .keys()
-            .map(|k| format!("`{k}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        out.push(format!(
-            "{} give tokens but no cost, for models the price table does not know ({list}); their cost is left out \
-             (add the models to the price table to estimate it)",
-            plural(total, "row", "rows")
-        ));
+        out.push(Warning::UnknownModels {
+            rows: t.unknown_model.values().sum(),
+            models: t.unknown_model.into_keys().collect(),
+        });
     }
     if t.tokens_without_model > 0 {
-        out.push(format!(
-            "{} give tokens but neither a cost nor a model; their cost is left out",
-            plural(t.tokens_without_model, "row", "rows")
-        ));
+        out.push(Warning::TokensWithoutModel {
+            rows: t.tokens_without_model,
+        });
     }
     out
 }
