@@ -18,7 +18,7 @@ use crate::{ctx, Result};
 pub const PAGE_MAX: usize = 1000;
 
 /// An Admin API Claude Code usage record of one user on one day, its figures varied by `i`.
-fn record(day: NaiveDate, email: &str, i: u64) -> Value {
+pub(crate) fn record(day: NaiveDate, email: &str, i: u64) -> Value {
     let mut r = user_record(
         &day.to_string(),
         "rfc3339",

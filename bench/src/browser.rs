@@ -26,7 +26,7 @@ pub struct Browser {
     url: String,
 }
 
-fn wd<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
+pub(crate) fn wd<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
     move |e| format!("WebDriver ({what}): {e}")
 }
 
@@ -83,7 +83,7 @@ impl Browser {
 }
 
 /// Waits until `script` returns something other than null/false (at most `limit`).
-async fn poll(c: &Client, script: &str, limit: Duration) -> Result<Value> {
+pub(crate) async fn poll(c: &Client, script: &str, limit: Duration) -> Result<Value> {
     let start = Instant::now();
     loop {
         let v = c

@@ -18,6 +18,7 @@ pub mod ingest;
 pub mod native;
 pub mod proc;
 pub mod report;
+pub mod rows1m;
 pub mod stats;
 pub mod weight;
 

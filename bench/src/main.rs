@@ -2,7 +2,7 @@
 //! bench/results.json and BENCHMARKS.md. `make bench` builds everything it
 //! needs first (the site, the server, the DuckDB page, the criterion run).
 //!
-//! scoreboard-bench [--only weight,browser,engine,ingest,backfill,hostile] [--quick] [--render]
+//! scoreboard-bench [--only weight,browser,engine,ingest,backfill,rows1m,hostile] [--quick] [--render]
 //!   --bin target/release/scoreboard --dist dist --duck bench/web/dist
 //!   --work bench/data --criterion target/criterion
 //!   --out bench/results.json --md BENCHMARKS.md
@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use scoreboard_bench::{
-    backfill, browser, generate, hostile, ingest, native, proc, report, weight,
+    backfill, browser, generate, hostile, ingest, native, proc, report, rows1m, weight,
 };
 use serde_json::{json, Value};
 
@@ -172,6 +172,15 @@ async fn main() -> ExitCode {
             api_requests: if a.quick { 10 } else { 30 },
         };
         results["backfill"] = part(backfill::run(&a.bin, &s).await);
+    }
+    // 3,000 engineers × 365 days, a twelfth idle: ~1 M person-day rows.
+    if wants("rows1m") {
+        let s = rows1m::Settings {
+            people: if a.quick { 300 } else { 3000 },
+            days: 365,
+            idle_every: 12,
+        };
+        results["rows1m"] = part(rows1m::run(&a.bin, &a.dist, &a.work, &s).await);
     }
     if wants("hostile") {
         let s = hostile::Settings {

@@ -265,6 +265,25 @@ pub fn markdown(r: &Value) -> String {
         rw["unchanged_status"],
         verdict(rw["unchanged_bytes"].as_f64().map(|x| x <= 10_240.0))
     );
+    let rm = &r["rows1m"];
+    let open_ms = rm["first_open"]["navigation_to_rendered_ms"].as_f64();
+    let _ = writeln!(
+        w,
+        "| 6 | a 1 M-row store opens in the page in ≤ 2 s, figures correct (issue 13) | {} rows: first open {} s, reload {} s; WAE {} | {} |",
+        rm["rows_stored"],
+        f(&json!(open_ms.map(|x| x / 1000.0)), 1),
+        f(&json!(rm["reload"]["navigation_to_rendered_ms"].as_f64().map(|x| x / 1000.0)), 1),
+        if rm["agree"] == true { "as core's" } else { "**differs from core's**" },
+        verdict(open_ms.map(|x| x <= 2000.0 && rm["agree"] == true))
+    );
+    let reload_bytes = &rm["reload"]["rows_transfer_bytes"];
+    let _ = writeln!(
+        w,
+        "| 6 | unchanged refresh of the 1 M rows ≤ 10 KB (issue 13) | {} B on the reload ({}) | {} |",
+        reload_bytes,
+        rm["reload"]["rows_answer"]["kind"].as_str().unwrap_or("—"),
+        verdict(reload_bytes.as_f64().map(|x| x <= 10_240.0))
+    );
     let h = &r["hostile"];
     let _ = writeln!(
         w,
@@ -543,6 +562,7 @@ pub fn markdown(r: &Value) -> String {
     if let Some(e) = bf["error"].as_str() {
         let _ = writeln!(w, "Not measured: {e}\n");
     }
+    rows1m_table(w, rm);
     let _ = writeln!(w, "{}\n", BACKFILL_NOTES);
 
     // ---- 7 ----
@@ -650,6 +670,72 @@ const BROWSER_NOTES: &str = include_str!("../notes/browser.md");
 const ENGINE_METHOD: &str = include_str!("../notes/engine.md");
 const INGEST_METHOD: &str = include_str!("../notes/ingest-method.md");
 const INGEST_NOTES: &str = include_str!("../notes/ingest.md");
+/// §6's second table: the 1 M-row store opening in the page (`--only rows1m`).
+fn rows1m_table(w: &mut String, rm: &Value) {
+    let _ = writeln!(w, "**A 1 M-row store opening in the page** (`--only rows1m`, load average at its start {}): {} engineers × {} days ({} rows, {} SQLite file), written through the server's `Store::replace_day` (not timed), then `scoreboard serve` on it and the page in headless Chromium with a fresh profile. Times are from the navigation to the page's `scoreboard:rendered` mark; bytes are the browser's Resource Timing of the `api/rows` answer.\n",
+        rm["loadavg_at_start"].as_str().unwrap_or("—"), rm["people"], rm["days"], rm["rows_stored"], mb(&rm["store_bytes"]));
+    let _ = writeln!(
+        w,
+        "| figure | first open (fresh profile) | reload (IndexedDB + `304`) |\n|---|---:|---:|"
+    );
+    let (a, b) = (&rm["first_open"], &rm["reload"]);
+    let secs = |v: &Value| f(&json!(v.as_f64().map(|x| x / 1000.0)), 2);
+    let _ = writeln!(
+        w,
+        "| navigation → dashboard rendered | **{} s** | **{} s** |",
+        secs(&a["navigation_to_rendered_ms"]),
+        secs(&b["navigation_to_rendered_ms"])
+    );
+    let _ = writeln!(
+        w,
+        "| navigation → rows restored from IndexedDB | {} | {} s |",
+        secs(&a["marks_ms"]["rows-restored"]),
+        secs(&b["marks_ms"]["rows-restored"])
+    );
+    let _ = writeln!(
+        w,
+        "| navigation → `api/rows` request sent | {} s | {} s |",
+        secs(&a["rows_request_start_ms"]),
+        secs(&b["rows_request_start_ms"])
+    );
+    let _ = writeln!(w, "| `api/rows` request (sent → response end: the server reading, encoding and compressing) | {} s | {} s |", secs(&a["rows_request_ms"]), secs(&b["rows_request_ms"]));
+    let _ = writeln!(w, "| navigation → rows answer decoded (`scoreboard:rows-full` / `-unchanged`) | {} s | {} s |", secs(&a["marks_ms"]["rows-full"]), secs(&b["marks_ms"]["rows-unchanged"]));
+    let _ = writeln!(
+        w,
+        "| `api/rows` answer: kind, rows | {} , {} | {} , {} |",
+        a["rows_answer"]["kind"].as_str().unwrap_or("—"),
+        a["rows_answer"]["rows"],
+        b["rows_answer"]["kind"].as_str().unwrap_or("—"),
+        b["rows_answer"]["rows"]
+    );
+    let _ = writeln!(w, "| `api/rows` on the wire (transfer size) / body as sent / decoded | {} / {} / {} | {} B / {} B / {} B |",
+        mb(&a["rows_transfer_bytes"]), mb(&a["rows_encoded_body_bytes"]), mb(&a["rows_decoded_body_bytes"]),
+        b["rows_transfer_bytes"], b["rows_encoded_body_bytes"], b["rows_decoded_body_bytes"]);
+    // The figures checked against core's on the same store.
+    for (label, key) in [("weekly active engineers", "wae"), ("sessions", "sessions")] {
+        let page = |v: &Value| v[format!("page_{key}")].as_str().unwrap_or("—").to_string();
+        let _ = writeln!(
+            w,
+            "| {label}, {} (core on the store: {}) | {} | {} |",
+            rm["reference_week"].as_str().unwrap_or("—"),
+            rm[format!("core_{key}")],
+            page(a),
+            page(b)
+        );
+    }
+    let _ = writeln!(
+        w,
+        "| server RSS after both visits | {} | |\n",
+        mb(&rm["server_rss_bytes"])
+    );
+    if let Some(p) = rm["problems"].as_array().filter(|p| !p.is_empty()) {
+        let _ = writeln!(w, "Figures wrong: {}\n", Value::Array(p.clone()));
+    }
+    if let Some(e) = rm["error"].as_str() {
+        let _ = writeln!(w, "Not measured: {e}\n");
+    }
+}
+
 const BACKFILL_METHOD: &str = include_str!("../notes/backfill-method.md");
 const BACKFILL_NOTES: &str = include_str!("../notes/backfill.md");
 const REST_NOTES: &str = include_str!("../notes/rest.md");

@@ -1,0 +1,239 @@
+//! A 1 M-row store opening in the page (issue 13 item 1): 3,000 engineers
+//! × ~334 active days of the year to today, written straight into a fresh
+//! SQLite file by the server's own `Store::replace_day` (Admin-API-shaped
+//! records through core's `records_to_rows`: the real schema and change
+//! log; not timed), then the real `scoreboard serve` on it and the page in
+//! headless Chromium with a fresh profile: navigation → `scoreboard:rendered`
+//! with every row, the bytes of the `api/rows` answer as the browser
+//! received them (Resource Timing), then a reload (rows from IndexedDB, the
+//! server answers `304`) timed the same way. The page's weekly active
+//! engineers and sessions of the reference week must equal core's on the
+//! rows read back from the same store, and its row count the store's.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::{Days, NaiveDate, Utc};
+use scoreboard_core::parse::admin_api::{records_to_rows, UsageRecord};
+use scoreboard_core::{compute, ReportOptions, Source, UsageTable, WindowSpec};
+use scoreboard_server::store::{DayStats, Store};
+use serde_json::{json, Value};
+
+use crate::browser::{poll, wd, Browser};
+use crate::proc::Server;
+use crate::{ctx, Result};
+
+pub struct Settings {
+    pub people: usize,
+    pub days: u64,
+    /// A person is idle on a day when `(person + day) % idle_every == 0`.
+    pub idle_every: u64,
+}
+
+/// Writes the store; the rows written and the seconds it took.
+fn write_store(db: &Path, s: &Settings, today: NaiveDate) -> Result<(u64, f64)> {
+    let t = Instant::now();
+    let store = Store::open(db).map_err(ctx(db.display()))?;
+    let now = Utc::now();
+    let mut written = 0u64;
+    let mut n = 0u64;
+    for back in 0..s.days {
+        let day = today - Days::new(back);
+        let mut records = Vec::with_capacity(s.people);
+        for p in 0..s.people {
+            if (p as u64 + back).is_multiple_of(s.idle_every) {
+                continue;
+            }
+            n += 1;
+            let v = crate::backfill::record(day, &crate::ingest::email(p), n);
+            let r: UsageRecord = serde_json::from_value(v).map_err(ctx("bench record"))?;
+            records.push(r);
+        }
+        let (rows, problems) = records_to_rows("bench", &records);
+        if let Some(p) = problems.first() {
+            return Err(format!("bench records for {day}: {p:?}"));
+        }
+        let stats = DayStats {
+            records: records.len() as u64,
+            user_actor_records: records.len() as u64,
+            non_api_records: 0,
+        };
+        store
+            .replace_day(Source::AdminApi, day, &rows, &stats, now)
+            .map_err(ctx(format!("store {day}")))?;
+        written += rows.len() as u64;
+    }
+    Ok((written, t.elapsed().as_secs_f64()))
+}
+
+/// Core's weekly active engineers of the reference week on the store's rows.
+fn core_wae(db: &Path, from: NaiveDate, today: NaiveDate) -> Result<(u64, u64, u64, String)> {
+    let store = Store::open(db).map_err(ctx(db.display()))?;
+    let rows = store
+        .rows(from, today, &[Source::AdminApi])
+        .map_err(ctx("read the store back"))?;
+    let n = rows.len() as u64;
+    let mut table = UsageTable::new();
+    table.insert_days(rows);
+    let opts = ReportOptions {
+        as_of: today,
+        window: WindowSpec::All,
+        team: None,
+    };
+    let report = compute(&table, None, &opts);
+    let week = report
+        .kpis
+        .as_ref()
+        .ok_or("core has no reference week for the store")?
+        .week
+        .clone();
+    let figures = week
+        .figures
+        .as_ref()
+        .ok_or("core's reference week has no figures")?;
+    Ok((
+        n,
+        figures.active_engineers,
+        figures.totals.sessions,
+        week.label,
+    ))
+}
+
+/// Waits for the dashboard after a navigation, then reads what the page
+/// says about it: marks (ms since navigation), the rows answer, the WAE
+/// card and the `api/rows` resource entry.
+const DONE: &str = r#"
+const marks = window.__scoreboard_marks || [];
+const rows = window.__scoreboard_rows;
+const r = marks.filter((m) => m.name === 'scoreboard:rendered').map((m) => m.t);
+if (!rows || r.length === 0 || !document.querySelector('#kpi-wae .value')) return null;
+const api = performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/rows'));
+return {
+  marks,
+  rows,
+  wae: document.querySelector('#kpi-wae .value').getAttribute('data-value'),
+  sessions: document.querySelector('#kpi-sessions .value')?.getAttribute('data-value') ?? null,
+  api: api.map((e) => ({ transfer: e.transferSize, encoded: e.encodedBodySize, decoded: e.decodedBodySize, start: e.startTime, end: e.responseEnd })),
+};
+"#;
+
+fn first(marks: &[Value], name: &str) -> Option<f64> {
+    marks
+        .iter()
+        .filter(|m| m["name"] == name)
+        .filter_map(|m| m["t"].as_f64())
+        .reduce(f64::min)
+}
+
+/// One visit's figures from [`DONE`]'s answer.
+fn visit(v: &Value) -> Value {
+    let marks = v["marks"].as_array().cloned().unwrap_or_default();
+    let names = [
+        "scoreboard:rows-restored",
+        "scoreboard:rows-full",
+        "scoreboard:rows-delta",
+        "scoreboard:rows-unchanged",
+        "scoreboard:rendered",
+    ];
+    let at: serde_json::Map<String, Value> = names
+        .iter()
+        .map(|n| {
+            (
+                n.trim_start_matches("scoreboard:").to_string(),
+                json!(first(&marks, n)),
+            )
+        })
+        .collect();
+    let api = v["api"].as_array().and_then(|a| a.last()).cloned();
+    json!({
+        "navigation_to_rendered_ms": first(&marks, "scoreboard:rendered"),
+        "marks_ms": at,
+        "rows_answer": v["rows"],
+        "rows_transfer_bytes": api.as_ref().map(|a| a["transfer"].clone()),
+        "rows_encoded_body_bytes": api.as_ref().map(|a| a["encoded"].clone()),
+        "rows_decoded_body_bytes": api.as_ref().map(|a| a["decoded"].clone()),
+        "rows_request_start_ms": api.as_ref().map(|a| a["start"].clone()),
+        "rows_response_end_ms": api.as_ref().map(|a| a["end"].clone()),
+        "rows_request_ms": api.as_ref().and_then(|a| Some(a["end"].as_f64()? - a["start"].as_f64()?)),
+        "page_wae": v["wae"],
+        "page_sessions": v["sessions"],
+    })
+}
+
+pub async fn run(bin: &Path, dist: &Path, work: &Path, s: &Settings) -> Result<Value> {
+    let today = Utc::now().date_naive();
+    let load_at_start = crate::proc::machine()["loadavg_at_start"].clone();
+    let data = tempfile::tempdir().map_err(ctx("data dir"))?;
+    let db = data.path().join("scoreboard.db");
+    eprintln!(
+        "bench: rows1m, writing {} people × {} days",
+        s.people, s.days
+    );
+    let (written, setup_s) = write_store(&db, s, today)?;
+    let db_bytes = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+    eprintln!("bench: rows1m, {written} rows stored in {setup_s:.0} s ({db_bytes} bytes)");
+    let first_day = today - Days::new(s.days);
+    let (read_back, wae, sessions, week) = core_wae(&db, first_day, today)?;
+
+    let server = Server::start(bin, data.path(), Some(dist), |_| {})?;
+    let browser = Browser::start(work)?;
+    let (c, _profile) = browser.session().await?;
+    let out = async {
+        c.goto(&server.url("/"))
+            .await
+            .map_err(wd("open the page"))?;
+        let cold = poll(&c, DONE, Duration::from_secs(300)).await?;
+        eprintln!("  first open: {}", visit(&cold));
+        // The page keeps the rows in IndexedDB after showing them; give it time.
+        tokio::time::sleep(Duration::from_secs(15)).await;
+        c.refresh().await.map_err(wd("reload"))?;
+        let warm = poll(&c, DONE, Duration::from_secs(300)).await?;
+        eprintln!("  reload: {}", visit(&warm));
+        Ok::<_, String>((cold, warm))
+    }
+    .await;
+    let _ = c.close().await;
+    let mem = server.process.memory()?;
+    drop(browser);
+    drop(server);
+    let (cold, warm) = out?;
+    let (cold, warm) = (visit(&cold), visit(&warm));
+    let page_rows = cold["rows_answer"]["rows"].as_u64();
+    let mut problems = Vec::new();
+    if page_rows != Some(written) {
+        problems.push(format!(
+            "the page's rows answer has {page_rows:?} rows, the store {written}"
+        ));
+    }
+    for (name, v) in [("first open", &cold), ("reload", &warm)] {
+        if v["page_wae"].as_str() != Some(wae.to_string().as_str()) {
+            problems.push(format!(
+                "{name}: the page shows {} weekly active engineers for {week}, core says {wae}",
+                v["page_wae"]
+            ));
+        }
+        if v["page_sessions"].as_str() != Some(sessions.to_string().as_str()) {
+            problems.push(format!(
+                "{name}: the page shows {} sessions for {week}, core says {sessions}",
+                v["page_sessions"]
+            ));
+        }
+    }
+    Ok(json!({
+        "people": s.people,
+        "days": s.days,
+        "rows_stored": written,
+        "rows_read_back": read_back,
+        "store_bytes": db_bytes,
+        "setup_seconds": setup_s,
+        "reference_week": week,
+        "core_wae": wae,
+        "core_sessions": sessions,
+        "agree": problems.is_empty(),
+        "problems": problems,
+        "first_open": cold,
+        "reload": warm,
+        "server_rss_bytes": mem.rss_bytes,
+        "loadavg_at_start": load_at_start,
+    }))
+}
