@@ -13,7 +13,6 @@ use common::*;
 use scoreboard_server::config::{Config, Secrets};
 use scoreboard_server::store::{Store, TokenKind};
 use scoreboard_server::tokens;
-use scoreboard_test_support::otlp::capture;
 
 /// The server: its store, the receiver with the token check over it.
 fn server(dir: &std::path::Path) -> (Harness, Config) {
@@ -24,20 +23,6 @@ fn server(dir: &std::path::Path) -> (Harness, Config) {
     };
     let receiver = telemetry_receiver(&cfg);
     (Harness::with_telemetry(cfg.clone(), Some(receiver)), cfg)
-}
-
-/// One captured Claude Code session, as sent; the statuses.
-async fn send_session(h: &Harness, token: &str) -> Vec<(StatusCode, String)> {
-    let auth = format!("Bearer {token}");
-    let mut out = Vec::new();
-    for req in capture("claude-code-2.1.330", "edit-json-delta") {
-        let headers = [
-            ("content-type", "application/json"),
-            ("authorization", auth.as_str()),
-        ];
-        out.push(h.request("POST", &req.path, &headers, req.body).await);
-    }
-    out
 }
 
 fn all(replies: &[(StatusCode, String)], want: StatusCode) -> bool {
@@ -57,29 +42,29 @@ async fn a_token_revoked_by_another_process_is_refused_on_the_next_request() {
     // twice leaves its answer in the cache, and the telemetry commits in
     // between move the database's version as any traffic does.
     for _ in 0..2 {
-        let replies = send_session(&h, &laptops.token).await;
+        let replies = h.send_session(&laptops.token).await;
         assert!(all(&replies, StatusCode::OK), "{replies:?}");
     }
 
     tokens::revoke(&cli, laptops.record.id, now).unwrap();
-    let replies = send_session(&h, &laptops.token).await;
+    let replies = h.send_session(&laptops.token).await;
     assert!(all(&replies, StatusCode::UNAUTHORIZED), "{replies:?}");
     assert!(replies[0].1.contains("revoked"), "{}", replies[0].1);
 
     // Rotation: the old token is refused, the new one taken, at once.
     let desks = tokens::create(&cli, TokenKind::Ingest, "desks", now).unwrap();
-    assert!(all(&send_session(&h, &desks.token).await, StatusCode::OK));
+    assert!(all(&h.send_session(&desks.token).await, StatusCode::OK));
     let rotated = tokens::rotate(&cli, desks.record.id, now).unwrap();
     assert!(all(
-        &send_session(&h, &desks.token).await,
+        &h.send_session(&desks.token).await,
         StatusCode::UNAUTHORIZED
     ));
-    assert!(all(&send_session(&h, &rotated.token).await, StatusCode::OK));
+    assert!(all(&h.send_session(&rotated.token).await, StatusCode::OK));
 
     // A viewer token never sends, cached or not.
     let viewer = tokens::create(&cli, TokenKind::Viewer, "lead", now).unwrap();
     for _ in 0..2 {
-        let replies = send_session(&h, &viewer.token).await;
+        let replies = h.send_session(&viewer.token).await;
         assert!(all(&replies, StatusCode::UNAUTHORIZED), "{replies:?}");
     }
 }

@@ -15,7 +15,7 @@ use scoreboard_server::config::{Config, Secrets};
 use scoreboard_server::serve::{self, ServeError};
 use scoreboard_server::store::{Store, TokenKind};
 use scoreboard_server::tokens;
-use scoreboard_test_support::otlp::{capture, sum_request, text};
+use scoreboard_test_support::otlp::{sum_request, text};
 use serde_json::Value;
 
 const READS: [&str; 7] = [
@@ -235,25 +235,13 @@ fn with_telemetry(dir: &Path) -> Harness {
     Harness::with_receiver(offline_config(dir))
 }
 
-/// Posts every request of one captured Claude Code session, as it was sent.
+/// Posts the captured session with `token`; the answers' statuses.
 async fn replay_capture(h: &Harness, token: &str) -> Vec<StatusCode> {
-    let mut statuses = Vec::new();
-    for req in capture("claude-code-2.1.330", "edit-json-delta") {
-        let auth = format!("Bearer {token}");
-        let (status, _) = h
-            .request(
-                "POST",
-                &req.path,
-                &[
-                    ("content-type", "application/json"),
-                    ("authorization", &auth),
-                ],
-                req.body,
-            )
-            .await;
-        statuses.push(status);
-    }
-    statuses
+    h.send_session(token)
+        .await
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect()
 }
 
 #[tokio::test]
@@ -378,7 +366,6 @@ async fn every_answer_carries_the_security_headers() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = with_page(dir.path());
     let h = Harness::new(cfg);
-    use tower::ServiceExt;
     for uri in [
         "/",
         "/index.html",
@@ -387,16 +374,9 @@ async fn every_answer_carries_the_security_headers() {
         "/api/nope",
         "/v1/nope",
     ] {
-        let resp = scoreboard_server::api::app(h.state.clone())
-            .oneshot(
-                axum::http::Request::get(uri)
-                    .body(axum::body::Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
+        let headers = h.get_headers(uri).await;
         let hv = |n: &str| {
-            resp.headers()
+            headers
                 .get(n)
                 .map(|v| v.to_str().unwrap().to_string())
                 .unwrap_or_default()
@@ -423,7 +403,6 @@ async fn frame_ancestors_let_only_the_page_be_framed_and_only_by_those_origins()
     let mut cfg = with_page(dir.path());
     cfg.frame_ancestors = vec!["https://platform.example.com".into()];
     let h = Harness::new(cfg);
-    use tower::ServiceExt;
     for uri in [
         "/",
         "/?embed=summary",
@@ -435,16 +414,9 @@ async fn frame_ancestors_let_only_the_page_be_framed_and_only_by_those_origins()
         "/metrics",
         "/v1/nope",
     ] {
-        let resp = scoreboard_server::api::app(h.state.clone())
-            .oneshot(
-                axum::http::Request::get(uri)
-                    .body(axum::body::Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
+        let headers = h.get_headers(uri).await;
         let hv = |n: &str| {
-            resp.headers()
+            headers
                 .get(n)
                 .map(|v| v.to_str().unwrap().to_string())
                 .unwrap_or_default()

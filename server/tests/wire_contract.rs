@@ -13,17 +13,13 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::*;
 use scoreboard_core::api::{
     Health, PersonsPage, Rollout, RosterAnswer, RowsAnswer, SourceState, SourcesAnswer,
 };
 use scoreboard_core::Source;
-use scoreboard_server::auth::IngestTokens;
-use scoreboard_server::store::{Store, TokenKind};
+use scoreboard_server::store::TokenKind;
 use scoreboard_server::tokens;
-use scoreboard_test_support::otlp::capture;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -108,34 +104,13 @@ async fn full_server(fake: &Fake, dir: &std::path::Path) -> Harness {
     std::fs::create_dir_all(&config.data_dir).unwrap();
     config.roster = Some(dir.join("roster.csv"));
     config.feeds.imports_dir = Some(exports);
-    let store = Arc::new(Store::open(&config.db_path()).unwrap());
-    let receiver = Arc::new(
-        scoreboard_otlp::Receiver::open(
-            &config.db_path(),
-            scoreboard_otlp::OtlpConfig::default(),
-            Arc::new(IngestTokens::new(store)),
-        )
-        .unwrap(),
-    );
-    let h = Harness::with_telemetry(config, Some(receiver));
+    let h = Harness::with_receiver(config);
     let outcome = h.sync(Source::AdminApi, noon("2026-11-20")).await;
     assert_eq!(outcome.error, None);
     let ingest =
         tokens::create(&h.store, TokenKind::Ingest, "laptops", noon("2026-11-20")).unwrap();
-    let auth = format!("Bearer {}", ingest.token);
-    for req in capture("claude-code-2.1.330", "edit-json-delta") {
-        let (status, body) = h
-            .request(
-                "POST",
-                &req.path,
-                &[
-                    ("content-type", "application/json"),
-                    ("authorization", &auth),
-                ],
-                req.body,
-            )
-            .await;
-        assert!(status.is_success(), "{}: {status} {body}", req.path);
+    for (status, body) in h.send_session(&ingest.token).await {
+        assert!(status.is_success(), "{status} {body}");
     }
     // A request from a host this server does not answer to: a refusal to count.
     let (status, _) = h.get("/api/health", &[("host", "evil.example")]).await;

@@ -176,6 +176,37 @@ impl Harness {
         self.request("GET", uri, headers, Vec::new()).await
     }
 
+    /// Posts every request of the captured Claude Code session
+    /// `claude-code-2.1.330/edit-json-delta`, as it was sent, with `token`;
+    /// each answer's status and body.
+    pub async fn send_session(&self, token: &str) -> Vec<(StatusCode, String)> {
+        let auth = format!("Bearer {token}");
+        let mut out = Vec::new();
+        for req in scoreboard_test_support::otlp::capture("claude-code-2.1.330", "edit-json-delta")
+        {
+            let headers = [
+                ("content-type", "application/json"),
+                ("authorization", auth.as_str()),
+            ];
+            out.push(self.request("POST", &req.path, &headers, req.body).await);
+        }
+        out
+    }
+
+    /// The headers of GET `uri` through the service (no socket).
+    pub async fn get_headers(&self, uri: &str) -> axum::http::HeaderMap {
+        use tower::ServiceExt;
+        let req = axum::http::Request::get(uri)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        app(self.state.clone())
+            .oneshot(req)
+            .await
+            .unwrap()
+            .headers()
+            .clone()
+    }
+
     pub async fn request(
         &self,
         method: &str,

@@ -234,16 +234,7 @@ async fn a_trend_of_the_servers_live_rows_draws_one_chart_and_a_wrong_figure_nam
         return Ok(());
     };
     app.run(async |app| {
-        let (token, _) = create_token(app.data_dir(), "embed", None);
-        let statuses = replay_capture(
-            &fixture("claude-code-2.1.330", "edit-json-delta"),
-            app.base_url(),
-            &token,
-        );
-        assert!(
-            statuses.iter().all(|s| *s == 200),
-            "telemetry taken: {statuses:?}"
-        );
+        send_telemetry(app);
 
         app.set_viewport(TREND_FRAME.0, TREND_FRAME.1, false)
             .await?;
@@ -350,16 +341,7 @@ async fn a_gated_server_embeds_through_the_sign_in_proxy_where_its_same_site_coo
         ),
     );
     app.run(async |app| {
-        let (token, _) = create_token(app.data_dir(), "embed", None);
-        let statuses = replay_capture(
-            &fixture("claude-code-2.1.330", "edit-json-delta"),
-            app.base_url(),
-            &token,
-        );
-        assert!(
-            statuses.iter().all(|s| *s == 200),
-            "telemetry taken: {statuses:?}"
-        );
+        send_telemetry(app);
 
         // Signing in at the proxy sets its session cookie (SameSite=Lax, as most proxies do).
         app.goto(&format!("{}/sign-in", proxy.url())).await?;
@@ -389,4 +371,19 @@ async fn a_gated_server_embeds_through_the_sign_in_proxy_where_its_same_site_coo
         Ok(())
     })
     .await
+}
+
+/// One captured Claude Code session sent to the server with an ingest token
+/// of its own; every request must be taken.
+fn send_telemetry(app: &App) {
+    let (token, _) = create_token(app.data_dir(), "embed", None);
+    let statuses = replay_capture(
+        &fixture("claude-code-2.1.330", "edit-json-delta"),
+        app.base_url(),
+        &token,
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200),
+        "telemetry taken: {statuses:?}"
+    );
 }
