@@ -47,31 +47,18 @@ const EXTENSIONS: [&str; 4] = ["csv", "tsv", "txt", "json"];
 
 pub use scoreboard_core::api::{ImportedFile, Skipped};
 
-/// The folder as last read: its files and the table of their rows
-/// ([`ImportsSnapshot::wire`] is what the page sees of it).
+/// The folder as last read: what `/api/sources` shows of it (core's wire
+/// type, [`ImportsSnapshot::wire`]) and the table of its files' rows.
 #[derive(Debug, Clone, Default)]
 pub struct ImportsSnapshot {
-    /// Bumped each time a file is added, changed or removed.
-    pub generation: u64,
-    pub read_at: Option<DateTime<Utc>>,
-    /// The files read, oldest first (the order their rows were applied in).
-    pub files: Vec<ImportedFile>,
-    pub skipped: Vec<Skipped>,
-    /// Why the folder itself could not be listed.
-    pub error: Option<String>,
+    pub wire: scoreboard_core::api::ImportsSnapshot,
     pub table: UsageTable,
 }
 
 impl ImportsSnapshot {
     /// What `/api/sources` shows of the folder: everything but the table.
     pub fn wire(&self) -> scoreboard_core::api::ImportsSnapshot {
-        scoreboard_core::api::ImportsSnapshot {
-            generation: self.generation,
-            read_at: self.read_at,
-            files: self.files.clone(),
-            skipped: self.skipped.clone(),
-            error: self.error.clone(),
-        }
+        self.wire.clone()
     }
 
     /// The folder's person-day rows of `from..=to`.
@@ -123,22 +110,23 @@ impl ImportsSnapshot {
 
     /// The folder in one or two sentences, for the source bar.
     pub fn status_text(&self) -> String {
-        if let Some(e) = &self.error {
+        if let Some(e) = &self.wire.error {
             return format!("The exports folder cannot be read: {e}");
         }
-        let used = self.files.iter().filter(|f| f.error.is_none()).count();
-        let bad = self.files.len() - used;
+        let used = self.wire.files.iter().filter(|f| f.error.is_none()).count();
+        let bad = self.wire.files.len() - used;
         let rows: u64 = self.row_counts().values().sum();
-        if self.files.is_empty() {
+        if self.wire.files.is_empty() {
             return "No usage export or API dump in the exports folder yet: save Claude Code CSV exports \
                     (or Admin / Enterprise API JSON) there and they are read within a minute."
                 .to_string();
         }
         let mut s = format!(
             "{used} of {} read, {rows} rows.",
-            plural(self.files.len(), "file", "files")
+            plural(self.wire.files.len(), "file", "files")
         );
         let with_problems = self
+            .wire
             .files
             .iter()
             .filter(|f| f.error.is_none() && f.problems_total > 0)
@@ -381,12 +369,15 @@ impl ImportsDir {
                     st.listed_once = true;
                     st.parsed.clear();
                     st.listing.clear();
-                    let generation = st.snapshot.generation + 1;
+                    let generation = st.snapshot.wire.generation + 1;
                     st.snapshot = Arc::new(ImportsSnapshot {
-                        generation,
-                        read_at: Some(now),
-                        error,
-                        ..ImportsSnapshot::default()
+                        wire: scoreboard_core::api::ImportsSnapshot {
+                            generation,
+                            read_at: Some(now),
+                            error,
+                            ..Default::default()
+                        },
+                        table: UsageTable::new(),
                     });
                 }
                 return Some(st.snapshot.clone());
@@ -429,20 +420,22 @@ impl ImportsDir {
             }
             files.push(p.file.clone());
         }
-        let generation = st.snapshot.generation + 1;
+        let generation = st.snapshot.wire.generation + 1;
         st.snapshot = Arc::new(ImportsSnapshot {
-            generation,
-            read_at: Some(now),
-            files,
-            skipped: listing
-                .skipped
-                .iter()
-                .map(|(name, reason)| Skipped {
-                    name: name.clone(),
-                    reason: reason.clone(),
-                })
-                .collect(),
-            error: None,
+            wire: scoreboard_core::api::ImportsSnapshot {
+                generation,
+                read_at: Some(now),
+                files,
+                skipped: listing
+                    .skipped
+                    .iter()
+                    .map(|(name, reason)| Skipped {
+                        name: name.clone(),
+                        reason: reason.clone(),
+                    })
+                    .collect(),
+                error: None,
+            },
             table,
         });
         st.parsed = parsed;
@@ -451,7 +444,7 @@ impl ImportsDir {
         st.listed_once = true;
         st.error = None;
         tracing::info!(
-            files = st.snapshot.files.len(),
+            files = st.snapshot.wire.files.len(),
             generation,
             "exports folder read"
         );
@@ -470,7 +463,7 @@ mod tests {
         let f = ImportsDir::new(Some(dir.clone()));
         let now = Utc::now();
         let missing = f.read(now).unwrap();
-        let error = missing.error.clone().unwrap();
+        let error = missing.wire.error.clone().unwrap();
         assert!(error.starts_with("exports: "), "{error}");
         assert!(
             !error.contains(&tmp.path().display().to_string()),
@@ -484,8 +477,8 @@ mod tests {
         )
         .unwrap();
         let read = f.read(now).unwrap();
-        assert!(read.error.is_none());
-        assert!(read.generation > missing.generation);
+        assert!(read.wire.error.is_none());
+        assert!(read.wire.generation > missing.wire.generation);
         assert_eq!(read.row_counts().get(&Source::Csv), Some(&1));
         // Unchanged: the same snapshot, no new generation.
         assert!(Arc::ptr_eq(&read, &f.read(now).unwrap()));

@@ -182,7 +182,7 @@ impl AppState {
         let now = self.now();
         Ok(DataVersion {
             store: s.store.version()?,
-            imports: s.imports.read(now).map_or(0, |i| i.generation),
+            imports: s.imports.read(now).map_or(0, |i| i.wire.generation),
             roster: s.roster_file.generation(),
         })
     }
