@@ -134,6 +134,22 @@ pub fn cpu_seconds(pid: &str) -> f64 {
     (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
 }
 
+/// CPU time (user + system) the threads of process `pid` named `name` have
+/// used so far, in seconds: the telemetry writer thread (`otlp-writer`) is
+/// one thread, so its time a batch bounds ingest on any number of cores.
+pub fn thread_cpu_seconds(pid: &str, name: &str) -> f64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0.0;
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim_end() == name)
+        })
+        .map(|t| cpu_seconds(&format!("{pid}/task/{}", t.file_name().to_string_lossy())))
+        .sum()
+}
+
 /// The `scoreboard` binary with none of the caller's SCOREBOARD_* / ANTHROPIC_* variables.
 pub fn scoreboard(bin: &Path) -> Command {
     let mut c = Command::new(bin);

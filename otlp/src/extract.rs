@@ -11,6 +11,7 @@
 //! No I/O here: the store decides, with its persisted state, how much of each
 //! point is new (delta dedupe, cumulative differencing).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate};
@@ -323,11 +324,15 @@ impl<'a> Attrs<'a, '_> {
     fn get(&self, key: &str) -> Option<&'a Value> {
         find(self.point, key).or_else(|| self.resource.index.get(key).copied())
     }
-    fn string(&self, key: &str) -> Option<String> {
-        self.get(key)
-            .and_then(as_text)
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
+    /// Borrowed from the decoded message when it is a string (nearly
+    /// always): a point looks up half a dozen attributes, and copying each
+    /// one out was most of what extracting a point allocated.
+    fn string(&self, key: &str) -> Option<Cow<'a, str>> {
+        let trimmed = match self.get(key).and_then(as_text)? {
+            Cow::Borrowed(s) => Cow::Borrowed(s.trim()),
+            Cow::Owned(s) => Cow::Owned(s.trim().to_string()),
+        };
+        (!trimmed.is_empty()).then_some(trimmed)
     }
 }
 
@@ -344,12 +349,12 @@ fn find<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
 }
 
 /// A label-like value as text: strings as they are, numbers and booleans written out.
-fn as_text(v: &Value) -> Option<String> {
+fn as_text(v: &Value) -> Option<Cow<'_, str>> {
     match v {
-        Value::StringValue(s) => Some(s.clone()),
-        Value::IntValue(i) => Some(i.to_string()),
-        Value::DoubleValue(d) if d.is_finite() => Some(d.to_string()),
-        Value::BoolValue(b) => Some(b.to_string()),
+        Value::StringValue(s) => Some(Cow::Borrowed(s)),
+        Value::IntValue(i) => Some(Cow::Owned(i.to_string())),
+        Value::DoubleValue(d) if d.is_finite() => Some(Cow::Owned(d.to_string())),
+        Value::BoolValue(b) => Some(Cow::Owned(b.to_string())),
         _ => None,
     }
 }
@@ -378,12 +383,12 @@ fn day_of(time_ns: u64) -> Option<NaiveDate> {
     Some(DateTime::from_timestamp_nanos(ns).date_naive())
 }
 
-fn label(s: Option<String>, default: &str) -> Result<String, Reason> {
-    let s = s.unwrap_or_else(|| default.to_string());
+fn label(s: Option<Cow<'_, str>>, default: &str) -> Result<String, Reason> {
+    let s = s.as_deref().unwrap_or(default);
     if s.chars().count() > MAX_LABEL_CHARS {
         Err(Reason::TooLong)
     } else {
-        Ok(s)
+        Ok(s.to_string())
     }
 }
 
@@ -391,13 +396,13 @@ fn label(s: Option<String>, default: &str) -> Result<String, Reason> {
 /// else the configured attribute, else the installation `user.id` (a device).
 /// Each key is looked up on the point first, then on the resource.
 fn identify(a: &Attrs<'_, '_>, identity_attribute: Option<&str>) -> Result<Who, Reason> {
-    let checked = |s: String| {
+    fn checked(s: Cow<'_, str>) -> Result<Cow<'_, str>, Reason> {
         if s.chars().count() > MAX_LABEL_CHARS {
             Err(Reason::TooLong)
         } else {
             Ok(s)
         }
-    };
+    }
     if let Some(email) = a.string("user.email") {
         return Ok(Who {
             key: PersonKey::email(&checked(email)?),

@@ -614,6 +614,8 @@ async fn discard(mut body: Body, cap: usize) {
 /// Decompresses with a hard cap: a gzip bomb is abandoned as soon as it
 /// passes `max` bytes, and the output buffer never grows beyond `max`.
 /// `grow` is told the buffer's size before each growth (it reserves memory).
+/// The decoder inflates straight into the output buffer: no chunk buffer
+/// to allocate and copy out of.
 fn gunzip_capped(
     wire: &[u8],
     max: usize,
@@ -625,27 +627,36 @@ fn gunzip_capped(
     let mut dec = flate2::read::MultiGzDecoder::new(wire);
     let first = wire.len().saturating_mul(4).min(max);
     grow(first)?;
-    let mut out: Vec<u8> = Vec::with_capacity(first);
-    let mut chunk = vec![0u8; 64 * 1024];
+    let mut out = vec![0u8; first];
+    let mut len = 0;
     loop {
-        let n = match dec.read(&mut chunk) {
-            Ok(0) => return Ok(out),
-            Ok(n) => n,
+        if len == out.len() {
+            if len >= max {
+                // Full at the limit: one byte more is too large.
+                let mut probe = [0u8; 1];
+                return match dec.read(&mut probe) {
+                    Ok(0) => {
+                        out.truncate(len);
+                        Ok(out)
+                    }
+                    Ok(_) => Err(Refusal::TooLarge(max)),
+                    Err(_) => Err(corrupt()),
+                };
+            }
+            // Grow geometrically, but never past the limit.
+            let target = len.saturating_mul(2).max(4096).min(max);
+            grow(target)?;
+            out.resize(target, 0);
+        }
+        match dec.read(&mut out[len..]) {
+            Ok(0) => {
+                out.truncate(len);
+                return Ok(out);
+            }
+            Ok(n) => len += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => return Err(corrupt()),
-        };
-        if out.len() + n > max {
-            return Err(Refusal::TooLarge(max));
         }
-        if out.len() + n > out.capacity() {
-            // Grow geometrically, but never past the limit.
-            let target = (out.capacity().saturating_mul(2))
-                .max(out.len() + n)
-                .min(max);
-            grow(target)?;
-            out.reserve_exact(target - out.len());
-        }
-        out.extend_from_slice(&chunk[..n]);
     }
 }
 
@@ -729,4 +740,39 @@ fn decode_request(
     digest[..8].copy_from_slice(&extracted.latest_time_ns().to_be_bytes());
     digest[8..].copy_from_slice(&hash[..24]);
     Ok(Some((digest, extracted)))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use scoreboard_test_support::otlp::gzip;
+
+    /// Inflating straight into the output buffer keeps the cap exact: a
+    /// body of exactly `max` bytes is taken, one byte more is a 413, and
+    /// every growth is announced before it happens, never past `max`.
+    #[test]
+    fn gunzip_takes_a_body_of_exactly_the_limit_and_refuses_one_byte_more() {
+        let body: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut grown = Vec::new();
+        let out = gunzip_capped(&gzip(&body), body.len(), |n| {
+            grown.push(n);
+            Ok(())
+        });
+        assert_eq!(out.ok(), Some(body.clone()));
+        assert!(grown.windows(2).all(|w| w[0] < w[1]), "{grown:?}");
+        assert!(grown.iter().all(|&n| n <= body.len()), "{grown:?}");
+
+        let over = gunzip_capped(&gzip(&body), body.len() - 1, |_| Ok(()));
+        assert!(matches!(over, Err(Refusal::TooLarge(_))));
+
+        for small in [&b""[..], b"{}"] {
+            let out = gunzip_capped(&gzip(small), 16, |_| Ok(()));
+            assert_eq!(out.ok().as_deref(), Some(small));
+        }
+        assert!(matches!(
+            gunzip_capped(b"not gzip at all", 1024, |_| Ok(())),
+            Err(Refusal::BadRequest(_))
+        ));
+    }
 }

@@ -133,23 +133,28 @@ fn commit(
     group: &[Job],
     last_prune: &mut LastPrune,
 ) -> Result<Outcomes, rusqlite::Error> {
-    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut tally = Tally::default();
     let mut outcomes = Vec::with_capacity(group.len());
     let mut latest = None;
     let legacy_until = store::legacy_keys_until(&tx)?;
+    // The savepoint statements are prepared once and kept, like the
+    // others: rusqlite's `savepoint()` parsed `SAVEPOINT`/`RELEASE` anew
+    // for every request, on the one thread every request waits for.
+    let run = |sql: &str| tx.prepare_cached(sql)?.execute([]).map(|_| ());
     for job in group {
         let legacy = legacy_until.is_some_and(|t| job.request.now.timestamp_millis() < t);
-        let sp = tx.savepoint()?;
-        match store::apply_one(&sp, &job.request, legacy, last_prune.as_ref()) {
+        run("SAVEPOINT otlp_request")?;
+        match store::apply_one(&tx, &job.request, legacy, last_prune.as_ref()) {
             Ok((outcome, own)) => {
-                sp.commit()?;
+                run("RELEASE otlp_request")?;
                 tally.add(own);
                 outcomes.push(Ok(outcome));
             }
             Err(e) => {
-                // Rolls back to the savepoint and releases it: the group goes on.
-                sp.finish()?;
+                // Undoes this request alone and releases its savepoint: the group goes on.
+                run("ROLLBACK TO otlp_request")?;
+                run("RELEASE otlp_request")?;
                 outcomes.push(Err(e));
             }
         }
