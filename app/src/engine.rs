@@ -29,8 +29,8 @@ const START_TIMEOUT_MS: i32 = 30_000;
 /// What the worker said, or that it stopped.
 pub enum Event {
     Msg(FromEngine),
-    /// A `FromEngine::Rows` chunk of import `id`, decoded.
-    Rows(u32, Vec<DayRow>),
+    /// A `FromEngine::Rows` chunk of import `id`, decoded, with its `left`.
+    Rows(u32, Vec<DayRow>, usize),
     /// The worker failed (a script that would not load, a crash): its message.
     Failed(String),
 }
@@ -148,10 +148,10 @@ fn read_message(data: &JsValue) -> Event {
     let text = data.get(0).as_string().unwrap_or_default();
     let unreadable = |why: String| Event::Failed(format!("an answer the page cannot read ({why})"));
     match serde_json::from_str::<FromEngine>(&text) {
-        Ok(FromEngine::Rows { id }) => {
+        Ok(FromEngine::Rows { id, left }) => {
             let bytes = js_sys::Uint8Array::new(&data.get(1)).to_vec();
             match rows_wire::decode(&bytes) {
-                Ok(answer) => Event::Rows(id, answer.rows),
+                Ok(answer) => Event::Rows(id, answer.rows, left),
                 Err(e) => unreadable(e.to_string()),
             }
         }

@@ -40,8 +40,9 @@ pub enum FromEngine {
     /// `done` bytes of import `id` read.
     Progress { id: u32, done: f64 },
     /// The next rows of import `id`, `rows_wire`-encoded in the message's
-    /// second element (its `Done` comes after the last chunk).
-    Rows { id: u32 },
+    /// second element; `left` counts them and those still to come (the page
+    /// reserves room once). Its `Done` comes after the last chunk.
+    Rows { id: u32, left: usize },
     /// Import `id` ended: the file's import without its rows (sent before),
     /// the count of all its problems, or why it could not be read.
     Done {

@@ -879,12 +879,11 @@ async fn read_in_engine(
             Event::Msg(FromEngine::Progress { id: i, done }) if i == id => {
                 progress("Reading rows", done);
             }
-            Event::Rows(i, mut chunk) if i == id => {
-                if rows.is_empty() {
-                    rows = chunk;
-                } else {
-                    rows.append(&mut chunk);
-                }
+            Event::Rows(i, mut chunk, left) if i == id => {
+                // Room for all of them once: growing a large vector step by
+                // step copies it (a long task) each time it doubles.
+                rows.reserve(left);
+                rows.append(&mut chunk);
             }
             Event::Msg(FromEngine::Done { id: i, result }) if i == id => {
                 return Ok(result.map(|mut f| {

@@ -24,7 +24,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, DedicatedWorkerGlobalScope, MessageEvent, ReadableStreamDefaultReader};
 
 /// Rows per `Rows` message: decoding one chunk on the page stays a short task.
-const ROWS_PER_MESSAGE: usize = 10_000;
+const ROWS_PER_MESSAGE: usize = 1_000;
 
 fn main() {
     console_error_panic_hook::set_once();
@@ -103,10 +103,11 @@ async fn import(id: u32, name: String, opts: ImportOptions, blob: Blob) {
             // From the end: nothing is shifted; one import's rows have distinct keys,
             // so their order does not matter to the page's table.
             while !rows.is_empty() {
+                let left = rows.len();
                 let chunk = rows
-                    .drain(rows.len().saturating_sub(ROWS_PER_MESSAGE)..)
+                    .drain(left.saturating_sub(ROWS_PER_MESSAGE)..)
                     .collect();
-                post_with(&FromEngine::Rows { id }, Some(&encode_rows(chunk)));
+                post_with(&FromEngine::Rows { id, left }, Some(&encode_rows(chunk)));
             }
             Ok(Finished {
                 import,
