@@ -40,6 +40,8 @@ pub enum Event {
 pub enum Slot {
     #[default]
     NotStarted,
+    /// Loading and warming up (`loader::warm_engine`); an import waits for it.
+    Starting,
     Running(Rc<Engine>),
     /// It could not start or it failed: files are read on the page from now on.
     Unavailable,

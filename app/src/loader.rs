@@ -840,27 +840,44 @@ async fn read_file(
     read_here(name, file, opts, progress).await
 }
 
-/// The running engine, started on first use; `None` when the browser cannot run it.
-async fn engine(ctx: Ctx) -> Option<Rc<Engine>> {
-    let now = ctx.engine.with_value(|s| match s {
-        Slot::NotStarted => None,
-        Slot::Running(e) => Some(Some(e.clone())),
-        Slot::Unavailable => Some(None),
-    });
-    if let Some(known) = now {
-        return known;
+/// Starts loading the engine worker if it is not loaded yet: when the user
+/// is about to pick or drop files (pointer on "Add files", files dragged
+/// over the page), so its start overlaps their choice. A first visit that
+/// imports nothing never loads it.
+pub fn warm_engine(ctx: Ctx) {
+    let idle = ctx.engine.with_value(|s| matches!(s, Slot::NotStarted));
+    if !idle {
+        return;
     }
-    let started = Engine::start().await.map(Rc::new);
-    util::mark(if started.is_some() {
-        "scoreboard:engine-ready"
-    } else {
-        "scoreboard:engine-unavailable"
+    ctx.engine.set_value(Slot::Starting);
+    leptos::task::spawn_local(async move {
+        let started = Engine::start().await.map(Rc::new);
+        util::mark(if started.is_some() {
+            "scoreboard:engine-ready"
+        } else {
+            "scoreboard:engine-unavailable"
+        });
+        ctx.engine.set_value(match started {
+            Some(e) => Slot::Running(e),
+            None => Slot::Unavailable,
+        });
     });
-    ctx.engine.set_value(match &started {
-        Some(e) => Slot::Running(e.clone()),
-        None => Slot::Unavailable,
-    });
-    started
+}
+
+/// The running engine (started now if nothing started it); `None` when the browser cannot run it.
+async fn engine(ctx: Ctx) -> Option<Rc<Engine>> {
+    warm_engine(ctx);
+    loop {
+        let now = ctx.engine.with_value(|s| match s {
+            Slot::NotStarted | Slot::Starting => None,
+            Slot::Running(e) => Some(Some(e.clone())),
+            Slot::Unavailable => Some(None),
+        });
+        match now {
+            Some(known) => return known,
+            None => util::sleep_ms(10).await,
+        }
+    }
 }
 
 /// The file read in the worker: its rows arrive in chunks (each decoded in a
