@@ -149,7 +149,8 @@ fn read_message(data: &JsValue) -> Event {
     let data = Array::from(data);
     let text = data.get(0).as_string().unwrap_or_default();
     let unreadable = |why: String| Event::Failed(format!("an answer the page cannot read ({why})"));
-    match serde_json::from_str::<FromEngine>(&text) {
+    // `from_slice`, as the page reads stored and fetched JSON: one reader of each type.
+    match serde_json::from_slice::<FromEngine>(text.as_bytes()) {
         Ok(FromEngine::Rows { id, left }) => {
             let bytes = js_sys::Uint8Array::new(&data.get(1)).to_vec();
             match rows_wire::decode(&bytes) {
