@@ -79,6 +79,7 @@ pub fn new_ctx(view: ViewState) -> Ctx {
         live,
         jobs: Jobs::new(),
         kept: StoredValue::new_local(KeptFiles::default()),
+        engine: StoredValue::new_local(Default::default()),
     }
 }
 

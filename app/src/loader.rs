@@ -4,26 +4,29 @@
 //! Every way in goes through [`import_batch`]: dropped or picked files, the
 //! pasted roster and the demo data (fetched, then imported like a dropped file).
 //!
-//! Large CSV exports are streamed: the file is read in slices
-//! (`Blob.slice().arrayBuffer()`), cut at record boundaries, and each part is
-//! given to `parse::import` with the file's header line in front; between
-//! parts the page yields to the event loop, so a 100 MB export shows progress
-//! and the tab stays responsive. Line numbers in problems are mapped back to
-//! the file's own lines. The part size adapts to keep each step short.
+//! A dropped file is read by the page's engine worker (`engine`): it streams
+//! the file into core's `ImportStream` off the page's thread and sends the
+//! rows back in chunks, each decoded in a short task of its own. The page
+//! reads only the head of a large file (its headers, for the column dialog
+//! and the remembered mapping). Where the worker cannot run, the file is fed
+//! to an `ImportStream` here in slices, the page yielding between them.
+//! Fetched bytes (the demo, a pasted roster) are small and read at once.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
 
 use chrono::NaiveDate;
 use futures::channel::oneshot;
+use futures::StreamExt;
 use js_sys::Uint8Array;
 use leptos::prelude::*;
-use scoreboard_core::model::{DayRow, PeriodRow, PersonKey, Source};
-use scoreboard_core::parse::{
-    self, merge_warnings, FileKind, Import, ImportError, ImportOptions, Warning,
-};
-use scoreboard_core::{DayRange, Roster};
+use scoreboard_core::model::{DayRow, Source};
+use scoreboard_core::parse::{self, FileKind, Import, ImportError, ImportOptions, ImportStream};
+use scoreboard_core::Roster;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::engine::{Engine, Event, Slot};
+use crate::engine_msg::{FromEngine, PROBLEMS_SENT};
 use crate::error::{FetchError, JsError};
 use crate::http::{fetch_bytes, fetch_json};
 use crate::state::{
@@ -37,12 +40,10 @@ use crate::util::{self, now_ms, yield_now};
 const WHOLE_FILE_LIMIT: f64 = 2.0 * 1024.0 * 1024.0;
 /// The head read to recognise a large file and find its header.
 const HEAD_BYTES: f64 = 256.0 * 1024.0;
-/// Each parsing step aims at this many milliseconds before yielding.
+/// Read on the page (no worker): each parsing step aims at this many milliseconds before yielding.
 const STEP_TARGET_MS: f64 = 40.0;
 const MIN_SLICE: f64 = 64.0 * 1024.0;
 const MAX_SLICE: f64 = 8.0 * 1024.0 * 1024.0;
-/// Problems kept in memory for one file while streaming (all are counted).
-const MAX_PROBLEMS_IN_MEMORY: usize = 5_000;
 /// Rows merged into the table per step.
 const MERGE_STEP: usize = 10_000;
 
@@ -91,6 +92,17 @@ pub fn busy(ctx: Ctx) -> bool {
 struct Imported {
     import: Import,
     problems_total: u64,
+}
+
+impl Imported {
+    fn new(mut import: Import) -> Imported {
+        let problems_total = import.problems.len() as u64;
+        import.problems.truncate(PROBLEMS_SENT);
+        Imported {
+            import,
+            problems_total,
+        }
+    }
 }
 
 pub async fn import_batch(ctx: Ctx, inputs: Vec<Input>, origin: Origin) {
@@ -302,43 +314,19 @@ async fn import_one(
         }));
     };
 
-    // Decide how to read: small files and JSON at once, large CSV streamed.
+    // What the page itself reads: a small file whole (kept for "Map columns
+    // again"), a large one's head (its headers); the file is read in full by the engine.
+    let could_not_read = |e: JsError| format!("{name}: the browser could not read the file ({e})");
     let (whole, head): (Option<Vec<u8>>, Vec<u8>) = match &input {
         Input::Bytes { bytes, .. } => (Some(bytes.clone()), Vec::new()),
         Input::File(file) if size <= WHOLE_FILE_LIMIT => match read_slice(file, 0.0, size).await {
             Ok(b) => (Some(b), Vec::new()),
-            Err(e) => {
-                return failed(
-                    report,
-                    format!("{name}: the browser could not read the file ({e})"),
-                )
-            }
+            Err(e) => return failed(report, could_not_read(e)),
         },
-        Input::File(file) => {
-            let head = match read_slice(file, 0.0, HEAD_BYTES.min(size)).await {
-                Ok(b) => cut_at_last_newline(b),
-                Err(e) => {
-                    return failed(
-                        report,
-                        format!("{name}: the browser could not read the file ({e})"),
-                    )
-                }
-            };
-            if streamable(&name, &head) {
-                (None, head)
-            } else {
-                progress("Reading", 0.0);
-                match read_slice(file, 0.0, size).await {
-                    Ok(b) => (Some(b), Vec::new()),
-                    Err(e) => {
-                        return failed(
-                            report,
-                            format!("{name}: the browser could not read the file ({e})"),
-                        )
-                    }
-                }
-            }
-        }
+        Input::File(file) => match read_slice(file, 0.0, HEAD_BYTES.min(size)).await {
+            Ok(b) => (None, cut_at_last_newline(b)),
+            Err(e) => return failed(report, could_not_read(e)),
+        },
     };
     let head_ref: &[u8] = whole.as_deref().unwrap_or(&head);
 
@@ -359,22 +347,13 @@ async fn import_one(
     let mut asked_likely = false;
     loop {
         progress("Reading", 0.0);
-        let attempt = match (&whole, &input) {
-            (Some(bytes), _) => {
+        let attempt = match &input {
+            Input::Bytes { bytes, .. } => {
                 progress("Reading rows", size * 0.5);
                 yield_now().await;
-                parse::import(&name, bytes, &opts).map(|import| {
-                    let problems_total = import.problems.len() as u64;
-                    Imported {
-                        import,
-                        problems_total,
-                    }
-                })
+                parse::import(&name, bytes, &opts).map(Imported::new)
             }
-            (None, Input::File(file)) => {
-                stream_csv(ctx, &name, file, size, &head, &opts, index, count).await
-            }
-            (None, Input::Bytes { .. }) => Err(ImportError::Empty { file: name.clone() }),
+            Input::File(file) => read_file(ctx, &name, file, &opts, index, count).await,
         };
         match attempt {
             Ok(imported) => {
@@ -602,11 +581,7 @@ async fn map_again_now(ctx: Ctx, key: &str) {
     let mut report = FileReport::new(&name, old.bytes);
     report.period = old.period;
     report.kept = old.kept.clone();
-    let problems_total = import.problems.len() as u64;
-    let imported = Imported {
-        import,
-        problems_total,
-    };
+    let imported = Imported::new(import);
     fill_report(&mut report, &imported);
     let import = imported.import;
     let kind = import.kind;
@@ -818,20 +793,6 @@ fn csv_headers(head: &[u8]) -> Option<Vec<String>> {
         .map(|p| p.headers)
 }
 
-/// Large files that can be streamed: UTF-8 CSV with a header line (usage
-/// exports, including ones whose columns still need mapping).
-fn streamable(name: &str, head: &[u8]) -> bool {
-    if !looks_like_csv(head) || head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
-        return false;
-    }
-    match parse::detect_kind(name, head) {
-        Ok(FileKind::UsageCsv) => true,
-        Ok(_) => false,
-        Err(ImportError::MissingIdentityColumn { .. } | ImportError::UnknownFormat { .. }) => true,
-        Err(_) => false,
-    }
-}
-
 fn cut_at_last_newline(mut b: Vec<u8>) -> Vec<u8> {
     if let Some(i) = b.iter().rposition(|&c| c == b'\n') {
         b.truncate(i + 1);
@@ -845,59 +806,132 @@ async fn read_slice(file: &web_sys::File, start: f64, end: f64) -> Result<Vec<u8
     Ok(Uint8Array::new(&buf).to_vec())
 }
 
-/// The end (exclusive) of the last complete record: just after the last
-/// newline outside quotes. `buf` starts at a record boundary.
-fn last_record_boundary(buf: &[u8]) -> usize {
-    let mut in_quotes = false;
-    let mut last = 0;
-    for (i, &b) in buf.iter().enumerate() {
-        match b {
-            b'"' => in_quotes = !in_quotes,
-            b'\n' if !in_quotes => last = i + 1,
-            _ => {}
-        }
-    }
-    last
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn stream_csv(
+/// Reads a dropped file with core's `ImportStream`: in the engine worker,
+/// or on the page when the worker cannot run (or stopped).
+async fn read_file(
     ctx: Ctx,
     name: &str,
     file: &web_sys::File,
-    size: f64,
-    head: &[u8],
     opts: &ImportOptions,
     index: usize,
     count: usize,
 ) -> Result<Imported, ImportError> {
-    let preview = parse::csv_preview(head, 0).map_err(|e| rename(e, name))?;
-    let header_line = preview.header_line.max(1);
-    // The prefix every part is parsed with: everything up to the end of the header line.
-    let mut newlines = 0u64;
-    let mut prefix_end = None;
-    for (i, &b) in head.iter().enumerate() {
-        if b == b'\n' {
-            newlines += 1;
-            if newlines == header_line {
-                prefix_end = Some(i + 1);
-                break;
+    let size = file.size();
+    let progress = |stage: &'static str, done: f64| {
+        ctx.progress.set(Some(Progress {
+            file: name.to_string(),
+            index,
+            count,
+            done,
+            total: size,
+            stage,
+        }));
+    };
+    if let Some(engine) = engine(ctx).await {
+        match read_in_engine(&engine, name, file, opts, progress).await {
+            Ok(result) => return result,
+            Err(_) => {
+                // The worker failed: the page reads this file and the next ones itself.
+                engine.stop();
+                ctx.engine.set_value(Slot::Unavailable);
             }
         }
     }
-    let Some(prefix_end) = prefix_end else {
-        return Err(ImportError::UnknownFormat {
-            file: name.to_string(),
-            reason: "its header line is longer than 256 KB".to_string(),
+    read_here(name, file, opts, progress).await
+}
+
+/// Starts loading the engine worker if it is not loaded yet: when the user
+/// is about to pick or drop files (pointer on "Add files", files dragged
+/// over the page), so its start overlaps their choice. A first visit that
+/// imports nothing never loads it.
+pub fn warm_engine(ctx: Ctx) {
+    let idle = ctx.engine.with_value(|s| matches!(s, Slot::NotStarted));
+    if !idle {
+        return;
+    }
+    ctx.engine.set_value(Slot::Starting);
+    leptos::task::spawn_local(async move {
+        let started = Engine::start().await.map(Rc::new);
+        util::mark(if started.is_some() {
+            "scoreboard:engine-ready"
+        } else {
+            "scoreboard:engine-unavailable"
         });
-    };
-    let prefix = &head[..prefix_end];
-    let mut merger = Merger::new(header_line);
-    let mut next_line = header_line + 1;
-    let mut offset = prefix_end as f64;
-    let mut carry: Vec<u8> = Vec::new();
-    let mut slice = 128.0 * 1024.0;
+        ctx.engine.set_value(match started {
+            Some(e) => Slot::Running(e),
+            None => Slot::Unavailable,
+        });
+    });
+}
+
+/// The running engine (started now if nothing started it); `None` when the browser cannot run it.
+async fn engine(ctx: Ctx) -> Option<Rc<Engine>> {
+    warm_engine(ctx);
     loop {
+        let now = ctx.engine.with_value(|s| match s {
+            Slot::NotStarted | Slot::Starting => None,
+            Slot::Running(e) => Some(Some(e.clone())),
+            Slot::Unavailable => Some(None),
+        });
+        match now {
+            Some(known) => return known,
+            None => util::sleep_ms(10).await,
+        }
+    }
+}
+
+/// The file read in the worker: its rows arrive in chunks (each decoded in a
+/// task of its own), then its import. `Err` when the worker failed.
+async fn read_in_engine(
+    engine: &Engine,
+    name: &str,
+    file: &web_sys::File,
+    opts: &ImportOptions,
+    progress: impl Fn(&'static str, f64),
+) -> Result<Result<Imported, ImportError>, String> {
+    let (id, mut events) = engine.import(file, name, opts).map_err(|e| e.to_string())?;
+    let mut rows: Vec<DayRow> = Vec::new();
+    while let Some(event) = events.next().await {
+        match event {
+            Event::Msg(FromEngine::Progress { id: i, done }) if i == id => {
+                progress("Reading rows", done);
+            }
+            Event::Rows(i, mut chunk, left) if i == id => {
+                // Room for all of them once: growing a large vector step by
+                // step copies it (a long task) each time it doubles.
+                rows.reserve(left);
+                rows.append(&mut chunk);
+            }
+            Event::Msg(FromEngine::Done { id: i, result }) if i == id => {
+                return Ok(result.map(|mut f| {
+                    f.import.rows = rows;
+                    Imported {
+                        import: f.import,
+                        problems_total: f.problems_total,
+                    }
+                }));
+            }
+            Event::Msg(_) | Event::Rows(..) => {}
+            Event::Failed(message) => return Err(message),
+        }
+    }
+    Err("the worker stopped answering".into())
+}
+
+/// The file fed to an `ImportStream` on the page, a slice at a time, the
+/// page yielding in between (the slice adapts to keep each step short).
+async fn read_here(
+    name: &str,
+    file: &web_sys::File,
+    opts: &ImportOptions,
+    progress: impl Fn(&'static str, f64),
+) -> Result<Imported, ImportError> {
+    let size = file.size();
+    let mut stream = ImportStream::new(name, opts.clone())?;
+    stream.size_hint(size as usize);
+    let mut offset = 0.0;
+    let mut slice = 128.0 * 1024.0;
+    while offset < size {
         let end = (offset + slice).min(size);
         let bytes =
             read_slice(file, offset, end)
@@ -906,225 +940,16 @@ async fn stream_csv(
                     file: name.to_string(),
                     reason: format!("the browser could not read it ({e})"),
                 })?;
+        let t0 = now_ms();
+        stream.feed(&bytes);
+        let ms = now_ms() - t0;
+        // Adapt towards the target step time, at most doubling per step.
+        slice = (slice * (STEP_TARGET_MS / ms.max(1.0)).min(2.0)).clamp(MIN_SLICE, MAX_SLICE);
         offset = end;
-        carry.extend_from_slice(&bytes);
-        let eof = offset >= size;
-        let split = if eof {
-            carry.len()
-        } else {
-            last_record_boundary(&carry)
-        };
-        if split > 0 {
-            let t0 = now_ms();
-            let mut text = Vec::with_capacity(prefix.len() + split);
-            text.extend_from_slice(prefix);
-            text.extend(carry.drain(..split));
-            let part_lines = text[prefix.len()..].iter().filter(|&&b| b == b'\n').count() as u64;
-            match parse::import(name, &text, opts) {
-                Ok(import) => {
-                    merger.add(import, next_line);
-                    merger.reserve_for(split, size);
-                }
-                // A part of blank lines after the first one.
-                Err(ImportError::Empty { .. }) if merger.parts > 0 => {}
-                Err(ImportError::NotUtf8 { file, line }) => {
-                    return Err(ImportError::NotUtf8 {
-                        file,
-                        line: merger.file_line(line, next_line),
-                    })
-                }
-                Err(e) => return Err(e),
-            }
-            drop(text);
-            next_line += part_lines;
-            let ms = now_ms() - t0;
-            // Adapt towards the target step time, at most doubling per step.
-            slice = (slice * (STEP_TARGET_MS / ms.max(1.0)).min(2.0)).clamp(MIN_SLICE, MAX_SLICE);
-        } else if !eof {
-            // One record longer than the slice: read more before parsing.
-            slice = (slice * 2.0).min(MAX_SLICE);
-        }
-        ctx.progress.set(Some(Progress {
-            file: name.to_string(),
-            index,
-            count,
-            done: offset,
-            total: size,
-            stage: "Reading rows",
-        }));
+        progress("Reading rows", offset);
         yield_now().await;
-        if eof {
-            break;
-        }
     }
-    Ok(merger.finish())
-}
-
-fn rename(e: ImportError, name: &str) -> ImportError {
-    match e {
-        ImportError::Empty { .. } => ImportError::Empty {
-            file: name.to_string(),
-        },
-        ImportError::NotUtf8 { line, .. } => ImportError::NotUtf8 {
-            file: name.to_string(),
-            line,
-        },
-        other => other,
-    }
-}
-
-/// Combines the imports of a file's parts into one, as if read at once.
-/// Rows are keyed by small numbers (person index, day, source), not by a
-/// copy of the e-mail: on a 100 MB export that copy alone was ~100 MB.
-struct Merger {
-    out: Option<Import>,
-    parts: usize,
-    prefix_lines: u64,
-    persons: HashMap<PersonKey, u32>,
-    days: HashMap<RowKey, usize>,
-    periods: HashMap<RowKey, usize>,
-    /// The parts' warnings merged by kind (core's `merge_warnings`).
-    warnings: Vec<Warning>,
-    problems_total: u64,
-}
-
-impl Merger {
-    fn new(prefix_lines: u64) -> Merger {
-        Merger {
-            out: None,
-            parts: 0,
-            prefix_lines,
-            persons: HashMap::new(),
-            days: HashMap::new(),
-            periods: HashMap::new(),
-            warnings: Vec::new(),
-            problems_total: 0,
-        }
-    }
-
-    /// A line of a part (prefix + part) as a line of the file.
-    fn file_line(&self, part_line: u64, first_line_of_part: u64) -> u64 {
-        if part_line <= self.prefix_lines {
-            part_line
-        } else {
-            first_line_of_part + (part_line - self.prefix_lines - 1)
-        }
-    }
-
-    /// Reserves room for the whole file's rows from the first part's density,
-    /// so the row vector does not double (and briefly hold two copies) as it grows.
-    fn reserve_for(&mut self, part_bytes: usize, file_bytes: f64) {
-        if let Some(out) = &mut self.out {
-            if self.parts == 1 && part_bytes > 0 {
-                let estimate =
-                    (out.rows.len() as f64 / part_bytes as f64 * file_bytes * 1.02) as usize;
-                out.rows.reserve(estimate.saturating_sub(out.rows.len()));
-            }
-        }
-    }
-
-    fn add(&mut self, mut import: Import, first_line_of_part: u64) {
-        self.parts += 1;
-        self.problems_total += import.problems.len() as u64;
-        for p in &mut import.problems {
-            if let Some(l) = p.line {
-                p.line = Some(self.file_line(l, first_line_of_part));
-            }
-        }
-        merge_warnings(&mut self.warnings, std::mem::take(&mut import.warnings));
-        let rows = std::mem::take(&mut import.rows);
-        let periods = std::mem::take(&mut import.periods);
-        let problems = std::mem::take(&mut import.problems);
-        let out = self.out.get_or_insert_with(|| Import { ..import.clone() });
-        if self.parts > 1 {
-            out.rows_read += import.rows_read;
-            out.rows_rejected += import.rows_rejected;
-            out.roster.extend(import.roster);
-            out.measures |= import.measures;
-            out.coverage = DayRange::normalize(
-                out.coverage
-                    .iter()
-                    .chain(&import.coverage)
-                    .copied()
-                    .collect(),
-            );
-            // The first part's verdict on unknown columns stands for the file.
-        }
-        let room = MAX_PROBLEMS_IN_MEMORY.saturating_sub(out.problems.len());
-        out.problems.extend(problems.into_iter().take(room));
-        for r in rows {
-            let key = (
-                person_id(&mut self.persons, &r.person),
-                day_num(r.day),
-                0,
-                r.source as u8,
-            );
-            sum_into(&mut self.days, &mut out.rows, key, r, DayRow::absorb);
-        }
-        for p in periods {
-            let key = (
-                person_id(&mut self.persons, &p.person),
-                day_num(p.start),
-                day_num(p.end),
-                p.source as u8,
-            );
-            sum_into(
-                &mut self.periods,
-                &mut out.periods,
-                key,
-                p,
-                PeriodRow::absorb,
-            );
-        }
-    }
-
-    fn finish(self) -> Imported {
-        let mut import = self
-            .out
-            .unwrap_or_else(|| Import::new("", FileKind::UsageCsv));
-        import.warnings = self.warnings;
-        if import.rows_read > 0 && import.rows.is_empty() && import.periods.is_empty() {
-            import.warnings.push(Warning::NothingUsed);
-        }
-        Imported {
-            import,
-            problems_total: self.problems_total,
-        }
-    }
-}
-
-/// (person index, first day, last day (0 for day rows), source).
-type RowKey = (u32, i32, i32, u8);
-
-/// Adds a row to the one with the same key, or appends it.
-fn sum_into<T>(
-    index: &mut HashMap<RowKey, usize>,
-    list: &mut Vec<T>,
-    key: RowKey,
-    item: T,
-    absorb: fn(&mut T, &T),
-) {
-    match index.get(&key) {
-        Some(&i) => absorb(&mut list[i], &item),
-        None => {
-            index.insert(key, list.len());
-            list.push(item);
-        }
-    }
-}
-
-fn person_id(persons: &mut HashMap<PersonKey, u32>, k: &PersonKey) -> u32 {
-    if let Some(&i) = persons.get(k) {
-        return i;
-    }
-    let i = persons.len() as u32;
-    persons.insert(k.clone(), i);
-    i
-}
-
-fn day_num(d: NaiveDate) -> i32 {
-    use chrono::Datelike;
-    d.num_days_from_ce()
+    stream.finish().map(Imported::new)
 }
 
 // ---- the demo, and fetching from the server --------------------------------------------
@@ -1184,18 +1009,6 @@ pub fn load_demo(ctx: Ctx, auto: bool) {
                 .set(Some(format!("The demo data could not be loaded: {e}"))),
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn record_boundary_ignores_newlines_inside_quotes() {
-        assert_eq!(last_record_boundary(b"a,b\nc,\"x\ny\"\nd"), 12);
-        assert_eq!(last_record_boundary(b"a,\"b\nc"), 0);
-        assert_eq!(last_record_boundary(b"a,\"b\"\"\"\n"), 8);
-    }
 }
 
 /// Files read by the browser (`File.slice().arrayBuffer()`) in headless Chromium (`make test`).
@@ -1262,10 +1075,9 @@ mod browser_tests {
         assert!(text.len() as f64 > WHOLE_FILE_LIMIT);
         let whole = parse::import("usage.csv", text.as_bytes(), &ImportOptions::default()).unwrap();
         assert!(whole.rows_rejected > 0 && whole.problems.iter().all(|p| p.line.is_some()));
-        assert!(whole
-            .warnings
-            .iter()
-            .any(|w| matches!(w, Warning::OtherProducts { rows } if rows.contains_key("Chat"))));
+        assert!(whole.warnings.iter().any(
+            |w| matches!(w, parse::Warning::OtherProducts { rows } if rows.contains_key("Chat"))
+        ));
 
         let ctx = test_support::ctx();
         let file = test_support::file("usage.csv", &text);

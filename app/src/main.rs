@@ -4,8 +4,11 @@
 //!
 //! Code map, in import order (a module imports only those above it; see
 //! ARCHITECTURE.md, held by `test-support/tests/import_cycles.rs`):
+//! - `engine_msg`: the messages between the page and its engine worker
+//!   (`src/bin/engine_worker.rs`, which compiles the same file).
 //! - `util`: formatting, the UTC clock, URL parameters, yielding, benchmark marks.
 //! - `error`: the page's typed errors (fetch, storage, export).
+//! - `engine`: the page's handle on the engine worker (started on the first import).
 //! - `http`: every request to the server, read into `core::api` types.
 //! - `live_cache`: the server's rows asked for incrementally (compact, `ETag`,
 //!   cursor) and encoded for keeping in IndexedDB.
@@ -22,6 +25,8 @@
 mod app;
 mod charts;
 mod components;
+mod engine;
+mod engine_msg;
 mod error;
 mod export;
 mod http;

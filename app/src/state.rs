@@ -286,6 +286,8 @@ pub struct Ctx {
     pub jobs: Jobs,
     /// Copies of the files small enough to keep, for "Map columns again" (`storage::keep_file`).
     pub kept: StoredValue<KeptFiles, LocalStorage>,
+    /// The engine worker that reads dropped files, once the first import started it.
+    pub engine: StoredValue<crate::engine::Slot, LocalStorage>,
 }
 
 /// Copies of loaded files by key (`FileReport.kept`), oldest first: read

@@ -59,7 +59,7 @@ pub fn AddFiles() -> impl IntoView {
         }
     };
     view! {
-        <span class="add-files">
+        <span class="add-files" on:pointerenter=move |_| loader::warm_engine(ctx) on:focusin=move |_| loader::warm_engine(ctx)>
             <input
                 id="file-input"
                 class="file-input"
@@ -91,6 +91,7 @@ pub fn DropOverlay() -> impl IntoView {
     };
     let over = move |ev: web_sys::DragEvent| {
         if own() && carries_files(&ev) {
+            loader::warm_engine(ctx);
             // Without this the browser would open the file instead of dropping it here.
             ev.prevent_default();
             if !dragging.get_untracked() {

@@ -113,7 +113,7 @@ pub struct ColumnUse {
 }
 
 /// Everything one file gave.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Import {
     pub file: String,
     pub kind: FileKind,
@@ -187,7 +187,7 @@ pub struct CsvPreview {
 
 /// A file that cannot be read at all. Every message names the file and says
 /// what to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "error", rename_all = "kebab-case")]
 pub enum ImportError {
     #[error(
