@@ -348,9 +348,21 @@ impl UsageTable {
     /// its first to its last day, as a usage export does.
     pub fn coverage(&self) -> Vec<SourceCoverage> {
         let mut out = self.coverage.clone();
-        let mut spans: BTreeMap<Source, Vec<NaiveDate>> = BTreeMap::new();
+        // Day numbers per source (indexed by `Source as usize`), made dates once deduplicated.
+        let mut numbers: [Vec<i32>; Source::ALL.len()] = Default::default();
         for (s, d) in self.days.source.iter().zip(&self.days.day) {
-            spans.entry(*s).or_default().push(date(*d));
+            let days = &mut numbers[*s as usize];
+            if days.last() != Some(d) {
+                days.push(*d);
+            }
+        }
+        let mut spans: BTreeMap<Source, Vec<NaiveDate>> = BTreeMap::new();
+        for (source, mut days) in Source::ALL.into_iter().zip(numbers) {
+            if !days.is_empty() {
+                days.sort_unstable();
+                days.dedup();
+                spans.insert(source, days.into_iter().map(date).collect());
+            }
         }
         for p in &self.periods {
             if let Some(w) = DayRange::weekly(p.start, p.end) {
