@@ -298,26 +298,6 @@ fn week_of_day(day: i32) -> i32 {
     (day - EPOCH_CE).div_euclid(7)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn week_of_a_day_number_is_the_week_of_its_date() {
-        assert_eq!(EPOCH_CE, day_num(epoch()));
-        for d in [
-            "1969-12-28",
-            "1970-01-04",
-            "1970-01-05",
-            "2025-12-01",
-            "2026-11-22",
-        ] {
-            let d: NaiveDate = d.parse().unwrap_or_default();
-            assert_eq!(week_of_day(day_num(d)), week_index(d), "{d}");
-        }
-    }
-}
-
 /// Decides which period totals count: rows of one source over the same span
 /// for one person (two aliases) add up; of overlapping spans only the earlier
 /// counts; daily rows of an at least as authoritative source beat them (§1),
@@ -556,4 +536,24 @@ fn gaps(days: &BTreeSet<NaiveDate>) -> Vec<(NaiveDate, NaiveDate)> {
         prev = Some(d);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn week_of_a_day_number_is_the_week_of_its_date() {
+        assert_eq!(EPOCH_CE, day_num(epoch()));
+        for d in [
+            "1969-12-28",
+            "1970-01-04",
+            "1970-01-05",
+            "2025-12-01",
+            "2026-11-22",
+        ] {
+            let d: NaiveDate = d.parse().unwrap_or_default();
+            assert_eq!(week_of_day(day_num(d)), week_index(d), "{d}");
+        }
+    }
 }
