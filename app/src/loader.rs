@@ -1083,9 +1083,12 @@ mod browser_tests {
         let file = test_support::file("usage.csv", &text);
         import_batch(ctx, vec![Input::File(file)], Origin::Files).await;
 
-        let (days, report) = ctx
-            .data
-            .with_untracked(|d| (d.table.days().to_vec(), d.files.last().cloned()));
+        let (days, report) = ctx.data.with_untracked(|d| {
+            (
+                d.table.day_rows().collect::<Vec<_>>(),
+                d.files.last().cloned(),
+            )
+        });
         let report = report.expect("an import report");
         assert_eq!(report.error, None);
         assert_eq!(report.rows_read, whole.rows_read);
@@ -1108,7 +1111,10 @@ mod browser_tests {
             util::sleep_ms(50).await;
         }
         let stored = stored.expect("the import saved within 30 s");
-        assert_eq!(by_key(stored.table.days().to_vec()), by_key(days));
+        assert_eq!(
+            by_key(stored.table.day_rows().collect::<Vec<_>>()),
+            by_key(days)
+        );
         storage::clear_all(ctx).await.unwrap();
     }
 }

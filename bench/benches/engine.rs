@@ -55,6 +55,7 @@ fn engine(c: &mut Criterion) {
         let mut table = UsageTable::new();
         table.insert_days(import.rows);
         let coverage = table.coverage();
+        let days: Vec<_> = table.day_rows().collect();
         // The page's default view (8 weeks) and the whole year.
         for (name, window) in [
             ("compute-8w", WindowSpec::LastWeeks { weeks: 8 }),
@@ -69,7 +70,7 @@ fn engine(c: &mut Criterion) {
                 b.iter(|| compute(t, None, &ro))
             });
             let input = oracle::Input {
-                rows: table.days(),
+                rows: &days,
                 coverage: &coverage,
                 roster: None,
                 as_of: generate::as_of(),

@@ -5,6 +5,7 @@
 //! downstream of the parsers ever sees a source-specific shape.
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -78,30 +79,45 @@ impl fmt::Display for Source {
 /// A typed person key: a lower-cased, trimmed e-mail when the source has
 /// one, otherwise `api-key:<name>`, `account:<id>` or `device:<id>`.
 /// The roster's aliases map non-e-mail keys onto e-mails.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct PersonKey(String);
+///
+/// Shared, not copied: every row of a person holds the same text (a clone
+/// is a count, not an allocation), so a parser folding a million rows
+/// allocates each key once.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PersonKey(Arc<str>);
+
+impl Serialize for PersonKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for PersonKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<PersonKey, D::Error> {
+        String::deserialize(d).map(|s| PersonKey(s.into()))
+    }
+}
 
 impl PersonKey {
     /// An e-mail address, normalised (trimmed, lower-cased).
     pub fn email(address: &str) -> PersonKey {
-        PersonKey(address.trim().to_lowercase())
+        PersonKey(address.trim().to_lowercase().into())
     }
     /// An Admin API `api_actor.api_key_name`.
     pub fn api_key(name: &str) -> PersonKey {
-        PersonKey(format!("api-key:{}", name.trim()))
+        PersonKey(format!("api-key:{}", name.trim()).into())
     }
     /// A platform account id (`user_01…`) or account UUID.
     pub fn account(id: &str) -> PersonKey {
-        PersonKey(format!("account:{}", id.trim()))
+        PersonKey(format!("account:{}", id.trim()).into())
     }
     /// A Claude Code installation id (`user.id` in telemetry): a device, not a person.
     pub fn device(id: &str) -> PersonKey {
-        PersonKey(format!("device:{}", id.trim()))
+        PersonKey(format!("device:{}", id.trim()).into())
     }
     /// A share pseudonym ("Engineer 7KQ2XM"): stands for a person whose key is hidden.
     pub fn pseudonym(label: &str) -> PersonKey {
-        PersonKey(label.to_string())
+        PersonKey(label.into())
     }
     /// Reads a key as written in a roster alias or a stored row: a typed key
     /// (`api-key:`, `account:`, `device:`) is kept as typed, anything else is
@@ -117,7 +133,7 @@ impl PersonKey {
                 if rest.is_empty() {
                     return None;
                 }
-                return Some(PersonKey(format!("{prefix}{rest}")));
+                return Some(PersonKey(format!("{prefix}{rest}").into()));
             }
         }
         Some(PersonKey::email(t))

@@ -13,26 +13,150 @@
 //! source, and [`UsageTable::coverage`] adds the days rows themselves prove.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
+use std::ops::Range;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
+use hashbrown::HashTable;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::coverage::{DayRange, Freshness, SourceCoverage};
-use crate::model::{DayRow, PeriodRow, PersonKey, Source};
+use crate::model::{
+    DayRow, MeasureSet, Measures, ModelUsage, PeriodRow, PersonKey, Source, ToolDecisions,
+};
 use crate::parse::Import;
 
-type DayKey = (Source, PersonKey, NaiveDate);
 type PeriodKey = (Source, PersonKey, NaiveDate, NaiveDate);
 
+/// The canonical table, a struct of arrays: day row `i` is `day[i]`,
+/// `person[i]`, `source[i]`, the measures' `i`-th values… Persons are
+/// numbered once ([`UsageTable::person`]), days are days from the common
+/// era, and the per-model and per-tool splits, which few rows carry, are
+/// kept apart by row. So a person-day costs about a hundred bytes and no
+/// allocation, and the engine reads only the columns it needs.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(from = "TableRows", into = "TableRows")]
 pub struct UsageTable {
-    days: Vec<DayRow>,
+    persons: Vec<PersonKey>,
+    person_ids: FxHashMap<PersonKey, u32>,
+    days: DayColumns,
+    /// Day rows by (source, person, day): row numbers, hashed from the columns.
+    day_index: HashTable<u32>,
     periods: Vec<PeriodRow>,
-    day_index: HashMap<DayKey, usize>,
     period_index: HashMap<PeriodKey, usize>,
     /// Declared coverage per source (normalised ranges), and server sources' freshness.
     coverage: BTreeMap<Source, SourceCoverage>,
+}
+
+/// The day rows' columns, all of the same length.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DayColumns {
+    /// Days from the common era ([`Datelike::num_days_from_ce`]).
+    pub day: Vec<i32>,
+    /// Index into [`UsageTable::persons`].
+    pub person: Vec<u32>,
+    pub source: Vec<Source>,
+    pub present: Vec<MeasureSet>,
+    pub m: MeasureColumns,
+    /// The per-model and per-tool splits of the rows that have one.
+    pub extras: FxHashMap<u32, Box<Extras>>,
+}
+
+/// A row's per-model and per-tool splits (most rows have none).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Extras {
+    pub models: Vec<ModelUsage>,
+    pub tools: Vec<ToolDecisions>,
+}
+
+/// [`Measures`], one column per field.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct MeasureColumns {
+    pub sessions: Vec<u64>,
+    pub lines_added: Vec<u64>,
+    pub lines_removed: Vec<u64>,
+    pub commits: Vec<u64>,
+    pub pull_requests: Vec<u64>,
+    pub edits_accepted: Vec<u64>,
+    pub edits_rejected: Vec<u64>,
+    pub input_tokens: Vec<u64>,
+    pub output_tokens: Vec<u64>,
+    pub cache_read_tokens: Vec<u64>,
+    pub cache_creation_tokens: Vec<u64>,
+    pub cost_micros: Vec<i64>,
+    pub cost_is_estimated: Vec<bool>,
+}
+
+/// Writes the same code for every measure column.
+macro_rules! each_column {
+    ($mac:ident) => {
+        $mac!(
+            sessions,
+            lines_added,
+            lines_removed,
+            commits,
+            pull_requests,
+            edits_accepted,
+            edits_rejected,
+            input_tokens,
+            output_tokens,
+            cache_read_tokens,
+            cache_creation_tokens,
+            cost_micros,
+            cost_is_estimated
+        )
+    };
+}
+
+impl MeasureColumns {
+    /// Row `i`'s measures.
+    #[inline]
+    pub fn get(&self, i: usize) -> Measures {
+        macro_rules! get {
+            ($($f:ident),*) => { Measures { $($f: self.$f[i]),* } };
+        }
+        each_column!(get)
+    }
+
+    fn set(&mut self, i: usize, m: &Measures) {
+        macro_rules! set {
+            ($($f:ident),*) => {{ $(self.$f[i] = m.$f;)* }};
+        }
+        each_column!(set)
+    }
+
+    fn push(&mut self, m: &Measures) {
+        macro_rules! push {
+            ($($f:ident),*) => {{ $(self.$f.push(m.$f);)* }};
+        }
+        each_column!(push)
+    }
+
+    fn reserve(&mut self, n: usize) {
+        macro_rules! reserve {
+            ($($f:ident),*) => {{ $(self.$f.reserve(n);)* }};
+        }
+        each_column!(reserve)
+    }
+
+    /// Bytes the columns hold (their capacity).
+    fn heap_bytes(&self) -> usize {
+        macro_rules! bytes {
+            ($($f:ident),*) => { 0 $(+ capacity_bytes(&self.$f))* };
+        }
+        each_column!(bytes)
+    }
+}
+
+/// Bytes a vector holds.
+fn capacity_bytes<T>(v: &Vec<T>) -> usize {
+    v.capacity() * std::mem::size_of::<T>()
+}
+
+/// The hash of a (source, person, day) key.
+fn day_hash(source: Source, person: u32, day: i32) -> u64 {
+    FxBuildHasher.hash_one((source, person, day))
 }
 
 /// The serialised form: the rows and the declared coverage (the indexes are
@@ -62,7 +186,7 @@ impl From<TableRows> for UsageTable {
 impl From<UsageTable> for TableRows {
     fn from(t: UsageTable) -> TableRows {
         TableRows {
-            days: t.days,
+            days: t.day_rows().collect(),
             periods: t.periods,
             coverage: t.coverage.into_values().collect(),
         }
@@ -92,22 +216,65 @@ impl UsageTable {
     /// (source, person, day) must already be summed by the parser; an
     /// earlier load's row is updated measure by measure.
     pub fn insert_days(&mut self, rows: impl IntoIterator<Item = DayRow>) -> MergeCount {
+        let rows = rows.into_iter();
+        self.reserve_days(rows.size_hint().0);
         let mut count = MergeCount::default();
         for row in rows {
-            let key = (row.source, row.person.clone(), row.day);
-            match self.day_index.get(&key) {
-                Some(&i) => {
-                    self.days[i].update_from(row);
-                    count.replaced += 1;
-                }
-                None => {
-                    self.day_index.insert(key, self.days.len());
-                    self.days.push(row);
-                    count.added += 1;
-                }
+            let person = self.person_id(&row.person);
+            if self.insert_day(person, row) {
+                count.added += 1;
+            } else {
+                count.replaced += 1;
             }
         }
         count
+    }
+
+    /// Room for `n` more day rows.
+    fn reserve_days(&mut self, n: usize) {
+        let d = &mut self.days;
+        d.day.reserve(n);
+        d.person.reserve(n);
+        d.source.reserve(n);
+        d.present.reserve(n);
+        d.m.reserve(n);
+        let cols = (&d.source, &d.person, &d.day);
+        self.day_index.reserve(n, |&i| row_hash(cols, i));
+    }
+
+    /// The number of `key` in this table, numbering it if it is new.
+    fn person_id(&mut self, key: &PersonKey) -> u32 {
+        if let Some(&id) = self.person_ids.get(key) {
+            return id;
+        }
+        let id = self.persons.len() as u32;
+        self.persons.push(key.clone());
+        self.person_ids.insert(key.clone(), id);
+        id
+    }
+
+    /// Adds `row` (whose person is number `person`), or updates the row of
+    /// its (source, person, day) measure by measure. True when added.
+    fn insert_day(&mut self, person: u32, row: DayRow) -> bool {
+        let day = row.day.num_days_from_ce();
+        let d = &mut self.days;
+        let hash = day_hash(row.source, person, day);
+        let found = self.day_index.find(hash, |&i| {
+            let i = i as usize;
+            d.day[i] == day && d.person[i] == person && d.source[i] == row.source
+        });
+        if let Some(&i) = found {
+            let mut have = self.day_row(i as usize);
+            have.update_from(row);
+            self.days.set(i as usize, have);
+            return false;
+        }
+        let i = d.day.len() as u32;
+        let cols = (&d.source, &d.person, &d.day);
+        self.day_index
+            .insert_unique(hash, i, |&j| row_hash(cols, j));
+        d.push(day, person, row);
+        true
     }
 
     pub fn insert_periods(&mut self, rows: impl IntoIterator<Item = PeriodRow>) -> MergeCount {
@@ -181,9 +348,21 @@ impl UsageTable {
     /// its first to its last day, as a usage export does.
     pub fn coverage(&self) -> Vec<SourceCoverage> {
         let mut out = self.coverage.clone();
+        // Day numbers per source (indexed by `Source as usize`), made dates once deduplicated.
+        let mut numbers: [Vec<i32>; Source::ALL.len()] = Default::default();
+        for (s, d) in self.days.source.iter().zip(&self.days.day) {
+            let days = &mut numbers[*s as usize];
+            if days.last() != Some(d) {
+                days.push(*d);
+            }
+        }
         let mut spans: BTreeMap<Source, Vec<NaiveDate>> = BTreeMap::new();
-        for r in &self.days {
-            spans.entry(r.source).or_default().push(r.day);
+        for (source, mut days) in Source::ALL.into_iter().zip(numbers) {
+            if !days.is_empty() {
+                days.sort_unstable();
+                days.dedup();
+                spans.insert(source, days.into_iter().map(date).collect());
+            }
         }
         for p in &self.periods {
             if let Some(w) = DayRange::weekly(p.start, p.end) {
@@ -209,14 +388,90 @@ impl UsageTable {
         out.into_values().collect()
     }
 
-    pub fn days(&self) -> &[DayRow] {
+    /// The number of day rows.
+    pub fn day_count(&self) -> usize {
+        self.days.day.len()
+    }
+
+    /// Day row `i` (in the order rows were first loaded), built from the columns.
+    pub fn day_row(&self, i: usize) -> DayRow {
+        let d = &self.days;
+        let extras = d.extras.get(&(i as u32));
+        DayRow {
+            day: date(d.day[i]),
+            person: self.persons[d.person[i] as usize].clone(),
+            source: d.source[i],
+            measures: d.m.get(i),
+            models: extras.map(|e| e.models.clone()).unwrap_or_default(),
+            tools: extras.map(|e| e.tools.clone()).unwrap_or_default(),
+            present: d.present[i],
+        }
+    }
+
+    /// Every day row, in the order rows were first loaded.
+    pub fn day_rows(&self) -> impl ExactSizeIterator<Item = DayRow> + '_ {
+        self.day_rows_in(0..self.day_count())
+    }
+
+    /// The day rows numbered `range` (clipped to the table).
+    pub fn day_rows_in(&self, range: Range<usize>) -> impl ExactSizeIterator<Item = DayRow> + '_ {
+        let end = range.end.min(self.day_count());
+        (range.start.min(end)..end).map(|i| self.day_row(i))
+    }
+
+    /// Day rows per source.
+    pub fn day_counts(&self) -> BTreeMap<Source, u64> {
+        let mut n = [0u64; Source::ALL.len()];
+        for s in &self.days.source {
+            n[*s as usize] += 1;
+        }
+        Source::ALL
+            .into_iter()
+            .zip(n)
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
+    /// The persons the day rows name, by number.
+    pub(crate) fn persons(&self) -> &[PersonKey] {
+        &self.persons
+    }
+
+    /// The number of `key` among the day rows' persons, if any row names it.
+    pub(crate) fn person_number(&self, key: &PersonKey) -> Option<u32> {
+        self.person_ids.get(key).copied()
+    }
+
+    /// The day rows' columns.
+    pub(crate) fn columns(&self) -> &DayColumns {
         &self.days
     }
+
+    /// Bytes the table holds on the heap, from its vectors' and indexes'
+    /// capacities (person keys counted twice: list and index). Not counted:
+    /// the allocator's own overhead.
+    pub fn heap_bytes(&self) -> usize {
+        let d = &self.days;
+        let keys: usize = self.persons.iter().map(|p| p.as_str().len()).sum();
+        capacity_bytes(&self.persons)
+            + 2 * keys
+            + self.person_ids.capacity() * (std::mem::size_of::<(PersonKey, u32)>() + 1)
+            + capacity_bytes(&d.day)
+            + capacity_bytes(&d.person)
+            + capacity_bytes(&d.source)
+            + capacity_bytes(&d.present)
+            + d.m.heap_bytes()
+            + d.extras.capacity() * (std::mem::size_of::<(u32, Box<Extras>)>() + 1)
+            + d.extras.len() * std::mem::size_of::<Extras>()
+            + self.day_index.capacity() * (std::mem::size_of::<u32>() + 1)
+            + capacity_bytes(&self.periods)
+    }
+
     pub fn periods(&self) -> &[PeriodRow] {
         &self.periods
     }
     pub fn is_empty(&self) -> bool {
-        self.days.is_empty() && self.periods.is_empty()
+        self.days.day.is_empty() && self.periods.is_empty()
     }
 
     /// Removes every row and the coverage of one source (e.g. before
@@ -227,5 +482,43 @@ impl UsageTable {
         rows.periods.retain(|r| r.source != source);
         rows.coverage.retain(|c| c.source != source);
         *self = UsageTable::from(rows);
+    }
+}
+
+/// The hash of row `i` of the (source, person, day) columns.
+fn row_hash(cols: (&Vec<Source>, &Vec<u32>, &Vec<i32>), i: u32) -> u64 {
+    let i = i as usize;
+    day_hash(cols.0[i], cols.1[i], cols.2[i])
+}
+
+/// The day `n` days from the common era (as stored in [`DayColumns::day`]).
+pub(crate) fn date(n: i32) -> NaiveDate {
+    NaiveDate::from_num_days_from_ce_opt(n).unwrap_or_default()
+}
+
+impl DayColumns {
+    fn push(&mut self, day: i32, person: u32, row: DayRow) {
+        let i = self.day.len() as u32;
+        self.day.push(day);
+        self.person.push(person);
+        self.source.push(row.source);
+        self.present.push(row.present);
+        self.m.push(&row.measures);
+        self.set_extras(i, row.models, row.tools);
+    }
+
+    /// Row `i`'s measures, presence and splits from `row` (same key).
+    fn set(&mut self, i: usize, row: DayRow) {
+        self.present[i] = row.present;
+        self.m.set(i, &row.measures);
+        self.set_extras(i as u32, row.models, row.tools);
+    }
+
+    fn set_extras(&mut self, i: u32, models: Vec<ModelUsage>, tools: Vec<ToolDecisions>) {
+        if models.is_empty() && tools.is_empty() {
+            self.extras.remove(&i);
+        } else {
+            self.extras.insert(i, Box::new(Extras { models, tools }));
+        }
     }
 }

@@ -64,10 +64,8 @@ impl ImportsSnapshot {
     /// The folder's person-day rows of `from..=to`.
     pub fn rows(&self, from: NaiveDate, to: NaiveDate) -> Vec<DayRow> {
         self.table
-            .days()
-            .iter()
+            .day_rows()
             .filter(|r| r.day >= from && r.day <= to)
-            .cloned()
             .collect()
     }
 
@@ -98,10 +96,7 @@ impl ImportsSnapshot {
 
     /// Rows the folder gives, per source.
     pub fn row_counts(&self) -> BTreeMap<Source, u64> {
-        let mut out = BTreeMap::new();
-        for r in self.table.days() {
-            *out.entry(r.source).or_default() += 1;
-        }
+        let mut out = self.table.day_counts();
         for p in self.table.periods() {
             *out.entry(p.source).or_default() += 1;
         }

@@ -122,7 +122,7 @@ pub(crate) async fn load_rows(
         let mut table = scoreboard_core::UsageTable::new();
         table.insert_days(file_rows);
         table.insert_days(rows);
-        rows = table.days().to_vec();
+        rows = table.day_rows().collect();
         coverage.extend(folder.coverage(from, to));
     }
     Ok(ServerRows {

@@ -114,8 +114,7 @@ fn as_the_page_does(files: &[&Path]) -> Vec<(String, String, u64, u64)> {
         table.insert_import(import);
     }
     let mut out: Vec<_> = table
-        .days()
-        .iter()
+        .day_rows()
         .map(|r| {
             (
                 r.person.as_str().to_string(),

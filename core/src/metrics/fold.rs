@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 
 use super::health::{DataHealth, SourceHealth};
-use crate::model::{DayRow, Measures, PeriodRow, PersonKey, Source};
+use crate::model::{Measures, PeriodRow, PersonKey, Source};
 use crate::roster::Roster;
-use crate::table::UsageTable;
+use crate::table::{self, DayColumns, UsageTable};
 use crate::week;
 
 /// Weeks are indexed from this Monday so that they fit an `i32` and sort.
@@ -138,31 +138,51 @@ pub(crate) fn fold(table: &UsageTable, roster: Option<&Roster>) -> Folded {
         ids: HashMap::new(),
         raw: HashMap::new(),
     };
-    let days = table.days();
-    let mut keys: Vec<DayKey> = days
-        .iter()
-        .enumerate()
-        .map(|(i, row)| DayKey {
-            person: persons.id(&row.person),
-            day: day_num(row.day),
-            rank: 3 - row.source.precedence(),
-            source: row.source,
-            row: i as u32,
-        })
-        .collect();
-    keys.sort_unstable();
+    // Roster resolution once per distinct person of the table, not per row.
+    let resolved: Vec<u32> = table.persons().iter().map(|p| persons.id(p)).collect();
+    let cols = table.columns();
+    let sources = cols.source.iter().fold(0u8, |set, s| set | 1 << *s as u8);
     let periods: Vec<(u32, &PeriodRow)> = table
         .periods()
         .iter()
         .map(|p| (persons.id(&p.person), p))
         .collect();
-
     let mut warnings = Vec::new();
-    let mut excluded = vec![false; keys.len()];
-    let kept = choose_periods(periods, &persons.keys, &keys, &mut excluded, &mut warnings);
-    let mut acc = vec![PersonAcc::default(); persons.keys.len()];
+    let mut days = DayAcc::new(persons.keys.len(), cols);
     let mut health = DataHealth::default();
-    let superseded = fold_days(days, &keys, &excluded, &mut acc, &mut health);
+    // One source, no two keys of one person, no period totals: every row is
+    // its own person-day and wins, so no precedence to sort out.
+    let one_per_person_day =
+        sources.count_ones() <= 1 && persons.keys.len() == resolved.len() && periods.is_empty();
+    let (kept, superseded) = if one_per_person_day {
+        for (row, &p) in cols.person.iter().enumerate() {
+            let person = resolved[p as usize];
+            days.add(
+                person,
+                cols.day[row],
+                cols.source[row],
+                &cols.m.get(row),
+                &mut health,
+            );
+        }
+        (Vec::new(), HashMap::new())
+    } else {
+        let mut keys: Vec<DayKey> = (0..cols.day.len())
+            .map(|i| DayKey {
+                person: resolved[cols.person[i] as usize],
+                day: cols.day[i],
+                rank: 3 - cols.source[i].precedence(),
+                source: cols.source[i],
+                row: i as u32,
+            })
+            .collect();
+        keys.sort_unstable();
+        let mut excluded = vec![false; keys.len()];
+        let kept = choose_periods(periods, &persons.keys, &keys, &mut excluded, &mut warnings);
+        let superseded = fold_days(cols, &keys, &excluded, &mut days, &mut health);
+        (kept, superseded)
+    };
+    let mut acc = days.finish();
     let (sources, days_by_week, mut first) = source_health(table, &superseded);
     health.sources = sources;
     for (id, p) in &kept {
@@ -177,6 +197,105 @@ pub(crate) fn fold(table: &UsageTable, roster: Option<&Roster>) -> Folded {
         warnings,
         first_data_day: first,
     }
+}
+
+/// The person-weeks being folded from day rows. When persons × weeks is no
+/// more than the rows, each person-week is a slot of one dense array (no
+/// map look-up per row); otherwise (a few rows over many years) a map per
+/// person. Activity days and sources are kept as numbers until the end.
+struct DayAcc {
+    acc: Vec<PersonAcc>,
+    /// First week of the dense array, weeks in it, and the array (person-major).
+    dense: Option<(i32, usize, Vec<PersonWeek>)>,
+    /// First and last active day (days from the common era) per person.
+    active: Vec<(i32, i32)>,
+    /// Sources per person, one bit each.
+    sources: Vec<u8>,
+}
+
+impl DayAcc {
+    fn new(persons: usize, cols: &DayColumns) -> DayAcc {
+        let weeks = cols.day.iter().fold(None, |r: Option<(i32, i32)>, &d| {
+            let w = week_of_day(d);
+            Some(r.map_or((w, w), |(lo, hi)| (lo.min(w), hi.max(w))))
+        });
+        let dense = weeks.and_then(|(lo, hi)| {
+            let span = (hi - lo) as usize + 1;
+            (persons.saturating_mul(span) <= cols.day.len())
+                .then(|| (lo, span, vec![PersonWeek::default(); persons * span]))
+        });
+        DayAcc {
+            acc: vec![PersonAcc::default(); persons],
+            dense,
+            active: vec![(i32::MAX, i32::MIN); persons],
+            sources: vec![0; persons],
+        }
+    }
+
+    /// Adds a person-day's winning measures.
+    #[inline]
+    fn add(
+        &mut self,
+        person: u32,
+        day: i32,
+        source: Source,
+        m: &Measures,
+        health: &mut DataHealth,
+    ) {
+        let p = person as usize;
+        let w = week_of_day(day);
+        let pw = match &mut self.dense {
+            Some((lo, span, v)) => &mut v[p * *span + (w - *lo) as usize],
+            None => self.acc[p].weeks.entry(w).or_default(),
+        };
+        pw.m.add(m);
+        self.sources[p] |= 1 << source as u8;
+        if m.is_active() {
+            pw.active = true;
+            let a = &mut self.active[p];
+            *a = (a.0.min(day), a.1.max(day));
+        }
+        if m.cost_is_estimated {
+            health.estimated_cost_person_days += 1;
+        }
+    }
+
+    fn finish(self) -> Vec<PersonAcc> {
+        let DayAcc {
+            mut acc,
+            dense,
+            active,
+            sources,
+        } = self;
+        for (p, a) in acc.iter_mut().enumerate() {
+            if let Some((lo, span, v)) = &dense {
+                a.weeks = v[p * span..(p + 1) * span]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, pw)| pw.active || pw.m != Measures::default())
+                    .map(|(i, pw)| (lo + i as i32, *pw))
+                    .collect();
+            }
+            let (first, last) = active[p];
+            if first <= last {
+                a.mark_active(table::date(first), table::date(last));
+            }
+            a.sources = Source::ALL
+                .into_iter()
+                .filter(|s| sources[p] & 1 << *s as u8 != 0)
+                .collect();
+        }
+        acc
+    }
+}
+
+/// [`epoch`] as days from the common era (a constant: this runs per row).
+const EPOCH_CE: i32 = 719_167;
+
+/// The week index of a day given as days from the common era.
+#[inline]
+fn week_of_day(day: i32) -> i32 {
+    (day - EPOCH_CE).div_euclid(7)
 }
 
 /// Decides which period totals count: rows of one source over the same span
@@ -263,10 +382,10 @@ fn agree(a: &Measures, b: &Measures) -> bool {
 /// person-days with several sources (and whether they agree) and the
 /// person-days each source lost. Returns the losses per source.
 fn fold_days(
-    days: &[DayRow],
+    cols: &DayColumns,
     keys: &[DayKey],
     excluded: &[bool],
-    acc: &mut [PersonAcc],
+    acc: &mut DayAcc,
     health: &mut DataHealth,
 ) -> HashMap<Source, u64> {
     let mut superseded: HashMap<Source, u64> = HashMap::new();
@@ -280,13 +399,13 @@ fn fold_days(
         while j < keys.len() && (keys[j].person, keys[j].day) == (first.person, first.day) {
             let k = keys[j];
             all_excluded &= excluded[j];
-            let m = &days[k.row as usize].measures;
+            let m = cols.m.get(k.row as usize);
             if k.source == first.source {
-                best.add(m);
+                best.add(&m);
             } else {
                 match others.iter_mut().find(|(s, _)| *s == k.source) {
-                    Some((_, om)) => om.add(m),
-                    None => others.push((k.source, *m)),
+                    Some((_, om)) => om.add(&m),
+                    None => others.push((k.source, m)),
                 }
             }
             j += 1;
@@ -301,18 +420,7 @@ fn fold_days(
             }
         }
         if !all_excluded {
-            let day = days[first.row as usize].day;
-            let a = &mut acc[first.person as usize];
-            a.sources.insert(first.source);
-            let pw = a.weeks.entry(week_index(day)).or_default();
-            pw.m.add(&best);
-            if best.is_active() {
-                pw.active = true;
-                a.mark_active(day, day);
-            }
-            if best.cost_is_estimated {
-                health.estimated_cost_person_days += 1;
-            }
+            acc.add(first.person, first.day, first.source, &best, health);
         }
         i = j;
     }
@@ -327,43 +435,64 @@ fn source_health(
 ) -> (Vec<SourceHealth>, HashMap<i32, u8>, Option<NaiveDate>) {
     #[derive(Default)]
     struct Seen<'a> {
-        days: BTreeSet<NaiveDate>,
+        days: Vec<i32>,
         day_rows: u64,
-        people: BTreeSet<&'a PersonKey>,
+        /// Table persons (by number) with a day row of the source.
+        people: Vec<bool>,
+        /// Persons of period rows the day rows do not name.
+        period_people: BTreeSet<&'a PersonKey>,
         period_rows: u64,
     }
+    let cols = table.columns();
+    let n = table.persons().len();
     let mut per_source: BTreeMap<Source, Seen> = BTreeMap::new();
-    for row in table.days() {
-        let e = per_source.entry(row.source).or_default();
-        e.days.insert(row.day);
+    for ((s, d), p) in cols.source.iter().zip(&cols.day).zip(&cols.person) {
+        let e = per_source.entry(*s).or_default();
+        if e.days.last() != Some(d) {
+            e.days.push(*d);
+        }
         e.day_rows += 1;
-        e.people.insert(&row.person);
+        if e.people.is_empty() {
+            e.people = vec![false; n];
+        }
+        e.people[*p as usize] = true;
     }
     for p in table.periods() {
         let e = per_source.entry(p.source).or_default();
         e.period_rows += 1;
-        e.people.insert(&p.person);
+        let named = table
+            .person_number(&p.person)
+            .is_some_and(|i| e.people.get(i as usize).copied().unwrap_or(false));
+        if !named {
+            e.period_people.insert(&p.person);
+        }
     }
-    let mut all_days: BTreeSet<NaiveDate> = BTreeSet::new();
+    let mut all_days: Vec<i32> = Vec::new();
     let mut out = Vec::new();
-    for (source, seen) in &per_source {
-        all_days.extend(seen.days.iter().copied());
+    for (source, seen) in &mut per_source {
+        seen.days.sort_unstable();
+        seen.days.dedup();
+        all_days.extend(&seen.days);
+        let days: BTreeSet<NaiveDate> = seen.days.iter().map(|d| table::date(*d)).collect();
         out.push(SourceHealth {
             source: *source,
-            first_day: seen.days.first().copied(),
-            last_day: seen.days.last().copied(),
+            first_day: days.first().copied(),
+            last_day: days.last().copied(),
             day_rows: seen.day_rows,
             period_rows: seen.period_rows,
-            persons: seen.people.len() as u64,
-            gaps: gaps(&seen.days),
+            persons: seen.people.iter().filter(|x| **x).count() as u64
+                + seen.period_people.len() as u64,
+            gaps: gaps(&days),
             superseded_person_days: superseded.get(source).copied().unwrap_or(0),
         });
     }
+    all_days.sort_unstable();
+    all_days.dedup();
     let mut days_by_week: HashMap<i32, u8> = HashMap::new();
     for d in &all_days {
-        *days_by_week.entry(week_index(*d)).or_default() += 1;
+        *days_by_week.entry(week_of_day(*d)).or_default() += 1;
     }
-    (out, days_by_week, all_days.first().copied())
+    (out, days_by_week, all_days.first().map(|d| table::date(*d)))
 }
 
 /// A period row that counts: inside one ISO week it counts for that week
@@ -407,4 +536,24 @@ fn gaps(days: &BTreeSet<NaiveDate>) -> Vec<(NaiveDate, NaiveDate)> {
         prev = Some(d);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn week_of_a_day_number_is_the_week_of_its_date() {
+        assert_eq!(EPOCH_CE, day_num(epoch()));
+        for d in [
+            "1969-12-28",
+            "1970-01-04",
+            "1970-01-05",
+            "2025-12-01",
+            "2026-11-22",
+        ] {
+            let d: NaiveDate = d.parse().unwrap_or_default();
+            assert_eq!(week_of_day(day_num(d)), week_index(d), "{d}");
+        }
+    }
 }

@@ -145,14 +145,14 @@ pub struct WindowTotals {
 /// The tier of one person at week `w` (§4).
 pub(crate) fn tier_at(a: &PersonAcc, w: i32, power_threshold: Option<u64>) -> Tier {
     let weeks_active = (w - 3..=w).filter(|x| a.active_in(*x)).count();
-    let w_start = week_monday(w - 3);
-    let w_end = week::sunday_of(week_monday(w));
     match weeks_active {
         4 if power_threshold.is_some_and(|t| a.lines_in(w - 3, w) >= t) => return Tier::Power,
         3 | 4 => return Tier::Regular,
         1 | 2 => return Tier::Occasional,
         _ => {}
     }
+    let w_start = week_monday(w - 3);
+    let w_end = week::sunday_of(week_monday(w));
     // Long period rows cannot be placed in a week: active in a period that
     // touches the four weeks counts as occasional, before them as lapsed.
     let active_periods = || a.long_periods.iter().filter(|p| p.m.is_active());

@@ -407,6 +407,7 @@ impl Coverage {
 }
 
 fn record(cov: &Coverage, case: &Case, table: &UsageTable, out: &Output) {
+    let days: Vec<DayRow> = table.day_rows().collect();
     cov.hit(
         "later file without a measure the earlier row had",
         case.later.iter().any(|l| {
@@ -419,7 +420,7 @@ fn record(cov: &Coverage, case: &Case, table: &UsageTable, out: &Output) {
     );
     let mut by_day: BTreeMap<(String, NaiveDate), Vec<&DayRow>> = BTreeMap::new();
     let roster = case.roster.as_ref().map(|r| Roster::new(r.clone()));
-    for r in table.days() {
+    for r in &days {
         let p = roster
             .as_ref()
             .map_or(r.person.clone(), |ro| ro.resolve(&r.person));
@@ -451,12 +452,9 @@ fn record(cov: &Coverage, case: &Case, table: &UsageTable, out: &Output) {
     );
     cov.hit(
         "alias row resolved onto a roster e-mail",
-        roster.as_ref().is_some_and(|ro| {
-            table
-                .days()
-                .iter()
-                .any(|r| ro.resolve(&r.person) != r.person)
-        }),
+        roster
+            .as_ref()
+            .is_some_and(|ro| days.iter().any(|r| ro.resolve(&r.person) != r.person)),
     );
     cov.hit(
         "alias claimed by two roster members",
@@ -464,10 +462,7 @@ fn record(cov: &Coverage, case: &Case, table: &UsageTable, out: &Output) {
     );
     cov.hit("person not on the roster", !out.not_on_roster.is_empty());
     cov.hit("roster member never active", !out.non_starters.is_empty());
-    cov.hit(
-        "row of zeros",
-        table.days().iter().any(|r| !r.measures.is_active()),
-    );
+    cov.hit("row of zeros", days.iter().any(|r| !r.measures.is_active()));
     cov.hit(
         "window across a year boundary",
         out.weeks.iter().any(|w| {
@@ -482,9 +477,7 @@ fn record(cov: &Coverage, case: &Case, table: &UsageTable, out: &Output) {
     );
     cov.hit(
         "data after as_of",
-        table
-            .days()
-            .iter()
+        days.iter()
             .any(|r| r.day > case.as_of && r.measures.is_active()),
     );
     cov.hit("team filter", case.team.is_some() && !out.people.is_empty());
@@ -581,7 +574,7 @@ fn check(case: &Case, cov: &Coverage) -> Result<(), TestCaseError> {
     let loaded: Vec<DayRow> = case.rows.iter().chain(&case.later).cloned().collect();
     let merged = oracle::merge_loads(&loaded)
         .map_err(|e| TestCaseError::fail(format!("oracle merge failed: {e}")))?;
-    let mut engine_rows: Vec<_> = table.days().iter().map(row_key).collect();
+    let mut engine_rows: Vec<_> = table.day_rows().map(|r| row_key(&r)).collect();
     let mut oracle_rows: Vec<_> = merged.iter().map(row_key).collect();
     engine_rows.sort_by(|a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
     oracle_rows.sort_by(|a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
@@ -936,8 +929,9 @@ fn the_tier_chart_counts_people_first_active_after_w_as_new() {
         &ReportOptions::last_weeks(case.as_of, 4),
     );
     let coverage = table.coverage();
+    let days: Vec<DayRow> = table.day_rows().collect();
     let out = oracle::compute(&Input {
-        rows: table.days(),
+        rows: &days,
         coverage: &coverage,
         roster: case.roster.as_deref(),
         as_of: case.as_of,
