@@ -31,7 +31,7 @@ pub struct Settings {
 }
 
 /// Writes the store; the rows written and the seconds it took.
-fn write_store(db: &Path, s: &Settings, today: NaiveDate) -> Result<(u64, f64)> {
+pub fn write_store(db: &Path, s: &Settings, today: NaiveDate) -> Result<(u64, f64)> {
     let t = Instant::now();
     let store = Store::open(db).map_err(ctx(db.display()))?;
     let now = Utc::now();

@@ -47,6 +47,8 @@ struct Inner {
     imports: Arc<crate::imports::ImportsDir>,
     /// `/api/report` answers per (query, data version) (issue 15).
     report_cache: ReportCache,
+    /// `/api/rows` full answers, encoded and compressed (issue 13).
+    rows_cache: crate::rows::RowsCache,
     /// The weekly digest's schedule and webhook (issue 15).
     digest: Arc<DigestSettings>,
 }
@@ -111,6 +113,7 @@ impl AppState {
                     config.feeds.imports_dir.clone(),
                 )),
                 report_cache: ReportCache::default(),
+                rows_cache: crate::rows::RowsCache::default(),
                 digest: Arc::new(DigestSettings::for_config(config)),
             }),
         }
@@ -172,6 +175,9 @@ impl AppState {
     }
     pub fn report_cache(&self) -> &ReportCache {
         &self.inner.report_cache
+    }
+    pub fn rows_cache(&self) -> &crate::rows::RowsCache {
+        &self.inner.rows_cache
     }
     /// What the rows, coverage and roster every report is computed from
     /// were at: the store's row writes, other connections' commits
