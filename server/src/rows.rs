@@ -22,10 +22,9 @@
 //! the full answer by construction; what it saves is the wire and the
 //! page's decoding, not the server's read.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use axum::body::Bytes;
 
@@ -40,7 +39,7 @@ use serde::Deserialize;
 
 use crate::error::{blocking, ApiError};
 use crate::load::load_rows;
-use crate::state::AppState;
+use crate::state::{AppState, FullAnswer};
 
 /// The longest range `/api/rows` answers in one call.
 pub const MAX_RANGE_DAYS: i64 = 800;
@@ -280,7 +279,7 @@ pub(crate) async fn rows(
     let (body, cached) = match delta {
         Some(body) => (body, None),
         None => {
-            let key = FullKey {
+            let key = crate::state::FullKey {
                 version,
                 from,
                 to,
@@ -313,7 +312,7 @@ pub(crate) async fn rows(
     let varies = match cached {
         Some(full) => match Encoding::accepted(&headers) {
             Some(enc) => {
-                *resp.body_mut() = axum::body::Body::from(full.compressed(enc).await?);
+                *resp.body_mut() = axum::body::Body::from(compressed(&full, enc).await?);
                 resp.headers_mut().insert(
                     header::CONTENT_ENCODING,
                     HeaderValue::from_static(enc.name()),
@@ -411,28 +410,12 @@ async fn encode(answer: RowsAnswer, compact: bool) -> Result<Bytes, ApiError> {
     }
 }
 
-/// Full answers kept at most (the newest; all of one data version).
-pub const ROWS_CACHE_ENTRIES: usize = 2;
-/// A full answer whose body is larger than this is served but not kept
-/// (a 1 M-row compact answer is ~60 MB; its JSON ~700 MB is never kept).
-pub const ROWS_CACHE_MAX_BODY: usize = 128 << 20;
 /// Brotli's quality (and gzip's level) for a full answer: the first asker
 /// waits for it. Measured on a 1 M-row compact answer (34 MB): quality 1
 /// takes 60 ms for 4.8 MB, quality 5 (the CompressionLayer's) 2.2 s for
 /// 2.2 MB; both are far under the 16 bytes a row the wire may cost.
 const BROTLI_QUALITY: u32 = 1;
 const GZIP_LEVEL: u32 = 1;
-
-/// What a full answer is kept by: equal keys mean equal answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FullKey {
-    version: crate::state::DataVersion,
-    from: NaiveDate,
-    to: NaiveDate,
-    /// Telemetry's coverage runs to the server's today.
-    today: NaiveDate,
-    compact: bool,
-}
 
 /// A content coding the cache keeps an answer in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -502,122 +485,23 @@ impl Encoding {
     }
 }
 
-/// One full answer: its body, and the same compressed, each made once.
-pub struct FullAnswer {
-    body: Bytes,
-    brotli: tokio::sync::OnceCell<Bytes>,
-    gzip: tokio::sync::OnceCell<Bytes>,
-}
-
-impl FullAnswer {
-    async fn compressed(&self, enc: Encoding) -> Result<Bytes, ApiError> {
-        let cell = match enc {
-            Encoding::Brotli => &self.brotli,
-            Encoding::Gzip => &self.gzip,
-        };
-        cell.get_or_try_init(|| {
-            let body = self.body.clone();
-            async move {
-                blocking(move || enc.compress(&body))
-                    .await?
-                    .map(Bytes::from)
-                    .map_err(|e| ApiError::internal(format!("compressing the rows: {e}")))
-            }
-        })
-        .await
-        .cloned()
-    }
-}
-
-type Slot = Arc<tokio::sync::OnceCell<Arc<FullAnswer>>>;
-
-/// `/api/rows` full answers by [`FullKey`]: a reload or a second page on
-/// an unchanged store costs no SQLite read, no encoding and no compression.
-/// At most [`ROWS_CACHE_ENTRIES`] answers of the newest data version are
-/// kept (a new version drops the older ones), none over
-/// [`ROWS_CACHE_MAX_BODY`]. Single flight: askers of one key while it is
-/// being made wait for that one making, and a failed making is not kept.
-#[derive(Default)]
-pub struct RowsCache {
-    slots: Mutex<VecDeque<(FullKey, Slot)>>,
-    made: AtomicU64,
-}
-
-impl RowsCache {
-    /// Full answers made so far (cache misses; for tests and the bench).
-    pub fn made(&self) -> u64 {
-        self.made.load(Ordering::Relaxed)
-    }
-
-    /// Answers kept now, and their bytes (body and compressed copies).
-    pub fn held(&self) -> (usize, usize) {
-        let slots = self.lock();
-        let bytes = slots
-            .iter()
-            .filter_map(|(_, s)| s.get())
-            .map(|a| {
-                a.body.len()
-                    + a.brotli.get().map_or(0, Bytes::len)
-                    + a.gzip.get().map_or(0, Bytes::len)
-            })
-            .sum();
-        (slots.len(), bytes)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(FullKey, Slot)>> {
-        self.slots.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn slot(&self, key: FullKey) -> Slot {
-        let mut slots = self.lock();
-        if let Some((_, s)) = slots.iter().find(|(k, _)| *k == key) {
-            return s.clone();
+/// `full`'s body in `enc`, compressed at its first ask (single flight).
+async fn compressed(full: &FullAnswer, enc: Encoding) -> Result<Bytes, ApiError> {
+    let cell = match enc {
+        Encoding::Brotli => &full.brotli,
+        Encoding::Gzip => &full.gzip,
+    };
+    cell.get_or_try_init(|| {
+        let body = full.body.clone();
+        async move {
+            blocking(move || enc.compress(&body))
+                .await?
+                .map(Bytes::from)
+                .map_err(|e| ApiError::internal(format!("compressing the rows: {e}")))
         }
-        // Versions only grow: an answer of another version is never asked again.
-        slots.retain(|(k, _)| k.version == key.version);
-        if slots.len() >= ROWS_CACHE_ENTRIES {
-            slots.pop_front();
-        }
-        let s = Slot::default();
-        slots.push_back((key, s.clone()));
-        s
-    }
-
-    fn forget(&self, key: FullKey, slot: &Slot) {
-        self.lock()
-            .retain(|(k, s)| !(*k == key && Arc::ptr_eq(s, slot)));
-    }
-
-    async fn full<F, Fut>(&self, key: FullKey, make: F) -> Result<Arc<FullAnswer>, ApiError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<Bytes, ApiError>>,
-    {
-        let slot = self.slot(key);
-        let made = slot
-            .get_or_try_init(|| async {
-                self.made.fetch_add(1, Ordering::Relaxed);
-                let body = make().await?;
-                Ok::<_, ApiError>(Arc::new(FullAnswer {
-                    body,
-                    brotli: Default::default(),
-                    gzip: Default::default(),
-                }))
-            })
-            .await;
-        match made {
-            Ok(answer) => {
-                if answer.body.len() > ROWS_CACHE_MAX_BODY {
-                    self.forget(key, &slot);
-                }
-                Ok(answer.clone())
-            }
-            Err(e) => {
-                self.forget(key, &slot);
-                Err(e)
-            }
-        }
-    }
+    })
+    .await
+    .cloned()
 }
 
 #[cfg(test)]

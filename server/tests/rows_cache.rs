@@ -16,7 +16,7 @@ use common::*;
 use scoreboard_core::api::{rows_wire, RowsAnswer};
 use scoreboard_core::Source;
 use scoreboard_server::config::{Config, Secrets};
-use scoreboard_server::rows::ROWS_CACHE_ENTRIES;
+use scoreboard_server::state::ROWS_CACHE_ENTRIES;
 use scoreboard_server::store::TokenKind;
 use scoreboard_server::tokens;
 
