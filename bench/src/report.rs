@@ -738,6 +738,34 @@ fn rows1m_table(w: &mut String, rm: &Value) {
         "| server RSS after both visits | {} | |\n",
         mb(&rm["server_rss_bytes"])
     );
+    let n = &rm["native"];
+    if n.is_object() {
+        let _ = writeln!(w, "After the visits, the page's full `api/rows` asked again natively (the server's kept answer; median of three) and core's decoder run natively on it (the page runs the same code in wasm):\n");
+        let _ = writeln!(w, "| figure | value |\n|---|---:|");
+        let _ = writeln!(
+            w,
+            "| server's full answer, cold (the first open's request, sent → response end) | {} s |",
+            secs(&a["rows_request_ms"])
+        );
+        let _ = writeln!(
+            w,
+            "| server's full answer, kept: brotli / plain, request → last byte | {} ms / {} ms |",
+            f(&n["kept_answer_brotli_ms"], 0),
+            f(&n["kept_answer_plain_ms"], 0)
+        );
+        let _ = writeln!(
+            w,
+            "| bytes per row: on the wire (brotli) / to decode | {} B / {} B (goals ≤ 16 / ≤ 64) |",
+            f(&n["wire_bytes_per_row"], 1),
+            f(&n["decoded_bytes_per_row"], 1)
+        );
+        let _ = writeln!(
+            w,
+            "| decode {} rows natively (`rows_wire::decode`) | {} ms |\n",
+            n["rows"],
+            f(&n["decode_ms"], 0)
+        );
+    }
     if let Some(p) = rm["problems"].as_array().filter(|p| !p.is_empty()) {
         let _ = writeln!(w, "Figures wrong: {}\n", Value::Array(p.clone()));
     }

@@ -14,6 +14,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{Days, NaiveDate, Utc};
+use scoreboard_core::api::rows_wire;
 use scoreboard_core::parse::admin_api::{records_to_rows, UsageRecord};
 use scoreboard_core::{compute, ReportOptions, Source, UsageTable, WindowSpec};
 use scoreboard_server::store::{DayStats, Store};
@@ -21,6 +22,7 @@ use serde_json::{json, Value};
 
 use crate::browser::{poll, wd, Browser};
 use crate::proc::Server;
+use crate::stats::median;
 use crate::{ctx, Result};
 
 pub struct Settings {
@@ -31,7 +33,7 @@ pub struct Settings {
 }
 
 /// Writes the store; the rows written and the seconds it took.
-fn write_store(db: &Path, s: &Settings, today: NaiveDate) -> Result<(u64, f64)> {
+pub fn write_store(db: &Path, s: &Settings, today: NaiveDate) -> Result<(u64, f64)> {
     let t = Instant::now();
     let store = Store::open(db).map_err(ctx(db.display()))?;
     let now = Utc::now();
@@ -113,7 +115,7 @@ return {
   rows,
   wae: document.querySelector('#kpi-wae .value').getAttribute('data-value'),
   sessions: document.querySelector('#kpi-sessions .value')?.getAttribute('data-value') ?? null,
-  api: api.map((e) => ({ transfer: e.transferSize, encoded: e.encodedBodySize, decoded: e.decodedBodySize, start: e.startTime, end: e.responseEnd })),
+  api: api.map((e) => ({ url: e.name, transfer: e.transferSize, encoded: e.encodedBodySize, decoded: e.decodedBodySize, start: e.startTime, end: e.responseEnd })),
 };
 "#;
 
@@ -149,6 +151,7 @@ fn visit(v: &Value) -> Value {
         "navigation_to_rendered_ms": first(&marks, "scoreboard:rendered"),
         "marks_ms": at,
         "rows_answer": v["rows"],
+        "rows_url": api.as_ref().map(|a| a["url"].clone()),
         "rows_transfer_bytes": api.as_ref().map(|a| a["transfer"].clone()),
         "rows_encoded_body_bytes": api.as_ref().map(|a| a["encoded"].clone()),
         "rows_decoded_body_bytes": api.as_ref().map(|a| a["decoded"].clone()),
@@ -158,6 +161,57 @@ fn visit(v: &Value) -> Value {
         "page_wae": v["wae"],
         "page_sessions": v["sessions"],
     })
+}
+
+/// After the page's visits (the server's answer is then kept): the full
+/// answer asked natively as the page asks it, brotli and plain, timed from
+/// request to last byte, and core's decoder on the plain body (the page
+/// runs the same code compiled to wasm), each the median of three.
+async fn native(url: &str) -> Result<Value> {
+    let client = reqwest::Client::new();
+    let url = url.to_string();
+    let get = |encoding: &'static str| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let t = Instant::now();
+            let resp = client
+                .get(&url)
+                .header("accept", rows_wire::CONTENT_TYPE)
+                .header("accept-encoding", encoding)
+                .send()
+                .await
+                .map_err(ctx("GET /api/rows"))?;
+            let body = resp.bytes().await.map_err(ctx("GET /api/rows body"))?;
+            Ok::<_, String>((t.elapsed().as_secs_f64() * 1000.0, body))
+        }
+    };
+    let (mut br_ms, mut plain_ms, mut decode_ms) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut br_bytes, mut plain) = (0, Default::default());
+    for _ in 0..3 {
+        let (ms, body) = get("br").await?;
+        br_ms.push(ms);
+        br_bytes = body.len();
+        let (ms, body) = get("identity").await?;
+        plain_ms.push(ms);
+        plain = body;
+    }
+    let mut rows = 0;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let answer = rows_wire::decode(&plain).map_err(ctx("decode the answer"))?;
+        decode_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        rows = answer.rows.len();
+    }
+    Ok(json!({
+        "kept_answer_brotli_ms": median(&br_ms),
+        "kept_answer_plain_ms": median(&plain_ms),
+        "brotli_bytes": br_bytes,
+        "plain_bytes": plain.len(),
+        "rows": rows,
+        "decode_ms": median(&decode_ms),
+        "wire_bytes_per_row": br_bytes as f64 / rows.max(1) as f64,
+        "decoded_bytes_per_row": plain.len() as f64 / rows.max(1) as f64,
+    }))
 }
 
 pub async fn run(bin: &Path, dist: &Path, work: &Path, s: &Settings) -> Result<Value> {
@@ -189,14 +243,21 @@ pub async fn run(bin: &Path, dist: &Path, work: &Path, s: &Settings) -> Result<V
         c.refresh().await.map_err(wd("reload"))?;
         let warm = poll(&c, DONE, Duration::from_secs(300)).await?;
         eprintln!("  reload: {}", visit(&warm));
-        Ok::<_, String>((cold, warm))
+        // The page's first ask (a full answer), asked again.
+        let url = visit(&cold)["rows_url"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or("the page asked no api/rows")?;
+        let native = native(&url).await?;
+        eprintln!("  native: {native}");
+        Ok::<_, String>((cold, warm, native))
     }
     .await;
     let _ = c.close().await;
     let mem = server.process.memory()?;
     drop(browser);
     drop(server);
-    let (cold, warm) = out?;
+    let (cold, warm, native) = out?;
     let (cold, warm) = (visit(&cold), visit(&warm));
     let page_rows = cold["rows_answer"]["rows"].as_u64();
     let mut problems = Vec::new();
@@ -233,6 +294,7 @@ pub async fn run(bin: &Path, dist: &Path, work: &Path, s: &Settings) -> Result<V
         "problems": problems,
         "first_open": cold,
         "reload": warm,
+        "native": native,
         "server_rss_bytes": mem.rss_bytes,
         "loadavg_at_start": load_at_start,
     }))

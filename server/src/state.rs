@@ -5,15 +5,19 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use axum::body::Bytes;
+
 use axum::extract::FromRef;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use scoreboard_otlp::Receiver;
 
 use crate::auth::{self, ReadAccess};
 use crate::clock::Clock;
 use crate::config::{Config, DigestSettings, Limits};
+use crate::error::ApiError;
 use crate::guard::{self, AllowedHosts};
 use crate::refusals::Refusals;
 use crate::snapshots::SnapshotState;
@@ -47,6 +51,8 @@ struct Inner {
     imports: Arc<crate::imports::ImportsDir>,
     /// `/api/report` answers per (query, data version) (issue 15).
     report_cache: ReportCache,
+    /// `/api/rows` full answers, encoded and compressed (issue 13).
+    rows_cache: RowsCache,
     /// The weekly digest's schedule and webhook (issue 15).
     digest: Arc<DigestSettings>,
 }
@@ -111,6 +117,7 @@ impl AppState {
                     config.feeds.imports_dir.clone(),
                 )),
                 report_cache: ReportCache::default(),
+                rows_cache: RowsCache::default(),
                 digest: Arc::new(DigestSettings::for_config(config)),
             }),
         }
@@ -172,6 +179,9 @@ impl AppState {
     }
     pub fn report_cache(&self) -> &ReportCache {
         &self.inner.report_cache
+    }
+    pub fn rows_cache(&self) -> &RowsCache {
+        &self.inner.rows_cache
     }
     /// What the rows, coverage and roster every report is computed from
     /// were at: the store's row writes, other connections' commits
@@ -267,5 +277,123 @@ impl ReportCache {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Full answers kept at most (the newest; all of one data version).
+pub const ROWS_CACHE_ENTRIES: usize = 2;
+/// A full answer whose body is larger than this is served but not kept
+/// (a 1 M-row compact answer is ~60 MB; its JSON ~700 MB is never kept).
+pub const ROWS_CACHE_MAX_BODY: usize = 128 << 20;
+/// What a full answer is kept by: equal keys mean equal answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FullKey {
+    pub(crate) version: DataVersion,
+    pub(crate) from: NaiveDate,
+    pub(crate) to: NaiveDate,
+    /// Telemetry's coverage runs to the server's today.
+    pub(crate) today: NaiveDate,
+    pub(crate) compact: bool,
+}
+
+/// One full answer: its body, and the same compressed, each made once.
+pub struct FullAnswer {
+    pub(crate) body: Bytes,
+    pub(crate) brotli: tokio::sync::OnceCell<Bytes>,
+    pub(crate) gzip: tokio::sync::OnceCell<Bytes>,
+}
+
+type Slot = Arc<tokio::sync::OnceCell<Arc<FullAnswer>>>;
+
+/// `/api/rows` full answers by [`FullKey`]: a reload or a second page on
+/// an unchanged store costs no SQLite read, no encoding and no compression.
+/// At most [`ROWS_CACHE_ENTRIES`] answers of the newest data version are
+/// kept (a new version drops the older ones), none over
+/// [`ROWS_CACHE_MAX_BODY`]. Single flight: askers of one key while it is
+/// being made wait for that one making, and a failed making is not kept.
+#[derive(Default)]
+pub struct RowsCache {
+    slots: Mutex<VecDeque<(FullKey, Slot)>>,
+    made: AtomicU64,
+}
+
+impl RowsCache {
+    /// Full answers made so far (cache misses; for tests and the bench).
+    pub fn made(&self) -> u64 {
+        self.made.load(Ordering::Relaxed)
+    }
+
+    /// Answers kept now, and their bytes (body and compressed copies).
+    pub fn held(&self) -> (usize, usize) {
+        let slots = self.lock();
+        let bytes = slots
+            .iter()
+            .filter_map(|(_, s)| s.get())
+            .map(|a| {
+                a.body.len()
+                    + a.brotli.get().map_or(0, Bytes::len)
+                    + a.gzip.get().map_or(0, Bytes::len)
+            })
+            .sum();
+        (slots.len(), bytes)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(FullKey, Slot)>> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn slot(&self, key: FullKey) -> Slot {
+        let mut slots = self.lock();
+        if let Some((_, s)) = slots.iter().find(|(k, _)| *k == key) {
+            return s.clone();
+        }
+        // Versions only grow: an answer of another version is never asked again.
+        slots.retain(|(k, _)| k.version == key.version);
+        if slots.len() >= ROWS_CACHE_ENTRIES {
+            slots.pop_front();
+        }
+        let s = Slot::default();
+        slots.push_back((key, s.clone()));
+        s
+    }
+
+    fn forget(&self, key: FullKey, slot: &Slot) {
+        self.lock()
+            .retain(|(k, s)| !(*k == key && Arc::ptr_eq(s, slot)));
+    }
+
+    pub(crate) async fn full<F, Fut>(
+        &self,
+        key: FullKey,
+        make: F,
+    ) -> Result<Arc<FullAnswer>, ApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Bytes, ApiError>>,
+    {
+        let slot = self.slot(key);
+        let made = slot
+            .get_or_try_init(|| async {
+                self.made.fetch_add(1, Ordering::Relaxed);
+                let body = make().await?;
+                Ok::<_, ApiError>(Arc::new(FullAnswer {
+                    body,
+                    brotli: Default::default(),
+                    gzip: Default::default(),
+                }))
+            })
+            .await;
+        match made {
+            Ok(answer) => {
+                if answer.body.len() > ROWS_CACHE_MAX_BODY {
+                    self.forget(key, &slot);
+                }
+                Ok(answer.clone())
+            }
+            Err(e) => {
+                self.forget(key, &slot);
+                Err(e)
+            }
+        }
     }
 }

@@ -13,13 +13,11 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use common::*;
 use scoreboard_core::api::{rows_wire, RowScope, RowsAnswer};
-use scoreboard_core::model::{DayRow, Measures, PersonKey};
+use scoreboard_core::model::{DayRow, PersonKey};
 use scoreboard_core::{compute, ReportOptions, Source, UsageTable};
-use scoreboard_server::api::app;
 use scoreboard_server::config::{Config, Secrets};
-use scoreboard_server::store::{DayStats, TokenKind};
+use scoreboard_server::store::TokenKind;
 use scoreboard_server::tokens;
-use scoreboard_test_support::otlp::{fixtures, Template};
 
 const RANGE: &str = "from=2026-10-01&to=2026-12-31";
 
@@ -39,31 +37,12 @@ struct Answer {
 }
 
 async fn get(h: &Harness, uri: &str, headers: &[(&str, &str)]) -> Answer {
-    use tower::ServiceExt;
-    let mut req = axum::http::Request::get(uri);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = app(h.state.clone())
-        .oneshot(req.body(axum::body::Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let header = |name| {
-        resp.headers()
-            .get(name)
-            .map(|v: &axum::http::HeaderValue| v.to_str().unwrap().to_string())
-    };
-    let (etag, content_type) = (header("etag"), header("content-type"));
-    let status = resp.status();
-    let body = http_body_util::BodyExt::collect(resp.into_body())
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
+    let (status, head, body) = h.exchange("GET", uri, headers, Vec::new()).await;
+    let header = |name| head.get(name).map(|v| v.to_str().unwrap().to_string());
     Answer {
         status,
-        etag,
-        content_type,
+        etag: header("etag"),
+        content_type: header("content-type"),
         body,
     }
 }
@@ -79,59 +58,6 @@ async fn page_get(h: &Harness, cursor: Option<&str>, etag: Option<&str>) -> Answ
         headers.push(("if-none-match", e));
     }
     get(h, &uri, &headers).await
-}
-
-/// Posts one captured session as `email`, `days` after it was captured.
-async fn telemetry(h: &Harness, token: &str, email: &str, days: u64) {
-    let t = Template::load(&fixtures(), "claude-code-2.1.330", "edit-json-delta").unwrap();
-    let auth = format!("Bearer {token}");
-    for b in t.session(
-        &format!("inst-{email}"),
-        &format!("s-{email}"),
-        Some(email),
-        days,
-        false,
-    ) {
-        let (status, body) = h
-            .request(
-                "POST",
-                b.path,
-                &[("content-type", b.content_type), ("authorization", &auth)],
-                b.body,
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-    }
-}
-
-fn admin_day(h: &Harness, day: &str, people: &[(&str, u64)]) {
-    let rows: Vec<DayRow> = people
-        .iter()
-        .map(|(p, sessions)| {
-            let mut r = DayRow::new(common::day(day), PersonKey::email(p), Source::AdminApi);
-            r.measures = Measures {
-                sessions: *sessions,
-                lines_added: sessions * 40,
-                cost_micros: *sessions as i64 * 1_250_000,
-                ..Measures::default()
-            };
-            r
-        })
-        .collect();
-    let stats = DayStats {
-        records: rows.len() as u64,
-        user_actor_records: rows.len() as u64,
-        non_api_records: 0,
-    };
-    h.store
-        .replace_day(
-            Source::AdminApi,
-            common::day(day),
-            &rows,
-            &stats,
-            Utc::now(),
-        )
-        .unwrap();
 }
 
 /// The telemetry stored so far was received an hour earlier (the receiver

@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use chrono::{DateTime, TimeZone, Utc};
+use scoreboard_core::model::{DayRow, Measures, PersonKey};
 use scoreboard_core::Source;
 use scoreboard_server::api::app;
 use scoreboard_server::config::{AnthropicConfig, Config, Secrets};
 use scoreboard_server::state::AppState;
-use scoreboard_server::store::Store;
+use scoreboard_server::store::{DayStats, Store};
 use scoreboard_server::sync::{SyncOutcome, Syncer};
 use serde_json::Value;
 
@@ -214,6 +215,19 @@ impl Harness {
         headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> (StatusCode, String) {
+        let (status, _, bytes) = self.exchange(method, uri, headers, body).await;
+        (status, String::from_utf8_lossy(&bytes).to_string())
+    }
+
+    /// One request through the service (no socket): status, headers and
+    /// body bytes as sent.
+    pub async fn exchange(
+        &self,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
         use tower::ServiceExt;
         let mut req = axum::http::Request::builder().method(method).uri(uri);
         for (k, v) in headers {
@@ -223,12 +237,12 @@ impl Harness {
             .oneshot(req.body(axum::body::Body::from(body)).unwrap())
             .await
             .unwrap();
-        let status = resp.status();
+        let (status, headers) = (resp.status(), resp.headers().clone());
         let bytes = http_body_util::BodyExt::collect(resp.into_body())
             .await
             .unwrap()
             .to_bytes();
-        (status, String::from_utf8_lossy(&bytes).to_string())
+        (status, headers, bytes.to_vec())
     }
 
     pub async fn get_json(&self, uri: &str) -> Value {
@@ -268,4 +282,58 @@ pub fn telemetry_receiver(config: &Config) -> Arc<scoreboard_otlp::Receiver> {
         )
         .unwrap(),
     )
+}
+
+/// Stores the Admin API's rows of `day` for `people` (e-mail, sessions),
+/// as a sync would.
+pub fn admin_day(h: &Harness, on: &str, people: &[(&str, u64)]) {
+    let rows: Vec<DayRow> = people
+        .iter()
+        .map(|(p, sessions)| {
+            let mut r = DayRow::new(day(on), PersonKey::email(p), Source::AdminApi);
+            r.measures = Measures {
+                sessions: *sessions,
+                lines_added: sessions * 40,
+                cost_micros: *sessions as i64 * 1_250_000,
+                ..Measures::default()
+            };
+            r
+        })
+        .collect();
+    let stats = DayStats {
+        records: rows.len() as u64,
+        user_actor_records: rows.len() as u64,
+        non_api_records: 0,
+    };
+    h.store
+        .replace_day(Source::AdminApi, day(on), &rows, &stats, Utc::now())
+        .unwrap();
+}
+
+/// Posts one captured session as `email`, `days` after it was captured.
+pub async fn telemetry(h: &Harness, token: &str, email: &str, days: u64) {
+    let t = scoreboard_test_support::otlp::Template::load(
+        &scoreboard_test_support::otlp::fixtures(),
+        "claude-code-2.1.330",
+        "edit-json-delta",
+    )
+    .unwrap();
+    let auth = format!("Bearer {token}");
+    for b in t.session(
+        &format!("inst-{email}"),
+        &format!("s-{email}"),
+        Some(email),
+        days,
+        false,
+    ) {
+        let (status, body) = h
+            .request(
+                "POST",
+                b.path,
+                &[("content-type", b.content_type), ("authorization", &auth)],
+                b.body,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
 }
