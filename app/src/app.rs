@@ -43,10 +43,21 @@ pub fn new_ctx(view: ViewState) -> Ctx {
             })
             .unwrap_or_else(util::today_utc)
     });
+    // What of the server's answer the report reads. A refresh that changes
+    // only the status (every `304`, every 30 s check) leaves it equal, so the
+    // report is not computed again over rows that did not change.
+    let live_input = Memo::new(move |_| {
+        live.with(|l| {
+            l.as_ref()
+                .filter(|l| l.has_rows())
+                .map(|l| (l.rows_taken, l.roster.clone(), l.roster_problems.clone()))
+        })
+    });
     let report = Memo::new(move |_| {
         let opts = view.with(|v| v.options(as_of.get()));
+        live_input.track();
         data.with(|d| {
-            live.with(|l| {
+            live.with_untracked(|l| {
                 let l = l.as_ref().filter(|l| l.has_rows());
                 let merged = l.map(|l| live::merged(d, l));
                 let (table, roster) = match &merged {

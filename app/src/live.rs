@@ -85,8 +85,18 @@ pub async fn start(ctx: Ctx, health: Health) {
         ..Live::default()
     };
     // The rows kept at the last visit show at once; the refresh then asks
-    // only for what changed since (issue 13).
-    if let Ok(Some((bytes, etag))) = storage::kept_live_rows().await {
+    // only for what changed since (issue 13). The roster comes with them (a
+    // small answer), so an unchanged refresh computes nothing again.
+    let (kept, roster) = futures::future::join(
+        storage::kept_live_rows(),
+        fetch_json::<RosterAnswer>("api/roster"),
+    )
+    .await;
+    if let Ok(roster) = roster {
+        live.roster = roster.roster();
+        live.roster_problems = roster.problems;
+    }
+    if let Ok(Some((bytes, etag))) = kept {
         if let Some((kept, held)) = live_cache::restore(&bytes, etag) {
             live.take(kept, held);
         }

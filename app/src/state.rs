@@ -406,6 +406,9 @@ pub struct Live {
     pub error: Option<String>,
     /// What `rows` answer to (range, cursor, `ETag`): sent back at the next refresh.
     pub held: live_cache::Held,
+    /// Counts the rows answers taken: the report is computed again when it
+    /// moves, not when a refresh changed only the status (a `304`).
+    pub rows_taken: u64,
 }
 
 impl Live {
@@ -416,6 +419,7 @@ impl Live {
         self.periods = answer.periods;
         self.coverage = answer.coverage;
         self.held = held;
+        self.rows_taken += 1;
     }
 
     /// True when the server holds usage rows: the dashboard then shows them

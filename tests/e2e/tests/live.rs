@@ -406,6 +406,12 @@ async fn refresh_until_kind(app: &App, kind: &str) -> Result<Value> {
     )))
 }
 
+/// How many `api/rows` answers brought rows (a full answer or a delta).
+async fn changed_answers(app: &App) -> Result<u64> {
+    Ok(app.mark_count("scoreboard:rows-full").await?
+        + app.mark_count("scoreboard:rows-delta").await?)
+}
+
 #[tokio::test]
 async fn a_refresh_fetches_only_changed_rows_and_a_reload_opens_from_indexeddb() -> Result<()> {
     let fake = Fake::spawn(acme(), 1000);
@@ -422,6 +428,16 @@ async fn a_refresh_fetches_only_changed_rows_and_a_reload_opens_from_indexeddb()
         let unchanged = refresh_until_kind(app, "unchanged").await?;
         assert_eq!(unchanged["bytes"], 0);
         let before = figures(app).await?;
+        // ...and computes nothing again: the dashboard is only computed when
+        // rows came (a background sync may bring some between two presses).
+        let computed = app.mark_count("scoreboard:compute-start").await?;
+        let rows_came = changed_answers(app).await?;
+        refresh_until_kind(app, "unchanged").await?;
+        let computed_again = app.mark_count("scoreboard:compute-start").await? - computed;
+        assert!(
+            computed_again <= changed_answers(app).await? - rows_came,
+            "an unchanged refresh computed the dashboard again ({computed_again} times)"
+        );
 
         // New telemetry from one engineer: the refresh brings her rows only.
         let (token, _) = create_token(app.data_dir(), "e2e laptops", Some(app.base_url()));
