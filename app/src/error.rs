@@ -4,7 +4,7 @@
 //! the variant (a refused sign-in, a save overtaken by a newer change),
 //! never by reading the text.
 
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 /// A browser API refused or failed (fetch, IndexedDB, Blob, canvas…), in
 /// the browser's own words.
@@ -20,8 +20,22 @@ impl JsError {
 
 impl From<JsValue> for JsError {
     fn from(e: JsValue) -> JsError {
-        JsError(crate::util::js_error(&e))
+        JsError(js_error(&e))
     }
+}
+
+/// A JS exception or rejection as text a person can read.
+fn js_error(e: &JsValue) -> String {
+    if let Some(s) = e.as_string() {
+        return s;
+    }
+    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
+        return String::from(err.message());
+    }
+    if let Some(ex) = e.dyn_ref::<web_sys::DomException>() {
+        return ex.message();
+    }
+    format!("{e:?}")
 }
 
 /// A request to `scoreboard serve` (or a file published next to the page)

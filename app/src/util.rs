@@ -216,20 +216,6 @@ pub async fn next_paint() {
     }
 }
 
-/// A JS exception or rejection as text a person can read.
-pub fn js_error(e: &JsValue) -> String {
-    if let Some(s) = e.as_string() {
-        return s;
-    }
-    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
-        return String::from(err.message());
-    }
-    if let Some(ex) = e.dyn_ref::<web_sys::DomException>() {
-        return ex.message();
-    }
-    format!("{e:?}")
-}
-
 pub fn local_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()
 }

@@ -10,6 +10,11 @@
 
 #[path = "../engine_msg.rs"]
 mod engine_msg;
+// The page's error words, so a file the browser cannot read is described
+// here as on the page (its other errors are the page's, unused here).
+#[path = "../error.rs"]
+#[allow(dead_code)]
+mod error;
 
 use std::fmt::Write as _;
 
@@ -130,7 +135,10 @@ async fn read(
     stream.size_hint(size as usize);
     let could_not_read = |e: JsValue| ImportError::UnknownFormat {
         file: name.to_string(),
-        reason: format!("the browser could not read it ({})", describe(&e)),
+        reason: format!(
+            "the browser could not read it ({})",
+            error::JsError::from(e)
+        ),
     };
     let reader: ReadableStreamDefaultReader = blob.stream().get_reader().unchecked_into();
     let mut buf = Vec::new();
@@ -157,14 +165,6 @@ async fn read(
     }
     post(&FromEngine::Progress { id, done: size });
     stream.finish()
-}
-
-/// A thrown value's message, for the user.
-fn describe(e: &JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| "no reason given".into())
 }
 
 /// Runs the import path once over a small synthetic export (a usage CSV of
