@@ -137,6 +137,18 @@ impl Engine {
         Ok((id, rx))
     }
 
+    /// Asks the worker to stop reading the latest import (imports run one
+    /// at a time): it answers `Cancelled`, or nothing more if it had ended.
+    pub fn cancel_latest(&self) {
+        let msg = ToEngine::Cancel {
+            id: self.next_id.get(),
+        };
+        let text = serde_json::to_string(&msg).unwrap_or_default();
+        let _ = self
+            .worker
+            .post_message(&Array::of1(&JsValue::from_str(&text)));
+    }
+
     /// Ends the worker; its listener hears no more.
     pub fn stop(&self) {
         self.inbox.borrow_mut().take();

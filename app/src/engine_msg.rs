@@ -33,6 +33,9 @@ pub enum ToEngine {
         period: Option<(NaiveDate, NaiveDate)>,
         column_overrides: BTreeMap<String, Option<Field>>,
     },
+    /// Stop reading import `id` (the user cancelled it): the worker answers
+    /// `Cancelled` instead of its rows, or nothing more if it had ended.
+    Cancel { id: u32 },
 }
 
 /// The worker → the page.
@@ -53,6 +56,8 @@ pub enum FromEngine {
         id: u32,
         result: Result<Finished, ImportError>,
     },
+    /// Import `id` stopped on the page's `Cancel`: no rows of it were sent.
+    Cancelled { id: u32 },
 }
 
 /// A finished import, its rows sent apart.

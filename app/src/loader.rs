@@ -108,27 +108,44 @@ impl Imported {
 pub async fn import_batch(ctx: Ctx, inputs: Vec<Input>, origin: Origin) {
     util::mark("scoreboard:import-start");
     ctx.notice.set(None);
+    ctx.jobs.cancel.set_value(false);
     let count = inputs.len();
+    let names: Vec<String> = inputs.iter().map(Input::name).collect();
     let mut results: Vec<(FileReport, Option<Import>)> = Vec::new();
     for (i, input) in inputs.into_iter().enumerate() {
+        if cancelled(ctx) {
+            break;
+        }
         let t0 = now_ms();
-        ctx.progress.set(Some(Progress {
-            file: input.name(),
-            index: i + 1,
-            count,
-            done: 0.0,
-            total: input.size(),
-            stage: "Reading",
-        }));
+        show_reading(
+            ctx,
+            &input.name(),
+            (i + 1, count),
+            input.size(),
+            "Reading",
+            0.0,
+        );
         yield_now().await;
         let (mut report, import) = import_one(ctx, input, i + 1, count).await;
         report.millis = now_ms() - t0;
         results.push((report, import));
     }
+    // Nothing of the batch is in the table yet: dropping what was read
+    // leaves the data as it was before it.
+    if cancelled(ctx) {
+        ctx.progress.set(None);
+        ctx.notice.set(Some(format!(
+            "Import cancelled: nothing from {} was added.",
+            names.join(", ")
+        )));
+        util::mark("scoreboard:import-cancelled");
+        return;
+    }
     util::mark("scoreboard:parsed");
     ctx.progress.update(|p| {
         if let Some(p) = p {
             p.stage = "Adding to the dashboard";
+            p.cancellable = false;
         }
     });
     yield_now().await;
@@ -139,6 +156,60 @@ pub async fn import_batch(ctx: Ctx, inputs: Vec<Input>, origin: Origin) {
     util::next_paint().await;
     util::mark("scoreboard:rendered");
     storage::schedule_save(ctx);
+}
+
+/// "Cancel" beside the progress: the batch being read stops (in the
+/// worker, at its next chunk; a question open for it is skipped) and
+/// nothing of it is added. Files queued after it are read as usual.
+pub fn cancel(ctx: Ctx) {
+    let reading = ctx
+        .progress
+        .with_untracked(|p| p.as_ref().is_some_and(|p| p.cancellable));
+    if !busy(ctx) || !reading {
+        return;
+    }
+    ctx.jobs.cancel.set_value(true);
+    ctx.progress.update(|p| {
+        if let Some(p) = p {
+            p.stage = "Cancelling";
+            p.cancellable = false;
+        }
+    });
+    // A dialog waiting for an answer reads as skipped.
+    ctx.answer.set_value(None);
+    let engine = ctx.engine.with_value(|s| match s {
+        Slot::Running(e) => Some(e.clone()),
+        _ => None,
+    });
+    if let Some(engine) = engine {
+        engine.cancel_latest();
+    }
+}
+
+fn cancelled(ctx: Ctx) -> bool {
+    ctx.jobs.cancel.get_value()
+}
+
+/// The progress of reading file `index` of `count` (saying "Cancelling"
+/// once the batch is cancelled).
+fn show_reading(
+    ctx: Ctx,
+    file: &str,
+    (index, count): (usize, usize),
+    total: f64,
+    stage: &'static str,
+    done: f64,
+) {
+    let cancelling = cancelled(ctx);
+    ctx.progress.set(Some(Progress {
+        file: file.to_string(),
+        index,
+        count,
+        done,
+        total,
+        stage: if cancelling { "Cancelling" } else { stage },
+        cancellable: !cancelling,
+    }));
 }
 
 /// Adds a batch to the stored data: rows into the table (same person-day of
@@ -304,14 +375,7 @@ async fn import_one(
     let size = input.size();
     let mut report = FileReport::new(&name, size as u64);
     let progress = |stage: &'static str, done: f64| {
-        ctx.progress.set(Some(Progress {
-            file: name.clone(),
-            index,
-            count,
-            done,
-            total: size,
-            stage,
-        }));
+        show_reading(ctx, &name, (index, count), size, stage, done);
     };
 
     // What the page itself reads: a small file whole (kept for "Map columns
@@ -353,7 +417,11 @@ async fn import_one(
                 yield_now().await;
                 parse::import(&name, bytes, &opts).map(Imported::new)
             }
-            Input::File(file) => read_file(ctx, &name, file, &opts, index, count).await,
+            Input::File(file) => match read_file(ctx, &name, file, &opts, index, count).await {
+                Some(read) => read,
+                // Cancelled: the batch drops what it read.
+                None => return (report, None),
+            },
         };
         match attempt {
             Ok(imported) => {
@@ -806,6 +874,9 @@ async fn read_slice(file: &web_sys::File, start: f64, end: f64) -> Result<Vec<u8
     Ok(Uint8Array::new(&buf).to_vec())
 }
 
+/// A file read to its end, or `None` when the user cancelled the batch.
+type Read = Option<Result<Imported, ImportError>>;
+
 /// Reads a dropped file with core's `ImportStream`: in the engine worker,
 /// or on the page when the worker cannot run (or stopped).
 async fn read_file(
@@ -815,20 +886,13 @@ async fn read_file(
     opts: &ImportOptions,
     index: usize,
     count: usize,
-) -> Result<Imported, ImportError> {
+) -> Read {
     let size = file.size();
     let progress = |stage: &'static str, done: f64| {
-        ctx.progress.set(Some(Progress {
-            file: name.to_string(),
-            index,
-            count,
-            done,
-            total: size,
-            stage,
-        }));
+        show_reading(ctx, name, (index, count), size, stage, done);
     };
     if let Some(engine) = engine(ctx).await {
-        match read_in_engine(&engine, name, file, opts, progress).await {
+        match read_in_engine(ctx, &engine, name, file, opts, progress).await {
             Ok(result) => return result,
             Err(_) => {
                 // The worker failed: the page reads this file and the next ones itself.
@@ -837,7 +901,7 @@ async fn read_file(
             }
         }
     }
-    read_here(name, file, opts, progress).await
+    read_here(ctx, name, file, opts, progress).await
 }
 
 /// Starts loading the engine worker if it is not loaded yet: when the user
@@ -883,12 +947,16 @@ async fn engine(ctx: Ctx) -> Option<Rc<Engine>> {
 /// The file read in the worker: its rows arrive in chunks (each decoded in a
 /// task of its own), then its import. `Err` when the worker failed.
 async fn read_in_engine(
+    ctx: Ctx,
     engine: &Engine,
     name: &str,
     file: &web_sys::File,
     opts: &ImportOptions,
     progress: impl Fn(&'static str, f64),
-) -> Result<Result<Imported, ImportError>, String> {
+) -> Result<Read, String> {
+    if cancelled(ctx) {
+        return Ok(None);
+    }
     let (id, mut events) = engine.import(file, name, opts).map_err(|e| e.to_string())?;
     let mut rows: Vec<DayRow> = Vec::new();
     while let Some(event) = events.next().await {
@@ -903,14 +971,16 @@ async fn read_in_engine(
                 rows.append(&mut chunk);
             }
             Event::Msg(FromEngine::Done { id: i, result }) if i == id => {
-                return Ok(result.map(|mut f| {
+                return Ok(Some(result.map(|mut f| {
                     f.import.rows = rows;
                     Imported {
                         import: f.import,
                         problems_total: f.problems_total,
                     }
-                }));
+                })));
             }
+            // The rows received so far are dropped with `rows`.
+            Event::Msg(FromEngine::Cancelled { id: i }) if i == id => return Ok(None),
             Event::Msg(_) | Event::Rows(..) => {}
             Event::Failed(message) => return Err(message),
         }
@@ -921,25 +991,34 @@ async fn read_in_engine(
 /// The file fed to an `ImportStream` on the page, a slice at a time, the
 /// page yielding in between (the slice adapts to keep each step short).
 async fn read_here(
+    ctx: Ctx,
     name: &str,
     file: &web_sys::File,
     opts: &ImportOptions,
     progress: impl Fn(&'static str, f64),
-) -> Result<Imported, ImportError> {
+) -> Read {
     let size = file.size();
-    let mut stream = ImportStream::new(name, opts.clone())?;
+    let mut stream = match ImportStream::new(name, opts.clone()) {
+        Ok(s) => s,
+        Err(e) => return Some(Err(e)),
+    };
     stream.size_hint(size as usize);
     let mut offset = 0.0;
     let mut slice = 128.0 * 1024.0;
     while offset < size {
+        if cancelled(ctx) {
+            return None;
+        }
         let end = (offset + slice).min(size);
-        let bytes =
-            read_slice(file, offset, end)
-                .await
-                .map_err(|e| ImportError::UnknownFormat {
+        let bytes = match read_slice(file, offset, end).await {
+            Ok(b) => b,
+            Err(e) => {
+                return Some(Err(ImportError::UnknownFormat {
                     file: name.to_string(),
                     reason: format!("the browser could not read it ({e})"),
-                })?;
+                }))
+            }
+        };
         let t0 = now_ms();
         stream.feed(&bytes);
         let ms = now_ms() - t0;
@@ -949,7 +1028,7 @@ async fn read_here(
         progress("Reading rows", offset);
         yield_now().await;
     }
-    stream.finish().map(Imported::new)
+    Some(stream.finish().map(Imported::new))
 }
 
 // ---- the demo, and fetching from the server --------------------------------------------
@@ -983,6 +1062,7 @@ pub fn load_demo(ctx: Ctx, auto: bool) {
                 done: 0.0,
                 total: 1.0,
                 stage: "Fetching",
+                cancellable: false,
             }));
         }
         let result: Result<(Manifest, Vec<Input>), FetchError> = async {

@@ -261,6 +261,9 @@ pub struct Progress {
     pub done: f64,
     pub total: f64,
     pub stage: &'static str,
+    /// True while the batch can still be cancelled (its files are being
+    /// read; nothing of it is in the table yet).
+    pub cancellable: bool,
 }
 
 /// The page's signals, shared through context. All `Copy`. Built in one
@@ -332,6 +335,9 @@ pub struct Jobs {
     pub revision: StoredValue<u64>,
     /// True while the live rows are fetched again (`live::refresh`).
     pub refreshing: StoredValue<bool>,
+    /// Set by "Cancel" beside the progress: the batch being read stops
+    /// before anything of it is merged (`loader::cancel`).
+    pub cancel: StoredValue<bool>,
 }
 
 impl Jobs {
@@ -343,6 +349,7 @@ impl Jobs {
             save_again: StoredValue::new(false),
             revision: StoredValue::new(0),
             refreshing: StoredValue::new(false),
+            cancel: StoredValue::new(false),
         }
     }
 }

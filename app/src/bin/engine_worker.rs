@@ -16,7 +16,9 @@ mod engine_msg;
 #[allow(dead_code)]
 mod error;
 
+use std::cell::Cell;
 use std::fmt::Write as _;
+use std::rc::Rc;
 
 use engine_msg::{Finished, FromEngine, ToEngine, PROBLEMS_SENT};
 use js_sys::{Array, Uint8Array};
@@ -35,6 +37,9 @@ fn main() {
     console_error_panic_hook::set_once();
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     warm_up();
+    // The import the page cancelled last (ids start at 1): its read loop
+    // stops at its next chunk.
+    let cancelled = Rc::new(Cell::new(0u32));
     let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
         let data = Array::from(&e.data());
         let text = data.get(0).as_string().unwrap_or_default();
@@ -52,8 +57,9 @@ fn main() {
                     column_overrides,
                     ..ImportOptions::default()
                 };
-                wasm_bindgen_futures::spawn_local(import(id, name, opts, blob));
+                wasm_bindgen_futures::spawn_local(import(id, name, opts, blob, cancelled.clone()));
             }
+            Ok(ToEngine::Cancel { id }) => cancelled.set(id),
             // Only a page of another version could send this: nothing to answer.
             Err(_) => {}
         }
@@ -98,10 +104,20 @@ fn encode_rows(rows: Vec<DayRow>) -> Vec<u8> {
     })
 }
 
-/// Reads the file and answers: progress, the rows in chunks, then `Done`.
-async fn import(id: u32, name: String, opts: ImportOptions, blob: Blob) {
-    let result = match read(id, &name, opts, &blob).await {
-        Ok(mut import) => {
+/// Reads the file and answers: progress, the rows in chunks, then `Done`;
+/// or `Cancelled` when the page cancelled it before its rows were sent.
+async fn import(id: u32, name: String, opts: ImportOptions, blob: Blob, cancelled: Rc<Cell<u32>>) {
+    let result = match read(id, &name, opts, &blob, &cancelled).await {
+        Ok(None) => {
+            post(&FromEngine::Cancelled { id });
+            return;
+        }
+        // Parsing ended while the page's `Cancel` waited to be read.
+        Ok(Some(_)) if cancelled.get() == id => {
+            post(&FromEngine::Cancelled { id });
+            return;
+        }
+        Ok(Some(mut import)) => {
             let problems_total = import.problems.len() as u64;
             import.problems.truncate(PROBLEMS_SENT);
             let mut rows = std::mem::take(&mut import.rows);
@@ -124,12 +140,14 @@ async fn import(id: u32, name: String, opts: ImportOptions, blob: Blob) {
     post(&FromEngine::Done { id, result });
 }
 
+/// The file's import; `None` when the page cancelled it (`cancelled` holds its id).
 async fn read(
     id: u32,
     name: &str,
     opts: ImportOptions,
     blob: &Blob,
-) -> Result<scoreboard_core::parse::Import, ImportError> {
+    cancelled: &Cell<u32>,
+) -> Result<Option<scoreboard_core::parse::Import>, ImportError> {
     let mut stream = ImportStream::new(name, opts)?;
     let size = blob.size();
     stream.size_hint(size as usize);
@@ -145,6 +163,11 @@ async fn read(
     let mut done = 0.0;
     let mut last_post = 0.0;
     loop {
+        if cancelled.get() == id {
+            // Frees the file; what was parsed is dropped with `stream`.
+            let _ = reader.cancel();
+            return Ok(None);
+        }
         let next: web_sys::ReadableStreamReadResult = JsFuture::from(reader.read())
             .await
             .map_err(could_not_read)?
@@ -164,7 +187,7 @@ async fn read(
         }
     }
     post(&FromEngine::Progress { id, done: size });
-    stream.finish()
+    stream.finish().map(Some)
 }
 
 /// Runs the import path once over a small synthetic export (a usage CSV of

@@ -318,6 +318,10 @@ pub fn ProgressView() -> impl IntoView {
                         {(p.total > 1.0).then(|| format!(" · {} of {}", util::bytes(p.done), util::bytes(p.total)))}
                     </p>
                     <progress id="import-progress" max="100" value=format!("{pct:.0}")>{format!("{pct:.0} %")}</progress>
+                    {p.cancellable.then(|| view! {
+                        <button id="import-cancel" class="btn quiet small" on:click=move |_| loader::cancel(ctx)
+                            title="Stop reading these files; nothing from them is added">"Cancel"</button>
+                    })}
                 }
             })}
         </div>
