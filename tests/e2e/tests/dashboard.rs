@@ -813,6 +813,26 @@ async fn stored(app: &App) -> Result<Value> {
     })
 }
 
+/// Waits until the background save has put the demo's two files in the
+/// browser's storage; what is stored then.
+async fn wait_until_demo_stored(app: &App) -> Result<Value> {
+    let names = json!([DEMO_USAGE, DEMO_ROSTER]);
+    app.eventually("the data to be saved in IndexedDB", TIMEOUT, async |app| {
+        let kept = stored(app).await?;
+        Ok(
+            if kept["files"] == names
+                && kept["roster"] == true
+                && kept["day_rows"].as_u64() > Some(0)
+            {
+                Ok(kept)
+            } else {
+                Err(kept.to_string())
+            },
+        )
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_reload_restores_the_dashboard_and_clearing_empties_it_for_good() -> Result<()> {
     let Some(app) = App::start().await? else {
@@ -825,17 +845,7 @@ async fn a_reload_restores_the_dashboard_and_clearing_empties_it_for_good() -> R
         let cli = cli_report(Path::new(env!("CARGO_MANIFEST_DIR")), DEFAULT_WEEKS, &files)?;
         let before = assert_page_matches(app, "the demo figures", &cli).await?;
 
-        // The page saves in the background: wait until the browser's storage has it.
-        let names = json!([DEMO_USAGE, DEMO_ROSTER]);
-        app.eventually("the data to be saved in IndexedDB", TIMEOUT, async |app| {
-            let kept = stored(app).await?;
-            Ok(if kept["files"] == names && kept["roster"] == true && kept["day_rows"].as_u64() > Some(0) {
-                Ok(())
-            } else {
-                Err(kept.to_string())
-            })
-        })
-        .await?;
+        wait_until_demo_stored(app).await?;
 
         app.reload().await?;
         app.wait_for_mark("scoreboard:restored", 0, TIMEOUT).await?;
@@ -1000,13 +1010,19 @@ async fn no_request_made_by_the_page_carries_file_content() -> Result<()> {
 /// active on about 7 days in 10 (about 137,000 rows, 7 MB), so the page
 /// streams it through its engine worker instead of reading it at once.
 fn large_export() -> String {
+    usage_export(600)
+}
+
+/// A usage export of `people` over the 326 days up to `AS_OF`, each active
+/// on about 7 days in 10 (about 230 rows and 12 KB a person).
+fn usage_export(people: u64) -> String {
     let first = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
     let mut csv = String::from(
         "Date,Email,Sessions,Lines accepted,Accepted edits,Rejected edits,Spend (USD)\n",
     );
     for d in 0..326u64 {
         let day = first + chrono::Days::new(d);
-        for p in 0..600u64 {
+        for p in 0..people {
             let n = p * 31 + d * 17;
             if n % 10 >= 7 {
                 continue;
@@ -1104,6 +1120,81 @@ async fn a_large_export_read_by_the_engine_worker_shows_the_cli_figures_and_neve
         // What is still on the page's thread (the report's computation) is
         // measured by `make bench`, not asserted here.
         eprintln!("long tasks after the import (all phases): {}", tasks["all"]);
+        assert_no_console_errors(app).await
+    })
+    .await
+}
+
+#[tokio::test]
+async fn cancelling_an_import_leaves_the_dashboard_and_the_stored_data_as_they_were() -> Result<()>
+{
+    let Some(app) = App::start().await? else {
+        return Ok(());
+    };
+    app.run(async |app| {
+        let files = demo_files();
+        app.open(PAGE).await?;
+        load_files(app, &files).await?;
+        let cli = cli_report(Path::new(env!("CARGO_MANIFEST_DIR")), DEFAULT_WEEKS, &files)?;
+        let before = assert_page_matches(app, "the demo figures", &cli).await?;
+        let kept = wait_until_demo_stored(app).await?;
+
+        // Large enough (about 690,000 rows, 35 MB) that reading it takes
+        // longer than finding and clicking "Cancel".
+        let dir = temp_dir()?;
+        let name = "large_usage.csv";
+        let path = dir.path().join(name);
+        write(&path, &usage_export(3_000))?;
+        let ended = app.mark_count("scoreboard:import-end").await?;
+        let cancelled = app.mark_count("scoreboard:import-cancelled").await?;
+        app.upload("#file-input", &[&path]).await?;
+        app.click("#import-cancel").await?;
+        app.wait_for_mark("scoreboard:import-cancelled", cancelled, TIMEOUT)
+            .await?;
+        app.wait_for_js("!document.getElementById('import-progress')", TIMEOUT)
+            .await?;
+        let notice = app.text(".notice").await?;
+        assert!(
+            notice.contains(&format!("Import cancelled: nothing from {name} was added.")),
+            "the page says the import was cancelled: {notice:?}"
+        );
+        assert_eq!(
+            app.mark_count("scoreboard:import-end").await?,
+            ended,
+            "nothing of the cancelled file was merged"
+        );
+        assert_eq!(
+            page_state(app).await?,
+            before,
+            "the dashboard is as before the file"
+        );
+        assert_eq!(
+            stored(app).await?,
+            kept,
+            "the stored data is as before the file"
+        );
+
+        app.reload().await?;
+        app.wait_for_mark("scoreboard:restored", 0, TIMEOUT).await?;
+        let after = app
+            .eventually(
+                "the same dashboard after the reload",
+                TIMEOUT,
+                async |app| {
+                    let page = page_state(app).await?;
+                    Ok(if page == before {
+                        Ok(page)
+                    } else {
+                        Err(differences(&page, &cli).join("\n  "))
+                    })
+                },
+            )
+            .await?;
+        assert_eq!(after, before);
+
+        // The engine reads the next file as usual.
+        load_files(app, &files[..1]).await?;
+        assert_page_matches(app, "the demo figures after reading its usage again", &cli).await?;
         assert_no_console_errors(app).await
     })
     .await
