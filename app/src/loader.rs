@@ -1149,6 +1149,37 @@ mod browser_tests {
         rows
     }
 
+    /// "Cancel" while a large file is read on the page (no worker in these
+    /// tests): nothing of it is added, and the page says so.
+    #[wasm_bindgen_test]
+    async fn a_cancelled_import_adds_nothing_of_its_file() {
+        let ctx = test_support::ctx();
+        let file = test_support::file("usage.csv", &large_export());
+        start(ctx, vec![Input::File(file)], Origin::Files);
+        // As the user does: once the progress offers "Cancel" while rows are read.
+        let reading = move || {
+            ctx.progress.with_untracked(|p| {
+                p.as_ref()
+                    .is_some_and(|p| p.cancellable && p.stage == "Reading rows")
+            })
+        };
+        while busy(ctx) && !reading() {
+            util::sleep_ms(1).await;
+        }
+        cancel(ctx);
+        while busy(ctx) {
+            util::sleep_ms(10).await;
+        }
+        assert_eq!(
+            ctx.notice.get_untracked().as_deref(),
+            Some("Import cancelled: nothing from usage.csv was added.")
+        );
+        assert!(ctx
+            .data
+            .with_untracked(|d| d.table.is_empty() && d.files.is_empty()));
+        assert_eq!(ctx.progress.get_untracked(), None);
+    }
+
     #[wasm_bindgen_test]
     async fn a_large_export_read_in_slices_gives_what_reading_it_at_once_gives() {
         let text = large_export();
