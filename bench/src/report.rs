@@ -738,6 +738,19 @@ fn rows1m_table(w: &mut String, rm: &Value) {
         "| server RSS after both visits | {} | |\n",
         mb(&rm["server_rss_bytes"])
     );
+    let wc = &rm["window_change"];
+    if wc.is_object() {
+        let _ = writeln!(
+            w,
+            "After the reload, the window filter changed to 52 weeks (the report computed again over the rows the page holds, nothing fetched): change → painted **{} ms**, of which the report's computation {} ms ({} computation{}); longest main-thread task {} ms; weekly active engineers shown {}.\n",
+            f(&wc["change_to_painted_ms"], 0),
+            f(&wc["compute_ms"], 0),
+            wc["computes"],
+            if wc["computes"] == 1 { "" } else { "s" },
+            f(&wc["longest_task_ms"], 0),
+            wc["wae"].as_str().unwrap_or("—")
+        );
+    }
     let n = &rm["native"];
     if n.is_object() {
         let _ = writeln!(w, "After the visits, the page's full `api/rows` asked again natively (the server's kept answer; median of three) and core's decoder run natively on it (the page runs the same code in wasm):\n");

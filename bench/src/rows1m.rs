@@ -6,7 +6,9 @@
 //! headless Chromium with a fresh profile: navigation → `scoreboard:rendered`
 //! with every row, the bytes of the `api/rows` answer as the browser
 //! received them (Resource Timing), then a reload (rows from IndexedDB, the
-//! server answers `304`) timed the same way. The page's weekly active
+//! server answers `304`) timed the same way, then a change of the window
+//! filter (the report again over the rows the page holds: change → painted,
+//! the computation, the longest task). The page's weekly active
 //! engineers and sessions of the reference week must equal core's on the
 //! rows read back from the same store, and its row count the store's.
 
@@ -116,6 +118,35 @@ return {
   wae: document.querySelector('#kpi-wae .value').getAttribute('data-value'),
   sessions: document.querySelector('#kpi-sessions .value')?.getAttribute('data-value') ?? null,
   api: api.map((e) => ({ url: e.name, transfer: e.transferSize, encoded: e.encodedBodySize, decoded: e.decodedBodySize, start: e.startTime, end: e.responseEnd })),
+};
+"#;
+
+/// Changes the window filter as a user does (`arguments[0]`: the option's
+/// value) and notes when the page has painted after it: the report is
+/// computed again over the rows already in the page, nothing is fetched.
+const CHANGE_WINDOW: &str = r#"
+const f = window.__filter = { t0: performance.now(), tasks: [], painted: null };
+new PerformanceObserver((l) => { for (const e of l.getEntries()) f.tasks.push(e.duration); }).observe({ type: 'longtask', buffered: false });
+const s = document.getElementById('window-select');
+s.value = arguments[0];
+s.dispatchEvent(new Event('change', { bubbles: true }));
+requestAnimationFrame(() => setTimeout(() => { f.painted = performance.now(); }, 0));
+return true;
+"#;
+
+/// After [`CHANGE_WINDOW`]: change → painted, the computes it caused and
+/// the longest main-thread task (waits for the long-task entries to arrive).
+const WINDOW_CHANGED: &str = r#"
+const f = window.__filter;
+if (!f || f.painted === null || performance.now() - f.painted < 500) return null;
+const after = (n) => performance.getEntriesByName(n).filter((e) => e.startTime >= f.t0).map((e) => e.startTime);
+const cs = after('scoreboard:compute-start'), ce = after('scoreboard:compute-end');
+return {
+  change_to_painted_ms: f.painted - f.t0,
+  computes: ce.length,
+  compute_ms: cs.length && ce.length ? ce[ce.length - 1] - cs[0] : null,
+  longest_task_ms: f.tasks.length ? Math.max(...f.tasks) : null,
+  wae: document.querySelector('#kpi-wae .value')?.getAttribute('data-value') ?? null,
 };
 "#;
 
@@ -243,6 +274,13 @@ pub async fn run(bin: &Path, dist: &Path, work: &Path, s: &Settings) -> Result<V
         c.refresh().await.map_err(wd("reload"))?;
         let warm = poll(&c, DONE, Duration::from_secs(300)).await?;
         eprintln!("  reload: {}", visit(&warm));
+        // A change of the filters: the report again, over the same rows.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        c.execute(CHANGE_WINDOW, vec![json!("52")])
+            .await
+            .map_err(wd("change the window"))?;
+        let filter = poll(&c, WINDOW_CHANGED, Duration::from_secs(120)).await?;
+        eprintln!("  window changed to 52 weeks: {filter}");
         // The page's first ask (a full answer), asked again.
         let url = visit(&cold)["rows_url"]
             .as_str()
@@ -250,14 +288,14 @@ pub async fn run(bin: &Path, dist: &Path, work: &Path, s: &Settings) -> Result<V
             .ok_or("the page asked no api/rows")?;
         let native = native(&url).await?;
         eprintln!("  native: {native}");
-        Ok::<_, String>((cold, warm, native))
+        Ok::<_, String>((cold, warm, filter, native))
     }
     .await;
     let _ = c.close().await;
     let mem = server.process.memory()?;
     drop(browser);
     drop(server);
-    let (cold, warm, native) = out?;
+    let (cold, warm, filter, native) = out?;
     let (cold, warm) = (visit(&cold), visit(&warm));
     let page_rows = cold["rows_answer"]["rows"].as_u64();
     let mut problems = Vec::new();
@@ -294,6 +332,7 @@ pub async fn run(bin: &Path, dist: &Path, work: &Path, s: &Settings) -> Result<V
         "problems": problems,
         "first_open": cold,
         "reload": warm,
+        "window_change": filter,
         "native": native,
         "server_rss_bytes": mem.rss_bytes,
         "loadavg_at_start": load_at_start,
