@@ -739,7 +739,12 @@ fn rows1m_table(w: &mut String, rm: &Value) {
         mb(&rm["server_rss_bytes"])
     );
     let wc = &rm["window_change"];
-    if wc.is_object() {
+    if let Some(e) = wc["error"].as_str() {
+        let _ = writeln!(
+            w,
+            "The window filter's change after the reload was not measured: {e}\n"
+        );
+    } else if wc.is_object() {
         let _ = writeln!(
             w,
             "After the reload, the window filter changed to 52 weeks (the report computed again over the rows the page holds, nothing fetched): change → painted **{} ms**, of which the report's computation {} ms ({} computation{}); longest main-thread task {} ms; weekly active engineers shown {}.\n",
