@@ -376,6 +376,9 @@ async fn full_answer(
 ) -> Result<Bytes, ApiError> {
     let s = state.clone();
     let marks = blocking(move || marks(&s, from, to, version.imports, None)).await??;
+    if compact && !state.imports().configured() {
+        return streamed_full(state, from, to, now, marks.cursor.write()).await;
+    }
     let loaded = load_rows(state, from, to, now).await?;
     let answer = RowsAnswer {
         from,
@@ -389,6 +392,78 @@ async fn full_answer(
         delta: None,
     };
     encode(answer, compact).await
+}
+
+/// The full compact answer encoded straight from the store's rows as
+/// SQLite hands them over (no [`scoreboard_core::DayRow`] is made for
+/// them), then telemetry's: the rows, order, counts and coverage
+/// [`load_rows`] gives, and the bytes [`rows_wire::encode`] would write of
+/// them. Its memory is the encoder's columns (about the body's size) and
+/// the body. Without an exports folder only: a folder's rows merge with
+/// the server's through core's table, which [`load_rows`] does.
+async fn streamed_full(
+    state: &AppState,
+    from: NaiveDate,
+    to: NaiveDate,
+    now: DateTime<Utc>,
+    cursor: String,
+) -> Result<Bytes, ApiError> {
+    use crate::store::Split;
+    let store = state.store().clone();
+    let configured: Vec<Source> = [Source::AdminApi, Source::EnterpriseApi]
+        .into_iter()
+        .filter(|s| state.syncer().configured(*s))
+        .collect();
+    let telemetry = state.telemetry().cloned();
+    let body = blocking(move || {
+        let mut enc = rows_wire::Encoder::new();
+        store.visit_rows(from, to, &[Source::AdminApi, Source::EnterpriseApi], |r| {
+            enc.row(r.day, r.source, r.person, r.source.measures(), &r.measures);
+            r.splits.visit(|s| match s {
+                Split::Model(m) => enc.model(
+                    m.model,
+                    m.input_tokens,
+                    m.output_tokens,
+                    m.cache_read_tokens,
+                    m.cache_creation_tokens,
+                    m.cost_micros,
+                    m.cost_is_estimated,
+                ),
+                Split::Tool(name, accepted, rejected) => enc.tool(name, accepted, rejected),
+            })
+        })?;
+        let mut coverage = configured
+            .into_iter()
+            .map(|s| crate::load::sync_coverage(&store, s, from, to))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(t) = telemetry {
+            let rows = t
+                .day_rows(from, to)
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            for r in &rows {
+                enc.push(r);
+            }
+            coverage.push(crate::load::telemetry_coverage(
+                &t.status(now),
+                now,
+                from,
+                to,
+            ));
+        }
+        let head = rows_wire::Head {
+            from,
+            to,
+            counts: enc.counts().clone(),
+            periods: Vec::new(),
+            imported: BTreeMap::new(),
+            coverage,
+            cursor: Some(cursor),
+            delta: None,
+        };
+        Ok::<_, ApiError>(Bytes::from(enc.finish(&head)))
+    })
+    .await??;
+    Ok(body)
 }
 
 fn counts(rows: &[scoreboard_core::DayRow]) -> BTreeMap<Source, usize> {
