@@ -678,6 +678,42 @@ impl Store {
         Ok(out)
     }
 
+    /// Stored rows per source with `from <= day <= to` (sources without
+    /// any are left out), counted from each day's row count: no row is read.
+    pub fn row_counts(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<BTreeMap<Source, usize>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(
+            "SELECT source, SUM(row_count) FROM day_rows WHERE day >= ?1 AND day <= ?2
+             GROUP BY source HAVING SUM(row_count) > 0",
+        )?;
+        let mut rs = q.query(params![from.to_string(), to.to_string()])?;
+        let mut out = BTreeMap::new();
+        while let Some(r) = rs.next()? {
+            let source_s: String = r.get(0)?;
+            let source = Source::parse(&source_s)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown source {source_s:?}")))?;
+            out.insert(source, usize::try_from(r.get::<_, i64>(1)?).unwrap_or(0));
+        }
+        Ok(out)
+    }
+
+    /// The stored rows of the given source-days, ordered by day, source
+    /// and person (as [`Store::rows`] orders them).
+    pub fn rows_of_days(&self, days: &[(Source, NaiveDate)]) -> Result<Vec<DayRow>, StoreError> {
+        let mut days = days.to_vec();
+        days.sort_by(|a, b| (a.1, a.0.as_str()).cmp(&(b.1, b.0.as_str())));
+        days.dedup();
+        let mut out = Vec::new();
+        for (source, day) in days {
+            out.extend(self.rows(day, day, &[source])?);
+        }
+        Ok(out)
+    }
+
     /// Hands each stored row of the given sources with `from <= day <= to`
     /// to `visit`, ordered by day, source and person, as SQLite holds it:
     /// nothing is allocated per row (the person and the splits are borrowed
