@@ -735,8 +735,9 @@ fn rows1m_table(w: &mut String, rm: &Value) {
     }
     let _ = writeln!(
         w,
-        "| server RSS after both visits | {} | |\n",
-        mb(&rm["server_rss_bytes"])
+        "| server RSS after both visits (peak since start) | {} ({}) | |\n",
+        mb(&rm["server_rss_bytes"]),
+        mb(&rm["server_peak_rss_bytes"])
     );
     let wc = &rm["window_change"];
     if let Some(e) = wc["error"].as_str() {
@@ -765,6 +766,16 @@ fn rows1m_table(w: &mut String, rm: &Value) {
             "| server's full answer, cold (the first open's request, sent → response end) | {} s |",
             secs(&a["rows_request_ms"])
         );
+        let c = &rm["cold_native"];
+        if c.is_object() {
+            let _ = writeln!(
+                w,
+                "| server's full answer, cold, natively before the visits (another range of all the rows; compact, brotli; request → last byte) | {} s ({}), server peak RSS then {} |",
+                secs(&c["ms"]),
+                mb(&c["brotli_bytes"]),
+                mb(&rm["server_peak_rss_after_cold_bytes"])
+            );
+        }
         let _ = writeln!(
             w,
             "| server's full answer, kept: brotli / plain, request → last byte | {} ms / {} ms |",

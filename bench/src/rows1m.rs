@@ -245,6 +245,32 @@ async fn native(url: &str) -> Result<Value> {
     }))
 }
 
+/// Before the page's visits: a full answer of a range the page does not
+/// ask for (so the page's own first ask stays cold), asked natively as the
+/// page asks it (compact, brotli) on a server that has answered nothing
+/// yet: the server's cold answer, request to last byte, without a browser.
+async fn cold(url: &str) -> Result<Value> {
+    let t = Instant::now();
+    let resp = reqwest::Client::new()
+        .get(url)
+        .header("accept", rows_wire::CONTENT_TYPE)
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .map_err(ctx("GET /api/rows (cold)"))?;
+    let status = resp.status().as_u16();
+    let body = resp
+        .bytes()
+        .await
+        .map_err(ctx("GET /api/rows body (cold)"))?;
+    Ok(json!({
+        "url": url,
+        "status": status,
+        "ms": t.elapsed().as_secs_f64() * 1000.0,
+        "brotli_bytes": body.len(),
+    }))
+}
+
 pub async fn run(bin: &Path, dist: &Path, work: &Path, s: &Settings) -> Result<Value> {
     let today = Utc::now().date_naive();
     let load_at_start = crate::proc::machine()["loadavg_at_start"].clone();
@@ -261,6 +287,13 @@ pub async fn run(bin: &Path, dist: &Path, work: &Path, s: &Settings) -> Result<V
     let (read_back, wae, sessions, week) = core_wae(&db, first_day, today)?;
 
     let server = Server::start(bin, data.path(), Some(dist), |_| {})?;
+    let cold_native = cold(&server.url(&format!(
+        "/api/rows?from={}&to={today}",
+        today - Days::new(s.days + 30)
+    )))
+    .await?;
+    let mem_after_cold = server.process.memory()?;
+    eprintln!("  cold, natively: {cold_native}");
     let browser = Browser::start(work)?;
     let (c, _profile) = browser.session().await?;
     let out = async {
@@ -340,6 +373,9 @@ pub async fn run(bin: &Path, dist: &Path, work: &Path, s: &Settings) -> Result<V
         "window_change": filter,
         "native": native,
         "server_rss_bytes": mem.rss_bytes,
+        "server_peak_rss_bytes": mem.hwm_bytes,
+        "cold_native": cold_native,
+        "server_peak_rss_after_cold_bytes": mem_after_cold.hwm_bytes,
         "loadavg_at_start": load_at_start,
     }))
 }

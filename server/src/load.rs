@@ -18,7 +18,7 @@ use crate::store::Store;
 use crate::sync::ADMIN_DIRECTORY;
 
 /// The days an Anthropic API source synced successfully, and its last success.
-fn sync_coverage(
+pub(crate) fn sync_coverage(
     store: &Store,
     source: Source,
     from: NaiveDate,
@@ -37,7 +37,7 @@ fn sync_coverage(
 }
 
 /// Telemetry covers its first received batch to the server's clock.
-fn telemetry_coverage(
+pub(crate) fn telemetry_coverage(
     status: &TelemetryStatus,
     now: DateTime<Utc>,
     from: NaiveDate,

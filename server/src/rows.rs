@@ -34,7 +34,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
 use scoreboard_core::api::rows_wire;
 use scoreboard_core::api::{RowScope, RowsAnswer, RowsDelta};
-use scoreboard_core::{PersonKey, Source};
+use scoreboard_core::{PersonKey, Source, SourceCoverage};
 use serde::Deserialize;
 
 use crate::error::{blocking, ApiError};
@@ -344,21 +344,60 @@ async fn delta(
     let Some(replaced) = marks.changed else {
         return Ok(None);
     };
-    let loaded = load_rows(state, from, to, now).await?;
-    let counts = counts(&loaded.rows);
     let delta = RowsDelta { replaced };
-    let rows = {
-        let inside = delta.matcher();
-        loaded.rows.into_iter().filter(|r| inside(r)).collect()
+    let (rows, counts, periods, imported, coverage) = if state.imports().configured() {
+        let loaded = load_rows(state, from, to, now).await?;
+        let counts = counts(&loaded.rows);
+        let rows = {
+            let inside = delta.matcher();
+            loaded.rows.into_iter().filter(|r| inside(r)).collect()
+        };
+        (
+            rows,
+            counts,
+            loaded.periods,
+            loaded.imported,
+            loaded.coverage,
+        )
+    } else {
+        // Without an exports folder, the store's rows of the replaced days
+        // only (and their counts from the days' row counts): what the
+        // filter above keeps of them, without reading the others.
+        let live = Live::of(state);
+        let delta = delta.clone();
+        let (rows, counts, coverage) = blocking(move || {
+            let days: Vec<(Source, NaiveDate)> = delta
+                .replaced
+                .iter()
+                .filter_map(|s| match s {
+                    RowScope::Day { source, day } if STORE_SOURCES.contains(source) => {
+                        Some((*source, *day))
+                    }
+                    _ => None,
+                })
+                .collect();
+            let mut rows = live.store.rows_of_days(&days)?;
+            let mut counts = live.store.row_counts(from, to)?;
+            counts.retain(|s, _| STORE_SOURCES.contains(s));
+            let (coverage, telemetry) = live.coverage_and_telemetry(from, to, now)?;
+            if !telemetry.is_empty() {
+                counts.insert(Source::Otlp, telemetry.len());
+            }
+            let inside = delta.matcher();
+            rows.extend(telemetry.into_iter().filter(|r| inside(r)));
+            Ok::<_, ApiError>((rows, counts, coverage))
+        })
+        .await??;
+        (rows, counts, Vec::new(), BTreeMap::new(), coverage)
     };
     let answer = RowsAnswer {
         from,
         to,
         counts,
         rows,
-        periods: loaded.periods,
-        imported: loaded.imported,
-        coverage: loaded.coverage,
+        periods,
+        imported,
+        coverage,
         cursor: Some(marks.cursor.write()),
         delta: Some(delta),
     };
@@ -376,6 +415,9 @@ async fn full_answer(
 ) -> Result<Bytes, ApiError> {
     let s = state.clone();
     let marks = blocking(move || marks(&s, from, to, version.imports, None)).await??;
+    if compact && !state.imports().configured() {
+        return streamed_full(state, from, to, now, marks.cursor.write()).await;
+    }
     let loaded = load_rows(state, from, to, now).await?;
     let answer = RowsAnswer {
         from,
@@ -389,6 +431,113 @@ async fn full_answer(
         delta: None,
     };
     encode(answer, compact).await
+}
+
+/// The full compact answer encoded straight from the store's rows as
+/// SQLite hands them over (no [`scoreboard_core::DayRow`] is made for
+/// them), then telemetry's: the rows, order, counts and coverage
+/// [`load_rows`] gives, and the bytes [`rows_wire::encode`] would write of
+/// them. Its memory is the encoder's columns (about the body's size) and
+/// the body. Without an exports folder only: a folder's rows merge with
+/// the server's through core's table, which [`load_rows`] does.
+async fn streamed_full(
+    state: &AppState,
+    from: NaiveDate,
+    to: NaiveDate,
+    now: DateTime<Utc>,
+    cursor: String,
+) -> Result<Bytes, ApiError> {
+    use crate::store::Split;
+    let live = Live::of(state);
+    let body = blocking(move || {
+        let mut enc = rows_wire::Encoder::new();
+        live.store.visit_rows(from, to, &STORE_SOURCES, |r| {
+            enc.row(r.day, r.source, r.person, r.source.measures(), &r.measures);
+            r.splits.visit(|s| match s {
+                Split::Model(m) => enc.model(
+                    m.model,
+                    m.input_tokens,
+                    m.output_tokens,
+                    m.cache_read_tokens,
+                    m.cache_creation_tokens,
+                    m.cost_micros,
+                    m.cost_is_estimated,
+                ),
+                Split::Tool(name, accepted, rejected) => enc.tool(name, accepted, rejected),
+            })
+        })?;
+        let (coverage, telemetry) = live.coverage_and_telemetry(from, to, now)?;
+        for r in &telemetry {
+            enc.push(r);
+        }
+        drop(telemetry);
+        let head = rows_wire::Head {
+            from,
+            to,
+            counts: enc.counts().clone(),
+            periods: Vec::new(),
+            imported: BTreeMap::new(),
+            coverage,
+            cursor: Some(cursor),
+            delta: None,
+        };
+        Ok::<_, ApiError>(Bytes::from(enc.finish(&head)))
+    })
+    .await??;
+    Ok(body)
+}
+
+/// The sources the store holds (the Anthropic APIs'; telemetry has its own tables).
+const STORE_SOURCES: [Source; 2] = [Source::AdminApi, Source::EnterpriseApi];
+
+/// What an answer without an exports folder is made of besides the
+/// store's rows, owned for a blocking task (see [`load_rows`], which does
+/// the same with the folder).
+struct Live {
+    store: std::sync::Arc<crate::store::Store>,
+    configured: Vec<Source>,
+    telemetry: Option<std::sync::Arc<scoreboard_otlp::Receiver>>,
+}
+
+impl Live {
+    fn of(state: &AppState) -> Live {
+        Live {
+            store: state.store().clone(),
+            configured: STORE_SOURCES
+                .into_iter()
+                .filter(|s| state.syncer().configured(*s))
+                .collect(),
+            telemetry: state.telemetry().cloned(),
+        }
+    }
+
+    /// Every source's coverage of `from..=to` (the synced sources', then
+    /// telemetry's) and telemetry's rows. Blocking.
+    fn coverage_and_telemetry(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<SourceCoverage>, Vec<scoreboard_core::DayRow>), ApiError> {
+        let mut coverage = self
+            .configured
+            .iter()
+            .map(|s| crate::load::sync_coverage(&self.store, *s, from, to))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut rows = Vec::new();
+        if let Some(t) = &self.telemetry {
+            rows = t
+                .day_rows(from, to)
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            coverage.push(crate::load::telemetry_coverage(
+                &t.status(now),
+                now,
+                from,
+                to,
+            ));
+        }
+        Ok((coverage, rows))
+    }
 }
 
 fn counts(rows: &[scoreboard_core::DayRow]) -> BTreeMap<Source, usize> {

@@ -19,7 +19,9 @@ use scoreboard_core::parse::parse_day;
 use scoreboard_core::{DayRow, Measures, PersonKey, RosterEntry, Source};
 use serde::{Deserialize, Serialize};
 
+mod packed;
 mod snapshots;
+pub use packed::{ModelSplit, Split, Splits};
 pub use snapshots::{Deleted, NewSnapshot, SnapshotUsage, StoredSnapshot};
 
 #[derive(Debug, thiserror::Error)]
@@ -41,10 +43,17 @@ pub enum StoreError {
     TooNew { found: i64, known: i64 },
 }
 
+/// One migration: SQL, or code where SQL alone cannot say it.
+enum Migration {
+    Sql(&'static str),
+    Code(fn(&rusqlite::Transaction<'_>) -> Result<(), StoreError>),
+}
+
 /// Each entry is one migration; the index + 1 is the version it brings the file to.
-const MIGRATIONS: &[&str] = &[
+const MIGRATIONS: &[Migration] = &[
     // 1: the first schema.
-    "CREATE TABLE day_rows (
+    Migration::Sql(
+        "CREATE TABLE day_rows (
         source TEXT NOT NULL,
         person TEXT NOT NULL,
         day TEXT NOT NULL,
@@ -99,20 +108,24 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL,
         revoked_at TEXT
     );",
+    ),
     // 2: frozen share snapshots (`crate::snapshots`): the encoded snapshot as
     // the page sent it, under an unguessable id.
-    "CREATE TABLE snapshots (
+    Migration::Sql(
+        "CREATE TABLE snapshots (
         id TEXT PRIMARY KEY,
         created_at TEXT NOT NULL,
         privacy TEXT NOT NULL,
         description TEXT NOT NULL,
         body TEXT NOT NULL
     );",
+    ),
     // 3: hardening (issue 11). Admin tokens (SQLite cannot alter a CHECK, so
     // the table is rebuilt with its ids); who stored each snapshot (`''` for
     // those stored before: only an admin or the operator may delete them);
     // refused requests counted per UTC hour, door, reason and token (0: none).
-    "CREATE TABLE tokens_v3 (
+    Migration::Sql(
+        "CREATE TABLE tokens_v3 (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         kind TEXT NOT NULL CHECK (kind IN ('ingest', 'viewer', 'admin')),
         name TEXT NOT NULL,
@@ -136,9 +149,11 @@ const MIGRATIONS: &[&str] = &[
         last_at_ms INTEGER NOT NULL,
         PRIMARY KEY (hour, area, reason, token_id)
     ) WITHOUT ROWID;",
+    ),
     // 4: onboarding (issue 14): where `serve` last served, so `token create`
     // prints the address the server really answers at.
-    "CREATE TABLE serving (
+    Migration::Sql(
+        "CREATE TABLE serving (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         listen TEXT NOT NULL,
         otlp_listen TEXT,
@@ -146,9 +161,11 @@ const MIGRATIONS: &[&str] = &[
         started_at TEXT NOT NULL,
         stopped_at TEXT
     );",
+    ),
     // 5: the weekly digest (issue 15): the ISO week last posted (at most
     // one post a week, across restarts) and the last attempt's result.
-    "CREATE TABLE digest_state (
+    Migration::Sql(
+        "CREATE TABLE digest_state (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         posted_week TEXT,
         posted_at TEXT,
@@ -157,17 +174,123 @@ const MIGRATIONS: &[&str] = &[
         last_ok INTEGER,
         last_error TEXT
     );",
+    ),
     // 6: which source-days changed, in order (issue 13): `/api/rows` answers a
     // refresh with only the days written since the asker's cursor. One entry
     // per (source, day), moved to the newest sequence number at each write.
-    "CREATE TABLE row_changes (
+    Migration::Sql(
+        "CREATE TABLE row_changes (
         source TEXT NOT NULL,
         day TEXT NOT NULL,
         seq INTEGER NOT NULL,
         PRIMARY KEY (source, day)
     );
     CREATE INDEX row_changes_by_seq ON row_changes (seq);",
+    ),
+    // 7: a fast read of a million rows (issue 13). A sync writes a whole
+    // source-day at once and every reader reads whole days, so a source-day
+    // is one row holding its person rows as one compact blob (`rows`,
+    // `store::packed`): a year of 3,000 engineers is ~730 rows to step
+    // through, in key order with nothing to sort, and no JSON to parse. The
+    // rows are copied over in code.
+    Migration::Code(day_rows_v7),
 ];
+
+/// The schema version whose `day_rows` holds a blob per source-day.
+const DAY_BLOBS_VERSION: i64 = 7;
+
+/// Migration 7: every stored row copied into its day's blob, its `models`
+/// and `tools` JSON read once (as rows were read until then); a row that
+/// does not read stops the migration (rolled back, the file left as it
+/// was) naming it.
+fn day_rows_v7(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute_batch(
+        "CREATE TABLE day_rows_v7 (
+            day TEXT NOT NULL,
+            source TEXT NOT NULL,
+            row_count INTEGER NOT NULL,
+            fetched_at TEXT NOT NULL,
+            rows BLOB NOT NULL,
+            PRIMARY KEY (day, source)
+        )",
+    )?;
+    {
+        let mut read = tx.prepare(
+            "SELECT day, source, person, sessions, lines_added, lines_removed, commits, pull_requests,
+                    edits_accepted, edits_rejected, input_tokens, output_tokens, cache_read_tokens,
+                    cache_creation_tokens, cost_micros, cost_is_estimated, models, tools, fetched_at
+             FROM day_rows ORDER BY day, source, person",
+        )?;
+        let mut write = tx.prepare(
+            "INSERT INTO day_rows_v7 (day, source, row_count, fetched_at, rows) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        let mut day: Option<(String, String, String)> = None;
+        let mut rows: Vec<DayRow> = Vec::new();
+        let mut flush = |day: &Option<(String, String, String)>, rows: &mut Vec<DayRow>| {
+            if let Some((d, src, fetched)) = day {
+                let blob = packed::encode_day(&rows.iter().collect::<Vec<_>>());
+                write.execute(params![d, src, rows.len() as i64, fetched, blob])?;
+            }
+            rows.clear();
+            Ok::<_, StoreError>(())
+        };
+        let mut rs = read.query([])?;
+        while let Some(r) = rs.next()? {
+            let text = |i: usize| r.get_ref(i)?.as_str().map_err(rusqlite::Error::from);
+            let (day_s, source_s, fetched) = (text(0)?, text(1)?, text(18)?);
+            let what = |col: &str, e: &dyn std::fmt::Display| {
+                StoreError::Corrupt(format!(
+                    "the {source_s} row of {:?} on {day_s}: {col}: {e}",
+                    text(2).unwrap_or("?")
+                ))
+            };
+            match &mut day {
+                Some((d, s, f)) if d == day_s && s == source_s => {
+                    if fetched > f.as_str() {
+                        *f = fetched.to_string();
+                    }
+                }
+                _ => {
+                    flush(&day, &mut rows)?;
+                    day = Some((day_s.to_string(), source_s.to_string(), fetched.to_string()));
+                }
+            }
+            let source = Source::parse(source_s).ok_or_else(|| what("source", &"not known"))?;
+            let person = PersonKey::parse(text(2)?).ok_or_else(|| what("person", &"empty"))?;
+            let mut row = DayRow::new(stored_day(day_s)?, person, source);
+            let m = &mut row.measures;
+            for (i, v) in [
+                &mut m.sessions,
+                &mut m.lines_added,
+                &mut m.lines_removed,
+                &mut m.commits,
+                &mut m.pull_requests,
+                &mut m.edits_accepted,
+                &mut m.edits_rejected,
+                &mut m.input_tokens,
+                &mut m.output_tokens,
+                &mut m.cache_read_tokens,
+                &mut m.cache_creation_tokens,
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                *v = to_u64(r.get(3 + i)?);
+            }
+            m.cost_micros = r.get(14)?;
+            m.cost_is_estimated = r.get(15)?;
+            row.models = serde_json::from_str(text(16)?).map_err(|e| what("models", &e))?;
+            row.tools = serde_json::from_str(text(17)?).map_err(|e| what("tools", &e))?;
+            rows.push(row);
+        }
+        flush(&day, &mut rows)?;
+    }
+    tx.execute_batch(
+        "DROP TABLE day_rows;
+         ALTER TABLE day_rows_v7 RENAME TO day_rows;",
+    )?;
+    Ok(())
+}
 
 /// Where the rows and coverage every report reads were at (see
 /// [`Store::version`]): equal versions, equal data.
@@ -181,6 +304,17 @@ pub struct StoreVersion {
 }
 
 pub use scoreboard_core::api::DigestState;
+
+/// One stored row, borrowed from SQLite for a [`Store::visit_rows`] call.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredRow<'a> {
+    pub day: NaiveDate,
+    pub source: Source,
+    /// As stored (written from [`PersonKey::as_str`]; never empty).
+    pub person: &'a str,
+    pub measures: Measures,
+    pub splits: Splits<'a>,
+}
 
 /// What the API said about one fetched day, kept so that coverage warnings
 /// can be computed over the whole stored history, not just the last sync.
@@ -373,15 +507,27 @@ impl Store {
                 known,
             });
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        for (i, step) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             let tx = conn.transaction()?;
-            tx.execute_batch(sql)?;
+            match step {
+                Migration::Sql(sql) => tx.execute_batch(sql)?,
+                Migration::Code(run) => run(&tx)?,
+            }
             tx.execute("DELETE FROM server_schema_version", [])?;
             tx.execute(
                 "INSERT INTO server_schema_version (version) VALUES (?1)",
                 [i as i64 + 1],
             )?;
             tx.commit()?;
+        }
+        if (1..DAY_BLOBS_VERSION).contains(&current) {
+            // Migration 7 left the old rows' pages free (most of the file
+            // at a million rows): give them back once. Not needed for
+            // correctness (SQLite reuses free pages), so a failure (another
+            // process holding the file, no room for the copy) is only logged.
+            if let Err(e) = conn.execute_batch("VACUUM") {
+                tracing::warn!(error = %e, "could not compact the database after its upgrade");
+            }
         }
         Ok(())
     }
@@ -411,60 +557,41 @@ impl Store {
         let tx = conn.transaction()?;
         let day_s = day.to_string();
         let now_s = now.to_rfc3339();
-        tx.execute(
-            "DELETE FROM day_rows WHERE source = ?1 AND day = ?2",
-            params![source.as_str(), day_s],
-        )?;
-        {
-            let mut ins = tx.prepare(
-                "INSERT INTO day_rows (source, person, day, sessions, lines_added, lines_removed, commits,
-                    pull_requests, edits_accepted, edits_rejected, input_tokens, output_tokens,
-                    cache_read_tokens, cache_creation_tokens, cost_micros, cost_is_estimated, models, tools, fetched_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
-                 ON CONFLICT (source, person, day) DO UPDATE SET
-                    sessions = excluded.sessions, lines_added = excluded.lines_added,
-                    lines_removed = excluded.lines_removed, commits = excluded.commits,
-                    pull_requests = excluded.pull_requests, edits_accepted = excluded.edits_accepted,
-                    edits_rejected = excluded.edits_rejected, input_tokens = excluded.input_tokens,
-                    output_tokens = excluded.output_tokens, cache_read_tokens = excluded.cache_read_tokens,
-                    cache_creation_tokens = excluded.cache_creation_tokens, cost_micros = excluded.cost_micros,
-                    cost_is_estimated = excluded.cost_is_estimated, models = excluded.models,
-                    tools = excluded.tools, fetched_at = excluded.fetched_at",
-            )?;
-            for r in rows {
-                if r.source != source || r.day != day {
-                    return Err(StoreError::Corrupt(format!(
-                        "row for {} {} given while replacing {} {}",
-                        r.source, r.day, source, day
-                    )));
-                }
-                let m = &r.measures;
-                let models = serde_json::to_string(&r.models)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                let tools = serde_json::to_string(&r.tools)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                ins.execute(params![
-                    source.as_str(),
-                    r.person.as_str(),
-                    day_s,
-                    to_i64(m.sessions),
-                    to_i64(m.lines_added),
-                    to_i64(m.lines_removed),
-                    to_i64(m.commits),
-                    to_i64(m.pull_requests),
-                    to_i64(m.edits_accepted),
-                    to_i64(m.edits_rejected),
-                    to_i64(m.input_tokens),
-                    to_i64(m.output_tokens),
-                    to_i64(m.cache_read_tokens),
-                    to_i64(m.cache_creation_tokens),
-                    m.cost_micros,
-                    m.cost_is_estimated,
-                    models,
-                    tools,
-                    now_s,
-                ])?;
+        if let Some(r) = rows.iter().find(|r| r.source != source || r.day != day) {
+            return Err(StoreError::Corrupt(format!(
+                "row for {} {} given while replacing {} {}",
+                r.source, r.day, source, day
+            )));
+        }
+        // One row a person, in person order; a later row of the same
+        // person replaces an earlier one.
+        let mut day_rows: Vec<&DayRow> = rows.iter().collect();
+        day_rows.sort_by(|a, b| a.person.as_str().cmp(b.person.as_str()));
+        let mut kept: Vec<&DayRow> = Vec::with_capacity(day_rows.len());
+        for r in day_rows {
+            match kept.last_mut() {
+                Some(last) if last.person == r.person => *last = r,
+                _ => kept.push(r),
             }
+        }
+        if kept.is_empty() {
+            tx.execute(
+                "DELETE FROM day_rows WHERE day = ?1 AND source = ?2",
+                params![day_s, source.as_str()],
+            )?;
+        } else {
+            tx.execute(
+                "INSERT INTO day_rows (day, source, row_count, fetched_at, rows) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (day, source) DO UPDATE SET row_count = excluded.row_count,
+                    fetched_at = excluded.fetched_at, rows = excluded.rows",
+                params![
+                    day_s,
+                    source.as_str(),
+                    kept.len() as i64,
+                    now_s,
+                    packed::encode_day(&kept)
+                ],
+            )?;
         }
         tx.execute(
             "INSERT INTO synced_days (source, day, synced_at, records, user_actor_records, non_api_records)
@@ -532,80 +659,110 @@ impl Store {
         to: NaiveDate,
         sources: &[Source],
     ) -> Result<Vec<DayRow>, StoreError> {
-        let conn = self.conn();
-        let mut q = conn.prepare(
-            "SELECT source, person, day, sessions, lines_added, lines_removed, commits, pull_requests,
-                    edits_accepted, edits_rejected, input_tokens, output_tokens, cache_read_tokens,
-                    cache_creation_tokens, cost_micros, cost_is_estimated, models, tools
-             FROM day_rows WHERE day >= ?1 AND day <= ?2",
-        )?;
         let mut out = Vec::new();
+        self.visit_rows(from, to, sources, |r| {
+            let person = PersonKey::parse(r.person)
+                .ok_or_else(|| StoreError::Corrupt("empty person key".into()))?;
+            let (models, tools) = r.splits.to_vecs()?;
+            out.push(DayRow {
+                day: r.day,
+                person,
+                source: r.source,
+                measures: r.measures,
+                models,
+                tools,
+                present: r.source.measures(),
+            });
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Stored rows per source with `from <= day <= to` (sources without
+    /// any are left out), counted from each day's row count: no row is read.
+    pub fn row_counts(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<BTreeMap<Source, usize>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare_cached(
+            "SELECT source, SUM(row_count) FROM day_rows WHERE day >= ?1 AND day <= ?2
+             GROUP BY source HAVING SUM(row_count) > 0",
+        )?;
         let mut rs = q.query(params![from.to_string(), to.to_string()])?;
-        // Text columns are read in place (no String per cell), and the day
-        // parsed once per run of rows of one day (rows come by day): at a
-        // million rows these are most of the read.
-        let mut last_day: Option<(String, NaiveDate)> = None;
+        let mut out = BTreeMap::new();
         while let Some(r) = rs.next()? {
-            let source_s = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+            let source_s: String = r.get(0)?;
+            let source = Source::parse(&source_s)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown source {source_s:?}")))?;
+            out.insert(source, usize::try_from(r.get::<_, i64>(1)?).unwrap_or(0));
+        }
+        Ok(out)
+    }
+
+    /// The stored rows of the given source-days, ordered by day, source
+    /// and person (as [`Store::rows`] orders them).
+    pub fn rows_of_days(&self, days: &[(Source, NaiveDate)]) -> Result<Vec<DayRow>, StoreError> {
+        let mut days = days.to_vec();
+        days.sort_by(|a, b| (a.1, a.0.as_str()).cmp(&(b.1, b.0.as_str())));
+        days.dedup();
+        let mut out = Vec::new();
+        for (source, day) in days {
+            out.extend(self.rows(day, day, &[source])?);
+        }
+        Ok(out)
+    }
+
+    /// Hands each stored row of the given sources with `from <= day <= to`
+    /// to `visit`, ordered by day, source and person, as SQLite holds it:
+    /// nothing is allocated per row (the person and the splits are borrowed
+    /// for the call). [`Store::rows`] is this, collected; `/api/rows`
+    /// encodes the rows from here straight into its answer. The store's
+    /// lock is held throughout.
+    pub fn visit_rows(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        sources: &[Source],
+        mut visit: impl FnMut(StoredRow<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn();
+        // One row a source-day, walked in key order (EXPLAIN QUERY PLAN:
+        // "SEARCH day_rows USING INDEX sqlite_autoindex_day_rows_1 (day>?
+        // AND day<?)", no temporary B-tree); each day's persons come in
+        // order from its blob.
+        let mut q = conn.prepare_cached(
+            "SELECT day, source, rows FROM day_rows WHERE day >= ?1 AND day <= ?2 ORDER BY day, source",
+        )?;
+        let mut rs = q.query(params![from.to_string(), to.to_string()])?;
+        while let Some(r) = rs.next()? {
+            let text = |i: usize| r.get_ref(i)?.as_str().map_err(rusqlite::Error::from);
+            let source_s = text(1)?;
             let Some(source) = Source::parse(source_s) else {
                 return Err(StoreError::Corrupt(format!("unknown source {source_s:?}")));
             };
             if !sources.contains(&source) {
                 continue;
             }
-            let person = PersonKey::parse(r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?)
-                .ok_or_else(|| StoreError::Corrupt("empty person key".into()))?;
-            let day_s = r.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?;
-            let day = match &last_day {
-                Some((s, d)) if s == day_s => *d,
-                _ => {
-                    let d = stored_day(day_s)?;
-                    last_day = Some((day_s.to_string(), d));
-                    d
+            let day = stored_day(text(0)?)?;
+            let blob = r.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?;
+            packed::visit_day(blob, |p| {
+                if p.person.trim().is_empty() {
+                    return Err(StoreError::Corrupt(format!(
+                        "a {source} row of {day} has an empty person key"
+                    )));
                 }
-            };
-            let measures = Measures {
-                sessions: to_u64(r.get(3)?),
-                lines_added: to_u64(r.get(4)?),
-                lines_removed: to_u64(r.get(5)?),
-                commits: to_u64(r.get(6)?),
-                pull_requests: to_u64(r.get(7)?),
-                edits_accepted: to_u64(r.get(8)?),
-                edits_rejected: to_u64(r.get(9)?),
-                input_tokens: to_u64(r.get(10)?),
-                output_tokens: to_u64(r.get(11)?),
-                cache_read_tokens: to_u64(r.get(12)?),
-                cache_creation_tokens: to_u64(r.get(13)?),
-                cost_micros: r.get(14)?,
-                cost_is_estimated: r.get(15)?,
-            };
-            let json = |i: usize| r.get_ref(i)?.as_str().map_err(rusqlite::Error::from);
-            out.push(DayRow {
-                day,
-                person,
-                source,
-                measures,
-                models: serde_json::from_str(json(16)?)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                tools: serde_json::from_str(json(17)?)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                present: source.measures(),
-            });
+                visit(StoredRow {
+                    day,
+                    source,
+                    person: p.person,
+                    measures: p.measures,
+                    splits: p.splits,
+                })
+            })?;
         }
-        // Ordered by day, source and person, here rather than by `ORDER BY`:
-        // SQLite sorts the index's (day, source) runs by person in a temporary
-        // B-tree, which took ~1 s of a million-row read (EXPLAIN QUERY PLAN:
-        // "USE TEMP B-TREE FOR RIGHT PART OF ORDER BY"); a sort of the rows
-        // read is a fraction of it. (source, person, day) is the primary key,
-        // so the order is total.
-        out.sort_unstable_by(|a, b| {
-            (a.day, a.source.as_str(), a.person.as_str()).cmp(&(
-                b.day,
-                b.source.as_str(),
-                b.person.as_str(),
-            ))
-        });
-        Ok(out)
+        Ok(())
     }
 
     /// Days of a source already synced, with when and what the API said.
@@ -649,7 +806,7 @@ impl Store {
     ) -> Result<(u64, Option<NaiveDate>, Option<NaiveDate>), StoreError> {
         let conn = self.conn();
         let (n, first, last): (i64, Option<String>, Option<String>) = conn.query_row(
-            "SELECT COUNT(*), MIN(day), MAX(day) FROM day_rows WHERE source = ?1",
+            "SELECT COALESCE(SUM(row_count), 0), MIN(day), MAX(day) FROM day_rows WHERE source = ?1",
             [source.as_str()],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
@@ -1200,6 +1357,240 @@ mod tests {
         std::fs::set_permissions(&wal, std::fs::Permissions::from_mode(0o644)).unwrap();
         let _s = Store::open(&p).unwrap();
         assert_eq!((mode(&p), mode(&wal)), (0o600, 0o600));
+    }
+
+    /// A database as Scoreboard wrote it before migration 7 (person-day
+    /// rows with JSON splits), holding `rows` and a change per day.
+    fn schema6_store(p: &Path, rows: &[DayRow]) {
+        let conn = Connection::open(p).unwrap();
+        conn.execute_batch("CREATE TABLE server_schema_version (version INTEGER NOT NULL)")
+            .unwrap();
+        for m in &MIGRATIONS[..6] {
+            let Migration::Sql(sql) = m else {
+                panic!("migrations 1-6 are SQL")
+            };
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute("INSERT INTO server_schema_version VALUES (6)", [])
+            .unwrap();
+        for (i, r) in rows.iter().enumerate() {
+            let m = &r.measures;
+            conn.execute(
+                "INSERT INTO day_rows (source, person, day, sessions, lines_added, lines_removed, commits,
+                    pull_requests, edits_accepted, edits_rejected, input_tokens, output_tokens,
+                    cache_read_tokens, cache_creation_tokens, cost_micros, cost_is_estimated, models, tools, fetched_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                params![
+                    r.source.as_str(), r.person.as_str(), r.day.to_string(),
+                    m.sessions as i64, m.lines_added as i64, m.lines_removed as i64, m.commits as i64,
+                    m.pull_requests as i64, m.edits_accepted as i64, m.edits_rejected as i64,
+                    m.input_tokens as i64, m.output_tokens as i64, m.cache_read_tokens as i64,
+                    m.cache_creation_tokens as i64, m.cost_micros, m.cost_is_estimated,
+                    serde_json::to_string(&r.models).unwrap(),
+                    serde_json::to_string(&r.tools).unwrap(),
+                    "2026-11-03T00:00:00+00:00",
+                ],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO row_changes (source, day, seq) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (source, day) DO UPDATE SET seq = excluded.seq",
+                params![r.source.as_str(), r.day.to_string(), i as i64 + 1],
+            )
+            .unwrap();
+        }
+    }
+
+    fn sample_rows() -> Vec<DayRow> {
+        let mut rows = Vec::new();
+        for (d, p, src) in [
+            ("2026-11-03", "zed@x.com", Source::AdminApi),
+            ("2026-11-02", "b@x.com", Source::AdminApi),
+            ("2026-11-02", "a@x.com", Source::AdminApi),
+            ("2026-11-02", "a@x.com", Source::EnterpriseApi),
+            ("2026-11-03", "api-key:ci", Source::AdminApi),
+        ] {
+            let mut r = DayRow::new(day(d), PersonKey::parse(p).unwrap(), src);
+            r.measures.sessions = rows.len() as u64 + 1;
+            r.measures.lines_added = 1 << 40;
+            if src == Source::AdminApi {
+                r.measures.cost_micros = -7;
+                r.measures.cost_is_estimated = true;
+            }
+            if rows.len() % 2 == 0 {
+                r.models = vec![scoreboard_core::ModelUsage {
+                    model: "claude-sonnet-4-5".into(),
+                    input_tokens: 1000,
+                    output_tokens: 20,
+                    cost_micros: 4_500,
+                    ..Default::default()
+                }];
+                r.tools = vec![
+                    scoreboard_core::ToolDecisions {
+                        tool: "edit_tool".into(),
+                        accepted: 9,
+                        rejected: 1,
+                    },
+                    scoreboard_core::ToolDecisions {
+                        tool: "write_tool".into(),
+                        accepted: 1,
+                        rejected: 0,
+                    },
+                ];
+            }
+            rows.push(r);
+        }
+        rows
+    }
+
+    #[test]
+    fn a_store_of_the_previous_schema_is_upgraded_in_place_with_the_same_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("scoreboard.db");
+        let rows = sample_rows();
+        schema6_store(&p, &rows);
+        let (from, to) = (day("2026-11-01"), day("2026-11-30"));
+        let mut want = rows.clone();
+        want.sort_by(|a, b| {
+            (a.day, a.source.as_str(), a.person.as_str()).cmp(&(
+                b.day,
+                b.source.as_str(),
+                b.person.as_str(),
+            ))
+        });
+        for _ in 0..2 {
+            // Opened twice: the second open finds nothing to do.
+            let s = Store::open(&p).unwrap();
+            assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+            assert_eq!(s.rows(from, to, &Source::ALL).unwrap(), want);
+            let admin: Vec<DayRow> = want
+                .iter()
+                .filter(|r| r.source == Source::AdminApi)
+                .cloned()
+                .collect();
+            assert_eq!(s.rows(from, to, &[Source::AdminApi]).unwrap(), admin);
+            assert_eq!(
+                s.row_summary(Source::AdminApi).unwrap(),
+                (4, Some(day("2026-11-02")), Some(day("2026-11-03")))
+            );
+            assert_eq!(
+                s.row_summary(Source::EnterpriseApi).unwrap(),
+                (1, Some(day("2026-11-02")), Some(day("2026-11-02")))
+            );
+            assert_eq!(s.change_seq().unwrap(), 5);
+            let mut changed = s.changed_days(3, from, to).unwrap();
+            changed.sort_by_key(|(src, d)| (*d, src.as_str()));
+            assert_eq!(
+                changed,
+                vec![
+                    (Source::EnterpriseApi, day("2026-11-02")),
+                    (Source::AdminApi, day("2026-11-03"))
+                ]
+            );
+        }
+        // And it is written to as any store: a re-fetched day replaces its rows.
+        let s = Store::open(&p).unwrap();
+        let d = day("2026-11-03");
+        let mut only = DayRow::new(d, PersonKey::email("new@x.com"), Source::AdminApi);
+        only.measures.sessions = 2;
+        s.replace_day(
+            Source::AdminApi,
+            d,
+            &[only.clone()],
+            &DayStats::default(),
+            Utc::now(),
+        )
+        .unwrap();
+        assert_eq!(s.rows(d, d, &Source::ALL).unwrap(), vec![only]);
+    }
+
+    #[test]
+    fn an_unreadable_stored_row_stops_the_upgrade_naming_it_and_leaves_the_file_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("scoreboard.db");
+        schema6_store(&p, &sample_rows());
+        Connection::open(&p)
+            .unwrap()
+            .execute(
+                "UPDATE day_rows SET models = '[{\"model\": 5}]' WHERE person = 'b@x.com'",
+                [],
+            )
+            .unwrap();
+        let e = Store::open(&p)
+            .err()
+            .expect("the upgrade fails")
+            .to_string();
+        assert!(
+            e.contains("b@x.com") && e.contains("2026-11-02") && e.contains("models"),
+            "{e}"
+        );
+        let conn = Connection::open(&p).unwrap();
+        let (version, rows): (i64, i64) = conn
+            .query_row(
+                "SELECT (SELECT MAX(version) FROM server_schema_version), (SELECT COUNT(*) FROM day_rows)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((version, rows), (6, 5));
+    }
+
+    #[test]
+    fn a_day_written_twice_for_one_person_keeps_the_later_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("scoreboard.db")).unwrap();
+        let d = day("2026-11-02");
+        let row = |p: &str, sessions| {
+            let mut r = DayRow::new(d, PersonKey::email(p), Source::AdminApi);
+            r.measures.sessions = sessions;
+            r
+        };
+        s.replace_day(
+            Source::AdminApi,
+            d,
+            &[row("b@x.com", 1), row("a@x.com", 2), row("b@x.com", 3)],
+            &DayStats::default(),
+            Utc::now(),
+        )
+        .unwrap();
+        assert_eq!(
+            s.rows(d, d, &Source::ALL).unwrap(),
+            vec![row("a@x.com", 2), row("b@x.com", 3)]
+        );
+        // A day re-fetched empty holds no rows (and is still synced).
+        s.replace_day(Source::AdminApi, d, &[], &DayStats::default(), Utc::now())
+            .unwrap();
+        assert!(s.rows(d, d, &Source::ALL).unwrap().is_empty());
+        assert_eq!(s.row_summary(Source::AdminApi).unwrap(), (0, None, None));
+        assert!(s
+            .synced_days(Source::AdminApi, d, d)
+            .unwrap()
+            .contains_key(&d));
+    }
+
+    #[test]
+    fn a_range_of_days_is_read_in_key_order_without_sorting() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("scoreboard.db")).unwrap();
+        let plan: Vec<String> = {
+            let conn = s.conn();
+            let mut q = conn
+                .prepare(
+                    "EXPLAIN QUERY PLAN SELECT day, source, rows FROM day_rows
+                     WHERE day >= ?1 AND day <= ?2 ORDER BY day, source",
+                )
+                .unwrap();
+            q.query_map(["2026-01-01", "2026-12-31"], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let plan = plan.join("; ");
+        assert!(
+            plan.contains("USING INDEX sqlite_autoindex_day_rows_1"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }
 
     #[test]

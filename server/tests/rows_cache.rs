@@ -193,3 +193,68 @@ async fn a_kept_answer_is_sent_in_the_coding_the_asker_accepts() {
     }
     assert_eq!(h.state.rows_cache().held().0, ROWS_CACHE_ENTRIES);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_compact_answer_made_from_the_stores_rows_equals_the_json_answer() {
+    // The compact full answer is encoded straight from SQLite's rows (no
+    // DayRow made); the JSON one goes through DayRows: both must say the
+    // same, splits, sources, telemetry and coverage included.
+    use scoreboard_core::{DayRow, ModelUsage, PersonKey, ToolDecisions};
+    use scoreboard_server::store::DayStats;
+    let dir = tempfile::tempdir().unwrap();
+    let h = harness(dir.path());
+    admin_day(&h, "2026-11-02", &[("b@x.io", 3), ("a@x.io", 1)]);
+    let d = day("2026-11-03");
+    let mut split = DayRow::new(d, PersonKey::email("a@x.io"), Source::AdminApi);
+    split.measures.sessions = 4;
+    split.measures.cost_micros = 12_345;
+    split.models = vec![ModelUsage {
+        model: "claude-opus-4-1".into(),
+        input_tokens: 900,
+        output_tokens: 30,
+        cache_read_tokens: 7,
+        cache_creation_tokens: 1,
+        cost_micros: 12_345,
+        cost_is_estimated: true,
+    }];
+    split.tools = vec![ToolDecisions {
+        tool: "edit_tool".into(),
+        accepted: 5,
+        rejected: 2,
+    }];
+    h.store
+        .replace_day(
+            Source::AdminApi,
+            d,
+            &[split],
+            &DayStats::default(),
+            Utc::now(),
+        )
+        .unwrap();
+    let mut seat = DayRow::new(d, PersonKey::email("a@x.io"), Source::EnterpriseApi);
+    seat.measures.sessions = 2;
+    seat.present = Source::EnterpriseApi.measures();
+    h.store
+        .replace_day(
+            Source::EnterpriseApi,
+            d,
+            &[seat],
+            &DayStats::default(),
+            Utc::now(),
+        )
+        .unwrap();
+    let token = tokens::create(&h.store, TokenKind::Ingest, "laptops", Utc::now())
+        .unwrap()
+        .token;
+    telemetry(&h, &token, "c@x.io", 0).await;
+
+    let mut compact = rows_of(&compact(&h).await);
+    let json = get(&h, URI, &[]).await;
+    assert_eq!(json.status, StatusCode::OK);
+    let mut json: RowsAnswer = serde_json::from_slice(&json.body).unwrap();
+    assert_eq!(compact.rows.len(), 5, "{:?}", compact.rows);
+    assert!(compact.rows.iter().any(|r| r.source == Source::Otlp));
+    // Each answer's cursor marks its own moment.
+    assert!(compact.cursor.take().is_some() && json.cursor.take().is_some());
+    assert_eq!(compact, json);
+}

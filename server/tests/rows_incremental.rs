@@ -233,3 +233,61 @@ async fn json_stays_the_default_and_carries_the_same_etag() {
     .await;
     assert_eq!(other.status, StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delta_read_from_the_replaced_days_only_says_what_the_full_answer_says_of_them() {
+    // A delta reads only the store's replaced days (and counts the rest
+    // from the days' row counts): its rows are the full answer's rows in
+    // its scopes, in the same order, and its counts and coverage the full
+    // answer's, in both encodings.
+    let dir = tempfile::tempdir().unwrap();
+    let h = harness(dir.path());
+    let ingest = tokens::create(&h.store, TokenKind::Ingest, "laptops", Utc::now()).unwrap();
+    for d in ["2026-11-16", "2026-11-17", "2026-11-18"] {
+        admin_day(&h, d, &[("ana@corp.example", 3), ("bo@corp.example", 1)]);
+    }
+    telemetry(&h, &ingest.token, "ana@corp.example", 0).await;
+    an_hour_passes(&h);
+    let first = rows_wire::decode(&page_get(&h, None, None).await.body).unwrap();
+
+    admin_day(
+        &h,
+        "2026-11-17",
+        &[("cy@corp.example", 4), ("ana@corp.example", 2)],
+    );
+    admin_day(&h, "2026-11-19", &[("bo@corp.example", 7)]);
+    telemetry(&h, &ingest.token, "bo@corp.example", 0).await;
+    let delta = rows_wire::decode(&page_get(&h, first.cursor.as_deref(), None).await.body).unwrap();
+    let json: RowsAnswer = serde_json::from_slice(
+        &get(
+            &h,
+            &format!("/api/rows?{RANGE}&cursor={}", first.cursor.clone().unwrap()),
+            &[],
+        )
+        .await
+        .body,
+    )
+    .unwrap();
+    let full = rows_wire::decode(&page_get(&h, None, None).await.body).unwrap();
+
+    let scopes = delta.delta.clone().expect("a delta");
+    assert!(scopes.replaced.contains(&RowScope::Day {
+        source: Source::AdminApi,
+        day: common::day("2026-11-19"),
+    }));
+    let inside = scopes.matcher();
+    let want: Vec<DayRow> = full.rows.iter().filter(|r| inside(r)).cloned().collect();
+    assert!(want.iter().any(|r| r.source == Source::Otlp));
+    assert_eq!(
+        want.iter().filter(|r| r.source == Source::AdminApi).count(),
+        3
+    );
+    assert_eq!(delta.rows, want);
+    assert_eq!(delta.counts, full.counts);
+    assert_eq!(delta.counts[&Source::AdminApi], 7);
+    assert_eq!(delta.coverage, full.coverage);
+    assert_eq!(
+        (json.rows, json.counts, json.coverage),
+        (delta.rows, delta.counts, delta.coverage)
+    );
+}

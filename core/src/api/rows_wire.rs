@@ -27,8 +27,6 @@
 //! the page reads it with this one definition. A truncated or corrupted
 //! body is a [`WireError`] naming what was wrong, never a panic.
 
-use std::collections::HashMap;
-
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
@@ -53,23 +51,6 @@ pub struct WireError(String);
 
 fn bad(what: impl Into<String>) -> WireError {
     WireError(what.into())
-}
-
-/// The small, whole parts of an answer, as JSON inside the body.
-#[derive(Serialize, Deserialize)]
-struct Head {
-    from: NaiveDate,
-    to: NaiveDate,
-    counts: std::collections::BTreeMap<Source, usize>,
-    #[serde(default)]
-    periods: Vec<PeriodRow>,
-    #[serde(default)]
-    imported: std::collections::BTreeMap<Source, u64>,
-    coverage: Vec<SourceCoverage>,
-    #[serde(default)]
-    cursor: Option<String>,
-    #[serde(default)]
-    delta: Option<RowsDelta>,
 }
 
 /// The columns, in the order they are written. Row columns have one entry
@@ -112,6 +93,7 @@ const COLUMNS: [&str; 29] = [
 const ROW_COLUMNS: usize = 19;
 const MODEL_COLUMNS: usize = 7;
 const TOOL_COLUMNS: usize = 3;
+const _: () = assert!(ROW_COLUMNS + MODEL_COLUMNS + TOOL_COLUMNS == COLUMNS.len());
 
 fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
@@ -134,31 +116,67 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
-/// Writes one column, value by value or as runs, whichever is shorter.
-fn put_column(out: &mut Vec<u8>, values: &[u64]) {
-    let mut plain = Vec::new();
-    for v in values {
-        put(&mut plain, *v);
-    }
-    let mut runs = Vec::new();
-    let mut i = 0;
-    while i < values.len() {
-        let v = values[i];
-        let n = values[i..].iter().take_while(|x| **x == v).count();
-        put(&mut runs, v);
-        put(&mut runs, n as u64);
-        i += n;
-        if runs.len() >= plain.len() {
-            break;
+fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// One column being written: its values as plain varints. Whether runs
+/// would be shorter is reckoned once at the end, from those bytes (the
+/// runs are then written from them), so a column costs its plain bytes,
+/// no copy of its values, and a push is one byte appended.
+#[derive(Default)]
+struct ColumnWriter {
+    plain: Vec<u8>,
+}
+
+impl ColumnWriter {
+    #[inline]
+    fn push(&mut self, v: u64) {
+        // Most values of most columns fit one byte.
+        if v < 0x80 {
+            self.plain.push(v as u8);
+        } else {
+            put(&mut self.plain, v);
         }
     }
-    let (kind, bytes) = if runs.len() < plain.len() {
+
+    /// Calls `run` with each run of equal values (value, count), in order.
+    fn runs(&self, mut run: impl FnMut(u64, u64)) {
+        let mut r = Reader {
+            bytes: &self.plain,
+            what: "a column",
+        };
+        let mut current: (u64, u64) = (0, 0);
+        // The plain bytes are this writer's own varints: they read back.
+        while let Ok(v) = r.next() {
+            if current.1 > 0 && current.0 == v {
+                current.1 += 1;
+            } else {
+                if current.1 > 0 {
+                    run(current.0, current.1);
+                }
+                current = (v, 1);
+            }
+        }
+        if current.1 > 0 {
+            run(current.0, current.1);
+        }
+    }
+
+    /// The column's kind (0 values, 1 runs) and bytes, whichever is shorter.
+    fn finish(self) -> (u64, Vec<u8>) {
+        let mut runs_len = 0;
+        self.runs(|v, n| runs_len += varint_len(v) + varint_len(n));
+        if runs_len >= self.plain.len() {
+            return (0, self.plain);
+        }
+        let mut runs = Vec::with_capacity(runs_len);
+        self.runs(|v, n| {
+            put(&mut runs, v);
+            put(&mut runs, n);
+        });
         (1, runs)
-    } else {
-        (0, plain)
-    };
-    put(out, kind);
-    put_bytes(out, &bytes);
+    }
 }
 
 /// A reader over a body's bytes. (LEB128 by hand: the hot loop of a
@@ -293,18 +311,35 @@ impl<'a> Column<'a> {
 
 /// Names by number, in order of first use.
 #[derive(Default)]
-struct Dict<'a> {
-    names: Vec<&'a str>,
-    index: HashMap<&'a str, u64>,
+struct Dict {
+    names: Vec<Box<str>>,
+    index: rustc_hash::FxHashMap<Box<str>, u64>,
+    /// The name after the last one asked for: names tend to come in the
+    /// same order again (each day's persons, each row's tools), so it is
+    /// looked at before any hashing.
+    next: usize,
 }
 
-impl<'a> Dict<'a> {
-    fn get(&mut self, name: &'a str) -> u64 {
-        let next = self.names.len() as u64;
-        *self.index.entry(name).or_insert_with(|| {
-            self.names.push(name);
-            next
-        })
+impl Dict {
+    fn get(&mut self, name: &str) -> u64 {
+        let i = match self.names.get(self.next) {
+            Some(n) if **n == *name => self.next as u64,
+            _ => match self.index.get(name) {
+                Some(i) => *i,
+                None => {
+                    let i = self.names.len() as u64;
+                    self.names.push(name.into());
+                    self.index.insert(name.into(), i);
+                    i
+                }
+            },
+        };
+        self.next = i as usize + 1;
+        if self.next == self.names.len() {
+            // After the last name, the first comes round again.
+            self.next = 0;
+        }
+        i
     }
 
     fn write(&self, out: &mut Vec<u8>) {
@@ -313,10 +348,221 @@ impl<'a> Dict<'a> {
             put_bytes(out, n.as_bytes());
         }
     }
+
+    fn written_len(&self) -> usize {
+        varint_len(self.names.len() as u64)
+            + self
+                .names
+                .iter()
+                .map(|n| varint_len(n.len() as u64) + n.len())
+                .sum::<usize>()
+    }
 }
 
 fn source_index(s: Source) -> u64 {
     Source::ALL.iter().position(|x| *x == s).unwrap_or(0) as u64
+}
+
+/// The parts of an answer besides its rows: the JSON head of the body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Head {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub counts: std::collections::BTreeMap<Source, usize>,
+    #[serde(default)]
+    pub periods: Vec<PeriodRow>,
+    #[serde(default)]
+    pub imported: std::collections::BTreeMap<Source, u64>,
+    pub coverage: Vec<SourceCoverage>,
+    #[serde(default)]
+    pub cursor: Option<String>,
+    #[serde(default)]
+    pub delta: Option<RowsDelta>,
+}
+
+/// Writes a compact body row by row, from rows the caller holds only for
+/// the call (the server reads them straight out of SQLite): no [`DayRow`]
+/// need exist, and the encoder holds only the columns' bytes (about the
+/// body's size) and the dictionaries. [`encode`] is this over an answer's rows.
+///
+/// A row is [`Encoder::row`], then its models ([`Encoder::model`]) and
+/// tools ([`Encoder::tool`]), each in order: the row's model and tool
+/// counts are what was pushed after it.
+#[derive(Default)]
+pub struct Encoder {
+    cols: Vec<ColumnWriter>,
+    persons: Dict,
+    models: Dict,
+    tools: Dict,
+    rows: usize,
+    n_models: usize,
+    n_tools: usize,
+    /// The open row's models and tools so far.
+    open: Option<(u64, u64)>,
+    last_day: i64,
+    counts: std::collections::BTreeMap<Source, usize>,
+}
+
+impl Encoder {
+    pub fn new() -> Encoder {
+        Encoder {
+            cols: (0..COLUMNS.len())
+                .map(|_| ColumnWriter::default())
+                .collect(),
+            ..Encoder::default()
+        }
+    }
+
+    fn close_row(&mut self) {
+        if let Some((m, t)) = self.open.take() {
+            self.cols[17].push(m);
+            self.cols[18].push(t);
+        }
+    }
+
+    /// Starts a row: its models and tools follow.
+    pub fn row(
+        &mut self,
+        day: NaiveDate,
+        source: Source,
+        person: &str,
+        present: MeasureSet,
+        measures: &Measures,
+    ) {
+        self.close_row();
+        let day = i64::from(day.num_days_from_ce());
+        let mut m = *measures;
+        let step = zigzag(day.wrapping_sub(self.last_day));
+        self.last_day = day;
+        let person = self.persons.get(person);
+        let cols = &mut self.cols;
+        cols[0].push(source_index(source));
+        cols[1].push(person);
+        cols[2].push(step);
+        cols[3].push(u64::from(present.bits()));
+        for (col, (_, c)) in cols[4..15].iter_mut().zip(Measures::COUNTERS) {
+            col.push(*c(&mut m));
+        }
+        cols[15].push(zigzag(measures.cost_micros));
+        cols[16].push(u64::from(measures.cost_is_estimated));
+        self.open = Some((0, 0));
+        self.rows += 1;
+        *self.counts.entry(source).or_insert(0) += 1;
+    }
+
+    /// One model of the open row (none open: ignored).
+    #[allow(clippy::too_many_arguments)]
+    pub fn model(
+        &mut self,
+        name: &str,
+        input_tokens: u64,
+        output_tokens: u64,
+        cache_read_tokens: u64,
+        cache_creation_tokens: u64,
+        cost_micros: i64,
+        cost_is_estimated: bool,
+    ) {
+        let Some((m, _)) = &mut self.open else {
+            return;
+        };
+        *m += 1;
+        self.n_models += 1;
+        let entry = [
+            self.models.get(name),
+            input_tokens,
+            output_tokens,
+            cache_read_tokens,
+            cache_creation_tokens,
+            zigzag(cost_micros),
+            u64::from(cost_is_estimated),
+        ];
+        for (col, v) in self.cols[ROW_COLUMNS..].iter_mut().zip(entry) {
+            col.push(v);
+        }
+    }
+
+    /// One tool of the open row (none open: ignored).
+    pub fn tool(&mut self, name: &str, accepted: u64, rejected: u64) {
+        let Some((_, t)) = &mut self.open else {
+            return;
+        };
+        *t += 1;
+        self.n_tools += 1;
+        let entry = [self.tools.get(name), accepted, rejected];
+        for (col, v) in self.cols[ROW_COLUMNS + MODEL_COLUMNS..]
+            .iter_mut()
+            .zip(entry)
+        {
+            col.push(v);
+        }
+    }
+
+    /// A whole row.
+    pub fn push(&mut self, r: &DayRow) {
+        self.row(r.day, r.source, r.person.as_str(), r.present, &r.measures);
+        for u in &r.models {
+            self.model(
+                &u.model,
+                u.input_tokens,
+                u.output_tokens,
+                u.cache_read_tokens,
+                u.cache_creation_tokens,
+                u.cost_micros,
+                u.cost_is_estimated,
+            );
+        }
+        for t in &r.tools {
+            self.tool(&t.tool, t.accepted, t.rejected);
+        }
+    }
+
+    /// Rows pushed so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Rows pushed so far, per source (what [`Head::counts`] says of a
+    /// full answer).
+    pub fn counts(&self) -> &std::collections::BTreeMap<Source, usize> {
+        &self.counts
+    }
+
+    /// The body: `head`, then the rows pushed. It is allocated once, at
+    /// its size; each column's bytes are let go as soon as they are copied.
+    pub fn finish(mut self, head: &Head) -> Vec<u8> {
+        self.close_row();
+        // Plain data: serialising it to JSON cannot fail.
+        let head = serde_json::to_vec(head).unwrap_or_default();
+        let cols: Vec<(u64, Vec<u8>)> = self.cols.into_iter().map(ColumnWriter::finish).collect();
+        let counts = [self.rows, self.n_models, self.n_tools];
+        let size = MAGIC.len()
+            + varint_len(head.len() as u64)
+            + head.len()
+            + counts.iter().map(|c| varint_len(*c as u64)).sum::<usize>()
+            + [&self.persons, &self.models, &self.tools]
+                .iter()
+                .map(|d| d.written_len())
+                .sum::<usize>()
+            + cols
+                .iter()
+                .map(|(k, b)| varint_len(*k) + varint_len(b.len() as u64) + b.len())
+                .sum::<usize>();
+        let mut out = Vec::with_capacity(size);
+        out.extend_from_slice(&MAGIC);
+        put_bytes(&mut out, &head);
+        for count in counts {
+            put(&mut out, count as u64);
+        }
+        for dict in [&self.persons, &self.models, &self.tools] {
+            dict.write(&mut out);
+        }
+        for (kind, bytes) in cols {
+            put(&mut out, kind);
+            put_bytes(&mut out, &bytes);
+        }
+        debug_assert_eq!(out.len(), size, "the body's size was reckoned exactly");
+        out
+    }
 }
 
 /// The compact body of `answer`.
@@ -331,74 +577,11 @@ pub fn encode(answer: &RowsAnswer) -> Vec<u8> {
         cursor: answer.cursor.clone(),
         delta: answer.delta.clone(),
     };
-    let n = answer.rows.len();
-    let n_models: usize = answer.rows.iter().map(|r| r.models.len()).sum();
-    let n_tools: usize = answer.rows.iter().map(|r| r.tools.len()).sum();
-    let mut cols: Vec<Vec<u64>> = (0..COLUMNS.len())
-        .map(|c| {
-            Vec::with_capacity(match c {
-                c if c < ROW_COLUMNS => n,
-                c if c < ROW_COLUMNS + MODEL_COLUMNS => n_models,
-                c if c < ROW_COLUMNS + MODEL_COLUMNS + TOOL_COLUMNS => n_tools,
-                _ => 0,
-            })
-        })
-        .collect();
-    let (mut persons, mut models, mut tools) = (Dict::default(), Dict::default(), Dict::default());
-    let mut last_day = 0i64;
+    let mut e = Encoder::new();
     for r in &answer.rows {
-        let day = i64::from(r.day.num_days_from_ce());
-        let mut m = r.measures;
-        let mut row = [0u64; ROW_COLUMNS];
-        row[0] = source_index(r.source);
-        row[1] = persons.get(r.person.as_str());
-        row[2] = zigzag(day.wrapping_sub(last_day));
-        last_day = day;
-        row[3] = u64::from(r.present.bits());
-        for (o, (_, c)) in row[4..15].iter_mut().zip(Measures::COUNTERS) {
-            *o = *c(&mut m);
-        }
-        row[15] = zigzag(r.measures.cost_micros);
-        row[16] = u64::from(r.measures.cost_is_estimated);
-        row[17] = r.models.len() as u64;
-        row[18] = r.tools.len() as u64;
-        for (col, v) in cols.iter_mut().zip(row) {
-            col.push(v);
-        }
-        for u in &r.models {
-            let entry = [
-                models.get(&u.model),
-                u.input_tokens,
-                u.output_tokens,
-                u.cache_read_tokens,
-                u.cache_creation_tokens,
-                zigzag(u.cost_micros),
-                u64::from(u.cost_is_estimated),
-            ];
-            for (col, v) in cols[ROW_COLUMNS..].iter_mut().zip(entry) {
-                col.push(v);
-            }
-        }
-        for t in &r.tools {
-            let entry = [tools.get(&t.tool), t.accepted, t.rejected];
-            for (col, v) in cols[ROW_COLUMNS + MODEL_COLUMNS..].iter_mut().zip(entry) {
-                col.push(v);
-            }
-        }
+        e.push(r);
     }
-    let mut out = MAGIC.to_vec();
-    // Plain data: serialising it to JSON cannot fail.
-    put_bytes(&mut out, &serde_json::to_vec(&head).unwrap_or_default());
-    for count in [n, n_models, n_tools] {
-        put(&mut out, count as u64);
-    }
-    for dict in [&persons, &models, &tools] {
-        dict.write(&mut out);
-    }
-    for col in &cols {
-        put_column(&mut out, col);
-    }
-    out
+    e.finish(&head)
 }
 
 /// Reads a compact body back into the answer [`encode`] was given.
@@ -711,6 +894,25 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn a_column_is_written_as_values_or_runs_whichever_is_shorter(
+            values in proptest::collection::vec(prop_oneof![0u64..3, any::<u64>()], 0..200),
+        ) {
+            let mut w = ColumnWriter::default();
+            let mut plain = Vec::new();
+            for v in &values {
+                w.push(*v);
+                put(&mut plain, *v);
+            }
+            let mut runs = Vec::new();
+            for chunk in values.chunk_by(|a, b| a == b) {
+                put(&mut runs, chunk[0]);
+                put(&mut runs, chunk.len() as u64);
+            }
+            let want = if runs.len() < plain.len() { (1, runs) } else { (0, plain) };
+            prop_assert_eq!(w.finish(), want);
+        }
+
         #[test]
         fn any_rows_read_back_equal_after_encoding(rows in proptest::collection::vec(arb_row(), 0..60)) {
             let a = answer(rows);
