@@ -33,7 +33,7 @@ use crate::budget::{Exhausted, Reservation};
 use crate::extract::Extracted;
 use crate::store::Outcome;
 use crate::{
-    estimate, extract, AuthDenial, IngestDecision, IngestRefusal, OtlpError, Receiver,
+    estimate, extract, model, AuthDenial, IngestDecision, IngestRefusal, OtlpError, Receiver,
     RefusedIngest, TokenId,
 };
 
@@ -705,17 +705,34 @@ fn decode_request(
     // An export with no resource at all (what `scoreboard token check`
     // sends) has passed the token check and stores nothing: it must not
     // move "last received" or count as a batch.
+    //
+    // OTLP/JSON is read in one pass into borrowed structs when it has the
+    // plain shape Claude Code sends; anything else (and every bad body) goes
+    // through the general decoder, whose answers are the receiver's.
     let extracted = match signal {
         Signal::Metrics => {
-            let req: ExportMetricsServiceRequest =
-                decode(enc, body, "ExportMetricsServiceRequest")?;
+            let general: ExportMetricsServiceRequest;
+            let req = match model::MetricsReq::from_json_if(enc == Encoding::Json, body) {
+                Some(req) => req,
+                None => {
+                    general = decode(enc, body, "ExportMetricsServiceRequest")?;
+                    model::MetricsReq::from(&general)
+                }
+            };
             if req.resource_metrics.is_empty() {
                 return Ok(None);
             }
             extract::metrics(&req, id_attr, &limits)
         }
         Signal::Logs => {
-            let req: ExportLogsServiceRequest = decode(enc, body, "ExportLogsServiceRequest")?;
+            let general: ExportLogsServiceRequest;
+            let req = match model::LogsReq::from_json_if(enc == Encoding::Json, body) {
+                Some(req) => req,
+                None => {
+                    general = decode(enc, body, "ExportLogsServiceRequest")?;
+                    model::LogsReq::from(&general)
+                }
+            };
             if req.resource_logs.is_empty() {
                 return Ok(None);
             }

@@ -46,6 +46,7 @@ mod budget;
 mod estimate;
 mod extract;
 mod http;
+mod model;
 mod store;
 mod writer;
 

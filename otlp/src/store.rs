@@ -1298,8 +1298,8 @@ mod tests {
             serde_json::from_slice(&read("0002-metrics.json")).unwrap();
         let limits = extract::Limits::default();
         vec![
-            extract::logs(&logs, None, &limits),
-            extract::metrics(&metrics, None, &limits),
+            extract::logs(&(&logs).into(), None, &limits),
+            extract::metrics(&(&metrics).into(), None, &limits),
         ]
     }
 

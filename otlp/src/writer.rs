@@ -200,7 +200,7 @@ mod tests {
         let req: ExportMetricsServiceRequest = serde_json::from_slice(body).unwrap();
         Request {
             digest: [digest_byte; 32],
-            ex: extract::metrics(&req, None, &extract::Limits::default()),
+            ex: extract::metrics(&(&req).into(), None, &extract::Limits::default()),
             token: None,
             now: Utc::now(),
         }
