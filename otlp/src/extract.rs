@@ -222,6 +222,35 @@ impl Extracted {
         points.chain(events).max().unwrap_or(0)
     }
 
+    /// About what these facts hold in memory (until their commit).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let who = |w: &Who| w.key.as_str().len();
+        let measure = |m: &Measure| match m {
+            Measure::Edit { tool, .. } => tool.len(),
+            Measure::Tokens { model, .. } | Measure::Cost { model } => model.len(),
+            _ => 0,
+        };
+        let points: usize = self
+            .points
+            .iter()
+            .map(|p| size_of::<MetricPoint>() + who(&p.who) + p.session.len() + measure(&p.measure))
+            .sum();
+        let events: usize = self
+            .api_requests
+            .iter()
+            .map(|e| size_of::<ApiRequest>() + who(&e.who) + e.session.len() + e.model.len())
+            .sum();
+        let seen: usize = self
+            .seen
+            .iter()
+            .map(|(w, v)| {
+                2 * size_of::<(Who, Option<String>)>() + who(w) + v.as_ref().map_or(0, String::len)
+            })
+            .sum();
+        points + events + seen + size_of::<Extracted>()
+    }
+
     fn saw(&mut self, who: &Who, version: Option<&str>) {
         match self.seen.get_mut(who) {
             Some(v) => {

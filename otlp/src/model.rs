@@ -294,6 +294,49 @@ impl<'a> LogsReq<'a> {
     }
 }
 
+/// The most the one-pass decoder can allocate for `body`, found without
+/// decoding it: a body is decoded with that much reserved and no walk of
+/// it first. It allocates lists, strings copied out of escaped ones (and
+/// serde_json's scratch buffer for them), each no longer than the body.
+/// Every element of every list is a JSON object (`Obj`; an AnyValue is an
+/// object too), so no list has more elements than there are `{` in the
+/// body; a list's capacity is at most twice its length, or 4 for a short
+/// one, and a list may be copied once when its wrapper is taken off. So
+/// lists take at most 8 × the largest element × the `{` count. A Claude
+/// Code batch of 5 kB has about a hundred `{`: under 100 kB reserved, for
+/// the moment it is decoded.
+pub fn one_pass_bound(body: &[u8]) -> usize {
+    let objects = body.iter().filter(|&&b| b == b'{').count();
+    objects
+        .saturating_mul(8 * largest_element())
+        .saturating_add(2 * body.len())
+}
+
+const fn largest_element() -> usize {
+    use std::mem::size_of;
+    let sizes = [
+        size_of::<ResourceMetrics<'_>>(),
+        size_of::<ScopeMetrics<'_>>(),
+        size_of::<Metric<'_>>(),
+        size_of::<NumberPoint<'_>>(),
+        size_of::<ResourceLogs<'_>>(),
+        size_of::<ScopeLogs<'_>>(),
+        size_of::<LogRecord<'_>>(),
+        size_of::<Kv<'_>>(),
+        size_of::<Option<Val<'_>>>(),
+        size_of::<Val<'_>>(),
+    ];
+    let mut max = 0;
+    let mut i = 0;
+    while i < sizes.len() {
+        if sizes[i] > max {
+            max = sizes[i];
+        }
+        i += 1;
+    }
+    max
+}
+
 // ---------------------------------------------------------------------------
 // JSON field decoders: each accepts what the general decoder accepts for the
 // field, or less, and gives the same value.
@@ -955,6 +998,21 @@ mod tests {
                 mutate(&mut doc, *at, m);
             }
             let _ = agrees(*metrics, &serde_json::to_vec(&doc).unwrap());
+        }
+    }
+
+    #[test]
+    fn the_bound_of_what_one_pass_takes_stays_small_for_claude_codes_batches() {
+        eprintln!("largest element: {} bytes", largest_element());
+        for (_, body) in json_bodies() {
+            let bound = one_pass_bound(body);
+            // The small requests' share of the budget (a quarter of 256 MiB)
+            // holds hundreds of these at once.
+            assert!(
+                bound < 64 * body.len() + 4096,
+                "{bound} for {} bytes",
+                body.len()
+            );
         }
     }
 
