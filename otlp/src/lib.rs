@@ -12,7 +12,9 @@
 //! # Code map
 //! - `http`: the axum handlers: auth, content type, size limit (on the
 //!   decompressed size, gzip bombs included), reply encoding, load shedding.
-//! - `extract`: decoded OTLP message → allow-listed facts (pure, no I/O).
+//! - `model`: the request as the allow-list reads it, borrowed from the
+//!   body: OTLP/JSON read in one pass, or a decoded protobuf viewed.
+//! - `extract`: `model` → allow-listed facts (pure, no I/O).
 //! - `store`: SQLite tables (`otlp_*`), dedupe, cumulative state, reading rows.
 //! - `writer`: the one thread that writes them: requests that queue up
 //!   while a commit runs share the next transaction (group commit).
