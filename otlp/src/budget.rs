@@ -115,6 +115,27 @@ impl Reservation {
     }
 
     /// Holds more than a small request may.
+    /// Gives back what is held beyond `total` bytes (what a request needs
+    /// once its body is decoded and reduced to facts is much less than what
+    /// decoding it could take).
+    pub fn release_to(&mut self, total: usize) {
+        let want = units(total);
+        if want >= self.units {
+            return;
+        }
+        for held in [&mut self.small, &mut self.large].into_iter().flatten() {
+            let extra = held.num_permits().saturating_sub(want);
+            // Dropping the split-off permits returns them to the budget.
+            drop(held.split(extra));
+        }
+        self.units = want;
+    }
+
+    /// Bytes held now.
+    pub fn held(&self) -> usize {
+        self.units * UNIT
+    }
+
     pub fn is_large(&self) -> bool {
         self.large.is_some()
     }
@@ -123,6 +144,29 @@ impl Reservation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reservation_gives_back_what_it_no_longer_needs() {
+        // A quarter, 1 MiB, for small requests.
+        let b = Arc::new(Budget::new(4 * 1024 * 1024));
+        let mut first = b.reserve();
+        assert_eq!(first.cover(1024 * 1024 - 4096), Ok(()));
+        assert!(!first.is_large());
+        let mut second = b.reserve();
+        assert_eq!(second.cover(64 * 1024), Err(Exhausted::Now));
+        first.release_to(8 * 1024);
+        assert_eq!(second.cover(64 * 1024), Ok(()));
+        // Covering again takes only what is missing.
+        assert_eq!(first.cover(16 * 1024), Ok(()));
+        first.release_to(usize::MAX);
+        assert_eq!(first.held(), 16 * 1024);
+        // And a large one gives back its share of the large pool.
+        let mut big = b.reserve();
+        assert_eq!(big.cover(3 * 1024 * 1024 - 64 * 1024), Ok(()));
+        assert_eq!(b.reserve().cover(2 * 1024 * 1024), Err(Exhausted::Now));
+        big.release_to(64 * 1024);
+        assert_eq!(b.reserve().cover(2 * 1024 * 1024), Ok(()));
+    }
 
     #[test]
     fn large_requests_cannot_take_the_small_requests_share() {

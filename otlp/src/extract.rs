@@ -15,16 +15,12 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate};
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
-use opentelemetry_proto::tonic::logs::v1::LogRecord;
-use opentelemetry_proto::tonic::metrics::v1::metric::Data;
-use opentelemetry_proto::tonic::metrics::v1::number_data_point;
-use opentelemetry_proto::tonic::resource::v1::Resource;
 use scoreboard_core::PersonKey;
 use sha2::{Digest, Sha256};
+
+use crate::model::{
+    Data, Kv as KeyValue, LogRecord, LogsReq, MetricsReq, Number, NumberPoint, Val as Value,
+};
 
 /// Longest identity, session, model or tool value we store. Real values are
 /// e-mails, UUIDs, 64-hex ids and short names; anything longer is not one of
@@ -226,6 +222,35 @@ impl Extracted {
         points.chain(events).max().unwrap_or(0)
     }
 
+    /// About what these facts hold in memory (until their commit).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let who = |w: &Who| w.key.as_str().len();
+        let measure = |m: &Measure| match m {
+            Measure::Edit { tool, .. } => tool.len(),
+            Measure::Tokens { model, .. } | Measure::Cost { model } => model.len(),
+            _ => 0,
+        };
+        let points: usize = self
+            .points
+            .iter()
+            .map(|p| size_of::<MetricPoint>() + who(&p.who) + p.session.len() + measure(&p.measure))
+            .sum();
+        let events: usize = self
+            .api_requests
+            .iter()
+            .map(|e| size_of::<ApiRequest>() + who(&e.who) + e.session.len() + e.model.len())
+            .sum();
+        let seen: usize = self
+            .seen
+            .iter()
+            .map(|(w, v)| {
+                2 * size_of::<(Who, Option<String>)>() + who(w) + v.as_ref().map_or(0, String::len)
+            })
+            .sum();
+        points + events + seen + size_of::<Extracted>()
+    }
+
     fn saw(&mut self, who: &Who, version: Option<&str>) {
         match self.seen.get_mut(who) {
             Some(v) => {
@@ -264,7 +289,7 @@ impl Default for Limits {
 /// looking them up and hashing them per point made a request of many
 /// attributes × many points cost their product.
 struct PreparedResource<'a> {
-    index: HashMap<&'a str, &'a Value>,
+    index: HashMap<&'a str, &'a Value<'a>>,
     /// What [`hash_attrs`] feeds the hasher for these attributes, or for a
     /// large resource a digest of it behind a marker no real count can take.
     hashed: Vec<u8>,
@@ -276,12 +301,12 @@ struct PreparedResource<'a> {
 const INLINE_RESOURCE_HASH: usize = 4096;
 
 impl<'a> PreparedResource<'a> {
-    fn new(attrs: &'a [KeyValue]) -> PreparedResource<'a> {
+    fn new(attrs: &'a [KeyValue<'a>]) -> PreparedResource<'a> {
         let mut index = HashMap::with_capacity(attrs.len());
         for kv in attrs {
             // The first of repeated keys wins, as a linear search would find it.
-            if let Some(v) = kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-                index.entry(kv.key.as_str()).or_insert(v);
+            if let Some(v) = kv.value.as_ref() {
+                index.entry(&*kv.key).or_insert(v);
             }
         }
         let mut hashed = Vec::new();
@@ -299,7 +324,7 @@ impl<'a> PreparedResource<'a> {
     /// is a short printable label: shown in the roll-out view, never trusted.
     fn version(&self) -> Option<&'a str> {
         match self.index.get("service.version") {
-            Some(Value::StringValue(s)) => {
+            Some(Value::Str(s)) => {
                 let s = s.trim();
                 (!s.is_empty()
                     && s.len() <= MAX_VERSION_CHARS
@@ -316,12 +341,12 @@ const MAX_VERSION_CHARS: usize = 64;
 
 /// Attributes of a point or record, looked up in the point first, then the resource.
 struct Attrs<'a, 'r> {
-    point: &'a [KeyValue],
+    point: &'a [KeyValue<'a>],
     resource: &'r PreparedResource<'a>,
 }
 
 impl<'a> Attrs<'a, '_> {
-    fn get(&self, key: &str) -> Option<&'a Value> {
+    fn get(&self, key: &str) -> Option<&'a Value<'a>> {
         find(self.point, key).or_else(|| self.resource.index.get(key).copied())
     }
     /// Borrowed from the decoded message when it is a string (nearly
@@ -336,25 +361,20 @@ impl<'a> Attrs<'a, '_> {
     }
 }
 
-fn resource_attrs(r: Option<&Resource>) -> &[KeyValue] {
-    r.map(|r| r.attributes.as_slice()).unwrap_or(&[])
-}
-
-fn find<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+fn find<'a>(attrs: &'a [KeyValue<'a>], key: &str) -> Option<&'a Value<'a>> {
     attrs
         .iter()
         .find(|kv| kv.key == key)
         .and_then(|kv| kv.value.as_ref())
-        .and_then(|v| v.value.as_ref())
 }
 
 /// A label-like value as text: strings as they are, numbers and booleans written out.
-fn as_text(v: &Value) -> Option<Cow<'_, str>> {
+fn as_text<'a>(v: &'a Value<'_>) -> Option<Cow<'a, str>> {
     match v {
-        Value::StringValue(s) => Some(Cow::Borrowed(s)),
-        Value::IntValue(i) => Some(Cow::Owned(i.to_string())),
-        Value::DoubleValue(d) if d.is_finite() => Some(Cow::Owned(d.to_string())),
-        Value::BoolValue(b) => Some(Cow::Owned(b.to_string())),
+        Value::Str(s) => Some(Cow::Borrowed(s)),
+        Value::Int(i) => Some(Cow::Owned(i.to_string())),
+        Value::Double(d) if d.is_finite() => Some(Cow::Owned(d.to_string())),
+        Value::Bool(b) => Some(Cow::Owned(b.to_string())),
         _ => None,
     }
 }
@@ -362,11 +382,11 @@ fn as_text(v: &Value) -> Option<Cow<'_, str>> {
 /// A number however it came: intValue (number or string on the wire),
 /// doubleValue, or a string holding a number. `None` when absent.
 /// `Some(Err)` when present but not a non-negative finite number.
-fn as_count(v: Option<&Value>) -> Option<Result<f64, ()>> {
+fn as_count(v: Option<&Value<'_>>) -> Option<Result<f64, ()>> {
     let n = match v? {
-        Value::IntValue(i) => Some(*i as f64),
-        Value::DoubleValue(d) => Some(*d),
-        Value::StringValue(s) => s.trim().parse::<f64>().ok(),
+        Value::Int(i) => Some(*i as f64),
+        Value::Double(d) => Some(*d),
+        Value::Str(s) => s.trim().parse::<f64>().ok(),
         _ => None,
     };
     Some(match n {
@@ -463,38 +483,41 @@ fn hash_bytes(h: &mut impl Sink, b: &[u8]) {
     h.update(b);
 }
 
-fn hash_value(h: &mut impl Sink, v: Option<&AnyValue>) {
-    match v.and_then(|v| v.value.as_ref()) {
+/// The bytes fed for each kind are those of the value's protobuf form, so
+/// a value hashes the same however it was encoded (and as before the
+/// one-pass JSON decoder: stored series and record keys stay valid).
+fn hash_value(h: &mut impl Sink, v: Option<&Value<'_>>) {
+    match v {
         None => h.update([0u8]),
-        Some(Value::StringValue(s)) => {
+        Some(Value::Str(s)) => {
             h.update([1u8]);
             hash_bytes(h, s.as_bytes());
         }
-        Some(Value::BoolValue(b)) => h.update([2u8, u8::from(*b)]),
-        Some(Value::IntValue(i)) => {
+        Some(Value::Bool(b)) => h.update([2u8, u8::from(*b)]),
+        Some(Value::Int(i)) => {
             h.update([3u8]);
             h.update(i.to_le_bytes());
         }
-        Some(Value::DoubleValue(d)) => {
+        Some(Value::Double(d)) => {
             h.update([4u8]);
             h.update(d.to_bits().to_le_bytes());
         }
-        Some(Value::ArrayValue(a)) => {
+        Some(Value::Array(a)) => {
             h.update([5u8]);
-            h.update((a.values.len() as u64).to_le_bytes());
-            for x in &a.values {
-                hash_value(h, Some(x));
+            h.update((a.len() as u64).to_le_bytes());
+            for x in a {
+                hash_value(h, x.as_ref());
             }
         }
-        Some(Value::KvlistValue(kv)) => {
+        Some(Value::Kvlist(kv)) => {
             h.update([6u8]);
-            hash_attrs(h, &kv.values);
+            hash_attrs(h, kv);
         }
-        Some(Value::BytesValue(b)) => {
+        Some(Value::Bytes(b)) => {
             h.update([7u8]);
             hash_bytes(h, b);
         }
-        Some(Value::StringValueStrindex(i)) => {
+        Some(Value::Strindex(i)) => {
             h.update([8u8]);
             h.update(i.to_le_bytes());
         }
@@ -502,8 +525,8 @@ fn hash_value(h: &mut impl Sink, v: Option<&AnyValue>) {
 }
 
 /// Order-independent: attributes are hashed sorted by key.
-fn hash_attrs(h: &mut impl Sink, attrs: &[KeyValue]) {
-    let mut sorted: Vec<&KeyValue> = attrs.iter().collect();
+fn hash_attrs(h: &mut impl Sink, attrs: &[KeyValue<'_>]) {
+    let mut sorted: Vec<&KeyValue<'_>> = attrs.iter().collect();
     sorted.sort_by(|a, b| a.key.cmp(&b.key));
     h.update((sorted.len() as u64).to_le_bytes());
     for kv in sorted {
@@ -514,7 +537,7 @@ fn hash_attrs(h: &mut impl Sink, attrs: &[KeyValue]) {
 
 /// `resource` is what [`hash_attrs`] fed for the resource's attributes
 /// ([`PreparedResource::hashed`]), so a point's hash is the one it always had.
-fn series_hash(scope: &str, metric: &str, point: &[KeyValue], resource: &[u8]) -> [u8; 32] {
+fn series_hash(scope: &str, metric: &str, point: &[KeyValue<'_>], resource: &[u8]) -> [u8; 32] {
     let mut h = Sha256::new();
     hash_bytes(&mut h, b"metric-series-v1");
     hash_bytes(&mut h, scope.as_bytes());
@@ -524,7 +547,7 @@ fn series_hash(scope: &str, metric: &str, point: &[KeyValue], resource: &[u8]) -
     h.finalize().into()
 }
 
-fn record_hash(rec: &LogRecord, resource: &[u8]) -> [u8; 32] {
+fn record_hash(rec: &LogRecord<'_>, resource: &[u8]) -> [u8; 32] {
     let mut h = Sha256::new();
     hash_bytes(&mut h, b"log-record-v1");
     Sink::update(&mut h, rec.time_unix_nano.to_le_bytes());
@@ -593,33 +616,30 @@ fn measure_of(metric: &str, a: &Attrs<'_, '_>) -> Result<Option<Measure>, Reason
 }
 
 /// The number of data points of a metric, whatever its kind.
-fn point_count(data: Option<&Data>) -> usize {
+fn point_count(data: &Data<'_>) -> usize {
     match data {
-        Some(Data::Sum(x)) => x.data_points.len(),
-        Some(Data::Gauge(x)) => x.data_points.len(),
-        Some(Data::Histogram(x)) => x.data_points.len(),
-        Some(Data::ExponentialHistogram(x)) => x.data_points.len(),
-        Some(Data::Summary(x)) => x.data_points.len(),
-        None => 0,
+        Data::Sum(x) => x.data_points.len(),
+        Data::NotASum(n) => *n,
+        Data::Missing => 0,
     }
 }
 
 pub fn metrics(
-    req: &ExportMetricsServiceRequest,
+    req: &MetricsReq<'_>,
     identity_attribute: Option<&str>,
     limits: &Limits,
 ) -> Extracted {
     let mut out = Extracted::default();
     for rm in &req.resource_metrics {
-        let attrs = resource_attrs(rm.resource.as_ref());
+        let attrs = &rm.resource[..];
         if attrs.len() > limits.max_attributes {
             // Every point of ours under this resource is lost with it; say how many.
             let n: usize = rm
                 .scope_metrics
                 .iter()
                 .flat_map(|sm| &sm.metrics)
-                .filter(|m| KNOWN_METRICS.contains(&m.name.as_str()))
-                .map(|m| point_count(m.data.as_ref()))
+                .filter(|m| KNOWN_METRICS.contains(&&*m.name))
+                .map(|m| point_count(&m.data))
                 .sum();
             out.rejected.add_n(Reason::TooManyAttributes, n as u64);
             continue;
@@ -627,20 +647,20 @@ pub fn metrics(
         let resource = PreparedResource::new(attrs);
         let version = resource.version();
         for sm in &rm.scope_metrics {
-            let scope = sm.scope.as_ref().map(|s| s.name.as_str()).unwrap_or("");
+            let scope = &*sm.scope;
             for m in &sm.metrics {
-                if !KNOWN_METRICS.contains(&m.name.as_str()) {
+                if !KNOWN_METRICS.contains(&&*m.name) {
                     // Someone else's metric: valid OTLP, just not ours to count.
                     continue;
                 }
                 let sum = match &m.data {
-                    Some(Data::Sum(s)) => s,
+                    Data::Sum(s) => s,
                     other => {
                         let (reason, n) = match other {
                             // The JSON decoder leaves the data empty when a value inside
                             // it has the wrong type; its points are lost, say so.
-                            Some(Data::Sum(_)) | None => (Reason::UnreadableData, 1),
-                            _ => (Reason::NotASum, point_count(other.as_ref())),
+                            Data::Missing | Data::Sum(_) => (Reason::UnreadableData, 1),
+                            Data::NotASum(n) => (Reason::NotASum, *n),
                         };
                         out.rejected.add_n(reason, n as u64);
                         continue;
@@ -693,15 +713,15 @@ fn metric_point(
     name: &str,
     scope: &str,
     cumulative: bool,
-    p: &opentelemetry_proto::tonic::metrics::v1::NumberDataPoint,
+    p: &NumberPoint<'_>,
     a: &Attrs<'_, '_>,
     identity_attribute: Option<&str>,
 ) -> Result<(Who, Option<MetricPoint>), Reason> {
     let who = identify(a, identity_attribute)?;
     let day = day_of(p.time_unix_nano).ok_or(Reason::NoTimestamp)?;
-    let value = match p.value {
-        Some(number_data_point::Value::AsDouble(d)) => d,
-        Some(number_data_point::Value::AsInt(i)) => i as f64,
+    let value = match p.value() {
+        Some(Number::Double(d)) => d,
+        Some(Number::Int(i)) => i as f64,
         None => return Err(Reason::BadValue),
     };
     if !value.is_finite() || value < 0.0 {
@@ -731,7 +751,7 @@ fn metric_point(
 // ---------------------------------------------------------------------------
 // Events (logs).
 
-fn event_name(rec: &LogRecord) -> Option<String> {
+fn event_name(rec: &LogRecord<'_>) -> Option<String> {
     let strip = |s: &str| s.strip_prefix("claude_code.").unwrap_or(s).to_string();
     if let Some(n) = find(&rec.attributes, "event.name").and_then(as_text) {
         return Some(strip(&n));
@@ -739,22 +759,16 @@ fn event_name(rec: &LogRecord) -> Option<String> {
     if !rec.event_name.is_empty() {
         return Some(strip(&rec.event_name));
     }
-    match rec.body.as_ref().and_then(|b| b.value.as_ref()) {
-        Some(Value::StringValue(s)) if s.starts_with("claude_code.") && s.len() < 128 => {
-            Some(strip(s))
-        }
+    match rec.body.as_ref() {
+        Some(Value::Str(s)) if s.starts_with("claude_code.") && s.len() < 128 => Some(strip(s)),
         _ => None,
     }
 }
 
-pub fn logs(
-    req: &ExportLogsServiceRequest,
-    identity_attribute: Option<&str>,
-    limits: &Limits,
-) -> Extracted {
+pub fn logs(req: &LogsReq<'_>, identity_attribute: Option<&str>, limits: &Limits) -> Extracted {
     let mut out = Extracted::default();
     for rl in &req.resource_logs {
-        let attrs = resource_attrs(rl.resource.as_ref());
+        let attrs = &rl.resource[..];
         let too_many = attrs.len() > limits.max_attributes;
         let resource = PreparedResource::new(if too_many { &[] } else { attrs });
         let version = resource.version();
@@ -791,7 +805,7 @@ pub fn logs(
     out
 }
 
-fn api_request(rec: &LogRecord, a: &Attrs<'_, '_>, who: Who) -> Result<ApiRequest, Reason> {
+fn api_request(rec: &LogRecord<'_>, a: &Attrs<'_, '_>, who: Who) -> Result<ApiRequest, Reason> {
     let time = if rec.time_unix_nano != 0 {
         rec.time_unix_nano
     } else {
@@ -841,17 +855,16 @@ fn api_request(rec: &LogRecord, a: &Attrs<'_, '_>, who: Who) -> Result<ApiReques
 mod tests {
     use super::*;
 
-    fn kv(k: &str, v: Value) -> KeyValue {
+    fn kv(k: &str, v: Value<'static>) -> KeyValue<'static> {
         KeyValue {
-            key: k.into(),
-            value: Some(AnyValue { value: Some(v) }),
-            ..Default::default()
+            key: Cow::Owned(k.to_string()),
+            value: Some(v),
         }
     }
 
     #[test]
     fn identity_prefers_email_then_account_then_configured_then_device() {
-        let s = |x: &str| Value::StringValue(x.into());
+        let s = |x: &'static str| Value::Str(x.into());
         let res = vec![kv("user.email", s("Dev@Example.com "))];
         let point = vec![
             kv("user.id", s("abc")),
@@ -916,18 +929,12 @@ mod tests {
 
     #[test]
     fn numbers_are_coerced_from_int_double_and_string() {
-        assert_eq!(as_count(Some(&Value::IntValue(120))), Some(Ok(120.0)));
-        assert_eq!(as_count(Some(&Value::DoubleValue(0.5))), Some(Ok(0.5)));
-        assert_eq!(
-            as_count(Some(&Value::StringValue(" 337 ".into()))),
-            Some(Ok(337.0))
-        );
-        assert_eq!(
-            as_count(Some(&Value::StringValue("many".into()))),
-            Some(Err(()))
-        );
-        assert_eq!(as_count(Some(&Value::IntValue(-1))), Some(Err(())));
-        assert_eq!(as_count(Some(&Value::BoolValue(true))), Some(Err(())));
+        assert_eq!(as_count(Some(&Value::Int(120))), Some(Ok(120.0)));
+        assert_eq!(as_count(Some(&Value::Double(0.5))), Some(Ok(0.5)));
+        assert_eq!(as_count(Some(&Value::Str(" 337 ".into()))), Some(Ok(337.0)));
+        assert_eq!(as_count(Some(&Value::Str("many".into()))), Some(Err(())));
+        assert_eq!(as_count(Some(&Value::Int(-1))), Some(Err(())));
+        assert_eq!(as_count(Some(&Value::Bool(true))), Some(Err(())));
         assert_eq!(as_count(None), None);
     }
 
@@ -955,21 +962,21 @@ mod tests {
     #[test]
     fn a_prepared_resource_gives_each_point_the_series_it_always_had() {
         let res = vec![
-            kv("user.email", Value::StringValue("a@b.c".into())),
-            kv("service.name", Value::StringValue("claude-code".into())),
-            kv("os.type", Value::StringValue("linux".into())),
+            kv("user.email", Value::Str("a@b.c".into())),
+            kv("service.name", Value::Str("claude-code".into())),
+            kv("os.type", Value::Str("linux".into())),
         ];
-        let point = vec![kv("type", Value::StringValue("input".into()))];
+        let point = vec![kv("type", Value::Str("input".into()))];
         assert_eq!(
             series_hash("s", "m", &point, &prepared(&res)),
             series_hash_v1("s", "m", &point, &res)
         );
         // A huge resource is hashed once, to a digest, and still tells series apart.
         let big: Vec<KeyValue> = (0..2000)
-            .map(|i| kv(&format!("k{i}"), Value::IntValue(i)))
+            .map(|i| kv(&format!("k{i}"), Value::Int(i)))
             .collect();
         let mut other = big.clone();
-        other[7] = kv("k7", Value::IntValue(-7));
+        other[7] = kv("k7", Value::Int(-7));
         assert_eq!(prepared(&big).len(), 40);
         assert_ne!(
             series_hash("s", "m", &point, &prepared(&big)),
@@ -979,18 +986,9 @@ mod tests {
 
     #[test]
     fn series_hash_ignores_attribute_order_but_not_values() {
-        let a = vec![
-            kv("a", Value::IntValue(1)),
-            kv("b", Value::StringValue("x".into())),
-        ];
-        let b = vec![
-            kv("b", Value::StringValue("x".into())),
-            kv("a", Value::IntValue(1)),
-        ];
-        let c = vec![
-            kv("b", Value::StringValue("y".into())),
-            kv("a", Value::IntValue(1)),
-        ];
+        let a = vec![kv("a", Value::Int(1)), kv("b", Value::Str("x".into()))];
+        let b = vec![kv("b", Value::Str("x".into())), kv("a", Value::Int(1))];
+        let c = vec![kv("b", Value::Str("y".into())), kv("a", Value::Int(1))];
         let none = prepared(&[]);
         assert_eq!(
             series_hash("s", "m", &a, &none),

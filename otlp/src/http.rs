@@ -33,7 +33,7 @@ use crate::budget::{Exhausted, Reservation};
 use crate::extract::Extracted;
 use crate::store::Outcome;
 use crate::{
-    estimate, extract, AuthDenial, IngestDecision, IngestRefusal, OtlpError, Receiver,
+    estimate, extract, model, AuthDenial, IngestDecision, IngestRefusal, OtlpError, Receiver,
     RefusedIngest, TokenId,
 };
 
@@ -425,12 +425,22 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
         large = Some(p);
     }
 
-    let decoded = if !gzip && large.is_none() && wire.len() <= INLINE_BYTES {
+    let inline = !gzip && large.is_none() && wire.len() <= INLINE_BYTES;
+    let one_pass = match (inline, enc, signal) {
+        (true, Encoding::Json, Signal::Metrics | Signal::Logs) => {
+            decode_one_pass(&rx, signal, &wire, &mut reservation)
+        }
+        _ => None,
+    };
+    let decoded = if let Some(decoded) = one_pass {
+        drop(wire);
+        decoded
+    } else if inline {
         // A batch as Claude Code sends it (a few kB, uncompressed) is
         // measured and decoded right here: the two hand-offs to a blocking
         // thread and back cost more than that (BENCHMARKS.md §5).
         prepare(&rx, signal, enc, false, wire, &mut reservation)
-            .and_then(|body| decode_request(&rx, signal, enc, &body))
+            .and_then(|body| decode_request(&rx, signal, enc, &body, false))
     } else {
         // Decompressing and measuring what decoding will allocate happen on
         // a blocking thread; the reservation grows with them.
@@ -461,7 +471,7 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
         let worker = rx.clone();
         tokio::task::spawn_blocking(move || {
             let _slot = permit;
-            decode_request(&worker, signal, enc, &body)
+            decode_request(&worker, signal, enc, &body, true)
         })
         .await
         .unwrap_or_else(|_| Err(internal()))
@@ -691,31 +701,104 @@ where
     }
 }
 
+/// A small uncompressed JSON body read in one pass ([`model`]), with no
+/// walk of it first: the memory that decoding can take is bounded by its
+/// shape ([`model::one_pass_bound`], a count of its `{`) and reserved before,
+/// then given back down to what the facts kept until the commit hold.
+/// `None` when the body is not the plain shape the one-pass decoder knows:
+/// it is then measured and decoded the general way, which gives the
+/// receiver's answer to anything odd or bad.
+fn decode_one_pass(
+    rx: &Receiver,
+    signal: Signal,
+    body: &[u8],
+    reservation: &mut Reservation,
+) -> Option<Decoded> {
+    let before = reservation.held();
+    let most = rx.budget.largest_request_bytes();
+    // What the body holds (already reserved) plus what decoding it can take.
+    let needs = body.len().saturating_add(model::one_pass_bound(body));
+    if let Err(e) = reservation.cover(needs) {
+        return Some(Err(shed_memory(e, most, needs as u64)));
+    }
+    let id_attr = rx.cfg.identity_attribute.as_deref();
+    let limits = extract::Limits::from(&rx.cfg);
+    // An export with no resource at all stores nothing (see `decode_request`).
+    let extracted = match signal {
+        Signal::Metrics => model::MetricsReq::from_json(body).map(|req| {
+            (!req.resource_metrics.is_empty()).then(|| extract::metrics(&req, id_attr, &limits))
+        }),
+        Signal::Logs => model::LogsReq::from_json(body).map(|req| {
+            (!req.resource_logs.is_empty()).then(|| extract::logs(&req, id_attr, &limits))
+        }),
+        Signal::Traces => None,
+    };
+    let Some(extracted) = extracted else {
+        // Left to the general decoder, which reserves what it needs.
+        reservation.release_to(before);
+        return None;
+    };
+    reservation.release_to(
+        body.len()
+            .max(extracted.as_ref().map_or(0, Extracted::heap_bytes)),
+    );
+    let Some(extracted) = extracted else {
+        return Some(Ok(None));
+    };
+    let digest = digest_of(signal, body, &extracted);
+    Some(Ok(Some((digest, extracted))))
+}
+
+/// What decoding a request gives: its digest and facts, `None` when it
+/// stores nothing, or the refusal.
+type Decoded = Result<Option<([u8; 32], Extracted)>, Refusal>;
+
 /// The request decoded and reduced to what is stored, with the digest of
 /// its body (a re-sent body is recognised by it); `None` when there is
 /// nothing to store.
+/// `one_pass`: try the one-pass JSON decoder first (not when it already
+/// gave up on this body).
 fn decode_request(
     rx: &Receiver,
     signal: Signal,
     enc: Encoding,
     body: &[u8],
-) -> Result<Option<([u8; 32], Extracted)>, Refusal> {
+    one_pass: bool,
+) -> Decoded {
+    let one_pass = one_pass && enc == Encoding::Json;
     let id_attr = rx.cfg.identity_attribute.as_deref();
     let limits = extract::Limits::from(&rx.cfg);
     // An export with no resource at all (what `scoreboard token check`
     // sends) has passed the token check and stores nothing: it must not
     // move "last received" or count as a batch.
+    //
+    // OTLP/JSON is read in one pass into borrowed structs when it has the
+    // plain shape Claude Code sends; anything else (and every bad body) goes
+    // through the general decoder, whose answers are the receiver's.
     let extracted = match signal {
         Signal::Metrics => {
-            let req: ExportMetricsServiceRequest =
-                decode(enc, body, "ExportMetricsServiceRequest")?;
+            let general: ExportMetricsServiceRequest;
+            let req = match model::MetricsReq::from_json_if(one_pass, body) {
+                Some(req) => req,
+                None => {
+                    general = decode(enc, body, "ExportMetricsServiceRequest")?;
+                    model::MetricsReq::from(&general)
+                }
+            };
             if req.resource_metrics.is_empty() {
                 return Ok(None);
             }
             extract::metrics(&req, id_attr, &limits)
         }
         Signal::Logs => {
-            let req: ExportLogsServiceRequest = decode(enc, body, "ExportLogsServiceRequest")?;
+            let general: ExportLogsServiceRequest;
+            let req = match model::LogsReq::from_json_if(one_pass, body) {
+                Some(req) => req,
+                None => {
+                    general = decode(enc, body, "ExportLogsServiceRequest")?;
+                    model::LogsReq::from(&general)
+                }
+            };
             if req.resource_logs.is_empty() {
                 return Ok(None);
             }
@@ -727,6 +810,12 @@ fn decode_request(
             return Ok(None);
         }
     };
+    let digest = digest_of(signal, body, &extracted);
+    Ok(Some((digest, extracted)))
+}
+
+/// The digest a re-sent body is recognised by.
+fn digest_of(signal: Signal, body: &[u8], extracted: &Extracted) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(signal.name().as_bytes());
     h.update([0u8]);
@@ -739,7 +828,7 @@ fn decode_request(
     let mut digest = [0u8; 32];
     digest[..8].copy_from_slice(&extracted.latest_time_ns().to_be_bytes());
     digest[8..].copy_from_slice(&hash[..24]);
-    Ok(Some((digest, extracted)))
+    digest
 }
 
 #[cfg(test)]

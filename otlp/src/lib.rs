@@ -12,7 +12,9 @@
 //! # Code map
 //! - `http`: the axum handlers: auth, content type, size limit (on the
 //!   decompressed size, gzip bombs included), reply encoding, load shedding.
-//! - `extract`: decoded OTLP message → allow-listed facts (pure, no I/O).
+//! - `model`: the request as the allow-list reads it, borrowed from the
+//!   body: OTLP/JSON read in one pass, or a decoded protobuf viewed.
+//! - `extract`: `model` → allow-listed facts (pure, no I/O).
 //! - `store`: SQLite tables (`otlp_*`), dedupe, cumulative state, reading rows.
 //! - `writer`: the one thread that writes them: requests that queue up
 //!   while a commit runs share the next transaction (group commit).
@@ -46,6 +48,7 @@ mod budget;
 mod estimate;
 mod extract;
 mod http;
+mod model;
 mod store;
 mod writer;
 
@@ -415,5 +418,104 @@ impl Receiver {
 
     pub fn config(&self) -> &OtlpConfig {
         &self.cfg
+    }
+}
+
+/// The request side's stages, one at a time, for `otlp/benches/stages.rs`
+/// (BENCHMARKS.md §5 splits a batch's cost with it). Not an API.
+#[doc(hidden)]
+pub mod profile {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use prost::Message;
+    use sha2::{Digest, Sha256};
+
+    use crate::{estimate, extract, model};
+
+    /// A metrics or logs body, JSON or protobuf.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Body<'a> {
+        pub metrics: bool,
+        pub protobuf: bool,
+        pub bytes: &'a [u8],
+    }
+
+    /// What decoding will allocate, found before decoding (`estimate.rs`).
+    pub fn estimate(b: Body<'_>) -> u64 {
+        let top = if b.metrics {
+            estimate::Msg::MetricsRequest
+        } else {
+            estimate::Msg::LogsRequest
+        };
+        let r = if b.protobuf {
+            estimate::protobuf(top, b.bytes, u64::MAX)
+        } else {
+            estimate::json(top, b.bytes, u64::MAX)
+        };
+        r.unwrap_or(0)
+    }
+
+    /// The general decoder (opentelemetry-proto: serde for JSON, prost for
+    /// protobuf) and the view the allow-list reads; returns the resources.
+    pub fn decode_general(b: Body<'_>) -> usize {
+        match (b.metrics, b.protobuf) {
+            (true, true) => ExportMetricsServiceRequest::decode(b.bytes)
+                .map(|r| model::MetricsReq::from(&r).resource_metrics.len()),
+            (false, true) => ExportLogsServiceRequest::decode(b.bytes)
+                .map(|r| model::LogsReq::from(&r).resource_logs.len()),
+            (true, false) => Ok(
+                serde_json::from_slice::<ExportMetricsServiceRequest>(b.bytes)
+                    .map(|r| model::MetricsReq::from(&r).resource_metrics.len())
+                    .unwrap_or(0),
+            ),
+            (false, false) => Ok(serde_json::from_slice::<ExportLogsServiceRequest>(b.bytes)
+                .map(|r| model::LogsReq::from(&r).resource_logs.len())
+                .unwrap_or(0)),
+        }
+        .unwrap_or(0)
+    }
+
+    /// The one-pass JSON decoder (`None` for protobuf, or a body it leaves
+    /// to the general one).
+    pub fn decode_one_pass(b: Body<'_>) -> Option<usize> {
+        if b.protobuf {
+            return None;
+        }
+        if b.metrics {
+            model::MetricsReq::from_json(b.bytes).map(|r| r.resource_metrics.len())
+        } else {
+            model::LogsReq::from_json(b.bytes).map(|r| r.resource_logs.len())
+        }
+    }
+
+    /// Decoding as the receiver does it, then the allow-list; returns the
+    /// points and events kept.
+    pub fn decode_and_extract(b: Body<'_>) -> usize {
+        let limits = extract::Limits::default();
+        let ex = match (b.metrics, b.protobuf) {
+            (true, false) => {
+                model::MetricsReq::from_json(b.bytes).map(|r| extract::metrics(&r, None, &limits))
+            }
+            (false, false) => {
+                model::LogsReq::from_json(b.bytes).map(|r| extract::logs(&r, None, &limits))
+            }
+            (true, true) => ExportMetricsServiceRequest::decode(b.bytes)
+                .ok()
+                .map(|r| extract::metrics(&(&r).into(), None, &limits)),
+            (false, true) => ExportLogsServiceRequest::decode(b.bytes)
+                .ok()
+                .map(|r| extract::logs(&(&r).into(), None, &limits)),
+        };
+        ex.map_or(0, |e| e.points.len() + e.api_requests.len())
+    }
+
+    /// What the one-pass decoder may allocate, counted instead of the walk.
+    pub fn one_pass_bound(b: Body<'_>) -> usize {
+        model::one_pass_bound(b.bytes)
+    }
+
+    /// The body's digest (a re-sent body is recognised by it).
+    pub fn digest(b: Body<'_>) -> u8 {
+        Sha256::digest(b.bytes)[0]
     }
 }

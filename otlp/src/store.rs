@@ -170,6 +170,77 @@ pub(crate) struct Request {
     pub ex: Extracted,
     pub token: Option<TokenId>,
     pub now: DateTime<Utc>,
+    /// Worked out on the request's own thread, so the writer (the one
+    /// thread every request waits for) mostly runs statements.
+    prepared: Prepared,
+}
+
+/// What storing a request needs that does not depend on the database.
+struct Prepared {
+    rejected: u64,
+    message: String,
+    /// Per point of `ex.points`: its dedupe key and its key of the form
+    /// used before issue 13 (delta points; unused for cumulative ones).
+    point_keys: Vec<([u8; 24], [u8; 16])>,
+    /// Per event of `ex.api_requests`, the same.
+    event_keys: Vec<([u8; 24], [u8; 16])>,
+    /// The aggregates (and unattributed count) if every point and event
+    /// turns out new, as nearly every one does; `None` when some point is
+    /// cumulative (its increment depends on stored state).
+    fresh: Option<(Agg, i64)>,
+}
+
+impl Request {
+    pub(crate) fn new(
+        digest: [u8; 32],
+        ex: Extracted,
+        token: Option<TokenId>,
+        now: DateTime<Utc>,
+    ) -> Request {
+        let point_keys = ex
+            .points
+            .iter()
+            .map(|p| {
+                let old = legacy_delta_key(p);
+                (timed_key(p.time_ns, &old), old)
+            })
+            .collect();
+        let event_keys = ex
+            .api_requests
+            .iter()
+            .map(|e| {
+                let hash = event_hash(e);
+                (timed_key(e.time_ns, &hash), hash)
+            })
+            .collect();
+        let fresh = (!ex.points.iter().any(|p| p.cumulative)).then(|| {
+            let mut agg = Agg::default();
+            let mut unattributed = 0;
+            for p in &ex.points {
+                agg.add_metric(p, p.value);
+                unattributed += i64::from(p.who.device_only);
+            }
+            for e in &ex.api_requests {
+                agg.add_event(e);
+                unattributed += i64::from(e.who.device_only);
+            }
+            (agg, unattributed)
+        });
+        let prepared = Prepared {
+            rejected: ex.rejected.total(),
+            message: ex.rejected.message(),
+            point_keys,
+            event_keys,
+            fresh,
+        };
+        Request {
+            digest,
+            ex,
+            token,
+            now,
+            prepared,
+        }
+    }
 }
 
 /// The `otlp_meta` counters a request moves, added up over a group and
@@ -324,6 +395,24 @@ fn add(a: &mut i64, b: i64) {
 }
 
 impl Agg {
+    fn add_event(&mut self, e: &crate::extract::ApiRequest) {
+        let u = self
+            .usage
+            .entry((
+                e.day,
+                e.who.key.as_str().to_string(),
+                e.session.clone(),
+                "event",
+                e.model.clone(),
+            ))
+            .or_default();
+        add(&mut u.input, to_i64(e.input_tokens));
+        add(&mut u.output, to_i64(e.output_tokens));
+        add(&mut u.cache_read, to_i64(e.cache_read_tokens));
+        add(&mut u.cache_creation, to_i64(e.cache_creation_tokens));
+        add(&mut u.cost_micros, e.cost_micros.max(0));
+    }
+
     fn add_metric(&mut self, p: &MetricPoint, inc: f64) {
         let person = p.who.key.as_str().to_string();
         match &p.measure {
@@ -550,13 +639,10 @@ impl Store {
         token: Option<TokenId>,
         now: DateTime<Utc>,
     ) -> Result<Outcome, OtlpError> {
+        // Keys, aggregates and the answer's message are worked out here, on
+        // the request's thread, not on the writer's.
         self.writer
-            .store(Request {
-                digest,
-                ex,
-                token,
-                now,
-            })
+            .store(Request::new(digest, ex, token, now))
             .await
     }
     /// Person-day rows for `from..=to`.
@@ -963,6 +1049,7 @@ pub(crate) fn apply_one(
         ex,
         token,
         now,
+        prepared,
     } = req;
     let now_ms = ms(*now);
 
@@ -970,8 +1057,8 @@ pub(crate) fn apply_one(
     // before it is stored, and a new body (nearly every one) then costs one
     // statement, not a lookup and an insert. A body stored before keeps its
     // row; its first answer is given again.
-    let rejected = ex.rejected.total();
-    let message = ex.rejected.message();
+    let rejected = prepared.rejected;
+    let message = prepared.message.clone();
     let mut batch = conn.prepare_cached(
         "INSERT OR IGNORE INTO otlp_batches (digest, received_at, rejected, message) VALUES (?1, ?2, ?3, ?4)",
     )?;
@@ -991,8 +1078,9 @@ pub(crate) fn apply_one(
         return Ok((outcome, tally));
     }
 
-    let mut agg = Agg::default();
-    let mut unattributed: i64 = 0;
+    // What each point and event adds: `None` for one stored before.
+    let mut point_incs: Vec<Option<f64>> = Vec::with_capacity(ex.points.len());
+    let mut events_new: Vec<bool> = Vec::with_capacity(ex.api_requests.len());
     let mut heard = Vec::new();
     {
         let mut seen_delta = conn.prepare_cached(
@@ -1006,7 +1094,7 @@ pub(crate) fn apply_one(
              ON CONFLICT (series, start_ns) DO UPDATE SET time_ns = excluded.time_ns, value = excluded.value,
              updated_at = excluded.updated_at",
         )?;
-        for p in &ex.points {
+        for (p, (key, old_key)) in ex.points.iter().zip(&prepared.point_keys) {
             let inc = if p.cumulative {
                 // State per (series, start): a new start time is a new series
                 // (reset); an older time is a late or repeated export (nothing new).
@@ -1032,57 +1120,54 @@ pub(crate) fn apply_one(
                     ])?;
                 }
                 inc
-            } else if seen_delta.execute(params![
-                &timed_key(p.time_ns, &legacy_delta_key(p))[..],
-                now_ms
-            ])? == 1
-                && !(legacy && stored_before(conn, Seen::Delta, &legacy_delta_key(p))?)
+            } else if seen_delta.execute(params![&key[..], now_ms])? == 1
+                && !(legacy && stored_before(conn, Seen::Delta, old_key)?)
             {
                 Some(p.value)
             } else {
                 // The same (series, start, end) window was stored already: a re-sent point.
                 None
             };
-            if let Some(inc) = inc {
-                agg.add_metric(p, inc);
-                if p.who.device_only {
-                    unattributed += 1;
-                }
-            }
+            point_incs.push(inc);
         }
 
         let mut seen_event = conn.prepare_cached(
             "INSERT OR IGNORE INTO otlp_events_seen (key, received_at) VALUES (?1, ?2)",
         )?;
-        for e in &ex.api_requests {
-            let hash = event_hash(e);
-            if seen_event.execute(params![&timed_key(e.time_ns, &hash)[..], now_ms])? == 0
-                || (legacy && stored_before(conn, Seen::Event, &hash)?)
-            {
-                continue;
-            }
-            let u = agg
-                .usage
-                .entry((
-                    e.day,
-                    e.who.key.as_str().to_string(),
-                    e.session.clone(),
-                    "event",
-                    e.model.clone(),
-                ))
-                .or_default();
-            add(&mut u.input, to_i64(e.input_tokens));
-            add(&mut u.output, to_i64(e.output_tokens));
-            add(&mut u.cache_read, to_i64(e.cache_read_tokens));
-            add(&mut u.cache_creation, to_i64(e.cache_creation_tokens));
-            add(&mut u.cost_micros, e.cost_micros.max(0));
-            if e.who.device_only {
-                unattributed += 1;
-            }
+        for (key, hash) in &prepared.event_keys {
+            let new = seen_event.execute(params![&key[..], now_ms])? == 1
+                && !(legacy && stored_before(conn, Seen::Event, hash)?);
+            events_new.push(new);
         }
     }
 
-    write_agg(conn, &agg)?;
+    // Nearly always everything is new and the aggregates were made before
+    // the writer took the request; otherwise they are made here of what is new.
+    let all_new = point_incs.iter().all(Option::is_some) && events_new.iter().all(|&n| n);
+    let unattributed = match &prepared.fresh {
+        Some((agg, unattributed)) if all_new => {
+            write_agg(conn, agg)?;
+            *unattributed
+        }
+        _ => {
+            let mut agg = Agg::default();
+            let mut unattributed = 0;
+            for (p, inc) in ex.points.iter().zip(&point_incs) {
+                if let Some(inc) = inc {
+                    agg.add_metric(p, *inc);
+                    unattributed += i64::from(p.who.device_only);
+                }
+            }
+            for (e, new) in ex.api_requests.iter().zip(&events_new) {
+                if *new {
+                    agg.add_event(e);
+                    unattributed += i64::from(e.who.device_only);
+                }
+            }
+            write_agg(conn, &agg)?;
+            unattributed
+        }
+    };
 
     {
         let mut person = conn.prepare_cached(
@@ -1298,8 +1383,8 @@ mod tests {
             serde_json::from_slice(&read("0002-metrics.json")).unwrap();
         let limits = extract::Limits::default();
         vec![
-            extract::logs(&logs, None, &limits),
-            extract::metrics(&metrics, None, &limits),
+            extract::logs(&(&logs).into(), None, &limits),
+            extract::metrics(&(&metrics).into(), None, &limits),
         ]
     }
 
@@ -1322,6 +1407,64 @@ mod tests {
         let tokens = rows.iter().map(|r| r.measures.input_tokens).sum();
         let cost = rows.iter().map(|r| r.measures.cost_micros).sum();
         (tokens, cost)
+    }
+
+    /// The aggregates made before the writer assume every point is new; a
+    /// body re-sent with points added (another digest, some points stored
+    /// before) must count only the added ones.
+    #[tokio::test]
+    async fn a_batch_with_some_points_stored_before_counts_only_the_new_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("a.db"), Duration::from_secs(5), 8, 8).unwrap();
+        let [logs, metrics]: [Extracted; 2] = hello().try_into().unwrap();
+        assert!(metrics.points.len() >= 2 && !logs.api_requests.is_empty());
+        let whole = |ex: &Extracted| Extracted {
+            points: ex.points.clone(),
+            api_requests: ex.api_requests.clone(),
+            seen: ex.seen.clone(),
+            rejected: ex.rejected.clone(),
+        };
+        let mut first_half = whole(&metrics);
+        first_half.points.truncate(metrics.points.len() / 2);
+        store
+            .apply([1; 32], first_half, None, Utc::now())
+            .await
+            .unwrap();
+        store
+            .apply([2; 32], whole(&metrics), None, Utc::now())
+            .await
+            .unwrap();
+        store
+            .apply([3; 32], whole(&logs), None, Utc::now())
+            .await
+            .unwrap();
+        let mut some_events = whole(&logs);
+        some_events.api_requests.truncate(1);
+        store
+            .apply([4; 32], some_events, None, Utc::now())
+            .await
+            .unwrap();
+
+        let alone = tempfile::tempdir().unwrap();
+        let once = Store::open(&alone.path().join("b.db"), Duration::from_secs(5), 8, 8).unwrap();
+        once.apply([2; 32], metrics, None, Utc::now())
+            .await
+            .unwrap();
+        once.apply([3; 32], logs, None, Utc::now()).await.unwrap();
+        assert_eq!(totals(&store), totals(&once));
+        assert_eq!(
+            store
+                .day_rows(
+                    NaiveDate::from_ymd_opt(2000, 1, 1).unwrap(),
+                    NaiveDate::from_ymd_opt(2100, 1, 1).unwrap()
+                )
+                .unwrap(),
+            once.day_rows(
+                NaiveDate::from_ymd_opt(2000, 1, 1).unwrap(),
+                NaiveDate::from_ymd_opt(2100, 1, 1).unwrap()
+            )
+            .unwrap()
+        );
     }
 
     #[tokio::test]

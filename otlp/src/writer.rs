@@ -198,12 +198,12 @@ mod tests {
 
     fn request(body: &[u8], digest_byte: u8) -> Request {
         let req: ExportMetricsServiceRequest = serde_json::from_slice(body).unwrap();
-        Request {
-            digest: [digest_byte; 32],
-            ex: extract::metrics(&req, None, &extract::Limits::default()),
-            token: None,
-            now: Utc::now(),
-        }
+        Request::new(
+            [digest_byte; 32],
+            extract::metrics(&(&req).into(), None, &extract::Limits::default()),
+            None,
+            Utc::now(),
+        )
     }
 
     fn job(request: Request) -> (Job, oneshot::Receiver<Result<Outcome, OtlpError>>) {
