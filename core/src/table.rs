@@ -41,8 +41,12 @@ pub struct UsageTable {
     persons: Vec<PersonKey>,
     person_ids: FxHashMap<PersonKey, u32>,
     days: DayColumns,
-    /// Day rows by (source, person, day): row numbers, hashed from the columns.
+    /// Day rows by (source, person, day): row numbers, hashed from the
+    /// columns. It holds rows `0..indexed`: a file's own table is built
+    /// without it (its reader finds rows itself), and it is made when a
+    /// later load first needs to find a row ([`UsageTable::index_days`]).
     day_index: HashTable<u32>,
+    indexed: usize,
     periods: Vec<PeriodRow>,
     period_index: HashMap<PeriodKey, usize>,
     /// Declared coverage per source (normalised ranges), and server sources' freshness.
@@ -238,8 +242,26 @@ impl UsageTable {
         d.source.reserve(n);
         d.present.reserve(n);
         d.m.reserve(n);
+        self.index_days();
+        let d = &self.days;
         let cols = (&d.source, &d.person, &d.day);
         self.day_index.reserve(n, |&i| row_hash(cols, i));
+    }
+
+    /// Puts the rows not yet in the row index into it.
+    fn index_days(&mut self) {
+        let d = &self.days;
+        let (from, to) = (self.indexed, d.day.len());
+        if from == to {
+            return;
+        }
+        let cols = (&d.source, &d.person, &d.day);
+        self.day_index.reserve(to - from, |&i| row_hash(cols, i));
+        for i in from as u32..to as u32 {
+            self.day_index
+                .insert_unique(row_hash(cols, i), i, |&j| row_hash(cols, j));
+        }
+        self.indexed = to;
     }
 
     /// The number of `key` in this table, numbering it if it is new.
@@ -256,6 +278,7 @@ impl UsageTable {
     /// Adds `row` (whose person is number `person`), or updates the row of
     /// its (source, person, day) measure by measure. True when added.
     fn insert_day(&mut self, person: u32, row: DayRow) -> bool {
+        self.index_days();
         let day = row.day.num_days_from_ce();
         let d = &mut self.days;
         let hash = day_hash(row.source, person, day);
@@ -274,6 +297,7 @@ impl UsageTable {
         self.day_index
             .insert_unique(hash, i, |&j| row_hash(cols, j));
         d.push(day, person, row);
+        self.indexed += 1;
         true
     }
 
@@ -600,15 +624,24 @@ impl UsageTable {
     /// Once a file's rows are all read: puts them in day-then-person order
     /// (exports usually are already; persons are then numbered in order of
     /// their first row, as [`UsageTable::insert_days`] of sorted rows
-    /// numbers them) and builds the row index.
+    /// numbers them). The row index is left to the first later load that
+    /// needs it.
     pub(crate) fn seal_file_days(&mut self) {
+        debug_assert_eq!(self.indexed, 0, "a file's table is built without its index");
         let n = self.day_count();
-        fn key(t: &UsageTable, i: usize) -> (i32, &PersonKey) {
-            (t.days.day[i], &t.persons[t.days.person[i] as usize])
+        // Each person's place among the keys in order: rows are then
+        // compared by two integers, not by their keys' text.
+        let mut by_key: Vec<u32> = (0..self.persons.len() as u32).collect();
+        by_key.sort_unstable_by(|&a, &b| self.persons[a as usize].cmp(&self.persons[b as usize]));
+        let mut rank = vec![0u32; by_key.len()];
+        for (r, &p) in by_key.iter().enumerate() {
+            rank[p as usize] = r as u32;
         }
-        if !(1..n).all(|i| key(self, i - 1) <= key(self, i)) {
+        let d = &self.days;
+        let key = |i: usize| (d.day[i], rank[d.person[i] as usize]);
+        if !(1..n).all(|i| key(i - 1) <= key(i)) {
             let mut order: Vec<u32> = (0..n as u32).collect();
-            order.sort_unstable_by(|&a, &b| key(self, a as usize).cmp(&key(self, b as usize)));
+            order.sort_unstable_by_key(|&i| key(i as usize));
             self.days.permute(&order);
             // Persons numbered again in order of first row.
             let mut renumber = vec![u32::MAX; self.persons.len()];
@@ -627,14 +660,6 @@ impl UsageTable {
                 .map(|(i, k)| (k.clone(), i as u32))
                 .collect();
             self.persons = persons;
-        }
-        self.day_index.clear();
-        let d = &self.days;
-        let cols = (&d.source, &d.person, &d.day);
-        self.day_index.reserve(n, |&i| row_hash(cols, i));
-        for i in 0..n as u32 {
-            self.day_index
-                .insert_unique(row_hash(cols, i), i, |&j| row_hash(cols, j));
         }
     }
 }

@@ -66,8 +66,10 @@ struct Tally {
 pub(crate) struct UsageReader {
     pub(crate) file: String,
     m: Mapping,
-    /// Field → column, from `m` (an array: looked up for every cell).
-    cols: [Option<usize>; Field::ALL.len()],
+    /// (field as index, column) of every mapped field, from `m`.
+    cols: Vec<(usize, usize)>,
+    /// The last date cell read and its day (a text compare instead of a parse per row).
+    last_day: LastDay,
     width: usize,
     header_line: u64,
     delimiter: u8,
@@ -96,6 +98,9 @@ struct DayRows {
     /// The file's person numbers ([`Persons`]) → the table's (`u32::MAX`:
     /// no row yet; a person whose every row is rejected is not in the table).
     in_table: Vec<u32>,
+    /// The last day numbered ([`DayRows::number`]).
+    last_date: Option<NaiveDate>,
+    last_number: i32,
     /// The day being read, and the row of each person on it (`u32::MAX`: none yet).
     day: Option<i32>,
     today: Vec<u32>,
@@ -108,6 +113,16 @@ struct DayRows {
 }
 
 impl DayRows {
+    /// `day` as days from the common era (the table's day column), worked
+    /// out once per day of the file.
+    fn number(&mut self, day: NaiveDate) -> i32 {
+        if self.last_date != Some(day) {
+            self.last_date = Some(day);
+            self.last_number = day.num_days_from_ce();
+        }
+        self.last_number
+    }
+
     /// The table's number of the file's person `person`, numbering it on its first row.
     fn person(&mut self, person: u32, persons: &Persons) -> u32 {
         let p = person as usize;
@@ -227,13 +242,11 @@ impl UsageReader {
         }
         let use_edits = edit_columns(&mut m);
         let carried = m.carried(use_edits);
-        let mut cols = [None; Field::ALL.len()];
-        for (f, &i) in &m.index {
-            cols[*f as usize] = Some(i);
-        }
+        let cols = m.index.iter().map(|(f, &i)| (*f as usize, i)).collect();
         Ok(UsageReader {
             file: file.to_string(),
             cols,
+            last_day: LastDay::default(),
             width: headers.len(),
             header_line,
             delimiter,
@@ -277,18 +290,23 @@ impl UsageReader {
             ));
             return;
         }
-        let cols = &self.cols;
-        let cell = |f: Field| cols[f as usize].and_then(|i| record.get(i)).map(str::trim);
+        // Each mapped cell found and trimmed once.
+        let mut cells = Cells([None; Field::ALL.len()]);
+        for &(f, i) in &self.cols {
+            cells.0[f] = record.get(i).map(trim);
+        }
+        let cell = |f: Field| cells.get(f);
         if let Some(product) = cell(Field::Product) {
             if !product.is_empty() && !is_claude_code(product) {
                 *self.tally.other_products.entry(shown(product)).or_default() += 1;
                 return;
             }
         }
-        let person = person(&self.m, &cell, &mut self.persons, &mut self.tally);
+        let person = person(&self.m, &cells, &mut self.persons, &mut self.tally);
         match read_row(
             &self.m,
-            &cell,
+            &cells,
+            &mut self.last_day,
             person,
             dating,
             self.use_edits,
@@ -312,7 +330,7 @@ impl UsageReader {
         match row.when {
             When::Day(day) => {
                 let person = self.days.person(row.person, &self.persons);
-                let day = day.num_days_from_ce();
+                let day = self.days.number(day);
                 let models: Vec<ModelUsage> = row.model.into_iter().collect();
                 match self.days.slot(day, person) {
                     Some(i) => self
@@ -478,6 +496,31 @@ fn edit_columns(m: &mut Mapping) -> bool {
     false
 }
 
+/// A record's mapped cells by field (trimmed; `None`: no column, or past the record's end).
+struct Cells<'a>([Option<&'a str>; Field::ALL.len()]);
+
+impl<'a> Cells<'a> {
+    fn get(&self, f: Field) -> Option<&'a str> {
+        self.0[f as usize]
+    }
+}
+
+/// The text of the last date cell read, and its day.
+#[derive(Default)]
+struct LastDay(Vec<u8>, NaiveDate);
+
+/// `str::trim`, without its Unicode search for the usual cell that starts
+/// and ends with a printable ASCII character (no whitespace to remove).
+fn trim(cell: &str) -> &str {
+    let b = cell.as_bytes();
+    let plain = |c: Option<&u8>| c.is_some_and(|&c| (0x21..0x7f).contains(&c));
+    if plain(b.first()) && plain(b.last()) {
+        cell
+    } else {
+        cell.trim()
+    }
+}
+
 enum When {
     Day(NaiveDate),
     Period(NaiveDate, NaiveDate),
@@ -503,15 +546,17 @@ impl Row {
 }
 
 /// Reads one data row; every unreadable cell is named in the error list.
-fn read_row<'a>(
+fn read_row(
     m: &Mapping,
-    cell: &dyn Fn(Field) -> Option<&'a str>,
+    cells: &Cells<'_>,
+    last_day: &mut LastDay,
     person: Result<u32, String>,
     dating: &Dating,
     use_edits: bool,
     opts: &ImportOptions,
     tally: &mut Tally,
 ) -> Result<Row, Vec<String>> {
+    let cell = |f: Field| cells.get(f);
     let mut errors: Vec<String> = Vec::new();
     let person = match person {
         Ok(id) => Some(id),
@@ -520,14 +565,23 @@ fn read_row<'a>(
             None
         }
     };
-    let date_at = |f: Field, errors: &mut Vec<String>| -> Option<NaiveDate> {
+    let mut date_at = |f: Field, errors: &mut Vec<String>| -> Option<NaiveDate> {
         let v = cell(f).unwrap_or("");
         if v.is_empty() {
             errors.push(format!("the date in column `{}` is empty", m.header(f)));
             return None;
         }
+        if last_day.0 == v.as_bytes() {
+            return Some(last_day.1);
+        }
         match parse_day(v) {
-            Ok(d) => Some(d),
+            Ok(d) => {
+                // Rows come day by day: the next row's cell is most likely the same text.
+                last_day.0.clear();
+                last_day.0.extend_from_slice(v.as_bytes());
+                last_day.1 = d;
+                Some(d)
+            }
             Err(why) => {
                 errors.push(format!(
                     "date `{}` in column `{}` {why}",
@@ -663,12 +717,13 @@ fn cost_and_model(
 }
 
 /// The row's person (numbered in `persons`); counts a name read as an API key.
-fn person<'a>(
+fn person(
     m: &Mapping,
-    cell: &dyn Fn(Field) -> Option<&'a str>,
+    cells: &Cells<'_>,
     persons: &mut Persons,
     tally: &mut Tally,
 ) -> Result<u32, String> {
+    let cell = |f: Field| cells.get(f);
     if let Some(v) = cell(Field::Email).filter(|v| !is_blank(v)) {
         let id = match persons.by_cell.get(v) {
             Some(&id) => id,
