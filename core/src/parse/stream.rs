@@ -146,7 +146,7 @@ impl ImportStream {
                 table.insert_days(std::mem::take(&mut import.rows));
                 (import, table)
             }
-            Finished::Table(import, table) => (import, table),
+            Finished::Table(import, table) => (import, *table),
         };
         table.insert_periods(std::mem::take(&mut import.periods));
         if let Some(source) = import.kind.source() {
@@ -172,7 +172,7 @@ impl ImportStream {
                 let carry = std::mem::take(&mut u.carry);
                 u.walk(&carry, true, &self.opts)?;
                 let (import, table) = u.reader.finish()?;
-                Ok(Finished::Table(import, table))
+                Ok(Finished::Table(import, Box::new(table)))
             }
             State::Failed(e, _) => Err(e),
         }
@@ -312,7 +312,7 @@ impl ImportStream {
 /// whole), or a usage export's rows in a table and the rest.
 enum Finished {
     Import(Import),
-    Table(Import, UsageTable),
+    Table(Import, Box<UsageTable>),
 }
 
 /// What the start of a file says.

@@ -546,6 +546,9 @@ impl Row {
 }
 
 /// Reads one data row; every unreadable cell is named in the error list.
+// The reader's parts are passed apart: the cells borrow the record while
+// the tally and the date cache are written.
+#[allow(clippy::too_many_arguments)]
 fn read_row(
     m: &Mapping,
     cells: &Cells<'_>,
