@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use scoreboard_bench::generate;
-use scoreboard_core::{compute, parse, ReportOptions, UsageTable, WindowSpec};
+use scoreboard_core::{compute, parse, ReportOptions, WindowSpec};
 use scoreboard_oracle::oracle;
 
 fn rows_to_run() -> Vec<u64> {
@@ -47,13 +47,16 @@ fn engine(c: &mut Criterion) {
         let (csv, _) = generate::usage_csv(n);
         let opts = parse::ImportOptions::default();
         g.throughput(Throughput::Elements(n));
+        // Parse + fold: the records folded straight into a table's columns.
         g.bench_with_input(BenchmarkId::new("parse", n), &csv, |b, csv| {
+            b.iter(|| parse::import_table("usage.csv", csv, &opts).unwrap())
+        });
+        // The same file read into rows of `DayRow` (`Import::rows`), as before issue 12's fold.
+        g.bench_with_input(BenchmarkId::new("parse-rows", n), &csv, |b, csv| {
             b.iter(|| parse::import("usage.csv", csv, &opts).unwrap())
         });
-        let import = parse::import("usage.csv", &csv, &opts).unwrap();
-        assert_eq!(import.rows.len() as u64, n, "every generated row is read");
-        let mut table = UsageTable::new();
-        table.insert_days(import.rows);
+        let (_, table) = parse::import_table("usage.csv", &csv, &opts).unwrap();
+        assert_eq!(table.day_count() as u64, n, "every generated row is read");
         let coverage = table.coverage();
         let days: Vec<_> = table.day_rows().collect();
         // The page's default view (8 weeks) and the whole year.

@@ -444,7 +444,7 @@ pub fn markdown(r: &Value) -> String {
             run["loadavg_at_end"].as_str().unwrap_or("?"),
         );
     }
-    let _ = writeln!(w, "| rows | core parse | core compute (8 weeks) | core compute (all 52 weeks) | polars (8 weeks) | polars (all) | parse per row | compute (all) per row |\n|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(w, "| rows | core parse | core compute (8 weeks) | core compute (all 52 weeks) | polars (8 weeks) | polars (all) | parse per row | compute (all) per row | parse to rows of `DayRow` per row |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for n in ["10000", "100000", "1000000"] {
         let g = |k: &str| eng[k][n]["median_ms"].clone();
         if eng["parse"][n].is_null() {
@@ -452,7 +452,7 @@ pub fn markdown(r: &Value) -> String {
         }
         let _ = writeln!(
             w,
-            "| {} | {} ms | {} ms | {} ms | {} ms | {} ms | {} ns | {} ns |",
+            "| {} | {} ms | {} ms | {} ms | {} ms | {} ms | {} ns | {} ns | {} ns |",
             rows_label(n.parse().unwrap_or(0)),
             f(&g("parse"), 1),
             f(&g("compute-8w"), 1),
@@ -460,7 +460,8 @@ pub fn markdown(r: &Value) -> String {
             f(&g("polars-8w"), 1),
             f(&g("polars-all"), 1),
             f(&eng["parse"][n]["ns_per_row"], 0),
-            f(&eng["compute-all"][n]["ns_per_row"], 0)
+            f(&eng["compute-all"][n]["ns_per_row"], 0),
+            f(&eng["parse-rows"][n]["ns_per_row"], 0)
         );
     }
     if let Some(e) = eng["error"].as_str() {

@@ -41,8 +41,12 @@ pub struct UsageTable {
     persons: Vec<PersonKey>,
     person_ids: FxHashMap<PersonKey, u32>,
     days: DayColumns,
-    /// Day rows by (source, person, day): row numbers, hashed from the columns.
+    /// Day rows by (source, person, day): row numbers, hashed from the
+    /// columns. It holds rows `0..indexed`: a file's own table is built
+    /// without it (its reader finds rows itself), and it is made when a
+    /// later load first needs to find a row ([`UsageTable::index_days`]).
     day_index: HashTable<u32>,
+    indexed: usize,
     periods: Vec<PeriodRow>,
     period_index: HashMap<PeriodKey, usize>,
     /// Declared coverage per source (normalised ranges), and server sources' freshness.
@@ -238,12 +242,30 @@ impl UsageTable {
         d.source.reserve(n);
         d.present.reserve(n);
         d.m.reserve(n);
+        self.index_days();
+        let d = &self.days;
         let cols = (&d.source, &d.person, &d.day);
         self.day_index.reserve(n, |&i| row_hash(cols, i));
     }
 
+    /// Puts the rows not yet in the row index into it.
+    fn index_days(&mut self) {
+        let d = &self.days;
+        let (from, to) = (self.indexed, d.day.len());
+        if from == to {
+            return;
+        }
+        let cols = (&d.source, &d.person, &d.day);
+        self.day_index.reserve(to - from, |&i| row_hash(cols, i));
+        for i in from as u32..to as u32 {
+            self.day_index
+                .insert_unique(row_hash(cols, i), i, |&j| row_hash(cols, j));
+        }
+        self.indexed = to;
+    }
+
     /// The number of `key` in this table, numbering it if it is new.
-    fn person_id(&mut self, key: &PersonKey) -> u32 {
+    pub(crate) fn person_id(&mut self, key: &PersonKey) -> u32 {
         if let Some(&id) = self.person_ids.get(key) {
             return id;
         }
@@ -256,6 +278,7 @@ impl UsageTable {
     /// Adds `row` (whose person is number `person`), or updates the row of
     /// its (source, person, day) measure by measure. True when added.
     fn insert_day(&mut self, person: u32, row: DayRow) -> bool {
+        self.index_days();
         let day = row.day.num_days_from_ce();
         let d = &mut self.days;
         let hash = day_hash(row.source, person, day);
@@ -274,6 +297,7 @@ impl UsageTable {
         self.day_index
             .insert_unique(hash, i, |&j| row_hash(cols, j));
         d.push(day, person, row);
+        self.indexed += 1;
         true
     }
 
@@ -305,6 +329,52 @@ impl UsageTable {
         }
         let mut count = self.insert_days(import.rows);
         count.add(self.insert_periods(import.periods));
+        count
+    }
+
+    /// Adds the loads of `other` (a file's own table, e.g. from
+    /// [`crate::parse::ImportStream::finish_table`]) as if its rows, periods
+    /// and coverage had been inserted after this table's: the same rules as
+    /// [`UsageTable::insert_import`] (a person-day already here is replaced
+    /// measure by measure). Into an empty table, `other` is moved, not copied.
+    pub fn merge(&mut self, other: UsageTable) -> MergeCount {
+        if self.is_empty() && self.coverage.is_empty() {
+            let added = other.day_count() + other.periods.len();
+            *self = other;
+            return MergeCount { added, replaced: 0 };
+        }
+        for c in other.coverage.values() {
+            self.add_source_coverage(c);
+        }
+        let UsageTable {
+            persons,
+            days: mut d,
+            periods,
+            ..
+        } = other;
+        // Other's person numbers → this table's.
+        let ids: Vec<u32> = persons.iter().map(|p| self.person_id(p)).collect();
+        let n = d.day.len();
+        self.reserve_days(n);
+        let mut count = MergeCount::default();
+        for i in 0..n {
+            let extras = d.extras.remove(&(i as u32)).map(|e| *e).unwrap_or_default();
+            let row = DayRow {
+                day: date(d.day[i]),
+                person: persons[d.person[i] as usize].clone(),
+                source: d.source[i],
+                measures: d.m.get(i),
+                models: extras.models,
+                tools: extras.tools,
+                present: d.present[i],
+            };
+            if self.insert_day(ids[d.person[i] as usize], row) {
+                count.added += 1;
+            } else {
+                count.replaced += 1;
+            }
+        }
+        count.add(self.insert_periods(periods));
         count
     }
 
@@ -485,6 +555,115 @@ impl UsageTable {
     }
 }
 
+/// Building one file's table as its rows are read (`parse::usage_csv`): the
+/// reader finds a row again itself (it knows which day it is on), so rows
+/// are appended without the row index, and a later row of the same
+/// person-day is summed into the earlier one (rows of one file add up; a
+/// later load replaces). [`UsageTable::seal_file_days`] then orders the rows
+/// and builds the index.
+impl UsageTable {
+    /// Appends a new day row without looking for its (source, person, day);
+    /// returns its number.
+    pub(crate) fn push_file_day(
+        &mut self,
+        day: i32,
+        person: u32,
+        present: MeasureSet,
+        m: &Measures,
+        models: Vec<ModelUsage>,
+    ) -> usize {
+        let d = &mut self.days;
+        let i = d.day.len();
+        d.day.push(day);
+        d.person.push(person);
+        d.source.push(Source::Csv);
+        d.present.push(present);
+        d.m.push(m);
+        if !models.is_empty() {
+            d.extras.insert(
+                i as u32,
+                Box::new(Extras {
+                    models,
+                    tools: Vec::new(),
+                }),
+            );
+        }
+        i
+    }
+
+    /// Adds `m` (and its per-model split) into day row `i` (saturating, as
+    /// [`DayRow::absorb`] does).
+    pub(crate) fn absorb_file_day(
+        &mut self,
+        i: usize,
+        present: MeasureSet,
+        m: &Measures,
+        models: &[ModelUsage],
+    ) {
+        let d = &mut self.days;
+        let mut have = d.m.get(i);
+        have.add(m);
+        d.m.set(i, &have);
+        d.present[i] |= present;
+        if !models.is_empty() {
+            let e = d.extras.entry(i as u32).or_default();
+            crate::model::merge_models(&mut e.models, models);
+        }
+    }
+
+    /// Room for about `n` more rows of a file being read.
+    pub(crate) fn reserve_file_days(&mut self, n: usize) {
+        let d = &mut self.days;
+        d.day.reserve(n);
+        d.person.reserve(n);
+        d.source.reserve(n);
+        d.present.reserve(n);
+        d.m.reserve(n);
+    }
+
+    /// Once a file's rows are all read: puts them in day-then-person order
+    /// (exports usually are already; persons are then numbered in order of
+    /// their first row, as [`UsageTable::insert_days`] of sorted rows
+    /// numbers them). The row index is left to the first later load that
+    /// needs it.
+    pub(crate) fn seal_file_days(&mut self) {
+        debug_assert_eq!(self.indexed, 0, "a file's table is built without its index");
+        let n = self.day_count();
+        // Each person's place among the keys in order: rows are then
+        // compared by two integers, not by their keys' text.
+        let mut by_key: Vec<u32> = (0..self.persons.len() as u32).collect();
+        by_key.sort_unstable_by(|&a, &b| self.persons[a as usize].cmp(&self.persons[b as usize]));
+        let mut rank = vec![0u32; by_key.len()];
+        for (r, &p) in by_key.iter().enumerate() {
+            rank[p as usize] = r as u32;
+        }
+        let d = &self.days;
+        let key = |i: usize| (d.day[i], rank[d.person[i] as usize]);
+        if !(1..n).all(|i| key(i - 1) <= key(i)) {
+            let mut order: Vec<u32> = (0..n as u32).collect();
+            order.sort_unstable_by_key(|&i| key(i as usize));
+            self.days.permute(&order);
+            // Persons numbered again in order of first row.
+            let mut renumber = vec![u32::MAX; self.persons.len()];
+            let mut persons = Vec::with_capacity(self.persons.len());
+            for p in &mut self.days.person {
+                let new = &mut renumber[*p as usize];
+                if *new == u32::MAX {
+                    *new = persons.len() as u32;
+                    persons.push(self.persons[*p as usize].clone());
+                }
+                *p = *new;
+            }
+            self.person_ids = persons
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (k.clone(), i as u32))
+                .collect();
+            self.persons = persons;
+        }
+    }
+}
+
 /// The hash of row `i` of the (source, person, day) columns.
 fn row_hash(cols: (&Vec<Source>, &Vec<u32>, &Vec<i32>), i: u32) -> u64 {
     let i = i as usize;
@@ -497,6 +676,28 @@ pub(crate) fn date(n: i32) -> NaiveDate {
 }
 
 impl DayColumns {
+    /// Puts row `order[k]` at `k` in every column.
+    fn permute(&mut self, order: &[u32]) {
+        fn take<T: Copy>(col: &mut Vec<T>, order: &[u32]) {
+            *col = order.iter().map(|&i| col[i as usize]).collect();
+        }
+        take(&mut self.day, order);
+        take(&mut self.person, order);
+        take(&mut self.source, order);
+        take(&mut self.present, order);
+        macro_rules! permute {
+            ($($f:ident),*) => {{ $(take(&mut self.m.$f, order);)* }};
+        }
+        each_column!(permute);
+        let mut extras = FxHashMap::default();
+        for (k, &i) in order.iter().enumerate() {
+            if let Some(e) = self.extras.remove(&i) {
+                extras.insert(k as u32, e);
+            }
+        }
+        self.extras = extras;
+    }
+
     fn push(&mut self, day: i32, person: u32, row: DayRow) {
         let i = self.day.len() as u32;
         self.day.push(day);

@@ -7,7 +7,7 @@
 //! Precedence is core's, the page's: files are inserted into one
 //! [`UsageTable`] oldest first (by modification time, then name), so a later
 //! file of the same source replaces the same person-day **measure by
-//! measure** (metrics.md §1; [`UsageTable::insert_import`]), exactly as files
+//! measure** (metrics.md §1; [`UsageTable::merge`]), exactly as files
 //! dropped on the page one after the other. Between sources the engine picks
 //! the most authoritative row per person-day, as for every other row.
 //!
@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use scoreboard_core::parse::{self, FileKind, Import, ImportOptions};
+use scoreboard_core::parse::{self, FileKind, ImportOptions};
 use scoreboard_core::{DayRange, DayRow, PeriodRow, Source, SourceCoverage, UsageTable};
 
 /// Files read from the folder at most (the first by name).
@@ -152,7 +152,8 @@ type Stamp = (SystemTime, u64);
 struct Parsed {
     stamp: Stamp,
     file: ImportedFile,
-    import: Option<Arc<Import>>,
+    /// The file's rows, periods and coverage (core's table of the file alone).
+    rows: Option<Arc<UsageTable>>,
 }
 
 #[derive(Default)]
@@ -282,7 +283,7 @@ fn parse_file(name: &str, path: &Path, stamp: Stamp, budget: &mut u64) -> Parsed
         Parsed {
             stamp,
             file,
-            import: None,
+            rows: None,
         }
     };
     let cap = MAX_FILE_BYTES.min(*budget);
@@ -300,28 +301,27 @@ fn parse_file(name: &str, path: &Path, stamp: Stamp, budget: &mut u64) -> Parsed
         Err(why) => return failed(file, format!("{name} {why}")),
     };
     *budget = budget.saturating_sub(bytes.len() as u64);
-    match parse::import(name, &bytes, &ImportOptions::default()) {
+    match parse::import_table(name, &bytes, &ImportOptions::default()) {
         Err(e) => failed(file, e.to_string()),
-        Ok(import) if import.kind == FileKind::Roster => failed(
+        Ok((import, _)) if import.kind == FileKind::Roster => failed(
             file,
             format!(
                 "{name} is a roster, not usage: the server reads its roster from the `roster` setting"
             ),
         ),
-        Ok(mut import) => {
+        Ok((import, rows)) => {
             file.kind = Some(import.kind);
-            file.day_rows = import.rows.len() as u64;
-            file.period_rows = import.periods.len() as u64;
+            file.day_rows = rows.day_count() as u64;
+            file.period_rows = rows.periods().len() as u64;
             file.coverage = import.coverage.clone();
             file.problems_total = import.problems.len() as u64;
             file.problems = import.problems.iter().take(PROBLEMS_LISTED).cloned().collect();
             file.warnings = import.warnings.iter().map(ToString::to_string).collect();
             // The listed problems are kept with the file; the rows with the table.
-            import.problems.clear();
             Parsed {
                 stamp,
                 file,
-                import: Some(Arc::new(import)),
+                rows: Some(Arc::new(rows)),
             }
         }
     }
@@ -410,8 +410,8 @@ impl ImportsDir {
         let mut files = Vec::new();
         for (name, _) in &names {
             let Some(p) = parsed.get(name) else { continue };
-            if let Some(import) = &p.import {
-                table.insert_import(Import::clone(import));
+            if let Some(rows) = &p.rows {
+                table.merge(UsageTable::clone(rows));
             }
             files.push(p.file.clone());
         }

@@ -106,7 +106,8 @@ pub fn build(req: &ReportRequest) -> Result<Report, ReportError> {
     }
     for path in &req.files {
         let name = display_name(path);
-        let mut import = parse::import(&name, &read(path)?, &opts)?;
+        // The rows go straight into a table of the file's own, then into the report's.
+        let (mut import, rows) = parse::import_table(&name, &read(path)?, &opts)?;
         if import.kind == FileKind::Roster {
             have_roster = true;
             roster_entries.extend(import.roster);
@@ -119,7 +120,7 @@ pub fn build(req: &ReportRequest) -> Result<Report, ReportError> {
                     .map(|w| format!("{name}: {w}")),
             );
             // Rows and the days the file covers (metrics.md §2).
-            table.insert_import(import);
+            table.merge(rows);
             continue;
         }
         problems.extend(import.problems);

@@ -254,6 +254,20 @@ pub fn import(file_name: &str, bytes: &[u8], opts: &ImportOptions) -> Result<Imp
     stream.finish()
 }
 
+/// [`import`], with the rows already in a table of the file's own
+/// ([`ImportStream::finish_table`]): what a caller that keeps a
+/// [`crate::UsageTable`] should use, with [`crate::UsageTable::merge`].
+pub fn import_table(
+    file_name: &str,
+    bytes: &[u8],
+    opts: &ImportOptions,
+) -> Result<(Import, crate::UsageTable), ImportError> {
+    let mut stream = ImportStream::new(file_name, opts.clone())?;
+    stream.size_hint(bytes.len());
+    stream.feed(bytes);
+    stream.finish_table()
+}
+
 /// A file that is not streamed (JSON, rosters, UTF-16…), read whole.
 pub(crate) fn import_whole(
     file_name: &str,

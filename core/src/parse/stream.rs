@@ -16,6 +16,7 @@ use super::{
     check_period, classify_csv, columns, import_whole, roster, text, FileKind, Import, ImportError,
     ImportOptions,
 };
+use crate::table::UsageTable;
 
 /// Reads one file from its chunks; see the module documentation.
 pub struct ImportStream {
@@ -117,19 +118,61 @@ impl ImportStream {
         }
     }
 
-    /// Everything the file gave, once all of it was fed.
-    pub fn finish(mut self) -> Result<Import, ImportError> {
+    /// Everything the file gave, once all of it was fed: its day rows in
+    /// [`Import::rows`] (sorted by day then person).
+    pub fn finish(self) -> Result<Import, ImportError> {
+        Ok(match self.finish_any()? {
+            Finished::Import(import) => import,
+            Finished::Table(mut import, table) => {
+                import.rows = table.day_rows().collect();
+                import
+            }
+        })
+    }
+
+    /// Everything the file gave, its rows already in a table of their own:
+    /// the day rows, the period rows and the days the file covers, as
+    /// [`UsageTable::insert_import`] of [`ImportStream::finish`]'s `Import`
+    /// into an empty table would hold them (same rows, same order). The
+    /// `Import` has the rest (problems, warnings, columns, coverage,
+    /// counts); its `rows` and `periods` are empty. A usage export's records
+    /// are folded straight into the table's columns as they are read, so no
+    /// row of [`crate::DayRow`] is ever made: merge the table into the
+    /// caller's with [`UsageTable::merge`] (a move when that one is empty).
+    pub fn finish_table(self) -> Result<(Import, UsageTable), ImportError> {
+        let (mut import, mut table) = match self.finish_any()? {
+            Finished::Import(mut import) => {
+                let mut table = UsageTable::new();
+                table.insert_days(std::mem::take(&mut import.rows));
+                (import, table)
+            }
+            Finished::Table(import, table) => (import, *table),
+        };
+        table.insert_periods(std::mem::take(&mut import.periods));
+        if let Some(source) = import.kind.source() {
+            for r in &import.coverage {
+                table.add_coverage(source, *r);
+            }
+        }
+        Ok((import, table))
+    }
+
+    fn finish_any(mut self) -> Result<Finished, ImportError> {
         if matches!(self.state, State::Head(_)) {
             self.decide(true);
         }
         match self.state {
-            State::Head(buf) | State::Whole(buf) => {
-                import_whole(&self.file, &buf, &self.opts, self.usage_only)
-            }
+            State::Head(buf) | State::Whole(buf) => Ok(Finished::Import(import_whole(
+                &self.file,
+                &buf,
+                &self.opts,
+                self.usage_only,
+            )?)),
             State::Usage(mut u) => {
                 let carry = std::mem::take(&mut u.carry);
                 u.walk(&carry, true, &self.opts)?;
-                u.reader.finish()
+                let (import, table) = u.reader.finish()?;
+                Ok(Finished::Table(import, Box::new(table)))
             }
             State::Failed(e, _) => Err(e),
         }
@@ -263,6 +306,13 @@ impl ImportStream {
             Err(_) => Head::Whole,
         }
     }
+}
+
+/// What a finished stream gave: an `Import` with its rows (a file read
+/// whole), or a usage export's rows in a table and the rest.
+enum Finished {
+    Import(Import),
+    Table(Import, Box<UsageTable>),
 }
 
 /// What the start of a file says.

@@ -18,7 +18,7 @@
 use std::collections::hash_map::Entry;
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::columns::{map_headers, LikelyCounter, Mapping};
@@ -29,9 +29,8 @@ use super::{
     Warning,
 };
 use crate::coverage::DayRange;
-use crate::model::{
-    DayRow, MeasureSet, Measures, ModelUsage, PeriodRow, PersonKey, Problem, Source,
-};
+use crate::model::{MeasureSet, Measures, ModelUsage, PeriodRow, PersonKey, Problem, Source};
+use crate::table::{date, UsageTable};
 
 /// Reads a usage export from bytes (see the module documentation), without
 /// asking what kind of file it is.
@@ -67,8 +66,10 @@ struct Tally {
 pub(crate) struct UsageReader {
     pub(crate) file: String,
     m: Mapping,
-    /// Field → column, from `m` (an array: looked up for every cell).
-    cols: [Option<usize>; Field::ALL.len()],
+    /// (field as index, column) of every mapped field, from `m`.
+    cols: Vec<(usize, usize)>,
+    /// The last date cell read and its day (a text compare instead of a parse per row).
+    last_day: LastDay,
     width: usize,
     header_line: u64,
     delimiter: u8,
@@ -86,29 +87,58 @@ pub(crate) struct UsageReader {
     likely: LikelyCounter,
 }
 
-/// The person-day rows of a file, in order of appearance, and how to find
-/// a row again. Exports come day by day, so a row's person-day is looked up
-/// among the current day's rows by person number (an array); only a file
-/// that returns to an earlier day pays for a hash map of every row.
+/// The person-day rows of a file, folded straight into the columns of a
+/// table of its own, in order of appearance, and how to find a row again.
+/// Exports come day by day, so a row's person-day is looked up among the
+/// current day's rows by person number (an array); only a file that
+/// returns to an earlier day pays for a hash map of every row.
 #[derive(Default)]
 struct DayRows {
-    rows: Vec<DayRow>,
-    /// The day being read, and the index of its row for each person (`u32::MAX`: none yet).
-    day: Option<NaiveDate>,
+    table: UsageTable,
+    /// The file's person numbers ([`Persons`]) → the table's (`u32::MAX`:
+    /// no row yet; a person whose every row is rejected is not in the table).
+    in_table: Vec<u32>,
+    /// The last day numbered ([`DayRows::number`]).
+    last_date: Option<NaiveDate>,
+    last_number: i32,
+    /// The day being read, and the row of each person on it (`u32::MAX`: none yet).
+    day: Option<i32>,
     today: Vec<u32>,
     /// The persons with a row today (to clear `today` when the day changes).
     touched: Vec<u32>,
     /// Days read before the current one.
-    earlier: FxHashSet<NaiveDate>,
-    /// (day, person) → row, built once a file returns to an earlier day.
-    index: Option<FxHashMap<(NaiveDate, u32), usize>>,
+    earlier: FxHashSet<i32>,
+    /// (day, table person) → row, built once a file returns to an earlier day.
+    index: Option<FxHashMap<(i32, u32), usize>>,
 }
 
 impl DayRows {
-    /// The row of (`day`, `person`) if there is one; otherwise notes that the
-    /// next row pushed is that one.
-    fn slot(&mut self, day: NaiveDate, person: u32, persons: &Persons) -> Option<usize> {
-        let next = self.rows.len();
+    /// `day` as days from the common era (the table's day column), worked
+    /// out once per day of the file.
+    fn number(&mut self, day: NaiveDate) -> i32 {
+        if self.last_date != Some(day) {
+            self.last_date = Some(day);
+            self.last_number = day.num_days_from_ce();
+        }
+        self.last_number
+    }
+
+    /// The table's number of the file's person `person`, numbering it on its first row.
+    fn person(&mut self, person: u32, persons: &Persons) -> u32 {
+        let p = person as usize;
+        if p >= self.in_table.len() {
+            self.in_table.resize(p + 1, u32::MAX);
+        }
+        if self.in_table[p] == u32::MAX {
+            self.in_table[p] = self.table.person_id(persons.key(person));
+        }
+        self.in_table[p]
+    }
+
+    /// The row of (`day`, `person`: the table's number) if there is one;
+    /// otherwise notes that the next row pushed is that one.
+    fn slot(&mut self, day: i32, person: u32) -> Option<usize> {
+        let next = self.table.day_count();
         if let Some(index) = &mut self.index {
             return match index.entry((day, person)) {
                 Entry::Occupied(at) => Some(*at.get()),
@@ -123,22 +153,16 @@ impl DayRows {
                 self.earlier.insert(previous);
             }
             if self.earlier.contains(&day) {
-                let index = self
-                    .rows
+                let cols = self.table.columns();
+                let index = cols
+                    .day
                     .iter()
+                    .zip(&cols.person)
                     .enumerate()
-                    .map(|(i, r)| {
-                        (
-                            (
-                                r.day,
-                                persons.by_key.get(&r.person).copied().unwrap_or(u32::MAX),
-                            ),
-                            i,
-                        )
-                    })
+                    .map(|(i, (&d, &p))| ((d, p), i))
                     .collect();
                 self.index = Some(index);
-                return self.slot(day, person, persons);
+                return self.slot(day, person);
             }
             for p in self.touched.drain(..) {
                 self.today[p as usize] = u32::MAX;
@@ -218,13 +242,11 @@ impl UsageReader {
         }
         let use_edits = edit_columns(&mut m);
         let carried = m.carried(use_edits);
-        let mut cols = [None; Field::ALL.len()];
-        for (f, &i) in &m.index {
-            cols[*f as usize] = Some(i);
-        }
+        let cols = m.index.iter().map(|(f, &i)| (*f as usize, i)).collect();
         Ok(UsageReader {
             file: file.to_string(),
             cols,
+            last_day: LastDay::default(),
             width: headers.len(),
             header_line,
             delimiter,
@@ -268,18 +290,23 @@ impl UsageReader {
             ));
             return;
         }
-        let cols = &self.cols;
-        let cell = |f: Field| cols[f as usize].and_then(|i| record.get(i)).map(str::trim);
+        // Each mapped cell found and trimmed once.
+        let mut cells = Cells([None; Field::ALL.len()]);
+        for &(f, i) in &self.cols {
+            cells.0[f] = record.get(i).map(trim);
+        }
+        let cell = |f: Field| cells.get(f);
         if let Some(product) = cell(Field::Product) {
             if !product.is_empty() && !is_claude_code(product) {
                 *self.tally.other_products.entry(shown(product)).or_default() += 1;
                 return;
             }
         }
-        let person = person(&self.m, &cell, &mut self.persons, &mut self.tally);
+        let person = person(&self.m, &cells, &mut self.persons, &mut self.tally);
         match read_row(
             &self.m,
-            &cell,
+            &cells,
+            &mut self.last_day,
             person,
             dating,
             self.use_edits,
@@ -302,16 +329,19 @@ impl UsageReader {
         let present = self.carried | row.estimated_cost();
         match row.when {
             When::Day(day) => {
-                let at = self.days.slot(day, row.person, &self.persons);
-                let new = DayRow {
-                    measures: row.measures,
-                    models: row.model.into_iter().collect(),
-                    present,
-                    ..DayRow::new(day, self.persons.key(row.person).clone(), Source::Csv)
-                };
-                match at {
-                    Some(i) => self.days.rows[i].absorb(&new),
-                    None => self.days.rows.push(new),
+                let person = self.days.person(row.person, &self.persons);
+                let day = self.days.number(day);
+                let models: Vec<ModelUsage> = row.model.into_iter().collect();
+                match self.days.slot(day, person) {
+                    Some(i) => self
+                        .days
+                        .table
+                        .absorb_file_day(i, present, &row.measures, &models),
+                    None => {
+                        self.days
+                            .table
+                            .push_file_day(day, person, present, &row.measures, models);
+                    }
                 }
             }
             When::Period(start, end) => {
@@ -338,11 +368,13 @@ impl UsageReader {
 
     /// Room for about `rows` more person-day rows.
     pub(crate) fn reserve_rows(&mut self, rows: usize) {
-        self.days.rows.reserve(rows);
+        self.days.table.reserve_file_days(rows);
     }
 
-    /// Everything the file gave, once its last record is read.
-    pub(crate) fn finish(self) -> Result<Import, ImportError> {
+    /// Everything the file gave, once its last record is read: the day rows
+    /// in a table of their own (in day-then-person order, no coverage
+    /// declared), everything else in the `Import` (its `rows` empty).
+    pub(crate) fn finish(self) -> Result<(Import, UsageTable), ImportError> {
         let UsageReader {
             file,
             m,
@@ -361,20 +393,24 @@ impl UsageReader {
             return Err(ImportError::Empty { file });
         }
         dating?;
-        let mut days = days.rows;
+        let mut table = days.table;
+        table.seal_file_days();
         import.problems.sort_by_key(|p| p.line);
-        // Sorted by day then person, as before; exports usually come sorted already.
-        if !days.is_sorted_by(|a, b| day_order(a, b).is_le()) {
-            days.sort_unstable_by(day_order);
-        }
-        import.measures = days
+        let cols = table.columns();
+        import.measures = cols
+            .present
             .iter()
-            .map(|r| r.present)
+            .copied()
             .chain(periods.values().map(|p| p.present))
             .fold(carried, |a, b| a | b);
+        // Rows are in day order: the first and the last are the span.
+        let span = cols
+            .day
+            .first()
+            .zip(cols.day.last())
+            .map(|(&a, &b)| DayRange::new(date(a), date(b)));
         import.coverage = DayRange::normalize(
-            DayRange::span(days.iter().map(|r| r.day))
-                .into_iter()
+            span.into_iter()
                 .chain(
                     periods
                         .values()
@@ -382,17 +418,16 @@ impl UsageReader {
                 )
                 .collect(),
         );
-        import.rows = days;
         import.periods = periods.into_values().collect();
         import.warnings = m.warnings.clone();
         import.warnings.extend(tally_warnings(tally, &m));
-        if import.rows_read > 0 && import.rows.is_empty() && import.periods.is_empty() {
+        if import.rows_read > 0 && table.day_count() == 0 && import.periods.is_empty() {
             import.warnings.push(Warning::NothingUsed);
         }
         import.likely_measures = likely.finish(&m);
         import.columns = m.columns;
         import.ignored_columns = m.ignored;
-        Ok(import)
+        Ok((import, table))
     }
 }
 
@@ -431,11 +466,6 @@ fn dating(file: &str, m: &mut Mapping, opts: &ImportOptions) -> Result<Dating, I
     Ok(dating)
 }
 
-/// Day, then person: the order of [`Import::rows`].
-fn day_order(a: &DayRow, b: &DayRow) -> std::cmp::Ordering {
-    a.day.cmp(&b.day).then_with(|| a.person.cmp(&b.person))
-}
-
 /// Decides whether edit counts are used; warns when the file gives only a
 /// rate or only one of the two counts (the engine needs both counts).
 fn edit_columns(m: &mut Mapping) -> bool {
@@ -466,6 +496,31 @@ fn edit_columns(m: &mut Mapping) -> bool {
     false
 }
 
+/// A record's mapped cells by field (trimmed; `None`: no column, or past the record's end).
+struct Cells<'a>([Option<&'a str>; Field::ALL.len()]);
+
+impl<'a> Cells<'a> {
+    fn get(&self, f: Field) -> Option<&'a str> {
+        self.0[f as usize]
+    }
+}
+
+/// The text of the last date cell read, and its day.
+#[derive(Default)]
+struct LastDay(Vec<u8>, NaiveDate);
+
+/// `str::trim`, without its Unicode search for the usual cell that starts
+/// and ends with a printable ASCII character (no whitespace to remove).
+fn trim(cell: &str) -> &str {
+    let b = cell.as_bytes();
+    let plain = |c: Option<&u8>| c.is_some_and(|&c| (0x21..0x7f).contains(&c));
+    if plain(b.first()) && plain(b.last()) {
+        cell
+    } else {
+        cell.trim()
+    }
+}
+
 enum When {
     Day(NaiveDate),
     Period(NaiveDate, NaiveDate),
@@ -491,15 +546,20 @@ impl Row {
 }
 
 /// Reads one data row; every unreadable cell is named in the error list.
-fn read_row<'a>(
+// The reader's parts are passed apart: the cells borrow the record while
+// the tally and the date cache are written.
+#[allow(clippy::too_many_arguments)]
+fn read_row(
     m: &Mapping,
-    cell: &dyn Fn(Field) -> Option<&'a str>,
+    cells: &Cells<'_>,
+    last_day: &mut LastDay,
     person: Result<u32, String>,
     dating: &Dating,
     use_edits: bool,
     opts: &ImportOptions,
     tally: &mut Tally,
 ) -> Result<Row, Vec<String>> {
+    let cell = |f: Field| cells.get(f);
     let mut errors: Vec<String> = Vec::new();
     let person = match person {
         Ok(id) => Some(id),
@@ -508,14 +568,23 @@ fn read_row<'a>(
             None
         }
     };
-    let date_at = |f: Field, errors: &mut Vec<String>| -> Option<NaiveDate> {
+    let mut date_at = |f: Field, errors: &mut Vec<String>| -> Option<NaiveDate> {
         let v = cell(f).unwrap_or("");
         if v.is_empty() {
             errors.push(format!("the date in column `{}` is empty", m.header(f)));
             return None;
         }
+        if last_day.0 == v.as_bytes() {
+            return Some(last_day.1);
+        }
         match parse_day(v) {
-            Ok(d) => Some(d),
+            Ok(d) => {
+                // Rows come day by day: the next row's cell is most likely the same text.
+                last_day.0.clear();
+                last_day.0.extend_from_slice(v.as_bytes());
+                last_day.1 = d;
+                Some(d)
+            }
             Err(why) => {
                 errors.push(format!(
                     "date `{}` in column `{}` {why}",
@@ -651,12 +720,13 @@ fn cost_and_model(
 }
 
 /// The row's person (numbered in `persons`); counts a name read as an API key.
-fn person<'a>(
+fn person(
     m: &Mapping,
-    cell: &dyn Fn(Field) -> Option<&'a str>,
+    cells: &Cells<'_>,
     persons: &mut Persons,
     tally: &mut Tally,
 ) -> Result<u32, String> {
+    let cell = |f: Field| cells.get(f);
     if let Some(v) = cell(Field::Email).filter(|v| !is_blank(v)) {
         let id = match persons.by_cell.get(v) {
             Some(&id) => id,
