@@ -25,6 +25,7 @@ use js_sys::{Array, Uint8Array};
 use scoreboard_core::api::{rows_wire, RowsAnswer};
 use scoreboard_core::model::DayRow;
 use scoreboard_core::parse::{ImportError, ImportOptions, ImportStream};
+use scoreboard_core::UsageTable;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -117,19 +118,25 @@ async fn import(id: u32, name: String, opts: ImportOptions, blob: Blob, cancelle
             post(&FromEngine::Cancelled { id });
             return;
         }
-        Ok(Some(mut import)) => {
+        Ok(Some((mut import, table))) => {
             let problems_total = import.problems.len() as u64;
             import.problems.truncate(PROBLEMS_SENT);
-            let mut rows = std::mem::take(&mut import.rows);
-            // From the end: nothing is shifted; one import's rows have distinct keys,
-            // so their order does not matter to the page's table.
-            while !rows.is_empty() {
-                let left = rows.len();
-                let chunk = rows
-                    .drain(left.saturating_sub(ROWS_PER_MESSAGE)..)
-                    .collect();
-                post_with(&FromEngine::Rows { id, left }, Some(&encode_rows(chunk)));
+            // The file was folded into its own columnar table (no `DayRow` per
+            // row held at once); its day rows go out a chunk at a time, from
+            // the end as the page has always counted `left`. One import's rows
+            // have distinct keys, so their order does not matter to the page.
+            let mut end = table.day_count();
+            while end > 0 {
+                let start = end.saturating_sub(ROWS_PER_MESSAGE);
+                let chunk = table.day_rows_in(start..end).collect();
+                post_with(
+                    &FromEngine::Rows { id, left: end },
+                    Some(&encode_rows(chunk)),
+                );
+                end = start;
             }
+            // Period rows are few; they travel in the import as before.
+            import.periods = table.periods().to_vec();
             Ok(Finished {
                 import,
                 problems_total,
@@ -147,7 +154,7 @@ async fn read(
     opts: ImportOptions,
     blob: &Blob,
     cancelled: &Cell<u32>,
-) -> Result<Option<scoreboard_core::parse::Import>, ImportError> {
+) -> Result<Option<(scoreboard_core::parse::Import, UsageTable)>, ImportError> {
     let mut stream = ImportStream::new(name, opts)?;
     let size = blob.size();
     stream.size_hint(size as usize);
@@ -187,7 +194,7 @@ async fn read(
         }
     }
     post(&FromEngine::Progress { id, done: size });
-    stream.finish().map(Some)
+    stream.finish_table().map(Some)
 }
 
 /// Runs the import path once over a small synthetic export (a usage CSV of
@@ -216,7 +223,7 @@ fn warm_up() {
     let (a, b) = bytes.split_at(bytes.len() / 2);
     stream.feed(a);
     stream.feed(b);
-    if let Ok(import) = stream.finish() {
-        let _ = encode_rows(import.rows);
+    if let Ok((_, table)) = stream.finish_table() {
+        let _ = encode_rows(table.day_rows().collect());
     }
 }
