@@ -715,11 +715,13 @@ fn decode_one_pass(
     reservation: &mut Reservation,
 ) -> Option<Decoded> {
     let before = reservation.held();
-    let most = rx.budget.largest_request_bytes();
     // What the body holds (already reserved) plus what decoding it can take.
-    let needs = body.len().saturating_add(model::one_pass_bound(body));
-    if let Err(e) = reservation.cover(needs) {
-        return Some(Err(shed_memory(e, most, needs as u64)));
+    // Too deep for the one-pass decoder, or more than the budget can give
+    // on its count of `{`: the general path measures the body and answers.
+    let needs = body.len().saturating_add(model::one_pass_bound(body)?);
+    if reservation.cover(needs).is_err() {
+        reservation.release_to(before);
+        return None;
     }
     let id_attr = rx.cfg.identity_attribute.as_deref();
     let limits = extract::Limits::from(&rx.cfg);

@@ -511,7 +511,7 @@ pub mod profile {
 
     /// What the one-pass decoder may allocate, counted instead of the walk.
     pub fn one_pass_bound(b: Body<'_>) -> usize {
-        model::one_pass_bound(b.bytes)
+        model::one_pass_bound(b.bytes).unwrap_or(0)
     }
 
     /// The body's digest (a re-sent body is recognised by it).

@@ -299,17 +299,50 @@ impl<'a> LogsReq<'a> {
 /// it first. It allocates lists, strings copied out of escaped ones (and
 /// serde_json's scratch buffer for them), each no longer than the body.
 /// Every element of every list is a JSON object (`Obj`; an AnyValue is an
-/// object too), so no list has more elements than there are `{` in the
-/// body; a list's capacity is at most twice its length, or 4 for a short
-/// one, and a list may be copied once when its wrapper is taken off. So
-/// lists take at most 8 × the largest element × the `{` count. A Claude
-/// Code batch of 5 kB has about a hundred `{`: under 100 kB reserved, for
-/// the moment it is decoded.
-pub fn one_pass_bound(body: &[u8]) -> usize {
-    let objects = body.iter().filter(|&&b| b == b'{').count();
-    objects
-        .saturating_mul(8 * largest_element())
-        .saturating_add(2 * body.len())
+/// object too), so no list has more elements than there are `{` outside
+/// strings in the body; a list's capacity is at most twice its length, or
+/// 4 for a short one, and a list may be copied once when its wrapper is
+/// taken off. So lists take at most 8 × the largest element × that count.
+/// A Claude Code batch of 5 kB has about a hundred `{`: under 100 kB
+/// reserved, for the moment it is decoded.
+///
+/// `None` when the body nests as deep as the general path's walk refuses
+/// ([`crate::estimate::MAX_DEPTH`]): the one-pass decoder has no depth cap
+/// of its own, and such a body must get the same refusal whichever way it
+/// was sent (inline, gzipped or large).
+pub fn one_pass_bound(body: &[u8]) -> Option<usize> {
+    // Fall back a level early: the general path gives the exact answer.
+    let deepest = 2 * crate::estimate::MAX_DEPTH as usize - 1;
+    let (mut objects, mut depth) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in body {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                objects += usize::from(b == b'{');
+                depth += 1;
+                if depth > deepest {
+                    return None;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Some(
+        objects
+            .saturating_mul(8 * largest_element())
+            .saturating_add(2 * body.len()),
+    )
 }
 
 const fn largest_element() -> usize {
@@ -1005,7 +1038,7 @@ mod tests {
     fn the_bound_of_what_one_pass_takes_stays_small_for_claude_codes_batches() {
         eprintln!("largest element: {} bytes", largest_element());
         for (_, body) in json_bodies() {
-            let bound = one_pass_bound(body);
+            let bound = one_pass_bound(body).expect("a real batch nests shallowly");
             // The small requests' share of the budget (a quarter of 256 MiB)
             // holds hundreds of these at once.
             assert!(

@@ -125,6 +125,51 @@ async fn a_body_in_the_other_encoding_gets_400() {
     s.stop().await;
 }
 
+/// Guards the one-pass decoder (small inline JSON bodies), which has no
+/// depth cap of its own: a value nested past the receiver's limit is
+/// refused alike whether it comes inline, gzipped or padded past the size
+/// the one-pass path takes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deeply_nested_value_gets_the_same_400_inline_gzipped_or_large() {
+    let (s, before) = seeded().await;
+    let mut value = serde_json::json!({ "stringValue": "x" });
+    for _ in 0..25 {
+        value = serde_json::json!({ "arrayValue": { "values": [value] } });
+    }
+    let deep = one_metric(|p| set_attr(p, "deep", value.clone()));
+    assert!(deep.len() < 8 * 1024, "small enough for the one-pass path");
+    let mut padded: Value = serde_json::from_slice(&deep).unwrap();
+    padded["resourceMetrics"][0]["resource"]["attributes"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "key": "padding",
+            "value": { "stringValue": "p".repeat(40 * 1024) }
+        }));
+    let padded = serde_json::to_vec(&padded).unwrap();
+    for (how, encoding, body) in [
+        ("inline", None, deep.clone()),
+        ("gzipped", Some("gzip"), gzip(&deep)),
+        ("large", None, padded),
+    ] {
+        let r = post(
+            &s,
+            "/v1/metrics",
+            "application/json",
+            encoding,
+            Some(TOKEN),
+            body,
+        )
+        .await;
+        assert_eq!(r.status, 400, "{how}");
+        let (code, message) = json_status(&r);
+        assert_eq!(code, 3, "{how}");
+        assert!(message.contains("deep"), "{how}: {message}");
+    }
+    assert_eq!(s.rows(), before);
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_value_types_are_rejected_points_not_stored() {
     let (s, before) = seeded().await;
