@@ -32,7 +32,8 @@ if [[ -n "$page_js" ]]; then
     # rustc's wasm32 defaults, named in case a module lacks its features section.
     for m in "$STAGE/$split_dir"/*.wasm; do
       wasm-opt -Oz --enable-bulk-memory --enable-multivalue --enable-mutable-globals \
-        --enable-nontrapping-float-to-int --enable-reference-types --enable-sign-ext "$m" -o "$m"
+        --enable-nontrapping-float-to-int --enable-reference-types --enable-sign-ext "$m" -o "$m" \
+        2> >(grep -v 'unknown name subsection' >&2)
     done
   fi
   echo "post-build: $(find "$STAGE/$split_dir" -name '*.wasm' | wc -l) lazily loaded modules in $split_dir"
