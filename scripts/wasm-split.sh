@@ -59,6 +59,25 @@ main="$work/out/$out_name.wasm"
 [[ -f "$main" && -f "$work/out/__wasm_split.js" ]] \
   || { echo "wasm-split.sh: wasm-split-cli wrote no $main or __wasm_split.js" >&2; exit 1; }
 
+# The loader instantiates with `WebAssembly.instantiateStreaming`, which refuses a
+# module not sent as `application/wasm`; wasm-bindgen's own loader falls back to
+# reading the bytes, and so must this one, or a static host with another type
+# would show the first screen but never a lazily loaded view.
+loader_js="$work/out/__wasm_split.js"
+grep -q 'WebAssembly.instantiateStreaming(src, imports)' "$loader_js" \
+  || { echo "wasm-split.sh: $loader_js has no instantiateStreaming(src, imports) to give a fallback" >&2; exit 1; }
+sed -i 's/WebAssembly\.instantiateStreaming(src, imports)/__instantiate(src, imports)/' "$loader_js"
+cat >>"$loader_js" <<'JS'
+async function __instantiate(src, imports) {
+    const response = await src;
+    if (!response.ok) throw new Error(`${response.url}: ${response.status} ${response.statusText}`);
+    if ((response.headers.get("Content-Type") || "").split(";")[0].trim() === "application/wasm") {
+        return WebAssembly.instantiateStreaming(response, imports);
+    }
+    return WebAssembly.instantiate(await response.arrayBuffer(), imports);
+}
+JS
+
 # The split modules and their loader, in a directory named after their content.
 hash=$(cd "$work/out" && find . -maxdepth 1 -type f ! -name "$out_name.wasm" -print0 | sort -z \
   | xargs -0 sha256sum | sha256sum | cut -c1-16)
