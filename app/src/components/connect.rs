@@ -44,8 +44,8 @@ pub fn Connect(open: RwSignal<bool>) -> impl IntoView {
 }
 
 #[cfg_attr(feature = "split", leptos::lazy)]
-fn connect_panel(open: RwSignal<bool>) -> AnyView {
-    view! { <ConnectPanel open/> }.into_any()
+fn connect_panel(open: RwSignal<bool>) -> super::Build {
+    std::rc::Rc::new(move || view! { <ConnectPanel open/> }.into_any())
 }
 
 #[component]

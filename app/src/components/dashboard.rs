@@ -888,8 +888,8 @@ fn Charts() -> impl IntoView {
 }
 
 #[cfg_attr(feature = "split", leptos::lazy)]
-fn charts_panel() -> AnyView {
-    view! { <ChartsPanel /> }.into_any()
+fn charts_panel() -> super::Build {
+    std::rc::Rc::new(|| view! { <ChartsPanel /> }.into_any())
 }
 
 #[component]

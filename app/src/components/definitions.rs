@@ -57,8 +57,8 @@ pub fn DefinitionList() -> impl IntoView {
 }
 
 #[cfg_attr(feature = "split", leptos::lazy)]
-fn definition_panel() -> AnyView {
-    view! { <DefinitionPanel /> }.into_any()
+fn definition_panel() -> super::Build {
+    std::rc::Rc::new(|| view! { <DefinitionPanel /> }.into_any())
 }
 
 #[component]

@@ -49,8 +49,17 @@ fn mapping_dialog(
     preview: CsvPreview,
     choice: BTreeMap<String, Option<Field>>,
     why: MappingWhy,
-) -> AnyView {
-    view! { <MappingDialog file message preview choice why/> }.into_any()
+) -> super::Build {
+    std::rc::Rc::new(move || {
+        let (file, message, preview, choice, why) = (
+            file.clone(),
+            message.clone(),
+            preview.clone(),
+            choice.clone(),
+            why.clone(),
+        );
+        view! { <MappingDialog file message preview choice why/> }.into_any()
+    })
 }
 
 /// Asked only when a file's period is unclear: a module of its own.
@@ -61,8 +70,11 @@ fn period_dialog(
     from: NaiveDate,
     to: NaiveDate,
     retry: bool,
-) -> AnyView {
-    view! { <PeriodDialog file message from to retry/> }.into_any()
+) -> super::Build {
+    std::rc::Rc::new(move || {
+        let (file, message) = (file.clone(), message.clone());
+        view! { <PeriodDialog file message from to retry/> }.into_any()
+    })
 }
 
 /// The modal frame of a question: focus moves into it when it opens, and

@@ -21,8 +21,8 @@ pub fn Downloads() -> impl IntoView {
 }
 
 #[cfg_attr(feature = "split", leptos::lazy)]
-fn downloads_panel() -> AnyView {
-    view! { <DownloadsPanel /> }.into_any()
+fn downloads_panel() -> super::Build {
+    std::rc::Rc::new(|| view! { <DownloadsPanel /> }.into_any())
 }
 
 #[component]

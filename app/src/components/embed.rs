@@ -103,8 +103,11 @@ pub fn Embed(kind: EmbedKind, note: Option<String>, ready: RwSignal<bool>) -> im
 }
 
 #[cfg_attr(feature = "split", leptos::lazy)]
-fn embed_page(kind: EmbedKind, note: Option<String>, ready: RwSignal<bool>) -> AnyView {
-    view! { <EmbedPage kind note ready/> }.into_any()
+fn embed_page(kind: EmbedKind, note: Option<String>, ready: RwSignal<bool>) -> super::Build {
+    std::rc::Rc::new(move || {
+        let (kind, note) = (kind.clone(), note.clone());
+        view! { <EmbedPage kind note ready/> }.into_any()
+    })
 }
 
 #[component]

@@ -50,8 +50,8 @@ pub fn Health() -> impl IntoView {
 }
 
 #[cfg_attr(feature = "split", leptos::lazy)]
-fn health_panel() -> AnyView {
-    view! { <HealthPanel /> }.into_any()
+fn health_panel() -> super::Build {
+    std::rc::Rc::new(|| view! { <HealthPanel /> }.into_any())
 }
 
 #[component]

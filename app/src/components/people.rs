@@ -127,8 +127,8 @@ pub fn PeopleSection() -> impl IntoView {
 }
 
 #[cfg_attr(feature = "split", leptos::lazy)]
-fn people_panel() -> AnyView {
-    view! { <PeoplePanel /> }.into_any()
+fn people_panel() -> super::Build {
+    std::rc::Rc::new(|| view! { <PeoplePanel /> }.into_any())
 }
 
 #[component]

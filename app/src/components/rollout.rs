@@ -63,8 +63,8 @@ pub fn Rollout() -> impl IntoView {
 }
 
 #[cfg_attr(feature = "split", leptos::lazy)]
-fn rollout_panel() -> AnyView {
-    view! { <RolloutPanel /> }.into_any()
+fn rollout_panel() -> super::Build {
+    std::rc::Rc::new(|| view! { <RolloutPanel /> }.into_any())
 }
 
 #[component]

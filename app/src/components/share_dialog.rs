@@ -31,8 +31,8 @@ pub fn ShareButton() -> impl IntoView {
 
 /// Opened by a click, with the snapshot code: a module of its own, loaded when first opened.
 #[cfg_attr(feature = "split", leptos::lazy)]
-fn share_dialog(open: RwSignal<bool>) -> AnyView {
-    view! { <ShareDialog on_close=move || open.set(false)/> }.into_any()
+fn share_dialog(open: RwSignal<bool>) -> super::Build {
+    std::rc::Rc::new(move || view! { <ShareDialog on_close=move || open.set(false)/> }.into_any())
 }
 
 /// Where storing the snapshot on the server stands.

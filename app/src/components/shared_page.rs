@@ -33,8 +33,8 @@ pub fn SharedPage() -> impl IntoView {
 }
 
 #[cfg_attr(feature = "split", leptos::lazy)]
-fn shared_panel() -> AnyView {
-    view! { <SharedPanel /> }.into_any()
+fn shared_panel() -> super::Build {
+    std::rc::Rc::new(|| view! { <SharedPanel /> }.into_any())
 }
 
 #[component]

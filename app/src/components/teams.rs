@@ -120,8 +120,8 @@ pub fn TeamTable() -> impl IntoView {
 }
 
 #[cfg_attr(feature = "split", leptos::lazy)]
-fn team_panel() -> AnyView {
-    view! { <TeamPanel /> }.into_any()
+fn team_panel() -> super::Build {
+    std::rc::Rc::new(|| view! { <TeamPanel /> }.into_any())
 }
 
 #[component]
