@@ -15,6 +15,10 @@
 #   wasm-opt              npm binaryen@132.0.0 in .tools/npm; never Debian's
 #                         binaryen 108, which emits a bundle that fails at start-up
 #   brotli                Debian's (1.0.9, 0.8 MB installed): precompresses dist/
+#   wasm-split-cli        wasm_split_cli_support 0.2.4 (the crate cargo-leptos splits
+#                         with, matching Leptos 0.8's wasm_split_helpers 0.2): cuts the
+#                         page's lazily loaded views into their own wasm modules
+#                         (scripts/wasm-split.sh); --locked, about 3 min cold
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -88,6 +92,14 @@ if [[ "$(wasm-bindgen --version 2>/dev/null)" == "wasm-bindgen $WASM_BINDGEN_VER
   ok "wasm-bindgen and wasm-bindgen-test-runner $WASM_BINDGEN_VERSION"
 else missing "wasm-bindgen-cli $WASM_BINDGEN_VERSION (found: $(wasm-bindgen --version 2>/dev/null || echo none))"; NEED_WB=true; fi
 
+WASM_SPLIT_VERSION="0.2.4"
+NEED_SPLIT=false
+# The binary has no --version: cargo's list of installed crates says which one it is.
+if command -v wasm-split-cli >/dev/null \
+  && cargo install --list | grep -qx "wasm_split_cli_support v$WASM_SPLIT_VERSION:"; then
+  ok "wasm-split-cli (wasm_split_cli_support $WASM_SPLIT_VERSION)"
+else missing "wasm-split-cli (wasm_split_cli_support $WASM_SPLIT_VERSION)"; NEED_SPLIT=true; fi
+
 NEED_WASM_OPT=false
 if "$NPM_TOOLS/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "(version_${BINARYEN_VERSION%%.*})"; then
   ok "wasm-opt version_${BINARYEN_VERSION%%.*} (npm, .tools/npm)"
@@ -121,6 +133,10 @@ fi
 if $NEED_WB; then
   timed "cargo install wasm-bindgen-cli --version $WASM_BINDGEN_VERSION (about 3 min; not --locked on purpose)" \
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+if $NEED_SPLIT; then
+  timed "cargo install --locked wasm_split_cli_support --version $WASM_SPLIT_VERSION --features build-binary (about 3 min)" \
+    cargo install --locked wasm_split_cli_support --version "$WASM_SPLIT_VERSION" --features build-binary
 fi
 # Trunk runs cargo with --offline (Trunk.toml), so every crate must be local first.
 timed "cargo fetch" cargo fetch

@@ -74,13 +74,22 @@ fn enqueue(ctx: Ctx, job: LoadJob) {
     jobs.importing.set_value(true);
     leptos::task::spawn_local(async move {
         while let Some(job) = jobs.imports.try_update_value(VecDeque::pop_front).flatten() {
-            match job {
-                LoadJob::Batch(inputs, origin) => import_batch(ctx, inputs, origin).await,
-                LoadJob::MapAgain(key) => map_again_now(ctx, &key).await,
-            }
+            run_job(ctx, job).await;
         }
         jobs.importing.set_value(false);
     });
+}
+
+/// One import job. With the page's `split` feature the import code (reading,
+/// parsing, merging, the dialogs' questions) is a wasm module of its own,
+/// fetched on the first import (or when the user is about to pick files,
+/// [`warm_engine`]): a first visit that imports nothing never loads it.
+#[cfg_attr(feature = "split", leptos::lazy)]
+async fn run_job(ctx: Ctx, job: LoadJob) {
+    match job {
+        LoadJob::Batch(inputs, origin) => import_batch(ctx, inputs, origin).await,
+        LoadJob::MapAgain(key) => map_again_now(ctx, &key).await,
+    }
 }
 
 /// True while files are being imported (or waiting to be).
@@ -914,6 +923,8 @@ pub fn warm_engine(ctx: Ctx) {
         return;
     }
     ctx.engine.set_value(Slot::Starting);
+    #[cfg(feature = "split")]
+    leptos::task::spawn_local(__preload_run_job());
     leptos::task::spawn_local(async move {
         let started = Engine::start().await.map(Rc::new);
         util::mark(if started.is_some() {

@@ -37,8 +37,19 @@ fn token_problem(token: &str) -> Option<&'static str> {
     }
 }
 
+/// Opened by a click: a module of its own, loaded when first shown.
 #[component]
 pub fn Connect(open: RwSignal<bool>) -> impl IntoView {
+    lazily!(connect_panel(open))
+}
+
+#[cfg_attr(feature = "split", leptos::lazy)]
+fn connect_panel(open: RwSignal<bool>) -> super::Build {
+    std::rc::Rc::new(move || view! { <ConnectPanel open/> }.into_any())
+}
+
+#[component]
+fn ConnectPanel(open: RwSignal<bool>) -> impl IntoView {
     let ctx = ctx();
     let token = RwSignal::new(String::new());
     let endpoint = origin();

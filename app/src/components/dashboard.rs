@@ -881,8 +881,19 @@ pub fn chart_named(name: &str) -> Option<&'static ChartSpec> {
     CHARTS.iter().find(|c| c.name == name)
 }
 
+/// Below the fold: its code is a module of its own, loaded when it is first shown.
 #[component]
 fn Charts() -> impl IntoView {
+    lazily!(charts_panel())
+}
+
+#[cfg_attr(feature = "split", leptos::lazy)]
+fn charts_panel() -> super::Build {
+    std::rc::Rc::new(|| view! { <ChartsPanel /> }.into_any())
+}
+
+#[component]
+fn ChartsPanel() -> impl IntoView {
     let r = ctx().report;
     let has_roster = move || r.with(|r| r.roster_size.is_some());
     view! {

@@ -50,8 +50,19 @@ pub fn Info(figure: Figure) -> impl IntoView {
 }
 
 /// All definitions, at the foot of the dashboard.
+/// Below the fold: its code is a module of its own, loaded when it is first shown.
 #[component]
 pub fn DefinitionList() -> impl IntoView {
+    lazily!(definition_panel())
+}
+
+#[cfg_attr(feature = "split", leptos::lazy)]
+fn definition_panel() -> super::Build {
+    std::rc::Rc::new(|| view! { <DefinitionPanel /> }.into_any())
+}
+
+#[component]
+fn DefinitionPanel() -> impl IntoView {
     view! {
         <section id="definitions" class="panel definitions" aria-labelledby="definitions-title">
             <h2 id="definitions-title">"How every figure is counted"</h2>

@@ -29,16 +29,52 @@ pub fn Dialogs() -> impl IntoView {
                 preview,
                 choice,
                 why,
-            } => view! { <MappingDialog file message preview choice why/> }.into_any(),
+            } => lazily!(mapping_dialog(file, message, preview, choice, why)),
             Question::Period {
                 file,
                 message,
                 from,
                 to,
                 retry,
-            } => view! { <PeriodDialog file message from to retry/> }.into_any(),
+            } => lazily!(period_dialog(file, message, from, to, retry)),
         })
     }
+}
+
+/// Asked only when a file's columns are not recognised: a module of its own.
+#[cfg_attr(feature = "split", leptos::lazy)]
+fn mapping_dialog(
+    file: String,
+    message: String,
+    preview: CsvPreview,
+    choice: BTreeMap<String, Option<Field>>,
+    why: MappingWhy,
+) -> super::Build {
+    std::rc::Rc::new(move || {
+        let (file, message, preview, choice, why) = (
+            file.clone(),
+            message.clone(),
+            preview.clone(),
+            choice.clone(),
+            why.clone(),
+        );
+        view! { <MappingDialog file message preview choice why/> }.into_any()
+    })
+}
+
+/// Asked only when a file's period is unclear: a module of its own.
+#[cfg_attr(feature = "split", leptos::lazy)]
+fn period_dialog(
+    file: String,
+    message: String,
+    from: NaiveDate,
+    to: NaiveDate,
+    retry: bool,
+) -> super::Build {
+    std::rc::Rc::new(move || {
+        let (file, message) = (file.clone(), message.clone());
+        view! { <PeriodDialog file message from to retry/> }.into_any()
+    })
 }
 
 /// The modal frame of a question: focus moves into it when it opens, and

@@ -14,8 +14,19 @@ fn window_stem(r: &Report) -> String {
 }
 
 /// CSV downloads of the weekly series and the people table.
+/// Below the fold, with the export code: a module of its own, loaded when first shown.
 #[component]
 pub fn Downloads() -> impl IntoView {
+    lazily!(downloads_panel())
+}
+
+#[cfg_attr(feature = "split", leptos::lazy)]
+fn downloads_panel() -> super::Build {
+    std::rc::Rc::new(|| view! { <DownloadsPanel /> }.into_any())
+}
+
+#[component]
+fn DownloadsPanel() -> impl IntoView {
     let r = ctx().report;
     let weeks = move |_| {
         let (name, text) = r.with(|r| {

@@ -96,8 +96,22 @@ pub fn view_from_params() -> (ViewState, Option<String>) {
 /// The whole page when `?embed=` is given. `App` makes the page's state
 /// with the view of [`view_from_params`] (`note` says what in it was not
 /// understood) and loads the data; `ready` turns true once loaded.
+/// Only for `?embed=`: a module of its own, loaded at once in that case.
 #[component]
 pub fn Embed(kind: EmbedKind, note: Option<String>, ready: RwSignal<bool>) -> impl IntoView {
+    lazily!(embed_page(kind, note, ready))
+}
+
+#[cfg_attr(feature = "split", leptos::lazy)]
+fn embed_page(kind: EmbedKind, note: Option<String>, ready: RwSignal<bool>) -> super::Build {
+    std::rc::Rc::new(move || {
+        let (kind, note) = (kind.clone(), note.clone());
+        view! { <EmbedPage kind note ready/> }.into_any()
+    })
+}
+
+#[component]
+fn EmbedPage(kind: EmbedKind, note: Option<String>, ready: RwSignal<bool>) -> impl IntoView {
     let sc = share_ctx();
     let class = kind.class();
     let body = kind.clone();

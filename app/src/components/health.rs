@@ -43,8 +43,19 @@ fn gaps_text(s: &SourceHealth) -> String {
     )
 }
 
+/// Below the fold: its code is a module of its own, loaded when it is first shown.
 #[component]
 pub fn Health() -> impl IntoView {
+    lazily!(health_panel())
+}
+
+#[cfg_attr(feature = "split", leptos::lazy)]
+fn health_panel() -> super::Build {
+    std::rc::Rc::new(|| view! { <HealthPanel /> }.into_any())
+}
+
+#[component]
+fn HealthPanel() -> impl IntoView {
     let ctx = ctx();
     let r = ctx.report;
     // Files that could not be read are in the import report of their batch, not here.

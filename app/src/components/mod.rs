@@ -1,4 +1,52 @@
 //! The page's panels. Each reads the shared [`crate::state::Ctx`].
+//!
+//! Panels the first screen does not show (below the fold, dialogs opened by a
+//! click, the shared and embedded pages, live mode's set-up views) are built
+//! by `#[lazy]` functions: the page's release build (`split` feature, set in
+//! index.html) cuts each into its own wasm module, fetched the first time the
+//! panel is shown (scripts/wasm-split.sh; ARCHITECTURE.md, "Lazily loaded
+//! views"). Other builds (tests, `cargo check`) call them directly.
+
+/// `lazily!(f(args))`: the view `f(args)` builds, where `f` is a
+/// `#[cfg_attr(feature = "split", leptos::lazy)] fn … -> Build`. With the
+/// split, "Loading…" shows until `f`'s module has arrived; otherwise `f` is
+/// an ordinary function and is called at once.
+macro_rules! lazily {
+    ($f:ident($($arg:expr),* $(,)?)) => {{
+        #[cfg(feature = "split")]
+        let view = $crate::components::lazy_view($f($($arg),*));
+        #[cfg(not(feature = "split"))]
+        let view = ($f($($arg),*))();
+        view
+    }};
+}
+
+/// What a lazily loaded function gives: the way to build its view. The view is
+/// built here, as an ordinary dynamic child of the page, not inside the load's
+/// future: built there, it lived under an owner that a `Show` turning false
+/// (clearing all data) disposed while its effects could still run, and the
+/// page panicked ("a reactive value that has already been disposed").
+pub type Build = std::rc::Rc<dyn Fn() -> leptos::prelude::AnyView>;
+
+/// "Loading…" until `load` (a lazily loaded function's call) gives the way to
+/// build the view, then the view (a slow network makes the wait visible).
+#[cfg(feature = "split")]
+pub fn lazy_view(
+    load: impl std::future::Future<Output = Build> + 'static,
+) -> leptos::prelude::AnyView {
+    use leptos::prelude::*;
+    let built = RwSignal::new_local(None::<Build>);
+    leptos::task::spawn_local(async move {
+        let build = load.await;
+        // The view may be gone meanwhile (its panel closed): then nothing to show.
+        let _ = built.try_set(Some(build));
+    });
+    (move || match built.get() {
+        Some(build) => build(),
+        None => view! { <p class="loading-view" role="status">"Loading…"</p> }.into_any(),
+    })
+    .into_any()
+}
 
 pub mod cards;
 pub mod connect;

@@ -120,8 +120,19 @@ fn tier_badge(t: Tier) -> impl IntoView {
     view! { <span class=format!("tier t-{}", t.as_str())>{t.label()}</span> }
 }
 
+/// Below the fold: its code is a module of its own, loaded when it is first shown.
 #[component]
 pub fn PeopleSection() -> impl IntoView {
+    lazily!(people_panel())
+}
+
+#[cfg_attr(feature = "split", leptos::lazy)]
+fn people_panel() -> super::Build {
+    std::rc::Rc::new(|| view! { <PeoplePanel /> }.into_any())
+}
+
+#[component]
+fn PeoplePanel() -> impl IntoView {
     view! {
         <section class="people-block" aria-labelledby="people-title">
             <div class="section-head">

@@ -56,8 +56,19 @@ fn origin() -> String {
         .unwrap_or_default()
 }
 
+/// Live mode's source details only: a module of its own, loaded when first shown.
 #[component]
 pub fn Rollout() -> impl IntoView {
+    lazily!(rollout_panel())
+}
+
+#[cfg_attr(feature = "split", leptos::lazy)]
+fn rollout_panel() -> super::Build {
+    std::rc::Rc::new(|| view! { <RolloutPanel /> }.into_any())
+}
+
+#[component]
+fn RolloutPanel() -> impl IntoView {
     let ctx = ctx();
     let answer = RwSignal::new(None::<Result<RolloutAnswer, FetchError>>);
     // Fetched again whenever the live data is refreshed.

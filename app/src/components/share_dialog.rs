@@ -24,9 +24,15 @@ pub fn ShareButton() -> impl IntoView {
             "Share…"
         </button>
         <Show when=move || open.get()>
-            <ShareDialog on_close=move || open.set(false)/>
+            {lazily!(share_dialog(open))}
         </Show>
     }
+}
+
+/// Opened by a click, with the snapshot code: a module of its own, loaded when first opened.
+#[cfg_attr(feature = "split", leptos::lazy)]
+fn share_dialog(open: RwSignal<bool>) -> super::Build {
+    std::rc::Rc::new(move || view! { <ShareDialog on_close=move || open.set(false)/> }.into_any())
 }
 
 /// Where storing the snapshot on the server stands.

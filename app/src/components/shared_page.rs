@@ -26,8 +26,19 @@ pub fn SharedHeader() -> impl IntoView {
 }
 
 /// What the page shows instead of its own data while a snapshot is open.
+/// Only for a shared link: a module of its own, loaded when first shown.
 #[component]
 pub fn SharedPage() -> impl IntoView {
+    lazily!(shared_panel())
+}
+
+#[cfg_attr(feature = "split", leptos::lazy)]
+fn shared_panel() -> super::Build {
+    std::rc::Rc::new(|| view! { <SharedPanel /> }.into_any())
+}
+
+#[component]
+fn SharedPanel() -> impl IntoView {
     let sc = share_ctx();
     move || {
         match sc.shown.get() {

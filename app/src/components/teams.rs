@@ -113,8 +113,19 @@ fn team_row(row: TeamRow, compared: Option<String>) -> impl IntoView {
 }
 
 /// The team table, below the weekly charts; shown when the roster has teams.
+/// Below the fold: its code is a module of its own, loaded when it is first shown.
 #[component]
 pub fn TeamTable() -> impl IntoView {
+    lazily!(team_panel())
+}
+
+#[cfg_attr(feature = "split", leptos::lazy)]
+fn team_panel() -> super::Build {
+    std::rc::Rc::new(|| view! { <TeamPanel /> }.into_any())
+}
+
+#[component]
+fn TeamPanel() -> impl IntoView {
     let report = ctx().report;
     let table = move || report.with(|r| r.team_table.clone());
     let head = move || {
