@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use scoreboard_core::parse::parse_day;
 use scoreboard_core::{DayRow, Measures, PersonKey, RosterEntry, Source};
 use serde::{Deserialize, Serialize};
@@ -508,7 +508,20 @@ impl Store {
             });
         }
         for (i, step) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-            let tx = conn.transaction()?;
+            // IMMEDIATE takes the write lock first, and the version is read
+            // again under it: a second process opening the same file at the
+            // same moment (e.g. `scoreboard token create` beside a starting
+            // server) waits, then finds the step done instead of running it
+            // again over a schema it no longer fits.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let done: i64 = tx.query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM server_schema_version",
+                [],
+                |r| r.get(0),
+            )?;
+            if done > i as i64 {
+                continue;
+            }
             match step {
                 Migration::Sql(sql) => tx.execute_batch(sql)?,
                 Migration::Code(run) => run(&tx)?,
@@ -1591,6 +1604,37 @@ mod tests {
             "{plan}"
         );
         assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
+
+    /// Guards the version read again under the write lock: two processes
+    /// opening an old store at the same moment (a server starting, the CLI
+    /// beside it) both open it, and the upgrade ran once.
+    #[test]
+    fn two_opens_of_a_previous_schema_store_at_once_both_succeed_with_the_same_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("scoreboard.db");
+        let rows = sample_rows();
+        schema6_store(&p, &rows);
+        // As every store a server has opened is (journal mode is kept in the file).
+        Connection::open(&p)
+            .unwrap()
+            .pragma_update(None, "journal_mode", "WAL")
+            .unwrap();
+        let (from, to) = (day("2026-11-01"), day("2026-11-30"));
+        let start = std::sync::Barrier::new(2);
+        let read = std::thread::scope(|scope| {
+            let open = || {
+                start.wait();
+                let s = Store::open(&p).unwrap();
+                assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+                s.rows(from, to, &Source::ALL).unwrap()
+            };
+            let a = scope.spawn(open);
+            let b = scope.spawn(open);
+            [a.join().unwrap(), b.join().unwrap()]
+        });
+        assert_eq!(read[0].len(), rows.len());
+        assert_eq!(read[0], read[1]);
     }
 
     #[test]
