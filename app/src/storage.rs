@@ -127,22 +127,6 @@ fn source_index(s: Source) -> u8 {
     Source::ALL.iter().position(|x| *x == s).unwrap_or(0) as u8
 }
 
-fn counters(m: &Measures) -> [u64; 11] {
-    [
-        m.sessions,
-        m.lines_added,
-        m.lines_removed,
-        m.commits,
-        m.pull_requests,
-        m.edits_accepted,
-        m.edits_rejected,
-        m.input_tokens,
-        m.output_tokens,
-        m.cache_read_tokens,
-        m.cache_creation_tokens,
-    ]
-}
-
 fn day_number(d: NaiveDate) -> i32 {
     use chrono::Datelike;
     d.num_days_from_ce()
@@ -164,7 +148,7 @@ fn row(p: Parts<'_>) -> Row {
         day_number(p.day),
         p.person,
         source_index(p.source),
-        counters(p.m),
+        p.m.counters(),
         p.m.cost_micros,
         p.m.cost_is_estimated,
         p.models.to_vec(),
@@ -206,7 +190,7 @@ fn decode(r: Row, persons: &[PersonKey]) -> Option<DayRow> {
         day: NaiveDate::from_num_days_from_ce_opt(day)?,
         person: persons.get(person as usize)?.clone(),
         source: *Source::ALL.get(usize::from(source))?,
-        measures: measures(c, cost, est),
+        measures: Measures::from_counters(c, cost, est),
         models,
         tools,
         present: MeasureSet::from_bits_truncate(present),
@@ -226,24 +210,6 @@ fn decode_period(p: PRow, persons: &[PersonKey]) -> Option<PeriodRow> {
         tools: d.tools,
         present: d.present,
     })
-}
-
-fn measures(c: [u64; 11], cost: i64, est: bool) -> Measures {
-    Measures {
-        sessions: c[0],
-        lines_added: c[1],
-        lines_removed: c[2],
-        commits: c[3],
-        pull_requests: c[4],
-        edits_accepted: c[5],
-        edits_rejected: c[6],
-        input_tokens: c[7],
-        output_tokens: c[8],
-        cache_read_tokens: c[9],
-        cache_creation_tokens: c[10],
-        cost_micros: cost,
-        cost_is_estimated: est,
-    }
 }
 
 // ---- copies of the files, for "Map columns again" ------------------------------

@@ -211,6 +211,28 @@ impl Measures {
         }),
     ];
 
+    /// The eleven counters in [`Measures::COUNTERS`]' order, which is the
+    /// order every compact encoding writes them in (`rows_wire`, the
+    /// server's day blobs, the page's stored table): reordering it changes
+    /// those formats (a test pins it).
+    pub fn counters(&self) -> [u64; 11] {
+        let mut m = *self;
+        Self::COUNTERS.map(|(_, c)| *c(&mut m))
+    }
+
+    /// The measures of [`Measures::counters`]' values and a cost.
+    pub fn from_counters(values: [u64; 11], cost_micros: i64, cost_is_estimated: bool) -> Self {
+        let mut m = Measures {
+            cost_micros,
+            cost_is_estimated,
+            ..Measures::default()
+        };
+        for (v, (_, c)) in values.into_iter().zip(Self::COUNTERS) {
+            *c(&mut m) = v;
+        }
+        m
+    }
+
     /// Activity rule (metrics.md §2): any non-zero measure.
     pub fn is_active(&self) -> bool {
         let mut m = *self;
@@ -591,5 +613,34 @@ impl fmt::Display for Problem {
             Some(line) => write!(f, "{}:{}: {}", self.file, line, self.message),
             None => write!(f, "{}: {}", self.file, self.message),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Measures;
+
+    /// Guards the compact formats (`rows_wire`, the server's day blobs, the
+    /// page's stored table): they write the counters in this order, so a
+    /// reordered `COUNTERS` would misread every stored row.
+    #[test]
+    fn the_counters_keep_the_order_the_stored_formats_write() {
+        let m = Measures {
+            sessions: 1,
+            lines_added: 2,
+            lines_removed: 3,
+            commits: 4,
+            pull_requests: 5,
+            edits_accepted: 6,
+            edits_rejected: 7,
+            input_tokens: 8,
+            output_tokens: 9,
+            cache_read_tokens: 10,
+            cache_creation_tokens: 11,
+            cost_micros: -12,
+            cost_is_estimated: true,
+        };
+        assert_eq!(m.counters(), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+        assert_eq!(Measures::from_counters(m.counters(), -12, true), m);
     }
 }

@@ -74,21 +74,11 @@ pub(super) fn encode_day(rows: &[&DayRow]) -> Vec<u8> {
     for r in rows {
         put_name(&mut out, r.person.as_str());
         let m = &r.measures;
-        for v in [
-            m.sessions,
-            m.lines_added,
-            m.lines_removed,
-            m.commits,
-            m.pull_requests,
-            m.edits_accepted,
-            m.edits_rejected,
-            m.input_tokens,
-            m.output_tokens,
-            m.cache_read_tokens,
-            m.cache_creation_tokens,
-            zigzag(m.cost_micros),
-            u64::from(m.cost_is_estimated),
-        ] {
+        for v in m
+            .counters()
+            .into_iter()
+            .chain([zigzag(m.cost_micros), u64::from(m.cost_is_estimated)])
+        {
             put(&mut out, v);
         }
         splits.clear();
@@ -246,21 +236,12 @@ pub(super) fn visit_day<'a>(
     let mut r = Reader(rest);
     for _ in 0..r.next()? {
         let person = r.name()?;
-        let measures = Measures {
-            sessions: r.next()?,
-            lines_added: r.next()?,
-            lines_removed: r.next()?,
-            commits: r.next()?,
-            pull_requests: r.next()?,
-            edits_accepted: r.next()?,
-            edits_rejected: r.next()?,
-            input_tokens: r.next()?,
-            output_tokens: r.next()?,
-            cache_read_tokens: r.next()?,
-            cache_creation_tokens: r.next()?,
-            cost_micros: unzigzag(r.next()?),
-            cost_is_estimated: r.flag()?,
-        };
+        let mut counters = [0u64; 11];
+        for v in &mut counters {
+            *v = r.next()?;
+        }
+        let cost = unzigzag(r.next()?);
+        let measures = Measures::from_counters(counters, cost, r.flag()?);
         let splits = Splits(r.take()?);
         visit(PackedRow {
             person,
