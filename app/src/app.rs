@@ -6,8 +6,9 @@
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use scoreboard_core::compute;
+use scoreboard_core::{compute, UsageTable};
 
+use crate::backend;
 use crate::components::embed::{self, Embed};
 use crate::components::load::{
     nothing_loaded, AddFiles, DemoLine, DropOverlay, FilesPanelOpen, Intro, ProgressView,
@@ -26,9 +27,9 @@ use crate::storage;
 use crate::util;
 
 /// The page's state, wired: the report follows the view, the data the user
-/// loaded and the server's rows (merged by [`live::merged`]), as of the
-/// pinned `?as_of=`, the demo's day, or today. The one place a [`Ctx`] is
-/// made (a snapshot's read-only copy is [`Ctx::showing`]).
+/// loaded and the server's rows ([`backend::follow_report`]), as of the pinned
+/// `?as_of=`, the demo's day, or today. The one place a [`Ctx`] is made (a
+/// snapshot's read-only copy is [`Ctx::showing`]).
 pub fn new_ctx(view: ViewState) -> Ctx {
     let data = RwSignal::new(Data::default());
     let live = RwSignal::new(None::<Live>);
@@ -43,44 +44,12 @@ pub fn new_ctx(view: ViewState) -> Ctx {
             })
             .unwrap_or_else(util::today_utc)
     });
-    // What of the server's answer the report reads. A refresh that changes
-    // only the status (every `304`, every 30 s check) leaves it equal, so the
-    // report is not computed again over rows that did not change.
-    let live_input = Memo::new(move |_| {
-        live.with(|l| {
-            l.as_ref()
-                .filter(|l| l.has_rows())
-                .map(|l| (l.rows_taken, l.roster.clone(), l.roster_problems.clone()))
-        })
-    });
-    let report = Memo::new(move |_| {
-        let opts = view.with(|v| v.options(as_of.get()));
-        live_input.track();
-        data.with(|d| {
-            live.with_untracked(|l| {
-                let l = l.as_ref().filter(|l| l.has_rows());
-                let merged = l.map(|l| live::merged(d, l));
-                let (table, roster) = match &merged {
-                    Some((t, r)) => (t, r.as_ref()),
-                    None => (&d.table, d.roster.as_ref()),
-                };
-                util::mark("scoreboard:compute-start");
-                let mut r = compute(table, roster, &opts);
-                util::mark("scoreboard:compute-end");
-                for f in &d.files {
-                    r.problems.extend(f.problems.iter().cloned());
-                }
-                if let Some(l) = l {
-                    r.problems.extend(l.roster_problems.iter().cloned());
-                }
-                Arc::new(r)
-            })
-        })
-    });
-    Ctx {
+    let opts = view.with_untracked(|v| v.options(as_of.get_untracked()));
+    let ctx = Ctx {
         data,
         view,
-        report,
+        report: RwSignal::new(Arc::new(compute(&UsageTable::new(), None, &opts))),
+        report_ready: RwSignal::new(false),
         progress: RwSignal::new(None),
         question: RwSignal::new(None),
         answer: StoredValue::new(None),
@@ -91,7 +60,9 @@ pub fn new_ctx(view: ViewState) -> Ctx {
         jobs: Jobs::new(),
         kept: StoredValue::new_local(KeptFiles::default()),
         engine: StoredValue::new_local(Default::default()),
-    }
+    };
+    backend::follow_report(ctx, as_of);
+    ctx
 }
 
 #[component]
@@ -118,6 +89,7 @@ pub fn App() -> impl IntoView {
         let ready = RwSignal::new(false);
         leptos::task::spawn_local(async move {
             load(ctx, sc).await;
+            backend::report_settled(ctx).await;
             ready.set(true);
         });
         return view! { <Embed kind note ready/> }.into_any();
@@ -150,13 +122,16 @@ pub fn App() -> impl IntoView {
                     </Show>
                 }
             >
-                <div id="dashboard" class="dashboard">
-                    <Filters/>
-                    <Dashboard/>
-                    <PeopleSection/>
-                    <Health/>
-                    <DefinitionList/>
-                </div>
+                <Show when=move || ctx.report_ready.get()
+                    fallback=|| view! { <p class="loading" id="computing">"Computing the figures…"</p> }>
+                    <div id="dashboard" class="dashboard">
+                        <Filters/>
+                        <Dashboard/>
+                        <PeopleSection/>
+                        <Health/>
+                        <DefinitionList/>
+                    </div>
+                </Show>
             </Show>
         </main>
         </Show>
@@ -207,6 +182,7 @@ pub async fn load(ctx: Ctx, sc: ShareCtx) {
     if empty && !live_rows && (util::url_param("demo").is_some() || server_demo) {
         loader::load_demo(ctx, true);
     } else if !empty || live_rows {
+        backend::report_settled(ctx).await;
         util::next_paint().await;
         util::mark("scoreboard:rendered");
     }
@@ -220,6 +196,7 @@ fn Header() -> impl IntoView {
         confirming.set(false);
         leptos::task::spawn_local(async move {
             // The page first, so nothing left in memory can be saved back afterwards.
+            loader::reset_engine(ctx).await;
             ctx.data.set(Data::default());
             ctx.last_batch.set(Vec::new());
             ctx.view.set(Default::default());

@@ -1,36 +1,36 @@
-//! The page's handle on its engine worker (`src/bin/engine_worker.rs`):
-//! started on the first file import (a first visit never loads it), then
-//! kept for the page's life in `Ctx::engine`. A browser that cannot run it
-//! (no worker script, as in the crate's own browser tests) gets `None`, and
-//! the loader reads files on the page instead.
+//! The page's handle on its engine, which holds the data (`engine_state`):
+//! a Web Worker (`src/bin/engine_worker.rs`) started when the page has data
+//! to hold (the first file import, data stored in this browser, live
+//! mode; a first visit never loads it), then kept for the page's life in
+//! `Ctx::engine`. A browser that cannot run it (no worker script, as in the
+//! crate's own browser tests) gets the same engine on the page
+//! ([`Backend::Here`]): the same requests, answered on the page's thread.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures::channel::mpsc;
 use futures::StreamExt;
-use js_sys::Array;
+use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use scoreboard_core::api::rows_wire;
-use scoreboard_core::model::DayRow;
-
-use crate::engine_msg::{FromEngine, ToEngine};
+use crate::engine_msg::{FromEngine, Reply, Request, ToEngine};
+use crate::engine_state::EngineState;
 use crate::error::JsError;
 use crate::util;
 
 /// The worker's loader, written by Trunk beside the page (unhashed: a
 /// worker's name is known at run time only).
 const WORKER_SCRIPT: &str = "engine_worker_loader.js";
-/// Loading and warming up takes well under a second; past this the page reads files itself.
+/// Loading and warming up takes well under a second; past this the page runs the engine itself.
 const START_TIMEOUT_MS: i32 = 30_000;
 
 /// What the worker said, or that it stopped.
 pub enum Event {
-    Msg(FromEngine),
-    /// A `FromEngine::Rows` chunk of import `id`, decoded, with its `left`.
-    Rows(u32, Vec<DayRow>, usize),
+    /// A message and the byte buffers posted with it.
+    Msg(FromEngine, Vec<Uint8Array>),
     /// The worker failed (a script that would not load, a crash): its message.
     Failed(String),
 }
@@ -40,18 +40,48 @@ pub enum Event {
 pub enum Slot {
     #[default]
     NotStarted,
-    /// Loading and warming up (`loader::warm_engine`); an import waits for it.
+    /// Loading and warming up (`loader::warm_engine`); requests wait for it.
     Starting,
-    Running(Rc<Engine>),
-    /// It could not start or it failed: files are read on the page from now on.
-    Unavailable,
+    Ready(Backend),
+}
+
+/// Where the engine runs.
+#[derive(Clone)]
+pub enum Backend {
+    Worker(Rc<Engine>),
+    /// On the page: no worker could be started.
+    Here(Rc<RefCell<EngineState>>),
+}
+
+impl Backend {
+    /// Sends `request` (with `buffers`, transferred) and waits for its reply
+    /// and the buffers posted with it. `Err` when the worker failed.
+    pub async fn call(
+        &self,
+        request: Request,
+        buffers: Vec<Uint8Array>,
+    ) -> Result<(Reply, Vec<Uint8Array>), String> {
+        match self {
+            Backend::Worker(engine) => engine.call(request, buffers).await,
+            Backend::Here(state) => {
+                let buffers = buffers.iter().map(Uint8Array::to_vec).collect();
+                let (reply, out) = state.borrow_mut().answer(request, buffers);
+                Ok((
+                    reply,
+                    out.iter().map(|b| Uint8Array::from(b.as_slice())).collect(),
+                ))
+            }
+        }
+    }
 }
 
 pub struct Engine {
     worker: web_sys::Worker,
-    /// Where the worker's messages go: the one job reading from it (imports run one at a time).
-    inbox: Rc<RefCell<Option<mpsc::UnboundedSender<Event>>>>,
+    /// Where each import's or call's messages go, by id (id 0: `Ready`).
+    listeners: Rc<RefCell<HashMap<u32, mpsc::UnboundedSender<Event>>>>,
     next_id: std::cell::Cell<u32>,
+    /// The import under way (imports run one at a time).
+    importing: std::cell::Cell<u32>,
     _onmessage: Closure<dyn FnMut(web_sys::MessageEvent)>,
     _onerror: Closure<dyn FnMut(web_sys::Event)>,
 }
@@ -60,117 +90,166 @@ impl Engine {
     /// Starts the worker and waits for its `Ready`; `None` when it does not come.
     pub async fn start() -> Option<Engine> {
         let worker = web_sys::Worker::new(WORKER_SCRIPT).ok()?;
-        let inbox: Rc<RefCell<Option<mpsc::UnboundedSender<Event>>>> = Rc::default();
-        let send = {
-            let inbox = inbox.clone();
-            move |ev: Event| {
-                if let Some(tx) = inbox.borrow().as_ref() {
-                    let _ = tx.unbounded_send(ev);
-                }
-            }
-        };
-        // Decoded here: each message is its own task, so a chunk of rows
-        // is decoded in a short task of its own.
-        let on_msg = send.clone();
+        let listeners: Rc<RefCell<HashMap<u32, mpsc::UnboundedSender<Event>>>> = Rc::default();
+        let on_msg = listeners.clone();
         let onmessage =
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
-                on_msg(read_message(&e.data()));
+                match read_message(&e.data()) {
+                    Ok((FromEngine::Memory { bytes }, _)) => util::engine_memory(bytes),
+                    Ok((msg, buffers)) => {
+                        if let Some(tx) = on_msg.borrow().get(&msg.id()) {
+                            let _ = tx.unbounded_send(Event::Msg(msg, buffers));
+                        }
+                    }
+                    Err(why) => fail_all(&on_msg, why),
+                }
             });
         // A script that does not load fires a plain `Event`; an error thrown
         // inside the worker, an `ErrorEvent` with its message.
+        let on_err = listeners.clone();
         let onerror = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
             let m = e
                 .dyn_ref::<web_sys::ErrorEvent>()
                 .map(web_sys::ErrorEvent::message)
                 .filter(|m| !m.is_empty());
-            send(Event::Failed(
+            fail_all(
+                &on_err,
                 m.unwrap_or_else(|| "the worker could not be loaded".into()),
-            ));
+            );
         });
         worker.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
         worker.set_onerror(Some(onerror.as_ref().unchecked_ref()));
         let engine = Engine {
             worker,
-            inbox,
+            listeners,
             next_id: std::cell::Cell::new(0),
+            importing: std::cell::Cell::new(0),
             _onmessage: onmessage,
             _onerror: onerror,
         };
-        let mut events = engine.listen();
+        let mut events = engine.listen(0);
         let ready = Box::pin(async move { events.next().await });
         let timeout = Box::pin(util::sleep_ms(START_TIMEOUT_MS));
-        match futures::future::select(ready, timeout).await {
-            futures::future::Either::Left((Some(Event::Msg(FromEngine::Ready)), _)) => Some(engine),
-            _ => {
-                engine.worker.terminate();
-                None
-            }
+        let started = match futures::future::select(ready, timeout).await {
+            futures::future::Either::Left((Some(Event::Msg(FromEngine::Ready, _)), _)) => true,
+            _ => false,
+        };
+        engine.listeners.borrow_mut().remove(&0);
+        if started {
+            Some(engine)
+        } else {
+            engine.worker.terminate();
+            None
         }
     }
 
-    /// The worker's messages from now on (the previous listener hears no more).
-    fn listen(&self) -> mpsc::UnboundedReceiver<Event> {
+    fn next_id(&self) -> u32 {
+        let id = self.next_id.get() + 1;
+        self.next_id.set(id);
+        id
+    }
+
+    /// The messages for `id` from now on.
+    fn listen(&self, id: u32) -> mpsc::UnboundedReceiver<Event> {
         let (tx, rx) = mpsc::unbounded();
-        *self.inbox.borrow_mut() = Some(tx);
+        self.listeners.borrow_mut().insert(id, tx);
         rx
     }
 
-    /// Posts an import of `blob`; its answers (for the returned id) come on the receiver.
+    /// Posts `[json, buffers…]`, the buffers' memory transferred.
+    fn post(&self, msg: &ToEngine, buffers: &[&JsValue]) -> Result<(), JsError> {
+        // These types always serialise; an empty message is answered by nothing.
+        let text = serde_json::to_string(msg).unwrap_or_default();
+        let data = Array::of1(&JsValue::from_str(&text));
+        let transfer = Array::new();
+        for b in buffers {
+            data.push(b);
+            if let Some(a) = b.dyn_ref::<Uint8Array>() {
+                transfer.push(&a.buffer());
+            }
+        }
+        self.worker
+            .post_message_with_transfer(&data, &transfer)
+            .map_err(JsError::from)
+    }
+
+    /// Posts an import of `blob`; its answers (for the returned id) come on
+    /// the receiver until its `Done` or `Cancelled` ([`Engine::finished`]).
     pub fn import(
         &self,
         blob: &web_sys::Blob,
         name: &str,
         opts: &scoreboard_core::parse::ImportOptions,
     ) -> Result<(u32, mpsc::UnboundedReceiver<Event>), JsError> {
-        let id = self.next_id.get() + 1;
-        self.next_id.set(id);
+        let id = self.next_id();
+        self.importing.set(id);
         let msg = ToEngine::Import {
             id,
             name: name.to_string(),
             period: opts.period,
             column_overrides: opts.column_overrides.clone(),
         };
-        let text = serde_json::to_string(&msg).unwrap_or_default();
-        let rx = self.listen();
-        self.worker
-            .post_message(&Array::of2(&JsValue::from_str(&text), blob))?;
+        let rx = self.listen(id);
+        self.post(&msg, &[blob.as_ref()])?;
         Ok((id, rx))
     }
 
-    /// Asks the worker to stop reading the latest import (imports run one
-    /// at a time): it answers `Cancelled`, or nothing more if it had ended.
-    pub fn cancel_latest(&self) {
-        let msg = ToEngine::Cancel {
-            id: self.next_id.get(),
-        };
-        let text = serde_json::to_string(&msg).unwrap_or_default();
-        let _ = self
-            .worker
-            .post_message(&Array::of1(&JsValue::from_str(&text)));
+    /// Ends the worker; its listeners hear no more.
+    pub fn stop(&self) {
+        self.listeners.borrow_mut().clear();
+        self.worker.terminate();
     }
 
-    /// Ends the worker; its listener hears no more.
-    pub fn stop(&self) {
-        self.inbox.borrow_mut().take();
-        self.worker.terminate();
+    /// Import or call `id` has answered for the last time: its listener goes.
+    pub fn finished(&self, id: u32) {
+        self.listeners.borrow_mut().remove(&id);
+    }
+
+    async fn call(
+        &self,
+        request: Request,
+        buffers: Vec<Uint8Array>,
+    ) -> Result<(Reply, Vec<Uint8Array>), String> {
+        let id = self.next_id();
+        let mut rx = self.listen(id);
+        let refs: Vec<&JsValue> = buffers.iter().map(AsRef::as_ref).collect();
+        let posted = self.post(&ToEngine::Call { id, request }, &refs);
+        let answer = match posted {
+            Ok(()) => rx.next().await,
+            Err(e) => Some(Event::Failed(e.to_string())),
+        };
+        self.finished(id);
+        match answer {
+            Some(Event::Msg(FromEngine::Reply { reply, .. }, buffers)) => Ok((reply, buffers)),
+            Some(Event::Failed(why)) => Err(why),
+            _ => Err("the worker stopped answering".into()),
+        }
+    }
+
+    /// Asks the worker to stop reading the import under way: it answers
+    /// `Cancelled`, or nothing more if it had ended.
+    pub fn cancel_import(&self) {
+        let id = self.importing.get();
+        let _ = self.post(&ToEngine::Cancel { id }, &[]);
     }
 }
 
-/// A message of the worker: `[json]`, or `[json, bytes]` for a chunk of rows.
-fn read_message(data: &JsValue) -> Event {
+/// The worker failed: everyone waiting hears why.
+fn fail_all(listeners: &RefCell<HashMap<u32, mpsc::UnboundedSender<Event>>>, why: String) {
+    for tx in listeners.borrow().values() {
+        let _ = tx.unbounded_send(Event::Failed(why.clone()));
+    }
+}
+
+/// A message of the worker: `[json, buffers…]`.
+fn read_message(data: &JsValue) -> Result<(FromEngine, Vec<Uint8Array>), String> {
     let data = Array::from(data);
     let text = data.get(0).as_string().unwrap_or_default();
-    let unreadable = |why: String| Event::Failed(format!("an answer the page cannot read ({why})"));
     // `from_slice`, as the page reads stored and fetched JSON: one reader of each type.
-    match serde_json::from_slice::<FromEngine>(text.as_bytes()) {
-        Ok(FromEngine::Rows { id, left }) => {
-            let bytes = js_sys::Uint8Array::new(&data.get(1)).to_vec();
-            match rows_wire::decode(&bytes) {
-                Ok(answer) => Event::Rows(id, answer.rows, left),
-                Err(e) => unreadable(e.to_string()),
-            }
-        }
-        Ok(m) => Event::Msg(m),
-        Err(e) => unreadable(e.to_string()),
-    }
+    let msg = serde_json::from_slice::<FromEngine>(text.as_bytes())
+        .map_err(|e| format!("an answer the page cannot read ({e})"))?;
+    let buffers = (1..data.length())
+        .map(|i| Uint8Array::new(&data.get(i)))
+        .collect();
+    Ok((msg, buffers))
 }

@@ -6,26 +6,28 @@
 //! new data shows within a minute; it also reloads every
 //! [`REFRESH_EVERY_MS`] and whenever the tab comes back into view.
 //!
-//! Server rows are kept apart from the user's own data (`Data`): the report
-//! is computed over both merged ([`merged`]), but only what the user dropped
-//! is stored in the browser; the server's rows are kept apart
-//! ([`crate::live_cache`]: fetched compact and incrementally, an unchanged
-//! server answering `304`, kept in IndexedDB between visits). A refresh
-//! never touches the view (filters).
+//! Server rows are kept apart from the user's own data: the engine holds
+//! both (`engine_state`) and computes the report over them merged, but only
+//! what the user dropped is stored with the data; the server's rows are
+//! kept apart ([`crate::live_cache`]: fetched compact and incrementally, an
+//! unchanged server answering `304`, kept in IndexedDB between visits). A
+//! refresh never touches the view (filters).
 //!
 //! The answers are read into `core::api`'s types, the ones the server writes.
 
 use chrono::{DateTime, Duration, Utc};
+use js_sys::Uint8Array;
 use leptos::prelude::*;
 use scoreboard_core::api::{Health, RosterAnswer, SourcesAnswer};
-use scoreboard_core::{Roster, UsageTable};
 use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::JsCast;
 
+use crate::backend;
+use crate::engine_msg::{LiveInfo, Reply, Request};
 use crate::error::FetchError;
 use crate::http::fetch_json;
-use crate::live_cache::{self, Fetched};
-use crate::state::{Ctx, Data, Live};
+use crate::live_cache::{self, Fetched, Held};
+use crate::state::{Ctx, Live};
 use crate::storage;
 use crate::util;
 
@@ -36,35 +38,6 @@ pub const REFRESH_EVERY_MS: i32 = 5 * 60 * 1000;
 /// The days of rows asked for, ending today: a 52-week window and its
 /// reference week, with margin (the server answers at most 800 days).
 pub const DAYS_LOADED: i64 = 400;
-
-/// The table and roster the report is computed from: the user's data with
-/// the server's rows inserted (a person-day of another source is kept, and
-/// core picks the most authoritative one), rosters merged (the user's fills
-/// in or overrides the server's fields). The demo is never mixed with real
-/// server rows.
-pub fn merged(d: &Data, l: &Live) -> (UsageTable, Option<Roster>) {
-    let mut table = if d.demo.is_some() {
-        UsageTable::new()
-    } else {
-        d.table.clone()
-    };
-    table.insert_days(l.rows.iter().cloned());
-    table.insert_periods(l.periods.iter().cloned());
-    for c in &l.coverage {
-        table.add_source_coverage(c);
-    }
-    (table, merged_roster(d, l))
-}
-
-pub fn merged_roster(d: &Data, l: &Live) -> Option<Roster> {
-    let mine = d.roster.as_ref().filter(|_| d.demo.is_none());
-    match (&l.roster, mine) {
-        (Some(server), Some(mine)) => Some(server.merged_with(mine)),
-        (Some(server), None) => Some(server.clone()),
-        (None, Some(mine)) => Some(mine.clone()),
-        (None, None) => None,
-    }
-}
 
 /// Asks whether `scoreboard serve` serves this page. A static copy of the
 /// site answers from its own `api/health` file (`ok: false`), so the probe
@@ -97,8 +70,9 @@ pub async fn start(ctx: Ctx, health: Health) {
         live.roster_problems = roster.problems;
     }
     if let Ok(Some((bytes, etag))) = kept {
-        if let Some((kept, held)) = live_cache::restore(&bytes, etag) {
-            live.take(kept, held);
+        if let Ok(info) = take_rows(ctx, bytes).await {
+            util::mark("scoreboard:rows-restored");
+            live.take(&info, Held::of(&info, etag));
         }
     }
     ctx.live.set(Some(live));
@@ -184,7 +158,23 @@ pub async fn refresh(ctx: Ctx) {
         .live
         .with_untracked(|l| l.as_ref().map(|l| l.held.clone()))
         .unwrap_or_default();
-    let rows = live_cache::fetch(from, to, &held).await;
+    let rows = match live_cache::fetch(from, to, &held).await {
+        Ok(Fetched::Changed(body, etag)) => {
+            let bytes = body.length() as usize;
+            match take_rows(ctx, body).await {
+                Ok(info) => {
+                    live_cache::record(&info, bytes);
+                    Ok(Some((info, etag)))
+                }
+                Err(reason) => Err(FetchError::Unexpected {
+                    url: "api/rows".into(),
+                    reason,
+                }),
+            }
+        }
+        Ok(Fetched::Unchanged) => Ok(None),
+        Err(e) => Err(e),
+    };
     let roster = fetch_json::<RosterAnswer>("api/roster").await;
     let now = now_utc();
     let mut changed = false;
@@ -198,11 +188,11 @@ pub async fn refresh(ctx: Ctx) {
         // The rows apart from the roster: the cursor has moved with this
         // answer, so dropping it would lose its changes for good.
         match rows {
-            Ok(Fetched::Changed(answer, held)) => {
-                l.take(answer, held);
+            Ok(Some((info, etag))) => {
+                l.take(&info, Held::of(&info, etag));
                 changed = true;
             }
-            Ok(Fetched::Unchanged) => {}
+            Ok(None) => {}
             Err(e) => errors.push(e),
         }
         match roster {
@@ -231,20 +221,35 @@ pub async fn refresh(ctx: Ctx) {
         });
     });
     if changed {
-        let mut kept = None;
-        ctx.live.update_untracked(|l| {
-            if let Some(l) = l {
-                let bytes =
-                    live_cache::encoded(&l.held, &mut l.rows, &mut l.periods, &mut l.coverage);
-                kept = Some((bytes, l.held.clone()));
-            }
-        });
         // Failing to keep them only costs the next visit a full fetch.
-        if let Some((bytes, held)) = kept {
-            let _ = storage::keep_live_rows(&bytes, held.etag()).await;
+        let held = ctx
+            .live
+            .with_untracked(|l| l.as_ref().map(|l| l.held.clone()));
+        let backend = backend::backend(ctx).await;
+        if let (Some(held), Ok((Reply::LiveBytes, bytes))) =
+            (held, backend.call(Request::LiveBytes, Vec::new()).await)
+        {
+            if let Some(bytes) = bytes.first() {
+                let _ = storage::keep_live_rows(bytes, held.etag()).await;
+            }
         }
     }
     running.set_value(false);
+}
+
+/// Hands one `api/rows` answer (compact) to the engine, which holds the
+/// server's rows: what they answer to once it is taken.
+async fn take_rows(ctx: Ctx, body: Uint8Array) -> Result<LiveInfo, String> {
+    let backend = backend::backend(ctx).await;
+    match backend.call(Request::TakeLive, vec![body]).await {
+        Ok((Reply::LiveTaken(info), _)) => Ok(info),
+        Ok((Reply::Failed(why), _)) => Err(why),
+        Ok(_) => Err("the engine answered something else".into()),
+        Err(why) => {
+            backend::engine_failed(ctx, &why);
+            Err(why)
+        }
+    }
 }
 
 /// This browser's clock as a UTC time.

@@ -5,22 +5,22 @@
 //! (`scoreboard_core::api::rows_wire`, the same definition the server
 //! writes with), sending back the last answer's `ETag` (`If-None-Match`: an
 //! unchanged server answers `304`, no body) and its `cursor` (a changed one
-//! answers only what changed, which [`RowsAnswer::apply`] merges into the
-//! rows held). The rows, their range, cursor and `ETag` are kept in
-//! IndexedDB (`storage`'s `live` store, apart from the user's own data; this
-//! module encodes and decodes them), so a reload shows them at once and then
-//! asks only for what changed meanwhile. It imports nothing of the page but
-//! `util`, `http` and `error`, so `Live` can hold its [`Held`] wherever it lives.
+//! answers only what changed, which core's `RowsAnswer::apply` merges into the
+//! rows held). The engine holds and reads the rows (`engine_state`: this
+//! module only moves the bytes); they are kept, with their range, cursor
+//! and `ETag`, in IndexedDB (`storage`'s `live` store, apart from the
+//! user's own data), so a reload shows them at once and then asks only for
+//! what changed meanwhile.
 //! "Clear all data" empties the store (the rows on screen stay until the
 //! page is closed; the next change keeps them again). No state of its own:
 //! what the rows answer to ([`Held`]) is kept with them, in `Live`.
 
 use chrono::NaiveDate;
 use js_sys::Uint8Array;
-use scoreboard_core::api::{rows_wire, RowsAnswer};
-use scoreboard_core::{DayRow, PeriodRow, SourceCoverage};
+use scoreboard_core::api::rows_wire;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::engine_msg::LiveInfo;
 use crate::error::{FetchError, JsError};
 use crate::http;
 use crate::util;
@@ -41,11 +41,12 @@ impl Held {
         self.etag.as_deref()
     }
 
-    fn of(answer: &RowsAnswer, etag: Option<String>) -> Held {
+    /// What the rows the engine holds answer to after it took an answer.
+    pub fn of(info: &LiveInfo, etag: Option<String>) -> Held {
         Held {
-            from: Some(answer.from),
-            to: Some(answer.to),
-            cursor: answer.cursor.clone(),
+            from: Some(info.from),
+            to: Some(info.to),
+            cursor: info.cursor.clone(),
             etag,
         }
     }
@@ -55,9 +56,9 @@ impl Held {
 pub enum Fetched {
     /// `304`: the rows held are the server's.
     Unchanged,
-    /// A full answer or a delta (merge it with `RowsAnswer::apply`), and
-    /// what the rows answer to once it is applied.
-    Changed(RowsAnswer, Held),
+    /// A full answer or a delta in the compact encoding (the engine reads
+    /// and applies it), and its `ETag`.
+    Changed(Uint8Array, Option<String>),
 }
 
 /// Asks for the rows of `from..=to`, with the cursor and `ETag` of what is
@@ -78,7 +79,7 @@ pub async fn fetch(from: NaiveDate, to: NaiveDate, held: &Held) -> Result<Fetche
     let w = web_sys::window().ok_or_else(|| JsError::new("no window"))?;
     let resp = http::response(JsFuture::from(w.fetch_with_request(&req))).await?;
     if resp.status() == 304 {
-        record("unchanged", 0, 0);
+        record_kind("unchanged", 0, 0);
         return Ok(Fetched::Unchanged);
     }
     if !resp.ok() {
@@ -92,35 +93,18 @@ pub async fn fetch(from: NaiveDate, to: NaiveDate, held: &Held) -> Result<Fetche
     let buf = JsFuture::from(resp.array_buffer().map_err(JsError::from)?)
         .await
         .map_err(JsError::from)?;
-    let body = Uint8Array::new(&buf).to_vec();
-    let answer = rows_wire::decode(&body).map_err(|e| FetchError::Unexpected {
-        url: url.clone(),
-        reason: e.to_string(),
-    })?;
-    let kind = if answer.delta.is_some() {
-        "delta"
-    } else {
-        "full"
-    };
-    record(kind, answer.rows.len(), body.len());
-    let now = Held::of(&answer, etag);
-    Ok(Fetched::Changed(answer, now))
-}
-
-/// The rows kept at the last visit (`storage::kept_live_rows`) and what
-/// they answer to; `None` when they cannot be read (the first fetch then
-/// asks for everything).
-pub fn restore(bytes: &[u8], etag: Option<String>) -> Option<(RowsAnswer, Held)> {
-    let answer = rows_wire::decode(bytes).ok()?;
-    let held = Held::of(&answer, etag);
-    util::mark("scoreboard:rows-restored");
-    Some((answer, held))
+    Ok(Fetched::Changed(Uint8Array::new(&buf), etag))
 }
 
 /// What the last `api/rows` answer was, for tests and `make bench`:
 /// `window.__scoreboard_rows = {kind, rows, bytes}` (kind `full`, `delta`
 /// or `unchanged`; `bytes` as decoded) and the mark `scoreboard:rows-<kind>`.
-fn record(kind: &str, rows: usize, bytes: usize) {
+pub fn record(info: &LiveInfo, bytes: usize) {
+    let kind = if info.delta { "delta" } else { "full" };
+    record_kind(kind, info.answer_rows as usize, bytes);
+}
+
+fn record_kind(kind: &str, rows: usize, bytes: usize) {
     let Some(w) = web_sys::window() else { return };
     let entry = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&entry, &"kind".into(), &kind.into());
@@ -128,33 +112,4 @@ fn record(kind: &str, rows: usize, bytes: usize) {
     let _ = js_sys::Reflect::set(&entry, &"bytes".into(), &(bytes as f64).into());
     let _ = js_sys::Reflect::set(&w, &"__scoreboard_rows".into(), &entry);
     util::mark(&format!("scoreboard:rows-{kind}"));
-}
-
-/// The compact encoding of the rows held as one full answer, with the
-/// range and cursor of `held` (the rows are moved out and back, not copied).
-pub fn encoded(
-    held: &Held,
-    rows: &mut Vec<DayRow>,
-    periods: &mut Vec<PeriodRow>,
-    coverage: &mut Vec<SourceCoverage>,
-) -> Vec<u8> {
-    let (Some(from), Some(to)) = (held.from, held.to) else {
-        return Vec::new();
-    };
-    let answer = RowsAnswer {
-        from,
-        to,
-        counts: Default::default(),
-        rows: std::mem::take(rows),
-        periods: std::mem::take(periods),
-        imported: Default::default(),
-        coverage: std::mem::take(coverage),
-        cursor: held.cursor.clone(),
-        delta: None,
-    };
-    let bytes = rows_wire::encode(&answer);
-    *rows = answer.rows;
-    *periods = answer.periods;
-    *coverage = answer.coverage;
-    bytes
 }

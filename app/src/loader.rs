@@ -4,29 +4,32 @@
 //! Every way in goes through [`import_batch`]: dropped or picked files, the
 //! pasted roster and the demo data (fetched, then imported like a dropped file).
 //!
-//! A dropped file is read by the page's engine worker (`engine`): it streams
-//! the file into core's `ImportStream` off the page's thread and sends the
-//! rows back in chunks, each decoded in a short task of its own. The page
-//! reads only the head of a large file (its headers, for the column dialog
-//! and the remembered mapping). Where the worker cannot run, the file is fed
-//! to an `ImportStream` here in slices, the page yielding between them.
-//! Fetched bytes (the demo, a pasted roster) are small and read at once.
+//! Every file is read by the page's engine (`engine`), which holds the
+//! data: in its worker it streams the file into core's `ImportStream` off
+//! the page's thread and keeps the file's table; a batch's tables are then
+//! merged there in one `Merge` request, and only their reports and counts
+//! come back. The page reads only the head of a large file (its headers,
+//! for the column dialog and the remembered mapping). Where the worker
+//! cannot run, the engine runs on the page and a file is fed to an
+//! `ImportStream` here in slices, the page yielding between them.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
-use std::rc::Rc;
 
 use chrono::NaiveDate;
 use futures::channel::oneshot;
 use futures::StreamExt;
 use js_sys::Uint8Array;
 use leptos::prelude::*;
-use scoreboard_core::model::{DayRow, Source};
+use scoreboard_core::model::Source;
 use scoreboard_core::parse::{self, FileKind, Import, ImportError, ImportOptions, ImportStream};
-use scoreboard_core::Roster;
+use scoreboard_core::{Roster, UsageTable};
 use wasm_bindgen_futures::JsFuture;
 
-use crate::engine::{Engine, Event, Slot};
-use crate::engine_msg::{FromEngine, PROBLEMS_SENT};
+use crate::backend::{self, backend, engine_failed, running};
+use crate::engine::{Backend, Engine, Event};
+use crate::engine_msg::{FileSummary, FromEngine, MergeStep, Reply, Request, PROBLEMS_SENT};
+use crate::engine_state::{self, EngineState};
 use crate::error::{FetchError, JsError};
 use crate::http::{fetch_bytes, fetch_json};
 use crate::state::{
@@ -44,8 +47,6 @@ const HEAD_BYTES: f64 = 256.0 * 1024.0;
 const STEP_TARGET_MS: f64 = 40.0;
 const MIN_SLICE: f64 = 64.0 * 1024.0;
 const MAX_SLICE: f64 = 8.0 * 1024.0 * 1024.0;
-/// Rows merged into the table per step.
-const MERGE_STEP: usize = 10_000;
 
 /// Starts importing in the background (one batch at a time).
 pub fn start(ctx: Ctx, inputs: Vec<Input>, origin: Origin) {
@@ -97,19 +98,28 @@ pub fn busy(ctx: Ctx) -> bool {
     ctx.jobs.importing.get_value()
 }
 
-/// A file's import and the count of all its problems (only some are kept).
+/// A file read by the engine: its import without rows, the count of all
+/// its problems (only some are kept), and what its rows amount to; the
+/// rows are in the engine, in the table it keeps under `table` until a
+/// `Merge` adds or forgets it.
 struct Imported {
     import: Import,
     problems_total: u64,
+    summary: FileSummary,
+    table: u32,
 }
 
 impl Imported {
-    fn new(mut import: Import) -> Imported {
+    /// A file read on the page (no worker): its table goes to the page's engine.
+    fn here(state: &RefCell<EngineState>, mut import: Import, table: UsageTable) -> Imported {
         let problems_total = import.problems.len() as u64;
         import.problems.truncate(PROBLEMS_SENT);
+        let summary = engine_state::summary(&table);
         Imported {
             import,
             problems_total,
+            summary,
+            table: state.borrow_mut().keep_new(table),
         }
     }
 }
@@ -120,7 +130,7 @@ pub async fn import_batch(ctx: Ctx, inputs: Vec<Input>, origin: Origin) {
     ctx.jobs.cancel.set_value(false);
     let count = inputs.len();
     let names: Vec<String> = inputs.iter().map(Input::name).collect();
-    let mut results: Vec<(FileReport, Option<Import>)> = Vec::new();
+    let mut results: Vec<(FileReport, Option<Imported>)> = Vec::new();
     for (i, input) in inputs.into_iter().enumerate() {
         if cancelled(ctx) {
             break;
@@ -142,6 +152,8 @@ pub async fn import_batch(ctx: Ctx, inputs: Vec<Input>, origin: Origin) {
     // Nothing of the batch is in the table yet: dropping what was read
     // leaves the data as it was before it.
     if cancelled(ctx) {
+        let read = results.iter().filter_map(|(_, i)| i.as_ref());
+        forget(ctx, read.map(|i| i.table).collect()).await;
         ctx.progress.set(None);
         ctx.notice.set(Some(format!(
             "Import cancelled: nothing from {} was added.",
@@ -160,6 +172,8 @@ pub async fn import_batch(ctx: Ctx, inputs: Vec<Input>, origin: Origin) {
     yield_now().await;
     let indexes = merge_into_data(ctx, results, origin).await;
     ctx.last_batch.set(indexes);
+    // The dashboard shows once its figures are computed for the new data.
+    backend::report_settled(ctx).await;
     ctx.progress.set(None);
     util::mark("scoreboard:import-end");
     util::next_paint().await;
@@ -186,12 +200,9 @@ pub fn cancel(ctx: Ctx) {
     });
     // A dialog waiting for an answer reads as skipped.
     ctx.answer.set_value(None);
-    let engine = ctx.engine.with_value(|s| match s {
-        Slot::Running(e) => Some(e.clone()),
-        _ => None,
-    });
-    if let Some(engine) = engine {
-        engine.cancel_latest();
+    let engine = running(ctx);
+    if let Some(Backend::Worker(engine)) = engine {
+        engine.cancel_import();
     }
 }
 
@@ -221,11 +232,12 @@ fn show_reading(
     }));
 }
 
-/// Adds a batch to the stored data: rows into the table (same person-day of
-/// the same source replaces the earlier row), rosters combined by origin.
+/// Adds a batch to the stored data: its tables merged in the engine (same
+/// person-day of the same source: the later file's measures replace the
+/// earlier ones, metrics.md §1), rosters combined by origin.
 async fn merge_into_data(
     ctx: Ctx,
-    results: Vec<(FileReport, Option<Import>)>,
+    results: Vec<(FileReport, Option<Imported>)>,
     origin: Origin,
 ) -> Vec<usize> {
     // Never merge into an empty table while the stored data is still being read back.
@@ -237,15 +249,18 @@ async fn merge_into_data(
     // Only a batch that gives something to show replaces the demo: a file
     // that cannot be read (or gives no row) leaves what is loaded in place.
     let usable = results.iter().any(|(_, i)| {
-        i.as_ref()
-            .is_some_and(|i| !i.rows.is_empty() || !i.periods.is_empty() || !i.roster.is_empty())
+        i.as_ref().is_some_and(|i| {
+            i.summary.day_rows > 0 || i.summary.period_rows > 0 || !i.import.roster.is_empty()
+        })
     });
     // The files that failed in an earlier batch were reported then; they do
     // not pile up in the list of files loaded.
     ctx.data
         .update_untracked(|d| d.files.retain(|f| f.error.is_none()));
+    let mut steps = Vec::new();
     match origin {
         Origin::Demo(as_of) => {
+            steps.push(MergeStep::Reset);
             ctx.data.update_untracked(|d| {
                 *d = Data {
                     demo: Some(DemoInfo { as_of }),
@@ -254,6 +269,7 @@ async fn merge_into_data(
             });
         }
         _ if had_demo && usable => {
+            steps.push(MergeStep::Reset);
             ctx.data.update_untracked(|d| *d = Data::default());
             first_note.push("The demo data was removed first, so your files are not mixed with invented people.".into());
         }
@@ -261,23 +277,45 @@ async fn merge_into_data(
     }
     let mut roster_entries = Vec::new();
     let mut roster_loaded = false;
-    let mut indexes = Vec::new();
-    for (n, (mut report, import)) in results.into_iter().enumerate() {
+    // The reports whose file adds rows, in the order of their `Add` steps.
+    let mut adding = Vec::new();
+    let mut reports = Vec::new();
+    for (n, (mut report, imported)) in results.into_iter().enumerate() {
         if n == 0 {
             report.notes.append(&mut first_note);
         }
-        if let Some(mut import) = import {
-            if import.kind == FileKind::Roster {
+        if let Some(mut imported) = imported {
+            if imported.import.kind == FileKind::Roster {
                 roster_loaded = true;
-                roster_entries.append(&mut import.roster);
+                roster_entries.append(&mut imported.import.roster);
+                steps.push(MergeStep::Forget(imported.table));
+            } else {
+                adding.push(reports.len());
+                steps.push(MergeStep::Add(imported.table));
             }
-            merge_rows(ctx, import, &mut report).await;
         }
-        ctx.data.update_untracked(|d| {
+        reports.push(report);
+    }
+    match merge(ctx, steps).await {
+        Ok(counts) => {
+            for (i, c) in adding.iter().zip(counts) {
+                reports[*i].added += c.added as u64;
+                reports[*i].replaced += c.replaced as u64;
+            }
+        }
+        Err(why) => {
+            for i in adding {
+                reports[i].error = Some(format!("{}: could not be added ({why})", reports[i].file));
+            }
+        }
+    }
+    let mut indexes = Vec::new();
+    ctx.data.update_untracked(|d| {
+        for report in reports {
             indexes.push(d.files.len());
             d.files.push(report);
-        });
-    }
+        }
+    });
     if roster_loaded {
         let new = Roster::new(roster_entries);
         ctx.data.update_untracked(|d| {
@@ -324,54 +362,41 @@ async fn merge_into_data(
     indexes
 }
 
-/// One file's rows into the table, the same person-day of the same source
-/// replacing the earlier row measure by measure (metrics.md §1), and the
-/// days it covers; counts what was added and replaced in `report`.
-async fn merge_rows(ctx: Ctx, import: Import, report: &mut FileReport) {
-    let Import {
-        mut rows,
-        periods,
-        kind,
-        coverage,
-        ..
-    } = import;
-    // In steps, yielding in between. Rows are taken from the end (no
-    // shifting of the rest; the order of one import's rows does not
-    // matter, their keys are distinct), and the vector is shrunk now
-    // and then so the table can reuse the memory as it grows.
-    let mut steps = 0u32;
-    while !rows.is_empty() {
-        let step: Vec<DayRow> = rows
-            .drain(rows.len().saturating_sub(MERGE_STEP)..)
-            .collect();
-        let c = ctx
-            .data
-            .try_update_untracked(|d| d.table.insert_days(step))
-            .unwrap_or_default();
-        report.added += c.added as u64;
-        report.replaced += c.replaced as u64;
-        steps += 1;
-        if steps.is_multiple_of(16) {
-            rows.shrink_to_fit();
+/// Runs `steps` on the user's table in the engine and takes the table's
+/// new size into the data (not notified: the caller notifies once); the
+/// counts of the `Add` steps, in order.
+async fn merge(
+    ctx: Ctx,
+    steps: Vec<MergeStep>,
+) -> Result<Vec<scoreboard_core::table::MergeCount>, String> {
+    let backend = backend(ctx).await;
+    let answer = backend.call(Request::Merge { steps }, Vec::new()).await;
+    match answer {
+        Ok((Reply::Merged { counts, table }, _)) => {
+            ctx.data.update_untracked(|d| d.table = table);
+            Ok(counts)
         }
-        if !rows.is_empty() {
-            yield_now().await;
+        Ok((Reply::Failed(why), _)) => Err(why),
+        Ok(_) => Err("the engine answered something else".into()),
+        Err(why) => {
+            engine_failed(ctx, &why);
+            Err(why)
         }
     }
-    let c = ctx
-        .data
-        .try_update_untracked(|d| {
-            // The days the file covers (metrics.md §2), with its rows.
-            if let Some(source) = kind.source() {
-                for r in &coverage {
-                    d.table.add_coverage(source, *r);
-                }
-            }
-            d.table.insert_periods(periods)
-        })
-        .unwrap_or_default();
-    report.added += c.added as u64;
-    report.replaced += c.replaced as u64;
+}
+
+/// Drops tables read but not to be merged (a cancelled batch, a file read again).
+async fn forget(ctx: Ctx, tables: Vec<u32>) {
+    if !tables.is_empty() {
+        let _ = merge(ctx, tables.into_iter().map(MergeStep::Forget).collect()).await;
+    }
+}
+
+/// Empties the user's table in the engine ("Clear all data"), if one runs.
+pub async fn reset_engine(ctx: Ctx) {
+    if running(ctx).is_some() {
+        let _ = merge(ctx, vec![MergeStep::Reset]).await;
+    }
 }
 
 async fn import_one(
@@ -379,7 +404,7 @@ async fn import_one(
     input: Input,
     index: usize,
     count: usize,
-) -> (FileReport, Option<Import>) {
+) -> (FileReport, Option<Imported>) {
     let name = input.name();
     let size = input.size();
     let mut report = FileReport::new(&name, size as u64);
@@ -420,17 +445,10 @@ async fn import_one(
     let mut asked_likely = false;
     loop {
         progress("Reading", 0.0);
-        let attempt = match &input {
-            Input::Bytes { bytes, .. } => {
-                progress("Reading rows", size * 0.5);
-                yield_now().await;
-                parse::import(&name, bytes, &opts).map(Imported::new)
-            }
-            Input::File(file) => match read_file(ctx, &name, file, &opts, index, count).await {
-                Some(read) => read,
-                // Cancelled: the batch drops what it read.
-                None => return (report, None),
-            },
+        let attempt = match read_input(ctx, &input, &opts, (index, count)).await {
+            Some(read) => read,
+            // Cancelled: the batch drops what it read.
+            None => return (report, None),
         };
         match attempt {
             Ok(imported) => {
@@ -454,6 +472,8 @@ async fn import_one(
                     };
                     waiting_for_answer(ctx);
                     if let Answer::Mapping(choice) = ask(ctx, question).await {
+                        // Read again with the columns: this reading's rows go.
+                        forget(ctx, vec![imported.table]).await;
                         opts.column_overrides = choice.clone();
                         chosen = Some(choice);
                         continue;
@@ -480,7 +500,7 @@ async fn import_one(
                 if headers.is_some() && !report.columns.is_empty() {
                     report.kept = whole.as_deref().and_then(|b| storage::keep_file(ctx, b));
                 }
-                return (report, Some(imported.import));
+                return (report, Some(imported));
             }
             Err(err) => {
                 let Some(question) = question_for(&err, &name, head_ref, &opts) else {
@@ -539,13 +559,10 @@ fn mapping_of(
 }
 
 /// The other files of `source` read again from their kept copies with the
-/// columns they were read with: (those loaded before `index`, those after).
-/// `None` when one of them has no copy kept or no longer reads.
-fn replay_source(
-    ctx: Ctx,
-    source: Source,
-    index: usize,
-) -> Option<(Source, Vec<Import>, Vec<Import>)> {
+/// columns they were read with: the engine's tables of (those loaded before
+/// `index`, those after). `None` when one of them has no copy kept or no
+/// longer reads (the tables read by then are forgotten).
+async fn replay_source(ctx: Ctx, source: Source, index: usize) -> Option<(Vec<u32>, Vec<u32>)> {
     let files = ctx.data.with_untracked(|d| {
         d.files
             .iter()
@@ -560,7 +577,7 @@ fn replay_source(
     });
     let (mut earlier, mut later) = (Vec::new(), Vec::new());
     for (i, f) in files {
-        let bytes = f.kept.as_deref().and_then(|k| storage::kept_file(ctx, k))?;
+        let bytes = f.kept.as_deref().and_then(|k| storage::kept_file(ctx, k));
         let opts = ImportOptions {
             column_overrides: mapping_of(
                 &f.columns
@@ -572,14 +589,21 @@ fn replay_source(
             period: f.period,
             ..ImportOptions::default()
         };
-        let import = parse::import(&f.file, &bytes, &opts).ok()?;
+        let read = match bytes {
+            Some(bytes) => read_bytes(ctx, &f.file, &bytes, &opts).await.ok(),
+            None => None,
+        };
+        let Some(read) = read else {
+            forget(ctx, earlier.into_iter().chain(later).collect()).await;
+            return None;
+        };
         if i < index {
-            earlier.push(import);
+            earlier.push(read.table);
         } else {
-            later.push(import);
+            later.push(read.table);
         }
     }
-    Some((source, earlier, later))
+    Some((earlier, later))
 }
 
 fn kind_label_of(k: Option<FileKind>) -> &'static str {
@@ -614,7 +638,7 @@ async fn map_again_now(ctx: Ctx, key: &str) {
     let mut choice = mapping_of(&preview.headers, &old.columns);
     let mut message = String::new();
     let t0 = now_ms();
-    let import = loop {
+    let imported = loop {
         let question = Question::Mapping {
             file: name.clone(),
             message: std::mem::take(&mut message),
@@ -631,18 +655,19 @@ async fn map_again_now(ctx: Ctx, key: &str) {
             period: old.period,
             ..ImportOptions::default()
         };
-        match parse::import(&name, &bytes, &opts) {
+        match read_bytes(ctx, &name, &bytes, &opts).await {
             // The file stays what it was: a usage export read as a roster
             // (or the reverse) would replace the roster or leave rows behind.
-            Ok(import) if Some(import.kind) != old.kind => {
+            Ok(read) if Some(read.import.kind) != old.kind => {
+                forget(ctx, vec![read.table]).await;
                 message = format!(
                     "with these columns {name} reads as a {}, not as the {} it was loaded as; \
                      keep the columns that made it one",
-                    import.kind,
+                    read.import.kind,
                     kind_label_of(old.kind)
                 );
             }
-            Ok(import) => break import,
+            Ok(read) => break read,
             // Asked again, saying why this mapping cannot be read.
             Err(e) => message = e.to_string(),
         }
@@ -652,36 +677,35 @@ async fn map_again_now(ctx: Ctx, key: &str) {
         .data
         .with_untracked(|d| d.files.iter().position(|f| f.kept.as_deref() == Some(key)))
     else {
+        forget(ctx, vec![imported.table]).await;
         return;
     };
     storage::remember_mapping(&preview.headers, &choice);
     let mut report = FileReport::new(&name, old.bytes);
     report.period = old.period;
     report.kept = old.kept.clone();
-    let imported = Imported::new(import);
     fill_report(&mut report, &imported);
-    let import = imported.import;
-    let kind = import.kind;
-    let roster_entries = import.roster.clone();
+    let kind = imported.import.kind;
+    let roster_entries = imported.import.roster.clone();
+    let table = imported.table;
     // Every file of the same source, in load order, with this one read anew:
     // when the page keeps a copy of each, the source's rows are rebuilt and
     // the figures are those of loading the file with these columns in the
     // first place. Otherwise this file's rows are merged measure by measure.
-    let replay = kind
-        .source()
-        .and_then(|source| replay_source(ctx, source, index));
+    let replay = match kind.source() {
+        Some(source) => replay_source(ctx, source, index)
+            .await
+            .map(|tables| (source, tables)),
+        None => None,
+    };
     match replay {
-        Some((source, earlier, later)) => {
+        Some((source, (earlier, later))) => {
             let n = earlier.len() + later.len() + 1;
-            ctx.data.update_untracked(|d| d.table.remove_source(source));
-            let mut scratch = FileReport::new("", 0);
-            for i in earlier {
-                merge_rows(ctx, i, &mut scratch).await;
-            }
-            merge_rows(ctx, import, &mut report).await;
-            for i in later {
-                merge_rows(ctx, i, &mut scratch).await;
-            }
+            let mut steps = vec![MergeStep::RemoveSource(source)];
+            steps.extend(earlier.iter().copied().map(MergeStep::Add));
+            steps.push(MergeStep::Add(table));
+            steps.extend(later.iter().copied().map(MergeStep::Add));
+            add_counted(ctx, steps, earlier.len(), &mut report).await;
             report.notes.push(format!(
                 "Columns mapped again by hand (remembered for files with the same headers). The figures are those of \
                  loading this file with these columns: the {} kept of this source were read again in the order they were loaded.",
@@ -689,6 +713,7 @@ async fn map_again_now(ctx: Ctx, key: &str) {
             ));
         }
         None if kind == FileKind::Roster => {
+            forget(ctx, vec![table]).await;
             report.notes.push(
                 "Columns mapped again by hand (remembered for files with the same headers). This file, read with \
                  these columns, replaces the roster."
@@ -696,7 +721,7 @@ async fn map_again_now(ctx: Ctx, key: &str) {
             );
         }
         None => {
-            merge_rows(ctx, import, &mut report).await;
+            add_counted(ctx, vec![MergeStep::Add(table)], 0, &mut report).await;
             report.notes.push(
                 "Columns mapped again by hand (remembered for files with the same headers). The measures read now \
                  replace this file's earlier values for the same people and days; a measure it no longer reads keeps \
@@ -720,7 +745,20 @@ async fn map_again_now(ctx: Ctx, key: &str) {
     storage::schedule_save(ctx);
 }
 
-fn failed(mut report: FileReport, message: String) -> (FileReport, Option<Import>) {
+/// Runs `steps` and counts, in `report`, what their `Add` number `nth` added and replaced.
+async fn add_counted(ctx: Ctx, steps: Vec<MergeStep>, nth: usize, report: &mut FileReport) {
+    match merge(ctx, steps).await {
+        Ok(counts) => {
+            if let Some(c) = counts.get(nth) {
+                report.added += c.added as u64;
+                report.replaced += c.replaced as u64;
+            }
+        }
+        Err(why) => report.error = Some(format!("{}: could not be added ({why})", report.file)),
+    }
+}
+
+fn failed(mut report: FileReport, message: String) -> (FileReport, Option<Imported>) {
     report.error = Some(message);
     (report, None)
 }
@@ -738,18 +776,11 @@ fn fill_report(r: &mut FileReport, imported: &Imported) {
     r.measures = (i.kind != FileKind::Roster).then_some(i.measures);
     r.coverage = i.coverage.clone();
     r.warnings = i.warnings.iter().map(ToString::to_string).collect();
-    r.day_rows = i.rows.len() as u64;
-    r.period_rows = i.periods.len() as u64;
+    r.day_rows = imported.summary.day_rows;
+    r.period_rows = imported.summary.period_rows;
     r.roster_entries = i.roster.len() as u64;
-    let days = i
-        .rows
-        .iter()
-        .map(|x| (x.day, x.day))
-        .chain(i.periods.iter().map(|p| (p.start, p.end)));
-    for (a, b) in days {
-        r.first_day = Some(r.first_day.map_or(a, |d| d.min(a)));
-        r.last_day = Some(r.last_day.map_or(b, |d| d.max(b)));
-    }
+    r.first_day = imported.summary.first_day;
+    r.last_day = imported.summary.last_day;
 }
 
 /// Asks the user (the dialog answers through a one-shot channel).
@@ -886,117 +917,135 @@ async fn read_slice(file: &web_sys::File, start: f64, end: f64) -> Result<Vec<u8
 /// A file read to its end, or `None` when the user cancelled the batch.
 type Read = Option<Result<Imported, ImportError>>;
 
-/// Reads a dropped file with core's `ImportStream`: in the engine worker,
-/// or on the page when the worker cannot run (or stopped).
-async fn read_file(
+/// Reads a file (dropped, or bytes fetched or pasted) with core's
+/// `ImportStream` in the engine: in its worker, or here on the page when no
+/// worker runs. File `index` of `count` in the progress.
+async fn read_input(
+    ctx: Ctx,
+    input: &Input,
+    opts: &ImportOptions,
+    (index, count): (usize, usize),
+) -> Read {
+    let name = input.name();
+    let size = input.size();
+    let progress = |stage: &'static str, done: f64| {
+        show_reading(ctx, &name, (index, count), size, stage, done);
+    };
+    match backend(ctx).await {
+        Backend::Worker(engine) => {
+            let blob = match input {
+                Input::File(file) => Ok(web_sys::Blob::from(file.clone())),
+                Input::Bytes { bytes, .. } => blob_of(bytes),
+            };
+            let read = match blob {
+                Ok(blob) => read_in_engine(ctx, &engine, &name, &blob, opts, progress).await,
+                Err(e) => Err(e.to_string()),
+            };
+            read.unwrap_or_else(|why| {
+                engine_failed(ctx, &why);
+                Some(Err(ImportError::UnknownFormat {
+                    file: name.clone(),
+                    reason: format!("the page's engine stopped ({why})"),
+                }))
+            })
+        }
+        Backend::Here(state) => match input {
+            Input::File(file) => read_here(ctx, &name, file, opts, progress)
+                .await
+                .map(|r| r.map(|(import, table)| Imported::here(&state, import, table))),
+            Input::Bytes { bytes, .. } => {
+                progress("Reading rows", size * 0.5);
+                yield_now().await;
+                Some(
+                    parse::import_table(&name, bytes, opts)
+                        .map(|(import, table)| Imported::here(&state, import, table)),
+                )
+            }
+        },
+    }
+}
+
+/// Bytes the page holds (a kept copy) read by the engine, outside any batch.
+async fn read_bytes(
     ctx: Ctx,
     name: &str,
-    file: &web_sys::File,
+    bytes: &[u8],
     opts: &ImportOptions,
-    index: usize,
-    count: usize,
-) -> Read {
-    let size = file.size();
-    let progress = |stage: &'static str, done: f64| {
-        show_reading(ctx, name, (index, count), size, stage, done);
+) -> Result<Imported, ImportError> {
+    let input = Input::Bytes {
+        name: name.to_string(),
+        bytes: bytes.to_vec(),
     };
-    if let Some(engine) = engine(ctx).await {
-        match read_in_engine(ctx, &engine, name, file, opts, progress).await {
-            Ok(result) => return result,
-            Err(_) => {
-                // The worker failed: the page reads this file and the next ones itself.
-                engine.stop();
-                ctx.engine.set_value(Slot::Unavailable);
-            }
-        }
-    }
-    read_here(ctx, name, file, opts, progress).await
+    read_input(ctx, &input, opts, (1, 1))
+        .await
+        .unwrap_or_else(|| {
+            Err(ImportError::UnknownFormat {
+                file: name.to_string(),
+                reason: "reading it was cancelled".into(),
+            })
+        })
 }
 
-/// Starts loading the engine worker if it is not loaded yet: when the user
-/// is about to pick or drop files (pointer on "Add files", files dragged
-/// over the page), so its start overlaps their choice. A first visit that
-/// imports nothing never loads it.
+fn blob_of(bytes: &[u8]) -> Result<web_sys::Blob, JsError> {
+    let parts = js_sys::Array::of1(&Uint8Array::from(bytes));
+    Ok(web_sys::Blob::new_with_u8_array_sequence(&parts)?)
+}
+
+/// Starts loading the engine worker if it is not loaded yet, with the
+/// import code (`run_job`'s module) when the user is about to pick or drop
+/// files (pointer on "Add files", files dragged over the page), so both
+/// arrive while they choose.
 pub fn warm_engine(ctx: Ctx) {
-    let idle = ctx.engine.with_value(|s| matches!(s, Slot::NotStarted));
-    if !idle {
-        return;
-    }
-    ctx.engine.set_value(Slot::Starting);
     #[cfg(feature = "split")]
-    leptos::task::spawn_local(__preload_run_job());
-    leptos::task::spawn_local(async move {
-        let started = Engine::start().await.map(Rc::new);
-        util::mark(if started.is_some() {
-            "scoreboard:engine-ready"
-        } else {
-            "scoreboard:engine-unavailable"
-        });
-        ctx.engine.set_value(match started {
-            Some(e) => Slot::Running(e),
-            None => Slot::Unavailable,
-        });
-    });
-}
-
-/// The running engine (started now if nothing started it); `None` when the browser cannot run it.
-async fn engine(ctx: Ctx) -> Option<Rc<Engine>> {
-    warm_engine(ctx);
-    loop {
-        let now = ctx.engine.with_value(|s| match s {
-            Slot::NotStarted | Slot::Starting => None,
-            Slot::Running(e) => Some(Some(e.clone())),
-            Slot::Unavailable => Some(None),
-        });
-        match now {
-            Some(known) => return known,
-            None => util::sleep_ms(10).await,
-        }
+    if ctx
+        .engine
+        .with_value(|s| matches!(s, crate::engine::Slot::NotStarted))
+    {
+        leptos::task::spawn_local(__preload_run_job());
     }
+    backend::start(ctx);
 }
 
-/// The file read in the worker: its rows arrive in chunks (each decoded in a
-/// task of its own), then its import. `Err` when the worker failed.
+/// The file read in the worker: progress, then its import (its table kept
+/// there). `Err` when the worker failed.
 async fn read_in_engine(
     ctx: Ctx,
     engine: &Engine,
     name: &str,
-    file: &web_sys::File,
+    blob: &web_sys::Blob,
     opts: &ImportOptions,
     progress: impl Fn(&'static str, f64),
 ) -> Result<Read, String> {
     if cancelled(ctx) {
         return Ok(None);
     }
-    let (id, mut events) = engine.import(file, name, opts).map_err(|e| e.to_string())?;
-    let mut rows: Vec<DayRow> = Vec::new();
+    let (id, mut events) = engine.import(blob, name, opts).map_err(|e| e.to_string())?;
+    let mut answer = Err("the worker stopped answering".to_string());
     while let Some(event) = events.next().await {
         match event {
-            Event::Msg(FromEngine::Progress { id: i, done }) if i == id => {
-                progress("Reading rows", done);
-            }
-            Event::Rows(i, mut chunk, left) if i == id => {
-                // Room for all of them once: growing a large vector step by
-                // step copies it (a long task) each time it doubles.
-                rows.reserve(left);
-                rows.append(&mut chunk);
-            }
-            Event::Msg(FromEngine::Done { id: i, result }) if i == id => {
-                return Ok(Some(result.map(|mut f| {
-                    f.import.rows = rows;
-                    Imported {
-                        import: f.import,
-                        problems_total: f.problems_total,
-                    }
+            Event::Msg(FromEngine::Progress { done, .. }, _) => progress("Reading rows", done),
+            Event::Msg(FromEngine::Done { id, result }, _) => {
+                answer = Ok(Some(result.map(|f| Imported {
+                    import: f.import,
+                    problems_total: f.problems_total,
+                    summary: f.summary,
+                    table: id,
                 })));
+                break;
             }
-            // The rows received so far are dropped with `rows`.
-            Event::Msg(FromEngine::Cancelled { id: i }) if i == id => return Ok(None),
-            Event::Msg(_) | Event::Rows(..) => {}
-            Event::Failed(message) => return Err(message),
+            Event::Msg(FromEngine::Cancelled { .. }, _) => {
+                answer = Ok(None);
+                break;
+            }
+            Event::Msg(..) => {}
+            Event::Failed(message) => {
+                answer = Err(message);
+                break;
+            }
         }
     }
-    Err("the worker stopped answering".into())
+    engine.finished(id);
+    answer
 }
 
 /// The file fed to an `ImportStream` on the page, a slice at a time, the
@@ -1007,7 +1056,7 @@ async fn read_here(
     file: &web_sys::File,
     opts: &ImportOptions,
     progress: impl Fn(&'static str, f64),
-) -> Read {
+) -> Option<Result<(Import, UsageTable), ImportError>> {
     let size = file.size();
     let mut stream = match ImportStream::new(name, opts.clone()) {
         Ok(s) => s,
@@ -1039,7 +1088,7 @@ async fn read_here(
         progress("Reading rows", offset);
         yield_now().await;
     }
-    Some(stream.finish().map(Imported::new))
+    Some(stream.finish_table())
 }
 
 // ---- the demo, and fetching from the server --------------------------------------------
@@ -1109,6 +1158,7 @@ pub fn load_demo(ctx: Ctx, auto: bool) {
 mod browser_tests {
     use super::*;
     use crate::test_support;
+    use scoreboard_core::model::DayRow;
     use wasm_bindgen_test::wasm_bindgen_test;
 
     /// A usage export of about 3 MB (over [`WHOLE_FILE_LIMIT`], so it is
@@ -1205,12 +1255,8 @@ mod browser_tests {
         let file = test_support::file("usage.csv", &text);
         import_batch(ctx, vec![Input::File(file)], Origin::Files).await;
 
-        let (days, report) = ctx.data.with_untracked(|d| {
-            (
-                d.table.day_rows().collect::<Vec<_>>(),
-                d.files.last().cloned(),
-            )
-        });
+        let days = test_support::held(ctx).day_rows().collect::<Vec<_>>();
+        let report = ctx.data.with_untracked(|d| d.files.last().cloned());
         let report = report.expect("an import report");
         assert_eq!(report.error, None);
         assert_eq!(report.rows_read, whole.rows_read);
@@ -1233,8 +1279,9 @@ mod browser_tests {
             util::sleep_ms(50).await;
         }
         let stored = stored.expect("the import saved within 30 s");
+        assert_eq!(stored.table.day_rows, days.len() as u64);
         assert_eq!(
-            by_key(stored.table.day_rows().collect::<Vec<_>>()),
+            by_key(test_support::held(ctx).day_rows().collect::<Vec<_>>()),
             by_key(days)
         );
         storage::clear_all(ctx).await.unwrap();

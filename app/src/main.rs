@@ -23,10 +23,12 @@
 //! - `app`: builds the `Ctx` (the one place), picks page or embed, loads the data.
 
 mod app;
+mod backend;
 mod charts;
 mod components;
 mod engine;
 mod engine_msg;
+mod engine_state;
 mod error;
 mod export;
 mod http;
@@ -36,6 +38,7 @@ mod loader;
 mod shared_view;
 mod state;
 mod storage;
+mod table_store;
 mod util;
 
 // Two attributes, not `all(test, …)`: clippy treats only `cfg(test)` as test code.

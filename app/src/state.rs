@@ -1,5 +1,6 @@
 //! The page's state, as plain types: the data loaded so far (kept in the
-//! browser), the view (window and team), the server's rows in live mode,
+//! browser; its rows are held by the engine, `engine_state`, and only their
+//! count is here), the view (window and team), the server's rows' status in live mode,
 //! the background jobs, and the signals that hold them ([`Ctx`]). Nothing
 //! here reads the URL, the browser's storage or the server: `app.rs` wires
 //! them into a `Ctx`, and `loader`, `storage`, `live` and `shared_view` fill it.
@@ -15,20 +16,19 @@ use std::sync::Arc;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use futures::channel::oneshot;
 use leptos::prelude::*;
-use scoreboard_core::api::{Health, RowsAnswer, SourcesAnswer};
+use scoreboard_core::api::{Health, SourcesAnswer};
 use scoreboard_core::parse::{ColumnUse, CsvPreview, Field, FileKind, LikelyMeasure};
-use scoreboard_core::{
-    DayRange, DayRow, MeasureSet, PeriodRow, Problem, Report, ReportOptions, Roster,
-    SourceCoverage, UsageTable, WindowSpec,
-};
+use scoreboard_core::{DayRange, MeasureSet, Problem, Report, ReportOptions, Roster, WindowSpec};
 use serde::{Deserialize, Serialize};
 
+use crate::engine_msg::{LiveInfo, TableInfo};
 use crate::live_cache;
 
 /// Everything loaded so far. Persisted in IndexedDB (see `storage`).
 #[derive(Debug, Clone, Default)]
 pub struct Data {
-    pub table: UsageTable,
+    /// The size of the user's table, which the engine holds (`engine_state`).
+    pub table: TableInfo,
     pub roster: Option<Roster>,
     /// One import report per file ever loaded (newest last).
     pub files: Vec<FileReport>,
@@ -273,7 +273,12 @@ pub struct Progress {
 pub struct Ctx {
     pub data: RwSignal<Data>,
     pub view: RwSignal<ViewState>,
-    pub report: Memo<Arc<Report>>,
+    /// The figures for the view, computed by the engine (`app::new_ctx`
+    /// keeps them following the view, the data and the live rows).
+    pub report: RwSignal<Arc<Report>>,
+    /// False from the moment data is loaded until its first report comes
+    /// (the dashboard waits rather than show figures of no data).
+    pub report_ready: RwSignal<bool>,
     pub progress: RwSignal<Option<Progress>>,
     pub question: RwSignal<Option<Question>>,
     pub answer: StoredValue<Option<oneshot::Sender<Answer>>>,
@@ -309,7 +314,8 @@ impl Ctx {
         Ctx {
             data: RwSignal::new(Data::default()),
             view: RwSignal::new(view),
-            report: Memo::new(move |_| report.clone()),
+            report: RwSignal::new(report),
+            report_ready: RwSignal::new(true),
             notice: RwSignal::new(None),
             last_batch: RwSignal::new(Vec::new()),
             ..self
@@ -338,6 +344,9 @@ pub struct Jobs {
     /// Set by "Cancel" beside the progress: the batch being read stops
     /// before anything of it is merged (`loader::cancel`).
     pub cancel: StoredValue<bool>,
+    /// Reports asked of the engine and not answered yet, and the number of
+    /// the latest asked (an older answer arriving after it is not shown).
+    pub computing: StoredValue<(u32, u64)>,
 }
 
 impl Jobs {
@@ -350,6 +359,7 @@ impl Jobs {
             revision: StoredValue::new(0),
             refreshing: StoredValue::new(false),
             cancel: StoredValue::new(false),
+            computing: StoredValue::new((0, 0)),
         }
     }
 }
@@ -398,11 +408,10 @@ pub enum LoadJob {
 #[derive(Debug, Clone, Default)]
 pub struct Live {
     pub health: Health,
-    pub rows: Vec<DayRow>,
-    /// Period rows from the server's exports folder.
-    pub periods: Vec<PeriodRow>,
-    /// The days each server source covers, with its freshness (last success, failing).
-    pub coverage: Vec<SourceCoverage>,
+    /// How many day rows and period rows (the server's exports folder) the
+    /// engine holds of the server's (`engine_state`).
+    pub rows: u64,
+    pub periods: u64,
     /// The server's roster (roster file + Admin API users); `None` when it has none.
     pub roster: Option<Roster>,
     pub roster_problems: Vec<Problem>,
@@ -419,12 +428,10 @@ pub struct Live {
 }
 
 impl Live {
-    /// Takes a rows answer in: a delta merged into the rows held (core's
-    /// `RowsAnswer::apply`), the whole parts replaced.
-    pub fn take(&mut self, mut answer: RowsAnswer, held: live_cache::Held) {
-        RowsAnswer::apply(&mut self.rows, &mut answer);
-        self.periods = answer.periods;
-        self.coverage = answer.coverage;
+    /// Takes in what the engine holds after a rows answer, and what it answers to.
+    pub fn take(&mut self, info: &LiveInfo, held: live_cache::Held) {
+        self.rows = info.rows;
+        self.periods = info.periods;
         self.held = held;
         self.rows_taken += 1;
     }
@@ -433,7 +440,20 @@ impl Live {
     /// even with nothing dropped. A roster alone is not enough: it would
     /// show everyone as not started (the empty-organisation trap).
     pub fn has_rows(&self) -> bool {
-        !self.rows.is_empty() || !self.periods.is_empty()
+        self.rows > 0 || self.periods > 0
+    }
+}
+
+/// The roster the report is computed with in live mode: the server's and
+/// the user's merged (the user's fills in or overrides the server's
+/// fields); the demo's is never mixed with real server rows.
+pub fn report_roster(d: &Data, l: &Live) -> Option<Roster> {
+    let mine = d.roster.as_ref().filter(|_| d.demo.is_none());
+    match (&l.roster, mine) {
+        (Some(server), Some(mine)) => Some(server.merged_with(mine)),
+        (Some(server), None) => Some(server.clone()),
+        (None, Some(mine)) => Some(mine.clone()),
+        (None, None) => None,
     }
 }
 

@@ -3,34 +3,34 @@
 //!
 //! The merged table, the roster and the import reports go to IndexedDB
 //! (localStorage is limited to a few MB; a year of a large organisation is
-//! ~10⁶ rows). Rows are stored compactly (person names interned, measures as
-//! a tuple) in chunks, serialised between yields so a large table never
-//! freezes the page, and written in one transaction so a reload never sees
-//! half a save. Copies of the files small enough to keep (for "Map columns
+//! ~10⁶ rows). The engine, which holds the table, encodes it in chunks
+//! (`table_store`: person names interned, measures as a tuple) and reads
+//! them back; this module moves the chunks in and out of IndexedDB, written
+//! in one transaction so a reload never sees half a save. Copies of the files small enough to keep (for "Map columns
 //! again") are stored with them, under `file:<key>` in the meta store, and
 //! read back with the data. Small things (the view, remembered column mappings) live in
 //! localStorage under `scoreboard:`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use chrono::NaiveDate;
 use js_sys::{Array, Promise, Uint8Array};
 use leptos::prelude::*;
-use scoreboard_core::model::{
-    DayRow, MeasureSet, Measures, ModelUsage, PeriodRow, PersonKey, Source, ToolDecisions,
-};
+use scoreboard_core::model::PersonKey;
 use scoreboard_core::parse::Field;
-use scoreboard_core::{Roster, SourceCoverage, UsageTable};
+use scoreboard_core::{Roster, SourceCoverage};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{IdbDatabase, IdbRequest, IdbTransaction, IdbTransactionMode};
 
+use crate::backend;
+use crate::engine_msg::{Reply, Request, TableInfo};
 use crate::error::{JsError, StorageError};
 use crate::state::{Ctx, Data, DemoInfo, FileReport, ViewState};
-use crate::util::{self, yield_now};
+use crate::table_store::{PRow, PRowV1, TableParts, FORMAT_VERSION};
+use crate::util;
 
 const DB_NAME: &str = "scoreboard";
 /// 2 (issue 13): the `live` store, the server's rows ([`crate::live_cache`]).
@@ -40,66 +40,7 @@ const DAYS: &str = "days";
 /// The server's rows, kept apart from the user's data.
 const LIVE: &str = "live";
 const META_KEY: &str = "meta";
-/// Rows per stored chunk (and per serialisation step between yields).
-const CHUNK_ROWS: usize = 20_000;
-/// 2 (issue 10): rows keep the measures they carry, and the data keeps the
-/// days each source covers. Format 1 still reads (rows then carry every
-/// measure, and coverage is each source's first to last day).
-const FORMAT_VERSION: u32 = 2;
 const PREFIX: &str = "scoreboard:";
-
-/// One day row, compactly: (day as days from CE, person index, source index,
-/// the eleven counters, cost in micro-dollars, cost estimated, models, tools,
-/// the measures the row carries as [`MeasureSet`] bits).
-#[derive(Serialize, Deserialize)]
-struct Row(
-    i32,
-    u32,
-    u8,
-    [u64; 11],
-    i64,
-    bool,
-    Vec<ModelUsage>,
-    Vec<ToolDecisions>,
-    u16,
-);
-
-/// A day row of format 1, before rows said which measures they carry.
-#[derive(Deserialize)]
-struct RowV1(
-    i32,
-    u32,
-    u8,
-    [u64; 11],
-    i64,
-    bool,
-    Vec<ModelUsage>,
-    Vec<ToolDecisions>,
-);
-
-impl From<RowV1> for Row {
-    fn from(r: RowV1) -> Row {
-        let RowV1(day, person, source, c, cost, est, models, tools) = r;
-        Row(
-            day,
-            person,
-            source,
-            c,
-            cost,
-            est,
-            models,
-            tools,
-            MeasureSet::all().bits(),
-        )
-    }
-}
-
-/// One period row: its last day, then the row (whose day is the first day).
-#[derive(Serialize, Deserialize)]
-struct PRow(i32, Row);
-
-#[derive(Deserialize)]
-struct PRowV1(i32, RowV1);
 
 /// Only the format number, read first to pick the row shape.
 #[derive(Deserialize)]
@@ -121,95 +62,6 @@ struct Meta<P> {
     /// The days each source covers, as the loads declared them (format 2).
     #[serde(default)]
     coverage: Vec<SourceCoverage>,
-}
-
-fn source_index(s: Source) -> u8 {
-    Source::ALL.iter().position(|x| *x == s).unwrap_or(0) as u8
-}
-
-fn day_number(d: NaiveDate) -> i32 {
-    use chrono::Datelike;
-    d.num_days_from_ce()
-}
-
-/// A day row's parts, as both row kinds hold them.
-struct Parts<'a> {
-    day: NaiveDate,
-    person: u32,
-    source: Source,
-    m: &'a Measures,
-    models: &'a [ModelUsage],
-    tools: &'a [ToolDecisions],
-    present: MeasureSet,
-}
-
-fn row(p: Parts<'_>) -> Row {
-    Row(
-        day_number(p.day),
-        p.person,
-        source_index(p.source),
-        p.m.counters(),
-        p.m.cost_micros,
-        p.m.cost_is_estimated,
-        p.models.to_vec(),
-        p.tools.to_vec(),
-        p.present.bits(),
-    )
-}
-
-fn encode(r: &DayRow, person: u32) -> Row {
-    row(Parts {
-        day: r.day,
-        person,
-        source: r.source,
-        m: &r.measures,
-        models: &r.models,
-        tools: &r.tools,
-        present: r.present,
-    })
-}
-
-fn encode_period(p: &PeriodRow, person: u32) -> PRow {
-    PRow(
-        day_number(p.end),
-        row(Parts {
-            day: p.start,
-            person,
-            source: p.source,
-            m: &p.measures,
-            models: &p.models,
-            tools: &p.tools,
-            present: p.present,
-        }),
-    )
-}
-
-fn decode(r: Row, persons: &[PersonKey]) -> Option<DayRow> {
-    let Row(day, person, source, c, cost, est, models, tools, present) = r;
-    Some(DayRow {
-        day: NaiveDate::from_num_days_from_ce_opt(day)?,
-        person: persons.get(person as usize)?.clone(),
-        source: *Source::ALL.get(usize::from(source))?,
-        measures: Measures::from_counters(c, cost, est),
-        models,
-        tools,
-        present: MeasureSet::from_bits_truncate(present),
-    })
-}
-
-fn decode_period(p: PRow, persons: &[PersonKey]) -> Option<PeriodRow> {
-    let PRow(end, r) = p;
-    let d = decode(r, persons)?;
-    Some(PeriodRow {
-        start: d.day,
-        end: NaiveDate::from_num_days_from_ce_opt(end)?,
-        person: d.person,
-        source: d.source,
-        measures: d.measures,
-        models: d.models,
-        tools: d.tools,
-        present: d.present,
-    })
 }
 
 // ---- copies of the files, for "Map columns again" ------------------------------
@@ -378,22 +230,18 @@ pub fn schedule_save(ctx: Ctx) {
     });
 }
 
-/// Person keys by number, so each row stores a small index instead of an e-mail.
-#[derive(Default)]
-struct Interner {
-    persons: Vec<PersonKey>,
-    index: HashMap<PersonKey, u32>,
-}
-
-impl Interner {
-    fn get(&mut self, k: &PersonKey) -> u32 {
-        if let Some(&i) = self.index.get(k) {
-            return i;
-        }
-        let i = self.persons.len() as u32;
-        self.index.insert(k.clone(), i);
-        self.persons.push(k.clone());
-        i
+/// The user's table in its stored form, from the engine (none runs when
+/// nothing was ever loaded or read back: an empty table).
+async fn encoded_table(ctx: Ctx) -> Result<(TableParts, Vec<Uint8Array>), StorageError> {
+    let Some(backend) = backend::running(ctx) else {
+        return Ok((TableParts::default(), Vec::new()));
+    };
+    match backend.call(Request::Save, Vec::new()).await {
+        Ok((Reply::Saved(parts), chunks)) => Ok((parts, chunks)),
+        Ok((Reply::Failed(why), _)) | Err(why) => Err(StorageError::Encode(why)),
+        Ok(_) => Err(StorageError::Encode(
+            "the engine answered something else".into(),
+        )),
     }
 }
 
@@ -401,47 +249,22 @@ async fn save(ctx: Ctx) -> Result<(), StorageError> {
     let revision = ctx.jobs.revision;
     let rev = revision.get_value();
     let stale = || revision.get_value() != rev;
-    // Serialise chunk by chunk between yields, interning persons as they come.
-    let total = ctx.data.with_untracked(|d| d.table.day_count());
-    let mut interner = Interner::default();
-    let mut chunks: Vec<Uint8Array> = Vec::new();
-    let mut start = 0;
-    while start < total {
-        let end = (start + CHUNK_ROWS).min(total);
-        let bytes = ctx.data.with_untracked(|d| {
-            let rows: Vec<Row> = d
-                .table
-                .day_rows_in(start..end)
-                .map(|r| encode(&r, interner.get(&r.person)))
-                .collect();
-            serde_json::to_vec(&rows)
-        });
-        let bytes = bytes.map_err(|e| StorageError::Encode(e.to_string()))?;
-        chunks.push(Uint8Array::from(bytes.as_slice()));
-        start = end;
-        yield_now().await;
-        if stale() {
-            return Err(StorageError::Stale);
-        }
+    let (parts, chunks) = encoded_table(ctx).await?;
+    if stale() {
+        return Err(StorageError::Stale);
     }
     let meta = ctx.data.with_untracked(|d| {
-        let periods = d
-            .table
-            .periods()
-            .iter()
-            .map(|p| encode_period(p, interner.get(&p.person)))
-            .collect();
         let meta = Meta {
-            coverage: d.table.declared_coverage().cloned().collect(),
+            coverage: parts.coverage,
             version: FORMAT_VERSION,
             saved_at: String::from(js_sys::Date::new_0().to_iso_string()),
-            persons: std::mem::take(&mut interner.persons),
-            periods,
+            persons: parts.persons,
+            periods: parts.periods,
             roster: d.roster.clone(),
             files: d.files.clone(),
             demo: d.demo.clone(),
             chunks: chunks.len() as u32,
-            day_rows: total as u64,
+            day_rows: parts.day_rows,
         };
         serde_json::to_vec(&meta)
     });
@@ -504,7 +327,7 @@ const LIVE_ROWS: &str = "rows";
 const LIVE_ETAG: &str = "etag";
 
 /// The server's rows kept at the last visit (compact encoding) and their `ETag`.
-pub async fn kept_live_rows() -> Result<Option<(Vec<u8>, Option<String>)>, StorageError> {
+pub async fn kept_live_rows() -> Result<Option<(Uint8Array, Option<String>)>, StorageError> {
     let db = open_db().await?;
     let tx = db
         .transaction_with_str_and_mode(LIVE, IdbTransactionMode::Readonly)
@@ -522,13 +345,13 @@ pub async fn kept_live_rows() -> Result<Option<(Vec<u8>, Option<String>)>, Stora
     if rows.is_undefined() || rows.is_null() {
         return Ok(None);
     }
-    Ok(Some((Uint8Array::new(&rows).to_vec(), etag.as_string())))
+    Ok(Some((Uint8Array::new(&rows), etag.as_string())))
 }
 
 /// Keeps the server's rows (replacing what was kept), in one transaction
 /// with their `ETag`.
-pub async fn keep_live_rows(bytes: &[u8], etag: Option<&str>) -> Result<(), StorageError> {
-    if bytes.is_empty() {
+pub async fn keep_live_rows(bytes: &Uint8Array, etag: Option<&str>) -> Result<(), StorageError> {
+    if bytes.length() == 0 {
         return Ok(());
     }
     let db = open_db().await?;
@@ -538,7 +361,7 @@ pub async fn keep_live_rows(bytes: &[u8], etag: Option<&str>) -> Result<(), Stor
     let done = transaction_done(&tx);
     let store = tx.object_store(LIVE).map_err(JsError::from)?;
     store
-        .put_with_key(&Uint8Array::from(bytes), &JsValue::from_str(LIVE_ROWS))
+        .put_with_key(bytes, &JsValue::from_str(LIVE_ROWS))
         .map_err(JsError::from)?;
     match etag {
         Some(e) => store.put_with_key(&JsValue::from_str(e), &JsValue::from_str(LIVE_ETAG)),
@@ -607,10 +430,10 @@ async fn load_from(ctx: Ctx, db: &IdbDatabase) -> Result<Option<Data>, StorageEr
             })
         }
     };
-    // Chunk by chunk into the table, one short read transaction per chunk
-    // (a transaction does not survive a yield), yielding in between.
-    let mut table = UsageTable::new();
-    let mut read = 0u64;
+    // The chunks as stored, one short read transaction each (a
+    // transaction does not survive an await), then handed to the engine,
+    // which reads them into its table.
+    let mut chunks = Vec::with_capacity(meta.chunks as usize);
     for i in 0..meta.chunks {
         let tx = db
             .transaction_with_str_and_mode(DAYS, IdbTransactionMode::Readonly)
@@ -625,25 +448,15 @@ async fn load_from(ctx: Ctx, db: &IdbDatabase) -> Result<Option<Data>, StorageEr
         if chunk.is_undefined() || chunk.is_null() {
             break;
         }
-        let rows = decode_chunk(&Uint8Array::new(&chunk).to_vec(), version, &meta.persons)?;
-        read += rows.len() as u64;
-        table.insert_days(rows);
-        yield_now().await;
+        chunks.push(Uint8Array::new(&chunk));
     }
-    if read != meta.day_rows {
-        return Err(StorageError::Incomplete {
-            read,
-            expected: meta.day_rows,
-        });
-    }
-    table.insert_periods(
-        meta.periods
-            .into_iter()
-            .filter_map(|p| decode_period(p, &meta.persons)),
-    );
-    for c in &meta.coverage {
-        table.add_source_coverage(c);
-    }
+    let parts = TableParts {
+        persons: meta.persons,
+        periods: meta.periods,
+        coverage: meta.coverage,
+        day_rows: meta.day_rows,
+    };
+    let table = restore_table(ctx, version, parts, chunks).await?;
     let mut files = meta.files;
     for f in &mut files {
         let Some(key) = f.kept.clone() else { continue };
@@ -666,6 +479,34 @@ async fn load_from(ctx: Ctx, db: &IdbDatabase) -> Result<Option<Data>, StorageEr
     }))
 }
 
+/// The stored table handed to the engine (started for it; none is needed
+/// for data without rows: a roster alone).
+async fn restore_table(
+    ctx: Ctx,
+    version: u32,
+    parts: TableParts,
+    chunks: Vec<Uint8Array>,
+) -> Result<TableInfo, StorageError> {
+    if parts.day_rows == 0 && parts.periods.is_empty() && parts.coverage.is_empty() {
+        return Ok(TableInfo::default());
+    }
+    let backend = backend::backend(ctx).await;
+    match backend
+        .call(Request::Restore { version, parts }, chunks)
+        .await
+    {
+        Ok((Reply::Restored(info), _)) => Ok(info),
+        Ok((Reply::Failed(why), _)) => Err(StorageError::Restore(why)),
+        Ok(_) => Err(StorageError::Unreadable(
+            "the engine answered something else".into(),
+        )),
+        Err(why) => {
+            backend::engine_failed(ctx, &why);
+            Err(StorageError::Unreadable(why))
+        }
+    }
+}
+
 /// A kept file's stored copy (one short read transaction).
 async fn read_kept(db: &IdbDatabase, key: &str) -> Result<Option<Vec<u8>>, JsError> {
     let tx = db
@@ -679,26 +520,6 @@ async fn read_kept(db: &IdbDatabase, key: &str) -> Result<Option<Vec<u8>>, JsErr
         .await
         .map_err(JsError::from)?;
     Ok((!v.is_undefined() && !v.is_null()).then(|| Uint8Array::new(&v).to_vec()))
-}
-
-/// One stored chunk of day rows, in the row shape of its format.
-fn decode_chunk(
-    bytes: &[u8],
-    version: u32,
-    persons: &[PersonKey],
-) -> Result<Vec<DayRow>, StorageError> {
-    let unreadable =
-        |e: serde_json::Error| StorageError::Unreadable(format!("a chunk of rows: {e}"));
-    let rows: Vec<Row> = if version == 1 {
-        let old: Vec<RowV1> = serde_json::from_slice(bytes).map_err(unreadable)?;
-        old.into_iter().map(Row::from).collect()
-    } else {
-        serde_json::from_slice(bytes).map_err(unreadable)?
-    };
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| decode(r, persons))
-        .collect())
 }
 
 /// Removes everything Scoreboard stored in this browser: the data, the
@@ -785,105 +606,6 @@ pub fn remember_mapping(headers: &[String], choice: &BTreeMap<String, Option<Fie
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn day(s: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
-    }
-
-    #[test]
-    fn stored_rows_read_back_unchanged() {
-        let mut r = DayRow::new(
-            day("2026-11-16"),
-            PersonKey::email("Ada@Example.com"),
-            Source::AdminApi,
-        );
-        r.measures = Measures {
-            sessions: 3,
-            lines_added: 120,
-            lines_removed: 7,
-            commits: 1,
-            pull_requests: 1,
-            edits_accepted: 9,
-            edits_rejected: 2,
-            input_tokens: 1000,
-            output_tokens: 200,
-            cache_read_tokens: 30_000,
-            cache_creation_tokens: 400,
-            cost_micros: 1_250_000,
-            cost_is_estimated: true,
-        };
-        r.models.push(ModelUsage {
-            model: "claude-opus-5".into(),
-            input_tokens: 1000,
-            ..ModelUsage::default()
-        });
-        r.tools.push(ToolDecisions {
-            tool: "edit_tool".into(),
-            accepted: 9,
-            rejected: 2,
-        });
-        let persons = vec![r.person.clone()];
-        let json = serde_json::to_vec(&vec![encode(&r, 0)]).unwrap_or_default();
-        let back: Vec<Row> = serde_json::from_slice(&json).unwrap_or_default();
-        let back: Vec<DayRow> = back
-            .into_iter()
-            .filter_map(|x| decode(x, &persons))
-            .collect();
-        assert_eq!(back, vec![r]);
-    }
-
-    #[test]
-    fn stored_period_rows_read_back_unchanged() {
-        let mut p = PeriodRow {
-            start: day("2026-11-01"),
-            end: day("2026-11-30"),
-            person: PersonKey::api_key("ci-bot"),
-            source: Source::Csv,
-            measures: Measures::default(),
-            models: Vec::new(),
-            tools: Vec::new(),
-            present: MeasureSet::COST | MeasureSet::SESSIONS,
-        };
-        p.measures.sessions = 40;
-        let persons = vec![p.person.clone()];
-        let json = serde_json::to_vec(&encode_period(&p, 0)).unwrap_or_default();
-        let back: Option<PRow> = serde_json::from_slice(&json).ok();
-        assert_eq!(back.and_then(|x| decode_period(x, &persons)), Some(p));
-    }
-
-    /// Issue 10: a row that carries only some measures keeps saying so after
-    /// a reload, so a later file still merges measure by measure.
-    #[test]
-    fn a_thin_row_keeps_the_measures_it_carries() {
-        let mut r = DayRow::new(day("2026-11-16"), PersonKey::email("a@b.c"), Source::Csv);
-        r.measures.lines_added = 40;
-        r.present = MeasureSet::LINES_ADDED;
-        let json = serde_json::to_vec(&vec![encode(&r, 0)]).unwrap_or_default();
-        let back = decode_chunk(&json, FORMAT_VERSION, &[r.person.clone()]);
-        assert_eq!(back, Ok(vec![r]));
-    }
-
-    /// Format 1 (rows without their measures) still reads: every measure carried.
-    #[test]
-    fn rows_stored_in_format_1_still_read() {
-        let v1 = r#"[[740000,0,2,[3,120,0,0,0,9,2,0,0,0,0],1250000,false,[],[]]]"#;
-        let back = decode_chunk(v1.as_bytes(), 1, &[PersonKey::email("a@b.c")]).unwrap_or_default();
-        assert_eq!(back.len(), 1);
-        assert_eq!(back[0].present, MeasureSet::all());
-        assert_eq!(back[0].measures.lines_added, 120);
-        assert_eq!(back[0].source, Source::Csv);
-    }
-
-    #[test]
-    fn a_row_pointing_at_an_unknown_person_is_dropped_not_invented() {
-        let r = DayRow::new(day("2026-11-16"), PersonKey::email("a@b.c"), Source::Csv);
-        assert_eq!(decode(encode(&r, 5), &[]), None);
-    }
-}
-
 /// IndexedDB and localStorage in headless Chromium (`make test`).
 // Two attributes, not `all(test, …)`: clippy treats only `cfg(test)` as test code.
 #[cfg(test)]
@@ -891,13 +613,17 @@ mod tests {
 mod browser_tests {
     use super::*;
     use crate::state::WindowChoice;
+    use crate::table_store::CHUNK_ROWS;
     use crate::test_support;
-    use scoreboard_core::RosterEntry;
+    use chrono::NaiveDate;
+    use scoreboard_core::model::{DayRow, Measures, PeriodRow, Source};
+    use scoreboard_core::{RosterEntry, UsageTable};
     use wasm_bindgen_test::wasm_bindgen_test;
 
     /// `people` × `days` day rows with distinct measures, a period row, a
-    /// roster and an import report: everything `Data` keeps.
-    fn sample(people: u32, days: u32) -> Data {
+    /// roster and an import report: everything `Data` keeps, its table
+    /// held by the engine as after loading it.
+    fn sample(ctx: Ctx, people: u32, days: u32) -> (Data, UsageTable) {
         let first = NaiveDate::from_ymd_opt(2025, 1, 6).unwrap();
         let mut rows = Vec::new();
         for p in 0..people {
@@ -931,12 +657,15 @@ mod browser_tests {
         ada.team = Some("Platform".into());
         let mut report = FileReport::new("usage.csv", 1234);
         report.rows_read = u64::from(people * days);
-        Data {
-            table,
+        test_support::hold(ctx, table.clone());
+        let data = Data {
+            table: ctx.data.with_untracked(|d| d.table),
             roster: Some(Roster::new(vec![ada])),
             files: vec![report],
             demo: None,
-        }
+        };
+        ctx.data.set(data.clone());
+        (data, table)
     }
 
     #[wasm_bindgen_test]
@@ -945,14 +674,17 @@ mod browser_tests {
         clear_all(ctx).await.unwrap();
         assert!(load(ctx).await.unwrap().is_none(), "nothing stored yet");
         // More rows than two chunks, so the chunked write and read are both used.
-        let data = sample(150, 300);
-        assert!(data.table.day_count() > 2 * CHUNK_ROWS);
-        ctx.data.set(data.clone());
+        let (data, table) = sample(ctx, 150, 300);
+        assert!(table.day_count() > 2 * CHUNK_ROWS);
         save(ctx).await.unwrap();
 
+        // As after a reload: the engine holds nothing until the data is read back.
+        test_support::hold(ctx, UsageTable::new());
         let back = load(ctx).await.unwrap().expect("the saved data");
-        assert!(back.table.day_rows().eq(data.table.day_rows()));
-        assert_eq!(back.table.periods(), data.table.periods());
+        let held = test_support::held(ctx);
+        assert!(held.day_rows().eq(table.day_rows()));
+        assert_eq!(held.periods(), table.periods());
+        assert_eq!(back.table, data.table);
         assert_eq!(back.roster, data.roster);
         assert_eq!(back.files, data.files);
         assert_eq!(back.demo, data.demo);
@@ -968,7 +700,7 @@ mod browser_tests {
         let bytes = b"Date,Email,Conversations\n2026-11-16,a@b.c,3\n".to_vec();
         let key = keep_file(ctx, &bytes).expect("a small file is kept");
         assert_eq!(keep_file(ctx, &vec![b'x'; KEEP_FILE_LIMIT + 1]), None);
-        let mut data = sample(2, 3);
+        let (mut data, _) = sample(ctx, 2, 3);
         data.files[0].kept = Some(key.clone());
         ctx.data.set(data);
         save(ctx).await.unwrap();
@@ -985,7 +717,7 @@ mod browser_tests {
     #[wasm_bindgen_test]
     async fn clear_all_data_forgets_rows_view_and_mappings_but_not_other_sites_keys() {
         let ctx = test_support::ctx();
-        ctx.data.set(sample(2, 3));
+        sample(ctx, 2, 3);
         save(ctx).await.unwrap();
         let headers = vec!["Day".to_string(), "Who".to_string()];
         let choice = BTreeMap::from([("who".to_string(), Some(Field::Email))]);
@@ -1016,9 +748,9 @@ mod browser_tests {
     async fn clear_all_data_during_a_save_wins_nothing_is_written_afterwards() {
         let ctx = test_support::ctx();
         clear_all(ctx).await.unwrap();
-        ctx.data.set(sample(20, 30));
-        // The save yields after serialising its first chunk; "Clear all data"
-        // starts then, so the save must notice and write nothing.
+        sample(ctx, 20, 30);
+        // The save waits for the engine's encoding; "Clear all data" starts
+        // then, so the save must notice and write nothing.
         let (saved, cleared) = futures::future::join(save(ctx), clear_all(ctx)).await;
         assert_eq!(saved, Err(StorageError::Stale));
         cleared.unwrap();

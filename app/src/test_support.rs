@@ -7,21 +7,52 @@
 //! fresh browser profile per run: IndexedDB and localStorage start empty, but
 //! what one test stores is seen by the next, so tests that store clear first.
 
-use leptos::prelude::Set;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use leptos::prelude::{Set, SetValue, Update};
+use scoreboard_core::UsageTable;
 use wasm_bindgen::JsCast;
 
+use crate::engine::{Backend, Slot};
+use crate::engine_state::EngineState;
 use crate::state::Ctx;
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 /// The page's state as `App` makes it, with the stored data already read back
-/// (found empty), so an import merges at once instead of waiting for it.
+/// (found empty), so an import merges at once instead of waiting for it. The
+/// engine runs on the page, as where no worker can start (these tests have
+/// no worker script).
 pub fn ctx() -> Ctx {
     // What `mount_to_body` does first: background work (a save) can be spawned.
     let _ = any_spawner::Executor::init_wasm_bindgen();
     let ctx = crate::app::new_ctx(Default::default());
     ctx.restored.set(true);
+    ctx.engine
+        .set_value(Slot::Ready(Backend::Here(Rc::new(RefCell::new(
+            EngineState::default(),
+        )))));
     ctx
+}
+
+/// The page's engine (the one [`ctx`] starts).
+fn engine(ctx: Ctx) -> Rc<RefCell<EngineState>> {
+    match crate::backend::running(ctx) {
+        Some(Backend::Here(state)) => state,
+        _ => panic!("the test's engine runs on the page"),
+    }
+}
+
+/// The user's table as the engine holds it.
+pub fn held(ctx: Ctx) -> UsageTable {
+    engine(ctx).borrow().own().clone()
+}
+
+/// Makes `table` the user's table, in the engine and in the data's count.
+pub fn hold(ctx: Ctx, table: UsageTable) {
+    let info = engine(ctx).borrow_mut().set_own(table);
+    ctx.data.update(|d| d.table = info);
 }
 
 /// An empty `<div>` at the end of the document's body, to mount a component in.

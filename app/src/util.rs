@@ -177,6 +177,19 @@ pub fn mark(name: &str) {
     list.push(&entry);
 }
 
+/// Keeps the engine worker's largest wasm memory seen in
+/// `window.__scoreboard_engine_bytes` (read by `make bench`, which counts
+/// it with the page's own: the rows live there).
+pub fn engine_memory(bytes: f64) {
+    let Some(w) = web_sys::window() else { return };
+    let key = JsValue::from_str("__scoreboard_engine_bytes");
+    let before = js_sys::Reflect::get(&w, &key)
+        .ok()
+        .and_then(|v| v.as_f64())
+        .unwrap_or(0.0);
+    let _ = js_sys::Reflect::set(&w, &key, &JsValue::from_f64(before.max(bytes)));
+}
+
 /// Lets the browser handle input and paint before the next piece of work
 /// (a macrotask, so rendering and events run in between).
 pub async fn yield_now() {

@@ -129,6 +129,7 @@ return {
   longtasks: b.longtasks,
   heap_max: b.heap_max,
   heap_samples: b.samples,
+  engine_bytes: window.__scoreboard_engine_bytes || 0,
   dashboard: !!document.querySelector('#dashboard'),
 };
 "#;
@@ -142,6 +143,9 @@ pub struct AppRun {
     pub long_tasks: usize,
     pub js_heap_peak_bytes: f64,
     pub wasm_memory_bytes: f64,
+    /// The engine worker's wasm memory (where the rows are held), as the
+    /// page last heard it (it only grows).
+    pub engine_memory_bytes: f64,
 }
 
 fn mark_t(marks: &[Value], name: &str, after: f64) -> Option<f64> {
@@ -217,6 +221,7 @@ async fn app_run(b: &Browser, base: &str, file: &Path) -> Result<AppRun> {
             long_tasks: tasks.len(),
             js_heap_peak_bytes: v["heap_max"].as_f64().unwrap_or(0.0),
             wasm_memory_bytes: wasm,
+            engine_memory_bytes: v["engine_bytes"].as_f64().unwrap_or(0.0),
         })
     }
     .await;
@@ -445,7 +450,10 @@ pub async fn run(
                 "long_tasks": med(&f(|r| r.long_tasks as f64)),
                 "js_heap_peak_bytes": med(&f(|r| r.js_heap_peak_bytes)),
                 "wasm_memory_bytes": med(&f(|r| r.wasm_memory_bytes)),
-                "heap_peak_bytes": med(&f(|r| r.js_heap_peak_bytes + r.wasm_memory_bytes)),
+                "engine_memory_bytes": med(&f(|r| r.engine_memory_bytes)),
+                "heap_peak_bytes": med(&f(|r| {
+                    r.js_heap_peak_bytes + r.wasm_memory_bytes + r.engine_memory_bytes
+                })),
                 "samples": app,
             },
             "duckdb": {

@@ -389,12 +389,12 @@ pub fn markdown(r: &Value) -> String {
         "## 2. Import to dashboard in headless Chromium, and 3. DuckDB-WASM beside it\n"
     );
     let _ = writeln!(w, "{}\n", BROWSER_METHOD);
-    let _ = writeln!(w, "| rows | file | runs | drop → rendered | of which parse | compute | longest task (median / worst) | long tasks | JS heap peak | wasm memory |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(w, "| rows | file | runs | drop → rendered | of which parse | compute | longest task (median / worst) | long tasks | JS heap peak | page wasm memory | engine worker's wasm memory |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for c in &cases {
         let a = &c["app"];
         let _ = writeln!(
             w,
-            "| {} | {} | {} | **{} ms** | {} ms | {} ms | {} / {} ms | {} | {} | {} |",
+            "| {} | {} | {} | **{} ms** | {} ms | {} ms | {} / {} ms | {} | {} | {} | {} |",
             rows_label(c["rows"].as_u64().unwrap_or(0)),
             mb(&c["file_bytes"]),
             a["ok_runs"],
@@ -405,7 +405,8 @@ pub fn markdown(r: &Value) -> String {
             f(&a["longest_task_ms_max"], 0),
             f(&a["long_tasks"], 0),
             mb(&a["js_heap_peak_bytes"]),
-            mb(&a["wasm_memory_bytes"])
+            mb(&a["wasm_memory_bytes"]),
+            mb(&a["engine_memory_bytes"])
         );
     }
     let _ = writeln!(

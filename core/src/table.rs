@@ -463,6 +463,19 @@ impl UsageTable {
         self.days.day.len()
     }
 
+    /// The first and last day of any row (a period row counts from its
+    /// start to its end); `None` for a table without rows.
+    pub fn day_span(&self) -> Option<(NaiveDate, NaiveDate)> {
+        let days = self.days.day.iter().map(|&d| (d, d));
+        let periods = self
+            .periods
+            .iter()
+            .map(|p| (p.start.num_days_from_ce(), p.end.num_days_from_ce()));
+        days.chain(periods)
+            .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
+            .map(|(a, b)| (date(a), date(b)))
+    }
+
     /// Day row `i` (in the order rows were first loaded), built from the columns.
     pub fn day_row(&self, i: usize) -> DayRow {
         let d = &self.days;

@@ -10,8 +10,8 @@ use chrono::{Duration, NaiveDate};
 use scoreboard_core::metrics::{Direction, Figures, Meaning, Report, WeekCoverage, WeekFigures};
 use scoreboard_core::parse::{self, ImportOptions};
 use scoreboard_core::{
-    compute, DayRange, DayRow, Freshness, Measures, PersonKey, ReportOptions, Roster, RosterEntry,
-    Source, SourceCoverage, UsageTable,
+    compute, DayRange, DayRow, Freshness, MeasureSet, Measures, PeriodRow, PersonKey,
+    ReportOptions, Roster, RosterEntry, Source, SourceCoverage, UsageTable,
 };
 
 fn d(s: &str) -> NaiveDate {
@@ -473,4 +473,29 @@ fn a_stopped_server_source_is_named_by_name() {
         "{}",
         s.suggestion
     );
+}
+
+/// An import report names the first and last day a file covers: a period
+/// row counts to its end, and a table without rows has no span (not a
+/// made-up day).
+#[test]
+fn a_tables_day_span_runs_from_its_first_day_to_its_last_period_end() {
+    let mut t = UsageTable::new();
+    assert_eq!(t.day_span(), None);
+    t.insert_days([
+        row(d("2026-11-10"), who(1), 1, 1),
+        row(d("2026-11-03"), who(2), 1, 1),
+    ]);
+    assert_eq!(t.day_span(), Some((d("2026-11-03"), d("2026-11-10"))));
+    t.insert_periods([PeriodRow {
+        start: d("2026-11-01"),
+        end: d("2026-11-30"),
+        person: who(3),
+        source: Source::Csv,
+        measures: Default::default(),
+        models: Vec::new(),
+        tools: Vec::new(),
+        present: MeasureSet::all(),
+    }]);
+    assert_eq!(t.day_span(), Some((d("2026-11-01"), d("2026-11-30"))));
 }

@@ -1,38 +1,45 @@
 //! The page's engine, a Web Worker (built by Trunk from index.html's
-//! `data-type="worker"` link, loaded by the page on its first file import,
-//! never on a first visit): it reads a dropped `File` with `File.stream()`
-//! straight into core's `ImportStream`, so parsing a large export never
-//! runs on the page's thread. Messages: `engine_msg` (shared with the page).
+//! `data-type="worker"` link, loaded by the page when it has data to hold:
+//! the first file import, data stored in this browser, live mode; never on
+//! a first visit). It holds the data (`engine_state`): it reads a dropped
+//! `File` with `File.stream()` straight into core's `ImportStream`, keeps
+//! the file's table, merges it, encodes it for storage, takes the server's
+//! rows and computes the report, so none of that runs on the page's
+//! thread. Messages: `engine_msg` (shared with the page).
 //!
 //! At start it folds a few thousand synthetic rows once before saying
 //! `Ready`: Chromium runs a freshly loaded wasm function unoptimised on its
 //! first call, and a large file's first call would pay for it.
 
+// Shared with the page, which uses parts the worker does not.
 #[path = "../engine_msg.rs"]
+#[allow(dead_code)]
 mod engine_msg;
+#[path = "../engine_state.rs"]
+#[allow(dead_code)]
+mod engine_state;
+#[path = "../table_store.rs"]
+#[allow(dead_code)]
+mod table_store;
 // The page's error words, so a file the browser cannot read is described
 // here as on the page (its other errors are the page's, unused here).
 #[path = "../error.rs"]
 #[allow(dead_code)]
 mod error;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt::Write as _;
 use std::rc::Rc;
 
 use engine_msg::{Finished, FromEngine, ToEngine, PROBLEMS_SENT};
+use engine_state::EngineState;
 use js_sys::{Array, Uint8Array};
-use scoreboard_core::api::{rows_wire, RowsAnswer};
-use scoreboard_core::model::DayRow;
 use scoreboard_core::parse::{ImportError, ImportOptions, ImportStream};
 use scoreboard_core::UsageTable;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, DedicatedWorkerGlobalScope, MessageEvent, ReadableStreamDefaultReader};
-
-/// Rows per `Rows` message: decoding one chunk on the page stays a short task.
-const ROWS_PER_MESSAGE: usize = 1_000;
 
 fn main() {
     console_error_panic_hook::set_once();
@@ -41,6 +48,7 @@ fn main() {
     // The import the page cancelled last (ids start at 1): its read loop
     // stops at its next chunk.
     let cancelled = Rc::new(Cell::new(0u32));
+    let state = Rc::new(RefCell::new(EngineState::default()));
     let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
         let data = Array::from(&e.data());
         let text = data.get(0).as_string().unwrap_or_default();
@@ -58,9 +66,24 @@ fn main() {
                     column_overrides,
                     ..ImportOptions::default()
                 };
-                wasm_bindgen_futures::spawn_local(import(id, name, opts, blob, cancelled.clone()));
+                wasm_bindgen_futures::spawn_local(import(
+                    id,
+                    name,
+                    opts,
+                    blob,
+                    cancelled.clone(),
+                    state.clone(),
+                ));
             }
             Ok(ToEngine::Cancel { id }) => cancelled.set(id),
+            Ok(ToEngine::Call { id, request }) => {
+                let buffers = (1..data.length())
+                    .map(|i| Uint8Array::new(&data.get(i)).to_vec())
+                    .collect();
+                let (reply, out) = state.borrow_mut().answer(request, buffers);
+                post_with(&FromEngine::Reply { id, reply }, &out);
+                post_memory();
+            }
             // Only a page of another version could send this: nothing to answer.
             Err(_) => {}
         }
@@ -71,80 +94,66 @@ fn main() {
 }
 
 fn post(msg: &FromEngine) {
-    post_with(msg, None);
+    post_with(msg, &[]);
 }
 
-/// Posts `[json, bytes]`, the bytes' buffer transferred to the page.
-fn post_with(msg: &FromEngine, bytes: Option<&[u8]>) {
+/// Posts `[json, bytes…]`, the bytes' buffers transferred to the page.
+fn post_with(msg: &FromEngine, buffers: &[Vec<u8>]) {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     // These types always serialise; an empty message would read as a broken engine.
     let text = serde_json::to_string(msg).unwrap_or_default();
     let data = Array::of1(&JsValue::from_str(&text));
     let transfer = Array::new();
-    if let Some(bytes) = bytes {
-        let buf = Uint8Array::from(bytes);
+    for bytes in buffers {
+        let buf = Uint8Array::from(bytes.as_slice());
         transfer.push(&buf.buffer());
         data.push(&buf);
     }
     let _ = scope.post_message_with_transfer(&data, &transfer);
 }
 
-/// A chunk of rows in core's compact encoding (`rows_wire`): an answer of rows only.
-fn encode_rows(rows: Vec<DayRow>) -> Vec<u8> {
-    let day = rows.first().map(|r| r.day).unwrap_or_default();
-    rows_wire::encode(&RowsAnswer {
-        from: day,
-        to: day,
-        counts: Default::default(),
-        rows,
-        periods: Vec::new(),
-        imported: Default::default(),
-        coverage: Vec::new(),
-        cursor: None,
-        delta: None,
-    })
-}
-
-/// Reads the file and answers: progress, the rows in chunks, then `Done`;
-/// or `Cancelled` when the page cancelled it before its rows were sent.
-async fn import(id: u32, name: String, opts: ImportOptions, blob: Blob, cancelled: Rc<Cell<u32>>) {
+/// Reads the file and answers: progress, then `Done` (the file's table
+/// kept under `id`); or `Cancelled` when the page cancelled it.
+async fn import(
+    id: u32,
+    name: String,
+    opts: ImportOptions,
+    blob: Blob,
+    cancelled: Rc<Cell<u32>>,
+    state: Rc<RefCell<EngineState>>,
+) {
     let result = match read(id, &name, opts, &blob, &cancelled).await {
-        Ok(None) => {
-            post(&FromEngine::Cancelled { id });
-            return;
-        }
-        // Parsing ended while the page's `Cancel` waited to be read.
-        Ok(Some(_)) if cancelled.get() == id => {
-            post(&FromEngine::Cancelled { id });
-            return;
-        }
-        Ok(Some((mut import, table))) => {
+        Ok(Some((mut import, table))) if cancelled.get() != id => {
             let problems_total = import.problems.len() as u64;
             import.problems.truncate(PROBLEMS_SENT);
-            // The file was folded into its own columnar table (no `DayRow` per
-            // row held at once); its day rows go out a chunk at a time, from
-            // the end as the page has always counted `left`. One import's rows
-            // have distinct keys, so their order does not matter to the page.
-            let mut end = table.day_count();
-            while end > 0 {
-                let start = end.saturating_sub(ROWS_PER_MESSAGE);
-                let chunk = table.day_rows_in(start..end).collect();
-                post_with(
-                    &FromEngine::Rows { id, left: end },
-                    Some(&encode_rows(chunk)),
-                );
-                end = start;
-            }
-            // Period rows are few; they travel in the import as before.
-            import.periods = table.periods().to_vec();
+            let summary = engine_state::summary(&table);
+            state.borrow_mut().keep(id, table);
             Ok(Finished {
                 import,
                 problems_total,
+                summary,
             })
         }
         Err(e) => Err(e),
+        // Cancelled while reading, or parsing ended while the page's
+        // `Cancel` waited to be read: nothing of it is kept.
+        Ok(_) => {
+            post(&FromEngine::Cancelled { id });
+            return;
+        }
     };
     post(&FromEngine::Done { id, result });
+    post_memory();
+}
+
+/// Tells the page how large this worker's wasm memory has grown.
+fn post_memory() {
+    let bytes = wasm_bindgen::memory()
+        .dyn_into::<js_sys::WebAssembly::Memory>()
+        .ok()
+        .and_then(|m| m.buffer().dyn_into::<js_sys::ArrayBuffer>().ok())
+        .map_or(0.0, |b| f64::from(b.byte_length()));
+    post(&FromEngine::Memory { bytes });
 }
 
 /// The file's import; `None` when the page cancelled it (`cancelled` holds its id).
@@ -198,8 +207,8 @@ async fn read(
 }
 
 /// Runs the import path once over a small synthetic export (a usage CSV of
-/// 4,000 person-days in two chunks, its rows then written as the page is
-/// sent them), so a real file's first call runs optimised code.
+/// 4,000 person-days in two chunks, then merged, encoded for storage and
+/// computed), so a real file's first call runs optimised code.
 fn warm_up() {
     let mut csv = String::from("Date,Email,Product,Sessions,Lines accepted,Spend (USD)\n");
     for n in 0..4_000u32 {
@@ -223,7 +232,30 @@ fn warm_up() {
     let (a, b) = bytes.split_at(bytes.len() / 2);
     stream.feed(a);
     stream.feed(b);
+    // Then as a file's table is: merged, stored and computed.
     if let Ok((_, table)) = stream.finish_table() {
-        let _ = encode_rows(table.day_rows().collect());
+        let mut state = EngineState::default();
+        let id = state.keep_new(table);
+        let _ = state.answer(
+            engine_msg::Request::Merge {
+                steps: vec![engine_msg::MergeStep::Add(id)],
+            },
+            Vec::new(),
+        );
+        let _ = state.answer(engine_msg::Request::Save, Vec::new());
+        let opts = scoreboard_core::ReportOptions {
+            as_of: chrono::NaiveDate::from_ymd_opt(2025, 12, 31).unwrap_or_default(),
+            window: scoreboard_core::WindowSpec::LastWeeks { weeks: 8 },
+            team: None,
+        };
+        let _ = state.answer(
+            engine_msg::Request::Compute(engine_msg::ComputeRequest {
+                opts,
+                roster: None,
+                live: false,
+                with_own: true,
+            }),
+            Vec::new(),
+        );
     }
 }

@@ -196,7 +196,7 @@ fn Members(answer: RolloutAnswer) -> impl IntoView {
     let split = Memo::new(move |_| {
         let roster = ctx.data.with(|d| {
             ctx.live
-                .with(|l| l.as_ref().and_then(|l| live::merged_roster(d, l)))
+                .with(|l| l.as_ref().and_then(|l| crate::state::report_roster(d, l)))
         });
         ctx.report
             .with(|r| coverage(roster.as_ref(), &seen, r))

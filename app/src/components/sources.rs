@@ -349,8 +349,10 @@ fn TelemetryCard(connect_open: RwSignal<bool>) -> impl IntoView {
             .map(|s| s.persons_seen.iter().map(|p| p.person.clone()).collect())
             .unwrap_or_default();
         let roster = ctx.data.with(|d| {
-            ctx.live
-                .with(|l| l.as_ref().and_then(|l: &Live| live::merged_roster(d, l)))
+            ctx.live.with(|l| {
+                l.as_ref()
+                    .and_then(|l: &Live| crate::state::report_roster(d, l))
+            })
         });
         ctx.report.with(|r| coverage(roster.as_ref(), &seen, r))
     });

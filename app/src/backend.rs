@@ -1,0 +1,185 @@
+//! The page's way to its engine, which holds the data (`engine`,
+//! `engine_state`): started when there is data for it, reached by every
+//! part of the page through [`backend`], and asked for the report whenever
+//! the view, the data or the server's rows change ([`follow_report`]).
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use leptos::prelude::*;
+use scoreboard_core::{compute, Report, UsageTable};
+
+use crate::engine::{Backend, Engine, Slot};
+use crate::engine_msg::{ComputeRequest, Reply, Request};
+use crate::state::{report_roster, Ctx};
+use crate::util;
+
+/// Starts loading the engine worker if it is not loaded yet: when the page
+/// has data for it (stored, live), a file is imported, or the user is about
+/// to pick or drop files (`loader::warm_engine`). A first visit that
+/// imports nothing never loads it.
+pub fn start(ctx: Ctx) {
+    let idle = ctx.engine.with_value(|s| matches!(s, Slot::NotStarted));
+    if !idle {
+        return;
+    }
+    ctx.engine.set_value(Slot::Starting);
+    leptos::task::spawn_local(async move {
+        let started = Engine::start().await.map(Rc::new);
+        util::mark(if started.is_some() {
+            "scoreboard:engine-ready"
+        } else {
+            "scoreboard:engine-unavailable"
+        });
+        ctx.engine.set_value(Slot::Ready(match started {
+            Some(e) => Backend::Worker(e),
+            None => Backend::Here(Rc::default()),
+        }));
+    });
+}
+
+/// The engine (started now if nothing started it): its worker, or the page
+/// itself when the browser cannot run it.
+pub async fn backend(ctx: Ctx) -> Backend {
+    start(ctx);
+    loop {
+        if let Some(b) = running(ctx) {
+            return b;
+        }
+        util::sleep_ms(10).await;
+    }
+}
+
+/// The engine if it runs (nothing is started).
+pub fn running(ctx: Ctx) -> Option<Backend> {
+    ctx.engine
+        .try_with_value(|s| match s {
+            Slot::Ready(b) => Some(b.clone()),
+            _ => None,
+        })
+        .flatten()
+}
+
+/// The worker failed: the data it held is gone from this page. The engine
+/// runs on the page from now on, and the user is told how to get the data
+/// back (what was saved reads back on a reload).
+pub fn engine_failed(ctx: Ctx, why: &str) {
+    let was_worker = matches!(running(ctx), Some(Backend::Worker(_)));
+    if let Some(Backend::Worker(engine)) = running(ctx) {
+        engine.stop();
+    }
+    if was_worker {
+        ctx.engine
+            .set_value(Slot::Ready(Backend::Here(Rc::default())));
+        ctx.notice.set(Some(format!(
+            "The page's engine stopped ({why}). Reload the page to see your data again."
+        )));
+    }
+}
+
+/// Keeps `ctx.report` computed for the view, the data and the server's
+/// rows: with no rows anywhere at once on the page (a roster alone, or
+/// nothing), otherwise by the engine, which holds the rows; the latest
+/// answer asked for is the one shown.
+pub fn follow_report(ctx: Ctx, as_of: Memo<NaiveDate>) {
+    let (data, live) = (ctx.data, ctx.live);
+    // What of the server's answer the report reads. A refresh that changes
+    // only the status (every `304`, every 30 s check) leaves it equal, so the
+    // report is not computed again over rows that did not change.
+    let live_input = Memo::new(move |_| {
+        live.with(|l| {
+            l.as_ref()
+                .filter(|l| l.has_rows())
+                .map(|l| (l.rows_taken, l.roster.clone(), l.roster_problems.clone()))
+        })
+    });
+    // True while the report shown was computed from no rows: the first
+    // report with rows is waited for, not preceded by empty figures.
+    let shown_no_rows = StoredValue::new(true);
+    Effect::new(move |_| {
+        let opts = ctx.view.with(|v| v.options(as_of.get()));
+        let live_rows = live_input.with(Option::is_some);
+        let (no_rows, with_own, roster) = data.with(|d| {
+            let roster = live.with_untracked(|l| match l.as_ref().filter(|l| l.has_rows()) {
+                Some(l) => report_roster(d, l),
+                None => d.roster.clone(),
+            });
+            (d.table.is_empty() && !live_rows, d.demo.is_none(), roster)
+        });
+        let seq = ctx.jobs.computing.try_update_value(|(n, latest)| {
+            *latest += 1;
+            if !no_rows {
+                *n += 1;
+            }
+            *latest
+        });
+        let Some(seq) = seq else { return };
+        util::mark("scoreboard:compute-start");
+        if no_rows {
+            let report = compute(&UsageTable::new(), roster.as_ref(), &opts);
+            show_report(ctx, report, seq);
+            shown_no_rows.set_value(true);
+            return;
+        }
+        if shown_no_rows.get_value() {
+            ctx.report_ready.set(false);
+        }
+        let request = Request::Compute(ComputeRequest {
+            opts,
+            roster,
+            live: live_rows,
+            with_own,
+        });
+        leptos::task::spawn_local(async move {
+            let backend = backend(ctx).await;
+            match backend.call(request, Vec::new()).await {
+                Ok((Reply::Computed(report), _)) => {
+                    if show_report(ctx, *report, seq) {
+                        shown_no_rows.set_value(false);
+                    }
+                }
+                Ok((Reply::Failed(why), _)) => ctx
+                    .notice
+                    .set(Some(format!("The figures could not be computed: {why}"))),
+                Ok(_) => {}
+                Err(why) => engine_failed(ctx, &why),
+            }
+            ctx.jobs
+                .computing
+                .update_value(|(n, _)| *n = n.saturating_sub(1));
+        });
+    });
+}
+
+/// Shows `report` (answer number `seq`) unless a later one was asked for,
+/// with the problems of the files and of the server's roster; true when shown.
+fn show_report(ctx: Ctx, mut report: Report, seq: u64) -> bool {
+    if ctx.jobs.computing.get_value().1 != seq {
+        return false;
+    }
+    util::mark("scoreboard:compute-end");
+    ctx.data.with_untracked(|d| {
+        for f in &d.files {
+            report.problems.extend(f.problems.iter().cloned());
+        }
+    });
+    ctx.live.with_untracked(|l| {
+        if let Some(l) = l.as_ref().filter(|l| l.has_rows()) {
+            report.problems.extend(l.roster_problems.iter().cloned());
+        }
+    });
+    ctx.report.set(Arc::new(report));
+    ctx.report_ready.set(true);
+    true
+}
+
+/// Waits until the report asked for is shown (after loading data, so the
+/// dashboard that appears shows its figures).
+pub async fn report_settled(ctx: Ctx) {
+    // The effect that asks for it runs once the change that triggers it is seen.
+    util::yield_now().await;
+    while ctx.jobs.computing.get_value().0 > 0 {
+        util::sleep_ms(5).await;
+    }
+}

@@ -1,0 +1,215 @@
+//! The data the engine holds and what it does with it: the one place on the
+//! page's side where tables are merged, stored and computed. It runs in the
+//! engine worker (`src/bin/engine_worker.rs` includes this file by path),
+//! or on the page when no worker runs (`engine::Backend::Here`), answering
+//! the same [`Request`]s either way. Pure: no browser API, no clock.
+
+use std::collections::HashMap;
+
+use scoreboard_core::api::{rows_wire, RowsAnswer};
+use scoreboard_core::model::{DayRow, PeriodRow};
+use scoreboard_core::{compute, SourceCoverage, UsageTable};
+
+use crate::engine_msg::{
+    ComputeRequest, FileSummary, LiveInfo, MergeStep, Reply, Request, TableInfo,
+};
+use crate::table_store;
+
+/// The server's rows (live mode), as its last answers left them.
+#[derive(Default)]
+struct LiveRows {
+    rows: Vec<DayRow>,
+    periods: Vec<PeriodRow>,
+    coverage: Vec<SourceCoverage>,
+    /// The range and cursor of the last answer (kept with the rows).
+    answered: Option<(chrono::NaiveDate, chrono::NaiveDate, Option<String>)>,
+}
+
+#[derive(Default)]
+pub struct EngineState {
+    /// Every file the user loaded, merged.
+    own: UsageTable,
+    /// Tables of files read, by import id, until a `Merge` adds or forgets them.
+    pending: HashMap<u32, UsageTable>,
+    live: LiveRows,
+    /// The user's table (or none) with the server's rows merged in, made
+    /// when a report first needs it and dropped when either side changes:
+    /// a new window or team computes again without merging again.
+    merged: Option<(bool, UsageTable)>,
+    /// Ids for tables kept without a worker's import (`keep_new`).
+    next_local: u32,
+}
+
+impl EngineState {
+    /// Keeps the table read by import `id` until a `Merge` step names it.
+    pub fn keep(&mut self, id: u32, table: UsageTable) {
+        self.pending.insert(id, table);
+    }
+
+    /// Keeps a table read on the page, under a new id.
+    pub fn keep_new(&mut self, table: UsageTable) -> u32 {
+        self.next_local += 1;
+        let id = self.next_local;
+        self.keep(id, table);
+        id
+    }
+
+    /// The user's table (the page's browser tests look at it).
+    #[cfg(test)]
+    pub fn own(&self) -> &UsageTable {
+        &self.own
+    }
+
+    /// Replaces the user's table (the page's browser tests set one up).
+    #[cfg(test)]
+    pub fn set_own(&mut self, table: UsageTable) -> TableInfo {
+        self.own = table;
+        self.merged = None;
+        self.info()
+    }
+
+    /// Answers one request; the byte buffers are the request's, then the reply's.
+    pub fn answer(&mut self, request: Request, buffers: Vec<Vec<u8>>) -> (Reply, Vec<Vec<u8>>) {
+        match request {
+            Request::Merge { steps } => (self.merge(steps), Vec::new()),
+            Request::Compute(req) => (self.compute(&req), Vec::new()),
+            Request::Save => match table_store::encode_table(&self.own) {
+                Ok((parts, chunks)) => (Reply::Saved(parts), chunks),
+                Err(e) => (Reply::Failed(e.to_string()), Vec::new()),
+            },
+            Request::Restore { version, parts } => {
+                match table_store::decode_table(version, parts, &buffers) {
+                    Ok(table) => {
+                        self.own = table;
+                        self.merged = None;
+                        (Reply::Restored(self.info()), Vec::new())
+                    }
+                    Err(e) => (Reply::Failed(e.to_string()), Vec::new()),
+                }
+            }
+            Request::TakeLive => {
+                let body = buffers.first().map(Vec::as_slice).unwrap_or_default();
+                match rows_wire::decode(body) {
+                    Ok(answer) => (Reply::LiveTaken(self.take_live(answer)), Vec::new()),
+                    Err(e) => (
+                        Reply::Failed(format!("the server's rows cannot be read ({e})")),
+                        Vec::new(),
+                    ),
+                }
+            }
+            Request::LiveBytes => (Reply::LiveBytes, self.live_bytes().into_iter().collect()),
+        }
+    }
+
+    fn info(&self) -> TableInfo {
+        TableInfo {
+            day_rows: self.own.day_count() as u64,
+            period_rows: self.own.periods().len() as u64,
+        }
+    }
+
+    fn merge(&mut self, steps: Vec<MergeStep>) -> Reply {
+        let mut counts = Vec::new();
+        for step in steps {
+            match step {
+                MergeStep::Reset => self.own = UsageTable::new(),
+                MergeStep::RemoveSource(source) => self.own.remove_source(source),
+                MergeStep::Add(id) => {
+                    let Some(table) = self.pending.remove(&id) else {
+                        return Reply::Failed(format!(
+                            "the rows of a file read earlier are gone (import {id})"
+                        ));
+                    };
+                    counts.push(self.own.merge(table));
+                }
+                MergeStep::Forget(id) => {
+                    self.pending.remove(&id);
+                }
+            }
+        }
+        self.merged = None;
+        Reply::Merged {
+            counts,
+            table: self.info(),
+        }
+    }
+
+    fn compute(&mut self, req: &ComputeRequest) -> Reply {
+        let has_live = !self.live.rows.is_empty() || !self.live.periods.is_empty();
+        let table = if req.live && has_live {
+            if self.merged.as_ref().is_none_or(|(o, _)| *o != req.with_own) {
+                let mut t = if req.with_own {
+                    self.own.clone()
+                } else {
+                    UsageTable::new()
+                };
+                t.insert_days(self.live.rows.iter().cloned());
+                t.insert_periods(self.live.periods.iter().cloned());
+                for c in &self.live.coverage {
+                    t.add_source_coverage(c);
+                }
+                self.merged = Some((req.with_own, t));
+            }
+            match &self.merged {
+                Some((_, t)) => t,
+                None => &self.own,
+            }
+        } else {
+            &self.own
+        };
+        Reply::Computed(Box::new(compute(table, req.roster.as_ref(), &req.opts)))
+    }
+
+    fn take_live(&mut self, mut answer: RowsAnswer) -> LiveInfo {
+        let delta = answer.delta.is_some();
+        let answer_rows = answer.rows.len() as u64;
+        RowsAnswer::apply(&mut self.live.rows, &mut answer);
+        self.live.periods = answer.periods;
+        self.live.coverage = answer.coverage;
+        self.live.answered = Some((answer.from, answer.to, answer.cursor.clone()));
+        self.merged = None;
+        LiveInfo {
+            from: answer.from,
+            to: answer.to,
+            cursor: answer.cursor,
+            delta,
+            answer_rows,
+            rows: self.live.rows.len() as u64,
+            periods: self.live.periods.len() as u64,
+        }
+    }
+
+    /// The server's rows held as one full compact answer (moved out and
+    /// back, not copied); `None` before any answer.
+    fn live_bytes(&mut self) -> Option<Vec<u8>> {
+        let (from, to, cursor) = self.live.answered.clone()?;
+        let live = &mut self.live;
+        let answer = RowsAnswer {
+            from,
+            to,
+            counts: Default::default(),
+            rows: std::mem::take(&mut live.rows),
+            periods: std::mem::take(&mut live.periods),
+            imported: Default::default(),
+            coverage: std::mem::take(&mut live.coverage),
+            cursor,
+            delta: None,
+        };
+        let bytes = rows_wire::encode(&answer);
+        live.rows = answer.rows;
+        live.periods = answer.periods;
+        live.coverage = answer.coverage;
+        Some(bytes)
+    }
+}
+
+/// What a file's table amounts to, for its import report.
+pub fn summary(table: &UsageTable) -> FileSummary {
+    let span = table.day_span();
+    FileSummary {
+        day_rows: table.day_count() as u64,
+        period_rows: table.periods().len() as u64,
+        first_day: span.map(|s| s.0),
+        last_day: span.map(|s| s.1),
+    }
+}
