@@ -7,7 +7,9 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use js_sys::Uint8Array;
 use leptos::prelude::*;
+use scoreboard_core::metrics::PersonFigures;
 use scoreboard_core::{compute, Report, UsageTable};
 
 use crate::engine::{Backend, Engine, Slot};
@@ -134,9 +136,17 @@ pub fn follow_report(ctx: Ctx, as_of: Memo<NaiveDate>) {
         leptos::task::spawn_local(async move {
             let backend = backend(ctx).await;
             match backend.call(request, Vec::new()).await {
-                Ok((Reply::Computed(report), _)) => {
-                    if show_report(ctx, *report, seq) {
-                        shown_no_rows.set_value(false);
+                Ok((Reply::Computed(mut report), people)) => {
+                    util::mark("scoreboard:report-read");
+                    match read_people(&mut report, &people).await {
+                        Ok(()) => {
+                            if show_report(ctx, *report, seq) {
+                                shown_no_rows.set_value(false);
+                            }
+                        }
+                        Err(why) => ctx
+                            .notice
+                            .set(Some(format!("The figures could not be read: {why}"))),
                     }
                 }
                 Ok((Reply::Failed(why), _)) => ctx
@@ -150,6 +160,17 @@ pub fn follow_report(ctx: Ctx, as_of: Memo<NaiveDate>) {
                 .update_value(|(n, _)| *n = n.saturating_sub(1));
         });
     });
+}
+
+/// The report's people from the chunks posted with it, one chunk a task.
+async fn read_people(report: &mut Report, chunks: &[Uint8Array]) -> Result<(), String> {
+    for chunk in chunks {
+        util::yield_now().await;
+        let part: Vec<PersonFigures> =
+            serde_json::from_slice(&chunk.to_vec()).map_err(|e| e.to_string())?;
+        report.people.extend(part);
+    }
+    Ok(())
 }
 
 /// Shows `report` (answer number `seq`) unless a later one was asked for,
@@ -171,6 +192,7 @@ fn show_report(ctx: Ctx, mut report: Report, seq: u64) -> bool {
     });
     ctx.report.set(Arc::new(report));
     ctx.report_ready.set(true);
+    util::mark("scoreboard:report-set");
     true
 }
 

@@ -94,6 +94,7 @@ impl Engine {
         let on_msg = listeners.clone();
         let onmessage =
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+                util::mark("scoreboard:engine-message");
                 match read_message(&e.data()) {
                     Ok((FromEngine::Memory { bytes }, _)) => util::engine_memory(bytes),
                     Ok((msg, buffers)) => {

@@ -56,7 +56,8 @@ pub enum ToEngine {
 pub enum Request {
     /// Changes the user's table, step by step in order → `Merged`.
     Merge { steps: Vec<MergeStep> },
-    /// The report over the user's table and the server's rows → `Computed`.
+    /// The report over the user's table and the server's rows → `Computed`,
+    /// its people posted apart, as JSON chunks in order.
     Compute(ComputeRequest),
     /// The user's table in its stored form → `Saved`, its chunks posted with it.
     Save,

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use scoreboard_core::api::{rows_wire, RowsAnswer};
-use scoreboard_core::model::{DayRow, PeriodRow};
+use scoreboard_core::model::PeriodRow;
 use scoreboard_core::{compute, SourceCoverage, UsageTable};
 
 use crate::engine_msg::{
@@ -15,15 +15,22 @@ use crate::engine_msg::{
 };
 use crate::table_store;
 
-/// The server's rows (live mode), as its last answers left them.
+/// The server's rows (live mode), as its last answers left them: a table of
+/// their own, so a report over them alone (the usual live page) computes
+/// straight over it, and a rows answer's `DayRow`s are moved in, not kept.
 #[derive(Default)]
 struct LiveRows {
-    rows: Vec<DayRow>,
+    table: UsageTable,
+    /// The last answer's period rows and coverage (in `table` too), to
+    /// write them back as an answer (`LiveBytes`).
     periods: Vec<PeriodRow>,
     coverage: Vec<SourceCoverage>,
     /// The range and cursor of the last answer (kept with the rows).
     answered: Option<(chrono::NaiveDate, chrono::NaiveDate, Option<String>)>,
 }
+
+/// People per chunk of a `Computed` reply (about 300 KB of JSON).
+pub const PEOPLE_PER_CHUNK: usize = 500;
 
 #[derive(Default)]
 pub struct EngineState {
@@ -32,10 +39,10 @@ pub struct EngineState {
     /// Tables of files read, by import id, until a `Merge` adds or forgets them.
     pending: HashMap<u32, UsageTable>,
     live: LiveRows,
-    /// The user's table (or none) with the server's rows merged in, made
-    /// when a report first needs it and dropped when either side changes:
-    /// a new window or team computes again without merging again.
-    merged: Option<(bool, UsageTable)>,
+    /// The user's table with the server's rows merged in, made when a
+    /// report first needs it and dropped when either side changes: a new
+    /// window or team computes again without merging again.
+    merged: Option<UsageTable>,
     /// Ids for tables kept without a worker's import (`keep_new`).
     next_local: u32,
 }
@@ -72,7 +79,19 @@ impl EngineState {
     pub fn answer(&mut self, request: Request, buffers: Vec<Vec<u8>>) -> (Reply, Vec<Vec<u8>>) {
         match request {
             Request::Merge { steps } => (self.merge(steps), Vec::new()),
-            Request::Compute(req) => (self.compute(&req), Vec::new()),
+            Request::Compute(req) => match self.compute(&req) {
+                // The people apart, in chunks the page reads one task at a
+                // time: read at once, a 3,000-person list is one long task.
+                Reply::Computed(mut report) => {
+                    let people = std::mem::take(&mut report.people);
+                    let chunks = people
+                        .chunks(PEOPLE_PER_CHUNK)
+                        .map(|c| serde_json::to_vec(c).unwrap_or_default())
+                        .collect();
+                    (Reply::Computed(report), chunks)
+                }
+                other => (other, Vec::new()),
+            },
             Request::Save => match table_store::encode_table(&self.own) {
                 Ok((parts, chunks)) => (Reply::Saved(parts), chunks),
                 Err(e) => (Reply::Failed(e.to_string()), Vec::new()),
@@ -135,71 +154,79 @@ impl EngineState {
     }
 
     fn compute(&mut self, req: &ComputeRequest) -> Reply {
-        let has_live = !self.live.rows.is_empty() || !self.live.periods.is_empty();
-        let table = if req.live && has_live {
-            if self.merged.as_ref().is_none_or(|(o, _)| *o != req.with_own) {
-                let mut t = if req.with_own {
-                    self.own.clone()
-                } else {
-                    UsageTable::new()
-                };
-                t.insert_days(self.live.rows.iter().cloned());
-                t.insert_periods(self.live.periods.iter().cloned());
-                for c in &self.live.coverage {
-                    t.add_source_coverage(c);
-                }
-                self.merged = Some((req.with_own, t));
-            }
-            match &self.merged {
-                Some((_, t)) => t,
-                None => &self.own,
-            }
-        } else {
+        let live = &self.live.table;
+        let table = if !req.live || live.is_empty() {
             &self.own
+        } else if !req.with_own || self.own.is_empty() {
+            live
+        } else {
+            // A person-day of another source is kept: core's precedence picks.
+            self.merged.get_or_insert_with(|| {
+                let mut t = self.own.clone();
+                t.merge(live.clone());
+                t
+            })
         };
         Reply::Computed(Box::new(compute(table, req.roster.as_ref(), &req.opts)))
     }
 
     fn take_live(&mut self, mut answer: RowsAnswer) -> LiveInfo {
-        let delta = answer.delta.is_some();
+        let delta = answer.delta.take();
         let answer_rows = answer.rows.len() as u64;
-        RowsAnswer::apply(&mut self.live.rows, &mut answer);
-        self.live.periods = answer.periods;
-        self.live.coverage = answer.coverage;
-        self.live.answered = Some((answer.from, answer.to, answer.cursor.clone()));
+        let mut table = UsageTable::new();
+        match &delta {
+            // What the delta replaces goes, the rest of the rows held stay.
+            Some(d) => {
+                let inside = d.matcher();
+                let held = self.live.table.day_rows().filter(|r| !inside(r));
+                table.insert_days(held.chain(answer.rows));
+            }
+            None => {
+                table.insert_days(answer.rows);
+            }
+        }
+        table.insert_periods(answer.periods.iter().cloned());
+        for c in &answer.coverage {
+            table.add_source_coverage(c);
+        }
+        let rows = table.day_count() as u64;
+        self.live = LiveRows {
+            table,
+            periods: answer.periods,
+            coverage: answer.coverage,
+            answered: Some((answer.from, answer.to, answer.cursor.clone())),
+        };
         self.merged = None;
         LiveInfo {
             from: answer.from,
             to: answer.to,
             cursor: answer.cursor,
-            delta,
+            delta: delta.is_some(),
             answer_rows,
-            rows: self.live.rows.len() as u64,
+            rows,
             periods: self.live.periods.len() as u64,
         }
     }
 
-    /// The server's rows held as one full compact answer (moved out and
-    /// back, not copied); `None` before any answer.
-    fn live_bytes(&mut self) -> Option<Vec<u8>> {
+    /// The server's rows held as one full compact answer, written row by
+    /// row from the table (no second copy of the rows); `None` before any answer.
+    fn live_bytes(&self) -> Option<Vec<u8>> {
         let (from, to, cursor) = self.live.answered.clone()?;
-        let live = &mut self.live;
-        let answer = RowsAnswer {
+        let mut e = rows_wire::Encoder::new();
+        for r in self.live.table.day_rows() {
+            e.push(&r);
+        }
+        let head = rows_wire::Head {
             from,
             to,
-            counts: Default::default(),
-            rows: std::mem::take(&mut live.rows),
-            periods: std::mem::take(&mut live.periods),
+            counts: e.counts().clone(),
+            periods: self.live.periods.clone(),
             imported: Default::default(),
-            coverage: std::mem::take(&mut live.coverage),
+            coverage: self.live.coverage.clone(),
             cursor,
             delta: None,
         };
-        let bytes = rows_wire::encode(&answer);
-        live.rows = answer.rows;
-        live.periods = answer.periods;
-        live.coverage = answer.coverage;
-        Some(bytes)
+        Some(e.finish(&head))
     }
 }
 

@@ -220,8 +220,17 @@ pub async fn refresh(ctx: Ctx) {
             text
         });
     });
-    if changed {
-        // Failing to keep them only costs the next visit a full fetch.
+    if !changed {
+        running.set_value(false);
+        return;
+    }
+    // Kept in the background, after the report they change is shown (the
+    // engine answers in order: encoding them first would delay it), and
+    // before the next refresh (still `running`), so an older copy never
+    // overwrites a newer one. Failing to keep them only costs the next
+    // visit a full fetch.
+    leptos::task::spawn_local(async move {
+        backend::report_settled(ctx).await;
         let held = ctx
             .live
             .with_untracked(|l| l.as_ref().map(|l| l.held.clone()));
@@ -230,11 +239,13 @@ pub async fn refresh(ctx: Ctx) {
             (held, backend.call(Request::LiveBytes, Vec::new()).await)
         {
             if let Some(bytes) = bytes.first() {
-                let _ = storage::keep_live_rows(bytes, held.etag()).await;
+                if storage::keep_live_rows(bytes, held.etag()).await.is_ok() {
+                    util::mark("scoreboard:rows-kept");
+                }
             }
         }
-    }
-    running.set_value(false);
+        running.set_value(false);
+    });
 }
 
 /// Hands one `api/rows` answer (compact) to the engine, which holds the

@@ -200,6 +200,26 @@ async fn app_run(b: &Browser, base: &str, file: &Path) -> Result<AppRun> {
             (Some(a), Some(z)) if z >= a => Some(z - a),
             _ => None,
         };
+        // What the page's main thread did after the pick: each long task
+        // and the marks, from the pick (stderr only, to read a profile).
+        if std::env::var_os("BENCH_TRACE").is_some() {
+            for t in v["longtasks"].as_array().into_iter().flatten() {
+                let start = t["start"].as_f64().unwrap_or(0.0) - t0;
+                eprintln!(
+                    "    long task at {start:.0} ms: {:.0} ms",
+                    t["duration"].as_f64().unwrap_or(0.0)
+                );
+            }
+            for m in &marks {
+                let at = m["t"].as_f64().unwrap_or(0.0) - t0;
+                if at >= 0.0 {
+                    eprintln!(
+                        "    mark {} at {at:.0} ms",
+                        m["name"].as_str().unwrap_or("")
+                    );
+                }
+            }
+        }
         let tasks: Vec<f64> = v["longtasks"]
             .as_array()
             .map(|a| {

@@ -122,15 +122,21 @@ return {
 "#;
 
 /// Changes the window filter as a user does (`arguments[0]`: the option's
-/// value) and notes when the page has painted after it: the report is
-/// computed again over the rows already in the page, nothing is fetched.
+/// value) and notes when the page has painted the new figures: the report
+/// is computed again (by the page's engine) over the rows it already holds,
+/// nothing is fetched; "painted" is the first frame after the new report
+/// arrived (the mark `scoreboard:compute-end`).
 const CHANGE_WINDOW: &str = r#"
 const f = window.__filter = { t0: performance.now(), tasks: [], painted: null };
 new PerformanceObserver((l) => { for (const e of l.getEntries()) f.tasks.push(e.duration); }).observe({ type: 'longtask', buffered: false });
 const s = document.getElementById('window-select');
 s.value = arguments[0];
 s.dispatchEvent(new Event('change', { bubbles: true }));
-requestAnimationFrame(() => setTimeout(() => { f.painted = performance.now(); }, 0));
+const arrived = () => performance.getEntriesByName('scoreboard:compute-end').some((e) => e.startTime >= f.t0);
+const wait = () => requestAnimationFrame(() => {
+  if (arrived()) setTimeout(() => { f.painted = performance.now(); }, 0); else wait();
+});
+wait();
 return true;
 "#;
 

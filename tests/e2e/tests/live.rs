@@ -452,7 +452,11 @@ async fn a_refresh_fetches_only_changed_rows_and_a_reload_opens_from_indexeddb()
         let after = figures(app).await?;
         assert_ne!(before, after);
 
-        // A reload opens from IndexedDB and asks only whether anything changed.
+        // A reload opens from IndexedDB and asks only whether anything changed
+        // (the rows are kept in the background once each change is shown).
+        let answers = changed_answers(app).await?;
+        app.wait_for_mark("scoreboard:rows-kept", answers - 1, Duration::from_secs(30))
+            .await?;
         let restored = app.mark_count("scoreboard:rows-restored").await?;
         assert_eq!(restored, 0, "nothing was kept before the first visit");
         app.reload().await?;
