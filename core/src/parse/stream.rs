@@ -349,6 +349,8 @@ impl Usage {
         let Some(total) = size_hint.filter(|_| !sample.is_empty()) else {
             return;
         };
+        // The first bytes say enough (a file fed whole is not read twice).
+        let sample = &sample[..sample.len().min(1 << 16)];
         let lines = memchr::memchr_iter(b'\n', sample).count() as f64;
         let estimate = lines / sample.len() as f64 * total as f64 * 1.02;
         self.reader.reserve_rows(estimate as usize);
