@@ -2,7 +2,9 @@
 //! `File.stream()`; nothing here needs the whole file).
 //!
 //! A line without a quote or a stray carriage return (almost every line of
-//! an export) is split on the delimiter directly; any other record is read by
+//! an export) is first offered whole to the reader ([`OnRecord::plain_line`]:
+//! a usage export's scanner decodes it straight from its bytes), else split
+//! on the delimiter directly; any other record is read by
 //! `csv_core`, the state machine behind the `csv` crate, so quoting, doubled
 //! quotes and line breaks inside quotes follow the same rules as
 //! [`super::read_csv`]. Records are numbered by the line they start on, with
