@@ -708,17 +708,36 @@ impl LikelyCounter {
     /// One data record; `cell(i)` is its `i`-th cell as written ("" past its end).
     pub fn add<'a>(&mut self, cell: impl Fn(usize) -> &'a str) {
         self.rows += 1;
-        for (i, numeric, samples) in &mut self.columns {
-            let c = cell(*i).trim();
-            if c.is_empty() {
-                continue;
-            }
-            if samples.len() < 3 {
-                samples.push(text::shown(c));
-            }
-            if matches!(text::parse_usd(c), Ok(Some(_))) {
-                *numeric += 1;
-            }
+        for k in 0..self.columns.len() {
+            self.add_cell(k, cell(self.columns[k].0));
+        }
+    }
+
+    /// The unknown columns, by column index, in the order [`LikelyCounter::add_cell`] numbers them.
+    pub fn column_indexes(&self) -> impl Iterator<Item = usize> + '_ {
+        self.columns.iter().map(|c| c.0)
+    }
+
+    /// One data record whose cells of the unknown columns are then given
+    /// one by one, in order ([`LikelyCounter::add_cell`]).
+    pub fn add_row(&mut self) {
+        self.rows += 1;
+    }
+
+    /// The cell, as written, of the `k`-th unknown column in the current record.
+    pub fn add_cell(&mut self, k: usize, cell: &str) {
+        let Some((_, numeric, samples)) = self.columns.get_mut(k) else {
+            return;
+        };
+        let c = cell.trim();
+        if c.is_empty() {
+            return;
+        }
+        if samples.len() < 3 {
+            samples.push(text::shown(c));
+        }
+        if matches!(text::parse_usd(c), Ok(Some(_))) {
+            *numeric += 1;
         }
     }
 

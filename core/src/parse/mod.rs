@@ -18,6 +18,8 @@ pub mod enterprise_api;
 mod lenient;
 mod records;
 pub mod roster;
+#[cfg(test)]
+mod scan_tests;
 mod stream;
 pub(crate) mod text;
 pub mod usage_csv;

@@ -2,7 +2,9 @@
 //! `File.stream()`; nothing here needs the whole file).
 //!
 //! A line without a quote or a stray carriage return (almost every line of
-//! an export) is split on the delimiter directly; any other record is read by
+//! an export) is first offered whole to the reader ([`OnRecord::plain_line`]:
+//! a usage export's scanner decodes it straight from its bytes), else split
+//! on the delimiter directly; any other record is read by
 //! `csv_core`, the state machine behind the `csv` crate, so quoting, doubled
 //! quotes and line breaks inside quotes follow the same rules as
 //! [`super::read_csv`]. Records are numbered by the line they start on, with
@@ -56,6 +58,28 @@ pub(crate) enum Walked {
     NotUtf8 { line: u64 },
 }
 
+/// Who reads the records a walk finds.
+pub(crate) trait OnRecord {
+    /// A line with no quote and no carriage return, as bytes, before it is
+    /// split or checked for UTF-8: `Some(go_on)` when it was read whole from
+    /// them, `None` to have it split and handed to [`OnRecord::record`].
+    fn plain_line(&mut self, _line: &[u8], _at: u64) -> Option<bool> {
+        None
+    }
+
+    /// One record starting on line `at`; false to stop after it.
+    fn record(&mut self, record: &Record<'_>, at: u64) -> bool;
+}
+
+/// A closure over records as an [`OnRecord`] (every line split).
+struct Split<'f>(&'f mut dyn FnMut(&Record<'_>, u64) -> bool);
+
+impl OnRecord for Split<'_> {
+    fn record(&mut self, record: &Record<'_>, at: u64) -> bool {
+        (self.0)(record, at)
+    }
+}
+
 pub(crate) struct Records {
     core: Reader,
     delimiter: u8,
@@ -90,6 +114,11 @@ impl Records {
         last: bool,
         on_record: &mut dyn FnMut(&Record<'_>, u64) -> bool,
     ) -> Walked {
+        self.walk_with(data, last, &mut Split(on_record))
+    }
+
+    /// [`Records::walk`], offering each plain line to `to` whole first.
+    pub fn walk_with(&mut self, data: &[u8], last: bool, to: &mut dyn OnRecord) -> Walked {
         let mut pos = 0;
         loop {
             // Line breaks between records (and empty lines).
@@ -122,6 +151,14 @@ impl Records {
             let body = &rest[..end];
             let body = body.strip_suffix(b"\r").unwrap_or(body);
             if memchr2(b'"', b'\r', body).is_none() {
+                if let Some(go_on) = to.plain_line(body, line) {
+                    // The line break after it is read as a break above.
+                    pos += body.len();
+                    if !go_on {
+                        return Walked::Stopped(pos);
+                    }
+                    continue;
+                }
                 let Ok(text) = std::str::from_utf8(body) else {
                     return Walked::NotUtf8 {
                         line: self.newlines + 1,
@@ -143,7 +180,7 @@ impl Records {
                 };
                 // The line break after it is read as a break above.
                 pos += body.len();
-                if !on_record(&record, line) {
+                if !to.record(&record, line) {
                     return Walked::Stopped(pos);
                 }
                 continue;
@@ -209,7 +246,7 @@ impl Records {
                 ends: &self.ends[..nend],
                 gap: 0,
             };
-            if !on_record(&record, line) {
+            if !to.record(&record, line) {
                 return Walked::Stopped(pos);
             }
         }

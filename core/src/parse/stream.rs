@@ -10,7 +10,7 @@
 
 use memchr::memchr;
 
-use super::records::{Records, Walked};
+use super::records::{OnRecord, Record, Records, Walked};
 use super::usage_csv::UsageReader;
 use super::{
     check_period, classify_csv, columns, import_whole, roster, text, FileKind, Import, ImportError,
@@ -26,6 +26,9 @@ pub struct ImportStream {
     usage_only: bool,
     /// The file's size, when known: room for its rows is reserved once.
     size_hint: Option<usize>,
+    /// Plain lines of a usage export read by its scanner (off only to test
+    /// that the general path gives the same).
+    scan_plain: bool,
     state: State,
 }
 
@@ -57,6 +60,7 @@ impl ImportStream {
             opts,
             usage_only: false,
             size_hint: None,
+            scan_plain: true,
             state: State::Head(Vec::new()),
         })
     }
@@ -68,6 +72,13 @@ impl ImportStream {
         let mut s = ImportStream::new(file_name, opts)?;
         s.usage_only = true;
         Ok(s)
+    }
+
+    /// Every record split into cells and read by the general path (the
+    /// scanner's reference in tests).
+    #[cfg(test)]
+    pub(crate) fn without_scanner(&mut self) {
+        self.scan_plain = false;
     }
 
     /// Says how many bytes the whole file has (`File.size`), so that room
@@ -294,14 +305,19 @@ impl ImportStream {
             }
         }
         match UsageReader::new(&self.file, headers, header_line, delimiter, &self.opts) {
-            Ok(reader) => Head::Usage(
-                Box::new(Usage {
-                    records,
-                    reader,
-                    carry: Vec::new(),
-                }),
-                bom + used,
-            ),
+            Ok(mut reader) => {
+                if !self.scan_plain {
+                    reader.without_scanner();
+                }
+                Head::Usage(
+                    Box::new(Usage {
+                        records,
+                        reader,
+                        carry: Vec::new(),
+                    }),
+                    bom + used,
+                )
+            }
             Err(e) if self.usage_only => Head::Fail(e),
             Err(_) => Head::Whole,
         }
@@ -333,6 +349,8 @@ impl Usage {
         let Some(total) = size_hint.filter(|_| !sample.is_empty()) else {
             return;
         };
+        // The first bytes say enough (a file fed whole is not read twice).
+        let sample = &sample[..sample.len().min(1 << 16)];
         let lines = memchr::memchr_iter(b'\n', sample).count() as f64;
         let estimate = lines / sample.len() as f64 * total as f64 * 1.02;
         self.reader.reserve_rows(estimate as usize);
@@ -371,17 +389,36 @@ impl Usage {
         last: bool,
         opts: &ImportOptions,
     ) -> Result<usize, ImportError> {
-        let reader = &mut self.reader;
-        match self.records.walk(data, last, &mut |r, line| {
-            reader.record(r, line, opts);
-            true
-        }) {
+        let mut to = Reading {
+            reader: &mut self.reader,
+            opts,
+        };
+        match self.records.walk_with(data, last, &mut to) {
             Walked::Used(n) | Walked::Stopped(n) => Ok(n),
             Walked::NotUtf8 { line } => Err(ImportError::NotUtf8 {
-                file: reader.file.clone(),
+                file: self.reader.file.clone(),
                 line,
             }),
         }
+    }
+}
+
+/// The records of a usage export, handed to its reader: a plain line to
+/// its scanner first ([`UsageReader::plain_line`]), any other record (or a
+/// line the scanner leaves) split into cells.
+struct Reading<'a> {
+    reader: &'a mut UsageReader,
+    opts: &'a ImportOptions,
+}
+
+impl OnRecord for Reading<'_> {
+    fn plain_line(&mut self, line: &[u8], _at: u64) -> Option<bool> {
+        self.reader.plain_line(line, self.opts).then_some(true)
+    }
+
+    fn record(&mut self, record: &Record<'_>, at: u64) -> bool {
+        self.reader.record(record, at, self.opts);
+        true
     }
 }
 

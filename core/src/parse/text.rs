@@ -366,7 +366,7 @@ pub fn parse_day(cell: &str) -> Result<NaiveDate, String> {
 
 /// `YYYY-MM-DD` read directly (the form almost every row has); `None` sends
 /// the cell through the general parser, which also words the error.
-fn iso_day(b: &[u8]) -> Option<NaiveDate> {
+pub(crate) fn iso_day(b: &[u8]) -> Option<NaiveDate> {
     let digits = |r: std::ops::Range<usize>| -> Option<u32> {
         b.get(r)?.iter().try_fold(0u32, |n, &c| {
             c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))

@@ -85,6 +85,8 @@ pub(crate) struct UsageReader {
     periods: BTreeMap<(NaiveDate, NaiveDate, PersonKey), PeriodRow>,
     tally: Tally,
     likely: LikelyCounter,
+    /// Reads the plain lines of a daily export (`None`: every record takes the general path).
+    scanner: Option<Scanner>,
 }
 
 /// The person-day rows of a file, folded straight into the columns of a
@@ -188,7 +190,8 @@ impl DayRows {
 /// found from its cell as written, without building its key again.
 #[derive(Default)]
 struct Persons {
-    by_cell: FxHashMap<Box<str>, u32>,
+    /// Cells as written (trimmed, not blank), as bytes: the scanner of plain lines looks them up unchecked.
+    by_cell: FxHashMap<Box<[u8]>, u32>,
     by_key: FxHashMap<PersonKey, u32>,
     keys: Vec<PersonKey>,
     /// Read as an API key name because the cell is not an e-mail (a guess worth a warning).
@@ -243,6 +246,10 @@ impl UsageReader {
         let use_edits = edit_columns(&mut m);
         let carried = m.carried(use_edits);
         let cols = m.index.iter().map(|(f, &i)| (*f as usize, i)).collect();
+        let likely = LikelyCounter::new(&m);
+        let scanner = matches!(dating, Ok(Dating::Daily))
+            .then(|| Scanner::new(&m, &likely, use_edits, headers.len()))
+            .flatten();
         Ok(UsageReader {
             file: file.to_string(),
             cols,
@@ -259,9 +266,64 @@ impl UsageReader {
             days: DayRows::default(),
             periods: BTreeMap::new(),
             tally: Tally::default(),
-            likely: LikelyCounter::new(&m),
+            likely,
+            scanner,
             m,
         })
+    }
+
+    /// Every record read by the general path (the scanner's reference in tests).
+    pub(crate) fn without_scanner(&mut self) {
+        self.scanner = None;
+    }
+
+    /// A plain line (no quote, no carriage return) after the header, read
+    /// straight from its bytes when it is ASCII, has the header's width and
+    /// every cell it needs is in the usual form (see [`Scanner::scan`]):
+    /// exactly what [`UsageReader::record`] does with its record. False
+    /// when it is not read (nothing done): split it and read it as a record.
+    pub(crate) fn plain_line(&mut self, line: &[u8], opts: &ImportOptions) -> bool {
+        let Some(scanner) = &mut self.scanner else {
+            return false;
+        };
+        if !line.is_ascii() {
+            return false; // the general path checks the UTF-8 and says where it is wrong
+        }
+        let Some(read) = scanner.scan(line, self.delimiter, &self.last_day, &self.persons) else {
+            return false;
+        };
+        self.records += 1;
+        self.likely.add_row();
+        for &(k, from, to) in &scanner.unknown {
+            self.likely.add_cell(k, ascii(&line[from..to]));
+        }
+        self.import.rows_read += 1;
+        if self.persons.guessed[read.person as usize] {
+            self.tally.non_email += 1;
+        }
+        let day = match read.day {
+            DayCell::Last => self.last_day.1,
+            DayCell::New(day, cell) => {
+                self.last_day.0.clear();
+                self.last_day.0.extend_from_slice(cell);
+                self.last_day.1 = day;
+                day
+            }
+        };
+        let mut ms = Measures::from_counters(read.counts, 0, false);
+        let model = read
+            .model
+            .map(|cell| trim(ascii(cell)))
+            .filter(|v| !is_blank(v))
+            .map(str::to_string);
+        let model = cost_and_model(&mut ms, read.cost, model, opts, &mut self.tally);
+        self.fold(Row {
+            person: read.person,
+            when: When::Day(day),
+            measures: ms,
+            model,
+        });
+        true
     }
 
     /// One record after the header, starting on `line`.
@@ -496,6 +558,208 @@ fn edit_columns(m: &mut Mapping) -> bool {
     false
 }
 
+/// The place of a count field among [`Measures::counters`] (the fields
+/// with a measure, cost aside, are in the same order in [`Field::ALL`]).
+fn count_place(f: Field) -> Option<usize> {
+    Field::ALL
+        .into_iter()
+        .filter(|f| f.measure().is_some_and(|m| m != MeasureSet::COST))
+        .position(|c| c == f)
+}
+
+/// What the scanner does with a column's cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Take {
+    /// Not read: an ignored column, or one read only by a record the scanner leaves.
+    Skip,
+    /// A count, at this place of [`Measures::counters`].
+    Count(usize),
+    Cost,
+    Day,
+    Email,
+    Model,
+    Product,
+    /// The `k`-th unknown column (counted for the likely measures).
+    Unknown(usize),
+}
+
+/// Reads the plain lines of a daily export (almost every line of a large
+/// one) in one pass over their bytes: each cell is found and decoded by its
+/// column's field as the line is split, without a list of cells, a UTF-8
+/// check (the line is ASCII) or a trim. Only the usual forms are taken (a
+/// count of up to 19 digits, a cost of up to 9 digits and 6 decimals, an
+/// ISO day, a person already seen, no blank around a cell that is read);
+/// anything else leaves the whole line to the general path, which then
+/// does what it always did, every lenient rule and problem included.
+struct Scanner {
+    /// One per header column.
+    takes: Vec<Take>,
+    /// The last product cell found to be Claude Code.
+    product: Vec<u8>,
+    /// The unknown columns' cells of the line read last: (k, from, to).
+    unknown: Vec<(usize, usize, usize)>,
+}
+
+/// A plain line's decoded cells, borrowing the line.
+struct Scanned<'a> {
+    person: u32,
+    day: DayCell<'a>,
+    /// In the order of [`Measures::counters`]; 0 for a field without a column (or an empty cell).
+    counts: [u64; 11],
+    /// The cost the line gives (`None`: no cost column, or an empty cell).
+    cost: Option<i64>,
+    /// The model cell as written.
+    model: Option<&'a [u8]>,
+}
+
+enum DayCell<'a> {
+    /// The same text as the last date cell read.
+    Last,
+    /// A new day, and its cell.
+    New(NaiveDate, &'a [u8]),
+}
+
+impl Scanner {
+    /// The scanner of a daily export whose identity column is the e-mail's
+    /// (a blank e-mail, read from the account id, is left to the general path).
+    fn new(m: &Mapping, likely: &LikelyCounter, use_edits: bool, width: usize) -> Option<Scanner> {
+        m.col(Field::Email)?;
+        let mut takes = vec![Take::Skip; width];
+        for (&f, &i) in &m.index {
+            let take = match f {
+                Field::Email => Take::Email,
+                Field::Day => Take::Day,
+                Field::CostUsd => Take::Cost,
+                Field::Model => Take::Model,
+                Field::Product => Take::Product,
+                Field::EditsAccepted | Field::EditsRejected if !use_edits => Take::Skip,
+                f => count_place(f).map_or(Take::Skip, Take::Count),
+            };
+            *takes.get_mut(i)? = take;
+        }
+        for (k, i) in likely.column_indexes().enumerate() {
+            *takes.get_mut(i)? = Take::Unknown(k);
+        }
+        Some(Scanner {
+            takes,
+            product: Vec::new(),
+            unknown: Vec::new(),
+        })
+    }
+
+    /// The cells of `line` (ASCII, no quote, no carriage return) by their
+    /// columns' fields, or `None` when the general path must read it: a
+    /// field count other than the header's, a cell read that is not in its
+    /// usual form (an empty date, a new person, a sign, a thousands
+    /// separator, a blank around it…), a product other than Claude Code.
+    fn scan<'a>(
+        &mut self,
+        line: &'a [u8],
+        delimiter: u8,
+        last_day: &LastDay,
+        persons: &Persons,
+    ) -> Option<Scanned<'a>> {
+        let mut read = Scanned {
+            person: u32::MAX,
+            day: DayCell::Last,
+            counts: [0; 11],
+            cost: None,
+            model: None,
+        };
+        let mut dated = false;
+        self.unknown.clear();
+        let width = self.takes.len();
+        let mut at = 0;
+        for (col, &take) in self.takes.iter().enumerate() {
+            match take {
+                Take::Count(k) => {
+                    let from = at;
+                    let mut n = 0u64;
+                    while let Some(d) = line.get(at).and_then(|c| digit(*c)) {
+                        n = n.wrapping_mul(10).wrapping_add(d);
+                        at += 1;
+                    }
+                    if at - from > 19 {
+                        return None; // may not fit: the general reader decides
+                    }
+                    read.counts[k] = n;
+                }
+                Take::Cost => {
+                    let from = at;
+                    let mut int = 0i64;
+                    while let Some(d) = line.get(at).and_then(|c| digit(*c)) {
+                        int = int.wrapping_mul(10).wrapping_add(d as i64);
+                        at += 1;
+                    }
+                    let int_len = at - from;
+                    let (mut frac, mut frac_len, dot) = (0i64, 0u32, line.get(at) == Some(&b'.'));
+                    if dot {
+                        at += 1;
+                        while let Some(d) = line.get(at).and_then(|c| digit(*c)) {
+                            frac = frac.wrapping_mul(10).wrapping_add(d as i64);
+                            frac_len += 1;
+                            at += 1;
+                        }
+                    }
+                    read.cost = match (int_len, dot) {
+                        (0, false) => None, // empty (anything else in it is refused below)
+                        (1..=9, _) if (1..=6).contains(&frac_len) || (!dot && frac_len == 0) => {
+                            Some(int * 1_000_000 + frac * 10i64.pow(6 - frac_len))
+                        }
+                        _ => return None,
+                    };
+                }
+                _ => {
+                    let to = memchr::memchr(delimiter, &line[at..]).map_or(line.len(), |i| at + i);
+                    let cell = &line[at..to];
+                    match take {
+                        Take::Day => {
+                            read.day = if !cell.is_empty() && cell == last_day.0.as_slice() {
+                                DayCell::Last
+                            } else {
+                                DayCell::New(text::iso_day(cell)?, cell)
+                            };
+                            dated = true;
+                        }
+                        Take::Email => read.person = *persons.by_cell.get(cell)?,
+                        Take::Model => read.model = Some(cell),
+                        Take::Product => {
+                            let p = trim(ascii(cell));
+                            if !p.is_empty() && p.as_bytes() != self.product.as_slice() {
+                                if !is_claude_code(p) {
+                                    return None; // counted as another product's by the general path
+                                }
+                                self.product.clear();
+                                self.product.extend_from_slice(p.as_bytes());
+                            }
+                        }
+                        Take::Unknown(k) => self.unknown.push((k, at, to)),
+                        _ => {}
+                    }
+                    at = to;
+                }
+            }
+            // The cell must end at a delimiter, or at the line's end after the last column.
+            match line.get(at) {
+                None if col + 1 == width => {}
+                Some(&c) if c == delimiter && col + 1 < width => at += 1,
+                _ => return None,
+            }
+        }
+        (dated && read.person != u32::MAX).then_some(read)
+    }
+}
+
+/// The value of an ASCII digit.
+fn digit(c: u8) -> Option<u64> {
+    c.is_ascii_digit().then(|| u64::from(c - b'0'))
+}
+
+/// ASCII bytes as text (a plain line the scanner reads is ASCII throughout).
+fn ascii(cell: &[u8]) -> &str {
+    std::str::from_utf8(cell).unwrap_or_default()
+}
+
 /// A record's mapped cells by field (trimmed; `None`: no column, or past the record's end).
 struct Cells<'a>([Option<&'a str>; Field::ALL.len()]);
 
@@ -728,7 +992,7 @@ fn person(
 ) -> Result<u32, String> {
     let cell = |f: Field| cells.get(f);
     if let Some(v) = cell(Field::Email).filter(|v| !is_blank(v)) {
-        let id = match persons.by_cell.get(v) {
+        let id = match persons.by_cell.get(v.as_bytes()) {
             Some(&id) => id,
             None => {
                 let key = person_key(v);
@@ -736,7 +1000,7 @@ fn person(
                 // account ids are what the file said.
                 let guessed = key.as_str().starts_with("api-key:") && !v.starts_with("api-key:");
                 let id = persons.id(key, guessed);
-                persons.by_cell.insert(v.into(), id);
+                persons.by_cell.insert(v.as_bytes().into(), id);
                 id
             }
         };
