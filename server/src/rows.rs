@@ -35,11 +35,11 @@ use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
 use scoreboard_core::api::rows_wire;
 use scoreboard_core::api::{RowScope, RowsAnswer, RowsDelta};
 use scoreboard_core::{PersonKey, Source, SourceCoverage};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{blocking, ApiError};
-use crate::load::load_rows;
-use crate::state::{AppState, FullAnswer};
+use crate::load::{load_rows, AnswerRow, AnswerRows};
+use crate::state::{AppState, FullAnswer, ROWS_MAX_JSON_BODY};
 
 /// The longest range `/api/rows` answers in one call.
 pub const MAX_RANGE_DAYS: i64 = 800;
@@ -345,63 +345,17 @@ async fn delta(
         return Ok(None);
     };
     let delta = RowsDelta { replaced };
-    let (rows, counts, periods, imported, coverage) = if state.imports().configured() {
-        let loaded = load_rows(state, from, to, now).await?;
-        let counts = counts(&loaded.rows);
-        let rows = {
-            let inside = delta.matcher();
-            loaded.rows.into_iter().filter(|r| inside(r)).collect()
-        };
-        (
-            rows,
-            counts,
-            loaded.periods,
-            loaded.imported,
-            loaded.coverage,
-        )
-    } else {
-        // Without an exports folder, the store's rows of the replaced days
-        // only (and their counts from the days' row counts): what the
-        // filter above keeps of them, without reading the others.
-        let live = Live::of(state);
-        let delta = delta.clone();
-        let (rows, counts, coverage) = blocking(move || {
-            let days: Vec<(Source, NaiveDate)> = delta
-                .replaced
-                .iter()
-                .filter_map(|s| match s {
-                    RowScope::Day { source, day } if STORE_SOURCES.contains(source) => {
-                        Some((*source, *day))
-                    }
-                    _ => None,
-                })
-                .collect();
-            let mut rows = live.store.rows_of_days(&days)?;
-            let mut counts = live.store.row_counts(from, to)?;
-            counts.retain(|s, _| STORE_SOURCES.contains(s));
-            let (coverage, telemetry) = live.coverage_and_telemetry(from, to, now)?;
-            if !telemetry.is_empty() {
-                counts.insert(Source::Otlp, telemetry.len());
-            }
-            let inside = delta.matcher();
-            rows.extend(telemetry.into_iter().filter(|r| inside(r)));
-            Ok::<_, ApiError>((rows, counts, coverage))
-        })
-        .await??;
-        (rows, counts, Vec::new(), BTreeMap::new(), coverage)
-    };
-    let answer = RowsAnswer {
+    body(
+        state,
         from,
         to,
-        counts,
-        rows,
-        periods,
-        imported,
-        coverage,
-        cursor: Some(marks.cursor.write()),
-        delta: Some(delta),
-    };
-    encode(answer, compact).await.map(Some)
+        now,
+        marks.cursor.write(),
+        Some(delta),
+        compact,
+    )
+    .await
+    .map(Some)
 }
 
 /// The full answer of `from..=to` at `version`, encoded.
@@ -415,43 +369,62 @@ async fn full_answer(
 ) -> Result<Bytes, ApiError> {
     let s = state.clone();
     let marks = blocking(move || marks(&s, from, to, version.imports, None)).await??;
-    if compact && !state.imports().configured() {
-        return streamed_full(state, from, to, now, marks.cursor.write()).await;
-    }
-    let loaded = load_rows(state, from, to, now).await?;
-    let answer = RowsAnswer {
-        from,
-        to,
-        counts: counts(&loaded.rows),
-        rows: loaded.rows,
-        periods: loaded.periods,
-        imported: loaded.imported,
-        coverage: loaded.coverage,
-        cursor: Some(marks.cursor.write()),
-        delta: None,
-    };
-    encode(answer, compact).await
+    body(state, from, to, now, marks.cursor.write(), None, compact).await
 }
 
-/// The full compact answer encoded straight from the store's rows as
-/// SQLite hands them over (no [`scoreboard_core::DayRow`] is made for
-/// them), then telemetry's: the rows, order, counts and coverage
-/// [`load_rows`] gives, and the bytes [`rows_wire::encode`] would write of
-/// them. Its memory is the encoder's columns (about the body's size) and
-/// the body. Without an exports folder only: a folder's rows merge with
-/// the server's through core's table, which [`load_rows`] does.
-async fn streamed_full(
+/// The body of an answer (with `delta`, of the rows inside its scopes):
+/// its rows handed from the store, the exports folder and telemetry
+/// ([`AnswerRows::walk`]) straight into the encoder or the JSON text, so
+/// it costs the body (and the encoder's columns, about the body's size),
+/// not a [`scoreboard_core::DayRow`] per row. The rows, order, counts and
+/// coverage are [`load_rows`]'s ([`loaded_answer`]), and the bytes what
+/// [`rows_wire::encode`] and `serde_json::to_vec` write of it.
+async fn body(
     state: &AppState,
     from: NaiveDate,
     to: NaiveDate,
     now: DateTime<Utc>,
     cursor: String,
+    delta: Option<RowsDelta>,
+    compact: bool,
 ) -> Result<Bytes, ApiError> {
+    let s = state.clone();
+    blocking(move || {
+        let parts = AnswerRows::read(&s, from, to, now)?;
+        let head = rows_wire::Head {
+            from,
+            to,
+            counts: parts.counts.clone(),
+            periods: parts.periods.clone(),
+            imported: parts.imported.clone(),
+            coverage: parts.coverage.clone(),
+            cursor: Some(cursor),
+            delta,
+        };
+        if compact {
+            let mut enc = rows_wire::Encoder::new();
+            parts.walk(head.delta.as_ref(), |r| encode_row(&mut enc, r))?;
+            Ok(Bytes::from(enc.finish(&head)))
+        } else {
+            let mut json = JsonBody::start(&head)?;
+            parts.walk(head.delta.as_ref(), |r| json.row(r))?;
+            json.finish(&head).map(Bytes::from)
+        }
+    })
+    .await?
+}
+
+fn encode_row(
+    enc: &mut rows_wire::Encoder,
+    row: AnswerRow<'_>,
+) -> Result<(), crate::store::StoreError> {
     use crate::store::Split;
-    let live = Live::of(state);
-    let body = blocking(move || {
-        let mut enc = rows_wire::Encoder::new();
-        live.store.visit_rows(from, to, &STORE_SOURCES, |r| {
+    match row {
+        AnswerRow::Held(r) => {
+            enc.push(r);
+            Ok(())
+        }
+        AnswerRow::Stored(r) => {
             enc.row(r.day, r.source, r.person, r.source.measures(), &r.measures);
             r.splits.visit(|s| match s {
                 Split::Model(m) => enc.model(
@@ -465,98 +438,167 @@ async fn streamed_full(
                 ),
                 Split::Tool(name, accepted, rejected) => enc.tool(name, accepted, rejected),
             })
-        })?;
-        let (coverage, telemetry) = live.coverage_and_telemetry(from, to, now)?;
-        for r in &telemetry {
-            enc.push(r);
         }
-        drop(telemetry);
-        let head = rows_wire::Head {
-            from,
-            to,
-            counts: enc.counts().clone(),
-            periods: Vec::new(),
-            imported: BTreeMap::new(),
-            coverage,
-            cursor: Some(cursor),
-            delta: None,
+    }
+}
+
+/// The JSON answer's parts before its rows ([`RowsAnswer`]'s fields, in
+/// its order and with its attributes).
+#[derive(Serialize)]
+struct JsonHead<'a> {
+    from: NaiveDate,
+    to: NaiveDate,
+    counts: &'a BTreeMap<Source, usize>,
+}
+
+/// The JSON answer's parts after its rows.
+#[derive(Serialize)]
+struct JsonTail<'a> {
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    periods: &'a [scoreboard_core::PeriodRow],
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    imported: &'a BTreeMap<Source, u64>,
+    coverage: &'a [SourceCoverage],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cursor: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delta: Option<&'a RowsDelta>,
+}
+
+/// A JSON answer written row by row: the text `serde_json::to_vec` writes
+/// of the [`RowsAnswer`], without the answer's rows ever held. Past
+/// [`ROWS_MAX_JSON_BODY`] its text is let go (the rows still walked,
+/// unwritten) and the answer is refused.
+struct JsonBody {
+    out: Vec<u8>,
+    rows: usize,
+    over: bool,
+    failed: Option<String>,
+}
+
+impl JsonBody {
+    fn start(head: &rows_wire::Head) -> Result<JsonBody, ApiError> {
+        let mut out = serde_json::to_vec(&JsonHead {
+            from: head.from,
+            to: head.to,
+            counts: &head.counts,
+        })
+        .map_err(|e| ApiError::internal(format!("writing the rows' JSON: {e}")))?;
+        out.pop(); // its closing brace: the rows follow
+        out.extend_from_slice(b",\"rows\":[");
+        Ok(JsonBody {
+            out,
+            rows: 0,
+            over: false,
+            failed: None,
+        })
+    }
+
+    fn row(&mut self, row: AnswerRow<'_>) -> Result<(), crate::store::StoreError> {
+        if self.over || self.failed.is_some() {
+            return Ok(());
+        }
+        if self.rows > 0 {
+            self.out.push(b',');
+        }
+        self.rows += 1;
+        let written = match row {
+            AnswerRow::Held(r) => serde_json::to_writer(&mut self.out, r),
+            AnswerRow::Stored(r) => serde_json::to_writer(&mut self.out, &r.to_day_row()?),
         };
-        Ok::<_, ApiError>(Bytes::from(enc.finish(&head)))
-    })
-    .await??;
-    Ok(body)
-}
-
-/// The sources the store holds (the Anthropic APIs'; telemetry has its own tables).
-const STORE_SOURCES: [Source; 2] = [Source::AdminApi, Source::EnterpriseApi];
-
-/// What an answer without an exports folder is made of besides the
-/// store's rows, owned for a blocking task (see [`load_rows`], which does
-/// the same with the folder).
-struct Live {
-    store: std::sync::Arc<crate::store::Store>,
-    configured: Vec<Source>,
-    telemetry: Option<std::sync::Arc<scoreboard_otlp::Receiver>>,
-}
-
-impl Live {
-    fn of(state: &AppState) -> Live {
-        Live {
-            store: state.store().clone(),
-            configured: STORE_SOURCES
-                .into_iter()
-                .filter(|s| state.syncer().configured(*s))
-                .collect(),
-            telemetry: state.telemetry().cloned(),
+        if let Err(e) = written {
+            self.failed = Some(e.to_string());
         }
+        if self.out.len() > ROWS_MAX_JSON_BODY {
+            self.over = true;
+            self.out = Vec::new();
+        }
+        Ok(())
     }
 
-    /// Every source's coverage of `from..=to` (the synced sources', then
-    /// telemetry's) and telemetry's rows. Blocking.
-    fn coverage_and_telemetry(
-        &self,
-        from: NaiveDate,
-        to: NaiveDate,
-        now: DateTime<Utc>,
-    ) -> Result<(Vec<SourceCoverage>, Vec<scoreboard_core::DayRow>), ApiError> {
-        let mut coverage = self
-            .configured
-            .iter()
-            .map(|s| crate::load::sync_coverage(&self.store, *s, from, to))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut rows = Vec::new();
-        if let Some(t) = &self.telemetry {
-            rows = t
-                .day_rows(from, to)
-                .map_err(|e| ApiError::internal(e.to_string()))?;
-            coverage.push(crate::load::telemetry_coverage(
-                &t.status(now),
-                now,
-                from,
-                to,
-            ));
+    fn finish(mut self, head: &rows_wire::Head) -> Result<Vec<u8>, ApiError> {
+        if let Some(e) = self.failed {
+            return Err(ApiError::internal(format!("writing the rows' JSON: {e}")));
         }
-        Ok((coverage, rows))
+        if !self.over {
+            let tail = serde_json::to_vec(&JsonTail {
+                periods: &head.periods,
+                imported: &head.imported,
+                coverage: &head.coverage,
+                cursor: head.cursor.as_deref(),
+                delta: head.delta.as_ref(),
+            })
+            .map_err(|e| ApiError::internal(format!("writing the rows' JSON: {e}")))?;
+            self.out.extend_from_slice(b"],");
+            // `coverage` is always there: the tail is never `{}`.
+            self.out
+                .extend_from_slice(tail.get(1..).unwrap_or_default());
+            if self.out.len() <= ROWS_MAX_JSON_BODY {
+                return Ok(self.out);
+            }
+        }
+        Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the JSON answer of {}..{} would be larger than {} MiB, more than the server \
+                 makes in one answer; ask for a shorter range (`from`, `to`) or for the compact \
+                 encoding (`Accept: {}`, about a twentieth of JSON's size)",
+                head.from,
+                head.to,
+                ROWS_MAX_JSON_BODY >> 20,
+                rows_wire::CONTENT_TYPE
+            ),
+        ))
     }
 }
 
-fn counts(rows: &[scoreboard_core::DayRow]) -> BTreeMap<Source, usize> {
+/// The body of the answer of `from..=to` as `/api/rows` makes it, with
+/// `cursor` written in it and, with `delta`, only the rows inside its
+/// scopes: for tests that compare it with [`loaded_answer`].
+pub async fn answer_body(
+    state: &AppState,
+    from: NaiveDate,
+    to: NaiveDate,
+    cursor: String,
+    delta: Option<RowsDelta>,
+    compact: bool,
+) -> Result<Bytes, ApiError> {
+    body(state, from, to, state.now(), cursor, delta, compact).await
+}
+
+/// The same answer made from [`load_rows`]'s rows, held whole (how every
+/// answer was made before they were streamed, and what `/api/report`
+/// reads): the reference the answers are tested against.
+pub async fn loaded_answer(
+    state: &AppState,
+    from: NaiveDate,
+    to: NaiveDate,
+    cursor: String,
+    delta: Option<RowsDelta>,
+) -> Result<RowsAnswer, ApiError> {
+    let loaded = load_rows(state, from, to, state.now()).await?;
     let mut counts = BTreeMap::new();
-    for r in rows {
+    for r in &loaded.rows {
         *counts.entry(r.source).or_insert(0) += 1;
     }
-    counts
-}
-
-async fn encode(answer: RowsAnswer, compact: bool) -> Result<Bytes, ApiError> {
-    if compact {
-        Ok(blocking(move || rows_wire::encode(&answer)).await?.into())
-    } else {
-        blocking(move || serde_json::to_vec(&answer))
-            .await?
-            .map(Bytes::from)
-            .map_err(|e| ApiError::internal(e.to_string()))
-    }
+    let rows = match &delta {
+        Some(d) => {
+            let inside = d.matcher();
+            loaded.rows.into_iter().filter(|r| inside(r)).collect()
+        }
+        None => loaded.rows,
+    };
+    Ok(RowsAnswer {
+        from,
+        to,
+        counts,
+        rows,
+        periods: loaded.periods,
+        imported: loaded.imported,
+        coverage: loaded.coverage,
+        cursor: Some(cursor),
+        delta,
+    })
 }
 
 /// Brotli's quality (and gzip's level) for a full answer: the first asker
