@@ -406,7 +406,7 @@ async fn body(
             parts.walk(head.delta.as_ref(), |r| encode_row(&mut enc, r))?;
             Ok(Bytes::from(enc.finish(&head)))
         } else {
-            let mut json = JsonBody::start(&head)?;
+            let mut json = JsonBody::start(&head, ROWS_MAX_JSON_BODY)?;
             parts.walk(head.delta.as_ref(), |r| json.row(r))?;
             json.finish(&head).map(Bytes::from)
         }
@@ -466,18 +466,19 @@ struct JsonTail<'a> {
 }
 
 /// A JSON answer written row by row: the text `serde_json::to_vec` writes
-/// of the [`RowsAnswer`], without the answer's rows ever held. Past
-/// [`ROWS_MAX_JSON_BODY`] its text is let go (the rows still walked,
+/// of the [`RowsAnswer`], without the answer's rows ever held. Past `cap`
+/// ([`ROWS_MAX_JSON_BODY`]) its text is let go (the rows still walked,
 /// unwritten) and the answer is refused.
 struct JsonBody {
     out: Vec<u8>,
+    cap: usize,
     rows: usize,
     over: bool,
     failed: Option<String>,
 }
 
 impl JsonBody {
-    fn start(head: &rows_wire::Head) -> Result<JsonBody, ApiError> {
+    fn start(head: &rows_wire::Head, cap: usize) -> Result<JsonBody, ApiError> {
         let mut out = serde_json::to_vec(&JsonHead {
             from: head.from,
             to: head.to,
@@ -488,6 +489,7 @@ impl JsonBody {
         out.extend_from_slice(b",\"rows\":[");
         Ok(JsonBody {
             out,
+            cap,
             rows: 0,
             over: false,
             failed: None,
@@ -509,7 +511,7 @@ impl JsonBody {
         if let Err(e) = written {
             self.failed = Some(e.to_string());
         }
-        if self.out.len() > ROWS_MAX_JSON_BODY {
+        if self.out.len() > self.cap {
             self.over = true;
             self.out = Vec::new();
         }
@@ -533,19 +535,23 @@ impl JsonBody {
             // `coverage` is always there: the tail is never `{}`.
             self.out
                 .extend_from_slice(tail.get(1..).unwrap_or_default());
-            if self.out.len() <= ROWS_MAX_JSON_BODY {
+            if self.out.len() <= self.cap {
                 return Ok(self.out);
             }
         }
+        let limit = if self.cap >= 1 << 20 {
+            format!("{} MiB", self.cap >> 20)
+        } else {
+            format!("{} bytes", self.cap)
+        };
         Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
-                "the JSON answer of {}..{} would be larger than {} MiB, more than the server \
+                "the JSON answer of {}..{} would be larger than {limit}, more than the server \
                  makes in one answer; ask for a shorter range (`from`, `to`) or for the compact \
                  encoding (`Accept: {}`, about a twentieth of JSON's size)",
                 head.from,
                 head.to,
-                ROWS_MAX_JSON_BODY >> 20,
                 rows_wire::CONTENT_TYPE
             ),
         ))
@@ -713,6 +719,140 @@ mod tests {
         assert_eq!(Cursor::read("c2.1.2"), None);
         assert_eq!(Cursor::read(&format!("{}.9", c.write())), None);
         assert_eq!(Cursor::read(""), None);
+    }
+
+    /// Rows with and without splits and with measures missing, an answer
+    /// with every optional part, and its head.
+    fn answer() -> (RowsAnswer, rows_wire::Head) {
+        use scoreboard_core::{DayRow, ModelUsage, PeriodRow, ToolDecisions};
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let mut rows = Vec::new();
+        for (i, p) in ["ann@acme.io", "bob@acme.io", "cy@acme.io"]
+            .iter()
+            .enumerate()
+        {
+            let mut r = DayRow::new(day(16 + i as u32), PersonKey::email(p), Source::AdminApi);
+            r.measures.sessions = 3 + i as u64;
+            r.measures.cost_micros = 1_250_000;
+            if i == 1 {
+                r.models = vec![ModelUsage {
+                    model: "claude-opus-4-1".into(),
+                    input_tokens: 900,
+                    output_tokens: 30,
+                    cache_read_tokens: 7,
+                    cache_creation_tokens: 1,
+                    cost_micros: 1_250_000,
+                    cost_is_estimated: true,
+                }];
+                r.tools = vec![ToolDecisions {
+                    tool: "edit_tool".into(),
+                    accepted: 5,
+                    rejected: 2,
+                }];
+            }
+            rows.push(r);
+        }
+        let mut csv = DayRow::new(day(18), PersonKey::email("dee@acme.io"), Source::Csv);
+        csv.present = scoreboard_core::model::MeasureSet::SESSIONS;
+        rows.push(csv);
+        let mut period = PeriodRow {
+            start: day(1),
+            end: day(18),
+            person: PersonKey::email("eve@acme.io"),
+            source: Source::Csv,
+            measures: Default::default(),
+            models: Vec::new(),
+            tools: Vec::new(),
+            present: scoreboard_core::model::MeasureSet::LINES_ADDED,
+        };
+        period.measures.lines_added = 50;
+        let a = RowsAnswer {
+            from: day(1),
+            to: day(30),
+            counts: BTreeMap::from([(Source::AdminApi, 3), (Source::Csv, 1)]),
+            rows,
+            periods: vec![period],
+            imported: BTreeMap::from([(Source::Csv, 2)]),
+            coverage: vec![SourceCoverage::new(Source::AdminApi)],
+            cursor: Some("c1.0".into()),
+            delta: Some(RowsDelta {
+                replaced: vec![RowScope::Day {
+                    source: Source::AdminApi,
+                    day: day(17),
+                }],
+            }),
+        };
+        let head = rows_wire::Head {
+            from: a.from,
+            to: a.to,
+            counts: a.counts.clone(),
+            periods: a.periods.clone(),
+            imported: a.imported.clone(),
+            coverage: a.coverage.clone(),
+            cursor: a.cursor.clone(),
+            delta: a.delta.clone(),
+        };
+        (a, head)
+    }
+
+    fn json_body(
+        head: &rows_wire::Head,
+        rows: &[scoreboard_core::DayRow],
+        cap: usize,
+    ) -> Result<Vec<u8>, ApiError> {
+        let mut json = JsonBody::start(head, cap)?;
+        for r in rows {
+            json.row(AnswerRow::Held(r)).unwrap();
+        }
+        json.finish(head)
+    }
+
+    #[test]
+    fn json_written_row_by_row_is_the_text_of_the_whole_answer() {
+        let (mut a, mut head) = answer();
+        assert_eq!(
+            json_body(&head, &a.rows, ROWS_MAX_JSON_BODY).unwrap(),
+            serde_json::to_vec(&a).unwrap()
+        );
+        // Without the optional parts, and without rows.
+        a.periods.clear();
+        a.imported.clear();
+        a.cursor = None;
+        a.delta = None;
+        head.periods.clear();
+        head.imported.clear();
+        head.cursor = None;
+        head.delta = None;
+        assert_eq!(
+            json_body(&head, &a.rows, ROWS_MAX_JSON_BODY).unwrap(),
+            serde_json::to_vec(&a).unwrap()
+        );
+        a.rows.clear();
+        assert_eq!(
+            json_body(&head, &[], ROWS_MAX_JSON_BODY).unwrap(),
+            serde_json::to_vec(&a).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_json_answer_past_the_cap_is_refused_naming_the_limit_and_how_to_ask_for_less() {
+        let (a, head) = answer();
+        let whole = serde_json::to_vec(&a).unwrap().len();
+        assert!(json_body(&head, &a.rows, whole).is_ok());
+        for cap in [whole - 1, 10] {
+            let refused = json_body(&head, &a.rows, cap).unwrap_err();
+            let message = refused.message().to_string();
+            assert_eq!(
+                refused.into_response().status(),
+                StatusCode::PAYLOAD_TOO_LARGE
+            );
+            assert!(
+                message.contains(&format!("larger than {cap} bytes")),
+                "{message}"
+            );
+            assert!(message.contains("shorter range"), "{message}");
+            assert!(message.contains(rows_wire::CONTENT_TYPE), "{message}");
+        }
     }
 
     #[test]
