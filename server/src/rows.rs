@@ -17,10 +17,15 @@
 //!   day). A change of the exports folder, another range, an unreadable
 //!   cursor or one from before a restart give a full answer instead.
 //!
-//! The delta is cut from the same loaded rows a full answer holds (so a
-//! file's row under a re-fetched day comes with it), which makes it equal to
-//! the full answer by construction; what it saves is the wire and the
-//! page's decoding, not the server's read.
+//! Every answer is written from its rows as they are read
+//! ([`AnswerRows::walk`]: the exports folder's, the store's straight from
+//! SQLite, telemetry's), into the compact encoder or as JSON text row by
+//! row, so its making costs about its body, never a `DayRow` per row; a
+//! JSON body past [`ROWS_MAX_JSON_BODY`] is refused (`413`) rather than
+//! made. A delta walks the full answer's rows in its scopes (so a file's
+//! row under a re-fetched day comes with it), reading only the replaced
+//! days of the store. Either is the answer [`loaded_answer`] makes from
+//! [`load_rows`]'s rows, byte for byte (`tests/rows_streamed.rs`).
 
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
