@@ -18,14 +18,14 @@
 //!   cursor or one from before a restart give a full answer instead.
 //!
 //! Every answer is written from its rows as they are read
-//! ([`AnswerRows::walk`]: the exports folder's, the store's straight from
+//! (`load::AnswerRows::walk`: the exports folder's, the store's straight from
 //! SQLite, telemetry's), into the compact encoder or as JSON text row by
 //! row, so its making costs about its body, never a `DayRow` per row; a
 //! JSON body past [`ROWS_MAX_JSON_BODY`] is refused (`413`) rather than
 //! made. A delta walks the full answer's rows in its scopes (so a file's
 //! row under a re-fetched day comes with it), reading only the replaced
 //! days of the store. Either is the answer [`loaded_answer`] makes from
-//! [`load_rows`]'s rows, byte for byte (`tests/rows_streamed.rs`).
+//! `load::load_rows`'s rows, byte for byte (`tests/rows_streamed.rs`).
 
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
@@ -396,6 +396,14 @@ async fn body(
     let s = state.clone();
     blocking(move || {
         let parts = AnswerRows::read(&s, from, to, now)?;
+        let rows: usize = parts.counts.values().sum();
+        if !compact
+            && delta.is_none()
+            && rows.saturating_mul(MIN_JSON_ROW_BYTES) > ROWS_MAX_JSON_BODY
+        {
+            // Surely past the cap: refused before any row is read.
+            return Err(too_large(from, to, ROWS_MAX_JSON_BODY));
+        }
         let head = rows_wire::Head {
             from,
             to,
@@ -544,23 +552,32 @@ impl JsonBody {
                 return Ok(self.out);
             }
         }
-        let limit = if self.cap >= 1 << 20 {
-            format!("{} MiB", self.cap >> 20)
-        } else {
-            format!("{} bytes", self.cap)
-        };
-        Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "the JSON answer of {}..{} would be larger than {limit}, more than the server \
-                 makes in one answer; ask for a shorter range (`from`, `to`) or for the compact \
-                 encoding (`Accept: {}`, about a twentieth of JSON's size)",
-                head.from,
-                head.to,
-                rows_wire::CONTENT_TYPE
-            ),
-        ))
+        Err(too_large(head.from, head.to, self.cap))
     }
+}
+
+/// The fewest bytes a row takes in JSON (its day, source and every
+/// measure are always written: about 290 with a one-letter person), so a
+/// full answer of more rows than `cap / MIN_JSON_ROW_BYTES` is refused
+/// before it is walked.
+const MIN_JSON_ROW_BYTES: usize = 200;
+
+/// The refusal of a JSON answer larger than `cap`.
+fn too_large(from: NaiveDate, to: NaiveDate, cap: usize) -> ApiError {
+    let limit = if cap >= 1 << 20 {
+        format!("{} MiB", cap >> 20)
+    } else {
+        format!("{cap} bytes")
+    };
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "the JSON answer of {from}..{to} would be larger than {limit}, more than the server \
+             makes in one answer; ask for a shorter range (`from`, `to`) or for the compact \
+             encoding (`Accept: {}`, about a twentieth of JSON's size)",
+            rows_wire::CONTENT_TYPE
+        ),
+    )
 }
 
 /// The body of the answer of `from..=to` as `/api/rows` makes it, with
@@ -577,7 +594,7 @@ pub async fn answer_body(
     body(state, from, to, state.now(), cursor, delta, compact).await
 }
 
-/// The same answer made from [`load_rows`]'s rows, held whole (how every
+/// The same answer made from `load::load_rows`'s rows, held whole (how every
 /// answer was made before they were streamed, and what `/api/report`
 /// reads): the reference the answers are tested against.
 pub async fn loaded_answer(
@@ -857,6 +874,22 @@ mod tests {
             );
             assert!(message.contains("shorter range"), "{message}");
             assert!(message.contains(rows_wire::CONTENT_TYPE), "{message}");
+        }
+    }
+
+    #[test]
+    fn no_row_is_shorter_in_json_than_the_early_refusal_reckons() {
+        use scoreboard_core::DayRow;
+        let day = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+        for source in Source::ALL {
+            let mut r = DayRow::new(day, PersonKey::parse("x").unwrap(), source);
+            let all = serde_json::to_vec(&r).unwrap().len();
+            r.present = scoreboard_core::model::MeasureSet::empty();
+            let none = serde_json::to_vec(&r).unwrap().len();
+            assert!(
+                all.min(none) >= MIN_JSON_ROW_BYTES,
+                "{source:?}: {all}, {none}"
+            );
         }
     }
 
