@@ -838,7 +838,10 @@ fn rows1m_table(w: &mut String, rm: &Value) {
                 w,
                 "| {label} | {} | {} | {} | {} s | {} → **{}** |",
                 a["status"],
-                mb(&a["body_bytes"]),
+                match a["body_bytes"].as_u64() {
+                    Some(n) if n < 100_000 => format!("{n} B"),
+                    _ => mb(&a["body_bytes"]),
+                },
                 a["rows"]
                     .as_u64()
                     .map_or("—".to_string(), |n| n.to_string()),
