@@ -199,8 +199,24 @@ pub(crate) enum AnswerRow<'a> {
     Held(&'a DayRow),
 }
 
-/// A live row over a folder's person-day: `None` while none was found.
-type Twins = HashMap<(Source, NaiveDate), HashMap<String, Option<DayRow>>>;
+/// The live row over a folder's person-day, if any.
+#[derive(Clone, Copy)]
+enum Over {
+    None,
+    /// Row `i` of [`Twins::stored`].
+    Stored(usize),
+    /// Row `i` of [`AnswerRows::telemetry`].
+    Telemetry(usize),
+}
+
+/// The folder's person-days of the live sources, and the live rows over
+/// them: the store's kept in a table's columns (about a hundred bytes a
+/// row, not a `DayRow`'s heap), telemetry's by their place.
+#[derive(Default)]
+struct Twins {
+    over: HashMap<(Source, NaiveDate), HashMap<String, Over>>,
+    stored: scoreboard_core::UsageTable,
+}
 
 /// `/api/rows`'s answer of a range without its rows held: what
 /// [`load_rows`] gives (the same rows, in the same order, with the same
@@ -208,8 +224,8 @@ type Twins = HashMap<(Source, NaiveDate), HashMap<String, Option<DayRow>>>;
 /// are read only while [`AnswerRows::walk`] hands them over, and the
 /// exports folder's are made one at a time from its table. What is held
 /// is telemetry's rows, the folder's person-days of the live sources
-/// (Admin / Enterprise API dumps) with the live rows over them, and the
-/// answer's head: nothing per stored row.
+/// (Admin / Enterprise API dumps) with the live rows over them (in a
+/// table's columns), and the answer's head: nothing per stored row.
 ///
 /// The order is [`load_rows`]'s: the folder's rows first, in its table's
 /// order (a live row of the same source and person-day replaces the
@@ -262,7 +278,7 @@ impl AnswerRows {
             to,
             telemetry,
             folder: None,
-            twins: Twins::new(),
+            twins: Twins::default(),
             counts,
             periods: Vec::new(),
             imported: BTreeMap::new(),
@@ -287,34 +303,39 @@ impl AnswerRows {
             *file_rows.entry(r.source).or_insert(0) += 1;
             if live(r.source) {
                 self.twins
+                    .over
                     .entry((r.source, r.day))
                     .or_default()
-                    .insert(r.person.as_str().to_string(), None);
+                    .insert(r.person.as_str().to_string(), Over::None);
             }
         }
-        for ((source, day), persons) in &mut self.twins {
+        let Twins { over, stored } = &mut self.twins;
+        for ((source, day), persons) in over.iter_mut() {
             if !STORE_SOURCES.contains(source) {
                 continue;
             }
             self.store.visit_rows(*day, *day, &[*source], |s| {
                 if let Some(slot) = persons.get_mut(s.person) {
-                    *slot = Some(s.to_day_row()?);
+                    *slot = Over::Stored(stored.day_count());
+                    stored.insert_days([s.to_day_row()?]);
                 }
                 Ok(())
             })?;
         }
-        for r in &self.telemetry {
-            if let Some(slot) = self
-                .twins
+        for (i, r) in self.telemetry.iter().enumerate() {
+            if let Some(slot) = over
                 .get_mut(&(r.source, r.day))
                 .and_then(|p| p.get_mut(r.person.as_str()))
             {
-                *slot = Some(r.clone());
+                *slot = Over::Telemetry(i);
             }
         }
         // A live row over a file's person-day is one row of the answer, not two.
-        for ((source, _), persons) in &self.twins {
-            let over = persons.values().filter(|t| t.is_some()).count();
+        for ((source, _), persons) in over.iter() {
+            let over = persons
+                .values()
+                .filter(|t| !matches!(t, Over::None))
+                .count();
             if over > 0 {
                 *file_rows.entry(*source).or_insert(0) -= over as u64;
             }
@@ -337,9 +358,10 @@ impl AnswerRows {
 
     /// Whether a live row of this person-day goes over a file's.
     fn over_a_file(&self, source: Source, day: NaiveDate, person: &str) -> bool {
-        !self.twins.is_empty()
+        !self.twins.over.is_empty()
             && self
                 .twins
+                .over
                 .get(&(source, day))
                 .is_some_and(|p| p.contains_key(person))
     }
@@ -357,12 +379,15 @@ impl AnswerRows {
         let keep = |r: &DayRow| inside.as_ref().is_none_or(|f| f(r));
         if let Some(folder) = &self.folder {
             for mut r in folder.rows_in(self.from, self.to) {
-                if let Some(Some(live)) = self
+                let over = self
                     .twins
+                    .over
                     .get(&(r.source, r.day))
-                    .and_then(|p| p.get(r.person.as_str()))
-                {
-                    r.update_from(live.clone());
+                    .and_then(|p| p.get(r.person.as_str()));
+                match over {
+                    Some(Over::Stored(i)) => r.update_from(self.twins.stored.day_row(*i)),
+                    Some(Over::Telemetry(i)) => r.update_from(self.telemetry[*i].clone()),
+                    Some(Over::None) | None => {}
                 }
                 if keep(&r) {
                     visit(AnswerRow::Held(&r))?;
