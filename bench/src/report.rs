@@ -821,6 +821,41 @@ fn rows1m_table(w: &mut String, rm: &Value) {
             f(&n["decode_ms"], 0)
         );
     }
+    let x = &rm["with_exports"];
+    if x.is_object() {
+        let _ = writeln!(w, "With an exports folder (`--imports`: {} file rows, a 30-day usage export of every engineer and an Admin API dump of one day for 500 of them, under the store's rows of that day), each answer asked once of a fresh `scoreboard serve` on the same store, so its peak RSS is that answer's making (load average {} at the first start; uncompressed):\n",
+            x["exports_rows"], x["loadavg"].as_str().unwrap_or("—"));
+        let _ = writeln!(
+            w,
+            "| answer | status | body | rows | request → last byte | server RSS after start → peak |\n|---|---:|---:|---:|---:|---:|"
+        );
+        for (label, key) in [
+            ("the whole range, compact", "compact_year"),
+            ("the whole range, JSON", "json_year"),
+            ("the last 30 days, JSON", "json_month"),
+        ] {
+            let a = &x[key];
+            let _ = writeln!(
+                w,
+                "| {label} | {} | {} | {} | {} s | {} → **{}** |",
+                a["status"],
+                match a["body_bytes"].as_u64() {
+                    Some(n) if n < 100_000 => format!("{n} B"),
+                    _ => mb(&a["body_bytes"]),
+                },
+                a["rows"]
+                    .as_u64()
+                    .map_or("—".to_string(), |n| n.to_string()),
+                secs(&a["ms"]),
+                mb(&a["server_rss_after_start_bytes"]),
+                mb(&a["server_peak_rss_bytes"])
+            );
+        }
+        if let Some(m) = x["json_year"]["message"].as_str() {
+            let _ = writeln!(w, "\nThe whole range's JSON answer is refused: \"{m}\"");
+        }
+        let _ = writeln!(w);
+    }
     if let Some(p) = rm["problems"].as_array().filter(|p| !p.is_empty()) {
         let _ = writeln!(w, "Figures wrong: {}\n", Value::Array(p.clone()));
     }

@@ -277,6 +277,124 @@ async fn cold(url: &str) -> Result<Value> {
     }))
 }
 
+/// The exports folder of the memory runs: a usage export of every
+/// engineer's last 30 days (CSV rows, beside the store's) and an Admin API
+/// dump of yesterday for the first 500 engineers (the same person-days the
+/// store synced: the live rows go over the file's).
+fn write_exports(dir: &Path, s: &Settings, today: NaiveDate) -> Result<u64> {
+    use std::fmt::Write;
+    let mut csv = String::from("Date,Email,Sessions,Lines accepted,Spend (USD)\n");
+    let mut rows = 0u64;
+    for back in 0..30 {
+        let day = today - Days::new(back);
+        for p in 0..s.people {
+            let _ = writeln!(csv, "{day},{},2,40,1.25", crate::ingest::email(p));
+            rows += 1;
+        }
+    }
+    std::fs::write(dir.join("usage-last-30-days.csv"), csv).map_err(ctx("write the export"))?;
+    let yesterday = today - Days::new(1);
+    let dump: Vec<Value> = (0..500.min(s.people))
+        .map(|p| crate::backfill::record(yesterday, &crate::ingest::email(p), p as u64))
+        .collect();
+    std::fs::write(
+        dir.join("admin-dump.json"),
+        serde_json::to_vec(&dump).map_err(ctx("the dump"))?,
+    )
+    .map_err(ctx("write the dump"))?;
+    Ok(rows + dump.len() as u64)
+}
+
+/// One answer asked of a fresh `scoreboard serve --imports DIR` on the
+/// 1 M-row store (so the process's peak RSS is that answer's): status,
+/// time to the last byte, bytes as sent, rows, and the server's resident
+/// memory after starting and its peak after the answer.
+async fn answer_memory(
+    bin: &Path,
+    data: &Path,
+    exports: &Path,
+    query: &str,
+    compact: bool,
+) -> Result<Value> {
+    let server = Server::start(bin, data, None, |c| {
+        c.arg("--imports").arg(exports);
+    })?;
+    let before = server.process.memory()?;
+    let mut req = reqwest::Client::new()
+        .get(server.url(&format!("/api/rows?{query}")))
+        .header("accept-encoding", "identity");
+    if compact {
+        req = req.header("accept", rows_wire::CONTENT_TYPE);
+    }
+    let t = Instant::now();
+    let resp = req.send().await.map_err(ctx("GET /api/rows (exports)"))?;
+    let status = resp.status().as_u16();
+    let body = resp
+        .bytes()
+        .await
+        .map_err(ctx("GET /api/rows body (exports)"))?;
+    let ms = t.elapsed().as_secs_f64() * 1000.0;
+    let after = server.process.memory()?;
+    drop(server);
+    let (rows, message) = match (status, compact) {
+        (200, true) => (
+            Some(rows_wire::decode(&body).map_err(ctx("decode"))?.rows.len()),
+            None,
+        ),
+        (200, false) => (
+            Some(
+                serde_json::from_slice::<scoreboard_core::api::RowsAnswer>(&body)
+                    .map_err(ctx("the JSON answer"))?
+                    .rows
+                    .len(),
+            ),
+            None,
+        ),
+        _ => (
+            None,
+            serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| v["error"]["message"].as_str().map(str::to_string)),
+        ),
+    };
+    Ok(json!({
+        "query": query,
+        "compact": compact,
+        "status": status,
+        "ms": ms,
+        "body_bytes": body.len(),
+        "rows": rows,
+        "message": message,
+        "server_rss_after_start_bytes": before.rss_bytes,
+        "server_peak_rss_bytes": after.hwm_bytes,
+    }))
+}
+
+/// Issue 13's bounded answers: the server's peak RSS answering the whole
+/// year with an exports folder configured, compact and JSON (refused past
+/// `ROWS_MAX_JSON_BODY`), and JSON of the last 30 days (served), each on a
+/// fresh process.
+async fn with_exports(bin: &Path, data: &Path, s: &Settings, today: NaiveDate) -> Result<Value> {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let exports = tempfile::tempdir().map_err(ctx("exports dir"))?;
+    let file_rows = write_exports(exports.path(), s, today)?;
+    let year = format!("from={}&to={today}", today - Days::new(s.days + 30));
+    let month = format!("from={}&to={today}", today - Days::new(29));
+    let mut answers = Vec::new();
+    for (query, compact) in [(&year, true), (&year, false), (&month, false)] {
+        let a = answer_memory(bin, data, exports.path(), query, compact).await?;
+        eprintln!("  with an exports folder: {a}");
+        answers.push(a);
+    }
+    Ok(json!({
+        "loadavg": load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+        "exports_rows": file_rows,
+        "compact_year": answers[0],
+        "json_year": answers[1],
+        "json_month": answers[2],
+    }))
+}
+
 pub async fn run(bin: &Path, dist: &Path, work: &Path, s: &Settings) -> Result<Value> {
     let today = Utc::now().date_naive();
     let load_at_start = crate::proc::machine()["loadavg_at_start"].clone();
@@ -340,6 +458,7 @@ pub async fn run(bin: &Path, dist: &Path, work: &Path, s: &Settings) -> Result<V
     drop(browser);
     drop(server);
     let (cold, warm, filter, native) = out?;
+    let exports = with_exports(bin, data.path(), s, today).await?;
     let (cold, warm) = (visit(&cold), visit(&warm));
     let page_rows = cold["rows_answer"]["rows"].as_u64();
     let mut problems = Vec::new();
@@ -382,6 +501,7 @@ pub async fn run(bin: &Path, dist: &Path, work: &Path, s: &Settings) -> Result<V
         "server_peak_rss_bytes": mem.hwm_bytes,
         "cold_native": cold_native,
         "server_peak_rss_after_cold_bytes": mem_after_cold.hwm_bytes,
+        "with_exports": exports,
         "loadavg_at_start": load_at_start,
     }))
 }

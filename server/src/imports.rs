@@ -63,10 +63,15 @@ impl ImportsSnapshot {
 
     /// The folder's person-day rows of `from..=to`.
     pub fn rows(&self, from: NaiveDate, to: NaiveDate) -> Vec<DayRow> {
+        self.rows_in(from, to).collect()
+    }
+
+    /// The folder's person-day rows of `from..=to`, in the table's order,
+    /// each made from its columns as it is asked for.
+    pub fn rows_in(&self, from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = DayRow> + '_ {
         self.table
             .day_rows()
-            .filter(|r| r.day >= from && r.day <= to)
-            .collect()
+            .filter(move |r| r.day >= from && r.day <= to)
     }
 
     /// Period rows (exports or API dumps of a range) that overlap `from..=to`.

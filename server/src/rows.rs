@@ -17,10 +17,15 @@
 //!   day). A change of the exports folder, another range, an unreadable
 //!   cursor or one from before a restart give a full answer instead.
 //!
-//! The delta is cut from the same loaded rows a full answer holds (so a
-//! file's row under a re-fetched day comes with it), which makes it equal to
-//! the full answer by construction; what it saves is the wire and the
-//! page's decoding, not the server's read.
+//! Every answer is written from its rows as they are read
+//! (`load::AnswerRows::walk`: the exports folder's, the store's straight from
+//! SQLite, telemetry's), into the compact encoder or as JSON text row by
+//! row, so its making costs about its body, never a `DayRow` per row; a
+//! JSON body past [`ROWS_MAX_JSON_BODY`] is refused (`413`) rather than
+//! made. A delta walks the full answer's rows in its scopes (so a file's
+//! row under a re-fetched day comes with it), reading only the replaced
+//! days of the store. Either is the answer [`loaded_answer`] makes from
+//! `load::load_rows`'s rows, byte for byte (`tests/rows_streamed.rs`).
 
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
@@ -35,11 +40,11 @@ use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
 use scoreboard_core::api::rows_wire;
 use scoreboard_core::api::{RowScope, RowsAnswer, RowsDelta};
 use scoreboard_core::{PersonKey, Source, SourceCoverage};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{blocking, ApiError};
-use crate::load::load_rows;
-use crate::state::{AppState, FullAnswer};
+use crate::load::{load_rows, AnswerRow, AnswerRows};
+use crate::state::{AppState, FullAnswer, ROWS_MAX_JSON_BODY};
 
 /// The longest range `/api/rows` answers in one call.
 pub const MAX_RANGE_DAYS: i64 = 800;
@@ -345,63 +350,17 @@ async fn delta(
         return Ok(None);
     };
     let delta = RowsDelta { replaced };
-    let (rows, counts, periods, imported, coverage) = if state.imports().configured() {
-        let loaded = load_rows(state, from, to, now).await?;
-        let counts = counts(&loaded.rows);
-        let rows = {
-            let inside = delta.matcher();
-            loaded.rows.into_iter().filter(|r| inside(r)).collect()
-        };
-        (
-            rows,
-            counts,
-            loaded.periods,
-            loaded.imported,
-            loaded.coverage,
-        )
-    } else {
-        // Without an exports folder, the store's rows of the replaced days
-        // only (and their counts from the days' row counts): what the
-        // filter above keeps of them, without reading the others.
-        let live = Live::of(state);
-        let delta = delta.clone();
-        let (rows, counts, coverage) = blocking(move || {
-            let days: Vec<(Source, NaiveDate)> = delta
-                .replaced
-                .iter()
-                .filter_map(|s| match s {
-                    RowScope::Day { source, day } if STORE_SOURCES.contains(source) => {
-                        Some((*source, *day))
-                    }
-                    _ => None,
-                })
-                .collect();
-            let mut rows = live.store.rows_of_days(&days)?;
-            let mut counts = live.store.row_counts(from, to)?;
-            counts.retain(|s, _| STORE_SOURCES.contains(s));
-            let (coverage, telemetry) = live.coverage_and_telemetry(from, to, now)?;
-            if !telemetry.is_empty() {
-                counts.insert(Source::Otlp, telemetry.len());
-            }
-            let inside = delta.matcher();
-            rows.extend(telemetry.into_iter().filter(|r| inside(r)));
-            Ok::<_, ApiError>((rows, counts, coverage))
-        })
-        .await??;
-        (rows, counts, Vec::new(), BTreeMap::new(), coverage)
-    };
-    let answer = RowsAnswer {
+    body(
+        state,
         from,
         to,
-        counts,
-        rows,
-        periods,
-        imported,
-        coverage,
-        cursor: Some(marks.cursor.write()),
-        delta: Some(delta),
-    };
-    encode(answer, compact).await.map(Some)
+        now,
+        marks.cursor.write(),
+        Some(delta),
+        compact,
+    )
+    .await
+    .map(Some)
 }
 
 /// The full answer of `from..=to` at `version`, encoded.
@@ -415,43 +374,70 @@ async fn full_answer(
 ) -> Result<Bytes, ApiError> {
     let s = state.clone();
     let marks = blocking(move || marks(&s, from, to, version.imports, None)).await??;
-    if compact && !state.imports().configured() {
-        return streamed_full(state, from, to, now, marks.cursor.write()).await;
-    }
-    let loaded = load_rows(state, from, to, now).await?;
-    let answer = RowsAnswer {
-        from,
-        to,
-        counts: counts(&loaded.rows),
-        rows: loaded.rows,
-        periods: loaded.periods,
-        imported: loaded.imported,
-        coverage: loaded.coverage,
-        cursor: Some(marks.cursor.write()),
-        delta: None,
-    };
-    encode(answer, compact).await
+    body(state, from, to, now, marks.cursor.write(), None, compact).await
 }
 
-/// The full compact answer encoded straight from the store's rows as
-/// SQLite hands them over (no [`scoreboard_core::DayRow`] is made for
-/// them), then telemetry's: the rows, order, counts and coverage
-/// [`load_rows`] gives, and the bytes [`rows_wire::encode`] would write of
-/// them. Its memory is the encoder's columns (about the body's size) and
-/// the body. Without an exports folder only: a folder's rows merge with
-/// the server's through core's table, which [`load_rows`] does.
-async fn streamed_full(
+/// The body of an answer (with `delta`, of the rows inside its scopes):
+/// its rows handed from the store, the exports folder and telemetry
+/// ([`AnswerRows::walk`]) straight into the encoder or the JSON text, so
+/// it costs the body (and the encoder's columns, about the body's size),
+/// not a [`scoreboard_core::DayRow`] per row. The rows, order, counts and
+/// coverage are [`load_rows`]'s ([`loaded_answer`]), and the bytes what
+/// [`rows_wire::encode`] and `serde_json::to_vec` write of it.
+async fn body(
     state: &AppState,
     from: NaiveDate,
     to: NaiveDate,
     now: DateTime<Utc>,
     cursor: String,
+    delta: Option<RowsDelta>,
+    compact: bool,
 ) -> Result<Bytes, ApiError> {
+    let s = state.clone();
+    blocking(move || {
+        let parts = AnswerRows::read(&s, from, to, now)?;
+        let rows: usize = parts.counts.values().sum();
+        if !compact
+            && delta.is_none()
+            && rows.saturating_mul(MIN_JSON_ROW_BYTES) > ROWS_MAX_JSON_BODY
+        {
+            // Surely past the cap: refused before any row is read.
+            return Err(too_large(from, to, ROWS_MAX_JSON_BODY));
+        }
+        let head = rows_wire::Head {
+            from,
+            to,
+            counts: parts.counts.clone(),
+            periods: parts.periods.clone(),
+            imported: parts.imported.clone(),
+            coverage: parts.coverage.clone(),
+            cursor: Some(cursor),
+            delta,
+        };
+        if compact {
+            let mut enc = rows_wire::Encoder::new();
+            parts.walk(head.delta.as_ref(), |r| encode_row(&mut enc, r))?;
+            Ok(Bytes::from(enc.finish(&head)))
+        } else {
+            let mut json = JsonBody::start(&head, ROWS_MAX_JSON_BODY)?;
+            parts.walk(head.delta.as_ref(), |r| json.row(r))?;
+            json.finish(&head).map(Bytes::from)
+        }
+    })
+    .await?
+}
+
+fn encode_row(
+    enc: &mut rows_wire::Encoder,
+    row: AnswerRow<'_>,
+) -> Result<(), crate::store::StoreError> {
     use crate::store::Split;
-    let live = Live::of(state);
-    let body = blocking(move || {
-        let mut enc = rows_wire::Encoder::new();
-        live.store.visit_rows(from, to, &STORE_SOURCES, |r| {
+    match row {
+        AnswerRow::Held(r) => {
+            enc.push(r);
+            Ok(())
+        }
+        AnswerRow::Stored(r) => {
             enc.row(r.day, r.source, r.person, r.source.measures(), &r.measures);
             r.splits.visit(|s| match s {
                 Split::Model(m) => enc.model(
@@ -465,98 +451,182 @@ async fn streamed_full(
                 ),
                 Split::Tool(name, accepted, rejected) => enc.tool(name, accepted, rejected),
             })
-        })?;
-        let (coverage, telemetry) = live.coverage_and_telemetry(from, to, now)?;
-        for r in &telemetry {
-            enc.push(r);
         }
-        drop(telemetry);
-        let head = rows_wire::Head {
-            from,
-            to,
-            counts: enc.counts().clone(),
-            periods: Vec::new(),
-            imported: BTreeMap::new(),
-            coverage,
-            cursor: Some(cursor),
-            delta: None,
+    }
+}
+
+/// The JSON answer's parts before its rows ([`RowsAnswer`]'s fields, in
+/// its order and with its attributes).
+#[derive(Serialize)]
+struct JsonHead<'a> {
+    from: NaiveDate,
+    to: NaiveDate,
+    counts: &'a BTreeMap<Source, usize>,
+}
+
+/// The JSON answer's parts after its rows.
+#[derive(Serialize)]
+struct JsonTail<'a> {
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    periods: &'a [scoreboard_core::PeriodRow],
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    imported: &'a BTreeMap<Source, u64>,
+    coverage: &'a [SourceCoverage],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cursor: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delta: Option<&'a RowsDelta>,
+}
+
+/// A JSON answer written row by row: the text `serde_json::to_vec` writes
+/// of the [`RowsAnswer`], without the answer's rows ever held. Past `cap`
+/// ([`ROWS_MAX_JSON_BODY`]) its text is let go (the rows still walked,
+/// unwritten) and the answer is refused.
+struct JsonBody {
+    out: Vec<u8>,
+    cap: usize,
+    rows: usize,
+    over: bool,
+    failed: Option<String>,
+}
+
+impl JsonBody {
+    fn start(head: &rows_wire::Head, cap: usize) -> Result<JsonBody, ApiError> {
+        let mut out = serde_json::to_vec(&JsonHead {
+            from: head.from,
+            to: head.to,
+            counts: &head.counts,
+        })
+        .map_err(|e| ApiError::internal(format!("writing the rows' JSON: {e}")))?;
+        out.pop(); // its closing brace: the rows follow
+        out.extend_from_slice(b",\"rows\":[");
+        Ok(JsonBody {
+            out,
+            cap,
+            rows: 0,
+            over: false,
+            failed: None,
+        })
+    }
+
+    fn row(&mut self, row: AnswerRow<'_>) -> Result<(), crate::store::StoreError> {
+        if self.over || self.failed.is_some() {
+            return Ok(());
+        }
+        if self.rows > 0 {
+            self.out.push(b',');
+        }
+        self.rows += 1;
+        let written = match row {
+            AnswerRow::Held(r) => serde_json::to_writer(&mut self.out, r),
+            AnswerRow::Stored(r) => serde_json::to_writer(&mut self.out, &r.to_day_row()?),
         };
-        Ok::<_, ApiError>(Bytes::from(enc.finish(&head)))
-    })
-    .await??;
-    Ok(body)
-}
-
-/// The sources the store holds (the Anthropic APIs'; telemetry has its own tables).
-const STORE_SOURCES: [Source; 2] = [Source::AdminApi, Source::EnterpriseApi];
-
-/// What an answer without an exports folder is made of besides the
-/// store's rows, owned for a blocking task (see [`load_rows`], which does
-/// the same with the folder).
-struct Live {
-    store: std::sync::Arc<crate::store::Store>,
-    configured: Vec<Source>,
-    telemetry: Option<std::sync::Arc<scoreboard_otlp::Receiver>>,
-}
-
-impl Live {
-    fn of(state: &AppState) -> Live {
-        Live {
-            store: state.store().clone(),
-            configured: STORE_SOURCES
-                .into_iter()
-                .filter(|s| state.syncer().configured(*s))
-                .collect(),
-            telemetry: state.telemetry().cloned(),
+        if let Err(e) = written {
+            self.failed = Some(e.to_string());
         }
+        if self.out.len() > self.cap {
+            self.over = true;
+            self.out = Vec::new();
+        }
+        Ok(())
     }
 
-    /// Every source's coverage of `from..=to` (the synced sources', then
-    /// telemetry's) and telemetry's rows. Blocking.
-    fn coverage_and_telemetry(
-        &self,
-        from: NaiveDate,
-        to: NaiveDate,
-        now: DateTime<Utc>,
-    ) -> Result<(Vec<SourceCoverage>, Vec<scoreboard_core::DayRow>), ApiError> {
-        let mut coverage = self
-            .configured
-            .iter()
-            .map(|s| crate::load::sync_coverage(&self.store, *s, from, to))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut rows = Vec::new();
-        if let Some(t) = &self.telemetry {
-            rows = t
-                .day_rows(from, to)
-                .map_err(|e| ApiError::internal(e.to_string()))?;
-            coverage.push(crate::load::telemetry_coverage(
-                &t.status(now),
-                now,
-                from,
-                to,
-            ));
+    fn finish(mut self, head: &rows_wire::Head) -> Result<Vec<u8>, ApiError> {
+        if let Some(e) = self.failed {
+            return Err(ApiError::internal(format!("writing the rows' JSON: {e}")));
         }
-        Ok((coverage, rows))
+        if !self.over {
+            let tail = serde_json::to_vec(&JsonTail {
+                periods: &head.periods,
+                imported: &head.imported,
+                coverage: &head.coverage,
+                cursor: head.cursor.as_deref(),
+                delta: head.delta.as_ref(),
+            })
+            .map_err(|e| ApiError::internal(format!("writing the rows' JSON: {e}")))?;
+            self.out.extend_from_slice(b"],");
+            // `coverage` is always there: the tail is never `{}`.
+            self.out
+                .extend_from_slice(tail.get(1..).unwrap_or_default());
+            if self.out.len() <= self.cap {
+                return Ok(self.out);
+            }
+        }
+        Err(too_large(head.from, head.to, self.cap))
     }
 }
 
-fn counts(rows: &[scoreboard_core::DayRow]) -> BTreeMap<Source, usize> {
+/// The fewest bytes a row takes in JSON (its day, source and every
+/// measure are always written: about 290 with a one-letter person), so a
+/// full answer of more rows than `cap / MIN_JSON_ROW_BYTES` is refused
+/// before it is walked.
+const MIN_JSON_ROW_BYTES: usize = 200;
+
+/// The refusal of a JSON answer larger than `cap`.
+fn too_large(from: NaiveDate, to: NaiveDate, cap: usize) -> ApiError {
+    let limit = if cap >= 1 << 20 {
+        format!("{} MiB", cap >> 20)
+    } else {
+        format!("{cap} bytes")
+    };
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "the JSON answer of {from}..{to} would be larger than {limit}, more than the server \
+             makes in one answer; ask for a shorter range (`from`, `to`) or for the compact \
+             encoding (`Accept: {}`, about a twentieth of JSON's size)",
+            rows_wire::CONTENT_TYPE
+        ),
+    )
+}
+
+/// The body of the answer of `from..=to` as `/api/rows` makes it, with
+/// `cursor` written in it and, with `delta`, only the rows inside its
+/// scopes: for tests that compare it with [`loaded_answer`].
+pub async fn answer_body(
+    state: &AppState,
+    from: NaiveDate,
+    to: NaiveDate,
+    cursor: String,
+    delta: Option<RowsDelta>,
+    compact: bool,
+) -> Result<Bytes, ApiError> {
+    body(state, from, to, state.now(), cursor, delta, compact).await
+}
+
+/// The same answer made from `load::load_rows`'s rows, held whole (how every
+/// answer was made before they were streamed, and what `/api/report`
+/// reads): the reference the answers are tested against.
+pub async fn loaded_answer(
+    state: &AppState,
+    from: NaiveDate,
+    to: NaiveDate,
+    cursor: String,
+    delta: Option<RowsDelta>,
+) -> Result<RowsAnswer, ApiError> {
+    let loaded = load_rows(state, from, to, state.now()).await?;
     let mut counts = BTreeMap::new();
-    for r in rows {
+    for r in &loaded.rows {
         *counts.entry(r.source).or_insert(0) += 1;
     }
-    counts
-}
-
-async fn encode(answer: RowsAnswer, compact: bool) -> Result<Bytes, ApiError> {
-    if compact {
-        Ok(blocking(move || rows_wire::encode(&answer)).await?.into())
-    } else {
-        blocking(move || serde_json::to_vec(&answer))
-            .await?
-            .map(Bytes::from)
-            .map_err(|e| ApiError::internal(e.to_string()))
-    }
+    let rows = match &delta {
+        Some(d) => {
+            let inside = d.matcher();
+            loaded.rows.into_iter().filter(|r| inside(r)).collect()
+        }
+        None => loaded.rows,
+    };
+    Ok(RowsAnswer {
+        from,
+        to,
+        counts,
+        rows,
+        periods: loaded.periods,
+        imported: loaded.imported,
+        coverage: loaded.coverage,
+        cursor: Some(cursor),
+        delta,
+    })
 }
 
 /// Brotli's quality (and gzip's level) for a full answer: the first asker
@@ -671,6 +741,156 @@ mod tests {
         assert_eq!(Cursor::read("c2.1.2"), None);
         assert_eq!(Cursor::read(&format!("{}.9", c.write())), None);
         assert_eq!(Cursor::read(""), None);
+    }
+
+    /// Rows with and without splits and with measures missing, an answer
+    /// with every optional part, and its head.
+    fn answer() -> (RowsAnswer, rows_wire::Head) {
+        use scoreboard_core::{DayRow, ModelUsage, PeriodRow, ToolDecisions};
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let mut rows = Vec::new();
+        for (i, p) in ["ann@acme.io", "bob@acme.io", "cy@acme.io"]
+            .iter()
+            .enumerate()
+        {
+            let mut r = DayRow::new(day(16 + i as u32), PersonKey::email(p), Source::AdminApi);
+            r.measures.sessions = 3 + i as u64;
+            r.measures.cost_micros = 1_250_000;
+            if i == 1 {
+                r.models = vec![ModelUsage {
+                    model: "claude-opus-4-1".into(),
+                    input_tokens: 900,
+                    output_tokens: 30,
+                    cache_read_tokens: 7,
+                    cache_creation_tokens: 1,
+                    cost_micros: 1_250_000,
+                    cost_is_estimated: true,
+                }];
+                r.tools = vec![ToolDecisions {
+                    tool: "edit_tool".into(),
+                    accepted: 5,
+                    rejected: 2,
+                }];
+            }
+            rows.push(r);
+        }
+        let mut csv = DayRow::new(day(18), PersonKey::email("dee@acme.io"), Source::Csv);
+        csv.present = scoreboard_core::model::MeasureSet::SESSIONS;
+        rows.push(csv);
+        let mut period = PeriodRow {
+            start: day(1),
+            end: day(18),
+            person: PersonKey::email("eve@acme.io"),
+            source: Source::Csv,
+            measures: Default::default(),
+            models: Vec::new(),
+            tools: Vec::new(),
+            present: scoreboard_core::model::MeasureSet::LINES_ADDED,
+        };
+        period.measures.lines_added = 50;
+        let a = RowsAnswer {
+            from: day(1),
+            to: day(30),
+            counts: BTreeMap::from([(Source::AdminApi, 3), (Source::Csv, 1)]),
+            rows,
+            periods: vec![period],
+            imported: BTreeMap::from([(Source::Csv, 2)]),
+            coverage: vec![SourceCoverage::new(Source::AdminApi)],
+            cursor: Some("c1.0".into()),
+            delta: Some(RowsDelta {
+                replaced: vec![RowScope::Day {
+                    source: Source::AdminApi,
+                    day: day(17),
+                }],
+            }),
+        };
+        let head = rows_wire::Head {
+            from: a.from,
+            to: a.to,
+            counts: a.counts.clone(),
+            periods: a.periods.clone(),
+            imported: a.imported.clone(),
+            coverage: a.coverage.clone(),
+            cursor: a.cursor.clone(),
+            delta: a.delta.clone(),
+        };
+        (a, head)
+    }
+
+    fn json_body(
+        head: &rows_wire::Head,
+        rows: &[scoreboard_core::DayRow],
+        cap: usize,
+    ) -> Result<Vec<u8>, ApiError> {
+        let mut json = JsonBody::start(head, cap)?;
+        for r in rows {
+            json.row(AnswerRow::Held(r)).unwrap();
+        }
+        json.finish(head)
+    }
+
+    #[test]
+    fn json_written_row_by_row_is_the_text_of_the_whole_answer() {
+        let (mut a, mut head) = answer();
+        assert_eq!(
+            json_body(&head, &a.rows, ROWS_MAX_JSON_BODY).unwrap(),
+            serde_json::to_vec(&a).unwrap()
+        );
+        // Without the optional parts, and without rows.
+        a.periods.clear();
+        a.imported.clear();
+        a.cursor = None;
+        a.delta = None;
+        head.periods.clear();
+        head.imported.clear();
+        head.cursor = None;
+        head.delta = None;
+        assert_eq!(
+            json_body(&head, &a.rows, ROWS_MAX_JSON_BODY).unwrap(),
+            serde_json::to_vec(&a).unwrap()
+        );
+        a.rows.clear();
+        assert_eq!(
+            json_body(&head, &[], ROWS_MAX_JSON_BODY).unwrap(),
+            serde_json::to_vec(&a).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_json_answer_past_the_cap_is_refused_naming_the_limit_and_how_to_ask_for_less() {
+        let (a, head) = answer();
+        let whole = serde_json::to_vec(&a).unwrap().len();
+        assert!(json_body(&head, &a.rows, whole).is_ok());
+        for cap in [whole - 1, 10] {
+            let refused = json_body(&head, &a.rows, cap).unwrap_err();
+            let message = refused.message().to_string();
+            assert_eq!(
+                refused.into_response().status(),
+                StatusCode::PAYLOAD_TOO_LARGE
+            );
+            assert!(
+                message.contains(&format!("larger than {cap} bytes")),
+                "{message}"
+            );
+            assert!(message.contains("shorter range"), "{message}");
+            assert!(message.contains(rows_wire::CONTENT_TYPE), "{message}");
+        }
+    }
+
+    #[test]
+    fn no_row_is_shorter_in_json_than_the_early_refusal_reckons() {
+        use scoreboard_core::DayRow;
+        let day = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+        for source in Source::ALL {
+            let mut r = DayRow::new(day, PersonKey::parse("x").unwrap(), source);
+            let all = serde_json::to_vec(&r).unwrap().len();
+            r.present = scoreboard_core::model::MeasureSet::empty();
+            let none = serde_json::to_vec(&r).unwrap().len();
+            assert!(
+                all.min(none) >= MIN_JSON_ROW_BYTES,
+                "{source:?}: {all}, {none}"
+            );
+        }
     }
 
     #[test]

@@ -283,8 +283,15 @@ impl ReportCache {
 /// Full answers kept at most (the newest; all of one data version).
 pub const ROWS_CACHE_ENTRIES: usize = 2;
 /// A full answer whose body is larger than this is served but not kept
-/// (a 1 M-row compact answer is ~60 MB; its JSON ~700 MB is never kept).
+/// (a 1 M-row compact answer is ~34 MB; a JSON answer is never larger,
+/// [`ROWS_MAX_JSON_BODY`]).
 pub const ROWS_CACHE_MAX_BODY: usize = 128 << 20;
+/// A JSON `/api/rows` answer larger than this is refused (`413`, naming
+/// the limit and how to ask for less: a shorter range or the compact
+/// encoding, about a twentieth of the size), so JSON's making holds at
+/// most this much text: about 180,000 rows (730 B a row). Every JSON
+/// answer served can be kept.
+pub const ROWS_MAX_JSON_BODY: usize = ROWS_CACHE_MAX_BODY;
 /// What a full answer is kept by: equal keys mean equal answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FullKey {

@@ -316,6 +316,24 @@ pub struct StoredRow<'a> {
     pub splits: Splits<'a>,
 }
 
+impl StoredRow<'_> {
+    /// The row, owned (what [`Store::rows`] collects).
+    pub fn to_day_row(&self) -> Result<DayRow, StoreError> {
+        let person = PersonKey::parse(self.person)
+            .ok_or_else(|| StoreError::Corrupt("empty person key".into()))?;
+        let (models, tools) = self.splits.to_vecs()?;
+        Ok(DayRow {
+            day: self.day,
+            person,
+            source: self.source,
+            measures: self.measures,
+            models,
+            tools,
+            present: self.source.measures(),
+        })
+    }
+}
+
 /// What the API said about one fetched day, kept so that coverage warnings
 /// can be computed over the whole stored history, not just the last sync.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -674,18 +692,7 @@ impl Store {
     ) -> Result<Vec<DayRow>, StoreError> {
         let mut out = Vec::new();
         self.visit_rows(from, to, sources, |r| {
-            let person = PersonKey::parse(r.person)
-                .ok_or_else(|| StoreError::Corrupt("empty person key".into()))?;
-            let (models, tools) = r.splits.to_vecs()?;
-            out.push(DayRow {
-                day: r.day,
-                person,
-                source: r.source,
-                measures: r.measures,
-                models,
-                tools,
-                present: r.source.measures(),
-            });
+            out.push(r.to_day_row()?);
             Ok(())
         })?;
         Ok(out)

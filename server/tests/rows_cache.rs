@@ -199,38 +199,13 @@ async fn the_compact_answer_made_from_the_stores_rows_equals_the_json_answer() {
     // The compact full answer is encoded straight from SQLite's rows (no
     // DayRow made); the JSON one goes through DayRows: both must say the
     // same, splits, sources, telemetry and coverage included.
-    use scoreboard_core::{DayRow, ModelUsage, PersonKey, ToolDecisions};
+    use scoreboard_core::{DayRow, PersonKey};
     use scoreboard_server::store::DayStats;
     let dir = tempfile::tempdir().unwrap();
     let h = harness(dir.path());
     admin_day(&h, "2026-11-02", &[("b@x.io", 3), ("a@x.io", 1)]);
+    split_day(&h, Source::AdminApi, "2026-11-03", "a@x.io");
     let d = day("2026-11-03");
-    let mut split = DayRow::new(d, PersonKey::email("a@x.io"), Source::AdminApi);
-    split.measures.sessions = 4;
-    split.measures.cost_micros = 12_345;
-    split.models = vec![ModelUsage {
-        model: "claude-opus-4-1".into(),
-        input_tokens: 900,
-        output_tokens: 30,
-        cache_read_tokens: 7,
-        cache_creation_tokens: 1,
-        cost_micros: 12_345,
-        cost_is_estimated: true,
-    }];
-    split.tools = vec![ToolDecisions {
-        tool: "edit_tool".into(),
-        accepted: 5,
-        rejected: 2,
-    }];
-    h.store
-        .replace_day(
-            Source::AdminApi,
-            d,
-            &[split],
-            &DayStats::default(),
-            Utc::now(),
-        )
-        .unwrap();
     let mut seat = DayRow::new(d, PersonKey::email("a@x.io"), Source::EnterpriseApi);
     seat.measures.sessions = 2;
     seat.present = Source::EnterpriseApi.measures();

@@ -337,3 +337,30 @@ pub async fn telemetry(h: &Harness, token: &str, email: &str, days: u64) {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 }
+
+/// Stores one row of `source` for `email` on `on`, as a sync would: 4
+/// sessions, and one model's and one tool's split (what the compact
+/// encoding and the store's day blobs keep apart from the measures).
+pub fn split_day(h: &Harness, source: Source, on: &str, email: &str) {
+    use scoreboard_core::model::{ModelUsage, ToolDecisions};
+    let mut split = DayRow::new(day(on), PersonKey::email(email), source);
+    split.measures.sessions = 4;
+    split.measures.cost_micros = 12_345;
+    split.models = vec![ModelUsage {
+        model: "claude-opus-4-1".into(),
+        input_tokens: 900,
+        output_tokens: 30,
+        cache_read_tokens: 7,
+        cache_creation_tokens: 1,
+        cost_micros: 12_345,
+        cost_is_estimated: true,
+    }];
+    split.tools = vec![ToolDecisions {
+        tool: "edit_tool".into(),
+        accepted: 5,
+        rejected: 2,
+    }];
+    h.store
+        .replace_day(source, day(on), &[split], &DayStats::default(), Utc::now())
+        .unwrap();
+}
