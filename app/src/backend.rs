@@ -72,6 +72,7 @@ pub fn engine_failed(ctx: Ctx, why: &str) {
         engine.stop();
     }
     if was_worker {
+        ctx.jobs.engine_lost.set_value(true);
         ctx.engine
             .set_value(Slot::Ready(Backend::Here(Rc::default())));
         ctx.notice.set(Some(format!(
@@ -117,6 +118,14 @@ pub fn follow_report(ctx: Ctx, as_of: Memo<NaiveDate>) {
             *latest
         });
         let Some(seq) = seq else { return };
+        // The engine's rows are gone: the last figures stay, with the notice.
+        if ctx.jobs.engine_lost.get_value() && !no_rows {
+            ctx.jobs
+                .computing
+                .update_value(|(n, _)| *n = n.saturating_sub(1));
+            ctx.report_ready.set(true);
+            return;
+        }
         util::mark("scoreboard:compute-start");
         if no_rows {
             let report = compute(&UsageTable::new(), roster.as_ref(), &opts);
@@ -144,22 +153,36 @@ pub fn follow_report(ctx: Ctx, as_of: Memo<NaiveDate>) {
                                 shown_no_rows.set_value(false);
                             }
                         }
-                        Err(why) => ctx
-                            .notice
-                            .set(Some(format!("The figures could not be read: {why}"))),
+                        Err(why) => {
+                            failed_report(ctx, seq, format!("The figures could not be read: {why}"))
+                        }
                     }
                 }
-                Ok((Reply::Failed(why), _)) => ctx
-                    .notice
-                    .set(Some(format!("The figures could not be computed: {why}"))),
+                Ok((Reply::Failed(why), _)) => failed_report(
+                    ctx,
+                    seq,
+                    format!("The figures could not be computed: {why}"),
+                ),
                 Ok(_) => {}
-                Err(why) => engine_failed(ctx, &why),
+                Err(why) => {
+                    engine_failed(ctx, &why);
+                    ctx.report_ready.set(true);
+                }
             }
             ctx.jobs
                 .computing
                 .update_value(|(n, _)| *n = n.saturating_sub(1));
         });
     });
+}
+
+/// The latest report asked for could not be had: the notice says why, and
+/// the figures shown before stay (never "Computing…" for good).
+fn failed_report(ctx: Ctx, seq: u64, why: String) {
+    if ctx.jobs.computing.get_value().1 == seq {
+        ctx.notice.set(Some(why));
+        ctx.report_ready.set(true);
+    }
 }
 
 /// The report's people from the chunks posted with it, one chunk a task.

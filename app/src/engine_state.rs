@@ -128,6 +128,16 @@ impl EngineState {
     }
 
     fn merge(&mut self, steps: Vec<MergeStep>) -> Reply {
+        // All or nothing: a missing table fails the request before any step.
+        let missing = steps.iter().find_map(|s| match s {
+            MergeStep::Add(id) if !self.pending.contains_key(id) => Some(*id),
+            _ => None,
+        });
+        if let Some(id) = missing {
+            return Reply::Failed(format!(
+                "the rows of a file read earlier are gone (import {id})"
+            ));
+        }
         let mut counts = Vec::new();
         for step in steps {
             match step {
@@ -238,5 +248,140 @@ pub fn summary(table: &UsageTable) -> FileSummary {
         period_rows: table.periods().len() as u64,
         first_day: span.map(|s| s.0),
         last_day: span.map(|s| s.1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use scoreboard_core::api::{RowScope, RowsDelta};
+    use scoreboard_core::model::{DayRow, PersonKey, Source};
+    use scoreboard_core::{ReportOptions, WindowSpec};
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
+    }
+
+    fn row(d: &str, who: &str, sessions: u64) -> DayRow {
+        let mut r = DayRow::new(day(d), PersonKey::email(who), Source::Otlp);
+        r.measures.sessions = sessions;
+        r
+    }
+
+    fn answer(rows: Vec<DayRow>, delta: Option<RowsDelta>) -> Vec<u8> {
+        rows_wire::encode(&RowsAnswer {
+            from: day("2026-11-01"),
+            to: day("2026-11-30"),
+            counts: Default::default(),
+            rows,
+            periods: Vec::new(),
+            imported: Default::default(),
+            coverage: Vec::new(),
+            cursor: Some("c1".into()),
+            delta,
+        })
+    }
+
+    fn sessions_of(state: &mut EngineState, live: bool) -> Vec<(String, u64)> {
+        let req = ComputeRequest {
+            opts: ReportOptions {
+                as_of: day("2026-11-30"),
+                window: WindowSpec::All,
+                team: None,
+            },
+            roster: None,
+            live,
+            with_own: true,
+        };
+        let (_, chunks) = state.answer(Request::Compute(req), Vec::new());
+        chunks
+            .iter()
+            .flat_map(|c| {
+                serde_json::from_slice::<Vec<scoreboard_core::metrics::PersonFigures>>(c)
+                    .unwrap_or_default()
+            })
+            .map(|p| (p.person.as_str().to_string(), p.totals.sessions))
+            .collect()
+    }
+
+    /// A merge naming a table the engine does not hold fails whole: the
+    /// steps before it (here a reset) are not applied, so the page's count
+    /// and the engine's table never disagree.
+    #[test]
+    fn a_merge_naming_a_missing_table_changes_nothing() {
+        let mut state = EngineState::default();
+        let mut t = UsageTable::new();
+        t.insert_days([row("2026-11-02", "ada@x.com", 3)]);
+        let id = state.keep_new(t);
+        state.answer(
+            Request::Merge {
+                steps: vec![MergeStep::Add(id)],
+            },
+            Vec::new(),
+        );
+        let (reply, _) = state.answer(
+            Request::Merge {
+                steps: vec![MergeStep::Reset, MergeStep::Add(99)],
+            },
+            Vec::new(),
+        );
+        assert!(matches!(reply, Reply::Failed(_)));
+        assert_eq!(state.own().day_count(), 1);
+    }
+
+    /// Live mode: a delta replaces the rows of its scopes and keeps the
+    /// rest, and the report over the server's rows follows it.
+    #[test]
+    fn a_live_delta_replaces_only_the_rows_of_its_scopes() {
+        let mut state = EngineState::default();
+        let full = answer(
+            vec![
+                row("2026-11-02", "ada@x.com", 3),
+                row("2026-11-03", "bob@x.com", 4),
+            ],
+            None,
+        );
+        let (reply, _) = state.answer(Request::TakeLive, vec![full]);
+        assert!(matches!(
+            reply,
+            Reply::LiveTaken(LiveInfo {
+                rows: 2,
+                delta: false,
+                ..
+            })
+        ));
+        let delta = answer(
+            vec![row("2026-11-03", "bob@x.com", 9)],
+            Some(RowsDelta {
+                replaced: vec![RowScope::Day {
+                    source: Source::Otlp,
+                    day: day("2026-11-03"),
+                }],
+            }),
+        );
+        let (reply, _) = state.answer(Request::TakeLive, vec![delta]);
+        assert!(matches!(
+            reply,
+            Reply::LiveTaken(LiveInfo {
+                rows: 2,
+                delta: true,
+                answer_rows: 1,
+                ..
+            })
+        ));
+        let mut people = sessions_of(&mut state, true);
+        people.sort();
+        assert_eq!(
+            people,
+            vec![("ada@x.com".to_string(), 3), ("bob@x.com".to_string(), 9)]
+        );
+        // Kept and read back: the same rows.
+        let (_, kept) = state.answer(Request::LiveBytes, Vec::new());
+        let mut again = EngineState::default();
+        again.answer(Request::TakeLive, kept);
+        let mut people_again = sessions_of(&mut again, true);
+        people_again.sort();
+        assert_eq!(people_again, people);
     }
 }

@@ -231,6 +231,11 @@ pub async fn refresh(ctx: Ctx) {
     // visit a full fetch.
     leptos::task::spawn_local(async move {
         backend::report_settled(ctx).await;
+        // The engine lost its rows: the kept copy is the last good one.
+        if ctx.jobs.engine_lost.get_value() {
+            running.set_value(false);
+            return;
+        }
         let held = ctx
             .live
             .with_untracked(|l| l.as_ref().map(|l| l.held.clone()));

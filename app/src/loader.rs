@@ -89,7 +89,12 @@ fn enqueue(ctx: Ctx, job: LoadJob) {
 async fn run_job(ctx: Ctx, job: LoadJob) {
     match job {
         LoadJob::Batch(inputs, origin) => import_batch(ctx, inputs, origin).await,
-        LoadJob::MapAgain(key) => map_again_now(ctx, &key).await,
+        LoadJob::MapAgain(key) => {
+            // A batch cancelled earlier does not cancel this reading.
+            ctx.jobs.cancel.set_value(false);
+            map_again_now(ctx, &key).await;
+            ctx.progress.set(None);
+        }
     }
 }
 
@@ -503,7 +508,11 @@ async fn import_one(
                 return (report, Some(imported));
             }
             Err(err) => {
-                let Some(question) = question_for(&err, &name, head_ref, &opts) else {
+                // The engine stopped: no dialog can help (its error says so).
+                let question = (!ctx.jobs.engine_lost.get_value())
+                    .then(|| question_for(&err, &name, head_ref, &opts))
+                    .flatten();
+                let Some(question) = question else {
                     return failed(report, err.to_string());
                 };
                 waiting_for_answer(ctx);
@@ -698,6 +707,20 @@ async fn map_again_now(ctx: Ctx, key: &str) {
             .map(|tables| (source, tables)),
         None => None,
     };
+    // "Clear all data" may have run while the other files were read.
+    let still_loaded = ctx.data.with_untracked(|d| {
+        d.files
+            .get(index)
+            .is_some_and(|f| f.kept.as_deref() == Some(key))
+    });
+    if !still_loaded {
+        let mut read = vec![table];
+        if let Some((_, (earlier, later))) = replay {
+            read.extend(earlier.into_iter().chain(later));
+        }
+        forget(ctx, read).await;
+        return;
+    }
     match replay {
         Some((source, (earlier, later))) => {
             let n = earlier.len() + later.len() + 1;

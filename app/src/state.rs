@@ -347,6 +347,10 @@ pub struct Jobs {
     /// Reports asked of the engine and not answered yet, and the number of
     /// the latest asked (an older answer arriving after it is not shown).
     pub computing: StoredValue<(u32, u64)>,
+    /// Set when the engine worker failed: the rows it held are gone from
+    /// this page, so nothing is saved over the stored data (a reload reads
+    /// it back) and no report is asked of the empty engine that replaced it.
+    pub engine_lost: StoredValue<bool>,
 }
 
 impl Jobs {
@@ -360,6 +364,7 @@ impl Jobs {
             refreshing: StoredValue::new(false),
             cancel: StoredValue::new(false),
             computing: StoredValue::new((0, 0)),
+            engine_lost: StoredValue::new(false),
         }
     }
 }

@@ -246,6 +246,10 @@ async fn encoded_table(ctx: Ctx) -> Result<(TableParts, Vec<Uint8Array>), Storag
 }
 
 async fn save(ctx: Ctx) -> Result<(), StorageError> {
+    // The engine lost its rows: what is stored is the data, not this page.
+    if ctx.jobs.engine_lost.get_value() {
+        return Err(StorageError::Stale);
+    }
     let revision = ctx.jobs.revision;
     let rev = revision.get_value();
     let stale = || revision.get_value() != rev;
