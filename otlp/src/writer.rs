@@ -9,11 +9,11 @@
 //! timer. A request that fails is rolled back alone and answered with its
 //! error, the others of its group are kept: a group is stored without
 //! savepoints, and only when one of its requests fails is it stored again
-//! with a savepoint per request (see [`commit`]). Every request of a group is answered only after the
-//! group's COMMIT returned, with its own outcome; if the group cannot
-//! begin or commit (the database is locked past the busy timeout, the disk
-//! failed), every request of it is answered with that error and nothing of
-//! it is stored.
+//! with a savepoint per request (see [`commit`]). Every request of a group
+//! is answered only after the group's COMMIT returned, with its own
+//! outcome; if the group cannot begin or commit (the database is locked
+//! past the busy timeout, the disk failed), every request of it is answered
+//! with that error and nothing of it is stored.
 //!
 //! The queue in front of the thread is bounded: when it is full a request
 //! is refused at once ([`OtlpError::QueueFull`], 503 + Retry-After), so
@@ -146,7 +146,8 @@ fn commit(
 ) -> Result<Outcomes, rusqlite::Error> {
     match run_group(conn, group, last_prune, false)? {
         Some(outcomes) => Ok(outcomes),
-        // A request failed: nothing of the group was kept; again, each alone.
+        // A request failed: nothing of the group was kept; again, each alone
+        // (with savepoints `run_group` always gives the outcomes).
         None => run_group(conn, group, last_prune, true).map(Option::unwrap_or_default),
     }
 }
