@@ -10,7 +10,7 @@ use std::io::Read as _;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -47,16 +47,21 @@ pub fn router(receiver: Arc<Receiver>) -> Router {
         .with_state(receiver)
 }
 
-async fn metrics(State(rx): State<Arc<Receiver>>, headers: HeaderMap, body: Body) -> Response {
-    handle(rx, Signal::Metrics, headers, body).await
+// The whole request is taken, not `HeaderMap` + `Body`: axum's `HeaderMap`
+// extractor clones the headers, on every telemetry request.
+async fn metrics(State(rx): State<Arc<Receiver>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    handle(rx, Signal::Metrics, parts.headers, body).await
 }
 
-async fn logs(State(rx): State<Arc<Receiver>>, headers: HeaderMap, body: Body) -> Response {
-    handle(rx, Signal::Logs, headers, body).await
+async fn logs(State(rx): State<Arc<Receiver>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    handle(rx, Signal::Logs, parts.headers, body).await
 }
 
-async fn traces(State(rx): State<Arc<Receiver>>, headers: HeaderMap, body: Body) -> Response {
-    handle(rx, Signal::Traces, headers, body).await
+async fn traces(State(rx): State<Arc<Receiver>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    handle(rx, Signal::Traces, parts.headers, body).await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

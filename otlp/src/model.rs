@@ -262,7 +262,7 @@ impl<'a> MetricsReq<'a> {
     /// The one-pass decoder; `None` when the body is anything but the plain
     /// shape it knows (the caller then decodes it the general way).
     pub fn from_json(body: &'a [u8]) -> Option<MetricsReq<'a>> {
-        let req: MetricsReq<'a> = serde_json::from_slice::<Obj<_>>(body).ok()?.0;
+        let req: MetricsReq<'a> = from_utf8_json::<Obj<_>>(body)?.0;
         // A point with both a double and an int value: the general decoder
         // keeps one of them, which is its business, not this decoder's.
         let single_values = req
@@ -290,8 +290,18 @@ impl<'a> LogsReq<'a> {
     /// The one-pass decoder; `None` when the body is anything but the plain
     /// shape it knows (the caller then decodes it the general way).
     pub fn from_json(body: &'a [u8]) -> Option<LogsReq<'a>> {
-        serde_json::from_slice::<Obj<_>>(body).ok().map(|r| r.0)
+        from_utf8_json::<Obj<_>>(body).map(|r| r.0)
     }
+}
+
+/// `body` decoded as JSON, `None` if it is not valid UTF-8 or not `T`.
+/// The body's UTF-8 is checked once, in bulk (the standard library's check
+/// runs through ASCII a word at a time), instead of string by string as
+/// `serde_json::from_slice` does: for a valid body both decode the same
+/// values, and a body that is not UTF-8 goes to the general decoder, whose
+/// refusal is the receiver's.
+fn from_utf8_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Option<T> {
+    serde_json::from_str(std::str::from_utf8(body).ok()?).ok()
 }
 
 /// The most the one-pass decoder can allocate for `body`, found without
@@ -311,38 +321,63 @@ impl<'a> LogsReq<'a> {
 /// of its own, and such a body must get the same refusal whichever way it
 /// was sent (inline, gzipped or large).
 pub fn one_pass_bound(body: &[u8]) -> Option<usize> {
-    // Fall back a level early: the general path gives the exact answer.
-    let deepest = 2 * crate::estimate::MAX_DEPTH as usize - 1;
-    let (mut objects, mut depth) = (0usize, 0usize);
-    let (mut in_string, mut escaped) = (false, false);
-    for &b in body {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
+    let mut count = Brackets::default();
+    let mut i = 0;
+    while let Some(&b) = body.get(i) {
+        i += 1;
         match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => {
-                objects += usize::from(b == b'{');
-                depth += 1;
-                if depth > deepest {
-                    return None;
+            // Inside a string only `\\` (the next byte is taken as it is)
+            // and the closing `"` matter: jump from one to the next
+            // (memchr), where a byte-by-byte loop spent most of its time
+            // in the keys, ids and values of a body.
+            b'"' => loop {
+                let Some(at) = body.get(i..).and_then(|r| memchr::memchr2(b'"', b'\\', r)) else {
+                    // A string left open runs to the end of the body.
+                    i = body.len();
+                    break;
+                };
+                let quote = body.get(i + at) == Some(&b'"');
+                i += at + if quote { 1 } else { 2 };
+                if quote {
+                    break;
                 }
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
+            },
+            _ => count.see(b)?,
         }
     }
-    Some(
-        objects
+    Some(count.bound(body.len()))
+}
+
+/// The brackets [`one_pass_bound`] counts outside strings.
+#[derive(Default)]
+struct Brackets {
+    objects: usize,
+    depth: usize,
+}
+
+impl Brackets {
+    /// `None` once nested as deep as the general path's walk refuses (a
+    /// level early: the general path gives the exact answer).
+    fn see(&mut self, b: u8) -> Option<()> {
+        match b {
+            b'{' | b'[' => {
+                self.objects += usize::from(b == b'{');
+                self.depth += 1;
+                (self.depth < 2 * crate::estimate::MAX_DEPTH as usize).then_some(())
+            }
+            b'}' | b']' => {
+                self.depth = self.depth.saturating_sub(1);
+                Some(())
+            }
+            _ => Some(()),
+        }
+    }
+
+    fn bound(&self, body_len: usize) -> usize {
+        self.objects
             .saturating_mul(8 * largest_element())
-            .saturating_add(2 * body.len()),
-    )
+            .saturating_add(2 * body_len)
+    }
 }
 
 const fn largest_element() -> usize {
@@ -1032,6 +1067,43 @@ mod tests {
             }
             let _ = agrees(*metrics, &serde_json::to_vec(&doc).unwrap());
         }
+    }
+
+    /// The scan before it jumped through strings with memchr: one byte at a time.
+    fn bound_byte_by_byte(body: &[u8]) -> Option<usize> {
+        let mut count = Brackets::default();
+        let (mut in_string, mut escaped) = (false, false);
+        for &b in body {
+            match b {
+                _ if in_string && escaped => escaped = false,
+                b'\\' if in_string => escaped = true,
+                b'"' => in_string = !in_string,
+                _ if in_string => {}
+                _ => count.see(b)?,
+            }
+        }
+        Some(count.bound(body.len()))
+    }
+
+    proptest! {
+        /// Strings (escapes, a string left open, a `\\` as the last byte)
+        /// hide brackets from the bound exactly as a byte-by-byte scan does.
+        #[test]
+        fn the_bound_skips_strings_as_a_byte_by_byte_scan_does(
+            body in proptest::collection::vec(
+                proptest::sample::select(b"{}[]\"\\a:,".to_vec()), 0..200)
+        ) {
+            prop_assert_eq!(one_pass_bound(&body), bound_byte_by_byte(&body));
+        }
+    }
+
+    #[test]
+    fn the_bound_of_a_capture_is_what_a_byte_by_byte_scan_gives() {
+        for (_, body) in json_bodies() {
+            assert_eq!(one_pass_bound(body), bound_byte_by_byte(body));
+        }
+        let deep = "[".repeat(200);
+        assert_eq!(one_pass_bound(deep.as_bytes()), None);
     }
 
     #[test]

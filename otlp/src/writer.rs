@@ -6,13 +6,14 @@
 //! waits for a request, then takes every request that queued up meanwhile
 //! (at most `max_group`): while one commit runs the next group gathers, so
 //! groups grow with the load and a lone request is not held back by a
-//! timer. Each request is applied inside its own savepoint: one that fails
-//! is rolled back alone and answered with its error, the others of its
-//! group are kept. Every request of a group is answered only after the
-//! group's COMMIT returned, with its own outcome; if the group cannot
-//! begin or commit (the database is locked past the busy timeout, the disk
-//! failed), every request of it is answered with that error and nothing of
-//! it is stored.
+//! timer. A request that fails is rolled back alone and answered with its
+//! error, the others of its group are kept: a group is stored without
+//! savepoints, and only when one of its requests fails is it stored again
+//! with a savepoint per request (see [`commit`]). Every request of a group
+//! is answered only after the group's COMMIT returned, with its own
+//! outcome; if the group cannot begin or commit (the database is locked
+//! past the busy timeout, the disk failed), every request of it is answered
+//! with that error and nothing of it is stored.
 //!
 //! The queue in front of the thread is bounded: when it is full a request
 //! is refused at once ([`OtlpError::QueueFull`], 503 + Retry-After), so
@@ -126,13 +127,41 @@ fn copy(e: &OtlpError) -> OtlpError {
 
 type Outcomes = Vec<Result<Outcome, rusqlite::Error>>;
 
-/// One transaction for the whole group, a savepoint per request: the outer
-/// error fails them all (nothing was stored), an inner one only its request.
+/// One transaction for the whole group. Nearly every group stores without
+/// an error, so it is first run with no savepoint at all; if a request
+/// fails, that transaction is rolled back whole and the group is run again
+/// with a savepoint per request, where a failing request is undone alone.
+/// The outer error fails them all (nothing was stored).
+///
+/// Why not a savepoint per request always: SQLite copies every page a
+/// savepoint's statements first touch into its sub-journal, about ten pages
+/// a request, and past 64 KiB the sub-journal is a temporary file (created,
+/// written twice a page, deleted): the profile of the ingest bench showed
+/// half the groups doing so, on the thread every request waits for
+/// (BENCHMARKS.md §5).
 fn commit(
     conn: &mut Connection,
     group: &[Job],
     last_prune: &mut LastPrune,
 ) -> Result<Outcomes, rusqlite::Error> {
+    match run_group(conn, group, last_prune, false)? {
+        Some(outcomes) => Ok(outcomes),
+        // A request failed: nothing of the group was kept; again, each alone
+        // (with savepoints `run_group` always gives the outcomes).
+        None => run_group(conn, group, last_prune, true).map(Option::unwrap_or_default),
+    }
+}
+
+/// Stores the group in one IMMEDIATE transaction and commits it.
+/// `savepoints`: each request in its own savepoint (a failing one is rolled
+/// back alone and answered with its error); without them, the first
+/// failing request rolls the whole transaction back and `None` is returned.
+fn run_group(
+    conn: &mut Connection,
+    group: &[Job],
+    last_prune: &mut LastPrune,
+    savepoints: bool,
+) -> Result<Option<Outcomes>, rusqlite::Error> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut tally = Tally::default();
     let mut outcomes = Vec::with_capacity(group.len());
@@ -140,23 +169,29 @@ fn commit(
     let legacy_until = store::legacy_keys_until(&tx)?;
     // The savepoint statements are prepared once and kept, like the
     // others: rusqlite's `savepoint()` parsed `SAVEPOINT`/`RELEASE` anew
-    // for every request, on the one thread every request waits for.
+    // for every request.
     let run = |sql: &str| tx.prepare_cached(sql)?.execute([]).map(|_| ());
     for job in group {
         let legacy = legacy_until.is_some_and(|t| job.request.now.timestamp_millis() < t);
-        run("SAVEPOINT otlp_request")?;
+        if savepoints {
+            run("SAVEPOINT otlp_request")?;
+        }
         match store::apply_one(&tx, &job.request, legacy, last_prune.as_ref()) {
             Ok((outcome, own)) => {
-                run("RELEASE otlp_request")?;
+                if savepoints {
+                    run("RELEASE otlp_request")?;
+                }
                 tally.add(own);
                 outcomes.push(Ok(outcome));
             }
-            Err(e) => {
+            Err(e) if savepoints => {
                 // Undoes this request alone and releases its savepoint: the group goes on.
                 run("ROLLBACK TO otlp_request")?;
                 run("RELEASE otlp_request")?;
                 outcomes.push(Err(e));
             }
+            // Dropping the transaction rolls it back (if SQLite has not already).
+            Err(_) => return Ok(None),
         }
         latest = latest.max(Some(job.request.now));
     }
@@ -167,7 +202,7 @@ fn commit(
     if let Some(m) = last_prune.as_mut() {
         m.committed(tally);
     }
-    Ok(outcomes)
+    Ok(Some(outcomes))
 }
 
 #[cfg(test)]

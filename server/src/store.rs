@@ -1257,7 +1257,9 @@ impl TokenReader {
     pub fn data_version(&self) -> Result<i64, StoreError> {
         Ok(self
             .conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+            // Asked on every telemetry request: prepared once, not parsed each time.
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?)
     }
 
     /// As [`Store::token_by_hash`].
