@@ -131,10 +131,10 @@ impl Engine {
         let mut events = engine.listen(0);
         let ready = Box::pin(async move { events.next().await });
         let timeout = Box::pin(util::sleep_ms(START_TIMEOUT_MS));
-        let started = match futures::future::select(ready, timeout).await {
-            futures::future::Either::Left((Some(Event::Msg(FromEngine::Ready, _)), _)) => true,
-            _ => false,
-        };
+        let started = matches!(
+            futures::future::select(ready, timeout).await,
+            futures::future::Either::Left((Some(Event::Msg(FromEngine::Ready, _)), _))
+        );
         engine.listeners.borrow_mut().remove(&0);
         if started {
             Some(engine)
