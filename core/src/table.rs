@@ -234,14 +234,9 @@ impl UsageTable {
         count
     }
 
-    /// Room for `n` more day rows.
+    /// Room for `n` more day rows, and for them in the row index.
     fn reserve_days(&mut self, n: usize) {
-        let d = &mut self.days;
-        d.day.reserve(n);
-        d.person.reserve(n);
-        d.source.reserve(n);
-        d.present.reserve(n);
-        d.m.reserve(n);
+        self.reserve_file_days(n);
         self.index_days();
         let d = &self.days;
         let cols = (&d.source, &d.person, &d.day);
@@ -624,7 +619,8 @@ impl UsageTable {
         }
     }
 
-    /// Room for about `n` more rows of a file being read.
+    /// Room for about `n` more rows in the columns (a file being read
+    /// leaves the row index to later).
     pub(crate) fn reserve_file_days(&mut self, n: usize) {
         let d = &mut self.days;
         d.day.reserve(n);
