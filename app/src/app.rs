@@ -17,7 +17,7 @@ use crate::components::share_dialog::ShareButton;
 use crate::components::shared_page::{SharedHeader, SharedPage};
 use crate::components::{
     dashboard::Dashboard, definitions::DefinitionList, dialogs::Dialogs, filters::Filters,
-    health::Health, people::PeopleSection, sources::SourceBar,
+    health::Health, people::PeopleSection, sources::SourceBar, Later,
 };
 use crate::live;
 use crate::loader;
@@ -97,6 +97,12 @@ pub fn App() -> impl IntoView {
     FilesPanelOpen::provide();
 
     leptos::task::spawn_local(load(ctx, sc));
+    // Data on its way: the dashboard's sections are fetched meanwhile.
+    Effect::new(move |_| {
+        if ctx.progress.with(Option::is_some) || !nothing_loaded(ctx) {
+            crate::components::preload_dashboard();
+        }
+    });
 
     // The view survives a reload.
     Effect::new(move |_| ctx.view.with(storage::save_view));
@@ -127,9 +133,9 @@ pub fn App() -> impl IntoView {
                     <div id="dashboard" class="dashboard">
                         <Filters/>
                         <Dashboard/>
-                        <PeopleSection/>
-                        <Health/>
-                        <DefinitionList/>
+                        <Later step=5><PeopleSection/></Later>
+                        <Later step=6><Health/></Later>
+                        <Later step=7><DefinitionList/></Later>
                     </div>
                 </Show>
             </Show>

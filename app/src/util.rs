@@ -217,16 +217,20 @@ pub async fn sleep_ms(ms: i32) {
 
 /// Waits for two animation frames: the DOM of the last update has been painted.
 pub async fn next_paint() {
-    for _ in 0..2 {
-        let promise = js_sys::Promise::new(&mut |resolve, _| {
-            if let Some(w) = web_sys::window() {
-                let _ = w.request_animation_frame(&resolve);
-            } else {
-                let _ = resolve.call0(&JsValue::NULL);
-            }
-        });
-        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-    }
+    next_frame().await;
+    next_frame().await;
+}
+
+/// Waits for the next animation frame.
+pub async fn next_frame() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.request_animation_frame(&resolve);
+        } else {
+            let _ = resolve.call0(&JsValue::NULL);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 pub fn local_storage() -> Option<web_sys::Storage> {

@@ -18,6 +18,7 @@ use crate::components::definitions::Info;
 use crate::components::downloads::Downloads;
 use crate::components::load::{FilesPanel, FilesToggle};
 use crate::components::teams::TeamTable;
+use crate::components::Later;
 use crate::shared_view::SharedCounts;
 use crate::state::ctx;
 use crate::util::{self, int, DASH};
@@ -29,10 +30,10 @@ const TREND_WEEKS: usize = 8;
 pub fn Dashboard() -> impl IntoView {
     view! {
         <Answer/>
-        <Notes/>
-        <Charts/>
-        <TeamTable/>
-        <Downloads/>
+        <Later step=1><Notes/></Later>
+        <Later step=2><Charts/></Later>
+        <Later step=3><TeamTable/></Later>
+        <Later step=4><Downloads/></Later>
     }
 }
 
@@ -887,6 +888,12 @@ fn Charts() -> impl IntoView {
     lazily!(charts_panel())
 }
 
+/// Fetches [`charts_panel`]'s module (`super::preload_dashboard`).
+#[cfg(feature = "split")]
+pub async fn preload() {
+    __preload_charts_panel().await;
+}
+
 #[cfg_attr(feature = "split", leptos::lazy)]
 fn charts_panel() -> super::Build {
     std::rc::Rc::new(|| view! { <ChartsPanel /> }.into_any())
@@ -902,16 +909,21 @@ fn ChartsPanel() -> impl IntoView {
                 <h2 id="charts-title">"Week by week"</h2>
                 <p class="explain">"Each point is one ISO week (Monday to Sunday, UTC), dated by its Monday; every axis starts at 0. A partial week (still in progress) is drawn dashed and pale over a hatched band and is never used for the week-over-week changes; a week without a figure is a gap, not 0."</p>
             </div>
+            // One chart a frame (`Later`): built together they made one long task.
             <div class="charts">
-                {CHARTS.iter().map(|c| {
+                {CHARTS.iter().enumerate().map(|(i, c)| {
                     let data = Signal::derive(move || r.with(|r| (c.data)(r)));
                     let card = move || view! {
                         <ChartCard uid=c.uid title=c.title figure=c.figure explain=c.explain data/>
                     };
-                    if c.needs_roster {
+                    let card = move || if c.needs_roster {
                         view! { <Show when=has_roster>{card()}</Show> }.into_any()
                     } else {
                         card().into_any()
+                    };
+                    match i {
+                        0 => card(),
+                        i => view! { <Later step={i as u8}>{card()}</Later> }.into_any(),
                     }
                 }).collect_view()}
             </div>

@@ -56,6 +56,12 @@ pub fn DefinitionList() -> impl IntoView {
     lazily!(definition_panel())
 }
 
+/// Fetches [`definition_panel`]'s module (`super::preload_dashboard`).
+#[cfg(feature = "split")]
+pub async fn preload() {
+    __preload_definition_panel().await;
+}
+
 #[cfg_attr(feature = "split", leptos::lazy)]
 fn definition_panel() -> super::Build {
     std::rc::Rc::new(|| view! { <DefinitionPanel /> }.into_any())

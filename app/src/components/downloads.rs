@@ -20,6 +20,12 @@ pub fn Downloads() -> impl IntoView {
     lazily!(downloads_panel())
 }
 
+/// Fetches [`downloads_panel`]'s module (`super::preload_dashboard`).
+#[cfg(feature = "split")]
+pub async fn preload() {
+    __preload_downloads_panel().await;
+}
+
 #[cfg_attr(feature = "split", leptos::lazy)]
 fn downloads_panel() -> super::Build {
     std::rc::Rc::new(|| view! { <DownloadsPanel /> }.into_any())

@@ -49,6 +49,12 @@ pub fn Health() -> impl IntoView {
     lazily!(health_panel())
 }
 
+/// Fetches [`health_panel`]'s module (`super::preload_dashboard`).
+#[cfg(feature = "split")]
+pub async fn preload() {
+    __preload_health_panel().await;
+}
+
 #[cfg_attr(feature = "split", leptos::lazy)]
 fn health_panel() -> super::Build {
     std::rc::Rc::new(|| view! { <HealthPanel /> }.into_any())

@@ -144,7 +144,8 @@ pub fn Intro() -> impl IntoView {
                     "most and who has not started. Everything is computed in this browser; your files are not uploaded."
                 </p>
             </div>
-            <label for="file-input" class="dropzone">
+            <label for="file-input" class="dropzone"
+                on:pointerenter=move |_| loader::warm_engine(ctx) on:focusin=move |_| loader::warm_engine(ctx)>
                 <span class="drop-title">"Drop files anywhere on this page, or choose them"</span>
                 <span class="drop-help">
                     "Claude Code usage exports (CSV), a roster (CSV with e-mail, name, team), Admin API JSON. "

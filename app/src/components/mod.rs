@@ -48,6 +48,49 @@ pub fn lazy_view(
     .into_any()
 }
 
+/// A section below the first screen, built `step` frames after it is
+/// mounted. The dashboard appears after a file's import or a reload all at
+/// once; built in one go, the first screen and every section under it made
+/// one main-thread task of 60–100 ms at 100 k rows. Staged, the first screen
+/// is painted first and each later section is built in a frame of its own.
+#[leptos::component]
+pub fn Later(step: u8, children: leptos::prelude::ChildrenFn) -> impl leptos::prelude::IntoView {
+    use leptos::prelude::*;
+    let shown = RwSignal::new(false);
+    leptos::task::spawn_local(async move {
+        for _ in 0..step {
+            crate::util::next_frame().await;
+        }
+        // The section may be gone meanwhile (data cleared): nothing to show.
+        let _ = shown.try_set(true);
+        // Where each section's build starts, for `BENCH_TRACE` profiles.
+        crate::util::mark(&format!("scoreboard:section-{step}"));
+    });
+    view! { <Show when=move || shown.get()>{children()}</Show> }
+}
+
+/// Starts fetching the modules of the dashboard's lazily loaded sections
+/// (once a page's life): called when data is on its way (an import started,
+/// data read back), so they have arrived, one at a time while the engine
+/// reads, when the dashboard first shows instead of all in its first frames.
+pub fn preload_dashboard() {
+    #[cfg(feature = "split")]
+    {
+        thread_local!(static STARTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+        if STARTED.with(|s| s.replace(true)) {
+            return;
+        }
+        leptos::task::spawn_local(async {
+            dashboard::preload().await;
+            teams::preload().await;
+            downloads::preload().await;
+            people::preload().await;
+            health::preload().await;
+            definitions::preload().await;
+        });
+    }
+}
+
 pub mod cards;
 pub mod connect;
 pub mod dashboard;

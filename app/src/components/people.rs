@@ -3,12 +3,14 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use leptos::prelude::*;
 use scoreboard_core::metrics::{Figure, PersonFigures, Report, Tier};
 use scoreboard_core::PersonKey;
 
 use crate::components::definitions::Info;
+use crate::components::Later;
 use crate::state::ctx;
 use crate::util::{self, int, opt_day, opt_pct, DASH};
 
@@ -126,6 +128,12 @@ pub fn PeopleSection() -> impl IntoView {
     lazily!(people_panel())
 }
 
+/// Fetches [`people_panel`]'s module (`super::preload_dashboard`).
+#[cfg(feature = "split")]
+pub async fn preload() {
+    __preload_people_panel().await;
+}
+
 #[cfg_attr(feature = "split", leptos::lazy)]
 fn people_panel() -> super::Build {
     std::rc::Rc::new(|| view! { <PeoplePanel /> }.into_any())
@@ -142,12 +150,13 @@ fn PeoplePanel() -> impl IntoView {
                     "complete weeks up to the latest one."
                 </p>
             </div>
+            // One list a frame (`Later`): built together they made one long task.
             <div class="lists">
                 <PowerUsers/>
-                <NonStarters/>
-                <NewThisWeek/>
+                <Later step=1><NonStarters/></Later>
+                <Later step=2><NewThisWeek/></Later>
             </div>
-            <PeopleTable/>
+            <Later step=3><PeopleTable/></Later>
         </section>
     }
 }
@@ -280,6 +289,9 @@ fn NewThisWeek() -> impl IntoView {
 }
 
 const PAGE: usize = 100;
+/// Rows built a frame: a page of a hundred built at once was one long
+/// main-thread task (60–150 ms at 100 k rows).
+const ROWS_A_FRAME: usize = 50;
 
 #[component]
 fn PeopleTable() -> impl IntoView {
@@ -288,14 +300,16 @@ fn PeopleTable() -> impl IntoView {
     let sort = RwSignal::new((Col::Lines, true));
     let search = RwSignal::new(String::new());
     let limit = RwSignal::new(PAGE);
+    // The shown people as indexes into the report's, sorted: no person's
+    // figures copied (thousands of them at a large organisation's size).
     let rows = Memo::new(move |_| {
         let q = search.get().trim().to_lowercase();
         let (col, desc) = sort.get();
         r.with(|r| {
-            let mut list: Vec<PersonFigures> = r
-                .people
-                .iter()
-                .filter(|p| {
+            let people = &r.people;
+            let mut list: Vec<usize> = (0..people.len())
+                .filter(|&i| {
+                    let p = &people[i];
                     q.is_empty()
                         || p.person.as_str().contains(&q)
                         || p.name
@@ -306,11 +320,23 @@ fn PeopleTable() -> impl IntoView {
                             .is_some_and(|t| t.to_lowercase().contains(&q))
                         || p.tier.label().to_lowercase().contains(&q)
                 })
-                .cloned()
                 .collect();
-            list.sort_by(|a, b| compare(a, b, col, desc));
+            list.sort_by(|&a, &b| compare(&people[a], &people[b], col, desc));
             list
         })
+    });
+    // How many rows are built so far: a frame adds ROWS_A_FRAME until the
+    // page (or everyone, once asked) is drawn.
+    let grown = RwSignal::new(ROWS_A_FRAME);
+    Effect::new(move |_| {
+        let want = limit.get().min(rows.with(Vec::len));
+        let have = grown.get();
+        if have < want {
+            leptos::task::spawn_local(async move {
+                util::next_frame().await;
+                let _ = grown.try_set(have + ROWS_A_FRAME);
+            });
+        }
     });
     let total = move || r.with(|r| r.people.len());
     let more = move || rows.with(Vec::len) > limit.get();
@@ -368,7 +394,17 @@ fn PeopleTable() -> impl IntoView {
                         </tr>
                     </thead>
                     <tbody>
-                        {move || rows.with(|rows| rows.iter().take(limit.get()).map(person_row).collect_view())}
+                        // Keyed by the person's place in this report, so a frame's
+                        // growth builds only its new rows; a new report builds all.
+                        <For
+                            each=move || {
+                                let shown = limit.get().min(grown.get());
+                                let report = r.with(|r| Arc::as_ptr(r) as usize);
+                                rows.with(|rows| rows.iter().take(shown).map(|&i| (i, report)).collect::<Vec<_>>())
+                            }
+                            key=|k| *k
+                            children=move |(i, _)| r.with_untracked(|r| person_row(&r.people[i]))
+                        />
                     </tbody>
                 </table>
             </div>

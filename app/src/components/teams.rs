@@ -119,6 +119,12 @@ pub fn TeamTable() -> impl IntoView {
     lazily!(team_panel())
 }
 
+/// Fetches [`team_panel`]'s module (`super::preload_dashboard`).
+#[cfg(feature = "split")]
+pub async fn preload() {
+    __preload_team_panel().await;
+}
+
 #[cfg_attr(feature = "split", leptos::lazy)]
 fn team_panel() -> super::Build {
     std::rc::Rc::new(|| view! { <TeamPanel /> }.into_any())
