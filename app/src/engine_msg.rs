@@ -134,13 +134,26 @@ pub enum FromEngine {
 #[serde(rename_all = "kebab-case")]
 pub enum Message {
     Ready,
-    Progress { id: u32, done: f64 },
+    Progress {
+        id: u32,
+        done: f64,
+    },
     /// `result`: a `Result<Finished, ImportError>`.
-    Done { id: u32, result: serde_json::Value },
-    Cancelled { id: u32 },
+    Done {
+        id: u32,
+        result: serde_json::Value,
+    },
+    Cancelled {
+        id: u32,
+    },
     /// `reply`: a [`Reply`].
-    Reply { id: u32, reply: serde_json::Value },
-    Memory { bytes: f64 },
+    Reply {
+        id: u32,
+        reply: serde_json::Value,
+    },
+    Memory {
+        bytes: f64,
+    },
 }
 
 impl Message {
@@ -279,8 +292,16 @@ mod tests {
             FromEngine::Cancelled { id: 5 },
             FromEngine::Memory { bytes: 7.0 },
         ];
-        sent.extend(results.into_iter().map(|result| FromEngine::Done { id: 4, result }));
-        sent.extend(replies.into_iter().map(|reply| FromEngine::Reply { id: 6, reply }));
+        sent.extend(
+            results
+                .into_iter()
+                .map(|result| FromEngine::Done { id: 4, result }),
+        );
+        sent.extend(
+            replies
+                .into_iter()
+                .map(|reply| FromEngine::Reply { id: 6, reply }),
+        );
         for m in sent {
             let text = serde_json::to_string(&m).unwrap();
             let read: Message = serde_json::from_str(&text).unwrap();

@@ -28,9 +28,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::backend::{self, backend, engine_failed, running};
 use crate::engine::{Backend, Engine, Event};
-use crate::engine_msg::{
-    FileSummary, Finished, Message, MergeStep, Reply, Request, PROBLEMS_SENT,
-};
+use crate::engine_msg::{FileSummary, Finished, MergeStep, Message, Reply, Request, PROBLEMS_SENT};
 use crate::engine_state::{self, EngineState};
 use crate::error::{FetchError, JsError};
 use crate::http::{fetch_bytes, fetch_json};

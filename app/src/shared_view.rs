@@ -149,13 +149,14 @@ impl ShareCtx {
 
     /// Opens a snapshot file's content.
     pub async fn open_file(self, name: String, bytes: Vec<u8>) {
-        self.shown.set(match read_snapshot(SnapshotText::File(bytes)).await {
-            Ok(snapshot) => Shown::Open(Arc::new(Opened {
-                snapshot,
-                from: OpenedFrom::File(name),
-            })),
-            Err(e) => Shown::Failed(format!("{name} cannot be opened as a snapshot: {e}.")),
-        });
+        self.shown
+            .set(match read_snapshot(SnapshotText::File(bytes)).await {
+                Ok(snapshot) => Shown::Open(Arc::new(Opened {
+                    snapshot,
+                    from: OpenedFrom::File(name),
+                })),
+                Err(e) => Shown::Failed(format!("{name} cannot be opened as a snapshot: {e}.")),
+            });
         scroll_to_top();
     }
 

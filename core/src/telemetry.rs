@@ -73,7 +73,12 @@ pub fn coverage(
         .filter(|p| p.first_active.is_some() && p.sources.iter().any(|s| *s != crate::Source::Otlp))
         .map(|p| &p.person)
         .collect();
-    split(roster, seen, report.window.team.as_deref(), &active_elsewhere)
+    split(
+        roster,
+        seen,
+        report.window.team.as_deref(),
+        &active_elsewhere,
+    )
 }
 
 /// [`coverage`] when no usage is loaded from any source (the page then

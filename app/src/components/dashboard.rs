@@ -189,7 +189,9 @@ fn api_gap_covered(r: &Report) -> bool {
 #[component]
 fn ApiNotes(above: bool) -> impl IntoView {
     let c = ctx();
-    let shown = move || above && !api_notes(c).is_empty() && !c.with_report(api_gap_covered).unwrap_or(false);
+    let shown = move || {
+        above && !api_notes(c).is_empty() && !c.with_report(api_gap_covered).unwrap_or(false)
+    };
     view! {
         <Show when=shown>
             <aside id="source-notes" class="notice source-notes" role="note">

@@ -132,8 +132,9 @@ fn ShareDialog(on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl Into
     let privacy = RwSignal::new(Privacy::Pseudonyms);
     let min_group = RwSignal::new(DEFAULT_MIN_GROUP);
     let limit = sharing::link_limit();
-    let snapshot =
-        Memo::new(move |_| snapshot_of(c, report, privacy.get(), min_group.get()).map_err(Arc::new));
+    let snapshot = Memo::new(move |_| {
+        snapshot_of(c, report, privacy.get(), min_group.get()).map_err(Arc::new)
+    });
     // `None` while the link of the latest choice is being packed.
     let made = RwSignal::new(None::<Result<Made, Arc<LinkError>>>);
     let packing = StoredValue::new(0u64);
