@@ -3,10 +3,7 @@
 //! below it the notes, charts, people, data health and definitions. The
 //! first visit, with nothing loaded, explains itself and offers the demo.
 
-use std::sync::Arc;
-
 use leptos::prelude::*;
-use scoreboard_core::{compute, UsageTable};
 
 use crate::backend;
 use crate::components::embed::{self, Embed};
@@ -44,11 +41,10 @@ pub fn new_ctx(view: ViewState) -> Ctx {
             })
             .unwrap_or_else(util::today_utc)
     });
-    let opts = view.with_untracked(|v| v.options(as_of.get_untracked()));
     let ctx = Ctx {
         data,
         view,
-        report: RwSignal::new(Arc::new(compute(&UsageTable::new(), None, &opts))),
+        report: RwSignal::new(None),
         report_ready: RwSignal::new(false),
         progress: RwSignal::new(None),
         question: RwSignal::new(None),
@@ -128,8 +124,12 @@ pub fn App() -> impl IntoView {
                     </Show>
                 }
             >
-                <Show when=move || ctx.report_ready.get()
-                    fallback=|| view! { <p class="loading" id="computing">"Computing the figures…"</p> }>
+                // No report yet: being computed, or the first one failed
+                // (the notice above says why).
+                <Show when=move || ctx.report_ready.get() && ctx.report.with(Option::is_some)
+                    fallback=move || (!ctx.report_ready.get()).then(|| view! {
+                        <p class="loading" id="computing">"Computing the figures…"</p>
+                    })>
                     <div id="dashboard" class="dashboard">
                         <Filters/>
                         <Dashboard/>

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use js_sys::Uint8Array;
 use leptos::prelude::*;
 use scoreboard_core::metrics::PersonFigures;
-use scoreboard_core::{compute, Report, UsageTable};
+use scoreboard_core::Report;
 
 use crate::engine::{Backend, Engine, Slot};
 use crate::engine_msg::{ComputeRequest, Reply, Request};
@@ -27,6 +27,11 @@ pub fn start(ctx: Ctx) {
         return;
     }
     ctx.engine.set_value(Slot::Starting);
+    // The readers of its answers (`engine::read_reply`, [`read_people`]),
+    // fetched while the worker loads.
+    crate::engine::preload_reader();
+    #[cfg(feature = "split")]
+    leptos::task::spawn_local(__preload_read_people());
     leptos::task::spawn_local(async move {
         let started = Engine::start().await.map(Rc::new);
         util::mark(if started.is_some() {
@@ -82,9 +87,9 @@ pub fn engine_failed(ctx: Ctx, why: &str) {
 }
 
 /// Keeps `ctx.report` computed for the view, the data and the server's
-/// rows: with no rows anywhere at once on the page (a roster alone, or
-/// nothing), otherwise by the engine, which holds the rows; the latest
-/// answer asked for is the one shown.
+/// rows by the engine, which holds the rows (a roster alone too: its
+/// people, none started); with nothing loaded there is no report. The
+/// latest answer asked for is the one shown.
 pub fn follow_report(ctx: Ctx, as_of: Memo<NaiveDate>) {
     let (data, live) = (ctx.data, ctx.live);
     // What of the server's answer the report reads. A refresh that changes
@@ -110,9 +115,10 @@ pub fn follow_report(ctx: Ctx, as_of: Memo<NaiveDate>) {
             });
             (d.table.is_empty() && !live_rows, d.demo.is_none(), roster)
         });
+        let nothing = no_rows && roster.is_none();
         let seq = ctx.jobs.computing.try_update_value(|(n, latest)| {
             *latest += 1;
-            if !no_rows {
+            if !nothing {
                 *n += 1;
             }
             *latest
@@ -126,13 +132,16 @@ pub fn follow_report(ctx: Ctx, as_of: Memo<NaiveDate>) {
             ctx.report_ready.set(true);
             return;
         }
-        util::mark("scoreboard:compute-start");
-        if no_rows {
-            let report = compute(&UsageTable::new(), roster.as_ref(), &opts);
-            show_report(ctx, report, seq);
+        // Nothing loaded: no report, rather than one of no data (the page
+        // shows its introduction, an embed says there is no data), and no
+        // engine is started for it.
+        if nothing {
+            ctx.report.set(None);
+            ctx.report_ready.set(true);
             shown_no_rows.set_value(true);
             return;
         }
+        util::mark("scoreboard:compute-start");
         if shown_no_rows.get_value() {
             ctx.report_ready.set(false);
         }
@@ -145,12 +154,12 @@ pub fn follow_report(ctx: Ctx, as_of: Memo<NaiveDate>) {
         leptos::task::spawn_local(async move {
             let backend = backend(ctx).await;
             match backend.call(request, Vec::new()).await {
-                Ok((Reply::Computed(mut report), people)) => {
+                Ok((Reply::Computed(report), people)) => {
                     util::mark("scoreboard:report-read");
-                    match read_people(&mut report, &people).await {
-                        Ok(()) => {
+                    match read_people(report, people).await {
+                        Ok(report) => {
                             if show_report(ctx, *report, seq) {
-                                shown_no_rows.set_value(false);
+                                shown_no_rows.set_value(no_rows);
                             }
                         }
                         Err(why) => {
@@ -186,14 +195,20 @@ fn failed_report(ctx: Ctx, seq: u64, why: String) {
 }
 
 /// The report's people from the chunks posted with it, one chunk a task.
-async fn read_people(report: &mut Report, chunks: &[Uint8Array]) -> Result<(), String> {
+/// With the page's `split` feature, in a module of its own with the
+/// report's reader (`engine::read_reply`): not in the first visit's wasm.
+#[cfg_attr(feature = "split", leptos::lazy)]
+async fn read_people(
+    mut report: Box<Report>,
+    chunks: Vec<Uint8Array>,
+) -> Result<Box<Report>, String> {
     for chunk in chunks {
         util::yield_now().await;
         let part: Vec<PersonFigures> =
             serde_json::from_slice(&chunk.to_vec()).map_err(|e| e.to_string())?;
         report.people.extend(part);
     }
-    Ok(())
+    Ok(report)
 }
 
 /// Shows `report` (answer number `seq`) unless a later one was asked for,
@@ -213,7 +228,7 @@ fn show_report(ctx: Ctx, mut report: Report, seq: u64) -> bool {
             report.problems.extend(l.roster_problems.iter().cloned());
         }
     });
-    ctx.report.set(Arc::new(report));
+    ctx.report.set(Some(Arc::new(report)));
     ctx.report_ready.set(true);
     util::mark("scoreboard:report-set");
     true

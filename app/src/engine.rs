@@ -16,7 +16,7 @@ use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::engine_msg::{FromEngine, Reply, Request, ToEngine};
+use crate::engine_msg::{Message, Reply, Request, ToEngine};
 use crate::engine_state::EngineState;
 use crate::error::JsError;
 use crate::util;
@@ -30,7 +30,7 @@ const START_TIMEOUT_MS: i32 = 30_000;
 /// What the worker said, or that it stopped.
 pub enum Event {
     /// A message and the byte buffers posted with it.
-    Msg(FromEngine, Vec<Uint8Array>),
+    Msg(Message, Vec<Uint8Array>),
     /// The worker failed (a script that would not load, a crash): its message.
     Failed(String),
 }
@@ -65,7 +65,7 @@ impl Backend {
             Backend::Worker(engine) => engine.call(request, buffers).await,
             Backend::Here(state) => {
                 let buffers = buffers.iter().map(Uint8Array::to_vec).collect();
-                let (reply, out) = state.borrow_mut().answer(request, buffers);
+                let (reply, out) = answer_here(state.clone(), request, buffers).await;
                 Ok((
                     reply,
                     out.iter().map(|b| Uint8Array::from(b.as_slice())).collect(),
@@ -73,6 +73,20 @@ impl Backend {
             }
         }
     }
+}
+
+/// The page's own engine answers `request`. With the page's `split`
+/// feature this is a wasm module of its own (the table, the merge, core's
+/// `compute`, the stored table's codec, the compact rows decoder), fetched
+/// the first time a browser that could not start the worker needs it: the
+/// worker holds the same engine, so no other page carries it.
+#[cfg_attr(feature = "split", leptos::lazy)]
+async fn answer_here(
+    state: Rc<RefCell<EngineState>>,
+    request: Request,
+    buffers: Vec<Vec<u8>>,
+) -> (Reply, Vec<Vec<u8>>) {
+    state.borrow_mut().answer(request, buffers)
 }
 
 pub struct Engine {
@@ -96,7 +110,7 @@ impl Engine {
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
                 util::mark("scoreboard:engine-message");
                 match read_message(&e.data()) {
-                    Ok((FromEngine::Memory { bytes }, _)) => util::engine_memory(bytes),
+                    Ok((Message::Memory { bytes }, _)) => util::engine_memory(bytes),
                     Ok((msg, buffers)) => {
                         if let Some(tx) = on_msg.borrow().get(&msg.id()) {
                             let _ = tx.unbounded_send(Event::Msg(msg, buffers));
@@ -133,7 +147,7 @@ impl Engine {
         let timeout = Box::pin(util::sleep_ms(START_TIMEOUT_MS));
         let started = matches!(
             futures::future::select(ready, timeout).await,
-            futures::future::Either::Left((Some(Event::Msg(FromEngine::Ready, _)), _))
+            futures::future::Either::Left((Some(Event::Msg(Message::Ready, _)), _))
         );
         engine.listeners.borrow_mut().remove(&0);
         if started {
@@ -221,7 +235,9 @@ impl Engine {
         };
         self.finished(id);
         match answer {
-            Some(Event::Msg(FromEngine::Reply { reply, .. }, buffers)) => Ok((reply, buffers)),
+            Some(Event::Msg(Message::Reply { reply, .. }, buffers)) => {
+                Ok((read_reply(reply).await?, buffers))
+            }
             Some(Event::Failed(why)) => Err(why),
             _ => Err("the worker stopped answering".into()),
         }
@@ -242,12 +258,27 @@ fn fail_all(listeners: &RefCell<HashMap<u32, mpsc::UnboundedSender<Event>>>, why
     }
 }
 
+/// A reply of the worker read into its type. With the page's `split`
+/// feature, a module of its own (serde's readers of the report, the stored
+/// table's parts, the merge counts), fetched with the worker
+/// ([`preload_reader`]): a first visit starts neither.
+#[cfg_attr(feature = "split", leptos::lazy)]
+async fn read_reply(reply: serde_json::Value) -> Result<Reply, String> {
+    serde_json::from_value(reply).map_err(|e| format!("an answer the page cannot read ({e})"))
+}
+
+/// Fetches the reader of the worker's replies while the worker starts.
+pub fn preload_reader() {
+    #[cfg(feature = "split")]
+    leptos::task::spawn_local(__preload_read_reply());
+}
+
 /// A message of the worker: `[json, buffers…]`.
-fn read_message(data: &JsValue) -> Result<(FromEngine, Vec<Uint8Array>), String> {
+fn read_message(data: &JsValue) -> Result<(Message, Vec<Uint8Array>), String> {
     let data = Array::from(data);
     let text = data.get(0).as_string().unwrap_or_default();
     // `from_slice`, as the page reads stored and fetched JSON: one reader of each type.
-    let msg = serde_json::from_slice::<FromEngine>(text.as_bytes())
+    let msg = serde_json::from_slice::<Message>(text.as_bytes())
         .map_err(|e| format!("an answer the page cannot read ({e})"))?;
     let buffers = (1..data.length())
         .map(|i| Uint8Array::new(&data.get(i)))

@@ -99,9 +99,11 @@ pub struct ComputeRequest {
     pub with_own: bool,
 }
 
-/// The engine → the page.
+/// The engine → the page: written by the worker; the page reads it as a
+/// [`Message`] (so the page's own build never uses this type).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[allow(dead_code)]
 pub enum FromEngine {
     /// Loaded and warmed up: messages posted from now on are read.
     Ready,
@@ -122,15 +124,47 @@ pub enum FromEngine {
     Memory { bytes: f64 },
 }
 
-impl FromEngine {
+/// A [`FromEngine`] as the page first reads it: which one, for which id.
+/// The payloads stay JSON values, read into their types where they are
+/// used: an import's result by the import code (`loader`'s lazily loaded
+/// module), a reply by `engine::read_reply`. So serde's readers of core's
+/// import types and of the `Report` are not in the page's first wasm
+/// module (bench/notes/weight.md).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Message {
+    Ready,
+    Progress {
+        id: u32,
+        done: f64,
+    },
+    /// `result`: a `Result<Finished, ImportError>`.
+    Done {
+        id: u32,
+        result: serde_json::Value,
+    },
+    Cancelled {
+        id: u32,
+    },
+    /// `reply`: a [`Reply`].
+    Reply {
+        id: u32,
+        reply: serde_json::Value,
+    },
+    Memory {
+        bytes: f64,
+    },
+}
+
+impl Message {
     /// The import or call the message answers (0 for `Ready`).
     pub fn id(&self) -> u32 {
         match self {
-            FromEngine::Ready | FromEngine::Memory { .. } => 0,
-            FromEngine::Progress { id, .. }
-            | FromEngine::Done { id, .. }
-            | FromEngine::Cancelled { id }
-            | FromEngine::Reply { id, .. } => *id,
+            Message::Ready | Message::Memory { .. } => 0,
+            Message::Progress { id, .. }
+            | Message::Done { id, .. }
+            | Message::Cancelled { id }
+            | Message::Reply { id, .. } => *id,
         }
     }
 }
@@ -194,4 +228,111 @@ pub struct LiveInfo {
     /// The rows and period rows held once it was taken.
     pub rows: u64,
     pub periods: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scoreboard_core::parse::{import, import_table, ImportOptions};
+    use scoreboard_core::{compute, WindowSpec};
+
+    /// A report with weeks, people, a roster and a team.
+    fn report() -> Report {
+        let usage = b"Date,Email,Sessions,Lines accepted,Spend (USD)\n\
+            2026-11-02,ada@x.com,3,120,1.50\n\
+            2026-11-10,bob@x.com,2,40,0.25\n";
+        let roster = b"email,name,team\nada@x.com,Ada,core\nbob@x.com,Bob,web\n";
+        let (_, table) = import_table("usage.csv", usage, &ImportOptions::default()).unwrap();
+        let roster = Roster::new(
+            import("roster.csv", roster, &ImportOptions::default())
+                .unwrap()
+                .roster,
+        );
+        let opts = ReportOptions {
+            as_of: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+            window: WindowSpec::All,
+            team: None,
+        };
+        let report = compute(&table, Some(&roster), &opts);
+        assert!(!report.people.is_empty() && !report.weeks.is_empty());
+        report
+    }
+
+    /// The page reads what the worker writes: each message's kind and id,
+    /// and its payload back into the worker's type, field for field.
+    #[test]
+    fn every_message_of_the_engine_reads_as_the_pages_message() {
+        let roster = b"email,name,team\nada@x.com,Ada,core\n";
+        let finished = |import| Finished {
+            import,
+            problems_total: 0,
+            summary: FileSummary::default(),
+        };
+        let results = [
+            import("roster.csv", roster, &ImportOptions::default()).map(finished),
+            Err(ImportError::UnknownFormat {
+                file: "a.csv".into(),
+                reason: "why".into(),
+            }),
+        ];
+        let replies = [
+            Reply::Merged {
+                counts: Vec::new(),
+                table: TableInfo {
+                    day_rows: 3,
+                    period_rows: 1,
+                },
+            },
+            Reply::Failed("why".into()),
+            Reply::Computed(Box::new(report())),
+        ];
+        let mut sent = vec![
+            FromEngine::Ready,
+            FromEngine::Progress { id: 3, done: 10.0 },
+            FromEngine::Cancelled { id: 5 },
+            FromEngine::Memory { bytes: 7.0 },
+        ];
+        sent.extend(
+            results
+                .into_iter()
+                .map(|result| FromEngine::Done { id: 4, result }),
+        );
+        sent.extend(
+            replies
+                .into_iter()
+                .map(|reply| FromEngine::Reply { id: 6, reply }),
+        );
+        for m in sent {
+            let text = serde_json::to_string(&m).unwrap();
+            let read: Message = serde_json::from_str(&text).unwrap();
+            match (&m, &read) {
+                (FromEngine::Ready, Message::Ready) => assert_eq!(read.id(), 0),
+                (FromEngine::Progress { id, done }, Message::Progress { id: i, done: d }) => {
+                    assert_eq!((id, done), (i, d))
+                }
+                (FromEngine::Cancelled { id }, Message::Cancelled { id: i }) => assert_eq!(id, i),
+                (FromEngine::Memory { bytes }, Message::Memory { bytes: b }) => {
+                    assert_eq!(bytes, b)
+                }
+                (FromEngine::Done { id, result }, Message::Done { id: i, result: r }) => {
+                    assert_eq!(id, i);
+                    let back: Result<Finished, ImportError> =
+                        serde_json::from_value(r.clone()).unwrap();
+                    assert_eq!(
+                        serde_json::to_value(&back).unwrap(),
+                        serde_json::to_value(result).unwrap()
+                    );
+                }
+                (FromEngine::Reply { id, reply }, Message::Reply { id: i, reply: r }) => {
+                    assert_eq!(id, i);
+                    let back: Reply = serde_json::from_value(r.clone()).unwrap();
+                    assert_eq!(
+                        serde_json::to_value(&back).unwrap(),
+                        serde_json::to_value(reply).unwrap()
+                    );
+                }
+                _ => panic!("{text} was read as {read:?}"),
+            }
+        }
+    }
 }

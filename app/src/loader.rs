@@ -28,7 +28,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::backend::{self, backend, engine_failed, running};
 use crate::engine::{Backend, Engine, Event};
-use crate::engine_msg::{FileSummary, FromEngine, MergeStep, Reply, Request, PROBLEMS_SENT};
+use crate::engine_msg::{FileSummary, Finished, MergeStep, Message, Reply, Request, PROBLEMS_SENT};
 use crate::engine_state::{self, EngineState};
 use crate::error::{FetchError, JsError};
 use crate::http::{fetch_bytes, fetch_json};
@@ -1046,17 +1046,23 @@ async fn read_in_engine(
     let mut answer = Err("the worker stopped answering".to_string());
     while let Some(event) = events.next().await {
         match event {
-            Event::Msg(FromEngine::Progress { done, .. }, _) => progress("Reading rows", done),
-            Event::Msg(FromEngine::Done { id, result }, _) => {
-                answer = Ok(Some(result.map(|f| Imported {
-                    import: f.import,
-                    problems_total: f.problems_total,
-                    summary: f.summary,
-                    table: id,
-                })));
+            Event::Msg(Message::Progress { done, .. }, _) => progress("Reading rows", done),
+            Event::Msg(Message::Done { id, result }, _) => {
+                // Read here, in the import code's module: the page's first
+                // module carries no reader of core's import types.
+                answer = serde_json::from_value::<Result<Finished, ImportError>>(result)
+                    .map_err(|e| format!("an answer the page cannot read ({e})"))
+                    .map(|result| {
+                        Some(result.map(|f| Imported {
+                            import: f.import,
+                            problems_total: f.problems_total,
+                            summary: f.summary,
+                            table: id,
+                        }))
+                    });
                 break;
             }
-            Event::Msg(FromEngine::Cancelled { .. }, _) => {
+            Event::Msg(Message::Cancelled { .. }, _) => {
                 answer = Ok(None);
                 break;
             }

@@ -103,7 +103,7 @@ impl ShareCtx {
             self.shown.set(Shown::Loading(String::new()));
             let code = code.to_string();
             leptos::task::spawn_local(async move {
-                let shown = match decode_link(&code).await {
+                let shown = match read_snapshot(SnapshotText::Link(code.clone())).await {
                     Ok(snapshot) => Shown::Open(Arc::new(Opened {
                         snapshot,
                         from: OpenedFrom::Link,
@@ -128,7 +128,7 @@ impl ShareCtx {
                     Ok(text) if text.trim_start().starts_with('<') => Shown::Failed(format!(
                         "The address {url} gives a web page, not a snapshot file: check the address, or ask for the file itself."
                     )),
-                    Ok(text) => match decode_text(&text).await {
+                    Ok(text) => match read_snapshot(SnapshotText::Text(text)).await {
                         Ok(snapshot) => Shown::Open(Arc::new(Opened {
                             snapshot,
                             from: OpenedFrom::Url(url),
@@ -148,14 +148,15 @@ impl ShareCtx {
     }
 
     /// Opens a snapshot file's content.
-    pub fn open_file(self, name: String, bytes: Vec<u8>) {
-        self.shown.set(match share::decode_file(&bytes) {
-            Ok(snapshot) => Shown::Open(Arc::new(Opened {
-                snapshot,
-                from: OpenedFrom::File(name),
-            })),
-            Err(e) => Shown::Failed(format!("{name} cannot be opened as a snapshot: {e}.")),
-        });
+    pub async fn open_file(self, name: String, bytes: Vec<u8>) {
+        self.shown
+            .set(match read_snapshot(SnapshotText::File(bytes)).await {
+                Ok(snapshot) => Shown::Open(Arc::new(Opened {
+                    snapshot,
+                    from: OpenedFrom::File(name),
+                })),
+                Err(e) => Shown::Failed(format!("{name} cannot be opened as a snapshot: {e}.")),
+            });
         scroll_to_top();
     }
 
@@ -200,6 +201,28 @@ pub fn view_state(s: &Snapshot) -> ViewState {
 /// `counts` when the snapshot keeps its lists only as counts.
 pub fn hidden_counts(s: &Snapshot) -> Option<ListCounts> {
     (s.privacy == Privacy::AggregatesOnly).then(|| s.counts.clone())
+}
+
+/// What a snapshot is read from.
+enum SnapshotText {
+    /// The `v1.…` of a `#s=` link.
+    Link(String),
+    /// Text fetched from `?snapshot=URL`: either form.
+    Text(String),
+    /// A snapshot file's bytes.
+    File(Vec<u8>),
+}
+
+/// Reads a snapshot. With the page's `split` feature, a module of its own
+/// (serde's reader of the snapshot and its `Report`), fetched only when a
+/// snapshot is opened: never on a first visit.
+#[cfg_attr(feature = "split", leptos::lazy)]
+async fn read_snapshot(from: SnapshotText) -> Result<Snapshot, share::ShareError> {
+    match from {
+        SnapshotText::Link(code) => decode_link(&code).await,
+        SnapshotText::Text(text) => decode_text(&text).await,
+        SnapshotText::File(bytes) => share::decode_file(&bytes),
+    }
 }
 
 /// Reads snapshot text: the file form (JSON) or the link form (`v1.…`).
@@ -335,7 +358,7 @@ fn open_picked(sc: ShareCtx, file: web_sys::File) {
     leptos::task::spawn_local(async move {
         let name = file.name();
         match read_file(&file).await {
-            Ok(bytes) => sc.open_file(name, bytes),
+            Ok(bytes) => sc.open_file(name, bytes).await,
             Err(e) => sc.shown.set(Shown::Failed(format!(
                 "{name}: the browser could not read the file ({e})."
             ))),

@@ -274,8 +274,10 @@ pub struct Ctx {
     pub data: RwSignal<Data>,
     pub view: RwSignal<ViewState>,
     /// The figures for the view, computed by the engine (`app::new_ctx`
-    /// keeps them following the view, the data and the live rows).
-    pub report: RwSignal<Arc<Report>>,
+    /// keeps them following the view, the data and the live rows); `None`
+    /// while nothing is loaded: no report is computed from no data (its
+    /// weeks would have no figures, and its dates would be made up).
+    pub report: RwSignal<Option<Arc<Report>>>,
     /// False from the moment data is loaded until its first report comes
     /// (the dashboard waits rather than show figures of no data).
     pub report_ready: RwSignal<bool>,
@@ -298,6 +300,27 @@ pub struct Ctx {
     pub engine: StoredValue<crate::engine::Slot, LocalStorage>,
 }
 
+impl Ctx {
+    /// `f` of the report shown, tracked; `None` while there is none (nothing
+    /// loaded). The views that show figures are only mounted once there is
+    /// one, so they never draw a made-up value in its place.
+    pub fn with_report<T>(self, f: impl FnOnce(&Report) -> T) -> Option<T> {
+        self.report.with(|r| r.as_deref().map(f))
+    }
+
+    /// The report, for a view only mounted while there is one (the
+    /// dashboard's panels, an embed's figures): `None` when there is none
+    /// now. It follows `report`; should the report go (the data cleared)
+    /// before the view is unmounted, the view keeps the one it was made with.
+    pub fn shown_report(self) -> Option<Signal<Arc<Report>>> {
+        let first = self.report.get_untracked()?;
+        let report = self.report;
+        Some(Signal::derive(move || {
+            report.get().unwrap_or_else(|| first.clone())
+        }))
+    }
+}
+
 /// Copies of loaded files by key (`FileReport.kept`), oldest first: read
 /// anew when their columns are mapped again, and stored with the data.
 #[derive(Debug, Default)]
@@ -314,7 +337,7 @@ impl Ctx {
         Ctx {
             data: RwSignal::new(Data::default()),
             view: RwSignal::new(view),
-            report: RwSignal::new(report),
+            report: RwSignal::new(Some(report)),
             report_ready: RwSignal::new(true),
             notice: RwSignal::new(None),
             last_batch: RwSignal::new(Vec::new()),

@@ -400,40 +400,7 @@ async fn load_from(ctx: Ctx, db: &IdbDatabase) -> Result<Option<Data>, StorageEr
     if meta.is_undefined() || meta.is_null() {
         return Ok(None);
     }
-    let bytes = Uint8Array::new(&meta).to_vec();
-    let unreadable = |e: serde_json::Error| StorageError::Unreadable(e.to_string());
-    let version = serde_json::from_slice::<Version>(&bytes)
-        .map_err(unreadable)?
-        .version;
-    // Format 1 rows are one field shorter; both read into today's rows.
-    let meta: Meta<PRow> = match version {
-        1 => {
-            let m: Meta<PRowV1> = serde_json::from_slice(&bytes).map_err(unreadable)?;
-            Meta {
-                periods: m
-                    .periods
-                    .into_iter()
-                    .map(|PRowV1(end, r)| PRow(end, r.into()))
-                    .collect(),
-                version: m.version,
-                saved_at: m.saved_at,
-                persons: m.persons,
-                roster: m.roster,
-                files: m.files,
-                demo: m.demo,
-                chunks: m.chunks,
-                day_rows: m.day_rows,
-                coverage: m.coverage,
-            }
-        }
-        FORMAT_VERSION => serde_json::from_slice(&bytes).map_err(unreadable)?,
-        found => {
-            return Err(StorageError::Format {
-                found,
-                reads: FORMAT_VERSION,
-            })
-        }
-    };
+    let (version, meta) = read_meta(Uint8Array::new(&meta).to_vec()).await?;
     // The chunks as stored, one short read transaction each (a
     // transaction does not survive an await), then handed to the engine,
     // which reads them into its table.
@@ -481,6 +448,49 @@ async fn load_from(ctx: Ctx, db: &IdbDatabase) -> Result<Option<Data>, StorageEr
         files,
         demo: meta.demo,
     }))
+}
+
+/// The stored meta (format 1 or 2) read into today's shape, with its
+/// format. With the page's `split` feature, a module of its own: serde's
+/// readers of everything the data keeps (the import reports, the roster,
+/// the periods) are fetched only when something is stored, never on a
+/// first visit.
+#[cfg_attr(feature = "split", leptos::lazy)]
+async fn read_meta(bytes: Vec<u8>) -> Result<(u32, Meta<PRow>), StorageError> {
+    let unreadable = |e: serde_json::Error| StorageError::Unreadable(e.to_string());
+    let version = serde_json::from_slice::<Version>(&bytes)
+        .map_err(unreadable)?
+        .version;
+    // Format 1 rows are one field shorter; both read into today's rows.
+    let meta: Meta<PRow> = match version {
+        1 => {
+            let m: Meta<PRowV1> = serde_json::from_slice(&bytes).map_err(unreadable)?;
+            Meta {
+                periods: m
+                    .periods
+                    .into_iter()
+                    .map(|PRowV1(end, r)| PRow(end, r.into()))
+                    .collect(),
+                version: m.version,
+                saved_at: m.saved_at,
+                persons: m.persons,
+                roster: m.roster,
+                files: m.files,
+                demo: m.demo,
+                chunks: m.chunks,
+                day_rows: m.day_rows,
+                coverage: m.coverage,
+            }
+        }
+        FORMAT_VERSION => serde_json::from_slice(&bytes).map_err(unreadable)?,
+        found => {
+            return Err(StorageError::Format {
+                found,
+                reads: FORMAT_VERSION,
+            })
+        }
+    };
+    Ok((version, meta))
 }
 
 /// The stored table handed to the engine (started for it; none is needed

@@ -67,15 +67,38 @@ pub fn coverage(
     seen: &[PersonKey],
     report: &Report,
 ) -> Option<TelemetryCoverage> {
-    let roster = roster.filter(|r| !r.is_empty())?;
-    let heard: HashSet<PersonKey> = seen.iter().map(|k| roster.resolve(k)).collect();
     let active_elsewhere: HashSet<&PersonKey> = report
         .people
         .iter()
         .filter(|p| p.first_active.is_some() && p.sources.iter().any(|s| *s != crate::Source::Otlp))
         .map(|p| &p.person)
         .collect();
-    let team = report.window.team.as_deref();
+    split(
+        roster,
+        seen,
+        report.window.team.as_deref(),
+        &active_elsewhere,
+    )
+}
+
+/// [`coverage`] when no usage is loaded from any source (the page then
+/// has no report): no one can show use elsewhere. `team` as the view chose it.
+pub fn coverage_without_usage(
+    roster: Option<&Roster>,
+    seen: &[PersonKey],
+    team: Option<&str>,
+) -> Option<TelemetryCoverage> {
+    split(roster, seen, team, &HashSet::new())
+}
+
+fn split(
+    roster: Option<&Roster>,
+    seen: &[PersonKey],
+    team: Option<&str>,
+    active_elsewhere: &HashSet<&PersonKey>,
+) -> Option<TelemetryCoverage> {
+    let roster = roster.filter(|r| !r.is_empty())?;
+    let heard: HashSet<PersonKey> = seen.iter().map(|k| roster.resolve(k)).collect();
     let mut out = TelemetryCoverage::default();
     for e in roster.entries() {
         if team.is_some() && e.team.as_deref() != team {
@@ -163,5 +186,33 @@ mod tests {
         assert_eq!(c.silent_but_active, vec![key("bob@x.com")]);
         assert_eq!(c.silent_and_not_started, vec![key("cy@x.com")]);
         assert!(coverage(None, &[], &report).is_none());
+    }
+
+    /// The page computes no report while no source has usage; the split it
+    /// shows then is the one a report of no rows gives, team filter included.
+    #[test]
+    fn coverage_without_usage_is_the_split_of_a_report_of_no_rows() {
+        let mut ann = RosterEntry::new(key("ann@x.com"));
+        ann.team = Some("core".into());
+        let mut bob = RosterEntry::new(key("bob@x.com"));
+        bob.team = Some("core".into());
+        let roster = Roster::new(vec![ann, bob, RosterEntry::new(key("cy@x.com"))]);
+        for team in [None, Some("core")] {
+            let report = compute(
+                &UsageTable::new(),
+                Some(&roster),
+                &ReportOptions {
+                    as_of: NaiveDate::from_ymd_opt(2026, 3, 3).unwrap(),
+                    window: WindowSpec::LastWeeks { weeks: 4 },
+                    team: team.map(str::to_string),
+                },
+            );
+            let seen = [key("bob@x.com")];
+            assert_eq!(
+                coverage_without_usage(Some(&roster), &seen, team),
+                coverage(Some(&roster), &seen, &report)
+            );
+        }
+        assert!(coverage_without_usage(None, &[], None).is_none());
     }
 }

@@ -41,10 +41,10 @@ pub fn Dashboard() -> impl IntoView {
 /// headline beside it: the page's answer and the summary embed's alike.
 #[component]
 pub fn AnswerLead() -> impl IntoView {
-    let report = ctx().report;
+    let c = ctx();
     view! {
         <div class="answer-lead">
-            <p id="summary" class="summary">{move || report.with(|r| r.summary.clone())}</p>
+            <p id="summary" class="summary">{move || c.with_report(|r| r.summary.clone())}</p>
             <Stale/>
         </div>
     }
@@ -71,8 +71,8 @@ fn Answer() -> impl IntoView {
 /// source by name.
 #[component]
 fn Stale() -> impl IntoView {
-    let report = ctx().report;
-    let staleness = move || report.with(|r| r.staleness.clone());
+    let c = ctx();
+    let staleness = move || c.with_report(|r| r.staleness.clone()).flatten();
     move || {
         staleness().map(|s| {
             view! {
@@ -106,9 +106,9 @@ pub fn source_label(s: Source) -> &'static str {
 /// from, the files loaded (the import report behind it), the definitions.
 #[component]
 fn AnswerMeta() -> impl IntoView {
-    let report = ctx().report;
+    let c = ctx();
     let newest = move || {
-        report.with(|r| {
+        c.with_report(|r| {
             r.health
                 .sources
                 .iter()
@@ -116,9 +116,10 @@ fn AnswerMeta() -> impl IntoView {
                 .max()
                 .map(|d| (d, r.window.as_of))
         })
+        .flatten()
     };
     let sources = move || {
-        report.with(|r| {
+        c.with_report(|r| {
             r.health
                 .sources
                 .iter()
@@ -126,6 +127,7 @@ fn AnswerMeta() -> impl IntoView {
                 .collect::<Vec<_>>()
                 .join(" + ")
         })
+        .unwrap_or_default()
     };
     view! {
         <p class="answer-meta">
@@ -188,7 +190,9 @@ fn api_gap_covered(r: &Report) -> bool {
 #[component]
 fn ApiNotes(above: bool) -> impl IntoView {
     let c = ctx();
-    let shown = move || above && !api_notes(c).is_empty() && !c.report.with(|r| api_gap_covered(r));
+    let shown = move || {
+        above && !api_notes(c).is_empty() && !c.with_report(api_gap_covered).unwrap_or(false)
+    };
     view! {
         <Show when=shown>
             <aside id="source-notes" class="notice source-notes" role="note">
@@ -204,8 +208,8 @@ fn ApiNotes(above: bool) -> impl IntoView {
 fn Notes() -> impl IntoView {
     let c = ctx();
     let notes = move || {
-        let mut all: Vec<String> = c.report.with(|r| r.warnings.clone());
-        let covered = c.report.with(|r| api_gap_covered(r));
+        let mut all: Vec<String> = c.with_report(|r| r.warnings.clone()).unwrap_or_default();
+        let covered = c.with_report(api_gap_covered).unwrap_or(false);
         let api = api_notes(c);
         c.data.with(|d| {
             for f in d.files.iter().filter(|f| f.error.is_none()) {
@@ -513,16 +517,16 @@ fn nonstarters(r: &Report, change: Option<CardChange>, hidden: Option<&ListCount
 
 #[component]
 pub fn Kpis() -> impl IntoView {
-    let report = ctx().report;
+    let c = ctx();
     let hidden = use_context::<SharedCounts>().and_then(|c| c.0);
     let heading = move || {
-        report.with(|r| match &r.kpis {
+        c.with_report(|r| match &r.kpis {
             Some(k) => format!("Week of {}", util::day_month_year(k.week.week)),
             None => "No complete week in this window yet".to_string(),
         })
     };
     let explain = move || {
-        report.with(|r| {
+        c.with_report(|r| {
             r.kpis.as_ref().map(|k| {
                 format!(
                     "Monday to Sunday, {} (UTC){}",
@@ -534,6 +538,7 @@ pub fn Kpis() -> impl IntoView {
                 )
             })
         })
+        .flatten()
     };
     view! {
         <section class="kpis-block" aria-labelledby="kpis-title">
@@ -542,7 +547,7 @@ pub fn Kpis() -> impl IntoView {
                 <p class="explain">{explain}</p>
             </div>
             <div class="kpis">
-                {move || report.with(|r| cards(r, hidden.as_ref()).into_iter()
+                {move || c.with_report(|r| cards(r, hidden.as_ref()).into_iter()
                     .map(|card| view! { <KpiCard card/> })
                     .collect_view())}
             </div>
@@ -901,7 +906,9 @@ fn charts_panel() -> super::Build {
 
 #[component]
 fn ChartsPanel() -> impl IntoView {
-    let r = ctx().report;
+    let Some(r) = ctx().shown_report() else {
+        return ().into_any();
+    };
     let has_roster = move || r.with(|r| r.roster_size.is_some());
     view! {
         <section class="charts-block" aria-labelledby="charts-title">
@@ -929,4 +936,5 @@ fn ChartsPanel() -> impl IntoView {
             </div>
         </section>
     }
+    .into_any()
 }

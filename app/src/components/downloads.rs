@@ -33,7 +33,9 @@ fn downloads_panel() -> super::Build {
 
 #[component]
 fn DownloadsPanel() -> impl IntoView {
-    let r = ctx().report;
+    let Some(r) = ctx().shown_report() else {
+        return ().into_any();
+    };
     let weeks = move |_| {
         let (name, text) = r.with(|r| {
             (
@@ -63,6 +65,7 @@ fn DownloadsPanel() -> impl IntoView {
             <span class="hint">" Each chart has its own SVG and PNG download."</span>
         </section>
     }
+    .into_any()
 }
 
 /// Tells the user, when a download could not be made, why.

@@ -145,6 +145,7 @@ fn OfSnapshot(kind: EmbedKind, snapshot: scoreboard_core::share::Snapshot) -> im
 enum Phase {
     Figures,
     Failed(String),
+    NotComputed(String),
     Loading,
     Empty,
 }
@@ -156,12 +157,16 @@ enum Phase {
 fn Own(kind: EmbedKind, ready: RwSignal<bool>) -> impl IntoView {
     let c = ctx();
     let phase = Memo::new(move |_| {
-        if !nothing_loaded(c) {
+        let loaded = !nothing_loaded(c);
+        if loaded && c.report.with(Option::is_some) {
             Phase::Figures
         } else if let Some(e) = c.live.with(|l| l.as_ref().and_then(|l| l.error.clone())) {
             Phase::Failed(e)
-        } else if !ready.get() || c.progress.with(Option::is_some) {
+        } else if !ready.get() || c.progress.with(Option::is_some) || !c.report_ready.get() {
             Phase::Loading
+        } else if loaded {
+            // Data, but its first report could not be had: the page's notice says why.
+            Phase::NotComputed(c.notice.get().unwrap_or_default())
         } else {
             Phase::Empty
         }
@@ -174,6 +179,12 @@ fn Own(kind: EmbedKind, ready: RwSignal<bool>) -> impl IntoView {
         Phase::Failed(e) => view! {
             <p class="embed-message error" id="embed-error" role="alert">
                 {format!("The server's data could not be loaded: {e}.")}
+            </p>
+        }
+        .into_any(),
+        Phase::NotComputed(why) => view! {
+            <p class="embed-message error" id="embed-error" role="alert">
+                {format!("The figures could not be computed. {why}")}
             </p>
         }
         .into_any(),
@@ -237,7 +248,9 @@ fn Trend(name: String) -> impl IntoView {
         }
         .into_any();
     };
-    let r = ctx().report;
+    let Some(r) = ctx().shown_report() else {
+        return ().into_any();
+    };
     let data = Signal::derive(move || r.with(|r| (spec.data)(r)));
     let has_roster = move || r.with(|r| r.roster_size.is_some());
     let figure = spec.figure;
@@ -267,7 +280,7 @@ fn Trend(name: String) -> impl IntoView {
 fn Foot(snapshot: bool) -> impl IntoView {
     let c = ctx();
     let text = move || {
-        c.report.with(|r| {
+        c.with_report(|r| {
             let team = r
                 .window
                 .team
@@ -279,10 +292,7 @@ fn Foot(snapshot: bool) -> impl IntoView {
             )
         })
     };
-    let href = move || {
-        c.report
-            .with(|r| c.view.with(|v| full_link(snapshot, v, r)))
-    };
+    let href = move || c.with_report(|r| c.view.with(|v| full_link(snapshot, v, r)));
     view! {
         <footer class="embed-foot">
             <a id="embed-link" href=href target="_blank" rel="noopener"

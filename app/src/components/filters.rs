@@ -10,7 +10,9 @@ use crate::util;
 pub fn Filters() -> impl IntoView {
     let ctx = ctx();
     let view_ = ctx.view;
-    let report = ctx.report;
+    let Some(report) = ctx.shown_report() else {
+        return ().into_any();
+    };
     let on_window = move |ev| {
         let v = event_target_value(&ev);
         if let Some(choice) = WindowChoice::from_key(&v) {
@@ -116,4 +118,5 @@ pub fn Filters() -> impl IntoView {
             <p class="window-shown" title=shown>{shown_short}</p>
         </section>
     }
+    .into_any()
 }

@@ -63,7 +63,9 @@ fn health_panel() -> super::Build {
 #[component]
 fn HealthPanel() -> impl IntoView {
     let ctx = ctx();
-    let r = ctx.report;
+    let Some(r) = ctx.shown_report() else {
+        return ().into_any();
+    };
     // Files that could not be read are in the import report of their batch, not here.
     let files = move || {
         ctx.data.with(|d| {
@@ -154,4 +156,5 @@ fn HealthPanel() -> impl IntoView {
             <p class="hint">{move || ctx.data.with(|d| d.roster.as_ref().map(|ro| format!("Roster: {}.", util::plural(ro.len() as u64, "person", "people"))))}</p>
         </section>
     }
+    .into_any()
 }

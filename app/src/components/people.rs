@@ -164,7 +164,9 @@ fn PeoplePanel() -> impl IntoView {
 #[component]
 fn PowerUsers() -> impl IntoView {
     let ctx = ctx();
-    let r = ctx.report;
+    let Some(r) = ctx.shown_report() else {
+        return ().into_any();
+    };
     let limit = RwSignal::new(LIST_LIMIT);
     view! {
         <article class="list-card celebrate" aria-labelledby="power-title">
@@ -190,12 +192,15 @@ fn PowerUsers() -> impl IntoView {
             {move || r.with(|r| more_button(r.power_users.len(), limit))}
         </article>
     }
+    .into_any()
 }
 
 #[component]
 fn NonStarters() -> impl IntoView {
     let ctx = ctx();
-    let r = ctx.report;
+    let Some(r) = ctx.shown_report() else {
+        return ().into_any();
+    };
     let emails = move || {
         r.with(|r| {
             r.non_starters
@@ -257,12 +262,15 @@ fn NonStarters() -> impl IntoView {
             </Show>
         </article>
     }
+    .into_any()
 }
 
 #[component]
 fn NewThisWeek() -> impl IntoView {
     let ctx = ctx();
-    let r = ctx.report;
+    let Some(r) = ctx.shown_report() else {
+        return ().into_any();
+    };
     let limit = RwSignal::new(LIST_LIMIT);
     view! {
         <article class="list-card" aria-labelledby="new-title">
@@ -286,6 +294,7 @@ fn NewThisWeek() -> impl IntoView {
             {move || r.with(|r| more_button(r.new_this_week.len(), limit))}
         </article>
     }
+    .into_any()
 }
 
 const PAGE: usize = 100;
@@ -296,7 +305,9 @@ const ROWS_A_FRAME: usize = 50;
 #[component]
 fn PeopleTable() -> impl IntoView {
     let ctx = ctx();
-    let r = ctx.report;
+    let Some(r) = ctx.shown_report() else {
+        return ().into_any();
+    };
     let sort = RwSignal::new((Col::Lines, true));
     let search = RwSignal::new(String::new());
     let limit = RwSignal::new(PAGE);
@@ -424,6 +435,7 @@ fn PeopleTable() -> impl IntoView {
             </p>
         </article>
     }
+    .into_any()
 }
 
 /// The sort as the narrow screen's select names it: the column's key

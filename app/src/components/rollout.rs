@@ -198,8 +198,9 @@ fn Members(answer: RolloutAnswer) -> impl IntoView {
             ctx.live
                 .with(|l| l.as_ref().and_then(|l| crate::state::report_roster(d, l)))
         });
-        ctx.report
-            .with(|r| coverage(roster.as_ref(), &seen, r))
+        // No report: no source has usage, so no one is active elsewhere.
+        ctx.with_report(|r| coverage(roster.as_ref(), &seen, r))
+            .flatten()
             .map(|c| c.silent_but_active)
             .unwrap_or_default()
     });
@@ -285,12 +286,14 @@ fn UnattributedList(answer: RolloutAnswer) -> impl IntoView {
             let key = d.person.clone();
             // Usage in the dashboard's window, as core computed it for this key.
             let usage = move || {
-                ctx.report.with(|r| {
-                    r.people.iter().find(|p| p.person == key).map_or_else(
-                        || "no usage in this window".to_string(),
+                ctx.with_report(|r| {
+                    r.people.iter().find(|p| p.person == key).map(
                         |p| format!("{}, {}", plural(p.totals.sessions, "session", "sessions"), usd(p.totals.cost_usd)),
                     )
                 })
+                .flatten()
+                // No report: no source has usage.
+                .unwrap_or_else(|| "no usage in this window".to_string())
             };
             let alias = d.alias.clone();
             let copied = RwSignal::new(None::<bool>);

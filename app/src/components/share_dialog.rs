@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 use scoreboard_core::share::{self, Privacy, ShareError, Snapshot, View, DEFAULT_MIN_GROUP};
+use scoreboard_core::Report;
 
 use crate::components::downloads::alert_on_error;
 use crate::error::{FetchError, JsError};
@@ -52,8 +53,13 @@ struct Made {
     url: String,
 }
 
-fn snapshot_of(c: Ctx, privacy: Privacy, min_group: u64) -> Result<Snapshot, ShareError> {
-    let r = c.report.get();
+fn snapshot_of(
+    c: Ctx,
+    report: Signal<Arc<Report>>,
+    privacy: Privacy,
+    min_group: u64,
+) -> Result<Snapshot, ShareError> {
+    let r = report.get();
     let window = c.view.with(|v| v.options(r.window.as_of).window);
     let view = View {
         window,
@@ -120,11 +126,15 @@ const PRIVACY_CHOICES: [(Privacy, &str, &str, &str); 3] = [
 #[component]
 fn ShareDialog(on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl IntoView {
     let c = ctx();
+    let Some(report) = c.shown_report() else {
+        return ().into_any();
+    };
     let privacy = RwSignal::new(Privacy::Pseudonyms);
     let min_group = RwSignal::new(DEFAULT_MIN_GROUP);
     let limit = sharing::link_limit();
-    let snapshot =
-        Memo::new(move |_| snapshot_of(c, privacy.get(), min_group.get()).map_err(Arc::new));
+    let snapshot = Memo::new(move |_| {
+        snapshot_of(c, report, privacy.get(), min_group.get()).map_err(Arc::new)
+    });
     // `None` while the link of the latest choice is being packed.
     let made = RwSignal::new(None::<Result<Made, Arc<LinkError>>>);
     let packing = StoredValue::new(0u64);
@@ -365,4 +375,5 @@ fn ShareDialog(on_close: impl Fn() + Clone + Send + Sync + 'static) -> impl Into
             </div>
         </div>
     }
+    .into_any()
 }

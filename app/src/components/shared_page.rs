@@ -169,7 +169,9 @@ fn SharedCountsView(counts: share::ListCounts) -> impl IntoView {
 /// Where the snapshot's figures come from (the shared part of data health).
 #[component]
 fn SharedHealth() -> impl IntoView {
-    let r = ctx().report;
+    let Some(r) = ctx().shown_report() else {
+        return ().into_any();
+    };
     view! {
         <section id="health" class="panel health" aria-labelledby="health-title">
             <h2 id="health-title">"Where the figures come from"</h2>
@@ -192,4 +194,5 @@ fn SharedHealth() -> impl IntoView {
             </table>
         </section>
     }
+    .into_any()
 }

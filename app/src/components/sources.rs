@@ -4,7 +4,7 @@
 //! Shown only when `scoreboard serve` serves the page.
 
 use leptos::prelude::*;
-use scoreboard_core::telemetry::{coverage, TelemetryCoverage};
+use scoreboard_core::telemetry::{coverage, coverage_without_usage, TelemetryCoverage};
 use scoreboard_core::PersonKey;
 
 use crate::components::connect::Connect;
@@ -354,7 +354,9 @@ fn TelemetryCard(connect_open: RwSignal<bool>) -> impl IntoView {
                     .and_then(|l: &Live| crate::state::report_roster(d, l))
             })
         });
-        ctx.report.with(|r| coverage(roster.as_ref(), &seen, r))
+        let team = ctx.view.with(|v| v.team.clone());
+        ctx.with_report(|r| coverage(roster.as_ref(), &seen, r))
+            .unwrap_or_else(|| coverage_without_usage(roster.as_ref(), &seen, team.as_deref()))
     });
     view! {
         <article class="source-card" data-source="otlp">

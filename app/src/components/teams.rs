@@ -132,7 +132,9 @@ fn team_panel() -> super::Build {
 
 #[component]
 fn TeamPanel() -> impl IntoView {
-    let report = ctx().report;
+    let Some(report) = ctx().shown_report() else {
+        return ().into_any();
+    };
     let table = move || report.with(|r| r.team_table.clone());
     let head = move || {
         report.with(|r| {
@@ -182,6 +184,7 @@ fn TeamPanel() -> impl IntoView {
             </section>
         </Show>
     }
+    .into_any()
 }
 
 /// Who the table leaves out, so nobody is dropped silently.
