@@ -20,10 +20,9 @@
 //! syncs the log and answers the groups committed meanwhile, while the
 //! writer already stores the next group. With SQLite syncing inside each
 //! COMMIT (`synchronous = FULL`) the writer sat idle for the whole flush
-//! between groups (0.1 ms to several ms on this project's disk, measured
-//! in bench/notes/ingest.md), and every request waiting for it with it;
-//! on the quiet machine the bench's server and clients used only about
-//! 1.55 of the 2 cores (BENCHMARKS.md §5). A group is still answered only once it
+//! (2–4 ms on this project's disk) between groups, and the requests
+//! waiting for it with it: the bench's clients left a quarter of the two
+//! cores unused (BENCHMARKS.md §5). A group is still answered only once it
 //! is on the disk, so an acknowledged batch survives a power cut as before;
 //! what changes is that a commit may be read (by the API) a few ms before
 //! its sync completes.
