@@ -17,17 +17,15 @@
 //! - `extract`: `model` → allow-listed facts (pure, no I/O).
 //! - `store`: SQLite tables (`otlp_*`), dedupe, cumulative state, reading rows.
 //! - `writer`: the one thread that writes them: requests that queue up
-//!   while a commit runs share the next transaction (group commit); a
-//!   second thread syncs the log and answers, while the next group is stored.
+//!   while a commit runs share the next transaction (group commit).
 //!
 //! # Invariants
 //! - Nothing but allow-listed counters, identity, session id, model and tool
 //!   names is ever written; prompt text, responses and tool parameters are
 //!   dropped with the decoded message and never logged.
 //! - A request is answered 200 only after the transaction holding it
-//!   committed and the write-ahead log holding that commit was synced to
-//!   disk (one transaction holds a group of requests; one request's
-//!   failure does not fail the others).
+//!   committed (one transaction holds a group of requests, each in its own
+//!   savepoint: one request's failure does not fail the others).
 //! - A body received twice (a client retry) counts once; so does a delta
 //!   point seen twice (same series, start and end) and an `api_request`
 //!   record seen twice. Cumulative series are differenced against state kept

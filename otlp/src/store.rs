@@ -2,9 +2,9 @@
 //!
 //! Group commit: one writer thread (`crate::writer`) owns the write
 //! connection and stores the requests that queued up while its last commit
-//! ran in one IMMEDIATE transaction ([`apply_one`] for each request); only
-//! after the COMMIT returned and the log holding it was synced is any of
-//! them acknowledged. A request's body digest, dedupe keys, cumulative state and
+//! ran in one IMMEDIATE transaction, each request inside its own savepoint
+//! ([`apply_one`]); only after the COMMIT returns is any of them
+//! acknowledged. A request's body digest, dedupe keys, cumulative state and
 //! aggregates are committed together, so a crash before the commit loses
 //! nothing a client was told was stored, and a crash after it cannot make a
 //! re-sent body count twice. Requests of one group are applied in arrival
@@ -327,26 +327,6 @@ pub(crate) fn connect(path: &Path, busy_timeout: Duration) -> Result<Connection,
     Ok(conn)
 }
 
-/// In WAL mode, makes the writer's COMMIT leave the log unsynced
-/// (`synchronous = NORMAL`) and returns the log that the writer's syncing
-/// thread then syncs before any request of a commit is answered
-/// (`crate::writer`): durable across a power cut as with `FULL`, without
-/// the writer waiting for the disk. In any other mode (SQLite fell back
-/// from WAL) every COMMIT stays durable by itself (`FULL`).
-fn commits_without_sync(
-    writer: &Connection,
-) -> Result<Option<crate::writer::Wal>, rusqlite::Error> {
-    let mode: String = writer.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
-    let db = writer.path().filter(|p| !p.is_empty());
-    match db {
-        Some(db) if mode.eq_ignore_ascii_case("wal") => {
-            writer.execute_batch("PRAGMA synchronous=NORMAL;")?;
-            Ok(Some(crate::writer::Wal::of_database(Path::new(db))))
-        }
-        _ => Ok(None),
-    }
-}
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding the lock cannot leave SQLite half-written (the
     // transaction rolls back on drop), so the connection stays usable.
@@ -598,7 +578,7 @@ impl Store {
         // groups, on the writer thread, a tenth or more of its time
         // (BENCHMARKS.md §5). 8,192 pages (32 MiB of WAL at most, beside
         // a 32 MiB page cache) copies them several times less often.
-        // Durability is the WAL's (synced before any answer), not the checkpoint's.
+        // Durability is the WAL's (`synchronous = FULL`), not the checkpoint's.
         writer
             .execute_batch(&format!(
                 "PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES};"
@@ -635,11 +615,9 @@ impl Store {
             }
         }
         mark_key_form(&writer, Utc::now()).map_err(open_err)?;
-        let wal = commits_without_sync(&writer).map_err(open_err)?;
         let reader = connect(path, busy_timeout).map_err(open_err)?;
-        let writer =
-            crate::writer::Writer::start(writer, wal, busy_timeout, queue_capacity, max_group)
-                .map_err(OtlpError::Thread)?;
+        let writer = crate::writer::Writer::start(writer, busy_timeout, queue_capacity, max_group)
+            .map_err(OtlpError::Thread)?;
         Ok(Store {
             writer,
             reader: Mutex::new(reader),

@@ -10,30 +10,16 @@
 //! error, the others of its group are kept: a group is stored without
 //! savepoints, and only when one of its requests fails is it stored again
 //! with a savepoint per request (see [`commit`]). Every request of a group
-//! is answered only after the group's COMMIT returned and the write-ahead
-//! log holding it reached the disk, with its own outcome; if the group
-//! cannot begin or commit (the database is locked past the busy timeout,
-//! the disk failed), every request of it is answered with that error and
-//! nothing of it is stored.
-//!
-//! The sync is not the COMMIT's own: a second thread ([`sync_then_answer`])
-//! syncs the log and answers the groups committed meanwhile, while the
-//! writer already stores the next group. With SQLite syncing inside each
-//! COMMIT (`synchronous = FULL`) the writer sat idle for the whole flush
-//! (2–4 ms on this project's disk) between groups, and the requests
-//! waiting for it with it: the bench's clients left a quarter of the two
-//! cores unused (BENCHMARKS.md §5). A group is still answered only once it
-//! is on the disk, so an acknowledged batch survives a power cut as before;
-//! what changes is that a commit may be read (by the API) a few ms before
-//! its sync completes.
+//! is answered only after the group's COMMIT returned, with its own
+//! outcome; if the group cannot begin or commit (the database is locked
+//! past the busy timeout, the disk failed), every request of it is answered
+//! with that error and nothing of it is stored.
 //!
 //! The queue in front of the thread is bounded: when it is full a request
 //! is refused at once ([`OtlpError::QueueFull`], 503 + Retry-After), so
 //! waiting requests (and the memory they hold) cannot pile up.
 
-use std::fs::File;
-use std::path::PathBuf;
-use std::sync::{mpsc as std_mpsc, Mutex};
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -57,31 +43,17 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// `wal`: the log to sync before answering, when `conn` commits without
-    /// syncing it (`synchronous = NORMAL` in WAL mode); `None` when each
-    /// COMMIT is durable by itself.
     pub(crate) fn start(
         conn: Connection,
-        wal: Option<Wal>,
         busy_timeout: Duration,
         queue_capacity: usize,
         max_group: usize,
     ) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::channel(queue_capacity.max(1));
         let max_group = max_group.max(1);
-        let syncer = match wal {
-            Some(wal) => {
-                let (to_sync, committed) = std_mpsc::sync_channel(queue_capacity.max(1));
-                let thread = std::thread::Builder::new()
-                    .name("otlp-sync".into())
-                    .spawn(move || sync_then_answer(wal, committed))?;
-                Some((to_sync, thread))
-            }
-            None => None,
-        };
         let thread = std::thread::Builder::new()
             .name("otlp-writer".into())
-            .spawn(move || run(conn, rx, syncer, busy_timeout, max_group))?;
+            .spawn(move || run(conn, rx, busy_timeout, max_group))?;
         Ok(Writer {
             queue: Some(tx),
             thread: Mutex::new(Some(thread)),
@@ -116,19 +88,7 @@ impl Drop for Writer {
     }
 }
 
-/// What a committed group's requests are answered, once the log is synced.
-type Committed = Vec<(Answer, Result<Outcome, OtlpError>)>;
-
-/// The channel to the syncing thread, and that thread.
-type Syncer = (std_mpsc::SyncSender<Committed>, JoinHandle<()>);
-
-fn run(
-    mut conn: Connection,
-    mut queue: mpsc::Receiver<Job>,
-    syncer: Option<Syncer>,
-    busy: Duration,
-    max_group: usize,
-) {
+fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, busy: Duration, max_group: usize) {
     let mut last_prune: LastPrune = None;
     let mut group: Vec<Job> = Vec::with_capacity(max_group);
     while let Some(first) = queue.blocking_recv() {
@@ -141,124 +101,19 @@ fn run(
         }
         match commit(&mut conn, &group, &mut last_prune) {
             Ok(outcomes) => {
-                let answers: Committed = group
-                    .drain(..)
-                    .zip(outcomes)
-                    .map(|(job, outcome)| {
-                        (job.answer, outcome.map_err(|e| store::map_err(busy, e)))
-                    })
-                    .collect();
-                match &syncer {
-                    // Blocks only when the syncing thread is that far behind.
-                    Some((to_sync, _)) => {
-                        if let Err(std_mpsc::SendError(answers)) = to_sync.send(answers) {
-                            answer_all(answers, Err("the syncing thread has stopped".into()));
-                        }
-                    }
-                    None => answer_all(answers, Ok(())),
+                for (job, outcome) in group.drain(..).zip(outcomes) {
+                    let _ = job
+                        .answer
+                        .send(outcome.map_err(|e| store::map_err(busy, e)));
                 }
             }
             Err(e) => {
-                // Nothing of the group was stored: nothing to sync.
                 let shared = store::map_err(busy, e);
                 for job in group.drain(..) {
                     let _ = job.answer.send(Err(copy(&shared)));
                 }
             }
         }
-    }
-    if let Some((to_sync, thread)) = syncer {
-        // The groups already committed are synced and answered before the
-        // connection closes.
-        drop(to_sync);
-        let _ = thread.join();
-    }
-}
-
-/// The database's write-ahead log, opened on its own so that a thread
-/// other than the writer can sync it. SQLite keeps the same file (inode)
-/// for as long as any connection is open, and the writer's is open while
-/// this is used; the file is opened again anyway if the path names another.
-pub(crate) struct Wal {
-    path: PathBuf,
-    file: Option<File>,
-}
-
-impl Wal {
-    /// `db`: the database file as SQLite names it (`Connection::path`);
-    /// its log is beside it with `-wal` appended.
-    pub(crate) fn of_database(db: &std::path::Path) -> Wal {
-        let mut path = db.as_os_str().to_owned();
-        path.push("-wal");
-        Wal {
-            path: PathBuf::from(path),
-            file: None,
-        }
-    }
-
-    /// Makes everything written to the log so far durable.
-    fn sync(&mut self) -> std::io::Result<()> {
-        let file = match self.file.take() {
-            Some(held) if names(&self.path, &held) => held,
-            // Write access: some systems sync only a file open for writing.
-            // Nothing is written through it.
-            _ => std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(&self.path)?,
-        };
-        let synced = file.sync_all();
-        self.file = Some(file);
-        synced
-    }
-}
-
-/// Whether `path` names the file `held` is open on.
-fn names(path: &std::path::Path, held: &File) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt as _;
-        match (held.metadata(), std::fs::metadata(path)) {
-            (Ok(held), Ok(named)) => held.dev() == named.dev() && held.ino() == named.ino(),
-            _ => false,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (path, held);
-        true
-    }
-}
-
-/// The syncing thread: waits for a committed group, takes every group
-/// committed meanwhile, syncs the log once for all of them (each was
-/// written to it before the sync began) and answers their requests.
-fn sync_then_answer(mut wal: Wal, committed: std_mpsc::Receiver<Committed>) {
-    while let Ok(first) = committed.recv() {
-        let mut ready = vec![first];
-        ready.extend(committed.try_iter());
-        let synced = wal.sync().map_err(|e| {
-            tracing::error!("cannot sync the telemetry write-ahead log: {e}");
-            e.to_string()
-        });
-        for answers in ready {
-            answer_all(answers, synced.clone());
-        }
-    }
-}
-
-/// Answers each request with its outcome, or with `synced`'s error: a
-/// batch whose commit did not reach the disk is not acknowledged (it is
-/// stored, so a retry of it is then recognised and counts once).
-fn answer_all(answers: Committed, synced: Result<(), String>) {
-    for (answer, outcome) in answers {
-        let outcome = match &synced {
-            Ok(()) => outcome,
-            Err(why) => Err(OtlpError::Write(format!(
-                "the telemetry was stored but could not be synced to disk: {why}"
-            ))),
-        };
-        let _ = answer.send(outcome);
     }
 }
 
@@ -554,45 +409,6 @@ mod tests {
         }
         commit(&mut conn, &[job(later).0], &mut memory).unwrap();
         assert_eq!(heard(&conn), (ms(81), Some("9.9.9".into()), ms(81)));
-    }
-
-    /// A batch is acknowledged only once its commit is on the disk: when the
-    /// log cannot be synced the request gets an error, not a 200, though
-    /// its commit stands (a retry of it is then recognised as stored).
-    #[tokio::test]
-    async fn a_commit_whose_log_cannot_be_synced_is_not_acknowledged() {
-        let bodies = captured_metrics();
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("scoreboard.db");
-        drop(store::Store::open(&db, Duration::from_secs(5), 8, 8).unwrap());
-        let unsyncable = Wal::of_database(&dir.path().join("no-such-directory/scoreboard.db"));
-        let conn = store::connect(&db, Duration::from_secs(5)).unwrap();
-        let writer = Writer::start(conn, Some(unsyncable), Duration::from_secs(5), 8, 8).unwrap();
-        let refused = writer.store(request(&bodies[0], 1)).await;
-        match refused {
-            Err(OtlpError::Write(why)) => assert!(why.contains("could not be synced"), "{why}"),
-            other => panic!("acknowledged without a sync: {other:?}"),
-        }
-        drop(writer);
-
-        // The same writer with the database's own log answers, and the
-        // request refused above is found stored.
-        let conn = store::connect(&db, Duration::from_secs(5)).unwrap();
-        let writer = Writer::start(
-            conn,
-            Some(Wal::of_database(&db)),
-            Duration::from_secs(5),
-            8,
-            8,
-        )
-        .unwrap();
-        let again = writer.store(request(&bodies[0], 1)).await.unwrap();
-        assert!(again.duplicate);
-        let new = writer.store(request(&bodies[1], 2)).await.unwrap();
-        assert!(!new.duplicate);
-        drop(writer);
-        let reader = store::connect(&db, Duration::from_secs(5)).unwrap();
-        assert_eq!(figures(&reader).3, 2);
     }
 
     #[tokio::test]
