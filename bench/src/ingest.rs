@@ -130,8 +130,9 @@ async fn post(
 /// Sends every batch with `concurrency` clients, each on a connection of
 /// its own (hyper's HTTP/1.1 client alone: the clients share the server's
 /// 2 cores, and reqwest's pool, URL parsing and layers cost them about as
-/// much again; BENCHMARKS.md §5); a 503 is retried after 100 ms like an
-/// OTLP exporter would (the latency of the accepted attempt is kept).
+/// much again: bench/notes/ingest.md, sixth round); a 503 is retried after
+/// 100 ms like an OTLP exporter would (the latency of the accepted attempt
+/// is kept).
 async fn send_all(
     addr: SocketAddr,
     token: &str,
@@ -391,12 +392,10 @@ pub async fn run(bin: &Path, fixtures: &Path, s: &Settings) -> Result<Value> {
         let batches = ready(batches);
         let server_pid = server.process.pid().to_string();
         let writer = || crate::proc::thread_cpu_seconds(&server_pid, "otlp-writer");
-        let syncer = || crate::proc::thread_cpu_seconds(&server_pid, "otlp-sync");
         let cpu_before = (
             crate::proc::cpu_seconds(&server_pid),
             crate::proc::cpu_seconds("self"),
             writer(),
-            syncer(),
         );
         let t = Instant::now();
         let sent = send_all(server.addr, &token, batches, s.concurrency).await;
@@ -405,7 +404,6 @@ pub async fn run(bin: &Path, fixtures: &Path, s: &Settings) -> Result<Value> {
             crate::proc::cpu_seconds(&server_pid) - cpu_before.0,
             crate::proc::cpu_seconds("self") - cpu_before.1,
             writer() - cpu_before.2,
-            syncer() - cpu_before.3,
         );
         eprintln!(
             "  {} points in {:.2} s = {:.0} points/s, p99 {:.1} ms",
@@ -422,18 +420,13 @@ pub async fn run(bin: &Path, fixtures: &Path, s: &Settings) -> Result<Value> {
         // The single writer thread's share: what bounds ingest on any number of cores.
         phase["writer_cpu_seconds"] = json!(cpu.2);
         phase["writer_cpu_us_per_batch"] = json!(cpu.2 * 1e6 / sent.batches.max(1) as f64);
-        // The thread that syncs the log for the writer (servers since the
-        // sixth round of issue 13; before, the writer synced in its COMMIT).
-        phase["sync_cpu_seconds"] = json!(cpu.3);
-        phase["sync_cpu_us_per_batch"] = json!(cpu.3 * 1e6 / sent.batches.max(1) as f64);
         phase["client_cpu_us_per_batch"] = json!(cpu.1 * 1e6 / sent.batches.max(1) as f64);
         eprintln!(
-            "  server CPU {:.2} s ({:.1} µs a point, {:.0} µs a batch, of which the writer thread {:.0} µs and its syncing thread {:.0} µs), clients' CPU {:.2} s ({:.0} µs a batch)",
+            "  server CPU {:.2} s ({:.1} µs a point, {:.0} µs a batch, of which the writer thread {:.0} µs), clients' CPU {:.2} s ({:.0} µs a batch)",
             cpu.0,
             cpu.0 * 1e6 / sent.points.max(1) as f64,
             cpu.0 * 1e6 / sent.batches.max(1) as f64,
             cpu.2 * 1e6 / sent.batches.max(1) as f64,
-            cpu.3 * 1e6 / sent.batches.max(1) as f64,
             cpu.1,
             cpu.1 * 1e6 / sent.batches.max(1) as f64
         );
