@@ -22,9 +22,7 @@ use rustc_hash::{FxBuildHasher, FxHashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::coverage::{DayRange, Freshness, SourceCoverage};
-use crate::model::{
-    DayRow, MeasureSet, Measures, ModelUsage, PeriodRow, PersonKey, Source,
-};
+use crate::model::{DayRow, MeasureSet, Measures, ModelUsage, PeriodRow, PersonKey, Source};
 use crate::parse::Import;
 
 mod splits;
@@ -640,7 +638,8 @@ impl UsageTable {
                 self.day_index.clear();
                 return false;
             }
-            self.day_index.insert_unique(hash, i, |&j| row_hash(cols, j));
+            self.day_index
+                .insert_unique(hash, i, |&j| row_hash(cols, j));
         }
         self.indexed = d.day.len();
         true

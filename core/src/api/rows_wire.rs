@@ -549,7 +549,9 @@ impl Encoder {
     pub fn push_table(&mut self, rows: &UsageTable) {
         let (persons, d) = (rows.persons(), rows.columns());
         for i in 0..d.day.len() {
-            let person = persons.get(d.person[i] as usize).map_or("", PersonKey::as_str);
+            let person = persons
+                .get(d.person[i] as usize)
+                .map_or("", PersonKey::as_str);
             let m = d.m.get(i);
             self.row(table::date(d.day[i]), d.source[i], person, d.present[i], &m);
             let (models, tools) = d.splits.entries(i as u32);
@@ -785,7 +787,12 @@ impl Columns<'_> {
         let k = usize::try_from(col.next()?)
             .ok()
             .filter(|k| *k <= *left)
-            .ok_or_else(|| bad(format!("row {i}: more {} than their columns hold", col.r.what)))?;
+            .ok_or_else(|| {
+                bad(format!(
+                    "row {i}: more {} than their columns hold",
+                    col.r.what
+                ))
+            })?;
         *left -= k;
         Ok(k)
     }
@@ -998,7 +1005,11 @@ pub fn decode_table(body: &[u8]) -> Result<TableAnswer, WireError> {
         table = UsageTable::new();
         table.insert_days(rows);
     }
-    Ok(TableAnswer { head, rows: n, table })
+    Ok(TableAnswer {
+        head,
+        rows: n,
+        table,
+    })
 }
 
 #[cfg(test)]
@@ -1188,7 +1199,10 @@ mod tests {
     /// Two tables hold the same rows in the same order and number the same
     /// persons: the columns the engine reads are the same.
     fn assert_same_table(got: &UsageTable, want: &UsageTable) -> Result<(), TestCaseError> {
-        prop_assert_eq!(got.day_rows().collect::<Vec<_>>(), want.day_rows().collect::<Vec<_>>());
+        prop_assert_eq!(
+            got.day_rows().collect::<Vec<_>>(),
+            want.day_rows().collect::<Vec<_>>()
+        );
         prop_assert_eq!(got.persons(), want.persons());
         prop_assert_eq!(got.day_counts(), want.day_counts());
         prop_assert_eq!(got.coverage(), want.coverage());

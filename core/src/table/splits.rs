@@ -176,8 +176,10 @@ impl Splits {
         if models.len() > span.models as usize {
             self.dead += span.models as usize;
             span.model_start = self.models.len() as u32;
-            self.models
-                .resize(self.models.len() + models.len(), ModelEntry::of(0, &ModelUsage::default()));
+            self.models.resize(
+                self.models.len() + models.len(),
+                ModelEntry::of(0, &ModelUsage::default()),
+            );
         } else {
             self.dead += span.models as usize - models.len();
         }
@@ -295,10 +297,9 @@ impl Splits {
             tool_names: std::mem::take(&mut self.tool_names),
             ..Splits::default()
         };
-        let (models, tools) = self
-            .spans
-            .iter()
-            .fold((0, 0), |(m, t), s| (m + s.models as usize, t + s.tools as usize));
+        let (models, tools) = self.spans.iter().fold((0, 0), |(m, t), s| {
+            (m + s.models as usize, t + s.tools as usize)
+        });
         out.reserve(0, models, tools);
         for (k, &i) in order.iter().enumerate() {
             if let Some(s) = self.span(i) {
@@ -383,7 +384,11 @@ mod tests {
         });
         let models = proptest::collection::vec(model(), 0..4);
         prop_oneof![
-            (0..ROWS, models.clone(), proptest::collection::vec(tool, 0..4))
+            (
+                0..ROWS,
+                models.clone(),
+                proptest::collection::vec(tool, 0..4)
+            )
                 .prop_map(|(r, m, t)| Op::Set(r, (m, t))),
             (0..ROWS, models).prop_map(|(r, m)| Op::Absorb(r, m)),
             Just((0..ROWS).collect::<Vec<u32>>())
@@ -453,6 +458,10 @@ mod tests {
         }
         assert_eq!(splits.get(7).0, usage(40));
         let live = 1000 * 40;
-        assert!(splits.models.len() <= 3 * live, "{} entries", splits.models.len());
+        assert!(
+            splits.models.len() <= 3 * live,
+            "{} entries",
+            splits.models.len()
+        );
     }
 }
