@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use scoreboard_core::api::{rows_wire, RowsAnswer};
+use scoreboard_core::api::rows_wire;
 use scoreboard_core::model::PeriodRow;
 use scoreboard_core::{compute, SourceCoverage, UsageTable};
 
@@ -108,7 +108,7 @@ impl EngineState {
             }
             Request::TakeLive => {
                 let body = buffers.first().map(Vec::as_slice).unwrap_or_default();
-                match rows_wire::decode(body) {
+                match rows_wire::decode_table(body) {
                     Ok(answer) => (Reply::LiveTaken(self.take_live(answer)), Vec::new()),
                     Err(e) => (
                         Reply::Failed(format!("the server's rows cannot be read ({e})")),
@@ -180,52 +180,54 @@ impl EngineState {
         Reply::Computed(Box::new(compute(table, req.roster.as_ref(), &req.opts)))
     }
 
-    fn take_live(&mut self, mut answer: RowsAnswer) -> LiveInfo {
-        let delta = answer.delta.take();
-        let answer_rows = answer.rows.len() as u64;
+    fn take_live(&mut self, answer: rows_wire::TableAnswer) -> LiveInfo {
+        let rows_wire::TableAnswer {
+            head,
+            rows: answer_rows,
+            table: answered,
+        } = answer;
         let mut table = UsageTable::new();
-        match &delta {
-            // What the delta replaces goes, the rest of the rows held stay.
+        match &head.delta {
+            // What the delta replaces goes, the rest of the rows held stay;
+            // the answer's rows come after them, as if inserted one by one.
             Some(d) => {
                 let inside = d.matcher();
-                let held = self.live.table.day_rows().filter(|r| !inside(r));
-                table.insert_days(held.chain(answer.rows));
+                table.insert_days(self.live.table.day_rows().filter(|r| !inside(r)));
+                table.merge(answered);
             }
-            None => {
-                table.insert_days(answer.rows);
-            }
+            // The answer's table is the rows held (moved, not copied).
+            None => table = answered,
         }
-        table.insert_periods(answer.periods.iter().cloned());
-        for c in &answer.coverage {
+        table.insert_periods(head.periods.iter().cloned());
+        for c in &head.coverage {
             table.add_source_coverage(c);
         }
         let rows = table.day_count() as u64;
         self.live = LiveRows {
             table,
-            periods: answer.periods,
-            coverage: answer.coverage,
-            answered: Some((answer.from, answer.to, answer.cursor.clone())),
+            periods: head.periods,
+            coverage: head.coverage,
+            answered: Some((head.from, head.to, head.cursor.clone())),
         };
         self.merged = None;
         LiveInfo {
-            from: answer.from,
-            to: answer.to,
-            cursor: answer.cursor,
-            delta: delta.is_some(),
-            answer_rows,
+            from: head.from,
+            to: head.to,
+            cursor: head.cursor,
+            delta: head.delta.is_some(),
+            answer_rows: answer_rows as u64,
             rows,
             periods: self.live.periods.len() as u64,
         }
     }
 
     /// The server's rows held as one full compact answer, written row by
-    /// row from the table (no second copy of the rows); `None` before any answer.
+    /// row from the table's columns (no second copy of the rows); `None`
+    /// before any answer.
     fn live_bytes(&self) -> Option<Vec<u8>> {
         let (from, to, cursor) = self.live.answered.clone()?;
         let mut e = rows_wire::Encoder::new();
-        for r in self.live.table.day_rows() {
-            e.push(&r);
-        }
+        e.push_table(&self.live.table);
         let head = rows_wire::Head {
             from,
             to,
@@ -255,7 +257,7 @@ pub fn summary(table: &UsageTable) -> FileSummary {
 mod tests {
     use super::*;
     use chrono::NaiveDate;
-    use scoreboard_core::api::{RowScope, RowsDelta};
+    use scoreboard_core::api::{RowScope, RowsAnswer, RowsDelta};
     use scoreboard_core::model::{DayRow, PersonKey, Source};
     use scoreboard_core::{ReportOptions, WindowSpec};
 

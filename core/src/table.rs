@@ -22,10 +22,11 @@ use rustc_hash::{FxBuildHasher, FxHashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::coverage::{DayRange, Freshness, SourceCoverage};
-use crate::model::{
-    DayRow, MeasureSet, Measures, ModelUsage, PeriodRow, PersonKey, Source, ToolDecisions,
-};
+use crate::model::{DayRow, MeasureSet, Measures, ModelUsage, PeriodRow, PersonKey, Source};
 use crate::parse::Import;
+
+mod splits;
+pub(crate) use splits::{ModelEntry, Splits, ToolEntry};
 
 type PeriodKey = (Source, PersonKey, NaiveDate, NaiveDate);
 
@@ -64,14 +65,7 @@ pub(crate) struct DayColumns {
     pub present: Vec<MeasureSet>,
     pub m: MeasureColumns,
     /// The per-model and per-tool splits of the rows that have one.
-    pub extras: FxHashMap<u32, Box<Extras>>,
-}
-
-/// A row's per-model and per-tool splits (most rows have none).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Extras {
-    pub models: Vec<ModelUsage>,
-    pub tools: Vec<ToolDecisions>,
+    pub splits: Splits,
 }
 
 /// [`Measures`], one column per field.
@@ -343,7 +337,7 @@ impl UsageTable {
         }
         let UsageTable {
             persons,
-            days: mut d,
+            days: d,
             periods,
             ..
         } = other;
@@ -353,14 +347,14 @@ impl UsageTable {
         self.reserve_days(n);
         let mut count = MergeCount::default();
         for i in 0..n {
-            let extras = d.extras.remove(&(i as u32)).map(|e| *e).unwrap_or_default();
+            let (models, tools) = d.splits.get(i as u32);
             let row = DayRow {
                 day: date(d.day[i]),
                 person: persons[d.person[i] as usize].clone(),
                 source: d.source[i],
                 measures: d.m.get(i),
-                models: extras.models,
-                tools: extras.tools,
+                models,
+                tools,
                 present: d.present[i],
             };
             if self.insert_day(ids[d.person[i] as usize], row) {
@@ -474,14 +468,14 @@ impl UsageTable {
     /// Day row `i` (in the order rows were first loaded), built from the columns.
     pub fn day_row(&self, i: usize) -> DayRow {
         let d = &self.days;
-        let extras = d.extras.get(&(i as u32));
+        let (models, tools) = d.splits.get(i as u32);
         DayRow {
             day: date(d.day[i]),
             person: self.persons[d.person[i] as usize].clone(),
             source: d.source[i],
             measures: d.m.get(i),
-            models: extras.map(|e| e.models.clone()).unwrap_or_default(),
-            tools: extras.map(|e| e.tools.clone()).unwrap_or_default(),
+            models,
+            tools,
             present: d.present[i],
         }
     }
@@ -539,8 +533,7 @@ impl UsageTable {
             + capacity_bytes(&d.source)
             + capacity_bytes(&d.present)
             + d.m.heap_bytes()
-            + d.extras.capacity() * (std::mem::size_of::<(u32, Box<Extras>)>() + 1)
-            + d.extras.len() * std::mem::size_of::<Extras>()
+            + d.splits.heap_bytes()
             + self.day_index.capacity() * (std::mem::size_of::<u32>() + 1)
             + capacity_bytes(&self.periods)
     }
@@ -580,23 +573,76 @@ impl UsageTable {
         m: &Measures,
         models: Vec<ModelUsage>,
     ) -> usize {
+        let i = self.push_day(day, person, Source::Csv, present, m);
+        if !models.is_empty() {
+            self.days.splits.set(i as u32, &models, &[]);
+        }
+        i
+    }
+
+    /// Appends a new day row (no splits) without looking for its (source,
+    /// person, day); returns its number.
+    pub(crate) fn push_day(
+        &mut self,
+        day: i32,
+        person: u32,
+        source: Source,
+        present: MeasureSet,
+        m: &Measures,
+    ) -> usize {
         let d = &mut self.days;
         let i = d.day.len();
         d.day.push(day);
         d.person.push(person);
-        d.source.push(Source::Csv);
+        d.source.push(source);
         d.present.push(present);
         d.m.push(m);
-        if !models.is_empty() {
-            d.extras.insert(
-                i as u32,
-                Box::new(Extras {
-                    models,
-                    tools: Vec::new(),
-                }),
-            );
-        }
         i
+    }
+
+    /// The rows' per-model and per-tool splits, for a reader that appends
+    /// rows with [`UsageTable::push_day`].
+    pub(crate) fn splits_mut(&mut self) -> &mut Splits {
+        &mut self.days.splits
+    }
+
+    /// Whether no two day rows of a table built without its index share a
+    /// (source, person, day). Rows whose days rise for each source and
+    /// person (a server's answer: by day, then person) are told in one pass
+    /// without hashing; other tables build the row index, kept when it
+    /// finds no two.
+    pub(crate) fn day_keys_unique(&mut self) -> bool {
+        debug_assert_eq!(self.indexed, 0, "asked of a table built without its index");
+        let d = &self.days;
+        let sources = Source::ALL.len();
+        let mut last = vec![i32::MIN; self.persons.len() * sources];
+        let rising = (0..d.day.len()).all(|i| {
+            let seen = &mut last[d.person[i] as usize * sources + d.source[i] as usize];
+            let later = *seen < d.day[i];
+            *seen = d.day[i];
+            later
+        });
+        if rising {
+            return true;
+        }
+        let cols = (&d.source, &d.person, &d.day);
+        self.day_index.clear();
+        self.day_index.reserve(d.day.len(), |&i| row_hash(cols, i));
+        for i in 0..d.day.len() as u32 {
+            let hash = row_hash(cols, i);
+            let same = |&j: &u32| {
+                let (i, j) = (i as usize, j as usize);
+                d.day[i] == d.day[j] && d.person[i] == d.person[j] && d.source[i] == d.source[j]
+            };
+            if self.day_index.find(hash, same).is_some() {
+                self.day_index.clear();
+                return false;
+            }
+            self.day_index
+                .insert_unique(hash, i, |&j| row_hash(cols, j));
+        }
+        self.indexed = d.day.len();
+        true
     }
 
     /// Adds `m` (and its per-model split) into day row `i` (saturating, as
@@ -613,10 +659,7 @@ impl UsageTable {
         have.add(m);
         d.m.set(i, &have);
         d.present[i] |= present;
-        if !models.is_empty() {
-            let e = d.extras.entry(i as u32).or_default();
-            crate::model::merge_models(&mut e.models, models);
-        }
+        d.splits.absorb_models(i as u32, models);
     }
 
     /// Room for about `n` more rows in the columns (a file being read
@@ -698,13 +741,7 @@ impl DayColumns {
             ($($f:ident),*) => {{ $(take(&mut self.m.$f, order);)* }};
         }
         each_column!(permute);
-        let mut extras = FxHashMap::default();
-        for (k, &i) in order.iter().enumerate() {
-            if let Some(e) = self.extras.remove(&i) {
-                extras.insert(k as u32, e);
-            }
-        }
-        self.extras = extras;
+        self.splits.permute(order);
     }
 
     fn push(&mut self, day: i32, person: u32, row: DayRow) {
@@ -714,21 +751,13 @@ impl DayColumns {
         self.source.push(row.source);
         self.present.push(row.present);
         self.m.push(&row.measures);
-        self.set_extras(i, row.models, row.tools);
+        self.splits.set(i, &row.models, &row.tools);
     }
 
     /// Row `i`'s measures, presence and splits from `row` (same key).
     fn set(&mut self, i: usize, row: DayRow) {
         self.present[i] = row.present;
         self.m.set(i, &row.measures);
-        self.set_extras(i as u32, row.models, row.tools);
-    }
-
-    fn set_extras(&mut self, i: u32, models: Vec<ModelUsage>, tools: Vec<ToolDecisions>) {
-        if models.is_empty() && tools.is_empty() {
-            self.extras.remove(&i);
-        } else {
-            self.extras.insert(i, Box::new(Extras { models, tools }));
-        }
+        self.splits.set(i as u32, &row.models, &row.tools);
     }
 }
