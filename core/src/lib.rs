@@ -17,6 +17,7 @@ pub mod roster;
 pub mod share;
 pub mod table;
 pub mod telemetry;
+pub mod varint;
 pub mod week;
 
 pub use coverage::{DayRange, Freshness, SourceCoverage};

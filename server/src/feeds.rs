@@ -133,8 +133,7 @@ async fn load(
     let from = window_from.min(backfill);
     let loaded = load_rows(state, from, to, now).await?;
     let roster = load_roster(state).await?;
-    let mut table = UsageTable::new();
-    table.insert_days(loaded.rows);
+    let mut table = loaded.table;
     table.insert_periods(loaded.periods);
     for c in &loaded.coverage {
         table.add_source_coverage(c);

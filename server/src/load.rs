@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use scoreboard_core::{
-    DayRange, DayRow, Freshness, PeriodRow, Problem, Roster, Source, SourceCoverage,
+    DayRange, DayRow, Freshness, PeriodRow, Problem, Roster, Source, SourceCoverage, UsageTable,
 };
 use scoreboard_otlp::TelemetryStatus;
 
@@ -18,7 +18,7 @@ use crate::store::{Store, StoreError, StoredRow};
 use crate::sync::ADMIN_DIRECTORY;
 
 /// The days an Anthropic API source synced successfully, and its last success.
-pub(crate) fn sync_coverage(
+pub fn sync_coverage(
     store: &Store,
     source: Source,
     from: NaiveDate,
@@ -37,7 +37,7 @@ pub(crate) fn sync_coverage(
 }
 
 /// Telemetry covers its first received batch to the server's clock.
-pub(crate) fn telemetry_coverage(
+pub fn telemetry_coverage(
     status: &TelemetryStatus,
     now: DateTime<Utc>,
     from: NaiveDate,
@@ -61,76 +61,47 @@ pub(crate) fn telemetry_coverage(
     }
 }
 
-/// The server's rows of `from..=to`: the Anthropic APIs' from the store,
-/// telemetry's from its receiver, the exports folder's; and the days each
+/// The server's rows of `from..=to` in core's table: the exports folder's,
+/// the Anthropic APIs' from the store and telemetry's, one row per source
+/// and person-day, in [`AnswerRows::walk`]'s order; and the days each
 /// source covers.
 pub(crate) struct ServerRows {
-    pub rows: Vec<DayRow>,
+    /// Day rows only: the periods and coverage stay apart, as an answer
+    /// lists them (a report's table takes them in).
+    pub table: UsageTable,
     pub periods: Vec<PeriodRow>,
     pub coverage: Vec<SourceCoverage>,
     /// Rows from the exports folder, per source.
     pub imported: BTreeMap<Source, u64>,
 }
 
-/// What `/api/rows` answers, and what `/api/report` and `/metrics` compute
-/// from. The exports folder's rows go in first and the store's after them
-/// through core's table, so a synced day replaces a file's day of the same
-/// source (as the page puts the server's rows over the files dropped on it).
+/// What `/api/report`, `/metrics` and the digest compute from: the rows
+/// `/api/rows` answers, collected from [`AnswerRows::walk`] into a table,
+/// so the sources' precedence (a synced or received row of the same source
+/// and person-day over the file's) is decided in one place. The table
+/// holds about a hundred bytes a row; no `DayRow` per row is kept.
 pub(crate) async fn load_rows(
     state: &AppState,
     from: NaiveDate,
     to: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<ServerRows, ApiError> {
-    let store = state.store().clone();
-    let configured: Vec<Source> = [Source::AdminApi, Source::EnterpriseApi]
-        .into_iter()
-        .filter(|s| state.syncer().configured(*s))
-        .collect();
-    let imports = state.imports().clone();
-    let (mut rows, mut coverage, folder) = blocking(move || {
-        let rows = store.rows(from, to, &[Source::AdminApi, Source::EnterpriseApi])?;
-        let coverage = configured
-            .into_iter()
-            .map(|s| sync_coverage(&store, s, from, to))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok::<_, crate::store::StoreError>((rows, coverage, imports.read(now)))
+    let state = state.clone();
+    blocking(move || {
+        let answer = AnswerRows::read(&state, from, to, now)?;
+        let mut table = UsageTable::new();
+        answer.walk(None, |row| {
+            table.insert_days([row.to_day_row()?]);
+            Ok(())
+        })?;
+        Ok(ServerRows {
+            table,
+            periods: answer.periods,
+            coverage: answer.coverage,
+            imported: answer.imported,
+        })
     })
-    .await??;
-    if let Some(t) = state.telemetry().cloned() {
-        let (otlp, status) = blocking(move || (t.day_rows(from, to), t.status(now))).await?;
-        rows.extend(otlp.map_err(|e| ApiError::internal(e.to_string()))?);
-        coverage.push(telemetry_coverage(&status, now, from, to));
-    }
-    let mut periods = Vec::new();
-    let mut imported = BTreeMap::new();
-    if let Some(folder) = folder {
-        // A synced or received row of the same source and day replaces the file's.
-        let live: std::collections::HashSet<(Source, &scoreboard_core::PersonKey, NaiveDate)> =
-            rows.iter().map(|r| (r.source, &r.person, r.day)).collect();
-        let file_rows = folder.rows(from, to);
-        for r in &file_rows {
-            if !live.contains(&(r.source, &r.person, r.day)) {
-                *imported.entry(r.source).or_insert(0) += 1;
-            }
-        }
-        drop(live);
-        periods = folder.periods(from, to);
-        for p in &periods {
-            *imported.entry(p.source).or_insert(0) += 1;
-        }
-        let mut table = scoreboard_core::UsageTable::new();
-        table.insert_days(file_rows);
-        table.insert_days(rows);
-        rows = table.day_rows().collect();
-        coverage.extend(folder.coverage(from, to));
-    }
-    Ok(ServerRows {
-        rows,
-        periods,
-        coverage,
-        imported,
-    })
+    .await?
 }
 
 /// What `/api/roster` answers, before it is written: the roster file
@@ -188,7 +159,7 @@ pub(crate) async fn load_roster(state: &AppState) -> Result<ServerRoster, ApiErr
 }
 
 /// The sources the store holds (the Anthropic APIs'; telemetry has its own tables).
-pub(crate) const STORE_SOURCES: [Source; 2] = [Source::AdminApi, Source::EnterpriseApi];
+pub const STORE_SOURCES: [Source; 2] = [Source::AdminApi, Source::EnterpriseApi];
 
 /// One row of an answer, as [`AnswerRows::walk`] hands it over.
 pub(crate) enum AnswerRow<'a> {
@@ -197,6 +168,16 @@ pub(crate) enum AnswerRow<'a> {
     /// The exports folder's (with the live row of its person-day over it)
     /// or telemetry's.
     Held(&'a DayRow),
+}
+
+impl AnswerRow<'_> {
+    /// The row, owned.
+    pub(crate) fn to_day_row(&self) -> Result<DayRow, StoreError> {
+        match self {
+            AnswerRow::Stored(s) => s.to_day_row(),
+            AnswerRow::Held(r) => Ok((*r).clone()),
+        }
+    }
 }
 
 /// The live row over a folder's person-day, if any.
@@ -215,23 +196,25 @@ enum Over {
 #[derive(Default)]
 struct Twins {
     over: HashMap<(Source, NaiveDate), HashMap<String, Over>>,
-    stored: scoreboard_core::UsageTable,
+    stored: UsageTable,
 }
 
-/// `/api/rows`'s answer of a range without its rows held: what
-/// [`load_rows`] gives (the same rows, in the same order, with the same
-/// counts, periods, imported counts and coverage), but the store's rows
-/// are read only while [`AnswerRows::walk`] hands them over, and the
-/// exports folder's are made one at a time from its table. What is held
-/// is telemetry's rows, the folder's person-days of the live sources
-/// (Admin / Enterprise API dumps) with the live rows over them (in a
-/// table's columns), and the answer's head: nothing per stored row.
+/// The server's rows of a range without holding them: the one place the
+/// sources' precedence is applied. `/api/rows` writes its answer from
+/// [`AnswerRows::walk`] as the rows come; [`load_rows`] collects the same
+/// walk into a table for the reports. The store's rows are read only
+/// while `walk` hands them over, and the exports folder's are made one at
+/// a time from its table. What is held is telemetry's rows, the folder's
+/// person-days of the live sources (Admin / Enterprise API dumps) with
+/// the live rows over them (in a table's columns), and the answer's head
+/// (counts, periods, imported counts, coverage): nothing per stored row.
 ///
-/// The order is [`load_rows`]'s: the folder's rows first, in its table's
-/// order (a live row of the same source and person-day replaces the
-/// file's measure by measure, [`DayRow::update_from`], and takes its
-/// place), then the store's rows by day, source and person, then
-/// telemetry's, each without those already given over a file's.
+/// The order: the folder's rows first, in its table's order (a live row
+/// of the same source and person-day replaces the file's measure by
+/// measure, [`DayRow::update_from`], and takes its place, as the page puts
+/// the server's rows over the files dropped on it), then the store's rows
+/// by day, source and person, then telemetry's, each without those
+/// already given over a file's.
 pub(crate) struct AnswerRows {
     store: std::sync::Arc<Store>,
     from: NaiveDate,

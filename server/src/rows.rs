@@ -24,8 +24,10 @@
 //! JSON body past [`ROWS_MAX_JSON_BODY`] is refused (`413`) rather than
 //! made. A delta walks the full answer's rows in its scopes (so a file's
 //! row under a re-fetched day comes with it), reading only the replaced
-//! days of the store. Either is the answer [`loaded_answer`] makes from
-//! `load::load_rows`'s rows, byte for byte (`tests/rows_streamed.rs`).
+//! days of the store. Either is, byte for byte, the answer
+//! [`loaded_answer`] makes from `load::load_rows`'s table (the same walk,
+//! collected: what `/api/report` reads) and the answer the tests work out
+//! from the sources apart from `walk` (`tests/rows_streamed.rs`).
 
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
@@ -383,7 +385,7 @@ async fn full_answer(
 /// it costs the body (and the encoder's columns, about the body's size),
 /// not a [`scoreboard_core::DayRow`] per row. The rows, order, counts and
 /// coverage are [`load_rows`]'s ([`loaded_answer`]), and the bytes what
-/// [`rows_wire::encode`] and `serde_json::to_vec` write of it.
+/// [`rows_wire::encode`] and `serde_json::to_vec` write of that answer.
 async fn body(
     state: &AppState,
     from: NaiveDate,
@@ -594,9 +596,10 @@ pub async fn answer_body(
     body(state, from, to, state.now(), cursor, delta, compact).await
 }
 
-/// The same answer made from `load::load_rows`'s rows, held whole (how every
-/// answer was made before they were streamed, and what `/api/report`
-/// reads): the reference the answers are tested against.
+/// The same answer made from `load::load_rows`'s table (what `/api/report`,
+/// `/metrics` and the digest read), its rows held whole: for tests that
+/// compare it with [`answer_body`] and with the precedence worked out
+/// apart from [`AnswerRows`].
 pub async fn loaded_answer(
     state: &AppState,
     from: NaiveDate,
@@ -605,16 +608,19 @@ pub async fn loaded_answer(
     delta: Option<RowsDelta>,
 ) -> Result<RowsAnswer, ApiError> {
     let loaded = load_rows(state, from, to, state.now()).await?;
-    let mut counts = BTreeMap::new();
-    for r in &loaded.rows {
-        *counts.entry(r.source).or_insert(0) += 1;
-    }
+    let counts = loaded
+        .table
+        .day_counts()
+        .into_iter()
+        .map(|(source, n)| (source, n as usize))
+        .collect();
+    let rows = loaded.table.day_rows();
     let rows = match &delta {
         Some(d) => {
             let inside = d.matcher();
-            loaded.rows.into_iter().filter(|r| inside(r)).collect()
+            rows.filter(|r| inside(r)).collect()
         }
-        None => loaded.rows,
+        None => rows.collect(),
     };
     Ok(RowsAnswer {
         from,

@@ -1,17 +1,22 @@
 //! `/api/rows` answers are written from their rows as they are read (the
 //! store's straight from SQLite, the exports folder's one at a time from
 //! its table, telemetry's), never from the whole answer's `DayRow`s
-//! (issue 13's bounded memory). They must be exactly the answers made from
-//! `load_rows`'s rows held whole (`rows::loaded_answer`, what `/api/report`
-//! reads): the same compact bytes, the same JSON text, for full answers and
-//! deltas, with and without an exports folder. Real store, real telemetry
-//! receiver fed a captured Claude Code session, real files in a real
-//! exports folder (usage CSVs, a thinner correction, a period export, an
-//! Admin API dump over days the store synced too), the real router.
+//! (issue 13's bounded memory), by `load::AnswerRows::walk`, the server's
+//! one implementation of the sources' precedence; `/api/report` reads the
+//! same walk collected into a table (`load_rows`, `rows::loaded_answer`).
+//! Both must be exactly the answer worked out here apart from the walk
+//! ([`precedence_oracle`]: every source's rows read whole, the folder's put
+//! in a core table first and the live ones over them): the same compact
+//! bytes, the same JSON text, for full answers and deltas, with and
+//! without an exports folder. Real store, real telemetry receiver fed a
+//! captured Claude Code session, real files in a real exports folder
+//! (usage CSVs, a thinner correction, a period export, an Admin API dump
+//! over days the store synced too), the real router.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -20,8 +25,9 @@ use chrono::{NaiveDate, Utc};
 use common::*;
 use scoreboard_core::api::{rows_wire, RowScope, RowsAnswer, RowsDelta};
 use scoreboard_core::model::PersonKey;
-use scoreboard_core::Source;
+use scoreboard_core::{Source, UsageTable};
 use scoreboard_server::config::{Config, Secrets};
+use scoreboard_server::load::{sync_coverage, telemetry_coverage, STORE_SOURCES};
 use scoreboard_server::rows::{answer_body, loaded_answer};
 use scoreboard_server::store::TokenKind;
 use scoreboard_server::tokens;
@@ -128,20 +134,87 @@ fn range() -> (NaiveDate, NaiveDate) {
     (day(FROM), day(TO))
 }
 
-/// The streamed bodies (compact and JSON) of the answer with `delta`, and
-/// the reference answer made from `load_rows`: the same bytes.
-async fn assert_same_as_loaded(h: &Harness, delta: Option<RowsDelta>) -> RowsAnswer {
+/// The answer of the range with `delta`, worked out without
+/// `load::AnswerRows` (as the server made every answer before it streamed
+/// them): the store's and telemetry's rows read whole; with an exports
+/// folder, its rows put in a core table first and the live rows inserted
+/// over them, so a synced or received row replaces the file's of its
+/// source and person-day measure by measure and takes its place, the
+/// live rows the folder lacks following in their order.
+fn precedence_oracle(h: &Harness, cursor: String, delta: Option<RowsDelta>) -> RowsAnswer {
+    let (from, to) = range();
+    let state = &h.state;
+    let now = state.now();
+    let store = state.store();
+    let mut rows = store.rows(from, to, &STORE_SOURCES).unwrap();
+    let mut coverage: Vec<_> = STORE_SOURCES
+        .into_iter()
+        .filter(|s| state.syncer().configured(*s))
+        .map(|s| sync_coverage(store, s, from, to).unwrap())
+        .collect();
+    if let Some(t) = state.telemetry() {
+        rows.extend(t.day_rows(from, to).unwrap());
+        coverage.push(telemetry_coverage(&t.status(now), now, from, to));
+    }
+    let mut periods = Vec::new();
+    let mut imported = BTreeMap::new();
+    if let Some(folder) = state.imports().read(now) {
+        let live: HashSet<_> = rows.iter().map(|r| (r.source, &r.person, r.day)).collect();
+        let file_rows = folder.rows(from, to);
+        for r in &file_rows {
+            if !live.contains(&(r.source, &r.person, r.day)) {
+                *imported.entry(r.source).or_insert(0) += 1;
+            }
+        }
+        drop(live);
+        periods = folder.periods(from, to);
+        for p in &periods {
+            *imported.entry(p.source).or_insert(0) += 1;
+        }
+        let mut table = UsageTable::new();
+        table.insert_days(file_rows);
+        table.insert_days(rows);
+        rows = table.day_rows().collect();
+        coverage.extend(folder.coverage(from, to));
+    }
+    let mut counts = BTreeMap::new();
+    for r in &rows {
+        *counts.entry(r.source).or_insert(0) += 1;
+    }
+    if let Some(d) = &delta {
+        let inside = d.matcher();
+        rows.retain(|r| inside(r));
+    }
+    RowsAnswer {
+        from,
+        to,
+        counts,
+        rows,
+        periods,
+        imported,
+        coverage,
+        cursor: Some(cursor),
+        delta,
+    }
+}
+
+/// The streamed bodies (compact and JSON) of the answer with `delta`, the
+/// answer made from `load_rows`'s table and [`precedence_oracle`]'s: the
+/// same answer, the same bytes.
+async fn assert_one_answer(h: &Harness, delta: Option<RowsDelta>) -> RowsAnswer {
     let (from, to) = range();
     let cursor = "c1.test".to_string();
+    let expected = precedence_oracle(h, cursor.clone(), delta.clone());
     let loaded = loaded_answer(&h.state, from, to, cursor.clone(), delta.clone())
         .await
         .unwrap();
+    assert_eq!(loaded, expected, "load_rows's table");
     let compact = answer_body(&h.state, from, to, cursor.clone(), delta.clone(), true)
         .await
         .unwrap();
     assert!(
-        compact[..] == rows_wire::encode(&loaded)[..],
-        "compact bodies differ: streamed {:#?}\nloaded {loaded:#?}",
+        compact[..] == rows_wire::encode(&expected)[..],
+        "compact bodies differ: streamed {:#?}\nexpected {expected:#?}",
         rows_wire::decode(&compact)
     );
     let json = answer_body(&h.state, from, to, cursor, delta, false)
@@ -149,9 +222,9 @@ async fn assert_same_as_loaded(h: &Harness, delta: Option<RowsDelta>) -> RowsAns
         .unwrap();
     assert_eq!(
         String::from_utf8(json.to_vec()).unwrap(),
-        serde_json::to_string(&loaded).unwrap()
+        serde_json::to_string(&expected).unwrap()
     );
-    loaded
+    expected
 }
 
 fn scopes() -> RowsDelta {
@@ -184,10 +257,10 @@ fn scopes() -> RowsDelta {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn streamed_answers_with_an_exports_folder_are_the_answers_made_from_loaded_rows() {
+async fn streamed_and_loaded_answers_with_an_exports_folder_are_the_oracles() {
     let dir = tempfile::tempdir().unwrap();
     let h = server(dir.path(), true).await;
-    let full = assert_same_as_loaded(&h, None).await;
+    let full = assert_one_answer(&h, None).await;
     // What the comparison covers: every source, a live row over a file's
     // person-day, the folder's periods and imported counts.
     for s in [
@@ -221,57 +294,52 @@ async fn streamed_answers_with_an_exports_folder_are_the_answers_made_from_loade
         "the dump's person-day the store lacks is kept"
     );
 
-    let delta = assert_same_as_loaded(&h, Some(scopes())).await;
+    let delta = assert_one_answer(&h, Some(scopes())).await;
     assert!(delta.rows.iter().any(|r| r.source == Source::Otlp));
     assert!(delta.rows.iter().any(|r| r.day == day("2026-11-10")));
     assert!(delta.rows.len() < full.rows.len());
     // A delta of nothing: no rows, the full answer's counts.
-    let none = assert_same_as_loaded(&h, Some(RowsDelta::default())).await;
+    let none = assert_one_answer(&h, Some(RowsDelta::default())).await;
     assert!(none.rows.is_empty());
     assert_eq!(none.counts, full.counts);
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn streamed_answers_without_an_exports_folder_are_the_answers_made_from_loaded_rows() {
+async fn streamed_and_loaded_answers_without_an_exports_folder_are_the_oracles() {
     let dir = tempfile::tempdir().unwrap();
     let h = server(dir.path(), false).await;
-    let full = assert_same_as_loaded(&h, None).await;
+    let full = assert_one_answer(&h, None).await;
     assert!(full.counts.contains_key(&Source::Otlp));
     assert!(full.imported.is_empty() && full.periods.is_empty());
-    assert_same_as_loaded(&h, Some(scopes())).await;
+    assert_one_answer(&h, Some(scopes())).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_handlers_answers_and_deltas_with_an_exports_folder_equal_the_loaded_ones() {
+async fn the_handlers_answers_and_deltas_with_an_exports_folder_are_the_oracles() {
     let dir = tempfile::tempdir().unwrap();
     let h = server(dir.path(), true).await;
-    let (from, to) = range();
     let uri = format!("/api/rows?from={FROM}&to={TO}");
     let compact = [("accept", rows_wire::CONTENT_TYPE)];
 
-    // Full, compact: the body is the loaded answer's encoding under its cursor.
+    // Full, compact: the body is the oracle's answer's encoding under its cursor.
     let (status, _, body) = h.exchange("GET", &uri, &compact, Vec::new()).await;
     assert_eq!(status, StatusCode::OK);
     let first = rows_wire::decode(&body).unwrap();
     let cursor = first.cursor.clone().unwrap();
-    let loaded = loaded_answer(&h.state, from, to, cursor.clone(), None)
-        .await
-        .unwrap();
+    let expected = precedence_oracle(&h, cursor.clone(), None);
     assert!(
-        body == rows_wire::encode(&loaded),
-        "{first:#?}\n{loaded:#?}"
+        body == rows_wire::encode(&expected),
+        "{first:#?}\n{expected:#?}"
     );
 
     // Full, JSON.
     let (status, _, body) = h.exchange("GET", &uri, &[], Vec::new()).await;
     assert_eq!(status, StatusCode::OK);
     let json: RowsAnswer = serde_json::from_slice(&body).unwrap();
-    let loaded = loaded_answer(&h.state, from, to, json.cursor.clone().unwrap(), None)
-        .await
-        .unwrap();
+    let expected = precedence_oracle(&h, json.cursor.clone().unwrap(), None);
     assert_eq!(
         String::from_utf8(body).unwrap(),
-        serde_json::to_string(&loaded).unwrap()
+        serde_json::to_string(&expected).unwrap()
     );
 
     // A re-fetched day the dump covers too, then a delta since the first
@@ -286,18 +354,10 @@ async fn the_handlers_answers_and_deltas_with_an_exports_folder_equal_the_loaded
         source: Source::AdminApi,
         day: day("2026-11-17"),
     }));
-    let loaded = loaded_answer(
-        &h.state,
-        from,
-        to,
-        delta.cursor.clone().unwrap(),
-        Some(scopes),
-    )
-    .await
-    .unwrap();
+    let expected = precedence_oracle(&h, delta.cursor.clone().unwrap(), Some(scopes));
     assert!(
-        body == rows_wire::encode(&loaded),
-        "{delta:#?}\n{loaded:#?}"
+        body == rows_wire::encode(&expected),
+        "{delta:#?}\n{expected:#?}"
     );
     assert!(
         delta
@@ -310,17 +370,9 @@ async fn the_handlers_answers_and_deltas_with_an_exports_folder_equal_the_loaded
     let (status, _, body) = h.exchange("GET", &since, &[], Vec::new()).await;
     assert_eq!(status, StatusCode::OK);
     let json: RowsAnswer = serde_json::from_slice(&body).unwrap();
-    let loaded = loaded_answer(
-        &h.state,
-        from,
-        to,
-        json.cursor.clone().unwrap(),
-        json.delta.clone(),
-    )
-    .await
-    .unwrap();
+    let expected = precedence_oracle(&h, json.cursor.clone().unwrap(), json.delta.clone());
     assert_eq!(
         String::from_utf8(body).unwrap(),
-        serde_json::to_string(&loaded).unwrap()
+        serde_json::to_string(&expected).unwrap()
     );
 }

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{RowsAnswer, RowsDelta};
 use crate::coverage::SourceCoverage;
+use crate::varint::{self, put, unzigzag, zigzag, VarintError};
 use crate::model::{
     DayRow, MeasureSet, Measures, ModelUsage, PeriodRow, PersonKey, Source, ToolDecisions,
 };
@@ -96,29 +97,9 @@ const MODEL_COLUMNS: usize = 7;
 const TOOL_COLUMNS: usize = 3;
 const _: () = assert!(ROW_COLUMNS + MODEL_COLUMNS + TOOL_COLUMNS == COLUMNS.len());
 
-fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
-
-fn unzigzag(v: u64) -> i64 {
-    ((v >> 1) as i64) ^ -((v & 1) as i64)
-}
-
-fn put(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     put(out, b.len() as u64);
     out.extend_from_slice(b);
-}
-
-fn varint_len(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// One column being written: its values as plain varints. Whether runs
@@ -167,7 +148,7 @@ impl ColumnWriter {
     /// The column's kind (0 values, 1 runs) and bytes, whichever is shorter.
     fn finish(self) -> (u64, Vec<u8>) {
         let mut runs_len = 0;
-        self.runs(|v, n| runs_len += varint_len(v) + varint_len(n));
+        self.runs(|v, n| runs_len += varint::len(v) + varint::len(n));
         if runs_len >= self.plain.len() {
             return (0, self.plain);
         }
@@ -180,9 +161,7 @@ impl ColumnWriter {
     }
 }
 
-/// A reader over a body's bytes. (LEB128 by hand: the hot loop of a
-/// million-row decode, over a slice, where a library's `io::Read`-based
-/// reader would cost a call per byte.)
+/// A reader over a body's bytes.
 struct Reader<'a> {
     bytes: &'a [u8],
     what: &'static str,
@@ -203,22 +182,13 @@ impl<'a> Reader<'a> {
 
     #[inline(never)]
     fn next_long(&mut self) -> Result<u64, WireError> {
-        let mut v = 0u64;
-        for (i, b) in self.bytes.iter().enumerate() {
-            let part = u64::from(b & 0x7f);
-            if i == 9 && *b > 1 {
-                return Err(bad(format!("a number in {} is too large", self.what)));
-            }
-            v |= part << (7 * i);
-            if b & 0x80 == 0 {
-                self.bytes = &self.bytes[i + 1..];
-                return Ok(v);
-            }
-        }
-        Err(bad(format!(
-            "{} ends inside a number (truncated?)",
-            self.what
-        )))
+        varint::take(&mut self.bytes).map_err(|e| match e {
+            VarintError::TooLarge => bad(format!("a number in {} is too large", self.what)),
+            VarintError::CutOff => bad(format!(
+                "{} ends inside a number (truncated?)",
+                self.what
+            )),
+        })
     }
 
     /// A count of entries, at most `max`.
@@ -377,11 +347,11 @@ impl Dict {
     }
 
     fn written_len(&self) -> usize {
-        varint_len(self.names.len() as u64)
+        varint::len(self.names.len() as u64)
             + self
                 .names
                 .iter()
-                .map(|n| varint_len(n.len() as u64) + n.len())
+                .map(|n| varint::len(n.len() as u64) + n.len())
                 .sum::<usize>()
     }
 }
@@ -592,16 +562,16 @@ impl Encoder {
         let cols: Vec<(u64, Vec<u8>)> = self.cols.into_iter().map(ColumnWriter::finish).collect();
         let counts = [self.rows, self.n_models, self.n_tools];
         let size = MAGIC.len()
-            + varint_len(head.len() as u64)
+            + varint::len(head.len() as u64)
             + head.len()
-            + counts.iter().map(|c| varint_len(*c as u64)).sum::<usize>()
+            + counts.iter().map(|c| varint::len(*c as u64)).sum::<usize>()
             + [&self.persons, &self.models, &self.tools]
                 .iter()
                 .map(|d| d.written_len())
                 .sum::<usize>()
             + cols
                 .iter()
-                .map(|(k, b)| varint_len(*k) + varint_len(b.len() as u64) + b.len())
+                .map(|(k, b)| varint::len(*k) + varint::len(b.len() as u64) + b.len())
                 .sum::<usize>();
         let mut out = Vec::with_capacity(size);
         out.extend_from_slice(&MAGIC);

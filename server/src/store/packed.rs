@@ -3,10 +3,11 @@
 //! `/api/rows` reads whole days, so a year of 3,000 engineers is ~730
 //! SQLite rows to step through instead of a million, and no JSON is parsed.
 //!
-//! Layout, every number a LEB128 varint: the format byte [`FORMAT`]; the
-//! row count; then per row, in person order: the person key (its length
-//! and UTF-8 bytes); sessions, lines added, lines removed, commits, pull
-//! requests, edits accepted, edits rejected, input, output, cache-read and
+//! Layout, every number a LEB128 varint (core's [`varint`], as the compact
+//! rows answer writes them): the format byte [`FORMAT`]; the row count;
+//! then per row, in person order: the person key (its length and UTF-8
+//! bytes); sessions, lines added, lines removed, commits, pull requests,
+//! edits accepted, edits rejected, input, output, cache-read and
 //! cache-creation tokens, cost in micro-dollars (zigzag) and the estimated
 //! flag; then the length in bytes of the row's splits and the splits: the
 //! model count, per model its name, four token counts, cost (zigzag) and
@@ -14,6 +15,7 @@
 //! without splits has length 0 and nothing after it. Names are read in
 //! place (borrowed from SQLite's buffer): reading allocates nothing.
 
+use scoreboard_core::varint::{self, put, unzigzag, zigzag, VarintError};
 use scoreboard_core::{DayRow, Measures, ModelUsage, ToolDecisions};
 
 use super::StoreError;
@@ -21,25 +23,9 @@ use super::StoreError;
 /// The layout's version, the blob's first byte.
 const FORMAT: u8 = 1;
 
-fn put(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
 fn put_name(out: &mut Vec<u8>, s: &str) {
     put(out, s.len() as u64);
     out.extend_from_slice(s.as_bytes());
-}
-
-fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
-
-fn unzigzag(v: u64) -> i64 {
-    ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
 fn put_splits(out: &mut Vec<u8>, models: &[ModelUsage], tools: &[ToolDecisions]) {
@@ -131,16 +117,12 @@ pub struct Splits<'a>(&'a [u8]);
 struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
+    #[inline]
     fn next(&mut self) -> Result<u64, StoreError> {
-        let mut v = 0u64;
-        for (i, b) in self.0.iter().enumerate().take(10) {
-            v |= u64::from(b & 0x7f) << (7 * i);
-            if b & 0x80 == 0 {
-                self.0 = &self.0[i + 1..];
-                return Ok(v);
-            }
-        }
-        Err(corrupt("a number is cut off or too long"))
+        varint::take(&mut self.0).map_err(|e| match e {
+            VarintError::CutOff => corrupt("a number is cut off"),
+            VarintError::TooLarge => corrupt("a number does not fit 64 bits"),
+        })
     }
 
     fn take(&mut self) -> Result<&'a [u8], StoreError> {
