@@ -96,7 +96,7 @@ pub fn App() -> impl IntoView {
     // Data on its way: the dashboard's sections are fetched meanwhile.
     Effect::new(move |_| {
         if ctx.progress.with(Option::is_some) || !nothing_loaded(ctx) {
-            crate::components::preload_dashboard();
+            crate::components::preload_dashboard(ctx);
         }
     });
 
@@ -216,7 +216,9 @@ fn Header() -> impl IntoView {
         });
     };
     let own_data = move || ctx.data.with(|d| !d.is_empty() || !d.files.is_empty());
-    let dashboard = move || !nothing_loaded(ctx);
+    // Sharing needs the figures: not while the first report is computed.
+    let dashboard =
+        move || !nothing_loaded(ctx) && ctx.report_ready.get() && ctx.report.with(Option::is_some);
     view! {
         <header class="top">
             <div class="brand">

@@ -311,12 +311,17 @@ impl Ctx {
     /// The report, for a view only mounted while there is one (the
     /// dashboard's panels, an embed's figures): `None` when there is none
     /// now. It follows `report`; should the report go (the data cleared)
-    /// before the view is unmounted, the view keeps the one it was made with.
+    /// before the view is unmounted, the view keeps the last one it showed
+    /// (the same `Arc`, so nothing keyed by it is built again).
     pub fn shown_report(self) -> Option<Signal<Arc<Report>>> {
-        let first = self.report.get_untracked()?;
+        let last = StoredValue::new(self.report.get_untracked()?);
         let report = self.report;
-        Some(Signal::derive(move || {
-            report.get().unwrap_or_else(|| first.clone())
+        Some(Signal::derive(move || match report.get() {
+            Some(r) => {
+                last.set_value(r.clone());
+                r
+            }
+            None => last.get_value(),
         }))
     }
 }
@@ -374,6 +379,9 @@ pub struct Jobs {
     /// this page, so nothing is saved over the stored data (a reload reads
     /// it back) and no report is asked of the empty engine that replaced it.
     pub engine_lost: StoredValue<bool>,
+    /// The dashboard's lazily loaded sections were asked for
+    /// (`components::preload_dashboard`).
+    pub dashboard_preloaded: StoredValue<bool>,
 }
 
 impl Jobs {
@@ -388,6 +396,7 @@ impl Jobs {
             cancel: StoredValue::new(false),
             computing: StoredValue::new((0, 0)),
             engine_lost: StoredValue::new(false),
+            dashboard_preloaded: StoredValue::new(false),
         }
     }
 }

@@ -160,14 +160,17 @@ async fn send_all(
                 let Some(b) = batches.get(i) else { break };
                 loop {
                     let t = Instant::now();
-                    let sent = match conn.take() {
-                        Some(c) => Ok(c),
-                        None => connect(addr).await,
+                    let (sent, reused) = match conn.take() {
+                        Some(c) => (Ok(c), true),
+                        None => (connect(addr).await, false),
                     };
                     let status = match sent {
                         Ok(mut c) => {
                             let status = post(&mut c, &host, &auth, b).await;
-                            if status.is_ok() {
+                            // Only a 200 leaves the connection surely open: a
+                            // 503 may come with `connection: close` (the
+                            // connection cap) or before the body was read.
+                            if status == Ok(200) {
                                 conn = Some(c);
                             }
                             status
@@ -176,6 +179,9 @@ async fn send_all(
                     };
                     let status = match status {
                         Ok(st) => st,
+                        // A kept-alive connection the server had closed:
+                        // the batch goes again on a new one.
+                        Err(_) if reused => continue,
                         Err(e) => {
                             s.failed.push(e);
                             break;

@@ -164,9 +164,12 @@ fn Own(kind: EmbedKind, ready: RwSignal<bool>) -> impl IntoView {
             Phase::Failed(e)
         } else if !ready.get() || c.progress.with(Option::is_some) || !c.report_ready.get() {
             Phase::Loading
-        } else if loaded {
+        } else if let Some(why) = c.notice.get().filter(|_| loaded) {
             // Data, but its first report could not be had: the page's notice says why.
-            Phase::NotComputed(c.notice.get().unwrap_or_default())
+            Phase::NotComputed(why)
+        } else if loaded {
+            // Rows just arrived and their report is not asked for yet.
+            Phase::Loading
         } else {
             Phase::Empty
         }

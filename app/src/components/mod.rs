@@ -73,13 +73,13 @@ pub fn Later(step: u8, children: leptos::prelude::ChildrenFn) -> impl leptos::pr
 /// (once a page's life): called when data is on its way (an import started,
 /// data read back), so they have arrived, one at a time while the engine
 /// reads, when the dashboard first shows instead of all in its first frames.
-pub fn preload_dashboard() {
+pub fn preload_dashboard(ctx: crate::state::Ctx) {
+    if ctx.jobs.dashboard_preloaded.get_value() {
+        return;
+    }
+    ctx.jobs.dashboard_preloaded.set_value(true);
     #[cfg(feature = "split")]
     {
-        thread_local!(static STARTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
-        if STARTED.with(|s| s.replace(true)) {
-            return;
-        }
         leptos::task::spawn_local(async {
             dashboard::preload().await;
             teams::preload().await;

@@ -336,16 +336,23 @@ fn PeopleTable() -> impl IntoView {
             list
         })
     });
-    // How many rows are built so far: a frame adds ROWS_A_FRAME until the
-    // page (or everyone, once asked) is drawn.
-    let grown = RwSignal::new(ROWS_A_FRAME);
+    // How many rows of which report are built: a frame adds ROWS_A_FRAME
+    // until the page (or everyone, once asked) is drawn, and a new report
+    // (every filter change, every live refresh) starts again from the first
+    // ROWS_A_FRAME, its rows being all new.
+    let report_id = Memo::new(move |_| r.with(|r| Arc::as_ptr(r) as usize));
+    let grown = RwSignal::new((report_id.get_untracked(), ROWS_A_FRAME));
+    let built = move || match grown.get() {
+        (id, n) if id == report_id.get() => n,
+        _ => ROWS_A_FRAME,
+    };
     Effect::new(move |_| {
         let want = limit.get().min(rows.with(Vec::len));
-        let have = grown.get();
+        let (id, have) = (report_id.get(), built());
         if have < want {
             leptos::task::spawn_local(async move {
                 util::next_frame().await;
-                let _ = grown.try_set(have + ROWS_A_FRAME);
+                let _ = grown.try_set((id, have + ROWS_A_FRAME));
             });
         }
     });
@@ -409,7 +416,7 @@ fn PeopleTable() -> impl IntoView {
                         // growth builds only its new rows; a new report builds all.
                         <For
                             each=move || {
-                                let shown = limit.get().min(grown.get());
+                                let shown = limit.get().min(built());
                                 let report = r.with(|r| Arc::as_ptr(r) as usize);
                                 rows.with(|rows| rows.iter().take(shown).map(|&i| (i, report)).collect::<Vec<_>>())
                             }
@@ -421,7 +428,7 @@ fn PeopleTable() -> impl IntoView {
             </div>
             <p class="table-count">
                 {move || {
-                    let shown = rows.with(Vec::len).min(limit.get());
+                    let shown = rows.with(Vec::len).min(limit.get()).min(built());
                     let matching = rows.with(Vec::len);
                     if matching == total() {
                         format!("{} of {}.", int(shown as u64), util::plural(total() as u64, "person", "people"))

@@ -32,11 +32,11 @@ use serde::{Deserialize, Serialize};
 
 use super::{RowsAnswer, RowsDelta};
 use crate::coverage::SourceCoverage;
-use crate::varint::{self, put, unzigzag, zigzag, VarintError};
 use crate::model::{
     DayRow, MeasureSet, Measures, ModelUsage, PeriodRow, PersonKey, Source, ToolDecisions,
 };
 use crate::table::{self, ModelEntry, ToolEntry, UsageTable};
+use crate::varint::{self, put, unzigzag, zigzag, VarintError};
 
 /// The media type of the compact answer.
 pub const CONTENT_TYPE: &str = "application/vnd.scoreboard.rows";
@@ -184,10 +184,7 @@ impl<'a> Reader<'a> {
     fn next_long(&mut self) -> Result<u64, WireError> {
         varint::take(&mut self.bytes).map_err(|e| match e {
             VarintError::TooLarge => bad(format!("a number in {} is too large", self.what)),
-            VarintError::CutOff => bad(format!(
-                "{} ends inside a number (truncated?)",
-                self.what
-            )),
+            VarintError::CutOff => bad(format!("{} ends inside a number (truncated?)", self.what)),
         })
     }
 

@@ -51,7 +51,10 @@ impl Totals {
             pull_requests: m.pull_requests,
             edits_accepted: m.edits_accepted,
             edits_rejected: m.edits_rejected,
-            acceptance_rate: ratio(m.edits_accepted, m.edits_accepted.saturating_add(m.edits_rejected)),
+            acceptance_rate: ratio(
+                m.edits_accepted,
+                m.edits_accepted.saturating_add(m.edits_rejected),
+            ),
             cost_micros: m.cost_micros,
             cost_usd: micros_to_usd(m.cost_micros),
             cost_is_estimated: m.cost_is_estimated,
