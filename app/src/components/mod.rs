@@ -74,6 +74,7 @@ pub fn Later(step: u8, children: leptos::prelude::ChildrenFn) -> impl leptos::pr
 /// data read back), so they have arrived, one at a time while the engine
 /// reads, when the dashboard first shows instead of all in its first frames.
 pub fn preload_dashboard(ctx: crate::state::Ctx) {
+    use leptos::prelude::{GetValue, SetValue};
     if ctx.jobs.dashboard_preloaded.get_value() {
         return;
     }
