@@ -1199,3 +1199,64 @@ async fn cancelling_an_import_leaves_the_dashboard_and_the_stored_data_as_they_w
     })
     .await
 }
+
+/// The people table's rows and its count line, as shown.
+const PEOPLE_SHOWN_JS: &str = r#"
+const rows = document.querySelectorAll('#people-table tbody tr[data-person]').length;
+const count = document.querySelector('.table-count');
+return { rows, count: count ? count.textContent : null };
+"#;
+
+/// Guards the people table built a few rows a frame (`ROWS_A_FRAME` in
+/// app/src/components/people.rs): the first page of a hundred and, after
+/// "Show everyone", every person are all drawn in the end, the count line
+/// never names more rows than the table holds, and a new report (another
+/// window) builds everyone again instead of stopping at the first frame's rows.
+#[tokio::test]
+async fn the_people_table_draws_every_row_it_counts_after_show_everyone_and_a_window_change(
+) -> Result<()> {
+    let Some(app) = App::start().await? else {
+        return Ok(());
+    };
+    app.run(async |app| {
+        let dir = temp_dir()?;
+        let path = dir.path().join("usage_130_people.csv");
+        write(&path, &usage_export(130))?;
+        app.open(PAGE).await?;
+        load_files(app, &[path]).await?;
+        app.find("#people-table").await?;
+        let drawn = |n: usize| {
+            format!(
+                "document.querySelectorAll('#people-table tbody tr[data-person]').length === {n}"
+            )
+        };
+        app.wait_for_js(&drawn(100), TIMEOUT).await?;
+        let shown = app.execute(PEOPLE_SHOWN_JS, Vec::new()).await?;
+        assert_eq!(shown["rows"], 100, "{shown}");
+        assert!(
+            shown["count"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("100 of 130 people")),
+            "{shown}"
+        );
+
+        app.click("#people-more").await?;
+        app.wait_for_js(&drawn(130), TIMEOUT).await?;
+        let shown = app.execute(PEOPLE_SHOWN_JS, Vec::new()).await?;
+        assert!(
+            shown["count"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("130 of 130 people")),
+            "{shown}"
+        );
+
+        // Another window: a new report, whose rows are all built again.
+        let seen = app.mark_count("scoreboard:report-set").await?;
+        app.select("#window-select", "52").await?;
+        app.wait_for_mark("scoreboard:report-set", seen, TIMEOUT)
+            .await?;
+        app.wait_for_js(&drawn(130), TIMEOUT).await?;
+        assert_no_console_errors(app).await
+    })
+    .await
+}
