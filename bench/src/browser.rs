@@ -52,19 +52,39 @@ impl Browser {
     pub async fn session(&self) -> Result<(Client, tempfile::TempDir)> {
         let profile = tempfile::tempdir().map_err(ctx("profile dir"))?;
         let chromium = std::env::var("CHROMIUM").unwrap_or("/usr/bin/chromium".into());
+        let mut args = vec![
+            "--headless".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-dev-shm-usage".into(),
+            "--window-size=1280,900".into(),
+            // performance.memory in bytes instead of coarse buckets.
+            "--enable-precise-memory-info".into(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        // `BENCH_CHROME_TRACE=DIR`: each session's first 20 s traced by Chromium
+        // (main-thread tasks, V8, the page's marks) into DIR, to read a profile.
+        if let Some(dir) = std::env::var_os("BENCH_CHROME_TRACE") {
+            let n = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let file = std::path::Path::new(&dir).join(format!("trace-{n}.json"));
+            let cats = std::env::var("BENCH_CHROME_TRACE_CATEGORIES").unwrap_or_else(|_| {
+                "devtools.timeline,blink.user_timing,v8.execute,toplevel,disabled-by-default-devtools.timeline".into()
+            });
+            args.push(format!("--trace-startup={cats}"));
+            args.push(format!("--trace-startup-file={}", file.display()));
+            args.push("--trace-startup-duration=20".into());
+            args.push("--trace-startup-format=json".into());
+        }
         let caps = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": chromium,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage", "--window-size=1280,900",
-                    // performance.memory in bytes instead of coarse buckets.
-                    "--enable-precise-memory-info",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ]
+                "args": args
             }
         });
         let Value::Object(caps) = caps else {
@@ -101,6 +121,9 @@ pub(crate) async fn poll(c: &Client, script: &str, limit: Duration) -> Result<Va
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Sessions started, to name their traces (`BENCH_CHROME_TRACE`).
+static SESSIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 const INSTRUMENT: &str = r#"
 const b = window.__bench = { t0: null, longtasks: [], heap_max: 0, samples: 0 };
@@ -193,7 +216,11 @@ async fn app_run(b: &Browser, base: &str, file: &Path) -> Result<AppRun> {
         }
         // Let the app finish reading back (nothing) from IndexedDB, and what
         // the pointer started loading arrive (a user takes longer in the dialog).
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // `BENCH_PICK_WAIT_MS` changes the wait (exploratory runs only).
+        let wait = std::env::var("BENCH_PICK_WAIT_MS")
+            .ok()
+            .and_then(|v| v.parse().ok());
+        tokio::time::sleep(Duration::from_millis(wait.unwrap_or(500))).await;
         c.execute(INSTRUMENT, vec![])
             .await
             .map_err(wd("instrument"))?;
@@ -237,7 +264,8 @@ async fn app_run(b: &Browser, base: &str, file: &Path) -> Result<AppRun> {
             }
             for m in &marks {
                 let at = m["t"].as_f64().unwrap_or(0.0) - t0;
-                if at >= 0.0 {
+                // What the pointer's move started shows too (before the pick).
+                if at >= -1000.0 {
                     eprintln!(
                         "    mark {} at {at:.0} ms",
                         m["name"].as_str().unwrap_or("")

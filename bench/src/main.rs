@@ -119,9 +119,16 @@ async fn main() -> ExitCode {
         } else {
             &[(10_000, 5), (100_000, 5), (1_000_000, 3)]
         };
+        // `BENCH_ROWS=100000`: only that size (exploratory runs, traces).
+        let only_rows: Option<u64> = std::env::var("BENCH_ROWS")
+            .ok()
+            .and_then(|v| v.parse().ok());
         let r = async {
             let mut cases = Vec::new();
-            for &(rows, runs) in sizes {
+            for &(rows, runs) in sizes
+                .iter()
+                .filter(|(r, _)| only_rows.is_none_or(|o| o == *r))
+            {
                 let file = a.work.join(format!("usage-{rows}.csv"));
                 let (csv, g) = generate::usage_csv(rows);
                 std::fs::write(&file, &csv).map_err(|e| format!("{}: {e}", file.display()))?;
