@@ -195,6 +195,7 @@ impl Engine {
         blob: &web_sys::Blob,
         name: &str,
         opts: &scoreboard_core::parse::ImportOptions,
+        head: u32,
     ) -> Result<(u32, mpsc::UnboundedReceiver<Event>), JsError> {
         let id = self.next_id();
         self.importing.set(id);
@@ -203,6 +204,7 @@ impl Engine {
             name: name.to_string(),
             period: opts.period,
             column_overrides: opts.column_overrides.clone(),
+            head,
         };
         let rx = self.listen(id);
         self.post(&msg, &[blob.as_ref()])?;

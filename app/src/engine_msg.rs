@@ -42,6 +42,11 @@ pub enum ToEngine {
         name: String,
         period: Option<(NaiveDate, NaiveDate)>,
         column_overrides: BTreeMap<String, Option<Field>>,
+        /// The file's first `head` bytes are posted back with `Done` (for the
+        /// column dialog and the kept copy), so the page does not read the
+        /// file too while the engine does: the browser serves one file's
+        /// reads one after the other.
+        head: u32,
     },
     /// Stop reading import `id` (the user cancelled it): the engine answers
     /// `Cancelled` instead of `Done`, or nothing more if it had ended.
@@ -110,7 +115,8 @@ pub enum FromEngine {
     /// `done` bytes of import `id` read.
     Progress { id: u32, done: f64 },
     /// Import `id` ended: the file's import without its rows (its table is
-    /// kept in the engine under `id`), or why it could not be read.
+    /// kept in the engine under `id`), or why it could not be read; posted
+    /// with the file's head (`Import::head`) when any of it was read.
     Done {
         id: u32,
         result: Result<Finished, ImportError>,

@@ -53,6 +53,7 @@ pub fn start(ctx: Ctx, inputs: Vec<Input>, origin: Origin) {
     if inputs.is_empty() {
         return;
     }
+    util::mark("scoreboard:import-asked");
     enqueue(ctx, LoadJob::Batch(inputs, origin));
 }
 
@@ -75,6 +76,7 @@ fn enqueue(ctx: Ctx, job: LoadJob) {
     jobs.importing.set_value(true);
     leptos::task::spawn_local(async move {
         while let Some(job) = jobs.imports.try_update_value(VecDeque::pop_front).flatten() {
+            util::mark("scoreboard:import-job");
             run_job(ctx, job).await;
         }
         jobs.importing.set_value(false);
@@ -149,7 +151,8 @@ pub async fn import_batch(ctx: Ctx, inputs: Vec<Input>, origin: Origin) {
             "Reading",
             0.0,
         );
-        yield_now().await;
+        // No yield before reading: the file goes to the engine first, and the
+        // progress is drawn while the engine reads it.
         let (mut report, import) = import_one(ctx, input, i + 1, count).await;
         report.millis = now_ms() - t0;
         results.push((report, import));
@@ -174,7 +177,7 @@ pub async fn import_batch(ctx: Ctx, inputs: Vec<Input>, origin: Origin) {
             p.cancellable = false;
         }
     });
-    yield_now().await;
+    // No yield: the progress is drawn while the engine merges.
     let indexes = merge_into_data(ctx, results, origin).await;
     ctx.last_batch.set(indexes);
     // The dashboard shows once its figures are computed for the new data.
@@ -417,31 +420,49 @@ async fn import_one(
         show_reading(ctx, &name, (index, count), size, stage, done);
     };
 
-    // What the page itself reads: a small file whole (kept for "Map columns
-    // again"), a large one's head (its headers); the file is read in full by the engine.
-    let could_not_read = |e: JsError| format!("{name}: the browser could not read the file ({e})");
-    let (whole, head): (Option<Vec<u8>>, Vec<u8>) = match &input {
-        Input::Bytes { bytes, .. } => (Some(bytes.clone()), Vec::new()),
-        Input::File(file) if size <= WHOLE_FILE_LIMIT => match read_slice(file, 0.0, size).await {
-            Ok(b) => (Some(b), Vec::new()),
-            Err(e) => return failed(report, could_not_read(e)),
-        },
-        Input::File(file) => match read_slice(file, 0.0, HEAD_BYTES.min(size)).await {
-            Ok(b) => (None, cut_at_last_newline(b)),
-            Err(e) => return failed(report, could_not_read(e)),
-        },
+    // The engine reads the file first, with the columns as they are named,
+    // and posts back its head; the page needs that much itself: a small file
+    // whole (kept for "Map columns again"), a large one's head (its headers,
+    // for the column dialog and a mapping remembered for them).
+    let mut opts = ImportOptions::default();
+    progress("Reading", 0.0);
+    let (first_read, engine_head) = read_input(ctx, &input, &opts, (index, count)).await;
+    let own_read = match engine_head {
+        Some(bytes) if size <= WHOLE_FILE_LIMIT => Ok((Some(bytes), Vec::new())),
+        Some(bytes) => Ok((None, cut_at_last_newline(bytes))),
+        None => read_head(&input, size).await,
+    };
+    let (whole, head) = match own_read {
+        Ok(read) => read,
+        Err(e) => {
+            if let Some(Ok(imported)) = first_read {
+                forget(ctx, vec![imported.table]).await;
+            }
+            return failed(
+                report,
+                format!("{name}: the browser could not read the file ({e})"),
+            );
+        }
     };
     let head_ref: &[u8] = whole.as_deref().unwrap_or(&head);
 
-    let mut opts = ImportOptions::default();
     let headers = csv_headers(head_ref);
-    if let Some(h) = &headers {
-        if let Some(m) = storage::remembered_mapping(h) {
-            opts.column_overrides = m;
-            report.notes.push(
-                "Columns read with the mapping you chose before for a file with the same headers."
-                    .into(),
-            );
+    // The first reading, unless a remembered mapping means reading again.
+    let mut pending: Option<Read> = Some(first_read);
+    if let Some(m) = headers
+        .as_ref()
+        .and_then(|h| storage::remembered_mapping(h))
+    {
+        opts.column_overrides = m;
+        report.notes.push(
+            "Columns read with the mapping you chose before for a file with the same headers."
+                .into(),
+        );
+        match pending.take().flatten() {
+            Some(Ok(imported)) => forget(ctx, vec![imported.table]).await,
+            Some(Err(_)) => {}
+            // Cancelled: the batch drops what it read.
+            None => return (report, None),
         }
     }
 
@@ -449,8 +470,14 @@ async fn import_one(
     let mut chosen: Option<BTreeMap<String, Option<parse::Field>>> = None;
     let mut asked_likely = false;
     loop {
-        progress("Reading", 0.0);
-        let attempt = match read_input(ctx, &input, &opts, (index, count)).await {
+        let read = match pending.take() {
+            Some(read) => read,
+            None => {
+                progress("Reading", 0.0);
+                read_input(ctx, &input, &opts, (index, count)).await.0
+            }
+        };
+        let attempt = match read {
             Some(read) => read,
             // Cancelled: the batch drops what it read.
             None => return (report, None),
@@ -931,6 +958,22 @@ fn cut_at_last_newline(mut b: Vec<u8>) -> Vec<u8> {
     b
 }
 
+/// What the page keeps of a file, read by the page when the worker did not
+/// post it back (`read_input`): a small file whole (for "Map columns
+/// again"), or a large one's head (its headers) cut at its last complete line.
+async fn read_head(input: &Input, size: f64) -> Result<(Option<Vec<u8>>, Vec<u8>), JsError> {
+    Ok(match input {
+        Input::Bytes { bytes, .. } => (Some(bytes.clone()), Vec::new()),
+        Input::File(file) if size <= WHOLE_FILE_LIMIT => {
+            (Some(read_slice(file, 0.0, size).await?), Vec::new())
+        }
+        Input::File(file) => (
+            None,
+            cut_at_last_newline(read_slice(file, 0.0, HEAD_BYTES.min(size)).await?),
+        ),
+    })
+}
+
 async fn read_slice(file: &web_sys::File, start: f64, end: f64) -> Result<Vec<u8>, JsError> {
     let blob = file.slice_with_f64_and_f64(start, end)?;
     let buf = JsFuture::from(blob.array_buffer()).await?;
@@ -940,15 +983,26 @@ async fn read_slice(file: &web_sys::File, start: f64, end: f64) -> Result<Vec<u8
 /// A file read to its end, or `None` when the user cancelled the batch.
 type Read = Option<Result<Imported, ImportError>>;
 
+/// How much of a file the page wants back from the worker's reading
+/// (`read_head`'s share: all of a small file, a large one's head).
+fn head_wanted(size: f64) -> u32 {
+    if size <= WHOLE_FILE_LIMIT {
+        size as u32
+    } else {
+        HEAD_BYTES as u32
+    }
+}
+
 /// Reads a file (dropped, or bytes fetched or pasted) with core's
 /// `ImportStream` in the engine: in its worker, or here on the page when no
-/// worker runs. File `index` of `count` in the progress.
+/// worker runs. File `index` of `count` in the progress. With the
+/// reading, the file's head as the worker read it (`head_wanted`).
 async fn read_input(
     ctx: Ctx,
     input: &Input,
     opts: &ImportOptions,
     (index, count): (usize, usize),
-) -> Read {
+) -> (Read, Option<Vec<u8>>) {
     let name = input.name();
     let size = input.size();
     let progress = |stage: &'static str, done: f64| {
@@ -966,23 +1020,26 @@ async fn read_input(
             };
             read.unwrap_or_else(|why| {
                 engine_failed(ctx, &why);
-                Some(Err(ImportError::UnknownFormat {
+                let stopped = ImportError::UnknownFormat {
                     file: name.clone(),
                     reason: format!("the page's engine stopped ({why})"),
-                }))
+                };
+                (Some(Err(stopped)), None)
             })
         }
         Backend::Here(state) => match input {
-            Input::File(file) => read_here(ctx, &name, file, opts, progress)
-                .await
-                .map(|r| r.map(|(import, table)| Imported::here(&state, import, table))),
+            Input::File(file) => {
+                let read = read_here(ctx, &name, file, opts, progress).await;
+                let read =
+                    read.map(|r| r.map(|(import, table)| Imported::here(&state, import, table)));
+                (read, None)
+            }
             Input::Bytes { bytes, .. } => {
                 progress("Reading rows", size * 0.5);
                 yield_now().await;
-                Some(
-                    parse::import_table(&name, bytes, opts)
-                        .map(|(import, table)| Imported::here(&state, import, table)),
-                )
+                let read = parse::import_table(&name, bytes, opts)
+                    .map(|(import, table)| Imported::here(&state, import, table));
+                (Some(read), None)
             }
         },
     }
@@ -1001,6 +1058,7 @@ async fn read_bytes(
     };
     read_input(ctx, &input, opts, (1, 1))
         .await
+        .0
         .unwrap_or_else(|| {
             Err(ImportError::UnknownFormat {
                 file: name.to_string(),
@@ -1019,11 +1077,11 @@ fn blob_of(bytes: &[u8]) -> Result<web_sys::Blob, JsError> {
 /// files (pointer on "Add files", files dragged over the page), so both
 /// arrive while they choose.
 pub fn warm_engine(ctx: Ctx) {
+    // Whatever started the engine (live mode, stored data) did not load the
+    // import code: its first call would fetch and compile it after the pick.
     #[cfg(feature = "split")]
-    if ctx
-        .engine
-        .with_value(|s| matches!(s, crate::engine::Slot::NotStarted))
-    {
+    if !ctx.jobs.import_code_preloaded.get_value() {
+        ctx.jobs.import_code_preloaded.set_value(true);
         leptos::task::spawn_local(__preload_run_job());
     }
     backend::start(ctx);
@@ -1038,16 +1096,22 @@ async fn read_in_engine(
     blob: &web_sys::Blob,
     opts: &ImportOptions,
     progress: impl Fn(&'static str, f64),
-) -> Result<Read, String> {
+) -> Result<(Read, Option<Vec<u8>>), String> {
     if cancelled(ctx) {
-        return Ok(None);
+        return Ok((None, None));
     }
-    let (id, mut events) = engine.import(blob, name, opts).map_err(|e| e.to_string())?;
+    let head = head_wanted(blob.size());
+    let (id, mut events) = engine
+        .import(blob, name, opts, head)
+        .map_err(|e| e.to_string())?;
+    util::mark("scoreboard:import-sent");
     let mut answer = Err("the worker stopped answering".to_string());
+    let mut head = None;
     while let Some(event) = events.next().await {
         match event {
             Event::Msg(Message::Progress { done, .. }, _) => progress("Reading rows", done),
-            Event::Msg(Message::Done { id, result }, _) => {
+            Event::Msg(Message::Done { id, result }, buffers) => {
+                head = buffers.first().map(Uint8Array::to_vec);
                 // Read here, in the import code's module: the page's first
                 // module carries no reader of core's import types.
                 answer = serde_json::from_value::<Result<Finished, ImportError>>(result)
@@ -1074,7 +1138,7 @@ async fn read_in_engine(
         }
     }
     engine.finished(id);
-    answer
+    answer.map(|read| (read, head))
 }
 
 /// The file fed to an `ImportStream` on the page, a slice at a time, the

@@ -382,6 +382,8 @@ pub struct Jobs {
     /// The dashboard's lazily loaded sections were asked for
     /// (`components::preload_dashboard`).
     pub dashboard_preloaded: StoredValue<bool>,
+    /// The import code's module was asked for (`loader::warm_engine`).
+    pub import_code_preloaded: StoredValue<bool>,
 }
 
 impl Jobs {
@@ -397,6 +399,7 @@ impl Jobs {
             computing: StoredValue::new((0, 0)),
             engine_lost: StoredValue::new(false),
             dashboard_preloaded: StoredValue::new(false),
+            import_code_preloaded: StoredValue::new(false),
         }
     }
 }

@@ -215,10 +215,12 @@ pub async fn sleep_ms(ms: i32) {
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
-/// Waits for two animation frames: the DOM of the last update has been painted.
+/// Waits until the DOM of the last update has been painted: the next
+/// animation frame, then a task, which runs once that frame's rendering is
+/// done (a second frame would wait up to 16 ms more for nothing).
 pub async fn next_paint() {
     next_frame().await;
-    next_frame().await;
+    yield_now().await;
 }
 
 /// Waits for the next animation frame.

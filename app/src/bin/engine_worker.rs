@@ -39,7 +39,7 @@ use scoreboard_core::UsageTable;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Blob, DedicatedWorkerGlobalScope, MessageEvent, ReadableStreamDefaultReader};
+use web_sys::{Blob, DedicatedWorkerGlobalScope, MessageEvent};
 
 fn main() {
     console_error_panic_hook::set_once();
@@ -49,6 +49,9 @@ fn main() {
     // stops at its next chunk.
     let cancelled = Rc::new(Cell::new(0u32));
     let state = Rc::new(RefCell::new(EngineState::default()));
+    // Set by the first real work, which the rest of the warm-up must not slow.
+    let working = Rc::new(Cell::new(false));
+    let at_work = working.clone();
     let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
         let data = Array::from(&e.data());
         let text = data.get(0).as_string().unwrap_or_default();
@@ -58,7 +61,9 @@ fn main() {
                 name,
                 period,
                 column_overrides,
+                head,
             }) => {
+                at_work.set(true);
                 let blob: Blob = data.get(1).unchecked_into();
                 // Prices are core's default, as everywhere on the page.
                 let opts = ImportOptions {
@@ -70,16 +75,21 @@ fn main() {
                     id,
                     name,
                     opts,
-                    blob,
+                    (blob, head as usize),
                     cancelled.clone(),
                     state.clone(),
                 ));
             }
             Ok(ToEngine::Cancel { id }) => cancelled.set(id),
             Ok(ToEngine::Call { id, request }) => {
-                let buffers = (1..data.length())
+                let buffers: Vec<Vec<u8>> = (1..data.length())
                     .map(|i| Uint8Array::new(&data.get(i)).to_vec())
                     .collect();
+                // The server's rows or a stored table: real work (the live
+                // probe's empty answer is not).
+                if buffers.iter().map(Vec::len).sum::<usize>() >= 64 * 1024 {
+                    at_work.set(true);
+                }
                 let (reply, out) = state.borrow_mut().answer(request, buffers);
                 post_with(&FromEngine::Reply { id, reply }, &out);
                 post_memory();
@@ -91,6 +101,29 @@ fn main() {
     scope.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
     onmessage.forget();
     post(&FromEngine::Ready);
+    wasm_bindgen_futures::spawn_local(keep_warm(working));
+}
+
+/// Rounds of warm-up after `Ready`, one task each, until real work comes.
+/// Chromium compiles a wasm function for speed only once it has run a
+/// while, and a call already running never switches to the faster code: one
+/// round leaves the report's computation and the replies' encoding to run
+/// unoptimised over a user's first file. (Measured in bench/notes/browser.md.)
+const WARM_ROUNDS: u32 = 12;
+
+async fn keep_warm(working: Rc<Cell<bool>>) {
+    let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    for _ in 0..WARM_ROUNDS {
+        // A task of its own: a message that arrives meanwhile is answered first.
+        let next_task = js_sys::Promise::new(&mut |resolve, _| {
+            let _ = scope.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+        });
+        let _ = JsFuture::from(next_task).await;
+        if working.get() {
+            return;
+        }
+        warm_up();
+    }
 }
 
 fn post(msg: &FromEngine) {
@@ -118,11 +151,13 @@ async fn import(
     id: u32,
     name: String,
     opts: ImportOptions,
-    blob: Blob,
+    (blob, head_len): (Blob, usize),
     cancelled: Rc<Cell<u32>>,
     state: Rc<RefCell<EngineState>>,
 ) {
-    let result = match read(id, &name, opts, &blob, &cancelled).await {
+    let mut head = Vec::new();
+    let read = read(id, &name, opts, &blob, &cancelled, (&mut head, head_len)).await;
+    let result = match read {
         Ok(Some((mut import, table))) if cancelled.get() != id => {
             let problems_total = import.problems.len() as u64;
             import.problems.truncate(PROBLEMS_SENT);
@@ -142,7 +177,12 @@ async fn import(
             return;
         }
     };
-    post(&FromEngine::Done { id, result });
+    let head = if head.is_empty() {
+        Vec::new()
+    } else {
+        vec![head]
+    };
+    post_with(&FromEngine::Done { id, result }, &head);
     post_memory();
 }
 
@@ -156,13 +196,19 @@ fn post_memory() {
     post(&FromEngine::Memory { bytes });
 }
 
-/// The file's import; `None` when the page cancelled it (`cancelled` holds its id).
+/// Bytes read from a file at a time: a few round trips for a large file,
+/// and never the whole of it held twice (here and in the table).
+const READ_SLICE: f64 = 4.0 * 1024.0 * 1024.0;
+
+/// The file's import; `None` when the page cancelled it (`cancelled` holds
+/// its id). The file's first `head_len` bytes are copied into `head`.
 async fn read(
     id: u32,
     name: &str,
     opts: ImportOptions,
     blob: &Blob,
     cancelled: &Cell<u32>,
+    (head, head_len): (&mut Vec<u8>, usize),
 ) -> Result<Option<(scoreboard_core::parse::Import, UsageTable)>, ImportError> {
     let mut stream = ImportStream::new(name, opts)?;
     let size = blob.size();
@@ -174,28 +220,39 @@ async fn read(
             error::JsError::from(e)
         ),
     };
-    let reader: ReadableStreamDefaultReader = blob.stream().get_reader().unchecked_into();
+    // The file in slices of READ_SLICE bytes, the next one asked for before
+    // the current one is parsed, so reading and parsing overlap. Each read is
+    // a round trip to the browser's file store, which `Blob.stream()` made in
+    // small chunks.
+    let slice = |at: f64| -> Result<JsFuture, ImportError> {
+        let part = blob
+            .slice_with_f64_and_f64(at, (at + READ_SLICE).min(size))
+            .map_err(could_not_read)?;
+        Ok(JsFuture::from(part.array_buffer()))
+    };
+    let mut next = (size > 0.0).then(|| slice(0.0)).transpose()?;
     let mut buf = Vec::new();
     let mut done = 0.0;
     let mut last_post = 0.0;
-    loop {
+    while let Some(reading) = next.take() {
         if cancelled.get() == id {
-            // Frees the file; what was parsed is dropped with `stream`.
-            let _ = reader.cancel();
+            // What was parsed is dropped with `stream`.
             return Ok(None);
         }
-        let next: web_sys::ReadableStreamReadResult = JsFuture::from(reader.read())
-            .await
-            .map_err(could_not_read)?
-            .unchecked_into();
-        if next.get_done().unwrap_or(false) {
+        let chunk = Uint8Array::new(&reading.await.map_err(could_not_read)?);
+        let len = f64::from(chunk.length());
+        if len == 0.0 {
             break;
         }
-        let chunk: Uint8Array = next.get_value().unchecked_into();
+        if done + len < size {
+            next = Some(slice(done + len)?);
+        }
         buf.resize(chunk.length() as usize, 0);
         chunk.copy_to(&mut buf);
+        let wanted = head_len.saturating_sub(head.len()).min(buf.len());
+        head.extend_from_slice(&buf[..wanted]);
         stream.feed(&buf);
-        done += buf.len() as f64;
+        done += len;
         let now = js_sys::Date::now();
         if now - last_post >= 50.0 {
             last_post = now;
@@ -207,8 +264,9 @@ async fn read(
 }
 
 /// Runs the import path once over a small synthetic export (a usage CSV of
-/// 4,000 person-days in two chunks, then merged, encoded for storage and
-/// computed), so a real file's first call runs optimised code.
+/// 4,000 person-days in two chunks, then answered, merged, encoded for
+/// storage, computed and answered), so a real file's first call finds its
+/// code compiled; the rounds of `keep_warm` get it compiled for speed.
 fn warm_up() {
     let mut csv = String::from("Date,Email,Product,Sessions,Lines accepted,Spend (USD)\n");
     for n in 0..4_000u32 {
@@ -232,9 +290,18 @@ fn warm_up() {
     let (a, b) = bytes.split_at(bytes.len() / 2);
     stream.feed(a);
     stream.feed(b);
-    // Then as a file's table is: merged, stored and computed.
-    if let Ok((_, table)) = stream.finish_table() {
+    // Then as a file's table is: answered, merged, stored and computed.
+    if let Ok((import, table)) = stream.finish_table() {
         let mut state = EngineState::default();
+        let done = FromEngine::Done {
+            id: 0,
+            result: Ok(Finished {
+                import,
+                problems_total: 0,
+                summary: engine_state::summary(&table),
+            }),
+        };
+        let _ = serde_json::to_string(&done);
         let id = state.keep_new(table);
         let _ = state.answer(
             engine_msg::Request::Merge {
@@ -248,7 +315,7 @@ fn warm_up() {
             window: scoreboard_core::WindowSpec::LastWeeks { weeks: 8 },
             team: None,
         };
-        let _ = state.answer(
+        let (reply, _) = state.answer(
             engine_msg::Request::Compute(engine_msg::ComputeRequest {
                 opts,
                 roster: None,
@@ -257,5 +324,6 @@ fn warm_up() {
             }),
             Vec::new(),
         );
+        let _ = serde_json::to_string(&FromEngine::Reply { id: 0, reply });
     }
 }
