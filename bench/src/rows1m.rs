@@ -277,6 +277,9 @@ async fn cold(url: &str) -> Result<Value> {
     }))
 }
 
+/// The words of `scoreboard serve`'s log line for each making ahead.
+const MADE_AHEAD: &str = "rows answer is made ahead";
+
 /// What `scoreboard serve` logged of making the page's answer ahead
 /// (`rows::keep_warm`: at start-up, before any page asks), waited for up
 /// to `within`: its time and sizes, and how long after the server
@@ -285,10 +288,7 @@ fn made_ahead(log: &Path, within: Duration) -> Value {
     let t = Instant::now();
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
-        if let Some(line) = text
-            .lines()
-            .find(|l| l.contains("rows answer is made ahead"))
-        {
+        if let Some(line) = text.lines().find(|l| l.contains(MADE_AHEAD)) {
             let line = without_colours(line);
             let field = |name: &str| {
                 line.split_whitespace()
@@ -520,6 +520,13 @@ pub async fn run(bin: &Path, dist: &Path, work: &Path, s: &Settings) -> Result<V
     .await;
     let _ = c.close().await;
     let mem = server.process.memory()?;
+    // Each making ahead is a line: more than the start-up's one means a
+    // write during the visits made the server make it again.
+    let makings_ahead = std::fs::read_to_string(&server.process.log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(MADE_AHEAD))
+        .count();
     drop(browser);
     drop(server);
     let (cold, warm, filter, native) = out?;
@@ -566,6 +573,7 @@ pub async fn run(bin: &Path, dist: &Path, work: &Path, s: &Settings) -> Result<V
         "server_peak_rss_bytes": mem.hwm_bytes,
         "cold_native": cold_native,
         "made_ahead": ahead,
+        "makings_ahead": makings_ahead,
         "server_peak_rss_after_cold_bytes": mem_after_cold.hwm_bytes,
         "with_exports": exports,
         "loadavg_at_start": load_at_start,
