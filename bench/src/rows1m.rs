@@ -2,8 +2,11 @@
 //! × ~334 active days of the year to today, written straight into a fresh
 //! SQLite file by the server's own `Store::replace_day` (Admin-API-shaped
 //! records through core's `records_to_rows`: the real schema and change
-//! log; not timed), then the real `scoreboard serve` on it and the page in
-//! headless Chromium with a fresh profile: navigation → `scoreboard:rendered`
+//! log; not timed), then the real `scoreboard serve` on it (once it has
+//! made the page's answer, as it does at start-up and after writes settle:
+//! the first open of a running server; the cold answer is measured apart,
+//! natively) and the page in headless Chromium with a fresh profile:
+//! navigation → `scoreboard:rendered`
 //! with every row, the bytes of the `api/rows` answer as the browser
 //! received them (Resource Timing), then a reload (rows from IndexedDB, the
 //! server answers `304`) timed the same way, then a change of the window
