@@ -15,7 +15,7 @@
 //!
 //! The answers are read into `core::api`'s types, the ones the server writes.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use js_sys::Uint8Array;
 use leptos::prelude::*;
 use scoreboard_core::api::{Health, RosterAnswer, SourcesAnswer};
@@ -35,9 +35,6 @@ use crate::util;
 pub const CHECK_EVERY_MS: i32 = 30 * 1000;
 /// How often the page reloads everything even when nothing seems new (milliseconds).
 pub const REFRESH_EVERY_MS: i32 = 5 * 60 * 1000;
-/// The days of rows asked for, ending today: a 52-week window and its
-/// reference week, with margin (the server answers at most 800 days).
-pub const DAYS_LOADED: i64 = 400;
 
 /// Asks whether `scoreboard serve` serves this page. A static copy of the
 /// site answers from its own `api/health` file (`ok: false`), so the probe
@@ -150,9 +147,8 @@ pub async fn refresh(ctx: Ctx) {
     }
     running.set_value(true);
     let today = util::today_utc();
-    // One day past today: this browser's clock may be behind the server's.
-    let to = today + Duration::days(1);
-    let from = to - Duration::days(DAYS_LOADED);
+    // Core's one definition: the server makes this range's answer ahead.
+    let (from, to) = scoreboard_core::api::live_range(today);
     let sources = fetch_json::<SourcesAnswer>("api/sources").await;
     let held = ctx
         .live

@@ -59,6 +59,19 @@ pub struct HealthSources {
     pub imports: bool,
 }
 
+/// The days of rows the page asks `api/rows` for: a 52-week window and
+/// its reference week, with margin (the server answers at most 800 days).
+pub const LIVE_DAYS: i64 = 400;
+
+/// The range the page asks `api/rows` for on `today` (its UTC date):
+/// [`LIVE_DAYS`] days ending a day past today, since the browser's clock
+/// may be behind the server's. One definition, so the server can have this
+/// answer made before the page asks (`scoreboard serve` keeps it warm).
+pub fn live_range(today: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let to = today + chrono::Days::new(1);
+    (to - chrono::Days::new(LIVE_DAYS as u64), to)
+}
+
 /// `GET /api/rows?from=&to=`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RowsAnswer {

@@ -306,6 +306,12 @@ pub async fn start_with_clock(
             Ok(())
         }));
     }
+    let warm_state = state.clone();
+    let warm_rx = rx.clone();
+    tasks.push(tokio::spawn(async move {
+        crate::rows::keep_warm(warm_state, warm_rx).await;
+        Ok(())
+    }));
     let flush_rx = rx.clone();
     tasks.push(tokio::spawn(async move {
         refusals.run(Duration::from_secs(10), flush_rx).await;

@@ -345,6 +345,11 @@ impl RowsCache {
         (slots.len(), bytes)
     }
 
+    /// Whether the answer of `key` is kept (made, or being made).
+    pub(crate) fn holds(&self, key: FullKey) -> bool {
+        self.lock().iter().any(|(k, _)| *k == key)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(FullKey, Slot)>> {
         self.slots.lock().unwrap_or_else(|p| p.into_inner())
     }

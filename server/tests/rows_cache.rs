@@ -67,14 +67,6 @@ fn harness(dir: &std::path::Path) -> Harness {
     h
 }
 
-fn sessions(a: &RowsAnswer, person: &str) -> Vec<u64> {
-    a.rows
-        .iter()
-        .filter(|r| r.person.as_str() == person)
-        .map(|r| r.measures.sessions)
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unchanged_store_is_answered_from_the_cache_and_a_write_is_seen_at_once() {
     let dir = tempfile::tempdir().unwrap();

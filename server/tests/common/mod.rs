@@ -310,6 +310,15 @@ pub fn admin_day(h: &Harness, on: &str, people: &[(&str, u64)]) {
         .unwrap();
 }
 
+/// The sessions of `person`'s rows in an `/api/rows` answer, in its order.
+pub fn sessions(a: &scoreboard_core::api::RowsAnswer, person: &str) -> Vec<u64> {
+    a.rows
+        .iter()
+        .filter(|r| r.person.as_str() == person)
+        .map(|r| r.measures.sessions)
+        .collect()
+}
+
 /// Posts one captured session as `email`, `days` after it was captured.
 pub async fn telemetry(h: &Harness, token: &str, email: &str, days: u64) {
     let t = scoreboard_test_support::otlp::Template::load(
