@@ -264,20 +264,30 @@ async fn read(
 }
 
 /// Runs the import path once over a small synthetic export (a usage CSV of
-/// 4,000 person-days in two chunks, then answered, merged, encoded for
+/// 4,000 person-days with every measure, in two chunks, then answered, merged, encoded for
 /// storage, computed and answered), so a real file's first call finds its
 /// code compiled; the rounds of `keep_warm` get it compiled for speed.
 fn warm_up() {
-    let mut csv = String::from("Date,Email,Product,Sessions,Lines accepted,Spend (USD)\n");
+    // Every measure a usage export carries: code that reads or sums a column
+    // the warm-up lacks would still run cold on a real file.
+    let mut csv = String::from(
+        "Date,Email,Product,Sessions,Lines accepted,Lines removed,Commits,\
+         Pull requests,Accepted edits,Rejected edits,Spend (USD)\n",
+    );
     for n in 0..4_000u32 {
         let _ = writeln!(
             csv,
-            "2025-{:02}-{:02},person{}@example.com,Claude Code,{},{},{}.{:02}",
+            "2025-{:02}-{:02},person{}@example.com,Claude Code,{},{},{},{},{},{},{},{}.{:02}",
             1 + n % 12,
             1 + n % 28,
             n % 97,
             n % 9,
             n % 400,
+            n % 50,
+            n % 3,
+            n % 2,
+            n % 30,
+            n % 5,
             n % 7,
             n % 100
         );
