@@ -362,9 +362,11 @@ impl ImportsDir {
             Ok(l) => l,
             Err(e) => {
                 // The folder's name only: the server's paths are not the viewers' business.
-                tracing::warn!(folder = %dir.display(), error = %e, "cannot list the exports folder");
                 let error = Some(format!("{}: {e}", self.name().unwrap_or_default()));
                 if st.error != error || !st.listed_once {
+                    // Once per error: the folder is listed every second
+                    // (`rows::keep_warm`) and on every request.
+                    tracing::warn!(folder = %dir.display(), error = %e, "cannot list the exports folder");
                     st.error = error.clone();
                     st.listed_once = true;
                     st.parsed.clear();

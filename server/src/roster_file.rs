@@ -28,7 +28,8 @@ type Stamp = Option<(SystemTime, u64)>;
 
 pub struct RosterFile {
     path: Option<PathBuf>,
-    cache: Mutex<Option<(Stamp, Arc<RosterRead>)>>,
+    /// The stamp read with, and whether the file was missing then.
+    cache: Mutex<Option<(Stamp, bool, Arc<RosterRead>)>>,
     /// Bumped each time the file is read again (part of the data version).
     generation: std::sync::atomic::AtomicU64,
 }
@@ -50,12 +51,15 @@ impl RosterFile {
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_else(|| "roster".into());
-        let stamp: Stamp = std::fs::metadata(path)
-            .ok()
-            .and_then(|m| Some((m.modified().ok()?, m.len())));
+        let meta = std::fs::metadata(path);
+        let missing = meta.is_err();
+        let stamp: Stamp = meta.ok().and_then(|m| Some((m.modified().ok()?, m.len())));
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((s, r)) = cache.as_ref() {
-            if stamp.is_some() && *s == stamp {
+        if let Some((s, was_missing, r)) = cache.as_ref() {
+            // A file still missing is not read again: each reading bumps the
+            // data version, and a version that changes every second would
+            // keep the page's answer from ever being made ahead.
+            if (stamp.is_some() && *s == stamp) || (missing && *was_missing) {
                 return Some(r.clone());
             }
         }
@@ -76,7 +80,7 @@ impl RosterFile {
             },
         };
         let read = Arc::new(read);
-        *cache = Some((stamp, read.clone()));
+        *cache = Some((stamp, missing, read.clone()));
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Some(read)

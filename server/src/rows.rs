@@ -712,7 +712,12 @@ pub async fn keep_warm(state: AppState, mut stop: tokio::sync::watch::Receiver<b
                 && !state.rows_cache().holds(key)
             {
                 let t = Instant::now();
-                match warm(&state, key, now).await {
+                // A stop does not wait for a making (seconds at 1 M rows).
+                let made = tokio::select! {
+                    _ = stop.wait_for(|stop| *stop) => return,
+                    made = warm(&state, key, now) => made,
+                };
+                match made {
                     Ok((body, brotli)) => tracing::info!(
                         %from, %to, body_bytes = body, brotli_bytes = brotli,
                         ms = t.elapsed().as_millis() as u64,
