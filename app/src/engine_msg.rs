@@ -45,7 +45,9 @@ pub enum ToEngine {
         /// The file's first `head` bytes are posted back with `Done` (for the
         /// column dialog and the kept copy), so the page does not read the
         /// file too while the engine does: the browser serves one file's
-        /// reads one after the other.
+        /// reads one after the other. 0 (and a page older than this field)
+        /// wants none.
+        #[serde(default)]
         head: u32,
     },
     /// Stop reading import `id` (the user cancelled it): the engine answers
@@ -116,7 +118,7 @@ pub enum FromEngine {
     Progress { id: u32, done: f64 },
     /// Import `id` ended: the file's import without its rows (its table is
     /// kept in the engine under `id`), or why it could not be read; posted
-    /// with the file's head (`Import::head`) when any of it was read.
+    /// with the file's head (`ToEngine::Import::head`) when asked for and read.
     Done {
         id: u32,
         result: Result<Finished, ImportError>,

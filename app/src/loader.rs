@@ -177,7 +177,11 @@ pub async fn import_batch(ctx: Ctx, inputs: Vec<Input>, origin: Origin) {
             p.cancellable = false;
         }
     });
-    // No yield: the progress is drawn while the engine merges.
+    // The progress is drawn while the worker merges; the page's own engine
+    // merges on this thread, so it is drawn first.
+    if matches!(running(ctx), Some(Backend::Here(_))) {
+        yield_now().await;
+    }
     let indexes = merge_into_data(ctx, results, origin).await;
     ctx.last_batch.set(indexes);
     // The dashboard shows once its figures are computed for the new data.
@@ -420,22 +424,34 @@ async fn import_one(
         show_reading(ctx, &name, (index, count), size, stage, done);
     };
 
-    // The engine reads the file first, with the columns as they are named,
-    // and posts back its head; the page needs that much itself: a small file
-    // whole (kept for "Map columns again"), a large one's head (its headers,
-    // for the column dialog and a mapping remembered for them).
+    // The page needs some of the file itself: a small file whole (kept for
+    // "Map columns again"), a large one's head (its headers, for the column
+    // dialog and a mapping remembered for them). Usually the engine reads
+    // the file at once, with the columns as they are named, and posts that
+    // back; once the user has mapped some file's columns by hand, the page
+    // reads the head first, so a mapping remembered for these headers
+    // applies to the file's one reading.
     let mut opts = ImportOptions::default();
     progress("Reading", 0.0);
-    let (first_read, engine_head) = read_input(ctx, &input, &opts, (index, count)).await;
-    let own_read = match engine_head {
-        Some(bytes) if size <= WHOLE_FILE_LIMIT => Ok((Some(bytes), Vec::new())),
-        Some(bytes) => Ok((None, cut_at_last_newline(bytes))),
-        None => read_head(&input, size).await,
+    let (first_read, own_read) = if storage::remembers_mappings() {
+        (None, read_head(&input, size).await)
+    } else {
+        let (read, engine_head) = read_input(ctx, &input, &opts, (index, count), true).await;
+        if read.is_none() {
+            // Cancelled: the batch drops what it read.
+            return (report, None);
+        }
+        let own = match engine_head {
+            Some(bytes) if size <= WHOLE_FILE_LIMIT => Ok((Some(bytes), Vec::new())),
+            Some(bytes) => Ok((None, cut_at_last_newline(bytes))),
+            None => read_head(&input, size).await,
+        };
+        (Some(read), own)
     };
     let (whole, head) = match own_read {
         Ok(read) => read,
         Err(e) => {
-            if let Some(Ok(imported)) = first_read {
+            if let Some(Some(Ok(imported))) = first_read {
                 forget(ctx, vec![imported.table]).await;
             }
             return failed(
@@ -447,8 +463,9 @@ async fn import_one(
     let head_ref: &[u8] = whole.as_deref().unwrap_or(&head);
 
     let headers = csv_headers(head_ref);
-    // The first reading, unless a remembered mapping means reading again.
-    let mut pending: Option<Read> = Some(first_read);
+    // The first reading, if the engine made it, unless a remembered mapping
+    // means reading again.
+    let mut pending: Option<Read> = first_read;
     if let Some(m) = headers
         .as_ref()
         .and_then(|h| storage::remembered_mapping(h))
@@ -458,11 +475,11 @@ async fn import_one(
             "Columns read with the mapping you chose before for a file with the same headers."
                 .into(),
         );
-        match pending.take().flatten() {
-            Some(Ok(imported)) => forget(ctx, vec![imported.table]).await,
-            Some(Err(_)) => {}
+        match pending.take() {
+            Some(Some(Ok(imported))) => forget(ctx, vec![imported.table]).await,
+            Some(Some(Err(_))) | None => {}
             // Cancelled: the batch drops what it read.
-            None => return (report, None),
+            Some(None) => return (report, None),
         }
     }
 
@@ -474,7 +491,9 @@ async fn import_one(
             Some(read) => read,
             None => {
                 progress("Reading", 0.0);
-                read_input(ctx, &input, &opts, (index, count)).await.0
+                read_input(ctx, &input, &opts, (index, count), false)
+                    .await
+                    .0
             }
         };
         let attempt = match read {
@@ -996,12 +1015,14 @@ fn head_wanted(size: f64) -> u32 {
 /// Reads a file (dropped, or bytes fetched or pasted) with core's
 /// `ImportStream` in the engine: in its worker, or here on the page when no
 /// worker runs. File `index` of `count` in the progress. With the
-/// reading, the file's head as the worker read it (`head_wanted`).
+/// reading, when `want_head`, the file's head as the worker read it
+/// (`head_wanted`).
 async fn read_input(
     ctx: Ctx,
     input: &Input,
     opts: &ImportOptions,
     (index, count): (usize, usize),
+    want_head: bool,
 ) -> (Read, Option<Vec<u8>>) {
     let name = input.name();
     let size = input.size();
@@ -1015,7 +1036,16 @@ async fn read_input(
                 Input::Bytes { bytes, .. } => blob_of(bytes),
             };
             let read = match blob {
-                Ok(blob) => read_in_engine(ctx, &engine, &name, &blob, opts, progress).await,
+                Ok(blob) => {
+                    // Bytes the page holds need not come back.
+                    let from_file = matches!(input, Input::File(_));
+                    let head = if want_head && from_file {
+                        head_wanted(size)
+                    } else {
+                        0
+                    };
+                    read_in_engine(ctx, &engine, (&name, &blob, head), opts, progress).await
+                }
                 Err(e) => Err(e.to_string()),
             };
             read.unwrap_or_else(|why| {
@@ -1056,7 +1086,7 @@ async fn read_bytes(
         name: name.to_string(),
         bytes: bytes.to_vec(),
     };
-    read_input(ctx, &input, opts, (1, 1))
+    read_input(ctx, &input, opts, (1, 1), false)
         .await
         .0
         .unwrap_or_else(|| {
@@ -1092,15 +1122,13 @@ pub fn warm_engine(ctx: Ctx) {
 async fn read_in_engine(
     ctx: Ctx,
     engine: &Engine,
-    name: &str,
-    blob: &web_sys::Blob,
+    (name, blob, head): (&str, &web_sys::Blob, u32),
     opts: &ImportOptions,
     progress: impl Fn(&'static str, f64),
 ) -> Result<(Read, Option<Vec<u8>>), String> {
     if cancelled(ctx) {
         return Ok((None, None));
     }
-    let head = head_wanted(blob.size());
     let (id, mut events) = engine
         .import(blob, name, opts, head)
         .map_err(|e| e.to_string())?;

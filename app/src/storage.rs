@@ -606,6 +606,22 @@ fn mapping_key(headers: &[String]) -> String {
     format!("{PREFIX}mapping:{}", sig.join(","))
 }
 
+/// Whether a column mapping is remembered for any headers: a file is then
+/// read after its headers are (`loader::import_one`), so that a mapping
+/// remembered for them applies to its one reading.
+pub fn remembers_mappings() -> bool {
+    let Some(ls) = util::local_storage() else {
+        return false;
+    };
+    let prefix = format!("{PREFIX}mapping:");
+    (0..ls.length().unwrap_or(0)).any(|i| {
+        ls.key(i)
+            .ok()
+            .flatten()
+            .is_some_and(|k| k.starts_with(&prefix))
+    })
+}
+
 /// The column mapping the user chose for a file with these headers before.
 pub fn remembered_mapping(headers: &[String]) -> Option<BTreeMap<String, Option<Field>>> {
     let s = util::local_storage()?

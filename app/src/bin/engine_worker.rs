@@ -2,14 +2,17 @@
 //! `data-type="worker"` link, loaded by the page when it has data to hold:
 //! the first file import, data stored in this browser, live mode; never on
 //! a first visit). It holds the data (`engine_state`): it reads a dropped
-//! `File` with `File.stream()` straight into core's `ImportStream`, keeps
-//! the file's table, merges it, encodes it for storage, takes the server's
-//! rows and computes the report, so none of that runs on the page's
-//! thread. Messages: `engine_msg` (shared with the page).
+//! `File` in slices straight into core's `ImportStream`, keeps the file's
+//! table, merges it, encodes it for storage, takes the server's rows and
+//! computes the report, so none of that runs on the page's thread.
+//! Messages: `engine_msg` (shared with the page). Built for speed (Cargo
+//! profile `wasm-worker`), unlike the page's own wasm.
 //!
-//! At start it folds a few thousand synthetic rows once before saying
-//! `Ready`: Chromium runs a freshly loaded wasm function unoptimised on its
-//! first call, and a large file's first call would pay for it.
+//! At start it runs a few thousand synthetic rows through the whole path
+//! once before saying `Ready`, then again in up to `WARM_ROUNDS` rounds
+//! until real work comes: Chromium compiles a freshly loaded wasm function
+//! quickly on its first call and for speed only once it has run a while,
+//! and a large file's first call would pay for both.
 
 // Shared with the page, which uses parts the worker does not.
 #[path = "../engine_msg.rs"]
@@ -104,7 +107,9 @@ fn main() {
     wasm_bindgen_futures::spawn_local(keep_warm(working));
 }
 
-/// Rounds of warm-up after `Ready`, one task each, until real work comes.
+/// Rounds of warm-up after `Ready`, one task each, until real work comes
+/// (an import, or a call with 64 KB or more of rows; a smaller call, such as
+/// live mode's empty first answer, is answered between two rounds).
 /// Chromium compiles a wasm function for speed only once it has run a
 /// while, and a call already running never switches to the faster code: one
 /// round leaves the report's computation and the replies' encoding to run

@@ -5,6 +5,8 @@
 //!   is remembered, so a reload does not bring a mapping back); "Map columns
 //!   again" maps it and the figure appears; mapping it to something else
 //!   makes the figure follow;
+//! - a mapping applied once reads the next file with the same headers
+//!   without asking;
 //! - a thinner later file (date, e-mail and lines accepted only) keeps the
 //!   sessions and cost it lacks, also after a reload;
 //! - at 390×844 the staleness headline is inside the first screen and the
@@ -142,7 +144,8 @@ async fn saved_then_reload(app: &App, files: Value) -> Result<()> {
 
 /// Opens the files panel and every report in it, then clicks the file's
 /// "Map columns again" and waits for the column dialog.
-async fn map_again(app: &App, file: &str) -> Result<()> {
+/// Opens the panel of the files loaded, every file's report unfolded.
+async fn open_files_panel(app: &App) -> Result<()> {
     app.execute("window.scrollTo(0, 0);", Vec::new()).await?;
     let open = app
         .execute(
@@ -158,7 +161,12 @@ async fn map_again(app: &App, file: &str) -> Result<()> {
         "document.querySelectorAll('#files-panel details').forEach((d) => { d.open = true; });",
         Vec::new(),
     )
-    .await?;
+    .await
+    .map(drop)
+}
+
+async fn map_again(app: &App, file: &str) -> Result<()> {
+    open_files_panel(app).await?;
     app.click(&format!(
         "#files-panel article.file-report[data-file=\"{file}\"] button.map-again"
     ))
@@ -291,6 +299,63 @@ async fn a_column_of_numbers_the_importer_does_not_know_opens_the_dialog_and_map
         app.click("#mapping-skip").await?;
         app.wait_for_js("!document.getElementById('mapping-dialog')", TIMEOUT)
             .await?;
+        let errors = app.console_errors().await?;
+        assert!(errors.is_empty(), "the page logged errors: {errors:#?}");
+        Ok(())
+    })
+    .await
+}
+
+/// A later file with the headers of `CONVERSATIONS`: ben, 18 Nov, 2
+/// "conversations", 20 lines, $1.00. Read with the mapping applied to the
+/// first (conversations are sessions), the week's sessions become 10, lines
+/// 130, cost per active engineer $6.50 ÷ 2 = $3.25.
+const CONVERSATIONS_LATER: &str = "Date,Email,Conversations,Lines accepted,Spend (USD)\n\
+2026-11-18,ben@example.com,2,20,1.00\n";
+
+#[tokio::test]
+async fn a_mapping_applied_once_reads_the_next_file_with_the_same_headers_without_asking(
+) -> Result<()> {
+    let Some(app) = App::start().await? else {
+        return Ok(());
+    };
+    app.run(async |app| {
+        let dir = temp_dir()?;
+        let first = write(dir.path(), "conversations.csv", CONVERSATIONS)?;
+        let later = write(dir.path(), "conversations-later.csv", CONVERSATIONS_LATER)?;
+        app.set_viewport(DESKTOP.0, DESKTOP.1, false).await?;
+        app.open(PAGE).await?;
+        app.find("#file-input").await?;
+
+        let seen = upload(app, &first).await?;
+        app.wait_for("#mapping-dialog", TIMEOUT).await?;
+        app.select(
+            "#mapping-dialog tr[data-header=\"Conversations\"] select",
+            "sessions",
+        )
+        .await?;
+        app.click("#mapping-apply").await?;
+        app.wait_for_mark("scoreboard:import-end", seen, TIMEOUT)
+            .await?;
+        wait_for_cards(app, "the first file mapped", ["8", "110", "2.750000"]).await?;
+
+        // No dialog (the import would wait for it): the remembered mapping is applied.
+        upload_and_wait(app, &later).await?;
+        let s = wait_for_cards(
+            app,
+            "the later file read with the mapping",
+            ["10", "130", "3.250000"],
+        )
+        .await?;
+        assert_eq!(s["dialog"], Value::Null, "{s:#}");
+        open_files_panel(app).await?;
+        let note = app
+            .text("#files-panel article.file-report[data-file=\"conversations-later.csv\"] .notes")
+            .await?;
+        assert!(
+            note.contains("Columns read with the mapping you chose before"),
+            "the import report says which mapping read it: {note}"
+        );
         let errors = app.console_errors().await?;
         assert!(errors.is_empty(), "the page logged errors: {errors:#?}");
         Ok(())
