@@ -66,8 +66,14 @@ pub enum Request {
     /// The report over the user's table and the server's rows → `Computed`,
     /// its people posted apart, as JSON chunks in order.
     Compute(ComputeRequest),
-    /// The user's table in its stored form → `Saved`, its chunks posted with it.
-    Save,
+    /// Writes the user's data to IndexedDB (`engine_store`): the table as
+    /// the engine holds it, beside `meta`, the page's part of the meta
+    /// record (a JSON object: the roster, the import reports, …), and the
+    /// kept copies of files (`files[i]`'s bytes posted with the request, in
+    /// order) → `Stored`, or `Overtaken` when a `ClearStored` came first.
+    Store { meta: String, files: Vec<String> },
+    /// Removes the user's stored data (in order with `Store`s) → `Stored`.
+    ClearStored,
     /// The user's table read back from its stored form (the chunks posted
     /// with the request, in order) → `Restored`.
     Restore { version: u32, parts: TableParts },
@@ -186,7 +192,10 @@ pub enum Reply {
         table: TableInfo,
     },
     Computed(Box<Report>),
-    Saved(TableParts),
+    /// The stored data was written (or cleared).
+    Stored,
+    /// A `ClearStored` overtook the `Store`: nothing was written.
+    Overtaken,
     Restored(TableInfo),
     LiveTaken(LiveInfo),
     LiveBytes,

@@ -13,7 +13,8 @@ use scoreboard_core::{compute, SourceCoverage, UsageTable};
 use crate::engine_msg::{
     ComputeRequest, FileSummary, LiveInfo, MergeStep, Reply, Request, TableInfo,
 };
-use crate::table_store;
+use crate::error::StorageError;
+use crate::table_store::{self, TableParts};
 
 /// The server's rows (live mode), as its last answers left them: a table of
 /// their own, so a report over them alone (the usual live page) computes
@@ -92,10 +93,6 @@ impl EngineState {
                 }
                 other => (other, Vec::new()),
             },
-            Request::Save => match table_store::encode_table(&self.own) {
-                Ok((parts, chunks)) => (Reply::Saved(parts), chunks),
-                Err(e) => (Reply::Failed(e.to_string()), Vec::new()),
-            },
             Request::Restore { version, parts } => {
                 match table_store::decode_table(version, parts, &buffers) {
                     Ok(table) => {
@@ -117,7 +114,17 @@ impl EngineState {
                 }
             }
             Request::LiveBytes => (Reply::LiveBytes, self.live_bytes().into_iter().collect()),
+            // They wait on IndexedDB: `engine_store::answer` takes them first.
+            Request::Store { .. } | Request::ClearStored => (
+                Reply::Failed("the stored data's requests go to engine_store".into()),
+                Vec::new(),
+            ),
         }
+    }
+
+    /// The user's table in its stored form (`engine_store` writes it).
+    pub fn encode_own(&self) -> Result<(TableParts, Vec<Vec<u8>>), StorageError> {
+        table_store::encode_table(&self.own)
     }
 
     fn info(&self) -> TableInfo {

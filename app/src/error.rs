@@ -83,9 +83,9 @@ pub enum StorageError {
     Format { found: u32, reads: u32 },
     #[error("the stored data is incomplete ({read} of {expected} rows); load the files again")]
     Incomplete { read: u64, expected: u64 },
-    /// The engine could not read the stored table back (its own words).
+    /// The engine could not write the stored data or read it back (its own words).
     #[error("{0}")]
-    Restore(String),
+    Engine(String),
     /// A newer change, or "Clear all data", overtook this save: not a
     /// failure to report, the newer state is what gets written (or nothing).
     #[error("a newer change replaced this save before it was written")]

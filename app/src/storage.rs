@@ -4,42 +4,34 @@
 //! The merged table, the roster and the import reports go to IndexedDB
 //! (localStorage is limited to a few MB; a year of a large organisation is
 //! ~10⁶ rows). The engine, which holds the table, encodes it in chunks
-//! (`table_store`: person names interned, measures as a tuple) and reads
-//! them back; this module moves the chunks in and out of IndexedDB, written
-//! in one transaction so a reload never sees half a save. Copies of the files small enough to keep (for "Map columns
-//! again") are stored with them, under `file:<key>` in the meta store, and
-//! read back with the data. Small things (the view, remembered column mappings) live in
-//! localStorage under `scoreboard:`.
+//! (`table_store`: person names interned, measures as a tuple) and writes
+//! them itself with what this module sends it (`engine_store`), all in one
+//! transaction so a reload never sees half a save; this module reads them
+//! back and hands them to the engine. Copies of the files small enough to
+//! keep (for "Map columns again") are stored with them, under `file:<key>`
+//! in the meta store, and read back with the data. Small things (the view,
+//! remembered column mappings) live in localStorage under `scoreboard:`.
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use js_sys::{Array, Promise, Uint8Array};
+use js_sys::Uint8Array;
 use leptos::prelude::*;
 use scoreboard_core::model::PersonKey;
 use scoreboard_core::parse::Field;
 use scoreboard_core::{Roster, SourceCoverage};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{IdbDatabase, IdbRequest, IdbTransaction, IdbTransactionMode};
+use web_sys::{IdbDatabase, IdbTransactionMode};
 
-use crate::backend;
 use crate::engine_msg::{Reply, Request, TableInfo};
 use crate::error::{JsError, StorageError};
 use crate::state::{Ctx, Data, DemoInfo, FileReport, ViewState};
-use crate::table_store::{PRow, PRowV1, TableParts, FORMAT_VERSION};
+use crate::table_store::{self, PRow, PRowV1, TableParts, FORMAT_VERSION};
 use crate::util;
+use crate::{backend, idb};
 
-const DB_NAME: &str = "scoreboard";
-/// 2 (issue 13): the `live` store, the server's rows ([`crate::live_cache`]).
-const DB_VERSION: u32 = 2;
-const META: &str = "meta";
-const DAYS: &str = "days";
-/// The server's rows, kept apart from the user's data.
-const LIVE: &str = "live";
-const META_KEY: &str = "meta";
 const PREFIX: &str = "scoreboard:";
 
 /// Only the format number, read first to pick the row shape.
@@ -48,7 +40,9 @@ struct Version {
     version: u32,
 }
 
-#[derive(Serialize, Deserialize)]
+/// The meta record as `table_store::stored_meta` writes it: [`PageMeta`]
+/// and the table's parts.
+#[derive(Deserialize)]
 struct Meta<P> {
     version: u32,
     saved_at: String,
@@ -62,6 +56,16 @@ struct Meta<P> {
     /// The days each source covers, as the loads declared them (format 2).
     #[serde(default)]
     coverage: Vec<SourceCoverage>,
+}
+
+/// What the page keeps beside the table in the meta record; the engine
+/// adds the table's parts when it writes it.
+#[derive(Serialize)]
+struct PageMeta<'a> {
+    saved_at: String,
+    roster: &'a Option<Roster>,
+    files: &'a [FileReport],
+    demo: &'a Option<DemoInfo>,
 }
 
 // ---- copies of the files, for "Map columns again" ------------------------------
@@ -111,95 +115,6 @@ fn forget_other_files(ctx: Ctx, files: &[FileReport]) {
     });
 }
 
-fn file_key(key: &str) -> JsValue {
-    JsValue::from_str(&format!("file:{key}"))
-}
-
-// ---- IndexedDB plumbing ------------------------------------------------------
-
-fn request_promise(req: &IdbRequest) -> Promise {
-    let req = req.clone();
-    Promise::new(&mut |resolve, reject| {
-        let r2 = req.clone();
-        let ok = Closure::once_into_js(move || {
-            let v = r2.result().unwrap_or(JsValue::UNDEFINED);
-            let _ = resolve.call1(&JsValue::NULL, &v);
-        });
-        let r3 = req.clone();
-        let fail = Closure::once_into_js(move || {
-            let msg = r3
-                .error()
-                .ok()
-                .flatten()
-                .map_or_else(|| "IndexedDB request failed".to_string(), |e| e.message());
-            let _ = reject.call1(&JsValue::NULL, &JsValue::from_str(&msg));
-        });
-        req.set_onsuccess(Some(ok.unchecked_ref()));
-        req.set_onerror(Some(fail.unchecked_ref()));
-    })
-}
-
-fn transaction_done(tx: &IdbTransaction) -> Promise {
-    let tx = tx.clone();
-    Promise::new(&mut |resolve, reject| {
-        let ok = Closure::once_into_js(move || {
-            let _ = resolve.call0(&JsValue::NULL);
-        });
-        let t2 = tx.clone();
-        let reject2 = reject.clone();
-        let fail = Closure::once_into_js(move || {
-            let msg = t2.error().map_or_else(
-                || "the browser refused to store the data".to_string(),
-                |e| e.message(),
-            );
-            let _ = reject2.call1(&JsValue::NULL, &JsValue::from_str(&msg));
-        });
-        let t3 = tx.clone();
-        let abort = Closure::once_into_js(move || {
-            let msg = t3.error().map_or_else(
-                || "storing the data was aborted".to_string(),
-                |e| e.message(),
-            );
-            let _ = reject.call1(&JsValue::NULL, &JsValue::from_str(&msg));
-        });
-        tx.set_oncomplete(Some(ok.unchecked_ref()));
-        tx.set_onerror(Some(fail.unchecked_ref()));
-        tx.set_onabort(Some(abort.unchecked_ref()));
-    })
-}
-
-async fn open_db() -> Result<IdbDatabase, StorageError> {
-    let factory = web_sys::window()
-        .and_then(|w| w.indexed_db().ok().flatten())
-        .ok_or(StorageError::NoIndexedDb)?;
-    let req = factory
-        .open_with_u32(DB_NAME, DB_VERSION)
-        .map_err(JsError::from)?;
-    let upgrade_req = req.clone();
-    let on_upgrade = Closure::once_into_js(move |_e: web_sys::IdbVersionChangeEvent| {
-        if let Ok(db) = upgrade_req
-            .result()
-            .and_then(|v| v.dyn_into::<IdbDatabase>())
-        {
-            // Each call fails harmlessly for a store an older version made.
-            let _ = db.create_object_store(META);
-            let _ = db.create_object_store(DAYS);
-            let _ = db.create_object_store(LIVE);
-        }
-    });
-    req.set_onupgradeneeded(Some(on_upgrade.unchecked_ref()));
-    let db = JsFuture::from(request_promise(&req))
-        .await
-        .map_err(JsError::from)?;
-    db.dyn_into::<IdbDatabase>()
-        .map_err(|_| JsError::new("IndexedDB returned no database").into())
-}
-
-fn stores_tx(db: &IdbDatabase, mode: IdbTransactionMode) -> Result<IdbTransaction, JsError> {
-    let names = Array::of2(&JsValue::from_str(META), &JsValue::from_str(DAYS));
-    Ok(db.transaction_with_str_sequence_and_mode(&names, mode)?)
-}
-
 // ---- save -----------------------------------------------------------------------
 
 /// Marks the data as changed and saves it in the background (one save at a
@@ -230,21 +145,6 @@ pub fn schedule_save(ctx: Ctx) {
     });
 }
 
-/// The user's table in its stored form, from the engine (none runs when
-/// nothing was ever loaded or read back: an empty table).
-async fn encoded_table(ctx: Ctx) -> Result<(TableParts, Vec<Uint8Array>), StorageError> {
-    let Some(backend) = backend::running(ctx) else {
-        return Ok((TableParts::default(), Vec::new()));
-    };
-    match backend.call(Request::Save, Vec::new()).await {
-        Ok((Reply::Saved(parts), chunks)) => Ok((parts, chunks)),
-        Ok((Reply::Failed(why), _)) | Err(why) => Err(StorageError::Encode(why)),
-        Ok(_) => Err(StorageError::Encode(
-            "the engine answered something else".into(),
-        )),
-    }
-}
-
 async fn save(ctx: Ctx) -> Result<(), StorageError> {
     // The engine lost its rows: what is stored is the data, not this page.
     if ctx.jobs.engine_lost.get_value() {
@@ -252,25 +152,13 @@ async fn save(ctx: Ctx) -> Result<(), StorageError> {
     }
     let revision = ctx.jobs.revision;
     let rev = revision.get_value();
-    let stale = || revision.get_value() != rev;
-    let (parts, chunks) = encoded_table(ctx).await?;
-    if stale() {
-        return Err(StorageError::Stale);
-    }
     let meta = ctx.data.with_untracked(|d| {
-        let meta = Meta {
-            coverage: parts.coverage,
-            version: FORMAT_VERSION,
+        serde_json::to_string(&PageMeta {
             saved_at: String::from(js_sys::Date::new_0().to_iso_string()),
-            persons: parts.persons,
-            periods: parts.periods,
-            roster: d.roster.clone(),
-            files: d.files.clone(),
-            demo: d.demo.clone(),
-            chunks: chunks.len() as u32,
-            day_rows: parts.day_rows,
-        };
-        serde_json::to_vec(&meta)
+            roster: &d.roster,
+            files: &d.files,
+            demo: &d.demo,
+        })
     });
     let meta = meta.map_err(|e| StorageError::Encode(e.to_string()))?;
     let files = ctx.data.with_untracked(|d| {
@@ -281,47 +169,34 @@ async fn save(ctx: Ctx) -> Result<(), StorageError> {
             .filter_map(|k| kept_file(ctx, k).map(|b| (k.to_string(), b)))
             .collect::<Vec<_>>()
     });
-
-    let db = open_db().await?;
-    // Checked again just before writing: a "Clear all data" (or a newer
-    // change) since the start wins; transactions run in creation order.
-    if stale() {
-        db.close();
-        return Err(StorageError::Stale);
-    }
-    let tx = stores_tx(&db, IdbTransactionMode::Readwrite)?;
-    let done = transaction_done(&tx);
-    let meta_store = tx.object_store(META).map_err(JsError::from)?;
-    let days_store = tx.object_store(DAYS).map_err(JsError::from)?;
-    days_store.clear().map_err(JsError::from)?;
-    // The meta store holds the meta and the kept files: cleared, so copies
-    // of files no longer loaded go with them.
-    meta_store.clear().map_err(JsError::from)?;
-    meta_store
-        .put_with_key(
-            &Uint8Array::from(meta.as_slice()),
-            &JsValue::from_str(META_KEY),
-        )
-        .map_err(JsError::from)?;
-    for (key, bytes) in &files {
-        meta_store
-            .put_with_key(&Uint8Array::from(bytes.as_slice()), &file_key(key))
-            .map_err(JsError::from)?;
-    }
-    // One put at a time, each issued from the previous one's success: the
-    // transaction stays active, and copying the chunks into the store is
-    // spread over many short tasks instead of one long one.
-    for (i, c) in chunks.iter().enumerate() {
-        let req = days_store
-            .put_with_key(c, &JsValue::from_f64(i as f64))
-            .map_err(JsError::from)?;
-        JsFuture::from(request_promise(&req))
+    // The engine writes the table it holds, and the rest with it.
+    if let Some(backend) = backend::running(ctx) {
+        let keys = files.iter().map(|(k, _)| k.clone()).collect();
+        let bytes = files
+            .iter()
+            .map(|(_, b)| Uint8Array::from(b.as_slice()))
+            .collect();
+        return match backend
+            .call(Request::Store { meta, files: keys }, bytes)
             .await
-            .map_err(JsError::from)?;
+        {
+            Ok((Reply::Stored, _)) => Ok(()),
+            Ok((Reply::Overtaken, _)) => Err(StorageError::Stale),
+            Ok((Reply::Failed(why), _)) | Err(why) => Err(StorageError::Engine(why)),
+            Ok(_) => Err(StorageError::Engine(
+                "the engine answered something else".into(),
+            )),
+        };
     }
-    JsFuture::from(done).await.map_err(JsError::from)?;
-    db.close();
-    Ok(())
+    // None runs: nothing was ever loaded or read back (a roster alone).
+    let meta = table_store::stored_meta(&meta, TableParts::default(), 0)?;
+    let files: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(k, b)| (k.as_str(), b.as_slice()))
+        .collect();
+    // Checked just before the write's transaction is made: a "Clear all
+    // data" (or a newer change) since the start wins.
+    idb::write_data(&meta, &files, &[], || revision.get_value() == rev).await
 }
 
 // ---- the server's rows (crate::live_cache encodes them) -------------------------
@@ -332,17 +207,17 @@ const LIVE_ETAG: &str = "etag";
 
 /// The server's rows kept at the last visit (compact encoding) and their `ETag`.
 pub async fn kept_live_rows() -> Result<Option<(Uint8Array, Option<String>)>, StorageError> {
-    let db = open_db().await?;
+    let db = idb::open_db().await?;
     let tx = db
-        .transaction_with_str_and_mode(LIVE, IdbTransactionMode::Readonly)
+        .transaction_with_str_and_mode(idb::LIVE, IdbTransactionMode::Readonly)
         .map_err(JsError::from)?;
-    let store = tx.object_store(LIVE).map_err(JsError::from)?;
+    let store = tx.object_store(idb::LIVE).map_err(JsError::from)?;
     let get = |key: &str| store.get(&JsValue::from_str(key)).map_err(JsError::from);
     let (rows_req, etag_req) = (get(LIVE_ROWS)?, get(LIVE_ETAG)?);
-    let rows = JsFuture::from(request_promise(&rows_req))
+    let rows = JsFuture::from(idb::request_promise(&rows_req))
         .await
         .map_err(JsError::from)?;
-    let etag = JsFuture::from(request_promise(&etag_req))
+    let etag = JsFuture::from(idb::request_promise(&etag_req))
         .await
         .map_err(JsError::from)?;
     db.close();
@@ -358,12 +233,12 @@ pub async fn keep_live_rows(bytes: &Uint8Array, etag: Option<&str>) -> Result<()
     if bytes.length() == 0 {
         return Ok(());
     }
-    let db = open_db().await?;
+    let db = idb::open_db().await?;
     let tx = db
-        .transaction_with_str_and_mode(LIVE, IdbTransactionMode::Readwrite)
+        .transaction_with_str_and_mode(idb::LIVE, IdbTransactionMode::Readwrite)
         .map_err(JsError::from)?;
-    let done = transaction_done(&tx);
-    let store = tx.object_store(LIVE).map_err(JsError::from)?;
+    let done = idb::transaction_done(&tx);
+    let store = tx.object_store(idb::LIVE).map_err(JsError::from)?;
     store
         .put_with_key(bytes, &JsValue::from_str(LIVE_ROWS))
         .map_err(JsError::from)?;
@@ -382,19 +257,19 @@ pub async fn keep_live_rows(bytes: &Uint8Array, etag: Option<&str>) -> Result<()
 /// Reads the stored data back; `Ok(None)` when nothing is stored. The
 /// stored copies of files go back into `ctx`'s kept files.
 pub async fn load(ctx: Ctx) -> Result<Option<Data>, StorageError> {
-    let db = open_db().await?;
+    let db = idb::open_db().await?;
     let result = load_from(ctx, &db).await;
     db.close();
     result
 }
 
 async fn load_from(ctx: Ctx, db: &IdbDatabase) -> Result<Option<Data>, StorageError> {
-    let tx = stores_tx(db, IdbTransactionMode::Readonly)?;
+    let tx = idb::data_tx(db, IdbTransactionMode::Readonly)?;
     let meta_req = tx
-        .object_store(META)
-        .and_then(|s| s.get(&JsValue::from_str(META_KEY)))
+        .object_store(idb::META)
+        .and_then(|s| s.get(&JsValue::from_str(idb::META_KEY)))
         .map_err(JsError::from)?;
-    let meta = JsFuture::from(request_promise(&meta_req))
+    let meta = JsFuture::from(idb::request_promise(&meta_req))
         .await
         .map_err(JsError::from)?;
     if meta.is_undefined() || meta.is_null() {
@@ -407,13 +282,13 @@ async fn load_from(ctx: Ctx, db: &IdbDatabase) -> Result<Option<Data>, StorageEr
     let mut chunks = Vec::with_capacity(meta.chunks as usize);
     for i in 0..meta.chunks {
         let tx = db
-            .transaction_with_str_and_mode(DAYS, IdbTransactionMode::Readonly)
+            .transaction_with_str_and_mode(idb::DAYS, IdbTransactionMode::Readonly)
             .map_err(JsError::from)?;
         let req = tx
-            .object_store(DAYS)
+            .object_store(idb::DAYS)
             .and_then(|s| s.get(&JsValue::from_f64(f64::from(i))))
             .map_err(JsError::from)?;
-        let chunk = JsFuture::from(request_promise(&req))
+        let chunk = JsFuture::from(idb::request_promise(&req))
             .await
             .map_err(JsError::from)?;
         if chunk.is_undefined() || chunk.is_null() {
@@ -510,7 +385,7 @@ async fn restore_table(
         .await
     {
         Ok((Reply::Restored(info), _)) => Ok(info),
-        Ok((Reply::Failed(why), _)) => Err(StorageError::Restore(why)),
+        Ok((Reply::Failed(why), _)) => Err(StorageError::Engine(why)),
         Ok(_) => Err(StorageError::Unreadable(
             "the engine answered something else".into(),
         )),
@@ -524,13 +399,13 @@ async fn restore_table(
 /// A kept file's stored copy (one short read transaction).
 async fn read_kept(db: &IdbDatabase, key: &str) -> Result<Option<Vec<u8>>, JsError> {
     let tx = db
-        .transaction_with_str_and_mode(META, IdbTransactionMode::Readonly)
+        .transaction_with_str_and_mode(idb::META, IdbTransactionMode::Readonly)
         .map_err(JsError::from)?;
     let req = tx
-        .object_store(META)
-        .and_then(|s| s.get(&file_key(key)))
+        .object_store(idb::META)
+        .and_then(|s| s.get(&idb::file_key(key)))
         .map_err(JsError::from)?;
-    let v = JsFuture::from(request_promise(&req))
+    let v = JsFuture::from(idb::request_promise(&req))
         .await
         .map_err(JsError::from)?;
     Ok((!v.is_undefined() && !v.is_null()).then(|| Uint8Array::new(&v).to_vec()))
@@ -552,21 +427,26 @@ pub async fn clear_all(ctx: Ctx) -> Result<(), StorageError> {
             let _ = ls.remove_item(&k);
         }
     }
-    let db = open_db().await?;
-    let tx = stores_tx(&db, IdbTransactionMode::Readwrite)?;
-    let done = transaction_done(&tx);
-    tx.object_store(META)
-        .and_then(|s| s.clear())
-        .map_err(JsError::from)?;
-    tx.object_store(DAYS)
-        .and_then(|s| s.clear())
-        .map_err(JsError::from)?;
-    JsFuture::from(done).await.map_err(JsError::from)?;
+    // The engine writes the data, so it clears it too: in order with its
+    // writes, a save it began before this writes nothing after it.
+    match backend::running(ctx) {
+        Some(backend) => match backend.call(Request::ClearStored, Vec::new()).await {
+            Ok((Reply::Stored, _)) => {}
+            Ok((Reply::Failed(why), _)) | Err(why) => return Err(StorageError::Engine(why)),
+            Ok(_) => {
+                return Err(StorageError::Engine(
+                    "the engine answered something else".into(),
+                ))
+            }
+        },
+        None => idb::clear_data().await?,
+    }
+    let db = idb::open_db().await?;
     let tx = db
-        .transaction_with_str_and_mode(LIVE, IdbTransactionMode::Readwrite)
+        .transaction_with_str_and_mode(idb::LIVE, IdbTransactionMode::Readwrite)
         .map_err(JsError::from)?;
-    let done = transaction_done(&tx);
-    tx.object_store(LIVE)
+    let done = idb::transaction_done(&tx);
+    tx.object_store(idb::LIVE)
         .and_then(|s| s.clear())
         .map_err(JsError::from)?;
     JsFuture::from(done).await.map_err(JsError::from)?;

@@ -3,8 +3,9 @@
 //! [`CHUNK_ROWS`], period rows and the declared coverage beside them. The
 //! engine owns the table, so this encoding runs where it runs (the worker,
 //! `src/bin/engine_worker.rs`, which includes this file by path; or the
-//! page when no worker runs); `storage` only moves the bytes in and out of
-//! IndexedDB and keeps the meta record around [`TableParts`].
+//! page when no worker runs), and so does the write (`engine_store`); the
+//! page reads the bytes back (`storage::load`) and keeps the meta record
+//! around [`TableParts`].
 
 use std::collections::HashMap;
 
@@ -62,6 +63,29 @@ pub fn encode_table(table: &UsageTable) -> Result<(TableParts, Vec<Vec<u8>>), St
         },
         chunks,
     ))
+}
+
+/// The meta record as stored: the page's part (`page_meta`, a JSON object
+/// of what the page keeps beside the table: `storage::PageMeta`) with the
+/// table's `parts`, its number of chunks and the format added. Read back by
+/// `storage::load` as one record.
+pub fn stored_meta(
+    page_meta: &str,
+    parts: TableParts,
+    chunks: usize,
+) -> Result<Vec<u8>, StorageError> {
+    let encode = |e: serde_json::Error| StorageError::Encode(e.to_string());
+    let mut meta: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(page_meta).map_err(encode)?;
+    let serde_json::Value::Object(parts) = serde_json::to_value(parts).map_err(encode)? else {
+        return Err(StorageError::Encode(
+            "the table's parts are not a record".into(),
+        ));
+    };
+    meta.extend(parts);
+    meta.insert("version".into(), FORMAT_VERSION.into());
+    meta.insert("chunks".into(), chunks.into());
+    serde_json::to_vec(&meta).map_err(encode)
 }
 
 /// The table stored as `parts` and `chunks` in format `version` (1 or 2).

@@ -3,7 +3,7 @@
 //! the first file import, data stored in this browser, live mode; never on
 //! a first visit). It holds the data (`engine_state`): it reads a dropped
 //! `File` in slices straight into core's `ImportStream`, keeps the file's
-//! table, merges it, encodes it for storage, takes the server's rows and
+//! table, merges it, encodes and writes it to IndexedDB, takes the server's rows and
 //! computes the report, so none of that runs on the page's thread.
 //! Messages: `engine_msg` (shared with the page). Built for speed (Cargo
 //! profile `wasm-worker`), unlike the page's own wasm.
@@ -21,6 +21,11 @@ mod engine_msg;
 #[path = "../engine_state.rs"]
 #[allow(dead_code)]
 mod engine_state;
+#[path = "../engine_store.rs"]
+mod engine_store;
+#[path = "../idb.rs"]
+#[allow(dead_code)]
+mod idb;
 #[path = "../table_store.rs"]
 #[allow(dead_code)]
 mod table_store;
@@ -93,9 +98,14 @@ fn main() {
                 if buffers.iter().map(Vec::len).sum::<usize>() >= 64 * 1024 {
                     at_work.set(true);
                 }
-                let (reply, out) = state.borrow_mut().answer(request, buffers);
-                post_with(&FromEngine::Reply { id, reply }, &out);
-                post_memory();
+                // Answered in order; writing the stored data waits on
+                // IndexedDB, and calls after it are answered meanwhile.
+                let state = state.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    let (reply, out) = engine_store::answer(state, request, buffers).await;
+                    post_with(&FromEngine::Reply { id, reply }, &out);
+                    post_memory();
+                });
             }
             // Only a page of another version could send this: nothing to answer.
             Err(_) => {}
@@ -324,7 +334,7 @@ fn warm_up() {
             },
             Vec::new(),
         );
-        let _ = state.answer(engine_msg::Request::Save, Vec::new());
+        let _ = state.encode_own();
         let opts = scoreboard_core::ReportOptions {
             as_of: chrono::NaiveDate::from_ymd_opt(2025, 12, 31).unwrap_or_default(),
             window: scoreboard_core::WindowSpec::LastWeeks { weeks: 8 },
