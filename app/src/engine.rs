@@ -77,7 +77,7 @@ impl Backend {
 
 /// The page's own engine answers `request`. With the page's `split`
 /// feature this is a wasm module of its own (the table, the merge, core's
-/// `compute`, the stored table's codec and its write, the compact rows decoder), fetched
+/// `compute`, the stored table's codec, `engine_store`, the compact rows decoder), fetched
 /// the first time a browser that could not start the worker needs it: the
 /// worker holds the same engine, so no other page carries it.
 #[cfg_attr(feature = "split", leptos::lazy)]

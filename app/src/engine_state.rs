@@ -1,8 +1,10 @@
 //! The data the engine holds and what it does with it: the one place on the
-//! page's side where tables are merged, stored and computed. It runs in the
-//! engine worker (`src/bin/engine_worker.rs` includes this file by path),
-//! or on the page when no worker runs (`engine::Backend::Here`), answering
-//! the same [`Request`]s either way. Pure: no browser API, no clock.
+//! page's side where tables are merged, encoded for storage and computed. It
+//! runs in the engine worker (`src/bin/engine_worker.rs` includes this file
+//! by path), or on the page when no worker runs (`engine::Backend::Here`),
+//! answering the same [`Request`]s either way, but for the two that wait on
+//! IndexedDB (`engine_store` answers them, writing what this encodes).
+//! Pure: no browser API, no clock.
 
 use std::collections::HashMap;
 

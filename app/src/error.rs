@@ -86,8 +86,9 @@ pub enum StorageError {
     /// The engine could not write the stored data or read it back (its own words).
     #[error("{0}")]
     Engine(String),
-    /// A newer change, or "Clear all data", overtook this save: not a
-    /// failure to report, the newer state is what gets written (or nothing).
+    /// "Clear all data" (or, when no engine runs, a newer change) overtook
+    /// this save: not a failure to report, the newer state is what gets
+    /// written (or nothing).
     #[error("a newer change replaced this save before it was written")]
     Stale,
 }

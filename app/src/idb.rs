@@ -146,6 +146,23 @@ async fn write_in(
 ) -> Result<(), StorageError> {
     let tx = data_tx(db, IdbTransactionMode::Readwrite)?;
     let done = transaction_done(&tx);
+    let written = put_all(&tx, meta, files, chunks).await;
+    if written.is_err() {
+        // Left alone, the transaction would commit what was put so far: a
+        // meta record counting chunks that are not there.
+        let _ = tx.abort();
+        return written;
+    }
+    JsFuture::from(done).await.map_err(JsError::from)?;
+    Ok(())
+}
+
+async fn put_all(
+    tx: &IdbTransaction,
+    meta: &[u8],
+    files: &[(&str, &[u8])],
+    chunks: &[Vec<u8>],
+) -> Result<(), StorageError> {
     let meta_store = tx.object_store(META).map_err(JsError::from)?;
     let days_store = tx.object_store(DAYS).map_err(JsError::from)?;
     days_store.clear().map_err(JsError::from)?;
@@ -174,7 +191,6 @@ async fn write_in(
             .await
             .map_err(JsError::from)?;
     }
-    JsFuture::from(done).await.map_err(JsError::from)?;
     Ok(())
 }
 

@@ -376,13 +376,17 @@ async fn merge_into_data(
 
 /// Runs `steps` on the user's table in the engine and takes the table's
 /// new size into the data (not notified: the caller notifies once); the
-/// counts of the `Add` steps, in order.
+/// counts of the `Add` steps, in order. The caller takes the rest of the
+/// merge into the data (the files' reports) before its next await: a save
+/// waits while a merge runs (`Jobs::merging`), not after it.
 async fn merge(
     ctx: Ctx,
     steps: Vec<MergeStep>,
 ) -> Result<Vec<scoreboard_core::table::MergeCount>, String> {
     let backend = backend(ctx).await;
+    ctx.jobs.merging.update_value(|n| *n += 1);
     let answer = backend.call(Request::Merge { steps }, Vec::new()).await;
+    ctx.jobs.merging.update_value(|n| *n = n.saturating_sub(1));
     match answer {
         Ok((Reply::Merged { counts, table }, _)) => {
             ctx.data.update_untracked(|d| d.table = table);
@@ -1105,7 +1109,7 @@ fn blob_of(bytes: &[u8]) -> Result<web_sys::Blob, JsError> {
 /// Starts loading the engine worker if it is not loaded yet, with the
 /// import code (`run_job`'s module) when the user is about to pick or drop
 /// files (pointer on "Add files", files dragged over the page), so both
-/// arrive while they choose.
+/// arrive while they choose; then the dashboard's sections.
 pub fn warm_engine(ctx: Ctx) {
     // Whatever started the engine (live mode, stored data) did not load the
     // import code: its first call would fetch and compile it after the pick.
@@ -1115,6 +1119,15 @@ pub fn warm_engine(ctx: Ctx) {
         leptos::task::spawn_local(__preload_run_job());
     }
     backend::start(ctx);
+    // After the engine, which they would slow down: fetched once the file
+    // is being read, they held the page's thread (36 ms at 100 k rows) and
+    // the browser's while the worker parsed.
+    if !ctx.jobs.dashboard_preloaded.get_value() {
+        leptos::task::spawn_local(async move {
+            backend::backend(ctx).await;
+            crate::components::preload_dashboard(ctx);
+        });
+    }
 }
 
 /// The file read in the worker: progress, then its import (its table kept

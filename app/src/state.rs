@@ -364,8 +364,9 @@ pub struct Jobs {
     pub saving: StoredValue<bool>,
     /// …and whether the data changed meanwhile (another save follows).
     pub save_again: StoredValue<bool>,
-    /// Counts changes of the data and clears: a save overtaken by a newer
-    /// revision stops without writing (`StorageError::Stale`).
+    /// Counts changes of the data and clears: a save the page writes itself
+    /// (no engine runs) stops without writing when overtaken by a newer
+    /// revision (`StorageError::Stale`); the engine's stop at a clear.
     pub revision: StoredValue<u64>,
     /// True while the live rows are fetched again (`live::refresh`).
     pub refreshing: StoredValue<bool>,
@@ -375,6 +376,13 @@ pub struct Jobs {
     /// Reports asked of the engine and not answered yet, and the number of
     /// the latest asked (an older answer arriving after it is not shown).
     pub computing: StoredValue<(u32, u64)>,
+    /// Merges asked of the engine whose answer the page has not taken into
+    /// its data yet: a save waits for none, so the meta it sends (the
+    /// files' reports) describes the table the engine writes beside it.
+    pub merging: StoredValue<u32>,
+    /// Who waits for the reports asked to be answered
+    /// (`backend::report_settled`), woken when `computing` drops to none.
+    pub settled: StoredValue<Vec<futures::channel::oneshot::Sender<()>>, LocalStorage>,
     /// Set when the engine worker failed: the rows it held are gone from
     /// this page, so nothing is saved over the stored data (a reload reads
     /// it back) and no report is asked of the empty engine that replaced it.
@@ -397,6 +405,8 @@ impl Jobs {
             refreshing: StoredValue::new(false),
             cancel: StoredValue::new(false),
             computing: StoredValue::new((0, 0)),
+            merging: StoredValue::new(0),
+            settled: StoredValue::new_local(Vec::new()),
             engine_lost: StoredValue::new(false),
             dashboard_preloaded: StoredValue::new(false),
             import_code_preloaded: StoredValue::new(false),

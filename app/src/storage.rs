@@ -152,6 +152,11 @@ async fn save(ctx: Ctx) -> Result<(), StorageError> {
     }
     let revision = ctx.jobs.revision;
     let rev = revision.get_value();
+    // The engine writes its table as it is when the request arrives, so the
+    // page's part must not lag a merge it has already made.
+    while ctx.jobs.merging.get_value() > 0 {
+        util::sleep_ms(10).await;
+    }
     let meta = ctx.data.with_untracked(|d| {
         serde_json::to_string(&PageMeta {
             saved_at: String::from(js_sys::Date::new_0().to_iso_string()),
@@ -182,7 +187,11 @@ async fn save(ctx: Ctx) -> Result<(), StorageError> {
         {
             Ok((Reply::Stored, _)) => Ok(()),
             Ok((Reply::Overtaken, _)) => Err(StorageError::Stale),
-            Ok((Reply::Failed(why), _)) | Err(why) => Err(StorageError::Engine(why)),
+            Ok((Reply::Failed(why), _)) => Err(StorageError::Engine(why)),
+            Err(why) => {
+                backend::engine_failed(ctx, &why);
+                Err(StorageError::Engine(why))
+            }
             Ok(_) => Err(StorageError::Engine(
                 "the engine answered something else".into(),
             )),
@@ -414,7 +423,8 @@ async fn read_kept(db: &IdbDatabase, key: &str) -> Result<Option<Vec<u8>>, JsErr
 /// Removes everything Scoreboard stored in this browser: the data, the
 /// copies of the files, the remembered column mappings and the view.
 pub async fn clear_all(ctx: Ctx) -> Result<(), StorageError> {
-    // A save under way sees a newer revision and writes nothing.
+    // A save under way writes nothing: the page's own sees a newer
+    // revision, the engine's the `ClearStored` below.
     ctx.jobs.revision.update_value(|r| *r += 1);
     ctx.kept.update_value(|kept| kept.files.clear());
     if let Some(ls) = util::local_storage() {
@@ -429,19 +439,37 @@ pub async fn clear_all(ctx: Ctx) -> Result<(), StorageError> {
     }
     // The engine writes the data, so it clears it too: in order with its
     // writes, a save it began before this writes nothing after it.
-    match backend::running(ctx) {
+    // If it cannot, the page clears it (a worker that failed writes nothing
+    // more); the server's rows kept go either way.
+    let by_engine = match backend::running(ctx) {
         Some(backend) => match backend.call(Request::ClearStored, Vec::new()).await {
-            Ok((Reply::Stored, _)) => {}
-            Ok((Reply::Failed(why), _)) | Err(why) => return Err(StorageError::Engine(why)),
-            Ok(_) => {
-                return Err(StorageError::Engine(
-                    "the engine answered something else".into(),
-                ))
+            Ok((Reply::Stored, _)) => true,
+            Err(why) => {
+                backend::engine_failed(ctx, &why);
+                false
             }
+            Ok(_) => false,
         },
-        None => idb::clear_data().await?,
-    }
+        None => false,
+    };
+    let cleared = if by_engine {
+        Ok(())
+    } else {
+        idb::clear_data().await
+    };
+    let live_cleared = clear_live().await;
+    cleared.and(live_cleared)
+}
+
+/// Forgets the server's rows kept at the last visit.
+async fn clear_live() -> Result<(), StorageError> {
     let db = idb::open_db().await?;
+    let cleared = clear_live_in(&db).await;
+    db.close();
+    cleared
+}
+
+async fn clear_live_in(db: &IdbDatabase) -> Result<(), StorageError> {
     let tx = db
         .transaction_with_str_and_mode(idb::LIVE, IdbTransactionMode::Readwrite)
         .map_err(JsError::from)?;
@@ -450,7 +478,6 @@ pub async fn clear_all(ctx: Ctx) -> Result<(), StorageError> {
         .and_then(|s| s.clear())
         .map_err(JsError::from)?;
     JsFuture::from(done).await.map_err(JsError::from)?;
-    db.close();
     Ok(())
 }
 
@@ -659,8 +686,8 @@ mod browser_tests {
         let ctx = test_support::ctx();
         clear_all(ctx).await.unwrap();
         sample(ctx, 20, 30);
-        // The save waits for the engine's encoding; "Clear all data" starts
-        // then, so the save must notice and write nothing.
+        // The save waits for the engine to open IndexedDB; "Clear all data"
+        // starts then, so the save must notice and write nothing.
         let (saved, cleared) = futures::future::join(save(ctx), clear_all(ctx)).await;
         assert_eq!(saved, Err(StorageError::Stale));
         cleared.unwrap();
