@@ -117,8 +117,12 @@ fn forget_other_files(ctx: Ctx, files: &[FileReport]) {
 
 // ---- save -----------------------------------------------------------------------
 
-/// Marks the data as changed and saves it in the background (one save at a
-/// time; a change during a save triggers another one after it).
+/// The longest a save waits for the page to be idle.
+const SAVE_WAIT_MAX_MS: u32 = 2_000;
+
+/// Marks the data as changed and saves it in the background, once the page
+/// is idle (one save at a time; a change during a save triggers another one
+/// after it).
 pub fn schedule_save(ctx: Ctx) {
     let jobs = ctx.jobs;
     jobs.revision.update_value(|r| *r += 1);
@@ -129,6 +133,10 @@ pub fn schedule_save(ctx: Ctx) {
     jobs.saving.set_value(true);
     leptos::task::spawn_local(async move {
         loop {
+            // Once the page is idle: the engine's encoding and the browser's
+            // writes, on a machine of two cores, made the frames that build
+            // the dashboard's sections after an import 20-40 ms longer.
+            util::when_idle(SAVE_WAIT_MAX_MS).await;
             jobs.save_again.set_value(false);
             match save(ctx).await {
                 // A newer change or a clear overtook it: nothing to tell.

@@ -215,6 +215,26 @@ pub async fn sleep_ms(ms: i32) {
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
+/// Waits until the page's thread is idle (`requestIdleCallback`), at most
+/// `max_ms`; a browser without it waits `max_ms`.
+pub async fn when_idle(max_ms: u32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let Some(w) = web_sys::window() else {
+            let _ = resolve.call0(&JsValue::NULL);
+            return;
+        };
+        let options = web_sys::IdleRequestOptions::new();
+        options.set_timeout(max_ms);
+        if w.request_idle_callback_with_options(&resolve, &options)
+            .is_err()
+        {
+            let _ =
+                w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, max_ms as i32);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
 /// Waits until the DOM of the last update has been painted: the next
 /// animation frame, then a task, which runs once that frame's rendering is
 /// done (a second frame would wait up to 16 ms more for nothing).

@@ -214,6 +214,9 @@ fn post_memory() {
 /// Bytes read from a file at a time: a few round trips for a large file,
 /// and never the whole of it held twice (here and in the table).
 const READ_SLICE: f64 = 4.0 * 1024.0 * 1024.0;
+/// The first slice is smaller, so parsing starts sooner (a 4 MB read took
+/// 23 ms before any row was parsed, a quarter of a 100 k-row import).
+const FIRST_SLICE: f64 = 1024.0 * 1024.0;
 
 /// The file's import; `None` when the page cancelled it (`cancelled` holds
 /// its id). The file's first `head_len` bytes are copied into `head`.
@@ -235,17 +238,17 @@ async fn read(
             error::JsError::from(e)
         ),
     };
-    // The file in slices of READ_SLICE bytes, the next one asked for before
+    // The file in slices of READ_SLICE bytes (the first FIRST_SLICE), the next one asked for before
     // the current one is parsed, so reading and parsing overlap. Each read is
     // a round trip to the browser's file store, which `Blob.stream()` made in
     // small chunks.
-    let slice = |at: f64| -> Result<JsFuture, ImportError> {
+    let slice = |at: f64, len: f64| -> Result<JsFuture, ImportError> {
         let part = blob
-            .slice_with_f64_and_f64(at, (at + READ_SLICE).min(size))
+            .slice_with_f64_and_f64(at, (at + len).min(size))
             .map_err(could_not_read)?;
         Ok(JsFuture::from(part.array_buffer()))
     };
-    let mut next = (size > 0.0).then(|| slice(0.0)).transpose()?;
+    let mut next = (size > 0.0).then(|| slice(0.0, FIRST_SLICE)).transpose()?;
     let mut buf = Vec::new();
     let mut done = 0.0;
     let mut last_post = 0.0;
@@ -260,7 +263,7 @@ async fn read(
             break;
         }
         if done + len < size {
-            next = Some(slice(done + len)?);
+            next = Some(slice(done + len, READ_SLICE)?);
         }
         buf.resize(chunk.length() as usize, 0);
         chunk.copy_to(&mut buf);
