@@ -52,6 +52,7 @@ pub fn new_ctx(view: ViewState) -> Ctx {
         last_batch: RwSignal::new(Vec::new()),
         notice: RwSignal::new(None),
         restored: RwSignal::new(false),
+        fonts_wanted: RwSignal::new(false),
         live,
         jobs: Jobs::new(),
         kept: StoredValue::new_local(KeptFiles::default()),

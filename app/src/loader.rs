@@ -1119,6 +1119,9 @@ pub fn warm_engine(ctx: Ctx) {
         leptos::task::spawn_local(__preload_run_job());
     }
     backend::start(ctx);
+    if !ctx.fonts_wanted.get_untracked() {
+        ctx.fonts_wanted.set(true);
+    }
     // After the engine, which they would slow down: fetched once the file
     // is being read, they held the page's thread (36 ms at 100 k rows) and
     // the browser's while the worker parsed.

@@ -290,6 +290,9 @@ pub struct Ctx {
     pub notice: RwSignal<Option<String>>,
     /// True once stored data has been read back (or found missing).
     pub restored: RwSignal<bool>,
+    /// Set when the user is about to load files (`loader::warm_engine`): the
+    /// first screen's type is laid out unseen meanwhile (`FontPrimer`).
+    pub fonts_wanted: RwSignal<bool>,
     /// The server's rows and source status when `scoreboard serve` serves the page (`live`).
     pub live: RwSignal<Option<Live>>,
     /// The background work under way (imports, saves, live refreshes).
