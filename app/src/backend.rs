@@ -86,6 +86,16 @@ pub fn engine_failed(ctx: Ctx, why: &str) {
     }
 }
 
+/// The worker failed when nothing it held was wanted any more (the data was
+/// being cleared): the page's own engine takes over, and nothing is lost.
+pub fn engine_replaced(ctx: Ctx) {
+    if let Some(Backend::Worker(engine)) = running(ctx) {
+        engine.stop();
+    }
+    ctx.engine
+        .set_value(Slot::Ready(Backend::Here(Rc::default())));
+}
+
 /// Keeps `ctx.report` computed for the view, the data and the server's
 /// rows by the engine, which holds the rows (a roster alone too: its
 /// people, none started); with nothing loaded there is no report. The

@@ -151,6 +151,8 @@ async fn write_in(
         // Left alone, the transaction would commit what was put so far: a
         // meta record counting chunks that are not there.
         let _ = tx.abort();
+        // Its end is awaited (a rejection), so none is left unhandled.
+        let _ = JsFuture::from(done).await;
         return written;
     }
     JsFuture::from(done).await.map_err(JsError::from)?;

@@ -1125,7 +1125,8 @@ pub fn warm_engine(ctx: Ctx) {
     // After the engine, which they would slow down: fetched once the file
     // is being read, they held the page's thread (36 ms at 100 k rows) and
     // the browser's while the worker parsed.
-    if !ctx.jobs.dashboard_preloaded.get_value() {
+    if !ctx.jobs.dashboard_asked.get_value() {
+        ctx.jobs.dashboard_asked.set_value(true);
         leptos::task::spawn_local(async move {
             backend::backend(ctx).await;
             crate::components::preload_dashboard(ctx);

@@ -379,6 +379,12 @@ pub struct Jobs {
     /// Reports asked of the engine and not answered yet, and the number of
     /// the latest asked (an older answer arriving after it is not shown).
     pub computing: StoredValue<(u32, u64)>,
+    /// "Clear all data" so far: a save that waited for the page to be idle
+    /// across one writes nothing.
+    pub clears: StoredValue<u32>,
+    /// The dashboard's sections were asked for on the user's way to
+    /// picking files (`loader::warm_engine`), once the engine has started.
+    pub dashboard_asked: StoredValue<bool>,
     /// Merges asked of the engine whose answer the page has not taken into
     /// its data yet: a save waits for none, so the meta it sends (the
     /// files' reports) describes the table the engine writes beside it.
@@ -408,6 +414,8 @@ impl Jobs {
             refreshing: StoredValue::new(false),
             cancel: StoredValue::new(false),
             computing: StoredValue::new((0, 0)),
+            clears: StoredValue::new(0),
+            dashboard_asked: StoredValue::new(false),
             merging: StoredValue::new(0),
             settled: StoredValue::new_local(Vec::new()),
             engine_lost: StoredValue::new(false),

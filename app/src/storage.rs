@@ -136,7 +136,13 @@ pub fn schedule_save(ctx: Ctx) {
             // Once the page is idle: the engine's encoding and the browser's
             // writes, on a machine of two cores, made the frames that build
             // the dashboard's sections after an import 20-40 ms longer.
+            let clears = jobs.clears.get_value();
             util::when_idle(SAVE_WAIT_MAX_MS).await;
+            // "Clear all data" meanwhile: what was to be saved is gone, and
+            // an empty record written after the clear would read back.
+            if jobs.clears.get_value() != clears {
+                break;
+            }
             jobs.save_again.set_value(false);
             match save(ctx).await {
                 // A newer change or a clear overtook it: nothing to tell.
@@ -154,16 +160,17 @@ pub fn schedule_save(ctx: Ctx) {
 }
 
 async fn save(ctx: Ctx) -> Result<(), StorageError> {
-    // The engine lost its rows: what is stored is the data, not this page.
-    if ctx.jobs.engine_lost.get_value() {
-        return Err(StorageError::Stale);
-    }
     let revision = ctx.jobs.revision;
     let rev = revision.get_value();
     // The engine writes its table as it is when the request arrives, so the
     // page's part must not lag a merge it has already made.
     while ctx.jobs.merging.get_value() > 0 {
         util::sleep_ms(10).await;
+    }
+    // The engine lost its rows (its worker failed, perhaps during that
+    // merge): what is stored is the data, not this page's empty engine.
+    if ctx.jobs.engine_lost.get_value() {
+        return Err(StorageError::Stale);
     }
     let meta = ctx.data.with_untracked(|d| {
         serde_json::to_string(&PageMeta {
@@ -196,9 +203,10 @@ async fn save(ctx: Ctx) -> Result<(), StorageError> {
             Ok((Reply::Stored, _)) => Ok(()),
             Ok((Reply::Overtaken, _)) => Err(StorageError::Stale),
             Ok((Reply::Failed(why), _)) => Err(StorageError::Engine(why)),
+            // The stored data stays as it was; the notice says to reload.
             Err(why) => {
                 backend::engine_failed(ctx, &why);
-                Err(StorageError::Engine(why))
+                Err(StorageError::Stale)
             }
             Ok(_) => Err(StorageError::Engine(
                 "the engine answered something else".into(),
@@ -432,8 +440,10 @@ async fn read_kept(db: &IdbDatabase, key: &str) -> Result<Option<Vec<u8>>, JsErr
 /// copies of the files, the remembered column mappings and the view.
 pub async fn clear_all(ctx: Ctx) -> Result<(), StorageError> {
     // A save under way writes nothing: the page's own sees a newer
-    // revision, the engine's the `ClearStored` below.
+    // revision, the engine's the `ClearStored` below, one waiting for the
+    // page to be idle the count of clears.
     ctx.jobs.revision.update_value(|r| *r += 1);
+    ctx.jobs.clears.update_value(|n| *n += 1);
     ctx.kept.update_value(|kept| kept.files.clear());
     if let Some(ls) = util::local_storage() {
         let n = ls.length().unwrap_or(0);
@@ -452,8 +462,9 @@ pub async fn clear_all(ctx: Ctx) -> Result<(), StorageError> {
     let by_engine = match backend::running(ctx) {
         Some(backend) => match backend.call(Request::ClearStored, Vec::new()).await {
             Ok((Reply::Stored, _)) => true,
-            Err(why) => {
-                backend::engine_failed(ctx, &why);
+            // Nothing it held is wanted any more: no rows are lost.
+            Err(_) => {
+                backend::engine_replaced(ctx);
                 false
             }
             Ok(_) => false,

@@ -216,8 +216,9 @@ pub async fn sleep_ms(ms: i32) {
 }
 
 /// Waits until the page's thread is idle (`requestIdleCallback`), at most
-/// `max_ms`; a browser without it waits `max_ms`.
+/// `max_ms`; a browser without it (Safari) waits a tenth of a second.
 pub async fn when_idle(max_ms: u32) {
+    const NO_IDLE_WAIT_MS: u32 = 100;
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         let Some(w) = web_sys::window() else {
             let _ = resolve.call0(&JsValue::NULL);
@@ -228,8 +229,10 @@ pub async fn when_idle(max_ms: u32) {
         if w.request_idle_callback_with_options(&resolve, &options)
             .is_err()
         {
-            let _ =
-                w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, max_ms as i32);
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
+                &resolve,
+                NO_IDLE_WAIT_MS.min(max_ms) as i32,
+            );
         }
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;

@@ -70,9 +70,10 @@ pub fn Later(step: u8, children: leptos::prelude::ChildrenFn) -> impl leptos::pr
 }
 
 /// Starts fetching the modules of the dashboard's lazily loaded sections
-/// (once a page's life): called when data is on its way (an import started,
-/// data read back), so they have arrived, one at a time while the engine
-/// reads, when the dashboard first shows instead of all in its first frames.
+/// (once a page's life): called when the user is about to pick files, once
+/// the engine has started (`loader::warm_engine`), or else when data is on
+/// its way (an import started, data read back), so they have arrived when
+/// the dashboard first shows instead of all in its first frames.
 pub fn preload_dashboard(ctx: crate::state::Ctx) {
     use leptos::prelude::{GetValue, SetValue};
     if ctx.jobs.dashboard_preloaded.get_value() {
