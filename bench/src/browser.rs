@@ -276,8 +276,16 @@ async fn app_run(b: &Browser, base: &str, file: &Path) -> Result<AppRun> {
         let tasks: Vec<f64> = v["longtasks"]
             .as_array()
             .map(|a| {
+                // Every task still running at the pick or after it: the
+                // one that dispatches the `change` event starts a little
+                // before its listeners run, and the page's handling of the
+                // pick is in it (until 2026-12-05 15:00 only the tasks that
+                // started after the pick counted).
                 a.iter()
-                    .filter(|t| t["start"].as_f64().unwrap_or(0.0) + 1.0 >= t0)
+                    .filter(|t| {
+                        let start = t["start"].as_f64().unwrap_or(0.0);
+                        start + t["duration"].as_f64().unwrap_or(0.0) > t0
+                    })
                     .filter_map(|t| t["duration"].as_f64())
                     .collect()
             })
