@@ -13,8 +13,15 @@ use crate::components::load::{
 use crate::components::share_dialog::ShareButton;
 use crate::components::shared_page::{SharedHeader, SharedPage};
 use crate::components::{
-    dashboard::Dashboard, definitions::DefinitionList, dialogs::Dialogs, filters::Filters,
-    health::Health, people::PeopleSection, sources::SourceBar, Later,
+    dashboard::{Dashboard, Primer},
+    definitions::DefinitionList,
+    dialogs::Dialogs,
+    filters::Filters,
+    frame,
+    health::Health,
+    people::PeopleSection,
+    sources::SourceBar,
+    Later,
 };
 use crate::live;
 use crate::loader;
@@ -134,9 +141,9 @@ pub fn App() -> impl IntoView {
                     <div id="dashboard" class="dashboard">
                         <Filters/>
                         <Dashboard/>
-                        <Later step=5><PeopleSection/></Later>
-                        <Later step=6><Health/></Later>
-                        <Later step=7><DefinitionList/></Later>
+                        <Later step=frame::PEOPLE><PeopleSection/></Later>
+                        <Later step=frame::HEALTH><Health/></Later>
+                        <Later step=frame::DEFINITIONS><DefinitionList/></Later>
                     </div>
                 </Show>
             </Show>
@@ -144,6 +151,9 @@ pub fn App() -> impl IntoView {
         </Show>
         // Outside the shared view's switch: mounted once, so a drop is read once.
         <DropOverlay/>
+        // Laid out unseen from the user's move to pick files until a
+        // dashboard shows (`dashboard::Primer`).
+        {move || (ctx.fonts_wanted.get() && ctx.report.with(Option::is_none)).then(Primer)}
         <footer class="foot">
             <p>
                 "Scoreboard computes every figure in this browser from the files you load; nothing is uploaded. "

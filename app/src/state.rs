@@ -291,7 +291,7 @@ pub struct Ctx {
     /// True once stored data has been read back (or found missing).
     pub restored: RwSignal<bool>,
     /// Set when the user is about to load files (`loader::warm_engine`): the
-    /// first screen's type is laid out unseen meanwhile (`FontPrimer`).
+    /// first screen's type is laid out unseen meanwhile (`dashboard::Primer`).
     pub fonts_wanted: RwSignal<bool>,
     /// The server's rows and source status when `scoreboard serve` serves the page (`live`).
     pub live: RwSignal<Option<Live>>,

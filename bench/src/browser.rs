@@ -138,6 +138,12 @@ setInterval(sample, 25);
 return true;
 "#;
 
+const SECTIONS_BUILT: &str = r#"
+const marks = (window.__scoreboard_marks || []).filter((m) => m.name.startsWith('scoreboard:section-'));
+if (!marks.length) return true;
+return performance.now() - marks[marks.length - 1].t > 300 ? true : null;
+"#;
+
 const APP_DONE: &str = r#"
 const b = window.__bench;
 const marks = window.__scoreboard_marks || [];
@@ -232,6 +238,10 @@ async fn app_run(b: &Browser, base: &str, file: &Path) -> Result<AppRun> {
             .await
             .map_err(wd("choose the file"))?;
         poll(&c, APP_DONE, Duration::from_secs(300)).await?;
+        // The sections under the first screen are built a frame each after
+        // it: their frames count too, so wait until none was built for
+        // 300 ms (at most 10 s).
+        let _ = poll(&c, SECTIONS_BUILT, Duration::from_secs(10)).await;
         // Long-task entries are delivered asynchronously; let the last ones arrive.
         tokio::time::sleep(Duration::from_millis(400)).await;
         let v = c

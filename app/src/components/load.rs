@@ -163,64 +163,7 @@ pub fn Intro() -> impl IntoView {
                 <PasteRoster/>
             </div>
             <FilesPanel/>
-            {move || ctx.fonts_wanted.get().then(FontPrimer)}
         </section>
-    }
-}
-
-/// The first screen's type and its cards, laid out unseen while the user
-/// picks files. Each size, weight and style of the system font is loaded
-/// the first time text uses it, in a synchronous round trip to the
-/// browser's process: 18 of them made the first screen's layout 22-29 ms
-/// at 100 k rows. And a wasm function is compiled the first time it runs:
-/// the cards here are the real ones (`KpiCard`, with its definition and its
-/// trend line), so their code is compiled before the first report comes.
-/// The rest follows the first screen's classes (`filters.rs`,
-/// `dashboard.rs`'s answer), so style.css picks the same fonts; out of
-/// date, it only primes less. Never seen, never read: its figures are
-/// not data, and `aria-hidden` keeps them from assistive technology.
-#[component]
-fn FontPrimer() -> impl IntoView {
-    use crate::components::cards::{CardChange, CardView, ChangeView, KpiCard, Sub};
-    use scoreboard_core::metrics::{Direction, Figure, Meaning};
-    let card = |id, change| CardView {
-        id,
-        label: "Active engineers",
-        figure: Figure::ActiveEngineers,
-        value: "12".into(),
-        raw: "12".into(),
-        sub: Some(Sub {
-            text: "30 % of the roster".into(),
-            figure: Figure::AdoptionRate,
-            id: "primer-sub",
-            raw: "0.3".into(),
-        }),
-        change,
-        note: "Any activity in the week".into(),
-        trend: vec![Some(3.0), None, Some(9.0), Some(12.0)],
-        trend_label: "trend".into(),
-    };
-    let shown = CardChange::Shown(ChangeView {
-        direction: Direction::Up,
-        meaning: Meaning::Good,
-        text: "+3 (+27 %)".into(),
-        raw: "3".into(),
-        against: "vs 9".into(),
-    });
-    view! {
-        <div class="font-primer" aria-hidden="true">
-            <section class="filters">
-                <div class="filter"><label>"Weeks"</label><select><option>"Last 8 weeks"</option></select></div>
-                <p class="window-shown">"8 weeks"</p>
-            </section>
-            <div class="answer-lead"><p class="summary">"12 of 40 engineers used Claude Code"</p></div>
-            <p class="answer-meta"><span>"Newest data: "<strong>"30 Nov 2026"</strong></span><span class="meta-sources">"CSV"</span></p>
-            <div class="kpis-head"><h2>"This week"</h2><p class="explain">"Week of 23 Nov"</p></div>
-            <div class="kpis">
-                <KpiCard card=card("primer-card-1", shown)/>
-                <KpiCard card=card("primer-card-2", CardChange::Missing("No earlier week".into()))/>
-            </div>
-        </div>
     }
 }
 

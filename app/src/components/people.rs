@@ -139,6 +139,13 @@ fn people_panel() -> super::Build {
     std::rc::Rc::new(|| view! { <PeoplePanel /> }.into_any())
 }
 
+/// The frame, after the section's own, in which the table is built (its
+/// two other lists come in the two before).
+const TABLE_STEP: u8 = 3;
+/// The frames after its own that the people section takes: its two other
+/// lists, the table, then the rest of the table's first page of rows.
+pub const PEOPLE_FRAMES: u8 = TABLE_STEP + (PAGE / ROWS_A_FRAME) as u8 - 1;
+
 #[component]
 fn PeoplePanel() -> impl IntoView {
     view! {
@@ -156,7 +163,7 @@ fn PeoplePanel() -> impl IntoView {
                 <Later step=1><NonStarters/></Later>
                 <Later step=2><NewThisWeek/></Later>
             </div>
-            <Later step=3><PeopleTable/></Later>
+            <Later step=TABLE_STEP><PeopleTable/></Later>
         </section>
     }
 }

@@ -52,9 +52,11 @@ async fn open_demo(app: &App) -> Result<()> {
     wait_for_cards(app).await
 }
 
+/// The cards, and the sections under them: the page builds those a frame
+/// each after the first screen (`components::frame`), the definitions last.
 async fn wait_for_cards(app: &App) -> Result<()> {
     app.wait_for_js(
-        "document.querySelector('#demo-banner') && document.querySelector('#kpi-nonstarters .value')?.dataset.value",
+        "document.querySelector('#demo-banner') && document.querySelector('#definitions') && document.querySelector('#kpi-nonstarters .value')?.dataset.value",
         TIMEOUT,
     )
     .await
