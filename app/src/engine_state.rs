@@ -124,9 +124,10 @@ impl EngineState {
         }
     }
 
-    /// The user's table in its stored form (`engine_store` writes it).
-    pub fn encode_own(&self) -> Result<(TableParts, Vec<Vec<u8>>), StorageError> {
-        table_store::encode_table(&self.own)
+    /// The user's table in its stored form, each chunk handed to `keep` as
+    /// it is made (`engine_store` writes them).
+    pub fn encode_own(&self, keep: impl FnMut(Vec<u8>)) -> Result<TableParts, StorageError> {
+        table_store::encode_table(&self.own, keep)
     }
 
     fn info(&self) -> TableInfo {

@@ -48,7 +48,12 @@ async fn store(
     files: &[Vec<u8>],
 ) -> Result<(), StorageError> {
     let clears = CLEARS.get();
-    let (parts, chunks) = state.borrow().encode_own()?;
+    // Each chunk moves out of wasm memory as soon as it is made (a 1 M-row
+    // table's 35 MB held there grew the worker's memory for good).
+    let mut chunks = Vec::new();
+    let parts = state
+        .borrow()
+        .encode_own(|chunk| chunks.push(js_sys::Uint8Array::from(chunk.as_slice())))?;
     let meta = table_store::stored_meta(page_meta, parts, chunks.len())?;
     let files: Vec<(&str, &[u8])> = keys
         .iter()

@@ -125,7 +125,7 @@ pub fn data_tx(db: &IdbDatabase, mode: IdbTransactionMode) -> Result<IdbTransact
 pub async fn write_data(
     meta: &[u8],
     files: &[(&str, &[u8])],
-    chunks: &[Vec<u8>],
+    chunks: &[Uint8Array],
     still_wanted: impl Fn() -> bool,
 ) -> Result<(), StorageError> {
     let db = open_db().await?;
@@ -142,7 +142,7 @@ async fn write_in(
     db: &IdbDatabase,
     meta: &[u8],
     files: &[(&str, &[u8])],
-    chunks: &[Vec<u8>],
+    chunks: &[Uint8Array],
 ) -> Result<(), StorageError> {
     let tx = data_tx(db, IdbTransactionMode::Readwrite)?;
     let done = transaction_done(&tx);
@@ -163,7 +163,7 @@ async fn put_all(
     tx: &IdbTransaction,
     meta: &[u8],
     files: &[(&str, &[u8])],
-    chunks: &[Vec<u8>],
+    chunks: &[Uint8Array],
 ) -> Result<(), StorageError> {
     let meta_store = tx.object_store(META).map_err(JsError::from)?;
     let days_store = tx.object_store(DAYS).map_err(JsError::from)?;
@@ -184,10 +184,7 @@ async fn put_all(
     // spread over many short tasks instead of one long one.
     for (i, c) in chunks.iter().enumerate() {
         let req = days_store
-            .put_with_key(
-                &Uint8Array::from(c.as_slice()),
-                &JsValue::from_f64(i as f64),
-            )
+            .put_with_key(c, &JsValue::from_f64(i as f64))
             .map_err(JsError::from)?;
         JsFuture::from(request_promise(&req))
             .await

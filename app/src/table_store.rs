@@ -34,11 +34,16 @@ pub struct TableParts {
     pub day_rows: u64,
 }
 
-/// The table as stored: its parts and its chunks of rows (JSON), in order.
-pub fn encode_table(table: &UsageTable) -> Result<(TableParts, Vec<Vec<u8>>), StorageError> {
+/// The table as stored: its parts, and its chunks of rows (JSON) handed to
+/// `keep` in order, each as soon as it is made,
+/// so a caller that moves it out of wasm memory (the engine writing to
+/// IndexedDB) never holds them all there: the memory, once grown, stays.
+pub fn encode_table(
+    table: &UsageTable,
+    mut keep: impl FnMut(Vec<u8>),
+) -> Result<TableParts, StorageError> {
     let total = table.day_count();
     let mut interner = Interner::default();
-    let mut chunks = Vec::with_capacity(total.div_ceil(CHUNK_ROWS));
     let mut start = 0;
     while start < total {
         let end = (start + CHUNK_ROWS).min(total);
@@ -46,7 +51,7 @@ pub fn encode_table(table: &UsageTable) -> Result<(TableParts, Vec<Vec<u8>>), St
             .day_rows_in(start..end)
             .map(|r| encode(&r, interner.get(&r.person)))
             .collect();
-        chunks.push(serde_json::to_vec(&rows).map_err(|e| StorageError::Encode(e.to_string()))?);
+        keep(serde_json::to_vec(&rows).map_err(|e| StorageError::Encode(e.to_string()))?);
         start = end;
     }
     let periods = table
@@ -54,15 +59,12 @@ pub fn encode_table(table: &UsageTable) -> Result<(TableParts, Vec<Vec<u8>>), St
         .iter()
         .map(|p| encode_period(p, interner.get(&p.person)))
         .collect();
-    Ok((
-        TableParts {
-            persons: interner.persons,
-            periods,
-            coverage: table.declared_coverage().cloned().collect(),
-            day_rows: total as u64,
-        },
-        chunks,
-    ))
+    Ok(TableParts {
+        persons: interner.persons,
+        periods,
+        coverage: table.declared_coverage().cloned().collect(),
+        day_rows: total as u64,
+    })
 }
 
 /// The meta record as stored: the page's part (`page_meta`, a JSON object

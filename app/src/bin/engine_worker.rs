@@ -346,7 +346,7 @@ fn warm_up() {
             },
             Vec::new(),
         );
-        let _ = state.encode_own();
+        let _ = state.encode_own(drop);
         let opts = scoreboard_core::ReportOptions {
             as_of: chrono::NaiveDate::from_ymd_opt(2025, 12, 31).unwrap_or_default(),
             window: scoreboard_core::WindowSpec::LastWeeks { weeks: 8 },
