@@ -903,7 +903,8 @@ pub fn chart_named(name: &str) -> Option<&'static ChartSpec> {
 #[component]
 pub fn Primer() -> impl IntoView {
     use scoreboard_core::metrics::{Direction, Meaning};
-    let card = |id, change| CardView {
+    // Ids of their own: never two elements with one id on the page.
+    let card = |(id, sub_id), change| CardView {
         id,
         label: "Active engineers",
         figure: Figure::ActiveEngineers,
@@ -912,7 +913,7 @@ pub fn Primer() -> impl IntoView {
         sub: Some(Sub {
             text: "30 % of the roster".into(),
             figure: Figure::AdoptionRate,
-            id: "primer-sub",
+            id: sub_id,
             raw: "0.3".into(),
         }),
         change,
@@ -937,8 +938,8 @@ pub fn Primer() -> impl IntoView {
             <p class="answer-meta"><span>"Newest data: "<strong>"30 Nov 2026"</strong></span><span class="meta-sources">"CSV"</span></p>
             <div class="kpis-head"><h2>"This week"</h2><p class="explain">"Week of 23 Nov"</p></div>
             <div class="kpis">
-                <KpiCard card=card("primer-card-1", shown)/>
-                <KpiCard card=card("primer-card-2", CardChange::Missing("No earlier week".into()))/>
+                <KpiCard card=card(("primer-card-1", "primer-sub-1"), shown)/>
+                <KpiCard card=card(("primer-card-2", "primer-sub-2"), CardChange::Missing("No earlier week".into()))/>
             </div>
             <ChartPrimer/>
         </div>
