@@ -131,17 +131,24 @@ pub fn schedule_save(ctx: Ctx) {
         return;
     }
     jobs.saving.set_value(true);
+    // Read now, not when the task first runs: a clear right after this
+    // call would otherwise be counted as before the save.
+    let mut clears = jobs.clears.get_value();
     leptos::task::spawn_local(async move {
         loop {
             // Once the page is idle: the engine's encoding and the browser's
             // writes, on a machine of two cores, made the frames that build
             // the dashboard's sections after an import 20-40 ms longer.
-            let clears = jobs.clears.get_value();
             util::when_idle(SAVE_WAIT_MAX_MS).await;
             // "Clear all data" meanwhile: what was to be saved is gone, and
-            // an empty record written after the clear would read back.
-            if jobs.clears.get_value() != clears {
-                break;
+            // an empty record written after the clear would read back. Only
+            // a change since the clear (it resets `save_again`) is saved.
+            let now = jobs.clears.get_value();
+            if now != clears {
+                clears = now;
+                if !jobs.save_again.get_value() {
+                    break;
+                }
             }
             jobs.save_again.set_value(false);
             match save(ctx).await {
@@ -444,6 +451,7 @@ pub async fn clear_all(ctx: Ctx) -> Result<(), StorageError> {
     // page to be idle the count of clears.
     ctx.jobs.revision.update_value(|r| *r += 1);
     ctx.jobs.clears.update_value(|n| *n += 1);
+    ctx.jobs.save_again.set_value(false);
     ctx.kept.update_value(|kept| kept.files.clear());
     if let Some(ls) = util::local_storage() {
         let n = ls.length().unwrap_or(0);
@@ -710,6 +718,21 @@ mod browser_tests {
         let (saved, cleared) = futures::future::join(save(ctx), clear_all(ctx)).await;
         assert_eq!(saved, Err(StorageError::Stale));
         cleared.unwrap();
+        assert!(load(ctx).await.unwrap().is_none());
+    }
+
+    /// A save waits for the page to be idle before it starts; "Clear all
+    /// data" meanwhile must cancel it, or it would write the data back.
+    #[wasm_bindgen_test]
+    async fn clear_all_data_while_a_save_waits_for_an_idle_page_cancels_the_save() {
+        let ctx = test_support::ctx();
+        clear_all(ctx).await.unwrap();
+        sample(ctx, 20, 30);
+        schedule_save(ctx);
+        clear_all(ctx).await.unwrap();
+        while ctx.jobs.saving.get_value() {
+            util::sleep_ms(10).await;
+        }
         assert!(load(ctx).await.unwrap().is_none());
     }
 
