@@ -394,7 +394,9 @@ fn PeopleTable() -> impl IntoView {
                 </select>
             </div>
             <div class="table-wrap">
-                <table id="people-table" class="people stack">
+                // Busy while its rows are still being built, a frame at a time.
+                <table id="people-table" class="people stack"
+                    aria-busy=move || (built() < limit.get().min(rows.with(Vec::len))).to_string()>
                     <thead>
                         <tr>
                             {COLS.iter().map(|&(col, key, label, numeric)| {

@@ -135,6 +135,13 @@ return {
 "#;
 
 async fn page_state(app: &App) -> Result<Value> {
+    // The sections under the first screen are built a frame each after it,
+    // the people table's rows a frame at a time (`aria-busy` meanwhile).
+    app.wait_for_js(
+        "!document.querySelector('#dashboard') || (document.querySelector('#definitions') && !document.querySelector('#people-table[aria-busy=\"true\"]'))",
+        TIMEOUT,
+    )
+    .await?;
     app.execute(PAGE_STATE_JS, Vec::new()).await
 }
 

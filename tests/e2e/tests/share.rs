@@ -106,6 +106,7 @@ async fn figures(app: &App) -> Result<Figures> {
 
 /// The people table's rows: (data-person, numbers of the row).
 async fn people_rows(app: &App) -> Result<Vec<(String, Vec<String>)>> {
+    table_built(app).await?;
     let v = js(
         app,
         "return [...document.querySelectorAll('#people-table tbody tr')].map(tr =>
@@ -131,8 +132,20 @@ async fn people_rows(app: &App) -> Result<Vec<(String, Vec<String>)>> {
         .collect())
 }
 
+/// The people table has all the rows of its first page (it builds them a
+/// frame at a time, `aria-busy` until then).
+async fn table_built(app: &App) -> Result<()> {
+    until(
+        app,
+        "document.querySelector('#people-table[aria-busy=\"false\"]')",
+    )
+    .await
+    .map(drop)
+}
+
 /// Every e-mail and roster name the sharer's page shows.
 async fn identities(app: &App) -> Result<BTreeSet<String>> {
+    table_built(app).await?;
     let v = js(
         app,
         "return [...document.querySelectorAll('#people-table tbody tr')].flatMap(tr =>
