@@ -228,7 +228,7 @@ fn failed_report(ctx: Ctx, seq: u64, why: String) {
 /// With the page's `split` feature, in a module of its own with the
 /// report's reader (`engine::read_reply`): not in the first visit's wasm.
 #[cfg_attr(feature = "split", leptos::lazy)]
-async fn read_people(
+pub async fn read_people(
     mut report: Box<Report>,
     chunks: Vec<Uint8Array>,
 ) -> Result<Box<Report>, String> {

@@ -265,8 +265,9 @@ fn fail_all(listeners: &RefCell<HashMap<u32, mpsc::UnboundedSender<Event>>>, why
 /// table's parts, the merge counts), fetched with the worker
 /// ([`preload_reader`]): a first visit starts neither.
 #[cfg_attr(feature = "split", leptos::lazy)]
-async fn read_reply(reply: serde_json::Value) -> Result<Reply, String> {
-    serde_json::from_value(reply).map_err(|e| format!("an answer the page cannot read ({e})"))
+async fn read_reply(reply: Box<serde_json::value::RawValue>) -> Result<Reply, String> {
+    serde_json::from_slice(reply.get().as_bytes())
+        .map_err(|e| format!("an answer the page cannot read ({e})"))
 }
 
 /// Fetches the reader of the worker's replies while the worker starts.

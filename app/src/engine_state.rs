@@ -10,10 +10,11 @@ use std::collections::HashMap;
 
 use scoreboard_core::api::rows_wire;
 use scoreboard_core::model::PeriodRow;
-use scoreboard_core::{compute, SourceCoverage, UsageTable};
+use scoreboard_core::parse::{Import, ImportError, ImportOptions, ImportStream};
+use scoreboard_core::{compute, ReportOptions, SourceCoverage, UsageTable, WindowSpec};
 
 use crate::engine_msg::{
-    ComputeRequest, FileSummary, LiveInfo, MergeStep, Reply, Request, TableInfo,
+    ComputeRequest, FileSummary, Finished, LiveInfo, MergeStep, Reply, Request, TableInfo,
 };
 use crate::error::StorageError;
 use crate::table_store::{self, TableParts};
@@ -82,19 +83,8 @@ impl EngineState {
     pub fn answer(&mut self, request: Request, buffers: Vec<Vec<u8>>) -> (Reply, Vec<Vec<u8>>) {
         match request {
             Request::Merge { steps } => (self.merge(steps), Vec::new()),
-            Request::Compute(req) => match self.compute(&req) {
-                // The people apart, in chunks the page reads one task at a
-                // time: read at once, a 3,000-person list is one long task.
-                Reply::Computed(mut report) => {
-                    let people = std::mem::take(&mut report.people);
-                    let chunks = people
-                        .chunks(PEOPLE_PER_CHUNK)
-                        .map(|c| serde_json::to_vec(c).unwrap_or_default())
-                        .collect();
-                    (Reply::Computed(report), chunks)
-                }
-                other => (other, Vec::new()),
-            },
+            Request::Compute(req) => people_apart(self.compute(&req)),
+            Request::Sample => people_apart(sample()),
             Request::Restore { version, parts } => {
                 match table_store::decode_table(version, parts, &buffers) {
                     Ok(table) => {
@@ -252,6 +242,88 @@ impl EngineState {
     }
 }
 
+/// A report's people taken out of `reply` (`Computed`, `Sample`), in
+/// chunks the page reads one task at a time: read at once, a 3,000-person
+/// list is one long task.
+fn people_apart(mut reply: Reply) -> (Reply, Vec<Vec<u8>>) {
+    let (Reply::Computed(report) | Reply::Sample { report, .. }) = &mut reply else {
+        return (reply, Vec::new());
+    };
+    let people = std::mem::take(&mut report.people);
+    let chunks = people
+        .chunks(PEOPLE_PER_CHUNK)
+        .map(|c| serde_json::to_vec(c).unwrap_or_default())
+        .collect();
+    (reply, chunks)
+}
+
+/// A synthetic usage export: 4,000 person-days of 97 people in 2025, with
+/// every measure a usage export carries (code that reads or sums a column
+/// it lacked would still run for the first time on a user's file). The
+/// worker's warm-up reads it, and `Request::Sample` answers with it.
+pub fn sample_csv() -> String {
+    use std::fmt::Write as _;
+    let mut csv = String::from(
+        "Date,Email,Product,Sessions,Lines accepted,Lines removed,Commits,\
+         Pull requests,Accepted edits,Rejected edits,Spend (USD)\n",
+    );
+    for n in 0..4_000u32 {
+        let _ = writeln!(
+            csv,
+            "2025-{:02}-{:02},person{}@example.com,Claude Code,{},{},{},{},{},{},{},{}.{:02}",
+            1 + n % 12,
+            1 + n % 28,
+            n % 97,
+            n % 9,
+            n % 400,
+            n % 50,
+            n % 3,
+            n % 2,
+            n % 30,
+            n % 5,
+            n % 7,
+            n % 100
+        );
+    }
+    csv
+}
+
+/// [`sample_csv`] read as a file is (in two chunks, through core's stream).
+pub fn read_sample() -> Result<(Import, UsageTable), ImportError> {
+    let csv = sample_csv();
+    let mut stream = ImportStream::new("sample.csv", ImportOptions::default())?;
+    let bytes = csv.as_bytes();
+    stream.size_hint(bytes.len());
+    let (a, b) = bytes.split_at(bytes.len() / 2);
+    stream.feed(a);
+    stream.feed(b);
+    stream.finish_table()
+}
+
+/// The view the sample's report is computed for: its last 8 weeks.
+pub fn sample_options() -> ReportOptions {
+    ReportOptions {
+        as_of: chrono::NaiveDate::from_ymd_opt(2025, 12, 31).unwrap_or_default(),
+        window: WindowSpec::LastWeeks { weeks: 8 },
+        team: None,
+    }
+}
+
+/// `Request::Sample`'s answer: [`sample_csv`]'s import and report, kept nowhere.
+fn sample() -> Reply {
+    match read_sample() {
+        Ok((import, table)) => Reply::Sample {
+            done: Ok(Finished {
+                import,
+                problems_total: 0,
+                summary: summary(&table),
+            }),
+            report: Box::new(compute(&table, None, &sample_options())),
+        },
+        Err(e) => Reply::Failed(e.to_string()),
+    }
+}
+
 /// What a file's table amounts to, for its import report.
 pub fn summary(table: &UsageTable) -> FileSummary {
     let span = table.day_span();
@@ -269,7 +341,6 @@ mod tests {
     use chrono::NaiveDate;
     use scoreboard_core::api::{RowScope, RowsAnswer, RowsDelta};
     use scoreboard_core::model::{DayRow, PersonKey, Source};
-    use scoreboard_core::{ReportOptions, WindowSpec};
 
     fn day(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
@@ -315,6 +386,29 @@ mod tests {
             })
             .map(|p| (p.person.as_str().to_string(), p.totals.sessions))
             .collect()
+    }
+
+    /// The sample the page reads to compile its readers ahead of a real
+    /// file carries what a real answer does (an import's columns, weeks,
+    /// people apart in chunks) and leaves the engine's data as it was.
+    #[test]
+    fn the_sample_answer_is_a_full_answer_and_holds_nothing() {
+        let mut state = EngineState::default();
+        let (reply, chunks) = state.answer(Request::Sample, Vec::new());
+        let Reply::Sample { done, report } = reply else {
+            panic!("not a sample: {reply:?}");
+        };
+        let finished = done.unwrap();
+        assert!(!finished.import.columns.is_empty());
+        assert_eq!(finished.summary.day_rows, 4_000);
+        assert!(report.people.is_empty(), "the people are posted apart");
+        assert!(report.weeks.iter().any(|w| w.figures.is_some()));
+        let people: Vec<scoreboard_core::metrics::PersonFigures> = chunks
+            .iter()
+            .flat_map(|c| serde_json::from_slice::<Vec<_>>(c).unwrap())
+            .collect();
+        assert_eq!(people.len(), 97);
+        assert!(state.info().is_empty() && state.pending.is_empty());
     }
 
     /// A merge naming a table the engine does not hold fails whole: the

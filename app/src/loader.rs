@@ -1128,10 +1128,28 @@ pub fn warm_engine(ctx: Ctx) {
     if !ctx.jobs.dashboard_asked.get_value() {
         ctx.jobs.dashboard_asked.set_value(true);
         leptos::task::spawn_local(async move {
-            backend::backend(ctx).await;
+            let engine = backend::backend(ctx).await;
             crate::components::preload_dashboard(ctx);
+            read_sample(engine).await;
         });
     }
+}
+
+/// Asks the worker for its sample answer (`Request::Sample`) and reads it
+/// as a real file's answers are read, then drops it: the readers of the
+/// import's answer, of the report and of its people run for the first
+/// time here, while the user picks files, and not between the file's
+/// parse and the first screen (their compiling took 15-30 ms there).
+async fn read_sample(engine: Backend) {
+    if !matches!(engine, Backend::Worker(_)) {
+        return;
+    }
+    if let Ok((Reply::Sample { report, .. }, people)) =
+        engine.call(Request::Sample, Vec::new()).await
+    {
+        let _ = backend::read_people(report, people).await;
+    }
+    util::mark("scoreboard:sample-read");
 }
 
 /// The file read in the worker: progress, then its import (its table kept
@@ -1159,16 +1177,18 @@ async fn read_in_engine(
                 head = buffers.first().map(Uint8Array::to_vec);
                 // Read here, in the import code's module: the page's first
                 // module carries no reader of core's import types.
-                answer = serde_json::from_value::<Result<Finished, ImportError>>(result)
-                    .map_err(|e| format!("an answer the page cannot read ({e})"))
-                    .map(|result| {
-                        Some(result.map(|f| Imported {
-                            import: f.import,
-                            problems_total: f.problems_total,
-                            summary: f.summary,
-                            table: id,
-                        }))
-                    });
+                answer = serde_json::from_slice::<Result<Finished, ImportError>>(
+                    result.get().as_bytes(),
+                )
+                .map_err(|e| format!("an answer the page cannot read ({e})"))
+                .map(|result| {
+                    Some(result.map(|f| Imported {
+                        import: f.import,
+                        problems_total: f.problems_total,
+                        summary: f.summary,
+                        table: id,
+                    }))
+                });
                 break;
             }
             Event::Msg(Message::Cancelled { .. }, _) => {

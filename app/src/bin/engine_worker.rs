@@ -36,7 +36,6 @@ mod table_store;
 mod error;
 
 use std::cell::{Cell, RefCell};
-use std::fmt::Write as _;
 use std::rc::Rc;
 
 use engine_msg::{Finished, FromEngine, ToEngine, PROBLEMS_SENT};
@@ -102,7 +101,9 @@ fn main() {
                 // IndexedDB, and calls after it are answered meanwhile.
                 let state = state.clone();
                 wasm_bindgen_futures::spawn_local(async move {
+                    mark("scoreboard:worker-call");
                     let (reply, out) = engine_store::answer(state, request, buffers).await;
+                    mark("scoreboard:worker-answered");
                     post_with(&FromEngine::Reply { id, reply }, &out);
                     post_memory();
                 });
@@ -138,6 +139,15 @@ async fn keep_warm(working: Rc<Cell<bool>>) {
             return;
         }
         warm_up();
+    }
+}
+
+/// A mark in the worker's performance timeline: Chromium's traces show it
+/// beside the page's (`BENCH_CHROME_TRACE`, bench/notes/browser-method.md).
+fn mark(name: &str) {
+    let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    if let Some(p) = scope.performance() {
+        let _ = p.mark(name);
     }
 }
 
@@ -269,6 +279,9 @@ async fn read(
             return Ok(None);
         }
         let chunk = Uint8Array::new(&reading.await.map_err(could_not_read)?);
+        if done == 0.0 {
+            mark("scoreboard:worker-first-bytes");
+        }
         let len = f64::from(chunk.length());
         if len == 0.0 {
             break;
@@ -287,80 +300,45 @@ async fn read(
         }
     }
     post(&FromEngine::Progress { id, done: size });
-    stream.finish_table().map(Some)
+    let table = stream.finish_table().map(Some);
+    mark("scoreboard:worker-parsed");
+    table
 }
 
-/// Runs the import path once over a small synthetic export (a usage CSV of
-/// 4,000 person-days with every measure, in two chunks, then answered, merged, encoded for
-/// storage, computed and answered), so a real file's first call finds its
-/// code compiled; the rounds of `keep_warm` get it compiled for speed.
+/// Runs the import path once over a small synthetic export
+/// (`engine_state::sample_csv`: read in two chunks, then answered, merged,
+/// encoded for storage, computed and answered), so a real file's first call
+/// finds its code compiled; the rounds of `keep_warm` get it compiled for speed.
 fn warm_up() {
-    // Every measure a usage export carries: code that reads or sums a column
-    // the warm-up lacks would still run cold on a real file.
-    let mut csv = String::from(
-        "Date,Email,Product,Sessions,Lines accepted,Lines removed,Commits,\
-         Pull requests,Accepted edits,Rejected edits,Spend (USD)\n",
-    );
-    for n in 0..4_000u32 {
-        let _ = writeln!(
-            csv,
-            "2025-{:02}-{:02},person{}@example.com,Claude Code,{},{},{},{},{},{},{},{}.{:02}",
-            1 + n % 12,
-            1 + n % 28,
-            n % 97,
-            n % 9,
-            n % 400,
-            n % 50,
-            n % 3,
-            n % 2,
-            n % 30,
-            n % 5,
-            n % 7,
-            n % 100
-        );
-    }
-    let Ok(mut stream) = ImportStream::new("warm-up.csv", ImportOptions::default()) else {
+    let Ok((import, table)) = engine_state::read_sample() else {
         return;
     };
-    let bytes = csv.as_bytes();
-    stream.size_hint(bytes.len());
-    let (a, b) = bytes.split_at(bytes.len() / 2);
-    stream.feed(a);
-    stream.feed(b);
-    // Then as a file's table is: answered, merged, stored and computed.
-    if let Ok((import, table)) = stream.finish_table() {
-        let mut state = EngineState::default();
-        let done = FromEngine::Done {
-            id: 0,
-            result: Ok(Finished {
-                import,
-                problems_total: 0,
-                summary: engine_state::summary(&table),
-            }),
-        };
-        let _ = serde_json::to_string(&done);
-        let id = state.keep_new(table);
-        let _ = state.answer(
-            engine_msg::Request::Merge {
-                steps: vec![engine_msg::MergeStep::Add(id)],
-            },
-            Vec::new(),
-        );
-        let _ = state.encode_own(drop);
-        let opts = scoreboard_core::ReportOptions {
-            as_of: chrono::NaiveDate::from_ymd_opt(2025, 12, 31).unwrap_or_default(),
-            window: scoreboard_core::WindowSpec::LastWeeks { weeks: 8 },
-            team: None,
-        };
-        let (reply, _) = state.answer(
-            engine_msg::Request::Compute(engine_msg::ComputeRequest {
-                opts,
-                roster: None,
-                live: false,
-                with_own: true,
-            }),
-            Vec::new(),
-        );
-        let _ = serde_json::to_string(&FromEngine::Reply { id: 0, reply });
-    }
+    let mut state = EngineState::default();
+    let done = FromEngine::Done {
+        id: 0,
+        result: Ok(Finished {
+            import,
+            problems_total: 0,
+            summary: engine_state::summary(&table),
+        }),
+    };
+    let _ = serde_json::to_string(&done);
+    let id = state.keep_new(table);
+    let _ = state.answer(
+        engine_msg::Request::Merge {
+            steps: vec![engine_msg::MergeStep::Add(id)],
+        },
+        Vec::new(),
+    );
+    let _ = state.encode_own(drop);
+    let (reply, _) = state.answer(
+        engine_msg::Request::Compute(engine_msg::ComputeRequest {
+            opts: engine_state::sample_options(),
+            roster: None,
+            live: false,
+            with_own: true,
+        }),
+        Vec::new(),
+    );
+    let _ = serde_json::to_string(&FromEngine::Reply { id: 0, reply });
 }
