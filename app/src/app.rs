@@ -38,15 +38,9 @@ pub fn new_ctx(view: ViewState) -> Ctx {
     let data = RwSignal::new(Data::default());
     let live = RwSignal::new(None::<Live>);
     let view = RwSignal::new(view);
-    let pinned = util::as_of_param();
     let as_of = Memo::new(move |_| {
-        pinned
-            .or_else(|| {
-                // Real server rows are never shown as of the demo's date.
-                let live_rows = live.with(|l| l.as_ref().is_some_and(Live::has_rows));
-                data.with(|d| d.demo.as_ref().filter(|_| !live_rows).map(|x| x.as_of))
-            })
-            .unwrap_or_else(util::today_utc)
+        let live_rows = live.with(|l| l.as_ref().is_some_and(Live::has_rows));
+        data.with(|d| backend::as_of(d, live_rows))
     });
     let ctx = Ctx {
         data,

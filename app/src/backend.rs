@@ -14,7 +14,7 @@ use scoreboard_core::Report;
 
 use crate::engine::{Backend, Engine, Slot};
 use crate::engine_msg::{ComputeRequest, Reply, Request};
-use crate::state::{report_roster, Ctx};
+use crate::state::{report_roster, Ctx, Data, Live, ViewState};
 use crate::util;
 
 /// Starts loading the engine worker if it is not loaded yet: when the page
@@ -116,16 +116,20 @@ pub fn follow_report(ctx: Ctx, as_of: Memo<NaiveDate>) {
     // report with rows is waited for, not preceded by empty figures.
     let shown_no_rows = StoredValue::new(true);
     Effect::new(move |_| {
-        let opts = ctx.view.with(|v| v.options(as_of.get()));
+        let as_of = as_of.get();
         let live_rows = live_input.with(Option::is_some);
-        let (no_rows, with_own, roster) = data.with(|d| {
-            let roster = live.with_untracked(|l| match l.as_ref().filter(|l| l.has_rows()) {
-                Some(l) => report_roster(d, l),
-                None => d.roster.clone(),
-            });
-            (d.table.is_empty() && !live_rows, d.demo.is_none(), roster)
+        let (no_rows, request) = ctx.view.with(|v| {
+            data.with(|d| {
+                live.with_untracked(|l| {
+                    let l = l.as_ref().filter(|_| live_rows);
+                    (
+                        d.table.is_empty() && !live_rows,
+                        report_request(v, as_of, d, l),
+                    )
+                })
+            })
         });
-        let nothing = no_rows && roster.is_none();
+        let nothing = no_rows && request.roster.is_none();
         let seq = ctx.jobs.computing.try_update_value(|(n, latest)| {
             *latest += 1;
             if !nothing {
@@ -153,12 +157,7 @@ pub fn follow_report(ctx: Ctx, as_of: Memo<NaiveDate>) {
         if shown_no_rows.get_value() {
             ctx.report_ready.set(false);
         }
-        let request = Request::Compute(ComputeRequest {
-            opts,
-            roster,
-            live: live_rows,
-            with_own,
-        });
+        let request = Request::Compute(request);
         leptos::task::spawn_local(async move {
             let backend = backend(ctx).await;
             match backend.call(request, Vec::new()).await {
@@ -189,6 +188,52 @@ pub fn follow_report(ctx: Ctx, as_of: Memo<NaiveDate>) {
             answered(ctx);
         });
     });
+}
+
+/// The day the report is as of: the pinned `?as_of=`, the demo's day (never
+/// with real server rows), or today (UTC).
+pub fn as_of(d: &Data, live_rows: bool) -> NaiveDate {
+    util::as_of_param()
+        .or_else(|| d.demo.as_ref().filter(|_| !live_rows).map(|x| x.as_of))
+        .unwrap_or_else(util::today_utc)
+}
+
+/// The report [`follow_report`] asks the engine for: the view's, over the
+/// user's data and the server's rows (`live`, when it has rows) with their
+/// rosters, as of `as_of`.
+pub fn report_request(
+    view: &ViewState,
+    as_of: NaiveDate,
+    d: &Data,
+    live: Option<&Live>,
+) -> ComputeRequest {
+    ComputeRequest {
+        opts: view.options(as_of),
+        roster: match live {
+            Some(l) => report_roster(d, l),
+            None => d.roster.clone(),
+        },
+        live: live.is_some(),
+        // The demo is never mixed with real server rows.
+        with_own: d.demo.is_none(),
+    }
+}
+
+/// The request [`follow_report`] will send once the data as it is now is
+/// notified: a merge carries it (`Request::Merge::then`), so the engine
+/// computes the report while the page draws the merged data.
+pub fn next_report_request(ctx: Ctx) -> ComputeRequest {
+    let live_rows = ctx
+        .live
+        .with_untracked(|l| l.as_ref().is_some_and(Live::has_rows));
+    ctx.view.with_untracked(|v| {
+        ctx.data.with_untracked(|d| {
+            ctx.live.with_untracked(|l| {
+                let l = l.as_ref().filter(|_| live_rows);
+                report_request(v, as_of(d, live_rows), d, l)
+            })
+        })
+    })
 }
 
 /// A report asked for is answered (or will not be): when none is left,

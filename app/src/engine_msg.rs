@@ -61,8 +61,15 @@ pub enum ToEngine {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Request {
-    /// Changes the user's table, step by step in order → `Merged`.
-    Merge { steps: Vec<MergeStep> },
+    /// Changes the user's table, step by step in order → `Merged`. With
+    /// `then`, the report the page will ask for next: the engine computes
+    /// it once `Merged` is posted, while the page takes the merge in, and
+    /// answers that `Compute` with it (any other request drops it).
+    Merge {
+        steps: Vec<MergeStep>,
+        #[serde(default)]
+        then: Option<ComputeRequest>,
+    },
     /// The report over the user's table and the server's rows → `Computed`,
     /// its people posted apart, as JSON chunks in order.
     Compute(ComputeRequest),
@@ -109,7 +116,7 @@ pub enum MergeStep {
     Forget(u32),
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ComputeRequest {
     pub opts: ReportOptions,
     pub roster: Option<Roster>,

@@ -49,6 +49,12 @@ pub struct EngineState {
     merged: Option<UsageTable>,
     /// Ids for tables kept without a worker's import (`keep_new`).
     next_local: u32,
+    /// The report a merge said would be asked for next (`Request::Merge`'s
+    /// `then`), until [`EngineState::compute_ahead`] computes it…
+    wanted_ahead: Option<ComputeRequest>,
+    /// …and the report so computed, answered if the next request asks for
+    /// exactly it (any request drops it: the next may change the table).
+    ahead: Option<(ComputeRequest, Reply)>,
 }
 
 impl EngineState {
@@ -81,9 +87,20 @@ impl EngineState {
 
     /// Answers one request; the byte buffers are the request's, then the reply's.
     pub fn answer(&mut self, request: Request, buffers: Vec<Vec<u8>>) -> (Reply, Vec<Vec<u8>>) {
+        let ahead = self.ahead.take();
+        self.wanted_ahead = None;
         match request {
-            Request::Merge { steps } => (self.merge(steps), Vec::new()),
-            Request::Compute(req) => people_apart(self.compute(&req)),
+            Request::Merge { steps, then } => {
+                let reply = self.merge(steps);
+                if matches!(reply, Reply::Merged { .. }) {
+                    self.wanted_ahead = then;
+                }
+                (reply, Vec::new())
+            }
+            Request::Compute(req) => people_apart(match ahead {
+                Some((asked, report)) if asked == req => report,
+                _ => self.compute(&req),
+            }),
             Request::Sample => people_apart(sample()),
             Request::Restore { version, parts } => {
                 match table_store::decode_table(version, parts, &buffers) {
@@ -111,6 +128,17 @@ impl EngineState {
                 Reply::Failed("the stored data's requests go to engine_store".into()),
                 Vec::new(),
             ),
+        }
+    }
+
+    /// Computes the report the last merge said would be asked for next, if
+    /// it did (the worker calls this once the merge's answer is posted; the
+    /// page's own engine does not: its thread is the page's).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn compute_ahead(&mut self) {
+        if let Some(req) = self.wanted_ahead.take() {
+            let report = self.compute(&req);
+            self.ahead = Some((req, report));
         }
     }
 
@@ -388,6 +416,55 @@ mod tests {
             .collect()
     }
 
+    /// The report a merge says will be asked for next is computed ahead and
+    /// answers exactly that request; another request (a new window) is
+    /// computed anew, and a request in between (the table may change)
+    /// drops what was computed ahead.
+    #[test]
+    fn a_report_computed_ahead_answers_only_the_request_it_was_computed_for() {
+        let sessions = |reply: &Reply| match reply {
+            Reply::Computed(r) => r.totals.figures.totals.sessions,
+            other => panic!("not a report: {other:?}"),
+        };
+        let req = |weeks| ComputeRequest {
+            opts: ReportOptions {
+                as_of: day("2026-11-30"),
+                window: WindowSpec::LastWeeks { weeks },
+                team: None,
+            },
+            roster: None,
+            live: false,
+            with_own: true,
+        };
+        let mut state = EngineState::default();
+        let merge_with = |state: &mut EngineState, sessions: u64, then| {
+            let mut t = UsageTable::new();
+            t.insert_days([row("2026-11-16", "ada@x.com", sessions)]);
+            let id = state.keep_new(t);
+            let steps = vec![MergeStep::Reset, MergeStep::Add(id)];
+            state.answer(Request::Merge { steps, then }, Vec::new());
+            state.compute_ahead();
+        };
+        merge_with(&mut state, 3, Some(req(8)));
+        assert!(state.ahead.is_some());
+        let (reply, _) = state.answer(Request::Compute(req(8)), Vec::new());
+        assert_eq!(sessions(&reply), 3);
+        assert!(state.ahead.is_none(), "answered once");
+        // Computed ahead for 8 weeks, asked for 4: computed for 4.
+        merge_with(&mut state, 5, Some(req(8)));
+        let (reply, _) = state.answer(Request::Compute(req(4)), Vec::new());
+        assert_eq!(sessions(&reply), 5);
+        // A merge without `then` computes nothing ahead; a sample between
+        // the merge and the report drops the report computed ahead.
+        merge_with(&mut state, 7, None);
+        assert!(state.ahead.is_none());
+        merge_with(&mut state, 9, Some(req(8)));
+        state.answer(Request::Sample, Vec::new());
+        assert!(state.ahead.is_none());
+        let (reply, _) = state.answer(Request::Compute(req(8)), Vec::new());
+        assert_eq!(sessions(&reply), 9);
+    }
+
     /// The sample the page reads to compile its readers ahead of a real
     /// file carries what a real answer does (an import's columns, weeks,
     /// people apart in chunks) and leaves the engine's data as it was.
@@ -423,12 +500,14 @@ mod tests {
         state.answer(
             Request::Merge {
                 steps: vec![MergeStep::Add(id)],
+                then: None,
             },
             Vec::new(),
         );
         let (reply, _) = state.answer(
             Request::Merge {
                 steps: vec![MergeStep::Reset, MergeStep::Add(99)],
+                then: None,
             },
             Vec::new(),
         );

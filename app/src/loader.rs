@@ -28,7 +28,9 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::backend::{self, backend, engine_failed, running};
 use crate::engine::{Backend, Engine, Event};
-use crate::engine_msg::{FileSummary, Finished, MergeStep, Message, Reply, Request, PROBLEMS_SENT};
+use crate::engine_msg::{
+    ComputeRequest, FileSummary, Finished, MergeStep, Message, Reply, Request, PROBLEMS_SENT,
+};
 use crate::engine_state::{self, EngineState};
 use crate::error::{FetchError, JsError};
 use crate::http::{fetch_bytes, fetch_json};
@@ -308,7 +310,21 @@ async fn merge_into_data(
         }
         reports.push(report);
     }
-    match merge(ctx, steps).await {
+    // The batch's roster first (the data is notified once, after the
+    // merge), so the report the merge carries for the engine to compute
+    // ahead is the one the page will ask for.
+    let roster_note = roster_loaded.then(|| {
+        let new = Roster::new(roster_entries);
+        ctx.data
+            .try_update_untracked(|d| {
+                let (roster, note) = combined_roster(d.roster.take(), new, origin);
+                d.roster = Some(roster);
+                note
+            })
+            .unwrap_or_default()
+    });
+    let then = backend::next_report_request(ctx);
+    match merge(ctx, steps, Some(then)).await {
         Ok(counts) => {
             for (i, c) in adding.iter().zip(counts) {
                 reports[*i].added += c.added as u64;
@@ -327,39 +343,7 @@ async fn merge_into_data(
             indexes.push(d.files.len());
             d.files.push(report);
         }
-    });
-    if roster_loaded {
-        let new = Roster::new(roster_entries);
-        ctx.data.update_untracked(|d| {
-            let note = match (&d.roster, origin) {
-                (Some(old), Origin::PastedRoster) => {
-                    let merged = old.merged_with(&new);
-                    let note = format!(
-                        "Added to the roster: it now lists {} (it listed {}).",
-                        util::plural(merged.len() as u64, "person", "people"),
-                        old.len()
-                    );
-                    d.roster = Some(merged);
-                    note
-                }
-                (Some(old), _) => {
-                    let note = format!(
-                        "This roster replaces the one loaded before ({} then, {} now).",
-                        util::plural(old.len() as u64, "person", "people"),
-                        new.len()
-                    );
-                    d.roster = Some(new);
-                    note
-                }
-                (None, _) => {
-                    let note = format!(
-                        "Roster of {}.",
-                        util::plural(new.len() as u64, "person", "people")
-                    );
-                    d.roster = Some(new);
-                    note
-                }
-            };
+        if let Some(note) = roster_note {
             if let Some(i) = indexes
                 .iter()
                 .rev()
@@ -367,11 +351,42 @@ async fn merge_into_data(
             {
                 d.files[*i].notes.push(note);
             }
-        });
-    }
+        }
+    });
     // One notification for the whole batch: the report is computed once.
     ctx.data.notify();
     indexes
+}
+
+/// The roster after a batch brought `new`: added to the old one when
+/// pasted, replacing it otherwise; and the note that says so.
+fn combined_roster(old: Option<Roster>, new: Roster, origin: Origin) -> (Roster, String) {
+    match (old, origin) {
+        (Some(old), Origin::PastedRoster) => {
+            let merged = old.merged_with(&new);
+            let note = format!(
+                "Added to the roster: it now lists {} (it listed {}).",
+                util::plural(merged.len() as u64, "person", "people"),
+                old.len()
+            );
+            (merged, note)
+        }
+        (Some(old), _) => {
+            let note = format!(
+                "This roster replaces the one loaded before ({} then, {} now).",
+                util::plural(old.len() as u64, "person", "people"),
+                new.len()
+            );
+            (new, note)
+        }
+        (None, _) => {
+            let note = format!(
+                "Roster of {}.",
+                util::plural(new.len() as u64, "person", "people")
+            );
+            (new, note)
+        }
+    }
 }
 
 /// Runs `steps` on the user's table in the engine and takes the table's
@@ -382,10 +397,13 @@ async fn merge_into_data(
 async fn merge(
     ctx: Ctx,
     steps: Vec<MergeStep>,
+    then: Option<ComputeRequest>,
 ) -> Result<Vec<scoreboard_core::table::MergeCount>, String> {
     let backend = backend(ctx).await;
     ctx.jobs.merging.update_value(|n| *n += 1);
-    let answer = backend.call(Request::Merge { steps }, Vec::new()).await;
+    let answer = backend
+        .call(Request::Merge { steps, then }, Vec::new())
+        .await;
     ctx.jobs.merging.update_value(|n| *n = n.saturating_sub(1));
     match answer {
         Ok((Reply::Merged { counts, table }, _)) => {
@@ -404,14 +422,19 @@ async fn merge(
 /// Drops tables read but not to be merged (a cancelled batch, a file read again).
 async fn forget(ctx: Ctx, tables: Vec<u32>) {
     if !tables.is_empty() {
-        let _ = merge(ctx, tables.into_iter().map(MergeStep::Forget).collect()).await;
+        let _ = merge(
+            ctx,
+            tables.into_iter().map(MergeStep::Forget).collect(),
+            None,
+        )
+        .await;
     }
 }
 
 /// Empties the user's table in the engine ("Clear all data"), if one runs.
 pub async fn reset_engine(ctx: Ctx) {
     if running(ctx).is_some() {
-        let _ = merge(ctx, vec![MergeStep::Reset]).await;
+        let _ = merge(ctx, vec![MergeStep::Reset], None).await;
     }
 }
 
@@ -820,7 +843,7 @@ async fn map_again_now(ctx: Ctx, key: &str) {
 
 /// Runs `steps` and counts, in `report`, what their `Add` number `nth` added and replaced.
 async fn add_counted(ctx: Ctx, steps: Vec<MergeStep>, nth: usize, report: &mut FileReport) {
-    match merge(ctx, steps).await {
+    match merge(ctx, steps, None).await {
         Ok(counts) => {
             if let Some(c) = counts.get(nth) {
                 report.added += c.added as u64;

@@ -102,9 +102,11 @@ fn main() {
                 let state = state.clone();
                 wasm_bindgen_futures::spawn_local(async move {
                     mark("scoreboard:worker-call");
-                    let (reply, out) = engine_store::answer(state, request, buffers).await;
+                    let (reply, out) = engine_store::answer(state.clone(), request, buffers).await;
                     mark("scoreboard:worker-answered");
                     post_with(&FromEngine::Reply { id, reply }, &out);
+                    // A merge's report, while the page takes the merge in.
+                    state.borrow_mut().compute_ahead();
                     post_memory();
                 });
             }
@@ -228,6 +230,8 @@ fn post_memory() {
 /// held besides the table (never the whole file twice). With one 4 MB read
 /// ahead, a 100 k-row file waited 15-25 ms for each slice.
 const READ_SLICE: f64 = 1024.0 * 1024.0;
+/// The first read is smaller, so parsing starts sooner.
+const FIRST_SLICE: f64 = 128.0 * 1024.0;
 const READS_AHEAD: usize = 6;
 
 /// The file's import; `None` when the page cancelled it (`cancelled` holds
@@ -254,9 +258,9 @@ async fn read(
     // before the one being parsed, so reading and parsing overlap. Each read
     // is a round trip to the browser's file store (`Blob.stream()` made it
     // in small chunks).
-    let slice = |at: f64| -> Result<JsFuture, ImportError> {
+    let slice = |at: f64, len: f64| -> Result<JsFuture, ImportError> {
         let part = blob
-            .slice_with_f64_and_f64(at, (at + READ_SLICE).min(size))
+            .slice_with_f64_and_f64(at, (at + len).min(size))
             .map_err(could_not_read)?;
         Ok(JsFuture::from(part.array_buffer()))
     };
@@ -264,8 +268,13 @@ async fn read(
     let mut asked = 0.0;
     let mut ask_ahead = |reads: &mut std::collections::VecDeque<JsFuture>| {
         while reads.len() < READS_AHEAD && asked < size {
-            reads.push_back(slice(asked)?);
-            asked += READ_SLICE;
+            let len = if asked == 0.0 {
+                FIRST_SLICE
+            } else {
+                READ_SLICE
+            };
+            reads.push_back(slice(asked, len)?);
+            asked += len;
         }
         Ok::<(), ImportError>(())
     };
@@ -327,6 +336,7 @@ fn warm_up() {
     let _ = state.answer(
         engine_msg::Request::Merge {
             steps: vec![engine_msg::MergeStep::Add(id)],
+            then: None,
         },
         Vec::new(),
     );
