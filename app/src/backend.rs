@@ -220,7 +220,7 @@ pub fn report_request(
 }
 
 /// The request [`follow_report`] will send once the data as it is now is
-/// notified: a merge carries it (`Request::Merge::then`), so the engine
+/// notified: a merge carries it (`Request::Merge::next_report`), so the engine
 /// computes the report while the page draws the merged data.
 pub fn next_report_request(ctx: Ctx) -> ComputeRequest {
     let live_rows = ctx

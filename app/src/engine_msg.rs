@@ -62,13 +62,15 @@ pub enum ToEngine {
 #[serde(rename_all = "kebab-case")]
 pub enum Request {
     /// Changes the user's table, step by step in order → `Merged`. With
-    /// `then`, the report the page will ask for next: the engine computes
-    /// it once `Merged` is posted, while the page takes the merge in, and
-    /// answers that `Compute` with it (any other request drops it).
+    /// `next_report`, the report the page will ask for next: the engine
+    /// computes it once `Merged` is posted, while the page takes the merge
+    /// in, and answers that `Compute` with it; a request that may change
+    /// the table or the server's rows (`Merge`, `Restore`, `TakeLive`)
+    /// drops it first.
     Merge {
         steps: Vec<MergeStep>,
         #[serde(default)]
-        then: Option<ComputeRequest>,
+        next_report: Option<ComputeRequest>,
     },
     /// The report over the user's table and the server's rows → `Computed`,
     /// its people posted apart, as JSON chunks in order.

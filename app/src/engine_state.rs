@@ -50,10 +50,11 @@ pub struct EngineState {
     /// Ids for tables kept without a worker's import (`keep_new`).
     next_local: u32,
     /// The report a merge said would be asked for next (`Request::Merge`'s
-    /// `then`), until [`EngineState::compute_ahead`] computes it…
+    /// `next_report`), until [`EngineState::compute_ahead`] computes it…
     wanted_ahead: Option<ComputeRequest>,
-    /// …and the report so computed, answered if the next request asks for
-    /// exactly it (any request drops it: the next may change the table).
+    /// …and the report so computed, answered if a `Compute` asks for
+    /// exactly it; the requests that may change the table or the server's
+    /// rows drop it (they are answered here: `engine_store` only reads).
     ahead: Option<(ComputeRequest, Reply)>,
 }
 
@@ -82,18 +83,24 @@ impl EngineState {
     pub fn set_own(&mut self, table: UsageTable) -> TableInfo {
         self.own = table;
         self.merged = None;
+        self.ahead = None;
         self.info()
     }
 
     /// Answers one request; the byte buffers are the request's, then the reply's.
     pub fn answer(&mut self, request: Request, buffers: Vec<Vec<u8>>) -> (Reply, Vec<Vec<u8>>) {
-        let ahead = self.ahead.take();
         self.wanted_ahead = None;
+        let ahead = match request {
+            Request::Sample | Request::LiveBytes | Request::Store { .. } | Request::ClearStored => {
+                None
+            }
+            _ => self.ahead.take(),
+        };
         match request {
-            Request::Merge { steps, then } => {
+            Request::Merge { steps, next_report } => {
                 let reply = self.merge(steps);
                 if matches!(reply, Reply::Merged { .. }) {
-                    self.wanted_ahead = then;
+                    self.wanted_ahead = next_report;
                 }
                 (reply, Vec::new())
             }
@@ -134,12 +141,15 @@ impl EngineState {
     /// Computes the report the last merge said would be asked for next, if
     /// it did (the worker calls this once the merge's answer is posted; the
     /// page's own engine does not: its thread is the page's).
+    /// True when it computed one.
     #[cfg_attr(not(test), allow(dead_code))]
-    pub fn compute_ahead(&mut self) {
-        if let Some(req) = self.wanted_ahead.take() {
-            let report = self.compute(&req);
-            self.ahead = Some((req, report));
-        }
+    pub fn compute_ahead(&mut self) -> bool {
+        let Some(req) = self.wanted_ahead.take() else {
+            return false;
+        };
+        let report = self.compute(&req);
+        self.ahead = Some((req, report));
+        true
     }
 
     /// The user's table in its stored form, each chunk handed to `keep` as
@@ -317,7 +327,7 @@ pub fn sample_csv() -> String {
 }
 
 /// [`sample_csv`] read as a file is (in two chunks, through core's stream).
-pub fn read_sample() -> Result<(Import, UsageTable), ImportError> {
+pub fn parse_sample() -> Result<(Import, UsageTable), ImportError> {
     let csv = sample_csv();
     let mut stream = ImportStream::new("sample.csv", ImportOptions::default())?;
     let bytes = csv.as_bytes();
@@ -339,7 +349,7 @@ pub fn sample_options() -> ReportOptions {
 
 /// `Request::Sample`'s answer: [`sample_csv`]'s import and report, kept nowhere.
 fn sample() -> Reply {
-    match read_sample() {
+    match parse_sample() {
         Ok((import, table)) => Reply::Sample {
             done: Ok(Finished {
                 import,
@@ -418,8 +428,8 @@ mod tests {
 
     /// The report a merge says will be asked for next is computed ahead and
     /// answers exactly that request; another request (a new window) is
-    /// computed anew, and a request in between (the table may change)
-    /// drops what was computed ahead.
+    /// computed anew; a request in between that only reads (the sample)
+    /// keeps it, one that may change the table drops it.
     #[test]
     fn a_report_computed_ahead_answers_only_the_request_it_was_computed_for() {
         let sessions = |reply: &Reply| match reply {
@@ -437,12 +447,12 @@ mod tests {
             with_own: true,
         };
         let mut state = EngineState::default();
-        let merge_with = |state: &mut EngineState, sessions: u64, then| {
+        let merge_with = |state: &mut EngineState, sessions: u64, next_report| {
             let mut t = UsageTable::new();
             t.insert_days([row("2026-11-16", "ada@x.com", sessions)]);
             let id = state.keep_new(t);
             let steps = vec![MergeStep::Reset, MergeStep::Add(id)];
-            state.answer(Request::Merge { steps, then }, Vec::new());
+            state.answer(Request::Merge { steps, next_report }, Vec::new());
             state.compute_ahead();
         };
         merge_with(&mut state, 3, Some(req(8)));
@@ -454,15 +464,30 @@ mod tests {
         merge_with(&mut state, 5, Some(req(8)));
         let (reply, _) = state.answer(Request::Compute(req(4)), Vec::new());
         assert_eq!(sessions(&reply), 5);
-        // A merge without `then` computes nothing ahead; a sample between
-        // the merge and the report drops the report computed ahead.
+        // A merge without `next_report` computes nothing ahead.
         merge_with(&mut state, 7, None);
         assert!(state.ahead.is_none());
+        // A sample between the merge and the report keeps it…
         merge_with(&mut state, 9, Some(req(8)));
         state.answer(Request::Sample, Vec::new());
-        assert!(state.ahead.is_none());
+        assert!(state.ahead.is_some());
         let (reply, _) = state.answer(Request::Compute(req(8)), Vec::new());
         assert_eq!(sessions(&reply), 9);
+        // …a merge drops it, and the report follows the table.
+        merge_with(&mut state, 11, Some(req(8)));
+        let steps = vec![MergeStep::Reset];
+        state.answer(
+            Request::Merge {
+                steps,
+                next_report: None,
+            },
+            Vec::new(),
+        );
+        assert!(state.ahead.is_none());
+        let (reply, _) = state.answer(Request::Compute(req(8)), Vec::new());
+        assert!(
+            matches!(&reply, Reply::Computed(r) if r.people.is_empty() && r.totals.figures.active_engineers == 0)
+        );
     }
 
     /// The sample the page reads to compile its readers ahead of a real
@@ -500,14 +525,14 @@ mod tests {
         state.answer(
             Request::Merge {
                 steps: vec![MergeStep::Add(id)],
-                then: None,
+                next_report: None,
             },
             Vec::new(),
         );
         let (reply, _) = state.answer(
             Request::Merge {
                 steps: vec![MergeStep::Reset, MergeStep::Add(99)],
-                then: None,
+                next_report: None,
             },
             Vec::new(),
         );

@@ -258,6 +258,9 @@ async fn merge_into_data(
     while !ctx.restored.get_untracked() {
         util::sleep_ms(50).await;
     }
+    // The data changes from here on: a save waits until the batch is all
+    // in (`Jobs::merging`), not only while the engine merges.
+    ctx.jobs.merging.update_value(|n| *n += 1);
     let mut first_note: Vec<String> = Vec::new();
     let had_demo = ctx.data.with_untracked(|d| d.demo.is_some());
     // Only a batch that gives something to show replaces the demo: a file
@@ -323,8 +326,8 @@ async fn merge_into_data(
             })
             .unwrap_or_default()
     });
-    let then = backend::next_report_request(ctx);
-    match merge(ctx, steps, Some(then)).await {
+    let next_report = backend::next_report_request(ctx);
+    match merge(ctx, steps, Some(next_report)).await {
         Ok(counts) => {
             for (i, c) in adding.iter().zip(counts) {
                 reports[*i].added += c.added as u64;
@@ -353,6 +356,7 @@ async fn merge_into_data(
             }
         }
     });
+    ctx.jobs.merging.update_value(|n| *n = n.saturating_sub(1));
     // One notification for the whole batch: the report is computed once.
     ctx.data.notify();
     indexes
@@ -397,12 +401,12 @@ fn combined_roster(old: Option<Roster>, new: Roster, origin: Origin) -> (Roster,
 async fn merge(
     ctx: Ctx,
     steps: Vec<MergeStep>,
-    then: Option<ComputeRequest>,
+    next_report: Option<ComputeRequest>,
 ) -> Result<Vec<scoreboard_core::table::MergeCount>, String> {
     let backend = backend(ctx).await;
     ctx.jobs.merging.update_value(|n| *n += 1);
     let answer = backend
-        .call(Request::Merge { steps, then }, Vec::new())
+        .call(Request::Merge { steps, next_report }, Vec::new())
         .await;
     ctx.jobs.merging.update_value(|n| *n = n.saturating_sub(1));
     match answer {
@@ -1153,7 +1157,7 @@ pub fn warm_engine(ctx: Ctx) {
         leptos::task::spawn_local(async move {
             let engine = backend::backend(ctx).await;
             crate::components::preload_dashboard(ctx);
-            read_sample(engine).await;
+            read_sample_answer(ctx, engine).await;
         });
     }
 }
@@ -1163,8 +1167,9 @@ pub fn warm_engine(ctx: Ctx) {
 /// import's answer, of the report and of its people run for the first
 /// time here, while the user picks files, and not between the file's
 /// parse and the first screen (their compiling took 15-30 ms there).
-async fn read_sample(engine: Backend) {
-    if !matches!(engine, Backend::Worker(_)) {
+/// Not while files are read: it would only slow them down.
+async fn read_sample_answer(ctx: Ctx, engine: Backend) {
+    if !matches!(engine, Backend::Worker(_)) || busy(ctx) {
         return;
     }
     if let Ok((Reply::Sample { report, .. }, people)) =
