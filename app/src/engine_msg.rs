@@ -64,9 +64,9 @@ pub enum Request {
     /// Changes the user's table, step by step in order → `Merged`. With
     /// `next_report`, the report the page will ask for next: the engine
     /// computes it once `Merged` is posted, while the page takes the merge
-    /// in, and answers that `Compute` with it; a request that may change
-    /// the table or the server's rows (`Merge`, `Restore`, `TakeLive`)
-    /// drops it first.
+    /// in, and answers that `Compute` with it; any other `Compute`, and a
+    /// request that may change the table or the server's rows (`Merge`,
+    /// `Restore`, `TakeLive`), drops it.
     Merge {
         steps: Vec<MergeStep>,
         #[serde(default)]
@@ -94,7 +94,7 @@ pub enum Request {
     /// IndexedDB → `LiveBytes`, the bytes posted with it (none when none are held).
     LiveBytes,
     /// A small synthetic file's import and report, as a real file's would
-    /// come (`EngineState::sample`) → `Sample`, its people posted apart as
+    /// come (`engine_state::sample`) → `Sample`, its people posted apart as
     /// `Computed`'s are. The page reads it and drops it when the user is
     /// about to import (`loader::warm_engine`): Chromium compiles a wasm
     /// function on its first call, and the readers of an import's answer,

@@ -396,8 +396,9 @@ fn combined_roster(old: Option<Roster>, new: Roster, origin: Origin) -> (Roster,
 /// Runs `steps` on the user's table in the engine and takes the table's
 /// new size into the data (not notified: the caller notifies once); the
 /// counts of the `Add` steps, in order. The caller takes the rest of the
-/// merge into the data (the files' reports) before its next await: a save
-/// waits while a merge runs (`Jobs::merging`), not after it.
+/// merge into the data (the files' reports) before its next await, or
+/// holds `Jobs::merging` itself until it has (`merge_into_data`): a save
+/// waits while a merge runs, not after it.
 async fn merge(
     ctx: Ctx,
     steps: Vec<MergeStep>,

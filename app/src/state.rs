@@ -385,9 +385,11 @@ pub struct Jobs {
     /// The dashboard's sections were asked for on the user's way to
     /// picking files (`loader::warm_engine`), once the engine has started.
     pub dashboard_asked: StoredValue<bool>,
-    /// Merges asked of the engine whose answer the page has not taken into
-    /// its data yet: a save waits for none, so the meta it sends (the
-    /// files' reports) describes the table the engine writes beside it.
+    /// Merges under way: asked of the engine and not taken into the page's
+    /// data yet (a batch holds one from its first change of the data until
+    /// its files' reports are in). A save waits for none, so the meta it
+    /// sends (the files' reports) describes the table the engine writes
+    /// beside it.
     pub merging: StoredValue<u32>,
     /// Who waits for the reports asked to be answered
     /// (`backend::report_settled`), woken when `computing` drops to none.

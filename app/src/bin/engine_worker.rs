@@ -102,12 +102,18 @@ fn main() {
                 let state = state.clone();
                 wasm_bindgen_futures::spawn_local(async move {
                     mark("scoreboard:worker-call");
+                    // The page asks for the sample when the user is about
+                    // to import (not for stored data or live mode alone).
+                    let import_ahead = matches!(request, engine_msg::Request::Sample);
                     let (reply, out) = engine_store::answer(state.clone(), request, buffers).await;
                     mark("scoreboard:worker-answered");
                     post_with(&FromEngine::Reply { id, reply }, &out);
                     // A merge's report, while the page takes the merge in.
                     if state.borrow_mut().compute_ahead() {
                         mark("scoreboard:worker-computed-ahead");
+                    }
+                    if import_ahead {
+                        touch_memory(PREPARED_MEMORY);
                     }
                     post_memory();
                 });
@@ -133,7 +139,7 @@ const WARM_ROUNDS: u32 = 12;
 
 async fn keep_warm(working: Rc<Cell<bool>>) {
     let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    for round in 0..WARM_ROUNDS {
+    for _ in 0..WARM_ROUNDS {
         // A task of its own: a message that arrives meanwhile is answered first.
         let next_task = js_sys::Promise::new(&mut |resolve, _| {
             let _ = scope.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
@@ -142,26 +148,33 @@ async fn keep_warm(working: Rc<Cell<bool>>) {
         if working.get() {
             return;
         }
-        if round == 0 {
-            touch_memory(PREPARED_MEMORY);
-        }
         warm_up();
     }
 }
 
-/// Wasm memory made ready for a file's table before the first file comes:
-/// about what a 100 k-row file's table and reading take.
+/// Wasm memory made ready for a file's table when the user is about to
+/// import: about what a 100 k-row file's table and reading take.
 const PREPARED_MEMORY: usize = 24 << 20;
 
-/// Grows the wasm memory by `bytes` and writes to each of its pages once,
-/// then frees it for the allocator to hand out again. The system maps a page
-/// of memory the first time it is written to: on this kind of machine about
-/// 2 µs a page, 5-8 ms for the columns of a 100 k-row table, which a real
-/// file's parse would otherwise pay while the user waits. Memory is never
-/// given back by a wasm module, so this adds nothing to the peak of a file
-/// that needs more.
+/// Grows the wasm memory to hold `bytes` more and writes to each of their
+/// pages once, then frees them for the allocator to hand out again (once a
+/// worker's life). The system maps a page of memory the first time it is
+/// written to: on this kind of machine about 2 µs a page, 5-8 ms for the
+/// columns of a 100 k-row table, which a real file's parse would otherwise
+/// pay while the user waits. A wasm module never gives memory back, so a
+/// worker that reads a file keeps at least this much (a larger file reuses
+/// it); one that does not grow (the memory is short) simply goes without.
 fn touch_memory(bytes: usize) {
-    let mut block: Vec<u8> = Vec::with_capacity(bytes);
+    thread_local! {
+        static TOUCHED: Cell<bool> = const { Cell::new(false) };
+    }
+    if TOUCHED.replace(true) {
+        return;
+    }
+    let mut block: Vec<u8> = Vec::new();
+    if block.try_reserve_exact(bytes).is_err() {
+        return;
+    }
     for page in block.spare_capacity_mut().iter_mut().step_by(4096) {
         page.write(1);
     }
