@@ -299,7 +299,7 @@ fn people_apart(mut reply: Reply) -> (Reply, Vec<Vec<u8>>) {
 /// every measure a usage export carries (code that reads or sums a column
 /// it lacked would still run for the first time on a user's file). The
 /// worker's warm-up reads it, and `Request::Sample` answers with it.
-pub fn sample_csv() -> String {
+fn sample_csv() -> String {
     use std::fmt::Write as _;
     let mut csv = String::from(
         "Date,Email,Product,Sessions,Lines accepted,Lines removed,Commits,\
@@ -432,8 +432,9 @@ mod tests {
     /// keeps it, one that may change the table drops it.
     #[test]
     fn a_report_computed_ahead_answers_only_the_request_it_was_computed_for() {
+        // The sessions counted, and the weeks shown (the window's).
         let sessions = |reply: &Reply| match reply {
-            Reply::Computed(r) => r.totals.figures.totals.sessions,
+            Reply::Computed(r) => (r.totals.figures.totals.sessions, r.weeks.len()),
             other => panic!("not a report: {other:?}"),
         };
         let req = |weeks| ComputeRequest {
@@ -458,12 +459,12 @@ mod tests {
         merge_with(&mut state, 3, Some(req(8)));
         assert!(state.ahead.is_some());
         let (reply, _) = state.answer(Request::Compute(req(8)), Vec::new());
-        assert_eq!(sessions(&reply), 3);
+        assert_eq!(sessions(&reply), (3, 9));
         assert!(state.ahead.is_none(), "answered once");
         // Computed ahead for 8 weeks, asked for 4: computed for 4.
         merge_with(&mut state, 5, Some(req(8)));
         let (reply, _) = state.answer(Request::Compute(req(4)), Vec::new());
-        assert_eq!(sessions(&reply), 5);
+        assert_eq!(sessions(&reply), (5, 5));
         // A merge without `next_report` computes nothing ahead.
         merge_with(&mut state, 7, None);
         assert!(state.ahead.is_none());
@@ -472,7 +473,7 @@ mod tests {
         state.answer(Request::Sample, Vec::new());
         assert!(state.ahead.is_some());
         let (reply, _) = state.answer(Request::Compute(req(8)), Vec::new());
-        assert_eq!(sessions(&reply), 9);
+        assert_eq!(sessions(&reply), (9, 9));
         // …a merge drops it, and the report follows the table.
         merge_with(&mut state, 11, Some(req(8)));
         let steps = vec![MergeStep::Reset];

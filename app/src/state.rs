@@ -382,8 +382,9 @@ pub struct Jobs {
     /// "Clear all data" so far: a save that waited for the page to be idle
     /// across one writes nothing.
     pub clears: StoredValue<u32>,
-    /// The dashboard's sections were asked for on the user's way to
-    /// picking files (`loader::warm_engine`), once the engine has started.
+    /// The dashboard's sections and the engine's sample answer were asked
+    /// for on the user's way to picking files (`loader::warm_engine`), once
+    /// the engine has started.
     pub dashboard_asked: StoredValue<bool>,
     /// Merges under way: asked of the engine and not taken into the page's
     /// data yet (a batch holds one from its first change of the data until
