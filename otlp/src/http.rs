@@ -387,9 +387,12 @@ async fn handle(rx: Arc<Receiver>, signal: Signal, headers: HeaderMap, body: Bod
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
         // Read what is reasonable so the client sees the 413 rather than a
-        // reset connection; past twice the limit, just close.
+        // reset connection: all of a body up to twice the limit, as a
+        // chunked one is read (`read_capped`; reading only `max` of it left
+        // the rest unsent, and the client's upload broke on the closed
+        // connection); past twice the limit, just close.
         if declared.is_some_and(|n| n <= 2 * max as u64) {
-            discard(body, max).await;
+            discard(body, 2 * max).await;
         }
         return refuse(enc, Refusal::TooLarge(max));
     }

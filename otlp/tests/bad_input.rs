@@ -284,6 +284,20 @@ async fn huge_attribute_values_are_refused_or_dropped_never_stored() {
     assert_eq!(r.status, 413);
     assert_eq!(json_status(&r).0, 8);
     assert_eq!(s.rows(), after_one_more_session);
+    // Nearly twice the limit, declared: the client still reads the 413, not
+    // a connection closed under its upload (more than the socket's buffers
+    // can hold is left to send once the limit is passed).
+    let nearly_twice = "z".repeat(30 * 1024 * 1024);
+    let big_body = one_metric(|p| {
+        set_attr(
+            p,
+            "prompt",
+            serde_json::json!({ "stringValue": nearly_twice }),
+        )
+    });
+    let r = post_json(&s, "/v1/metrics", big_body).await;
+    assert_eq!(r.status, 413);
+    assert_eq!(s.rows(), after_one_more_session);
     // The same, chunked (no Content-Length): found while reading, still a clean 413.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
         body.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
